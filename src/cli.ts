@@ -1,0 +1,75 @@
+import pkg from '../package.json' with { type: 'json' };
+import { ChangelingError } from './util/errors.js';
+import { SHOW_HELP, showCommand } from './cli/showCommand.js';
+import { MINE_HELP, mineCommand } from './cli/mineCommand.js';
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
+  show: { run: showCommand, help: SHOW_HELP },
+  mine: { run: mineCommand, help: MINE_HELP },
+};
+
+const HELP = `changeling ${pkg.version}: code-change models on your machine
+
+Usage:
+${Object.values(COMMANDS).map((c) => '  ' + c.help.split('\n')[0]).join('\n')}
+  changeling help COMMAND
+
+With no command, "show" runs. Exit codes: 0 success, 1 failure, 2 bad usage, 130 cancelled.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const first = argv[0];
+  if (first === '--version' || first === '-v') {
+    process.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  if (first === 'help' || first === '--help' || first === '-h') {
+    const topic = first === 'help' ? argv[1] : undefined;
+    process.stdout.write((topic && COMMANDS[topic] ? COMMANDS[topic].help : HELP) + '\n');
+    return 0;
+  }
+  const named = first !== undefined && !first.startsWith('-');
+  const name = named ? first : 'show';
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`changeling: unknown command "${name}"\n\n${HELP}\n`);
+    return 2;
+  }
+  const rest = named ? argv.slice(1) : argv;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(cmd.help + '\n');
+    return 0;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  if (err instanceof ChangelingError) {
+    if (err.code === 'cancelled') {
+      process.stderr.write('\nchangeling: cancelled; nothing was written\n');
+      return 130;
+    }
+    process.stderr.write(`changeling: ${err.message}\n`);
+    return err.code === 'usage' ? 2 : 1;
+  }
+  const code = (err as { code?: string })?.code;
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`changeling: ${(err as Error).message}\n`);
+    return 2;
+  }
+  process.stderr.write(`changeling: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+  return 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`changeling: ${String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,74 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { ChangelingError } from '../util/errors.js';
+
+export interface Repository {
+  /** Where git commands run: the work-tree root, or the git folder of a bare repository. */
+  root: string;
+  gitDir: string;
+  bare: boolean;
+  shallow: boolean;
+  /** Commits whose parents a shallow clone lacks. */
+  shallowBoundary: ReadonlySet<string>;
+  /** The commit HEAD points at; null in a repository with no commits yet. */
+  head: string | null;
+  /** The current branch; null when HEAD is detached. */
+  branch: string | null;
+  git: SimpleGit;
+}
+
+/** Opens the repository that contains `path`, with clear errors for what is not one. */
+export async function openRepository(path: string): Promise<Repository> {
+  const abs = resolve(path);
+  let st;
+  try {
+    st = await stat(abs);
+  } catch {
+    throw new ChangelingError('not-found', `no such folder: ${abs}`);
+  }
+  if (!st.isDirectory()) throw new ChangelingError('not-a-repository', `not a folder: ${abs}`);
+  const probe = simpleGit({ baseDir: abs, });
+  let facts: string;
+  try {
+    facts = await probe.raw(['rev-parse', '--is-bare-repository', '--is-shallow-repository', '--absolute-git-dir']);
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (/not a git repository/i.test(msg)) throw new ChangelingError('not-a-repository', `not a git repository: ${abs}`);
+    if (/ENOENT|spawn git/i.test(msg)) throw new ChangelingError('git-failed', 'git was not found on PATH; install git 2.31 or newer');
+    throw new ChangelingError('git-failed', `git could not read ${abs}: ${msg.trim()}`);
+  }
+  const [bareS, shallowS, gitDir] = facts.trim().split('\n');
+  const bare = bareS === 'true';
+  const shallow = shallowS === 'true';
+  let root = gitDir!;
+  if (!bare) {
+    const top = (await probe.raw(['rev-parse', '--show-toplevel']).catch(() => '')).trim();
+    root = top || abs;
+  }
+  const git = simpleGit({ baseDir: root, config: ['core.quotePath=false'] });
+  const head = (await git.raw(['rev-parse', '--verify', '-q', 'HEAD^{commit}']).catch(() => '')).trim() || null;
+  const branch = (await git.raw(['symbolic-ref', '-q', '--short', 'HEAD']).catch(() => '')).trim() || null;
+  let shallowBoundary = new Set<string>();
+  if (shallow) {
+    const text = await readFile(join(gitDir!, 'shallow'), 'utf8').catch(() => '');
+    shallowBoundary = new Set(text.split('\n').filter(Boolean));
+  }
+  return { root, gitDir: gitDir!, bare, shallow, shallowBoundary, head, branch, git };
+}
+
+/** Fails with a clear message when the repository has no commits. */
+export function requireCommits(repo: Repository): string {
+  if (repo.head === null) {
+    throw new ChangelingError('empty-repository', `the repository at ${repo.root} has no commits yet`);
+  }
+  return repo.head;
+}
+
+/** Resolves a revision to a commit sha, with a clear error for a name git does not know. */
+export async function resolveCommit(repo: Repository, rev: string): Promise<string> {
+  if (rev.startsWith('-')) throw new ChangelingError('bad-revision', `not a revision: ${rev}`);
+  const sha = (await repo.git.raw(['rev-parse', '--verify', '-q', `${rev}^{commit}`]).catch(() => '')).trim();
+  if (!sha) throw new ChangelingError('bad-revision', `unknown revision '${rev}' in ${repo.root}`);
+  return sha;
+}

@@ -1,0 +1,77 @@
+import { spawn } from 'node:child_process';
+import { ChangelingError, cancelledError } from '../util/errors.js';
+
+/**
+ * Options every diff-producing git call gets, so that the user's configuration (external diff tools,
+ * textconv, no-prefix, mnemonic prefixes, colour, submodule log format) cannot change what we parse.
+ */
+export const DIFF_ARGS = [
+  '--no-color',
+  '--no-ext-diff',
+  '--no-textconv',
+  '--src-prefix=a/',
+  '--dst-prefix=b/',
+  '--submodule=short',
+  '-M',
+];
+
+/** Configuration overrides placed before the git subcommand. */
+export const GIT_CONFIG = ['-c', 'core.quotePath=false', '-c', 'diff.noprefix=false', '-c', 'log.showSignature=false'];
+
+export interface GitProcess {
+  stdout: AsyncIterable<Buffer>;
+  /** Resolves when git exits; rejects with its stderr when it fails (or when cancelled). */
+  done: Promise<void>;
+  kill(): void;
+}
+
+/**
+ * Runs git with stdout as a stream. simple-git buffers a command's whole output before returning it,
+ * which a walk over a large history cannot afford, so the streaming calls spawn git directly.
+ */
+export function spawnGit(cwd: string, args: string[], signal?: AbortSignal): GitProcess {
+  if (signal?.aborted) throw cancelledError();
+  const child = spawn('git', [...GIT_CONFIG, ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+  });
+  const stderr: Buffer[] = [];
+  child.stderr.on('data', (b: Buffer) => {
+    if (stderr.length < 64) stderr.push(b);
+  });
+  let aborted = false;
+  const onAbort = () => {
+    aborted = true;
+    child.kill('SIGTERM');
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(
+        err.code === 'ENOENT'
+          ? new ChangelingError('git-failed', 'git was not found on PATH; install git 2.31 or newer')
+          : new ChangelingError('git-failed', `could not run git: ${err.message}`, { cause: err }),
+      );
+    });
+    child.on('close', (code, sig) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (aborted) return reject(cancelledError());
+      if (code === 0) return resolve();
+      const msg = Buffer.concat(stderr).toString('utf8').trim();
+      reject(new ChangelingError('git-failed', `git ${args[0]} failed (${sig ?? `exit ${code}`}): ${msg || 'no message'}`));
+    });
+  });
+  done.catch(() => {}); // observed by callers; avoid unhandled rejections when they stop early
+  return { stdout: child.stdout, done, kill: () => child.kill('SIGTERM') };
+}
+
+/** Runs git and returns its whole stdout as bytes (for outputs that are bounded, like one diff). */
+export async function gitBytes(cwd: string, args: string[], signal?: AbortSignal): Promise<Buffer> {
+  const p = spawnGit(cwd, args, signal);
+  const parts: Buffer[] = [];
+  for await (const chunk of p.stdout) parts.push(chunk);
+  await p.done;
+  return Buffer.concat(parts);
+}

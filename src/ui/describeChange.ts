@@ -1,0 +1,25 @@
+import * as vscode from 'vscode';
+import { currentChange } from '../git/currentChange.js';
+import { InputFilter } from '../git/inputFilter.js';
+import { renderView, viewJson } from '../git/changeReport.js';
+import { pickRepository } from './repositories.js';
+
+/** "Changeling: Describe staged change": what `changeling show` prints, in the output channel. */
+export function registerDescribeChange(log: vscode.LogOutputChannel): vscode.Disposable {
+  return vscode.commands.registerCommand('changeling.describeChange', async (args?: { repo?: string }) => {
+    try {
+      const repo = await pickRepository(args?.repo);
+      if (!repo) return undefined;
+      const cfg = vscode.workspace.getConfiguration('changeling');
+      const filter = new InputFilter({ exclude: cfg.get<string[]>('filter.exclude') ?? [], include: cfg.get<string[]>('filter.include') ?? [] });
+      const view = await currentChange(repo, { filter });
+      log.info('\n' + renderView(view));
+      log.show(true);
+      return viewJson(view);
+    } catch (err) {
+      log.error(`describe change: ${(err as Error).message}`);
+      void vscode.window.showErrorMessage(`Changeling: ${(err as Error).message}`);
+      return undefined;
+    }
+  });
+}

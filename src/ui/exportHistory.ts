@@ -1,0 +1,70 @@
+import * as vscode from 'vscode';
+import { basename, dirname, join } from 'node:path';
+import { mineToFile, type MineSummary } from '../git/dataset.js';
+import { ChangelingError } from '../util/errors.js';
+import { pickRepository } from './repositories.js';
+
+export interface ExportHistoryArgs {
+  /** Repository folder; asked for when there are several. */
+  repo?: string;
+  /** Output file; asked for with a save dialog when absent. */
+  out?: string;
+}
+
+/** "Changeling: Export history dataset": the same JSONL as `changeling mine`, into a file the user picks. */
+export function registerExportHistory(log: vscode.LogOutputChannel): vscode.Disposable {
+  return vscode.commands.registerCommand('changeling.exportHistory', async (args?: ExportHistoryArgs): Promise<MineSummary | undefined> => {
+    try {
+      const repo = await pickRepository(args?.repo);
+      if (!repo) return undefined;
+      const name = basename(repo.bare ? repo.root.replace(/\.git$/, '') : repo.root);
+      let out = args?.out;
+      if (!out) {
+        const uri = await vscode.window.showSaveDialog({
+          title: 'Changeling: export history dataset',
+          saveLabel: 'Export',
+          defaultUri: vscode.Uri.file(join(dirname(repo.root), `${name}-history.jsonl`)),
+          filters: { 'JSON Lines': ['jsonl'], 'All files': ['*'] },
+        });
+        if (!uri) return undefined;
+        out = uri.fsPath;
+      }
+      const maxDiffBytes = vscode.workspace.getConfiguration('changeling').get<number>('mine.maxDiffBytes');
+      log.info(`export history: ${repo.root} -> ${out}${repo.shallow ? ' (shallow clone)' : ''}`);
+      const summary = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Changeling: exporting the history of ${name}`, cancellable: true },
+        async (progress, token) => {
+          const ac = new AbortController();
+          token.onCancellationRequested(() => ac.abort());
+          let shown = 0;
+          return mineToFile(repo, out!, {
+            maxDiffBytes,
+            signal: ac.signal,
+            onProgress: (p) => {
+              const pct = p.total > 0 ? (100 * p.commits) / p.total : 0;
+              progress.report({ message: `${p.commits} of ${p.total} commits`, increment: pct - shown });
+              shown = pct;
+            },
+          });
+        },
+      );
+      log.info(`export history: ${summary.commits} commits, ${summary.bytes} bytes in ${summary.seconds.toFixed(1)} s`);
+      const text = `Changeling: exported ${summary.commits} commits (${summary.merges} merges${summary.truncated ? `, ${summary.truncated} truncated` : ''}) to ${out}` + (repo.shallow ? ' (shallow clone: older history is missing)' : '');
+      void vscode.window.showInformationMessage(text, 'Open', 'Reveal').then((choice) => {
+        if (choice === 'Open') void vscode.commands.executeCommand('vscode.open', vscode.Uri.file(out!));
+        if (choice === 'Reveal') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(out!));
+      });
+      return summary;
+    } catch (err) {
+      if (err instanceof ChangelingError && err.code === 'cancelled') {
+        log.info('export history: cancelled');
+        void vscode.window.showInformationMessage('Changeling: export cancelled; nothing was written.');
+        return undefined;
+      }
+      log.error(`export history: ${(err as Error).message}`);
+      void vscode.window.showErrorMessage(`Changeling: ${(err as Error).message}`);
+      if (args?.out) throw err; // programmatic callers (tests, other extensions) see the failure
+      return undefined;
+    }
+  });
+}
