@@ -17,7 +17,7 @@ export const MINE_HELP = `changeling mine --repo PATH [--out FILE] [options]
   --until DATE           only commits before DATE
   --max N                at most N commits
   --rev REV              walk from REV or a range A..B (default HEAD; --all for every ref)
-  --reverse              oldest first
+  --reverse              oldest first (with --max: the newest N, oldest first, as in git)
   --no-merges            leave merge commits out
   --max-diff-bytes N     per-commit cap on kept diff text (default 1048576); bigger commits are marked truncated
   --json                 print the summary as JSON (on stdout with --out, else on stderr)
@@ -43,6 +43,8 @@ export async function mineCommand(argv: string[]): Promise<number> {
     strict: true,
     allowPositionals: false,
   });
+  const max = parseCount('max', values.max);
+  const maxDiffBytes = parseCount('max-diff-bytes', values['max-diff-bytes']);
   const repo = await openRepository(values.repo ?? process.cwd());
   const progress = new StderrProgress(values.quiet);
   if (repo.shallow && !values.quiet) {
@@ -52,10 +54,10 @@ export async function mineCommand(argv: string[]): Promise<number> {
     rev: values.all ? '--all' : values.rev,
     since: values.since,
     until: values.until,
-    max: parseCount('max', values.max),
+    max,
     reverse: values.reverse,
     noMerges: values['no-merges'],
-    maxDiffBytes: parseCount('max-diff-bytes', values['max-diff-bytes']),
+    maxDiffBytes,
     signal: interruptSignal(),
     onProgress: (p) => {
       const pct = p.total > 0 ? ` (${Math.floor((100 * p.commits) / p.total)}%)` : '';
