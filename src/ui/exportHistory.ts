@@ -4,6 +4,8 @@ import { mineToFile, type MineSummary } from '../git/dataset.js';
 import { ChangelingError } from '../util/errors.js';
 import { pickRepository } from './repositories.js';
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 export interface ExportHistoryArgs {
   /** Repository folder; asked for when there are several. */
   repo?: string;
@@ -49,7 +51,7 @@ export function registerExportHistory(log: vscode.LogOutputChannel): vscode.Disp
         },
       );
       log.info(`export history: ${summary.commits} commits, ${summary.bytes} bytes in ${summary.seconds.toFixed(1)} s`);
-      const text = `Changeling: exported ${summary.commits} commits (${summary.merges} merges${summary.truncated ? `, ${summary.truncated} truncated` : ''}) to ${out}` + (repo.shallow ? ' (shallow clone: older history is missing)' : '');
+      const text = `Changeling: exported ${plural(summary.commits, 'commit')} (${plural(summary.merges, 'merge')}${summary.truncated ? `, ${summary.truncated} truncated` : ''}) to ${out}` + (repo.shallow ? ' (shallow clone: older history is missing)' : '');
       void vscode.window.showInformationMessage(text, 'Open', 'Reveal').then((choice) => {
         if (choice === 'Open') void vscode.commands.executeCommand('vscode.open', vscode.Uri.file(out!));
         if (choice === 'Reveal') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(out!));

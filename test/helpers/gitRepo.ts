@@ -14,8 +14,16 @@ const ENV = {
   LC_ALL: 'C',
 };
 
+const made: string[] = [];
+process.on('exit', () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder, removed when the test process exits. */
 export function tempDir(prefix = 'changeling-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
 }
 
 /** A real git repository in a temporary folder, with helpers to build history. */
@@ -25,8 +33,7 @@ export class TestRepo {
   constructor(readonly dir: string) {}
 
   static init(opts: { bare?: boolean } = {}): TestRepo {
-    const dir = tempDir();
-    const r = new TestRepo(dir);
+    const r = new TestRepo(tempDir());
     r.git('init', '-q', '-b', 'main', ...(opts.bare ? ['--bare'] : []));
     r.git('config', 'commit.gpgsign', 'false');
     return r;

@@ -1,0 +1,74 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { TestRepo, tempDir } from '../helpers/gitRepo.js';
+import { ARTIFACTS, CodeServer } from './codeServer.js';
+
+const VSIX = resolve('dist/changeling-linux-x64.vsix');
+const servers: CodeServer[] = [];
+after(async () => {
+  for (const s of servers) {
+    await s.stop();
+    writeFileSync(join(ARTIFACTS, `code-server-${s.port}.log`), s.log.join(''));
+  }
+});
+
+function sampleRepo(): TestRepo {
+  const r = TestRepo.init();
+  r.write('src/app.js', 'export const answer = 41;\n').commit('Add app');
+  r.write('src/app.js', 'export const answer = 42;\n').write('README.md', '# Demo\n').commit('Fix the answer');
+  r.git('checkout', '-q', '-b', 'feature');
+  r.write('src/feature.js', 'export function feature() {}\n').commit('Add feature');
+  r.git('checkout', '-q', 'main');
+  r.git('merge', '-q', '--no-ff', '-m', 'Merge feature', 'feature');
+  r.write('src/app.js', 'export const answer = 43;\n');
+  r.git('add', 'src/app.js');
+  return r;
+}
+
+test('the installed .vsix exports the history dataset from the command palette', { timeout: 240_000 }, async () => {
+  assert.ok(existsSync(VSIX), `${VSIX} is missing: run "npm run package" first`);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const repo = sampleRepo();
+  const out = join(tempDir(), 'demo-history.jsonl');
+  const cs = new CodeServer();
+  servers.push(cs);
+  assert.match(cs.installExtension(VSIX), /was successfully installed/);
+  await cs.start();
+  const ctx = await cs.browser();
+  const page = ctx.pages()[0] ?? (await ctx.newPage());
+  await cs.open(page, repo.dir);
+  // The Source Control view shows the staged change (the built-in git extension is up).
+  await page.keyboard.press('Control+Shift+G');
+  await page.locator('.scm-view .monaco-list-row', { hasText: 'app.js' }).first().waitFor({ timeout: 60_000 });
+
+  await cs.runCommand(page, 'Changeling: Export history dataset');
+  // The save dialog of a browser workbench is VS Code's own path input; it proposes <repo>-history.jsonl.
+  const pathInput = page.locator('.quick-input-widget input.input');
+  await page.waitForFunction(() => {
+    const el = document.querySelector<HTMLInputElement>('.quick-input-widget input.input');
+    return !!el && el.value.endsWith('-history.jsonl');
+  }, undefined, { timeout: 30_000 });
+  await page.screenshot({ path: join(ARTIFACTS, 'export-history-save-dialog.png') });
+  await pathInput.fill(out);
+  await page.locator('.quick-input-widget .monaco-button', { hasText: 'OK' }).click();
+
+  const toast = page.locator('.notification-toast', { hasText: 'Changeling: exported 4 commits' });
+  await toast.waitFor({ timeout: 60_000 }).catch(async (err) => {
+    await page.screenshot({ path: join(ARTIFACTS, 'export-history-failed.png') });
+    throw err;
+  });
+  // Let the toast's fade-in and the finished progress notification settle before the picture.
+  await page.locator('.notification-toast', { hasText: 'exporting the history' }).waitFor({ state: 'detached', timeout: 10_000 }).catch(() => {});
+  await page.waitForTimeout(1000);
+  await page.screenshot({ path: join(ARTIFACTS, 'export-history-done.png') });
+  assert.match(await toast.innerText(), /exported 4 commits \(1 merge\) to .*demo-history\.jsonl/);
+
+  const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines[0].message, 'Merge feature');
+  assert.deepEqual(lines.map((c) => c.message).sort(), ['Add app', 'Add feature', 'Fix the answer', 'Merge feature']);
+  assert.equal(lines[0].merge, true);
+  assert.deepEqual(lines[0].files.map((f: { path: string }) => f.path), ['src/feature.js']);
+  assert.deepEqual(lines.at(-1).files[0].hunks[0].lines, ['+export const answer = 41;']);
+});
