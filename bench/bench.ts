@@ -1,1 +1,25 @@
-export {};
+// Benchmarks: `npm run bench -- NAME [args] [--json]`. Each prints a table, or with --json one JSON object
+// with every figure of both sides and their ratio. Timings belong here, not in the tests.
+import { mineBench } from './mine.js';
+
+const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<Record<string, unknown>> }> = {
+  mine: { usage: 'mine REPO_PATH [--runs N]', run: mineBench },
+};
+
+const [name, ...rest] = process.argv.slice(2);
+const json = rest.includes('--json');
+const args = rest.filter((a) => a !== '--json');
+const bench = name ? BENCHES[name] : undefined;
+if (!bench) {
+  process.stderr.write(`usage: npm run bench -- NAME [args] [--json]\n${Object.values(BENCHES).map((b) => '  ' + b.usage).join('\n')}\n`);
+  process.exit(2);
+}
+bench.run(args).then(
+  (result) => {
+    if (json) process.stdout.write(JSON.stringify(result) + '\n');
+  },
+  (err) => {
+    process.stderr.write(`bench ${name}: ${(err as Error).message}\n`);
+    process.exit(1);
+  },
+);

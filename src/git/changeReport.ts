@@ -37,7 +37,7 @@ export function renderView(v: ChangeView): string {
   v.files.forEach((f, i) => {
     const flags = [f.binary ? 'binary' : '', f.submodule ? 'submodule' : '', f.oldMode && f.newMode && f.oldMode !== f.newMode ? `mode ${f.oldMode}->${f.newMode}` : '', f.truncated ? 'truncated' : '', f.nonUtf8 ? 'non-UTF-8' : '', f.crlf ? 'CRLF' : ''].filter(Boolean);
     const d = drops.get(f.path);
-    if (d) flags.push(`dropped: ${d.reason} (${d.detail})`);
+    if (d) flags.splice(0, flags.length, ...flags.filter((x) => x !== d.reason), `dropped: ${d.reason}${d.reason === 'binary' ? '' : ` (${d.detail})`}`);
     out.push(
       `  ${STATUS_LETTER[f.status]}  ${names[i]!.padEnd(width)}  ${(f.binary ? '-' : String(f.additions)).padStart(7)} ${(f.binary ? '-' : String(f.deletions)).padStart(7)} ${String(f.hunks.length).padStart(6)}${flags.length ? '  ' + flags.join(', ') : ''}`,
     );

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
