@@ -2,6 +2,16 @@ import * as vscode from 'vscode';
 import pkg from '../package.json' with { type: 'json' };
 import { registerExportHistory } from './ui/exportHistory.js';
 import { registerDescribeChange } from './ui/describeChange.js';
+import { setGitBinary } from './git/run.js';
+import { existsSync } from 'node:fs';
+
+/** Use the git that VS Code's own Git extension is configured with (`git.path`: a path or a list). */
+function applyGitPath(log: vscode.LogOutputChannel): void {
+  const setting = vscode.workspace.getConfiguration('git').get<string | string[] | null>('path');
+  const candidates = (Array.isArray(setting) ? setting : setting ? [setting] : []).filter((p) => existsSync(p));
+  setGitBinary(candidates[0]);
+  if (candidates[0]) log.info(`using git at ${candidates[0]} (git.path)`);
+}
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Changeling', { log: true });
@@ -10,6 +20,12 @@ export function activate(context: vscode.ExtensionContext): void {
     registerExportHistory(log),
     registerDescribeChange(log),
     vscode.commands.registerCommand('changeling.showLog', () => log.show()),
+  );
+  applyGitPath(log);
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('git.path')) applyGitPath(log);
+    }),
   );
   log.info(`Changeling ${pkg.version} activated (VS Code ${vscode.version}, Node ${process.versions.node})`);
 }

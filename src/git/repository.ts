@@ -2,6 +2,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { ChangelingError } from '../util/errors.js';
+import { gitBinaryPath } from './run.js';
+
+const gitOptions = () => ({ binary: gitBinaryPath(), unsafe: { allowUnsafeCustomBinary: true } });
 
 export interface Repository {
   /** Where git commands run: the work-tree root, or the git folder of a bare repository. */
@@ -28,7 +31,7 @@ export async function openRepository(path: string): Promise<Repository> {
     throw new ChangelingError('not-found', `no such folder: ${abs}`);
   }
   if (!st.isDirectory()) throw new ChangelingError('not-a-repository', `not a folder: ${abs}`);
-  const probe = simpleGit({ baseDir: abs, });
+  const probe = simpleGit({ baseDir: abs, ...gitOptions() });
   let facts: string;
   try {
     facts = await probe.raw(['rev-parse', '--is-bare-repository', '--is-shallow-repository', '--absolute-git-dir']);
@@ -46,7 +49,7 @@ export async function openRepository(path: string): Promise<Repository> {
     const top = (await probe.raw(['rev-parse', '--show-toplevel']).catch(() => '')).trim();
     root = top || abs;
   }
-  const git = simpleGit({ baseDir: root, config: ['core.quotePath=false'] });
+  const git = simpleGit({ baseDir: root, config: ['core.quotePath=false'], ...gitOptions() });
   const head = (await git.raw(['rev-parse', '--verify', '-q', 'HEAD^{commit}']).catch(() => '')).trim() || null;
   const branch = (await git.raw(['symbolic-ref', '-q', '--short', 'HEAD']).catch(() => '')).trim() || null;
   let shallowBoundary = new Set<string>();

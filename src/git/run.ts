@@ -18,6 +18,20 @@ export const DIFF_ARGS = [
 /** Configuration overrides placed before the git subcommand. */
 export const GIT_CONFIG = ['-c', 'core.quotePath=false', '-c', 'diff.noprefix=false', '-c', 'log.showSignature=false'];
 
+let gitBinary = process.env.CHANGELING_GIT || 'git';
+
+/**
+ * Which git to run: VS Code's `git.path` setting in the extension, `CHANGELING_GIT` on the command line,
+ * otherwise `git` from PATH. (Both sources are the user's own machine configuration.)
+ */
+export function setGitBinary(path: string | undefined | null): void {
+  gitBinary = path || process.env.CHANGELING_GIT || 'git';
+}
+
+export function gitBinaryPath(): string {
+  return gitBinary;
+}
+
 export interface GitProcess {
   stdout: AsyncIterable<Buffer>;
   /** Resolves when git exits; rejects with its stderr when it fails (or when cancelled). */
@@ -31,7 +45,7 @@ export interface GitProcess {
  */
 export function spawnGit(cwd: string, args: string[], signal?: AbortSignal): GitProcess {
   if (signal?.aborted) throw cancelledError();
-  const child = spawn('git', [...GIT_CONFIG, ...args], {
+  const child = spawn(gitBinary, [...GIT_CONFIG, ...args], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
@@ -51,7 +65,7 @@ export function spawnGit(cwd: string, args: string[], signal?: AbortSignal): Git
       signal?.removeEventListener('abort', onAbort);
       reject(
         err.code === 'ENOENT'
-          ? new ChangelingError('git-failed', 'git was not found on PATH; install git 2.31 or newer')
+          ? new ChangelingError('git-failed', `git was not found (${gitBinary}); install git 2.31 or newer, or set git.path / CHANGELING_GIT`)
           : new ChangelingError('git-failed', `could not run git: ${err.message}`, { cause: err }),
       );
     });

@@ -48,6 +48,25 @@ export class CodeServer {
     return ['--user-data-dir', join(this.home, 'user'), '--extensions-dir', join(this.home, 'extensions')];
   }
 
+  /**
+   * A `git` first on the extension host's PATH that, while the file `slowGitFlag` exists, passes the
+   * output of Changeling's history walk through a line at a time with a pause: a repository that is slow
+   * to read, so that a cancel button can be clicked while work is under way. All else goes to real git.
+   */
+  readonly slowGitFlag = join(this.home, 'slow-git');
+
+  private slowGitDir(): string {
+    const dir = join(this.home, 'slow-git-bin');
+    mkdirSync(dir, { recursive: true });
+    const real = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+    writeFileSync(
+      join(dir, 'git'),
+      `#!/bin/bash\nif [ -e '${this.slowGitFlag}' ] && [[ " $* " == *" log "* ]]; then\n  '${real}' "$@" | while IFS= read -r line; do printf '%s\\n' "$line"; sleep 0.3; done\n  exit \${PIPESTATUS[0]}\nfi\nexec '${real}' "$@"\n`,
+      { mode: 0o755 },
+    );
+    return dir;
+  }
+
   private env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     return {
       ...process.env,
@@ -85,6 +104,9 @@ export class CodeServer {
         'chat.disableAIFeatures': true,
       }),
     );
+    // git.path is machine-scoped: in a remote workbench it is read from the Machine settings.
+    mkdirSync(join(this.home, 'user', 'Machine'), { recursive: true });
+    writeFileSync(join(this.home, 'user', 'Machine', 'settings.json'), JSON.stringify({ 'git.path': join(this.slowGitDir(), 'git') }));
     const args = [
       this.tools.codeServer, '--bind-addr', `127.0.0.1:${this.port}`, '--auth', 'none', '--disable-telemetry',
       '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', '--config', config,

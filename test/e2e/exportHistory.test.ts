@@ -1,8 +1,8 @@
 /// <reference lib="dom" />
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { TestRepo, tempDir } from '../helpers/gitRepo.js';
 import { ARTIFACTS, CodeServer } from './codeServer.js';
 
@@ -65,6 +65,24 @@ test('the installed .vsix exports the history dataset from the command palette',
   await page.waitForTimeout(1000);
   await page.screenshot({ path: join(ARTIFACTS, 'export-history-done.png') });
   assert.match(await toast.innerText(), /exported 4 commits \(1 merge\) to .*demo-history\.jsonl/);
+
+  // Cancel a second export while it runs (git made slow): nothing is written, and the user is told.
+  writeFileSync(cs.slowGitFlag, '');
+  const out2 = join(tempDir(), 'cancelled-history.jsonl');
+  await page.locator('.notification-toast .codicon-notifications-clear, .notification-toast .codicon-close').first().click().catch(() => {});
+  await cs.runCommand(page, 'Changeling: Export history dataset');
+  await page.waitForFunction(() => document.querySelector<HTMLInputElement>('.quick-input-widget input.input')?.value.endsWith('-history.jsonl'), undefined, { timeout: 30_000 });
+  await pathInput.fill(out2);
+  await page.locator('.quick-input-widget .monaco-button', { hasText: 'OK' }).click();
+  const running = page.locator('.notification-toast', { hasText: 'exporting the history' });
+  await running.waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: join(ARTIFACTS, 'export-history-running.png') });
+  await running.locator('.monaco-button', { hasText: 'Cancel' }).click();
+  await page.locator('.notification-toast', { hasText: 'export cancelled; nothing was written' }).waitFor({ timeout: 30_000 });
+  await page.waitForTimeout(1000);
+  await page.screenshot({ path: join(ARTIFACTS, 'export-history-cancelled.png') });
+  assert.deepEqual(readdirSync(dirname(out2)), []);
+  rmSync(cs.slowGitFlag);
 
   const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(lines[0].message, 'Merge feature');

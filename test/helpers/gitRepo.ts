@@ -16,6 +16,7 @@ const ENV = {
 
 const made: string[] = [];
 process.on('exit', () => {
+  if (process.env.CHANGELING_KEEP_TMP) return; // for debugging a failed test
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
@@ -69,6 +70,33 @@ export class TestRepo {
     this.git('add', '-A');
     this.git('commit', '-q', '-m', message, ...extra);
     return this.git('rev-parse', 'HEAD').trim();
+  }
+
+  /**
+   * Appends `count` commits to main quickly through git fast-import; each rewrites `file` with
+   * `lines` lines that all differ from the previous version (so every diff is `lines` lines each way).
+   */
+  fastHistory(count: number, lines: number, file = 'big.txt'): void {
+    const parts: string[] = [];
+    for (let c = 0; c < count; c++) {
+      this.clock += 60;
+      const msg = `change ${c}\n`;
+      const body = Array.from({ length: lines }, (_, i) => `commit ${c} line ${i}`).join('\n') + '\n';
+      parts.push(`commit refs/heads/main\ncommitter Ada Tester <ada@example.com> ${this.clock} +0000\ndata ${Buffer.byteLength(msg)}\n${msg}`);
+      if (c === 0 && this.hasCommits()) parts.push('from refs/heads/main^0\n');
+      parts.push(`M 100644 inline ${file}\ndata ${Buffer.byteLength(body)}\n${body}\n`);
+    }
+    execFileSync('git', ['fast-import', '--quiet'], { cwd: this.dir, input: parts.join(''), env: ENV, maxBuffer: 1 << 28 });
+    this.git('reset', '-q', '--hard');
+  }
+
+  hasCommits(): boolean {
+    try {
+      this.git('rev-parse', '--verify', '-q', 'HEAD');
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   cleanup(): void {
