@@ -1,4 +1,6 @@
-import { onnx } from 'onnx-proto';
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
 
 /**
  * A tiny ONNX model, Y = Relu(A x B) for n x n float32 matrices, used to check that an execution

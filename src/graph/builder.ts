@@ -1,0 +1,490 @@
+import { GraphError, Tensor, isFloat, typedArrayFor, type AttrValue, type ConstantData, type DType, type Dim, type Node, type Shape, type TypedData } from './ir.js';
+import { broadcastShapes, normAxis, sameDim } from './shapes.js';
+
+export interface Initializer {
+  tensor: Tensor;
+  data: TypedData;
+}
+
+const INT64_MAX = 9223372036854775807n;
+
+/**
+ * Builds a graph op by op with shape inference, so that a wrong model fails where it is written, with
+ * the op and the shapes in the message, not later inside onnxruntime.
+ */
+export class GraphBuilder {
+  readonly nodes: Node[] = [];
+  readonly inputs: Tensor[] = [];
+  readonly outputs: Tensor[] = [];
+  readonly initializers: Initializer[] = [];
+  private nextId = 0;
+  private names = new Set<string>();
+  private scope: string[] = [];
+
+  constructor(readonly name = 'changeling') {}
+
+  // ---- naming and graph structure -------------------------------------------------------------
+
+  private uniqueName(base: string): string {
+    let name = base;
+    for (let i = 1; this.names.has(name); i++) name = `${base}_${i}`;
+    this.names.add(name);
+    return name;
+  }
+
+  /** Names tensors and nodes made inside `fn` with a prefix ("encoder.layer.0/..."). */
+  within<T>(prefix: string, fn: () => T): T {
+    this.scope.push(prefix);
+    try {
+      return fn();
+    } finally {
+      this.scope.pop();
+    }
+  }
+
+  private scoped(name: string): string {
+    return this.scope.length ? `${this.scope.join('/')}/${name}` : name;
+  }
+
+  input(name: string, dtype: DType, shape: Shape): Tensor {
+    if (this.names.has(name)) throw new GraphError(`input name "${name}" is already used`);
+    const t = new Tensor(this.nextId++, this.uniqueName(name), dtype, shape, 'input', null);
+    this.inputs.push(t);
+    return t;
+  }
+
+  /** A weight stored in the model (frozen, or a constant). */
+  initializer(name: string, dtype: DType, shape: number[], data: TypedData): Tensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (data.length !== n) throw new GraphError(`initializer ${name}: ${data.length} values for shape [${shape.join(', ')}]`);
+    const t = new Tensor(this.nextId++, this.uniqueName(name), dtype, shape, 'initializer', null);
+    this.initializers.push({ tensor: t, data });
+    return t;
+  }
+
+  output(t: Tensor, name?: string): Tensor {
+    const out = name && name !== t.name ? this.identity(t, name) : t;
+    this.outputs.push(out);
+    return out;
+  }
+
+  constant(value: number | number[] | bigint[], dtype: DType = 'float32', shape?: number[]): Tensor {
+    const vals = Array.isArray(value) ? value : [value];
+    const s = shape ?? (Array.isArray(value) ? [vals.length] : []);
+    const data = typedArrayFor(dtype, vals.length);
+    vals.forEach((v, i) => {
+      if (data instanceof BigInt64Array) data[i] = BigInt(v);
+      else (data as Float32Array)[i] = Number(v);
+    });
+    return this.initializer(this.scoped('const'), dtype, s, data);
+  }
+
+  scalarLike(x: Tensor, v: number): Tensor {
+    return this.constant(v, x.dtype, []);
+  }
+
+  ints(values: number[]): Tensor {
+    return this.constant(values, 'int64', [values.length]);
+  }
+
+  /** Adds a node; output dtypes and shapes come from the caller's shape inference. */
+  node(op: string, inputs: Array<Tensor | null>, outs: Array<{ dtype: DType; shape: Shape }>, attrs: Record<string, AttrValue> = {}, name?: string): Tensor[] {
+    const id = this.nextId++;
+    const base = this.scoped(name ?? op.toLowerCase());
+    const outputs = outs.map((o, i) => new Tensor(this.nextId++, this.uniqueName(outs.length > 1 ? `${base}:${i}` : base), o.dtype, o.shape, 'value', null));
+    const node: Node = { id, op, inputs, outputs, attrs };
+    outputs.forEach((t) => ((t as { producer: Node | null }).producer = node));
+    this.nodes.push(node);
+    return outputs;
+  }
+
+  private one(op: string, inputs: Array<Tensor | null>, dtype: DType, shape: Shape, attrs: Record<string, AttrValue> = {}): Tensor {
+    return this.node(op, inputs, [{ dtype, shape }], attrs)[0]!;
+  }
+
+  // ---- elementwise -----------------------------------------------------------------------------
+
+  private binary(op: string, a: Tensor, b: Tensor, outType?: DType): Tensor {
+    if (a.dtype !== b.dtype) throw new GraphError(`${op}: dtypes differ (${a} and ${b})`);
+    return this.one(op, [a, b], outType ?? a.dtype, broadcastShapes(op, a.shape, b.shape));
+  }
+
+  private lift(x: Tensor | number, like: Tensor): Tensor {
+    return typeof x === 'number' ? this.scalarLike(like, x) : x;
+  }
+
+  add(a: Tensor, b: Tensor | number): Tensor {
+    return this.binary('Add', a, this.lift(b, a));
+  }
+  sub(a: Tensor, b: Tensor | number): Tensor {
+    return this.binary('Sub', a, this.lift(b, a));
+  }
+  rsub(a: number, b: Tensor): Tensor {
+    return this.binary('Sub', this.scalarLike(b, a), b);
+  }
+  mul(a: Tensor, b: Tensor | number): Tensor {
+    return this.binary('Mul', a, this.lift(b, a));
+  }
+  div(a: Tensor, b: Tensor | number): Tensor {
+    return this.binary('Div', a, this.lift(b, a));
+  }
+  pow(a: Tensor, b: Tensor | number): Tensor {
+    return this.binary('Pow', a, this.lift(b, a));
+  }
+  max(a: Tensor, b: Tensor | number): Tensor {
+    return this.binary('Max', a, this.lift(b, a));
+  }
+  min(a: Tensor, b: Tensor | number): Tensor {
+    return this.binary('Min', a, this.lift(b, a));
+  }
+  equal(a: Tensor, b: Tensor | number): Tensor {
+    return this.binary('Equal', a, this.lift(b, a), 'bool');
+  }
+  greater(a: Tensor, b: Tensor | number): Tensor {
+    return this.binary('Greater', a, this.lift(b, a), 'bool');
+  }
+  less(a: Tensor, b: Tensor | number): Tensor {
+    return this.binary('Less', a, this.lift(b, a), 'bool');
+  }
+  and(a: Tensor, b: Tensor): Tensor {
+    return this.binary('And', a, b, 'bool');
+  }
+  not(a: Tensor): Tensor {
+    return this.one('Not', [a], 'bool', a.shape);
+  }
+
+  private unary(op: string, x: Tensor, attrs: Record<string, AttrValue> = {}): Tensor {
+    if (!isFloat(x.dtype) && op !== 'Neg' && op !== 'Abs') throw new GraphError(`${op}: needs a float tensor, got ${x}`);
+    return this.one(op, [x], x.dtype, x.shape, attrs);
+  }
+  neg(x: Tensor): Tensor {
+    return this.unary('Neg', x);
+  }
+  abs(x: Tensor): Tensor {
+    return this.unary('Abs', x);
+  }
+  sqrt(x: Tensor): Tensor {
+    return this.unary('Sqrt', x);
+  }
+  exp(x: Tensor): Tensor {
+    return this.unary('Exp', x);
+  }
+  log(x: Tensor): Tensor {
+    return this.unary('Log', x);
+  }
+  tanh(x: Tensor): Tensor {
+    return this.unary('Tanh', x);
+  }
+  sigmoid(x: Tensor): Tensor {
+    return this.unary('Sigmoid', x);
+  }
+  relu(x: Tensor): Tensor {
+    return this.unary('Relu', x);
+  }
+  erf(x: Tensor): Tensor {
+    return this.unary('Erf', x);
+  }
+  softplus(x: Tensor): Tensor {
+    return this.unary('Softplus', x);
+  }
+  identity(x: Tensor, name?: string): Tensor {
+    return this.node('Identity', [x], [{ dtype: x.dtype, shape: x.shape }], {}, name)[0]!;
+  }
+
+  /** GELU, exact (erf) form: x * 0.5 * (1 + erf(x / sqrt 2)); or the tanh approximation ("gelu_new"). */
+  gelu(x: Tensor, form: 'erf' | 'tanh' = 'erf'): Tensor {
+    if (form === 'erf') return this.mul(this.mul(x, 0.5), this.add(this.erf(this.mul(x, Math.SQRT1_2)), 1));
+    const inner = this.mul(this.add(x, this.mul(this.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
+    return this.mul(this.mul(x, 0.5), this.add(this.tanh(inner), 1));
+  }
+
+  where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
+    const at = typeof a === 'number' ? this.scalarLike(b as Tensor, a) : a;
+    const bt = typeof b === 'number' ? this.scalarLike(at, b) : b;
+    if (cond.dtype !== 'bool') throw new GraphError(`Where: condition must be bool, got ${cond}`);
+    if (at.dtype !== bt.dtype) throw new GraphError(`Where: branches differ (${at} and ${bt})`);
+    const shape = broadcastShapes('Where', broadcastShapes('Where', cond.shape, at.shape), bt.shape);
+    return this.one('Where', [cond, at, bt], at.dtype, shape);
+  }
+
+  cast(x: Tensor, to: DType): Tensor {
+    return this.one('Cast', [x], to, x.shape, { to: ONNX_DTYPE[to] });
+  }
+
+  // ---- linear algebra --------------------------------------------------------------------------
+
+  matmul(a: Tensor, b: Tensor): Tensor {
+    if (a.rank < 2 || b.rank < 2) throw new GraphError(`MatMul: needs rank >= 2, got ${a} and ${b}`);
+    if (a.dtype !== b.dtype) throw new GraphError(`MatMul: dtypes differ (${a} and ${b})`);
+    const k1 = a.shape[a.rank - 1]!;
+    const k2 = b.shape[b.rank - 2]!;
+    if (!sameDim(k1, k2)) throw new GraphError(`MatMul: inner dimensions differ: ${a} x ${b}`);
+    const batch = broadcastShapes('MatMul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+    return this.one('MatMul', [a, b], a.dtype, [...batch, a.shape[a.rank - 2]!, b.shape[b.rank - 1]!]);
+  }
+
+  /** x W + b, the PyTorch nn.Linear with W given as [in, out]. */
+  linear(x: Tensor, w: Tensor, bias?: Tensor | null): Tensor {
+    const y = this.matmul(x, w);
+    return bias ? this.add(y, bias) : y;
+  }
+
+  /** Gemm as MatMul + Add (alpha, beta and transposes folded), so autodiff needs no extra rule. */
+  gemm(a: Tensor, b: Tensor, c?: Tensor, o: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number } = {}): Tensor {
+    const A = o.transA ? this.transpose(a, [1, 0]) : a;
+    const B = o.transB ? this.transpose(b, [1, 0]) : b;
+    let y = this.matmul(A, B);
+    if (o.alpha !== undefined && o.alpha !== 1) y = this.mul(y, o.alpha);
+    if (c) y = this.add(y, o.beta !== undefined && o.beta !== 1 ? this.mul(c, o.beta) : c);
+    return y;
+  }
+
+  // ---- reductions and normalizations ----------------------------------------------------------
+
+  private reduced(op: string, x: Tensor, axes: number[], keepdims: boolean): Shape {
+    const ax = axes.map((a) => normAxis(a, x.rank, op));
+    return x.shape.flatMap((d, i) => (ax.includes(i) ? (keepdims ? [1] : []) : [d]));
+  }
+
+  reduceSum(x: Tensor, axes: number[], keepdims = true): Tensor {
+    return this.one('ReduceSum', [x, this.ints(axes)], x.dtype, this.reduced('ReduceSum', x, axes, keepdims), { keepdims: keepdims ? 1 : 0 });
+  }
+  reduceMean(x: Tensor, axes: number[], keepdims = true): Tensor {
+    return this.one('ReduceMean', [x], x.dtype, this.reduced('ReduceMean', x, axes, keepdims), { axes, keepdims: keepdims ? 1 : 0 });
+  }
+  reduceMax(x: Tensor, axes: number[], keepdims = true): Tensor {
+    return this.one('ReduceMax', [x], x.dtype, this.reduced('ReduceMax', x, axes, keepdims), { axes, keepdims: keepdims ? 1 : 0 });
+  }
+  /** Sum of all elements, as a scalar. */
+  sumAll(x: Tensor): Tensor {
+    return this.reshape(this.reduceSum(x, x.shape.map((_, i) => i), false), []);
+  }
+
+  softmax(x: Tensor, axis = -1): Tensor {
+    return this.one('Softmax', [x], x.dtype, x.shape, { axis: normAxis(axis, x.rank, 'Softmax') });
+  }
+  logSoftmax(x: Tensor, axis = -1): Tensor {
+    return this.one('LogSoftmax', [x], x.dtype, x.shape, { axis: normAxis(axis, x.rank, 'LogSoftmax') });
+  }
+
+  /** LayerNorm over the last axis (PyTorch nn.LayerNorm), composed so autodiff reuses the basic rules. */
+  layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
+    const mu = this.reduceMean(x, [-1]);
+    const xc = this.sub(x, mu);
+    const v = this.reduceMean(this.mul(xc, xc), [-1]);
+    let y = this.div(xc, this.sqrt(this.add(v, eps)));
+    if (gamma) y = this.mul(y, gamma);
+    if (beta) y = this.add(y, beta);
+    return y;
+  }
+
+  /** T5's RMS norm: x / sqrt(mean(x^2) + eps) * weight, no mean subtraction, no bias. */
+  rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
+    const v = this.reduceMean(this.mul(x, x), [-1]);
+    const y = this.mul(x, this.div(this.scalarLike(x, 1), this.sqrt(this.add(v, eps))));
+    return weight ? this.mul(y, weight) : y;
+  }
+
+  // ---- shape ops -------------------------------------------------------------------------------
+
+  shapeOf(x: Tensor): Tensor {
+    return this.one('Shape', [x], 'int64', [x.rank]);
+  }
+
+  /** Reshape to `shape`: numbers, with 0 copying the input's dim and one -1 inferred. */
+  reshape(x: Tensor, shape: number[] | Tensor, outShape?: Shape): Tensor {
+    if (shape instanceof Tensor) {
+      if (!outShape) throw new GraphError('Reshape: a runtime target shape needs the static output shape');
+      return this.one('Reshape', [x, shape], x.dtype, outShape);
+    }
+    const out: Dim[] = shape.map((d, i) => (d === 0 ? x.shape[i]! : d));
+    const minus = out.indexOf(-1);
+    if (minus >= 0) {
+      const known = out.filter((_, i) => i !== minus);
+      const total = x.shape.reduce<number | null>((a, d) => (a !== null && typeof d === 'number' ? a * d : null), 1);
+      const part = known.reduce<number | null>((a, d) => (a !== null && typeof d === 'number' ? a * d : null), 1);
+      out[minus] = total !== null && part !== null ? total / part : `${x.name}_reshape${minus}`;
+    }
+    const total = out.reduce<number | null>((a, d) => (a !== null && typeof d === 'number' ? a * d : null), 1);
+    const inTotal = x.shape.reduce<number | null>((a, d) => (a !== null && typeof d === 'number' ? a * d : null), 1);
+    if (total !== null && inTotal !== null && total !== inTotal) throw new GraphError(`Reshape: ${x} has ${inTotal} elements, not ${total} ([${shape.join(', ')}])`);
+    return this.one('Reshape', [x, this.ints(shape)], x.dtype, out);
+  }
+
+  transpose(x: Tensor, perm: number[]): Tensor {
+    if (perm.length !== x.rank) throw new GraphError(`Transpose: perm [${perm}] for ${x}`);
+    return this.one('Transpose', [x], x.dtype, perm.map((p) => x.shape[p]!), { perm });
+  }
+
+  /** Swaps the last two axes. */
+  transposeLast(x: Tensor): Tensor {
+    const perm = x.shape.map((_, i) => i);
+    [perm[x.rank - 2], perm[x.rank - 1]] = [perm[x.rank - 1]!, perm[x.rank - 2]!];
+    return this.transpose(x, perm);
+  }
+
+  concat(xs: Tensor[], axis: number): Tensor {
+    const first = xs[0]!;
+    const a = normAxis(axis, first.rank, 'Concat');
+    let size: Dim = 0;
+    for (const t of xs) {
+      if (t.rank !== first.rank || t.dtype !== first.dtype) throw new GraphError(`Concat: ${t} does not match ${first}`);
+      const d = t.shape[a]!;
+      size = typeof size === 'number' && typeof d === 'number' ? size + d : `${first.name}_concat`;
+    }
+    const shape = first.shape.map((d, i) => (i === a ? size : d));
+    return this.one('Concat', xs, first.dtype, shape, { axis: a });
+  }
+
+  /** Static slice along axes (ends may exceed the dim; use Infinity for "to the end"). */
+  slice(x: Tensor, starts: number[], ends: number[], axes: number[], steps?: number[]): Tensor {
+    const ax = axes.map((a) => normAxis(a, x.rank, 'Slice'));
+    const shape = x.shape.map((d, i) => {
+      const k = ax.indexOf(i);
+      if (k < 0) return d;
+      const step = steps?.[k] ?? 1;
+      if (step !== 1) throw new GraphError('Slice: only step 1 is supported');
+      const s = starts[k]!;
+      const e = ends[k]!;
+      if (typeof d === 'number') {
+        const S = Math.max(0, Math.min(d, s < 0 ? s + d : s));
+        const E = Math.max(0, Math.min(d, e < 0 ? e + d : e));
+        return Math.max(0, E - S);
+      }
+      return s >= 0 && e !== Infinity && e >= 0 ? e - s : `${x.name}_slice${i}`;
+    });
+    const toInt64 = (v: number[]) => this.constant(v.map((n) => (n === Infinity ? INT64_MAX : BigInt(n))), 'int64', [v.length]);
+    const inputs = [x, toInt64(starts), toInt64(ends), this.ints(ax)];
+    if (steps) inputs.push(this.ints(steps));
+    return this.one('Slice', inputs, x.dtype, shape);
+  }
+
+  gather(data: Tensor, indices: Tensor, axis = 0): Tensor {
+    const a = normAxis(axis, data.rank, 'Gather');
+    if (indices.dtype !== 'int64' && indices.dtype !== 'int32') throw new GraphError(`Gather: indices must be integers, got ${indices}`);
+    const shape = [...data.shape.slice(0, a), ...indices.shape, ...data.shape.slice(a + 1)];
+    return this.one('Gather', [data, indices], data.dtype, shape, { axis: a });
+  }
+
+  unsqueeze(x: Tensor, axes: number[]): Tensor {
+    const rank = x.rank + axes.length;
+    const ax = axes.map((a) => normAxis(a, rank, 'Unsqueeze')).sort((p, q) => p - q);
+    const shape: Dim[] = [...x.shape];
+    for (const a of ax) shape.splice(a, 0, 1);
+    return this.one('Unsqueeze', [x, this.ints(ax)], x.dtype, shape);
+  }
+
+  squeeze(x: Tensor, axes: number[]): Tensor {
+    const ax = axes.map((a) => normAxis(a, x.rank, 'Squeeze'));
+    for (const a of ax) if (x.shape[a] !== 1 && typeof x.shape[a] === 'number') throw new GraphError(`Squeeze: axis ${a} of ${x} is not 1`);
+    return this.one('Squeeze', [x, this.ints(ax)], x.dtype, x.shape.filter((_, i) => !ax.includes(i)));
+  }
+
+  /** Broadcast to a shape: numbers, or a runtime int64 shape tensor with the static result shape. */
+  expand(x: Tensor, shape: number[] | Tensor, outShape?: Shape): Tensor {
+    if (shape instanceof Tensor) {
+      if (!outShape) throw new GraphError('Expand: a runtime shape needs the static output shape');
+      return this.one('Expand', [x, shape], x.dtype, outShape);
+    }
+    return this.one('Expand', [x, this.ints(shape)], x.dtype, broadcastShapes('Expand', x.shape, shape));
+  }
+
+  /** [0, 1, ..., n-1] for a static n, or the length of axis `axis` of a tensor at run time. */
+  range(n: number | { of: Tensor; axis: number }, dtype: DType = 'int64'): Tensor {
+    if (typeof n === 'number') return this.constant(Array.from({ length: n }, (_, i) => i), dtype, [n]);
+    const len = this.reshape(this.gather(this.shapeOf(n.of), this.constant(n.axis, 'int64', [])), []);
+    const lim = dtype === 'int64' ? len : this.cast(len, dtype);
+    return this.one('Range', [this.constant(0, dtype, []), lim, this.constant(1, dtype, [])], dtype, [n.of.shape[n.axis]!]);
+  }
+
+  /** ScatterND with reduction "add" into `data` (used by the Gather gradient). */
+  scatterAdd(data: Tensor, indices: Tensor, updates: Tensor): Tensor {
+    return this.one('ScatterND', [data, indices, updates], data.dtype, data.shape, { reduction: 'add' });
+  }
+
+  constantOfShape(shapeTensor: Tensor, dtype: DType, value: number, outShape: Shape): Tensor {
+    const data = typedArrayFor(dtype, 1);
+    if (data instanceof BigInt64Array) data[0] = BigInt(value);
+    else (data as Float32Array)[0] = value;
+    return this.one('ConstantOfShape', [shapeTensor], dtype, outShape, { value: { tensor: { dtype, shape: [1], data } } });
+  }
+
+  zerosLike(x: Tensor): Tensor {
+    return this.constantOfShape(this.shapeOf(x), x.dtype, 0, x.shape);
+  }
+
+  // ---- training ops ----------------------------------------------------------------------------
+
+  /**
+   * Inverted dropout whose mask comes from a counter-based hash of (seed, element index), so that a
+   * step is reproducible from its `seed` input (ONNX's random ops only take a seed attribute).
+   */
+  dropout(x: Tensor, p: number, seed: Tensor | null): Tensor {
+    if (p <= 0 || !seed) return x;
+    if (p >= 1) throw new GraphError(`Dropout: p must be below 1, got ${p}`);
+    const n = this.reshape(this.shapeOf(x), [-1]);
+    const count = this.reduceProd(n);
+    const flatIdx = this.cast(this.one('Range', [this.constant(0, 'int64', []), count, this.constant(1, 'int64', [])], 'int64', ['dropout_n']), 'float32');
+    const idx = this.reshape(flatIdx, this.shapeOf(x), x.shape);
+    // Fract(sin(i * a + seed) * b): the classic GPU hash; good enough to decorrelate a dropout mask.
+    const s = this.cast(seed, 'float32');
+    const h = this.mul(this.sin(this.add(this.mul(idx, 12.9898), this.mul(s, 78.233))), 43758.5453);
+    const u = this.sub(h, this.floor(h));
+    const keep = this.not(this.less(u, this.constant(p, 'float32', [])));
+    const scale = this.scalarLike(x, 1 / (1 - p));
+    return this.where(keep, this.mul(x, scale), this.scalarLike(x, 0));
+  }
+
+  private reduceProd(x: Tensor): Tensor {
+    return this.one('ReduceProd', [x], x.dtype, [], { keepdims: 0 });
+  }
+  sin(x: Tensor): Tensor {
+    return this.unary('Sin', x);
+  }
+  floor(x: Tensor): Tensor {
+    return this.unary('Floor', x);
+  }
+
+  /**
+   * Mean token cross-entropy of `logits` [..., V] against integer `labels` [...], skipping `ignoreIndex`,
+   * with optional label smoothing (PyTorch's CrossEntropyLoss semantics). Returns a scalar.
+   */
+  crossEntropy(logits: Tensor, labels: Tensor, o: { ignoreIndex?: number; labelSmoothing?: number } = {}): Tensor {
+    const V = logits.shape[logits.rank - 1]!;
+    if (typeof V !== 'number') throw new GraphError('crossEntropy: the vocabulary size must be static');
+    const ignore = o.ignoreIndex ?? -100;
+    const eps = o.labelSmoothing ?? 0;
+    const logp = this.logSoftmax(logits, -1);
+    const lab = labels.dtype === 'int64' ? labels : this.cast(labels, 'int64');
+    const oneHot = this.cast(this.equal(this.unsqueeze(lab, [-1]), this.range(V)), logits.dtype);
+    let perToken = this.neg(this.reduceSum(this.mul(logp, oneHot), [-1], false));
+    if (eps > 0) {
+      const smooth = this.neg(this.reduceMean(logp, [-1], false));
+      perToken = this.add(this.mul(perToken, 1 - eps), this.mul(smooth, eps));
+    }
+    const mask = this.cast(this.not(this.equal(lab, this.constant(ignore, 'int64', []))), logits.dtype);
+    const total = this.sumAll(this.mul(perToken, mask));
+    const count = this.max(this.sumAll(mask), 1);
+    return this.div(total, count);
+  }
+
+  /** Mean binary cross-entropy with logits (stable): softplus(x) - x*y. Returns a scalar. */
+  bceWithLogits(logits: Tensor, targets: Tensor): Tensor {
+    const per = this.sub(this.softplus(logits), this.mul(logits, targets));
+    const n = staticCount(per);
+    return n !== null ? this.div(this.sumAll(per), n) : this.reduceMean(this.reshape(per, [-1]), [0], false);
+  }
+}
+
+function staticCount(t: Tensor): number | null {
+  let n = 1;
+  for (const d of t.shape) {
+    if (typeof d !== 'number') return null;
+    n *= d;
+  }
+  return n;
+}
+
+export const ONNX_DTYPE: Record<DType, number> = { float32: 1, int32: 6, int64: 7, bool: 9, float64: 11 };
+
+export type { ConstantData };

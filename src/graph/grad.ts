@@ -1,0 +1,171 @@
+import { GraphBuilder } from './builder.js';
+import { GraphError, Tensor, isFloat, type Node } from './ir.js';
+import { broadcastAxes } from './shapes.js';
+
+/**
+ * Reverse-mode autodiff over the IR, emitting the backward pass as standard ONNX nodes in the same graph.
+ *
+ * Each op's vector-Jacobian product is one entry of VJP: given the output gradient `g`, the node's
+ * inputs `x` and its output `y`, it returns one thunk per input. The walk calls a thunk only for an
+ * input that a trainable tensor lies upstream of, so a frozen weight never costs a weight-gradient MatMul.
+ */
+type Thunk = (() => Tensor) | null;
+type Rule = (b: GraphBuilder, g: Tensor, x: Array<Tensor | null>, y: Tensor, n: Node) => Thunk[];
+
+const T = (t: Tensor | null | undefined): Tensor => t!;
+
+export const VJP: Record<string, Rule> = {
+  Identity: (b, g) => [() => g],
+  Add: (b, g, [p, q]) => [() => unbroadcast(b, g, T(p)), () => unbroadcast(b, g, T(q))],
+  Sub: (b, g, [p, q]) => [() => unbroadcast(b, g, T(p)), () => unbroadcast(b, b.neg(g), T(q))],
+  Mul: (b, g, [p, q]) => [() => unbroadcast(b, b.mul(g, T(q)), T(p)), () => unbroadcast(b, b.mul(g, T(p)), T(q))],
+  Div: (b, g, [p, q], y) => [() => unbroadcast(b, b.div(g, T(q)), T(p)), () => unbroadcast(b, b.neg(b.div(b.mul(g, y), T(q))), T(q))],
+  Pow: (b, g, [p, q], y) => [() => unbroadcast(b, b.mul(g, b.mul(T(q), b.pow(T(p), b.sub(T(q), 1)))), T(p)), () => unbroadcast(b, b.mul(g, b.mul(y, b.log(T(p)))), T(q))],
+  Max: (b, g, [p, q]) => [() => unbroadcast(b, b.where(b.not(b.less(T(p), T(q))), g, 0), T(p)), () => unbroadcast(b, b.where(b.less(T(p), T(q)), g, 0), T(q))],
+  Min: (b, g, [p, q]) => [() => unbroadcast(b, b.where(b.not(b.greater(T(p), T(q))), g, 0), T(p)), () => unbroadcast(b, b.where(b.greater(T(p), T(q)), g, 0), T(q))],
+  Neg: (b, g) => [() => b.neg(g)],
+  Abs: (b, g, [x]) => [() => b.where(b.less(T(x), 0), b.neg(g), g)],
+  Sqrt: (b, g, _x, y) => [() => b.div(b.mul(g, 0.5), y)],
+  Exp: (b, g, _x, y) => [() => b.mul(g, y)],
+  Log: (b, g, [x]) => [() => b.div(g, T(x))],
+  Tanh: (b, g, _x, y) => [() => b.mul(g, b.rsub(1, b.mul(y, y)))],
+  Sigmoid: (b, g, _x, y) => [() => b.mul(g, b.mul(y, b.rsub(1, y)))],
+  Relu: (b, g, [x]) => [() => b.where(b.greater(T(x), 0), g, 0)],
+  Erf: (b, g, [x]) => [() => b.mul(g, b.mul(b.exp(b.neg(b.mul(T(x), T(x)))), 2 / Math.sqrt(Math.PI)))],
+  Softplus: (b, g, [x]) => [() => b.mul(g, b.sigmoid(T(x)))],
+  Where: (b, g, [c, p, q]) => [null, () => unbroadcast(b, b.where(T(c), g, 0), T(p)), () => unbroadcast(b, b.where(T(c), 0, g), T(q))],
+  Cast: (b, g, [x]) => [isFloat(T(x).dtype) ? () => b.cast(g, T(x).dtype) : null],
+  MatMul: (b, g, [p, q]) => [() => unbroadcast(b, b.matmul(g, b.transposeLast(T(q))), T(p)), () => matmulWeightGrad(b, g, T(p), T(q))],
+  Softmax: (b, g, _x, y, n) => [() => b.mul(y, b.sub(g, b.reduceSum(b.mul(g, y), [n.attrs.axis as number])))],
+  LogSoftmax: (b, g, _x, y, n) => [() => b.sub(g, b.mul(b.exp(y), b.reduceSum(g, [n.attrs.axis as number])))],
+  ReduceSum: (b, g, [x, axes], _y, n) => [() => expandBack(b, g, T(x), constInts(b, T(axes)), n.attrs.keepdims !== 0), null],
+  ReduceMean: (b, g, [x], _y, n) => [() => b.div(expandBack(b, g, T(x), n.attrs.axes as number[], n.attrs.keepdims !== 0), reducedCount(b, T(x), n.attrs.axes as number[]))],
+  ReduceMax: (b, g, [x], y, n) => {
+    const axes = n.attrs.axes as number[];
+    const keep = n.attrs.keepdims !== 0;
+    return [() => b.where(b.equal(T(x), keep ? y : b.unsqueeze(y, axes)), expandBack(b, g, T(x), axes, keep), 0)];
+  },
+  Reshape: (b, g, [x]) => [() => b.reshape(g, b.shapeOf(T(x)), T(x).shape), null],
+  Squeeze: (b, g, [x]) => [() => b.reshape(g, b.shapeOf(T(x)), T(x).shape), null],
+  Unsqueeze: (b, g, [x]) => [() => b.reshape(g, b.shapeOf(T(x)), T(x).shape), null],
+  Expand: (b, g, [x]) => [() => unbroadcast(b, g, T(x)), null],
+  Transpose: (b, g, _x, _y, n) => {
+    const perm = n.attrs.perm as number[];
+    const inv = perm.map((_, i) => perm.indexOf(i));
+    return [() => b.transpose(g, inv)];
+  },
+  Concat: (b, g, xs, _y, n) => {
+    const axis = n.attrs.axis as number;
+    let off = 0;
+    return xs.map((x) => {
+      const len = T(x).shape[axis];
+      if (typeof len !== 'number') throw new GraphError(`Concat gradient: the size along axis ${axis} of ${x} must be static`);
+      const start = off;
+      off += len;
+      return () => b.slice(g, [start], [start + len], [axis]);
+    });
+  },
+  Slice: (b, g, [x, starts, _ends, axes]) => [() => padBack(b, g, T(x), constInts(b, T(starts)), constInts(b, T(axes))), null, null, null],
+  Gather: (b, g, [data, idx], _y, n) => {
+    if ((n.attrs.axis as number) !== 0) throw new GraphError('Gather gradient: only axis 0 (embedding lookup) is supported');
+    return [() => b.scatterAdd(b.zerosLike(T(data)), b.unsqueeze(T(idx).dtype === 'int64' ? T(idx) : b.cast(T(idx), 'int64'), [-1]), g), null];
+  },
+};
+
+/** Ops whose outputs never carry gradient (integer, boolean or piecewise-constant results). */
+const NON_DIFFERENTIABLE = new Set(['Shape', 'Equal', 'Greater', 'Less', 'Not', 'And', 'Range', 'ConstantOfShape', 'Floor', 'Sin', 'ReduceProd', 'ScatterND']);
+
+/** Sums `g` over the axes along which `x` was broadcast, and reshapes it to x's shape. */
+export function unbroadcast(b: GraphBuilder, g: Tensor, x: Tensor): Tensor {
+  if (g.rank === x.rank && g.shape.every((d, i) => d === x.shape[i])) return g;
+  const { lead, ones } = broadcastAxes(x.shape, g.shape);
+  let r = g;
+  if (lead > 0) r = b.reduceSum(r, Array.from({ length: lead }, (_, i) => i), false);
+  if (ones.length) r = b.reduceSum(r, ones.map((a) => a - lead), true);
+  return r;
+}
+
+/** dW of x @ W; for a 2-D weight under a batched x, one big MatMul over flattened rows. */
+function matmulWeightGrad(b: GraphBuilder, g: Tensor, x: Tensor, w: Tensor): Tensor {
+  if (w.rank === 2 && x.rank > 2) {
+    const k = x.shape[x.rank - 1] as number;
+    const n = g.shape[g.rank - 1] as number;
+    return b.matmul(b.transposeLast(b.reshape(x, [-1, k])), b.reshape(g, [-1, n]));
+  }
+  return unbroadcast(b, b.matmul(b.transposeLast(x), g), w);
+}
+
+function expandBack(b: GraphBuilder, g: Tensor, x: Tensor, axes: number[], keepdims: boolean): Tensor {
+  const gk = keepdims ? g : b.unsqueeze(g, axes.map((a) => (a < 0 ? a + x.rank : a)));
+  return b.expand(gk, b.shapeOf(x), x.shape);
+}
+
+function reducedCount(b: GraphBuilder, x: Tensor, axes: number[]): Tensor {
+  const dims = axes.map((a) => x.shape[a < 0 ? a + x.rank : a]!);
+  if (dims.every((d) => typeof d === 'number')) return b.scalarLike(x, (dims as number[]).reduce((p, q) => p * q, 1));
+  const sizes = b.gather(b.shapeOf(x), b.ints(axes.map((a) => (a < 0 ? a + x.rank : a))));
+  return b.cast(b.reshape(b.node('ReduceProd', [sizes], [{ dtype: 'int64', shape: [1] }], { keepdims: 1 })[0]!, []), x.dtype);
+}
+
+/** The Slice gradient: g padded with zeros back to x's shape. */
+function padBack(b: GraphBuilder, g: Tensor, x: Tensor, starts: number[], axes: number[]): Tensor {
+  const begin = new Array<number>(x.rank).fill(0);
+  axes.forEach((a, i) => {
+    const ax = a < 0 ? a + x.rank : a;
+    let s = starts[i]!;
+    const d = x.shape[ax]!;
+    if (s < 0) {
+      if (typeof d !== 'number') throw new GraphError('Slice gradient: a negative start needs a static dimension');
+      s += d;
+    }
+    begin[ax] = s;
+  });
+  const beginT = b.ints(begin);
+  const end = b.sub(b.sub(b.shapeOf(x), b.shapeOf(g)), beginT);
+  const pads = b.concat([beginT, end], 0);
+  return b.node('Pad', [g, pads], [{ dtype: g.dtype, shape: x.shape }], { mode: 'constant' })[0]!;
+}
+
+/** The integer values of a constant (initializer) input such as ReduceSum's axes. */
+function constInts(b: GraphBuilder, t: Tensor): number[] {
+  const init = b.initializers.find((i) => i.tensor === t);
+  if (!init) throw new GraphError(`expected a constant for ${t}`);
+  return Array.from(init.data as ArrayLike<number | bigint>, (v) => Number(v));
+}
+
+/**
+ * Appends the backward pass of scalar `loss` with respect to `wrt` and returns the gradient tensors in
+ * the same order (a tensor that does not influence the loss gets zeros).
+ */
+export function gradients(b: GraphBuilder, loss: Tensor, wrt: Tensor[]): Tensor[] {
+  if (loss.shape.length !== 0 && !(loss.shape.length === 1 && loss.shape[0] === 1)) throw new GraphError(`gradients: the loss must be a scalar, got ${loss}`);
+  // Forward: which tensors have a trainable tensor upstream.
+  const requires = new Set<Tensor>(wrt);
+  const nodes = b.nodes.slice(); // the forward graph only: the backward nodes appended below are not walked
+  for (const n of nodes) {
+    if (NON_DIFFERENTIABLE.has(n.op)) continue;
+    if (n.inputs.some((t) => t && requires.has(t))) for (const o of n.outputs) if (isFloat(o.dtype)) requires.add(o);
+  }
+  const grads = new Map<Tensor, Tensor>();
+  grads.set(loss, b.constant(1, loss.dtype, loss.shape as number[]));
+  const accumulate = (t: Tensor, g: Tensor) => {
+    const prev = grads.get(t);
+    grads.set(t, prev ? b.add(prev, g) : g);
+  };
+  // Backward: reverse topological order (the builder appends nodes in a valid order).
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i]!;
+    const y = n.outputs[0]!;
+    const g = grads.get(y);
+    if (!g || !n.inputs.some((t) => t && requires.has(t))) continue;
+    const rule = VJP[n.op];
+    if (!rule) throw new GraphError(`no gradient rule for ${n.op} (${y.name})`);
+    const thunks = b.within(`grad/${y.name}`, () => rule(b, g, n.inputs, y, n));
+    n.inputs.forEach((x, k) => {
+      const thunk = thunks[k];
+      if (!x || !thunk || !requires.has(x)) return;
+      accumulate(x, b.within(`grad/${y.name}`, thunk));
+    });
+  }
+  return wrt.map((w) => grads.get(w) ?? b.zerosLike(w));
+}

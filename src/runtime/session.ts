@@ -1,0 +1,44 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { InferenceSession } from 'onnxruntime-node';
+import type { SerializedModel } from '../graph/serialize.js';
+
+export type Ort = typeof import('onnxruntime-node');
+let ortModule: Ort | null = null;
+
+/** onnxruntime-node, loaded on first use (it is a native module: the CLI's other commands skip it). */
+export async function ort(): Promise<Ort> {
+  if (!ortModule) {
+    ortModule = await import('onnxruntime-node');
+    ortModule.env.logLevel = 'error';
+  }
+  return ortModule;
+}
+
+export interface SessionOptions {
+  provider?: string;
+  /** Threads for one operator (default: onnxruntime's choice). */
+  intraOpThreads?: number;
+  /** Where to write a model with external data (default: a temporary folder removed after loading). */
+  dir?: string;
+}
+
+/** An inference session for a serialized graph; models with external weights are loaded from files. */
+export async function createSession(m: SerializedModel, o: SessionOptions = {}): Promise<InferenceSession> {
+  const rt = await ort();
+  const opts: InferenceSession.SessionOptions = {
+    executionProviders: [o.provider ?? 'cpu'],
+    graphOptimizationLevel: 'all',
+    ...(o.intraOpThreads ? { intraOpNumThreads: o.intraOpThreads } : {}),
+  };
+  if (!m.external) return rt.InferenceSession.create(m.model, opts);
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'changeling-model-'));
+  try {
+    writeFileSync(join(dir, 'model.onnx'), m.model);
+    writeFileSync(join(dir, m.externalName), m.external);
+    return await rt.InferenceSession.create(join(dir, 'model.onnx'), opts);
+  } finally {
+    if (!o.dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
