@@ -62,8 +62,19 @@ export class GraphBuilder {
     return t;
   }
 
+  /** Marks a graph output; with a name, under exactly that name (outside any `within` prefix). */
   output(t: Tensor, name?: string): Tensor {
-    const out = name && name !== t.name ? this.identity(t, name) : t;
+    let out = t;
+    if (name && name !== t.name) {
+      if (this.names.has(name)) throw new GraphError(`output name "${name}" is already used`);
+      const saved = this.scope;
+      this.scope = [];
+      try {
+        out = this.identity(t, name);
+      } finally {
+        this.scope = saved;
+      }
+    }
     this.outputs.push(out);
     return out;
   }

@@ -82,3 +82,21 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
   await f.write(text);
   await f.commit();
 }
+
+/** Writes bytes atomically (temporary file, fsync, rename). */
+export async function writeBytesAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  let h: FileHandle | null = null;
+  try {
+    h = await open(tmp, 'wx');
+    await h.writeFile(bytes);
+    await h.sync();
+    await h.close();
+    h = null;
+    await rename(tmp, path);
+  } catch (err) {
+    await h?.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    throw fileError(err, path, 'writing');
+  }
+}
