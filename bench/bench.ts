@@ -1,9 +1,11 @@
 // Benchmarks: `npm run bench -- NAME [args] [--json]`. Each prints a table, or with --json one JSON object
 // with every figure of both sides and their ratio. Timings belong here, not in the tests.
 import { mineBench } from './mine.js';
+import { engineBench } from './engine.js';
 
 const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<Record<string, unknown>> }> = {
   mine: { usage: 'mine REPO_PATH [--runs N]', run: mineBench },
+  engine: { usage: 'engine [--small]', run: engineBench },
 };
 
 const [name, ...rest] = process.argv.slice(2);
