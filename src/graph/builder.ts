@@ -1,4 +1,4 @@
-import { GraphError, Tensor, isFloat, typedArrayFor, type AttrValue, type ConstantData, type DType, type Dim, type Node, type Shape, type TypedData } from './ir.js';
+import { GraphError, Tensor, isFloat, staticSize, typedArrayFor, type AttrValue, type ConstantData, type DType, type Dim, type Node, type Shape, type TypedData } from './ir.js';
 import { broadcastShapes, normAxis, sameDim } from './shapes.js';
 
 export interface Initializer {
@@ -309,15 +309,13 @@ export class GraphBuilder {
       return this.one('Reshape', [x, shape], x.dtype, outShape);
     }
     const out: Dim[] = shape.map((d, i) => (d === 0 ? x.shape[i]! : d));
+    const inTotal = staticSize(x.shape);
     const minus = out.indexOf(-1);
     if (minus >= 0) {
-      const known = out.filter((_, i) => i !== minus);
-      const total = x.shape.reduce<number | null>((a, d) => (a !== null && typeof d === 'number' ? a * d : null), 1);
-      const part = known.reduce<number | null>((a, d) => (a !== null && typeof d === 'number' ? a * d : null), 1);
-      out[minus] = total !== null && part !== null ? total / part : `${x.name}_reshape${minus}`;
+      const part = staticSize(out.filter((_, i) => i !== minus));
+      out[minus] = inTotal !== null && part !== null ? inTotal / part : `${x.name}_reshape${minus}`;
     }
-    const total = out.reduce<number | null>((a, d) => (a !== null && typeof d === 'number' ? a * d : null), 1);
-    const inTotal = x.shape.reduce<number | null>((a, d) => (a !== null && typeof d === 'number' ? a * d : null), 1);
+    const total = staticSize(out);
     if (total !== null && inTotal !== null && total !== inTotal) throw new GraphError(`Reshape: ${x} has ${inTotal} elements, not ${total} ([${shape.join(', ')}])`);
     return this.one('Reshape', [x, this.ints(shape)], x.dtype, out);
   }
@@ -482,19 +480,11 @@ export class GraphBuilder {
   /** Mean binary cross-entropy with logits (stable): softplus(x) - x*y. Returns a scalar. */
   bceWithLogits(logits: Tensor, targets: Tensor): Tensor {
     const per = this.sub(this.softplus(logits), this.mul(logits, targets));
-    const n = staticCount(per);
+    const n = staticSize(per.shape);
     return n !== null ? this.div(this.sumAll(per), n) : this.reduceMean(this.reshape(per, [-1]), [0], false);
   }
 }
 
-function staticCount(t: Tensor): number | null {
-  let n = 1;
-  for (const d of t.shape) {
-    if (typeof d !== 'number') return null;
-    n *= d;
-  }
-  return n;
-}
 
 export const ONNX_DTYPE: Record<DType, number> = { float32: 1, int32: 6, int64: 7, bool: 9, float64: 11 };
 
