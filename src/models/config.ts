@@ -1,0 +1,76 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ChangelingError, fileError } from '../util/errors.js';
+
+/** T5 (CodeT5, CodeReviewer, CCT5) as Hugging Face's config.json describes it. */
+export interface T5Config {
+  modelType: 't5';
+  vocabSize: number;
+  dModel: number;
+  dKv: number;
+  dFf: number;
+  numLayers: number;
+  numDecoderLayers: number;
+  numHeads: number;
+  relativeAttentionNumBuckets: number;
+  relativeAttentionMaxDistance: number;
+  layerNormEpsilon: number;
+  /** "relu" or "gelu_new" etc., with gated variants ("gated-gelu"). */
+  denseActFn: 'relu' | 'gelu_new' | 'gelu';
+  isGatedAct: boolean;
+  tieWordEmbeddings: boolean;
+  padTokenId: number;
+  eosTokenId: number;
+  decoderStartTokenId: number;
+}
+
+type Raw = Record<string, unknown>;
+
+function need<T>(raw: Raw, key: string, type: 'number' | 'string' | 'boolean', where: string, fallback?: T): T {
+  const v = raw[key] ?? fallback;
+  if (typeof v !== type) throw new ChangelingError('io', `${where}: "${key}" must be a ${type}${v === undefined ? ' (missing)' : `, not ${JSON.stringify(v)}`}`);
+  return v as T;
+}
+
+export function parseT5Config(raw: Raw, where = 'config.json'): T5Config {
+  const ffProj = need<string>(raw, 'feed_forward_proj', 'string', where, 'relu');
+  const gated = ffProj.startsWith('gated-');
+  const act = gated ? ffProj.slice(6) : ffProj;
+  if (!['relu', 'gelu_new', 'gelu'].includes(act)) throw new ChangelingError('io', `${where}: feed_forward_proj "${ffProj}" is not supported (relu, gated-gelu, gelu_new)`);
+  const dModel = need<number>(raw, 'd_model', 'number', where);
+  const numLayers = need<number>(raw, 'num_layers', 'number', where);
+  return {
+    modelType: 't5',
+    vocabSize: need(raw, 'vocab_size', 'number', where),
+    dModel,
+    dKv: need(raw, 'd_kv', 'number', where),
+    dFf: need(raw, 'd_ff', 'number', where),
+    numLayers,
+    numDecoderLayers: need(raw, 'num_decoder_layers', 'number', where, numLayers),
+    numHeads: need(raw, 'num_heads', 'number', where),
+    relativeAttentionNumBuckets: need(raw, 'relative_attention_num_buckets', 'number', where, 32),
+    relativeAttentionMaxDistance: need(raw, 'relative_attention_max_distance', 'number', where, 128),
+    layerNormEpsilon: need(raw, 'layer_norm_epsilon', 'number', where, 1e-6),
+    denseActFn: (act === 'gelu' && gated ? 'gelu_new' : act) as T5Config['denseActFn'],
+    isGatedAct: gated,
+    tieWordEmbeddings: need(raw, 'tie_word_embeddings', 'boolean', where, true),
+    padTokenId: need(raw, 'pad_token_id', 'number', where, 0),
+    eosTokenId: need(raw, 'eos_token_id', 'number', where, 1),
+    decoderStartTokenId: need(raw, 'decoder_start_token_id', 'number', where, 0),
+  };
+}
+
+export async function readConfigJson(dir: string): Promise<Raw> {
+  const path = join(dir, 'config.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw fileError(err, path, 'reading');
+  }
+  try {
+    return JSON.parse(text) as Raw;
+  } catch {
+    throw new ChangelingError('io', `${path} is not valid JSON`);
+  }
+}

@@ -1,0 +1,122 @@
+import type { GraphBuilder } from '../graph/builder.js';
+import type { Tensor } from '../graph/ir.js';
+import type { T5Config } from './config.js';
+import type { GraphWeights } from './weights.js';
+
+/**
+ * T5 as Hugging Face's T5ForConditionalGeneration computes it (CodeT5, CodeReviewer and CCT5 are T5
+ * checkpoints): RMS layer norms without bias, attention without 1/sqrt(d) scaling, relative position
+ * buckets shared from each stack's first layer, ReLU or gated-GELU feed-forward, tied embeddings with
+ * the d_model^-0.5 scaling before the LM head. Weights keep HF's names and [out, in] layouts.
+ */
+export interface T5Inputs {
+  inputIds: Tensor; // [batch, src] int64
+  attentionMask: Tensor; // [batch, src] int64
+  decoderInputIds: Tensor; // [batch, tgt] int64
+  decoderAttentionMask?: Tensor; // [batch, tgt] int64
+}
+
+export interface T5Outputs {
+  encoderHidden: Tensor;
+  logits: Tensor;
+}
+
+const F32_MIN = -3.4028234663852886e38;
+
+/** HF's _relative_position_bucket for every relative position in [-(n-1), n-1], in float32 arithmetic. */
+export function relativePositionBuckets(n: number, bidirectional: boolean, numBuckets: number, maxDistance: number): number[] {
+  const out: number[] = [];
+  for (let rel = -(n - 1); rel <= n - 1; rel++) {
+    let buckets = 0;
+    let nb = numBuckets;
+    let r = rel;
+    if (bidirectional) {
+      nb = Math.floor(nb / 2);
+      if (r > 0) buckets += nb;
+      r = Math.abs(r);
+    } else {
+      r = -Math.min(r, 0);
+    }
+    const maxExact = Math.floor(nb / 2);
+    if (r < maxExact) buckets += r;
+    else {
+      const f = Math.fround(Math.fround(Math.log(Math.fround(r / maxExact))) / Math.fround(Math.log(maxDistance / maxExact)));
+      const large = maxExact + Math.trunc(Math.fround(f * (nb - maxExact)));
+      buckets += Math.min(large, nb - 1);
+    }
+    out.push(buckets);
+  }
+  return out;
+}
+
+export function t5(b: GraphBuilder, cfg: T5Config, w: GraphWeights, inp: T5Inputs, o: { maxLength?: number } = {}): T5Outputs {
+  const H = cfg.numHeads;
+  const inner = H * cfg.dKv;
+  const maxLen = o.maxLength ?? 2048;
+  const linear = (x: Tensor, name: string) => b.matmul(x, b.transpose(w.get(name), [1, 0]));
+  const norm = (x: Tensor, name: string) => b.rmsNorm(x, w.get(name), cfg.layerNormEpsilon);
+  const split = (x: Tensor) => b.transpose(b.reshape(x, [0, 0, H, cfg.dKv]), [0, 2, 1, 3]);
+  const merge = (x: Tensor) => b.reshape(b.transpose(x, [0, 2, 1, 3]), [0, 0, inner]);
+
+  // Additive masks [batch, 1, 1|q, k]: 0 where attended, float32 min where masked (as HF).
+  const padMask = (m: Tensor) => b.mul(b.rsub(1, b.cast(b.unsqueeze(m, [1, 2]), 'float32')), F32_MIN);
+
+  /** [1, H, q, k] position bias from the stack's first-layer relative_attention_bias. */
+  const positionBias = (q: Tensor, k: Tensor, bidirectional: boolean, weight: string) => {
+    const table = b.constant(relativePositionBuckets(maxLen, bidirectional, cfg.relativeAttentionNumBuckets, cfg.relativeAttentionMaxDistance), 'int64');
+    const qPos = b.range({ of: q, axis: 1 });
+    const kPos = b.range({ of: k, axis: 1 });
+    const rel = b.add(b.sub(b.unsqueeze(kPos, [0]), b.unsqueeze(qPos, [1])), b.constant(maxLen - 1, 'int64', []));
+    const buckets = b.gather(table, rel); // [q, k]
+    const values = b.gather(w.get(weight), buckets); // [q, k, H]
+    return b.unsqueeze(b.transpose(values, [2, 0, 1]), [0]);
+  };
+
+  const attention = (x: Tensor, kv: Tensor, prefix: string, bias: Tensor) => {
+    const q = split(linear(x, `${prefix}.q.weight`));
+    const k = split(linear(kv, `${prefix}.k.weight`));
+    const v = split(linear(kv, `${prefix}.v.weight`));
+    const scores = b.add(b.matmul(q, b.transposeLast(k)), bias);
+    return linear(merge(b.matmul(b.softmax(scores, -1), v)), `${prefix}.o.weight`);
+  };
+
+  const feedForward = (x: Tensor, prefix: string) => {
+    const act = (t: Tensor) => (cfg.denseActFn === 'relu' ? b.relu(t) : b.gelu(t, cfg.denseActFn === 'gelu_new' ? 'tanh' : 'erf'));
+    const h = cfg.isGatedAct ? b.mul(act(linear(x, `${prefix}.wi_0.weight`)), linear(x, `${prefix}.wi_1.weight`)) : act(linear(x, `${prefix}.wi.weight`));
+    return linear(h, `${prefix}.wo.weight`);
+  };
+
+  // Encoder.
+  const shared = w.get('shared.weight');
+  let h = b.gather(shared, inp.inputIds);
+  const encBias = b.add(positionBias(inp.inputIds, inp.inputIds, true, 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), padMask(inp.attentionMask));
+  for (let i = 0; i < cfg.numLayers; i++) {
+    const p = `encoder.block.${i}`;
+    h = b.within(p, () => {
+      const n0 = norm(h, `${p}.layer.0.layer_norm.weight`);
+      const a = b.add(h, attention(n0, n0, `${p}.layer.0.SelfAttention`, encBias));
+      return b.add(a, feedForward(norm(a, `${p}.layer.1.layer_norm.weight`), `${p}.layer.1.DenseReluDense`));
+    });
+  }
+  const encoderHidden = norm(h, 'encoder.final_layer_norm.weight');
+
+  // Decoder.
+  let y = b.gather(shared, inp.decoderInputIds);
+  const causal = b.mul(b.cast(b.less(b.unsqueeze(b.range({ of: inp.decoderInputIds, axis: 1 }), [1]), b.unsqueeze(b.range({ of: inp.decoderInputIds, axis: 1 }), [0])), 'float32'), F32_MIN);
+  let selfBias = b.add(positionBias(inp.decoderInputIds, inp.decoderInputIds, false, 'decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), causal);
+  if (inp.decoderAttentionMask) selfBias = b.add(selfBias, padMask(inp.decoderAttentionMask));
+  const crossBias = padMask(inp.attentionMask);
+  for (let i = 0; i < cfg.numDecoderLayers; i++) {
+    const p = `decoder.block.${i}`;
+    y = b.within(p, () => {
+      const n0 = norm(y, `${p}.layer.0.layer_norm.weight`);
+      const s = b.add(y, attention(n0, n0, `${p}.layer.0.SelfAttention`, selfBias));
+      const c = b.add(s, attention(norm(s, `${p}.layer.1.layer_norm.weight`), encoderHidden, `${p}.layer.1.EncDecAttention`, crossBias));
+      return b.add(c, feedForward(norm(c, `${p}.layer.2.layer_norm.weight`), `${p}.layer.2.DenseReluDense`));
+    });
+  }
+  let out = norm(y, 'decoder.final_layer_norm.weight');
+  if (cfg.tieWordEmbeddings) out = b.mul(out, cfg.dModel ** -0.5);
+  const logits = linear(out, cfg.tieWordEmbeddings ? 'shared.weight' : 'lm_head.weight');
+  return { encoderHidden, logits };
+}

@@ -1,0 +1,53 @@
+import type { GraphBuilder } from '../graph/builder.js';
+import type { Tensor } from '../graph/ir.js';
+import { ChangelingError } from '../util/errors.js';
+import { SafetensorsFile } from './safetensorsFile.js';
+
+/** Named float32 weights as a checkpoint stores them (Hugging Face names and layouts). */
+export type WeightMap = Map<string, { shape: number[]; data: Float32Array }>;
+
+export async function loadSafetensors(path: string): Promise<WeightMap> {
+  const f = await SafetensorsFile.open(path);
+  try {
+    const out: WeightMap = new Map();
+    for (const name of f.tensors.keys()) out.set(name, await f.float32(name));
+    return out;
+  } finally {
+    await f.close();
+  }
+}
+
+/**
+ * Where an architecture builder gets its weights: each name once per graph (a tied weight used three
+ * times is one tensor, so its gradient sums over the uses), as a frozen initializer, or as a trainable
+ * graph input when `trainable(name)` says so. `alias` maps a name to the one that holds its value.
+ */
+export class GraphWeights {
+  private readonly made = new Map<string, Tensor>();
+  readonly trainable: Array<{ tensor: Tensor; init: Float32Array; decay: boolean }> = [];
+
+  constructor(
+    private readonly b: GraphBuilder,
+    private readonly weights: WeightMap,
+    private readonly isTrainable: (name: string) => boolean = () => false,
+    private readonly alias: Record<string, string> = {},
+  ) {}
+
+  get(name: string, shape?: number[]): Tensor {
+    const key = this.alias[name] ?? name;
+    const seen = this.made.get(key);
+    if (seen) return seen;
+    const w = this.weights.get(key);
+    if (!w) throw new ChangelingError('io', `the checkpoint has no weight "${key}"${key !== name ? ` (for ${name})` : ''}`);
+    if (shape && w.shape.join(',') !== shape.join(',')) throw new ChangelingError('io', `weight ${key} has shape [${w.shape}], expected [${shape}]`);
+    let t: Tensor;
+    if (this.isTrainable(key)) {
+      t = this.b.input(key, 'float32', w.shape);
+      this.trainable.push({ tensor: t, init: w.data, decay: !key.endsWith('bias') && !/norm/i.test(key) });
+    } else {
+      t = this.b.initializer(key, 'float32', w.shape, w.data);
+    }
+    this.made.set(key, t);
+    return t;
+  }
+}

@@ -1,0 +1,23 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** The Hugging Face reference goldens (copied from the project's shared goldens into test/fixtures). */
+export const GOLDENS = process.env.CHANGELING_GOLDENS ?? resolve('test/fixtures/goldens');
+
+export interface GoldenTensor {
+  dtype: string;
+  shape: number[];
+  data: number[];
+}
+
+export function readGoldens(folder: string): Record<string, any> {
+  return JSON.parse(readFileSync(join(GOLDENS, folder, 'goldens.json'), 'utf8'));
+}
+
+/** Largest |a - b| / max(1, |b|) over all elements (the goldens' "relative" tolerance). */
+export function maxRelError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) throw new Error(`length ${actual.length} vs ${expected.length}`);
+  let m = 0;
+  for (let i = 0; i < actual.length; i++) m = Math.max(m, Math.abs(actual[i]! - expected[i]!) / Math.max(1, Math.abs(expected[i]!)));
+  return m;
+}
