@@ -30,6 +30,8 @@ export interface DemoRow {
   steps: number;
   seconds: number;
   exactMatch: number;
+  /** The first evaluated step at which exact match reached 90% (null: never within the budget). */
+  stepsTo90: number | null;
 }
 
 export interface DemoOptions {
@@ -46,10 +48,11 @@ interface Settings {
   batch: number;
   pretrainMaxSteps: number;
   adaptSteps: number;
+  evalEvery: number;
 }
 
-const QUICK: Settings = { cfg: { vocab: 11, length: 6, dModel: 64, heads: 4, dFf: 128, layers: 2 }, trainSize: 20000, testSize: 500, batch: 64, pretrainMaxSteps: 3000, adaptSteps: 300 };
-const FULL: Settings = { cfg: { vocab: 11, length: 8, dModel: 128, heads: 4, dFf: 256, layers: 2 }, trainSize: 50000, testSize: 1000, batch: 64, pretrainMaxSteps: 20000, adaptSteps: 1500 };
+const QUICK: Settings = { cfg: { vocab: 11, length: 6, dModel: 64, heads: 4, dFf: 128, layers: 2 }, trainSize: 20000, testSize: 500, batch: 64, pretrainMaxSteps: 3000, adaptSteps: 300, evalEvery: 50 };
+const FULL: Settings = { cfg: { vocab: 11, length: 8, dModel: 128, heads: 4, dFf: 256, layers: 2 }, trainSize: 50000, testSize: 1000, batch: 64, pretrainMaxSteps: 20000, adaptSteps: 1500, evalEvery: 100 };
 const LR: Record<Method, number> = { full: 1e-3, fmft: 5e-4, lora: 3e-3, adapter: 3e-3, prefix: 1e-2 };
 
 type Example = { src: number[]; tgt: number[] };
@@ -112,6 +115,7 @@ async function run(s: Settings, task: Task, peft: PeftConfig, values: Map<string
     for (const p of session.params) values.set(p.name, Float32Array.from(session.value(p.name)));
     return exactMatch(s.cfg, peft, values, test);
   };
+  let stepsTo90: number | null = null;
   const r = await trainLoop({
     session,
     train,
@@ -120,7 +124,7 @@ async function run(s: Settings, task: Task, peft: PeftConfig, values: Map<string
     seed,
     signal: o.signal,
     evaluate: evalNow,
-    evalEvery: target !== undefined ? 250 : undefined,
+    evalEvery: target !== undefined ? 250 : s.evalEvery,
     target,
     toFeeds: (batch) => ({
       enc: ids(batch.map((e) => e.src), L, rt),
@@ -128,12 +132,14 @@ async function run(s: Settings, task: Task, peft: PeftConfig, values: Map<string
       labels: ids(batch.map((e) => e.tgt), L, rt),
     }),
     onEvent: (e) => {
-      if (e.kind === 'eval') o.onLog?.(`  ${peft.method} ${task}: step ${e.step}, exact match ${(100 * e.metric).toFixed(1)}%`);
+      if (e.kind !== 'eval') return;
+      if (stepsTo90 === null && e.metric >= 0.9) stepsTo90 = e.step;
+      o.onLog?.(`  ${peft.method} ${task}: step ${e.step}, exact match ${(100 * e.metric).toFixed(1)}%`);
     },
   });
   for (const [name, data] of Object.entries(r.bestParameters)) values.set(name, data);
   const trainable = store.trainable.reduce((n, p) => n + p.init.length, 0);
-  return { method: peft.method === 'full' ? 'pretrain' : peft.method, task, trainableParameters: trainable, steps: r.steps, seconds: r.seconds, exactMatch: r.best ?? 0 };
+  return { method: peft.method === 'full' ? 'pretrain' : peft.method, task, trainableParameters: trainable, steps: r.steps, seconds: r.seconds, exactMatch: r.best ?? 0, stepsTo90 };
 }
 
 export async function sortingDemo(o: DemoOptions = {}): Promise<{ settings: Settings; rows: DemoRow[] }> {
