@@ -4,12 +4,14 @@ import { SHOW_HELP, showCommand } from './cli/showCommand.js';
 import { MINE_HELP, mineCommand } from './cli/mineCommand.js';
 import { DOCTOR_HELP, doctorCommand } from './cli/doctorCommand.js';
 import { DEMO_HELP, demoCommand } from './cli/demoCommand.js';
+import { INSPECT_HELP, inspectCommand } from './cli/inspectCommand.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   show: { run: showCommand, help: SHOW_HELP },
   mine: { run: mineCommand, help: MINE_HELP },
   doctor: { run: doctorCommand, help: DOCTOR_HELP },
   demo: { run: demoCommand, help: DEMO_HELP },
+  inspect: { run: inspectCommand, help: INSPECT_HELP },
 };
 
 const HELP = `changeling ${pkg.version}: code-change models on your machine

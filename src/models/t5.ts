@@ -49,29 +49,25 @@ export function relativePositionBuckets(n: number, bidirectional: boolean, numBu
   return out;
 }
 
-export function t5(b: GraphBuilder, cfg: T5Config, w: GraphWeights, inp: T5Inputs, o: { maxLength?: number } = {}): T5Outputs {
+/** Shared pieces of one T5 graph: projections, norms, attention, feed-forward, position bias. */
+function t5Parts(b: GraphBuilder, cfg: T5Config, w: GraphWeights, maxLen: number) {
   const H = cfg.numHeads;
   const inner = H * cfg.dKv;
-  const maxLen = o.maxLength ?? 2048;
   const linear = (x: Tensor, name: string) => b.matmul(x, b.transpose(w.get(name), [1, 0]));
   const norm = (x: Tensor, name: string) => b.rmsNorm(x, w.get(name), cfg.layerNormEpsilon);
   const split = (x: Tensor) => b.transpose(b.reshape(x, [0, 0, H, cfg.dKv]), [0, 2, 1, 3]);
   const merge = (x: Tensor) => b.reshape(b.transpose(x, [0, 2, 1, 3]), [0, 0, inner]);
-
-  // Additive masks [batch, 1, 1|q, k]: 0 where attended, float32 min where masked (as HF).
+  // Additive masks [batch, 1, 1, k]: 0 where attended, float32 min where masked (as HF).
   const padMask = (m: Tensor) => b.mul(b.rsub(1, b.cast(b.unsqueeze(m, [1, 2]), 'float32')), F32_MIN);
-
   /** [1, H, q, k] position bias from the stack's first-layer relative_attention_bias. */
   const positionBias = (q: Tensor, k: Tensor, bidirectional: boolean, weight: string) => {
     const table = b.constant(relativePositionBuckets(maxLen, bidirectional, cfg.relativeAttentionNumBuckets, cfg.relativeAttentionMaxDistance), 'int64');
     const qPos = b.range({ of: q, axis: 1 });
     const kPos = b.range({ of: k, axis: 1 });
     const rel = b.add(b.sub(b.unsqueeze(kPos, [0]), b.unsqueeze(qPos, [1])), b.constant(maxLen - 1, 'int64', []));
-    const buckets = b.gather(table, rel); // [q, k]
-    const values = b.gather(w.get(weight), buckets); // [q, k, H]
+    const values = b.gather(w.get(weight), b.gather(table, rel)); // [q, k, H]
     return b.unsqueeze(b.transpose(values, [2, 0, 1]), [0]);
   };
-
   const attention = (x: Tensor, kv: Tensor, prefix: string, bias: Tensor) => {
     const q = split(linear(x, `${prefix}.q.weight`));
     const k = split(linear(kv, `${prefix}.k.weight`));
@@ -79,44 +75,55 @@ export function t5(b: GraphBuilder, cfg: T5Config, w: GraphWeights, inp: T5Input
     const scores = b.add(b.matmul(q, b.transposeLast(k)), bias);
     return linear(merge(b.matmul(b.softmax(scores, -1), v)), `${prefix}.o.weight`);
   };
-
   const feedForward = (x: Tensor, prefix: string) => {
     const act = (t: Tensor) => (cfg.denseActFn === 'relu' ? b.relu(t) : b.gelu(t, cfg.denseActFn === 'gelu_new' ? 'tanh' : 'erf'));
     const h = cfg.isGatedAct ? b.mul(act(linear(x, `${prefix}.wi_0.weight`)), linear(x, `${prefix}.wi_1.weight`)) : act(linear(x, `${prefix}.wi.weight`));
     return linear(h, `${prefix}.wo.weight`);
   };
+  return { linear, norm, padMask, positionBias, attention, feedForward };
+}
 
-  // Encoder.
-  const shared = w.get('shared.weight');
-  let h = b.gather(shared, inp.inputIds);
-  const encBias = b.add(positionBias(inp.inputIds, inp.inputIds, true, 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), padMask(inp.attentionMask));
+/** The encoder stack: [batch, src] ids -> [batch, src, d_model] states (after the final norm). */
+export function t5Encoder(b: GraphBuilder, cfg: T5Config, w: GraphWeights, inputIds: Tensor, attentionMask: Tensor, o: { maxLength?: number } = {}): Tensor {
+  const t = t5Parts(b, cfg, w, o.maxLength ?? 2048);
+  let h = b.gather(w.get('shared.weight'), inputIds);
+  const bias = b.add(t.positionBias(inputIds, inputIds, true, 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), t.padMask(attentionMask));
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `encoder.block.${i}`;
     h = b.within(p, () => {
-      const n0 = norm(h, `${p}.layer.0.layer_norm.weight`);
-      const a = b.add(h, attention(n0, n0, `${p}.layer.0.SelfAttention`, encBias));
-      return b.add(a, feedForward(norm(a, `${p}.layer.1.layer_norm.weight`), `${p}.layer.1.DenseReluDense`));
+      const n0 = t.norm(h, `${p}.layer.0.layer_norm.weight`);
+      const a = b.add(h, t.attention(n0, n0, `${p}.layer.0.SelfAttention`, bias));
+      return b.add(a, t.feedForward(t.norm(a, `${p}.layer.1.layer_norm.weight`), `${p}.layer.1.DenseReluDense`));
     });
   }
-  const encoderHidden = norm(h, 'encoder.final_layer_norm.weight');
+  return t.norm(h, 'encoder.final_layer_norm.weight');
+}
 
-  // Decoder.
-  let y = b.gather(shared, inp.decoderInputIds);
-  const causal = b.mul(b.cast(b.less(b.unsqueeze(b.range({ of: inp.decoderInputIds, axis: 1 }), [1]), b.unsqueeze(b.range({ of: inp.decoderInputIds, axis: 1 }), [0])), 'float32'), F32_MIN);
-  let selfBias = b.add(positionBias(inp.decoderInputIds, inp.decoderInputIds, false, 'decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), causal);
-  if (inp.decoderAttentionMask) selfBias = b.add(selfBias, padMask(inp.decoderAttentionMask));
-  const crossBias = padMask(inp.attentionMask);
+/** The decoder stack and LM head: ([batch, tgt] ids, encoder states) -> [batch, tgt, vocab] logits. */
+export function t5Decoder(b: GraphBuilder, cfg: T5Config, w: GraphWeights, decoderInputIds: Tensor, encoderHidden: Tensor, attentionMask: Tensor, o: { maxLength?: number; decoderAttentionMask?: Tensor } = {}): Tensor {
+  const t = t5Parts(b, cfg, w, o.maxLength ?? 2048);
+  let y = b.gather(w.get('shared.weight'), decoderInputIds);
+  const pos = b.range({ of: decoderInputIds, axis: 1 });
+  const causal = b.mul(b.cast(b.less(b.unsqueeze(pos, [1]), b.unsqueeze(pos, [0])), 'float32'), F32_MIN);
+  let selfBias = b.add(t.positionBias(decoderInputIds, decoderInputIds, false, 'decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), causal);
+  if (o.decoderAttentionMask) selfBias = b.add(selfBias, t.padMask(o.decoderAttentionMask));
+  const crossBias = t.padMask(attentionMask);
   for (let i = 0; i < cfg.numDecoderLayers; i++) {
     const p = `decoder.block.${i}`;
     y = b.within(p, () => {
-      const n0 = norm(y, `${p}.layer.0.layer_norm.weight`);
-      const s = b.add(y, attention(n0, n0, `${p}.layer.0.SelfAttention`, selfBias));
-      const c = b.add(s, attention(norm(s, `${p}.layer.1.layer_norm.weight`), encoderHidden, `${p}.layer.1.EncDecAttention`, crossBias));
-      return b.add(c, feedForward(norm(c, `${p}.layer.2.layer_norm.weight`), `${p}.layer.2.DenseReluDense`));
+      const n0 = t.norm(y, `${p}.layer.0.layer_norm.weight`);
+      const s = b.add(y, t.attention(n0, n0, `${p}.layer.0.SelfAttention`, selfBias));
+      const c = b.add(s, t.attention(t.norm(s, `${p}.layer.1.layer_norm.weight`), encoderHidden, `${p}.layer.1.EncDecAttention`, crossBias));
+      return b.add(c, t.feedForward(t.norm(c, `${p}.layer.2.layer_norm.weight`), `${p}.layer.2.DenseReluDense`));
     });
   }
-  let out = norm(y, 'decoder.final_layer_norm.weight');
+  let out = t.norm(y, 'decoder.final_layer_norm.weight');
   if (cfg.tieWordEmbeddings) out = b.mul(out, cfg.dModel ** -0.5);
-  const logits = linear(out, cfg.tieWordEmbeddings ? 'shared.weight' : 'lm_head.weight');
+  return t.linear(out, cfg.tieWordEmbeddings ? 'shared.weight' : 'lm_head.weight');
+}
+
+export function t5(b: GraphBuilder, cfg: T5Config, w: GraphWeights, inp: T5Inputs, o: { maxLength?: number } = {}): T5Outputs {
+  const encoderHidden = t5Encoder(b, cfg, w, inp.inputIds, inp.attentionMask, o);
+  const logits = t5Decoder(b, cfg, w, inp.decoderInputIds, encoderHidden, inp.attentionMask, { ...o, decoderAttentionMask: inp.decoderAttentionMask });
   return { encoderHidden, logits };
 }

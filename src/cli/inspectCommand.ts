@@ -1,0 +1,85 @@
+import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
+import { loadModelFolder } from '../models/modelFolder.js';
+import { T5Runner } from '../runtime/t5Runner.js';
+import { ort } from '../runtime/session.js';
+import { ChangelingError, fileError } from '../util/errors.js';
+import { printJson, writeOut } from './io.js';
+
+export const INSPECT_HELP = `changeling inspect --model DIR --input FILE.json [--json]
+
+  Runs a model folder (config.json + model.safetensors) on token ids and prints what other
+  implementations can be compared with. FILE.json: {"input_ids": [[...]], "attention_mask": [[...]],
+  "decoder_input_ids": [[...]] (optional), "labels": [[...]] (optional, -100 ignored),
+  "generate": {"max_new_tokens": N, "num_beams": 1} (optional)}. Output: {"encoder_last_hidden_state",
+  "logits", "loss", "sequences"} (those that apply), each tensor {"dtype", "shape", "data"} flat row-major.
+  Supported now: T5 (CodeT5); greedy generation.`;
+
+type Matrix = number[][];
+const tensorJson = (dtype: string, shape: readonly number[], data: ArrayLike<number | bigint>) => ({ dtype, shape: [...shape], data: Array.from(data, Number) });
+
+function matrix(v: unknown, name: string): Matrix {
+  if (!Array.isArray(v) || v.length === 0 || !v.every((r) => Array.isArray(r) && r.length === (v[0] as unknown[]).length && r.every((x) => Number.isInteger(x)))) {
+    throw new ChangelingError('usage', `"${name}" must be a non-empty rectangular array of integer rows`);
+  }
+  return v as Matrix;
+}
+
+export async function inspectCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, input: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
+  if (!values.model || !values.input) throw new ChangelingError('usage', 'inspect needs --model DIR and --input FILE.json');
+  let spec: Record<string, unknown>;
+  try {
+    spec = JSON.parse(await readFile(values.input, 'utf8'));
+  } catch (err) {
+    if (err instanceof SyntaxError) throw new ChangelingError('usage', `${values.input} is not valid JSON`);
+    throw fileError(err, values.input, 'reading');
+  }
+  const rt = await ort();
+  const model = await loadModelFolder(values.model);
+  const cfg = model.config;
+  const ids = matrix(spec.input_ids, 'input_ids');
+  const mask = spec.attention_mask ? matrix(spec.attention_mask, 'attention_mask') : ids.map((r) => r.map(() => 1));
+  const labels = spec.labels ? matrix(spec.labels, 'labels') : null;
+  let dec = spec.decoder_input_ids ? matrix(spec.decoder_input_ids, 'decoder_input_ids') : null;
+  if (!dec && labels) dec = labels.map((r) => [cfg.decoderStartTokenId, ...r.slice(0, -1).map((v) => (v === -100 ? cfg.padTokenId : v))]);
+  const i64 = (m: Matrix) => new rt.Tensor('int64', BigInt64Array.from(m.flat().map(BigInt)), [m.length, m[0]!.length]);
+  const runner = await T5Runner.create(model, { maxLength: 2048 });
+  const out: Record<string, unknown> = {};
+  const enc = await runner.encode(i64(ids), i64(mask));
+  out.encoder_last_hidden_state = tensorJson('float32', enc.dims, enc.data as Float32Array);
+  if (dec) {
+    const logits = await runner.decode(i64(dec), enc, i64(mask));
+    out.logits = tensorJson('float32', logits.dims, logits.data as Float32Array);
+    if (labels) out.loss = crossEntropy(logits.data as Float32Array, labels, cfg.vocabSize);
+  }
+  const gen = spec.generate as { max_new_tokens?: number; num_beams?: number } | undefined;
+  if (gen) {
+    if ((gen.num_beams ?? 1) !== 1) throw new ChangelingError('usage', 'beam search is not available yet in inspect (num_beams must be 1)');
+    const r = await runner.greedy(i64(ids), i64(mask), gen.max_new_tokens ?? 20);
+    out.sequences = tensorJson('int64', [r.sequences.length, r.sequences[0]!.length], r.sequences.flat());
+  }
+  if (values.json) await printJson(out);
+  else {
+    const lines = Object.entries(out).map(([k, v]) => (typeof v === 'number' ? `${k}: ${v}` : `${k}: ${(v as { dtype: string }).dtype}[${(v as { shape: number[] }).shape.join(', ')}]`));
+    await writeOut(lines.join('\n') + '\n');
+  }
+  return 0;
+}
+
+/** Mean cross-entropy over labels != -100, in float64. */
+function crossEntropy(logits: Float32Array, labels: Matrix, V: number): number {
+  let total = 0;
+  let n = 0;
+  labels.flat().forEach((lab, i) => {
+    if (lab === -100) return;
+    const row = logits.subarray(i * V, i * V + V);
+    let m = -Infinity;
+    for (const v of row) m = Math.max(m, v);
+    let s = 0;
+    for (const v of row) s += Math.exp(v - m);
+    total += m + Math.log(s) - row[lab]!;
+    n++;
+  });
+  return n ? total / n : 0;
+}
