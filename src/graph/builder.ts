@@ -422,6 +422,11 @@ export class GraphBuilder {
     return this.constantOfShape(this.shapeOf(x), x.dtype, 0, x.shape);
   }
 
+  /** Cumulative sum along `axis` (ONNX CumSum); used for position ids, never differentiated. */
+  cumsum(x: Tensor, axis: number): Tensor {
+    return this.one('CumSum', [x, this.constant(normAxis(axis, x.rank, 'CumSum'), 'int64', [])], x.dtype, x.shape);
+  }
+
   // ---- training ops ----------------------------------------------------------------------------
 
   /**

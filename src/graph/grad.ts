@@ -73,7 +73,7 @@ export const VJP: Record<string, Rule> = {
 };
 
 /** Ops whose outputs never carry gradient (integer, boolean or piecewise-constant results). */
-const NON_DIFFERENTIABLE = new Set(['Shape', 'Equal', 'Greater', 'Less', 'Not', 'And', 'Range', 'ConstantOfShape', 'Floor', 'Sin', 'ReduceProd', 'ScatterND']);
+const NON_DIFFERENTIABLE = new Set(['Shape', 'Equal', 'Greater', 'Less', 'Not', 'And', 'Range', 'ConstantOfShape', 'Floor', 'Sin', 'ReduceProd', 'ScatterND', 'CumSum']);
 
 /** Sums `g` over the axes along which `x` was broadcast, and reshapes it to x's shape. */
 export function unbroadcast(b: GraphBuilder, g: Tensor, x: Tensor): Tensor {

@@ -74,3 +74,41 @@ export async function readConfigJson(dir: string): Promise<Raw> {
     throw new ChangelingError('io', `${path} is not valid JSON`);
   }
 }
+
+/** RoBERTa (CodeBERT, GraphCodeBERT, UniXcoder). */
+export interface RobertaConfig {
+  modelType: 'roberta';
+  vocabSize: number;
+  hiddenSize: number;
+  numHiddenLayers: number;
+  numAttentionHeads: number;
+  intermediateSize: number;
+  maxPositionEmbeddings: number;
+  typeVocabSize: number;
+  layerNormEps: number;
+  hiddenAct: 'gelu' | 'gelu_new' | 'relu';
+  padTokenId: number;
+  numLabels: number;
+}
+
+export function parseRobertaConfig(raw: Raw, where = 'config.json'): RobertaConfig {
+  const act = need<string>(raw, 'hidden_act', 'string', where, 'gelu');
+  if (!['gelu', 'gelu_new', 'relu'].includes(act)) throw new ChangelingError('io', `${where}: hidden_act "${act}" is not supported (gelu, gelu_new, relu)`);
+  const pet = raw.position_embedding_type ?? 'absolute';
+  if (pet !== 'absolute') throw new ChangelingError('io', `${where}: position_embedding_type "${String(pet)}" is not supported (absolute)`);
+  const labels = raw.id2label ? Object.keys(raw.id2label as object).length : need<number>(raw, 'num_labels', 'number', where, 2);
+  return {
+    modelType: 'roberta',
+    vocabSize: need(raw, 'vocab_size', 'number', where),
+    hiddenSize: need(raw, 'hidden_size', 'number', where),
+    numHiddenLayers: need(raw, 'num_hidden_layers', 'number', where),
+    numAttentionHeads: need(raw, 'num_attention_heads', 'number', where),
+    intermediateSize: need(raw, 'intermediate_size', 'number', where),
+    maxPositionEmbeddings: need(raw, 'max_position_embeddings', 'number', where),
+    typeVocabSize: need(raw, 'type_vocab_size', 'number', where, 1),
+    layerNormEps: need(raw, 'layer_norm_eps', 'number', where, 1e-12),
+    hiddenAct: act as RobertaConfig['hiddenAct'],
+    padTokenId: need(raw, 'pad_token_id', 'number', where, 1),
+    numLabels: labels,
+  };
+}

@@ -1,0 +1,62 @@
+import type { GraphBuilder } from '../graph/builder.js';
+import type { Tensor } from '../graph/ir.js';
+import type { RobertaConfig } from './config.js';
+import type { GraphWeights } from './weights.js';
+
+/**
+ * RoBERTa as transformers computes it (CodeBERT, GraphCodeBERT, UniXcoder): absolute learned positions
+ * counted from padding_idx + 1 over non-pad tokens, post-LayerNorm layers, scaled dot-product attention,
+ * GELU feed-forward, the tanh pooler, and the sequence-classification head (first token -> dense -> tanh
+ * -> out_proj). Weight names are Hugging Face's, with the `roberta.` prefix of the task models.
+ */
+export interface RobertaOutputs {
+  lastHidden: Tensor; // [batch, seq, hidden]
+  pooled: Tensor | null; // [batch, hidden]
+  classifierLogits: Tensor | null; // [batch, labels]
+}
+
+const F32_MIN = -3.4028234663852886e38;
+
+export function roberta(
+  b: GraphBuilder,
+  cfg: RobertaConfig,
+  w: GraphWeights,
+  inputIds: Tensor,
+  attentionMask: Tensor,
+  o: { prefix?: string; pooler?: boolean; classifier?: boolean; tokenTypeIds?: Tensor } = {},
+): RobertaOutputs {
+  const p = o.prefix ?? 'roberta.';
+  const d = cfg.hiddenSize;
+  const H = cfg.numAttentionHeads;
+  const dh = d / H;
+  const linear = (x: Tensor, name: string) => b.add(b.matmul(x, b.transpose(w.get(`${name}.weight`), [1, 0])), w.get(`${name}.bias`));
+  const layerNorm = (x: Tensor, name: string) => b.layerNorm(x, w.get(`${name}.weight`), w.get(`${name}.bias`), cfg.layerNormEps);
+  const act = (x: Tensor) => (cfg.hiddenAct === 'relu' ? b.relu(x) : b.gelu(x, cfg.hiddenAct === 'gelu' ? 'erf' : 'tanh'));
+  const split = (x: Tensor) => b.transpose(b.reshape(x, [0, 0, H, dh]), [0, 2, 1, 3]);
+
+  // Positions: padding_idx + cumulative count of non-pad tokens; pad tokens get padding_idx.
+  const notPad = b.cast(b.not(b.equal(inputIds, b.constant(cfg.padTokenId, 'int64', []))), 'int64');
+  const positions = b.add(b.mul(b.cumsum(notPad, 1), notPad), b.constant(cfg.padTokenId, 'int64', []));
+  const tokenTypes = o.tokenTypeIds ?? b.mul(inputIds, b.constant(0, 'int64', []));
+  let h = b.add(b.add(b.gather(w.get(`${p}embeddings.word_embeddings.weight`), inputIds), b.gather(w.get(`${p}embeddings.position_embeddings.weight`), positions)), b.gather(w.get(`${p}embeddings.token_type_embeddings.weight`), tokenTypes));
+  h = layerNorm(h, `${p}embeddings.LayerNorm`);
+
+  const maskBias = b.mul(b.rsub(1, b.cast(b.unsqueeze(attentionMask, [1, 2]), 'float32')), F32_MIN);
+  for (let i = 0; i < cfg.numHiddenLayers; i++) {
+    const l = `${p}encoder.layer.${i}`;
+    h = b.within(l, () => {
+      const q = split(linear(h, `${l}.attention.self.query`));
+      const k = split(linear(h, `${l}.attention.self.key`));
+      const v = split(linear(h, `${l}.attention.self.value`));
+      const scores = b.add(b.div(b.matmul(q, b.transposeLast(k)), Math.sqrt(dh)), maskBias);
+      const ctx = b.reshape(b.transpose(b.matmul(b.softmax(scores, -1), v), [0, 2, 1, 3]), [0, 0, d]);
+      const a = layerNorm(b.add(linear(ctx, `${l}.attention.output.dense`), h), `${l}.attention.output.LayerNorm`);
+      const f = linear(act(linear(a, `${l}.intermediate.dense`)), `${l}.output.dense`);
+      return layerNorm(b.add(f, a), `${l}.output.LayerNorm`);
+    });
+  }
+  const first = () => b.squeeze(b.slice(h, [0], [1], [1]), [1]);
+  const pooled = o.pooler ? b.tanh(linear(first(), `${p}pooler.dense`)) : null;
+  const classifierLogits = o.classifier ? linear(b.tanh(linear(first(), 'classifier.dense')), 'classifier.out_proj') : null;
+  return { lastHidden: h, pooled, classifierLogits };
+}
