@@ -112,3 +112,52 @@ export function parseRobertaConfig(raw: Raw, where = 'config.json'): RobertaConf
     numLabels: labels,
   };
 }
+
+/** BART / PLBART. */
+export interface BartConfig {
+  modelType: 'bart' | 'plbart';
+  vocabSize: number;
+  dModel: number;
+  encoderLayers: number;
+  decoderLayers: number;
+  encoderHeads: number;
+  decoderHeads: number;
+  encoderFfnDim: number;
+  decoderFfnDim: number;
+  maxPositionEmbeddings: number;
+  activation: 'gelu' | 'gelu_new' | 'relu';
+  scaleEmbedding: boolean;
+  tieWordEmbeddings: boolean;
+  padTokenId: number;
+  eosTokenId: number;
+  decoderStartTokenId: number | null;
+  forcedEosTokenId: number | null;
+}
+
+export function parseBartConfig(raw: Raw, where = 'config.json'): BartConfig {
+  const type = raw.model_type;
+  if (type !== 'bart' && type !== 'plbart') throw new ChangelingError('io', `${where}: model_type "${String(type)}" is not BART or PLBART`);
+  const act = need<string>(raw, 'activation_function', 'string', where, 'gelu');
+  if (!['gelu', 'gelu_new', 'relu'].includes(act)) throw new ChangelingError('io', `${where}: activation_function "${act}" is not supported`);
+  if (raw.normalize_before === true || raw.add_final_layer_norm === true) throw new ChangelingError('io', `${where}: pre-LN BART variants (normalize_before / add_final_layer_norm, e.g. mBART) are not supported`);
+  const nullable = (k: string) => (typeof raw[k] === 'number' ? (raw[k] as number) : null);
+  return {
+    modelType: type,
+    vocabSize: need(raw, 'vocab_size', 'number', where),
+    dModel: need(raw, 'd_model', 'number', where),
+    encoderLayers: need(raw, 'encoder_layers', 'number', where),
+    decoderLayers: need(raw, 'decoder_layers', 'number', where),
+    encoderHeads: need(raw, 'encoder_attention_heads', 'number', where),
+    decoderHeads: need(raw, 'decoder_attention_heads', 'number', where),
+    encoderFfnDim: need(raw, 'encoder_ffn_dim', 'number', where),
+    decoderFfnDim: need(raw, 'decoder_ffn_dim', 'number', where),
+    maxPositionEmbeddings: need(raw, 'max_position_embeddings', 'number', where),
+    activation: act as BartConfig['activation'],
+    scaleEmbedding: need(raw, 'scale_embedding', 'boolean', where, false),
+    tieWordEmbeddings: need(raw, 'tie_word_embeddings', 'boolean', where, true),
+    padTokenId: need(raw, 'pad_token_id', 'number', where, 1),
+    eosTokenId: need(raw, 'eos_token_id', 'number', where, 2),
+    decoderStartTokenId: nullable('decoder_start_token_id'),
+    forcedEosTokenId: nullable('forced_eos_token_id'),
+  };
+}

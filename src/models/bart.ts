@@ -1,0 +1,72 @@
+import type { GraphBuilder } from '../graph/builder.js';
+import type { Tensor } from '../graph/ir.js';
+import type { BartConfig } from './config.js';
+import type { GraphWeights } from './weights.js';
+
+/**
+ * BART / PLBART as transformers computes them: token embeddings (times sqrt(d_model) with
+ * scale_embedding) plus learned positions at offset 2, layernorm_embedding, post-LN layers with biased
+ * q/k/v/out projections and scaled scores, GELU feed-forward, no final stack norm, and an LM head tied to
+ * the shared embedding plus final_logits_bias. Weight names are Hugging Face's (`model.` prefix).
+ */
+const F32_MIN = -3.4028234663852886e38;
+const POSITION_OFFSET = 2;
+
+function parts(b: GraphBuilder, cfg: BartConfig, w: GraphWeights) {
+  const d = cfg.dModel;
+  const linear = (x: Tensor, name: string) => b.add(b.matmul(x, b.transpose(w.get(`${name}.weight`), [1, 0])), w.get(`${name}.bias`));
+  const layerNorm = (x: Tensor, name: string) => b.layerNorm(x, w.get(`${name}.weight`), w.get(`${name}.bias`), 1e-5);
+  const act = (x: Tensor) => (cfg.activation === 'relu' ? b.relu(x) : b.gelu(x, cfg.activation === 'gelu' ? 'erf' : 'tanh'));
+  const padMask = (m: Tensor) => b.mul(b.rsub(1, b.cast(b.unsqueeze(m, [1, 2]), 'float32')), F32_MIN);
+  const embed = (ids: Tensor, stack: 'encoder' | 'decoder') => {
+    let x = b.gather(w.get('model.shared.weight'), ids);
+    if (cfg.scaleEmbedding) x = b.mul(x, Math.sqrt(d));
+    const pos = b.add(b.range({ of: ids, axis: 1 }), b.constant(POSITION_OFFSET, 'int64', []));
+    x = b.add(x, b.gather(w.get(`model.${stack}.embed_positions.weight`), pos));
+    return layerNorm(x, `model.${stack}.layernorm_embedding`);
+  };
+  const attention = (x: Tensor, kv: Tensor, name: string, heads: number, bias: Tensor) => {
+    const dh = d / heads;
+    const split = (t: Tensor) => b.transpose(b.reshape(t, [0, 0, heads, dh]), [0, 2, 1, 3]);
+    const q = split(linear(x, `${name}.q_proj`));
+    const k = split(linear(kv, `${name}.k_proj`));
+    const v = split(linear(kv, `${name}.v_proj`));
+    const scores = b.add(b.mul(b.matmul(q, b.transposeLast(k)), dh ** -0.5), bias);
+    return linear(b.reshape(b.transpose(b.matmul(b.softmax(scores, -1), v), [0, 2, 1, 3]), [0, 0, d]), `${name}.out_proj`);
+  };
+  const ffn = (x: Tensor, name: string) => linear(act(linear(x, `${name}.fc1`)), `${name}.fc2`);
+  return { linear, layerNorm, padMask, embed, attention, ffn };
+}
+
+export function bartEncoder(b: GraphBuilder, cfg: BartConfig, w: GraphWeights, inputIds: Tensor, attentionMask: Tensor): Tensor {
+  const t = parts(b, cfg, w);
+  let h = t.embed(inputIds, 'encoder');
+  const bias = t.padMask(attentionMask);
+  for (let i = 0; i < cfg.encoderLayers; i++) {
+    const l = `model.encoder.layers.${i}`;
+    h = b.within(l, () => {
+      const a = t.layerNorm(b.add(h, t.attention(h, h, `${l}.self_attn`, cfg.encoderHeads, bias)), `${l}.self_attn_layer_norm`);
+      return t.layerNorm(b.add(a, t.ffn(a, l)), `${l}.final_layer_norm`);
+    });
+  }
+  return h;
+}
+
+export function bartDecoder(b: GraphBuilder, cfg: BartConfig, w: GraphWeights, decoderInputIds: Tensor, encoderHidden: Tensor, attentionMask: Tensor, o: { decoderAttentionMask?: Tensor } = {}): Tensor {
+  const t = parts(b, cfg, w);
+  let y = t.embed(decoderInputIds, 'decoder');
+  const pos = b.range({ of: decoderInputIds, axis: 1 });
+  let selfBias = b.unsqueeze(b.mul(b.cast(b.less(b.unsqueeze(pos, [1]), b.unsqueeze(pos, [0])), 'float32'), F32_MIN), [0, 1]);
+  if (o.decoderAttentionMask) selfBias = b.add(selfBias, t.padMask(o.decoderAttentionMask));
+  const crossBias = t.padMask(attentionMask);
+  for (let i = 0; i < cfg.decoderLayers; i++) {
+    const l = `model.decoder.layers.${i}`;
+    y = b.within(l, () => {
+      const s = t.layerNorm(b.add(y, t.attention(y, y, `${l}.self_attn`, cfg.decoderHeads, selfBias)), `${l}.self_attn_layer_norm`);
+      const c = t.layerNorm(b.add(s, t.attention(s, encoderHidden, `${l}.encoder_attn`, cfg.decoderHeads, crossBias)), `${l}.encoder_attn_layer_norm`);
+      return t.layerNorm(b.add(c, t.ffn(c, l)), `${l}.final_layer_norm`);
+    });
+  }
+  const head = cfg.tieWordEmbeddings ? 'model.shared.weight' : 'lm_head.weight';
+  return b.add(b.matmul(y, b.transpose(w.get(head), [1, 0])), w.get('final_logits_bias'));
+}
