@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { loadModelFolder } from '../models/modelFolder.js';
-import { T5Runner } from '../runtime/t5Runner.js';
+import { Seq2SeqRunner } from '../runtime/seq2seq.js';
+import { EncoderRunner } from '../runtime/encoderRunner.js';
 import { ort } from '../runtime/session.js';
 import { ChangelingError, fileError } from '../util/errors.js';
 import { printJson, writeOut } from './io.js';
@@ -11,9 +12,10 @@ export const INSPECT_HELP = `changeling inspect --model DIR --input FILE.json [-
   Runs a model folder (config.json + model.safetensors) on token ids and prints what other
   implementations can be compared with. FILE.json: {"input_ids": [[...]], "attention_mask": [[...]],
   "decoder_input_ids": [[...]] (optional), "labels": [[...]] (optional, -100 ignored),
-  "generate": {"max_new_tokens": N, "num_beams": 1} (optional)}. Output: {"encoder_last_hidden_state",
+  "generate": {"max_new_tokens": N, "num_beams": 1, "decoder_start_token_id": ID} (optional)}. Output: {"encoder_last_hidden_state",
   "logits", "loss", "sequences"} (those that apply), each tensor {"dtype", "shape", "data"} flat row-major.
-  Supported now: T5 (CodeT5); greedy generation.`;
+  Architectures: T5 (CodeT5), BART/PLBART, RoBERTa (CodeBERT; "pooler_output", and classifier "logits"
+  for sequence-classification checkpoints, with "labels" as one class per row). Greedy generation.`;
 
 type Matrix = number[][];
 const tensorJson = (dtype: string, shape: readonly number[], data: ArrayLike<number | bigint>) => ({ dtype, shape: [...shape], data: Array.from(data, Number) });
@@ -37,27 +39,43 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   }
   const rt = await ort();
   const model = await loadModelFolder(values.model);
-  const cfg = model.config;
   const ids = matrix(spec.input_ids, 'input_ids');
   const mask = spec.attention_mask ? matrix(spec.attention_mask, 'attention_mask') : ids.map((r) => r.map(() => 1));
-  const labels = spec.labels ? matrix(spec.labels, 'labels') : null;
-  let dec = spec.decoder_input_ids ? matrix(spec.decoder_input_ids, 'decoder_input_ids') : null;
-  if (!dec && labels) dec = labels.map((r) => [cfg.decoderStartTokenId, ...r.slice(0, -1).map((v) => (v === -100 ? cfg.padTokenId : v))]);
   const i64 = (m: Matrix) => new rt.Tensor('int64', BigInt64Array.from(m.flat().map(BigInt)), [m.length, m[0]!.length]);
-  const runner = await T5Runner.create(model, { maxLength: 2048 });
   const out: Record<string, unknown> = {};
-  const enc = await runner.encode(i64(ids), i64(mask));
-  out.encoder_last_hidden_state = tensorJson('float32', enc.dims, enc.data as Float32Array);
-  if (dec) {
-    const logits = await runner.decode(i64(dec), enc, i64(mask));
-    out.logits = tensorJson('float32', logits.dims, logits.data as Float32Array);
-    if (labels) out.loss = crossEntropy(logits.data as Float32Array, labels, cfg.vocabSize);
-  }
-  const gen = spec.generate as { max_new_tokens?: number; num_beams?: number } | undefined;
-  if (gen) {
-    if ((gen.num_beams ?? 1) !== 1) throw new ChangelingError('usage', 'beam search is not available yet in inspect (num_beams must be 1)');
-    const r = await runner.greedy(i64(ids), i64(mask), gen.max_new_tokens ?? 20);
-    out.sequences = tensorJson('int64', [r.sequences.length, r.sequences[0]!.length], r.sequences.flat());
+  if (model.kind === 'roberta') {
+    const runner = await EncoderRunner.create(model);
+    const r = await runner.run(i64(ids), i64(mask));
+    out.encoder_last_hidden_state = tensorJson('float32', r.last_hidden_state!.dims, r.last_hidden_state!.data as Float32Array);
+    if (r.pooler_output) out.pooler_output = tensorJson('float32', r.pooler_output.dims, r.pooler_output.data as Float32Array);
+    if (r.logits) {
+      out.logits = tensorJson('float32', r.logits.dims, r.logits.data as Float32Array);
+      if (spec.labels !== undefined) {
+        const labels = (Array.isArray(spec.labels) ? (spec.labels as unknown[]).flat() : []) as number[];
+        if (labels.length !== ids.length || !labels.every(Number.isInteger)) throw new ChangelingError('usage', '"labels" for a classifier must give one class per row');
+        out.loss = crossEntropy(r.logits.data as Float32Array, [labels], r.logits.dims[1]!);
+      }
+    } else if (spec.labels !== undefined) throw new ChangelingError('usage', `${values.model} has no classification head: "labels" cannot be scored`);
+    if (spec.generate) throw new ChangelingError('usage', `${values.model} is an encoder-only model: it does not generate`);
+  } else {
+    const runner = await Seq2SeqRunner.create(model, { maxLength: 2048 });
+    const info = runner.info;
+    const labels = spec.labels ? matrix(spec.labels, 'labels') : null;
+    let dec = spec.decoder_input_ids ? matrix(spec.decoder_input_ids, 'decoder_input_ids') : null;
+    if (!dec && labels) dec = shiftRight(labels, model.kind === 'bart' && model.config.modelType === 'plbart', info.decoderStartTokenId, info.padTokenId);
+    const enc = await runner.encode(i64(ids), i64(mask));
+    out.encoder_last_hidden_state = tensorJson('float32', enc.dims, enc.data as Float32Array);
+    if (dec) {
+      const logits = await runner.decode(i64(dec), enc, i64(mask));
+      out.logits = tensorJson('float32', logits.dims, logits.data as Float32Array);
+      if (labels) out.loss = crossEntropy(logits.data as Float32Array, labels, info.vocabSize);
+    }
+    const gen = spec.generate as { max_new_tokens?: number; num_beams?: number; decoder_start_token_id?: number } | undefined;
+    if (gen) {
+      if ((gen.num_beams ?? 1) !== 1) throw new ChangelingError('usage', 'beam search is not available yet in inspect (num_beams must be 1)');
+      const r = await runner.greedy(i64(ids), i64(mask), gen.max_new_tokens ?? 20, { decoderStartTokenId: gen.decoder_start_token_id });
+      out.sequences = tensorJson('int64', [r.sequences.length, r.sequences[0]!.length], r.sequences.flat());
+    }
   }
   if (values.json) await printJson(out);
   else {
@@ -82,4 +100,18 @@ function crossEntropy(logits: Float32Array, labels: Matrix, V: number): number {
     n++;
   });
   return n ? total / n : 0;
+}
+
+/**
+ * Decoder inputs from labels, as transformers makes them: T5 and BART prepend the decoder start token; PLBART's
+ * shift_tokens_right moves each row's last non-pad token (its language code) to the front.
+ */
+function shiftRight(labels: Matrix, languageCodeFirst: boolean, start: number, pad: number): Matrix {
+  return labels.map((row) => {
+    const r = row.map((v) => (v === -100 ? pad : v));
+    if (!languageCodeFirst) return [start, ...r.slice(0, -1)];
+    let last = r.length - 1;
+    while (last > 0 && r[last] === pad) last--;
+    return [r[last]!, ...r.slice(0, -1)];
+  });
 }

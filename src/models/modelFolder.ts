@@ -1,25 +1,33 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChangelingError } from '../util/errors.js';
-import { parseT5Config, readConfigJson, type T5Config } from './config.js';
+import { parseBartConfig, parseRobertaConfig, parseT5Config, readConfigJson, type BartConfig, type RobertaConfig, type T5Config } from './config.js';
 import { loadSafetensors, type WeightMap } from './weights.js';
 
-export interface ModelFolder {
-  dir: string;
-  config: T5Config;
-  weights: WeightMap;
-}
+export type ModelFolder =
+  | { dir: string; kind: 't5'; config: T5Config; weights: WeightMap }
+  | { dir: string; kind: 'bart'; config: BartConfig; weights: WeightMap }
+  | { dir: string; kind: 'roberta'; config: RobertaConfig; weights: WeightMap };
 
-/** A Hugging Face model folder: config.json and model.safetensors. */
+/** A Hugging Face model folder: config.json and model.safetensors, for T5, BART/PLBART or RoBERTa. */
 export async function loadModelFolder(dir: string): Promise<ModelFolder> {
   if (!existsSync(dir)) throw new ChangelingError('not-found', `no such model folder: ${dir}`);
   const raw = await readConfigJson(dir);
-  const type = raw.model_type;
-  if (type !== 't5') throw new ChangelingError('usage', `${dir}: model_type "${String(type)}" is not supported yet (t5 is; roberta and plbart are in progress)`);
+  const where = join(dir, 'config.json');
   const st = join(dir, 'model.safetensors');
   if (!existsSync(st)) {
     if (existsSync(join(dir, 'pytorch_model.bin'))) throw new ChangelingError('usage', `${dir} has only pytorch_model.bin; its reader is in progress, use a model.safetensors copy for now`);
     throw new ChangelingError('not-found', `${dir} has no model.safetensors`);
   }
-  return { dir, config: parseT5Config(raw, join(dir, 'config.json')), weights: await loadSafetensors(st) };
+  switch (raw.model_type) {
+    case 't5':
+      return { dir, kind: 't5', config: parseT5Config(raw, where), weights: await loadSafetensors(st) };
+    case 'bart':
+    case 'plbart':
+      return { dir, kind: 'bart', config: parseBartConfig(raw, where), weights: await loadSafetensors(st) };
+    case 'roberta':
+      return { dir, kind: 'roberta', config: parseRobertaConfig(raw, where), weights: await loadSafetensors(st) };
+    default:
+      throw new ChangelingError('usage', `${where}: model_type "${String(raw.model_type)}" is not supported (t5, bart, plbart, roberta)`);
+  }
 }
