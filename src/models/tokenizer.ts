@@ -1,0 +1,127 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { ChangelingError, fileError } from '../util/errors.js';
+
+/**
+ * The byte-level BPE tokenizers of CodeT5 and RoBERTa/CodeBERT, through @huggingface/tokenizers, from
+ * a folder's tokenizer.json or its vocab.json + merges.txt (built into the same pipeline as transformers'
+ * RobertaTokenizerFast). Extra special tokens (the study's `<add>`, `<del>`, `<keep>`, `[ADD]`, `[DEL]`)
+ * are split out whole and get the next free ids. Pairs are assembled here as `<s> A </s></s> B </s>`
+ * (RobertaProcessing), which the library drops for an empty pair.
+ */
+type TokenizerJson = {
+  added_tokens: Array<{ id: number; content: string; single_word: boolean; lstrip: boolean; rstrip: boolean; normalized: boolean; special: boolean }>;
+  post_processor: { type: string; cls?: [string, number]; sep?: [string, number]; [k: string]: unknown } | null;
+  model: { vocab: Record<string, number>; [k: string]: unknown };
+  [k: string]: unknown;
+};
+
+async function readJson(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw fileError(err, path, 'reading');
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ChangelingError('io', `${path} is not valid JSON`);
+  }
+}
+
+/** tokenizer.json for RobertaTokenizerFast's pipeline over vocab.json + merges.txt. */
+function fromVocabMerges(vocab: Record<string, number>, mergesText: string, specials: string[]): TokenizerJson {
+  const merges = mergesText.split('\n').filter((l) => l && !l.startsWith('#version')).map((l) => l.split(' ') as [string, string]);
+  const id = (t: string) => vocab[t];
+  const cls = id('<s>') !== undefined ? '<s>' : null;
+  const sep = id('</s>') !== undefined ? '</s>' : null;
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: specials.filter((t) => id(t) !== undefined).map((t) => ({ id: id(t)!, content: t, single_word: false, lstrip: t === '<mask>', rstrip: false, normalized: false, special: true })),
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    post_processor: cls && sep ? { type: 'RobertaProcessing', sep: [sep, id(sep)!], cls: [cls, id(cls)!], trim_offsets: true, add_prefix_space: false } : null,
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+  };
+}
+
+export class CodeTokenizer {
+  private tok: Tokenizer;
+
+  private constructor(private readonly json: TokenizerJson) {
+    this.tok = new Tokenizer(json as never, {});
+  }
+
+  static async fromFolder(dir: string): Promise<CodeTokenizer> {
+    const tj = join(dir, 'tokenizer.json');
+    if (existsSync(tj)) return new CodeTokenizer((await readJson(tj)) as TokenizerJson);
+    const vj = join(dir, 'vocab.json');
+    const mt = join(dir, 'merges.txt');
+    if (!existsSync(vj) || !existsSync(mt)) throw new ChangelingError('not-found', `${dir} has no tokenizer.json, nor vocab.json and merges.txt`);
+    const vocab = (await readJson(vj)) as Record<string, number>;
+    let merges: string;
+    try {
+      merges = await readFile(mt, 'utf8');
+    } catch (err) {
+      throw fileError(err, mt, 'reading');
+    }
+    const t = new CodeTokenizer(fromVocabMerges(vocab, merges, ['<s>', '<pad>', '</s>', '<unk>', '<mask>']));
+    const added = join(dir, 'added_tokens.json');
+    if (existsSync(added)) {
+      const extra = (await readJson(added)) as Record<string, number>;
+      for (const [content, id] of Object.entries(extra).sort((a, b) => a[1] - b[1])) t.json.added_tokens.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+      t.tok = new Tokenizer(t.json as never, {});
+    }
+    return t;
+  }
+
+  /** Number of ids, added tokens included. */
+  get size(): number {
+    let max = -1;
+    for (const v of Object.values(this.json.model.vocab)) max = Math.max(max, v);
+    for (const a of this.json.added_tokens) max = Math.max(max, a.id);
+    return max + 1;
+  }
+
+  tokenId(token: string): number | undefined {
+    return this.json.added_tokens.find((a) => a.content === token)?.id ?? this.json.model.vocab[token];
+  }
+
+  /** Adds special tokens that are not known yet; returns their ids (the model's embeddings must grow to `size`). */
+  addSpecialTokens(tokens: string[]): number[] {
+    const ids = tokens.map((t) => {
+      const known = this.tokenId(t);
+      if (known !== undefined) return known;
+      const id = this.size;
+      this.json.added_tokens.push({ id, content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+      return id;
+    });
+    this.tok = new Tokenizer(this.json as never, {});
+    return ids;
+  }
+
+  encode(text: string, o: { pair?: string; addSpecialTokens?: boolean } = {}): { ids: number[]; tokens: string[] } {
+    const special = o.addSpecialTokens ?? true;
+    const pp = this.json.post_processor;
+    if (o.pair === undefined || !special || pp?.type !== 'RobertaProcessing') {
+      const r = this.tok.encode(text, { add_special_tokens: special, ...(o.pair !== undefined ? { text_pair: o.pair } : {}) });
+      return { ids: r.ids, tokens: r.tokens };
+    }
+    const a = this.tok.encode(text, { add_special_tokens: false });
+    const b = this.tok.encode(o.pair, { add_special_tokens: false });
+    const [cls, clsId] = pp.cls!;
+    const [sep, sepId] = pp.sep!;
+    return { ids: [clsId, ...a.ids, sepId, sepId, ...b.ids, sepId], tokens: [cls, ...a.tokens, sep, sep, ...b.tokens, sep] };
+  }
+
+  decode(ids: number[], o: { skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return '';
+    return this.tok.decode(ids, { skip_special_tokens: o.skipSpecialTokens ?? false, clean_up_tokenization_spaces: false });
+  }
+}
