@@ -5,6 +5,7 @@ import { MINE_HELP, mineCommand } from './cli/mineCommand.js';
 import { DOCTOR_HELP, doctorCommand } from './cli/doctorCommand.js';
 import { DEMO_HELP, demoCommand } from './cli/demoCommand.js';
 import { INSPECT_HELP, inspectCommand } from './cli/inspectCommand.js';
+import { DOWNLOAD_HELP, downloadCommand } from './cli/downloadCommand.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   show: { run: showCommand, help: SHOW_HELP },
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   doctor: { run: doctorCommand, help: DOCTOR_HELP },
   demo: { run: demoCommand, help: DEMO_HELP },
   inspect: { run: inspectCommand, help: INSPECT_HELP },
+  download: { run: downloadCommand, help: DOWNLOAD_HELP },
 };
 
 const HELP = `changeling ${pkg.version}: code-change models on your machine

@@ -1,0 +1,179 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ChangelingError, cancelledError, fileError } from '../util/errors.js';
+
+/**
+ * Downloads from a Hugging Face-hub-shaped endpoint: the revision is resolved to a commit through the
+ * models API, each file is fetched (resuming with HTTP Range after a dropped connection), large (LFS)
+ * files are checked against the SHA-256 the hub advertises, and the snapshot folder appears, by one
+ * rename, only when every file is complete and verified: a partial model is never used.
+ */
+export interface HubModelSpec {
+  id: string;
+  revision?: string;
+  /** Weight files in order of preference; the first the repository has is fetched. */
+  weights: string[];
+  files: string[];
+  optional?: string[];
+}
+
+export type DownloadEvent =
+  | { kind: 'resolved'; id: string; commit: string; files: Array<{ name: string; size: number | null }> }
+  | { kind: 'progress'; file: string; received: number; total: number | null; overall: number; overallTotal: number | null }
+  | { kind: 'retry'; file: string; attempt: number; reason: string }
+  | { kind: 'done'; dir: string; commit: string; cached: boolean };
+
+export interface DownloadOptions {
+  endpoint?: string;
+  cacheDir: string;
+  signal?: AbortSignal;
+  onEvent?: (e: DownloadEvent) => void;
+  /** Retries per file after a dropped connection (default 4). */
+  retries?: number;
+  /** Header for private repositories. */
+  token?: string;
+}
+
+interface Sibling {
+  rfilename: string;
+  size?: number;
+  lfs?: { sha256?: string; oid?: string; size?: number };
+}
+
+const repoDir = (cacheDir: string, id: string) => join(cacheDir, `models--${id.replace('/', '--')}`);
+
+function netError(err: unknown, url: string): ChangelingError {
+  const e = err as { name?: string; cause?: { code?: string } };
+  if (e?.name === 'AbortError') return cancelledError();
+  const code = e?.cause?.code ?? '';
+  if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH'].includes(code)) {
+    return new ChangelingError('io', `cannot reach ${new URL(url).origin} (${code}): offline? Models can also be placed in a folder by hand ("load from folder")`);
+  }
+  return new ChangelingError('io', `download of ${url} failed: ${(err as Error)?.message ?? String(err)}${code ? ` (${code})` : ''}`);
+}
+
+async function getJson(url: string, o: DownloadOptions): Promise<unknown> {
+  let r: Response;
+  try {
+    r = await fetch(url, { signal: o.signal, headers: o.token ? { authorization: `Bearer ${o.token}` } : {} });
+  } catch (err) {
+    throw netError(err, url);
+  }
+  if (r.status === 404 || r.status === 401) throw new ChangelingError('not-found', `not found on the hub: ${url} (HTTP ${r.status}): check the model id and revision`);
+  if (!r.ok) throw new ChangelingError('io', `the hub answered HTTP ${r.status} for ${url}`);
+  return r.json();
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Fetches one file into `dest`, resuming from what `dest` already holds. */
+async function fetchFile(url: string, dest: string, name: string, size: number | null, o: DownloadOptions, report: (received: number) => void): Promise<void> {
+  const retries = o.retries ?? 4;
+  for (let attempt = 0; ; attempt++) {
+    if (o.signal?.aborted) throw cancelledError();
+    const have = existsSync(dest) ? (await stat(dest)).size : 0;
+    if (size !== null && have === size) return;
+    if (size !== null && have > size) await rm(dest);
+    const start = size !== null && have > size ? 0 : have;
+    try {
+      const headers: Record<string, string> = start > 0 ? { range: `bytes=${start}-` } : {};
+      if (o.token) headers.authorization = `Bearer ${o.token}`;
+      const r = await fetch(url, { signal: o.signal, headers });
+      if (r.status === 404) throw new ChangelingError('not-found', `not found on the hub: ${url}`);
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      const resumed = r.status === 206;
+      const fh = await open(dest, resumed ? 'a' : 'w').catch((err) => {
+        throw fileError(err, dest, 'creating');
+      });
+      let received = resumed ? start : 0;
+      try {
+        for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
+          await fh.write(chunk).catch((err) => {
+            throw fileError(err, dest, 'writing');
+          });
+          received += chunk.length;
+          report(received);
+        }
+      } finally {
+        await fh.close();
+      }
+      if (size !== null && received !== size) throw new Error(`connection closed after ${received} of ${size} bytes`);
+      return;
+    } catch (err) {
+      if (err instanceof ChangelingError) throw err;
+      if ((err as Error)?.name === 'AbortError' || o.signal?.aborted) throw cancelledError();
+      if (attempt >= retries) throw netError(err, url);
+      o.onEvent?.({ kind: 'retry', file: name, attempt: attempt + 1, reason: (err as Error).message });
+      await new Promise((res) => setTimeout(res, Math.min(2000, 100 * 2 ** attempt)));
+    }
+  }
+}
+
+/** Downloads (or finds in the cache) a model snapshot; returns its folder. */
+export async function downloadModel(spec: HubModelSpec, o: DownloadOptions): Promise<{ dir: string; commit: string }> {
+  const endpoint = (o.endpoint ?? 'https://huggingface.co').replace(/\/+$/, '');
+  const revision = spec.revision ?? 'main';
+  const info = (await getJson(`${endpoint}/api/models/${spec.id}/revision/${encodeURIComponent(revision)}?blobs=true`, o)) as { sha?: string; siblings?: Sibling[] };
+  if (!info.sha || !Array.isArray(info.siblings)) throw new ChangelingError('io', `the hub's answer for ${spec.id} has no commit or file list`);
+  const commit = info.sha;
+  const base = repoDir(o.cacheDir, spec.id);
+  const final = join(base, 'snapshots', commit);
+  const have = new Map(info.siblings.map((s) => [s.rfilename, s]));
+  const weight = spec.weights.find((w) => have.has(w));
+  if (!weight) throw new ChangelingError('not-found', `${spec.id}@${revision} has none of ${spec.weights.join(', ')}`);
+  const missing = spec.files.filter((f) => !have.has(f));
+  if (missing.length) throw new ChangelingError('not-found', `${spec.id}@${revision} lacks ${missing.join(', ')}`);
+  const wanted = [weight, ...spec.files, ...(spec.optional ?? []).filter((f) => have.has(f))];
+  const sizes = wanted.map((name) => ({ name, size: have.get(name)!.lfs?.size ?? have.get(name)!.size ?? null }));
+  o.onEvent?.({ kind: 'resolved', id: spec.id, commit, files: sizes });
+  if (existsSync(join(final, '.complete'))) {
+    o.onEvent?.({ kind: 'done', dir: final, commit, cached: true });
+    return { dir: final, commit };
+  }
+  // Partial downloads live in "incomplete/<commit>" and survive a restart (resumed with Range).
+  const work = join(base, 'incomplete', commit);
+  await mkdir(work, { recursive: true }).catch((err) => {
+    throw fileError(err, work, 'creating');
+  });
+  const overallTotal = sizes.every((s) => s.size !== null) ? sizes.reduce((a, s) => a + s.size!, 0) : null;
+  let done = 0;
+  for (const { name, size } of sizes) {
+    const dest = join(work, name);
+    const url = `${endpoint}/${spec.id}/resolve/${commit}/${encodeURIComponent(name)}`;
+    await fetchFile(url, dest, name, size, o, (received) => o.onEvent?.({ kind: 'progress', file: name, received, total: size, overall: done + received, overallTotal }));
+    const expected = have.get(name)!.lfs?.sha256 ?? have.get(name)!.lfs?.oid;
+    if (expected) {
+      const got = await sha256File(dest);
+      if (got !== expected) {
+        await rm(dest, { force: true });
+        throw new ChangelingError('io', `checksum mismatch for ${spec.id}/${name}: the hub advertises sha256 ${expected}, the download has ${got}; the file was deleted, try again`);
+      }
+    }
+    done += size ?? (await stat(dest)).size;
+  }
+  await writeFile(join(work, '.complete'), JSON.stringify({ id: spec.id, revision, commit, files: wanted, at: new Date().toISOString() }));
+  await mkdir(join(base, 'snapshots'), { recursive: true });
+  await rm(final, { recursive: true, force: true });
+  await rename(work, final).catch((err) => {
+    throw fileError(err, final, 'saving');
+  });
+  await mkdir(join(base, 'refs'), { recursive: true });
+  await writeFile(join(base, 'refs', revision.replace(/\//g, '_')), commit);
+  o.onEvent?.({ kind: 'done', dir: final, commit, cached: false });
+  return { dir: final, commit };
+}
+
+/** The complete cached snapshot for a model id and revision, if any (never a partial one). */
+export async function cachedModel(cacheDir: string, id: string, revision = 'main'): Promise<string | null> {
+  const base = repoDir(cacheDir, id);
+  const ref = await readFile(join(base, 'refs', revision.replace(/\//g, '_')), 'utf8').catch(() => null);
+  const candidates = ref ? [ref.trim()] : await readdir(join(base, 'snapshots')).catch(() => []);
+  for (const c of candidates) if (existsSync(join(base, 'snapshots', c, '.complete'))) return join(base, 'snapshots', c);
+  return null;
+}

@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A hub-shaped HTTP server on 127.0.0.1 for download tests: the models API and resolve URLs with
+ * Range support, and injectable faults (connection dropped mid-file, wrong advertised hash, 404, slow).
+ */
+export interface HubRepo {
+  commit: string;
+  files: Map<string, Buffer>;
+}
+
+export class HubServer {
+  readonly repos = new Map<string, HubRepo>();
+  readonly requests: Array<{ url: string; range?: string }> = [];
+  /** Drop the connection after this many bytes of a file, once per entry. */
+  dropAfter = new Map<string, number>();
+  /** Advertise a wrong SHA-256 for these files. */
+  wrongHash = new Set<string>();
+  /** Milliseconds to wait between 16 KiB chunks. */
+  slowMs = 0;
+  private server: Server | null = null;
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((r) => this.server?.close(r));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url!, 'http://x');
+    this.requests.push({ url: url.pathname, range: req.headers.range });
+    const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url.pathname);
+    if (api) {
+      const repo = this.repos.get(api[1]!);
+      if (!repo || (api[2] !== 'main' && api[2] !== repo.commit)) return void res.writeHead(404).end('{"error":"Repository not found"}');
+      const siblings = [...repo.files].map(([name, data]) => ({
+        rfilename: name,
+        size: data.length,
+        ...(data.length > 1024 ? { lfs: { size: data.length, sha256: this.wrongHash.has(name) ? '0'.repeat(64) : createHash('sha256').update(data).digest('hex') } } : {}),
+      }));
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: api[1], sha: repo.commit, siblings }));
+    }
+    const file = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
+    const repo = file ? this.repos.get(file[1]!) : undefined;
+    const data = repo && file![2] === repo.commit ? repo.files.get(decodeURIComponent(file![3]!)) : undefined;
+    if (!data) return void res.writeHead(404).end('Entry not found');
+    const name = decodeURIComponent(file![3]!);
+    let start = 0;
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    if (m) start = Number(m[1]);
+    res.writeHead(m ? 206 : 200, { 'content-length': data.length - start, ...(m ? { 'content-range': `bytes ${start}-${data.length - 1}/${data.length}` } : {}) });
+    const drop = this.dropAfter.get(name);
+    for (let off = start; off < data.length; off += 16384) {
+      const end = Math.min(data.length, off + 16384);
+      if (drop !== undefined && end > drop) {
+        this.dropAfter.delete(name);
+        res.write(data.subarray(off, drop));
+        await new Promise((r) => setTimeout(r, 20));
+        res.destroy(); // the connection drops mid-file
+        return;
+      }
+      if (!res.write(data.subarray(off, end))) await new Promise((r) => res.once('drain', r));
+      if (this.slowMs) await new Promise((r) => setTimeout(r, this.slowMs));
+    }
+    res.end();
+  }
+}

@@ -1,0 +1,109 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { downloadModel, cachedModel, type DownloadEvent, type HubModelSpec } from '../../src/models/hub.js';
+import { loadModelFolder } from '../../src/models/modelFolder.js';
+import { ChangelingError } from '../../src/util/errors.js';
+import { HubServer } from '../helpers/hubServer.js';
+import { GOLDENS } from '../helpers/goldens.js';
+import { tempDir } from '../helpers/gitRepo.js';
+
+const COMMIT = 'a'.repeat(40);
+const ID = 'tiny/t5';
+const SPEC: HubModelSpec = { id: ID, weights: ['model.safetensors', 'pytorch_model.bin'], files: ['config.json'], optional: ['vocab.json', 'merges.txt', 'tokenizer.json'] };
+const servers: HubServer[] = [];
+after(async () => {
+  for (const s of servers) await s.stop();
+});
+
+async function hub(): Promise<HubServer> {
+  const s = await new HubServer().start();
+  servers.push(s);
+  const files = new Map<string, Buffer>();
+  for (const f of ['config.json', 'model.safetensors']) files.set(f, readFileSync(join(GOLDENS, 't5-tiny', f)));
+  for (const f of ['vocab.json', 'merges.txt']) files.set(f, readFileSync(join(GOLDENS, 'tokenizers', 'codet5', f)));
+  s.repos.set(ID, { commit: COMMIT, files });
+  return s;
+}
+
+test('download: resolves the commit, verifies, caches; the model loads; the second call uses the cache', async () => {
+  const s = await hub();
+  const cacheDir = tempDir();
+  const events: DownloadEvent[] = [];
+  const r = await downloadModel(SPEC, { endpoint: s.endpoint, cacheDir, onEvent: (e) => events.push(e) });
+  assert.equal(r.commit, COMMIT);
+  assert.deepEqual(readdirSync(r.dir).sort(), ['.complete', 'config.json', 'merges.txt', 'model.safetensors', 'vocab.json']);
+  const m = await loadModelFolder(r.dir);
+  assert.equal(m.kind, 't5');
+  assert.ok(events.some((e) => e.kind === 'progress' && e.file === 'model.safetensors' && e.received === e.total));
+  assert.equal(await cachedModel(cacheDir, ID), r.dir);
+  const before = s.requests.length;
+  const again = await downloadModel(SPEC, { endpoint: s.endpoint, cacheDir, onEvent: (e) => events.push(e) });
+  assert.equal(again.dir, r.dir);
+  assert.deepEqual(s.requests.slice(before).map((q) => q.url), [`/api/models/${ID}/revision/main`]);
+  assert.deepEqual(events.at(-1), { kind: 'done', dir: r.dir, commit: COMMIT, cached: true });
+});
+
+test('a connection dropped mid-file is resumed with an HTTP Range request', async () => {
+  const s = await hub();
+  s.dropAfter.set('model.safetensors', 300_000);
+  const events: DownloadEvent[] = [];
+  const r = await downloadModel(SPEC, { endpoint: s.endpoint, cacheDir: tempDir(), onEvent: (e) => events.push(e) });
+  assert.ok(events.some((e) => e.kind === 'retry' && e.file === 'model.safetensors'));
+  assert.ok(s.requests.some((q) => q.url.endsWith('/model.safetensors') && q.range === 'bytes=300000-'), 'resumed where it stopped');
+  assert.deepEqual(readFileSync(join(r.dir, 'model.safetensors')), readFileSync(join(GOLDENS, 't5-tiny', 'model.safetensors')));
+});
+
+test('a wrong checksum fails clearly and leaves no model behind', async () => {
+  const s = await hub();
+  s.wrongHash.add('model.safetensors');
+  const cacheDir = tempDir();
+  await assert.rejects(downloadModel(SPEC, { endpoint: s.endpoint, cacheDir }), (e: ChangelingError) => /checksum mismatch for tiny\/t5\/model\.safetensors/.test(e.message));
+  assert.equal(await cachedModel(cacheDir, ID), null);
+  assert.equal(existsSync(join(cacheDir, 'models--tiny--t5', 'snapshots')), false);
+  assert.equal(existsSync(join(cacheDir, 'models--tiny--t5', 'incomplete', COMMIT, 'model.safetensors')), false);
+});
+
+test('404s and an unreachable endpoint give specific errors', async () => {
+  const s = await hub();
+  await assert.rejects(downloadModel({ ...SPEC, id: 'no/such' }, { endpoint: s.endpoint, cacheDir: tempDir() }), (e: ChangelingError) => e.code === 'not-found' && /no\/such/.test(e.message));
+  await assert.rejects(downloadModel({ ...SPEC, revision: 'v9' }, { endpoint: s.endpoint, cacheDir: tempDir() }), (e: ChangelingError) => e.code === 'not-found');
+  await assert.rejects(downloadModel({ ...SPEC, files: ['config.json', 'missing.txt'] }, { endpoint: s.endpoint, cacheDir: tempDir() }), /lacks missing\.txt/);
+  const dead = await new HubServer().start();
+  const endpoint = dead.endpoint;
+  await dead.stop();
+  await assert.rejects(downloadModel(SPEC, { endpoint, cacheDir: tempDir(), retries: 0 }), /cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): offline\?/);
+});
+
+test('a slow download can be cancelled, and a later call resumes the partial file', async () => {
+  const s = await hub();
+  s.slowMs = 30;
+  const cacheDir = tempDir();
+  const ac = new AbortController();
+  await assert.rejects(
+    downloadModel(SPEC, { endpoint: s.endpoint, cacheDir, signal: ac.signal, onEvent: (e) => e.kind === 'progress' && e.file === 'model.safetensors' && e.received > 100_000 && ac.abort() }),
+    (e: ChangelingError) => e.code === 'cancelled',
+  );
+  assert.equal(await cachedModel(cacheDir, ID), null, 'no partial model is used');
+  s.slowMs = 0;
+  const r = await downloadModel(SPEC, { endpoint: s.endpoint, cacheDir });
+  assert.ok(s.requests.some((q) => q.url.endsWith('/model.safetensors') && q.range !== undefined), 'resumed with Range');
+  assert.deepEqual(readFileSync(join(r.dir, 'model.safetensors')), readFileSync(join(GOLDENS, 't5-tiny', 'model.safetensors')));
+});
+
+test('changeling download fetches into the cache and prints the folder', async () => {
+  const { spawn } = await import('node:child_process');
+  const s = await hub();
+  const cache = tempDir();
+  const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, ['dist/cli.mjs', 'download', ID, '--endpoint', s.endpoint, '--cache', cache], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout.trim(), join(cache, 'models--tiny--t5', 'snapshots', COMMIT));
+});
