@@ -4,10 +4,11 @@ import { loadModelFolder } from '../models/modelFolder.js';
 import { Seq2SeqRunner } from '../runtime/seq2seq.js';
 import { EncoderRunner } from '../runtime/encoderRunner.js';
 import { ort } from '../runtime/session.js';
+import { resolveProvider } from '../runtime/providers.js';
 import { ChangelingError, fileError } from '../util/errors.js';
 import { printJson, writeOut } from './io.js';
 
-export const INSPECT_HELP = `changeling inspect --model DIR --input FILE.json [--json]
+export const INSPECT_HELP = `changeling inspect --model DIR --input FILE.json [--provider auto|cpu|cuda|webgpu|dml|coreml] [--json]
 
   Runs a model folder (config.json + model.safetensors) on token ids and prints what other
   implementations can be compared with. FILE.json: {"input_ids": [[...]], "attention_mask": [[...]],
@@ -28,7 +29,7 @@ function matrix(v: unknown, name: string): Matrix {
 }
 
 export async function inspectCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, input: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, input: { type: 'string' }, provider: { type: 'string', default: 'auto' }, json: { type: 'boolean', default: false } }, strict: true });
   if (!values.model || !values.input) throw new ChangelingError('usage', 'inspect needs --model DIR and --input FILE.json');
   let spec: Record<string, unknown>;
   try {
@@ -38,13 +39,19 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     throw fileError(err, values.input, 'reading');
   }
   const rt = await ort();
+  let provider: string;
+  try {
+    provider = await resolveProvider(values.provider, (l) => process.stderr.write(`${l}\n`));
+  } catch (err) {
+    throw new ChangelingError('usage', (err as Error).message);
+  }
   const model = await loadModelFolder(values.model);
   const ids = matrix(spec.input_ids, 'input_ids');
   const mask = spec.attention_mask ? matrix(spec.attention_mask, 'attention_mask') : ids.map((r) => r.map(() => 1));
   const i64 = (m: Matrix) => new rt.Tensor('int64', BigInt64Array.from(m.flat().map(BigInt)), [m.length, m[0]!.length]);
   const out: Record<string, unknown> = {};
   if (model.kind === 'roberta') {
-    const runner = await EncoderRunner.create(model);
+    const runner = await EncoderRunner.create(model, { provider });
     const r = await runner.run(i64(ids), i64(mask));
     out.encoder_last_hidden_state = tensorJson('float32', r.last_hidden_state!.dims, r.last_hidden_state!.data as Float32Array);
     if (r.pooler_output) out.pooler_output = tensorJson('float32', r.pooler_output.dims, r.pooler_output.data as Float32Array);
@@ -58,7 +65,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     } else if (spec.labels !== undefined) throw new ChangelingError('usage', `${values.model} has no classification head: "labels" cannot be scored`);
     if (spec.generate) throw new ChangelingError('usage', `${values.model} is an encoder-only model: it does not generate`);
   } else {
-    const runner = await Seq2SeqRunner.create(model, { maxLength: 2048 });
+    const runner = await Seq2SeqRunner.create(model, { maxLength: 2048, provider });
     const info = runner.info;
     const labels = spec.labels ? matrix(spec.labels, 'labels') : null;
     let dec = spec.decoder_input_ids ? matrix(spec.decoder_input_ids, 'decoder_input_ids') : null;

@@ -108,3 +108,29 @@ function explain(provider: ProviderName, bundled: boolean, message: string): str
   }
   return message;
 }
+
+const resolved = new Map<string, ProviderName>();
+
+/**
+ * The execution provider to use for a setting: "auto" tries CUDA, DirectML, CoreML, WebGPU, then CPU,
+ * keeping the first that runs a small checked graph; a named provider must work or it is an error.
+ * The choice is made once per process and reported through `log`.
+ */
+export async function resolveProvider(setting: string = 'auto', log?: (line: string) => void): Promise<ProviderName> {
+  const seen = resolved.get(setting);
+  if (seen) return seen;
+  if (setting !== 'auto' && !(PROVIDER_ORDER as readonly string[]).includes(setting)) {
+    throw new Error(`unknown execution provider "${setting}" (auto, ${PROVIDER_ORDER.join(', ')})`);
+  }
+  const order = setting === 'auto' ? PROVIDER_ORDER : [setting as ProviderName];
+  const info = await probeProviders({ n: 16, runs: 1, only: [...order] });
+  for (const p of info.providers) {
+    if (p.ok) {
+      log?.(`execution provider: ${p.provider}${setting === 'auto' ? ' (auto)' : ''}`);
+      resolved.set(setting, p.provider);
+      return p.provider;
+    }
+    if (setting === 'auto') log?.(`execution provider ${p.provider} not used: ${p.error}`);
+  }
+  throw new Error(`execution provider "${setting}" does not work here: ${info.providers[0]?.error ?? 'unknown error'}`);
+}

@@ -18,3 +18,14 @@ test('doctor: onnxruntime-node loads, the CPU provider computes the probe correc
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /unknown provider "tpu"/);
 });
+
+test('execution provider: auto falls back to what works here and says why; cpu is cpu; a typo is an error', async () => {
+  const { resolveProvider } = await import('../../src/runtime/providers.js');
+  const lines: string[] = [];
+  const p = await resolveProvider('auto', (l) => lines.push(l));
+  assert.ok(['cuda', 'dml', 'coreml', 'webgpu', 'cpu'].includes(p));
+  assert.equal(lines.at(-1), `execution provider: ${p} (auto)`);
+  if (p === 'cpu') assert.ok(lines.some((l) => l.startsWith('execution provider cuda not used')), lines.join('\n'));
+  assert.equal(await resolveProvider('cpu'), 'cpu');
+  await assert.rejects(resolveProvider('tpu'), /unknown execution provider "tpu"/);
+});
