@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { loadModelFolder } from '../models/modelFolder.js';
 import { Seq2SeqRunner } from '../runtime/seq2seq.js';
+import { beamSearch } from '../runtime/beamSearch.js';
 import { EncoderRunner } from '../runtime/encoderRunner.js';
 import { ort } from '../runtime/session.js';
 import { resolveProvider } from '../runtime/providers.js';
@@ -13,10 +14,12 @@ export const INSPECT_HELP = `changeling inspect --model DIR --input FILE.json [-
   Runs a model folder (config.json + model.safetensors) on token ids and prints what other
   implementations can be compared with. FILE.json: {"input_ids": [[...]], "attention_mask": [[...]],
   "decoder_input_ids": [[...]] (optional), "labels": [[...]] (optional, -100 ignored),
-  "generate": {"max_new_tokens": N, "num_beams": 1, "decoder_start_token_id": ID} (optional)}. Output: {"encoder_last_hidden_state",
+  "generate": {"max_new_tokens": N, "num_beams": K, "num_return_sequences": R, "length_penalty": L,
+  "no_repeat_ngram_size": N, "min_new_tokens": M, "decoder_start_token_id": ID} (optional)}. Output: {"encoder_last_hidden_state",
   "logits", "loss", "sequences"} (those that apply), each tensor {"dtype", "shape", "data"} flat row-major.
   Architectures: T5 (CodeT5), BART/PLBART, RoBERTa (CodeBERT; "pooler_output", and classifier "logits"
-  for sequence-classification checkpoints, with "labels" as one class per row). Greedy generation.`;
+  for sequence-classification checkpoints, with "labels" as one class per row). Greedy and beam search
+  (with beams, "sequences" holds num_return_sequences rows per input and "sequences_scores" their scores).`;
 
 type Matrix = number[][];
 const tensorJson = (dtype: string, shape: readonly number[], data: ArrayLike<number | bigint>) => ({ dtype, shape: [...shape], data: Array.from(data, Number) });
@@ -77,9 +80,16 @@ export async function inspectCommand(argv: string[]): Promise<number> {
       out.logits = tensorJson('float32', logits.dims, logits.data as Float32Array);
       if (labels) out.loss = crossEntropy(logits.data as Float32Array, labels, info.vocabSize);
     }
-    const gen = spec.generate as { max_new_tokens?: number; num_beams?: number; decoder_start_token_id?: number } | undefined;
-    if (gen) {
-      if ((gen.num_beams ?? 1) !== 1) throw new ChangelingError('usage', 'beam search is not available yet in inspect (num_beams must be 1)');
+    const gen = spec.generate as { max_new_tokens?: number; num_beams?: number; num_return_sequences?: number; length_penalty?: number; no_repeat_ngram_size?: number; min_new_tokens?: number; decoder_start_token_id?: number } | undefined;
+    if (gen && (gen.num_beams ?? 1) > 1) {
+      const r = (await beamSearch(runner, i64(ids), i64(mask), {
+        numBeams: gen.num_beams!, maxNewTokens: gen.max_new_tokens ?? 20, numReturnSequences: gen.num_return_sequences ?? 1,
+        lengthPenalty: gen.length_penalty, noRepeatNgramSize: gen.no_repeat_ngram_size, minNewTokens: gen.min_new_tokens, decoderStartTokenId: gen.decoder_start_token_id,
+      })).flat();
+      const width = Math.max(...r.map((h) => h.tokens.length));
+      out.sequences = tensorJson('int64', [r.length, width], r.flatMap((h) => [...h.tokens, ...new Array(width - h.tokens.length).fill(info.padTokenId)]));
+      out.sequences_scores = tensorJson('float32', [r.length], r.map((h) => h.score));
+    } else if (gen) {
       const r = await runner.greedy(i64(ids), i64(mask), gen.max_new_tokens ?? 20, { decoderStartTokenId: gen.decoder_start_token_id });
       out.sequences = tensorJson('int64', [r.sequences.length, r.sequences[0]!.length], r.sequences.flat());
     }

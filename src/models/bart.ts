@@ -35,7 +35,54 @@ function parts(b: GraphBuilder, cfg: BartConfig, w: GraphWeights) {
     return linear(b.reshape(b.transpose(b.matmul(b.softmax(scores, -1), v), [0, 2, 1, 3]), [0, 0, d]), `${name}.out_proj`);
   };
   const ffn = (x: Tensor, name: string) => linear(act(linear(x, `${name}.fc1`)), `${name}.fc2`);
-  return { linear, layerNorm, padMask, embed, attention, ffn };
+  const split = (t: Tensor, heads: number) => b.transpose(b.reshape(t, [0, 0, heads, d / heads]), [0, 2, 1, 3]);
+  /** Attention over precomputed keys and values [batch, H, k, head_dim]. */
+  const attendTo = (x: Tensor, k: Tensor, v: Tensor, name: string, heads: number, bias: Tensor | null) => {
+    const dh = d / heads;
+    let scores = b.mul(b.matmul(split(linear(x, `${name}.q_proj`), heads), b.transposeLast(k)), dh ** -0.5);
+    if (bias) scores = b.add(scores, bias);
+    return linear(b.reshape(b.transpose(b.matmul(b.softmax(scores, -1), v), [0, 2, 1, 3]), [0, 0, d]), `${name}.out_proj`);
+  };
+  return { linear, layerNorm, padMask, embed, attention, ffn, split, attendTo };
+}
+
+export interface KeyValue {
+  key: Tensor;
+  value: Tensor;
+}
+
+/** Cross-attention keys and values of every decoder layer, computed once from the encoder states. */
+export function bartCrossKeyValues(b: GraphBuilder, cfg: BartConfig, w: GraphWeights, encoderHidden: Tensor): KeyValue[] {
+  const t = parts(b, cfg, w);
+  return Array.from({ length: cfg.decoderLayers }, (_, i) => {
+    const l = `model.decoder.layers.${i}.encoder_attn`;
+    return { key: t.split(t.linear(encoderHidden, `${l}.k_proj`), cfg.decoderHeads), value: t.split(t.linear(encoderHidden, `${l}.v_proj`), cfg.decoderHeads) };
+  });
+}
+
+/** One decoding step with a key/value cache (the newest token [batch, 1] at position = past length). */
+export function bartDecoderStep(b: GraphBuilder, cfg: BartConfig, w: GraphWeights, token: Tensor, cross: KeyValue[], attentionMask: Tensor, past: KeyValue[]): { logits: Tensor; present: KeyValue[] } {
+  const t = parts(b, cfg, w);
+  let y = b.gather(w.get('model.shared.weight'), token);
+  if (cfg.scaleEmbedding) y = b.mul(y, Math.sqrt(cfg.dModel));
+  const P = b.reshape(b.gather(b.shapeOf(past[0]!.key), b.constant(2, 'int64', [])), [1, 1]);
+  y = b.add(y, b.gather(w.get('model.decoder.embed_positions.weight'), b.add(P, b.constant(POSITION_OFFSET, 'int64', []))));
+  y = t.layerNorm(y, 'model.decoder.layernorm_embedding');
+  const crossBias = t.padMask(attentionMask);
+  const present: KeyValue[] = [];
+  for (let i = 0; i < cfg.decoderLayers; i++) {
+    const l = `model.decoder.layers.${i}`;
+    y = b.within(l, () => {
+      const key = b.concat([past[i]!.key, t.split(t.linear(y, `${l}.self_attn.k_proj`), cfg.decoderHeads)], 2);
+      const value = b.concat([past[i]!.value, t.split(t.linear(y, `${l}.self_attn.v_proj`), cfg.decoderHeads)], 2);
+      present.push({ key, value });
+      const s = t.layerNorm(b.add(y, t.attendTo(y, key, value, `${l}.self_attn`, cfg.decoderHeads, null)), `${l}.self_attn_layer_norm`);
+      const c = t.layerNorm(b.add(s, t.attendTo(s, cross[i]!.key, cross[i]!.value, `${l}.encoder_attn`, cfg.decoderHeads, crossBias)), `${l}.encoder_attn_layer_norm`);
+      return t.layerNorm(b.add(c, t.ffn(c, l)), `${l}.final_layer_norm`);
+    });
+  }
+  const head = cfg.tieWordEmbeddings ? 'model.shared.weight' : 'lm_head.weight';
+  return { logits: b.add(b.matmul(y, b.transpose(w.get(head), [1, 0])), w.get('final_logits_bias')), present };
 }
 
 export function bartEncoder(b: GraphBuilder, cfg: BartConfig, w: GraphWeights, inputIds: Tensor, attentionMask: Tensor): Tensor {

@@ -80,7 +80,65 @@ function t5Parts(b: GraphBuilder, cfg: T5Config, w: GraphWeights, maxLen: number
     const h = cfg.isGatedAct ? b.mul(act(linear(x, `${prefix}.wi_0.weight`)), linear(x, `${prefix}.wi_1.weight`)) : act(linear(x, `${prefix}.wi.weight`));
     return linear(h, `${prefix}.wo.weight`);
   };
-  return { linear, norm, padMask, positionBias, attention, feedForward };
+  /** Attention over precomputed keys and values [batch, H, k, d_kv]. */
+  const attendTo = (x: Tensor, k: Tensor, v: Tensor, prefix: string, bias: Tensor) => {
+    const q = split(linear(x, `${prefix}.q.weight`));
+    const scores = b.add(b.matmul(q, b.transposeLast(k)), bias);
+    return linear(merge(b.matmul(b.softmax(scores, -1), v)), `${prefix}.o.weight`);
+  };
+  return { linear, norm, padMask, positionBias, attention, attendTo, feedForward, split };
+}
+
+export interface KeyValue {
+  key: Tensor;
+  value: Tensor;
+}
+
+/** Cross-attention keys and values of every decoder layer, computed once from the encoder states. */
+export function t5CrossKeyValues(b: GraphBuilder, cfg: T5Config, w: GraphWeights, encoderHidden: Tensor): KeyValue[] {
+  const t = t5Parts(b, cfg, w, 1);
+  return Array.from({ length: cfg.numDecoderLayers }, (_, i) => {
+    const p = `decoder.block.${i}.layer.1.EncDecAttention`;
+    return { key: t.split(t.linear(encoderHidden, `${p}.k.weight`)), value: t.split(t.linear(encoderHidden, `${p}.v.weight`)) };
+  });
+}
+
+/**
+ * One decoding step with a key/value cache: the newest token [batch, 1] attends to the past self-attention
+ * keys/values [batch, H, past, d_kv] and its own; returns the logits [batch, 1, vocab] and the grown cache.
+ */
+export function t5DecoderStep(b: GraphBuilder, cfg: T5Config, w: GraphWeights, token: Tensor, cross: KeyValue[], attentionMask: Tensor, past: KeyValue[], o: { maxLength?: number } = {}): { logits: Tensor; present: KeyValue[] } {
+  const maxLen = o.maxLength ?? 2048;
+  const t = t5Parts(b, cfg, w, maxLen);
+  let y = b.gather(w.get('shared.weight'), token);
+  const crossBias = t.padMask(attentionMask);
+  const present: KeyValue[] = [];
+  let selfBias: Tensor | null = null;
+  for (let i = 0; i < cfg.numDecoderLayers; i++) {
+    const p = `decoder.block.${i}`;
+    y = b.within(p, () => {
+      const n0 = t.norm(y, `${p}.layer.0.layer_norm.weight`);
+      const sa = `${p}.layer.0.SelfAttention`;
+      const key = b.concat([past[i]!.key, t.split(t.linear(n0, `${sa}.k.weight`))], 2);
+      const value = b.concat([past[i]!.value, t.split(t.linear(n0, `${sa}.v.weight`))], 2);
+      present.push({ key, value });
+      if (!selfBias) {
+        // The query is position P (the past length) among keys 0..P: relative positions k - P.
+        const table = b.constant(relativePositionBuckets(maxLen, false, cfg.relativeAttentionNumBuckets, cfg.relativeAttentionMaxDistance), 'int64');
+        const kPos = b.range({ of: key, axis: 2 });
+        const last = b.sub(b.reshape(b.gather(b.shapeOf(key), b.constant(2, 'int64', [])), []), b.constant(1, 'int64', []));
+        const rel = b.add(b.sub(kPos, last), b.constant(maxLen - 1, 'int64', []));
+        const values = b.gather(w.get('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), b.unsqueeze(b.gather(table, rel), [0])); // [1, k, H]
+        selfBias = b.unsqueeze(b.transpose(values, [2, 0, 1]), [0]); // [1, H, 1, k]
+      }
+      const s = b.add(y, t.attendTo(n0, key, value, sa, selfBias));
+      const c = b.add(s, t.attendTo(t.norm(s, `${p}.layer.1.layer_norm.weight`), cross[i]!.key, cross[i]!.value, `${p}.layer.1.EncDecAttention`, crossBias));
+      return b.add(c, t.feedForward(t.norm(c, `${p}.layer.2.layer_norm.weight`), `${p}.layer.2.DenseReluDense`));
+    });
+  }
+  let out = t.norm(y, 'decoder.final_layer_norm.weight');
+  if (cfg.tieWordEmbeddings) out = b.mul(out, cfg.dModel ** -0.5);
+  return { logits: t.linear(out, cfg.tieWordEmbeddings ? 'shared.weight' : 'lm_head.weight'), present };
 }
 
 /** The encoder stack: [batch, src] ids -> [batch, src, d_model] states (after the final norm). */

@@ -2,8 +2,8 @@ import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { GraphBuilder } from '../graph/builder.js';
 import { serialize } from '../graph/serialize.js';
 import type { Tensor } from '../graph/ir.js';
-import { t5Decoder, t5Encoder } from '../models/t5.js';
-import { bartDecoder, bartEncoder } from '../models/bart.js';
+import { t5CrossKeyValues, t5Decoder, t5DecoderStep, t5Encoder } from '../models/t5.js';
+import { bartCrossKeyValues, bartDecoder, bartDecoderStep, bartEncoder } from '../models/bart.js';
 import { GraphWeights } from '../models/weights.js';
 import type { ModelFolder } from '../models/modelFolder.js';
 import { ChangelingError } from '../util/errors.js';
@@ -43,6 +43,9 @@ export class Seq2SeqRunner {
     readonly model: Seq2SeqFolder,
     private readonly encoder: InferenceSession,
     private readonly decoder: InferenceSession,
+    private readonly crossKv: InferenceSession,
+    private readonly step: InferenceSession,
+    readonly cacheShape: { layers: number; heads: number; headDim: number },
   ) {
     this.info = describe(model);
   }
@@ -59,8 +62,32 @@ export class Seq2SeqRunner {
     const h = db.input('encoder_hidden_states', 'float32', ['batch', 'src', info.dModel]);
     const m = db.input('attention_mask', 'int64', ['batch', 'src']);
     db.output(dec(db, new GraphWeights(db, model.weights), dids, h, m), 'logits');
-    const [encoder, decoder] = await Promise.all([createSession(serialize(eb), o), createSession(serialize(db), o)]);
-    return new Seq2SeqRunner(model, encoder, decoder);
+    // The cached decoder: cross-attention keys/values once per input, then one token per step.
+    const cache = model.kind === 't5'
+      ? { layers: model.config.numDecoderLayers, heads: model.config.numHeads, headDim: model.config.dKv }
+      : { layers: model.config.decoderLayers, heads: model.config.decoderHeads, headDim: model.config.dModel / model.config.decoderHeads };
+    const cb = new GraphBuilder('cross-kv');
+    const ch = cb.input('encoder_hidden_states', 'float32', ['batch', 'src', info.dModel]);
+    const cw = new GraphWeights(cb, model.weights);
+    (model.kind === 't5' ? t5CrossKeyValues(cb, model.config, cw, ch) : bartCrossKeyValues(cb, model.config, cw, ch)).forEach((kv, i) => {
+      cb.output(kv.key, `cross.${i}.key`);
+      cb.output(kv.value, `cross.${i}.value`);
+    });
+    const sb = new GraphBuilder('decoder-step');
+    const token = sb.input('decoder_input_ids', 'int64', ['batch', 1]);
+    const sm = sb.input('attention_mask', 'int64', ['batch', 'src']);
+    const kvShape = (len: string) => ['batch', cache.heads, len, cache.headDim];
+    const cross = Array.from({ length: cache.layers }, (_, i) => ({ key: sb.input(`cross.${i}.key`, 'float32', kvShape('src')), value: sb.input(`cross.${i}.value`, 'float32', kvShape('src')) }));
+    const past = Array.from({ length: cache.layers }, (_, i) => ({ key: sb.input(`past.${i}.key`, 'float32', kvShape('past')), value: sb.input(`past.${i}.value`, 'float32', kvShape('past')) }));
+    const sw = new GraphWeights(sb, model.weights);
+    const stepOut = model.kind === 't5' ? t5DecoderStep(sb, model.config, sw, token, cross, sm, past, o) : bartDecoderStep(sb, model.config, sw, token, cross, sm, past);
+    sb.output(stepOut.logits, 'logits');
+    stepOut.present.forEach((kv, i) => {
+      sb.output(kv.key, `present.${i}.key`);
+      sb.output(kv.value, `present.${i}.value`);
+    });
+    const [encoder, decoder, crossKv, step] = await Promise.all([eb, db, cb, sb].map((g) => createSession(serialize(g), o)));
+    return new Seq2SeqRunner(model, encoder!, decoder!, crossKv!, step!, cache);
   }
 
   async encode(inputIds: OrtTensor, attentionMask: OrtTensor): Promise<OrtTensor> {
@@ -71,36 +98,90 @@ export class Seq2SeqRunner {
     return (await this.decoder.run({ decoder_input_ids: decoderInputIds, encoder_hidden_states: encoderHidden, attention_mask: attentionMask })).logits!;
   }
 
+  /** Starts cached decoding for a batch: encoder states, cross keys/values, and an empty self-attention cache. */
+  async startDecoding(inputIds: OrtTensor, attentionMask: OrtTensor, rows?: number[]): Promise<DecodingState> {
+    const rt = await ort();
+    const enc = await this.encode(inputIds, attentionMask);
+    let cross = (await this.crossKv.run({ encoder_hidden_states: enc })) as Record<string, OrtTensor>;
+    let mask = attentionMask;
+    if (rows) {
+      // Beams: row r of the batch repeated, one copy per beam.
+      const pick = (t: OrtTensor) => gatherRows(rt, t, rows);
+      cross = Object.fromEntries(Object.entries(cross).map(([k, v]) => [k, pick(v)]));
+      mask = pick(attentionMask);
+    }
+    const B = mask.dims[0]!;
+    const past: Record<string, OrtTensor> = {};
+    const { layers, heads, headDim } = this.cacheShape;
+    for (let i = 0; i < layers; i++) {
+      past[`past.${i}.key`] = new rt.Tensor('float32', new Float32Array(0), [B, heads, 0, headDim]);
+      past[`past.${i}.value`] = new rt.Tensor('float32', new Float32Array(0), [B, heads, 0, headDim]);
+    }
+    return { cross, mask, past };
+  }
+
+  /** Feeds one token per row; returns the raw logits [rows, vocab] and advances the cache. */
+  async stepDecoding(state: DecodingState, tokens: number[]): Promise<Float32Array> {
+    const rt = await ort();
+    const out = (await this.step.run({
+      decoder_input_ids: new rt.Tensor('int64', BigInt64Array.from(tokens.map(BigInt)), [tokens.length, 1]),
+      attention_mask: state.mask,
+      ...state.cross,
+      ...state.past,
+    })) as Record<string, OrtTensor>;
+    for (let i = 0; i < this.cacheShape.layers; i++) {
+      state.past[`past.${i}.key`] = out[`present.${i}.key`]!;
+      state.past[`past.${i}.value`] = out[`present.${i}.value`]!;
+    }
+    return out.logits!.data as Float32Array;
+  }
+
+  /** Keeps the cache rows `rows` (in that order): beam search's reordering. */
+  async reorder(state: DecodingState, rows: number[]): Promise<void> {
+    const rt = await ort();
+    for (const k of Object.keys(state.past)) state.past[k] = gatherRows(rt, state.past[k]!, rows);
+  }
+
   /**
-   * Greedy decoding as transformers' generate(num_beams=1): sequences start with the decoder start
-   * token; finished rows continue with padding; with forced_eos_token_id the last step is forced to EOS.
-   * Returns the raw (unprocessed) logits of each step too.
+   * Greedy decoding as transformers' generate(num_beams=1), one cached step per token: sequences start
+   * with the decoder start token; finished rows continue with padding; with forced_eos_token_id the last
+   * step is forced to EOS. Returns the raw (unprocessed) logits of each step too.
    */
   async greedy(inputIds: OrtTensor, attentionMask: OrtTensor, maxNewTokens: number, o: { decoderStartTokenId?: number } = {}): Promise<{ sequences: number[][]; stepLogits: Float32Array[] }> {
-    const rt = await ort();
     const { vocabSize: V, eosTokenId, padTokenId, forcedEosTokenId } = this.info;
     const decoderStartTokenId = o.decoderStartTokenId ?? this.info.decoderStartTokenId;
     const B = inputIds.dims[0]!;
-    const enc = await this.encode(inputIds, attentionMask);
+    const state = await this.startDecoding(inputIds, attentionMask);
     const seqs = Array.from({ length: B }, () => [decoderStartTokenId]);
     const done = new Array<boolean>(B).fill(false);
     const stepLogits: Float32Array[] = [];
     for (let step = 0; step < maxNewTokens && !done.every(Boolean); step++) {
-      const T = seqs[0]!.length;
-      const dec = new rt.Tensor('int64', BigInt64Array.from(seqs.flat().map(BigInt)), [B, T]);
-      const logits = (await this.decode(dec, enc, attentionMask)).data as Float32Array;
-      const last = new Float32Array(B * V);
+      const logits = await this.stepDecoding(state, seqs.map((s) => s.at(-1)!));
+      stepLogits.push(Float32Array.from(logits));
       for (let i = 0; i < B; i++) {
-        const row = logits.subarray((i * T + T - 1) * V, (i * T + T) * V);
-        last.set(row, i * V);
+        const row = logits.subarray(i * V, (i + 1) * V);
         let best = 0;
         for (let v = 1; v < V; v++) if (row[v]! > row[best]!) best = v;
         if (forcedEosTokenId !== null && step === maxNewTokens - 1) best = forcedEosTokenId;
         seqs[i]!.push(done[i] ? padTokenId : best);
         if (best === eosTokenId) done[i] = true;
       }
-      stepLogits.push(last);
     }
     return { sequences: seqs, stepLogits };
   }
+}
+
+export interface DecodingState {
+  cross: Record<string, OrtTensor>;
+  mask: OrtTensor;
+  past: Record<string, OrtTensor>;
+}
+
+/** Rows of a tensor along its first axis, in the given order (a copy). */
+export function gatherRows(rt: typeof import('onnxruntime-node'), t: OrtTensor, rows: number[]): OrtTensor {
+  const per = t.dims.slice(1).reduce((a, b) => a * b, 1);
+  const src = t.data as Float32Array | BigInt64Array;
+  const out = new (src.constructor as Float32ArrayConstructor)(rows.length * per) as unknown as Float32Array | BigInt64Array;
+  rows.forEach((r, i) => (out as Float32Array).set((src as Float32Array).subarray(r * per, (r + 1) * per), i * per));
+  return new rt.Tensor(t.type as 'float32', out as Float32Array, [rows.length, ...t.dims.slice(1)]);
 }

@@ -1,0 +1,130 @@
+import type { Tensor as OrtTensor } from 'onnxruntime-node';
+import type { Seq2SeqRunner } from './seq2seq.js';
+
+/**
+ * Beam search as transformers 5 runs it (its vectorised `_beam_search`): 2K candidates a step from
+ * log-softmax scores plus the running beam scores; the first K of them that end (EOS or max length)
+ * become finished hypotheses scored sum / (generated length ^ length_penalty); the best K unfinished ones
+ * run on; the early-stopping heuristic of `early_stopping=False`; logits processors for a minimum number
+ * of new tokens, no-repeat n-grams and a forced EOS at the last step. The self-attention cache is
+ * reordered between steps, so each step is one cached decoder run for all beams.
+ */
+export interface BeamOptions {
+  numBeams: number;
+  maxNewTokens: number;
+  numReturnSequences?: number;
+  lengthPenalty?: number;
+  noRepeatNgramSize?: number;
+  minNewTokens?: number;
+  earlyStopping?: boolean | 'never';
+  decoderStartTokenId?: number;
+}
+
+export interface Hypothesis {
+  tokens: number[];
+  score: number;
+}
+
+const NEG = -1e9;
+
+function logSoftmax(row: Float32Array): Float64Array {
+  let m = -Infinity;
+  for (const v of row) if (v > m) m = v;
+  let s = 0;
+  for (const v of row) s += Math.exp(v - m);
+  const lse = m + Math.log(s);
+  return Float64Array.from(row, (v) => v - lse);
+}
+
+/** Tokens that would repeat an n-gram already in `seq` (transformers' NoRepeatNGramLogitsProcessor). */
+function bannedByNgrams(seq: number[], n: number): number[] {
+  if (n <= 0 || seq.length + 1 < n) return [];
+  const prefix = seq.slice(seq.length - n + 1).join(',');
+  const banned: number[] = [];
+  for (let i = 0; i + n <= seq.length; i++) if (seq.slice(i, i + n - 1).join(',') === prefix) banned.push(seq[i + n - 1]!);
+  return banned;
+}
+
+/** Indices of the k largest values (descending; ties by lower index first). */
+function topK(values: Float64Array, k: number): number[] {
+  const idx: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (idx.length === k && v <= values[idx[k - 1]!]!) continue;
+    let pos = idx.length;
+    while (pos > 0 && values[idx[pos - 1]!]! < v) pos--;
+    idx.splice(pos, 0, i);
+    if (idx.length > k) idx.pop();
+  }
+  return idx;
+}
+
+export async function beamSearch(runner: Seq2SeqRunner, inputIds: OrtTensor, attentionMask: OrtTensor, o: BeamOptions): Promise<Hypothesis[][]> {
+  const { vocabSize: V, eosTokenId, padTokenId, forcedEosTokenId } = runner.info;
+  const K = o.numBeams;
+  const B = inputIds.dims[0]!;
+  const lp = o.lengthPenalty ?? 1;
+  const early = o.earlyStopping ?? false;
+  const start = o.decoderStartTokenId ?? runner.info.decoderStartTokenId;
+  const promptLen = 1;
+  const maxLength = promptLen + o.maxNewTokens;
+  const rows = Array.from({ length: B * K }, (_, r) => Math.floor(r / K));
+  const state = await runner.startDecoding(inputIds, attentionMask, rows);
+  const running = Array.from({ length: B }, () => Array.from({ length: K }, (_, k) => ({ seq: [start], score: k === 0 ? 0 : NEG })));
+  const finished = Array.from({ length: B }, () => Array.from({ length: K }, () => ({ seq: [] as number[], score: NEG, done: false })));
+  const unsatisfied = new Array<boolean>(B).fill(true);
+  let curLen = promptLen;
+  for (;;) {
+    const logits = await runner.stepDecoding(state, running.flatMap((bs) => bs.map((x) => x.seq.at(-1)!)));
+    const reorder: number[] = [];
+    let allHit = true;
+    for (let b = 0; b < B; b++) {
+      const acc = new Float64Array(K * V);
+      for (let k = 0; k < K; k++) {
+        const beam = running[b]![k]!;
+        const lpRow = logSoftmax(logits.subarray((b * K + k) * V, (b * K + k + 1) * V));
+        if (o.minNewTokens && curLen - promptLen < o.minNewTokens) lpRow[eosTokenId] = -Infinity;
+        for (const t of bannedByNgrams(beam.seq, o.noRepeatNgramSize ?? 0)) lpRow[t] = -Infinity;
+        if (forcedEosTokenId !== null && curLen === maxLength - 1) {
+          lpRow.fill(-Infinity);
+          lpRow[forcedEosTokenId] = 0;
+        }
+        for (let v = 0; v < V; v++) acc[k * V + v] = lpRow[v]! + beam.score;
+      }
+      const cands = topK(acc, 2 * K).map((i) => {
+        const beam = running[b]![Math.floor(i / V)]!;
+        const token = i % V;
+        return { from: Math.floor(i / V), seq: [...beam.seq, token], score: acc[i]!, hit: token === eosTokenId || curLen + 1 >= maxLength };
+      });
+      if (!cands.every((c) => c.hit)) allHit = false;
+      // Finished: the first K candidates that stop, length-normalised, merged with earlier ones.
+      const full = finished[b]!.every((f) => f.done) && early === true;
+      const merged = [
+        ...finished[b]!,
+        ...cands.map((c, i) => ({
+          seq: c.seq,
+          score: c.score / (curLen + 1 - promptLen) ** lp + (full ? NEG : 0) + (unsatisfied[b] ? 0 : NEG) + (c.hit && i < K ? 0 : NEG),
+          done: c.hit && i < K,
+        })),
+      ];
+      finished[b] = topK(Float64Array.from(merged, (m) => m.score), K).map((i) => merged[i]!);
+      // Running: the best K candidates that did not stop.
+      const runScores = Float64Array.from(cands, (c) => c.score + (c.hit ? NEG : 0));
+      running[b] = topK(runScores, K).map((i) => {
+        reorder.push(b * K + cands[i]!.from);
+        return { seq: cands[i]!.seq, score: runScores[i]! };
+      });
+    }
+    await runner.reorder(state, reorder);
+    curLen++;
+    for (let b = 0; b < B; b++) {
+      const best = running[b]![0]!.score / (early === 'never' && lp > 0 ? maxLength - promptLen : curLen - promptLen) ** lp;
+      const worstAll = Math.min(...finished[b]!.map((f) => f.score));
+      unsatisfied[b] = unsatisfied[b]! && finished[b]!.some((f) => best > (f.done ? worstAll : NEG));
+    }
+    const open = !(finished.every((fs) => fs.every((f) => f.done)) && early === true);
+    if (!unsatisfied.some(Boolean) || !open || allHit || curLen >= maxLength) break;
+  }
+  const n = o.numReturnSequences ?? 1;
+  return finished.map((fs) => fs.slice(0, n).map((f) => ({ tokens: f.seq.length ? [...f.seq, ...new Array(Math.max(0, maxLength - f.seq.length)).fill(padTokenId)].slice(0, maxLength) : [], score: f.score })));
+}
