@@ -2,10 +2,13 @@
 // with every figure of both sides and their ratio. Timings belong here, not in the tests.
 import { mineBench } from './mine.js';
 import { engineBench } from './engine.js';
+import { inferBench, inferWorker } from './infer.js';
 
 const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<Record<string, unknown>> }> = {
   mine: { usage: 'mine REPO_PATH [--runs N]', run: mineBench },
   engine: { usage: 'engine [--small]', run: engineBench },
+  infer: { usage: 'infer [codet5-small|codet5-base|codebert-base]', run: inferBench },
+  'infer-worker': { usage: 'infer-worker DIR CASE SRC NEW RUNS (internal)', run: inferWorker },
 };
 
 const [name, ...rest] = process.argv.slice(2);

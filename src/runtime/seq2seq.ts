@@ -42,7 +42,7 @@ export class Seq2SeqRunner {
   private constructor(
     readonly model: Seq2SeqFolder,
     private readonly encoder: InferenceSession,
-    private readonly decoder: InferenceSession,
+    private readonly makeDecoder: () => Promise<InferenceSession>,
     private readonly crossKv: InferenceSession,
     private readonly step: InferenceSession,
     readonly cacheShape: { layers: number; heads: number; headDim: number },
@@ -86,16 +86,20 @@ export class Seq2SeqRunner {
       sb.output(kv.key, `present.${i}.key`);
       sb.output(kv.value, `present.${i}.value`);
     });
-    const [encoder, decoder, crossKv, step] = await Promise.all([eb, db, cb, sb].map((g) => createSession(serialize(g), o)));
-    return new Seq2SeqRunner(model, encoder!, decoder!, crossKv!, step!, cache);
+    // The full-sequence decoder (logits for given decoder inputs) is built only when asked for.
+    const [encoder, crossKv, step] = await Promise.all([eb, cb, sb].map((g) => createSession(serialize(g), o)));
+    return new Seq2SeqRunner(model, encoder!, () => createSession(serialize(db), o), crossKv!, step!, cache);
   }
 
   async encode(inputIds: OrtTensor, attentionMask: OrtTensor): Promise<OrtTensor> {
     return (await this.encoder.run({ input_ids: inputIds, attention_mask: attentionMask })).encoder_last_hidden_state!;
   }
 
+  private decoder: Promise<InferenceSession> | null = null;
+
   async decode(decoderInputIds: OrtTensor, encoderHidden: OrtTensor, attentionMask: OrtTensor): Promise<OrtTensor> {
-    return (await this.decoder.run({ decoder_input_ids: decoderInputIds, encoder_hidden_states: encoderHidden, attention_mask: attentionMask })).logits!;
+    this.decoder ??= this.makeDecoder();
+    return (await (await this.decoder).run({ decoder_input_ids: decoderInputIds, encoder_hidden_states: encoderHidden, attention_mask: attentionMask })).logits!;
   }
 
   /** Starts cached decoding for a batch: encoder states, cross keys/values, and an empty self-attention cache. */
@@ -147,7 +151,7 @@ export class Seq2SeqRunner {
    * with the decoder start token; finished rows continue with padding; with forced_eos_token_id the last
    * step is forced to EOS. Returns the raw (unprocessed) logits of each step too.
    */
-  async greedy(inputIds: OrtTensor, attentionMask: OrtTensor, maxNewTokens: number, o: { decoderStartTokenId?: number } = {}): Promise<{ sequences: number[][]; stepLogits: Float32Array[] }> {
+  async greedy(inputIds: OrtTensor, attentionMask: OrtTensor, maxNewTokens: number, o: { decoderStartTokenId?: number; minNewTokens?: number } = {}): Promise<{ sequences: number[][]; stepLogits: Float32Array[] }> {
     const { vocabSize: V, eosTokenId, padTokenId, forcedEosTokenId } = this.info;
     const decoderStartTokenId = o.decoderStartTokenId ?? this.info.decoderStartTokenId;
     const B = inputIds.dims[0]!;
@@ -160,8 +164,9 @@ export class Seq2SeqRunner {
       stepLogits.push(Float32Array.from(logits));
       for (let i = 0; i < B; i++) {
         const row = logits.subarray(i * V, (i + 1) * V);
-        let best = 0;
-        for (let v = 1; v < V; v++) if (row[v]! > row[best]!) best = v;
+        const noEos = o.minNewTokens !== undefined && step < o.minNewTokens;
+        let best = noEos && eosTokenId === 0 ? 1 : 0;
+        for (let v = best + 1; v < V; v++) if (row[v]! > row[best]! && !(noEos && v === eosTokenId)) best = v;
         if (forcedEosTokenId !== null && step === maxNewTokens - 1) best = forcedEosTokenId;
         seqs[i]!.push(done[i] ? padTokenId : best);
         if (best === eosTokenId) done[i] = true;
