@@ -1,8 +1,9 @@
 // Builds the extension bundle (CommonJS, as VS Code loads it), the CLI and benchmark bundles (ES modules),
 // and with --tests the test bundles. onnxruntime-node (native) and vscode stay external.
 import { build } from 'esbuild';
-import { readdirSync, statSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 
 const args = new Set(process.argv.slice(2));
 const production = args.has('--production');
@@ -10,7 +11,13 @@ const external = ['vscode', 'onnxruntime-node'];
 const esmBanner = {
   js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
 };
-const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: production ? false : 'linked', logLevel: 'warning' };
+// Cached ONNX graphs are keyed by the code that builds them: a hash of the graph, model and runtime sources.
+const builderHash = createHash('sha256');
+for (const dir of ['src/graph', 'src/models', 'src/runtime']) {
+  for (const f of readdirSync(dir).sort()) if (f.endsWith('.ts')) builderHash.update(f).update(readFileSync(join(dir, f)));
+}
+const define = { __GRAPH_BUILDER_HASH__: JSON.stringify(builderHash.digest('hex').slice(0, 16)) };
+const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: production ? false : 'linked', logLevel: 'warning', define };
 
 function walk(dir, pred) {
   let out = [];

@@ -5,10 +5,18 @@ import { parseBartConfig, parseRobertaConfig, parseT5Config, readConfigJson, typ
 import { loadSafetensors, type WeightMap } from './weights.js';
 import { loadTorchBin } from './torchBin.js';
 
+interface FolderBase {
+  dir: string;
+  /** model.safetensors, or pytorch_model.bin when there is no safetensors file. */
+  weightsPath: string;
+  /** The weights, read on first call (not needed when the model's graphs are cached). */
+  loadWeights(): Promise<WeightMap>;
+}
+
 export type ModelFolder =
-  | { dir: string; kind: 't5'; config: T5Config; weights: WeightMap }
-  | { dir: string; kind: 'bart'; config: BartConfig; weights: WeightMap }
-  | { dir: string; kind: 'roberta'; config: RobertaConfig; weights: WeightMap };
+  | (FolderBase & { kind: 't5'; config: T5Config })
+  | (FolderBase & { kind: 'bart'; config: BartConfig })
+  | (FolderBase & { kind: 'roberta'; config: RobertaConfig });
 
 /** A Hugging Face model folder: config.json and model.safetensors (or pytorch_model.bin), for T5, BART/PLBART or RoBERTa. */
 export async function loadModelFolder(dir: string): Promise<ModelFolder> {
@@ -19,15 +27,17 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
   const bin = join(dir, 'pytorch_model.bin');
   if (!existsSync(st) && !existsSync(bin)) throw new ChangelingError('not-found', `${dir} has no model.safetensors or pytorch_model.bin`);
   // safetensors first: it cannot carry code; the .bin reader executes nothing either, but is the fallback.
-  const weights = () => (existsSync(st) ? loadSafetensors(st) : loadTorchBin(bin));
+  const weightsPath = existsSync(st) ? st : bin;
+  let loaded: Promise<WeightMap> | null = null;
+  const base = { dir, weightsPath, loadWeights: () => (loaded ??= existsSync(st) ? loadSafetensors(st) : loadTorchBin(bin)) };
   switch (raw.model_type) {
     case 't5':
-      return { dir, kind: 't5', config: parseT5Config(raw, where), weights: await weights() };
+      return { ...base, kind: 't5', config: parseT5Config(raw, where) };
     case 'bart':
     case 'plbart':
-      return { dir, kind: 'bart', config: parseBartConfig(raw, where), weights: await weights() };
+      return { ...base, kind: 'bart', config: parseBartConfig(raw, where) };
     case 'roberta':
-      return { dir, kind: 'roberta', config: parseRobertaConfig(raw, where), weights: await weights() };
+      return { ...base, kind: 'roberta', config: parseRobertaConfig(raw, where) };
     default:
       throw new ChangelingError('usage', `${where}: model_type "${String(raw.model_type)}" is not supported (t5, bart, plbart, roberta)`);
   }

@@ -28,12 +28,15 @@ export interface Hypothesis {
 const NEG = -1e9;
 
 function logSoftmax(row: Float32Array): Float64Array {
+  const n = row.length;
   let m = -Infinity;
-  for (const v of row) if (v > m) m = v;
+  for (let i = 0; i < n; i++) if (row[i]! > m) m = row[i]!;
   let s = 0;
-  for (const v of row) s += Math.exp(v - m);
+  for (let i = 0; i < n; i++) s += Math.exp(row[i]! - m);
   const lse = m + Math.log(s);
-  return Float64Array.from(row, (v) => v - lse);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = row[i]! - lse;
+  return out;
 }
 
 /** Tokens that would repeat an n-gram already in `seq` (transformers' NoRepeatNGramLogitsProcessor). */

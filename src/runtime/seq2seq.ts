@@ -1,13 +1,13 @@
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { GraphBuilder } from '../graph/builder.js';
-import { serialize } from '../graph/serialize.js';
 import type { Tensor } from '../graph/ir.js';
 import { t5CrossKeyValues, t5Decoder, t5DecoderStep, t5Encoder } from '../models/t5.js';
 import { bartCrossKeyValues, bartDecoder, bartDecoderStep, bartEncoder } from '../models/bart.js';
 import { GraphWeights } from '../models/weights.js';
 import type { ModelFolder } from '../models/modelFolder.js';
 import { ChangelingError } from '../util/errors.js';
-import { createSession, ort, type SessionOptions } from './session.js';
+import { createSessionFromFile, ort, type SessionOptions } from './session.js';
+import { cachedGraphs, modelFingerprint } from './graphCache.js';
 
 /** What generation needs to know of an encoder-decoder checkpoint. */
 export interface Seq2SeqInfo {
@@ -53,42 +53,48 @@ export class Seq2SeqRunner {
   static async create(model: ModelFolder, o: SessionOptions & { maxLength?: number } = {}): Promise<Seq2SeqRunner> {
     if (model.kind === 'roberta') throw new ChangelingError('usage', `${model.dir} is an encoder-only (RoBERTa) model: it does not generate`);
     const info = describe(model);
-    const enc = (b: GraphBuilder, w: GraphWeights, ids: Tensor, mask: Tensor) => (model.kind === 't5' ? t5Encoder(b, model.config, w, ids, mask, o) : bartEncoder(b, model.config, w, ids, mask));
-    const dec = (b: GraphBuilder, w: GraphWeights, d: Tensor, h: Tensor, mask: Tensor) => (model.kind === 't5' ? t5Decoder(b, model.config, w, d, h, mask, o) : bartDecoder(b, model.config, w, d, h, mask));
-    const eb = new GraphBuilder('encoder');
-    eb.output(enc(eb, new GraphWeights(eb, model.weights), eb.input('input_ids', 'int64', ['batch', 'src']), eb.input('attention_mask', 'int64', ['batch', 'src'])), 'encoder_last_hidden_state');
-    const db = new GraphBuilder('decoder');
-    const dids = db.input('decoder_input_ids', 'int64', ['batch', 'tgt']);
-    const h = db.input('encoder_hidden_states', 'float32', ['batch', 'src', info.dModel]);
-    const m = db.input('attention_mask', 'int64', ['batch', 'src']);
-    db.output(dec(db, new GraphWeights(db, model.weights), dids, h, m), 'logits');
-    // The cached decoder: cross-attention keys/values once per input, then one token per step.
     const cache = model.kind === 't5'
       ? { layers: model.config.numDecoderLayers, heads: model.config.numHeads, headDim: model.config.dKv }
       : { layers: model.config.decoderLayers, heads: model.config.decoderHeads, headDim: model.config.dModel / model.config.decoderHeads };
-    const cb = new GraphBuilder('cross-kv');
-    const ch = cb.input('encoder_hidden_states', 'float32', ['batch', 'src', info.dModel]);
-    const cw = new GraphWeights(cb, model.weights);
-    (model.kind === 't5' ? t5CrossKeyValues(cb, model.config, cw, ch) : bartCrossKeyValues(cb, model.config, cw, ch)).forEach((kv, i) => {
-      cb.output(kv.key, `cross.${i}.key`);
-      cb.output(kv.value, `cross.${i}.value`);
+    const maxLength = o.maxLength ?? 2048;
+    const g = await cachedGraphs(`${model.kind}-${modelFingerprint(model.dir, model.weightsPath, { maxLength })}`, async () => {
+      const weights = await model.loadWeights();
+      const mo = { maxLength };
+      const enc = (b: GraphBuilder, w: GraphWeights, ids: Tensor, mask: Tensor) => (model.kind === 't5' ? t5Encoder(b, model.config, w, ids, mask, mo) : bartEncoder(b, model.config, w, ids, mask));
+      const dec = (b: GraphBuilder, w: GraphWeights, d: Tensor, h: Tensor, mask: Tensor) => (model.kind === 't5' ? t5Decoder(b, model.config, w, d, h, mask, mo) : bartDecoder(b, model.config, w, d, h, mask));
+      const eb = new GraphBuilder('encoder');
+      eb.output(enc(eb, new GraphWeights(eb, weights), eb.input('input_ids', 'int64', ['batch', 'src']), eb.input('attention_mask', 'int64', ['batch', 'src'])), 'encoder_last_hidden_state');
+      const db = new GraphBuilder('decoder');
+      const dids = db.input('decoder_input_ids', 'int64', ['batch', 'tgt']);
+      const h = db.input('encoder_hidden_states', 'float32', ['batch', 'src', info.dModel]);
+      const m = db.input('attention_mask', 'int64', ['batch', 'src']);
+      db.output(dec(db, new GraphWeights(db, weights), dids, h, m), 'logits');
+      // The cached decoder: cross-attention keys/values once per input, then one token per step.
+      const cb = new GraphBuilder('cross-kv');
+      const ch = cb.input('encoder_hidden_states', 'float32', ['batch', 'src', info.dModel]);
+      const cw = new GraphWeights(cb, weights);
+      (model.kind === 't5' ? t5CrossKeyValues(cb, model.config, cw, ch) : bartCrossKeyValues(cb, model.config, cw, ch)).forEach((kv, i) => {
+        cb.output(kv.key, `cross.${i}.key`);
+        cb.output(kv.value, `cross.${i}.value`);
+      });
+      const sb = new GraphBuilder('decoder-step');
+      const token = sb.input('decoder_input_ids', 'int64', ['batch', 1]);
+      const sm = sb.input('attention_mask', 'int64', ['batch', 'src']);
+      const kvShape = (len: string) => ['batch', cache.heads, len, cache.headDim];
+      const cross = Array.from({ length: cache.layers }, (_, i) => ({ key: sb.input(`cross.${i}.key`, 'float32', kvShape('src')), value: sb.input(`cross.${i}.value`, 'float32', kvShape('src')) }));
+      const past = Array.from({ length: cache.layers }, (_, i) => ({ key: sb.input(`past.${i}.key`, 'float32', kvShape('past')), value: sb.input(`past.${i}.value`, 'float32', kvShape('past')) }));
+      const sw = new GraphWeights(sb, weights);
+      const stepOut = model.kind === 't5' ? t5DecoderStep(sb, model.config, sw, token, cross, sm, past, mo) : bartDecoderStep(sb, model.config, sw, token, cross, sm, past);
+      sb.output(stepOut.logits, 'logits');
+      stepOut.present.forEach((kv, i) => {
+        sb.output(kv.key, `present.${i}.key`);
+        sb.output(kv.value, `present.${i}.value`);
+      });
+      return { graphs: { encoder: eb, decoder: db, crossKv: cb, step: sb }, meta: {} };
     });
-    const sb = new GraphBuilder('decoder-step');
-    const token = sb.input('decoder_input_ids', 'int64', ['batch', 1]);
-    const sm = sb.input('attention_mask', 'int64', ['batch', 'src']);
-    const kvShape = (len: string) => ['batch', cache.heads, len, cache.headDim];
-    const cross = Array.from({ length: cache.layers }, (_, i) => ({ key: sb.input(`cross.${i}.key`, 'float32', kvShape('src')), value: sb.input(`cross.${i}.value`, 'float32', kvShape('src')) }));
-    const past = Array.from({ length: cache.layers }, (_, i) => ({ key: sb.input(`past.${i}.key`, 'float32', kvShape('past')), value: sb.input(`past.${i}.value`, 'float32', kvShape('past')) }));
-    const sw = new GraphWeights(sb, model.weights);
-    const stepOut = model.kind === 't5' ? t5DecoderStep(sb, model.config, sw, token, cross, sm, past, o) : bartDecoderStep(sb, model.config, sw, token, cross, sm, past);
-    sb.output(stepOut.logits, 'logits');
-    stepOut.present.forEach((kv, i) => {
-      sb.output(kv.key, `present.${i}.key`);
-      sb.output(kv.value, `present.${i}.value`);
-    });
-    // The full-sequence decoder (logits for given decoder inputs) is built only when asked for.
-    const [encoder, crossKv, step] = await Promise.all([eb, cb, sb].map((g) => createSession(serialize(g), o)));
-    return new Seq2SeqRunner(model, encoder!, () => createSession(serialize(db), o), crossKv!, step!, cache);
+    // The full-sequence decoder (logits for given decoder inputs) is opened only when asked for.
+    const [encoder, crossKv, step] = await Promise.all(['encoder', 'crossKv', 'step'].map((n) => createSessionFromFile(g.files[n]!, o)));
+    return new Seq2SeqRunner(model, encoder!, () => createSessionFromFile(g.files.decoder!, o), crossKv!, step!, cache);
   }
 
   async encode(inputIds: OrtTensor, attentionMask: OrtTensor): Promise<OrtTensor> {

@@ -24,6 +24,16 @@ export interface SessionOptions {
   dir?: string;
 }
 
+/** An inference session for a model file (its external data beside it). */
+export async function createSessionFromFile(path: string, o: SessionOptions = {}): Promise<InferenceSession> {
+  const rt = await ort();
+  return rt.InferenceSession.create(path, {
+    executionProviders: [o.provider ?? 'cpu'],
+    graphOptimizationLevel: 'all',
+    ...(o.intraOpThreads ? { intraOpNumThreads: o.intraOpThreads } : {}),
+  });
+}
+
 /** An inference session for a serialized graph; models with external weights are loaded from files. */
 export async function createSession(m: SerializedModel, o: SessionOptions = {}): Promise<InferenceSession> {
   const rt = await ort();

@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
+// Model graphs built by the tests go to a fresh folder, not the user's cache.
+process.env.CHANGELING_GRAPH_CACHE ??= mkdtempSync(join(tmpdir(), 'changeling-graphs-'));
+
 /** The Hugging Face reference goldens (copied from the project's shared goldens into test/fixtures). */
 export const GOLDENS = process.env.CHANGELING_GOLDENS ?? resolve('test/fixtures/goldens');
 

@@ -1,0 +1,62 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { GraphBuilder } from '../graph/builder.js';
+import { serialize } from '../graph/serialize.js';
+import { fileError } from '../util/errors.js';
+
+/**
+ * The ONNX graphs of a model, built on first use and cached on disk, keyed by the model's files (config,
+ * weights path, size and modification time) and by the code that builds graphs, so that later runs load
+ * them directly: no weights read into JavaScript, no graph building, no serialization.
+ */
+export const BUILDER_VERSION = typeof __GRAPH_BUILDER_HASH__ === 'string' ? __GRAPH_BUILDER_HASH__ : 'dev';
+
+export function graphCacheDir(): string {
+  return process.env.CHANGELING_GRAPH_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'changeling', 'graphs');
+}
+
+export function modelFingerprint(dir: string, weightsPath: string, extra: unknown): string {
+  const st = statSync(weightsPath);
+  const h = createHash('sha256');
+  h.update(readFileSync(join(dir, 'config.json')));
+  h.update(JSON.stringify({ weightsPath, size: st.size, mtime: st.mtimeMs, builder: BUILDER_VERSION, extra }));
+  return h.digest('hex').slice(0, 24);
+}
+
+export interface CachedGraphs<M> {
+  /** Model file per graph name. */
+  files: Record<string, string>;
+  meta: M;
+  /** True when the graphs were built now, false when they came from the cache. */
+  built: boolean;
+}
+
+/** The graphs for `key`, building them (all at once) with `build` when the cache lacks them. */
+export async function cachedGraphs<M>(key: string, build: () => Promise<{ graphs: Record<string, GraphBuilder>; meta: M }>): Promise<CachedGraphs<M>> {
+  const dir = join(graphCacheDir(), key);
+  const manifest = join(dir, 'graphs.json');
+  if (existsSync(manifest)) {
+    const m = JSON.parse(await readFile(manifest, 'utf8')) as { names: string[]; meta: M };
+    return { files: Object.fromEntries(m.names.map((n) => [n, join(dir, `${n}.onnx`)])), meta: m.meta, built: false };
+  }
+  const { graphs, meta } = await build();
+  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
+  try {
+    await mkdir(tmp, { recursive: true });
+    for (const [name, b] of Object.entries(graphs)) {
+      const m = serialize(b, { externalName: `${name}.onnx.data` });
+      await writeFile(join(tmp, `${name}.onnx`), m.model);
+      if (m.external) await writeFile(join(tmp, m.externalName), m.external);
+    }
+    await writeFile(join(tmp, 'graphs.json'), JSON.stringify({ names: Object.keys(graphs), meta, builder: BUILDER_VERSION }));
+    await rm(dir, { recursive: true, force: true });
+    await rename(tmp, dir);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw fileError(err, dir, 'caching graphs in');
+  }
+  return { files: Object.fromEntries(Object.keys(graphs).map((n) => [n, join(dir, `${n}.onnx`)])), meta, built: true };
+}
