@@ -107,3 +107,15 @@ test('changeling download fetches into the cache and prints the folder', async (
   assert.equal(out.code, 0, out.stderr);
   assert.equal(out.stdout.trim(), join(cache, 'models--tiny--t5', 'snapshots', COMMIT));
 });
+
+test('a full disk stops the download with a clear error and no model', async () => {
+  const { mkdirSync, symlinkSync } = await import('node:fs');
+  const s = await hub();
+  const cacheDir = tempDir();
+  // /dev/full answers every write with ENOSPC: the partial file of the weights points there.
+  const work = join(cacheDir, 'models--tiny--t5', 'incomplete', COMMIT);
+  mkdirSync(work, { recursive: true });
+  symlinkSync('/dev/full', join(work, 'model.safetensors'));
+  await assert.rejects(downloadModel(SPEC, { endpoint: s.endpoint, cacheDir, retries: 0 }), (e: ChangelingError) => e.code === 'disk-full' && /disk full while writing .*model\.safetensors/.test(e.message));
+  assert.equal(await cachedModel(cacheDir, ID), null);
+});
