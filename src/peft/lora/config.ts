@@ -1,0 +1,72 @@
+import { ChangelingError } from '../../util/errors.js';
+
+/** The LoRA settings of Hugging Face PEFT's adapter_config.json that Changeling honours. */
+export interface LoraConfig {
+  r: number;
+  loraAlpha: number;
+  loraDropout: number;
+  /** Module names or suffixes (PEFT matches a name equal to a target or ending in "." + target), or one regex. */
+  targetModules: string[] | string;
+  useRslora: boolean;
+  taskType: string | null;
+  baseModel: string | null;
+}
+
+export function loraScaling(c: LoraConfig): number {
+  return c.useRslora ? c.loraAlpha / Math.sqrt(c.r) : c.loraAlpha / c.r;
+}
+
+/** PEFT's module matching: a list matches exact names or ".target" suffixes; a string is a full-match regex. */
+export function matchesTarget(module: string, targets: string[] | string): boolean {
+  if (typeof targets === 'string') return new RegExp(`^(?:${targets})$`).test(module);
+  return targets.some((t) => module === t || module.endsWith(`.${t}`));
+}
+
+export function parseLoraConfig(raw: Record<string, unknown>, where = 'adapter_config.json'): LoraConfig {
+  if (raw.peft_type !== 'LORA') throw new ChangelingError('io', `${where}: peft_type ${String(raw.peft_type)} is not LORA`);
+  const unsupported = ['use_dora', 'use_qalora', 'lora_bias'].filter((k) => raw[k] === true);
+  if (raw.layers_to_transform != null || raw.layer_replication != null) unsupported.push('layers_to_transform/layer_replication');
+  if (raw.rank_pattern && Object.keys(raw.rank_pattern as object).length) unsupported.push('rank_pattern');
+  if (raw.alpha_pattern && Object.keys(raw.alpha_pattern as object).length) unsupported.push('alpha_pattern');
+  if (raw.fan_in_fan_out === true) unsupported.push('fan_in_fan_out');
+  if (raw.bias && raw.bias !== 'none') unsupported.push(`bias=${String(raw.bias)}`);
+  if (unsupported.length) throw new ChangelingError('io', `${where}: LoRA options not supported: ${unsupported.join(', ')}`);
+  const r = raw.r;
+  if (typeof r !== 'number' || r < 1) throw new ChangelingError('io', `${where}: "r" must be a positive number`);
+  const targets = raw.target_modules;
+  if (!(typeof targets === 'string' || (Array.isArray(targets) && targets.every((t) => typeof t === 'string')))) throw new ChangelingError('io', `${where}: "target_modules" must be a list of names or a regex`);
+  return {
+    r,
+    loraAlpha: typeof raw.lora_alpha === 'number' ? raw.lora_alpha : 8,
+    loraDropout: typeof raw.lora_dropout === 'number' ? raw.lora_dropout : 0,
+    targetModules: targets as string[] | string,
+    useRslora: raw.use_rslora === true,
+    taskType: typeof raw.task_type === 'string' ? raw.task_type : null,
+    baseModel: typeof raw.base_model_name_or_path === 'string' ? raw.base_model_name_or_path : null,
+  };
+}
+
+/** adapter_config.json as PEFT writes it (the fields PEFT needs to load the adapter). */
+export function loraConfigJson(c: LoraConfig): Record<string, unknown> {
+  return {
+    peft_type: 'LORA',
+    task_type: c.taskType,
+    base_model_name_or_path: c.baseModel,
+    r: c.r,
+    lora_alpha: c.loraAlpha,
+    lora_dropout: c.loraDropout,
+    target_modules: c.targetModules,
+    use_rslora: c.useRslora,
+    bias: 'none',
+    fan_in_fan_out: false,
+    inference_mode: true,
+    init_lora_weights: true,
+    modules_to_save: null,
+    layers_to_transform: null,
+    layers_pattern: null,
+    rank_pattern: {},
+    alpha_pattern: {},
+    use_dora: false,
+    revision: null,
+  };
+}
