@@ -1,0 +1,103 @@
+import type { GraphBuilder } from '../../graph/builder.js';
+import type { Tensor } from '../../graph/ir.js';
+import { wrapValue } from '../../graph/rewrite.js';
+import { ChangelingError } from '../../util/errors.js';
+
+/**
+ * Bottleneck (Houlsby) adapters as a graph transform: A(h) = h + W_up act(W_down h + b_down) + b_up,
+ * applied to the output of each sublayer's last projection, before the residual add, as the study placed
+ * them: after self-attention, cross-attention and feed-forward outputs. Sites are found by module name
+ * for T5, RoBERTa and BART. PEFT has no such adapter; the file format (adapter/format.ts) follows PEFT's.
+ */
+export interface AdapterConfig {
+  size: number;
+  nonLinearity: 'relu' | 'gelu';
+  /** Which sites: any of self_attn_adapter, cross_attn_adapter, ffn_adapter. */
+  sites: string[];
+  /** Train the model's layer norms too (the study's adapter setting). */
+  trainLayerNorms: boolean;
+}
+
+export const DEFAULT_ADAPTER: AdapterConfig = { size: 128, nonLinearity: 'relu', sites: ['self_attn_adapter', 'cross_attn_adapter', 'ffn_adapter'], trainLayerNorms: true };
+
+const SITES: Array<[RegExp, string]> = [
+  [/^(.*\.block\.\d+)\.layer\.\d+\.SelfAttention\.o$/, 'self_attn_adapter'], // T5
+  [/^(.*\.block\.\d+)\.layer\.\d+\.EncDecAttention\.o$/, 'cross_attn_adapter'],
+  [/^(.*\.block\.\d+)\.layer\.\d+\.DenseReluDense\.wo$/, 'ffn_adapter'],
+  [/^(.*\.layer\.\d+)\.attention\.output\.dense$/, 'self_attn_adapter'], // RoBERTa
+  [/^(.*\.layer\.\d+)\.output\.dense$/, 'ffn_adapter'],
+  [/^(.*\.layers\.\d+)\.self_attn\.out_proj$/, 'self_attn_adapter'], // BART
+  [/^(.*\.layers\.\d+)\.encoder_attn\.out_proj$/, 'cross_attn_adapter'],
+  [/^(.*\.layers\.\d+)\.fc2$/, 'ffn_adapter'],
+];
+
+/** Layer norm weights, trainable with adapters when `trainLayerNorms` is set. */
+export const isLayerNorm = (name: string) => /layer_norm|LayerNorm|layernorm/.test(name);
+
+export interface InjectedAdapter {
+  site: string;
+  params: { downW: Tensor; downB: Tensor; upW: Tensor; upB: Tensor };
+  width: number;
+}
+
+export const adapterKey = (site: string, part: 'down.weight' | 'down.bias' | 'up.weight' | 'up.bias') => `base_model.model.${site}.${part}`;
+
+export function injectAdapters(b: GraphBuilder, cfg: AdapterConfig): InjectedAdapter[] {
+  const found: InjectedAdapter[] = [];
+  for (const node of b.nodes.slice()) {
+    if (node.op !== 'MatMul') continue;
+    const tr = node.inputs[1]!.producer;
+    if (!tr || tr.op !== 'Transpose') continue;
+    const w = tr.inputs[0]!;
+    if (!w.name.endsWith('.weight')) continue;
+    const module = w.name.slice(0, -'.weight'.length);
+    const hit = SITES.find(([re]) => re.test(module));
+    if (!hit || !cfg.sites.includes(hit[1])) continue;
+    const site = `${hit[0].exec(module)![1]}.${hit[1]}`;
+    // The projection's output: after its bias, when it has one.
+    let out = node.outputs[0]!;
+    const biasAdd = b.nodes.find((n) => n.op === 'Add' && n.inputs[0] === out && n.inputs[1]?.name === `${module}.bias`);
+    if (biasAdd) out = biasAdd.outputs[0]!;
+    const d = w.shape[0] as number;
+    const m = cfg.size;
+    const params = {
+      downW: b.input(adapterKey(site, 'down.weight'), 'float32', [m, d]),
+      downB: b.input(adapterKey(site, 'down.bias'), 'float32', [m]),
+      upW: b.input(adapterKey(site, 'up.weight'), 'float32', [d, m]),
+      upB: b.input(adapterKey(site, 'up.bias'), 'float32', [d]),
+    };
+    wrapValue(b, out, (h) => {
+      const down = b.add(b.matmul(h, b.transpose(params.downW, [1, 0])), params.downB);
+      const act = cfg.nonLinearity === 'relu' ? b.relu(down) : b.gelu(down, 'erf');
+      return b.add(h, b.add(b.matmul(act, b.transpose(params.upW, [1, 0])), params.upB));
+    });
+    found.push({ site, params, width: d });
+  }
+  if (found.length === 0) throw new ChangelingError('usage', `adapters: no site found for ${cfg.sites.join(', ')}`);
+  return found;
+}
+
+/** Initialisation: down as nn.Linear's default, up = 0 so that the adapted model starts as the base one. */
+export function initAdapter(a: InjectedAdapter, size: number, rand: () => number): Record<string, Float32Array> {
+  const bound = 1 / Math.sqrt(a.width);
+  return {
+    [a.params.downW.name]: Float32Array.from({ length: size * a.width }, () => (rand() * 2 - 1) * bound),
+    [a.params.downB.name]: Float32Array.from({ length: size }, () => (rand() * 2 - 1) * bound),
+    [a.params.upW.name]: new Float32Array(a.width * size),
+    [a.params.upB.name]: new Float32Array(a.width),
+  };
+}
+
+/** adapter_config.json for Changeling's bottleneck adapters (PEFT's style; PEFT itself cannot load it). */
+export function adapterConfigJson(c: AdapterConfig, baseModel: string | null, taskType: string | null): Record<string, unknown> {
+  return { peft_type: 'CHANGELING_BOTTLENECK', format_version: 1, task_type: taskType, base_model_name_or_path: baseModel, adapter_size: c.size, non_linearity: c.nonLinearity, sites: c.sites, train_layer_norms: c.trainLayerNorms, formula: 'A(h) = h + up(act(down(h))), applied to the output of each site\'s last projection before the residual add' };
+}
+
+export function parseAdapterConfig(raw: Record<string, unknown>, where = 'adapter_config.json'): AdapterConfig {
+  if (raw.peft_type !== 'CHANGELING_BOTTLENECK') throw new ChangelingError('io', `${where}: peft_type ${String(raw.peft_type)} is not CHANGELING_BOTTLENECK`);
+  const size = raw.adapter_size;
+  if (typeof size !== 'number' || size < 1) throw new ChangelingError('io', `${where}: "adapter_size" must be a positive number`);
+  const act = raw.non_linearity ?? 'relu';
+  if (act !== 'relu' && act !== 'gelu') throw new ChangelingError('io', `${where}: non_linearity "${String(act)}" is not relu or gelu`);
+  return { size, nonLinearity: act, sites: (raw.sites as string[]) ?? DEFAULT_ADAPTER.sites, trainLayerNorms: raw.train_layer_norms !== false };
+}
