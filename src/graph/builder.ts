@@ -368,6 +368,11 @@ export class GraphBuilder {
     return this.one('Slice', inputs, x.dtype, shape);
   }
 
+  /** Slice along one axis with start and end given as int64 [1] tensors; `outShape` is the result's static shape. */
+  sliceDynamic(x: Tensor, start: Tensor, end: Tensor, axis: number, outShape: Shape): Tensor {
+    return this.one('Slice', [x, start, end, this.ints([normAxis(axis, x.rank, 'Slice')])], x.dtype, outShape);
+  }
+
   gather(data: Tensor, indices: Tensor, axis = 0): Tensor {
     const a = normAxis(axis, data.rank, 'Gather');
     if (indices.dtype !== 'int64' && indices.dtype !== 'int32') throw new GraphError(`Gather: indices must be integers, got ${indices}`);

@@ -56,13 +56,20 @@ export const VJP: Record<string, Rule> = {
   },
   Concat: (b, g, xs, _y, n) => {
     const axis = n.attrs.axis as number;
-    let off = 0;
+    // Offsets along the axis: numbers while the sizes are static, shape arithmetic once one is not.
+    let off: number | Tensor = 0;
     return xs.map((x) => {
-      const len = T(x).shape[axis];
-      if (typeof len !== 'number') throw new GraphError(`Concat gradient: the size along axis ${axis} of ${x} must be static`);
+      const len = T(x).shape[axis]!;
       const start = off;
-      off += len;
-      return () => b.slice(g, [start], [start + len], [axis]);
+      if (typeof len === 'number' && typeof start === 'number') {
+        off = start + len;
+        return () => b.slice(g, [start], [start + len], [axis]);
+      }
+      const startT: Tensor = typeof start === 'number' ? b.ints([start]) : start;
+      const lenT = b.slice(b.shapeOf(T(x)), [axis], [axis + 1], [0]);
+      const endT = b.add(startT, lenT);
+      off = endT;
+      return () => b.sliceDynamic(g, startT, endT, axis, T(x).shape);
     });
   },
   Slice: (b, g, [x, starts, _ends, axes]) => [() => padBack(b, g, T(x), constInts(b, T(starts)), constInts(b, T(axes))), null, null, null],

@@ -158,19 +158,49 @@ export function t5Encoder(b: GraphBuilder, cfg: T5Config, w: GraphWeights, input
 }
 
 /** The decoder stack and LM head: ([batch, tgt] ids, encoder states) -> [batch, tgt, vocab] logits. */
-export function t5Decoder(b: GraphBuilder, cfg: T5Config, w: GraphWeights, decoderInputIds: Tensor, encoderHidden: Tensor, attentionMask: Tensor, o: { maxLength?: number; decoderAttentionMask?: Tensor } = {}): Tensor {
-  const t = t5Parts(b, cfg, w, o.maxLength ?? 2048);
+export function t5Decoder(
+  b: GraphBuilder,
+  cfg: T5Config,
+  w: GraphWeights,
+  decoderInputIds: Tensor,
+  encoderHidden: Tensor,
+  attentionMask: Tensor,
+  o: { maxLength?: number; decoderAttentionMask?: Tensor; selfPrefix?: { length: number; layer: (i: number) => KeyValue } } = {},
+): Tensor {
+  const maxLen = o.maxLength ?? 2048;
+  const t = t5Parts(b, cfg, w, maxLen);
   let y = b.gather(w.get('shared.weight'), decoderInputIds);
-  const pos = b.range({ of: decoderInputIds, axis: 1 });
-  const causal = b.mul(b.cast(b.less(b.unsqueeze(pos, [1]), b.unsqueeze(pos, [0])), 'float32'), F32_MIN);
-  let selfBias = b.add(t.positionBias(decoderInputIds, decoderInputIds, false, 'decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), causal);
-  if (o.decoderAttentionMask) selfBias = b.add(selfBias, t.padMask(o.decoderAttentionMask));
+  const P = o.selfPrefix?.length ?? 0;
+  // Query i sits at position P + i among keys 0..P+T-1 (P prefix slots, always visible), causal over tokens.
+  const tokPos = b.range({ of: decoderInputIds, axis: 1 });
+  const qPos = P ? b.add(tokPos, b.constant(P, 'int64', [])) : tokPos;
+  const kPos = P ? b.concat([b.range(P), qPos], 0) : tokPos;
+  const causal = b.mul(b.cast(b.less(b.unsqueeze(qPos, [1]), b.unsqueeze(kPos, [0])), 'float32'), F32_MIN);
+  const table = b.constant(relativePositionBuckets(maxLen, false, cfg.relativeAttentionNumBuckets, cfg.relativeAttentionMaxDistance), 'int64');
+  const rel = b.add(b.sub(b.unsqueeze(kPos, [0]), b.unsqueeze(qPos, [1])), b.constant(maxLen - 1, 'int64', []));
+  const bias = b.unsqueeze(b.transpose(b.gather(w.get('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), b.gather(table, rel)), [2, 0, 1]), [0]);
+  let selfBias = b.add(bias, causal);
+  if (o.decoderAttentionMask) {
+    const m = P ? b.concat([b.expand(b.constant(1, 'int64', [1, P]), b.concat([b.slice(b.shapeOf(o.decoderAttentionMask), [0], [1], [0]), b.ints([P])], 0), [o.decoderAttentionMask.shape[0]!, P]), o.decoderAttentionMask], 1) : o.decoderAttentionMask;
+    selfBias = b.add(selfBias, t.padMask(m));
+  }
   const crossBias = t.padMask(attentionMask);
+  const batchOf = (x: Tensor, like: Tensor) => b.expand(x, b.concat([b.slice(b.shapeOf(like), [0], [1], [0]), b.slice(b.shapeOf(x), [1], [4], [0])], 0), [like.shape[0]!, ...x.shape.slice(1)]);
   for (let i = 0; i < cfg.numDecoderLayers; i++) {
     const p = `decoder.block.${i}`;
     y = b.within(p, () => {
       const n0 = t.norm(y, `${p}.layer.0.layer_norm.weight`);
-      const s = b.add(y, t.attention(n0, n0, `${p}.layer.0.SelfAttention`, selfBias));
+      const sa = `${p}.layer.0.SelfAttention`;
+      let attn: Tensor;
+      if (o.selfPrefix) {
+        const pre = o.selfPrefix.layer(i);
+        const k = t.split(t.linear(n0, `${sa}.k.weight`));
+        const v = t.split(t.linear(n0, `${sa}.v.weight`));
+        attn = t.attendTo(n0, b.concat([batchOf(pre.key, k), k], 2), b.concat([batchOf(pre.value, v), v], 2), sa, selfBias);
+      } else {
+        attn = t.attention(n0, n0, sa, selfBias);
+      }
+      const s = b.add(y, attn);
       const c = b.add(s, t.attention(t.norm(s, `${p}.layer.1.layer_norm.weight`), encoderHidden, `${p}.layer.1.EncDecAttention`, crossBias));
       return b.add(c, t.feedForward(t.norm(c, `${p}.layer.2.layer_norm.weight`), `${p}.layer.2.DenseReluDense`));
     });

@@ -1,0 +1,44 @@
+import type { GraphBuilder } from '../../graph/builder.js';
+import type { Tensor } from '../../graph/ir.js';
+import type { T5Config } from '../../models/config.js';
+import type { KeyValue } from '../../models/t5.js';
+import { ChangelingError } from '../../util/errors.js';
+
+/**
+ * Hugging Face PEFT's prefix-tuning as PEFT 0.21 with transformers 5 actually runs it on T5, kept as its
+ * own mode so PEFT's adapters load and behave exactly as there: one trainable embedding E
+ * [num_virtual_tokens, num_layers * 2 * d_model]; only the decoder's self-attention gets prefix keys and
+ * values (the encoder gets nothing, cross-attention is plain); decoder layer l uses entry (4l mod 2L) as
+ * keys and (4l + 1 mod 2L) as values, entry e being E[:, e*d_model:(e+1)*d_model] as [H, tokens, d_kv].
+ * (Changeling's own prefix-tuning, in every attention as Li and Liang define it, is a separate method.)
+ */
+export interface PeftPrefixConfig {
+  numVirtualTokens: number;
+  numLayers: number;
+  tokenDim: number;
+  numAttentionHeads: number;
+}
+
+export function parsePeftPrefixConfig(raw: Record<string, unknown>, where = 'adapter_config.json'): PeftPrefixConfig {
+  if (raw.peft_type !== 'PREFIX_TUNING') throw new ChangelingError('io', `${where}: peft_type ${String(raw.peft_type)} is not PREFIX_TUNING`);
+  if (raw.prefix_projection === true) throw new ChangelingError('io', `${where}: prefix_projection is not supported`);
+  const n = (k: string) => {
+    if (typeof raw[k] !== 'number') throw new ChangelingError('io', `${where}: "${k}" must be a number`);
+    return raw[k] as number;
+  };
+  return { numVirtualTokens: n('num_virtual_tokens'), numLayers: n('num_layers'), tokenDim: n('token_dim'), numAttentionHeads: n('num_attention_heads') };
+}
+
+/** The prompt_embeddings input and, per decoder layer, its prefix keys and values [1, H, tokens, d_kv]. */
+export function peftT5Prefix(b: GraphBuilder, cfg: T5Config, p: PeftPrefixConfig): { embeddings: Tensor; layer: (i: number) => KeyValue; length: number } {
+  const L = p.numLayers;
+  const d = cfg.dModel;
+  if (p.tokenDim !== d || p.numAttentionHeads !== cfg.numHeads) throw new ChangelingError('usage', `the prefix adapter was made for d_model ${p.tokenDim} / ${p.numAttentionHeads} heads, the model has ${d} / ${cfg.numHeads}`);
+  const E = b.input('prompt_embeddings', 'float32', [p.numVirtualTokens, L * 2 * d]);
+  const entry = (e: number) => b.unsqueeze(b.transpose(b.reshape(b.slice(E, [e * d], [(e + 1) * d], [1]), [p.numVirtualTokens, cfg.numHeads, cfg.dKv]), [1, 0, 2]), [0]);
+  return {
+    embeddings: E,
+    length: p.numVirtualTokens,
+    layer: (i) => ({ key: entry((4 * i) % (2 * L)), value: entry((4 * i + 1) % (2 * L)) }),
+  };
+}
