@@ -20,7 +20,9 @@ export interface InjectedLora {
 
 export const loraKey = (module: string, which: 'A' | 'B') => `base_model.model.${module}.lora_${which}.weight`;
 
-export function injectLora(b: GraphBuilder, cfg: LoraConfig, o: { dropoutSeed?: Tensor | null } = {}): InjectedLora[] {
+export function injectLora(b: GraphBuilder, cfg: LoraConfig, o: { dropoutSeed?: Tensor | null; moduleName?: (module: string) => string } = {}): InjectedLora[] {
+  // PEFT names modules relative to the model it wrapped: RobertaModel has no "roberta." prefix.
+  const rename = o.moduleName ?? ((m: string) => m);
   const s = loraScaling(cfg);
   const found: InjectedLora[] = [];
   for (const node of b.nodes.slice()) {
@@ -30,7 +32,7 @@ export function injectLora(b: GraphBuilder, cfg: LoraConfig, o: { dropoutSeed?: 
     if (!tr || tr.op !== 'Transpose') continue;
     const w = tr.inputs[0]!;
     if (!w.name.endsWith('.weight') || w.rank !== 2) continue;
-    const module = w.name.slice(0, -'.weight'.length);
+    const module = rename(w.name.slice(0, -'.weight'.length));
     if (!matchesTarget(module, cfg.targetModules)) continue;
     const [outF, inF] = w.shape as [number, number];
     const a = b.input(loraKey(module, 'A'), 'float32', [cfg.r, inF]);
