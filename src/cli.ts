@@ -6,6 +6,7 @@ import { DOCTOR_HELP, doctorCommand } from './cli/doctorCommand.js';
 import { DEMO_HELP, demoCommand } from './cli/demoCommand.js';
 import { INSPECT_HELP, inspectCommand } from './cli/inspectCommand.js';
 import { DOWNLOAD_HELP, downloadCommand } from './cli/downloadCommand.js';
+import { TRAIN_HELP, trainCommand } from './cli/trainCommand.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   show: { run: showCommand, help: SHOW_HELP },
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   demo: { run: demoCommand, help: DEMO_HELP },
   inspect: { run: inspectCommand, help: INSPECT_HELP },
   download: { run: downloadCommand, help: DOWNLOAD_HELP },
+  train: { run: trainCommand, help: TRAIN_HELP },
 };
 
 const HELP = `changeling ${pkg.version}: code-change models on your machine

@@ -1,0 +1,63 @@
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { trainAdapter, type Method } from '../peft/trainAdapter.js';
+import { ChangelingError } from '../util/errors.js';
+import { interruptSignal, printJson, writeOut } from './io.js';
+
+export const TRAIN_HELP = `changeling train --model DIR --method lora|adapter|prefix|fmft --data FILE.jsonl --out DIR [options]
+
+  Trains one parameter-efficient method (or full fine-tuning) on a frozen model and saves it in Hugging
+  Face PEFT's format (adapter_config.json + adapter_model.safetensors; full fine-tuning saves a model
+  folder). Data lines: {"input_ids": [...], "labels": [...]} or {"text": "...", "target": "..."} for
+  T5/BART (sequence to sequence), {"input_ids": [...] | "text": "...", "label": 0|1, "features": [14 numbers]}
+  for RoBERTa (JIT-Fine head, binary cross-entropy).
+
+  --steps N | --epochs N   length of training (default 100 steps)
+  --lr X                   learning rate (default: 1e-4 LoRA, 5e-4 adapter/prefix, 2e-5 fmft)
+  --batch N                batch size (default 8)
+  --seed N                 seed (runs are deterministic for a seed with dropout 0)
+  --weight-decay X         AdamW decoupled weight decay (default 0.01)
+  --clip X | --no-clip     global gradient-norm clipping (default 1.0)
+  --schedule constant|linear   learning-rate schedule (default constant)
+  --init DIR               start from an adapter in PEFT format instead of a fresh one
+  LoRA:     --r N (8) --alpha N (32) --lora-dropout X (0) --targets q,v --rslora
+  adapter:  --adapter-size N (128)
+  prefix:   --prefix-tokens N (20)   (T5: PEFT's prefix mode, decoder self-attention)
+  --json                   print {"steps": [{"step", "loss"}...], "out", ...}`;
+
+const num = (name: string, v: string | undefined): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new ChangelingError('usage', `--${name} needs a number, not "${v}"`);
+  return n;
+};
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      model: { type: 'string' }, method: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' },
+      steps: { type: 'string' }, epochs: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, seed: { type: 'string' },
+      'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'no-clip': { type: 'boolean', default: false }, schedule: { type: 'string' }, init: { type: 'string' },
+      r: { type: 'string' }, alpha: { type: 'string' }, 'lora-dropout': { type: 'string' }, targets: { type: 'string' }, rslora: { type: 'boolean', default: false },
+      'adapter-size': { type: 'string' }, 'prefix-tokens': { type: 'string' }, json: { type: 'boolean', default: false },
+    },
+  });
+  for (const k of ['model', 'method', 'data', 'out'] as const) if (!values[k]) throw new ChangelingError('usage', `train needs --${k}`);
+  if (!['lora', 'adapter', 'prefix', 'fmft'].includes(values.method!)) throw new ChangelingError('usage', `--method must be lora, adapter, prefix or fmft, not "${values.method}"`);
+  if (values.schedule && values.schedule !== 'constant' && values.schedule !== 'linear') throw new ChangelingError('usage', '--schedule must be constant or linear');
+  const r = await trainAdapter({
+    model: resolve(values.model!), method: values.method as Method, data: resolve(values.data!), out: resolve(values.out!),
+    steps: num('steps', values.steps), epochs: num('epochs', values.epochs), lr: num('lr', values.lr), batch: num('batch', values.batch), seed: num('seed', values.seed),
+    weightDecay: num('weight-decay', values['weight-decay']), clip: values['no-clip'] ? null : num('clip', values.clip), schedule: values.schedule as 'constant' | 'linear' | undefined,
+    init: values.init ? resolve(values.init) : undefined,
+    lora: { r: num('r', values.r), alpha: num('alpha', values.alpha), dropout: num('lora-dropout', values['lora-dropout']), targets: values.targets?.split(',').map((t) => t.trim()).filter(Boolean), rslora: values.rslora },
+    adapterSize: num('adapter-size', values['adapter-size']), prefixTokens: num('prefix-tokens', values['prefix-tokens']),
+    signal: interruptSignal(),
+    onStep: values.json ? undefined : (step, loss) => process.stderr.write(`step ${step}: loss ${loss.toFixed(5)}\n`),
+  });
+  if (values.json) await printJson(r);
+  else await writeOut(`saved ${values.method} to ${r.out} (${r.trainableParameters.toLocaleString('en')} trainable parameters, ${r.steps.length} steps, ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMiB} MiB)\n`);
+  return 0;
+}

@@ -1,0 +1,261 @@
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Tensor as OrtTensor } from 'onnxruntime-node';
+import { GraphBuilder } from '../graph/builder.js';
+import type { Tensor } from '../graph/ir.js';
+import { loadModelFolder, type ModelFolder } from '../models/modelFolder.js';
+import { GraphWeights } from '../models/weights.js';
+import { t5Decoder, t5Encoder } from '../models/t5.js';
+import { bartDecoder, bartEncoder } from '../models/bart.js';
+import { roberta } from '../models/roberta.js';
+import { jitFineHead } from '../models/heads.js';
+import { CodeTokenizer } from '../models/tokenizer.js';
+import { ort } from '../runtime/session.js';
+import { seededRandom, padBatch } from '../train/batching.js';
+import { TrainSession, type ParamSpec } from '../train/trainSession.js';
+import { trainLoop } from '../train/trainLoop.js';
+import { ChangelingError, fileError } from '../util/errors.js';
+import { loraConfigJson, parseLoraConfig, type LoraConfig } from './lora/config.js';
+import { initLora, injectLora } from './lora/inject.js';
+import { DEFAULT_ADAPTER, adapterConfigJson, initAdapter, injectAdapters, isLayerNorm, parseAdapterConfig, type AdapterConfig } from './adapter/inject.js';
+import { parsePeftPrefixConfig, peftT5Prefix } from './prefix/peftT5.js';
+import { readAdapter, writeAdapter } from './files.js';
+import { encodeSafetensors } from '../models/safetensors.js';
+import { writeBytesAtomic } from '../util/atomicFile.js';
+import { mkdir, copyFile } from 'node:fs/promises';
+
+/**
+ * `changeling train`: one PEFT method (or full fine-tuning) on a model folder and a JSONL dataset, saved
+ * in PEFT's format. Sequence-to-sequence data ({"input_ids", "labels"} or {"text", "target"}) trains T5 or
+ * BART with token cross-entropy; classification data ({"input_ids" | "text", "label", "features"?}) trains a
+ * RoBERTa encoder with the JIT-Fine head (expert features, BCE).
+ */
+export type Method = 'lora' | 'adapter' | 'prefix' | 'fmft';
+
+export interface TrainOptions {
+  model: string;
+  method: Method;
+  data: string;
+  out: string;
+  steps?: number;
+  epochs?: number;
+  lr?: number;
+  batch?: number;
+  seed?: number;
+  weightDecay?: number;
+  clip?: number | null;
+  schedule?: 'constant' | 'linear';
+  init?: string;
+  lora?: Partial<{ r: number; alpha: number; dropout: number; targets: string[]; rslora: boolean }>;
+  adapterSize?: number;
+  prefixTokens?: number;
+  maxSourceLength?: number;
+  maxTargetLength?: number;
+  signal?: AbortSignal;
+  onStep?: (step: number, loss: number) => void;
+}
+
+interface Example {
+  input: number[];
+  labels?: number[];
+  label?: number;
+  features?: number[];
+}
+
+const DEFAULT_TARGETS: Record<ModelFolder['kind'], string[]> = { t5: ['q', 'v'], bart: ['q_proj', 'v_proj'], roberta: ['query', 'value'] };
+
+async function readData(path: string, model: ModelFolder, o: TrainOptions): Promise<Example[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw fileError(err, path, 'reading');
+  }
+  let tok: CodeTokenizer | null = null;
+  const tokenize = async (s: string, max: number) => {
+    tok ??= await CodeTokenizer.fromFolder(model.dir);
+    return tok.encode(s).ids.slice(0, max);
+  };
+  const out: Example[] = [];
+  const lines = text.split('\n').filter((l) => l.trim());
+  for (const [i, line] of lines.entries()) {
+    let r: Record<string, unknown>;
+    try {
+      r = JSON.parse(line);
+    } catch {
+      throw new ChangelingError('usage', `${path}:${i + 1}: not a JSON object`);
+    }
+    const where = `${path}:${i + 1}`;
+    const ids = Array.isArray(r.input_ids) ? (r.input_ids as number[]) : typeof r.text === 'string' ? await tokenize(r.text, o.maxSourceLength ?? 512) : null;
+    if (!ids || !ids.every(Number.isInteger)) throw new ChangelingError('usage', `${where}: needs "input_ids" (integers) or "text"`);
+    if (model.kind === 'roberta') {
+      const label = r.label;
+      if (label !== 0 && label !== 1) throw new ChangelingError('usage', `${where}: classification data needs "label": 0 or 1`);
+      const f = r.features;
+      if (f !== undefined && !(Array.isArray(f) && f.length === 14 && f.every((x) => typeof x === 'number'))) throw new ChangelingError('usage', `${where}: "features" must be 14 numbers`);
+      out.push({ input: ids, label, features: (f as number[] | undefined) ?? new Array(14).fill(0) });
+    } else {
+      const labels = Array.isArray(r.labels) ? (r.labels as number[]) : typeof r.target === 'string' ? await tokenize(r.target, o.maxTargetLength ?? 128) : null;
+      if (!labels || !labels.every(Number.isInteger)) throw new ChangelingError('usage', `${where}: sequence-to-sequence data needs "labels" (integers) or "target"`);
+      out.push({ input: ids, labels });
+    }
+  }
+  if (out.length === 0) throw new ChangelingError('usage', `${path} has no examples`);
+  return out;
+}
+
+export interface TrainResult {
+  steps: Array<{ step: number; loss: number }>;
+  out: string;
+  trainableParameters: number;
+  seconds: number;
+  peakRssMiB: number;
+}
+
+export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
+  const rt = await ort();
+  const model = await loadModelFolder(o.model);
+  const data = await readData(o.data, model, o);
+  const weights = await model.loadWeights();
+  const seed = o.seed ?? 42;
+  const rand = seededRandom(seed);
+  const b = new GraphBuilder(`train-${o.method}`);
+  const trainable = (n: string) => o.method === 'fmft' || (o.method === 'adapter' && isLayerNorm(n)) || n.startsWith('classifier.manual_dense') || n.startsWith('classifier.out_proj_new');
+  const headWeights = model.kind === 'roberta' && !weights.has('classifier.manual_dense.weight');
+  if (headWeights) {
+    const h = model.config.hiddenSize;
+    const u = (n: number, fan: number) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) / Math.sqrt(fan));
+    weights.set('classifier.manual_dense.weight', { shape: [h, 14], data: u(h * 14, 14) });
+    weights.set('classifier.manual_dense.bias', { shape: [h], data: u(h, 14) });
+    weights.set('classifier.out_proj_new.weight', { shape: [1, 2 * h], data: u(2 * h, 2 * h) });
+    weights.set('classifier.out_proj_new.bias', { shape: [1], data: u(1, 2 * h) });
+  }
+  const w = new GraphWeights(b, weights, trainable);
+  const ids = b.input('input_ids', 'int64', ['batch', 'src']);
+  const mask = b.input('attention_mask', 'int64', ['batch', 'src']);
+  let loss: Tensor;
+  let prefixEmb: Tensor | null = null;
+  if (model.kind === 'roberta') {
+    const feats = b.input('expert_features', 'float32', ['batch', 14]);
+    const labels = b.input('labels', 'float32', ['batch']);
+    const prefix = [...weights.keys()].some((k) => k.startsWith('roberta.')) ? 'roberta.' : '';
+    const enc = roberta(b, model.config, w, ids, mask, { prefix });
+    loss = b.bceWithLogits(b.reshape(jitFineHead(b, w, enc.lastHidden, feats), [-1]), labels);
+  } else {
+    const dec = b.input('decoder_input_ids', 'int64', ['batch', 'tgt']);
+    const labels = b.input('labels', 'int64', ['batch', 'tgt']);
+    let logits: Tensor;
+    if (model.kind === 't5') {
+      let selfPrefix;
+      if (o.method === 'prefix') {
+        const p = peftT5Prefix(b, model.config, { numVirtualTokens: o.prefixTokens ?? 20, numLayers: model.config.numDecoderLayers, tokenDim: model.config.dModel, numAttentionHeads: model.config.numHeads });
+        prefixEmb = p.embeddings;
+        selfPrefix = p;
+      }
+      logits = t5Decoder(b, model.config, w, dec, t5Encoder(b, model.config, w, ids, mask), mask, { selfPrefix });
+    } else {
+      if (o.method === 'prefix') throw new ChangelingError('usage', 'prefix-tuning is available for T5 models (PEFT\'s T5 mode) so far');
+      logits = bartDecoder(b, model.config, w, dec, bartEncoder(b, model.config, w, ids, mask), mask);
+    }
+    loss = b.crossEntropy(logits, labels);
+  }
+  if (model.kind === 'roberta' && o.method === 'prefix') throw new ChangelingError('usage', 'prefix-tuning is available for T5 models (PEFT\'s T5 mode) so far');
+  // The method's parameters, initialised (or taken from --init).
+  const init = o.init ? await readAdapter(o.init) : null;
+  const params: ParamSpec[] = w.trainable.map((p) => ({ ...p }));
+  let saveConfig: Record<string, unknown> | null = null;
+  const taskType = model.kind === 'roberta' ? 'SEQ_CLS' : 'SEQ_2_SEQ_LM';
+  if (o.method === 'lora') {
+    const cfg: LoraConfig = init
+      ? parseLoraConfig(init.config)
+      : { r: o.lora?.r ?? 8, loraAlpha: o.lora?.alpha ?? 32, loraDropout: o.lora?.dropout ?? 0, targetModules: o.lora?.targets ?? DEFAULT_TARGETS[model.kind], useRslora: o.lora?.rslora ?? false, taskType, baseModel: model.dir };
+    const dropoutSeed = cfg.loraDropout > 0 ? b.input('dropout_seed', 'int64', []) : null;
+    for (const l of injectLora(b, cfg, { dropoutSeed })) {
+      const fresh = initLora(l, rand);
+      params.push({ tensor: l.a, init: init?.weights.get(l.a.name)?.data ?? fresh.a, decay: true }, { tensor: l.b, init: init?.weights.get(l.b.name)?.data ?? fresh.b, decay: true });
+    }
+    saveConfig = loraConfigJson(cfg);
+  } else if (o.method === 'adapter') {
+    const cfg: AdapterConfig = init ? parseAdapterConfig(init.config) : { ...DEFAULT_ADAPTER, size: o.adapterSize ?? DEFAULT_ADAPTER.size };
+    for (const a of injectAdapters(b, cfg)) {
+      const fresh = initAdapter(a, cfg.size, rand);
+      for (const t of Object.values(a.params)) params.push({ tensor: t, init: init?.weights.get(t.name)?.data ?? fresh[t.name]!, decay: t.name.endsWith('weight') });
+    }
+    saveConfig = adapterConfigJson(cfg, model.dir, taskType);
+  } else if (o.method === 'prefix' && prefixEmb) {
+    const n = prefixEmb.shape.reduce<number>((a, d) => a * (d as number), 1);
+    const box = () => {
+      // PEFT's default: N(0, 1) (Box-Muller over the seeded stream).
+      const u = Math.max(rand(), 1e-12);
+      return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+    };
+    params.push({ tensor: prefixEmb, init: init?.weights.get('prompt_embeddings')?.data ?? Float32Array.from({ length: n }, box), decay: true });
+    const t5c = model.kind === 't5' ? model.config : null;
+    saveConfig = { peft_type: 'PREFIX_TUNING', task_type: taskType, base_model_name_or_path: model.dir, num_virtual_tokens: o.prefixTokens ?? 20, num_layers: t5c!.numDecoderLayers, token_dim: t5c!.dModel, num_attention_heads: t5c!.numHeads, num_transformer_submodules: 2, encoder_hidden_size: t5c!.dModel, prefix_projection: false, inference_mode: true };
+  }
+  if (init && o.method === 'prefix') parsePeftPrefixConfig(init.config);
+  const steps = o.steps ?? (o.epochs ? Math.ceil(data.length / (o.batch ?? 8)) * o.epochs : 100);
+  const session = await TrainSession.create(b, loss, params, {
+    lr: o.lr ?? (o.method === 'fmft' ? 2e-5 : o.method === 'lora' ? 1e-4 : 5e-4),
+    weightDecay: o.weightDecay ?? 0.01,
+    clipNorm: o.clip === undefined ? 1.0 : o.clip,
+    schedule: o.schedule === 'linear' ? { kind: 'linear', warmup: 0, total: steps } : { kind: 'constant' },
+  });
+  const pad = model.kind === 't5' ? model.config.padTokenId : model.config.padTokenId;
+  const start = model.kind === 't5' ? model.config.decoderStartTokenId : model.kind === 'bart' ? (model.config.decoderStartTokenId ?? model.config.eosTokenId) : 0;
+  const hasDropout = b.inputs.some((t) => t.name === 'dropout_seed');
+  let stepNo = 0;
+  const toFeeds = (batch: Example[]): Record<string, OrtTensor> => {
+    const src = padBatch(batch.map((e) => e.input), pad);
+    const feeds: Record<string, OrtTensor> = { input_ids: new rt.Tensor('int64', src.ids, src.shape), attention_mask: new rt.Tensor('int64', src.mask, src.shape) };
+    if (model.kind === 'roberta') {
+      feeds.expert_features = new rt.Tensor('float32', Float32Array.from(batch.flatMap((e) => e.features!)), [batch.length, 14]);
+      feeds.labels = new rt.Tensor('float32', Float32Array.from(batch.map((e) => e.label!)), [batch.length]);
+    } else {
+      const T = Math.max(...batch.map((e) => e.labels!.length));
+      const labels = new BigInt64Array(batch.length * T).fill(-100n);
+      const dec = new BigInt64Array(batch.length * T).fill(BigInt(pad));
+      batch.forEach((e, i) => e.labels!.forEach((v, j) => {
+        labels[i * T + j] = BigInt(v);
+        if (j + 1 < T) dec[i * T + j + 1] = BigInt(v);
+      }));
+      batch.forEach((_, i) => (dec[i * T] = BigInt(start)));
+      feeds.labels = new rt.Tensor('int64', labels, [batch.length, T]);
+      feeds.decoder_input_ids = new rt.Tensor('int64', dec, [batch.length, T]);
+    }
+    if (hasDropout) feeds.dropout_seed = new rt.Tensor('int64', BigInt64Array.from([BigInt(seed * 100003 + ++stepNo)]), []);
+    return feeds;
+  };
+  const log: Array<{ step: number; loss: number }> = [];
+  const t0 = performance.now();
+  await trainLoop({
+    session, train: data, batchSize: o.batch ?? 8, maxSteps: steps, seed, signal: o.signal, toFeeds,
+    lengthOf: (e) => e.input.length,
+    onEvent: (e) => {
+      if (e.kind !== 'step') return;
+      log.push({ step: e.step, loss: e.loss });
+      o.onStep?.(e.step, e.loss);
+    },
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  // Save: PEFT's format for LoRA and prefixes, Changeling's bottleneck format for adapters, the full model for FMFT.
+  const tensors = Object.fromEntries(params.map((p) => [p.tensor.name, { shape: p.tensor.shape as number[], data: session.value(p.tensor.name) }]));
+  if (o.method === 'fmft') {
+    await mkdir(o.out, { recursive: true });
+    const all = new Map(weights);
+    for (const [k, v] of Object.entries(tensors)) all.set(k, v);
+    await writeBytesAtomic(join(o.out, 'model.safetensors'), encodeSafetensors(Object.fromEntries(all), { format: 'pt' }));
+    await copyFile(join(model.dir, 'config.json'), join(o.out, 'config.json'));
+  } else {
+    // The method's own tensors go to adapter_model.safetensors (PEFT's keys); base weights it also trained
+    // (a task head, layer norms with adapters) to extra_trainable.safetensors beside it.
+    const isAdapterKey = (k: string) => k.startsWith('base_model.') || k === 'prompt_embeddings';
+    const pick = (keep: boolean) => Object.fromEntries(Object.entries(tensors).filter(([k]) => isAdapterKey(k) === keep));
+    await writeAdapter(o.out, saveConfig!, pick(true));
+    const extra = pick(false);
+    if (Object.keys(extra).length) await writeBytesAtomic(join(o.out, 'extra_trainable.safetensors'), encodeSafetensors(extra, { format: 'pt' }));
+  }
+  if (!existsSync(o.out)) throw new ChangelingError('io', `nothing was written to ${o.out}`);
+  return { steps: log, out: o.out, trainableParameters: params.reduce((n, p) => n + p.init.length, 0), seconds, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) };
+}
