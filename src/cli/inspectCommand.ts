@@ -6,10 +6,11 @@ import { beamSearch } from '../runtime/beamSearch.js';
 import { EncoderRunner } from '../runtime/encoderRunner.js';
 import { ort } from '../runtime/session.js';
 import { resolveProvider } from '../runtime/providers.js';
+import { withMergedLora } from '../peft/apply.js';
 import { ChangelingError, fileError } from '../util/errors.js';
 import { printJson, writeOut } from './io.js';
 
-export const INSPECT_HELP = `changeling inspect --model DIR --input FILE.json [--provider auto|cpu|cuda|webgpu|dml|coreml] [--json]
+export const INSPECT_HELP = `changeling inspect --model DIR [--adapter LORA_DIR] --input FILE.json [--provider auto|cpu|cuda|webgpu|dml|coreml] [--json]
 
   Runs a model folder (config.json + model.safetensors) on token ids and prints what other
   implementations can be compared with. FILE.json: {"input_ids": [[...]], "attention_mask": [[...]],
@@ -32,7 +33,7 @@ function matrix(v: unknown, name: string): Matrix {
 }
 
 export async function inspectCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, input: { type: 'string' }, provider: { type: 'string', default: 'auto' }, json: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, input: { type: 'string' }, provider: { type: 'string', default: 'auto' }, json: { type: 'boolean', default: false } }, strict: true });
   if (!values.model || !values.input) throw new ChangelingError('usage', 'inspect needs --model DIR and --input FILE.json');
   let spec: Record<string, unknown>;
   try {
@@ -48,7 +49,8 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   } catch (err) {
     throw new ChangelingError('usage', (err as Error).message);
   }
-  const model = await loadModelFolder(values.model);
+  const base = await loadModelFolder(values.model);
+  const model = values.adapter ? await withMergedLora(base, values.adapter) : base;
   const ids = matrix(spec.input_ids, 'input_ids');
   const mask = spec.attention_mask ? matrix(spec.attention_mask, 'attention_mask') : ids.map((r) => r.map(() => 1));
   const i64 = (m: Matrix) => new rt.Tensor('int64', BigInt64Array.from(m.flat().map(BigInt)), [m.length, m[0]!.length]);

@@ -11,6 +11,8 @@ interface FolderBase {
   weightsPath: string;
   /** The weights, read on first call (not needed when the model's graphs are cached). */
   loadWeights(): Promise<WeightMap>;
+  /** What else changes the weights (a merged adapter): part of the graph-cache key. */
+  cacheExtra?: string;
 }
 
 export type ModelFolder =

@@ -18,7 +18,7 @@ export class EncoderRunner {
   ) {}
 
   static async create(model: RobertaFolder, o: SessionOptions = {}): Promise<EncoderRunner> {
-    const g = await cachedGraphs(`roberta-${modelFingerprint(model.dir, model.weightsPath, {})}`, async () => {
+    const g = await cachedGraphs(`roberta-${modelFingerprint(model.dir, model.weightsPath, { extra: model.cacheExtra ?? null })}`, async () => {
       const weights = await model.loadWeights();
       const names = [...weights.keys()];
       // Task checkpoints prefix the encoder with "roberta."; a bare RobertaModel has no prefix.

@@ -57,7 +57,7 @@ export class Seq2SeqRunner {
       ? { layers: model.config.numDecoderLayers, heads: model.config.numHeads, headDim: model.config.dKv }
       : { layers: model.config.decoderLayers, heads: model.config.decoderHeads, headDim: model.config.dModel / model.config.decoderHeads };
     const maxLength = o.maxLength ?? 2048;
-    const g = await cachedGraphs(`${model.kind}-${modelFingerprint(model.dir, model.weightsPath, { maxLength })}`, async () => {
+    const g = await cachedGraphs(`${model.kind}-${modelFingerprint(model.dir, model.weightsPath, { maxLength, extra: model.cacheExtra ?? null })}`, async () => {
       const weights = await model.loadWeights();
       const mo = { maxLength };
       const enc = (b: GraphBuilder, w: GraphWeights, ids: Tensor, mask: Tensor) => (model.kind === 't5' ? t5Encoder(b, model.config, w, ids, mask, mo) : bartEncoder(b, model.config, w, ids, mask));

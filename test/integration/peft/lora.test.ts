@@ -95,3 +95,17 @@ test('5 AdamW steps on the LoRA parameters follow PyTorch\'s trajectory; the ada
   assert.deepEqual(Object.keys(back.config).sort(), Object.keys(adapter.config).sort());
   assert.deepEqual([...back.weights.keys()].sort(), Object.keys(g.train.weights_after_step5).sort());
 });
+
+test('changeling inspect --adapter merges a PEFT LoRA adapter: PEFT\'s logits and loss', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { writeFileSync } = await import('node:fs');
+  const { resolve } = await import('node:path');
+  const rows = (t: GoldenTensor) => Array.from({ length: t.shape[0]! }, (_, i) => t.data.slice(i * t.shape[1]!, (i + 1) * t.shape[1]!));
+  const input = join(tempDir(), 'in.json');
+  writeFileSync(input, JSON.stringify({ input_ids: rows(g.inputs.input_ids), attention_mask: rows(g.inputs.attention_mask), labels: rows(g.inputs.labels) }));
+  const r = spawnSync(process.execPath, [resolve('dist/cli.mjs'), 'inspect', '--model', dir, '--adapter', dir, '--input', input, '--json'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.ok(maxRelError(out.logits.data, g.forward.logits.data) < 1e-4);
+  assert.ok(Math.abs(out.loss - g.forward.loss) < 1e-5);
+});
