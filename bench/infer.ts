@@ -11,7 +11,7 @@ import { beamSearch } from '../src/runtime/beamSearch.js';
 import { seededRandom } from '../src/train/batching.js';
 
 /** Random weights at a real checkpoint's shapes, written as a model folder (config.json + model.safetensors). */
-function writeModel(dir: string, config: Record<string, unknown>, shapes: Array<[string, number[], 'w' | 'ones' | 'zeros']>): void {
+export function writeModel(dir: string, config: Record<string, unknown>, shapes: Array<[string, number[], 'w' | 'ones' | 'zeros']>): void {
   mkdirSync(dir, { recursive: true });
   const r = seededRandom(7);
   const tensors: Record<string, NamedTensor> = {};
@@ -26,7 +26,7 @@ function writeModel(dir: string, config: Record<string, unknown>, shapes: Array<
   writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(tensors, { format: 'pt' }));
 }
 
-function t5Shapes(d: number, dkv: number, heads: number, dff: number, layers: number, vocab: number): Array<[string, number[], 'w' | 'ones' | 'zeros']> {
+export function t5Shapes(d: number, dkv: number, heads: number, dff: number, layers: number, vocab: number): Array<[string, number[], 'w' | 'ones' | 'zeros']> {
   const inner = dkv * heads;
   const out: Array<[string, number[], 'w' | 'ones' | 'zeros']> = [['shared.weight', [vocab, d], 'w']];
   for (const stack of ['encoder', 'decoder']) {
@@ -47,11 +47,11 @@ function t5Shapes(d: number, dkv: number, heads: number, dff: number, layers: nu
   return out;
 }
 
-function t5Config(d: number, dkv: number, heads: number, dff: number, layers: number, vocab: number) {
+export function t5Config(d: number, dkv: number, heads: number, dff: number, layers: number, vocab: number) {
   return { model_type: 't5', architectures: ['T5ForConditionalGeneration'], d_model: d, d_kv: dkv, num_heads: heads, d_ff: dff, num_layers: layers, num_decoder_layers: layers, vocab_size: vocab, feed_forward_proj: 'relu', relative_attention_num_buckets: 32, relative_attention_max_distance: 128, layer_norm_epsilon: 1e-6, tie_word_embeddings: true, pad_token_id: 0, eos_token_id: 2, decoder_start_token_id: 0, dropout_rate: 0.1, is_encoder_decoder: true };
 }
 
-function robertaModel(dir: string): void {
+export function robertaModel(dir: string, numLabels = 2): void {
   const d = 768, layers = 12, ff = 3072, vocab = 50265;
   const s: Array<[string, number[], 'w' | 'ones' | 'zeros']> = [
     ['roberta.embeddings.word_embeddings.weight', [vocab, d], 'w'], ['roberta.embeddings.position_embeddings.weight', [514, d], 'w'], ['roberta.embeddings.token_type_embeddings.weight', [1, d], 'w'],
@@ -64,8 +64,8 @@ function robertaModel(dir: string): void {
     s.push([`${p}.intermediate.dense.weight`, [ff, d], 'w'], [`${p}.intermediate.dense.bias`, [ff], 'zeros'], [`${p}.output.dense.weight`, [d, ff], 'w'], [`${p}.output.dense.bias`, [d], 'zeros']);
     s.push([`${p}.output.LayerNorm.weight`, [d], 'ones'], [`${p}.output.LayerNorm.bias`, [d], 'zeros']);
   }
-  s.push(['classifier.dense.weight', [d, d], 'w'], ['classifier.dense.bias', [d], 'zeros'], ['classifier.out_proj.weight', [2, d], 'w'], ['classifier.out_proj.bias', [2], 'zeros']);
-  writeModel(dir, { model_type: 'roberta', architectures: ['RobertaForSequenceClassification'], vocab_size: vocab, hidden_size: d, num_hidden_layers: layers, num_attention_heads: 12, intermediate_size: ff, max_position_embeddings: 514, type_vocab_size: 1, layer_norm_eps: 1e-5, hidden_act: 'gelu', pad_token_id: 1, bos_token_id: 0, eos_token_id: 2, num_labels: 2 }, s);
+  s.push(['classifier.dense.weight', [d, d], 'w'], ['classifier.dense.bias', [d], 'zeros'], ['classifier.out_proj.weight', [numLabels, d], 'w'], ['classifier.out_proj.bias', [numLabels], 'zeros']);
+  writeModel(dir, { model_type: 'roberta', architectures: ['RobertaForSequenceClassification'], vocab_size: vocab, hidden_size: d, num_hidden_layers: layers, num_attention_heads: 12, intermediate_size: ff, max_position_embeddings: 514, type_vocab_size: 1, layer_norm_eps: 1e-5, hidden_act: 'gelu', pad_token_id: 1, bos_token_id: 0, eos_token_id: 2, num_labels: numLabels }, s);
 }
 
 /** One measurement of Changeling's side, in its own process (so its peak RSS is its own). */

@@ -17,8 +17,8 @@ export interface SerializeOptions {
 
 export interface SerializedModel {
   model: Uint8Array;
-  /** The external data (null when every initializer fits inline). */
-  external: Buffer | null;
+  /** The external data file's content, as views of the initializers (never one copied blob): empty when every initializer fits inline. */
+  externalParts: Buffer[];
   externalName: string;
 }
 
@@ -104,5 +104,5 @@ export function serialize(b: GraphBuilder, o: SerializeOptions = {}): Serialized
     opsetImport: [{ domain: '', version: OPSET }],
     graph,
   }).finish();
-  return { model, external: parts.length ? Buffer.concat(parts) : null, externalName };
+  return { model, externalParts: parts, externalName };
 }

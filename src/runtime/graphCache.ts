@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { GraphBuilder } from '../graph/builder.js';
 import { serialize } from '../graph/serialize.js';
+import { writeExternal } from './session.js';
 import { fileError } from '../util/errors.js';
 
 /**
@@ -49,7 +50,7 @@ export async function cachedGraphs<M>(key: string, build: () => Promise<{ graphs
     for (const [name, b] of Object.entries(graphs)) {
       const m = serialize(b, { externalName: `${name}.onnx.data` });
       await writeFile(join(tmp, `${name}.onnx`), m.model);
-      if (m.external) await writeFile(join(tmp, m.externalName), m.external);
+      if (m.externalParts.length) writeExternal(join(tmp, m.externalName), m.externalParts);
     }
     await writeFile(join(tmp, 'graphs.json'), JSON.stringify({ names: Object.keys(graphs), meta, builder: BUILDER_VERSION }));
     await rm(dir, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
@@ -42,13 +42,26 @@ export async function createSession(m: SerializedModel, o: SessionOptions = {}):
     graphOptimizationLevel: 'all',
     ...(o.intraOpThreads ? { intraOpNumThreads: o.intraOpThreads } : {}),
   };
-  if (!m.external) return rt.InferenceSession.create(m.model, opts);
+  if (m.externalParts.length === 0) return rt.InferenceSession.create(m.model, opts);
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'changeling-model-'));
   try {
     writeFileSync(join(dir, 'model.onnx'), m.model);
-    writeFileSync(join(dir, m.externalName), m.external);
+    writeExternal(join(dir, m.externalName), m.externalParts);
     return await rt.InferenceSession.create(join(dir, 'model.onnx'), opts);
   } finally {
     if (!o.dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Writes the external data part by part (the parts are views of the weights: no combined copy). */
+export function writeExternal(path: string, parts: Buffer[]): void {
+  const fd = openSync(path, 'w');
+  try {
+    for (const p of parts) {
+      let off = 0;
+      while (off < p.length) off += writeSync(fd, p, off);
+    }
+  } finally {
+    closeSync(fd);
   }
 }
