@@ -202,9 +202,17 @@ export class GraphBuilder {
     return this.node('Identity', [x], [{ dtype: x.dtype, shape: x.shape }], {}, name)[0]!;
   }
 
-  /** GELU, exact (erf) form: x * 0.5 * (1 + erf(x / sqrt 2)); or the tanh approximation ("gelu_new"). */
+  /**
+   * GELU, exact (erf) form x * 0.5 * (1 + erf(x / sqrt 2)) as onnxruntime's fused com.microsoft Gelu (its
+   * gradient rule recomputes from x, so training keeps one activation, not four); or the tanh
+   * approximation ("gelu_new"), composed.
+   */
   gelu(x: Tensor, form: 'erf' | 'tanh' = 'erf'): Tensor {
-    if (form === 'erf') return this.mul(this.mul(x, 0.5), this.add(this.erf(this.mul(x, Math.SQRT1_2)), 1));
+    if (form === 'erf') {
+      const y = this.one('Gelu', [x], x.dtype, x.shape);
+      y.producer!.domain = 'com.microsoft';
+      return y;
+    }
     const inner = this.mul(this.add(x, this.mul(this.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
     return this.mul(this.mul(x, 0.5), this.add(this.tanh(inner), 1));
   }
@@ -278,15 +286,17 @@ export class GraphBuilder {
     return this.one('LogSoftmax', [x], x.dtype, x.shape, { axis: normAxis(axis, x.rank, 'LogSoftmax') });
   }
 
-  /** LayerNorm over the last axis (PyTorch nn.LayerNorm), composed so autodiff reuses the basic rules. */
+  /**
+   * LayerNorm over the last axis (PyTorch nn.LayerNorm) as ONNX's fused LayerNormalization, which also
+   * returns the mean and inverse standard deviation its gradient rule needs: training keeps the input and
+   * two per-row statistics instead of every intermediate of a composed form.
+   */
   layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
-    const mu = this.reduceMean(x, [-1]);
-    const xc = this.sub(x, mu);
-    const v = this.reduceMean(this.mul(xc, xc), [-1]);
-    let y = this.div(xc, this.sqrt(this.add(v, eps)));
-    if (gamma) y = this.mul(y, gamma);
-    if (beta) y = this.add(y, beta);
-    return y;
+    const d = x.shape[x.rank - 1]!;
+    const g = gamma ?? this.constant(new Array(d as number).fill(1), x.dtype, [d as number]);
+    const stats = [...x.shape.slice(0, -1), 1];
+    const [y] = this.node('LayerNormalization', [x, g, beta], [{ dtype: x.dtype, shape: x.shape }, { dtype: x.dtype, shape: stats }, { dtype: x.dtype, shape: stats }], { axis: -1, epsilon: { float: eps } });
+    return y!;
   }
 
   /** T5's RMS norm: x / sqrt(mean(x^2) + eps) * weight, no mean subtraction, no bias. */

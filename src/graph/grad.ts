@@ -33,9 +33,27 @@ export const VJP: Record<string, Rule> = {
   Relu: (b, g, [x]) => [() => b.where(b.greater(T(x), 0), g, 0)],
   Erf: (b, g, [x]) => [() => b.mul(g, b.mul(b.exp(b.neg(b.mul(T(x), T(x)))), 2 / Math.sqrt(Math.PI)))],
   Softplus: (b, g, [x]) => [() => b.mul(g, b.sigmoid(T(x)))],
+  // d/dx x Phi(x) = Phi(x) + x phi(x), recomputed from x alone.
+  Gelu: (b, g, [x]) => [() => b.mul(g, b.add(b.mul(b.add(b.erf(b.mul(T(x), Math.SQRT1_2)), 1), 0.5), b.mul(T(x), b.mul(b.exp(b.mul(b.mul(T(x), T(x)), -0.5)), 1 / Math.sqrt(2 * Math.PI)))))],
   Where: (b, g, [c, p, q]) => [null, () => unbroadcast(b, b.where(T(c), g, 0), T(p)), () => unbroadcast(b, b.where(T(c), 0, g), T(q))],
   Cast: (b, g, [x]) => [isFloat(T(x).dtype) ? () => b.cast(g, T(x).dtype) : null],
   MatMul: (b, g, [p, q]) => [() => unbroadcast(b, b.matmul(g, b.transposeLast(T(q))), T(p)), () => matmulWeightGrad(b, g, T(p), T(q))],
+  // With xhat = (x - mean) * rstd and h = g * gamma: dx = rstd * (h - mean(h) - xhat * mean(h * xhat)),
+  // dgamma = sum(g * xhat), dbeta = sum(g), over every axis but the last.
+  LayerNormalization: (b, g, [x, gamma, beta], _y, n) => {
+    const [, mean, rstd] = n.outputs;
+    const xhat = () => b.mul(b.sub(T(x), T(mean)), T(rstd));
+    const lead = T(x).shape.slice(0, -1).map((_, i) => i);
+    return [
+      () => {
+        const xh = xhat();
+        const h = b.mul(g, T(gamma));
+        return b.mul(T(rstd), b.sub(b.sub(h, b.reduceMean(h, [-1])), b.mul(xh, b.reduceMean(b.mul(h, xh), [-1]))));
+      },
+      () => b.reduceSum(b.mul(g, xhat()), lead, false),
+      beta ? () => b.reduceSum(g, lead, false) : null,
+    ];
+  },
   Softmax: (b, g, _x, y, n) => [() => b.mul(y, b.sub(g, b.reduceSum(b.mul(g, y), [n.attrs.axis as number])))],
   LogSoftmax: (b, g, _x, y, n) => [() => b.sub(g, b.mul(b.exp(y), b.reduceSum(g, [n.attrs.axis as number])))],
   ReduceSum: (b, g, [x, axes], _y, n) => [() => expandBack(b, g, T(x), constInts(b, T(axes)), n.attrs.keepdims !== 0), null],

@@ -101,7 +101,7 @@ export function serialize(b: GraphBuilder, o: SerializeOptions = {}): Serialized
   const model = onnx.ModelProto.encode({
     irVersion: 8,
     producerName: 'changeling',
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: [{ domain: '', version: OPSET }, ...(b.nodes.some((n) => n.domain === 'com.microsoft') ? [{ domain: 'com.microsoft', version: 1 }] : [])],
     graph,
   }).finish();
   return { model, externalParts: parts, externalName };

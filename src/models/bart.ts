@@ -31,7 +31,7 @@ function parts(b: GraphBuilder, cfg: BartConfig, w: GraphWeights) {
     const q = split(linear(x, `${name}.q_proj`));
     const k = split(linear(kv, `${name}.k_proj`));
     const v = split(linear(kv, `${name}.v_proj`));
-    const scores = b.add(b.mul(b.matmul(q, b.transposeLast(k)), dh ** -0.5), bias);
+    const scores = b.add(b.matmul(b.mul(q, dh ** -0.5), b.transposeLast(k)), bias);
     return linear(b.reshape(b.transpose(b.matmul(b.softmax(scores, -1), v), [0, 2, 1, 3]), [0, 0, d]), `${name}.out_proj`);
   };
   const ffn = (x: Tensor, name: string) => linear(act(linear(x, `${name}.fc1`)), `${name}.fc2`);
@@ -39,7 +39,7 @@ function parts(b: GraphBuilder, cfg: BartConfig, w: GraphWeights) {
   /** Attention over precomputed keys and values [batch, H, k, head_dim]. */
   const attendTo = (x: Tensor, k: Tensor, v: Tensor, name: string, heads: number, bias: Tensor | null) => {
     const dh = d / heads;
-    let scores = b.mul(b.matmul(split(linear(x, `${name}.q_proj`), heads), b.transposeLast(k)), dh ** -0.5);
+    let scores = b.matmul(b.mul(split(linear(x, `${name}.q_proj`), heads), dh ** -0.5), b.transposeLast(k));
     if (bias) scores = b.add(scores, bias);
     return linear(b.reshape(b.transpose(b.matmul(b.softmax(scores, -1), v), [0, 2, 1, 3]), [0, 0, d]), `${name}.out_proj`);
   };

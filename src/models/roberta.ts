@@ -48,7 +48,8 @@ export function roberta(
       const q = split(linear(h, `${l}.attention.self.query`));
       const k = split(linear(h, `${l}.attention.self.key`));
       const v = split(linear(h, `${l}.attention.self.value`));
-      const scores = b.add(b.div(b.matmul(q, b.transposeLast(k)), Math.sqrt(dh)), maskBias);
+      // Scaling q rather than the scores keeps no [batch, heads, seq, seq] intermediate alive for training.
+      const scores = b.add(b.matmul(b.mul(q, 1 / Math.sqrt(dh)), b.transposeLast(k)), maskBias);
       const ctx = b.reshape(b.transpose(b.matmul(b.softmax(scores, -1), v), [0, 2, 1, 3]), [0, 0, d]);
       const a = layerNorm(b.add(linear(ctx, `${l}.attention.output.dense`), h), `${l}.attention.output.LayerNorm`);
       const f = linear(act(linear(a, `${l}.intermediate.dense`)), `${l}.output.dense`);
