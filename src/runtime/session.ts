@@ -20,6 +20,8 @@ export interface SessionOptions {
   provider?: string;
   /** Threads for one operator (default: onnxruntime's choice). */
   intraOpThreads?: number;
+  /** A train-step graph (allocation tuned for it). */
+  training?: boolean;
   /** Where to write a model with external data (default: a temporary folder removed after loading). */
   dir?: string;
 }
@@ -41,6 +43,10 @@ export async function createSession(m: SerializedModel, o: SessionOptions = {}):
     executionProviders: [o.provider ?? 'cpu'],
     graphOptimizationLevel: 'all',
     ...(o.intraOpThreads ? { intraOpNumThreads: o.intraOpThreads } : {}),
+    // A train step keeps many short-lived tensors of many sizes: onnxruntime's pre-planned memory pattern
+    // reserves one block for all of them (measured: 7.7 GB instead of 4.6 GB for LoRA on CodeBERT-base,
+    // and slower), so training sessions allocate from the arena as they go.
+    ...(o.training ? { enableMemPattern: false } : {}),
   };
   if (m.externalParts.length === 0) return rt.InferenceSession.create(m.model, opts);
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'changeling-model-'));
