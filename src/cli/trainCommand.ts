@@ -22,7 +22,8 @@ export const TRAIN_HELP = `changeling train --model DIR --method lora|adapter|pr
   --init DIR               start from an adapter in PEFT format instead of a fresh one
   LoRA:     --r N (8) --alpha N (32) --lora-dropout X (0) --targets q,v --rslora
   adapter:  --adapter-size N (128)
-  prefix:   --prefix-tokens N (20)   (T5: PEFT's prefix mode, decoder self-attention)
+  prefix:   --prefix-tokens N (20)   prefixes in every attention (Li and Liang);
+            --peft-prefix             T5 only: PEFT's prefix mode (decoder self-attention, PEFT's files)
   --json                   print {"steps": [{"step", "loss"}...], "out", ...}`;
 
 const num = (name: string, v: string | undefined): number | undefined => {
@@ -41,7 +42,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       steps: { type: 'string' }, epochs: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, seed: { type: 'string' },
       'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'no-clip': { type: 'boolean', default: false }, schedule: { type: 'string' }, init: { type: 'string' },
       r: { type: 'string' }, alpha: { type: 'string' }, 'lora-dropout': { type: 'string' }, targets: { type: 'string' }, rslora: { type: 'boolean', default: false },
-      'adapter-size': { type: 'string' }, 'prefix-tokens': { type: 'string' }, json: { type: 'boolean', default: false },
+      'adapter-size': { type: 'string' }, 'prefix-tokens': { type: 'string' }, 'peft-prefix': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
     },
   });
   for (const k of ['model', 'method', 'data', 'out'] as const) if (!values[k]) throw new ChangelingError('usage', `train needs --${k}`);
@@ -53,7 +54,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     weightDecay: num('weight-decay', values['weight-decay']), clip: values['no-clip'] ? null : num('clip', values.clip), schedule: values.schedule as 'constant' | 'linear' | undefined,
     init: values.init ? resolve(values.init) : undefined,
     lora: { r: num('r', values.r), alpha: num('alpha', values.alpha), dropout: num('lora-dropout', values['lora-dropout']), targets: values.targets?.split(',').map((t) => t.trim()).filter(Boolean), rslora: values.rslora },
-    adapterSize: num('adapter-size', values['adapter-size']), prefixTokens: num('prefix-tokens', values['prefix-tokens']),
+    adapterSize: num('adapter-size', values['adapter-size']), prefixTokens: num('prefix-tokens', values['prefix-tokens']), peftPrefix: values['peft-prefix'],
     signal: interruptSignal(),
     onStep: values.json ? undefined : (step, loss) => process.stderr.write(`step ${step}: loss ${loss.toFixed(5)}\n`),
   });

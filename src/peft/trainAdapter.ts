@@ -20,6 +20,7 @@ import { loraConfigJson, parseLoraConfig, type LoraConfig } from './lora/config.
 import { initLora, injectLora } from './lora/inject.js';
 import { DEFAULT_ADAPTER, adapterConfigJson, initAdapter, injectAdapters, isLayerNorm, parseAdapterConfig, type AdapterConfig } from './adapter/inject.js';
 import { parsePeftPrefixConfig, peftT5Prefix } from './prefix/peftT5.js';
+import { injectPrefixes } from './prefix/inject.js';
 import { readAdapter, writeAdapter } from './files.js';
 import { encodeSafetensors } from '../models/safetensors.js';
 import { writeBytesAtomic } from '../util/atomicFile.js';
@@ -50,6 +51,8 @@ export interface TrainOptions {
   lora?: Partial<{ r: number; alpha: number; dropout: number; targets: string[]; rslora: boolean }>;
   adapterSize?: number;
   prefixTokens?: number;
+  /** Prefix-tuning in PEFT's T5 mode (decoder self-attention only, PEFT's files) instead of every attention. */
+  peftPrefix?: boolean;
   maxSourceLength?: number;
   maxTargetLength?: number;
   signal?: AbortSignal;
@@ -148,19 +151,19 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     let logits: Tensor;
     if (model.kind === 't5') {
       let selfPrefix;
-      if (o.method === 'prefix') {
+      if (o.method === 'prefix' && o.peftPrefix) {
         const p = peftT5Prefix(b, model.config, { numVirtualTokens: o.prefixTokens ?? 20, numLayers: model.config.numDecoderLayers, tokenDim: model.config.dModel, numAttentionHeads: model.config.numHeads });
         prefixEmb = p.embeddings;
         selfPrefix = p;
       }
       logits = t5Decoder(b, model.config, w, dec, t5Encoder(b, model.config, w, ids, mask), mask, { selfPrefix });
     } else {
-      if (o.method === 'prefix') throw new ChangelingError('usage', 'prefix-tuning is available for T5 models (PEFT\'s T5 mode) so far');
+      if (o.method === 'prefix' && o.peftPrefix) throw new ChangelingError('usage', 'PEFT\'s prefix mode (--peft-prefix) is for T5 models; use --method prefix without it');
       logits = bartDecoder(b, model.config, w, dec, bartEncoder(b, model.config, w, ids, mask), mask);
     }
     loss = b.crossEntropy(logits, labels);
   }
-  if (model.kind === 'roberta' && o.method === 'prefix') throw new ChangelingError('usage', 'prefix-tuning is available for T5 models (PEFT\'s T5 mode) so far');
+  if (model.kind === 'roberta' && o.method === 'prefix' && o.peftPrefix) throw new ChangelingError('usage', 'PEFT\'s prefix mode (--peft-prefix) is for T5 models; use --method prefix without it');
   // The method's parameters, initialised (or taken from --init).
   const init = o.init ? await readAdapter(o.init) : null;
   const params: ParamSpec[] = w.trainable.map((p) => ({ ...p }));
@@ -183,6 +186,12 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
       for (const t of Object.values(a.params)) params.push({ tensor: t, init: init?.weights.get(t.name)?.data ?? fresh[t.name]!, decay: t.name.endsWith('weight') });
     }
     saveConfig = adapterConfigJson(cfg, model.dir, taskType);
+  } else if (o.method === 'prefix' && !o.peftPrefix) {
+    const P = o.prefixTokens ?? 20;
+    if (init && init.config.peft_type !== 'CHANGELING_PREFIX') throw new ChangelingError('usage', `${o.init} is not a Changeling prefix adapter (peft_type ${String(init.config.peft_type)})`);
+    const prefixes = injectPrefixes(b, Number(init?.config.num_virtual_tokens ?? P));
+    for (const p of prefixes) for (const t of [p.key, p.value]) params.push({ tensor: t, init: init?.weights.get(t.name)?.data ?? Float32Array.from({ length: t.shape.reduce<number>((a, d) => a * (d as number), 1) }, () => (rand() * 2 - 1) * 0.1), decay: true });
+    saveConfig = { peft_type: 'CHANGELING_PREFIX', format_version: 1, task_type: taskType, base_model_name_or_path: model.dir, num_virtual_tokens: Number(init?.config.num_virtual_tokens ?? P), sites: prefixes.map((p) => p.site), formula: 'every attention: keys and values prefixed with base_model.model.<site>.prefix_key / prefix_value [P, heads * head_dim]; masks extended (prefix always visible); no position bias on prefix slots' };
   } else if (o.method === 'prefix' && prefixEmb) {
     const n = prefixEmb.shape.reduce<number>((a, d) => a * (d as number), 1);
     const box = () => {
@@ -194,7 +203,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     const t5c = model.kind === 't5' ? model.config : null;
     saveConfig = { peft_type: 'PREFIX_TUNING', task_type: taskType, base_model_name_or_path: model.dir, num_virtual_tokens: o.prefixTokens ?? 20, num_layers: t5c!.numDecoderLayers, token_dim: t5c!.dModel, num_attention_heads: t5c!.numHeads, num_transformer_submodules: 2, encoder_hidden_size: t5c!.dModel, prefix_projection: false, inference_mode: true };
   }
-  if (init && o.method === 'prefix') parsePeftPrefixConfig(init.config);
+  if (init && o.method === 'prefix' && o.peftPrefix) parsePeftPrefixConfig(init.config);
   const steps = o.steps ?? (o.epochs ? Math.ceil(data.length / (o.batch ?? 8)) * o.epochs : 100);
   const session = await TrainSession.create(b, loss, params, {
     lr: o.lr ?? (o.method === 'fmft' ? 2e-5 : o.method === 'lora' ? 1e-4 : 5e-4),

@@ -48,12 +48,19 @@ test('changeling train: deterministic for a seed, PEFT files out, losses fall, -
   const again = train('--model', T5, '--method', 'lora', '--data', data, '--out', join(tempDir(), 'more'), '--steps', '2', '--lr', '5e-3', '--seed', '7', '--init', runs[0]!.out, '--json');
   assert.equal(again.status, 0, again.stderr);
   assert.ok(JSON.parse(again.stdout).steps[0].loss < losses[0], 'starts from the trained adapter');
-  for (const method of ['adapter', 'prefix', 'fmft']) {
-    const out = join(tempDir(), method);
-    const r = train('--model', T5, '--method', method, '--data', data, '--out', out, '--steps', '2', '--json');
+  for (const [method, ...extra] of [['adapter'], ['prefix'], ['prefix', '--peft-prefix'], ['fmft']]) {
+    const out = join(tempDir(), method!);
+    const r = train('--model', T5, '--method', method!, ...extra, '--data', data, '--out', out, '--steps', '2', '--prefix-tokens', '3', '--json');
     assert.equal(r.status, 0, `${method}: ${r.stderr}`);
     assert.ok(existsSync(join(out, method === 'fmft' ? 'model.safetensors' : 'adapter_model.safetensors')), method);
+    if (method === 'prefix') {
+      const cfg = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8'));
+      assert.equal(cfg.peft_type, extra.length ? 'PREFIX_TUNING' : 'CHANGELING_PREFIX');
+      if (!extra.length) assert.equal(cfg.sites.length, 6, 'every attention of t5-tiny');
+    }
   }
+  const bart = train('--model', join(GOLDENS, 'plbart-tiny'), '--method', 'prefix', '--data', data, '--out', join(tempDir(), 'bp'), '--steps', '2', '--prefix-tokens', '3', '--json');
+  assert.equal(bart.status, 0, bart.stderr);
 });
 
 test('changeling train: clear errors for bad data and options', () => {
