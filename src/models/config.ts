@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ChangelingError, fileError } from '../util/errors.js';
+import { ChangelingError } from '../util/errors.js';
+import { readJsonFile } from '../util/jsonFile.js';
 
 /** T5 (CodeT5, CodeReviewer, CCT5) as Hugging Face's config.json describes it. */
 export interface T5Config {
@@ -61,18 +61,7 @@ export function parseT5Config(raw: Raw, where = 'config.json'): T5Config {
 }
 
 export async function readConfigJson(dir: string): Promise<Raw> {
-  const path = join(dir, 'config.json');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw fileError(err, path, 'reading');
-  }
-  try {
-    return JSON.parse(text) as Raw;
-  } catch {
-    throw new ChangelingError('io', `${path} is not valid JSON`);
-  }
+  return (await readJsonFile(join(dir, 'config.json'))) as Raw;
 }
 
 /** RoBERTa (CodeBERT, GraphCodeBERT, UniXcoder). */

@@ -1,5 +1,6 @@
-import { open, type FileHandle } from 'node:fs/promises';
-import { ChangelingError, fileError } from '../util/errors.js';
+import type { FileHandle } from 'node:fs/promises';
+import { openForReading } from '../util/jsonFile.js';
+import { ChangelingError } from '../util/errors.js';
 
 /**
  * A safetensors file read tensor by tensor (never the whole file at once): the header is bounds-checked
@@ -25,12 +26,7 @@ export class SafetensorsFile {
   ) {}
 
   static async open(path: string): Promise<SafetensorsFile> {
-    let fh: FileHandle;
-    try {
-      fh = await open(path, 'r');
-    } catch (err) {
-      throw fileError(err, path, 'opening');
-    }
+    const fh = await openForReading(path);
     try {
       const size = (await fh.stat()).size;
       const bad = (why: string) => new ChangelingError('io', `${path} is not a valid safetensors file: ${why}`);

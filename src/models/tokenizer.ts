@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ChangelingError, fileError } from '../util/errors.js';
+import { readJsonFile } from '../util/jsonFile.js';
 
 /**
  * The byte-level BPE tokenizers of CodeT5 and RoBERTa/CodeBERT, through @huggingface/tokenizers, from
@@ -17,20 +18,6 @@ type TokenizerJson = {
   model: { vocab: Record<string, number>; [k: string]: unknown };
   [k: string]: unknown;
 };
-
-async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw fileError(err, path, 'reading');
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ChangelingError('io', `${path} is not valid JSON`);
-  }
-}
 
 /** tokenizer.json for RobertaTokenizerFast's pipeline over vocab.json + merges.txt. */
 function fromVocabMerges(vocab: Record<string, number>, mergesText: string, specials: string[]): TokenizerJson {
@@ -60,11 +47,11 @@ export class CodeTokenizer {
 
   static async fromFolder(dir: string): Promise<CodeTokenizer> {
     const tj = join(dir, 'tokenizer.json');
-    if (existsSync(tj)) return new CodeTokenizer((await readJson(tj)) as TokenizerJson);
+    if (existsSync(tj)) return new CodeTokenizer((await readJsonFile(tj)) as TokenizerJson);
     const vj = join(dir, 'vocab.json');
     const mt = join(dir, 'merges.txt');
     if (!existsSync(vj) || !existsSync(mt)) throw new ChangelingError('not-found', `${dir} has no tokenizer.json, nor vocab.json and merges.txt`);
-    const vocab = (await readJson(vj)) as Record<string, number>;
+    const vocab = (await readJsonFile(vj)) as Record<string, number>;
     let merges: string;
     try {
       merges = await readFile(mt, 'utf8');
@@ -74,7 +61,7 @@ export class CodeTokenizer {
     const t = new CodeTokenizer(fromVocabMerges(vocab, merges, ['<s>', '<pad>', '</s>', '<unk>', '<mask>']));
     const added = join(dir, 'added_tokens.json');
     if (existsSync(added)) {
-      const extra = (await readJson(added)) as Record<string, number>;
+      const extra = (await readJsonFile(added)) as Record<string, number>;
       for (const [content, id] of Object.entries(extra).sort((a, b) => a[1] - b[1])) t.json.added_tokens.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
       t.tok = new Tokenizer(t.json as never, {});
     }

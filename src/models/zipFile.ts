@@ -1,6 +1,7 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { openForReading } from '../util/jsonFile.js';
 import { inflateRawSync } from 'node:zlib';
-import { ChangelingError, fileError } from '../util/errors.js';
+import { ChangelingError } from '../util/errors.js';
 
 /**
  * A minimal reader of ZIP archives as PyTorch writes them (stored entries, ZIP64 for large files),
@@ -22,12 +23,7 @@ export class ZipFile {
   ) {}
 
   static async open(path: string): Promise<ZipFile> {
-    let fh: FileHandle;
-    try {
-      fh = await open(path, 'r');
-    } catch (err) {
-      throw fileError(err, path, 'opening');
-    }
+    const fh = await openForReading(path);
     try {
       const size = (await fh.stat()).size;
       const bad = (why: string) => new ChangelingError('io', `${path} is not a readable PyTorch zip archive: ${why}`);

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { encodeSafetensors, type NamedTensor } from '../models/safetensors.js';
 import { loadSafetensors, type WeightMap } from '../models/weights.js';
 import { ChangelingError, fileError } from '../util/errors.js';
+import { readJsonFile } from '../util/jsonFile.js';
 
 /**
  * Adapters in Hugging Face PEFT's file format: a folder with adapter_config.json and
@@ -18,13 +19,7 @@ export async function readAdapter(dir: string): Promise<{ config: Record<string,
     if (existsSync(join(dir, 'adapter_model.bin'))) throw new ChangelingError('usage', `${dir} has adapter_model.bin; save the adapter with safetensors (PEFT's default)`);
     throw new ChangelingError('not-found', `${dir} has no adapter_model.safetensors`);
   }
-  let config: Record<string, unknown>;
-  try {
-    config = JSON.parse(await readFile(cfgPath, 'utf8'));
-  } catch (err) {
-    if (err instanceof SyntaxError) throw new ChangelingError('io', `${cfgPath} is not valid JSON`);
-    throw fileError(err, cfgPath, 'reading');
-  }
+  const config = (await readJsonFile(cfgPath)) as Record<string, unknown>;
   return { config, weights: await loadSafetensors(stPath) };
 }
 
