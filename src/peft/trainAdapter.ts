@@ -211,7 +211,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     clipNorm: o.clip === undefined ? 1.0 : o.clip,
     schedule: o.schedule === 'linear' ? { kind: 'linear', warmup: 0, total: steps } : { kind: 'constant' },
   });
-  const pad = model.kind === 't5' ? model.config.padTokenId : model.config.padTokenId;
+  const pad = model.config.padTokenId;
   const start = model.kind === 't5' ? model.config.decoderStartTokenId : model.kind === 'bart' ? (model.config.decoderStartTokenId ?? model.config.eosTokenId) : 0;
   const hasDropout = b.inputs.some((t) => t.name === 'dropout_seed');
   let stepNo = 0;
