@@ -7,6 +7,7 @@ import { DEMO_HELP, demoCommand } from './cli/demoCommand.js';
 import { INSPECT_HELP, inspectCommand } from './cli/inspectCommand.js';
 import { DOWNLOAD_HELP, downloadCommand } from './cli/downloadCommand.js';
 import { TRAIN_HELP, trainCommand } from './cli/trainCommand.js';
+import { EVAL_HELP, evalCommand } from './cli/evalCommand.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   show: { run: showCommand, help: SHOW_HELP },
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   inspect: { run: inspectCommand, help: INSPECT_HELP },
   download: { run: downloadCommand, help: DOWNLOAD_HELP },
   train: { run: trainCommand, help: TRAIN_HELP },
+  eval: { run: evalCommand, help: EVAL_HELP },
 };
 
 const HELP = `changeling ${pkg.version}: code-change models on your machine

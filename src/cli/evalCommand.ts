@@ -1,0 +1,56 @@
+import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
+import { jitdpMetrics, type Scored } from '../eval/jitdpMetrics.js';
+import { ChangelingError, fileError } from '../util/errors.js';
+import { printJson, writeOut } from './io.js';
+
+export const EVAL_HELP = `changeling eval jitdp --pred FILE [--threshold 0.5] [--json]
+
+  Just-in-time defect prediction metrics of a prediction file: F1, precision and recall of the buggy class
+  at the threshold, AUC-ROC, Recall@20%Effort, Effort@20%Recall and Popt (effort = lines added + deleted;
+  inspection in order of predicted defect density). FILE: one prediction per line, either JSON
+  {"prob": 0.83, "label": 1, "effort": 42} or "prob label [effort]" separated by spaces, tabs or commas.`;
+
+export function parsePredictions(text: string, where: string): Scored[] {
+  const out: Scored[] = [];
+  for (const [i, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    let prob: number, label: number, effort: number;
+    if (line.startsWith('{')) {
+      let o: Record<string, unknown>;
+      try {
+        o = JSON.parse(line);
+      } catch {
+        throw new ChangelingError('usage', `${where}:${i + 1}: not valid JSON`);
+      }
+      [prob, label, effort] = [Number(o.prob), Number(o.label), o.effort === undefined ? 1 : Number(o.effort)];
+    } else {
+      const f = line.split(/[\s,]+/).map(Number);
+      if (f.length < 2) throw new ChangelingError('usage', `${where}:${i + 1}: expected "prob label [effort]"`);
+      [prob, label, effort] = [f[0]!, f[1]!, f[2] ?? 1];
+    }
+    if (!(prob >= 0 && prob <= 1)) throw new ChangelingError('usage', `${where}:${i + 1}: probability ${prob} is not in [0, 1]`);
+    if (label !== 0 && label !== 1) throw new ChangelingError('usage', `${where}:${i + 1}: label must be 0 or 1`);
+    if (!(effort >= 0)) throw new ChangelingError('usage', `${where}:${i + 1}: effort must be a non-negative number`);
+    out.push({ prob, label: label as 0 | 1, effort });
+  }
+  if (out.length === 0) throw new ChangelingError('usage', `${where} has no predictions`);
+  return out;
+}
+
+export async function evalCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { pred: { type: 'string' }, threshold: { type: 'string' }, json: { type: 'boolean', default: false } } });
+  if (positionals[0] !== 'jitdp') throw new ChangelingError('usage', 'eval needs a task: "changeling eval jitdp --pred FILE"');
+  if (!values.pred) throw new ChangelingError('usage', 'eval jitdp needs --pred FILE');
+  let text: string;
+  try {
+    text = await readFile(values.pred, 'utf8');
+  } catch (err) {
+    throw fileError(err, values.pred, 'reading');
+  }
+  const m = jitdpMetrics(parsePredictions(text, values.pred), values.threshold ? Number(values.threshold) : 0.5);
+  if (values.json) await printJson(m);
+  else await writeOut(Object.entries(m).map(([k, v]) => `${k.padEnd(17)} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : v}`).join('\n') + '\n');
+  return 0;
+}
