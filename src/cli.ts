@@ -8,6 +8,7 @@ import { INSPECT_HELP, inspectCommand } from './cli/inspectCommand.js';
 import { DOWNLOAD_HELP, downloadCommand } from './cli/downloadCommand.js';
 import { TRAIN_HELP, trainCommand } from './cli/trainCommand.js';
 import { EVAL_HELP, evalCommand } from './cli/evalCommand.js';
+import { FEATURES_HELP, featuresCommand } from './cli/featuresCommand.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   show: { run: showCommand, help: SHOW_HELP },
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   download: { run: downloadCommand, help: DOWNLOAD_HELP },
   train: { run: trainCommand, help: TRAIN_HELP },
   eval: { run: evalCommand, help: EVAL_HELP },
+  features: { run: featuresCommand, help: FEATURES_HELP },
 };
 
 const HELP = `changeling ${pkg.version}: code-change models on your machine

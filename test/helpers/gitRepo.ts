@@ -40,11 +40,13 @@ export class TestRepo {
     return r;
   }
 
+  private author: { GIT_AUTHOR_NAME?: string; GIT_AUTHOR_EMAIL?: string } = {};
+
   git(...args: string[]): string {
     const date = `@${this.clock} +0000`;
     return execFileSync('git', ['-c', 'protocol.file.allow=always', ...args], {
       cwd: this.dir,
-      env: { ...ENV, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date },
+      env: { ...ENV, ...this.author, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date },
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
       maxBuffer: 1 << 28,
@@ -96,6 +98,17 @@ export class TestRepo {
       return true;
     } catch {
       return false;
+    }
+  }
+
+  /** Commits as another author, `days` after the previous commit. */
+  commitAs(message: string, author: { name: string; email: string }, days = 1): string {
+    this.clock += 86400 * (days - 1);
+    this.author = { GIT_AUTHOR_NAME: author.name, GIT_AUTHOR_EMAIL: author.email };
+    try {
+      return this.commit(message);
+    } finally {
+      this.author = {};
     }
   }
 

@@ -1,0 +1,147 @@
+import { posix } from 'node:path';
+import type { CommitRecord, DiffFile } from './types.js';
+
+/**
+ * The 14 expert features of Kamei et al. (TSE 2013) as Commit Guru computes them for JIT-Defects4J,
+ * kept up to date in one pass over the history, oldest first: the features of a commit are read from the
+ * state before it, then the commit is applied. Subsystem = top-level directory; directory = parent folder.
+ *   NS, ND, NF, Entropy (-sum p log2 p over files, p = churn share; not normalised), LA, LD,
+ *   LT (lines of the touched files before the change, mean over files), FIX (message classifier),
+ *   NDEV (distinct earlier authors of the touched files), AGE (mean days since each touched file's last
+ *   change; 0 for new files), NUC (sum of the touched files' earlier change counts), EXP (the author's
+ *   earlier commits), REXP (each weighted 1 / (1 + age in years)), SEXP (the author's earlier commits to the
+ *   touched subsystems, summed over subsystems).
+ * Merge commits are neither scored nor applied (their changes are counted in the commits they merge).
+ */
+export const FEATURE_NAMES = ['ns', 'nd', 'nf', 'entropy', 'la', 'ld', 'lt', 'fix', 'ndev', 'age', 'nuc', 'exp', 'rexp', 'sexp'] as const;
+export type FeatureName = (typeof FEATURE_NAMES)[number];
+export type ExpertFeatures = Record<FeatureName, number>;
+
+const DAY = 86_400_000;
+const YEAR = 365 * DAY;
+
+/** Fixing commits by their message, as SZZ finds them: fix/bug/defect/patch words, or an issue id. */
+export const FIX_PATTERN = /\b(fix(e[sd]|ing)?|bugs?|bugfix|defects?|patch(e[sd])?|faults?|crash(e[sd])?|issues?)\b|(^|\s)#\d+\b|\b[A-Z][A-Z0-9]+-\d+\b/i;
+
+export function isFix(message: string): boolean {
+  return FIX_PATTERN.test(message);
+}
+
+interface FileState {
+  lines: number;
+  authors: Set<string>;
+  last: number;
+  changes: number;
+}
+
+interface AuthorState {
+  times: number[];
+  subsystems: Map<string, number>;
+}
+
+export interface ChangeInput {
+  author: string;
+  time: number;
+  message: string;
+  files: readonly DiffFile[];
+}
+
+const subsystemOf = (p: string) => (p.includes('/') ? p.slice(0, p.indexOf('/')) : '');
+const dirOf = (p: string) => posix.dirname(p);
+
+export function changeInput(c: CommitRecord): ChangeInput {
+  return { author: (c.author.email || c.author.name).toLowerCase(), time: Date.parse(c.authorDate), message: c.message, files: c.files };
+}
+
+export class FeatureState {
+  private readonly files = new Map<string, FileState>();
+  private readonly authors = new Map<string, AuthorState>();
+
+  /** The features of a change against the history applied so far. */
+  features(c: ChangeInput): ExpertFeatures {
+    const files = c.files;
+    const la = files.reduce((s, f) => s + f.additions, 0);
+    const ld = files.reduce((s, f) => s + f.deletions, 0);
+    const churn = la + ld;
+    let entropy = 0;
+    if (churn > 0) {
+      for (const f of files) {
+        const p = (f.additions + f.deletions) / churn;
+        if (p > 0) entropy -= p * Math.log2(p);
+      }
+    }
+    const before = files.map((f) => (f.status === 'added' ? undefined : this.files.get(f.oldPath ?? f.path)));
+    const nf = files.length;
+    const devs = new Set<string>();
+    let lt = 0, age = 0, nuc = 0;
+    before.forEach((s) => {
+      if (!s) return;
+      lt += s.lines;
+      age += (c.time - s.last) / DAY;
+      nuc += s.changes;
+      s.authors.forEach((a) => devs.add(a));
+    });
+    const subsystems = new Set(files.map((f) => subsystemOf(f.path)));
+    const a = this.authors.get(c.author);
+    let rexp = 0;
+    let sexp = 0;
+    if (a) {
+      for (const t of a.times) rexp += 1 / (1 + Math.max(0, c.time - t) / YEAR);
+      for (const s of subsystems) sexp += a.subsystems.get(s) ?? 0;
+    }
+    return {
+      ns: subsystems.size,
+      nd: new Set(files.map((f) => dirOf(f.path))).size,
+      nf,
+      entropy,
+      la,
+      ld,
+      lt: nf ? lt / nf : 0,
+      fix: isFix(c.message) ? 1 : 0,
+      ndev: devs.size,
+      age: nf ? age / nf : 0,
+      nuc,
+      exp: a?.times.length ?? 0,
+      rexp,
+      sexp,
+    };
+  }
+
+  /** Makes a change part of the history. */
+  apply(c: ChangeInput): void {
+    for (const f of c.files) {
+      const prev = f.status === 'added' ? undefined : this.files.get(f.oldPath ?? f.path);
+      if (f.oldPath && f.status === 'renamed') this.files.delete(f.oldPath);
+      if (f.status === 'deleted') {
+        this.files.delete(f.path);
+        continue;
+      }
+      const s: FileState = prev ? { ...prev, authors: new Set(prev.authors) } : { lines: 0, authors: new Set(), last: c.time, changes: 0 };
+      s.lines = Math.max(0, s.lines + f.additions - f.deletions);
+      s.authors.add(c.author);
+      s.last = c.time;
+      s.changes++;
+      this.files.set(f.path, s);
+    }
+    const a: AuthorState = this.authors.get(c.author) ?? { times: [], subsystems: new Map() };
+    a.times.push(c.time);
+    for (const s of new Set(c.files.map((f) => subsystemOf(f.path)))) a.subsystems.set(s, (a.subsystems.get(s) ?? 0) + 1);
+    this.authors.set(c.author, a);
+  }
+}
+
+/**
+ * Features of every (non-merge) commit, oldest first, in one pass over the history. Only counts are
+ * needed, so no diff text is kept.
+ */
+export async function* historyFeatures(repo: import('./repository.js').Repository, o: { signal?: AbortSignal } = {}): AsyncGenerator<{ sha: string; features: ExpertFeatures }, FeatureState> {
+  const { walkHistory } = await import('./history.js');
+  const state = new FeatureState();
+  for await (const c of walkHistory(repo, { reverse: true, maxDiffBytes: 0, signal: o.signal })) {
+    if (c.merge) continue;
+    const input = changeInput(c);
+    yield { sha: c.sha, features: state.features(input) };
+    state.apply(input);
+  }
+  return state;
+}
