@@ -9,6 +9,7 @@ import { DOWNLOAD_HELP, downloadCommand } from './cli/downloadCommand.js';
 import { TRAIN_HELP, trainCommand } from './cli/trainCommand.js';
 import { EVAL_HELP, evalCommand } from './cli/evalCommand.js';
 import { FEATURES_HELP, featuresCommand } from './cli/featuresCommand.js';
+import { LABEL_HELP, labelCommand } from './cli/labelCommand.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   show: { run: showCommand, help: SHOW_HELP },
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   train: { run: trainCommand, help: TRAIN_HELP },
   eval: { run: evalCommand, help: EVAL_HELP },
   features: { run: featuresCommand, help: FEATURES_HELP },
+  label: { run: labelCommand, help: LABEL_HELP },
 };
 
 const HELP = `changeling ${pkg.version}: code-change models on your machine

@@ -1,0 +1,133 @@
+import { isFix } from './expertFeatures.js';
+import { walkHistory } from './history.js';
+import type { Repository } from './repository.js';
+import { gitBytes } from './run.js';
+import type { CommitRecord } from './types.js';
+
+/**
+ * SZZ labels as the study describes them: a commit is buggy when a later fixing commit's removed or
+ * modified lines blame back to it (`git blame -w` on the fix's parent), ignoring blank, whitespace-only
+ * and comment lines. Fixing commits are found by their message (fix/bug/defect/patch words, issue ids).
+ * Filters: merges are neither fixes nor candidates; a candidate that postdates its fix is dropped; a fix
+ * that blames more than `maxBlamed` commits is dropped (large refactors and mass changes). `labelsAt`
+ * keeps only fixes made up to a time, so that labels of a time-ordered split use no later information.
+ */
+export interface SzzOptions {
+  maxBlamed?: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface SzzResult {
+  /** Every non-merge commit, oldest first, with its date. */
+  commits: Array<{ sha: string; time: number }>;
+  /** Buggy commit -> the fixing commits that blamed it. */
+  fixedBy: Map<string, string[]>;
+  /** Each kept fix with its time and the commits it blamed (for labels at an earlier cutoff). */
+  fixes: Array<{ sha: string; time: number; blamed: string[] }>;
+  droppedFixes: Array<{ sha: string; reason: string }>;
+}
+
+const COMMENT = /^\s*(\/\/|#|\/\*|\*\/|\*|--|;)/;
+
+/** The removed lines of a fix worth blaming, by old file: [oldPath, old line numbers]. */
+function blameTargets(c: CommitRecord): Array<[string, number[]]> {
+  const out: Array<[string, number[]]> = [];
+  for (const f of c.files) {
+    if (f.status === 'added' || f.binary || f.submodule) continue;
+    const lines: number[] = [];
+    for (const h of f.hunks) {
+      let old = h.oldStart;
+      for (const l of h.lines) {
+        if (l[0] === '-') {
+          const text = l.slice(1).replace(/\r$/, '');
+          if (text.trim() && !COMMENT.test(text)) lines.push(old);
+          old++;
+        } else if (l[0] === ' ') old++;
+      }
+    }
+    if (lines.length) out.push([f.oldPath ?? f.path, lines]);
+  }
+  return out;
+}
+
+/** Commits that last touched the given lines at `rev` (git blame -w, porcelain). */
+async function blame(repo: Repository, rev: string, path: string, lines: number[], signal?: AbortSignal): Promise<Set<string>> {
+  const ranges: string[] = [];
+  for (let i = 0; i < lines.length; ) {
+    let j = i;
+    while (j + 1 < lines.length && lines[j + 1] === lines[j]! + 1) j++;
+    ranges.push('-L', `${lines[i]},${lines[j]}`);
+    i = j + 1;
+  }
+  const out = await gitBytes(repo.root, ['blame', '-w', '--porcelain', ...ranges, rev, '--', path], signal).catch(() => Buffer.alloc(0));
+  const shas = new Set<string>();
+  for (const line of out.toString('latin1').split('\n')) {
+    const m = /^([0-9a-f]{40}) \d+ \d+/.exec(line);
+    if (m) shas.add(m[1]!);
+  }
+  return shas;
+}
+
+export async function szz(repo: Repository, o: SzzOptions = {}): Promise<SzzResult> {
+  const maxBlamed = o.maxBlamed ?? 10;
+  const commits: Array<{ sha: string; time: number }> = [];
+  const fixCommits: CommitRecord[] = [];
+  const merges = new Set<string>();
+  for await (const c of walkHistory(repo, { reverse: true, maxDiffBytes: 4 << 20, signal: o.signal })) {
+    if (c.merge) {
+      merges.add(c.sha);
+      continue;
+    }
+    const time = Date.parse(c.authorDate);
+    commits.push({ sha: c.sha, time });
+    if (isFix(c.message) && c.parents.length === 1) fixCommits.push(c);
+  }
+  const timeOf = new Map(commits.map((c) => [c.sha, c.time]));
+  const fixedBy = new Map<string, string[]>();
+  const droppedFixes: Array<{ sha: string; reason: string }> = [];
+  const fixes: SzzResult['fixes'] = [];
+  for (const [i, fix] of fixCommits.entries()) {
+    o.onProgress?.(i, fixCommits.length);
+    const fixTime = timeOf.get(fix.sha)!;
+    const blamed = new Set<string>();
+    for (const [path, lines] of blameTargets(fix)) for (const s of await blame(repo, `${fix.sha}^`, path, lines, o.signal)) blamed.add(s);
+    const candidates = [...blamed].filter((s) => s !== fix.sha && !merges.has(s) && timeOf.has(s) && timeOf.get(s)! <= fixTime);
+    if (candidates.length === 0) continue;
+    if (candidates.length > maxBlamed) {
+      droppedFixes.push({ sha: fix.sha, reason: `blames ${candidates.length} commits (more than ${maxBlamed})` });
+      continue;
+    }
+    fixes.push({ sha: fix.sha, time: fixTime, blamed: candidates });
+    for (const s of candidates) fixedBy.set(s, [...(fixedBy.get(s) ?? []), fix.sha]);
+  }
+  o.onProgress?.(fixCommits.length, fixCommits.length);
+  return { commits, fixedBy, fixes, droppedFixes };
+}
+
+/** The buggy commits as known at `cutoff`: only fixes made up to then count. */
+export function labelsAt(r: SzzResult, cutoff: number): Set<string> {
+  const buggy = new Set<string>();
+  for (const f of r.fixes) if (f.time <= cutoff) f.blamed.forEach((s) => buggy.add(s));
+  return buggy;
+}
+
+/**
+ * Time-ordered splits (oldest 80% train, next 10% validation, newest 10% test) whose labels use only fixes
+ * made before each split's end: a training commit is buggy only if a fix before the training boundary
+ * says so, and likewise for validation; the test split sees every fix.
+ */
+export function timeOrderedSplits(r: SzzResult, o: { train?: number; validation?: number } = {}) {
+  const n = r.commits.length;
+  const trainEnd = Math.floor(n * (o.train ?? 0.8));
+  const valEnd = Math.floor(n * ((o.train ?? 0.8) + (o.validation ?? 0.1)));
+  const boundary = (k: number) => (k > 0 ? r.commits[k - 1]!.time : -Infinity);
+  const at = (cut: number) => labelsAt(r, cut);
+  const [trainBuggy, valBuggy, testBuggy] = [at(boundary(trainEnd)), at(boundary(valEnd)), at(Infinity)];
+  const tag = (set: Set<string>) => (c: { sha: string; time: number }) => ({ ...c, label: set.has(c.sha) ? 1 : 0 });
+  return {
+    train: r.commits.slice(0, trainEnd).map(tag(trainBuggy)),
+    validation: r.commits.slice(trainEnd, valEnd).map(tag(valBuggy)),
+    test: r.commits.slice(valEnd).map(tag(testBuggy)),
+  };
+}
