@@ -1,3 +1,4 @@
+import { cpus } from 'node:os';
 import { isFix } from './expertFeatures.js';
 import { walkHistory } from './history.js';
 import type { Repository } from './repository.js';
@@ -87,12 +88,23 @@ export async function szz(repo: Repository, o: SzzOptions = {}): Promise<SzzResu
   const fixedBy = new Map<string, string[]>();
   const droppedFixes: Array<{ sha: string; reason: string }> = [];
   const fixes: SzzResult['fixes'] = [];
+  // Blame the fixes a few at a time (git blame is single-threaded), then merge the results in fix order.
+  const blamedOf = new Array<Set<string>>(fixCommits.length);
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    for (let i = next++; i < fixCommits.length; i = next++) {
+      const fix = fixCommits[i]!;
+      const blamed = new Set<string>();
+      for (const [path, lines] of blameTargets(fix)) for (const s of await blame(repo, `${fix.sha}^`, path, lines, o.signal)) blamed.add(s);
+      blamedOf[i] = blamed;
+      o.onProgress?.(++done, fixCommits.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(4, cpus().length * 2)) }, worker));
   for (const [i, fix] of fixCommits.entries()) {
-    o.onProgress?.(i, fixCommits.length);
     const fixTime = timeOf.get(fix.sha)!;
-    const blamed = new Set<string>();
-    for (const [path, lines] of blameTargets(fix)) for (const s of await blame(repo, `${fix.sha}^`, path, lines, o.signal)) blamed.add(s);
-    const candidates = [...blamed].filter((s) => s !== fix.sha && !merges.has(s) && timeOf.has(s) && timeOf.get(s)! <= fixTime);
+    const candidates = [...blamedOf[i]!].filter((s) => s !== fix.sha && !merges.has(s) && timeOf.has(s) && timeOf.get(s)! <= fixTime);
     if (candidates.length === 0) continue;
     if (candidates.length > maxBlamed) {
       droppedFixes.push({ sha: fix.sha, reason: `blames ${candidates.length} commits (more than ${maxBlamed})` });
