@@ -2,6 +2,7 @@ import type { GraphBuilder } from '../graph/builder.js';
 import type { Tensor } from '../graph/ir.js';
 import type { BartConfig } from './config.js';
 import type { GraphWeights } from './weights.js';
+import { causalBias, hfLinear, paddingBias } from './layers.js';
 
 /**
  * BART / PLBART as transformers computes them: token embeddings (times sqrt(d_model) with
@@ -9,15 +10,14 @@ import type { GraphWeights } from './weights.js';
  * q/k/v/out projections and scaled scores, GELU feed-forward, no final stack norm, and an LM head tied to
  * the shared embedding plus final_logits_bias. Weight names are Hugging Face's (`model.` prefix).
  */
-const F32_MIN = -3.4028234663852886e38;
 const POSITION_OFFSET = 2;
 
 function parts(b: GraphBuilder, cfg: BartConfig, w: GraphWeights) {
   const d = cfg.dModel;
-  const linear = (x: Tensor, name: string) => b.add(b.matmul(x, b.transpose(w.get(`${name}.weight`), [1, 0])), w.get(`${name}.bias`));
+  const linear = (x: Tensor, name: string) => hfLinear(b, w, x, name);
   const layerNorm = (x: Tensor, name: string) => b.layerNorm(x, w.get(`${name}.weight`), w.get(`${name}.bias`), 1e-5);
   const act = (x: Tensor) => (cfg.activation === 'relu' ? b.relu(x) : b.gelu(x, cfg.activation === 'gelu' ? 'erf' : 'tanh'));
-  const padMask = (m: Tensor) => b.mul(b.rsub(1, b.cast(b.unsqueeze(m, [1, 2]), 'float32')), F32_MIN);
+  const padMask = (m: Tensor) => paddingBias(b, m);
   const embed = (ids: Tensor, stack: 'encoder' | 'decoder') => {
     let x = b.gather(w.get('model.shared.weight'), ids);
     if (cfg.scaleEmbedding) x = b.mul(x, Math.sqrt(d));
@@ -103,7 +103,7 @@ export function bartDecoder(b: GraphBuilder, cfg: BartConfig, w: GraphWeights, d
   const t = parts(b, cfg, w);
   let y = t.embed(decoderInputIds, 'decoder');
   const pos = b.range({ of: decoderInputIds, axis: 1 });
-  let selfBias = b.unsqueeze(b.mul(b.cast(b.less(b.unsqueeze(pos, [1]), b.unsqueeze(pos, [0])), 'float32'), F32_MIN), [0, 1]);
+  let selfBias = b.unsqueeze(causalBias(b, pos, pos), [0, 1]);
   if (o.decoderAttentionMask) selfBias = b.add(selfBias, t.padMask(o.decoderAttentionMask));
   const crossBias = t.padMask(attentionMask);
   for (let i = 0; i < cfg.decoderLayers; i++) {

@@ -1,6 +1,7 @@
 import type { GraphBuilder } from '../graph/builder.js';
 import type { Tensor } from '../graph/ir.js';
 import type { GraphWeights } from './weights.js';
+import { hfLinear } from './layers.js';
 
 /**
  * JIT-Fine's classification head (jacknichao/JIT-Fine, concat model): the first token's state and the
@@ -9,7 +10,7 @@ import type { GraphWeights } from './weights.js';
  */
 export function jitFineHead(b: GraphBuilder, w: GraphWeights, lastHidden: Tensor, features: Tensor, o: { dropout?: number; seed?: Tensor | null } = {}): Tensor {
   const first = b.squeeze(b.slice(lastHidden, [0], [1], [1]), [1]);
-  const linear = (x: Tensor, name: string) => b.add(b.matmul(x, b.transpose(w.get(`${name}.weight`), [1, 0])), w.get(`${name}.bias`));
+  const linear = (x: Tensor, name: string) => hfLinear(b, w, x, name);
   const expert = b.tanh(linear(features, 'classifier.manual_dense'));
   const z = b.dropout(b.concat([first, expert], 1), o.dropout ?? 0, o.seed ?? null);
   return linear(z, 'classifier.out_proj_new');

@@ -2,6 +2,7 @@ import type { GraphBuilder } from '../graph/builder.js';
 import type { Tensor } from '../graph/ir.js';
 import type { RobertaConfig } from './config.js';
 import type { GraphWeights } from './weights.js';
+import { hfLinear, paddingBias } from './layers.js';
 
 /**
  * RoBERTa as transformers computes it (CodeBERT, GraphCodeBERT, UniXcoder): absolute learned positions
@@ -15,7 +16,6 @@ export interface RobertaOutputs {
   classifierLogits: Tensor | null; // [batch, labels]
 }
 
-const F32_MIN = -3.4028234663852886e38;
 
 export function roberta(
   b: GraphBuilder,
@@ -29,7 +29,7 @@ export function roberta(
   const d = cfg.hiddenSize;
   const H = cfg.numAttentionHeads;
   const dh = d / H;
-  const linear = (x: Tensor, name: string) => b.add(b.matmul(x, b.transpose(w.get(`${name}.weight`), [1, 0])), w.get(`${name}.bias`));
+  const linear = (x: Tensor, name: string) => hfLinear(b, w, x, name);
   const layerNorm = (x: Tensor, name: string) => b.layerNorm(x, w.get(`${name}.weight`), w.get(`${name}.bias`), cfg.layerNormEps);
   const act = (x: Tensor) => (cfg.hiddenAct === 'relu' ? b.relu(x) : b.gelu(x, cfg.hiddenAct === 'gelu' ? 'erf' : 'tanh'));
   const split = (x: Tensor) => b.transpose(b.reshape(x, [0, 0, H, dh]), [0, 2, 1, 3]);
@@ -41,7 +41,7 @@ export function roberta(
   let h = b.add(b.add(b.gather(w.get(`${p}embeddings.word_embeddings.weight`), inputIds), b.gather(w.get(`${p}embeddings.position_embeddings.weight`), positions)), b.gather(w.get(`${p}embeddings.token_type_embeddings.weight`), tokenTypes));
   h = layerNorm(h, `${p}embeddings.LayerNorm`);
 
-  const maskBias = b.mul(b.rsub(1, b.cast(b.unsqueeze(attentionMask, [1, 2]), 'float32')), F32_MIN);
+  const maskBias = paddingBias(b, attentionMask);
   for (let i = 0; i < cfg.numHiddenLayers; i++) {
     const l = `${p}encoder.layer.${i}`;
     h = b.within(l, () => {

@@ -2,6 +2,7 @@ import type { GraphBuilder } from '../graph/builder.js';
 import type { Tensor } from '../graph/ir.js';
 import type { T5Config } from './config.js';
 import type { GraphWeights } from './weights.js';
+import { causalBias, hfLinear, paddingBias } from './layers.js';
 
 /**
  * T5 as Hugging Face's T5ForConditionalGeneration computes it (CodeT5, CodeReviewer and CCT5 are T5
@@ -20,8 +21,6 @@ export interface T5Outputs {
   encoderHidden: Tensor;
   logits: Tensor;
 }
-
-const F32_MIN = -3.4028234663852886e38;
 
 /** HF's _relative_position_bucket for every relative position in [-(n-1), n-1], in float32 arithmetic. */
 export function relativePositionBuckets(n: number, bidirectional: boolean, numBuckets: number, maxDistance: number): number[] {
@@ -53,12 +52,12 @@ export function relativePositionBuckets(n: number, bidirectional: boolean, numBu
 function t5Parts(b: GraphBuilder, cfg: T5Config, w: GraphWeights, maxLen: number) {
   const H = cfg.numHeads;
   const inner = H * cfg.dKv;
-  const linear = (x: Tensor, name: string) => b.matmul(x, b.transpose(w.get(name), [1, 0]));
+  const linear = (x: Tensor, module: string) => hfLinear(b, w, x, module, false);
   const norm = (x: Tensor, name: string) => b.rmsNorm(x, w.get(name), cfg.layerNormEpsilon);
   const split = (x: Tensor) => b.transpose(b.reshape(x, [0, 0, H, cfg.dKv]), [0, 2, 1, 3]);
   const merge = (x: Tensor) => b.reshape(b.transpose(x, [0, 2, 1, 3]), [0, 0, inner]);
   // Additive masks [batch, 1, 1, k]: 0 where attended, float32 min where masked (as HF).
-  const padMask = (m: Tensor) => b.mul(b.rsub(1, b.cast(b.unsqueeze(m, [1, 2]), 'float32')), F32_MIN);
+  const padMask = (m: Tensor) => paddingBias(b, m);
   /** [1, H, q, k] position bias from the stack's first-layer relative_attention_bias. */
   const positionBias = (q: Tensor, k: Tensor, bidirectional: boolean, weight: string) => {
     const table = b.constant(relativePositionBuckets(maxLen, bidirectional, cfg.relativeAttentionNumBuckets, cfg.relativeAttentionMaxDistance), 'int64');
@@ -69,22 +68,22 @@ function t5Parts(b: GraphBuilder, cfg: T5Config, w: GraphWeights, maxLen: number
     return b.unsqueeze(b.transpose(values, [2, 0, 1]), [0]);
   };
   const attention = (x: Tensor, kv: Tensor, prefix: string, bias: Tensor) => {
-    const q = split(linear(x, `${prefix}.q.weight`));
-    const k = split(linear(kv, `${prefix}.k.weight`));
-    const v = split(linear(kv, `${prefix}.v.weight`));
+    const q = split(linear(x, `${prefix}.q`));
+    const k = split(linear(kv, `${prefix}.k`));
+    const v = split(linear(kv, `${prefix}.v`));
     const scores = b.add(b.matmul(q, b.transposeLast(k)), bias);
-    return linear(merge(b.matmul(b.softmax(scores, -1), v)), `${prefix}.o.weight`);
+    return linear(merge(b.matmul(b.softmax(scores, -1), v)), `${prefix}.o`);
   };
   const feedForward = (x: Tensor, prefix: string) => {
     const act = (t: Tensor) => (cfg.denseActFn === 'relu' ? b.relu(t) : b.gelu(t, cfg.denseActFn === 'gelu_new' ? 'tanh' : 'erf'));
-    const h = cfg.isGatedAct ? b.mul(act(linear(x, `${prefix}.wi_0.weight`)), linear(x, `${prefix}.wi_1.weight`)) : act(linear(x, `${prefix}.wi.weight`));
-    return linear(h, `${prefix}.wo.weight`);
+    const h = cfg.isGatedAct ? b.mul(act(linear(x, `${prefix}.wi_0`)), linear(x, `${prefix}.wi_1`)) : act(linear(x, `${prefix}.wi`));
+    return linear(h, `${prefix}.wo`);
   };
   /** Attention over precomputed keys and values [batch, H, k, d_kv]. */
   const attendTo = (x: Tensor, k: Tensor, v: Tensor, prefix: string, bias: Tensor) => {
-    const q = split(linear(x, `${prefix}.q.weight`));
+    const q = split(linear(x, `${prefix}.q`));
     const scores = b.add(b.matmul(q, b.transposeLast(k)), bias);
-    return linear(merge(b.matmul(b.softmax(scores, -1), v)), `${prefix}.o.weight`);
+    return linear(merge(b.matmul(b.softmax(scores, -1), v)), `${prefix}.o`);
   };
   return { linear, norm, padMask, positionBias, attention, attendTo, feedForward, split };
 }
@@ -99,7 +98,7 @@ export function t5CrossKeyValues(b: GraphBuilder, cfg: T5Config, w: GraphWeights
   const t = t5Parts(b, cfg, w, 1);
   return Array.from({ length: cfg.numDecoderLayers }, (_, i) => {
     const p = `decoder.block.${i}.layer.1.EncDecAttention`;
-    return { key: t.split(t.linear(encoderHidden, `${p}.k.weight`)), value: t.split(t.linear(encoderHidden, `${p}.v.weight`)) };
+    return { key: t.split(t.linear(encoderHidden, `${p}.k`)), value: t.split(t.linear(encoderHidden, `${p}.v`)) };
   });
 }
 
@@ -119,8 +118,8 @@ export function t5DecoderStep(b: GraphBuilder, cfg: T5Config, w: GraphWeights, t
     y = b.within(p, () => {
       const n0 = t.norm(y, `${p}.layer.0.layer_norm.weight`);
       const sa = `${p}.layer.0.SelfAttention`;
-      const key = b.concat([past[i]!.key, t.split(t.linear(n0, `${sa}.k.weight`))], 2);
-      const value = b.concat([past[i]!.value, t.split(t.linear(n0, `${sa}.v.weight`))], 2);
+      const key = b.concat([past[i]!.key, t.split(t.linear(n0, `${sa}.k`))], 2);
+      const value = b.concat([past[i]!.value, t.split(t.linear(n0, `${sa}.v`))], 2);
       present.push({ key, value });
       if (!selfBias) {
         // The query is position P (the past length) among keys 0..P: relative positions k - P.
@@ -138,7 +137,7 @@ export function t5DecoderStep(b: GraphBuilder, cfg: T5Config, w: GraphWeights, t
   }
   let out = t.norm(y, 'decoder.final_layer_norm.weight');
   if (cfg.tieWordEmbeddings) out = b.mul(out, cfg.dModel ** -0.5);
-  return { logits: t.linear(out, cfg.tieWordEmbeddings ? 'shared.weight' : 'lm_head.weight'), present };
+  return { logits: t.linear(out, cfg.tieWordEmbeddings ? 'shared' : 'lm_head'), present };
 }
 
 /** The encoder stack: [batch, src] ids -> [batch, src, d_model] states (after the final norm). */
@@ -175,7 +174,7 @@ export function t5Decoder(
   const tokPos = b.range({ of: decoderInputIds, axis: 1 });
   const qPos = P ? b.add(tokPos, b.constant(P, 'int64', [])) : tokPos;
   const kPos = P ? b.concat([b.range(P), qPos], 0) : tokPos;
-  const causal = b.mul(b.cast(b.less(b.unsqueeze(qPos, [1]), b.unsqueeze(kPos, [0])), 'float32'), F32_MIN);
+  const causal = causalBias(b, qPos, kPos);
   const table = b.constant(relativePositionBuckets(maxLen, false, cfg.relativeAttentionNumBuckets, cfg.relativeAttentionMaxDistance), 'int64');
   const rel = b.add(b.sub(b.unsqueeze(kPos, [0]), b.unsqueeze(qPos, [1])), b.constant(maxLen - 1, 'int64', []));
   const bias = b.unsqueeze(b.transpose(b.gather(w.get('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), b.gather(table, rel)), [2, 0, 1]), [0]);
@@ -194,8 +193,8 @@ export function t5Decoder(
       let attn: Tensor;
       if (o.selfPrefix) {
         const pre = o.selfPrefix.layer(i);
-        const k = t.split(t.linear(n0, `${sa}.k.weight`));
-        const v = t.split(t.linear(n0, `${sa}.v.weight`));
+        const k = t.split(t.linear(n0, `${sa}.k`));
+        const v = t.split(t.linear(n0, `${sa}.v`));
         attn = t.attendTo(n0, b.concat([batchOf(pre.key, k), k], 2), b.concat([batchOf(pre.value, v), v], 2), sa, selfBias);
       } else {
         attn = t.attention(n0, n0, sa, selfBias);
@@ -207,7 +206,7 @@ export function t5Decoder(
   }
   let out = t.norm(y, 'decoder.final_layer_norm.weight');
   if (cfg.tieWordEmbeddings) out = b.mul(out, cfg.dModel ** -0.5);
-  return t.linear(out, cfg.tieWordEmbeddings ? 'shared.weight' : 'lm_head.weight');
+  return t.linear(out, cfg.tieWordEmbeddings ? 'shared' : 'lm_head');
 }
 
 export function t5(b: GraphBuilder, cfg: T5Config, w: GraphWeights, inp: T5Inputs, o: { maxLength?: number } = {}): T5Outputs {
