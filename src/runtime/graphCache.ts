@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { GraphBuilder } from '../graph/builder.js';
 import { serialize } from '../graph/serialize.js';
-import { writeExternal } from './session.js';
+import { writeModelFiles } from './session.js';
+import { readJsonFile } from '../util/jsonFile.js';
 import { fileError } from '../util/errors.js';
 
 /**
@@ -40,18 +41,14 @@ export async function cachedGraphs<M>(key: string, build: () => Promise<{ graphs
   const dir = join(graphCacheDir(), key);
   const manifest = join(dir, 'graphs.json');
   if (existsSync(manifest)) {
-    const m = JSON.parse(await readFile(manifest, 'utf8')) as { names: string[]; meta: M };
+    const m = (await readJsonFile(manifest)) as { names: string[]; meta: M };
     return { files: Object.fromEntries(m.names.map((n) => [n, join(dir, `${n}.onnx`)])), meta: m.meta, built: false };
   }
   const { graphs, meta } = await build();
   const tmp = `${dir}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
   try {
     await mkdir(tmp, { recursive: true });
-    for (const [name, b] of Object.entries(graphs)) {
-      const m = serialize(b, { externalName: `${name}.onnx.data` });
-      await writeFile(join(tmp, `${name}.onnx`), m.model);
-      if (m.externalParts.length) writeExternal(join(tmp, m.externalName), m.externalParts);
-    }
+    for (const [name, b] of Object.entries(graphs)) writeModelFiles(tmp, serialize(b, { externalName: `${name}.onnx.data` }), `${name}.onnx`);
     await writeFile(join(tmp, 'graphs.json'), JSON.stringify({ names: Object.keys(graphs), meta, builder: BUILDER_VERSION }));
     await rm(dir, { recursive: true, force: true });
     await rename(tmp, dir);

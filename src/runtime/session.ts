@@ -26,20 +26,8 @@ export interface SessionOptions {
   dir?: string;
 }
 
-/** An inference session for a model file (its external data beside it). */
-export async function createSessionFromFile(path: string, o: SessionOptions = {}): Promise<InferenceSession> {
-  const rt = await ort();
-  return rt.InferenceSession.create(path, {
-    executionProviders: [o.provider ?? 'cpu'],
-    graphOptimizationLevel: 'all',
-    ...(o.intraOpThreads ? { intraOpNumThreads: o.intraOpThreads } : {}),
-  });
-}
-
-/** An inference session for a serialized graph; models with external weights are loaded from files. */
-export async function createSession(m: SerializedModel, o: SessionOptions = {}): Promise<InferenceSession> {
-  const rt = await ort();
-  const opts: InferenceSession.SessionOptions = {
+function sessionOptions(o: SessionOptions): InferenceSession.SessionOptions {
+  return {
     executionProviders: [o.provider ?? 'cpu'],
     graphOptimizationLevel: 'all',
     ...(o.intraOpThreads ? { intraOpNumThreads: o.intraOpThreads } : {}),
@@ -48,12 +36,26 @@ export async function createSession(m: SerializedModel, o: SessionOptions = {}):
     // and slower), so training sessions allocate from the arena as they go.
     ...(o.training ? { enableMemPattern: false } : {}),
   };
-  if (m.externalParts.length === 0) return rt.InferenceSession.create(m.model, opts);
+}
+
+/** An inference session for a model file (its external data beside it). */
+export async function createSessionFromFile(path: string, o: SessionOptions = {}): Promise<InferenceSession> {
+  return (await ort()).InferenceSession.create(path, sessionOptions(o));
+}
+
+/** Writes a serialized graph into `dir` as `fileName` with its external data beside it; returns the model path. */
+export function writeModelFiles(dir: string, m: SerializedModel, fileName = 'model.onnx'): string {
+  writeFileSync(join(dir, fileName), m.model);
+  if (m.externalParts.length) writeExternal(join(dir, m.externalName), m.externalParts);
+  return join(dir, fileName);
+}
+
+/** An inference session for a serialized graph; models with external weights are loaded from files. */
+export async function createSession(m: SerializedModel, o: SessionOptions = {}): Promise<InferenceSession> {
+  if (m.externalParts.length === 0) return (await ort()).InferenceSession.create(m.model, sessionOptions(o));
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'changeling-model-'));
   try {
-    writeFileSync(join(dir, 'model.onnx'), m.model);
-    writeExternal(join(dir, m.externalName), m.externalParts);
-    return await rt.InferenceSession.create(join(dir, 'model.onnx'), opts);
+    return await createSessionFromFile(writeModelFiles(dir, m), o);
   } finally {
     if (!o.dir) rmSync(dir, { recursive: true, force: true });
   }
