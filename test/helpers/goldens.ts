@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
 import { join, resolve } from 'node:path';
 
 import { mkdtempSync } from 'node:fs';
@@ -38,4 +39,9 @@ export function scaledError(actual: ArrayLike<number>, expected: ArrayLike<numbe
     scale = Math.max(scale, Math.abs(expected[i]!));
   }
   return diff / Math.max(scale, 1e-30);
+}
+
+/** A golden integer tensor (token ids, masks, labels) as an onnxruntime int64 tensor. */
+export function goldenInt64(t: { shape: number[]; data: number[] }): ort.Tensor {
+  return new ort.Tensor('int64', BigInt64Array.from(t.data.map(BigInt)), t.shape);
 }

@@ -9,11 +9,10 @@ import { createSession } from '../../../src/runtime/session.js';
 import { parseBartConfig, readConfigJson } from '../../../src/models/config.js';
 import { GraphWeights, loadSafetensors } from '../../../src/models/weights.js';
 import { bartDecoder, bartEncoder } from '../../../src/models/bart.js';
-import { GOLDENS, maxRelError, readGoldens, scaledError, type GoldenTensor } from '../../helpers/goldens.js';
+import { GOLDENS, maxRelError, readGoldens, scaledError, type GoldenTensor, goldenInt64 } from '../../helpers/goldens.js';
 
 const dir = join(GOLDENS, 'plbart-tiny');
 const g = readGoldens('plbart-tiny');
-const int64 = (t: GoldenTensor) => new ort.Tensor('int64', BigInt64Array.from(t.data.map(BigInt)), t.shape);
 
 test('PLBART reproduces transformers: encoder states, logits with final_logits_bias, loss and gradients (plbart-tiny goldens)', async () => {
   const cfg = parseBartConfig(await readConfigJson(dir));
@@ -33,7 +32,7 @@ test('PLBART reproduces transformers: encoder states, logits with final_logits_b
   b.output(loss, 'loss');
   gradients(b, loss, w.trainable.map((p) => p.tensor)).forEach((gr, i) => b.output(gr, `grad.${w.trainable[i]!.tensor.name}`));
   const s = await createSession(serialize(b));
-  const feeds: Record<string, ort.Tensor> = { input_ids: int64(g.inputs.input_ids), attention_mask: int64(g.inputs.attention_mask), decoder_input_ids: int64(g.inputs.decoder_input_ids), labels: int64(g.inputs.labels) };
+  const feeds: Record<string, ort.Tensor> = { input_ids: goldenInt64(g.inputs.input_ids), attention_mask: goldenInt64(g.inputs.attention_mask), decoder_input_ids: goldenInt64(g.inputs.decoder_input_ids), labels: goldenInt64(g.inputs.labels) };
   for (const p of w.trainable) feeds[p.tensor.name] = new ort.Tensor('float32', p.init, p.tensor.shape as number[]);
   const r = await s.run(feeds);
   const e1 = maxRelError(r.encoder_last_hidden_state!.data as Float32Array, g.forward.encoder_last_hidden_state.data);

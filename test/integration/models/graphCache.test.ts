@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadModelFolder } from '../../../src/models/modelFolder.js';
 import { Seq2SeqRunner } from '../../../src/runtime/seq2seq.js';
-import { GOLDENS, maxRelError, readGoldens } from '../../helpers/goldens.js';
+import { GOLDENS, maxRelError, readGoldens, goldenInt64 } from '../../helpers/goldens.js';
 import { tempDir } from '../../helpers/gitRepo.js';
 
 test('graphs are built once per model and builder version, then loaded without reading the weights', async () => {
@@ -13,7 +13,6 @@ test('graphs are built once per model and builder version, then loaded without r
   const dir = join(tempDir(), 't5');
   cpSync(join(GOLDENS, 't5-tiny'), dir, { recursive: true });
   const g = readGoldens('t5-tiny');
-  const i64 = (t: { shape: number[]; data: number[] }) => new ort.Tensor('int64', BigInt64Array.from(t.data.map(BigInt)), t.shape);
   const first = await loadModelFolder(dir);
   let loads = 0;
   const load = first.loadWeights;
@@ -26,8 +25,8 @@ test('graphs are built once per model and builder version, then loaded without r
     throw new Error('the weights should not be read when the graphs are cached');
   };
   const r2 = await Seq2SeqRunner.create(second);
-  const a = await r1.greedy(i64(g.inputs.input_ids), i64(g.inputs.attention_mask), 8);
-  const b = await r2.greedy(i64(g.inputs.input_ids), i64(g.inputs.attention_mask), 8);
+  const a = await r1.greedy(goldenInt64(g.inputs.input_ids), goldenInt64(g.inputs.attention_mask), 8);
+  const b = await r2.greedy(goldenInt64(g.inputs.input_ids), goldenInt64(g.inputs.attention_mask), 8);
   assert.deepEqual(b.sequences, a.sequences);
   assert.ok(maxRelError(b.stepLogits.flatMap((x) => Array.from(x)), g.generate.step_logits.data) < 1e-4);
   // New weights (a changed file) mean new graphs.

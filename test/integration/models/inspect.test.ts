@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadModelFolder } from '../../../src/models/modelFolder.js';
 import { Seq2SeqRunner } from '../../../src/runtime/seq2seq.js';
-import { GOLDENS, maxRelError, readGoldens } from '../../helpers/goldens.js';
+import { GOLDENS, maxRelError, readGoldens, goldenInt64 } from '../../helpers/goldens.js';
 import { tempDir } from '../../helpers/gitRepo.js';
 
 const g = readGoldens('t5-tiny');
@@ -60,8 +60,7 @@ test('greedy generation: every step\'s logits match transformers\' KV-cached ste
   for (const folder of ['t5-tiny', 'plbart-tiny']) {
     const gg = readGoldens(folder);
     const runner = await Seq2SeqRunner.create(await loadModelFolder(join(GOLDENS, folder)));
-    const i64 = (t: { shape: number[]; data: number[] }) => new ort.Tensor('int64', BigInt64Array.from(t.data.map(BigInt)), t.shape);
-    const r = await runner.greedy(i64(gg.inputs.input_ids), i64(gg.inputs.attention_mask), 8, { decoderStartTokenId: gg.generate.args.decoder_start_token_id });
+    const r = await runner.greedy(goldenInt64(gg.inputs.input_ids), goldenInt64(gg.inputs.attention_mask), 8, { decoderStartTokenId: gg.generate.args.decoder_start_token_id });
     const [steps, B, V] = gg.generate.step_logits.shape as number[];
     assert.equal(r.stepLogits.length, steps);
     for (let s = 0; s < steps!; s++) {

@@ -9,11 +9,10 @@ import { createSession } from '../../../src/runtime/session.js';
 import { parseRobertaConfig, readConfigJson } from '../../../src/models/config.js';
 import { GraphWeights, loadSafetensors } from '../../../src/models/weights.js';
 import { roberta } from '../../../src/models/roberta.js';
-import { GOLDENS, maxRelError, readGoldens, scaledError, type GoldenTensor } from '../../helpers/goldens.js';
+import { GOLDENS, maxRelError, readGoldens, scaledError, type GoldenTensor, goldenInt64 } from '../../helpers/goldens.js';
 
 const dir = join(GOLDENS, 'roberta-tiny');
 const g = readGoldens('roberta-tiny');
-const int64 = (t: GoldenTensor) => new ort.Tensor('int64', BigInt64Array.from(t.data.map(BigInt)), t.shape);
 
 test('RoBERTa reproduces transformers: hidden states, pooler, classifier logits, loss and gradients (roberta-tiny goldens)', async () => {
   const cfg = parseRobertaConfig(await readConfigJson(dir));
@@ -32,7 +31,7 @@ test('RoBERTa reproduces transformers: hidden states, pooler, classifier logits,
   b.output(loss, 'loss');
   gradients(b, loss, w.trainable.map((p) => p.tensor)).forEach((gr, i) => b.output(gr, `grad.${w.trainable[i]!.tensor.name}`));
   const s = await createSession(serialize(b));
-  const feeds: Record<string, ort.Tensor> = { input_ids: int64(g.inputs.input_ids), attention_mask: int64(g.inputs.attention_mask), labels: int64(g.inputs.labels) };
+  const feeds: Record<string, ort.Tensor> = { input_ids: goldenInt64(g.inputs.input_ids), attention_mask: goldenInt64(g.inputs.attention_mask), labels: goldenInt64(g.inputs.labels) };
   for (const p of w.trainable) feeds[p.tensor.name] = new ort.Tensor('float32', p.init, p.tensor.shape as number[]);
   const r = await s.run(feeds);
   const check = (name: string, actual: ort.Tensor, expected: GoldenTensor) => {

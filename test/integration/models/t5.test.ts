@@ -9,11 +9,10 @@ import { createSession } from '../../../src/runtime/session.js';
 import { parseT5Config, readConfigJson } from '../../../src/models/config.js';
 import { GraphWeights, loadSafetensors } from '../../../src/models/weights.js';
 import { t5, relativePositionBuckets } from '../../../src/models/t5.js';
-import { GOLDENS, maxRelError, readGoldens, scaledError, type GoldenTensor } from '../../helpers/goldens.js';
+import { GOLDENS, maxRelError, readGoldens, scaledError, type GoldenTensor, goldenInt64 } from '../../helpers/goldens.js';
 
 const dir = join(GOLDENS, 't5-tiny');
 const g = readGoldens('t5-tiny');
-const int64 = (t: GoldenTensor) => new ort.Tensor('int64', BigInt64Array.from(t.data.map(BigInt)), t.shape);
 
 test('relative position buckets follow HF (bidirectional and causal)', () => {
   const bi = relativePositionBuckets(300, true, 32, 128);
@@ -45,10 +44,10 @@ test('T5 reproduces transformers: encoder states, logits, loss and gradients (t5
   grads.forEach((gr, i) => b.output(gr, `grad.${w.trainable[i]!.tensor.name}`));
   const s = await createSession(serialize(b));
   const feeds: Record<string, ort.Tensor> = {
-    input_ids: int64(g.inputs.input_ids),
-    attention_mask: int64(g.inputs.attention_mask),
-    decoder_input_ids: int64(g.inputs.decoder_input_ids),
-    labels: int64(g.inputs.labels),
+    input_ids: goldenInt64(g.inputs.input_ids),
+    attention_mask: goldenInt64(g.inputs.attention_mask),
+    decoder_input_ids: goldenInt64(g.inputs.decoder_input_ids),
+    labels: goldenInt64(g.inputs.labels),
   };
   for (const p of w.trainable) feeds[p.tensor.name] = new ort.Tensor('float32', p.init, p.tensor.shape as number[]);
   const r = await s.run(feeds);

@@ -10,11 +10,10 @@ import { parseT5Config, readConfigJson } from '../../../src/models/config.js';
 import { GraphWeights, loadSafetensors } from '../../../src/models/weights.js';
 import { t5 } from '../../../src/models/t5.js';
 import { injectAdapters } from '../../../src/peft/adapter/inject.js';
-import { GOLDENS, maxRelError, readGoldens, scaledError, type GoldenTensor } from '../../helpers/goldens.js';
+import { GOLDENS, maxRelError, readGoldens, scaledError, type GoldenTensor, goldenInt64 } from '../../helpers/goldens.js';
 
 const dir = join(GOLDENS, 't5-tiny-adapter');
 const g = readGoldens('t5-tiny-adapter');
-const int64 = (t: GoldenTensor) => new ort.Tensor('int64', BigInt64Array.from(t.data.map(BigInt)), t.shape);
 
 test('bottleneck adapters after self-attention, cross-attention and FFN outputs reproduce the t5-tiny-adapter goldens', async () => {
   const cfg = parseT5Config(await readConfigJson(dir));
@@ -32,7 +31,7 @@ test('bottleneck adapters after self-attention, cross-attention and FFN outputs 
   gradients(b, loss, params).forEach((gr, i) => b.output(gr, `grad.${params[i]!.name}`));
   const s = await createSession(serialize(b));
   const saved = await loadSafetensors(join(dir, 'adapter_weights.safetensors'));
-  const feeds: Record<string, ort.Tensor> = { input_ids: int64(g.inputs.input_ids), attention_mask: int64(g.inputs.attention_mask), decoder_input_ids: int64(g.inputs.decoder_input_ids), labels: int64(g.inputs.labels) };
+  const feeds: Record<string, ort.Tensor> = { input_ids: goldenInt64(g.inputs.input_ids), attention_mask: goldenInt64(g.inputs.attention_mask), decoder_input_ids: goldenInt64(g.inputs.decoder_input_ids), labels: goldenInt64(g.inputs.labels) };
   const fileKey = (name: string) => name.replace(/^base_model\.model\./, '');
   for (const p of params) feeds[p.name] = new ort.Tensor('float32', saved.get(fileKey(p.name))!.data, p.shape as number[]);
   const r = await s.run(feeds);

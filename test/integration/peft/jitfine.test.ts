@@ -13,11 +13,10 @@ import { jitFineHead } from '../../../src/models/heads.js';
 import { parseLoraConfig } from '../../../src/peft/lora/config.js';
 import { injectLora } from '../../../src/peft/lora/inject.js';
 import { readAdapter } from '../../../src/peft/files.js';
-import { GOLDENS, maxRelError, readGoldens, scaledError, type GoldenTensor } from '../../helpers/goldens.js';
+import { GOLDENS, maxRelError, readGoldens, scaledError, type GoldenTensor, goldenInt64 } from '../../helpers/goldens.js';
 
 const dir = join(GOLDENS, 'roberta-tiny-jitfine');
 const g = readGoldens('roberta-tiny-jitfine');
-const int64 = (t: GoldenTensor) => new ort.Tensor('int64', BigInt64Array.from(t.data.map(BigInt)), t.shape);
 
 test('JIT-Fine: RoBERTa + PEFT LoRA (query, value) + expert-feature head matches probabilities, BCE loss and all gradients', async () => {
   const cfg = parseRobertaConfig(await readConfigJson(dir));
@@ -42,7 +41,7 @@ test('JIT-Fine: RoBERTa + PEFT LoRA (query, value) + expert-feature head matches
   gradients(b, loss, params).forEach((gr, i) => b.output(gr, `grad.${params[i]!.name}`));
   const s = await createSession(serialize(b));
   const feeds: Record<string, ort.Tensor> = {
-    input_ids: int64(g.inputs.input_ids), attention_mask: int64(g.inputs.attention_mask),
+    input_ids: goldenInt64(g.inputs.input_ids), attention_mask: goldenInt64(g.inputs.attention_mask),
     expert_features: new ort.Tensor('float32', Float32Array.from(g.inputs.expert_features.data), g.inputs.expert_features.shape),
     labels: new ort.Tensor('float32', Float32Array.from(g.inputs.labels.data), [2]),
   };

@@ -13,13 +13,12 @@ import { parseLoraConfig, loraScaling } from '../../../src/peft/lora/config.js';
 import { injectLora, mergeLora } from '../../../src/peft/lora/inject.js';
 import { readAdapter, writeAdapter } from '../../../src/peft/files.js';
 import { TrainSession } from '../../../src/train/trainSession.js';
-import { GOLDENS, maxRelError, readGoldens, scaledError, type GoldenTensor } from '../../helpers/goldens.js';
+import { GOLDENS, maxRelError, readGoldens, scaledError, type GoldenTensor, goldenInt64 } from '../../helpers/goldens.js';
 import { tempDir } from '../../helpers/gitRepo.js';
 
 const dir = join(GOLDENS, 't5-tiny-peft-lora');
 const g = readGoldens('t5-tiny-peft-lora');
-const int64 = (t: GoldenTensor) => new ort.Tensor('int64', BigInt64Array.from(t.data.map(BigInt)), t.shape);
-const batch = () => ({ input_ids: int64(g.inputs.input_ids), attention_mask: int64(g.inputs.attention_mask), decoder_input_ids: int64(g.inputs.decoder_input_ids), labels: int64(g.inputs.labels) });
+const batch = () => ({ input_ids: goldenInt64(g.inputs.input_ids), attention_mask: goldenInt64(g.inputs.attention_mask), decoder_input_ids: goldenInt64(g.inputs.decoder_input_ids), labels: goldenInt64(g.inputs.labels) });
 
 async function loraGraph(weights: WeightMap, withLora: boolean) {
   const cfg = parseT5Config(await readConfigJson(dir));

@@ -11,11 +11,10 @@ import { GraphWeights, loadSafetensors } from '../../../src/models/weights.js';
 import { t5Decoder, t5Encoder } from '../../../src/models/t5.js';
 import { parsePeftPrefixConfig, peftT5Prefix } from '../../../src/peft/prefix/peftT5.js';
 import { readAdapter } from '../../../src/peft/files.js';
-import { GOLDENS, maxRelError, readGoldens, scaledError, type GoldenTensor } from '../../helpers/goldens.js';
+import { GOLDENS, maxRelError, readGoldens, scaledError, type GoldenTensor, goldenInt64 } from '../../helpers/goldens.js';
 
 const dir = join(GOLDENS, 't5-tiny-peft-prefix');
 const g = readGoldens('t5-tiny-peft-prefix');
-const int64 = (t: GoldenTensor) => new ort.Tensor('int64', BigInt64Array.from(t.data.map(BigInt)), t.shape);
 
 test('PEFT prefix-tuning on T5 (decoder self-attention only, shared entries) loads and matches PEFT: logits, loss, gradient', async () => {
   const cfg = parseT5Config(await readConfigJson(dir));
@@ -35,7 +34,7 @@ test('PEFT prefix-tuning on T5 (decoder self-attention only, shared entries) loa
   const s = await createSession(serialize(b));
   const E = adapter.weights.get('prompt_embeddings')!;
   assert.deepEqual(Array.from(E.data), g.prompt_embedding.data.map((v: number) => Math.fround(v)));
-  const r = await s.run({ input_ids: int64(g.inputs.input_ids), attention_mask: int64(g.inputs.attention_mask), decoder_input_ids: int64(g.inputs.decoder_input_ids), labels: int64(g.inputs.labels), prompt_embeddings: new ort.Tensor('float32', E.data, E.shape) });
+  const r = await s.run({ input_ids: goldenInt64(g.inputs.input_ids), attention_mask: goldenInt64(g.inputs.attention_mask), decoder_input_ids: goldenInt64(g.inputs.decoder_input_ids), labels: goldenInt64(g.inputs.labels), prompt_embeddings: new ort.Tensor('float32', E.data, E.shape) });
   assert.ok(maxRelError(r.logits!.data as Float32Array, g.forward.logits.data) < 1e-4);
   assert.ok(Math.abs(Number(r.loss!.data[0]) - Number(g.forward.loss)) < 1e-5, `loss ${r.loss!.data[0]} vs ${g.forward.loss}`);
   const grad = r.grad!.data as Float32Array;

@@ -13,7 +13,7 @@ import { t5 } from '../../../src/models/t5.js';
 import { parseLoraConfig } from '../../../src/peft/lora/config.js';
 import { injectLora } from '../../../src/peft/lora/inject.js';
 import { readAdapter } from '../../../src/peft/files.js';
-import { GOLDENS, readGoldens, type GoldenTensor } from '../../helpers/goldens.js';
+import { GOLDENS, readGoldens, type GoldenTensor, goldenInt64 } from '../../helpers/goldens.js';
 import { tempDir } from '../../helpers/gitRepo.js';
 
 const T5 = join(GOLDENS, 't5-tiny');
@@ -88,9 +88,8 @@ test('unmerged LoRA: one graph, several adapters switched by their inputs, witho
   const lora = injectLora(b, parseLoraConfig(adapter.config));
   b.output(out.logits, 'logits');
   const s = await createSession(serialize(b));
-  const i64 = (t: GoldenTensor) => new ort.Tensor('int64', BigInt64Array.from(t.data.map(BigInt)), t.shape);
   const run = async (pick: (name: string, data: Float32Array) => Float32Array) => {
-    const feeds: Record<string, ort.Tensor> = { input_ids: i64(g.inputs.input_ids), attention_mask: i64(g.inputs.attention_mask), decoder_input_ids: i64(g.inputs.decoder_input_ids) };
+    const feeds: Record<string, ort.Tensor> = { input_ids: goldenInt64(g.inputs.input_ids), attention_mask: goldenInt64(g.inputs.attention_mask), decoder_input_ids: goldenInt64(g.inputs.decoder_input_ids) };
     for (const l of lora) for (const t of [l.a, l.b]) feeds[t.name] = new ort.Tensor('float32', pick(t.name, adapter.weights.get(t.name)!.data), t.shape as number[]);
     return (await s.run(feeds)).logits!.data as Float32Array;
   };
