@@ -123,6 +123,12 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   const weights = await model.loadWeights();
   const seed = o.seed ?? 42;
   const rand = seededRandom(seed);
+  if (o.method === 'prefix' && o.peftPrefix && model.kind !== 't5') throw new ChangelingError('usage', 'PEFT\'s prefix mode (--peft-prefix) is for T5 models; use --method prefix without it');
+  const init = o.init ? await readAdapter(o.init) : null;
+  // PEFT's T5 prefix: the adapter's own settings when continuing one, else --prefix-tokens.
+  const peftPrefix = o.method === 'prefix' && o.peftPrefix && model.kind === 't5'
+    ? (init ? parsePeftPrefixConfig(init.config) : { numVirtualTokens: o.prefixTokens ?? 20, numLayers: model.config.numDecoderLayers, tokenDim: model.config.dModel, numAttentionHeads: model.config.numHeads })
+    : null;
   const b = new GraphBuilder(`train-${o.method}`);
   const trainable = (n: string) => o.method === 'fmft' || (o.method === 'adapter' && isLayerNorm(n)) || n.startsWith('classifier.manual_dense') || n.startsWith('classifier.out_proj_new');
   const headWeights = model.kind === 'roberta' && !weights.has('classifier.manual_dense.weight');
@@ -151,21 +157,18 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     let logits: Tensor;
     if (model.kind === 't5') {
       let selfPrefix;
-      if (o.method === 'prefix' && o.peftPrefix) {
-        const p = peftT5Prefix(b, model.config, { numVirtualTokens: o.prefixTokens ?? 20, numLayers: model.config.numDecoderLayers, tokenDim: model.config.dModel, numAttentionHeads: model.config.numHeads });
+      if (peftPrefix) {
+        const p = peftT5Prefix(b, model.config, peftPrefix);
         prefixEmb = p.embeddings;
         selfPrefix = p;
       }
       logits = t5Decoder(b, model.config, w, dec, t5Encoder(b, model.config, w, ids, mask), mask, { selfPrefix });
     } else {
-      if (o.method === 'prefix' && o.peftPrefix) throw new ChangelingError('usage', 'PEFT\'s prefix mode (--peft-prefix) is for T5 models; use --method prefix without it');
       logits = bartDecoder(b, model.config, w, dec, bartEncoder(b, model.config, w, ids, mask), mask);
     }
     loss = b.crossEntropy(logits, labels);
   }
-  if (model.kind === 'roberta' && o.method === 'prefix' && o.peftPrefix) throw new ChangelingError('usage', 'PEFT\'s prefix mode (--peft-prefix) is for T5 models; use --method prefix without it');
   // The method's parameters, initialised (or taken from --init).
-  const init = o.init ? await readAdapter(o.init) : null;
   const params: ParamSpec[] = w.trainable.map((p) => ({ ...p }));
   let saveConfig: Record<string, unknown> | null = null;
   const taskType = model.kind === 'roberta' ? 'SEQ_CLS' : 'SEQ_2_SEQ_LM';
@@ -192,7 +195,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     const prefixes = injectPrefixes(b, Number(init?.config.num_virtual_tokens ?? P));
     for (const p of prefixes) for (const t of [p.key, p.value]) params.push({ tensor: t, init: init?.weights.get(t.name)?.data ?? Float32Array.from({ length: t.shape.reduce<number>((a, d) => a * (d as number), 1) }, () => (rand() * 2 - 1) * 0.1), decay: true });
     saveConfig = { peft_type: 'CHANGELING_PREFIX', format_version: 1, task_type: taskType, base_model_name_or_path: model.dir, num_virtual_tokens: Number(init?.config.num_virtual_tokens ?? P), sites: prefixes.map((p) => p.site), formula: 'every attention: keys and values prefixed with base_model.model.<site>.prefix_key / prefix_value [P, heads * head_dim]; masks extended (prefix always visible); no position bias on prefix slots' };
-  } else if (o.method === 'prefix' && prefixEmb) {
+  } else if (peftPrefix && prefixEmb) {
     const n = prefixEmb.shape.reduce<number>((a, d) => a * (d as number), 1);
     const box = () => {
       // PEFT's default: N(0, 1) (Box-Muller over the seeded stream).
@@ -200,10 +203,8 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
       return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
     };
     params.push({ tensor: prefixEmb, init: init?.weights.get('prompt_embeddings')?.data ?? Float32Array.from({ length: n }, box), decay: true });
-    const t5c = model.kind === 't5' ? model.config : null;
-    saveConfig = { peft_type: 'PREFIX_TUNING', task_type: taskType, base_model_name_or_path: model.dir, num_virtual_tokens: o.prefixTokens ?? 20, num_layers: t5c!.numDecoderLayers, token_dim: t5c!.dModel, num_attention_heads: t5c!.numHeads, num_transformer_submodules: 2, encoder_hidden_size: t5c!.dModel, prefix_projection: false, inference_mode: true };
+    saveConfig = { peft_type: 'PREFIX_TUNING', task_type: taskType, base_model_name_or_path: model.dir, num_virtual_tokens: peftPrefix.numVirtualTokens, num_layers: peftPrefix.numLayers, token_dim: peftPrefix.tokenDim, num_attention_heads: peftPrefix.numAttentionHeads, num_transformer_submodules: 2, encoder_hidden_size: peftPrefix.tokenDim, prefix_projection: false, inference_mode: true };
   }
-  if (init && o.method === 'prefix' && o.peftPrefix) parsePeftPrefixConfig(init.config);
   const steps = o.steps ?? (o.epochs ? Math.ceil(data.length / (o.batch ?? 8)) * o.epochs : 100);
   const session = await TrainSession.create(b, loss, params, {
     lr: o.lr ?? (o.method === 'fmft' ? 2e-5 : o.method === 'lora' ? 1e-4 : 5e-4),

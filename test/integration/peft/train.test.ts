@@ -59,6 +59,12 @@ test('changeling train: deterministic for a seed, PEFT files out, losses fall, -
       if (!extra.length) assert.equal(cfg.sites.length, 6, 'every attention of t5-tiny');
     }
   }
+  // Continuing a PEFT prefix adapter takes its own number of virtual tokens, not the --prefix-tokens default.
+  const peftOut = join(tempDir(), 'peft-prefix');
+  assert.equal(train('--model', T5, '--method', 'prefix', '--peft-prefix', '--prefix-tokens', '3', '--data', data, '--out', peftOut, '--steps', '1').status, 0);
+  const cont = train('--model', T5, '--method', 'prefix', '--peft-prefix', '--init', peftOut, '--data', data, '--out', join(tempDir(), 'peft-more'), '--steps', '1', '--json');
+  assert.equal(cont.status, 0, cont.stderr);
+  assert.equal(JSON.parse(cont.stdout).trainableParameters, 3 * 2 * 2 * 64);
   const bart = train('--model', join(GOLDENS, 'plbart-tiny'), '--method', 'prefix', '--data', data, '--out', join(tempDir(), 'bp'), '--steps', '2', '--prefix-tokens', '3', '--json');
   assert.equal(bart.status, 0, bart.stderr);
 });
