@@ -1,5 +1,7 @@
 import { posix } from 'node:path';
 import type { CommitRecord, DiffFile } from './types.js';
+import { walkHistory } from './history.js';
+import type { Repository } from './repository.js';
 
 /**
  * The 14 expert features of Kamei et al. (TSE 2013) as Commit Guru computes them for JIT-Defects4J,
@@ -134,8 +136,7 @@ export class FeatureState {
  * Features of every (non-merge) commit, oldest first, in one pass over the history. Only counts are
  * needed, so no diff text is kept.
  */
-export async function* historyFeatures(repo: import('./repository.js').Repository, o: { signal?: AbortSignal } = {}): AsyncGenerator<{ sha: string; features: ExpertFeatures }, FeatureState> {
-  const { walkHistory } = await import('./history.js');
+export async function* historyFeatures(repo: Repository, o: { signal?: AbortSignal } = {}): AsyncGenerator<{ sha: string; features: ExpertFeatures }, FeatureState> {
   const state = new FeatureState();
   for await (const c of walkHistory(repo, { reverse: true, maxDiffBytes: 0, signal: o.signal })) {
     if (c.merge) continue;

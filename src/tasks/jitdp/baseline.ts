@@ -1,4 +1,4 @@
-import { FEATURE_NAMES, type ExpertFeatures } from '../../git/expertFeatures.js';
+import { FEATURE_NAMES } from '../../git/expertFeatures.js';
 import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import type { JitdpCommit } from './dataset.js';
 import { contributions, fitLogistic, logit, type LogisticModel, type SparseRow } from './logistic.js';
@@ -97,4 +97,3 @@ export function explainBaseline(m: BaselineModel, c: JitdpCommit, top = 5): Arra
     .slice(0, top);
 }
 
-export type { ExpertFeatures };

@@ -1,4 +1,4 @@
-import { FEATURE_NAMES, FeatureState, changeInput, type ExpertFeatures } from '../../git/expertFeatures.js';
+import { FeatureState, changeInput, type ExpertFeatures } from '../../git/expertFeatures.js';
 import { walkHistory } from '../../git/history.js';
 import type { Repository } from '../../git/repository.js';
 import { szz, timeOrderedSplits, type SzzResult } from '../../git/szz.js';
@@ -67,4 +67,3 @@ export async function jitdpDataset(repo: Repository, o: { maxBlamed?: number; si
   return { train: rows.slice(0, n), validation: rows.slice(n, n + v), test: rows.slice(n + v), szz: labels };
 }
 
-export { FEATURE_NAMES };
