@@ -5,13 +5,15 @@ import { engineBench } from './engine.js';
 import { inferBench, inferWorker } from './infer.js';
 import { trainBench, trainWorker } from './train.js';
 import { jitdpBench } from './jitdp.js';
+import { jitdpEvalBench } from './jitdpEval.js';
 
 const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<Record<string, unknown>> }> = {
   mine: { usage: 'mine REPO_PATH [--runs N]', run: mineBench },
   engine: { usage: 'engine [--small]', run: engineBench },
   infer: { usage: 'infer [codet5-small|codet5-base|codebert-base]', run: inferBench },
   train: { usage: 'train [lora-codet5-small|lora-codebert-base|fmft-codet5-small]', run: trainBench },
-  jitdp: { usage: 'jitdp REPO_PATH', run: jitdpBench },
+  jitdp: { usage: 'jitdp REPO_PATH [--cache DIR]', run: jitdpBench },
+  'jitdp-eval': { usage: 'jitdp-eval REPO REPO... [--cache DIR] [--epochs N] [--max-length N] [--no-neural]', run: jitdpEvalBench },
   'train-worker': { usage: 'train-worker ... (internal)', run: trainWorker },
   'infer-worker': { usage: 'infer-worker DIR CASE SRC NEW RUNS (internal)', run: inferWorker },
 };

@@ -1,15 +1,14 @@
-import { openRepository } from '../src/git/repository.js';
-import { jitdpDataset } from '../src/tasks/jitdp/dataset.js';
+import { cachedDataset } from './jitdpData.js';
 import { evaluateBaseline, trainBaseline } from '../src/tasks/jitdp/baseline.js';
 
 /** The JITLine-style baseline on a real history: SZZ labels, time-ordered splits, test-split metrics. */
 export async function jitdpBench(args: string[]): Promise<Record<string, unknown>> {
   const path = args.find((a) => !a.startsWith('--'));
-  if (!path) throw new Error('usage: npm run bench -- jitdp REPO_PATH [--json]');
-  const repo = await openRepository(path);
-  const t0 = performance.now();
-  const data = await jitdpDataset(repo);
+  if (!path) throw new Error('usage: npm run bench -- jitdp REPO_PATH [--cache DIR] [--json]');
+  const cache = args.includes('--cache') ? args[args.indexOf('--cache') + 1]! : null;
+  const { repo, data, seconds } = await cachedDataset(path, cache);
   const t1 = performance.now();
+  const t0 = t1 - seconds * 1000;
   const model = trainBaseline(data.train, data.validation);
   const t2 = performance.now();
   const metrics = evaluateBaseline(model, data.test);

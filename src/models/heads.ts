@@ -1,6 +1,6 @@
 import type { GraphBuilder } from '../graph/builder.js';
 import type { Tensor } from '../graph/ir.js';
-import type { GraphWeights } from './weights.js';
+import type { GraphWeights, WeightMap } from './weights.js';
 import { hfLinear } from './layers.js';
 
 /**
@@ -15,3 +15,16 @@ export function jitFineHead(b: GraphBuilder, w: GraphWeights, lastHidden: Tensor
   const z = b.dropout(b.concat([first, expert], 1), o.dropout ?? 0, o.seed ?? null);
   return linear(z, 'classifier.out_proj_new');
 }
+
+/** A fresh JIT-Fine head (nn.Linear's default uniform init) added to `weights` when it has none; says whether it did. */
+export function initJitFineHead(weights: WeightMap, hidden: number, rand: () => number): boolean {
+  if (weights.has('classifier.manual_dense.weight')) return false;
+  const u = (n: number, fan: number) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) / Math.sqrt(fan));
+  weights.set('classifier.manual_dense.weight', { shape: [hidden, 14], data: u(hidden * 14, 14) });
+  weights.set('classifier.manual_dense.bias', { shape: [hidden], data: u(hidden, 14) });
+  weights.set('classifier.out_proj_new.weight', { shape: [1, 2 * hidden], data: u(2 * hidden, 2 * hidden) });
+  weights.set('classifier.out_proj_new.bias', { shape: [1], data: u(1, 2 * hidden) });
+  return true;
+}
+
+export const isJitFineHead = (name: string) => name.startsWith('classifier.manual_dense') || name.startsWith('classifier.out_proj_new');

@@ -23,7 +23,7 @@ export function roberta(
   w: GraphWeights,
   inputIds: Tensor,
   attentionMask: Tensor,
-  o: { prefix?: string; pooler?: boolean; classifier?: boolean; tokenTypeIds?: Tensor } = {},
+  o: { prefix?: string; pooler?: boolean; classifier?: boolean; tokenTypeIds?: Tensor; /** Receives each layer's attention probabilities [batch, heads, seq, seq]. */ attentions?: Tensor[] } = {},
 ): RobertaOutputs {
   const p = o.prefix ?? 'roberta.';
   const d = cfg.hiddenSize;
@@ -50,7 +50,9 @@ export function roberta(
       const v = split(linear(h, `${l}.attention.self.value`));
       // Scaling q rather than the scores keeps no [batch, heads, seq, seq] intermediate alive for training.
       const scores = b.add(b.matmul(b.mul(q, 1 / Math.sqrt(dh)), b.transposeLast(k)), maskBias);
-      const ctx = b.reshape(b.transpose(b.matmul(b.softmax(scores, -1), v), [0, 2, 1, 3]), [0, 0, d]);
+      const probs = b.softmax(scores, -1);
+      o.attentions?.push(probs);
+      const ctx = b.reshape(b.transpose(b.matmul(probs, v), [0, 2, 1, 3]), [0, 0, d]);
       const a = layerNorm(b.add(linear(ctx, `${l}.attention.output.dense`), h), `${l}.attention.output.LayerNorm`);
       const f = linear(act(linear(a, `${l}.intermediate.dense`)), `${l}.output.dense`);
       return layerNorm(b.add(f, a), `${l}.output.LayerNorm`);

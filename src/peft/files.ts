@@ -23,7 +23,7 @@ export async function readAdapter(dir: string): Promise<{ config: Record<string,
   return { config, weights: await loadSafetensors(stPath) };
 }
 
-export async function writeAdapter(dir: string, config: Record<string, unknown>, tensors: Record<string, NamedTensor>, extraFiles: Record<string, string> = {}): Promise<void> {
+export async function writeAdapter(dir: string, config: Record<string, unknown>, tensors: Record<string, NamedTensor>, extraFiles: Record<string, string | Uint8Array> = {}): Promise<void> {
   const tmp = join(dirname(dir), `.${randomBytes(4).toString('hex')}.adapter-tmp`);
   try {
     await mkdir(tmp, { recursive: true });

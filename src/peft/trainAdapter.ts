@@ -9,7 +9,7 @@ import { GraphWeights } from '../models/weights.js';
 import { t5Decoder, t5Encoder } from '../models/t5.js';
 import { bartDecoder, bartEncoder } from '../models/bart.js';
 import { roberta } from '../models/roberta.js';
-import { jitFineHead } from '../models/heads.js';
+import { initJitFineHead, isJitFineHead, jitFineHead } from '../models/heads.js';
 import { CodeTokenizer } from '../models/tokenizer.js';
 import { ort } from '../runtime/session.js';
 import { seededRandom, padBatch } from '../train/batching.js';
@@ -130,16 +130,8 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     ? (init ? parsePeftPrefixConfig(init.config) : { numVirtualTokens: o.prefixTokens ?? 20, numLayers: model.config.numDecoderLayers, tokenDim: model.config.dModel, numAttentionHeads: model.config.numHeads })
     : null;
   const b = new GraphBuilder(`train-${o.method}`);
-  const trainable = (n: string) => o.method === 'fmft' || (o.method === 'adapter' && isLayerNorm(n)) || n.startsWith('classifier.manual_dense') || n.startsWith('classifier.out_proj_new');
-  const headWeights = model.kind === 'roberta' && !weights.has('classifier.manual_dense.weight');
-  if (headWeights) {
-    const h = model.config.hiddenSize;
-    const u = (n: number, fan: number) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) / Math.sqrt(fan));
-    weights.set('classifier.manual_dense.weight', { shape: [h, 14], data: u(h * 14, 14) });
-    weights.set('classifier.manual_dense.bias', { shape: [h], data: u(h, 14) });
-    weights.set('classifier.out_proj_new.weight', { shape: [1, 2 * h], data: u(2 * h, 2 * h) });
-    weights.set('classifier.out_proj_new.bias', { shape: [1], data: u(1, 2 * h) });
-  }
+  const trainable = (n: string) => o.method === 'fmft' || (o.method === 'adapter' && isLayerNorm(n)) || isJitFineHead(n);
+  if (model.kind === 'roberta') initJitFineHead(weights, model.config.hiddenSize, rand);
   const w = new GraphWeights(b, weights, trainable);
   const ids = b.input('input_ids', 'int64', ['batch', 'src']);
   const mask = b.input('attention_mask', 'int64', ['batch', 'src']);

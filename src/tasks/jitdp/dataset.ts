@@ -18,7 +18,13 @@ export interface JitdpCommit {
   tokens: Map<string, number>;
   effort: number;
   label: 0 | 1;
+  /** The added and removed lines' text (without the sign), each side capped at `TEXT_CAP` characters: the neural model's input. */
+  added: string;
+  removed: string;
 }
+
+/** Per-side cap on the kept changed-line text: more than a 512-token model input ever reads. */
+export const TEXT_CAP = 6000;
 
 export interface JitdpDataset {
   train: JitdpCommit[];
@@ -29,7 +35,32 @@ export interface JitdpDataset {
 
 const TOKEN = /[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|[^\s\w]/g;
 
-/** Code tokens of a change's added and removed lines (identifiers lower-cased). */
+/** The added and removed lines of a change as text, one line each, capped at `cap` characters per side. */
+export function changeText(files: readonly DiffFile[], cap = TEXT_CAP): { added: string; removed: string } {
+  const side = { '+': [] as string[], '-': [] as string[] };
+  const used = { '+': 0, '-': 0 };
+  for (const f of files) {
+    if (f.binary) continue;
+    for (const h of f.hunks) {
+      for (const l of h.lines) {
+        const sign = l[0];
+        if (sign !== '+' && sign !== '-') continue;
+        const text = l.slice(1).replace(/\r$/, '').trim();
+        if (!text || used[sign] >= cap) continue;
+        side[sign].push(text);
+        used[sign] += text.length + 1;
+      }
+    }
+  }
+  return { added: side['+'].join('\n').slice(0, cap), removed: side['-'].join('\n').slice(0, cap) };
+}
+
+/** The code tokens of one changed line, each with the line's sign ("+foo", "-foo"; identifiers lower-cased). */
+export function tokensOfLine(sign: '+' | '-', text: string): string[] {
+  return (text.match(TOKEN) ?? []).map((t) => sign + t.toLowerCase());
+}
+
+/** Code tokens of a change's added and removed lines, with counts. */
 export function changeTokens(files: readonly DiffFile[]): Map<string, number> {
   const out = new Map<string, number>();
   for (const f of files) {
@@ -38,10 +69,7 @@ export function changeTokens(files: readonly DiffFile[]): Map<string, number> {
       for (const l of h.lines) {
         const sign = l[0];
         if (sign !== '+' && sign !== '-') continue;
-        for (const t of l.slice(1).match(TOKEN) ?? []) {
-          const key = sign + t.toLowerCase();
-          out.set(key, (out.get(key) ?? 0) + 1);
-        }
+        for (const key of tokensOfLine(sign, l.slice(1))) out.set(key, (out.get(key) ?? 0) + 1);
       }
     }
   }
@@ -60,7 +88,7 @@ export async function jitdpDataset(repo: Repository, o: { maxBlamed?: number; si
     const input = changeInput(c);
     const features = state.features(input);
     state.apply(input);
-    rows.push({ sha: c.sha, time: input.time, message: c.message, features, tokens: changeTokens(c.files), effort: features.la + features.ld, label: labelOf.get(c.sha) ?? 0 });
+    rows.push({ sha: c.sha, time: input.time, message: c.message, features, tokens: changeTokens(c.files), effort: features.la + features.ld, label: labelOf.get(c.sha) ?? 0, ...changeText(c.files) });
   }
   const n = splits.train.length;
   const v = splits.validation.length;

@@ -22,7 +22,7 @@ export interface FitOptions {
   positiveWeight?: number;
 }
 
-const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
+export const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
 export function logit(m: LogisticModel, x: SparseRow): number {
   let z = m.bias;

@@ -1,0 +1,321 @@
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
+import { FEATURE_NAMES } from '../../git/expertFeatures.js';
+import { GraphBuilder } from '../../graph/builder.js';
+import type { Tensor } from '../../graph/ir.js';
+import { serialize } from '../../graph/serialize.js';
+import { initJitFineHead, isJitFineHead, jitFineHead } from '../../models/heads.js';
+import { loadModelFolder, type ModelFolder } from '../../models/modelFolder.js';
+import { roberta } from '../../models/roberta.js';
+import { encodeSafetensors } from '../../models/safetensors.js';
+import { CodeTokenizer } from '../../models/tokenizer.js';
+import { GraphWeights, loadSafetensors, type WeightMap } from '../../models/weights.js';
+import { DEFAULT_ADAPTER, adapterConfigJson, initAdapter, injectAdapters, isLayerNorm, parseAdapterConfig, type AdapterConfig } from '../../peft/adapter/inject.js';
+import { readAdapter, writeAdapter } from '../../peft/files.js';
+import { loraConfigJson, parseLoraConfig, type LoraConfig } from '../../peft/lora/config.js';
+import { initLora, injectLora } from '../../peft/lora/inject.js';
+import { createSession, ort } from '../../runtime/session.js';
+import { padBatch, seededRandom } from '../../train/batching.js';
+import { TrainSession, type ParamSpec } from '../../train/trainSession.js';
+import { trainLoop, type TrainEvent } from '../../train/trainLoop.js';
+import { aucRoc, jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
+import { ChangelingError, cancelledError } from '../../util/errors.js';
+import { readJsonFile } from '../../util/jsonFile.js';
+import { calibrate, calibrated, type Calibration } from './calibration.js';
+import type { JitdpCommit } from './dataset.js';
+import { encodeChange, linesOfText, type ChangedLine } from './input.js';
+import type { Reason } from './baseline.js';
+import { fitScaling, scaleFeatures, type FeatureScaling } from './scaling.js';
+
+/**
+ * The JIT-Fine-style model of the study: a frozen RoBERTa-family encoder (CodeBERT, GraphCodeBERT,
+ * UniXcoder) with LoRA or bottleneck adapters, and JIT-Fine's head over the first token's state and the 14
+ * expert features (scaled as `scaling.ts` says), trained with binary cross-entropy by the PEFT engine. The
+ * checkpoint kept is the one with the best validation AUC (evaluated twice an epoch); its probabilities are
+ * Platt-calibrated on validation and the threshold is chosen there.
+ *
+ * Explanations, and how they are computed (stated because a neural model has no exact decomposition):
+ * - feature contributions by occlusion: the change in the calibrated logit when one feature is set to the
+ *   training mean (its scaled value to 0), the others kept;
+ * - line scores as JIT-Fine ranks lines: the last layer's attention from the first token, averaged over
+ *   heads, summed over each line's tokens (lines cut off by the length budget get no score).
+ *
+ * Saved as a folder: PEFT's adapter_config.json and adapter_model.safetensors (LoRA) or Changeling's
+ * bottleneck adapter files, extra_trainable.safetensors (the head and any trained layer norms), and
+ * jitdp.json (encoder folder, scaling, calibration, threshold, input length).
+ */
+export type NeuralMethod = 'lora' | 'adapter';
+
+export interface NeuralOptions {
+  /** A RoBERTa-family model folder with its tokenizer. */
+  encoder: string;
+  method?: NeuralMethod;
+  epochs?: number;
+  batch?: number;
+  lr?: number;
+  maxLength?: number;
+  seed?: number;
+  r?: number;
+  alpha?: number;
+  adapterSize?: number;
+  signal?: AbortSignal;
+  onEvent?: (e: TrainEvent | { kind: 'encoded'; commits: number }) => void;
+}
+
+export interface NeuralJitdp extends FeatureScaling, Calibration {
+  encoder: string;
+  method: NeuralMethod;
+  config: Record<string, unknown>;
+  /** The trained tensors: the method's (PEFT names) and the head's. */
+  params: WeightMap;
+  baseRate: number;
+  maxLength: number;
+}
+
+interface Example {
+  ids: number[];
+  lineOf: number[];
+  features: number[];
+  label: 0 | 1;
+}
+
+type RobertaFolder = ModelFolder & { kind: 'roberta' };
+
+async function robertaFolder(dir: string): Promise<RobertaFolder> {
+  const f = await loadModelFolder(dir);
+  if (f.kind !== 'roberta') throw new ChangelingError('usage', `${dir} is a ${f.kind} model; the JIT-DP model needs a RoBERTa-family encoder (CodeBERT, GraphCodeBERT, UniXcoder)`);
+  return f;
+}
+
+/** The JIT-Fine graph: inputs, logit [batch], first-token attention [batch, seq], and the method's parameters. */
+function jitFineGraph(folder: RobertaFolder, weights: WeightMap, method: NeuralMethod, config: Record<string, unknown>, training: boolean) {
+  const b = new GraphBuilder('jitfine');
+  const trainableBase = (n: string) => isJitFineHead(n) || (method === 'adapter' && parseAdapterConfig(config).trainLayerNorms && isLayerNorm(n));
+  const w = new GraphWeights(b, weights, trainableBase);
+  const ids = b.input('input_ids', 'int64', ['batch', 'seq']);
+  const mask = b.input('attention_mask', 'int64', ['batch', 'seq']);
+  const feats = b.input('expert_features', 'float32', ['batch', 14]);
+  const attentions: Tensor[] = [];
+  const prefix = [...weights.keys()].some((k) => k.startsWith('roberta.')) ? 'roberta.' : '';
+  const enc = roberta(b, folder.config, w, ids, mask, { prefix, attentions });
+  const logit = b.reshape(jitFineHead(b, w, enc.lastHidden, feats), [-1]);
+  const attention = b.reduceMean(b.slice(attentions.at(-1)!, [0], [1], [2]), [1, 2], false);
+  const methodParams: Tensor[] = [];
+  const inits: Record<string, Float32Array> = {};
+  const rand = seededRandom(7);
+  if (method === 'lora') {
+    for (const l of injectLora(b, parseLoraConfig(config))) {
+      const fresh = initLora(l, rand);
+      methodParams.push(l.a, l.b);
+      inits[l.a.name] = fresh.a;
+      inits[l.b.name] = fresh.b;
+    }
+  } else {
+    const cfg = parseAdapterConfig(config);
+    for (const a of injectAdapters(b, cfg)) {
+      Object.assign(inits, initAdapter(a, cfg.size, rand));
+      methodParams.push(...Object.values(a.params));
+    }
+  }
+  let loss: Tensor | null = null;
+  if (training) loss = b.bceWithLogits(logit, b.input('labels', 'float32', ['batch']));
+  else {
+    b.output(logit, 'logit');
+    b.output(attention, 'attention');
+  }
+  const params: ParamSpec[] = [
+    ...w.trainable.map((p) => ({ ...p })),
+    ...methodParams.map((t) => ({ tensor: t, init: inits[t.name]!, decay: !t.name.endsWith('bias') })),
+  ];
+  return { b, loss, params };
+}
+
+function encodeCommits(tok: CodeTokenizer, commits: readonly JitdpCommit[], scaling: FeatureScaling, maxLength: number): Example[] {
+  return commits.map((c) => ({ ...encodeChange(tok, c.message, linesOfText(c.added, c.removed), maxLength), features: scaleFeatures(c.features, scaling), label: c.label }));
+}
+
+/** Runs the inference graph over examples in length-sorted batches; logits (and first-token attention rows). */
+class Scorer {
+  private constructor(
+    private readonly session: InferenceSession,
+    private readonly pad: number,
+    private params: Record<string, OrtTensor>,
+  ) {}
+
+  static async create(folder: RobertaFolder, weights: WeightMap, method: NeuralMethod, config: Record<string, unknown>, values: Map<string, Float32Array>): Promise<Scorer> {
+    const g = jitFineGraph(folder, weights, method, config, false);
+    const s = new Scorer(await createSession(serialize(g.b)), folder.config.padTokenId, {});
+    s.specs = g.params.map((p) => ({ name: p.tensor.name, shape: p.tensor.shape as number[] }));
+    await s.setParams(values);
+    return s;
+  }
+
+  specs: Array<{ name: string; shape: number[] }> = [];
+
+  async setParams(values: Map<string, Float32Array>): Promise<void> {
+    const rt = await ort();
+    this.params = Object.fromEntries(this.specs.map((p) => {
+      const v = values.get(p.name);
+      if (!v) throw new ChangelingError('io', `the JIT-DP model has no tensor ${p.name}`);
+      return [p.name, new rt.Tensor('float32', v, p.shape)];
+    }));
+  }
+
+  async run(examples: ReadonlyArray<Pick<Example, 'ids' | 'features'>>, o: { batch?: number; attention?: boolean; signal?: AbortSignal } = {}): Promise<{ logits: number[]; attention: Float32Array[] }> {
+    const rt = await ort();
+    const order = [...examples.keys()].sort((i, j) => examples[i]!.ids.length - examples[j]!.ids.length);
+    const logits = new Array<number>(examples.length);
+    const attention = new Array<Float32Array>(examples.length);
+    const B = o.batch ?? 32;
+    for (let k = 0; k < order.length; k += B) {
+      if (o.signal?.aborted) throw cancelledError();
+      const idx = order.slice(k, k + B);
+      const src = padBatch(idx.map((i) => examples[i]!.ids), this.pad);
+      const out = await this.session.run({
+        ...this.params,
+        input_ids: new rt.Tensor('int64', src.ids, src.shape),
+        attention_mask: new rt.Tensor('int64', src.mask, src.shape),
+        expert_features: new rt.Tensor('float32', Float32Array.from(idx.flatMap((i) => examples[i]!.features)), [idx.length, 14]),
+      });
+      const z = out.logit!.data as Float32Array;
+      const a = out.attention!.data as Float32Array;
+      const T = src.shape[1];
+      idx.forEach((i, r) => {
+        logits[i] = z[r]!;
+        if (o.attention) attention[i] = a.slice(r * T, r * T + examples[i]!.ids.length);
+      });
+    }
+    return { logits, attention };
+  }
+}
+
+export async function trainNeural(train: readonly JitdpCommit[], validation: readonly JitdpCommit[], o: NeuralOptions): Promise<NeuralJitdp & { seconds: number; steps: number; validationAuc: number | null }> {
+  const t0 = performance.now();
+  const folder = await robertaFolder(o.encoder);
+  const tok = await CodeTokenizer.fromFolder(folder.dir);
+  const weights = await folder.loadWeights();
+  const seed = o.seed ?? 42;
+  initJitFineHead(weights, folder.config.hiddenSize, seededRandom(seed));
+  const method = o.method ?? 'lora';
+  const maxLength = Math.min(o.maxLength ?? 512, folder.config.maxPositionEmbeddings - folder.config.padTokenId - 1);
+  const config = method === 'lora'
+    ? loraConfigJson({ r: o.r ?? 8, loraAlpha: o.alpha ?? 16, loraDropout: 0, targetModules: ['query', 'value'], useRslora: false, taskType: 'SEQ_CLS', baseModel: folder.dir })
+    : adapterConfigJson({ ...DEFAULT_ADAPTER, size: o.adapterSize ?? 64, sites: ['self_attn_adapter', 'ffn_adapter'] } satisfies AdapterConfig, folder.dir, 'SEQ_CLS');
+  const scaling = fitScaling(train);
+  const trainEx = encodeCommits(tok, train, scaling, maxLength);
+  const valEx = encodeCommits(tok, validation, scaling, maxLength);
+  o.onEvent?.({ kind: 'encoded', commits: trainEx.length + valEx.length });
+  const g = jitFineGraph(folder, weights, method, config, true);
+  const batch = o.batch ?? 16;
+  const epochs = o.epochs ?? 3;
+  const stepsPerEpoch = Math.ceil(trainEx.length / batch);
+  const session = await TrainSession.create(g.b, g.loss!, g.params, {
+    lr: o.lr ?? (method === 'lora' ? 1e-3 : 5e-4),
+    weightDecay: 0.01,
+    clipNorm: 1.0,
+    schedule: { kind: 'linear', warmup: 0, total: stepsPerEpoch * epochs },
+  });
+  const rt = await ort();
+  const scorer = await Scorer.create(folder, weights, method, config, new Map(g.params.map((p) => [p.tensor.name, p.init])));
+  const current = () => new Map(session.params.map((p) => [p.name, session.value(p.name)]));
+  const valLabels = valEx.map((e) => e.label);
+  const hasBoth = valLabels.includes(0) && valLabels.includes(1);
+  const result = await trainLoop({
+    session, train: trainEx, batchSize: batch, epochs, seed, signal: o.signal,
+    lengthOf: (e) => e.ids.length,
+    toFeeds: (items) => {
+      const src = padBatch(items.map((e) => e.ids), folder.config.padTokenId);
+      return {
+        input_ids: new rt.Tensor('int64', src.ids, src.shape),
+        attention_mask: new rt.Tensor('int64', src.mask, src.shape),
+        expert_features: new rt.Tensor('float32', Float32Array.from(items.flatMap((e) => e.features)), [items.length, 14]),
+        labels: new rt.Tensor('float32', Float32Array.from(items.map((e) => e.label)), [items.length]),
+      };
+    },
+    ...(hasBoth
+      ? {
+          evaluate: async () => {
+            await scorer.setParams(current());
+            const { logits } = await scorer.run(valEx, { signal: o.signal });
+            return aucRoc(logits.map((z, i) => ({ prob: z, label: valLabels[i]!, effort: 1 })));
+          },
+          evalEvery: Math.max(1, Math.ceil(stepsPerEpoch / 2)),
+        }
+      : {}),
+    onEvent: o.onEvent,
+  });
+  const params: WeightMap = new Map(g.params.map((p) => [p.tensor.name, { shape: p.tensor.shape as number[], data: result.bestParameters[p.tensor.name]! }]));
+  await scorer.setParams(new Map([...params].map(([k, v]) => [k, v.data])));
+  const { logits } = await scorer.run(valEx, { signal: o.signal });
+  const cal = calibrate(logits, valLabels);
+  const model: NeuralJitdp = { encoder: folder.dir, method, config, params, ...scaling, ...cal, baseRate: train.filter((c) => c.label === 1).length / Math.max(1, train.length), maxLength };
+  return { ...model, seconds: (performance.now() - t0) / 1000, steps: result.steps, validationAuc: result.best };
+}
+
+/** A trained neural model ready to score changes. */
+export class NeuralRisk {
+  private constructor(
+    readonly model: NeuralJitdp,
+    private readonly tok: CodeTokenizer,
+    private readonly scorer: Scorer,
+  ) {}
+
+  static async create(model: NeuralJitdp): Promise<NeuralRisk> {
+    const folder = await robertaFolder(model.encoder);
+    const weights = await folder.loadWeights();
+    for (const [k, v] of model.params) if (isJitFineHead(k) || isLayerNorm(k)) weights.set(k, v);
+    const scorer = await Scorer.create(folder, weights, model.method, model.config, new Map([...model.params].map(([k, v]) => [k, v.data])));
+    return new NeuralRisk(model, await CodeTokenizer.fromFolder(folder.dir), scorer);
+  }
+
+  /** Calibrated probabilities of dataset commits. */
+  async score(commits: readonly JitdpCommit[], signal?: AbortSignal): Promise<number[]> {
+    const { logits } = await this.scorer.run(encodeCommits(this.tok, commits, this.model, this.model.maxLength), { signal });
+    return logits.map((z) => calibrated(this.model, z));
+  }
+
+  async evaluate(test: readonly JitdpCommit[], signal?: AbortSignal): Promise<JitdpMetrics> {
+    const probs = await this.score(test, signal);
+    return jitdpMetrics(test.map((c, i) => ({ prob: probs[i]!, label: c.label, effort: c.effort })), this.model.threshold);
+  }
+
+  /** One change: its probability, the expert features' occlusion contributions and a score per changed line. */
+  async explain(c: Pick<JitdpCommit, 'message' | 'features'>, lines: readonly ChangedLine[]): Promise<{ prob: number; reasons: Reason[]; lineScores: Array<number | null> }> {
+    const enc = encodeChange(this.tok, c.message, lines, this.model.maxLength);
+    const x = scaleFeatures(c.features, this.model);
+    const variants = [x, ...FEATURE_NAMES.map((_, i) => x.map((v, j) => (j === i ? 0 : v)))];
+    const { logits, attention } = await this.scorer.run(variants.map((features) => ({ ids: enc.ids, features })), { attention: true });
+    const a = this.model.platt.a;
+    const reasons = FEATURE_NAMES.map((name, i) => ({ name, contribution: a * (logits[0]! - logits[i + 1]!) })).sort((p, q) => Math.abs(q.contribution) - Math.abs(p.contribution));
+    const lineScores: Array<number | null> = lines.map(() => null);
+    enc.lineOf.forEach((line, t) => {
+      if (line >= 0) lineScores[line] = (lineScores[line] ?? 0) + attention[0]![t]!;
+    });
+    return { prob: calibrated(this.model, logits[0]!), reasons, lineScores };
+  }
+}
+
+const FORMAT = 'changeling-jitdp-neural/1';
+
+export async function saveNeural(dir: string, m: NeuralJitdp, info: Record<string, unknown> = {}): Promise<void> {
+  const pick = (keep: boolean) => Object.fromEntries([...m.params].filter(([k]) => k.startsWith('base_model.') === keep));
+  const meta = { format: FORMAT, encoder: m.encoder, method: m.method, maxLength: m.maxLength, scaling: { mean: m.mean, std: m.std }, platt: m.platt, threshold: m.threshold, baseRate: m.baseRate, info };
+  await writeAdapter(dir, m.config, pick(true), { 'extra_trainable.safetensors': encodeSafetensors(pick(false), { format: 'pt' }), 'jitdp.json': JSON.stringify(meta, null, 1) + '\n' });
+}
+
+export const isNeuralModelDir = (dir: string) => existsSync(join(dir, 'jitdp.json'));
+
+export async function loadNeural(dir: string): Promise<NeuralJitdp & { info: Record<string, unknown> }> {
+  const meta = (await readJsonFile(join(dir, 'jitdp.json'))) as Record<string, any>;
+  if (meta?.format !== FORMAT) throw new ChangelingError('io', `${dir}/jitdp.json is not a Changeling neural JIT-DP model (format ${String(meta?.format)})`);
+  const adapter = await readAdapter(dir);
+  const params = adapter.weights;
+  for (const [k, v] of await loadSafetensors(join(dir, 'extra_trainable.safetensors'))) params.set(k, v);
+  if (!existsSync(meta.encoder)) throw new ChangelingError('not-found', `the encoder this model was trained on, ${meta.encoder}, is gone; download it again (changeling download) or retrain`);
+  if (meta.method !== 'lora' && meta.method !== 'adapter') throw new ChangelingError('io', `${dir}: method ${String(meta.method)} is not lora or adapter`);
+  return {
+    encoder: meta.encoder, method: meta.method, config: adapter.config, params, mean: meta.scaling.mean, std: meta.scaling.std,
+    platt: meta.platt, threshold: meta.threshold, baseRate: meta.baseRate, maxLength: meta.maxLength, info: meta.info ?? {},
+  };
+}
