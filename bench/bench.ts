@@ -6,6 +6,7 @@ import { inferBench, inferWorker } from './infer.js';
 import { trainBench, trainWorker } from './train.js';
 import { jitdpBench } from './jitdp.js';
 import { jitdpEvalBench } from './jitdpEval.js';
+import { jitdpDefaultBench } from './jitdpDefault.js';
 
 const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<Record<string, unknown>> }> = {
   mine: { usage: 'mine REPO_PATH [--runs N]', run: mineBench },
@@ -14,6 +15,7 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
   train: { usage: 'train [lora-codet5-small|lora-codebert-base|fmft-codet5-small]', run: trainBench },
   jitdp: { usage: 'jitdp REPO_PATH [--cache DIR]', run: jitdpBench },
   'jitdp-eval': { usage: 'jitdp-eval REPO REPO... [--cache DIR] [--epochs N] [--max-length N] [--no-neural]', run: jitdpEvalBench },
+  'jitdp-default': { usage: 'jitdp-default REPO REPO... --out FILE [--cache DIR]', run: jitdpDefaultBench },
   'train-worker': { usage: 'train-worker ... (internal)', run: trainWorker },
   'infer-worker': { usage: 'infer-worker DIR CASE SRC NEW RUNS (internal)', run: inferWorker },
 };

@@ -10,6 +10,9 @@ import { TRAIN_HELP, trainCommand } from './cli/trainCommand.js';
 import { EVAL_HELP, evalCommand } from './cli/evalCommand.js';
 import { FEATURES_HELP, featuresCommand } from './cli/featuresCommand.js';
 import { LABEL_HELP, labelCommand } from './cli/labelCommand.js';
+import { RISK_HELP, riskCommand } from './cli/riskCommand.js';
+import { HOOK_HELP, hookCommand } from './cli/hookCommand.js';
+import { RISK_TRAIN_HELP, riskTrainCommand } from './cli/riskTrainCommand.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   show: { run: showCommand, help: SHOW_HELP },
@@ -22,6 +25,9 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   eval: { run: evalCommand, help: EVAL_HELP },
   features: { run: featuresCommand, help: FEATURES_HELP },
   label: { run: labelCommand, help: LABEL_HELP },
+  risk: { run: riskCommand, help: RISK_HELP },
+  'risk-train': { run: riskTrainCommand, help: RISK_TRAIN_HELP },
+  hook: { run: hookCommand, help: HOOK_HELP },
 };
 
 const HELP = `changeling ${pkg.version}: code-change models on your machine

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -51,6 +51,13 @@ export class TestRepo {
       stdio: ['ignore', 'pipe', 'pipe'],
       maxBuffer: 1 << 28,
     });
+  }
+
+  /** A git command that may fail (hooks, refused pushes): its exit status and both outputs. */
+  gitResult(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const date = `@${this.clock} +0000`;
+    const r = spawnSync('git', ['-c', 'protocol.file.allow=always', ...args], { cwd: this.dir, env: { ...ENV, ...this.author, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date }, encoding: 'utf8' });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
   write(path: string, content: string | Buffer, mode?: number): this {

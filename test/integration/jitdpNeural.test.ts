@@ -7,6 +7,7 @@ import { FEATURE_NAMES, type ExpertFeatures } from '../../src/git/expertFeatures
 import { jitdpDataset } from '../../src/tasks/jitdp/dataset.js';
 import { linesOfText } from '../../src/tasks/jitdp/input.js';
 import { NeuralRisk, loadNeural, saveNeural, trainNeural } from '../../src/tasks/jitdp/neural.js';
+import { assessRisk, loadRiskModel } from '../../src/tasks/jitdp/risk.js';
 import { tempDir, type TestRepo } from '../helpers/gitRepo.js';
 import { riskyHistory } from '../helpers/riskyHistory.js';
 import { writeTinyRoberta } from '../helpers/tinyEncoder.js';
@@ -39,8 +40,17 @@ test('JIT-Fine-style neural model: LoRA on a RoBERTa encoder learns a real histo
   const [p1, p2] = [await risk.score(data.test.slice(0, 5)), await again.score(data.test.slice(0, 5))];
   p1.forEach((p, i) => assert.ok(Math.abs(p - p2[i]!) < 1e-6, `${p} vs ${p2[i]}`));
 
-  // Explanations: occlusion contributions are exactly the logit changes; a change at the training mean has none.
   const c = data.test.find((x) => x.label === 1)!;
+  // `changeling risk` with the saved folder: a commit scored with reasons and attention-ranked lines.
+  const repo = await openRepository(r.dir);
+  const rm = await loadRiskModel(repo, dir);
+  assert.equal(rm.kind, 'neural');
+  const [res] = await assessRisk(repo, { kind: 'commit', rev: c.sha }, rm, { lines: 3 });
+  assert.ok(Math.abs(res!.probability - (await again.score([c]))[0]!) < 1e-5, 'the same score from the repository as from the dataset');
+  assert.equal(res!.reasons.length, 5);
+  assert.ok(res!.lines.length > 0 && res!.lines.every((l) => l.score > 0 && l.path.endsWith('.c')));
+
+  // Explanations: occlusion contributions are exactly the logit changes; a change at the training mean has none.
   const lines = linesOfText(c.added, c.removed);
   const e = await risk.explain(c, lines);
   assert.ok(Math.abs(e.prob - (await risk.score([c]))[0]!) < 1e-6);

@@ -1,0 +1,63 @@
+import { parseArgs } from 'node:util';
+import { openRepository } from '../git/repository.js';
+import { assessRisk, loadRiskModel, type RiskLevel, type RiskResult, type RiskTarget } from '../tasks/jitdp/risk.js';
+import { ChangelingError } from '../util/errors.js';
+import { interruptSignal, parseCount, printJson, writeOut } from './io.js';
+
+export const RISK_HELP = `changeling risk [--repo PATH] [--staged | --commit REV | --range A..B] [--model PATH] [--fail-on high|medium|low|never] [--json]
+
+  The defect risk of the staged change (default), a commit, or a range such as @{u}..HEAD (merges
+  skipped): probability, level, the top reasons and the riskiest changed lines. The model is --model (a
+  .json linear model or a neural model folder), else the repository's own (changeling risk-train), else the
+  embedded default (expert features only). Levels: high at or above the model's threshold, medium at half
+  of it, low below.
+
+  --reasons N / --lines N   how many reasons and lines to show (default 5 each)
+  --fail-on LEVEL           exit 3 when a change is at or above LEVEL (default high; low: any change; never: always 0)
+  --json                    {"model", "threshold", "results": [{sha, subject, probability, level, reasons, lines, features}]}
+
+  Exit codes: 0 nothing at or above --fail-on, 3 something is, 1 error, 2 bad usage.`;
+
+const ORDER: Record<RiskLevel, number> = { low: 0, medium: 1, high: 2 };
+
+export const RISKY_EXIT = 3;
+
+const FEATURE_TEXT: Record<string, string> = {
+  ns: 'top-level directories touched', nd: 'directories touched', nf: 'files touched', entropy: 'spread of the change over files',
+  la: 'lines added', ld: 'lines deleted', lt: 'lines in the touched files before', fix: 'a bug fix', ndev: 'earlier developers of the files',
+  age: 'days since the files last changed', nuc: 'earlier changes to the files', exp: "author's earlier commits", rexp: "author's recent commits", sexp: "author's commits to these subsystems",
+};
+
+export function formatRisk(r: RiskResult): string {
+  const head = `${r.level.toUpperCase().padEnd(6)} ${(r.probability * 100).toFixed(0).padStart(3)}%  ${r.sha ? r.sha.slice(0, 12) : 'staged'}  ${r.subject.slice(0, 72)}`;
+  const reasons = r.reasons.map((x) => {
+    const what = x.name.startsWith('token ') ? `${x.name.slice(6, 7) === '+' ? 'adds' : 'removes'} "${x.name.slice(7)}"` : `${FEATURE_TEXT[x.name] ?? x.name}: ${Number.isInteger(x.value) ? x.value : x.value?.toFixed(2)}`;
+    return `      ${x.contribution >= 0 ? 'raises' : 'lowers'} ${Math.abs(x.contribution).toFixed(2).padStart(5)}  ${what}`;
+  });
+  const lines = r.lines.map((l) => `      ${l.path}:${l.line} ${l.sign} ${l.text.trim().slice(0, 80)}  (${l.score.toFixed(3)})`);
+  return [head, ...(reasons.length ? ['    reasons (effect on the log-odds):', ...reasons] : []), ...(lines.length ? ['    riskiest lines:', ...lines] : [])].join('\n');
+}
+
+export async function riskCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      repo: { type: 'string' }, staged: { type: 'boolean', default: false }, commit: { type: 'string' }, range: { type: 'string' }, model: { type: 'string' },
+      'fail-on': { type: 'string', default: 'high' }, reasons: { type: 'string' }, lines: { type: 'string' }, json: { type: 'boolean', default: false },
+    },
+  });
+  const picked = [values.staged, values.commit !== undefined, values.range !== undefined].filter(Boolean).length;
+  if (picked > 1) throw new ChangelingError('usage', 'choose one of --staged, --commit REV and --range A..B');
+  const failOn = values['fail-on']!;
+  if (!['high', 'medium', 'low', 'never'].includes(failOn)) throw new ChangelingError('usage', `--fail-on must be high, medium, low or never, not "${failOn}"`);
+  const target: RiskTarget = values.commit !== undefined ? { kind: 'commit', rev: values.commit } : values.range !== undefined ? { kind: 'range', range: values.range } : { kind: 'staged' };
+  const repo = await openRepository(values.repo ?? process.cwd());
+  const model = await loadRiskModel(repo, values.model);
+  const results = await assessRisk(repo, target, model, { reasons: parseCount('reasons', values.reasons), lines: parseCount('lines', values.lines), signal: interruptSignal() });
+  if (values.json) await printJson({ model: model.source, kind: model.kind, threshold: model.threshold, results });
+  else if (results.length === 0) await writeOut(`no commits in ${values.range}\n`);
+  else await writeOut(`${results.map(formatRisk).join('\n')}\n(model: ${model.source}, ${model.kind}; threshold ${(model.threshold * 100).toFixed(0)}%)\n`);
+  const risky = failOn !== 'never' && results.some((r) => ORDER[r.level] >= ORDER[failOn as RiskLevel]);
+  return risky ? RISKY_EXIT : 0;
+}

@@ -1,0 +1,127 @@
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { writeBytesAtomic } from '../util/atomicFile.js';
+import { ChangelingError, fileError } from '../util/errors.js';
+import type { Repository } from './repository.js';
+
+/**
+ * Changeling's pre-push hook. It scores the commits being pushed (`changeling risk --range`) and warns;
+ * it blocks the push only when `git config changeling.risk.blockPush` is true (set by `hook install
+ * --block`), and never when scoring itself fails. A hook that was there before is kept beside it as
+ * `pre-push.changeling-chained` and run first, with the same arguments and input; `uninstall` puts it back.
+ * Hooks go where git looks for them (core.hooksPath honoured).
+ */
+export const HOOK_MARKER = '# changeling pre-push hook';
+const CHAINED = 'pre-push.changeling-chained';
+
+export async function hooksDir(repo: Repository): Promise<string> {
+  const p = (await repo.git.raw(['rev-parse', '--git-path', 'hooks'])).trim();
+  return isAbsolute(p) ? p : resolve(repo.root, p);
+}
+
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+export function prePushScript(node: string, cli: string): string {
+  return `#!/bin/sh
+${HOOK_MARKER} (changeling hook install --pre-push; "changeling hook uninstall --pre-push" restores what was here)
+# It warns about risky outgoing commits and blocks the push only when changeling.risk.blockPush is true.
+CHANGELING_NODE=${quote(node)}
+CHANGELING_CLI=${quote(cli)}
+hookdir=$(dirname "$0")
+input=$(cat)
+if [ -x "$hookdir/${CHAINED}" ]; then
+  printf '%s\\n' "$input" | "$hookdir/${CHAINED}" "$@" || exit $?
+fi
+if [ ! -f "$CHANGELING_CLI" ]; then
+  echo "changeling: $CHANGELING_CLI is gone; not scoring this push (reinstall with: changeling hook install --pre-push)" >&2
+  exit 0
+fi
+failon=$(git config changeling.risk.failOn || echo high)
+zero=0000000000000000000000000000000000000000
+risky=0
+while read -r local_ref local_sha remote_ref remote_sha; do
+  [ -n "$local_sha" ] || continue
+  [ "$local_sha" = "$zero" ] && continue
+  if [ -z "$remote_sha" ] || [ "$remote_sha" = "$zero" ]; then
+    range="$local_sha --not --remotes=$1"
+  else
+    range="$remote_sha..$local_sha"
+  fi
+  "$CHANGELING_NODE" "$CHANGELING_CLI" risk --range "$range" --fail-on "$failon" >&2
+  rc=$?
+  if [ $rc -eq 3 ]; then
+    risky=1
+  elif [ $rc -ne 0 ]; then
+    echo "changeling: could not score $local_ref (exit $rc); pushing anyway" >&2
+  fi
+done <<CHANGELING_EOF
+$input
+CHANGELING_EOF
+if [ $risky -eq 1 ]; then
+  if [ "$(git config --bool changeling.risk.blockPush)" = "true" ]; then
+    echo "changeling: push blocked: a commit above is at or above '$failon' risk (changeling.risk.blockPush is true)." >&2
+    echo "changeling: push anyway with git push --no-verify, or stop blocking with: git config changeling.risk.blockPush false" >&2
+    exit 1
+  fi
+  echo "changeling: risky commits above; pushing anyway (set git config changeling.risk.blockPush true to block)" >&2
+fi
+exit 0
+`;
+}
+
+export interface HookStatus {
+  path: string;
+  installed: boolean;
+  chained: boolean;
+  blocking: boolean;
+}
+
+export async function hookStatus(repo: Repository): Promise<HookStatus> {
+  const dir = await hooksDir(repo);
+  const path = join(dir, 'pre-push');
+  const text = existsSync(path) ? await readFile(path, 'utf8').catch(() => '') : '';
+  const blocking = (await repo.git.raw(['config', '--bool', 'changeling.risk.blockPush']).catch(() => '')).trim() === 'true';
+  return { path, installed: text.includes(HOOK_MARKER), chained: existsSync(join(dir, CHAINED)), blocking };
+}
+
+export async function installPrePush(repo: Repository, o: { node: string; cli: string; block?: boolean }): Promise<HookStatus & { chainedNow: boolean }> {
+  const dir = await hooksDir(repo);
+  const path = join(dir, 'pre-push');
+  const chained = join(dir, CHAINED);
+  let chainedNow = false;
+  try {
+    await mkdir(dir, { recursive: true });
+    const existing = existsSync(path) ? await readFile(path, 'utf8') : null;
+    if (existing !== null && !existing.includes(HOOK_MARKER)) {
+      if (existsSync(chained)) throw new ChangelingError('usage', `${chained} already exists; move it away before installing again`);
+      await rename(path, chained);
+      chainedNow = true;
+    }
+    await writeBytesAtomic(path, Buffer.from(prePushScript(o.node, o.cli)));
+    await chmod(path, 0o755);
+  } catch (err) {
+    if (err instanceof ChangelingError) throw err;
+    throw fileError(err, path, 'installing the hook at');
+  }
+  if (o.block !== undefined) await repo.git.raw(['config', 'changeling.risk.blockPush', String(o.block)]);
+  return { ...(await hookStatus(repo)), chainedNow };
+}
+
+export async function uninstallPrePush(repo: Repository): Promise<{ removed: boolean; restored: boolean; path: string }> {
+  const dir = await hooksDir(repo);
+  const path = join(dir, 'pre-push');
+  const chained = join(dir, CHAINED);
+  const text = existsSync(path) ? await readFile(path, 'utf8') : null;
+  if (text === null || !text.includes(HOOK_MARKER)) return { removed: false, restored: false, path };
+  try {
+    await rm(path);
+    if (existsSync(chained)) {
+      await rename(chained, path);
+      return { removed: true, restored: true, path };
+    }
+  } catch (err) {
+    throw fileError(err, path, 'removing the hook at');
+  }
+  return { removed: true, restored: false, path };
+}

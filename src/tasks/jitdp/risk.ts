@@ -1,0 +1,201 @@
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import defaultModelJson from '../../../models/jitdp-default.json' with { type: 'json' };
+import { FeatureState, changeInput, historyFeatures, type ExpertFeatures } from '../../git/expertFeatures.js';
+import { commitDiff } from '../../git/history.js';
+import type { Repository } from '../../git/repository.js';
+import { requireCommits, resolveCommit } from '../../git/repository.js';
+import { stagedDiff } from '../../git/staged.js';
+import type { DiffFile } from '../../git/types.js';
+import { ChangelingError } from '../../util/errors.js';
+import { explainBaseline, lineScoresBaseline, scoreBaseline, type BaselineModel, type Reason } from './baseline.js';
+import { changeTokens } from './dataset.js';
+import type { ChangedLine } from './input.js';
+import { parseLinearModel, readLinearModel } from './modelFile.js';
+import { NeuralRisk, isNeuralModelDir, loadNeural } from './neural.js';
+
+/**
+ * `changeling risk`: the defect risk of the staged change, a commit or a range, with the model that knows
+ * the repository best: one given with --model, else the repository's own (trained by `changeling
+ * risk-train`, kept in the git folder), else the embedded default (expert features only, trained on other
+ * public histories; models/jitdp-default.md). Features are computed as of each change, from one pass over
+ * the history; the staged change is scored as a would-be commit by the configured git user, now.
+ */
+export type RiskTarget = { kind: 'staged' } | { kind: 'commit'; rev: string } | { kind: 'range'; range: string };
+
+export type RiskLevel = 'low' | 'medium' | 'high';
+
+export interface LoadedRiskModel {
+  kind: 'linear' | 'neural';
+  /** Where it came from: a path, or "embedded default". */
+  source: string;
+  threshold: number;
+  info: Record<string, unknown>;
+  linear?: BaselineModel;
+  neural?: NeuralRisk;
+}
+
+export interface RiskLine {
+  path: string;
+  /** The line's number in the new file (added lines) or the old one (removed lines). */
+  line: number;
+  sign: '+' | '-';
+  text: string;
+  score: number;
+}
+
+export interface RiskResult {
+  /** The commit, or null for the staged change. */
+  sha: string | null;
+  subject: string;
+  probability: number;
+  level: RiskLevel;
+  threshold: number;
+  features: ExpertFeatures;
+  /** The largest contributions to the score (positive: towards risky). */
+  reasons: Array<Reason & { value?: number }>;
+  /** The riskiest changed lines, highest first. */
+  lines: RiskLine[];
+  model: string;
+}
+
+/** Where a repository's own model lives: in its (common) git folder, never in the work tree. */
+export async function repoModelPath(repo: Repository): Promise<string> {
+  const common = (await repo.git.raw(['rev-parse', '--git-common-dir']).catch(() => repo.gitDir)).trim() || repo.gitDir;
+  return join(isAbsolute(common) ? common : resolve(repo.root, common), 'changeling', 'risk-model');
+}
+
+export async function loadRiskModel(repo: Repository | null, explicit?: string): Promise<LoadedRiskModel> {
+  const fromPath = async (p: string): Promise<LoadedRiskModel> => {
+    if (!existsSync(p)) throw new ChangelingError('not-found', `no risk model at ${p}`);
+    if (statSync(p).isDirectory()) {
+      if (!isNeuralModelDir(p)) throw new ChangelingError('usage', `${p} is a folder without jitdp.json: not a Changeling risk model`);
+      const m = await loadNeural(p);
+      return { kind: 'neural', source: p, threshold: m.threshold, info: m.info, neural: await NeuralRisk.create(m) };
+    }
+    const f = await readLinearModel(p);
+    return { kind: 'linear', source: p, threshold: f.model.threshold, info: f.info, linear: f.model };
+  };
+  if (explicit) return fromPath(resolve(explicit));
+  if (repo) {
+    const own = await repoModelPath(repo);
+    for (const p of [own, `${own}.json`]) if (existsSync(p)) return fromPath(p);
+  }
+  const f = parseLinearModel(defaultModelJson, 'the embedded default model');
+  return { kind: 'linear', source: 'embedded default', threshold: f.model.threshold, info: f.info, linear: f.model };
+}
+
+/** high: at or above the model's threshold (chosen on validation for the best F1); medium: at least half of it. */
+export function riskLevel(p: number, threshold: number): RiskLevel {
+  return p >= threshold ? 'high' : p >= threshold / 2 ? 'medium' : 'low';
+}
+
+interface Change {
+  sha: string | null;
+  message: string;
+  features: ExpertFeatures;
+  files: readonly DiffFile[];
+}
+
+/** The changes a target names, each with its features as of just before it. */
+async function changesOf(repo: Repository, target: RiskTarget, signal?: AbortSignal): Promise<Change[]> {
+  let wanted: string[] = [];
+  if (target.kind === 'commit') {
+    requireCommits(repo);
+    wanted = [await resolveCommit(repo, target.rev)];
+  } else if (target.kind === 'range') {
+    requireCommits(repo);
+    const out = await repo.git.raw(['rev-list', '--no-merges', ...target.range.trim().split(/\s+/), '--']).catch((e: Error) => {
+      throw new ChangelingError('bad-revision', `bad range ${target.range}: ${e.message.trim().split('\n')[0]}`);
+    });
+    wanted = out.split('\n').filter(Boolean);
+  }
+  const features = new Map<string, ExpertFeatures>();
+  let state = new FeatureState();
+  if (repo.head !== null) {
+    const keep = new Set(wanted);
+    const gen = historyFeatures(repo, { signal });
+    for (;;) {
+      const r = await gen.next();
+      if (r.done) {
+        state = r.value;
+        break;
+      }
+      if (keep.has(r.value.sha)) features.set(r.value.sha, r.value.features);
+    }
+  }
+  if (target.kind === 'staged') {
+    const staged = await stagedDiff(repo, { signal });
+    if (staged.files.length === 0) throw new ChangelingError('usage', 'nothing is staged: stage a change, or name a commit (--commit REV) or a range (--range A..B)');
+    const email = (await repo.git.raw(['config', 'user.email']).catch(() => '')).trim() || (await repo.git.raw(['config', 'user.name']).catch(() => '')).trim();
+    const input = { author: email.toLowerCase(), time: Date.now(), message: '', files: staged.files };
+    return [{ sha: null, message: '', features: state.features(input), files: staged.files }];
+  }
+  const out: Change[] = [];
+  // Newest first, as git lists them.
+  for (const sha of wanted) {
+    const c = await commitDiff(repo, sha, { signal });
+    out.push({ sha, message: c.message, features: features.get(sha) ?? state.features(changeInput(c)), files: c.files });
+  }
+  return out;
+}
+
+function changedLines(files: readonly DiffFile[]): Array<ChangedLine & { path: string; line: number }> {
+  const out: Array<ChangedLine & { path: string; line: number }> = [];
+  for (const f of files) {
+    if (f.binary || f.submodule) continue;
+    for (const h of f.hunks) {
+      let oldNo = h.oldStart;
+      let newNo = h.newStart;
+      for (const l of h.lines) {
+        const sign = l[0];
+        const text = l.slice(1).replace(/\r$/, '');
+        if (sign === '+') out.push({ sign, text, path: f.path, line: newNo++ });
+        else if (sign === '-') out.push({ sign, text, path: f.oldPath ?? f.path, line: oldNo++ });
+        else if (sign === ' ') {
+          oldNo++;
+          newNo++;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export async function assessRisk(repo: Repository, target: RiskTarget, model: LoadedRiskModel, o: { reasons?: number; lines?: number; signal?: AbortSignal } = {}): Promise<RiskResult[]> {
+  const results: RiskResult[] = [];
+  for (const c of await changesOf(repo, target, o.signal)) {
+    const lines = changedLines(c.files);
+    let probability: number;
+    let reasons: Reason[];
+    let scores: Array<number | null>;
+    if (model.linear) {
+      const input = { features: c.features, tokens: changeTokens(c.files) };
+      probability = scoreBaseline(model.linear, input);
+      reasons = explainBaseline(model.linear, input, o.reasons ?? 5);
+      scores = lineScoresBaseline(model.linear, lines);
+    } else {
+      const e = await model.neural!.explain({ message: c.message, features: c.features }, lines);
+      probability = e.prob;
+      reasons = e.reasons.slice(0, o.reasons ?? 5);
+      scores = e.lineScores;
+    }
+    const ranked = lines
+      .map((l, i) => ({ path: l.path, line: l.line, sign: l.sign, text: l.text, score: scores[i] ?? 0 }))
+      .filter((l, i) => scores[i] !== null && l.score > 0 && l.text.trim())
+      .sort((a, b) => b.score - a.score)
+      .slice(0, o.lines ?? 5);
+    results.push({
+      sha: c.sha,
+      subject: c.sha === null ? '(staged change)' : c.message.split('\n')[0]!,
+      probability,
+      level: riskLevel(probability, model.threshold),
+      threshold: model.threshold,
+      features: c.features,
+      reasons: reasons.map((r) => (r.name in c.features ? { ...r, value: c.features[r.name as keyof ExpertFeatures] } : r)),
+      lines: ranked,
+      model: model.source,
+    });
+  }
+  return results;
+}
