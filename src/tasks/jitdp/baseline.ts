@@ -1,5 +1,5 @@
 import { FEATURE_NAMES } from '../../git/expertFeatures.js';
-import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
+import { aucRoc, jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { tokensOfLine, type JitdpCommit } from './dataset.js';
 import { contributions, fitLogistic, logit, type LogisticModel, type SparseRow } from './logistic.js';
 import { fitScaling, scaleFeatures, type FeatureScaling } from './scaling.js';
@@ -35,15 +35,29 @@ function encode(c: Pick<JitdpCommit, 'features' | 'tokens'>, m: Pick<BaselineMod
   return { idx: Int32Array.from(idx), val: Float64Array.from(val) };
 }
 
-export function trainBaseline(train: readonly JitdpCommit[], validation: readonly JitdpCommit[], o: { minCount?: number; maxVocab?: number; epochs?: number } = {}): BaselineModel {
+export function trainBaseline(train: readonly JitdpCommit[], validation: readonly JitdpCommit[], o: { minCount?: number; maxVocab?: number; epochs?: number; l2?: number } = {}): BaselineModel {
   const counts = new Map<string, number>();
   for (const c of train) for (const t of c.tokens.keys()) counts.set(t, (counts.get(t) ?? 0) + 1);
   const kept = [...counts].filter(([, n]) => n >= (o.minCount ?? 3)).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, o.maxVocab ?? 20000);
   const vocab = new Map(kept.map(([t], i) => [t, i]));
   const enc = { vocab, ...fitScaling(train) };
-  const model = fitLogistic(train.map((c) => encode(c, enc)), train.map((c) => c.label), F + vocab.size, { epochs: o.epochs ?? 300 });
-  const cal = calibrate(validation.map((c) => logit(model, encode(c, enc))), validation.map((c) => c.label));
-  return { ...enc, model, ...cal, baseRate: train.filter((c) => c.label === 1).length / Math.max(1, train.length) };
+  const rows = train.map((c) => encode(c, enc));
+  const valRows = validation.map((c) => encode(c, enc));
+  const valLabels = validation.map((c) => c.label);
+  // The L2 strength is chosen on validation (AUC): thousands of token weights overfit a small history.
+  const candidates = o.l2 !== undefined ? [o.l2] : valLabels.includes(0) && valLabels.includes(1) ? [1e-4, 1e-3, 1e-2, 1e-1] : [1e-3];
+  let model: LogisticModel | null = null;
+  let bestAuc = -1;
+  for (const l2 of candidates) {
+    const m = fitLogistic(rows, train.map((c) => c.label), F + vocab.size, { epochs: o.epochs ?? 300, l2 });
+    const auc = candidates.length > 1 ? aucRoc(valRows.map((x, i) => ({ prob: logit(m, x), label: valLabels[i]!, effort: 1 }))) : 0;
+    if (model === null || auc > bestAuc) {
+      model = m;
+      bestAuc = auc;
+    }
+  }
+  const cal = calibrate(valRows.map((x) => logit(model!, x)), valLabels);
+  return { ...enc, model: model!, ...cal, baseRate: train.filter((c) => c.label === 1).length / Math.max(1, train.length) };
 }
 
 export function scoreBaseline(m: BaselineModel, c: Pick<JitdpCommit, 'features' | 'tokens'>): number {
