@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { openRepository } from '../git/repository.js';
-import { FEATURE_NAMES, FeatureState, changeInput, historyFeatures } from '../git/expertFeatures.js';
+import { FEATURE_NAMES, stagedChangeInput, walkFeatures } from '../git/expertFeatures.js';
 import { stagedDiff } from '../git/staged.js';
 import { ChangelingError, fileError } from '../util/errors.js';
 import { interruptSignal, writeOut } from './io.js';
@@ -33,23 +33,13 @@ export async function featuresCommand(argv: string[]): Promise<number> {
     else rows.push(row);
   };
   const signal = interruptSignal();
-  let state = new FeatureState();
-  if (repo.head !== null) {
-    const gen = historyFeatures(repo, { signal });
-    for (;;) {
-      const r = await gen.next();
-      if (r.done) {
-        state = r.value;
-        break;
-      }
-      if (!values.staged && (!keep || keep.has(r.value.sha))) await emit({ sha: r.value.sha, ...r.value.features });
-    }
-  }
+  const state = await walkFeatures(repo, async (sha, f) => {
+    if (!values.staged && (!keep || keep.has(sha))) await emit({ sha, ...f });
+  }, { signal });
   if (values.staged) {
-    const email = (await repo.git.raw(['config', 'user.email']).catch(() => '')).trim() || (await repo.git.raw(['config', 'user.name']).catch(() => '')).trim();
     const staged = await stagedDiff(repo, { maxDiffBytes: 0 });
     if (staged.files.length === 0) throw new ChangelingError('usage', 'nothing is staged');
-    await emit({ sha: 'staged', ...state.features(changeInput({ sha: '', parents: [], author: { name: email, email }, authorDate: new Date().toISOString(), commitDate: '', message: '', files: staged.files, truncated: false })) });
+    await emit({ sha: 'staged', ...state.features(await stagedChangeInput(repo, staged.files)) });
   }
   if (!values.json) {
     const head = ['sha', ...FEATURE_NAMES];

@@ -55,6 +55,12 @@ export function changeInput(c: CommitRecord): ChangeInput {
   return { author: (c.author.email || c.author.name).toLowerCase(), time: Date.parse(c.authorDate), message: c.message, files: c.files };
 }
 
+/** The staged change as a would-be commit by the configured git user (email, else name), now. */
+export async function stagedChangeInput(repo: Repository, files: readonly DiffFile[], message = ''): Promise<ChangeInput> {
+  const who = (await repo.git.raw(['config', 'user.email']).catch(() => '')).trim() || (await repo.git.raw(['config', 'user.name']).catch(() => '')).trim();
+  return { author: who.toLowerCase(), time: Date.now(), message, files };
+}
+
 export class FeatureState {
   private readonly files = new Map<string, FileState>();
   private readonly authors = new Map<string, AuthorState>();
@@ -145,4 +151,18 @@ export async function* historyFeatures(repo: Repository, o: { signal?: AbortSign
     state.apply(input);
   }
   return state;
+}
+
+/**
+ * Walks the whole history once, handing each commit's features to `each`, and returns the state after the
+ * newest commit (for scoring the staged change). An empty repository gives an empty state.
+ */
+export async function walkFeatures(repo: Repository, each: (sha: string, f: ExpertFeatures) => unknown, o: { signal?: AbortSignal } = {}): Promise<FeatureState> {
+  if (repo.head === null) return new FeatureState();
+  const gen = historyFeatures(repo, o);
+  for (;;) {
+    const r = await gen.next();
+    if (r.done) return r.value;
+    await each(r.value.sha, r.value.features);
+  }
 }

@@ -3,6 +3,7 @@ import { walkHistory } from '../../git/history.js';
 import type { Repository } from '../../git/repository.js';
 import { szz, timeOrderedSplits, type SzzResult } from '../../git/szz.js';
 import type { DiffFile } from '../../git/types.js';
+import { changedLines } from '../../git/changedLines.js';
 
 /**
  * A JIT-DP dataset of a repository: every non-merge commit, oldest first, with its 14 expert features,
@@ -39,18 +40,11 @@ const TOKEN = /[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|[^\s\w]/g;
 export function changeText(files: readonly DiffFile[], cap = TEXT_CAP): { added: string; removed: string } {
   const side = { '+': [] as string[], '-': [] as string[] };
   const used = { '+': 0, '-': 0 };
-  for (const f of files) {
-    if (f.binary) continue;
-    for (const h of f.hunks) {
-      for (const l of h.lines) {
-        const sign = l[0];
-        if (sign !== '+' && sign !== '-') continue;
-        const text = l.slice(1).replace(/\r$/, '').trim();
-        if (!text || used[sign] >= cap) continue;
-        side[sign].push(text);
-        used[sign] += text.length + 1;
-      }
-    }
+  for (const l of changedLines(files)) {
+    const text = l.text.trim();
+    if (!text || used[l.sign] >= cap) continue;
+    side[l.sign].push(text);
+    used[l.sign] += text.length + 1;
   }
   return { added: side['+'].join('\n').slice(0, cap), removed: side['-'].join('\n').slice(0, cap) };
 }
@@ -63,16 +57,7 @@ export function tokensOfLine(sign: '+' | '-', text: string): string[] {
 /** Code tokens of a change's added and removed lines, with counts. */
 export function changeTokens(files: readonly DiffFile[]): Map<string, number> {
   const out = new Map<string, number>();
-  for (const f of files) {
-    if (f.binary) continue;
-    for (const h of f.hunks) {
-      for (const l of h.lines) {
-        const sign = l[0];
-        if (sign !== '+' && sign !== '-') continue;
-        for (const key of tokensOfLine(sign, l.slice(1))) out.set(key, (out.get(key) ?? 0) + 1);
-      }
-    }
-  }
+  for (const l of changedLines(files)) for (const key of tokensOfLine(l.sign, l.text)) out.set(key, (out.get(key) ?? 0) + 1);
   return out;
 }
 

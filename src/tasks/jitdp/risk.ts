@@ -1,16 +1,16 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import defaultModelJson from '../../../models/jitdp-default.json' with { type: 'json' };
-import { FeatureState, changeInput, historyFeatures, type ExpertFeatures } from '../../git/expertFeatures.js';
+import { changeInput, stagedChangeInput, walkFeatures, type ExpertFeatures } from '../../git/expertFeatures.js';
 import { commitDiff } from '../../git/history.js';
 import type { Repository } from '../../git/repository.js';
 import { requireCommits, resolveCommit } from '../../git/repository.js';
 import { stagedDiff } from '../../git/staged.js';
 import type { DiffFile } from '../../git/types.js';
+import { changedLines } from '../../git/changedLines.js';
 import { ChangelingError } from '../../util/errors.js';
 import { explainBaseline, lineScoresBaseline, scoreBaseline, type BaselineModel, type Reason } from './baseline.js';
 import { changeTokens } from './dataset.js';
-import type { ChangedLine } from './input.js';
 import { parseLinearModel, readLinearModel } from './modelFile.js';
 import { NeuralRisk, isNeuralModelDir, loadNeural } from './neural.js';
 
@@ -111,25 +111,12 @@ async function changesOf(repo: Repository, target: RiskTarget, signal?: AbortSig
     wanted = out.split('\n').filter(Boolean);
   }
   const features = new Map<string, ExpertFeatures>();
-  let state = new FeatureState();
-  if (repo.head !== null) {
-    const keep = new Set(wanted);
-    const gen = historyFeatures(repo, { signal });
-    for (;;) {
-      const r = await gen.next();
-      if (r.done) {
-        state = r.value;
-        break;
-      }
-      if (keep.has(r.value.sha)) features.set(r.value.sha, r.value.features);
-    }
-  }
+  const keep = new Set(wanted);
+  const state = await walkFeatures(repo, (sha, f) => keep.has(sha) && features.set(sha, f), { signal });
   if (target.kind === 'staged') {
     const staged = await stagedDiff(repo, { signal });
     if (staged.files.length === 0) throw new ChangelingError('usage', 'nothing is staged: stage a change, or name a commit (--commit REV) or a range (--range A..B)');
-    const email = (await repo.git.raw(['config', 'user.email']).catch(() => '')).trim() || (await repo.git.raw(['config', 'user.name']).catch(() => '')).trim();
-    const input = { author: email.toLowerCase(), time: Date.now(), message: '', files: staged.files };
-    return [{ sha: null, message: '', features: state.features(input), files: staged.files }];
+    return [{ sha: null, message: '', features: state.features(await stagedChangeInput(repo, staged.files)), files: staged.files }];
   }
   const out: Change[] = [];
   // Newest first, as git lists them.
@@ -140,32 +127,10 @@ async function changesOf(repo: Repository, target: RiskTarget, signal?: AbortSig
   return out;
 }
 
-function changedLines(files: readonly DiffFile[]): Array<ChangedLine & { path: string; line: number }> {
-  const out: Array<ChangedLine & { path: string; line: number }> = [];
-  for (const f of files) {
-    if (f.binary || f.submodule) continue;
-    for (const h of f.hunks) {
-      let oldNo = h.oldStart;
-      let newNo = h.newStart;
-      for (const l of h.lines) {
-        const sign = l[0];
-        const text = l.slice(1).replace(/\r$/, '');
-        if (sign === '+') out.push({ sign, text, path: f.path, line: newNo++ });
-        else if (sign === '-') out.push({ sign, text, path: f.oldPath ?? f.path, line: oldNo++ });
-        else if (sign === ' ') {
-          oldNo++;
-          newNo++;
-        }
-      }
-    }
-  }
-  return out;
-}
-
 export async function assessRisk(repo: Repository, target: RiskTarget, model: LoadedRiskModel, o: { reasons?: number; lines?: number; signal?: AbortSignal } = {}): Promise<RiskResult[]> {
   const results: RiskResult[] = [];
   for (const c of await changesOf(repo, target, o.signal)) {
-    const lines = changedLines(c.files);
+    const lines = [...changedLines(c.files)];
     let probability: number;
     let reasons: Reason[];
     let scores: Array<number | null>;
