@@ -1,12 +1,19 @@
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { jitdpMetrics, type Scored } from '../eval/jitdpMetrics.js';
+import { cmgMetrics } from '../eval/cmgMetrics.js';
 import { ChangelingError, fileError } from '../util/errors.js';
 import { printJson, writeOut } from './io.js';
 
 export const EVAL_HELP = `changeling eval jitdp --pred FILE [--threshold 0.5] [--json]
+changeling eval cmg --pred FILE --gold FILE [--json]
 
-  Just-in-time defect prediction metrics of a prediction file: F1, precision and recall of the buggy class
+  cmg: commit-message metrics of predictions against references, one message per line (line i of --pred
+  against line i of --gold): B-Norm BLEU (CodeXGLUE smooth_bleu), ROUGE-L (beta 1.2) and METEOR (exact and
+  Porter2 stem modules; no synonyms), each the mean over lines x 100.
+
+  jitdp:
+  just-in-time defect prediction metrics of a prediction file: F1, precision and recall of the buggy class
   at the threshold, AUC-ROC, Recall@20%Effort, Effort@20%Recall and Popt (effort = lines added + deleted;
   inspection in order of predicted defect density). FILE: one prediction per line, either JSON
   {"prob": 0.83, "label": 1, "effort": 42} or "prob label [effort]" separated by spaces, tabs or commas.`;
@@ -40,14 +47,27 @@ export function parsePredictions(text: string, where: string): Scored[] {
 }
 
 export async function evalCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { pred: { type: 'string' }, threshold: { type: 'string' }, json: { type: 'boolean', default: false } } });
-  if (positionals[0] !== 'jitdp') throw new ChangelingError('usage', 'eval needs a task: "changeling eval jitdp --pred FILE"');
-  if (!values.pred) throw new ChangelingError('usage', 'eval jitdp needs --pred FILE');
-  let text: string;
-  try {
-    text = await readFile(values.pred, 'utf8');
-  } catch (err) {
-    throw fileError(err, values.pred, 'reading');
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { pred: { type: 'string' }, gold: { type: 'string' }, threshold: { type: 'string' }, json: { type: 'boolean', default: false } } });
+  if (positionals[0] !== 'jitdp' && positionals[0] !== 'cmg') throw new ChangelingError('usage', 'eval needs a task: "changeling eval jitdp --pred FILE" or "changeling eval cmg --pred FILE --gold FILE"');
+  if (!values.pred) throw new ChangelingError('usage', `eval ${positionals[0]} needs --pred FILE`);
+  const read = async (path: string) => {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (err) {
+      throw fileError(err, path, 'reading');
+    }
+  };
+  const text = await read(values.pred);
+  if (positionals[0] === 'cmg') {
+    if (!values.gold) throw new ChangelingError('usage', 'eval cmg needs --gold FILE (the reference messages, one per line)');
+    const lines = (t: string) => t.replace(/\r?\n$/, '').split(/\r?\n/);
+    const pred = lines(text);
+    const gold = lines(await read(values.gold));
+    if (pred.length !== gold.length) throw new ChangelingError('usage', `${values.pred} has ${pred.length} lines but ${values.gold} has ${gold.length}: one prediction per reference`);
+    const m = cmgMetrics(pred, gold);
+    if (values.json) await printJson(m);
+    else await writeOut(`messages   ${m.n}\nB-Norm     ${m.bnormBleu.toFixed(2)}\nROUGE-L    ${m.rougeL.toFixed(2)}\nMETEOR     ${m.meteor.toFixed(2)}\n`);
+    return 0;
   }
   const m = jitdpMetrics(parsePredictions(text, values.pred), values.threshold ? Number(values.threshold) : 0.5);
   if (values.json) await printJson(m);

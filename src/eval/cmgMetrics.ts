@@ -1,0 +1,208 @@
+import { stem } from 'porter2';
+
+/**
+ * Commit-message metrics exactly as the study defines them (../shared/notes/study.md), written by hand
+ * because no JavaScript library computes these variants:
+ *
+ * - **B-Norm BLEU**: CodeXGLUE's smooth_bleu.py (CodeNN's bleu.py): the message lower-cased and split into
+ *   `[\w]+|[^\s\w]` tokens (Python's Unicode \w), then NIST mteval-v11a normalisation (XML unescaping,
+ *   punctuation, period/comma and digit-dash tokenisation), sentence BLEU-4 with add-one smoothing on the
+ *   2-, 3- and 4-gram precisions (none on unigrams), brevity penalty min(0, 1 - (r+1)/(c+1)) in log space with
+ *   r the shortest reference length; corpus score = mean sentence score x 100.
+ * - **ROUGE-L**: longest common subsequence of whitespace tokens (no case folding), F-measure with beta = 1.2
+ *   (precision and recall maximised over references, as pycocoevalcap's Rouge), mean x 100.
+ * - **METEOR**, 1.5-style with the modules available offline: exact matches (weight 1.0), then Porter2 (Snowball
+ *   English) stem matches (0.6); no synonym or paraphrase module (their WordNet and paraphrase tables are not
+ *   available here). Parameters of METEOR 1.5 for English: alpha 0.85, beta 0.20, gamma 0.60, delta 0.75 with a
+ *   built-in list of English function words. Alignment: each stage matches hypothesis words left to right to
+ *   the unmatched reference word that continues the previous match when there is one, else the first; the
+ *   fragmentation penalty is gamma (chunks / matches)^beta, and 0 when all words match in one chunk (as the
+ *   METEOR 1.5 scorer does). Lower-cased, tokenised as for BLEU. Mean x 100.
+ */
+
+const FLOAT_MIN = 2.2250738585072014e-308;
+
+const unescapeXml = (s: string) => s.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+
+/** CodeXGLUE's splitPuncts after lower-casing: `' '.join(re.findall(r"[\w]+|[^\s\w]", line))`. */
+export function splitPuncts(line: string): string {
+  return (line.trim().toLowerCase().match(/[\p{L}\p{N}_]+|[^\s\p{L}\p{N}_]/gu) ?? []).join(' ');
+}
+
+/** NIST mteval-v11a normalisation as bleu.py's `normalize` (preserve_case False). */
+export function nistNormalize(s: string): string[] {
+  s = s.replace(/<skipped>/g, '').replace(/-\n/g, '').replace(/\n/g, ' ');
+  s = unescapeXml(s);
+  s = ` ${s} `.toLowerCase();
+  s = s.replace(/([{-~[-` -&(-+:-@\/])/g, ' $1 ');
+  s = s.replace(/([^0-9])([.,])/g, '$1 $2 ');
+  s = s.replace(/([.,])([^0-9])/g, ' $1 $2');
+  s = s.replace(/([0-9])(-)/g, '$1 $2 ');
+  return s.split(/\s+/).filter(Boolean);
+}
+
+function ngramCounts(words: readonly string[], n = 4): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (let k = 1; k <= n; k++) {
+    for (let i = 0; i + k <= words.length; i++) {
+      const g = words.slice(i, i + k).join('\u0001');
+      counts.set(g, (counts.get(g) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+/** Sentence-level smoothed BLEU-4 of one hypothesis against its references (both already splitPuncts-ed), in [0, 1]. */
+export function sentenceBleu(refs: readonly string[], hyp: string): number {
+  const n = 4;
+  const refToks = refs.map(nistNormalize);
+  const maxCounts = new Map<string, number>();
+  for (const r of refToks) for (const [g, c] of ngramCounts(r, n)) maxCounts.set(g, Math.max(maxCounts.get(g) ?? 0, c));
+  const test = nistNormalize(hyp);
+  const reflen = Math.min(...refToks.map((r) => r.length));
+  const guess = Array.from({ length: n }, (_, k) => Math.max(test.length - k, 0));
+  const correct = new Array<number>(n).fill(0);
+  for (const [g, c] of ngramCounts(test, n)) correct[g.split('\u0001').length - 1]! += Math.min(maxCounts.get(g) ?? 0, c);
+  let logBleu = 0;
+  for (let k = 0; k < n; k++) {
+    const add = k > 0 ? 1 : 0;
+    logBleu += Math.log(correct[k]! + add + FLOAT_MIN) - Math.log(guess[k]! + add + FLOAT_MIN);
+  }
+  logBleu /= n;
+  const brevity = Math.min(0, 1 - (reflen + 1) / (test.length + 1));
+  return Math.exp(logBleu + brevity);
+}
+
+/** B-Norm BLEU of a corpus: the mean of sentence BLEU over (prediction, reference) pairs, x 100. */
+export function bnormBleu(predictions: readonly string[], references: readonly string[]): number {
+  checkPairs(predictions, references);
+  let sum = 0;
+  predictions.forEach((p, i) => (sum += sentenceBleu([splitPuncts(references[i]!)], splitPuncts(p))));
+  return (sum * 100) / predictions.length;
+}
+
+function lcs(a: readonly string[], b: readonly string[]): number {
+  const prev = new Array<number>(b.length + 1).fill(0);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = 0;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = a[i - 1] === b[j - 1] ? diag + 1 : Math.max(prev[j]!, prev[j - 1]!);
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
+}
+
+/** ROUGE-L F (beta 1.2) of one hypothesis against references, in [0, 1]. */
+export function sentenceRougeL(refs: readonly string[], hyp: string, beta = 1.2): number {
+  const c = hyp.trim().split(/\s+/).filter(Boolean);
+  let p = 0;
+  let r = 0;
+  for (const ref of refs) {
+    const t = ref.trim().split(/\s+/).filter(Boolean);
+    const l = lcs(t, c);
+    p = Math.max(p, c.length ? l / c.length : 0);
+    r = Math.max(r, t.length ? l / t.length : 0);
+  }
+  return p !== 0 && r !== 0 ? ((1 + beta ** 2) * p * r) / (r + beta ** 2 * p) : 0;
+}
+
+export function rougeL(predictions: readonly string[], references: readonly string[]): number {
+  checkPairs(predictions, references);
+  let sum = 0;
+  predictions.forEach((p, i) => (sum += sentenceRougeL([references[i]!], p)));
+  return (sum * 100) / predictions.length;
+}
+
+/** English function words (METEOR 1.5 weighs content words by delta and these by 1 - delta). */
+const FUNCTION_WORDS = new Set(`a about above after again against all am an and any are as at be because been before being below between both but by can
+could did do does doing down during each few for from further had has have having he her here hers herself him himself his how i if in into is it its
+itself just me more most my myself no nor not now of off on once only or other our ours ourselves out over own same she should so some such than that
+the their theirs them themselves then there these they this those through to too under until up very was we were what when where which while who whom
+why will with would you your yours yourself yourselves . , ; : ! ? ' " ( ) [ ] { } - _ / \\ < > = + * & % $ # @ \` ~ |`.split(/\s+/));
+
+export const METEOR_PARAMS = { alpha: 0.85, beta: 0.2, gamma: 0.6, delta: 0.75, weights: { exact: 1.0, stem: 0.6 } };
+
+/** METEOR of one hypothesis against one reference (both as raw messages), in [0, 1]. */
+export function sentenceMeteor(reference: string, hypothesis: string, o = METEOR_PARAMS): number {
+  const h = splitPuncts(hypothesis).split(' ').filter(Boolean);
+  const r = splitPuncts(reference).split(' ').filter(Boolean);
+  if (h.length === 0 || r.length === 0) return 0;
+  const hm = new Array<number>(h.length).fill(-1); // matched reference index
+  const weight = new Array<number>(h.length).fill(0);
+  const rUsed = new Array<boolean>(r.length).fill(false);
+  const stages: Array<[(w: string) => string, number]> = [[(w) => w, o.weights.exact], [(w) => stem(w), o.weights.stem]];
+  for (const [form, w] of stages) {
+    const rForms = r.map(form);
+    let prev = -2;
+    for (let i = 0; i < h.length; i++) {
+      if (hm[i]! >= 0) {
+        prev = hm[i]!;
+        continue;
+      }
+      const f = form(h[i]!);
+      let pick = -1;
+      if (prev + 1 < r.length && !rUsed[prev + 1] && rForms[prev + 1] === f) pick = prev + 1;
+      else pick = rForms.findIndex((x, j) => !rUsed[j] && x === f);
+      if (pick < 0) continue;
+      hm[i] = pick;
+      weight[i] = w;
+      rUsed[pick] = true;
+      prev = pick;
+    }
+  }
+  const isFn = (w: string) => FUNCTION_WORDS.has(w);
+  const side = (toks: string[], matchedWeight: (j: number) => number) => {
+    let num = 0;
+    let den = 0;
+    toks.forEach((t, j) => {
+      const d = isFn(t) ? 1 - o.delta : o.delta;
+      num += d * matchedWeight(j);
+      den += d;
+    });
+    return den > 0 ? num / den : 0;
+  };
+  const rWeight = new Array<number>(r.length).fill(0);
+  hm.forEach((j, i) => {
+    if (j >= 0) rWeight[j] = weight[i]!;
+  });
+  const P = side(h, (i) => weight[i]!);
+  const R = side(r, (j) => rWeight[j]!);
+  const matches = hm.filter((j) => j >= 0).length;
+  if (matches === 0 || P === 0 || R === 0) return 0;
+  const fmean = (P * R) / (o.alpha * P + (1 - o.alpha) * R);
+  // Chunks: runs of hypothesis words matched to consecutive reference words.
+  let chunks = 0;
+  for (let i = 0; i < h.length; i++) {
+    if (hm[i]! < 0) continue;
+    if (i === 0 || hm[i - 1]! < 0 || hm[i - 1]! + 1 !== hm[i]) chunks++;
+  }
+  // As METEOR 1.5's scorer: a hypothesis that matches the whole reference in one chunk has no fragmentation.
+  const whole = matches === h.length && matches === r.length && chunks === 1;
+  const penalty = whole ? 0 : o.gamma * (chunks / matches) ** o.beta;
+  return fmean * (1 - penalty);
+}
+
+export function meteor(predictions: readonly string[], references: readonly string[]): number {
+  checkPairs(predictions, references);
+  let sum = 0;
+  predictions.forEach((p, i) => (sum += sentenceMeteor(references[i]!, p)));
+  return (sum * 100) / predictions.length;
+}
+
+function checkPairs(p: readonly string[], r: readonly string[]): void {
+  if (p.length !== r.length) throw new RangeError(`${p.length} predictions but ${r.length} references`);
+  if (p.length === 0) throw new RangeError('no predictions');
+}
+
+export interface CmgMetrics {
+  n: number;
+  bnormBleu: number;
+  rougeL: number;
+  meteor: number;
+}
+
+export function cmgMetrics(predictions: readonly string[], references: readonly string[]): CmgMetrics {
+  return { n: predictions.length, bnormBleu: bnormBleu(predictions, references), rougeL: rougeL(predictions, references), meteor: meteor(predictions, references) };
+}
