@@ -5,7 +5,7 @@ import type { JitdpMetrics } from '../src/eval/jitdpMetrics.js';
 import { evaluateBaseline, trainBaseline } from '../src/tasks/jitdp/baseline.js';
 import type { JitdpDataset } from '../src/tasks/jitdp/dataset.js';
 import { NeuralRisk, trainNeural } from '../src/tasks/jitdp/neural.js';
-import { writeTinyRoberta } from '../test/helpers/tinyEncoder.js';
+import { writeTinyRoberta } from '../test/helpers/tinyModels.js';
 import { cachedDataset, repoName } from './jitdpData.js';
 
 /**

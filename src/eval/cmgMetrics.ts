@@ -52,13 +52,11 @@ function ngramCounts(words: readonly string[], n = 4): Map<string, number> {
   return counts;
 }
 
-/** Sentence-level smoothed BLEU-4 of one hypothesis against its references (both already splitPuncts-ed), in [0, 1]. */
-export function sentenceBleu(refs: readonly string[], hyp: string): number {
+/** Smoothed BLEU-4 (bleu.py's score_cooked for one segment) of token sequences, in [0, 1]. */
+export function bleuOfTokens(refToks: ReadonlyArray<readonly string[]>, test: readonly string[]): number {
   const n = 4;
-  const refToks = refs.map(nistNormalize);
   const maxCounts = new Map<string, number>();
   for (const r of refToks) for (const [g, c] of ngramCounts(r, n)) maxCounts.set(g, Math.max(maxCounts.get(g) ?? 0, c));
-  const test = nistNormalize(hyp);
   const reflen = Math.min(...refToks.map((r) => r.length));
   const guess = Array.from({ length: n }, (_, k) => Math.max(test.length - k, 0));
   const correct = new Array<number>(n).fill(0);
@@ -71,6 +69,11 @@ export function sentenceBleu(refs: readonly string[], hyp: string): number {
   logBleu /= n;
   const brevity = Math.min(0, 1 - (reflen + 1) / (test.length + 1));
   return Math.exp(logBleu + brevity);
+}
+
+/** Sentence-level smoothed BLEU-4 of one hypothesis against its references (both already splitPuncts-ed), in [0, 1]. */
+export function sentenceBleu(refs: readonly string[], hyp: string): number {
+  return bleuOfTokens(refs.map(nistNormalize), nistNormalize(hyp));
 }
 
 /** B-Norm BLEU of a corpus: the mean of sentence BLEU over (prediction, reference) pairs, x 100. */

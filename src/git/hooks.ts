@@ -6,14 +6,15 @@ import { ChangelingError, fileError } from '../util/errors.js';
 import type { Repository } from './repository.js';
 
 /**
- * Changeling's pre-push hook. It scores the commits being pushed (`changeling risk --range`) and warns;
+ * Changeling's git hooks. pre-push scores the commits being pushed (`changeling risk --range`) and warns;
  * it blocks the push only when `git config changeling.risk.blockPush` is true (set by `hook install
- * --block`), and never when scoring itself fails. A hook that was there before is kept beside it as
- * `pre-push.changeling-chained` and run first, with the same arguments and input; `uninstall` puts it back.
- * Hooks go where git looks for them (core.hooksPath honoured).
+ * --block`), and never when scoring itself fails. prepare-commit-msg suggests a message (below). A hook
+ * that was there before is kept beside ours as `<hook>.changeling-chained` and run first, with the same
+ * arguments and input; `uninstall` puts it back. Hooks go where git looks for them (core.hooksPath honoured).
  */
-export const HOOK_MARKER = '# changeling pre-push hook';
-const CHAINED = 'pre-push.changeling-chained';
+export type HookKind = 'pre-push' | 'prepare-commit-msg';
+export const HOOK_MARKER = '# changeling hook:';
+const chainedName = (kind: HookKind) => `${kind}.changeling-chained`;
 
 export async function hooksDir(repo: Repository): Promise<string> {
   const p = (await repo.git.raw(['rev-parse', '--git-path', 'hooks'])).trim();
@@ -22,16 +23,34 @@ export async function hooksDir(repo: Repository): Promise<string> {
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-export function prePushScript(node: string, cli: string): string {
-  return `#!/bin/sh
-${HOOK_MARKER} (changeling hook install --pre-push; "changeling hook uninstall --pre-push" restores what was here)
-# It warns about risky outgoing commits and blocks the push only when changeling.risk.blockPush is true.
+const header = (kind: HookKind, node: string, cli: string, what: string) => `#!/bin/sh
+${HOOK_MARKER} ${kind} (changeling hook install --${kind}; "changeling hook uninstall --${kind}" restores what was here)
+# ${what}
 CHANGELING_NODE=${quote(node)}
 CHANGELING_CLI=${quote(cli)}
 hookdir=$(dirname "$0")
-input=$(cat)
-if [ -x "$hookdir/${CHAINED}" ]; then
-  printf '%s\\n' "$input" | "$hookdir/${CHAINED}" "$@" || exit $?
+`;
+
+/**
+ * prepare-commit-msg: for a plain \`git commit\` only (no -m/-F message, no template, not a merge, squash or
+ * amend: git passes a source in $2 for all of those), the best suggestion becomes the message and the others
+ * comments; a message already in the file is never replaced. Any failure leaves the commit as git made it.
+ */
+export function prepareCommitMsgScript(node: string, cli: string): string {
+  return `${header('prepare-commit-msg', node, cli, 'It suggests a message for a plain "git commit" and never replaces one given with -m, -F, a template, a merge or --amend.')}if [ -x "$hookdir/${chainedName('prepare-commit-msg')}" ]; then
+  "$hookdir/${chainedName('prepare-commit-msg')}" "$@" || exit $?
+fi
+[ -n "$2" ] && exit 0
+[ -f "$CHANGELING_CLI" ] || exit 0
+"$CHANGELING_NODE" "$CHANGELING_CLI" suggest --hook-file "$1" >/dev/null 2>&1 || true
+exit 0
+`;
+}
+
+export function prePushScript(node: string, cli: string): string {
+  return `${header('pre-push', node, cli, 'It warns about risky outgoing commits and blocks the push only when changeling.risk.blockPush is true.')}input=$(cat)
+if [ -x "$hookdir/${chainedName('pre-push')}" ]; then
+  printf '%s\\n' "$input" | "$hookdir/${chainedName('pre-push')}" "$@" || exit $?
 fi
 if [ ! -f "$CHANGELING_CLI" ]; then
   echo "changeling: $CHANGELING_CLI is gone; not scoring this push (reinstall with: changeling hook install --pre-push)" >&2
@@ -71,24 +90,26 @@ exit 0
 }
 
 export interface HookStatus {
+  kind: HookKind;
   path: string;
   installed: boolean;
   chained: boolean;
+  /** pre-push: whether it blocks risky pushes (changeling.risk.blockPush). */
   blocking: boolean;
 }
 
-export async function hookStatus(repo: Repository): Promise<HookStatus> {
+export async function hookStatus(repo: Repository, kind: HookKind = 'pre-push'): Promise<HookStatus> {
   const dir = await hooksDir(repo);
-  const path = join(dir, 'pre-push');
+  const path = join(dir, kind);
   const text = existsSync(path) ? await readFile(path, 'utf8').catch(() => '') : '';
-  const blocking = (await repo.git.raw(['config', '--bool', 'changeling.risk.blockPush']).catch(() => '')).trim() === 'true';
-  return { path, installed: text.includes(HOOK_MARKER), chained: existsSync(join(dir, CHAINED)), blocking };
+  const blocking = kind === 'pre-push' && (await repo.git.raw(['config', '--bool', 'changeling.risk.blockPush']).catch(() => '')).trim() === 'true';
+  return { kind, path, installed: text.includes(`${HOOK_MARKER} ${kind}`), chained: existsSync(join(dir, chainedName(kind))), blocking };
 }
 
-export async function installPrePush(repo: Repository, o: { node: string; cli: string; block?: boolean }): Promise<HookStatus & { chainedNow: boolean }> {
+export async function installHook(repo: Repository, kind: HookKind, o: { node: string; cli: string; block?: boolean }): Promise<HookStatus & { chainedNow: boolean }> {
   const dir = await hooksDir(repo);
-  const path = join(dir, 'pre-push');
-  const chained = join(dir, CHAINED);
+  const path = join(dir, kind);
+  const chained = join(dir, chainedName(kind));
   let chainedNow = false;
   try {
     await mkdir(dir, { recursive: true });
@@ -98,20 +119,20 @@ export async function installPrePush(repo: Repository, o: { node: string; cli: s
       await rename(path, chained);
       chainedNow = true;
     }
-    await writeBytesAtomic(path, Buffer.from(prePushScript(o.node, o.cli)));
+    await writeBytesAtomic(path, Buffer.from(kind === 'pre-push' ? prePushScript(o.node, o.cli) : prepareCommitMsgScript(o.node, o.cli)));
     await chmod(path, 0o755);
   } catch (err) {
     if (err instanceof ChangelingError) throw err;
     throw fileError(err, path, 'installing the hook at');
   }
-  if (o.block !== undefined) await repo.git.raw(['config', 'changeling.risk.blockPush', String(o.block)]);
-  return { ...(await hookStatus(repo)), chainedNow };
+  if (kind === 'pre-push' && o.block !== undefined) await repo.git.raw(['config', 'changeling.risk.blockPush', String(o.block)]);
+  return { ...(await hookStatus(repo, kind)), chainedNow };
 }
 
-export async function uninstallPrePush(repo: Repository): Promise<{ removed: boolean; restored: boolean; path: string }> {
+export async function uninstallHook(repo: Repository, kind: HookKind): Promise<{ removed: boolean; restored: boolean; path: string }> {
   const dir = await hooksDir(repo);
-  const path = join(dir, 'pre-push');
-  const chained = join(dir, CHAINED);
+  const path = join(dir, kind);
+  const chained = join(dir, chainedName(kind));
   const text = existsSync(path) ? await readFile(path, 'utf8') : null;
   if (text === null || !text.includes(HOOK_MARKER)) return { removed: false, restored: false, path };
   try {
@@ -125,3 +146,6 @@ export async function uninstallPrePush(repo: Repository): Promise<{ removed: boo
   }
   return { removed: true, restored: false, path };
 }
+
+export const installPrePush = (repo: Repository, o: { node: string; cli: string; block?: boolean }) => installHook(repo, 'pre-push', o);
+export const uninstallPrePush = (repo: Repository) => uninstallHook(repo, 'pre-push');

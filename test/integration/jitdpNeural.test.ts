@@ -10,7 +10,7 @@ import { NeuralRisk, loadNeural, saveNeural, trainNeural } from '../../src/tasks
 import { assessRisk, loadRiskModel } from '../../src/tasks/jitdp/risk.js';
 import { tempDir, type TestRepo } from '../helpers/gitRepo.js';
 import { riskyHistory } from '../helpers/riskyHistory.js';
-import { writeTinyRoberta } from '../helpers/tinyEncoder.js';
+import { writeTinyRoberta } from '../helpers/tinyModels.js';
 import '../helpers/goldens.js';
 
 const repos: TestRepo[] = [];

@@ -1,0 +1,90 @@
+import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { openRepository, type Repository } from '../git/repository.js';
+import { MessageModel } from '../tasks/cmg/generate.js';
+import { suggestMessages, type SuggestResult, type SuggestTarget } from '../tasks/cmg/suggest.js';
+import { writeBytesAtomic } from '../util/atomicFile.js';
+import { ChangelingError, fileError } from '../util/errors.js';
+import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
+
+export const SUGGEST_HELP = `changeling suggest [--repo PATH] [--commit REV] [--model DIR [--adapter DIR]] [-n N] [--no-style] [--json]
+
+  Commit-message candidates for the staged change (or for a commit, from the history before it), ranked:
+  with --model (a CodeT5 or PLBART folder, e.g. from "changeling download Salesforce/codet5-base") and
+  optionally --adapter (a LoRA adapter), the model's n-best beams; always NNGen's: the messages of the most
+  similar changes in the repository's own history (no model needed). Each candidate is rewritten in the
+  repository's style (Conventional Commits, ticket prefix from the branch, capitalisation, imperative mood,
+  trailing period, as learned from its history) unless --no-style.
+
+  -n N                   candidates per source (default 5)
+  --subject-limit N      cut longer subject lines at a word (default 72)
+  --history N            newest commits NNGen and the style learn from (default 5000)
+  --exclude G / --include G   the model-input filter's globs (as for "changeling show")
+  --hook-file FILE       for the prepare-commit-msg hook: put the best candidate into FILE and the others as
+                         comments, only when FILE has no message yet; never changes a message already there`;
+
+async function commentChar(repo: Repository): Promise<string> {
+  const c = (await repo.git.raw(['config', 'core.commentChar']).catch(() => '')).trim();
+  return c && c !== 'auto' ? c[0]! : '#';
+}
+
+/** The message file of `git commit` with the suggestions added: the best as the message when there is none yet. */
+export function withSuggestions(text: string, r: SuggestResult, comment: string): string | null {
+  if (r.candidates.length === 0) return null;
+  const hasMessage = text.split('\n').some((l) => l.trim() && !l.startsWith(comment));
+  const others = (hasMessage ? r.candidates : r.candidates.slice(1)).map((c, i) => `${comment}   ${i + 1}. ${c.message.split('\n')[0]}   (${c.source})`);
+  const block = [`${comment} Changeling suggestions${hasMessage ? '' : ' (the first is above; edit or replace it)'}:`, ...others].join('\n');
+  if (hasMessage) return `${text.replace(/\n*$/, '\n')}${block}\n`;
+  return `${r.candidates[0]!.message}\n\n${block}\n${text}`;
+}
+
+export async function suggestCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true,
+    options: {
+      repo: { type: 'string' }, commit: { type: 'string' }, model: { type: 'string' }, adapter: { type: 'string' }, n: { type: 'string', short: 'n' },
+      'no-style': { type: 'boolean', default: false }, 'subject-limit': { type: 'string' }, history: { type: 'string' },
+      exclude: { type: 'string', multiple: true }, include: { type: 'string', multiple: true }, 'hook-file': { type: 'string' }, json: { type: 'boolean', default: false },
+    },
+  });
+  if (values.adapter && !values.model) throw new ChangelingError('usage', '--adapter needs --model (the base model it was trained on)');
+  if (values['hook-file'] && values.commit) throw new ChangelingError('usage', '--hook-file is for the staged change');
+  const repo = await openRepository(values.repo ?? process.cwd());
+  const target: SuggestTarget = values.commit ? { kind: 'commit', rev: values.commit } : { kind: 'staged' };
+  const progress = new StderrProgress(values.json || !!values['hook-file']);
+  const model = values.model ? await MessageModel.create(resolve(values.model), { adapter: values.adapter ? resolve(values.adapter) : undefined }) : null;
+  const r = await suggestMessages(repo, target, {
+    model, n: parseCount('n', values.n), style: !values['no-style'], subjectLimit: parseCount('subject-limit', values['subject-limit']), history: parseCount('history', values.history),
+    filter: { exclude: values.exclude, include: values.include }, signal: interruptSignal(), onProgress: (t) => progress.update(t),
+  });
+  progress.done();
+  if (values['hook-file']) {
+    const file = values['hook-file'];
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw fileError(err, file, 'reading');
+    }
+    const next = withSuggestions(text, r, await commentChar(repo));
+    if (next !== null) await writeBytesAtomic(file, Buffer.from(next));
+    return 0;
+  }
+  if (values.json) {
+    await printJson(r);
+    return 0;
+  }
+  const lines = r.candidates.map((c, i) => `${String(i + 1).padStart(3)}. ${c.message.split('\n')[0]}\n       ${c.source}: ${c.detail}${c.original && c.original !== c.message ? `; styled from "${c.original.split('\n')[0]}"` : ''}`);
+  const s = r.style;
+  const styleLine = s && s.subjects >= 10
+    ? `style (from ${s.subjects} subjects): Conventional Commits ${(s.conventional * 100).toFixed(0)}%, capitalised ${(s.capitalized * 100).toFixed(0)}%, imperative ${(s.imperative * 100).toFixed(0)}%, trailing period ${(s.period * 100).toFixed(0)}%${s.ticket.share > 0.1 ? `, ticket ids ${(s.ticket.share * 100).toFixed(0)}%` : ''}`
+    : s ? `style: too little history to learn from (${s.subjects} subjects)` : 'style: off';
+  await writeOut([
+    `Suggestions for ${r.target === 'staged' ? 'the staged change' : `commit ${r.target.slice(0, 12)}`} (${r.files} files; NNGen over ${r.indexed} earlier commits${model ? `; ${model.label} ${model.model.dir}` : ''}):`,
+    ...(lines.length ? lines : ['  none: the history has no similar change yet (and no model is configured)']),
+    ...(r.inputNote ? [`note: ${r.inputNote}`] : []),
+    styleLine,
+  ].join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,118 @@
+import { commitDiff, walkHistory } from '../../git/history.js';
+import type { Repository } from '../../git/repository.js';
+import { requireCommits } from '../../git/repository.js';
+import { stagedDiff } from '../../git/staged.js';
+import type { DiffFile } from '../../git/types.js';
+import type { FilterOptions } from '../../git/inputFilter.js';
+import { ChangelingError } from '../../util/errors.js';
+import { describeShortening } from './input.js';
+import type { MessageModel } from './generate.js';
+import { NngenIndex, diffWords } from './nngen.js';
+import { applyStyle, learnStyle, type CommitStyle } from './style.js';
+
+/**
+ * `changeling suggest`: commit-message candidates for the staged change (or a commit, from the history
+ * before it): a model's n-best when one is configured, and NNGen's nearest neighbours from the repository's
+ * own history always (no model needed). One walk over the newest `history` commits builds both the NNGen
+ * index and the repository's style, which is then applied to every candidate (unless `style: false`).
+ * Subjects longer than `subjectLimit` are cut at a word boundary.
+ */
+export interface Suggestion {
+  message: string;
+  source: 'model' | 'model+adapter' | 'nngen';
+  /** Where it came from, for people: the neighbour commit and its similarity, or the beam score. */
+  detail: string;
+  /** The candidate before the style rules and the subject limit, when they changed it. */
+  original?: string;
+}
+
+export interface SuggestResult {
+  target: string;
+  files: number;
+  candidates: Suggestion[];
+  /** What the model did not see of a large change (null: it saw all of it, or no model ran). */
+  inputNote: string | null;
+  style: CommitStyle | null;
+  indexed: number;
+}
+
+export interface SuggestOptions {
+  model?: MessageModel | null;
+  n?: number;
+  style?: boolean;
+  subjectLimit?: number;
+  /** How many of the newest commits NNGen and the style learn from (default 5,000). */
+  history?: number;
+  filter?: FilterOptions;
+  branch?: string | null;
+  signal?: AbortSignal;
+  onProgress?: (text: string) => void;
+}
+
+export type SuggestTarget = { kind: 'staged' } | { kind: 'commit'; rev: string };
+
+/** A subject cut to `limit` characters at a word boundary (the body, if any, is kept). */
+export function limitSubject(message: string, limit: number): string {
+  const [subject, ...body] = message.split('\n');
+  if (subject!.length <= limit) return message;
+  const cut = subject!.slice(0, limit + 1);
+  const at = cut.lastIndexOf(' ');
+  const short = (at > limit / 2 ? cut.slice(0, at) : subject!.slice(0, limit)).replace(/[\s,;:(-]+$/, '');
+  return [short, ...body].join('\n');
+}
+
+export async function suggestMessages(repo: Repository, target: SuggestTarget, o: SuggestOptions = {}): Promise<SuggestResult> {
+  let files: DiffFile[];
+  let historyRev: string | null;
+  let self: string | null = null;
+  if (target.kind === 'staged') {
+    files = (await stagedDiff(repo, { signal: o.signal })).files;
+    if (files.length === 0) throw new ChangelingError('usage', 'nothing is staged: stage a change first (git add), or name a commit with --commit REV');
+    historyRev = repo.head;
+  } else {
+    requireCommits(repo);
+    const c = await commitDiff(repo, target.rev, { signal: o.signal });
+    files = c.files;
+    self = c.sha;
+    historyRev = c.parents[0] ?? null;
+  }
+  const n = o.n ?? 5;
+  // One walk: the NNGen index and the style from the same commits.
+  const index = new NngenIndex();
+  const messages: string[] = [];
+  const paths: string[][] = [];
+  if (historyRev) {
+    let seen = 0;
+    for await (const c of walkHistory(repo, { rev: historyRev, max: o.history ?? 5000, noMerges: true, maxDiffBytes: 64 << 10, signal: o.signal })) {
+      const subject = c.message.split('\n')[0]!.trim();
+      index.add(c.sha, subject, diffWords(c.files));
+      messages.push(c.message);
+      paths.push(c.files.map((f) => f.path));
+      if (++seen % 500 === 0) o.onProgress?.(`reading history: ${seen} commits`);
+    }
+  }
+  const style = o.style === false ? null : learnStyle(messages, paths);
+  const raw: Suggestion[] = [];
+  let inputNote: string | null = null;
+  if (o.model) {
+    o.onProgress?.('generating with the model...');
+    const input = o.model.input(files, o.filter);
+    inputNote = describeShortening(input);
+    for (const c of await o.model.generate(input.text, { n })) raw.push({ message: c.message, source: o.model.label as Suggestion['source'], detail: `beam score ${c.score.toFixed(3)}` });
+  }
+  for (const c of index.query(diffWords(files), { k: n, exclude: self ? new Set([self]) : undefined })) {
+    raw.push({ message: c.message, source: 'nngen', detail: `like ${c.sha.slice(0, 10)} (cosine ${c.cosine.toFixed(2)}, diff BLEU ${(c.bleu * 100).toFixed(1)})` });
+  }
+  const ctx = { paths: files.map((f) => f.path), branch: o.branch ?? repo.branch };
+  const seen = new Set<string>();
+  const candidates: Suggestion[] = [];
+  for (const s of raw) {
+    let message = style ? applyStyle(s.message, style, ctx) : s.message;
+    message = limitSubject(message, o.subjectLimit ?? 72);
+    const key = message.toLowerCase().replace(/\s+/g, ' ');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    candidates.push(message === s.message ? s : { ...s, message, original: s.message });
+  }
+  return { target: self ?? 'staged', files: files.length, candidates: candidates.slice(0, Math.max(n, o.model ? 2 * n : n)), inputNote, style, indexed: index.size };
+}

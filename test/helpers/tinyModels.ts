@@ -1,0 +1,100 @@
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeSafetensors, type NamedTensor } from '../../src/models/safetensors.js';
+import { seededRandom } from '../../src/train/batching.js';
+import { GOLDENS } from './goldens.js';
+
+/**
+ * A tiny random RoBERTa (CodeBERT's tokenizer and vocabulary, hidden 64, 2 layers, 4 heads, 514 positions),
+ * initialised as transformers does (normal(0, 0.02), layer norms 1 and 0): the stand-in for CodeBERT where
+ * pretrained weights cannot be downloaded. Written to `dir`; returns it.
+ */
+export function writeTinyRoberta(dir: string, o: { hidden?: number; layers?: number; seed?: number } = {}): string {
+  const d = o.hidden ?? 64;
+  const L = o.layers ?? 2;
+  const V = 50265;
+  const P = 514;
+  const ff = 2 * d;
+  const rand = seededRandom(o.seed ?? 1);
+  const normal = (n: number) => Float32Array.from({ length: n }, () => 0.02 * Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()));
+  const t: Record<string, NamedTensor> = {};
+  const lin = (name: string, out: number, inF: number) => {
+    t[`${name}.weight`] = { shape: [out, inF], data: normal(out * inF) };
+    t[`${name}.bias`] = { shape: [out], data: new Float32Array(out) };
+  };
+  const ln = (name: string) => {
+    t[`${name}.weight`] = { shape: [d], data: new Float32Array(d).fill(1) };
+    t[`${name}.bias`] = { shape: [d], data: new Float32Array(d) };
+  };
+  t['embeddings.word_embeddings.weight'] = { shape: [V, d], data: normal(V * d) };
+  t['embeddings.position_embeddings.weight'] = { shape: [P, d], data: normal(P * d) };
+  t['embeddings.token_type_embeddings.weight'] = { shape: [1, d], data: normal(d) };
+  ln('embeddings.LayerNorm');
+  for (let i = 0; i < L; i++) {
+    const l = `encoder.layer.${i}`;
+    for (const m of ['query', 'key', 'value']) lin(`${l}.attention.self.${m}`, d, d);
+    lin(`${l}.attention.output.dense`, d, d);
+    ln(`${l}.attention.output.LayerNorm`);
+    lin(`${l}.intermediate.dense`, ff, d);
+    lin(`${l}.output.dense`, d, ff);
+    ln(`${l}.output.LayerNorm`);
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(t, { format: 'pt' }));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({
+    architectures: ['RobertaModel'], model_type: 'roberta', vocab_size: V, hidden_size: d, num_hidden_layers: L, num_attention_heads: 4,
+    intermediate_size: ff, max_position_embeddings: P, type_vocab_size: 1, layer_norm_eps: 1e-5, hidden_act: 'gelu', pad_token_id: 1, bos_token_id: 0, eos_token_id: 2,
+  }, null, 1));
+  for (const f of ['tokenizer.json', 'vocab.json', 'merges.txt']) copyFileSync(join(GOLDENS, 'tokenizers', 'roberta-base', f), join(dir, f));
+  return dir;
+}
+
+/**
+ * A tiny random T5 with CodeT5's tokenizer and vocabulary (d_model 64, 2+2 layers, 4 heads, tied
+ * embeddings), initialised as transformers does for T5: the stand-in for CodeT5 where pretrained weights
+ * cannot be downloaded. Written to `dir`; returns it.
+ */
+export function writeTinyT5(dir: string, o: { dModel?: number; layers?: number; seed?: number } = {}): string {
+  const d = o.dModel ?? 64;
+  const L = o.layers ?? 2;
+  const H = 4;
+  const dkv = d / H;
+  const ff = 2 * d;
+  const tokenizer = JSON.parse(readFileSync(join(GOLDENS, 'tokenizers', 'codet5', 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> }; added_tokens: Array<{ id: number }> };
+  const V = Math.max(...Object.values(tokenizer.model.vocab), ...tokenizer.added_tokens.map((a) => a.id)) + 1;
+  const rand = seededRandom(o.seed ?? 1);
+  const normal = (n: number, std: number) => Float32Array.from({ length: n }, () => std * Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()));
+  const t: Record<string, NamedTensor> = {};
+  const w = (name: string, shape: number[], std: number) => (t[name] = { shape, data: normal(shape[0]! * (shape[1] ?? 1), std) });
+  const ones = (name: string) => (t[name] = { shape: [d], data: new Float32Array(d).fill(1) });
+  w('shared.weight', [V, d], 1.0);
+  for (const stack of ['encoder', 'decoder']) {
+    for (let i = 0; i < L; i++) {
+      const b = `${stack}.block.${i}.layer`;
+      const attn = (l: number, kind: string) => {
+        w(`${b}.${l}.${kind}.q.weight`, [H * dkv, d], (d * dkv) ** -0.5);
+        w(`${b}.${l}.${kind}.k.weight`, [H * dkv, d], d ** -0.5);
+        w(`${b}.${l}.${kind}.v.weight`, [H * dkv, d], d ** -0.5);
+        w(`${b}.${l}.${kind}.o.weight`, [d, H * dkv], (H * dkv) ** -0.5);
+        ones(`${b}.${l}.layer_norm.weight`);
+      };
+      attn(0, 'SelfAttention');
+      if (i === 0) w(`${b}.0.SelfAttention.relative_attention_bias.weight`, [32, H], d ** -0.5);
+      if (stack === 'decoder') attn(1, 'EncDecAttention');
+      const f = stack === 'decoder' ? 2 : 1;
+      w(`${b}.${f}.DenseReluDense.wi.weight`, [ff, d], d ** -0.5);
+      w(`${b}.${f}.DenseReluDense.wo.weight`, [d, ff], ff ** -0.5);
+      ones(`${b}.${f}.layer_norm.weight`);
+    }
+    ones(`${stack}.final_layer_norm.weight`);
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(t, { format: 'pt' }));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({
+    architectures: ['T5ForConditionalGeneration'], model_type: 't5', vocab_size: V, d_model: d, d_kv: dkv, d_ff: ff, num_layers: L, num_decoder_layers: L, num_heads: H,
+    relative_attention_num_buckets: 32, relative_attention_max_distance: 128, layer_norm_epsilon: 1e-6, feed_forward_proj: 'relu', tie_word_embeddings: true,
+    pad_token_id: 0, bos_token_id: 1, eos_token_id: 2, decoder_start_token_id: 0,
+  }, null, 1));
+  for (const f of ['tokenizer.json', 'vocab.json', 'merges.txt']) copyFileSync(join(GOLDENS, 'tokenizers', 'codet5', f), join(dir, f));
+  return dir;
+}
