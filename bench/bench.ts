@@ -7,6 +7,7 @@ import { trainBench, trainWorker } from './train.js';
 import { jitdpBench } from './jitdp.js';
 import { jitdpEvalBench } from './jitdpEval.js';
 import { jitdpDefaultBench } from './jitdpDefault.js';
+import { cmgEvalBench } from './cmgEval.js';
 
 const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<Record<string, unknown>> }> = {
   mine: { usage: 'mine REPO_PATH [--runs N]', run: mineBench },
@@ -16,6 +17,7 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
   jitdp: { usage: 'jitdp REPO_PATH [--cache DIR]', run: jitdpBench },
   'jitdp-eval': { usage: 'jitdp-eval REPO REPO... [--cache DIR] [--epochs N] [--max-length N] [--no-neural]', run: jitdpEvalBench },
   'jitdp-default': { usage: 'jitdp-default REPO REPO... --out FILE [--cache DIR]', run: jitdpDefaultBench },
+  'cmg-eval': { usage: 'cmg-eval REPO... [--max N] [--train REPO_NAME [--epochs N]]', run: cmgEvalBench },
   'train-worker': { usage: 'train-worker ... (internal)', run: trainWorker },
   'infer-worker': { usage: 'infer-worker DIR CASE SRC NEW RUNS (internal)', run: inferWorker },
 };

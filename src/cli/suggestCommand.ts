@@ -19,6 +19,7 @@ export const SUGGEST_HELP = `changeling suggest [--repo PATH] [--commit REV] [--
 
   -n N                   candidates per source (default 5)
   --subject-limit N      cut longer subject lines at a word (default 72)
+  --beams N / --max-new-tokens N   the model's beam width (default 5) and longest message in tokens (default 64)
   --history N            newest commits NNGen and the style learn from (default 5000)
   --exclude G / --include G   the model-input filter's globs (as for "changeling show")
   --hook-file FILE       for the prepare-commit-msg hook: put the best candidate into FILE and the others as
@@ -44,7 +45,7 @@ export async function suggestCommand(argv: string[]): Promise<number> {
     args: argv, strict: true,
     options: {
       repo: { type: 'string' }, commit: { type: 'string' }, model: { type: 'string' }, adapter: { type: 'string' }, n: { type: 'string', short: 'n' },
-      'no-style': { type: 'boolean', default: false }, 'subject-limit': { type: 'string' }, history: { type: 'string' },
+      'no-style': { type: 'boolean', default: false }, beams: { type: 'string' }, 'max-new-tokens': { type: 'string' }, 'subject-limit': { type: 'string' }, history: { type: 'string' },
       exclude: { type: 'string', multiple: true }, include: { type: 'string', multiple: true }, 'hook-file': { type: 'string' }, json: { type: 'boolean', default: false },
     },
   });
@@ -55,7 +56,7 @@ export async function suggestCommand(argv: string[]): Promise<number> {
   const progress = new StderrProgress(values.json || !!values['hook-file']);
   const model = values.model ? await MessageModel.create(resolve(values.model), { adapter: values.adapter ? resolve(values.adapter) : undefined }) : null;
   const r = await suggestMessages(repo, target, {
-    model, n: parseCount('n', values.n), style: !values['no-style'], subjectLimit: parseCount('subject-limit', values['subject-limit']), history: parseCount('history', values.history),
+    model, n: parseCount('n', values.n), beams: parseCount('beams', values.beams), maxNewTokens: parseCount('max-new-tokens', values['max-new-tokens']), style: !values['no-style'], subjectLimit: parseCount('subject-limit', values['subject-limit']), history: parseCount('history', values.history),
     filter: { exclude: values.exclude, include: values.include }, signal: interruptSignal(), onProgress: (t) => progress.update(t),
   });
   progress.done();

@@ -248,7 +248,10 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     const all = new Map(weights);
     for (const [k, v] of Object.entries(tensors)) all.set(k, v);
     await writeBytesAtomic(join(o.out, 'model.safetensors'), encodeSafetensors(Object.fromEntries(all), { format: 'pt' }));
-    await copyFile(join(model.dir, 'config.json'), join(o.out, 'config.json'));
+    // The tokenizer comes along, so that the folder is a complete model for generation.
+    for (const f of ['config.json', 'tokenizer.json', 'vocab.json', 'merges.txt', 'added_tokens.json', 'special_tokens_map.json', 'tokenizer_config.json']) {
+      if (existsSync(join(model.dir, f))) await copyFile(join(model.dir, f), join(o.out, f));
+    }
   } else {
     // The method's own tensors go to adapter_model.safetensors (PEFT's keys); base weights it also trained
     // (a task head, layer norms with adapters) to extra_trainable.safetensors beside it.

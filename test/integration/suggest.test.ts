@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { openRepository } from '../../src/git/repository.js';
 import { installHook, uninstallHook, hookStatus } from '../../src/git/hooks.js';
 import { MessageModel } from '../../src/tasks/cmg/generate.js';
+import { sentenceBleu, splitPuncts } from '../../src/eval/cmgMetrics.js';
 import { suggestMessages } from '../../src/tasks/cmg/suggest.js';
 import { TestRepo, tempDir } from '../helpers/gitRepo.js';
 import { writeTinyT5 } from '../helpers/tinyModels.js';
@@ -127,4 +128,22 @@ test('The prepare-commit-msg hook fills a plain git commit, never one given with
   assert.equal(cli.status, 0, cli.stderr);
   assert.match(cli.stdout, /installed the prepare-commit-msg hook .*the hook that was there runs first/);
   assert.equal(run(r.dir, 'hook', 'install', '--prepare-commit-msg', '--block').status, 2);
+});
+
+test('changeling eval cmg: metrics of one message per line, with clear errors', () => {
+  const d = tempDir();
+  writeFileSync(join(d, 'pred.txt'), 'Fix bug\nfixes crash widgets\n');
+  writeFileSync(join(d, 'gold.txt'), 'fix the bug\nfix crash for widgets\n');
+  const p = run(d, 'eval', 'cmg', '--pred', 'pred.txt', '--gold', 'gold.txt', '--json');
+  assert.equal(p.status, 0, p.stderr);
+  const m = JSON.parse(p.stdout);
+  assert.equal(m.n, 2);
+  const second = sentenceBleu([splitPuncts('fix crash for widgets')], splitPuncts('fixes crash widgets'));
+  assert.ok(Math.abs(m.bnormBleu - (100 * (Math.exp(Math.log(0.5) / 4 - 1 / 3) + second)) / 2) < 1e-9, `${m.bnormBleu}`);
+  assert.match(run(d, 'eval', 'cmg', '--pred', 'pred.txt', '--gold', 'pred.txt').stdout, /B-Norm\s+100\.00\nROUGE-L\s+100\.00\nMETEOR\s+100\.00/);
+  writeFileSync(join(d, 'short.txt'), 'one line\n');
+  const bad = run(d, 'eval', 'cmg', '--pred', 'pred.txt', '--gold', 'short.txt');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /pred\.txt has 2 lines but short\.txt has 1/);
+  assert.match(run(d, 'eval', 'cmg', '--pred', 'pred.txt').stderr, /needs --gold FILE/);
 });

@@ -39,6 +39,8 @@ export interface SuggestResult {
 export interface SuggestOptions {
   model?: MessageModel | null;
   n?: number;
+  beams?: number;
+  maxNewTokens?: number;
   style?: boolean;
   subjectLimit?: number;
   /** How many of the newest commits NNGen and the style learn from (default 5,000). */
@@ -98,7 +100,7 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
     o.onProgress?.('generating with the model...');
     const input = o.model.input(files, o.filter);
     inputNote = describeShortening(input);
-    for (const c of await o.model.generate(input.text, { n })) raw.push({ message: c.message, source: o.model.label as Suggestion['source'], detail: `beam score ${c.score.toFixed(3)}` });
+    for (const c of await o.model.generate(input.text, { n, beams: Math.max(o.beams ?? 5, n), maxNewTokens: o.maxNewTokens })) raw.push({ message: c.message, source: o.model.label as Suggestion['source'], detail: `beam score ${c.score.toFixed(3)}` });
   }
   for (const c of index.query(diffWords(files), { k: n, exclude: self ? new Set([self]) : undefined })) {
     raw.push({ message: c.message, source: 'nngen', detail: `like ${c.sha.slice(0, 10)} (cosine ${c.cosine.toFixed(2)}, diff BLEU ${(c.bleu * 100).toFixed(1)})` });
