@@ -2,6 +2,9 @@ import * as vscode from 'vscode';
 import pkg from '../package.json' with { type: 'json' };
 import { registerExportHistory } from './ui/exportHistory.js';
 import { registerDescribeChange } from './ui/describeChange.js';
+import { registerSuggestMessage } from './ui/suggestMessage.js';
+import { registerSelectModel } from './ui/models.js';
+import { RiskController } from './ui/risk.js';
 import { setGitBinary } from './git/run.js';
 import { existsSync } from 'node:fs';
 
@@ -20,6 +23,9 @@ export function activate(context: vscode.ExtensionContext): void {
     registerExportHistory(log),
     registerDescribeChange(log),
     vscode.commands.registerCommand('changeling.showLog', () => log.show()),
+    registerSuggestMessage(context, log),
+    registerSelectModel(context, log),
+    new RiskController(context, log),
   );
   applyGitPath(log);
   context.subscriptions.push(

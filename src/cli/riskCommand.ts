@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { openRepository } from '../git/repository.js';
 import { assessRisk, loadRiskModel, type RiskLevel, type RiskResult, type RiskTarget } from '../tasks/jitdp/risk.js';
 import { ChangelingError } from '../util/errors.js';
+import { reasonText } from '../tasks/jitdp/reasons.js';
 import { interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
 export const RISK_HELP = `changeling risk [--repo PATH] [--staged | --commit REV | --range A..B] [--model PATH] [--fail-on high|medium|low|never] [--json]
@@ -22,17 +23,10 @@ const ORDER: Record<RiskLevel, number> = { low: 0, medium: 1, high: 2 };
 
 export const RISKY_EXIT = 3;
 
-const FEATURE_TEXT: Record<string, string> = {
-  ns: 'top-level directories touched', nd: 'directories touched', nf: 'files touched', entropy: 'spread of the change over files',
-  la: 'lines added', ld: 'lines deleted', lt: 'lines in the touched files before', fix: 'a bug fix', ndev: 'earlier developers of the files',
-  age: 'days since the files last changed', nuc: 'earlier changes to the files', exp: "author's earlier commits", rexp: "author's recent commits", sexp: "author's commits to these subsystems",
-};
-
 export function formatRisk(r: RiskResult): string {
   const head = `${r.level.toUpperCase().padEnd(6)} ${(r.probability * 100).toFixed(0).padStart(3)}%  ${r.sha ? r.sha.slice(0, 12) : 'staged'}  ${r.subject.slice(0, 72)}`;
   const reasons = r.reasons.map((x) => {
-    const what = x.name.startsWith('token ') ? `${x.name.slice(6, 7) === '+' ? 'adds' : 'removes'} "${x.name.slice(7)}"` : `${FEATURE_TEXT[x.name] ?? x.name}: ${Number.isInteger(x.value) ? x.value : x.value?.toFixed(2)}`;
-    return `      ${x.contribution >= 0 ? 'raises' : 'lowers'} ${Math.abs(x.contribution).toFixed(2).padStart(5)}  ${what}`;
+    return `      ${x.contribution >= 0 ? 'raises' : 'lowers'} ${Math.abs(x.contribution).toFixed(2).padStart(5)}  ${reasonText(x.name, x.value)}`;
   });
   const lines = r.lines.map((l) => `      ${l.path}:${l.line} ${l.sign} ${l.text.trim().slice(0, 80)}  (${l.score.toFixed(3)})`);
   return [head, ...(reasons.length ? ['    reasons (effect on the log-odds):', ...reasons] : []), ...(lines.length ? ['    riskiest lines:', ...lines] : [])].join('\n');

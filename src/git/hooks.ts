@@ -23,10 +23,10 @@ export async function hooksDir(repo: Repository): Promise<string> {
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-const header = (kind: HookKind, node: string, cli: string, what: string) => `#!/bin/sh
+const header = (kind: HookKind, node: string, cli: string, what: string, electron = false) => `#!/bin/sh
 ${HOOK_MARKER} ${kind} (changeling hook install --${kind}; "changeling hook uninstall --${kind}" restores what was here)
 # ${what}
-CHANGELING_NODE=${quote(node)}
+${electron ? '# The editor\'s own runtime runs the command line as plain Node.js.\nexport ELECTRON_RUN_AS_NODE=1\n' : ''}CHANGELING_NODE=${quote(node)}
 CHANGELING_CLI=${quote(cli)}
 hookdir=$(dirname "$0")
 `;
@@ -36,8 +36,8 @@ hookdir=$(dirname "$0")
  * amend: git passes a source in $2 for all of those), the best suggestion becomes the message and the others
  * comments; a message already in the file is never replaced. Any failure leaves the commit as git made it.
  */
-export function prepareCommitMsgScript(node: string, cli: string): string {
-  return `${header('prepare-commit-msg', node, cli, 'It suggests a message for a plain "git commit" and never replaces one given with -m, -F, a template, a merge or --amend.')}if [ -x "$hookdir/${chainedName('prepare-commit-msg')}" ]; then
+export function prepareCommitMsgScript(node: string, cli: string, electron = false): string {
+  return `${header('prepare-commit-msg', node, cli, 'It suggests a message for a plain "git commit" and never replaces one given with -m, -F, a template, a merge or --amend.', electron)}if [ -x "$hookdir/${chainedName('prepare-commit-msg')}" ]; then
   "$hookdir/${chainedName('prepare-commit-msg')}" "$@" || exit $?
 fi
 [ -n "$2" ] && exit 0
@@ -47,8 +47,8 @@ exit 0
 `;
 }
 
-export function prePushScript(node: string, cli: string): string {
-  return `${header('pre-push', node, cli, 'It warns about risky outgoing commits and blocks the push only when changeling.risk.blockPush is true.')}input=$(cat)
+export function prePushScript(node: string, cli: string, electron = false): string {
+  return `${header('pre-push', node, cli, 'It warns about risky outgoing commits and blocks the push only when changeling.risk.blockPush is true.', electron)}input=$(cat)
 if [ -x "$hookdir/${chainedName('pre-push')}" ]; then
   printf '%s\\n' "$input" | "$hookdir/${chainedName('pre-push')}" "$@" || exit $?
 fi
@@ -106,7 +106,7 @@ export async function hookStatus(repo: Repository, kind: HookKind = 'pre-push'):
   return { kind, path, installed: text.includes(`${HOOK_MARKER} ${kind}`), chained: existsSync(join(dir, chainedName(kind))), blocking };
 }
 
-export async function installHook(repo: Repository, kind: HookKind, o: { node: string; cli: string; block?: boolean }): Promise<HookStatus & { chainedNow: boolean }> {
+export async function installHook(repo: Repository, kind: HookKind, o: { node: string; cli: string; block?: boolean; /** node is an Electron binary (VS Code's): run it as Node. */ electron?: boolean }): Promise<HookStatus & { chainedNow: boolean }> {
   const dir = await hooksDir(repo);
   const path = join(dir, kind);
   const chained = join(dir, chainedName(kind));
@@ -119,7 +119,7 @@ export async function installHook(repo: Repository, kind: HookKind, o: { node: s
       await rename(path, chained);
       chainedNow = true;
     }
-    await writeBytesAtomic(path, Buffer.from(kind === 'pre-push' ? prePushScript(o.node, o.cli) : prepareCommitMsgScript(o.node, o.cli)));
+    await writeBytesAtomic(path, Buffer.from(kind === 'pre-push' ? prePushScript(o.node, o.cli, o.electron) : prepareCommitMsgScript(o.node, o.cli, o.electron)));
     await chmod(path, 0o755);
   } catch (err) {
     if (err instanceof ChangelingError) throw err;

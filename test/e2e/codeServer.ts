@@ -86,7 +86,7 @@ export class CodeServer {
   }
 
   /** Starts the server; `smokeTestDriver` enables extension tests through the `payload` URL parameter. */
-  async start(opts: { smokeTestDriver?: boolean; env?: Record<string, string> } = {}): Promise<void> {
+  async start(opts: { smokeTestDriver?: boolean; env?: Record<string, string>; args?: string[]; settings?: Record<string, unknown> } = {}): Promise<void> {
     this.port = await freePort();
     const config = join(this.home, 'config.yaml');
     writeFileSync(config, 'auth: none\n');
@@ -102,6 +102,7 @@ export class CodeServer {
         'extensions.ignoreRecommendations': true,
         'window.commandCenter': false,
         'chat.disableAIFeatures': true,
+        ...opts.settings,
       }),
     );
     // git.path is machine-scoped: in a remote workbench it is read from the Machine settings.
@@ -112,6 +113,7 @@ export class CodeServer {
       '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', '--config', config,
       ...this.dirArgs(),
       ...(opts.smokeTestDriver ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
+      ...(opts.args ?? []),
     ];
     this.proc = spawn(this.tools.node, args, { env: this.env(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (b: Buffer) => this.log.push(b.toString());

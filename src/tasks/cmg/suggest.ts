@@ -5,6 +5,7 @@ import { stagedDiff } from '../../git/staged.js';
 import type { DiffFile } from '../../git/types.js';
 import type { FilterOptions } from '../../git/inputFilter.js';
 import { ChangelingError } from '../../util/errors.js';
+import { HeadCache } from '../../util/headCache.js';
 import { describeShortening } from './input.js';
 import type { MessageModel } from './generate.js';
 import { NngenIndex, diffWords } from './nngen.js';
@@ -63,6 +64,27 @@ export function limitSubject(message: string, limit: number): string {
   return [short, ...body].join('\n');
 }
 
+const indexes = new HeadCache<{ index: NngenIndex; messages: string[]; paths: string[][] }>();
+
+/** One walk: the NNGen index and the style's material from the same commits (kept while `rev` stays). */
+function historyIndex(repo: Repository, rev: string | null, history: number, o: Pick<SuggestOptions, 'signal' | 'onProgress'>) {
+  return indexes.get(repo.root, rev, String(history), async () => {
+    const index = new NngenIndex();
+    const messages: string[] = [];
+    const paths: string[][] = [];
+    if (rev) {
+      let seen = 0;
+      for await (const c of walkHistory(repo, { rev, max: history, noMerges: true, maxDiffBytes: 64 << 10, signal: o.signal })) {
+        index.add(c.sha, c.message.split('\n')[0]!.trim(), diffWords(c.files));
+        messages.push(c.message);
+        paths.push(c.files.map((f) => f.path));
+        if (++seen % 500 === 0) o.onProgress?.(`reading history: ${seen} commits`);
+      }
+    }
+    return { index, messages, paths };
+  });
+}
+
 export async function suggestMessages(repo: Repository, target: SuggestTarget, o: SuggestOptions = {}): Promise<SuggestResult> {
   let files: DiffFile[];
   let historyRev: string | null;
@@ -79,20 +101,7 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
     historyRev = c.parents[0] ?? null;
   }
   const n = o.n ?? 5;
-  // One walk: the NNGen index and the style from the same commits.
-  const index = new NngenIndex();
-  const messages: string[] = [];
-  const paths: string[][] = [];
-  if (historyRev) {
-    let seen = 0;
-    for await (const c of walkHistory(repo, { rev: historyRev, max: o.history ?? 5000, noMerges: true, maxDiffBytes: 64 << 10, signal: o.signal })) {
-      const subject = c.message.split('\n')[0]!.trim();
-      index.add(c.sha, subject, diffWords(c.files));
-      messages.push(c.message);
-      paths.push(c.files.map((f) => f.path));
-      if (++seen % 500 === 0) o.onProgress?.(`reading history: ${seen} commits`);
-    }
-  }
+  const { index, messages, paths } = await historyIndex(repo, historyRev, o.history ?? 5000, o);
   const style = o.style === false ? null : learnStyle(messages, paths);
   const raw: Suggestion[] = [];
   let inputNote: string | null = null;

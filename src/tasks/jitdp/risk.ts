@@ -1,7 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import defaultModelJson from '../../../models/jitdp-default.json' with { type: 'json' };
-import { changeInput, stagedChangeInput, walkFeatures, type ExpertFeatures } from '../../git/expertFeatures.js';
+import { FeatureState, changeInput, stagedChangeInput, walkFeatures, type ExpertFeatures } from '../../git/expertFeatures.js';
+import { HeadCache } from '../../util/headCache.js';
 import { commitDiff } from '../../git/history.js';
 import type { Repository } from '../../git/repository.js';
 import { requireCommits, resolveCommit } from '../../git/repository.js';
@@ -97,6 +98,17 @@ interface Change {
   files: readonly DiffFile[];
 }
 
+const histories = new HeadCache<{ state: FeatureState; features: Map<string, ExpertFeatures> }>();
+
+/** Every commit's features and the state after HEAD, from one walk, kept while HEAD stays (HeadCache). */
+function historyState(repo: Repository, signal?: AbortSignal) {
+  return histories.get(repo.root, repo.head, '', async () => {
+    const features = new Map<string, ExpertFeatures>();
+    const state = await walkFeatures(repo, (sha, f) => features.set(sha, f), { signal });
+    return { state, features };
+  });
+}
+
 /** The changes a target names, each with its features as of just before it. */
 async function changesOf(repo: Repository, target: RiskTarget, signal?: AbortSignal): Promise<Change[]> {
   let wanted: string[] = [];
@@ -110,9 +122,7 @@ async function changesOf(repo: Repository, target: RiskTarget, signal?: AbortSig
     });
     wanted = out.split('\n').filter(Boolean);
   }
-  const features = new Map<string, ExpertFeatures>();
-  const keep = new Set(wanted);
-  const state = await walkFeatures(repo, (sha, f) => keep.has(sha) && features.set(sha, f), { signal });
+  const { state, features } = await historyState(repo, signal);
   if (target.kind === 'staged') {
     const staged = await stagedDiff(repo, { signal });
     if (staged.files.length === 0) throw new ChangelingError('usage', 'nothing is staged: stage a change, or name a commit (--commit REV) or a range (--range A..B)');

@@ -1,0 +1,67 @@
+import * as vscode from 'vscode';
+import { KNOWN_MODELS, modelSpec } from '../models/manifest.js';
+import { downloadModel } from '../models/hub.js';
+import { ChangelingError } from '../util/errors.js';
+
+/**
+ * "Changeling: Choose models": per task, the built-in choice (NNGen / the embedded default), a known model
+ * from the hub (downloaded with progress and cancellation into the extension's global storage; the only
+ * network use, and only when chosen), or a local folder or file. Saved in the workspace's settings when a
+ * folder is open, else in the user's.
+ */
+export function registerSelectModel(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): vscode.Disposable {
+  return vscode.commands.registerCommand('changeling.selectModel', async (): Promise<string | undefined> => {
+    const task = await vscode.window.showQuickPick([
+      { label: 'Commit messages', task: 'cmg' as const, description: vscode.workspace.getConfiguration('changeling').get<string>('messages.model') || 'NNGen only' },
+      { label: 'Risk', task: 'jitdp' as const, description: vscode.workspace.getConfiguration('changeling').get<string>('risk.model') || 'this repository\'s model, else the embedded default' },
+    ], { title: 'Changeling: choose a model for' });
+    if (!task) return undefined;
+    const key = task.task === 'cmg' ? 'messages.model' : 'risk.model';
+    type Item = vscode.QuickPickItem & { value?: string; id?: string; local?: boolean };
+    const items: Item[] = task.task === 'cmg'
+      ? [{ label: 'NNGen only', description: 'no model: the most similar changes in this repository\'s history', value: '' }]
+      : [{ label: 'Automatic', description: 'this repository\'s own model (changeling risk-train), else the embedded default', value: '' }];
+    const known = KNOWN_MODELS.filter((m) => (task.task === 'cmg' ? m.architecture !== 'roberta' : m.architecture === 'roberta'));
+    if (task.task === 'cmg') items.push(...known.map((m) => ({ label: m.id, description: 'download from the Hugging Face hub', id: m.id })));
+    items.push({ label: 'Local folder or file…', local: true });
+    const choice = await vscode.window.showQuickPick(items, { title: `Changeling: ${task.label.toLowerCase()} model` });
+    if (!choice) return undefined;
+    let value = choice.value ?? '';
+    if (choice.local) {
+      const uri = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: task.task === 'jitdp', title: 'Changeling: a model folder (config.json + weights) or a risk model file' });
+      if (!uri?.[0]) return undefined;
+      value = uri[0].fsPath;
+    } else if (choice.id) {
+      try {
+        const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Changeling: downloading ${choice.id}`, cancellable: true }, async (progress, token) => {
+          const ac = new AbortController();
+          token.onCancellationRequested(() => ac.abort());
+          let shown = 0;
+          return downloadModel(modelSpec(choice.id!), {
+            cacheDir: context.globalStorageUri.fsPath, signal: ac.signal,
+            onEvent: (e) => {
+              if (e.kind === 'progress' && e.overallTotal) {
+                const pct = (100 * e.overall) / e.overallTotal;
+                progress.report({ message: `${e.file}: ${(e.overall / 2 ** 20).toFixed(0)} of ${(e.overallTotal / 2 ** 20).toFixed(0)} MiB`, increment: pct - shown });
+                shown = pct;
+              }
+            },
+          });
+        });
+        log.info(`downloaded ${choice.id} to ${r.dir} (${r.commit})`);
+        value = choice.id;
+      } catch (err) {
+        if (err instanceof ChangelingError && err.code === 'cancelled') {
+          void vscode.window.showInformationMessage('Changeling: download cancelled; nothing was kept.');
+          return undefined;
+        }
+        void vscode.window.showErrorMessage(`Changeling: ${(err as Error).message}`);
+        return undefined;
+      }
+    }
+    const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+    await vscode.workspace.getConfiguration('changeling').update(key, value, target);
+    log.info(`${key} = ${value || '(built-in)'}`);
+    return value;
+  });
+}

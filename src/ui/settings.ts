@@ -1,0 +1,22 @@
+import * as vscode from 'vscode';
+import type { FilterOptions } from '../git/inputFilter.js';
+
+/** Changeling's settings, read fresh each time (so changes apply without a reload). */
+export function settings() {
+  const c = vscode.workspace.getConfiguration('changeling');
+  const trusted = vscode.workspace.isTrusted;
+  return {
+    filter: { exclude: c.get<string[]>('filter.exclude') ?? [], include: c.get<string[]>('filter.include') ?? [] } satisfies FilterOptions,
+    // In an untrusted workspace, folders named by the workspace's settings are not loaded.
+    messageModel: trusted ? (c.get<string>('messages.model') ?? '').trim() : '',
+    messageAdapter: trusted ? (c.get<string>('messages.adapter') ?? '').trim() : '',
+    count: c.get<number>('messages.count') ?? 5,
+    style: c.get<boolean>('messages.style') ?? true,
+    subjectLimit: c.get<number>('messages.subjectLimit') ?? 72,
+    history: c.get<number>('messages.history') ?? 5000,
+    riskStatusBar: c.get<boolean>('risk.statusBar') ?? true,
+    riskModel: trusted ? (c.get<string>('risk.model') ?? '').trim() : '',
+    debounceMs: c.get<number>('risk.debounceMs') ?? 1500,
+    provider: c.get<string>('provider') ?? 'auto',
+  };
+}

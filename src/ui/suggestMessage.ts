@@ -1,0 +1,154 @@
+import * as vscode from 'vscode';
+import { existsSync } from 'node:fs';
+import { openRepository } from '../git/repository.js';
+import { cachedModel } from '../models/hub.js';
+import { defaultModelCache } from '../models/manifest.js';
+import { resolveProvider } from '../runtime/providers.js';
+import { MessageModel } from '../tasks/cmg/generate.js';
+import { suggestMessages, type Suggestion } from '../tasks/cmg/suggest.js';
+import { ChangelingError } from '../util/errors.js';
+import { gitRepositoryFor } from './gitApi.js';
+import { settings } from './settings.js';
+
+/**
+ * "Changeling: Suggest commit message" (✨ in the Source Control title bar, and in the message box where
+ * VS Code allows it). An empty box gets the best candidate; pressing again while the box still holds what
+ * Changeling put there gives the next candidate ("regenerate"). A box with the user's own text is never
+ * overwritten: the candidates open in a QuickPick, and a candidate picked there becomes the subject line
+ * with the user's text kept below it. Progress shows in the Source Control view and in a cancellable
+ * notification.
+ */
+interface Session {
+  candidates: Suggestion[];
+  next: number;
+  /** The text Changeling last put into the box (so a second press is a regenerate, not the user's text). */
+  filled: string;
+}
+
+const sessions = new Map<string, Session>();
+const models = new Map<string, Promise<MessageModel>>();
+
+/** The configured message model: a folder, or a hub id already downloaded into the extension's storage. */
+async function messageModel(storage: vscode.Uri, log: vscode.LogOutputChannel): Promise<MessageModel | null> {
+  const s = settings();
+  if (!s.messageModel) return null;
+  let dir = s.messageModel;
+  if (!existsSync(dir)) {
+    const cached = (await cachedModel(storage.fsPath, dir)) ?? (await cachedModel(defaultModelCache(), dir));
+    if (!cached) throw new ChangelingError('not-found', `the model "${s.messageModel}" is not downloaded; choose it again with "Changeling: Choose models" to download it`);
+    dir = cached;
+  }
+  const key = `${dir}\u0000${s.messageAdapter}\u0000${s.provider}`;
+  let m = models.get(key);
+  if (!m) {
+    m = (async () => {
+      const provider = await resolveProvider(s.provider, (l) => log.info(l));
+      log.info(`message model: ${dir}${s.messageAdapter ? ` + adapter ${s.messageAdapter}` : ''} on ${provider}`);
+      return MessageModel.create(dir, { adapter: s.messageAdapter || undefined, provider });
+    })();
+    models.set(key, m);
+    m.catch(() => models.delete(key));
+  }
+  return m;
+}
+
+async function generate(root: string, storage: vscode.Uri, log: vscode.LogOutputChannel): Promise<Suggestion[] | undefined> {
+  const s = settings();
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.SourceControl }, () =>
+    vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Changeling: suggesting a commit message', cancellable: true }, async (progress, token) => {
+      const ac = new AbortController();
+      token.onCancellationRequested(() => ac.abort());
+      const repo = await openRepository(root);
+      const model = await messageModel(storage, log);
+      const r = await suggestMessages(repo, { kind: 'staged' }, {
+        model, n: s.count * 3, style: s.style, subjectLimit: s.subjectLimit, history: s.history, filter: s.filter, signal: ac.signal,
+        onProgress: (text) => progress.report({ message: text }),
+      });
+      if (r.inputNote) log.info(`suggest: ${r.inputNote}`);
+      log.info(`suggest: ${r.candidates.length} candidates (${model ? model.label : 'NNGen only'}; NNGen over ${r.indexed} commits)`);
+      return r.candidates;
+    }),
+  );
+}
+
+export function registerSuggestMessage(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): vscode.Disposable {
+  return vscode.commands.registerCommand('changeling.suggestMessage', async (arg?: unknown): Promise<string | undefined> => {
+    try {
+      const git = await gitRepositoryFor(arg);
+      if (!git) {
+        void vscode.window.showErrorMessage('Changeling: open a folder that is a git repository first.');
+        return undefined;
+      }
+      const root = git.rootUri.fsPath;
+      const typed = git.inputBox.value;
+      const session = sessions.get(root);
+      const ours = session !== undefined && typed === session.filled;
+      if (!typed.trim() || ours) {
+        // An empty box, or our own suggestion still there: the next candidate.
+        let s = ours && session!.next < session!.candidates.length ? session! : undefined;
+        if (!s) {
+          const candidates = await generate(root, context.globalStorageUri, log);
+          if (!candidates) return undefined;
+          if (candidates.length === 0) {
+            void vscode.window.showInformationMessage('Changeling: no suggestion: this repository has no similar change yet, and no model is chosen ("Changeling: Choose models").');
+            return undefined;
+          }
+          s = { candidates, next: 0, filled: '' };
+          sessions.set(root, s);
+        }
+        const c = s.candidates[s.next++]!;
+        if (s.next >= s.candidates.length) sessions.delete(root); // the next press generates afresh
+        git.inputBox.value = c.message;
+        s.filled = c.message;
+        return c.message;
+      }
+      // The user's own text: never replaced; choose in a QuickPick.
+      const candidates = await generate(root, context.globalStorageUri, log);
+      if (!candidates?.length) return undefined;
+      const chosen = await pick(candidates, typed);
+      if (chosen === undefined) return undefined;
+      git.inputBox.value = `${chosen}\n\n${typed.trim()}`;
+      sessions.delete(root);
+      return git.inputBox.value;
+    } catch (err) {
+      if (err instanceof ChangelingError && err.code === 'cancelled') return undefined;
+      log.error(`suggest: ${(err as Error).message}`);
+      void vscode.window.showErrorMessage(`Changeling: ${(err as Error).message}`);
+      return undefined;
+    }
+  });
+}
+
+/** The candidates, a page at a time ("Regenerate" shows the next page); resolves the chosen message or undefined. */
+function pick(candidates: Suggestion[], typed: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const qp = vscode.window.createQuickPick<vscode.QuickPickItem & { message: string }>();
+    const regenerate: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('refresh'), tooltip: 'Regenerate: the next candidates' };
+    const page = settings().count;
+    let offset = 0;
+    const show = () => {
+      const slice = candidates.slice(offset, offset + page);
+      qp.items = slice.map((c) => ({ label: c.message.split('\n')[0]!, description: c.source, detail: c.detail, message: c.message }));
+    };
+    qp.title = 'Changeling: commit message suggestions';
+    qp.placeholder = `Your message stays: the one you pick becomes the subject, "${typed.trim().split('\n')[0]!.slice(0, 40)}" goes below it. Esc keeps the box as it is.`;
+    qp.buttons = candidates.length > page ? [regenerate] : [];
+    qp.matchOnDetail = true;
+    show();
+    qp.onDidTriggerButton(() => {
+      offset = offset + page < candidates.length ? offset + page : 0;
+      show();
+    });
+    let done = false;
+    qp.onDidAccept(() => {
+      done = true;
+      resolve(qp.selectedItems[0]?.message);
+      qp.hide();
+    });
+    qp.onDidHide(() => {
+      if (!done) resolve(undefined);
+      qp.dispose();
+    });
+    qp.show();
+  });
+}
