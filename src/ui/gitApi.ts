@@ -24,7 +24,8 @@ export async function gitApi(): Promise<GitApi | null> {
 export async function gitRepositoryFor(arg?: unknown): Promise<GitRepositoryApi | null> {
   const api = await gitApi();
   if (!api) return null;
-  const root = (arg as { rootUri?: vscode.Uri } | undefined)?.rootUri?.fsPath ?? (typeof arg === 'string' ? arg : undefined);
+  // A SourceControl (SCM menus pass one), { repo: path } (programmatic callers), or a path.
+  const root = (arg as { rootUri?: vscode.Uri } | undefined)?.rootUri?.fsPath ?? (arg as { repo?: string } | undefined)?.repo ?? (typeof arg === 'string' ? arg : undefined);
   if (root) return api.repositories.find((r) => r.rootUri.fsPath === root) ?? null;
   if (api.repositories.length === 1) return api.repositories[0]!;
   const active = vscode.window.activeTextEditor?.document.uri.fsPath;

@@ -207,7 +207,8 @@ export class RiskController implements vscode.Disposable {
     const status = await hookStatus(repo, 'pre-push');
     const detail = 'Before each push, the hook scores the commits going out and prints a warning for risky ones in the push output. It never blocks a push unless you set "git config changeling.risk.blockPush true". '
       + (status.installed ? 'It is installed already; installing again refreshes it.' : 'A pre-push hook you already have is kept and runs first.') + ' "Changeling: Remove pre-push risk check" puts everything back.';
-    const ok = await vscode.window.showInformationMessage('Install Changeling\'s pre-push risk check in this repository?', { modal: true, detail }, 'Install');
+    // Programmatic callers that have asked their user already pass { yes: true }.
+    const ok = (arg as { yes?: boolean } | undefined)?.yes ? 'Install' : await vscode.window.showInformationMessage('Install Changeling\'s pre-push risk check in this repository?', { modal: true, detail }, 'Install');
     if (ok !== 'Install') return false;
     const cli = join(this.context.extensionPath, 'dist', 'cli.mjs');
     const s = await installHook(repo, 'pre-push', { node: process.execPath, cli, electron: !!process.versions.electron });

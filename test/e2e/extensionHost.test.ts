@@ -53,6 +53,6 @@ test('mocha tests pass inside the real extension host (smoke-test driver payload
   const results = JSON.parse(readFileSync(report, 'utf8')) as Array<{ title: string; state: string; error?: string }>;
   const failed = results.filter((r) => r.state !== 'passed');
   assert.deepEqual(failed, []);
-  assert.equal(results.length, 5);
+  assert.equal(results.length, 8);
   assert.equal(code, 0);
 });

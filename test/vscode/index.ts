@@ -22,7 +22,7 @@ function define(root: Mocha.Suite): void {
     assert.ok(ext, 'the extension is loaded');
     await ext.activate();
     const cmds = await vscode.commands.getCommands(true);
-    for (const c of ['changeling.exportHistory', 'changeling.describeChange', 'changeling.showLog']) assert.ok(cmds.includes(c), c);
+    for (const c of ['changeling.exportHistory', 'changeling.describeChange', 'changeling.showLog', 'changeling.suggestMessage', 'changeling.showRisk', 'changeling.checkOutgoing', 'changeling.installPrePushHook', 'changeling.uninstallPrePushHook', 'changeling.selectModel']) assert.ok(cmds.includes(c), c);
   });
 
   t('the built-in git extension sees the repository', async () => {
@@ -60,10 +60,41 @@ function define(root: Mocha.Suite): void {
   });
 }
 
+function defineMore(suite: Mocha.Suite): void {
+  const t = (title: string, fn: () => Promise<void>) => suite.addTest(new Mocha.Test(title, fn));
+
+  t('Suggest commit message fills the empty message box with an NNGen candidate from this history', async () => {
+    const git = vscode.extensions.getExtension<{ getAPI(v: 1): { repositories: Array<{ rootUri: vscode.Uri; inputBox: { value: string } }> } }>('vscode.git')!.exports.getAPI(1);
+    const repo = git.repositories[0]!;
+    repo.inputBox.value = '';
+    const message = await vscode.commands.executeCommand<string>('changeling.suggestMessage', { repo: workspaceRepo() });
+    assert.ok(['one', 'two', 'three'].includes(message), message);
+    assert.equal(repo.inputBox.value, message);
+    repo.inputBox.value = '';
+  });
+
+  t('Check outgoing commits scores the commits no remote has', async () => {
+    const results = await vscode.commands.executeCommand<Array<{ sha: string; level: string; probability: number }>>('changeling.checkOutgoing', { repo: workspaceRepo() });
+    assert.equal(results.length, Number(process.env.CHANGELING_TEST_COMMITS));
+    assert.ok(results.every((r) => /^[0-9a-f]{40}$/.test(r.sha) && r.probability > 0 && r.probability < 1));
+  });
+
+  t('The pre-push hook is installed and removed again, the user\'s hook restored', async () => {
+    const hooks = join(workspaceRepo(), '.git', 'hooks');
+    writeFileSync(join(hooks, 'pre-push'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    assert.equal(await vscode.commands.executeCommand('changeling.installPrePushHook', { repo: workspaceRepo(), yes: true }), true);
+    assert.match(readFileSync(join(hooks, 'pre-push'), 'utf8'), /changeling hook: pre-push/);
+    assert.equal(readFileSync(join(hooks, 'pre-push.changeling-chained'), 'utf8'), '#!/bin/sh\nexit 0\n');
+    assert.equal(await vscode.commands.executeCommand('changeling.uninstallPrePushHook', { repo: workspaceRepo() }), true);
+    assert.equal(readFileSync(join(hooks, 'pre-push'), 'utf8'), '#!/bin/sh\nexit 0\n');
+  });
+}
+
 /** Called by the extension host; resolves when all tests pass. */
 export async function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'tdd', timeout: 30_000, color: false });
   define(mocha.suite);
+  defineMore(Mocha.Suite.create(mocha.suite, 'Changeling surfaces in the extension host'));
   const results: Array<{ title: string; state: string; error?: string }> = [];
   const failures = await new Promise<number>((resolve) => {
     const runner = mocha.run(resolve);
