@@ -55,7 +55,8 @@ export async function cmgEvalBench(args: string[]): Promise<Record<string, unkno
       const gold = test.map((c) => c.subject);
       const index = new NngenIndex();
       for (const c of history) index.add(c.sha, c.subject, diffWords(c.files));
-      const style = learnStyle(history.map((c) => c.subject), history.map((c) => c.files.map((f) => f.path)));
+      const newest = [...history].reverse();
+      const style = learnStyle(newest.map((c) => c.subject), newest.map((c) => c.files.map((f) => f.path)));
       let t0 = performance.now();
       const nn = test.map((c) => index.query(diffWords(c.files), { k: 5 })[0]?.message ?? '');
       const nnSeconds = (performance.now() - t0) / 1000;

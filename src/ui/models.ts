@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { KNOWN_MODELS, modelSpec } from '../models/manifest.js';
 import { downloadModel } from '../models/hub.js';
 import { ChangelingError } from '../util/errors.js';
+import { resolveProvider } from '../runtime/providers.js';
 
 /**
  * "Changeling: Choose models": per task, the built-in choice (NNGen / the embedded default), a known model
@@ -11,11 +12,29 @@ import { ChangelingError } from '../util/errors.js';
  */
 export function registerSelectModel(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): vscode.Disposable {
   return vscode.commands.registerCommand('changeling.selectModel', async (): Promise<string | undefined> => {
+    const cfg = vscode.workspace.getConfiguration('changeling');
+    const providerSetting = cfg.get<string>('provider') ?? 'auto';
+    const inUse = await resolveProvider(providerSetting).catch((e: Error) => `unavailable (${e.message})`);
     const task = await vscode.window.showQuickPick([
-      { label: 'Commit messages', task: 'cmg' as const, description: vscode.workspace.getConfiguration('changeling').get<string>('messages.model') || 'NNGen only' },
-      { label: 'Risk', task: 'jitdp' as const, description: vscode.workspace.getConfiguration('changeling').get<string>('risk.model') || 'this repository\'s model, else the embedded default' },
-    ], { title: 'Changeling: choose a model for' });
+      { label: 'Commit messages', task: 'cmg' as const, description: cfg.get<string>('messages.model') || 'NNGen only' },
+      { label: 'Risk', task: 'jitdp' as const, description: cfg.get<string>('risk.model') || 'this repository\'s model, else the embedded default' },
+      { label: 'Execution provider', task: 'provider' as const, description: `${providerSetting}: models run on ${inUse}` },
+    ], { title: `Changeling: choose a model for… (models run on ${inUse})` });
     if (!task) return undefined;
+    if (task.task === 'provider') {
+      const names = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
+      const p = await vscode.window.showQuickPick(names.map((n) => ({ label: n, description: n === providerSetting ? 'current' : undefined })), { title: 'Changeling: where models run' });
+      if (!p) return undefined;
+      const resolved = await resolveProvider(p.label).catch((e: Error) => {
+        void vscode.window.showWarningMessage(`Changeling: ${e.message}`);
+        return null;
+      });
+      if (!resolved) return undefined;
+      await cfg.update('provider', p.label, vscode.ConfigurationTarget.Global);
+      log.info(`execution provider: ${p.label} -> ${resolved}`);
+      void vscode.window.showInformationMessage(`Changeling: models run on ${resolved}.`);
+      return resolved;
+    }
     const key = task.task === 'cmg' ? 'messages.model' : 'risk.model';
     type Item = vscode.QuickPickItem & { value?: string; id?: string; local?: boolean };
     const items: Item[] = task.task === 'cmg'

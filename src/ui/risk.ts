@@ -135,7 +135,7 @@ export class RiskController implements vscode.Disposable {
     const md = new vscode.MarkdownString(undefined, true);
     md.appendMarkdown(`**Changeling: ${r.level} risk (${pct})** for the staged change; threshold ${Math.round(m.threshold * 100)}%.\n\n`);
     for (const x of r.reasons.slice(0, 3)) md.appendMarkdown(`- ${x.contribution >= 0 ? 'raises' : 'lowers'}: ${reasonText(x.name, x.value)}\n`);
-    md.appendMarkdown(`\nModel: ${m.source} (${m.kind}). Click for the report.`);
+    md.appendMarkdown(`\nModel: ${m.source} (${m.kind}; ${m.kind === 'linear' ? 'computed in JavaScript, no onnxruntime needed' : 'onnxruntime on the CPU'}). Click for the report.`);
     this.item.tooltip = md;
     this.item.show();
   }

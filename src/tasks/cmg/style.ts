@@ -4,13 +4,15 @@
  * they work the same for NNGen's and a model's candidates and can be switched off). What is learned:
  *
  * - Conventional Commits (`type(scope)!: description`): the share of subjects that use it, the types by
- *   frequency, and for each top-level folder the scope used most with it;
+ *   frequency, and for each top-level folder the scope used most with it (a candidate without a type gets
+ *   one guessed from its first verb and the changed paths, in the repository's spelling, or none);
  * - ticket-id prefixes (`ABC-123: ...`, `[ABC-123] ...`, `#123 ...`): the share and the form; the id itself
  *   comes from the branch name when it carries one (feature/ABC-123-...), never invented;
  * - capitalisation of the description's first letter, imperative mood of its first word ("Add" rather than
  *   "Added"/"Adds"/"Adding"), and a trailing period: each as the share of subjects that do it.
  *
- * A rule is applied when at least 60% of the subjects follow it (its opposite when at most 20% do); in
+ * Learned from the newest 300 subjects (projects change their conventions; the recent ones are the ones to
+ * follow). A rule is applied when at least 60% of the subjects follow it (its opposite when at most 20% do); in
  * between, the candidate is left as it is.
  */
 export interface CommitStyle {
@@ -75,8 +77,14 @@ function parts(subject: string): { type: string | null; scope: string | null; br
   return { type: null, scope: null, breaking: false, ticket, ticketForm, description: s };
 }
 
+/** How many of the newest subjects the style is learned from: conventions change, the recent ones count. */
+export const STYLE_WINDOW = 300;
+
+/** The style of `messages`, given newest first (as git log lists them); only the newest STYLE_WINDOW count. */
 export function learnStyle(messages: readonly string[], paths: ReadonlyArray<readonly string[]> = []): CommitStyle {
-  const subjects = messages.map((m) => m.split('\n')[0]!.trim()).filter((s) => s && !/^(Merge|Revert) /.test(s));
+  const kept = messages.map((m, i) => ({ s: m.split('\n')[0]!.trim(), i })).filter(({ s }) => s && !/^(Merge|Revert) /.test(s)).slice(0, STYLE_WINDOW);
+  const subjects = kept.map(({ s }) => s);
+  paths = kept.map(({ i }) => paths[i] ?? []);
   const types = new Map<string, number>();
   const scopeVotes = new Map<string, Map<string, number>>();
   const forms = new Map<string, number>();
@@ -123,18 +131,23 @@ export function learnStyle(messages: readonly string[], paths: ReadonlyArray<rea
 const ON = 0.6;
 const OFF = 0.2;
 
-/** A Conventional Commits type for a change, from the candidate's words and the changed paths. */
-function guessType(description: string, paths: readonly string[], style: CommitStyle): string {
+/** A Conventional Commits type for a change, from the candidate's words and the changed paths, spelled as the repository spells it. */
+function guessType(description: string, paths: readonly string[], style: CommitStyle): string | null {
   const known = new Set(style.types.map(([t]) => t));
-  const pick = (t: string) => (known.has(t) || known.size === 0 ? t : null);
-  const d = description.toLowerCase();
-  if (paths.length && paths.every((p) => /(^|\/)(docs?|documentation)\/|\.(md|rst|txt|adoc)$/i.test(p))) return pick('docs') ?? style.types[0]![0];
-  if (paths.length && paths.every((p) => /(^|\/)(tests?|spec|__tests__)\/|[._-](test|spec)\.[a-z]+$/i.test(p))) return pick('test') ?? style.types[0]![0];
-  if (/^(fix|correct|resolve|prevent|handle|avoid)\b/.test(d)) return pick('fix') ?? style.types[0]![0];
-  if (/^(add|introduce|support|implement|allow|enable|create)\b/.test(d)) return pick('feat') ?? style.types[0]![0];
-  if (/^(refactor|simplify|clean|extract|rename|move|reorganize|restructure)\b/.test(d)) return pick('refactor') ?? style.types[0]![0];
-  if (/^(bump|upgrade|update dep)/.test(d)) return pick('chore') ?? pick('build') ?? style.types[0]![0];
-  return style.types[0]?.[0] ?? 'chore';
+  const spell = (...names: string[]) => names.find((n) => known.has(n)) ?? null;
+  const first = /^[A-Za-z]+/.exec(description)?.[0] ?? '';
+  const d = (baseVerb(first) ?? first.toLowerCase()) + description.slice(first.length).toLowerCase();
+  const all = (re: RegExp) => paths.length > 0 && paths.every((p) => re.test(p));
+  const guess =
+    (all(/(^|\/)(docs?|documentation)\/|\.(md|rst|txt|adoc)$/i) && spell('docs', 'doc')) ||
+    (all(/(^|\/)(tests?|spec|__tests__)\/|[._-](test|spec)\.[a-z]+$/i) && spell('test', 'tests')) ||
+    (/^(bump|upgrade|update dep|pin)\b/.test(d) && spell('deps', 'build', 'chore')) ||
+    (/^(fix|correct|resolve|prevent|handle|avoid)\b/.test(d) && spell('fix', 'bugfix')) ||
+    (/^(add|introduce|support|implement|allow|enable|create)\b/.test(d) && spell('feat', 'feature')) ||
+    (/^(refactor|simplify|clean|extract|rename|move|reorganize|restructure)\b/.test(d) && spell('refactor')) ||
+    spell('chore');
+  // No type that fits: better none than a wrong one.
+  return guess || null;
 }
 
 export interface StyleContext {
@@ -170,7 +183,7 @@ export function applyStyle(message: string, style: CommitStyle, ctx: StyleContex
     const type = p.type ?? guessType(d, ctx.paths ?? [], style);
     const tops = [...new Set((ctx.paths ?? []).map((x) => x.split('/')[0]!))];
     const scope = p.scope ?? (tops.length === 1 ? style.scopes[tops[0]!] ?? null : null);
-    subject = `${type}${scope ? `(${scope})` : ''}${p.breaking ? '!' : ''}: ${d}`;
+    if (type) subject = `${type}${scope ? `(${scope})` : ''}${p.breaking ? '!' : ''}: ${d}`;
   }
   const branchTicket = /([A-Z][A-Z0-9]+-\d+)/.exec(ctx.branch ?? '')?.[1] ?? (/(?:^|\/)(\d+)[-_]/.exec(ctx.branch ?? '') && style.ticket.form === 'hash' ? `#${/(?:^|\/)(\d+)[-_]/.exec(ctx.branch ?? '')![1]}` : null);
   const ticket = p.ticket ?? (style.ticket.share >= ON ? branchTicket : null);
