@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { openRepository, type Repository } from '../git/repository.js';
 import { MessageModel } from '../tasks/cmg/generate.js';
+import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
 import { suggestMessages, type SuggestResult, type SuggestTarget } from '../tasks/cmg/suggest.js';
 import { writeBytesAtomic } from '../util/atomicFile.js';
 import { ChangelingError, fileError } from '../util/errors.js';
@@ -16,6 +17,9 @@ export const SUGGEST_HELP = `changeling suggest [--repo PATH] [--commit REV] [--
   similar changes in the repository's own history (no model needed). Each candidate is rewritten in the
   repository's style (Conventional Commits, ticket prefix from the branch, capitalisation, imperative mood,
   trailing period, as learned from its history) unless --no-style.
+
+  Without --model, the model this repository adopted with "changeling finetune --task cmg" is used, if any
+  (--nngen-only: none).
 
   -n N                   candidates per source (default 5)
   --subject-limit N      cut longer subject lines at a word (default 72)
@@ -46,7 +50,7 @@ export async function suggestCommand(argv: string[]): Promise<number> {
     options: {
       repo: { type: 'string' }, commit: { type: 'string' }, model: { type: 'string' }, adapter: { type: 'string' }, n: { type: 'string', short: 'n' },
       'no-style': { type: 'boolean', default: false }, beams: { type: 'string' }, 'max-new-tokens': { type: 'string' }, 'subject-limit': { type: 'string' }, history: { type: 'string' },
-      exclude: { type: 'string', multiple: true }, include: { type: 'string', multiple: true }, 'hook-file': { type: 'string' }, json: { type: 'boolean', default: false },
+      exclude: { type: 'string', multiple: true }, include: { type: 'string', multiple: true }, 'hook-file': { type: 'string' }, json: { type: 'boolean', default: false }, 'nngen-only': { type: 'boolean', default: false },
     },
   });
   if (values.adapter && !values.model) throw new ChangelingError('usage', '--adapter needs --model (the base model it was trained on)');
@@ -54,7 +58,11 @@ export async function suggestCommand(argv: string[]): Promise<number> {
   const repo = await openRepository(values.repo ?? process.cwd());
   const target: SuggestTarget = values.commit ? { kind: 'commit', rev: values.commit } : { kind: 'staged' };
   const progress = new StderrProgress(values.json || !!values['hook-file']);
-  const model = values.model ? await MessageModel.create(resolve(values.model), { adapter: values.adapter ? resolve(values.adapter) : undefined }) : null;
+  // An explicit --model, else the model this repository adopted (changeling finetune), unless --nngen-only.
+  const adopted = values.model || values['nngen-only'] ? null : await adoptedMessageModel(repo);
+  const model = values.model
+    ? await MessageModel.create(resolve(values.model), { adapter: values.adapter ? resolve(values.adapter) : undefined })
+    : adopted ? await MessageModel.create(adopted.model, { adapter: adopted.adapter ?? undefined }) : null;
   const r = await suggestMessages(repo, target, {
     model, n: parseCount('n', values.n), beams: parseCount('beams', values.beams), maxNewTokens: parseCount('max-new-tokens', values['max-new-tokens']), style: !values['no-style'], subjectLimit: parseCount('subject-limit', values['subject-limit']), history: parseCount('history', values.history),
     filter: { exclude: values.exclude, include: values.include }, signal: interruptSignal(), onProgress: (t) => progress.update(t),

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { ChangelingError } from '../util/errors.js';
 import { gitBinaryPath } from './run.js';
@@ -74,4 +74,10 @@ export async function resolveCommit(repo: Repository, rev: string): Promise<stri
   const sha = (await repo.git.raw(['rev-parse', '--verify', '-q', `${rev}^{commit}`]).catch(() => '')).trim();
   if (!sha) throw new ChangelingError('bad-revision', `unknown revision '${rev}' in ${repo.root}`);
   return sha;
+}
+
+/** Where Changeling keeps a repository's own models and adapters: `changeling/` in its (common) git folder, never the work tree. */
+export async function repoDataDir(repo: Repository): Promise<string> {
+  const common = (await repo.git.raw(['rev-parse', '--git-common-dir']).catch(() => repo.gitDir)).trim() || repo.gitDir;
+  return join(isAbsolute(common) ? common : resolve(repo.root, common), 'changeling');
 }

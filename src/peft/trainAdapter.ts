@@ -57,6 +57,13 @@ export interface TrainOptions {
   maxTargetLength?: number;
   signal?: AbortSignal;
   onStep?: (step: number, loss: number) => void;
+  onResume?: (step: number) => void;
+  /** A checkpoint file: written every `checkpointEvery` updates (default 50) and resumed from when present. */
+  checkpoint?: string;
+  checkpointEvery?: number;
+  /** Execution provider and threads for the train step. */
+  provider?: string;
+  threads?: number;
 }
 
 interface Example {
@@ -203,7 +210,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     weightDecay: o.weightDecay ?? 0.01,
     clipNorm: o.clip === undefined ? 1.0 : o.clip,
     schedule: o.schedule === 'linear' ? { kind: 'linear', warmup: 0, total: steps } : { kind: 'constant' },
-  });
+  }, { provider: o.provider, intraOpThreads: o.threads });
   const pad = model.config.padTokenId;
   const start = model.kind === 't5' ? model.config.decoderStartTokenId : model.kind === 'bart' ? (model.config.decoderStartTokenId ?? model.config.eosTokenId) : 0;
   const hasDropout = b.inputs.some((t) => t.name === 'dropout_seed');
@@ -233,8 +240,10 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   const t0 = performance.now();
   await trainLoop({
     session, train: data, batchSize: o.batch ?? 8, maxSteps: steps, seed, signal: o.signal, toFeeds,
+    checkpoint: o.checkpoint, checkpointEvery: o.checkpoint ? (o.checkpointEvery ?? 50) : undefined,
     lengthOf: (e) => e.input.length,
     onEvent: (e) => {
+      if (e.kind === 'resumed') o.onResume?.(e.step);
       if (e.kind !== 'step') return;
       log.push({ step: e.step, loss: e.loss });
       o.onStep?.(e.step, e.loss);

@@ -5,6 +5,7 @@ import { cachedModel } from '../models/hub.js';
 import { defaultModelCache } from '../models/manifest.js';
 import { resolveProvider } from '../runtime/providers.js';
 import { MessageModel } from '../tasks/cmg/generate.js';
+import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
 import { suggestMessages, type Suggestion } from '../tasks/cmg/suggest.js';
 import { ChangelingError } from '../util/errors.js';
 import { gitRepositoryFor } from './gitApi.js';
@@ -29,22 +30,31 @@ const sessions = new Map<string, Session>();
 const models = new Map<string, Promise<MessageModel>>();
 
 /** The configured message model: a folder, or a hub id already downloaded into the extension's storage. */
-async function messageModel(storage: vscode.Uri, log: vscode.LogOutputChannel): Promise<MessageModel | null> {
+async function messageModel(root: string, storage: vscode.Uri, log: vscode.LogOutputChannel): Promise<MessageModel | null> {
   const s = settings();
-  if (!s.messageModel) return null;
+  if (!s.messageModel) {
+    // The model this repository adopted with "Fine-tune on this repository", if any (and trusted).
+    const adopted = vscode.workspace.isTrusted ? await adoptedMessageModel(await openRepository(root)) : null;
+    if (!adopted) return null;
+    return cachedMessageModel(adopted.model, adopted.adapter ?? '', s.provider, log);
+  }
   let dir = s.messageModel;
   if (!existsSync(dir)) {
     const cached = (await cachedModel(storage.fsPath, dir)) ?? (await cachedModel(defaultModelCache(), dir));
     if (!cached) throw new ChangelingError('not-found', `the model "${s.messageModel}" is not downloaded; choose it again with "Changeling: Choose models" to download it`);
     dir = cached;
   }
-  const key = `${dir}\u0000${s.messageAdapter}\u0000${s.provider}`;
+  return cachedMessageModel(dir, s.messageAdapter, s.provider, log);
+}
+
+function cachedMessageModel(dir: string, adapter: string, providerSetting: string, log: vscode.LogOutputChannel): Promise<MessageModel> {
+  const key = `${dir}\u0000${adapter}\u0000${providerSetting}`;
   let m = models.get(key);
   if (!m) {
     m = (async () => {
-      const provider = await resolveProvider(s.provider, (l) => log.info(l));
-      log.info(`message model: ${dir}${s.messageAdapter ? ` + adapter ${s.messageAdapter}` : ''} on ${provider}`);
-      return MessageModel.create(dir, { adapter: s.messageAdapter || undefined, provider });
+      const provider = await resolveProvider(providerSetting, (l) => log.info(l));
+      log.info(`message model: ${dir}${adapter ? ` + adapter ${adapter}` : ''} on ${provider}`);
+      return MessageModel.create(dir, { adapter: adapter || undefined, provider });
     })();
     models.set(key, m);
     m.catch(() => models.delete(key));
@@ -59,7 +69,7 @@ async function generate(root: string, storage: vscode.Uri, log: vscode.LogOutput
       const ac = new AbortController();
       token.onCancellationRequested(() => ac.abort());
       const repo = await openRepository(root);
-      const model = await messageModel(storage, log);
+      const model = await messageModel(root, storage, log);
       const r = await suggestMessages(repo, { kind: 'staged' }, {
         model, n: s.count * 3, style: s.style, subjectLimit: s.subjectLimit, history: s.history, filter: s.filter, signal: ac.signal,
         onProgress: (text) => progress.report({ message: text }),

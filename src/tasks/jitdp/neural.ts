@@ -61,6 +61,10 @@ export interface NeuralOptions {
   adapterSize?: number;
   signal?: AbortSignal;
   onEvent?: (e: TrainEvent | { kind: 'encoded'; commits: number }) => void;
+  /** A checkpoint file written every 50 updates and resumed from when present. */
+  checkpoint?: string;
+  provider?: string;
+  threads?: number;
 }
 
 export interface NeuralJitdp extends FeatureScaling, Calibration {
@@ -215,7 +219,7 @@ export async function trainNeural(train: readonly JitdpCommit[], validation: rea
     weightDecay: 0.01,
     clipNorm: 1.0,
     schedule: { kind: 'linear', warmup: 0, total: stepsPerEpoch * epochs },
-  });
+  }, { provider: o.provider, intraOpThreads: o.threads });
   const rt = await ort();
   const scorer = await Scorer.create(folder, weights, method, config, new Map(g.params.map((p) => [p.tensor.name, p.init])));
   const current = () => new Map(session.params.map((p) => [p.name, session.value(p.name)]));
@@ -223,6 +227,7 @@ export async function trainNeural(train: readonly JitdpCommit[], validation: rea
   const hasBoth = valLabels.includes(0) && valLabels.includes(1);
   const result = await trainLoop({
     session, train: trainEx, batchSize: batch, epochs, seed, signal: o.signal,
+    checkpoint: o.checkpoint, checkpointEvery: o.checkpoint ? 50 : undefined,
     lengthOf: (e) => e.ids.length,
     toFeeds: (items) => {
       const src = padBatch(items.map((e) => e.ids), folder.config.padTokenId);

@@ -5,7 +5,7 @@ import { FeatureState, changeInput, stagedChangeInput, walkFeatures, type Expert
 import { HeadCache } from '../../util/headCache.js';
 import { commitDiff } from '../../git/history.js';
 import type { Repository } from '../../git/repository.js';
-import { requireCommits, resolveCommit } from '../../git/repository.js';
+import { repoDataDir, requireCommits, resolveCommit } from '../../git/repository.js';
 import { stagedDiff } from '../../git/staged.js';
 import type { DiffFile } from '../../git/types.js';
 import { changedLines } from '../../git/changedLines.js';
@@ -62,8 +62,7 @@ export interface RiskResult {
 
 /** Where a repository's own model lives: in its (common) git folder, never in the work tree. */
 export async function repoModelPath(repo: Repository): Promise<string> {
-  const common = (await repo.git.raw(['rev-parse', '--git-common-dir']).catch(() => repo.gitDir)).trim() || repo.gitDir;
-  return join(isAbsolute(common) ? common : resolve(repo.root, common), 'changeling', 'risk-model');
+  return join(await repoDataDir(repo), 'risk-model');
 }
 
 export async function loadRiskModel(repo: Repository | null, explicit?: string): Promise<LoadedRiskModel> {

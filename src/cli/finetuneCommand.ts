@@ -1,0 +1,65 @@
+import { parseArgs } from 'node:util';
+import { join, resolve } from 'node:path';
+import { openRepository, repoDataDir } from '../git/repository.js';
+import { finetuneCmg } from '../tasks/finetune/cmg.js';
+import { finetuneJitdp } from '../tasks/finetune/jitdp.js';
+import { reportMarkdown, writeReport } from '../tasks/finetune/report.js';
+import type { FinetuneMethod, FinetuneOptions, FinetuneTask } from '../tasks/finetune/types.js';
+import { ChangelingError } from '../util/errors.js';
+import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
+
+export const FINETUNE_HELP = `changeling finetune --task cmg|jitdp --method lora|adapter|prefix|fmft --model DIR [--repo PATH] [--report DIR] [--quick] [--json]
+
+  Fine-tunes a model on the repository's own history and adopts it when it helps: mines the history,
+  splits it by time (oldest 80% train, next 10% validation, newest 10% test), trains with the study's
+  settings scaled to the data, evaluates on the newest commits the untuned model, the tuned one and the
+  baselines (NNGen for messages, the JITLine-style model for risk), saves the adapter in PEFT's format in the
+  repository's git folder, and adopts it ("changeling suggest" and "changeling risk" use it from then on) only
+  if it beats the untuned model on validation. A report (Markdown, HTML with the curves, JSON) goes to --report
+  (default: the git folder's changeling/reports/). A cancelled run (Ctrl-C) resumes from its checkpoint.
+
+  --task cmg     commit messages: --model a CodeT5/PLBART folder; --method lora or fmft
+  --task jitdp   risk: --model a RoBERTa-family encoder (CodeBERT...); --method lora or adapter
+  --quick        a smoke run: a slice of the history and a few steps (minutes)
+  --adopt auto|always|never   (default auto: only when it beats the untuned model on validation)
+  --epochs N --batch N --lr X --max-length N --seed N --eval-cap N --threads N --provider NAME
+  --json         the whole result as JSON (progress stays on stderr)`;
+
+export async function finetuneCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true,
+    options: {
+      repo: { type: 'string' }, task: { type: 'string' }, method: { type: 'string', default: 'lora' }, model: { type: 'string' }, report: { type: 'string' },
+      quick: { type: 'boolean', default: false }, adopt: { type: 'string', default: 'auto' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
+      'max-length': { type: 'string' }, seed: { type: 'string' }, 'eval-cap': { type: 'string' }, threads: { type: 'string' }, provider: { type: 'string' },
+      json: { type: 'boolean', default: false }, 'json-events': { type: 'boolean', default: false },
+    },
+  });
+  if (values.task !== 'cmg' && values.task !== 'jitdp') throw new ChangelingError('usage', 'finetune needs --task cmg or --task jitdp');
+  if (!['lora', 'adapter', 'prefix', 'fmft'].includes(values.method!)) throw new ChangelingError('usage', `--method must be lora, adapter, prefix or fmft, not "${values.method}"`);
+  if (!['auto', 'always', 'never'].includes(values.adopt!)) throw new ChangelingError('usage', '--adopt must be auto, always or never');
+  const lr = values.lr === undefined ? undefined : Number(values.lr);
+  if (lr !== undefined && !(lr > 0)) throw new ChangelingError('usage', `--lr needs a positive number, not "${values.lr}"`);
+  const repo = await openRepository(values.repo ?? process.cwd());
+  const progress = new StderrProgress(values['json-events']);
+  const o: FinetuneOptions = {
+    task: values.task as FinetuneTask, method: values.method as FinetuneMethod, model: values.model ? resolve(values.model) : undefined, quick: values.quick,
+    adopt: values.adopt as FinetuneOptions['adopt'], epochs: parseCount('epochs', values.epochs), batch: parseCount('batch', values.batch), lr,
+    maxLength: parseCount('max-length', values['max-length']), seed: parseCount('seed', values.seed), evalCap: parseCount('eval-cap', values['eval-cap']),
+    threads: parseCount('threads', values.threads), provider: values.provider, signal: interruptSignal(),
+    onEvent: (e) => {
+      // --json-events: one JSON line per event on stderr, for the extension's progress.
+      if (values['json-events']) process.stderr.write(JSON.stringify(e) + '\n');
+      else if (e.kind === 'stage') progress.update(`${e.stage}: ${e.message}`, true);
+      else if (e.kind === 'step') progress.update(`training: step ${e.step} of ${e.steps}, loss ${e.loss.toFixed(4)}`);
+      else progress.update(`validation AUC ${e.metric.toFixed(3)} at step ${e.step}`, true);
+    },
+  };
+  const r = o.task === 'cmg' ? await finetuneCmg(repo, o) : await finetuneJitdp(repo, o);
+  const reportDir = values.report ? resolve(values.report) : join(await repoDataDir(repo), 'reports', `${o.task}-${o.method}`);
+  const files = await writeReport(reportDir, r);
+  progress.done();
+  if (values.json) await printJson({ ...r, report: files });
+  else await writeOut(`${reportMarkdown(r)}\nreport: ${files.join(', ')}\n`);
+  return 0;
+}

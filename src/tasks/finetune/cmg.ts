@@ -1,0 +1,139 @@
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { walkHistory } from '../../git/history.js';
+import { repoDataDir, requireCommits, type Repository } from '../../git/repository.js';
+import type { DiffFile } from '../../git/types.js';
+import { cmgMetrics, type CmgMetrics } from '../../eval/cmgMetrics.js';
+import { trainAdapter } from '../../peft/trainAdapter.js';
+import { ChangelingError, cancelledError } from '../../util/errors.js';
+import { adoptMessageModel } from '../cmg/adopted.js';
+import { MessageModel } from '../cmg/generate.js';
+import { NngenIndex, diffWords } from '../cmg/nngen.js';
+import type { FinetuneEvent, FinetuneOptions, FinetuneResult } from './types.js';
+
+/**
+ * `changeling finetune --task cmg`: the repository's history as (marked diff, subject line) pairs, oldest
+ * 80% to train, next 10% to validate, newest 10% to test; LoRA or full fine-tuning of a CodeT5/PLBART model
+ * with the study's CMG settings (LoRA r 8, alpha 32; lr 5e-4 LoRA / 2e-5 full; batch 16) scaled to the data
+ * (epochs so that small histories still get a few hundred steps, at most 10); then the untuned model, the
+ * tuned one and NNGen (over the training commits) generate for the validation and test commits. The tuned
+ * model is adopted for this repository when it beats the untuned one on validation B-Norm BLEU (or always
+ * with `adopt: 'always'`). Adapters and prepared models are written whole or not at all; a checkpoint in the
+ * git folder lets a cancelled run resume.
+ */
+interface Pair {
+  sha: string;
+  subject: string;
+  files: DiffFile[];
+}
+
+const QUICK = { train: 200, eval: 20, steps: 30 };
+
+async function history(repo: Repository, max: number, signal?: AbortSignal): Promise<Pair[]> {
+  const out: Pair[] = [];
+  for await (const c of walkHistory(repo, { max, noMerges: true, maxDiffBytes: 64 << 10, signal })) {
+    const subject = c.message.split('\n')[0]!.trim();
+    if (subject && c.files.length) out.push({ sha: c.sha, subject, files: c.files });
+  }
+  return out.reverse(); // oldest first
+}
+
+export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise<FinetuneResult> {
+  requireCommits(repo);
+  const t0 = performance.now();
+  const emit = (e: FinetuneEvent) => o.onEvent?.(e);
+  if (!o.model) throw new ChangelingError('usage', 'fine-tuning commit messages needs --model: a CodeT5 or PLBART folder (e.g. "changeling download Salesforce/codet5-small")');
+  if (o.method !== 'lora' && o.method !== 'fmft') throw new ChangelingError('usage', `--method ${o.method} cannot generate messages yet (only LoRA, merged for inference, and full fine-tuning can): use --method lora or fmft`);
+  emit({ kind: 'stage', stage: 'mining', message: 'reading the history' });
+  const all = await history(repo, o.maxCommits ?? 20000, o.signal);
+  if (all.length < (o.quick ? 30 : 200)) throw new ChangelingError('usage', `the history is too thin to fine-tune on: ${all.length} commits with a message and a diff (at least ${o.quick ? 30 : 200})`);
+  const a = Math.floor(all.length * 0.8);
+  const b = Math.floor(all.length * 0.9);
+  let train = all.slice(0, a);
+  let validation = all.slice(a, b);
+  let test = all.slice(b);
+  if (o.quick) {
+    train = train.slice(-QUICK.train);
+    validation = validation.slice(-QUICK.eval);
+    test = test.slice(-QUICK.eval);
+  }
+  const cap = o.evalCap ?? 200;
+  validation = validation.slice(-cap);
+  test = test.slice(-cap);
+  emit({ kind: 'stage', stage: 'dataset', message: `${train.length} training, ${validation.length} validation, ${test.length} test commits` });
+  const base = await MessageModel.create(o.model, { maxInput: o.maxLength ?? (o.quick ? 128 : 512), provider: o.provider });
+  const dataDir = await repoDataDir(repo);
+  const work = join(dataDir, 'finetune-cmg');
+  await mkdir(work, { recursive: true });
+  const data = join(work, 'train.jsonl');
+  const maxTarget = 64;
+  await writeFile(data, train.map((p) => JSON.stringify({ input_ids: base.tokenizer.encode(base.input(p.files).text).ids.slice(0, base.maxInput), labels: base.tokenizer.encode(p.subject).ids.slice(0, maxTarget) })).join('\n') + '\n');
+  const batch = o.batch ?? 16;
+  const perEpoch = Math.ceil(train.length / batch);
+  const epochs = o.epochs ?? Math.min(10, Math.max(3, Math.ceil(300 / perEpoch)));
+  const steps = o.quick ? Math.min(QUICK.steps, perEpoch * epochs) : perEpoch * epochs;
+  const out = join(dataDir, 'adapters', 'cmg', o.method);
+  emit({ kind: 'stage', stage: 'training', message: `${o.method}: ${steps} steps (${epochs} epochs of ${perEpoch})` });
+  const losses: Array<{ step: number; loss: number }> = [];
+  const trained = await trainAdapter({
+    model: o.model, method: o.method, data, out: `${out}.new`, steps, batch, seed: o.seed ?? 42, schedule: 'linear', maxSourceLength: base.maxInput, maxTargetLength: maxTarget,
+    lr: o.lr ?? (o.method === 'lora' ? 5e-4 : 2e-5), lora: { r: 8, alpha: 32 }, signal: o.signal, provider: o.provider, threads: o.threads,
+    checkpoint: join(work, `${o.method}.checkpoint.safetensors`), checkpointEvery: Math.max(5, Math.min(50, Math.floor(steps / 5))),
+    onStep: (step, loss) => {
+      losses.push({ step, loss });
+      emit({ kind: 'step', step, steps, loss });
+    },
+    onResume: (step) => emit({ kind: 'stage', stage: 'training', message: `resumed from the checkpoint at step ${step}` }),
+  });
+  // The finished adapter replaces the previous one in one rename: a half-written adapter is never used.
+  await rm(out, { recursive: true, force: true });
+  await rename(`${out}.new`, out);
+  await rm(join(work, `${o.method}.checkpoint.safetensors`), { force: true });
+  const tuned = o.method === 'lora'
+    ? await MessageModel.create(o.model, { adapter: out, maxInput: base.maxInput, provider: o.provider })
+    : await MessageModel.create(out, { maxInput: base.maxInput, provider: o.provider });
+  const index = new NngenIndex();
+  for (const p of train) index.add(p.sha, p.subject, diffWords(p.files));
+  const generate = async (m: MessageModel, pairs: Pair[], what: string) => {
+    const preds: string[] = [];
+    for (const [i, p] of pairs.entries()) {
+      if (o.signal?.aborted) throw cancelledError();
+      preds.push((await m.generate(m.input(p.files).text, { beams: o.quick ? 2 : 5, n: 1, maxNewTokens: 32 }))[0]?.message ?? '');
+      if (i % 10 === 0) emit({ kind: 'stage', stage: 'evaluating', message: `${what}: ${i + 1} of ${pairs.length}` });
+    }
+    return preds;
+  };
+  const evaluate = async (pairs: Pair[], split: string) => {
+    const gold = pairs.map((p) => p.subject);
+    const preds = {
+      untuned: await generate(base, pairs, `${split}, untuned`),
+      tuned: await generate(tuned, pairs, `${split}, tuned`),
+      nngen: pairs.map((p) => index.query(diffWords(p.files), { k: 5 })[0]?.message ?? ''),
+    };
+    const metrics = Object.fromEntries(Object.entries(preds).map(([k, v]) => [k, cmgMetrics(v, gold)])) as Record<'untuned' | 'tuned' | 'nngen', CmgMetrics>;
+    return { gold, preds, metrics };
+  };
+  emit({ kind: 'stage', stage: 'evaluating', message: 'validation' });
+  const val = await evaluate(validation, 'validation');
+  emit({ kind: 'stage', stage: 'evaluating', message: 'test' });
+  const tst = await evaluate(test, 'test');
+  const better = val.metrics.tuned.bnormBleu > val.metrics.untuned.bnormBleu;
+  const adopt = o.adopt === 'always' || (o.adopt !== 'never' && better);
+  let adoptedAt: string | null = null;
+  if (adopt) {
+    adoptedAt = await adoptMessageModel(repo, {
+      model: o.method === 'lora' ? o.model : out, adapter: o.method === 'lora' ? out : null, method: o.method, adoptedAt: new Date().toISOString(),
+      validation: { tunedBnorm: val.metrics.tuned.bnormBleu, untunedBnorm: val.metrics.untuned.bnormBleu },
+    });
+  }
+  if (!existsSync(out)) throw new ChangelingError('io', `the adapter was not written to ${out}`);
+  return {
+    task: 'cmg', method: o.method, model: o.model, repo: repo.root, head: repo.head, out,
+    commits: { train: train.length, validation: validation.length, test: test.length },
+    steps: trained.steps.length, trainSeconds: trained.seconds, seconds: (performance.now() - t0) / 1000, trainableParameters: trained.trainableParameters,
+    losses, validation: val.metrics, test: tst.metrics,
+    adopted: adopt, adoptedRecord: adoptedAt, adoptReason: o.adopt === 'always' ? 'adopted because --adopt always' : better ? 'the tuned model beats the untuned one on validation B-Norm BLEU' : o.adopt === 'never' ? 'not adopted: --adopt never' : 'not adopted: the tuned model does not beat the untuned one on validation B-Norm BLEU',
+    examples: test.slice(0, 10).map((p, i) => ({ sha: p.sha, real: p.subject, tuned: tst.preds.tuned[i]!, untuned: tst.preds.untuned[i]!, nngen: tst.preds.nngen[i]! })),
+  };
+}

@@ -1,0 +1,95 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CmgMetrics } from '../../eval/cmgMetrics.js';
+import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
+import { writeBytesAtomic } from '../../util/atomicFile.js';
+import type { FinetuneResult } from './types.js';
+
+/**
+ * The fine-tuning report: `report.json` (everything), `report.md` (the metrics tables, the curves as
+ * numbers, examples) and `report.html` (the same with the loss and validation curves drawn as SVG, for a
+ * browser or VS Code's webview; no scripts, so it renders under a strict content-security policy).
+ */
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '-');
+const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
+
+function metricRows(r: FinetuneResult, split: 'validation' | 'test'): { head: string[]; rows: string[][] } {
+  const m = r[split];
+  if (r.task === 'cmg') {
+    return { head: ['model', 'B-Norm BLEU', 'ROUGE-L', 'METEOR'], rows: Object.entries(m).map(([k, v]) => [k, f2((v as CmgMetrics).bnormBleu), f2((v as CmgMetrics).rougeL), f2((v as CmgMetrics).meteor)]) };
+  }
+  return {
+    head: ['model', 'F1', 'AUC-ROC', 'Recall@20%Effort', 'Effort@20%Recall', 'Popt'],
+    rows: Object.entries(m).map(([k, v]) => { const j = v as JitdpMetrics; return [k, f3(j.f1), f3(j.aucRoc), f3(j.recallAt20Effort), f3(j.effortAt20Recall), f3(j.popt)]; }),
+  };
+}
+
+const mdTable = (head: string[], rows: string[][]) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`)].join('\n');
+
+/** Every k-th point so that a curve keeps at most `n` points. */
+const thin = <T>(xs: T[], n = 40) => (xs.length <= n ? xs : xs.filter((_, i) => i % Math.ceil(xs.length / n) === 0 || i === xs.length - 1));
+
+export function reportMarkdown(r: FinetuneResult): string {
+  const v = metricRows(r, 'validation');
+  const t = metricRows(r, 'test');
+  const ex = r.examples.map((e) => Object.values(e).map((x) => (typeof x === 'number' ? f3(x) : String(x ?? '')).slice(0, 80)));
+  return [
+    `# Fine-tuning report: ${r.task === 'cmg' ? 'commit messages' : 'risk'} (${r.method}) on ${r.repo}`,
+    '',
+    `HEAD ${r.head?.slice(0, 12) ?? '-'}; model ${r.model ?? '-'}; ${r.commits.train} training, ${r.commits.validation} validation, ${r.commits.test} test commits (time-ordered); ${r.steps} steps, ${r.trainableParameters.toLocaleString('en')} trainable parameters; training ${r.trainSeconds.toFixed(0)} s, all ${r.seconds.toFixed(0)} s.`,
+    '',
+    `**${r.adopted ? 'Adopted' : 'Not adopted'}**: ${r.adoptReason}. Saved to \`${r.out}\`.`,
+    '',
+    '## Validation', '', mdTable(v.head, v.rows), '',
+    '## Test (the newest commits)', '', mdTable(t.head, t.rows), '',
+    '## Training loss', '', mdTable(['step', 'loss'], thin(r.losses, 20).map((p) => [String(p.step), f3(p.loss)])), '',
+    ...(r.validationCurve?.length ? ['## Validation AUC during training', '', mdTable(['step', 'AUC'], r.validationCurve.map((p) => [String(p.step), f3(p.metric)])), ''] : []),
+    `## Examples (${r.task === 'cmg' ? 'generated and real messages of test commits' : 'the test commits the tuned model finds riskiest'})`, '',
+    ex.length ? mdTable(Object.keys(r.examples[0]!), ex) : 'none',
+    '',
+  ].join('\n');
+}
+
+function svgCurve(points: Array<{ step: number; y: number }>, label: string): string {
+  if (points.length < 2) return '';
+  const W = 560, H = 180, P = 36;
+  const xs = points.map((p) => p.step);
+  const ys = points.map((p) => p.y);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  const X = (x: number) => P + ((x - x0) / (x1 - x0 || 1)) * (W - 2 * P);
+  const Y = (y: number) => H - P + (-(y - y0) / (y1 - y0 || 1)) * (H - 2 * P);
+  const path = points.map((p, i) => `${i ? 'L' : 'M'}${X(p.step).toFixed(1)},${Y(p.y).toFixed(1)}`).join(' ');
+  return `<figure><svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(label)}">
+<line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="currentColor" stroke-opacity="0.4"/><line x1="${P}" y1="${P}" x2="${P}" y2="${H - P}" stroke="currentColor" stroke-opacity="0.4"/>
+<path d="${path}" fill="none" stroke="#3794ff" stroke-width="2"/>
+<text x="${P}" y="${P - 8}" font-size="11" fill="currentColor">${f3(y1)}</text><text x="${P}" y="${H - P + 14}" font-size="11" fill="currentColor">${f3(y0)} · step ${x0}</text>
+<text x="${W - P}" y="${H - P + 14}" font-size="11" fill="currentColor" text-anchor="end">step ${x1}</text></svg><figcaption>${esc(label)}</figcaption></figure>`;
+}
+
+export function reportHtml(r: FinetuneResult, cspSource = ''): string {
+  const table = (x: { head: string[]; rows: string[][] }) => `<table><tr>${x.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${x.rows.map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</table>`;
+  const ex = r.examples.length ? table({ head: Object.keys(r.examples[0]!), rows: r.examples.map((e) => Object.values(e).map((x) => (typeof x === 'number' ? f3(x) : String(x ?? '')))) }) : '<p>none</p>';
+  return `<!DOCTYPE html><html><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${cspSource} 'unsafe-inline'; img-src ${cspSource} data:;">
+<title>Changeling: fine-tuning report</title>
+<style>body{font-family:var(--vscode-font-family,sans-serif);color:var(--vscode-foreground,#222);padding:0 1em}table{border-collapse:collapse;margin:0.5em 0 1em}td,th{padding:2px 12px 2px 0;text-align:left}figure{margin:0.5em 0}figcaption{font-size:0.9em;opacity:0.8}</style>
+</head><body>
+<h1>Fine-tuning report: ${r.task === 'cmg' ? 'commit messages' : 'risk'} (${esc(r.method)})</h1>
+<p>${esc(r.repo)} at ${esc(r.head?.slice(0, 12) ?? '-')}; ${r.commits.train} training, ${r.commits.validation} validation, ${r.commits.test} test commits; ${r.steps} steps in ${r.trainSeconds.toFixed(0)} s.</p>
+<p><strong>${r.adopted ? 'Adopted' : 'Not adopted'}</strong>: ${esc(r.adoptReason)}.</p>
+<h2>Validation</h2>${table(metricRows(r, 'validation'))}
+<h2>Test</h2>${table(metricRows(r, 'test'))}
+<h2>Curves</h2>${svgCurve(r.losses.map((p) => ({ step: p.step, y: p.loss })), 'training loss')}${svgCurve((r.validationCurve ?? []).map((p) => ({ step: p.step, y: p.metric })), 'validation AUC')}
+<h2>Examples</h2>${ex}
+</body></html>`;
+}
+
+export async function writeReport(dir: string, r: FinetuneResult): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const files = { 'report.json': JSON.stringify(r, null, 1) + '\n', 'report.md': reportMarkdown(r), 'report.html': reportHtml(r) };
+  for (const [name, text] of Object.entries(files)) await writeBytesAtomic(join(dir, name), Buffer.from(text));
+  await writeFile(join(dir, 'losses.csv'), 'step,loss\n' + r.losses.map((p) => `${p.step},${p.loss}`).join('\n') + '\n');
+  return Object.keys(files).map((n) => join(dir, n));
+}

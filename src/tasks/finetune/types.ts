@@ -1,0 +1,57 @@
+import type { CmgMetrics } from '../../eval/cmgMetrics.js';
+import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
+
+export type FinetuneTask = 'cmg' | 'jitdp';
+export type FinetuneMethod = 'lora' | 'adapter' | 'prefix' | 'fmft';
+
+export interface FinetuneOptions {
+  task: FinetuneTask;
+  method: FinetuneMethod;
+  /** Model folder (CodeT5/PLBART for cmg, a RoBERTa-family encoder for jitdp). */
+  model?: string;
+  /** A smoke run: a small slice of the history and a few steps. */
+  quick?: boolean;
+  epochs?: number;
+  batch?: number;
+  lr?: number;
+  maxLength?: number;
+  seed?: number;
+  maxCommits?: number;
+  /** Most validation/test commits to generate for (cmg; generation is the slow part). */
+  evalCap?: number;
+  /** auto: adopt when the tuned model beats the untuned one on validation; always; never. */
+  adopt?: 'auto' | 'always' | 'never';
+  provider?: string;
+  threads?: number;
+  signal?: AbortSignal;
+  onEvent?: (e: FinetuneEvent) => void;
+}
+
+export type FinetuneEvent =
+  | { kind: 'stage'; stage: 'mining' | 'dataset' | 'training' | 'evaluating' | 'report'; message: string }
+  | { kind: 'step'; step: number; steps: number; loss: number }
+  | { kind: 'eval'; step: number; metric: number };
+
+export interface FinetuneResult {
+  task: FinetuneTask;
+  method: string;
+  model: string | null;
+  repo: string;
+  head: string | null;
+  /** Where the adapter (or model) was saved. */
+  out: string;
+  commits: { train: number; validation: number; test: number };
+  steps: number;
+  trainSeconds: number;
+  seconds: number;
+  trainableParameters: number;
+  losses: Array<{ step: number; loss: number }>;
+  validationCurve?: Array<{ step: number; metric: number }>;
+  /** Metrics per model ("untuned", "tuned", and the baselines) on each split. */
+  validation: Record<string, CmgMetrics | JitdpMetrics>;
+  test: Record<string, CmgMetrics | JitdpMetrics>;
+  adopted: boolean;
+  adoptedRecord: string | null;
+  adoptReason: string;
+  examples: Array<Record<string, unknown>>;
+}

@@ -1,0 +1,99 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { openRepository } from '../../src/git/repository.js';
+import { finetuneCmg } from '../../src/tasks/finetune/cmg.js';
+import { readAdapter } from '../../src/peft/files.js';
+import { TestRepo, tempDir } from '../helpers/gitRepo.js';
+import { riskyHistory } from '../helpers/riskyHistory.js';
+import { writeTinyRoberta, writeTinyT5 } from '../helpers/tinyModels.js';
+import '../helpers/goldens.js';
+
+const CLI = resolve('dist/cli.mjs');
+const repos: TestRepo[] = [];
+after(() => repos.forEach((r) => r.cleanup()));
+const run = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } });
+
+/** Two kinds of change with their own messages, repeated: something a model can learn in a few steps. */
+function twoKinds(n: number): TestRepo {
+  const r = TestRepo.init();
+  repos.push(r);
+  let a = '';
+  let b = '';
+  for (let i = 0; i < n; i++) {
+    if (i % 2) r.write('src/parser.js', (a += `const token${i} = lexer.next(json);\n`)).commit('Add parser token');
+    else r.write('docs/guide.md', (b += `Option ${i} is documented here.\n`)).commit('Update the guide');
+  }
+  return r;
+}
+
+test('finetune --task cmg: LoRA on the repository\'s history, evaluated against the untuned model and NNGen, adopted, used by suggest; a cancelled run resumes', { timeout: 300_000 }, async () => {
+  const r = twoKinds(60);
+  const model = writeTinyT5(join(tempDir(), 'tiny-t5'));
+  // Cancelled after a few steps: the checkpoint stays, nothing is adopted.
+  const repo = await openRepository(r.dir);
+  const ac = new AbortController();
+  let seen = 0;
+  await assert.rejects(finetuneCmg(repo, {
+    task: 'cmg', method: 'lora', model, quick: true, epochs: 20, lr: 5e-3, signal: ac.signal, adopt: 'always',
+    onEvent: (e) => { if (e.kind === 'step' && ++seen === 12) ac.abort(); },
+  }), /cancel/i);
+  const work = join(r.dir, '.git', 'changeling', 'finetune-cmg');
+  assert.ok(existsSync(join(work, 'lora.checkpoint.safetensors')), 'a checkpoint was kept');
+  assert.ok(!existsSync(join(r.dir, '.git', 'changeling', 'cmg-model.json')), 'nothing adopted');
+  assert.ok(!existsSync(join(r.dir, '.git', 'changeling', 'adapters', 'cmg', 'lora')), 'no half-written adapter');
+
+  const report = join(tempDir(), 'report');
+  const p = run(r.dir, 'finetune', '--task', 'cmg', '--method', 'lora', '--model', model, '--quick', '--epochs', '20', '--lr', '5e-3', '--adopt', 'always', '--report', report, '--json', '--json-events');
+  assert.equal(p.status, 0, p.stderr.slice(-2000));
+  const res = JSON.parse(p.stdout);
+  assert.match(p.stderr, /resumed from the checkpoint at step 12\b/, 'the second run resumed where the first stopped (checkpoints every 6 steps here)');
+  assert.equal(res.adopted, true);
+  assert.deepEqual(Object.keys(res.test).sort(), ['nngen', 'tuned', 'untuned']);
+  for (const m of Object.values(res.test) as Array<{ bnormBleu: number; rougeL: number; meteor: number }>) assert.ok([m.bnormBleu, m.rougeL, m.meteor].every(Number.isFinite));
+  assert.ok(res.losses.length > 0 && res.losses.at(-1).loss < res.losses[0].loss, 'the loss went down');
+  // The adapter is PEFT's format, the report has every part, the checkpoint is gone.
+  const adapter = await readAdapter(res.out);
+  assert.equal(adapter.config.peft_type, 'LORA');
+  assert.ok([...adapter.weights.keys()].every((k) => /^base_model\.model\..*lora_[AB]\.weight$/.test(k)));
+  assert.ok(!existsSync(join(work, 'lora.checkpoint.safetensors')));
+  const md = readFileSync(join(report, 'report.md'), 'utf8');
+  for (const part of ['## Validation', '## Test', 'B-Norm BLEU', '| tuned |', '| untuned |', '| nngen |', '## Training loss', '## Examples', 'Adopted']) assert.ok(md.includes(part), part);
+  assert.match(readFileSync(join(report, 'report.html'), 'utf8'), /<svg[^>]+aria-label="training loss"/);
+  assert.equal(JSON.parse(readFileSync(join(report, 'report.json'), 'utf8')).task, 'cmg');
+
+  // suggest now uses the adopted model (and NNGen); --nngen-only does not.
+  r.write('src/parser.js', readFileSync(join(r.dir, 'src/parser.js'), 'utf8') + 'const token999 = lexer.next(json);\n');
+  r.git('add', '-A');
+  const s = JSON.parse(run(r.dir, 'suggest', '--json', '-n', '2').stdout);
+  assert.ok(s.candidates.some((c: { source: string }) => c.source === 'model+adapter'), JSON.stringify(s.candidates));
+  assert.ok(JSON.parse(run(r.dir, 'suggest', '--json', '--nngen-only').stdout).candidates.every((c: { source: string }) => c.source === 'nngen'));
+  // Bad input: a method that cannot generate, no model, a thin history.
+  assert.match(run(r.dir, 'finetune', '--task', 'cmg', '--method', 'prefix', '--model', model).stderr, /--method prefix cannot generate messages yet/);
+  assert.match(run(r.dir, 'finetune', '--task', 'cmg').stderr, /needs --model/);
+  const thin = TestRepo.init();
+  repos.push(thin);
+  thin.write('a', '1\n').commit('one');
+  assert.match(run(thin.dir, 'finetune', '--task', 'cmg', '--model', model).stderr, /too thin/);
+});
+
+test('finetune --task jitdp: LoRA on a RoBERTa encoder with the expert-feature head, against the embedded default and the JITLine-style model; adopted for changeling risk', { timeout: 300_000 }, async () => {
+  const r = riskyHistory(240);
+  repos.push(r);
+  const encoder = writeTinyRoberta(join(tempDir(), 'tiny-roberta'));
+  const p = run(r.dir, 'finetune', '--task', 'jitdp', '--method', 'lora', '--model', encoder, '--quick', '--epochs', '3', '--lr', '5e-3', '--adopt', 'always', '--json');
+  assert.equal(p.status, 0, p.stderr.slice(-2000));
+  const res = JSON.parse(p.stdout);
+  assert.deepEqual(Object.keys(res.test).sort(), ['JITLine-style', 'tuned', 'untuned']);
+  assert.ok(res.validationCurve.length >= 2, 'validation AUC during training');
+  assert.equal(res.adopted, true);
+  assert.ok(existsSync(join(r.dir, '.git', 'changeling', 'risk-model', 'jitdp.json')));
+  const md = readFileSync(res.report.find((f: string) => f.endsWith('.md')), 'utf8');
+  for (const part of ['AUC-ROC', 'Popt', '| JITLine-style |', '## Validation AUC during training', 'riskiest']) assert.ok(md.includes(part), part);
+  const risk = JSON.parse(run(r.dir, 'risk', '--commit', 'HEAD', '--json', '--fail-on', 'never').stdout);
+  assert.equal(risk.kind, 'neural');
+  assert.match(risk.model, /risk-model$/);
+  assert.match(run(r.dir, 'finetune', '--task', 'jitdp', '--method', 'fmft', '--model', encoder).stderr, /not available for risk yet/);
+});
