@@ -5,6 +5,7 @@ import { registerDescribeChange } from './ui/describeChange.js';
 import { registerSuggestMessage } from './ui/suggestMessage.js';
 import { registerSelectModel } from './ui/models.js';
 import { RiskController } from './ui/risk.js';
+import { registerFinetune } from './ui/finetune.js';
 import { setGitBinary } from './git/run.js';
 import { existsSync } from 'node:fs';
 
@@ -26,6 +27,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerSuggestMessage(context, log),
     registerSelectModel(context, log),
     new RiskController(context, log),
+    registerFinetune(context, log),
   );
   applyGitPath(log);
   context.subscriptions.push(

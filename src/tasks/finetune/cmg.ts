@@ -66,6 +66,7 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   const dataDir = await repoDataDir(repo);
   const work = join(dataDir, 'finetune-cmg');
   await mkdir(work, { recursive: true });
+  await writeFile(join(work, 'run.json'), JSON.stringify({ task: 'cmg', method: o.method, model: o.model, quick: !!o.quick }) + '\n');
   const data = join(work, 'train.jsonl');
   const maxTarget = 64;
   await writeFile(data, train.map((p) => JSON.stringify({ input_ids: base.tokenizer.encode(base.input(p.files).text).ids.slice(0, base.maxInput), labels: base.tokenizer.encode(p.subject).ids.slice(0, maxTarget) })).join('\n') + '\n');
@@ -134,6 +135,6 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
     steps: trained.steps.length, trainSeconds: trained.seconds, seconds: (performance.now() - t0) / 1000, trainableParameters: trained.trainableParameters,
     losses, validation: val.metrics, test: tst.metrics,
     adopted: adopt, adoptedRecord: adoptedAt, adoptReason: o.adopt === 'always' ? 'adopted because --adopt always' : better ? 'the tuned model beats the untuned one on validation B-Norm BLEU' : o.adopt === 'never' ? 'not adopted: --adopt never' : 'not adopted: the tuned model does not beat the untuned one on validation B-Norm BLEU',
-    examples: test.slice(0, 10).map((p, i) => ({ sha: p.sha, real: p.subject, tuned: tst.preds.tuned[i]!, untuned: tst.preds.untuned[i]!, nngen: tst.preds.nngen[i]! })),
+    examples: test.slice(0, 10).map((p, i) => ({ sha: p.sha.slice(0, 10), real: p.subject, tuned: tst.preds.tuned[i]!, untuned: tst.preds.untuned[i]!, nngen: tst.preds.nngen[i]! })),
   };
 }

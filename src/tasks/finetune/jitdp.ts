@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { repoDataDir, requireCommits, type Repository } from '../../git/repository.js';
 import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { ChangelingError } from '../../util/errors.js';
@@ -43,6 +43,7 @@ export async function finetuneJitdp(repo: Repository, o: FinetuneOptions): Promi
   emit({ kind: 'stage', stage: 'training', message: `${o.method}: ${epochs} epochs of ${perEpoch} steps` });
   const checkpoint = join(work, `${o.method}.checkpoint.safetensors`);
   await mkdir(work, { recursive: true });
+  await writeFile(join(work, 'run.json'), JSON.stringify({ task: 'jitdp', method: o.method, model: o.model, quick: !!o.quick }) + '\n');
   const m = await trainNeural(train, validation, {
     encoder: o.model, method: o.method, epochs, batch, lr: o.lr, maxLength: o.maxLength ?? (o.quick ? 128 : 512), seed: o.seed, signal: o.signal, checkpoint, provider: o.provider, threads: o.threads,
     onEvent: (e) => {
@@ -87,6 +88,6 @@ export async function finetuneJitdp(repo: Repository, o: FinetuneOptions): Promi
     losses, validationCurve: curve, validation: val, test: tst,
     adopted: adopt, adoptedRecord: record,
     adoptReason: o.adopt === 'always' ? 'adopted because --adopt always' : better ? 'the tuned model beats the untuned one (the embedded default) on validation AUC' : o.adopt === 'never' ? 'not adopted: --adopt never' : 'not adopted: the tuned model does not beat the untuned one on validation AUC',
-    examples: riskiest.map(({ c, p }) => ({ sha: c.sha, subject: c.message.split('\n')[0], probability: p, buggy: c.label === 1 })),
+    examples: riskiest.map(({ c, p }) => ({ sha: c.sha.slice(0, 10), subject: c.message.split('\n')[0], probability: p, buggy: c.label === 1 })),
   };
 }

@@ -1,0 +1,163 @@
+import * as vscode from 'vscode';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openRepository, repoDataDir } from '../git/repository.js';
+import { gitRepositoryFor } from './gitApi.js';
+import { settings } from './settings.js';
+import { cachedModel } from '../models/hub.js';
+import { defaultModelCache } from '../models/manifest.js';
+
+/**
+ * "Changeling: Fine-tune on this repository": `changeling finetune` in a child process (never on the
+ * extension host's thread), with its progress in the status bar and in a notification whose Cancel stops it
+ * (SIGINT: the run keeps its checkpoint, and the next run resumes from it, also after VS Code restarts: the
+ * extension offers to resume an interrupted run). The thread budget and the execution provider come from
+ * the settings. When it finishes, the report opens in a webview. Refused in an untrusted workspace.
+ */
+interface Choice {
+  task: 'cmg' | 'jitdp';
+  method: 'lora' | 'adapter' | 'fmft';
+  quick: boolean;
+}
+
+const RUNS = new Map<string, { cancel: () => void }>();
+
+/** The model folder to fine-tune for a task: a folder setting, or a hub id downloaded by "Choose models". */
+async function modelFor(task: 'cmg' | 'jitdp', storage: vscode.Uri): Promise<string> {
+  const c = vscode.workspace.getConfiguration('changeling');
+  const v = ((task === 'cmg' ? c.get<string>('finetune.messageModel') || c.get<string>('messages.model') : c.get<string>('finetune.riskEncoder')) ?? '').trim();
+  if (!v || existsSync(v)) return v;
+  return (await cachedModel(storage.fsPath, v)) ?? (await cachedModel(defaultModelCache(), v)) ?? '';
+}
+
+export function registerFinetune(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): vscode.Disposable {
+  const item = vscode.window.createStatusBarItem('changeling.finetune', vscode.StatusBarAlignment.Left, 49);
+  item.name = 'Changeling fine-tuning';
+  const cli = join(context.extensionPath, 'dist', 'cli.mjs');
+
+  const openReport = (dir: string) => {
+    const html = join(dir, 'report.html');
+    if (!existsSync(html)) return;
+    const panel = vscode.window.createWebviewPanel('changeling.finetuneReport', 'Changeling: fine-tuning report', vscode.ViewColumn.Active, { enableScripts: false });
+    panel.webview.html = readFileSync(html, 'utf8').replace("style-src  'unsafe-inline'", `style-src ${panel.webview.cspSource} 'unsafe-inline'`);
+  };
+
+  const run = async (root: string, choice: Choice): Promise<{ code: number; report: string }> => {
+    const model = await modelFor(choice.task, context.globalStorageUri);
+    const report = join(await repoDataDir(await openRepository(root)), 'reports', `${choice.task}-${choice.method}`);
+    const args = [cli, 'finetune', '--task', choice.task, '--method', choice.method, '--model', model, '--repo', root, '--report', report, '--json-events'];
+    if (choice.quick) args.push('--quick');
+    const s = vscode.workspace.getConfiguration('changeling');
+    const threads = s.get<number>('finetune.threads') ?? 0;
+    if (threads > 0) args.push('--threads', String(threads));
+    if (settings().provider !== 'auto') args.push('--provider', settings().provider);
+    log.info(`finetune: ${args.slice(1).join(' ')}`);
+    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Changeling: fine-tuning ${choice.task === 'cmg' ? 'commit messages' : 'risk'} (${choice.method}${choice.quick ? ', quick' : ''})`, cancellable: true }, (progress, token) =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+        RUNS.set(root, { cancel: () => child.kill('SIGINT') });
+        token.onCancellationRequested(() => child.kill('SIGINT'));
+        item.text = '$(sync~spin) Fine-tuning';
+        item.tooltip = `Changeling is fine-tuning on ${root}`;
+        item.show();
+        let buffer = '';
+        let last = 0;
+        child.stderr.on('data', (chunk: Buffer) => {
+          buffer += chunk.toString();
+          let nl: number;
+          while ((nl = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, nl);
+            buffer = buffer.slice(nl + 1);
+            let e: { kind: string; stage?: string; message?: string; step?: number; steps?: number; loss?: number; metric?: number };
+            try {
+              e = JSON.parse(line);
+            } catch {
+              if (line.trim()) log.info(`finetune: ${line}`);
+              continue;
+            }
+            if (e.kind === 'stage') {
+              progress.report({ message: `${e.stage}: ${e.message}` });
+              item.text = `$(sync~spin) Fine-tuning: ${e.stage}`;
+              log.info(`finetune: ${e.stage}: ${e.message}`);
+            } else if (e.kind === 'step' && e.steps) {
+              const pct = (100 * e.step!) / e.steps;
+              progress.report({ message: `training: step ${e.step} of ${e.steps}, loss ${e.loss!.toFixed(3)}`, increment: Math.max(0, pct - last) });
+              last = pct;
+              item.text = `$(sync~spin) Fine-tuning ${Math.round(pct)}%`;
+            } else if (e.kind === 'eval') log.info(`finetune: validation ${e.metric!.toFixed(3)} at step ${e.step}`);
+          }
+        });
+        child.stdout.on('data', (chunk: Buffer) => log.info(chunk.toString().trimEnd()));
+        child.on('close', (code) => {
+          RUNS.delete(root);
+          item.hide();
+          resolve({ code: code ?? 1, report });
+        });
+      }),
+    );
+  };
+
+  const command = vscode.commands.registerCommand('changeling.finetune', async (arg?: { repo?: string; task?: 'cmg' | 'jitdp'; method?: Choice['method']; quick?: boolean }) => {
+    if (!vscode.workspace.isTrusted) {
+      void vscode.window.showWarningMessage('Changeling: fine-tuning runs only in a trusted workspace.');
+      return undefined;
+    }
+    const git = await gitRepositoryFor(arg);
+    if (!git) return undefined;
+    const root = git.rootUri.fsPath;
+    if (RUNS.has(root)) {
+      void vscode.window.showInformationMessage('Changeling: a fine-tuning run is already under way for this repository.');
+      return undefined;
+    }
+    let choice: Choice | undefined = arg?.task ? { task: arg.task, method: arg.method ?? 'lora', quick: arg.quick ?? false } : undefined;
+    if (!choice) {
+      const picked = await vscode.window.showQuickPick([
+        { label: 'Commit messages: LoRA', choice: { task: 'cmg', method: 'lora' } },
+        { label: 'Commit messages: full fine-tuning', choice: { task: 'cmg', method: 'fmft' } },
+        { label: 'Risk: LoRA', choice: { task: 'jitdp', method: 'lora' } },
+        { label: 'Risk: adapter', choice: { task: 'jitdp', method: 'adapter' } },
+      ] as Array<vscode.QuickPickItem & { choice: Omit<Choice, 'quick'> }>, { title: 'Changeling: fine-tune on this repository: what?' });
+      if (!picked) return undefined;
+      const size = await vscode.window.showQuickPick([
+        { label: 'Quick', description: 'a slice of the history and a few steps: minutes', quick: true },
+        { label: 'Full', description: 'the whole history with the study\'s settings: can take hours on a CPU', quick: false },
+      ], { title: 'Changeling: how long?' });
+      if (!size) return undefined;
+      choice = { ...picked.choice, quick: size.quick };
+    }
+    if (!(await modelFor(choice.task, context.globalStorageUri))) {
+      const go = await vscode.window.showWarningMessage(`Changeling: choose a ${choice.task === 'cmg' ? 'commit-message model (CodeT5 or PLBART)' : 'RoBERTa-family encoder (setting changeling.finetune.riskEncoder)'} to fine-tune first.`, 'Choose models');
+      if (go) void vscode.commands.executeCommand('changeling.selectModel');
+      return undefined;
+    }
+    const r = await run(root, choice);
+    if (r.code === 0) {
+      openReport(r.report);
+      void vscode.window.showInformationMessage('Changeling: fine-tuning finished; the report is open.');
+    } else if (r.code === 130) void vscode.window.showInformationMessage('Changeling: fine-tuning cancelled; its checkpoint is kept, and the next run resumes from it.');
+    else void vscode.window.showErrorMessage(`Changeling: fine-tuning failed (exit ${r.code}); see "Changeling: Show log".`);
+    return r;
+  });
+
+  // A run interrupted by a restart: offer to resume it (its checkpoint is in the repository's git folder).
+  void (async () => {
+    for (const f of vscode.workspace.workspaceFolders ?? []) {
+      try {
+        const dir = await repoDataDir(await openRepository(f.uri.fsPath));
+        for (const task of ['cmg', 'jitdp'] as const) {
+          const work = join(dir, `finetune-${task}`);
+          const ckpt = existsSync(work) ? readdirSync(work).find((n) => n.endsWith('.checkpoint.safetensors')) : undefined;
+          if (!ckpt || !vscode.workspace.isTrusted) continue;
+          const runInfo = existsSync(join(work, 'run.json')) ? (JSON.parse(readFileSync(join(work, 'run.json'), 'utf8')) as { method: Choice['method']; quick: boolean }) : { method: ckpt.split('.')[0] as Choice['method'], quick: false };
+          const go = await vscode.window.showInformationMessage(`Changeling: a fine-tuning run (${task}, ${runInfo.method}${runInfo.quick ? ', quick' : ''}) was interrupted. Resume it?`, 'Resume');
+          if (go) void vscode.commands.executeCommand('changeling.finetune', { repo: f.uri.fsPath, task, method: runInfo.method, quick: runInfo.quick });
+        }
+      } catch {
+        // not a repository
+      }
+    }
+  })();
+
+  return vscode.Disposable.from(item, command);
+}
