@@ -8,6 +8,7 @@ import { jitdpBench } from './jitdp.js';
 import { jitdpEvalBench } from './jitdpEval.js';
 import { jitdpDefaultBench } from './jitdpDefault.js';
 import { cmgEvalBench } from './cmgEval.js';
+import { finetuneEvalBench } from './finetuneEval.js';
 
 const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<Record<string, unknown>> }> = {
   mine: { usage: 'mine REPO_PATH [--runs N]', run: mineBench },
@@ -18,6 +19,7 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
   'jitdp-eval': { usage: 'jitdp-eval REPO REPO... [--cache DIR] [--epochs N] [--max-length N] [--no-neural]', run: jitdpEvalBench },
   'jitdp-default': { usage: 'jitdp-default REPO REPO... --out FILE [--cache DIR]', run: jitdpDefaultBench },
   'cmg-eval': { usage: 'cmg-eval REPO... [--max N] [--train REPO_NAME [--epochs N]]', run: cmgEvalBench },
+  'finetune-eval': { usage: 'finetune-eval REPO... [--eval-cap N]', run: finetuneEvalBench },
   'train-worker': { usage: 'train-worker ... (internal)', run: trainWorker },
   'infer-worker': { usage: 'infer-worker DIR CASE SRC NEW RUNS (internal)', run: inferWorker },
 };
