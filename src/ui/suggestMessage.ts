@@ -74,7 +74,10 @@ async function generate(root: string, storage: vscode.Uri, log: vscode.LogOutput
         model, n: s.count * 3, style: s.style, subjectLimit: s.subjectLimit, history: s.history, filter: s.filter, signal: ac.signal,
         onProgress: (text) => progress.report({ message: text }),
       });
-      if (r.inputNote) log.info(`suggest: ${r.inputNote}`);
+      if (r.inputNote) {
+        log.info(`suggest: ${r.inputNote}`);
+        void vscode.window.showInformationMessage(`Changeling: ${r.inputNote}. The suggestions are based on the rest.`);
+      }
       log.info(`suggest: ${r.candidates.length} candidates (${model ? model.label : 'NNGen only'}; NNGen over ${r.indexed} commits)`);
       return r.candidates;
     }),
