@@ -61,9 +61,29 @@ export async function stagedChangeInput(repo: Repository, files: readonly DiffFi
   return { author: who.toLowerCase(), time: Date.now(), message, files };
 }
 
+/** A FeatureState as plain JSON (for the on-disk cache of a repository's feature history). */
+export interface FeatureStateJson {
+  files: Array<[string, { lines: number; authors: string[]; last: number; changes: number }]>;
+  authors: Array<[string, { times: number[]; subsystems: Array<[string, number]> }]>;
+}
+
 export class FeatureState {
   private readonly files = new Map<string, FileState>();
   private readonly authors = new Map<string, AuthorState>();
+
+  toJSON(): FeatureStateJson {
+    return {
+      files: [...this.files].map(([p, f]) => [p, { lines: f.lines, authors: [...f.authors], last: f.last, changes: f.changes }]),
+      authors: [...this.authors].map(([a, st]) => [a, { times: st.times, subsystems: [...st.subsystems] }]),
+    };
+  }
+
+  static fromJSON(j: FeatureStateJson): FeatureState {
+    const s = new FeatureState();
+    for (const [p, f] of j.files) s.files.set(p, { lines: f.lines, authors: new Set(f.authors), last: f.last, changes: f.changes });
+    for (const [a, st] of j.authors) s.authors.set(a, { times: st.times, subsystems: new Map(st.subsystems) });
+    return s;
+  }
 
   /** The features of a change against the history applied so far. */
   features(c: ChangeInput): ExpertFeatures {
@@ -142,9 +162,9 @@ export class FeatureState {
  * Features of every (non-merge) commit, oldest first, in one pass over the history. Only counts are
  * needed, so no diff text is kept.
  */
-export async function* historyFeatures(repo: Repository, o: { signal?: AbortSignal } = {}): AsyncGenerator<{ sha: string; features: ExpertFeatures }, FeatureState> {
-  const state = new FeatureState();
-  for await (const c of walkHistory(repo, { reverse: true, maxDiffBytes: 0, signal: o.signal })) {
+export async function* historyFeatures(repo: Repository, o: { signal?: AbortSignal; rev?: string; from?: FeatureState } = {}): AsyncGenerator<{ sha: string; features: ExpertFeatures }, FeatureState> {
+  const state = o.from ?? new FeatureState();
+  for await (const c of walkHistory(repo, { reverse: true, maxDiffBytes: 0, signal: o.signal, rev: o.rev })) {
     if (c.merge) continue;
     const input = changeInput(c);
     yield { sha: c.sha, features: state.features(input) };
@@ -157,8 +177,8 @@ export async function* historyFeatures(repo: Repository, o: { signal?: AbortSign
  * Walks the whole history once, handing each commit's features to `each`, and returns the state after the
  * newest commit (for scoring the staged change). An empty repository gives an empty state.
  */
-export async function walkFeatures(repo: Repository, each: (sha: string, f: ExpertFeatures) => unknown, o: { signal?: AbortSignal } = {}): Promise<FeatureState> {
-  if (repo.head === null) return new FeatureState();
+export async function walkFeatures(repo: Repository, each: (sha: string, f: ExpertFeatures) => unknown, o: { signal?: AbortSignal; rev?: string; from?: FeatureState } = {}): Promise<FeatureState> {
+  if (repo.head === null) return o.from ?? new FeatureState();
   const gen = historyFeatures(repo, o);
   for (;;) {
     const r = await gen.next();

@@ -1,7 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import defaultModelJson from '../../../models/jitdp-default.json' with { type: 'json' };
-import { FeatureState, changeInput, stagedChangeInput, walkFeatures, type ExpertFeatures } from '../../git/expertFeatures.js';
+import { FeatureState, changeInput, stagedChangeInput, type ExpertFeatures } from '../../git/expertFeatures.js';
+import { featureHistory } from '../../git/featureCache.js';
 import { HeadCache } from '../../util/headCache.js';
 import { commitDiff } from '../../git/history.js';
 import type { Repository } from '../../git/repository.js';
@@ -99,13 +100,9 @@ interface Change {
 
 const histories = new HeadCache<{ state: FeatureState; features: Map<string, ExpertFeatures> }>();
 
-/** Every commit's features and the state after HEAD, from one walk, kept while HEAD stays (HeadCache). */
+/** Every commit's features and the state after HEAD: the on-disk cache (featureCache.ts), kept in memory while HEAD stays. */
 function historyState(repo: Repository, signal?: AbortSignal) {
-  return histories.get(repo.root, repo.head, '', async () => {
-    const features = new Map<string, ExpertFeatures>();
-    const state = await walkFeatures(repo, (sha, f) => features.set(sha, f), { signal });
-    return { state, features };
-  });
+  return histories.get(repo.root, repo.head, '', () => featureHistory(repo, { signal }));
 }
 
 /** The changes a target names, each with its features as of just before it. */
