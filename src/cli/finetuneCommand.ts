@@ -18,7 +18,7 @@ export const FINETUNE_HELP = `changeling finetune --task cmg|jitdp --method lora
   if it beats the untuned model on validation. A report (Markdown, HTML with the curves, JSON) goes to --report
   (default: the git folder's changeling/reports/). A cancelled run (Ctrl-C) resumes from its checkpoint.
 
-  --task cmg     commit messages: --model a CodeT5/PLBART folder; --method lora or fmft
+  --task cmg     commit messages: --model a CodeT5/PLBART folder; --method lora, adapter or fmft
   --task jitdp   risk: --model a RoBERTa-family encoder (CodeBERT...); --method lora or adapter
   --quick        a smoke run: a slice of the history and a few steps (minutes)
   --adopt auto|always|never   (default auto: only when it beats the untuned model on validation)

@@ -13,6 +13,8 @@ interface FolderBase {
   loadWeights(): Promise<WeightMap>;
   /** What else changes the weights (a merged adapter): part of the graph-cache key. */
   cacheExtra?: string;
+  /** Rewrites applied to each inference graph after it is built (bottleneck adapters with their weights). */
+  graphTransforms?: Array<(b: import('../graph/builder.js').GraphBuilder) => void>;
 }
 
 export type ModelFolder =

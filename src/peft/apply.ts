@@ -1,7 +1,8 @@
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelFolder } from '../models/modelFolder.js';
-import type { WeightMap } from '../models/weights.js';
+import { loadSafetensors, type WeightMap } from '../models/weights.js';
+import { injectAdapters, parseAdapterConfig } from './adapter/inject.js';
 import { ChangelingError } from '../util/errors.js';
 import { readAdapter } from './files.js';
 import { loraScaling, parseLoraConfig } from './lora/config.js';
@@ -37,4 +38,36 @@ export async function withMergedLora(model: ModelFolder, adapterDir: string): Pr
   };
   let loaded: Promise<WeightMap> | null = null;
   return { ...model, cacheExtra: `${adapterDir}:${st.size}:${st.mtimeMs}`, loadWeights: () => (loaded ??= load()) };
+}
+
+/**
+ * A model folder whose inference graphs carry Changeling's bottleneck adapters (with their trained weights as
+ * graph constants) and whose base weights carry the layer norms trained with them (extra_trainable.safetensors).
+ * The adapter's files join the graph-cache key.
+ */
+export async function withAdapters(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
+  const adapter = await readAdapter(adapterDir);
+  if (adapter.config.peft_type !== 'CHANGELING_BOTTLENECK') throw new ChangelingError('usage', `${adapterDir} is not a Changeling bottleneck adapter (peft_type ${String(adapter.config.peft_type)})`);
+  const cfg = parseAdapterConfig(adapter.config, join(adapterDir, 'adapter_config.json'));
+  const st = statSync(join(adapterDir, 'adapter_model.safetensors'));
+  const extraPath = join(adapterDir, 'extra_trainable.safetensors');
+  const extra = existsSync(extraPath) ? await loadSafetensors(extraPath) : new Map();
+  let loaded: Promise<WeightMap> | null = null;
+  const load = async (): Promise<WeightMap> => {
+    const merged: WeightMap = new Map(await model.loadWeights());
+    for (const [k, v] of extra) merged.set(k, v);
+    return merged;
+  };
+  return {
+    ...model,
+    cacheExtra: `${model.cacheExtra ?? ''}|adapter:${adapterDir}:${st.size}:${st.mtimeMs}`,
+    loadWeights: () => (loaded ??= load()),
+    graphTransforms: [...(model.graphTransforms ?? []), (b) => void injectAdapters(b, cfg, { values: adapter.weights, optional: true })],
+  };
+}
+
+/** A model folder with a PEFT LoRA adapter merged in, or Changeling's bottleneck adapters in its graphs. */
+export async function withAdapter(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
+  const { config } = await readAdapter(adapterDir);
+  return config.peft_type === 'CHANGELING_BOTTLENECK' ? withAdapters(model, adapterDir) : withMergedLora(model, adapterDir);
 }

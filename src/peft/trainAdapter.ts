@@ -266,9 +266,8 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     // (a task head, layer norms with adapters) to extra_trainable.safetensors beside it.
     const isAdapterKey = (k: string) => k.startsWith('base_model.') || k === 'prompt_embeddings';
     const pick = (keep: boolean) => Object.fromEntries(Object.entries(tensors).filter(([k]) => isAdapterKey(k) === keep));
-    await writeAdapter(o.out, saveConfig!, pick(true));
     const extra = pick(false);
-    if (Object.keys(extra).length) await writeBytesAtomic(join(o.out, 'extra_trainable.safetensors'), encodeSafetensors(extra, { format: 'pt' }));
+    await writeAdapter(o.out, saveConfig!, pick(true), Object.keys(extra).length ? { 'extra_trainable.safetensors': encodeSafetensors(extra, { format: 'pt' }) } : {});
   }
   if (!existsSync(o.out)) throw new ChangelingError('io', `nothing was written to ${o.out}`);
   return { steps: log, out: o.out, trainableParameters: params.reduce((n, p) => n + p.init.length, 0), seconds, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) };

@@ -90,6 +90,7 @@ export class Seq2SeqRunner {
         sb.output(kv.key, `present.${i}.key`);
         sb.output(kv.value, `present.${i}.value`);
       });
+      for (const t of model.graphTransforms ?? []) for (const b of [eb, db, cb, sb]) t(b);
       return { graphs: { encoder: eb, decoder: db, crossKv: cb, step: sb }, meta: {} };
     });
     // The full-sequence decoder (logits for given decoder inputs) is opened only when asked for.

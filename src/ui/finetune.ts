@@ -114,6 +114,7 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
     if (!choice) {
       const picked = await vscode.window.showQuickPick([
         { label: 'Commit messages: LoRA', choice: { task: 'cmg', method: 'lora' } },
+        { label: 'Commit messages: adapter', choice: { task: 'cmg', method: 'adapter' } },
         { label: 'Commit messages: full fine-tuning', choice: { task: 'cmg', method: 'fmft' } },
         { label: 'Risk: LoRA', choice: { task: 'jitdp', method: 'lora' } },
         { label: 'Risk: adapter', choice: { task: 'jitdp', method: 'adapter' } },

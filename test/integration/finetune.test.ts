@@ -70,6 +70,11 @@ test('finetune --task cmg: LoRA on the repository\'s history, evaluated against 
   const s = JSON.parse(run(r.dir, 'suggest', '--json', '-n', '2').stdout);
   assert.ok(s.candidates.some((c: { source: string }) => c.source === 'model+adapter'), JSON.stringify(s.candidates));
   assert.ok(JSON.parse(run(r.dir, 'suggest', '--json', '--nngen-only').stdout).candidates.every((c: { source: string }) => c.source === 'nngen'));
+  // Bottleneck adapters generate too: trained, adopted, and used by suggest.
+  const ad = run(r.dir, 'finetune', '--task', 'cmg', '--method', 'adapter', '--model', model, '--quick', '--epochs', '3', '--lr', '5e-3', '--adopt', 'always', '--json');
+  assert.equal(ad.status, 0, ad.stderr.slice(-2000));
+  assert.equal((await readAdapter(JSON.parse(ad.stdout).out)).config.peft_type, 'CHANGELING_BOTTLENECK');
+  assert.ok(JSON.parse(run(r.dir, 'suggest', '--json', '-n', '2').stdout).candidates.some((c: { source: string }) => c.source === 'model+adapter'));
   // Bad input: a method that cannot generate, no model, a thin history.
   assert.match(run(r.dir, 'finetune', '--task', 'cmg', '--method', 'prefix', '--model', model).stderr, /--method prefix cannot generate messages yet/);
   assert.match(run(r.dir, 'finetune', '--task', 'cmg').stderr, /needs --model/);

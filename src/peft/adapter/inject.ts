@@ -42,7 +42,12 @@ export interface InjectedAdapter {
 
 export const adapterKey = (site: string, part: 'down.weight' | 'down.bias' | 'up.weight' | 'up.bias') => `base_model.model.${site}.${part}`;
 
-export function injectAdapters(b: GraphBuilder, cfg: AdapterConfig): InjectedAdapter[] {
+/**
+ * `values`: trained weights by name; given, the adapters' parameters are constants of the graph (inference)
+ * instead of inputs (training). `optional`: a graph with no site (e.g. the cross-attention key/value graph)
+ * is left as it is instead of failing.
+ */
+export function injectAdapters(b: GraphBuilder, cfg: AdapterConfig, o: { values?: Map<string, { shape: number[]; data: Float32Array }>; optional?: boolean } = {}): InjectedAdapter[] {
   const found: InjectedAdapter[] = [];
   for (const node of b.nodes.slice()) {
     if (node.op !== 'MatMul') continue;
@@ -60,12 +65,14 @@ export function injectAdapters(b: GraphBuilder, cfg: AdapterConfig): InjectedAda
     if (biasAdd) out = biasAdd.outputs[0]!;
     const d = w.shape[0] as number;
     const m = cfg.size;
-    const params = {
-      downW: b.input(adapterKey(site, 'down.weight'), 'float32', [m, d]),
-      downB: b.input(adapterKey(site, 'down.bias'), 'float32', [m]),
-      upW: b.input(adapterKey(site, 'up.weight'), 'float32', [d, m]),
-      upB: b.input(adapterKey(site, 'up.bias'), 'float32', [d]),
+    const param = (part: 'down.weight' | 'down.bias' | 'up.weight' | 'up.bias', shape: number[]) => {
+      const name = adapterKey(site, part);
+      if (!o.values) return b.input(name, 'float32', shape);
+      const v = o.values.get(name);
+      if (!v || v.data.length !== shape.reduce((a, x) => a * x, 1)) throw new ChangelingError('io', `the adapter has no ${name} of shape [${shape}]`);
+      return b.initializer(name, 'float32', shape, v.data);
     };
+    const params = { downW: param('down.weight', [m, d]), downB: param('down.bias', [m]), upW: param('up.weight', [d, m]), upB: param('up.bias', [d]) };
     wrapValue(b, out, (h) => {
       const down = b.add(b.matmul(h, b.transpose(params.downW, [1, 0])), params.downB);
       const act = cfg.nonLinearity === 'relu' ? b.relu(down) : b.gelu(down, 'erf');
@@ -73,7 +80,7 @@ export function injectAdapters(b: GraphBuilder, cfg: AdapterConfig): InjectedAda
     });
     found.push({ site, params, width: d });
   }
-  if (found.length === 0) throw new ChangelingError('usage', `adapters: no site found for ${cfg.sites.join(', ')}`);
+  if (found.length === 0 && !o.optional) throw new ChangelingError('usage', `adapters: no site found for ${cfg.sites.join(', ')}`);
   return found;
 }
 

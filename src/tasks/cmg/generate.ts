@@ -1,6 +1,6 @@
 import { loadModelFolder, type ModelFolder } from '../../models/modelFolder.js';
 import { CodeTokenizer } from '../../models/tokenizer.js';
-import { withMergedLora } from '../../peft/apply.js';
+import { withAdapter } from '../../peft/apply.js';
 import { beamSearch } from '../../runtime/beamSearch.js';
 import { Seq2SeqRunner } from '../../runtime/seq2seq.js';
 import { ort } from '../../runtime/session.js';
@@ -40,7 +40,7 @@ export class MessageModel {
   static async create(dir: string, o: { adapter?: string; maxInput?: number; provider?: string } = {}): Promise<MessageModel> {
     const base = await loadModelFolder(dir);
     if (base.kind === 'roberta') throw new ChangelingError('usage', `${dir} is an encoder-only (RoBERTa) model; commit messages need CodeT5 or PLBART`);
-    const model = o.adapter ? await withMergedLora(base, o.adapter) : base;
+    const model = o.adapter ? await withAdapter(base, o.adapter) : base;
     const tokenizer = await CodeTokenizer.fromFolder(dir);
     const runner = await Seq2SeqRunner.create(model, { maxLength: 1024, provider: o.provider });
     const positions = model.kind === 'bart' ? model.config.maxPositionEmbeddings : Infinity;

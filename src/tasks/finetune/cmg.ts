@@ -14,8 +14,9 @@ import type { FinetuneEvent, FinetuneOptions, FinetuneResult } from './types.js'
 
 /**
  * `changeling finetune --task cmg`: the repository's history as (marked diff, subject line) pairs, oldest
- * 80% to train, next 10% to validate, newest 10% to test; LoRA or full fine-tuning of a CodeT5/PLBART model
- * with the study's CMG settings (LoRA r 8, alpha 32; lr 5e-4 LoRA / 2e-5 full; batch 16) scaled to the data
+ * 80% to train, next 10% to validate, newest 10% to test; LoRA, bottleneck adapters or full fine-tuning of a
+ * CodeT5/PLBART model with the study's CMG settings (LoRA r 8, alpha 32; lr 5e-4 LoRA and adapters / 2e-5 full;
+ * batch 16) scaled to the data
  * (epochs so that small histories still get a few hundred steps, at most 10); then the untuned model, the
  * tuned one and NNGen (over the training commits) generate for the validation and test commits. The tuned
  * model is adopted for this repository when it beats the untuned one on validation B-Norm BLEU (or always
@@ -44,7 +45,7 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   const t0 = performance.now();
   const emit = (e: FinetuneEvent) => o.onEvent?.(e);
   if (!o.model) throw new ChangelingError('usage', 'fine-tuning commit messages needs --model: a CodeT5 or PLBART folder (e.g. "changeling download Salesforce/codet5-small")');
-  if (o.method !== 'lora' && o.method !== 'fmft') throw new ChangelingError('usage', `--method ${o.method} cannot generate messages yet (only LoRA, merged for inference, and full fine-tuning can): use --method lora or fmft`);
+  if (o.method === 'prefix') throw new ChangelingError('usage', '--method prefix cannot generate messages yet (LoRA, bottleneck adapters and full fine-tuning can): use --method lora, adapter or fmft');
   emit({ kind: 'stage', stage: 'mining', message: 'reading the history' });
   const all = await history(repo, o.maxCommits ?? 20000, o.signal);
   if (all.length < (o.quick ? 30 : 200)) throw new ChangelingError('usage', `the history is too thin to fine-tune on: ${all.length} commits with a message and a diff (at least ${o.quick ? 30 : 200})`);
@@ -79,7 +80,7 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   const losses: Array<{ step: number; loss: number }> = [];
   const trained = await trainAdapter({
     model: o.model, method: o.method, data, out: `${out}.new`, steps, batch, seed: o.seed ?? 42, schedule: 'linear', maxSourceLength: base.maxInput, maxTargetLength: maxTarget,
-    lr: o.lr ?? (o.method === 'lora' ? 5e-4 : 2e-5), lora: { r: 8, alpha: 32 }, signal: o.signal, provider: o.provider, threads: o.threads,
+    lr: o.lr ?? (o.method === 'fmft' ? 2e-5 : 5e-4), lora: { r: 8, alpha: 32 }, signal: o.signal, provider: o.provider, threads: o.threads,
     checkpoint: join(work, `${o.method}.checkpoint.safetensors`), checkpointEvery: Math.max(5, Math.min(50, Math.floor(steps / 5))),
     onStep: (step, loss) => {
       losses.push({ step, loss });
@@ -91,9 +92,9 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   await rm(out, { recursive: true, force: true });
   await rename(`${out}.new`, out);
   await rm(join(work, `${o.method}.checkpoint.safetensors`), { force: true });
-  const tuned = o.method === 'lora'
-    ? await MessageModel.create(o.model, { adapter: out, maxInput: base.maxInput, provider: o.provider })
-    : await MessageModel.create(out, { maxInput: base.maxInput, provider: o.provider });
+  const tuned = o.method === 'fmft'
+    ? await MessageModel.create(out, { maxInput: base.maxInput, provider: o.provider })
+    : await MessageModel.create(o.model, { adapter: out, maxInput: base.maxInput, provider: o.provider });
   const index = new NngenIndex();
   for (const p of train) index.add(p.sha, p.subject, diffWords(p.files));
   const generate = async (m: MessageModel, pairs: Pair[], what: string) => {
@@ -124,7 +125,7 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   let adoptedAt: string | null = null;
   if (adopt) {
     adoptedAt = await adoptMessageModel(repo, {
-      model: o.method === 'lora' ? o.model : out, adapter: o.method === 'lora' ? out : null, method: o.method, adoptedAt: new Date().toISOString(),
+      model: o.method === 'fmft' ? out : o.model, adapter: o.method === 'fmft' ? null : out, method: o.method, adoptedAt: new Date().toISOString(),
       validation: { tunedBnorm: val.metrics.tuned.bnormBleu, untunedBnorm: val.metrics.untuned.bnormBleu },
     });
   }
