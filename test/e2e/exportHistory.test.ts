@@ -28,6 +28,17 @@ function sampleRepo(): TestRepo {
   return r;
 }
 
+/** Accepts VS Code's own save dialog: OK, again if the dialog was still checking the typed path and ignored it. */
+async function acceptSaveDialog(page: import('playwright-core').Page): Promise<void> {
+  const widget = page.locator('.quick-input-widget');
+  for (let i = 0; i < 4; i++) {
+    await page.waitForTimeout(300);
+    await page.locator('.quick-input-widget .monaco-button', { hasText: 'OK' }).click().catch(() => {});
+    if (await widget.waitFor({ state: 'hidden', timeout: 3000 }).then(() => true, () => false)) return;
+  }
+  throw new Error('the save dialog did not accept the path');
+}
+
 test('the installed .vsix exports the history dataset from the command palette', { timeout: 240_000 }, async () => {
   assert.ok(existsSync(VSIX), `${VSIX} is missing: run "npm run package" first`);
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -53,7 +64,7 @@ test('the installed .vsix exports the history dataset from the command palette',
   }, undefined, { timeout: 30_000 });
   await page.screenshot({ path: join(ARTIFACTS, 'export-history-save-dialog.png') });
   await pathInput.fill(out);
-  await page.locator('.quick-input-widget .monaco-button', { hasText: 'OK' }).click();
+  await acceptSaveDialog(page);
 
   const toast = page.locator('.notification-toast', { hasText: 'Changeling: exported 4 commits' });
   await toast.waitFor({ timeout: 60_000 }).catch(async (err) => {
@@ -73,7 +84,7 @@ test('the installed .vsix exports the history dataset from the command palette',
   await cs.runCommand(page, 'Changeling: Export history dataset');
   await page.waitForFunction(() => document.querySelector<HTMLInputElement>('.quick-input-widget input.input')?.value.endsWith('-history.jsonl'), undefined, { timeout: 30_000 });
   await pathInput.fill(out2);
-  await page.locator('.quick-input-widget .monaco-button', { hasText: 'OK' }).click();
+  await acceptSaveDialog(page);
   const running = page.locator('.notification-toast', { hasText: 'exporting the history' });
   await running.waitFor({ timeout: 30_000 });
   await page.screenshot({ path: join(ARTIFACTS, 'export-history-running.png') });
