@@ -40,7 +40,7 @@ Usage:
 ${Object.values(COMMANDS).map((c) => '  ' + c.help.split('\n')[0]).join('\n')}
   changeling help COMMAND
 
-With no command, "show" runs. Exit codes: 0 success, 1 failure, 2 bad usage, 130 cancelled.`;
+With no command, "show" runs. Exit codes: 0 success, 1 failure, 2 bad usage, 3 a risky change (risk --fail-on), 130 cancelled.`;
 
 export async function main(argv: string[]): Promise<number> {
   const first = argv[0];

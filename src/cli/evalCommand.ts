@@ -5,8 +5,7 @@ import { cmgMetrics } from '../eval/cmgMetrics.js';
 import { ChangelingError, fileError } from '../util/errors.js';
 import { printJson, writeOut } from './io.js';
 
-export const EVAL_HELP = `changeling eval jitdp --pred FILE [--threshold 0.5] [--json]
-changeling eval cmg --pred FILE --gold FILE [--json]
+export const EVAL_HELP = `changeling eval jitdp --pred FILE [--threshold 0.5] [--json] | eval cmg --pred FILE --gold FILE [--json]
 
   cmg: commit-message metrics of predictions against references, one message per line (line i of --pred
   against line i of --gold): B-Norm BLEU (CodeXGLUE smooth_bleu), ROUGE-L (beta 1.2) and METEOR (exact and
