@@ -18,7 +18,7 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
   jitdp: { usage: 'jitdp REPO_PATH [--cache DIR]', run: jitdpBench },
   'jitdp-eval': { usage: 'jitdp-eval REPO REPO... [--cache DIR] [--epochs N] [--max-length N] [--no-neural]', run: jitdpEvalBench },
   'jitdp-default': { usage: 'jitdp-default REPO REPO... --out FILE [--cache DIR]', run: jitdpDefaultBench },
-  'cmg-eval': { usage: 'cmg-eval REPO... [--max N] [--train REPO_NAME [--epochs N]]', run: cmgEvalBench },
+  'cmg-eval': { usage: 'cmg-eval REPO... [--max N] [--train REPO_NAME [--epochs N]] [--nngen-only]', run: cmgEvalBench },
   'finetune-eval': { usage: 'finetune-eval REPO... [--eval-cap N]', run: finetuneEvalBench },
   'train-worker': { usage: 'train-worker ... (internal)', run: trainWorker },
   'infer-worker': { usage: 'infer-worker DIR CASE SRC NEW RUNS (internal)', run: inferWorker },

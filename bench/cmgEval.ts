@@ -33,7 +33,7 @@ export async function cmgEvalBench(args: string[]): Promise<Record<string, unkno
   const epochs = Number(flag('--epochs') ?? 8);
   const skip = new Set([flag('--max'), trainRepo, flag('--epochs')]);
   const paths = args.filter((a) => !a.startsWith('--') && !skip.has(a));
-  if (paths.length === 0) throw new Error('usage: npm run bench -- cmg-eval REPO... [--max N] [--train REPO_NAME [--epochs N]]');
+  if (paths.length === 0) throw new Error('usage: npm run bench -- cmg-eval REPO... [--max N] [--train REPO_NAME [--epochs N]] [--nngen-only]');
   const work = mkdtempSync(join(tmpdir(), 'changeling-cmg-eval-'));
   const tiny = writeTinyT5(join(work, 'tiny-t5'));
   const random = await MessageModel.create(tiny, { maxInput: 256 });
@@ -69,6 +69,7 @@ export async function cmgEvalBench(args: string[]): Promise<Record<string, unkno
       };
       add('NNGen', nn, nnSeconds);
       add('NNGen + the repository\'s style', styled, nnSeconds);
+      if (args.includes('--nngen-only')) continue;
       const generate = async (m: MessageModel) => {
         const out: string[] = [];
         for (const c of test) out.push((await m.generate(m.input(c.files).text, { beams: 5, n: 1, maxNewTokens: 24 }))[0]?.message ?? '');

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeShortening, modelInput } from '../../src/tasks/cmg/input.js';
 import { applyStyle, baseVerb, learnStyle } from '../../src/tasks/cmg/style.js';
-import { limitSubject } from '../../src/tasks/cmg/suggest.js';
+import { limitSubject, withoutReference } from '../../src/tasks/cmg/suggest.js';
 import type { DiffFile } from '../../src/git/types.js';
 
 const words = (s: string) => s.split(/\s+/).filter(Boolean).length;
@@ -56,6 +56,7 @@ test('style: learned shares, and the rules applied by post-processing', () => {
   assert.equal(s.capitalized, 0);
   assert.equal(s.imperative, 0.9, 'every first word but "typo" is a verb');
   assert.equal(applyStyle('Added streaming to the parser.', s, { paths: ['parser/x.ts'] }), 'feat(parser): add streaming to the parser');
+  assert.equal(applyStyle('fix: keep the newline', s, { paths: ['parser/x.ts'] }), 'fix: keep the newline', 'a prefix written by someone is kept as it is');
   assert.equal(applyStyle('Fixes crash on empty file', s, { paths: ['cli/main.ts'] }), 'fix(cli): fix crash on empty file');
   assert.equal(applyStyle('Update docs', s, { paths: ['docs/guide.md'] }), 'docs: update docs');
 
@@ -72,4 +73,8 @@ test('subject limit: cut at a word, body kept', () => {
   assert.equal(limitSubject('short', 72), 'short');
   assert.equal(limitSubject('Make the parser accept very long inputs without, running out of memory', 40), 'Make the parser accept very long inputs');
   assert.equal(limitSubject('a'.repeat(50) + '\n\nbody', 20), 'a'.repeat(20) + '\n\nbody');
+  assert.equal(limitSubject('fix(res.send): add Content-Length header only if Transfer-Encoding is not present', 72), 'fix(res.send): add Content-Length header only if Transfer-Encoding');
+  assert.equal(withoutReference('Add the thing (#4893)'), 'Add the thing');
+  assert.equal(withoutReference('Fix crash #12'), 'Fix crash');
+  assert.equal(withoutReference('Bump to 1.2 (#3) now'), 'Bump to 1.2 (#3) now');
 });

@@ -182,7 +182,8 @@ export function applyStyle(message: string, style: CommitStyle, ctx: StyleContex
   if (style.conventional >= ON || (p.type && style.conventional > OFF)) {
     const type = p.type ?? guessType(d, ctx.paths ?? [], style);
     const tops = [...new Set((ctx.paths ?? []).map((x) => x.split('/')[0]!))];
-    const scope = p.scope ?? (tops.length === 1 ? style.scopes[tops[0]!] ?? null : null);
+    // A scope is added only with a type we add: a candidate's own prefix is kept as it was written.
+    const scope = p.type ? p.scope : tops.length === 1 ? style.scopes[tops[0]!] ?? null : null;
     if (type) subject = `${type}${scope ? `(${scope})` : ''}${p.breaking ? '!' : ''}: ${d}`;
   }
   const branchTicket = /([A-Z][A-Z0-9]+-\d+)/.exec(ctx.branch ?? '')?.[1] ?? (/(?:^|\/)(\d+)[-_]/.exec(ctx.branch ?? '') && style.ticket.form === 'hash' ? `#${/(?:^|\/)(\d+)[-_]/.exec(ctx.branch ?? '')![1]}` : null);

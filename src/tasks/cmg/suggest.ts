@@ -55,14 +55,21 @@ export interface SuggestOptions {
 export type SuggestTarget = { kind: 'staged' } | { kind: 'commit'; rev: string };
 
 /** A subject cut to `limit` characters at a word boundary (the body, if any, is kept). */
+const DANGLING = /\s+(a|an|the|and|or|but|if|of|to|in|on|at|for|with|by|from|as|is|are|was|be|when|that|which|only|not|into)$/i;
+
 export function limitSubject(message: string, limit: number): string {
   const [subject, ...body] = message.split('\n');
   if (subject!.length <= limit) return message;
   const cut = subject!.slice(0, limit + 1);
   const at = cut.lastIndexOf(' ');
-  const short = (at > limit / 2 ? cut.slice(0, at) : subject!.slice(0, limit)).replace(/[\s,;:(-]+$/, '');
+  let short = (at > limit / 2 ? cut.slice(0, at) : subject!.slice(0, limit)).replace(/[\s,;:(-]+$/, '');
+  // Do not end on a word that promises more ("... only if Transfer-Encoding is").
+  for (let i = 0; i < 3 && DANGLING.test(short); i++) short = short.replace(DANGLING, '').replace(/[\s,;:(-]+$/, '');
   return [short, ...body].join('\n');
 }
+
+/** A neighbour's message without its own pull-request or issue number ("... (#4893)"), which is not this change's. */
+export const withoutReference = (subject: string) => subject.replace(/\s*\((?:#|GH-|gh-)\d+\)\s*$|\s+#\d+\s*$/, '').trim() || subject;
 
 const indexes = new HeadCache<{ index: NngenIndex; messages: string[]; paths: string[][] }>();
 
@@ -112,7 +119,7 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
     for (const c of await o.model.generate(input.text, { n, beams: Math.max(o.beams ?? 5, n), maxNewTokens: o.maxNewTokens })) raw.push({ message: c.message, source: o.model.label as Suggestion['source'], detail: `beam score ${c.score.toFixed(3)}` });
   }
   for (const c of index.query(diffWords(files), { k: n, exclude: self ? new Set([self]) : undefined })) {
-    raw.push({ message: c.message, source: 'nngen', detail: `like ${c.sha.slice(0, 10)} (cosine ${c.cosine.toFixed(2)}, diff BLEU ${(c.bleu * 100).toFixed(1)})` });
+    raw.push({ message: withoutReference(c.message), source: 'nngen', detail: `like ${c.sha.slice(0, 10)} (cosine ${c.cosine.toFixed(2)}, diff BLEU ${(c.bleu * 100).toFixed(1)})` });
   }
   const ctx = { paths: files.map((f) => f.path), branch: o.branch ?? repo.branch };
   const seen = new Set<string>();
