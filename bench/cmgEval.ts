@@ -1,14 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { walkHistory } from '../src/git/history.js';
 import { openRepository } from '../src/git/repository.js';
-import type { DiffFile } from '../src/git/types.js';
 import { cmgMetrics, type CmgMetrics } from '../src/eval/cmgMetrics.js';
 import { MessageModel } from '../src/tasks/cmg/generate.js';
 import { NngenIndex, diffWords } from '../src/tasks/cmg/nngen.js';
 import { applyStyle, learnStyle } from '../src/tasks/cmg/style.js';
 import { trainAdapter } from '../src/peft/trainAdapter.js';
+import { subjectHistory } from '../src/tasks/finetune/cmg.js';
 import { writeTinyT5 } from '../test/helpers/tinyModels.js';
 import { repoName } from './jitdpData.js';
 
@@ -20,12 +19,6 @@ import { repoName } from './jitdpData.js';
  * `--train REPO_NAME`, that repository also gets a tiny T5 trained by `changeling train` (full training of
  * the tiny model: LoRA on a random frozen model would learn nothing) on its older commits.
  */
-interface Commit {
-  sha: string;
-  subject: string;
-  files: DiffFile[];
-}
-
 export async function cmgEvalBench(args: string[]): Promise<Record<string, unknown>> {
   const flag = (n: string) => (args.includes(n) ? args[args.indexOf(n) + 1]! : null);
   const max = Number(flag('--max') ?? 6000);
@@ -43,12 +36,7 @@ export async function cmgEvalBench(args: string[]): Promise<Record<string, unkno
     for (const p of paths) {
       const repo = await openRepository(p);
       const name = repoName(repo);
-      const commits: Commit[] = [];
-      for await (const c of walkHistory(repo, { max, noMerges: true, maxDiffBytes: 64 << 10 })) {
-        const subject = c.message.split('\n')[0]!.trim();
-        if (subject && c.files.length) commits.push({ sha: c.sha, subject, files: c.files });
-      }
-      commits.reverse(); // oldest first
+      const commits = await subjectHistory(repo, max);
       const cut = Math.floor(commits.length * 0.9);
       const history = commits.slice(0, cut);
       const test = commits.slice(cut);

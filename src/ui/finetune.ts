@@ -4,6 +4,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openRepository, repoDataDir } from '../git/repository.js';
 import { gitRepositoryFor } from './gitApi.js';
+import { reportHtml } from '../tasks/finetune/report.js';
+import type { FinetuneResult } from '../tasks/finetune/types.js';
 import { settings } from './settings.js';
 import { cachedModel } from '../models/hub.js';
 import { defaultModelCache } from '../models/manifest.js';
@@ -37,10 +39,10 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
   const cli = join(context.extensionPath, 'dist', 'cli.mjs');
 
   const openReport = (dir: string) => {
-    const html = join(dir, 'report.html');
-    if (!existsSync(html)) return;
+    const json = join(dir, 'report.json');
+    if (!existsSync(json)) return;
     const panel = vscode.window.createWebviewPanel('changeling.finetuneReport', 'Changeling: fine-tuning report', vscode.ViewColumn.Active, { enableScripts: false });
-    panel.webview.html = readFileSync(html, 'utf8').replace("style-src  'unsafe-inline'", `style-src ${panel.webview.cspSource} 'unsafe-inline'`);
+    panel.webview.html = reportHtml(JSON.parse(readFileSync(json, 'utf8')) as FinetuneResult, panel.webview.cspSource);
   };
 
   const run = async (root: string, choice: Choice): Promise<{ code: number; report: string }> => {

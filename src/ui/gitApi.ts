@@ -21,7 +21,8 @@ export async function gitApi(): Promise<GitApi | null> {
 }
 
 /** The git extension's repository for a command's argument (a SourceControl from an SCM menu) or a path. */
-export async function gitRepositoryFor(arg?: unknown): Promise<GitRepositoryApi | null> {
+/** `ask: false` (background work): never a QuickPick; the active editor's repository, else the first. */
+export async function gitRepositoryFor(arg?: unknown, o: { ask?: boolean } = {}): Promise<GitRepositoryApi | null> {
   const api = await gitApi();
   if (!api) return null;
   // A SourceControl (SCM menus pass one), { repo: path } (programmatic callers), or a path.
@@ -32,6 +33,7 @@ export async function gitRepositoryFor(arg?: unknown): Promise<GitRepositoryApi 
   const owning = active ? api.repositories.filter((r) => active.startsWith(r.rootUri.fsPath)).sort((a, b) => b.rootUri.fsPath.length - a.rootUri.fsPath.length)[0] : undefined;
   if (owning) return owning;
   if (api.repositories.length === 0) return null;
+  if (o.ask === false) return api.repositories[0]!;
   const pick = await vscode.window.showQuickPick(api.repositories.map((r) => ({ label: vscode.workspace.asRelativePath(r.rootUri, true) || r.rootUri.fsPath, repo: r })), { title: 'Changeling: which repository?' });
   return pick?.repo ?? null;
 }

@@ -87,8 +87,7 @@ export class RiskController implements vscode.Disposable {
       this.item.hide();
       return null;
     }
-    const api = await gitApi();
-    const git = api?.repositories.length === 1 ? api.repositories[0] : await gitRepositoryFor().catch(() => null);
+    const git = await gitRepositoryFor(undefined, { ask: false }).catch(() => null);
     if (!git) {
       this.item.hide();
       return null;

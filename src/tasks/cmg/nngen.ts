@@ -95,7 +95,7 @@ export class NngenIndex {
     const hyp = words.slice(0, MAX_SEQ).map((w) => String(this.vocab.get(w) ?? `?${w}`));
     const seen = new Set<string>();
     const out: NngenCandidate[] = [];
-    for (const [doc, cosine] of scored.slice(0, Math.max(k * 3, k))) {
+    for (const [doc, cosine] of scored.slice(0, k * 3)) {
       const message = this.messages[doc]!;
       const key = message.toLowerCase();
       if (seen.has(key)) continue;

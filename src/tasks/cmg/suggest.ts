@@ -132,5 +132,5 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
     seen.add(key);
     candidates.push(message === s.message ? s : { ...s, message, original: s.message });
   }
-  return { target: self ?? 'staged', files: files.length, candidates: candidates.slice(0, Math.max(n, o.model ? 2 * n : n)), inputNote, style, indexed: index.size };
+  return { target: self ?? 'staged', files: files.length, candidates: candidates.slice(0, o.model ? 2 * n : n), inputNote, style, indexed: index.size };
 }

@@ -23,7 +23,7 @@ import type { FinetuneEvent, FinetuneOptions, FinetuneResult } from './types.js'
  * with `adopt: 'always'`). Adapters and prepared models are written whole or not at all; a checkpoint in the
  * git folder lets a cancelled run resume.
  */
-interface Pair {
+export interface Pair {
   sha: string;
   subject: string;
   files: DiffFile[];
@@ -31,7 +31,8 @@ interface Pair {
 
 const QUICK = { train: 200, eval: 20, steps: 30 };
 
-async function history(repo: Repository, max: number, signal?: AbortSignal): Promise<Pair[]> {
+/** The non-merge commits with a subject and a diff, oldest first (the newest `max`): commit-message pairs. */
+export async function subjectHistory(repo: Repository, max: number, signal?: AbortSignal): Promise<Pair[]> {
   const out: Pair[] = [];
   for await (const c of walkHistory(repo, { max, noMerges: true, maxDiffBytes: 64 << 10, signal })) {
     const subject = c.message.split('\n')[0]!.trim();
@@ -47,7 +48,7 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   if (!o.model) throw new ChangelingError('usage', 'fine-tuning commit messages needs --model: a CodeT5 or PLBART folder (e.g. "changeling download Salesforce/codet5-small")');
   if (o.method === 'prefix') throw new ChangelingError('usage', '--method prefix cannot generate messages yet (LoRA, bottleneck adapters and full fine-tuning can): use --method lora, adapter or fmft');
   emit({ kind: 'stage', stage: 'mining', message: 'reading the history' });
-  const all = await history(repo, o.maxCommits ?? 20000, o.signal);
+  const all = await subjectHistory(repo, o.maxCommits ?? 20000, o.signal);
   if (all.length < (o.quick ? 30 : 200)) throw new ChangelingError('usage', `the history is too thin to fine-tune on: ${all.length} commits with a message and a diff (at least ${o.quick ? 30 : 200})`);
   const a = Math.floor(all.length * 0.8);
   const b = Math.floor(all.length * 0.9);

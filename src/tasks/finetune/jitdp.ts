@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { repoDataDir, requireCommits, type Repository } from '../../git/repository.js';
-import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
+import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { ChangelingError } from '../../util/errors.js';
 import { evaluateBaseline, trainBaseline } from '../jitdp/baseline.js';
 import { jitdpDataset } from '../jitdp/dataset.js';
@@ -63,13 +63,15 @@ export async function finetuneJitdp(repo: Repository, o: FinetuneOptions): Promi
   const tuned = await NeuralRisk.create(m);
   const untuned = (await loadRiskModel(null)).linear!;
   const baseline = trainBaseline(train, validation);
-  const metricsOn = async (split: typeof test) => ({
+  // The tuned model's probabilities, once per split: its metrics and (for test) the riskiest examples.
+  const metricsOn = (split: typeof test, probs: number[]) => ({
     untuned: evaluateBaseline(untuned, split),
-    tuned: await tuned.evaluate(split, o.signal),
+    tuned: jitdpMetrics(split.map((c, i) => ({ prob: probs[i]!, label: c.label, effort: c.effort })), m.threshold),
     'JITLine-style': evaluateBaseline(baseline, split),
   }) as Record<string, JitdpMetrics>;
-  const val = await metricsOn(validation);
-  const tst = await metricsOn(test);
+  const val = metricsOn(validation, await tuned.score(validation, o.signal));
+  const probs = await tuned.score(test, o.signal);
+  const tst = metricsOn(test, probs);
   const better = val.tuned!.aucRoc > val.untuned!.aucRoc;
   const adopt = o.adopt === 'always' || (o.adopt !== 'never' && better);
   let record: string | null = null;
@@ -78,7 +80,6 @@ export async function finetuneJitdp(repo: Repository, o: FinetuneOptions): Promi
     await saveNeural(record, m, { repo: repo.root, head: repo.head, adoptedAt: new Date().toISOString(), validationAuc: val.tuned!.aucRoc });
     await rm(`${record}.json`, { force: true });
   }
-  const probs = await tuned.score(test, o.signal);
   const riskiest = test.map((c, i) => ({ c, p: probs[i]! })).sort((a, b) => b.p - a.p).slice(0, 10);
   return {
     task: 'jitdp', method: o.method, model: o.model, repo: repo.root, head: repo.head, out,

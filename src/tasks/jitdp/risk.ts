@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import defaultModelJson from '../../../models/jitdp-default.json' with { type: 'json' };
 import { FeatureState, changeInput, stagedChangeInput, type ExpertFeatures } from '../../git/expertFeatures.js';
 import { featureHistory } from '../../git/featureCache.js';
