@@ -117,6 +117,8 @@ export class DiffParser {
   }
 
   private noEol(file: DiffFile): void {
+    const h = file.hunks[file.hunks.length - 1];
+    if (h) (h.noEolAt ??= []).push(h.lines.length);
     if (this.lastKind === '-' || this.lastKind === ' ') file.oldNoEol = true;
     if (this.lastKind === '+' || this.lastKind === ' ') file.newNoEol = true;
   }
@@ -149,6 +151,8 @@ export class DiffParser {
     } else if (text.startsWith('+++ ')) {
       cur.plus = stripPrefix(pathField(text.slice(4)));
     } else if (text.startsWith('index ')) {
+      const ids = /^index ([0-9a-f]+)\.\.([0-9a-f]+)/.exec(text);
+      if (ids) file.blobs = [ids[1]!, ids[2]!];
       const mode = /^index [0-9a-f]+\.\.[0-9a-f]+ (\d{6})$/.exec(text);
       if (mode) {
         file.oldMode ??= mode[1]!;

@@ -18,6 +18,8 @@ export interface HistoryOptions {
   noMerges?: boolean;
   /** Per-commit cap on kept diff text (characters); default 1 MiB. */
   maxDiffBytes?: number;
+  /** Diffs that ignore whitespace (git's -w), as CommitChronicle's collection made them. */
+  ignoreWhitespace?: boolean;
   signal?: AbortSignal;
 }
 
@@ -31,6 +33,7 @@ const HEADER_END = '\x00\x02';
 
 function logArgs(o: HistoryOptions): string[] {
   const args = ['log', FORMAT, '-p', ...DIFF_ARGS, '--diff-merges=first-parent', '--encoding=UTF-8'];
+  if (o.ignoreWhitespace) args.push('--ignore-all-space');
   if (o.since) args.push(`--since=${o.since}`);
   if (o.until) args.push(`--until=${o.until}`);
   if (o.max !== undefined) args.push(`--max-count=${o.max}`);
@@ -138,7 +141,7 @@ function parseHeader(raw: string, boundary: ReadonlySet<string>): CommitRecord {
 }
 
 /** One commit with its diff against its first parent (the whole tree for a root commit). */
-export async function commitDiff(repo: Repository, rev: string, o: { maxDiffBytes?: number; signal?: AbortSignal } = {}): Promise<CommitRecord> {
+export async function commitDiff(repo: Repository, rev: string, o: { maxDiffBytes?: number; ignoreWhitespace?: boolean; signal?: AbortSignal } = {}): Promise<CommitRecord> {
   requireCommits(repo);
   const sha = await resolveCommit(repo, rev);
   for await (const c of walkHistory(repo, { ...o, rev: sha, max: 1 })) return c;

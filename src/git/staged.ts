@@ -15,11 +15,11 @@ export interface StagedDiff {
  * The staged change (index against HEAD; against the empty tree in a repository with no commits yet),
  * parsed as it streams so that a huge staged file costs at most `maxDiffBytes` of kept text.
  */
-export async function stagedDiff(repo: Repository, o: { maxDiffBytes?: number; signal?: AbortSignal } = {}): Promise<StagedDiff> {
+export async function stagedDiff(repo: Repository, o: { maxDiffBytes?: number; ignoreWhitespace?: boolean; signal?: AbortSignal } = {}): Promise<StagedDiff> {
   if (repo.bare) throw new ChangelingError('usage', `${repo.root} is a bare repository: it has no staging area`);
   const parser = new DiffParser({ maxBytes: o.maxDiffBytes ?? DEFAULT_MAX_DIFF_BYTES });
   const splitter = new LineSplitter((t, n) => parser.line(t, n));
-  const proc = spawnGit(repo.root, ['diff', '--cached', ...DIFF_ARGS], o.signal);
+  const proc = spawnGit(repo.root, ['diff', '--cached', ...DIFF_ARGS, ...(o.ignoreWhitespace ? ['--ignore-all-space'] : [])], o.signal);
   for await (const chunk of proc.stdout) splitter.push(chunk);
   splitter.end();
   await proc.done;

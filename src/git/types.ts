@@ -11,6 +11,8 @@ export interface DiffHunk {
   section: string;
   /** Body lines exactly as git printed them: each starts with "+", "-" or " "; a "\r" before the newline is kept. */
   lines: string[];
+  /** Where git printed "\\ No newline at end of file": each entry is the number of body lines before the marker. */
+  noEolAt?: number[];
 }
 
 export interface DiffFile {
@@ -24,6 +26,8 @@ export interface DiffFile {
   /** Rename or copy similarity in percent, when git reported one. */
   similarity: number | null;
   binary: boolean;
+  /** The abbreviated blob ids of git's "index" line, when it printed one (not for a mode change alone or a pure rename). */
+  blobs?: [string, string];
   /** A gitlink (mode 160000): the "lines" are "Subproject commit <sha>". */
   submodule: boolean;
   additions: number;

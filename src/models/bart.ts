@@ -65,18 +65,22 @@ export function bartDecoderStep(b: GraphBuilder, cfg: BartConfig, w: GraphWeight
   const t = parts(b, cfg, w);
   let y = b.gather(w.get('model.shared.weight'), token);
   if (cfg.scaleEmbedding) y = b.mul(y, Math.sqrt(cfg.dModel));
-  const P = b.reshape(b.gather(b.shapeOf(past[0]!.key), b.constant(2, 'int64', [])), [1, 1]);
-  y = b.add(y, b.gather(w.get('model.decoder.embed_positions.weight'), b.add(P, b.constant(POSITION_OFFSET, 'int64', []))));
+  // The n new tokens sit at positions P..P+n-1 (P the past length), causal within the block.
+  const P = b.reshape(b.gather(b.shapeOf(past[0]!.key), b.constant(2, 'int64', [])), []);
+  const qPos = b.add(b.range({ of: token, axis: 1 }), P);
+  y = b.add(y, b.gather(w.get('model.decoder.embed_positions.weight'), b.add(qPos, b.constant(POSITION_OFFSET, 'int64', []))));
   y = t.layerNorm(y, 'model.decoder.layernorm_embedding');
   const crossBias = t.padMask(attentionMask);
   const present: KeyValue[] = [];
+  let causal: Tensor | null = null;
   for (let i = 0; i < cfg.decoderLayers; i++) {
     const l = `model.decoder.layers.${i}`;
     y = b.within(l, () => {
       const key = b.concat([past[i]!.key, t.split(t.linear(y, `${l}.self_attn.k_proj`), cfg.decoderHeads)], 2);
       const value = b.concat([past[i]!.value, t.split(t.linear(y, `${l}.self_attn.v_proj`), cfg.decoderHeads)], 2);
       present.push({ key, value });
-      const s = t.layerNorm(b.add(y, t.attendTo(y, key, value, `${l}.self_attn`, cfg.decoderHeads, null)), `${l}.self_attn_layer_norm`);
+      causal ??= causalBias(b, qPos, b.range({ of: key, axis: 2 }));
+      const s = t.layerNorm(b.add(y, t.attendTo(y, key, value, `${l}.self_attn`, cfg.decoderHeads, causal)), `${l}.self_attn_layer_norm`);
       const c = t.layerNorm(b.add(s, t.attendTo(s, cross[i]!.key, cross[i]!.value, `${l}.encoder_attn`, cfg.decoderHeads, crossBias)), `${l}.encoder_attn_layer_norm`);
       return t.layerNorm(b.add(c, t.ffn(c, l)), `${l}.final_layer_norm`);
     });

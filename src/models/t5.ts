@@ -122,13 +122,15 @@ export function t5DecoderStep(b: GraphBuilder, cfg: T5Config, w: GraphWeights, t
       const value = b.concat([past[i]!.value, t.split(t.linear(n0, `${sa}.v`))], 2);
       present.push({ key, value });
       if (!selfBias) {
-        // The query is position P (the past length) among keys 0..P: relative positions k - P.
+        // The n new tokens sit at positions P..P+n-1 (P the past length) among keys 0..P+n-1: relative
+        // positions k - q, causal within the block (a block of one is the ordinary step).
         const table = b.constant(relativePositionBuckets(maxLen, false, cfg.relativeAttentionNumBuckets, cfg.relativeAttentionMaxDistance), 'int64');
         const kPos = b.range({ of: key, axis: 2 });
-        const last = b.sub(b.reshape(b.gather(b.shapeOf(key), b.constant(2, 'int64', [])), []), b.constant(1, 'int64', []));
-        const rel = b.add(b.sub(kPos, last), b.constant(maxLen - 1, 'int64', []));
-        const values = b.gather(w.get('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), b.unsqueeze(b.gather(table, rel), [0])); // [1, k, H]
-        selfBias = b.unsqueeze(b.transpose(values, [2, 0, 1]), [0]); // [1, H, 1, k]
+        const pastLen = b.reshape(b.gather(b.shapeOf(past[i]!.key), b.constant(2, 'int64', [])), []);
+        const qPos = b.add(b.range({ of: token, axis: 1 }), pastLen);
+        const rel = b.add(b.sub(b.unsqueeze(kPos, [0]), b.unsqueeze(qPos, [1])), b.constant(maxLen - 1, 'int64', []));
+        const values = b.gather(w.get('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), b.gather(table, rel)); // [n, k, H]
+        selfBias = b.add(b.unsqueeze(b.transpose(values, [2, 0, 1]), [0]), causalBias(b, qPos, kPos)); // [1, H, n, k]
       }
       const s = b.add(y, t.attendTo(n0, key, value, sa, selfBias));
       const c = b.add(s, t.attendTo(t.norm(s, `${p}.layer.1.layer_norm.weight`), cross[i]!.key, cross[i]!.value, `${p}.layer.1.EncDecAttention`, crossBias));

@@ -8,16 +8,28 @@ import type { Seq2SeqRunner } from './seq2seq.js';
  * run on; the early-stopping heuristic of `early_stopping=False`; logits processors for a minimum number
  * of new tokens, no-repeat n-grams and a forced EOS at the last step. The self-attention cache is
  * reordered between steps, so each step is one cached decoder run for all beams.
+ *
+ * A decoder prompt (`prompt`: the start token, then history and typed text) is fed before the first
+ * step, as transformers does with `decoder_input_ids`: new tokens, the minimum and the length penalty
+ * count from its end, while no-repeat n-grams look at the whole sequence, prompt included.
+ * `allowedTokens` is transformers' `prefix_allowed_tokens_fn` (PrefixConstrainedLogitsProcessor).
  */
-export interface BeamOptions {
-  numBeams: number;
+export interface GenerationOptions {
   maxNewTokens: number;
-  numReturnSequences?: number;
-  lengthPenalty?: number;
   noRepeatNgramSize?: number;
   minNewTokens?: number;
-  earlyStopping?: boolean | 'never';
   decoderStartTokenId?: number;
+  /** The whole decoder prompt, start token first (overrides decoderStartTokenId). */
+  prompt?: readonly number[];
+  /** Tokens allowed next for input row `row` after `generated` new tokens; null: any. */
+  allowedTokens?: (row: number, generated: readonly number[]) => ReadonlySet<number> | null;
+}
+
+export interface BeamOptions extends GenerationOptions {
+  numBeams: number;
+  numReturnSequences?: number;
+  lengthPenalty?: number;
+  earlyStopping?: boolean | 'never';
 }
 
 export interface Hypothesis {
@@ -39,8 +51,20 @@ function logSoftmax(row: Float32Array): Float64Array {
   return out;
 }
 
+/**
+ * The logits processors of generation, in place on one row of scores: no EOS before the minimum number
+ * of new tokens, no repeated n-gram, only the allowed tokens (each sets scores to -Infinity, so their
+ * order does not matter).
+ */
+export function processScores(row: Float64Array | Float32Array, seq: readonly number[], promptLen: number, o: GenerationOptions, eosTokenId: number, batchRow: number): void {
+  if (o.minNewTokens && seq.length - promptLen < o.minNewTokens) row[eosTokenId] = -Infinity;
+  for (const t of bannedByNgrams(seq, o.noRepeatNgramSize ?? 0)) row[t] = -Infinity;
+  const allowed = o.allowedTokens?.(batchRow, seq.slice(promptLen));
+  if (allowed) for (let v = 0; v < row.length; v++) if (!allowed.has(v)) row[v] = -Infinity;
+}
+
 /** Tokens that would repeat an n-gram already in `seq` (transformers' NoRepeatNGramLogitsProcessor). */
-function bannedByNgrams(seq: number[], n: number): number[] {
+function bannedByNgrams(seq: readonly number[], n: number): number[] {
   if (n <= 0 || seq.length + 1 < n) return [];
   const prefix = seq.slice(seq.length - n + 1).join(',');
   const banned: number[] = [];
@@ -68,12 +92,12 @@ export async function beamSearch(runner: Seq2SeqRunner, inputIds: OrtTensor, att
   const B = inputIds.dims[0]!;
   const lp = o.lengthPenalty ?? 1;
   const early = o.earlyStopping ?? false;
-  const start = o.decoderStartTokenId ?? runner.info.decoderStartTokenId;
-  const promptLen = 1;
+  const prompt = o.prompt ?? [o.decoderStartTokenId ?? runner.info.decoderStartTokenId];
+  const promptLen = prompt.length;
   const maxLength = promptLen + o.maxNewTokens;
   const rows = Array.from({ length: B * K }, (_, r) => Math.floor(r / K));
-  const state = await runner.startDecoding(inputIds, attentionMask, rows);
-  const running = Array.from({ length: B }, () => Array.from({ length: K }, (_, k) => ({ seq: [start], score: k === 0 ? 0 : NEG })));
+  const state = await runner.startDecoding(inputIds, attentionMask, rows, prompt);
+  const running = Array.from({ length: B }, () => Array.from({ length: K }, (_, k) => ({ seq: [...prompt], score: k === 0 ? 0 : NEG })));
   const finished = Array.from({ length: B }, () => Array.from({ length: K }, () => ({ seq: [] as number[], score: NEG, done: false })));
   const unsatisfied = new Array<boolean>(B).fill(true);
   let curLen = promptLen;
@@ -86,8 +110,7 @@ export async function beamSearch(runner: Seq2SeqRunner, inputIds: OrtTensor, att
       for (let k = 0; k < K; k++) {
         const beam = running[b]![k]!;
         const lpRow = logSoftmax(logits.subarray((b * K + k) * V, (b * K + k + 1) * V));
-        if (o.minNewTokens && curLen - promptLen < o.minNewTokens) lpRow[eosTokenId] = -Infinity;
-        for (const t of bannedByNgrams(beam.seq, o.noRepeatNgramSize ?? 0)) lpRow[t] = -Infinity;
+        processScores(lpRow, beam.seq, promptLen, o, eosTokenId, b);
         if (forcedEosTokenId !== null && curLen === maxLength - 1) {
           lpRow.fill(-Infinity);
           lpRow[forcedEosTokenId] = 0;

@@ -8,6 +8,7 @@ import type { ModelFolder } from '../models/modelFolder.js';
 import { ChangelingError } from '../util/errors.js';
 import { createSessionFromFile, ort, type SessionOptions } from './session.js';
 import { cachedGraphs, modelFingerprint } from './graphCache.js';
+import { processScores, type GenerationOptions } from './beamSearch.js';
 
 /** What generation needs to know of an encoder-decoder checkpoint. */
 export interface Seq2SeqInfo {
@@ -78,7 +79,7 @@ export class Seq2SeqRunner {
         cb.output(kv.value, `cross.${i}.value`);
       });
       const sb = new GraphBuilder('decoder-step');
-      const token = sb.input('decoder_input_ids', 'int64', ['batch', 1]);
+      const token = sb.input('decoder_input_ids', 'int64', ['batch', 'new']);
       const sm = sb.input('attention_mask', 'int64', ['batch', 'src']);
       const kvShape = (len: string) => ['batch', cache.heads, len, cache.headDim];
       const cross = Array.from({ length: cache.layers }, (_, i) => ({ key: sb.input(`cross.${i}.key`, 'float32', kvShape('src')), value: sb.input(`cross.${i}.value`, 'float32', kvShape('src')) }));
@@ -109,18 +110,16 @@ export class Seq2SeqRunner {
     return (await (await this.decoder).run({ decoder_input_ids: decoderInputIds, encoder_hidden_states: encoderHidden, attention_mask: attentionMask })).logits!;
   }
 
-  /** Starts cached decoding for a batch: encoder states, cross keys/values, and an empty self-attention cache. */
-  async startDecoding(inputIds: OrtTensor, attentionMask: OrtTensor, rows?: number[]): Promise<DecodingState> {
+  /**
+   * Starts cached decoding for a batch: encoder states, cross keys/values, and the self-attention cache.
+   * With a decoder prompt (start token, history, typed text), all of it but its last token is run through
+   * the decoder in one block first, once per input row, so that the first step feeds the prompt's last token.
+   */
+  async startDecoding(inputIds: OrtTensor, attentionMask: OrtTensor, rows?: number[], prompt?: readonly number[]): Promise<DecodingState> {
     const rt = await ort();
     const enc = await this.encode(inputIds, attentionMask);
     let cross = (await this.crossKv.run({ encoder_hidden_states: enc })) as Record<string, OrtTensor>;
     let mask = attentionMask;
-    if (rows) {
-      // Beams: row r of the batch repeated, one copy per beam.
-      const pick = (t: OrtTensor) => gatherRows(rt, t, rows);
-      cross = Object.fromEntries(Object.entries(cross).map(([k, v]) => [k, pick(v)]));
-      mask = pick(attentionMask);
-    }
     const B = mask.dims[0]!;
     const past: Record<string, OrtTensor> = {};
     const { layers, heads, headDim } = this.cacheShape;
@@ -128,14 +127,29 @@ export class Seq2SeqRunner {
       past[`past.${i}.key`] = new rt.Tensor('float32', new Float32Array(0), [B, heads, 0, headDim]);
       past[`past.${i}.value`] = new rt.Tensor('float32', new Float32Array(0), [B, heads, 0, headDim]);
     }
-    return { cross, mask, past };
+    const state: DecodingState = { cross, mask, past };
+    if (prompt && prompt.length > 1) await this.stepDecoding(state, Array.from({ length: B }, () => prompt.slice(0, -1)));
+    if (rows) {
+      // Beams: row r of the batch repeated, one copy per beam.
+      const pick = (t: OrtTensor) => gatherRows(rt, t, rows);
+      cross = Object.fromEntries(Object.entries(cross).map(([k, v]) => [k, pick(v)]));
+      mask = pick(attentionMask);
+      for (const k of Object.keys(past)) past[k] = pick(past[k]!);
+      return { cross, mask, past };
+    }
+    return state;
   }
 
-  /** Feeds one token per row; returns the raw logits [rows, vocab] and advances the cache. */
-  async stepDecoding(state: DecodingState, tokens: number[]): Promise<Float32Array> {
+  /**
+   * Feeds one token per row (or a block of tokens per row, all rows the same length); returns the raw
+   * logits of the last fed position [rows, vocab] and advances the cache.
+   */
+  async stepDecoding(state: DecodingState, tokens: number[] | number[][]): Promise<Float32Array> {
     const rt = await ort();
+    const block = tokens.map((t) => (typeof t === 'number' ? [t] : t));
+    const n = block[0]?.length ?? 1;
     const out = (await this.step.run({
-      decoder_input_ids: new rt.Tensor('int64', BigInt64Array.from(tokens.map(BigInt)), [tokens.length, 1]),
+      decoder_input_ids: new rt.Tensor('int64', BigInt64Array.from(block.flat().map(BigInt)), [block.length, n]),
       attention_mask: state.mask,
       ...state.cross,
       ...state.past,
@@ -144,7 +158,12 @@ export class Seq2SeqRunner {
       state.past[`past.${i}.key`] = out[`present.${i}.key`]!;
       state.past[`past.${i}.value`] = out[`present.${i}.value`]!;
     }
-    return out.logits!.data as Float32Array;
+    const logits = out.logits!.data as Float32Array;
+    if (n === 1) return logits;
+    const V = this.info.vocabSize;
+    const last = new Float32Array(block.length * V);
+    for (let r = 0; r < block.length; r++) last.set(logits.subarray((r * n + n - 1) * V, (r * n + n) * V), r * V);
+    return last;
   }
 
   /** Keeps the cache rows `rows` (in that order): beam search's reordering. */
@@ -155,25 +174,27 @@ export class Seq2SeqRunner {
 
   /**
    * Greedy decoding as transformers' generate(num_beams=1), one cached step per token: sequences start
-   * with the decoder start token; finished rows continue with padding; with forced_eos_token_id the last
-   * step is forced to EOS. Returns the raw (unprocessed) logits of each step too.
+   * with the decoder prompt (by default the start token); the same logits processors as beam search (a
+   * minimum of new tokens, no-repeat n-grams, allowed tokens); finished rows continue with padding; with
+   * forced_eos_token_id the last step is forced to EOS. Returns the raw (unprocessed) logits of each step too.
    */
-  async greedy(inputIds: OrtTensor, attentionMask: OrtTensor, maxNewTokens: number, o: { decoderStartTokenId?: number; minNewTokens?: number } = {}): Promise<{ sequences: number[][]; stepLogits: Float32Array[] }> {
+  async greedy(inputIds: OrtTensor, attentionMask: OrtTensor, maxNewTokens: number, o: Omit<GenerationOptions, 'maxNewTokens'> = {}): Promise<{ sequences: number[][]; stepLogits: Float32Array[] }> {
     const { vocabSize: V, eosTokenId, padTokenId, forcedEosTokenId } = this.info;
-    const decoderStartTokenId = o.decoderStartTokenId ?? this.info.decoderStartTokenId;
+    const prompt = o.prompt ?? [o.decoderStartTokenId ?? this.info.decoderStartTokenId];
     const B = inputIds.dims[0]!;
-    const state = await this.startDecoding(inputIds, attentionMask);
-    const seqs = Array.from({ length: B }, () => [decoderStartTokenId]);
+    const state = await this.startDecoding(inputIds, attentionMask, undefined, prompt);
+    const seqs = Array.from({ length: B }, () => [...prompt]);
     const done = new Array<boolean>(B).fill(false);
     const stepLogits: Float32Array[] = [];
+    const gen = { ...o, maxNewTokens };
     for (let step = 0; step < maxNewTokens && !done.every(Boolean); step++) {
       const logits = await this.stepDecoding(state, seqs.map((s) => s.at(-1)!));
       stepLogits.push(Float32Array.from(logits));
       for (let i = 0; i < B; i++) {
-        const row = logits.subarray(i * V, (i + 1) * V);
-        const noEos = o.minNewTokens !== undefined && step < o.minNewTokens;
-        let best = noEos && eosTokenId === 0 ? 1 : 0;
-        for (let v = best + 1; v < V; v++) if (row[v]! > row[best]! && !(noEos && v === eosTokenId)) best = v;
+        const row = Float32Array.from(logits.subarray(i * V, (i + 1) * V));
+        processScores(row, seqs[i]!, prompt.length, gen, eosTokenId, i);
+        let best = 0;
+        for (let v = 1; v < V; v++) if (row[v]! > row[best]!) best = v;
         if (forcedEosTokenId !== null && step === maxNewTokens - 1) best = forcedEosTokenId;
         seqs[i]!.push(done[i] ? padTokenId : best);
         if (best === eosTokenId) done[i] = true;

@@ -28,3 +28,36 @@ for (const folder of ['t5-tiny', 'plbart-tiny']) {
     }
   });
 }
+
+const PROMPTS = JSON.parse(readFileSync(resolve('test/fixtures/beam/prompt_goldens.json'), 'utf8'));
+
+for (const folder of ['t5-tiny', 'plbart-tiny']) {
+  test(`greedy and beam search on ${folder} with a decoder prompt, a prefix constraint, no-repeat n-grams and a minimum length match transformers`, async () => {
+    const g = readGoldens(folder);
+    const model = await loadModelFolder(join(GOLDENS, folder));
+    const runner = await Seq2SeqRunner.create(model);
+    const V = runner.info.vocabSize;
+    const even = new Set(Array.from({ length: 150 }, (_, i) => 2 * i));
+    const first = (t: ort.Tensor) => new ort.Tensor('int64', (t.data as BigInt64Array).slice(0, t.dims[1]!), [1, t.dims[1]!]);
+    const ids = first(goldenInt64(g.inputs.input_ids));
+    const mask = first(goldenInt64(g.inputs.attention_mask));
+    for (const c of PROMPTS[folder].cases) {
+      const a = c.args;
+      const o = {
+        maxNewTokens: a.max_new_tokens, noRepeatNgramSize: a.no_repeat_ngram_size, minNewTokens: a.min_new_tokens, prompt: c.prompt,
+        allowedTokens: c.constrained ? (_row: number, generated: readonly number[]) => (generated.length < 2 ? even : null) : undefined,
+      };
+      const what = JSON.stringify({ prompt: c.prompt, ...a, constrained: c.constrained });
+      if (a.num_beams === 1) {
+        const r = await runner.greedy(ids, mask, a.max_new_tokens, o);
+        assert.deepEqual(r.sequences, c.sequences, what);
+      } else {
+        const flat = (await beamSearch(runner, ids, mask, { ...o, numBeams: a.num_beams, numReturnSequences: a.num_return_sequences })).flat();
+        const width = Math.max(...c.sequences.map((s: number[]) => s.length));
+        assert.deepEqual(flat.map((h) => h.tokens.slice(0, width)), c.sequences, what);
+        flat.forEach((h, i) => assert.ok(Math.abs(h.score - c.sequences_scores[i]) < 1e-4, `${what} score ${i}: ${h.score} vs ${c.sequences_scores[i]}`));
+      }
+    }
+    assert.ok(V > 300);
+  });
+}
