@@ -60,14 +60,14 @@ export async function cmgEvalBench(args: string[]): Promise<Record<string, unkno
       if (args.includes('--nngen-only')) continue;
       const generate = async (m: MessageModel) => {
         const out: string[] = [];
-        for (const c of test) out.push((await m.generate(m.input(c.files).text, { beams: 5, n: 1, maxNewTokens: 24 }))[0]?.message ?? '');
+        for (const c of test) out.push((await m.generate(m.prepare(c.files), { beams: 5, n: 1, maxNewTokens: 24 }))[0]?.message ?? '');
         return out;
       };
       t0 = performance.now();
       add('tiny random T5 (CodeT5 tokenizer), beam 5', await generate(random), (performance.now() - t0) / 1000);
       if (trainRepo === name) {
         const data = join(work, `${name}.jsonl`);
-        writeFileSync(data, history.map((c) => JSON.stringify({ text: random.input(c.files).text, target: c.subject })).join('\n') + '\n');
+        writeFileSync(data, history.map((c) => JSON.stringify({ text: random.prepare(c.files).text, target: c.subject })).join('\n') + '\n');
         const out = join(work, `${name}-trained`);
         const r = await trainAdapter({ model: tiny, method: 'fmft', data, out, epochs, batch: 16, lr: 1e-3, maxSourceLength: 256, maxTargetLength: 32, schedule: 'linear' });
         process.stderr.write(`${name}: trained the tiny T5 on ${history.length} commits, ${r.steps.length} steps, ${r.seconds.toFixed(0)} s, last loss ${r.steps.at(-1)?.loss.toFixed(3)}\n`);

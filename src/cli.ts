@@ -15,6 +15,7 @@ import { HOOK_HELP, hookCommand } from './cli/hookCommand.js';
 import { RISK_TRAIN_HELP, riskTrainCommand } from './cli/riskTrainCommand.js';
 import { SUGGEST_HELP, suggestCommand } from './cli/suggestCommand.js';
 import { FINETUNE_HELP, finetuneCommand } from './cli/finetuneCommand.js';
+import { INPUT_HELP, inputCommand } from './cli/inputCommand.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   show: { run: showCommand, help: SHOW_HELP },
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   features: { run: featuresCommand, help: FEATURES_HELP },
   label: { run: labelCommand, help: LABEL_HELP },
   suggest: { run: suggestCommand, help: SUGGEST_HELP },
+  input: { run: inputCommand, help: INPUT_HELP },
   finetune: { run: finetuneCommand, help: FINETUNE_HELP },
   risk: { run: riskCommand, help: RISK_HELP },
   'risk-train': { run: riskTrainCommand, help: RISK_TRAIN_HELP },

@@ -4,12 +4,13 @@ import { resolve } from 'node:path';
 import { openRepository, type Repository } from '../git/repository.js';
 import { MessageModel } from '../tasks/cmg/generate.js';
 import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
+import { parseInputFormat } from '../tasks/cmg/profile.js';
 import { suggestMessages, type SuggestResult, type SuggestTarget } from '../tasks/cmg/suggest.js';
 import { writeBytesAtomic } from '../util/atomicFile.js';
 import { ChangelingError, fileError } from '../util/errors.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
-export const SUGGEST_HELP = `changeling suggest [--repo PATH] [--commit REV] [--model DIR [--adapter DIR]] [-n N] [--no-style] [--json]
+export const SUGGEST_HELP = `changeling suggest [--repo PATH] [--commit REV] [--model DIR [--adapter DIR]] [--prefix TEXT] [-n N] [--no-style] [--json]
 
   Commit-message candidates for the staged change (or for a commit, from the history before it), ranked:
   with --model (a CodeT5 or PLBART folder, e.g. from "changeling download Salesforce/codet5-base") and
@@ -21,9 +22,14 @@ export const SUGGEST_HELP = `changeling suggest [--repo PATH] [--commit REV] [--
   Without --model, the model this repository adopted with "changeling finetune --task cmg" is used, if any
   (--nngen-only: none).
 
+  The model is fed as its profile says it was trained (see "changeling input"); --input-format F overrides.
+  --prefix TEXT          text already typed: the model completes it (a partial last word constrains the
+                         first generated word; every candidate starts with the text as typed), NNGen's
+                         candidates are kept when they start with it; the style rules leave it alone
   -n N                   candidates per source (default 5)
   --subject-limit N      cut longer subject lines at a word (default 72)
-  --beams N / --max-new-tokens N   the model's beam width (default 5) and longest message in tokens (default 64)
+  --beams N / --max-new-tokens N   the model's beam width and longest message in tokens (default: the
+                         model's profile; 5 and 64 for a model without one)
   --history N            newest commits NNGen and the style learn from (default 5000)
   --exclude G / --include G   the model-input filter's globs (as for "changeling show")
   --hook-file FILE       for the prepare-commit-msg hook: put the best candidate into FILE and the others as
@@ -51,6 +57,7 @@ export async function suggestCommand(argv: string[]): Promise<number> {
       repo: { type: 'string' }, commit: { type: 'string' }, model: { type: 'string' }, adapter: { type: 'string' }, n: { type: 'string', short: 'n' },
       'no-style': { type: 'boolean', default: false }, beams: { type: 'string' }, 'max-new-tokens': { type: 'string' }, 'subject-limit': { type: 'string' }, history: { type: 'string' },
       exclude: { type: 'string', multiple: true }, include: { type: 'string', multiple: true }, 'hook-file': { type: 'string' }, json: { type: 'boolean', default: false }, 'nngen-only': { type: 'boolean', default: false },
+      prefix: { type: 'string' }, 'input-format': { type: 'string' },
     },
   });
   if (values.adapter && !values.model) throw new ChangelingError('usage', '--adapter needs --model (the base model it was trained on)');
@@ -60,12 +67,13 @@ export async function suggestCommand(argv: string[]): Promise<number> {
   const progress = new StderrProgress(values.json || !!values['hook-file']);
   // An explicit --model, else the model this repository adopted (changeling finetune), unless --nngen-only.
   const adopted = values.model || values['nngen-only'] ? null : await adoptedMessageModel(repo);
+  const inputFormat = values['input-format'] ? parseInputFormat(values['input-format']) : undefined;
   const model = values.model
-    ? await MessageModel.create(resolve(values.model), { adapter: values.adapter ? resolve(values.adapter) : undefined })
-    : adopted ? await MessageModel.create(adopted.model, { adapter: adopted.adapter ?? undefined }) : null;
+    ? await MessageModel.create(resolve(values.model), { adapter: values.adapter ? resolve(values.adapter) : undefined, inputFormat })
+    : adopted ? await MessageModel.create(adopted.model, { adapter: adopted.adapter ?? undefined, inputFormat }) : null;
   const r = await suggestMessages(repo, target, {
     model, n: parseCount('n', values.n), beams: parseCount('beams', values.beams), maxNewTokens: parseCount('max-new-tokens', values['max-new-tokens']), style: !values['no-style'], subjectLimit: parseCount('subject-limit', values['subject-limit']), history: parseCount('history', values.history),
-    filter: { exclude: values.exclude, include: values.include }, signal: interruptSignal(), onProgress: (t) => progress.update(t),
+    typed: values.prefix, filter: { exclude: values.exclude, include: values.include }, signal: interruptSignal(), onProgress: (t) => progress.update(t),
   });
   progress.done();
   if (values['hook-file']) {

@@ -151,8 +151,6 @@ export class DiffParser {
     } else if (text.startsWith('+++ ')) {
       cur.plus = stripPrefix(pathField(text.slice(4)));
     } else if (text.startsWith('index ')) {
-      const ids = /^index ([0-9a-f]+)\.\.([0-9a-f]+)/.exec(text);
-      if (ids) file.blobs = [ids[1]!, ids[2]!];
       const mode = /^index [0-9a-f]+\.\.[0-9a-f]+ (\d{6})$/.exec(text);
       if (mode) {
         file.oldMode ??= mode[1]!;

@@ -26,8 +26,6 @@ export interface DiffFile {
   /** Rename or copy similarity in percent, when git reported one. */
   similarity: number | null;
   binary: boolean;
-  /** The abbreviated blob ids of git's "index" line, when it printed one (not for a mode change alone or a pure rename). */
-  blobs?: [string, string];
   /** A gitlink (mode 160000): the "lines" are "Subproject commit <sha>". */
   submodule: boolean;
   additions: number;

@@ -76,6 +76,13 @@ export class CodeTokenizer {
     return max + 1;
   }
 
+  /** Every token string with its id, added tokens included (transformers' get_vocab()). */
+  vocabEntries(): Array<[string, number]> {
+    const out = new Map<string, number>(Object.entries(this.json.model.vocab));
+    for (const a of this.json.added_tokens) out.set(a.content, a.id);
+    return [...out];
+  }
+
   tokenId(token: string): number | undefined {
     return this.json.added_tokens.find((a) => a.content === token)?.id ?? this.json.model.vocab[token];
   }

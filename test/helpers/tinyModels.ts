@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, rmSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeSafetensors, type NamedTensor } from '../../src/models/safetensors.js';
 import { seededRandom } from '../../src/train/batching.js';
@@ -54,14 +54,15 @@ export function writeTinyRoberta(dir: string, o: { hidden?: number; layers?: num
  * embeddings), initialised as transformers does for T5: the stand-in for CodeT5 where pretrained weights
  * cannot be downloaded. Written to `dir`; returns it.
  */
-export function writeTinyT5(dir: string, o: { dModel?: number; layers?: number; seed?: number } = {}): string {
+export function writeTinyT5(dir: string, o: { dModel?: number; layers?: number; seed?: number; extraTokens?: string[] } = {}): string {
   const d = o.dModel ?? 64;
   const L = o.layers ?? 2;
   const H = 4;
   const dkv = d / H;
   const ff = 2 * d;
   const tokenizer = JSON.parse(readFileSync(join(GOLDENS, 'tokenizers', 'codet5', 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> }; added_tokens: Array<{ id: number }> };
-  const V = Math.max(...Object.values(tokenizer.model.vocab), ...tokenizer.added_tokens.map((a) => a.id)) + 1;
+  const base = Math.max(...Object.values(tokenizer.model.vocab), ...tokenizer.added_tokens.map((a) => a.id)) + 1;
+  const V = base + (o.extraTokens?.length ?? 0);
   const rand = seededRandom(o.seed ?? 1);
   const normal = (n: number, std: number) => Float32Array.from({ length: n }, () => std * Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()));
   const t: Record<string, NamedTensor> = {};
@@ -96,5 +97,12 @@ export function writeTinyT5(dir: string, o: { dModel?: number; layers?: number; 
     pad_token_id: 0, bos_token_id: 1, eos_token_id: 2, decoder_start_token_id: 0,
   }, null, 1));
   for (const f of ['tokenizer.json', 'vocab.json', 'merges.txt']) copyFileSync(join(GOLDENS, 'tokenizers', 'codet5', f), join(dir, f));
+  if (o.extraTokens?.length) {
+    // As a hub folder carries them (CodeReviewer's added_tokens.json): vocab.json + merges.txt + the added tokens.
+    rmSync(join(dir, 'tokenizer.json'));
+    const added = Object.fromEntries(tokenizer.added_tokens.map((a) => [(a as { content?: string }).content, a.id]).filter(([c, id]) => c && (id as number) >= 32000));
+    o.extraTokens.forEach((t, i) => (added[t] = base + i));
+    writeFileSync(join(dir, 'added_tokens.json'), JSON.stringify(added));
+  }
   return dir;
 }

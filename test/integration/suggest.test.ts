@@ -85,9 +85,9 @@ test('A CodeT5-style model adds n-best beam candidates (tiny random T5 with Code
   r.git('add', '-A');
   const dir = writeTinyT5(join(tempDir(), 'tiny-t5'));
   const model = await MessageModel.create(dir, { maxInput: 64 });
-  const input = model.input((await (await import('../../src/git/staged.js')).stagedDiff(await openRepository(r.dir))).files);
-  assert.ok(input.tokens <= 62 && input.text.startsWith('<file> modified src/parser.js\n'));
-  const gen = await model.generate(input.text, { beams: 4, n: 3, maxNewTokens: 8 });
+  const input = model.prepare((await (await import('../../src/git/staged.js')).stagedDiff(await openRepository(r.dir))).files);
+  assert.ok(input.inputIds.length <= 64 && input.text.startsWith('<file> modified src/parser.js\n'));
+  const gen = await model.generate(input, { beams: 4, n: 3, maxNewTokens: 8 });
   assert.ok(gen.length >= 1 && gen.length <= 3);
   assert.equal(new Set(gen.map((g) => g.message.toLowerCase())).size, gen.length, 'distinct');
   for (let i = 1; i < gen.length; i++) assert.ok(gen[i - 1]!.score >= gen[i]!.score, 'ranked by beam score');

@@ -96,8 +96,10 @@ function fileHeader(f: DiffFile): string {
 /** Each file's part of the model text, in git's order (or why it has none). */
 export function chronicleFiles(files: readonly DiffFile[], variant: ChronicleVariant): ChronicleFile[] {
   return files.map((f) => {
-    // PyDriller's UNKNOWN: same blob on both sides (a mode change with no content change).
-    if (f.status === 'modified' && !f.binary && f.hunks.length === 0 && !f.blobs) return { path: f.path, text: null, reason: 'mode-only' };
+    // PyDriller's UNKNOWN: same blob on both sides (a mode change with no content change). A modified file
+    // without hunks in a -w diff is that (git leaves whitespace-only changes out), except for a mode change
+    // together with a whitespace-only edit, which PyDriller keeps as a header: the one case not matched.
+    if (f.status === 'modified' && !f.binary && f.hunks.length === 0) return { path: f.path, text: null, reason: 'mode-only' };
     const raw = rawFileDiff(f);
     if (!ASCII.test(raw) || f.nonUtf8) return { path: f.path, text: null, reason: 'non-ascii' };
     const diff = cleanDiff(raw);

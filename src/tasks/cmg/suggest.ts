@@ -6,8 +6,7 @@ import type { DiffFile } from '../../git/types.js';
 import type { FilterOptions } from '../../git/inputFilter.js';
 import { ChangelingError } from '../../util/errors.js';
 import { HeadCache } from '../../util/headCache.js';
-import { describeShortening } from './input.js';
-import type { MessageModel } from './generate.js';
+import type { MessageModel, PreparedInput } from './generate.js';
 import { NngenIndex, diffWords } from './nngen.js';
 import { applyStyle, learnStyle, type CommitStyle } from './style.js';
 
@@ -48,6 +47,8 @@ export interface SuggestOptions {
   history?: number;
   filter?: FilterOptions;
   branch?: string | null;
+  /** Text already typed: model candidates complete it, NNGen's are kept only when they start with it. */
+  typed?: string;
   signal?: AbortSignal;
   onProgress?: (text: string) => void;
 }
@@ -71,55 +72,87 @@ export function limitSubject(message: string, limit: number): string {
 /** A neighbour's message without its own pull-request or issue number ("... (#4893)"), which is not this change's. */
 export const withoutReference = (subject: string) => subject.replace(/\s*\((?:#|GH-|gh-)\d+\)\s*$|\s+#\d+\s*$/, '').trim() || subject;
 
-const indexes = new HeadCache<{ index: NngenIndex; messages: string[]; paths: string[][] }>();
+const indexes = new HeadCache<{ index: NngenIndex; messages: string[]; authors: string[]; paths: string[][] }>();
 
 /** One walk: the NNGen index and the style's material from the same commits (kept while `rev` stays). */
 function historyIndex(repo: Repository, rev: string | null, history: number, o: Pick<SuggestOptions, 'signal' | 'onProgress'>) {
   return indexes.get(repo.root, rev, String(history), async () => {
     const index = new NngenIndex();
     const messages: string[] = [];
+    const authors: string[] = [];
     const paths: string[][] = [];
     if (rev) {
       let seen = 0;
       for await (const c of walkHistory(repo, { rev, max: history, noMerges: true, maxDiffBytes: 64 << 10, signal: o.signal })) {
         index.add(c.sha, c.message.split('\n')[0]!.trim(), diffWords(c.files));
         messages.push(c.message);
+        authors.push(c.author.email.toLowerCase());
         paths.push(c.files.map((f) => f.path));
         if (++seen % 500 === 0) o.onProgress?.(`reading history: ${seen} commits`);
       }
     }
-    return { index, messages, paths };
+    return { index, messages, authors, paths };
   });
 }
 
-export async function suggestMessages(repo: Repository, target: SuggestTarget, o: SuggestOptions = {}): Promise<SuggestResult> {
-  let files: DiffFile[];
-  let historyRev: string | null;
-  let self: string | null = null;
+/** The change to describe: the staged one (by the configured author) or a commit (by its author), and the history before it. */
+export async function targetChange(repo: Repository, target: SuggestTarget, o: { signal?: AbortSignal; ignoreWhitespace?: boolean } = {}): Promise<{ files: DiffFile[]; historyRev: string | null; self: string | null; author: string }> {
   if (target.kind === 'staged') {
-    files = (await stagedDiff(repo, { signal: o.signal })).files;
-    if (files.length === 0) throw new ChangelingError('usage', 'nothing is staged: stage a change first (git add), or name a commit with --commit REV');
-    historyRev = repo.head;
-  } else {
-    requireCommits(repo);
-    const c = await commitDiff(repo, target.rev, { signal: o.signal });
-    files = c.files;
-    self = c.sha;
-    historyRev = c.parents[0] ?? null;
+    const files = (await stagedDiff(repo, o)).files;
+    if (files.length === 0 && !o.ignoreWhitespace) throw new ChangelingError('usage', 'nothing is staged: stage a change first (git add), or name a commit with --commit REV');
+    const author = (await repo.git.raw(['config', 'user.email']).catch(() => '')).trim().toLowerCase();
+    return { files, historyRev: repo.head, self: null, author };
   }
+  requireCommits(repo);
+  const c = await commitDiff(repo, target.rev, o);
+  return { files: c.files, historyRev: c.parents[0] ?? null, self: c.sha, author: c.author.email.toLowerCase() };
+}
+
+/**
+ * Exactly what `model` gets for the target (what `changeling input` prints and `suggest` feeds): the diff
+ * read as the model's format wants it, the author's history when the model uses it, the typed text.
+ */
+export async function modelInputFor(
+  repo: Repository,
+  target: SuggestTarget,
+  model: MessageModel,
+  o: Pick<SuggestOptions, 'filter' | 'typed' | 'history' | 'signal' | 'onProgress'>,
+  known?: { files: DiffFile[]; author: string; messages: string[]; authors: string[] },
+): Promise<PreparedInput> {
+  const t = known ?? (await targetChange(repo, target, { signal: o.signal }));
+  const files = model.wantsWhitespaceInsensitiveDiff ? (await targetChange(repo, target, { signal: o.signal, ignoreWhitespace: true })).files : t.files;
+  let history: string[] = [];
+  if (model.usesHistory) {
+    const h = known ?? (await historyIndex(repo, (t as { historyRev: string | null }).historyRev, o.history ?? 5000, o));
+    history = authorHistory(h.messages, h.authors, t.author);
+  }
+  return model.prepare(files, { filter: o.filter, typed: o.typed, history });
+}
+
+/** The author's messages among the walked ones (newest first), oldest first as the reference orders history. */
+export function authorHistory(messages: readonly string[], authors: readonly string[], author: string): string[] {
+  if (!author) return [];
+  return messages.filter((_, i) => authors[i] === author).reverse();
+}
+
+export async function suggestMessages(repo: Repository, target: SuggestTarget, o: SuggestOptions = {}): Promise<SuggestResult> {
+  const { files, historyRev, self, author } = await targetChange(repo, target, { signal: o.signal });
   const n = o.n ?? 5;
-  const { index, messages, paths } = await historyIndex(repo, historyRev, o.history ?? 5000, o);
-  const style = o.style === false ? null : learnStyle(messages, paths);
+  const typed = o.typed ?? '';
+  const { index, messages, authors, paths } = await historyIndex(repo, historyRev, o.history ?? 5000, o);
+  const style = o.style === false || typed ? null : learnStyle(messages, paths);
   const raw: Suggestion[] = [];
   let inputNote: string | null = null;
   if (o.model) {
     o.onProgress?.('generating with the model...');
-    const input = o.model.input(files, o.filter);
-    inputNote = describeShortening(input);
-    for (const c of await o.model.generate(input.text, { n, beams: Math.max(o.beams ?? 5, n), maxNewTokens: o.maxNewTokens })) raw.push({ message: c.message, source: o.model.label as Suggestion['source'], detail: `beam score ${c.score.toFixed(3)}` });
+    const input = await modelInputFor(repo, target, o.model, { ...o, typed }, { files, author, messages, authors });
+    inputNote = input.note;
+    for (const c of await o.model.generate(input, { n, beams: o.beams, maxNewTokens: o.maxNewTokens })) raw.push({ message: c.message, source: o.model.label as Suggestion['source'], detail: `beam score ${c.score.toFixed(3)}` });
   }
+  const startsTyped = (m: string) => !typed || m.toLowerCase().startsWith(typed.trim().toLowerCase());
   for (const c of index.query(diffWords(files), { k: n, exclude: self ? new Set([self]) : undefined })) {
-    raw.push({ message: withoutReference(c.message), source: 'nngen', detail: `like ${c.sha.slice(0, 10)} (cosine ${c.cosine.toFixed(2)}, diff BLEU ${(c.bleu * 100).toFixed(1)})` });
+    const message = withoutReference(c.message);
+    if (startsTyped(message)) raw.push({ message, source: 'nngen', detail: `like ${c.sha.slice(0, 10)} (cosine ${c.cosine.toFixed(2)}, diff BLEU ${(c.bleu * 100).toFixed(1)})` });
   }
   const ctx = { paths: files.map((f) => f.path), branch: o.branch ?? repo.branch };
   const seen = new Set<string>();

@@ -71,7 +71,7 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   await writeFile(join(work, 'run.json'), JSON.stringify({ task: 'cmg', method: o.method, model: o.model, quick: !!o.quick }) + '\n');
   const data = join(work, 'train.jsonl');
   const maxTarget = 64;
-  await writeFile(data, train.map((p) => JSON.stringify({ input_ids: base.tokenizer.encode(base.input(p.files).text).ids.slice(0, base.maxInput), labels: base.tokenizer.encode(p.subject).ids.slice(0, maxTarget) })).join('\n') + '\n');
+  await writeFile(data, train.map((p) => JSON.stringify({ input_ids: base.prepare(p.files).inputIds, labels: base.tokenizer.encode(p.subject).ids.slice(0, maxTarget) })).join('\n') + '\n');
   const batch = o.batch ?? 16;
   const perEpoch = Math.ceil(train.length / batch);
   const epochs = o.epochs ?? Math.min(10, Math.max(3, Math.ceil(300 / perEpoch)));
@@ -102,7 +102,7 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
     const preds: string[] = [];
     for (const [i, p] of pairs.entries()) {
       if (o.signal?.aborted) throw cancelledError();
-      preds.push((await m.generate(m.input(p.files).text, { beams: o.quick ? 2 : 5, n: 1, maxNewTokens: 32 }))[0]?.message ?? '');
+      preds.push((await m.generate(m.prepare(p.files), { beams: o.quick ? 2 : 5, n: 1, maxNewTokens: 32 }))[0]?.message ?? '');
       if (i % 10 === 0) emit({ kind: 'stage', stage: 'evaluating', message: `${what}: ${i + 1} of ${pairs.length}` });
     }
     return preds;

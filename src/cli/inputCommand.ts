@@ -1,0 +1,64 @@
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { openRepository } from '../git/repository.js';
+import { MessageModel } from '../tasks/cmg/generate.js';
+import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
+import { parseInputFormat } from '../tasks/cmg/profile.js';
+import { modelInputFor, type SuggestTarget } from '../tasks/cmg/suggest.js';
+import { ChangelingError } from '../util/errors.js';
+import { interruptSignal, printJson, writeOut } from './io.js';
+
+export const INPUT_HELP = `changeling input [--staged | --commit REV] [--repo PATH] [--model DIR [--adapter DIR]] [--input-format F] [--prefix TEXT] [--json]
+
+  Exactly what a commit-message model gets for the staged change (or a commit): the serialised diff in the
+  model's input format, its token ids, the decoder's start (the start token, the author's earlier messages
+  for models trained with history, the typed text), and what was left out and why. "changeling suggest"
+  feeds the same. The format and generation settings come from the model's profile (changeling.json,
+  written at download and by train/finetune); --input-format overrides the format:
+    commitchronicle               the CommitChronicle models' diffs (whitespace-insensitive, cleaned, file headers)
+    commitchronicle-codereviewer  the same with <add>/<del>/<keep> line marks (CodeReviewer-based models)
+    study                         the study's marked diff within the token budget
+
+  Without --model, the model this repository adopted with "changeling finetune --task cmg".
+  --prefix TEXT   text already typed in the message box, to be completed (a partial last word constrains the first generated word)
+  --json          one object: text, input_ids, decoder_input_ids, prefix, dropped, history, format`;
+
+export async function inputCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true,
+    options: {
+      repo: { type: 'string' }, staged: { type: 'boolean', default: false }, commit: { type: 'string' }, model: { type: 'string' }, adapter: { type: 'string' },
+      'input-format': { type: 'string' }, prefix: { type: 'string' }, json: { type: 'boolean', default: false }, history: { type: 'string' },
+    },
+  });
+  if (values.staged && values.commit) throw new ChangelingError('usage', '--staged and --commit exclude each other');
+  if (values.adapter && !values.model) throw new ChangelingError('usage', '--adapter needs --model (the base model it was trained on)');
+  const inputFormat = values['input-format'] ? parseInputFormat(values['input-format']) : undefined;
+  const repo = await openRepository(values.repo ?? process.cwd());
+  const adopted = values.model ? null : await adoptedMessageModel(repo);
+  if (!values.model && !adopted) throw new ChangelingError('usage', 'name a model with --model DIR (e.g. one from "changeling download"); this repository has adopted none');
+  const model = await MessageModel.create(values.model ? resolve(values.model) : adopted!.model, { adapter: values.adapter ? resolve(values.adapter) : adopted?.adapter ?? undefined, inputFormat });
+  const target: SuggestTarget = values.commit ? { kind: 'commit', rev: values.commit } : { kind: 'staged' };
+  const p = await modelInputFor(repo, target, model, { typed: values.prefix ?? '', signal: interruptSignal() });
+  if (values.json) {
+    await printJson({
+      format: p.format, model: model.model.dir, text: p.text, input_ids: p.inputIds, decoder_input_ids: p.decoderInputIds, prefix: p.prefix, dropped: p.dropped, history: p.history,
+      generation: model.profile.generation,
+    });
+    return 0;
+  }
+  const visible = (s: string) => s.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const g = model.profile.generation;
+  await writeOut([
+    `input format: ${p.format} (${model.model.dir}); ${p.inputIds.length} of ${model.maxInput} input tokens`,
+    '--- text ---',
+    visible(p.text).replace(/\n$/, ''),
+    '--- end ---',
+    `input_ids: ${p.inputIds.join(' ')}`,
+    `decoder_input_ids: ${p.decoderInputIds.join(' ')}${p.prefix ? `  (then a word starting "${visible(p.prefix)}")` : ''}`,
+    `history: ${model.usesHistory ? `${p.history.used} of the author's ${p.history.offered} earlier messages` : 'not used by this model'}`,
+    `generation: ${g.numBeams} beams, at most ${g.maxNewTokens} new tokens${g.noRepeatNgramSize ? `, no repeated ${g.noRepeatNgramSize}-grams` : ''}`,
+    ...(p.dropped.length ? [`left out: ${p.dropped.map((d) => `${visible(d.path)} (${d.why})`).join(', ')}`] : []),
+  ].join('\n') + '\n');
+  return 0;
+}
