@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomicFile.js';
 import { join } from 'node:path';
 import { ChangelingError, cancelledError, fileError } from '../util/errors.js';
 
@@ -17,12 +18,15 @@ export interface HubModelSpec {
   weights: string[];
   files: string[];
   optional?: string[];
+  /** Files Changeling writes into the snapshot itself (the model's profile, changeling.json). */
+  extraFiles?: Record<string, string>;
 }
 
 export type DownloadEvent =
   | { kind: 'resolved'; id: string; commit: string; files: Array<{ name: string; size: number | null }> }
   | { kind: 'progress'; file: string; received: number; total: number | null; overall: number; overallTotal: number | null }
   | { kind: 'retry'; file: string; attempt: number; reason: string }
+  | { kind: 'resume'; file: string; have: number }
   | { kind: 'done'; dir: string; commit: string; cached: boolean };
 
 export interface DownloadOptions {
@@ -122,6 +126,14 @@ export async function downloadModel(spec: HubModelSpec, o: DownloadOptions): Pro
   const info = (await getJson(`${endpoint}/api/models/${spec.id}/revision/${encodeURIComponent(revision)}?blobs=true`, o)) as { sha?: string; siblings?: Sibling[] };
   if (!info.sha || !Array.isArray(info.siblings)) throw new ChangelingError('io', `the hub's answer for ${spec.id} has no commit or file list`);
   const commit = info.sha;
+  // The commit id becomes a folder name: only a real one (40 hex digits) is accepted.
+  if (typeof commit !== 'string' || !/^[0-9a-f]{40}$/.test(commit)) throw new ChangelingError('io', `the hub's answer for ${spec.id} has an invalid commit id ${JSON.stringify(String(commit).slice(0, 60))}`);
+  for (const s of info.siblings) {
+    const n = s?.rfilename;
+    if (typeof n !== 'string' || !n || n.startsWith('/') || n.split('/').some((p) => p === '..' || p === '.' || p === '') || n.includes('\\') || n.includes('\0')) {
+      throw new ChangelingError('io', `the hub's answer for ${spec.id} names an unsafe file ${JSON.stringify(String(n).slice(0, 60))}`);
+    }
+  }
   const base = repoDir(o.cacheDir, spec.id);
   const final = join(base, 'snapshots', commit);
   const have = new Map(info.siblings.map((s) => [s.rfilename, s]));
@@ -133,6 +145,8 @@ export async function downloadModel(spec: HubModelSpec, o: DownloadOptions): Pro
   const sizes = wanted.map((name) => ({ name, size: have.get(name)!.lfs?.size ?? have.get(name)!.size ?? null }));
   o.onEvent?.({ kind: 'resolved', id: spec.id, commit, files: sizes });
   if (existsSync(join(final, '.complete'))) {
+    // A snapshot from before its profile was catalogued gets it now (written atomically beside the files).
+    for (const [name, text] of Object.entries(spec.extraFiles ?? {})) if (!existsSync(join(final, name))) await writeFileAtomic(join(final, name), text);
     o.onEvent?.({ kind: 'done', dir: final, commit, cached: true });
     return { dir: final, commit };
   }
@@ -142,6 +156,18 @@ export async function downloadModel(spec: HubModelSpec, o: DownloadOptions): Pro
     throw fileError(err, work, 'creating');
   });
   const overallTotal = sizes.every((s) => s.size !== null) ? sizes.reduce((a, s) => a + s.size!, 0) : null;
+  // Free disk first: what is still to come, plus room for the graphs built at first use (about the
+  // weights' size again), so that a full disk is reported before the download, not in the middle of it.
+  if (overallTotal !== null) {
+    let have = 0;
+    for (const { name } of sizes) have += await stat(join(work, name)).then((x) => x.size, () => 0);
+    if (have > 0) o.onEvent?.({ kind: 'resume', file: sizes.find((s) => existsSync(join(work, s.name)))?.name ?? '', have });
+    const needed = overallTotal - have;
+    const free = await freeBytes(work);
+    if (free !== null && free < needed + (64 << 20)) {
+      throw new ChangelingError('disk-full', `not enough free disk space for ${spec.id}: ${mib(needed)} MiB still to download, ${mib(free)} MiB free in ${o.cacheDir}${free < needed + overallTotal ? ` (its first use also caches about ${mib(overallTotal)} MiB of graphs)` : ''}; free some space and try again (what was downloaded so far is kept)`);
+    }
+  }
   let done = 0;
   for (const { name, size } of sizes) {
     const dest = join(work, name);
@@ -157,6 +183,7 @@ export async function downloadModel(spec: HubModelSpec, o: DownloadOptions): Pro
     }
     done += size ?? (await stat(dest)).size;
   }
+  for (const [name, text] of Object.entries(spec.extraFiles ?? {})) await writeFile(join(work, name), text);
   await writeFile(join(work, '.complete'), JSON.stringify({ id: spec.id, revision, commit, files: wanted, at: new Date().toISOString() }));
   await mkdir(join(base, 'snapshots'), { recursive: true });
   await rm(final, { recursive: true, force: true });
@@ -167,6 +194,19 @@ export async function downloadModel(spec: HubModelSpec, o: DownloadOptions): Pro
   await writeFile(join(base, 'refs', revision.replace(/\//g, '_')), commit);
   o.onEvent?.({ kind: 'done', dir: final, commit, cached: false });
   return { dir: final, commit };
+}
+
+const mib = (n: number) => (n / 2 ** 20).toFixed(0);
+
+/** Free bytes on the file system holding `dir` (null when the platform cannot tell). */
+async function freeBytes(dir: string): Promise<number | null> {
+  if (process.env.CHANGELING_FREE_BYTES) return Number(process.env.CHANGELING_FREE_BYTES);
+  try {
+    const s = await statfs(dir);
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return null;
+  }
 }
 
 /** The complete cached snapshot for a model id and revision, if any (never a partial one). */

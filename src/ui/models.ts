@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { KNOWN_MODELS, modelSpec } from '../models/manifest.js';
+import { describeKnownModel, messageModels, modelSpec, DEFAULT_MESSAGE_MODEL } from '../models/manifest.js';
 import { downloadModel } from '../models/hub.js';
 import { ChangelingError } from '../util/errors.js';
 import { resolveProvider } from '../runtime/providers.js';
@@ -40,8 +40,15 @@ export function registerSelectModel(context: vscode.ExtensionContext, log: vscod
     const items: Item[] = task.task === 'cmg'
       ? [{ label: 'NNGen only', description: 'no model: the most similar changes in this repository\'s history', value: '' }]
       : [{ label: 'Automatic', description: 'this repository\'s own model (changeling risk-train), else the embedded default', value: '' }];
-    const known = KNOWN_MODELS.filter((m) => (task.task === 'cmg' ? m.architecture !== 'roberta' : m.architecture === 'roberta'));
-    if (task.task === 'cmg') items.push(...known.map((m) => ({ label: m.id, description: 'download from the Hugging Face hub', id: m.id })));
+    if (task.task === 'cmg') {
+      // Models trained to write messages first (the default at the top), base checkpoints after them.
+      items.push(...messageModels().map((m) => ({
+        label: m.id === DEFAULT_MESSAGE_MODEL ? `$(star-full) ${m.id}` : m.id,
+        description: `${describeKnownModel(m)}; download from the Hugging Face hub`,
+        detail: m.description,
+        id: m.id,
+      })));
+    }
     items.push({ label: 'Local folder or file…', local: true });
     const choice = await vscode.window.showQuickPick(items, { title: `Changeling: ${task.label.toLowerCase()} model` });
     if (!choice) return undefined;
@@ -59,6 +66,7 @@ export function registerSelectModel(context: vscode.ExtensionContext, log: vscod
           return downloadModel(modelSpec(choice.id!), {
             cacheDir: context.globalStorageUri.fsPath, signal: ac.signal,
             onEvent: (e) => {
+              if (e.kind === 'resume') progress.report({ message: `resuming: ${(e.have / 2 ** 20).toFixed(0)} MiB already downloaded` });
               if (e.kind === 'progress' && e.overallTotal) {
                 const pct = (100 * e.overall) / e.overallTotal;
                 progress.report({ message: `${e.file}: ${(e.overall / 2 ** 20).toFixed(0)} of ${(e.overallTotal / 2 ** 20).toFixed(0)} MiB`, increment: pct - shown });
@@ -71,7 +79,7 @@ export function registerSelectModel(context: vscode.ExtensionContext, log: vscod
         value = choice.id;
       } catch (err) {
         if (err instanceof ChangelingError && err.code === 'cancelled') {
-          void vscode.window.showInformationMessage('Changeling: download cancelled; nothing was kept.');
+          void vscode.window.showInformationMessage('Changeling: download cancelled; what was downloaded is kept and the next download resumes it. Nothing is in use until it is complete.');
           return undefined;
         }
         void vscode.window.showErrorMessage(`Changeling: ${(err as Error).message}`);

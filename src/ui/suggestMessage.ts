@@ -62,7 +62,7 @@ function cachedMessageModel(dir: string, adapter: string, providerSetting: strin
   return m;
 }
 
-async function generate(root: string, storage: vscode.Uri, log: vscode.LogOutputChannel): Promise<Suggestion[] | undefined> {
+async function generate(root: string, storage: vscode.Uri, log: vscode.LogOutputChannel, typed = ''): Promise<Suggestion[] | undefined> {
   const s = settings();
   return vscode.window.withProgress({ location: vscode.ProgressLocation.SourceControl }, () =>
     vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Changeling: suggesting a commit message', cancellable: true }, async (progress, token) => {
@@ -71,7 +71,7 @@ async function generate(root: string, storage: vscode.Uri, log: vscode.LogOutput
       const repo = await openRepository(root);
       const model = await messageModel(root, storage, log);
       const r = await suggestMessages(repo, { kind: 'staged' }, {
-        model, n: s.count * 3, style: s.style, subjectLimit: s.subjectLimit, history: s.history, filter: s.filter, signal: ac.signal,
+        model, n: s.count * 3, style: s.style, subjectLimit: s.subjectLimit, history: s.history, filter: s.filter, signal: ac.signal, typed,
         onProgress: (text) => progress.report({ message: text }),
       });
       if (r.inputNote) {
@@ -115,12 +115,21 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
         s.filled = c.message;
         return c.message;
       }
-      // The user's own text: never replaced; choose in a QuickPick.
-      const candidates = await generate(root, context.globalStorageUri, log);
+      // The user's own text: never replaced without a pick. A one-line start is completed (every candidate
+      // begins with it as typed); otherwise, or when nothing completes it, the picked message becomes the
+      // subject and the typed text stays below it.
+      const completions = typed.includes('\n') ? [] : await generate(root, context.globalStorageUri, log, typed);
+      if (completions === undefined) return undefined;
+      const completing = completions.length > 0;
+      const candidates = completing ? completions : await generate(root, context.globalStorageUri, log);
       if (!candidates?.length) return undefined;
-      const chosen = await pick(candidates, typed);
+      const chosen = await pick(candidates, typed, completing);
       if (chosen === undefined) return undefined;
-      git.inputBox.value = `${chosen}\n\n${typed.trim()}`;
+      if (git.inputBox.value !== typed) {
+        void vscode.window.showInformationMessage('Changeling: the message box changed while you chose; it was left as it is.');
+        return undefined;
+      }
+      git.inputBox.value = completing ? chosen : `${chosen}\n\n${typed.trim()}`;
       sessions.delete(root);
       return git.inputBox.value;
     } catch (err) {
@@ -133,7 +142,7 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
 }
 
 /** The candidates, a page at a time ("Regenerate" shows the next page); resolves the chosen message or undefined. */
-function pick(candidates: Suggestion[], typed: string): Promise<string | undefined> {
+function pick(candidates: Suggestion[], typed: string, completing: boolean): Promise<string | undefined> {
   return new Promise((resolve) => {
     const qp = vscode.window.createQuickPick<vscode.QuickPickItem & { message: string }>();
     const regenerate: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('refresh'), tooltip: 'Regenerate: the next candidates' };
@@ -143,8 +152,10 @@ function pick(candidates: Suggestion[], typed: string): Promise<string | undefin
       const slice = candidates.slice(offset, offset + page);
       qp.items = slice.map((c) => ({ label: c.message.split('\n')[0]!, description: c.source, detail: c.detail, message: c.message }));
     };
-    qp.title = 'Changeling: commit message suggestions';
-    qp.placeholder = `Your message stays: the one you pick becomes the subject, "${typed.trim().split('\n')[0]!.slice(0, 40)}" goes below it. Esc keeps the box as it is.`;
+    qp.title = completing ? 'Changeling: complete your commit message' : 'Changeling: commit message suggestions';
+    qp.placeholder = completing
+      ? `Completions of "${typed.trim().slice(0, 40)}": each keeps what you typed. Esc keeps the box as it is.`
+      : `Your message stays: the one you pick becomes the subject, "${typed.trim().split('\n')[0]!.slice(0, 40)}" goes below it. Esc keeps the box as it is.`;
     qp.buttons = candidates.length > page ? [regenerate] : [];
     qp.matchOnDetail = true;
     show();

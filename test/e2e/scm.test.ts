@@ -88,6 +88,19 @@ test('In a real VS Code: the ✨ button suggests messages without losing typed t
   await row.waitFor({ timeout: 60_000 });
   await row.click();
   await boxMatches(page, /^Fixrectangledrawing.*WIPmyownnotes$/, 30_000);
+  // The start of a message is completed instead: every candidate begins with the typed text, kept as typed.
+  await page.locator('.scm-editor .monaco-editor').click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Backspace');
+  await page.keyboard.type('Fix rect');
+  await sparkle.click();
+  await page.locator('.quick-input-widget', { hasText: 'complete your commit message' }).first().waitFor({ timeout: 60_000 });
+  const completion = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Fix rectangle drawing' }).first();
+  await completion.waitFor({ timeout: 30_000 });
+  await page.waitForTimeout(300);
+  await shot(page, 'scm-complete-quickpick.png');
+  await completion.click();
+  await boxMatches(page, /^Fixrectangledrawingintherenderer\(\d+\)$/, 30_000);
 
   // 3. The ✨ inside the message box (a proposed-API menu, enabled here) works the same way.
   await page.locator('.scm-editor .monaco-editor').click();

@@ -119,3 +119,41 @@ test('a full disk stops the download with a clear error and no model', async () 
   await assert.rejects(downloadModel(SPEC, { endpoint: s.endpoint, cacheDir, retries: 0 }), (e: ChangelingError) => e.code === 'disk-full' && /disk full while writing .*model\.safetensors/.test(e.message));
   assert.equal(await cachedModel(cacheDir, ID), null);
 });
+
+test('download of a catalogued model writes its profile into the snapshot; the catalogue lists message-trained models first', async () => {
+  const { modelSpec, messageModels, DEFAULT_MESSAGE_MODEL, describeKnownModel } = await import('../../src/models/manifest.js');
+  const { readProfile } = await import('../../src/tasks/cmg/profile.js');
+  const s = await hub();
+  const id = 'JetBrains-Research/cmg-codet5-with-history';
+  s.repos.set(id, s.repos.get(ID)!);
+  const r = await downloadModel(modelSpec(id), { endpoint: s.endpoint, cacheDir: tempDir() });
+  const p = await readProfile(r.dir);
+  assert.equal(p?.inputFormat, 'commitchronicle');
+  assert.equal(p?.history, 'author');
+  assert.deepEqual(p?.generation, { numBeams: 10, maxNewTokens: 15, noRepeatNgramSize: 3, minNewTokens: 0, lengthPenalty: 1 });
+  const list = messageModels();
+  assert.equal(list[0]!.id, DEFAULT_MESSAGE_MODEL);
+  assert.equal(list.slice(0, 4).every((m) => m.trainedFor === 'cmg' && m.id.startsWith('JetBrains-Research/cmg-')), true);
+  assert.ok(list.slice(4).length >= 3 && list.slice(4).every((m) => m.trainedFor === null && /needs fine-tuning first/.test(describeKnownModel(m))));
+});
+
+test('download refuses a hub answer whose commit id or file names would escape the cache, and checks free disk space first', async () => {
+  const s = await hub();
+  const cacheDir = tempDir();
+  s.repos.set('evil/sha', { commit: '../../../../victim', files: s.repos.get(ID)!.files });
+  await assert.rejects(downloadModel({ ...SPEC, id: 'evil/sha', revision: 'main' }, { endpoint: s.endpoint, cacheDir }), /invalid commit id/);
+  const files = new Map(s.repos.get(ID)!.files);
+  files.set('../outside.json', Buffer.from('{}'));
+  s.repos.set('evil/name', { commit: 'b'.repeat(40), files });
+  await assert.rejects(downloadModel({ ...SPEC, id: 'evil/name' }, { endpoint: s.endpoint, cacheDir }), /unsafe file/);
+  assert.deepEqual(readdirSync(cacheDir), [], 'nothing written');
+  process.env.CHANGELING_FREE_BYTES = String(1 << 20);
+  try {
+    await assert.rejects(downloadModel(SPEC, { endpoint: s.endpoint, cacheDir }), (e: unknown) => e instanceof ChangelingError && e.code === 'disk-full' && /MiB free/.test(e.message));
+  } finally {
+    delete process.env.CHANGELING_FREE_BYTES;
+  }
+  assert.equal(await cachedModel(cacheDir, ID), null, 'nothing presented as complete');
+  const r = await downloadModel(SPEC, { endpoint: s.endpoint, cacheDir });
+  assert.ok(existsSync(join(r.dir, '.complete')));
+});
