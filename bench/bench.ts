@@ -9,11 +9,12 @@ import { jitdpEvalBench } from './jitdpEval.js';
 import { jitdpDefaultBench } from './jitdpDefault.js';
 import { cmgEvalBench } from './cmgEval.js';
 import { finetuneEvalBench } from './finetuneEval.js';
+import { loadBench, loadWorker } from './load.js';
 
 const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<Record<string, unknown>> }> = {
   mine: { usage: 'mine REPO_PATH [--runs N]', run: mineBench },
   engine: { usage: 'engine [--small]', run: engineBench },
-  infer: { usage: 'infer [codet5-small|codet5-base|codebert-base]', run: inferBench },
+  infer: { usage: 'infer [codet5-small|codet5-base|codebert-base] (greedy, beam 5, and the CommitChronicle setting: beam 10, 15 new tokens)', run: inferBench },
   train: { usage: 'train [lora-codet5-small|lora-codebert-base|fmft-codet5-small]', run: trainBench },
   jitdp: { usage: 'jitdp REPO_PATH [--cache DIR]', run: jitdpBench },
   'jitdp-eval': { usage: 'jitdp-eval REPO REPO... [--cache DIR] [--epochs N] [--max-length N] [--no-neural]', run: jitdpEvalBench },
@@ -21,6 +22,8 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
   'cmg-eval': { usage: 'cmg-eval REPO... [--max N] [--train REPO_NAME [--epochs N]] [--nngen-only]', run: cmgEvalBench },
   'finetune-eval': { usage: 'finetune-eval REPO... [--eval-cap N]', run: finetuneEvalBench },
   'train-worker': { usage: 'train-worker ... (internal)', run: trainWorker },
+  load: { usage: 'load [DIR]: first use of a full-size CodeT5-base pytorch_model.bin (time, peak RSS)', run: loadBench },
+  'load-worker': { usage: 'load-worker DIR (internal)', run: loadWorker },
   'infer-worker': { usage: 'infer-worker DIR CASE SRC NEW RUNS (internal)', run: inferWorker },
 };
 

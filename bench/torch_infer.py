@@ -12,6 +12,8 @@ mask = torch.ones_like(ids)
 if cfg.model_type == "t5":
     model = T5ForConditionalGeneration.from_pretrained(model_dir).eval()
     kw = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, num_beams=1 if case == "greedy" else 5)
+    if case == "beam10":  # the CommitChronicle models' setting: 10 beams, no repeated 3-grams, 15 new tokens
+        kw = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, num_beams=10, no_repeat_ngram_size=3)
     fn = lambda: model.generate(input_ids=ids, attention_mask=mask, **kw)
 else:
     model = RobertaForSequenceClassification.from_pretrained(model_dir).eval()

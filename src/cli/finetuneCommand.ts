@@ -8,7 +8,7 @@ import type { FinetuneMethod, FinetuneOptions, FinetuneTask } from '../tasks/fin
 import { ChangelingError } from '../util/errors.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
-export const FINETUNE_HELP = `changeling finetune --task cmg|jitdp --method lora|adapter|prefix|fmft --model DIR [--repo PATH] [--report DIR] [--quick] [--json]
+export const FINETUNE_HELP = `changeling finetune --task cmg|jitdp [--method lora|adapter|prefix|fmft] [--model DIR] [--repo PATH] [--report DIR] [--quick] [--json]
 
   Fine-tunes a model on the repository's own history and adopts it when it helps: mines the history,
   splits it by time (oldest 80% train, next 10% validation, newest 10% test), trains with the study's
@@ -18,7 +18,10 @@ export const FINETUNE_HELP = `changeling finetune --task cmg|jitdp --method lora
   if it beats the untuned model on validation. A report (Markdown, HTML with the curves, JSON) goes to --report
   (default: the git folder's changeling/reports/). A cancelled run (Ctrl-C) resumes from its checkpoint.
 
-  --task cmg     commit messages: --model a CodeT5/PLBART folder; --method lora, adapter or fmft
+  --task cmg     commit messages: --model a CodeT5/PLBART folder, by default the downloaded
+                 CommitChronicle model (a model already trained for messages; see "changeling download
+                 --list"); --method lora (default), adapter or fmft. Trains and evaluates in the model's
+                 own input format (its changeling.json); the adapter carries that profile.
   --task jitdp   risk: --model a RoBERTa-family encoder (CodeBERT...); --method lora or adapter
   --quick        a smoke run: a slice of the history and a few steps (minutes)
   --adopt auto|always|never   (default auto: only when it beats the untuned model on validation)

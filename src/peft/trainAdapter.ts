@@ -29,7 +29,8 @@ import { mkdir, copyFile } from 'node:fs/promises';
 /**
  * `changeling train`: one PEFT method (or full fine-tuning) on a model folder and a JSONL dataset, saved
  * in PEFT's format. Sequence-to-sequence data ({"input_ids", "labels"} or {"text", "target"}) trains T5 or
- * BART with token cross-entropy; classification data ({"input_ids" | "text", "label", "features"?}) trains a
+ * BART with token cross-entropy (labels of -100 are not scored; an optional "decoder_input_ids", as long as
+ * the labels, replaces the labels shifted right: a history prefix the model reads but is not scored on); classification data ({"input_ids" | "text", "label", "features"?}) trains a
  * RoBERTa encoder with the JIT-Fine head (expert features, BCE).
  */
 export type Method = 'lora' | 'adapter' | 'prefix' | 'fmft';
@@ -69,6 +70,8 @@ export interface TrainOptions {
 interface Example {
   input: number[];
   labels?: number[];
+  /** The decoder's inputs when they are not the labels shifted right (a history prefix masked out of the labels with -100). */
+  decoder?: number[];
   label?: number;
   features?: number[];
 }
@@ -108,7 +111,9 @@ async function readData(path: string, model: ModelFolder, o: TrainOptions): Prom
     } else {
       const labels = Array.isArray(r.labels) ? (r.labels as number[]) : typeof r.target === 'string' ? await tokenize(r.target, o.maxTargetLength ?? 128) : null;
       if (!labels || !labels.every(Number.isInteger)) throw new ChangelingError('usage', `${where}: sequence-to-sequence data needs "labels" (integers) or "target"`);
-      out.push({ input: ids, labels });
+      const dec = r.decoder_input_ids;
+      if (dec !== undefined && !(Array.isArray(dec) && dec.length === labels.length && dec.every((x) => Number.isInteger(x) && x >= 0))) throw new ChangelingError('usage', `${where}: "decoder_input_ids" must be as many ids as "labels"`);
+      out.push({ input: ids, labels, ...(dec ? { decoder: dec as number[] } : {}) });
     }
   }
   if (out.length === 0) throw new ChangelingError('usage', `${path} has no examples`);
@@ -227,9 +232,10 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
       const dec = new BigInt64Array(batch.length * T).fill(BigInt(pad));
       batch.forEach((e, i) => e.labels!.forEach((v, j) => {
         labels[i * T + j] = BigInt(v);
-        if (j + 1 < T) dec[i * T + j + 1] = BigInt(v);
+        if (e.decoder) dec[i * T + j] = BigInt(e.decoder[j]!);
+        else if (j + 1 < T) dec[i * T + j + 1] = BigInt(v);
       }));
-      batch.forEach((_, i) => (dec[i * T] = BigInt(start)));
+      batch.forEach((e, i) => e.decoder || (dec[i * T] = BigInt(start)));
       feeds.labels = new rt.Tensor('int64', labels, [batch.length, T]);
       feeds.decoder_input_ids = new rt.Tensor('int64', dec, [batch.length, T]);
     }

@@ -1,6 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openRepository } from '../../src/git/repository.js';
@@ -10,11 +11,14 @@ import { TestRepo, tempDir } from '../helpers/gitRepo.js';
 import { riskyHistory } from '../helpers/riskyHistory.js';
 import { writeTinyRoberta, writeTinyT5 } from '../helpers/tinyModels.js';
 import '../helpers/goldens.js';
+import { HubServer } from '../helpers/hubServer.js';
+import { readProfile } from '../../src/tasks/cmg/profile.js';
 
 const CLI = resolve('dist/cli.mjs');
 const repos: TestRepo[] = [];
 after(() => repos.forEach((r) => r.cleanup()));
-const run = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } });
+const emptyCache = tempDir();
+const run = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', CHANGELING_MODEL_CACHE: emptyCache } });
 
 /** Two kinds of change with their own messages, repeated: something a model can learn in a few steps. */
 function twoKinds(n: number): TestRepo {
@@ -77,11 +81,45 @@ test('finetune --task cmg: LoRA on the repository\'s history, evaluated against 
   assert.ok(JSON.parse(run(r.dir, 'suggest', '--json', '-n', '2').stdout).candidates.some((c: { source: string }) => c.source === 'model+adapter'));
   // Bad input: a method that cannot generate, no model, a thin history.
   assert.match(run(r.dir, 'finetune', '--task', 'cmg', '--method', 'prefix', '--model', model).stderr, /--method prefix cannot generate messages yet/);
-  assert.match(run(r.dir, 'finetune', '--task', 'cmg').stderr, /needs --model/);
+  assert.match(run(r.dir, 'finetune', '--task', 'cmg').stderr, /download the default one first \("changeling download JetBrains-Research\/cmg-codet5-with-history"/);
   const thin = TestRepo.init();
   repos.push(thin);
   thin.write('a', '1\n').commit('one');
   assert.match(run(thin.dir, 'finetune', '--task', 'cmg', '--model', model).stderr, /too thin/);
+});
+
+test('finetune --task cmg starts from the downloaded CommitChronicle model and trains in its format, with history, the adapter carrying the profile', { timeout: 300_000 }, async () => {
+  const r = twoKinds(60);
+  r.git('config', 'user.email', 'dev@example.com');
+  // The catalogue's default message model, served by a local hub (a tiny random T5 stands in for it).
+  const hub = await new HubServer().start();
+  try {
+    const tiny = writeTinyT5(join(tempDir(), 'tiny'));
+    hub.repos.set('JetBrains-Research/cmg-codet5-with-history', { commit: 'c'.repeat(40), files: new Map(['config.json', 'model.safetensors', 'vocab.json', 'merges.txt', 'tokenizer.json'].map((f) => [f, readFileSync(join(tiny, f))])) });
+    const cache = tempDir();
+    const env = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', CHANGELING_MODEL_CACHE: cache };
+    // Asynchronously: the hub answers from this process.
+    const dl = await promisify(execFile)(process.execPath, [CLI, 'download', 'JetBrains-Research/cmg-codet5-with-history', '--endpoint', hub.endpoint], { encoding: 'utf8', env });
+    assert.equal((await readProfile(dl.stdout.trim()))?.inputFormat, 'commitchronicle');
+    const p = spawnSync(process.execPath, [CLI, 'finetune', '--task', 'cmg', '--quick', '--epochs', '2', '--adopt', 'never', '--json'], { cwd: r.dir, encoding: 'utf8', env });
+    assert.equal(p.status, 0, p.stderr.slice(-2000));
+    const res = JSON.parse(p.stdout);
+    assert.equal(res.model, dl.stdout.trim(), 'the downloaded default model');
+    assert.equal(res.adopted, false);
+    assert.match(p.stderr, /input format commitchronicle/);
+    // Training rows in the model's format: CommitChronicle ids, the author's history read but not scored.
+    const rows = readFileSync(join(r.dir, '.git', 'changeling', 'finetune-cmg', 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const later = rows.at(-1);
+    assert.equal(later.input_ids[0], 1);
+    assert.equal(later.decoder_input_ids.length, later.labels.length);
+    assert.ok(later.labels.includes(-100), 'history positions are masked');
+    assert.deepEqual(later.decoder_input_ids.slice(0, 2), [0, 1]);
+    const profile = await readProfile(res.out);
+    assert.equal(profile?.inputFormat, 'commitchronicle');
+    assert.equal(profile?.history, 'author');
+  } finally {
+    await hub.stop();
+  }
 });
 
 test('finetune --task jitdp: LoRA on a RoBERTa encoder with the expert-feature head, against the embedded default and the JITLine-style model; adopted for changeling risk', { timeout: 300_000 }, async () => {

@@ -105,6 +105,36 @@ export class MessageModel {
     return { ...enc, decoderInputIds: dec.ids, prefix: dec.prefix, typed, history: dec.history };
   }
 
+  /**
+   * One training example as the reference's train collator builds it: labels `<s> message </s>`; for a
+   * model trained with history, the decoder reads `start <s> history_1 </s> ... message` and the history
+   * positions are left out of the loss (-100). `history` is the author's earlier messages, oldest first.
+   */
+  trainingExample(files: readonly DiffFile[], target: string, history: readonly string[] = [], filter?: FilterOptions): { input_ids: number[]; labels: number[]; decoder_input_ids?: number[] } {
+    const inputIds = this.prepare(files, { filter }).inputIds;
+    const tok = this.tokenizer;
+    const bos = tok.tokenId('<s>') ?? 1;
+    const eos = tok.tokenId('</s>') ?? this.runner.info.eosTokenId;
+    const max = this.profile.maxDecoderContext;
+    const msg = tok.encode(target, { addSpecialTokens: false }).ids.slice(0, max - 2);
+    if (!this.usesHistory) return { input_ids: inputIds, labels: [bos, ...msg, eos] };
+    const picked: number[][] = [];
+    let used = msg.length + 2;
+    const cleaned = history.map(cleanMessage).filter(Boolean);
+    for (let i = cleaned.length - 1; i >= 0; i--) {
+      const ids = tok.encode(cleaned[i]!, { addSpecialTokens: false }).ids;
+      if (used + ids.length + 1 > max) break;
+      used += ids.length + 1;
+      picked.push([...ids, eos]);
+    }
+    const hist = picked.reverse().flat();
+    return {
+      input_ids: inputIds,
+      decoder_input_ids: [this.runner.info.decoderStartTokenId, bos, ...hist, ...msg],
+      labels: [bos, ...hist.map(() => -100), ...msg, eos],
+    };
+  }
+
   async generate(input: PreparedInput, o: GenerateOptions = {}): Promise<ModelCandidate[]> {
     const rt = await ort();
     const ids = input.inputIds;

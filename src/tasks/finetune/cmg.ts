@@ -10,6 +10,10 @@ import { ChangelingError, cancelledError } from '../../util/errors.js';
 import { adoptMessageModel } from '../cmg/adopted.js';
 import { MessageModel } from '../cmg/generate.js';
 import { NngenIndex, diffWords } from '../cmg/nngen.js';
+import { cleanMessage } from '../cmg/messageClean.js';
+import { writeProfile } from '../cmg/profile.js';
+import { cachedModel } from '../../models/hub.js';
+import { DEFAULT_MESSAGE_MODEL, defaultModelCache } from '../../models/manifest.js';
 import type { FinetuneEvent, FinetuneOptions, FinetuneResult } from './types.js';
 
 /**
@@ -26,17 +30,21 @@ import type { FinetuneEvent, FinetuneOptions, FinetuneResult } from './types.js'
 export interface Pair {
   sha: string;
   subject: string;
+  /** The whole message. */
+  message: string;
+  /** The author's e-mail, lower-cased. */
+  author: string;
   files: DiffFile[];
 }
 
 const QUICK = { train: 200, eval: 20, steps: 30 };
 
 /** The non-merge commits with a subject and a diff, oldest first (the newest `max`): commit-message pairs. */
-export async function subjectHistory(repo: Repository, max: number, signal?: AbortSignal): Promise<Pair[]> {
+export async function subjectHistory(repo: Repository, max: number, signal?: AbortSignal, o: { ignoreWhitespace?: boolean } = {}): Promise<Pair[]> {
   const out: Pair[] = [];
-  for await (const c of walkHistory(repo, { max, noMerges: true, maxDiffBytes: 64 << 10, signal })) {
+  for await (const c of walkHistory(repo, { max, noMerges: true, maxDiffBytes: 64 << 10, signal, ignoreWhitespace: o.ignoreWhitespace })) {
     const subject = c.message.split('\n')[0]!.trim();
-    if (subject && c.files.length) out.push({ sha: c.sha, subject, files: c.files });
+    if (subject && c.files.length) out.push({ sha: c.sha, subject, message: c.message.trim(), author: c.author.email.toLowerCase(), files: c.files });
   }
   return out.reverse(); // oldest first
 }
@@ -45,10 +53,26 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   requireCommits(repo);
   const t0 = performance.now();
   const emit = (e: FinetuneEvent) => o.onEvent?.(e);
-  if (!o.model) throw new ChangelingError('usage', 'fine-tuning commit messages needs --model: a CodeT5 or PLBART folder (e.g. "changeling download Salesforce/codet5-small")');
-  if (o.method === 'prefix') throw new ChangelingError('usage', '--method prefix cannot generate messages yet (LoRA, bottleneck adapters and full fine-tuning can): use --method lora, adapter or fmft');
-  emit({ kind: 'stage', stage: 'mining', message: 'reading the history' });
-  const all = await subjectHistory(repo, o.maxCommits ?? 20000, o.signal);
+  // The default starting point is a model already trained for messages (the catalogue's default), downloaded.
+  const modelDir = o.model ?? (await cachedModel(defaultModelCache(), DEFAULT_MESSAGE_MODEL));
+  if (!modelDir) throw new ChangelingError('usage', `fine-tuning commit messages starts from a model: download the default one first ("changeling download ${DEFAULT_MESSAGE_MODEL}", about 900 MB) or give --model DIR (a CodeT5 or PLBART folder)`);
+    if (o.method === 'prefix') throw new ChangelingError('usage', '--method prefix cannot generate messages yet (LoRA, bottleneck adapters and full fine-tuning can): use --method lora, adapter or fmft');
+  const base = await MessageModel.create(modelDir, { maxInput: o.maxLength ?? (o.quick ? 128 : undefined), provider: o.provider });
+  // The model's own format: CommitChronicle models read whitespace-insensitive diffs and were trained on
+  // whole messages cleaned as the dataset cleaned them (commits whose message the cleaning drops are left
+  // out, as the dataset left them out); other models on subject lines.
+  const chronicle = base.profile.inputFormat !== 'study';
+  emit({ kind: 'stage', stage: 'mining', message: `reading the history (input format ${base.profile.inputFormat})` });
+  const mined = await subjectHistory(repo, o.maxCommits ?? 20000, o.signal, { ignoreWhitespace: chronicle });
+  const all = chronicle ? mined.map((p) => ({ ...p, subject: cleanMessage(p.message) })).filter((p) => p.subject) : mined;
+  // Each commit's history: the same author's earlier messages (for models trained with history).
+  const earlier = new Map<string, string[]>();
+  const historyOf = new Map<string, string[]>();
+  for (const p of all) {
+    const h = earlier.get(p.author) ?? [];
+    historyOf.set(p.sha, base.usesHistory ? h.slice(-64) : []);
+    earlier.set(p.author, [...h.slice(-63), p.message]);
+  }
   if (all.length < (o.quick ? 30 : 200)) throw new ChangelingError('usage', `the history is too thin to fine-tune on: ${all.length} commits with a message and a diff (at least ${o.quick ? 30 : 200})`);
   const a = Math.floor(all.length * 0.8);
   const b = Math.floor(all.length * 0.9);
@@ -64,14 +88,16 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   validation = validation.slice(-cap);
   test = test.slice(-cap);
   emit({ kind: 'stage', stage: 'dataset', message: `${train.length} training, ${validation.length} validation, ${test.length} test commits` });
-  const base = await MessageModel.create(o.model, { maxInput: o.maxLength ?? (o.quick ? 128 : 512), provider: o.provider });
   const dataDir = await repoDataDir(repo);
   const work = join(dataDir, 'finetune-cmg');
   await mkdir(work, { recursive: true });
-  await writeFile(join(work, 'run.json'), JSON.stringify({ task: 'cmg', method: o.method, model: o.model, quick: !!o.quick }) + '\n');
+  await writeFile(join(work, 'run.json'), JSON.stringify({ task: 'cmg', method: o.method, model: modelDir, quick: !!o.quick }) + '\n');
   const data = join(work, 'train.jsonl');
   const maxTarget = 64;
-  await writeFile(data, train.map((p) => JSON.stringify({ input_ids: base.prepare(p.files).inputIds, labels: base.tokenizer.encode(p.subject).ids.slice(0, maxTarget) })).join('\n') + '\n');
+  await writeFile(data, train.map((p) => {
+    const e = base.trainingExample(p.files, p.subject, historyOf.get(p.sha));
+    return JSON.stringify(e.decoder_input_ids ? e : { ...e, labels: e.labels.slice(0, maxTarget) });
+  }).join('\n') + '\n');
   const batch = o.batch ?? 16;
   const perEpoch = Math.ceil(train.length / batch);
   const epochs = o.epochs ?? Math.min(10, Math.max(3, Math.ceil(300 / perEpoch)));
@@ -80,7 +106,7 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   emit({ kind: 'stage', stage: 'training', message: `${o.method}: ${steps} steps (${epochs} epochs of ${perEpoch})` });
   const losses: Array<{ step: number; loss: number }> = [];
   const trained = await trainAdapter({
-    model: o.model, method: o.method, data, out: `${out}.new`, steps, batch, seed: o.seed ?? 42, schedule: 'linear', maxSourceLength: base.maxInput, maxTargetLength: maxTarget,
+    model: modelDir, method: o.method, data, out: `${out}.new`, steps, batch, seed: o.seed ?? 42, schedule: 'linear', maxSourceLength: base.maxInput, maxTargetLength: maxTarget,
     lr: o.lr ?? (o.method === 'fmft' ? 2e-5 : 5e-4), lora: { r: 8, alpha: 32 }, signal: o.signal, provider: o.provider, threads: o.threads,
     checkpoint: join(work, `${o.method}.checkpoint.safetensors`), checkpointEvery: Math.max(5, Math.min(50, Math.floor(steps / 5))),
     onStep: (step, loss) => {
@@ -89,20 +115,23 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
     },
     onResume: (step) => emit({ kind: 'stage', stage: 'training', message: `resumed from the checkpoint at step ${step}` }),
   });
+  // The adapter is fed as its base model was trained: the profile travels with it.
+  await writeProfile(`${out}.new`, { ...base.profile, source: modelDir });
   // The finished adapter replaces the previous one in one rename: a half-written adapter is never used.
   await rm(out, { recursive: true, force: true });
   await rename(`${out}.new`, out);
   await rm(join(work, `${o.method}.checkpoint.safetensors`), { force: true });
   const tuned = o.method === 'fmft'
     ? await MessageModel.create(out, { maxInput: base.maxInput, provider: o.provider })
-    : await MessageModel.create(o.model, { adapter: out, maxInput: base.maxInput, provider: o.provider });
+    : await MessageModel.create(modelDir, { adapter: out, maxInput: base.maxInput, provider: o.provider });
   const index = new NngenIndex();
   for (const p of train) index.add(p.sha, p.subject, diffWords(p.files));
   const generate = async (m: MessageModel, pairs: Pair[], what: string) => {
     const preds: string[] = [];
     for (const [i, p] of pairs.entries()) {
       if (o.signal?.aborted) throw cancelledError();
-      preds.push((await m.generate(m.prepare(p.files), { beams: o.quick ? 2 : 5, n: 1, maxNewTokens: 32 }))[0]?.message ?? '');
+      // The profile's generation settings (CommitChronicle: 10 beams, 15 new tokens), fewer beams when quick.
+      preds.push((await m.generate(m.prepare(p.files, { history: historyOf.get(p.sha) }), { beams: o.quick ? 2 : chronicle ? undefined : 5, n: 1, maxNewTokens: chronicle ? undefined : 32 }))[0]?.message ?? '');
       if (i % 10 === 0) emit({ kind: 'stage', stage: 'evaluating', message: `${what}: ${i + 1} of ${pairs.length}` });
     }
     return preds;
@@ -126,13 +155,13 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   let adoptedAt: string | null = null;
   if (adopt) {
     adoptedAt = await adoptMessageModel(repo, {
-      model: o.method === 'fmft' ? out : o.model, adapter: o.method === 'fmft' ? null : out, method: o.method, adoptedAt: new Date().toISOString(),
+      model: o.method === 'fmft' ? out : modelDir, adapter: o.method === 'fmft' ? null : out, method: o.method, adoptedAt: new Date().toISOString(),
       validation: { tunedBnorm: val.metrics.tuned.bnormBleu, untunedBnorm: val.metrics.untuned.bnormBleu },
     });
   }
   if (!existsSync(out)) throw new ChangelingError('io', `the adapter was not written to ${out}`);
   return {
-    task: 'cmg', method: o.method, model: o.model, repo: repo.root, head: repo.head, out,
+    task: 'cmg', method: o.method, model: modelDir, repo: repo.root, head: repo.head, out,
     commits: { train: train.length, validation: validation.length, test: test.length },
     steps: trained.steps.length, trainSeconds: trained.seconds, seconds: (performance.now() - t0) / 1000, trainableParameters: trained.trainableParameters,
     losses, validation: val.metrics, test: tst.metrics,
