@@ -11,6 +11,8 @@ interface FolderBase {
   weightsPath: string;
   /** The weights, read on first call (not needed when the model's graphs are cached). */
   loadWeights(): Promise<WeightMap>;
+  /** Forgets the weights read by loadWeights (a later call reads them again): once graphs are cached, they are dead weight. */
+  releaseWeights?(): void;
   /** What else changes the weights (a merged adapter): part of the graph-cache key. */
   cacheExtra?: string;
   /** Rewrites applied to each inference graph after it is built (bottleneck adapters with their weights). */
@@ -33,7 +35,7 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
   // safetensors first: it cannot carry code; the .bin reader executes nothing either, but is the fallback.
   const weightsPath = existsSync(st) ? st : bin;
   let loaded: Promise<WeightMap> | null = null;
-  const base = { dir, weightsPath, loadWeights: () => (loaded ??= existsSync(st) ? loadSafetensors(st) : loadTorchBin(bin)) };
+  const base = { dir, weightsPath, loadWeights: () => (loaded ??= existsSync(st) ? loadSafetensors(st) : loadTorchBin(bin)), releaseWeights: () => void (loaded = null) };
   switch (raw.model_type) {
     case 't5':
       return { ...base, kind: 't5', config: parseT5Config(raw, where) };

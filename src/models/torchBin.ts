@@ -80,6 +80,8 @@ export async function readTorchBin(path: string): Promise<Map<string, TorchTenso
     if (!(state instanceof Map)) throw new ChangelingError('io', `${path} does not hold a state dict`);
     const storages = new Map<string, Buffer>();
     const out = new Map<string, TorchTensor>();
+    // Tensors that view the same storage the same way (tied embeddings: shared, embed_tokens, lm_head) share one array.
+    const views = new Map<string, Float32Array>();
     for (const [name, v] of state) {
       const t = v as TensorRef;
       if (!t || t.kind !== 'tensor') continue;
@@ -89,9 +91,25 @@ export async function readTorchBin(path: string): Promise<Map<string, TorchTenso
         storages.set(t.storage.key, buf);
       }
       const n = t.size.reduce((a, b) => a * b, 1);
-      const data = new Float32Array(n);
       const maxIndex = t.offset + t.size.reduce((a, d, k) => a + (d > 0 ? (d - 1) * t.stride[k]! : 0), 0);
       if (n > 0 && (maxIndex + 1) * t.storage.bytes > buf.length) throw new ChangelingError('io', `${path}: tensor ${String(name)} reads past its storage (truncated or corrupt file)`);
+      const viewKey = `${t.storage.key}:${t.offset}:${t.size.join(',')}:${t.stride.join(',')}`;
+      const seen = views.get(viewKey);
+      if (seen) {
+        out.set(String(name), { dtype: t.storage.dtype, shape: t.size, data: seen });
+        continue;
+      }
+      // A contiguous float32 tensor is the storage's bytes: used in place, not copied (the first use of a
+      // full-size checkpoint then holds its weights once).
+      const contiguous = t.size.every((_, k) => t.stride[k] === t.size.slice(k + 1).reduce((a, b) => a * b, 1) || t.size[k] === 1);
+      const at = buf.byteOffset + t.offset * 4;
+      if (t.storage.dtype === 'float32' && contiguous && at % 4 === 0) {
+        const data = new Float32Array(buf.buffer, at, n);
+        views.set(viewKey, data);
+        out.set(String(name), { dtype: t.storage.dtype, shape: t.size, data });
+        continue;
+      }
+      const data = new Float32Array(n);
       const idx = new Array<number>(t.size.length).fill(0);
       for (let k = 0; k < n; k++) {
         let off = t.offset;
@@ -102,6 +120,7 @@ export async function readTorchBin(path: string): Promise<Map<string, TorchTenso
           idx[d] = 0;
         }
       }
+      views.set(viewKey, data);
       out.set(String(name), { dtype: t.storage.dtype, shape: t.size, data });
     }
     return out;

@@ -37,7 +37,7 @@ export async function withMergedLora(model: ModelFolder, adapterDir: string): Pr
     return merged;
   };
   let loaded: Promise<WeightMap> | null = null;
-  return { ...model, cacheExtra: `${adapterDir}:${st.size}:${st.mtimeMs}`, loadWeights: () => (loaded ??= load()) };
+  return { ...model, cacheExtra: `${adapterDir}:${st.size}:${st.mtimeMs}`, loadWeights: () => (loaded ??= load()), releaseWeights: () => { loaded = null; model.releaseWeights?.(); } };
 }
 
 /**
@@ -62,6 +62,10 @@ export async function withAdapters(model: ModelFolder, adapterDir: string): Prom
     ...model,
     cacheExtra: `${model.cacheExtra ?? ''}|adapter:${adapterDir}:${st.size}:${st.mtimeMs}`,
     loadWeights: () => (loaded ??= load()),
+    releaseWeights: () => {
+      loaded = null;
+      model.releaseWeights?.();
+    },
     graphTransforms: [...(model.graphTransforms ?? []), (b) => void injectAdapters(b, cfg, { values: adapter.weights, optional: true })],
   };
 }

@@ -4,7 +4,7 @@ import { roberta } from '../models/roberta.js';
 import { GraphWeights } from '../models/weights.js';
 import type { ModelFolder } from '../models/modelFolder.js';
 import { createSessionFromFile, type SessionOptions } from './session.js';
-import { cachedGraphs, modelFingerprint } from './graphCache.js';
+import { cachedGraphs, collectGarbage, modelFingerprint } from './graphCache.js';
 
 type RobertaFolder = Extract<ModelFolder, { kind: 'roberta' }>;
 
@@ -32,6 +32,10 @@ export class EncoderRunner {
       if (out.classifierLogits) b.output(out.classifierLogits, 'logits');
       return { graphs: { encoder: b }, meta: { hasPooler, hasClassifier } };
     });
+    if (g.built) {
+      model.releaseWeights?.();
+      collectGarbage();
+    }
     return new EncoderRunner(model, await createSessionFromFile(g.files.encoder!, o), g.meta.hasPooler, g.meta.hasClassifier);
   }
 

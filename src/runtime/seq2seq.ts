@@ -7,7 +7,7 @@ import { GraphWeights } from '../models/weights.js';
 import type { ModelFolder } from '../models/modelFolder.js';
 import { ChangelingError } from '../util/errors.js';
 import { createSessionFromFile, ort, type SessionOptions } from './session.js';
-import { cachedGraphs, modelFingerprint } from './graphCache.js';
+import { cachedGraphs, collectGarbage, modelFingerprint } from './graphCache.js';
 import { processScores, type GenerationOptions } from './beamSearch.js';
 
 /** What generation needs to know of an encoder-decoder checkpoint. */
@@ -94,6 +94,10 @@ export class Seq2SeqRunner {
       for (const t of model.graphTransforms ?? []) for (const b of [eb, db, cb, sb]) t(b);
       return { graphs: { encoder: eb, decoder: db, crossKv: cb, step: sb }, meta: {} };
     });
+    if (g.built) {
+      model.releaseWeights?.();
+      collectGarbage();
+    }
     // The full-sequence decoder (logits for given decoder inputs) is opened only when asked for.
     const [encoder, crossKv, step] = await Promise.all(['encoder', 'crossKv', 'step'].map((n) => createSessionFromFile(g.files[n]!, o)));
     return new Seq2SeqRunner(model, encoder!, () => createSessionFromFile(g.files.decoder!, o), crossKv!, step!, cache);
