@@ -1,4 +1,4 @@
-import { stem } from 'porter2';
+import { corpusMeteor, segmentMeteor } from './meteor.js';
 
 /**
  * Commit-message metrics exactly as the study defines them (../shared/notes/study.md), written by hand
@@ -11,13 +11,9 @@ import { stem } from 'porter2';
  *   r the shortest reference length; corpus score = mean sentence score x 100.
  * - **ROUGE-L**: longest common subsequence of whitespace tokens (no case folding), F-measure with beta = 1.2
  *   (precision and recall maximised over references, as pycocoevalcap's Rouge), mean x 100.
- * - **METEOR**, 1.5-style with the modules available offline: exact matches (weight 1.0), then Porter2 (Snowball
- *   English) stem matches (0.6); no synonym or paraphrase module (their WordNet and paraphrase tables are not
- *   available here). Parameters of METEOR 1.5 for English: alpha 0.85, beta 0.20, gamma 0.60, delta 0.75 with a
- *   built-in list of English function words. Alignment: each stage matches hypothesis words left to right to
- *   the unmatched reference word that continues the previous match when there is one, else the first; the
- *   fragmentation penalty is gamma (chunks / matches)^beta, and 0 when all words match in one chunk (as the
- *   METEOR 1.5 scorer does). Lower-cased, tokenised as for BLEU. Mean x 100.
+ * - **METEOR**: METEOR 1.5 as the published papers run it (-l en -norm), with the exact and stem modules
+ *   (no WordNet synonyms or paraphrase tables); the corpus score is METEOR's own aggregate over summed
+ *   statistics, not a mean of sentence scores. The port and its checks are in ./meteor.ts.
  */
 
 const FLOAT_MIN = 2.2250738585072014e-308;
@@ -118,80 +114,15 @@ export function rougeL(predictions: readonly string[], references: readonly stri
   return (sum * 100) / predictions.length;
 }
 
-/** English function words (METEOR 1.5 weighs content words by delta and these by 1 - delta). */
-const FUNCTION_WORDS = new Set(`a about above after again against all am an and any are as at be because been before being below between both but by can
-could did do does doing down during each few for from further had has have having he her here hers herself him himself his how i if in into is it its
-itself just me more most my myself no nor not now of off on once only or other our ours ourselves out over own same she should so some such than that
-the their theirs them themselves then there these they this those through to too under until up very was we were what when where which while who whom
-why will with would you your yours yourself yourselves . , ; : ! ? ' " ( ) [ ] { } - _ / \\ < > = + * & % $ # @ \` ~ |`.split(/\s+/));
-
-export const METEOR_PARAMS = { alpha: 0.85, beta: 0.2, gamma: 0.6, delta: 0.75, weights: { exact: 1.0, stem: 0.6 } };
-
-/** METEOR of one hypothesis against one reference (both as raw messages), in [0, 1]. */
-export function sentenceMeteor(reference: string, hypothesis: string, o = METEOR_PARAMS): number {
-  const h = splitPuncts(hypothesis).split(' ').filter(Boolean);
-  const r = splitPuncts(reference).split(' ').filter(Boolean);
-  if (h.length === 0 || r.length === 0) return 0;
-  const hm = new Array<number>(h.length).fill(-1); // matched reference index
-  const weight = new Array<number>(h.length).fill(0);
-  const rUsed = new Array<boolean>(r.length).fill(false);
-  const stages: Array<[(w: string) => string, number]> = [[(w) => w, o.weights.exact], [(w) => stem(w), o.weights.stem]];
-  for (const [form, w] of stages) {
-    const rForms = r.map(form);
-    let prev = -2;
-    for (let i = 0; i < h.length; i++) {
-      if (hm[i]! >= 0) {
-        prev = hm[i]!;
-        continue;
-      }
-      const f = form(h[i]!);
-      let pick = -1;
-      if (prev + 1 < r.length && !rUsed[prev + 1] && rForms[prev + 1] === f) pick = prev + 1;
-      else pick = rForms.findIndex((x, j) => !rUsed[j] && x === f);
-      if (pick < 0) continue;
-      hm[i] = pick;
-      weight[i] = w;
-      rUsed[pick] = true;
-      prev = pick;
-    }
-  }
-  const isFn = (w: string) => FUNCTION_WORDS.has(w);
-  const side = (toks: string[], matchedWeight: (j: number) => number) => {
-    let num = 0;
-    let den = 0;
-    toks.forEach((t, j) => {
-      const d = isFn(t) ? 1 - o.delta : o.delta;
-      num += d * matchedWeight(j);
-      den += d;
-    });
-    return den > 0 ? num / den : 0;
-  };
-  const rWeight = new Array<number>(r.length).fill(0);
-  hm.forEach((j, i) => {
-    if (j >= 0) rWeight[j] = weight[i]!;
-  });
-  const P = side(h, (i) => weight[i]!);
-  const R = side(r, (j) => rWeight[j]!);
-  const matches = hm.filter((j) => j >= 0).length;
-  if (matches === 0 || P === 0 || R === 0) return 0;
-  const fmean = (P * R) / (o.alpha * P + (1 - o.alpha) * R);
-  // Chunks: runs of hypothesis words matched to consecutive reference words.
-  let chunks = 0;
-  for (let i = 0; i < h.length; i++) {
-    if (hm[i]! < 0) continue;
-    if (i === 0 || hm[i - 1]! < 0 || hm[i - 1]! + 1 !== hm[i]) chunks++;
-  }
-  // As METEOR 1.5's scorer: a hypothesis that matches the whole reference in one chunk has no fragmentation.
-  const whole = matches === h.length && matches === r.length && chunks === 1;
-  const penalty = whole ? 0 : o.gamma * (chunks / matches) ** o.beta;
-  return fmean * (1 - penalty);
+/** METEOR of one hypothesis against one reference (METEOR 1.5, exact + stem: src/eval/meteor.ts), in [0, 1]. */
+export function sentenceMeteor(reference: string, hypothesis: string): number {
+  return segmentMeteor(reference, hypothesis);
 }
 
+/** Corpus METEOR as METEOR 1.5 reports it: its aggregate over summed statistics, x 100. */
 export function meteor(predictions: readonly string[], references: readonly string[]): number {
   checkPairs(predictions, references);
-  let sum = 0;
-  predictions.forEach((p, i) => (sum += sentenceMeteor(references[i]!, p)));
-  return (sum * 100) / predictions.length;
+  return corpusMeteor(predictions, references);
 }
 
 function checkPairs(p: readonly string[], r: readonly string[]): void {
