@@ -92,7 +92,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
       out.sequences = tensorJson('int64', [r.length, width], r.flatMap((h) => [...h.tokens, ...new Array(width - h.tokens.length).fill(info.padTokenId)]));
       out.sequences_scores = tensorJson('float32', [r.length], r.map((h) => h.score));
     } else if (gen) {
-      const r = await runner.greedy(i64(ids), i64(mask), gen.max_new_tokens ?? 20, { decoderStartTokenId: gen.decoder_start_token_id });
+      const r = await runner.greedy(i64(ids), i64(mask), gen.max_new_tokens ?? 20, { decoderStartTokenId: gen.decoder_start_token_id, minNewTokens: gen.min_new_tokens, noRepeatNgramSize: gen.no_repeat_ngram_size });
       out.sequences = tensorJson('int64', [r.sequences.length, r.sequences[0]!.length], r.sequences.flat());
     }
   }

@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { trainAdapter, type Method } from '../peft/trainAdapter.js';
+import { loadModelFolder } from '../models/modelFolder.js';
+import { effectiveProfile, parseInputFormat, writeProfile } from '../tasks/cmg/profile.js';
 import { ChangelingError } from '../util/errors.js';
 import { interruptSignal, printJson, writeOut } from './io.js';
 
@@ -24,6 +26,9 @@ export const TRAIN_HELP = `changeling train --model DIR --method lora|adapter|pr
   adapter:  --adapter-size N (128)
   prefix:   --prefix-tokens N (20)   prefixes in every attention (Li and Liang);
             --peft-prefix             T5 only: PEFT's prefix mode (decoder self-attention, PEFT's files)
+  --input-format F         for T5/BART: the input format the data was made in (commitchronicle,
+                           commitchronicle-codereviewer, study), written into what is saved (changeling.json)
+                           so that suggest feeds it the same way; default: the base model's
   --json                   print {"steps": [{"step", "loss"}...], "out", ...}`;
 
 const num = (name: string, v: string | undefined): number | undefined => {
@@ -43,11 +48,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
       'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'no-clip': { type: 'boolean', default: false }, schedule: { type: 'string' }, init: { type: 'string' },
       r: { type: 'string' }, alpha: { type: 'string' }, 'lora-dropout': { type: 'string' }, targets: { type: 'string' }, rslora: { type: 'boolean', default: false },
       'adapter-size': { type: 'string' }, 'prefix-tokens': { type: 'string' }, 'peft-prefix': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+      'input-format': { type: 'string' },
     },
   });
   for (const k of ['model', 'method', 'data', 'out'] as const) if (!values[k]) throw new ChangelingError('usage', `train needs --${k}`);
   if (!['lora', 'adapter', 'prefix', 'fmft'].includes(values.method!)) throw new ChangelingError('usage', `--method must be lora, adapter, prefix or fmft, not "${values.method}"`);
   if (values.schedule && values.schedule !== 'constant' && values.schedule !== 'linear') throw new ChangelingError('usage', '--schedule must be constant or linear');
+  const inputFormat = values['input-format'] ? parseInputFormat(values['input-format']) : undefined;
   const r = await trainAdapter({
     model: resolve(values.model!), method: values.method as Method, data: resolve(values.data!), out: resolve(values.out!),
     steps: num('steps', values.steps), epochs: num('epochs', values.epochs), lr: num('lr', values.lr), batch: num('batch', values.batch), seed: num('seed', values.seed),
@@ -58,6 +65,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
     signal: interruptSignal(),
     onStep: values.json ? undefined : (step, loss) => process.stderr.write(`step ${step}: loss ${loss.toFixed(5)}\n`),
   });
+  // What it saves is fed as its data was made: the base model's profile, or the format named here.
+  if ((await loadModelFolder(resolve(values.model!))).kind !== 'roberta') {
+    const base = await effectiveProfile(resolve(values.model!));
+    await writeProfile(r.out, { ...base, ...(inputFormat ? { inputFormat } : {}), source: resolve(values.model!) });
+  }
   if (values.json) await printJson(r);
   else await writeOut(`saved ${values.method} to ${r.out} (${r.trainableParameters.toLocaleString('en')} trainable parameters, ${r.steps.length} steps, ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMiB} MiB)\n`);
   return 0;

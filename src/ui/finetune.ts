@@ -8,7 +8,7 @@ import { reportHtml } from '../tasks/finetune/report.js';
 import type { FinetuneResult } from '../tasks/finetune/types.js';
 import { settings } from './settings.js';
 import { cachedModel } from '../models/hub.js';
-import { defaultModelCache } from '../models/manifest.js';
+import { DEFAULT_MESSAGE_MODEL, defaultModelCache } from '../models/manifest.js';
 
 /**
  * "Changeling: Fine-tune on this repository": `changeling finetune` in a child process (never on the
@@ -29,8 +29,11 @@ const RUNS = new Map<string, { cancel: () => void }>();
 async function modelFor(task: 'cmg' | 'jitdp', storage: vscode.Uri): Promise<string> {
   const c = vscode.workspace.getConfiguration('changeling');
   const v = ((task === 'cmg' ? c.get<string>('finetune.messageModel') || c.get<string>('messages.model') : c.get<string>('finetune.riskEncoder')) ?? '').trim();
-  if (!v || existsSync(v)) return v;
-  return (await cachedModel(storage.fsPath, v)) ?? (await cachedModel(defaultModelCache(), v)) ?? '';
+  if (v && existsSync(v)) return v;
+  // No setting for messages: the catalogue's default message model, when it is downloaded.
+  const id = v || (task === 'cmg' ? DEFAULT_MESSAGE_MODEL : '');
+  if (!id) return '';
+  return (await cachedModel(storage.fsPath, id)) ?? (await cachedModel(defaultModelCache(), id)) ?? '';
 }
 
 export function registerFinetune(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): vscode.Disposable {

@@ -45,7 +45,10 @@ test('changeling train: deterministic for a seed, PEFT files out, losses fall, -
   assert.ok(losses.at(-1) < losses[0], `loss ${losses[0]} -> ${losses.at(-1)}`);
   const cfg = JSON.parse(readFileSync(join(runs[0]!.out, 'adapter_config.json'), 'utf8'));
   assert.deepEqual([cfg.peft_type, cfg.r, cfg.lora_alpha, cfg.target_modules, cfg.task_type], ['LORA', 8, 32, ['q', 'v'], 'SEQ_2_SEQ_LM']);
-  const again = train('--model', T5, '--method', 'lora', '--data', data, '--out', join(tempDir(), 'more'), '--steps', '2', '--lr', '5e-3', '--seed', '7', '--init', runs[0]!.out, '--json');
+  // What is saved carries the profile it is fed by: the base model's (here the default), or --input-format.
+  assert.equal(JSON.parse(readFileSync(join(runs[0]!.out, 'changeling.json'), 'utf8')).inputFormat, 'study');
+  const again = train('--model', T5, '--method', 'lora', '--data', data, '--out', join(tempDir(), 'more'), '--steps', '2', '--lr', '5e-3', '--seed', '7', '--init', runs[0]!.out, '--input-format', 'commitchronicle', '--json');
+  assert.equal(JSON.parse(readFileSync(join(JSON.parse(again.stdout).out, 'changeling.json'), 'utf8')).inputFormat, 'commitchronicle');
   assert.equal(again.status, 0, again.stderr);
   assert.ok(JSON.parse(again.stdout).steps[0].loss < losses[0], 'starts from the trained adapter');
   for (const [method, ...extra] of [['adapter'], ['prefix'], ['prefix', '--peft-prefix'], ['fmft']]) {
