@@ -26,7 +26,8 @@ export const DEFAULT_MESSAGE_MODEL: string = manifest.defaultMessageModel;
 
 /** One line for people: what the model is for. */
 export function describeKnownModel(m: KnownModel): string {
-  return `${m.trainedFor ? 'trained for commit messages' : 'needs fine-tuning first'}; ${m.license}; ~${m.sizeMB} MB`;
+  const what = m.trainedFor ? 'trained for commit messages' : m.tasks.includes('cmg') && m.architecture !== 'roberta' ? 'needs fine-tuning first' : 'base encoder for the risk model';
+  return `${what}; ${m.license}; ~${m.sizeMB} MB`;
 }
 
 /** Message models in the order they are offered: trained for the task first (the default first of all), then base checkpoints. */
