@@ -65,6 +65,8 @@ test('Both CommitChronicle formats give the reference text and input ids on ever
   assert.deepEqual(await drop('Make tool executable'), [{ path: 'tool.sh', why: 'mode-only' }]);
   assert.deepEqual(await drop('Add generated values table'), [{ path: 'src/big.js', why: 'cut' }]);
   assert.deepEqual(await drop('Reindent answer'), []);
+  const modeOnly = encoderInput((await commitDiff(repo, byMessage('Make tool executable'), { ignoreWhitespace: true })).files, { format: 'commitchronicle', tokenizer: plain, maxInput: 512 });
+  assert.match(modeOnly.note ?? '', /sees nothing of this change/);
 });
 
 test('Messages are cleaned as CommitChronicle cleaned its training messages', () => {

@@ -74,7 +74,8 @@ export function encoderInput(files: readonly DiffFile[], o: { format: InputForma
   }
   const text = kept.join('');
   const ids = encode(boundedText(text, limit)).slice(0, limit);
-  return { format: o.format, text, inputIds: [bos, ...ids, eos], dropped, note: describeDropped(dropped, o.maxInput) };
+  const note = text ? describeDropped(dropped, o.maxInput) : 'the model sees nothing of this change (whitespace only, a mode change, or files it never reads): its suggestions are guesses';
+  return { format: o.format, text, inputIds: [bos, ...ids, eos], dropped, note };
 }
 
 /**
