@@ -1,5 +1,6 @@
 import pkg from '../package.json' with { type: 'json' };
-import { ChangelingError } from './util/errors.js';
+import { ChangelingError, asChangelingError } from './util/errors.js';
+import { fieldText, isVerbose, setVerbose, terminalSafe } from './cli/io.js';
 import { SHOW_HELP, showCommand } from './cli/showCommand.js';
 import { MINE_HELP, mineCommand } from './cli/mineCommand.js';
 import { DOCTOR_HELP, doctorCommand } from './cli/doctorCommand.js';
@@ -42,9 +43,16 @@ Usage:
 ${Object.values(COMMANDS).map((c) => '  ' + c.help.split('\n')[0]).join('\n')}
   changeling help COMMAND
 
-With no command, "show" runs. Exit codes: 0 success, 1 failure, 2 bad usage, 3 a risky change (risk --fail-on), 130 cancelled.`;
+With no command, "show" runs. --verbose (any command): which execution provider was chosen and why, and
+the trace of an unexpected error. Exit codes: 0 success, 1 failure, 2 bad usage, 3 a risky change (risk --fail-on), 130 cancelled.`;
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(args: string[]): Promise<number> {
+  setVerbose(args.includes('--verbose'));
+  const argv = args.filter((a) => a !== '--verbose');
+  // A reader that goes away (changeling mine | head) ends the output quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
   const first = argv[0];
   if (first === '--version' || first === '-v') {
     process.stdout.write(`${pkg.version}\n`);
@@ -74,30 +82,39 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function reportError(err: unknown): number {
+/** Every failure ends in one line (`changeling: ...`, control characters escaped); the trace only with --verbose. */
+function reportError(raw: unknown): number {
+  const err = asChangelingError(raw);
   if (err instanceof ChangelingError) {
     if (err.code === 'cancelled') {
       process.stderr.write('\nchangeling: cancelled; nothing was written\n');
       return 130;
     }
-    process.stderr.write(`changeling: ${err.message}\n`);
+    process.stderr.write(`changeling: ${oneLine(err.message)}\n`);
+    if (isVerbose() && raw instanceof Error && raw.stack) process.stderr.write(terminalSafe(raw.stack) + '\n');
     return err.code === 'usage' ? 2 : 1;
   }
-  const code = (err as { code?: string })?.code;
+  const code = (raw as { code?: string })?.code;
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`changeling: ${(err as Error).message}\n`);
+    process.stderr.write(`changeling: ${oneLine((raw as Error).message)}\n`);
     return 2;
   }
-  process.stderr.write(`changeling: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.stderr.write(`changeling: unexpected error: ${oneLine((raw as Error)?.message ?? String(raw))}${isVerbose() ? '' : ' (run again with --verbose for the details)'}\n`);
+  if (isVerbose()) process.stderr.write(terminalSafe((raw as Error)?.stack ?? String(raw)) + '\n');
   return 1;
 }
+
+const oneLine = (s: string) => {
+  const t = fieldText(s.trim().split('\n')[0] ?? '', 2000);
+  return t;
+};
 
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (err) => {
-    process.stderr.write(`changeling: ${String(err)}\n`);
+    process.stderr.write(`changeling: ${fieldText(String(err), 2000)}\n`);
     process.exitCode = 1;
   },
 );

@@ -1,3 +1,4 @@
+import { rangeArgs } from '../git/revisions.js';
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { openRepository } from '../git/repository.js';
@@ -17,7 +18,7 @@ export async function featuresCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, options: { repo: { type: 'string' }, range: { type: 'string' }, commits: { type: 'string' }, staged: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
   const repo = await openRepository(values.repo ?? process.cwd());
   let keep: Set<string> | null = null;
-  if (values.range) keep = new Set((await repo.git.raw(['rev-list', values.range, '--']).catch((e: Error) => { throw new ChangelingError('bad-revision', `bad range ${values.range}: ${e.message.trim()}`); })).split('\n').filter(Boolean));
+  if (values.range) keep = new Set((await repo.git.raw(['rev-list', ...rangeArgs(values.range), '--']).catch((e: Error) => { throw new ChangelingError('bad-revision', `bad range ${values.range}: ${e.message.trim()}`); })).split('\n').filter(Boolean));
   if (values.commits) {
     let text: string;
     try {

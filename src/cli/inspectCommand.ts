@@ -1,3 +1,4 @@
+import { isVerbose } from './io.js';
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { loadModelFolder } from '../models/modelFolder.js';
@@ -45,13 +46,37 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   const rt = await ort();
   let provider: string;
   try {
-    provider = await resolveProvider(values.provider, (l) => process.stderr.write(`${l}\n`));
+    // Which provider was chosen, and why others were not: with --verbose only.
+    provider = await resolveProvider(values.provider, isVerbose() ? (l) => process.stderr.write(`${l}\n`) : undefined);
   } catch (err) {
     throw new ChangelingError('usage', (err as Error).message);
   }
   const base = await loadModelFolder(values.model);
   const model = values.adapter ? await withMergedLora(base, values.adapter) : base;
-  const ids = matrix(spec.input_ids, 'input_ids');
+  const vocab = model.config.vocabSize;
+  // Token ids are checked against the vocabulary here: a wrong one is the user's input, not a crash.
+  const inVocab = (m: Matrix, name: string, allow: number[] = []) => {
+    const bad = m.flat().find((x) => (x < 0 || x >= vocab) && !allow.includes(x));
+    if (bad !== undefined) throw new ChangelingError('usage', `"${name}" has the id ${bad}, outside this model's vocabulary (0 to ${vocab - 1})`);
+    return m;
+  };
+  const ids = inVocab(matrix(spec.input_ids, 'input_ids'), 'input_ids');
+  if (spec.decoder_input_ids) inVocab(matrix(spec.decoder_input_ids, 'decoder_input_ids'), 'decoder_input_ids');
+  if (spec.labels && model.kind !== 'roberta') inVocab(matrix(spec.labels, 'labels'), 'labels', [-100]);
+  const g0 = spec.generate as Record<string, unknown> | undefined;
+  if (g0 !== undefined) {
+    const bound = (k: string, lo: number, hi: number) => {
+      const v = g0[k];
+      if (v !== undefined && !(Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi)) throw new ChangelingError('usage', `generate.${k} must be a whole number from ${lo} to ${hi} (it is ${JSON.stringify(v)})`);
+    };
+    bound('num_beams', 1, 64);
+    bound('num_return_sequences', 1, 64);
+    bound('max_new_tokens', 1, 1024);
+    bound('min_new_tokens', 0, 1024);
+    bound('no_repeat_ngram_size', 0, 16);
+    bound('decoder_start_token_id', 0, vocab - 1);
+    if (typeof g0.length_penalty === 'number' && !Number.isFinite(g0.length_penalty)) throw new ChangelingError('usage', 'generate.length_penalty must be a finite number');
+  }
   const mask = spec.attention_mask ? matrix(spec.attention_mask, 'attention_mask') : ids.map((r) => r.map(() => 1));
   const i64 = (m: Matrix) => new rt.Tensor('int64', BigInt64Array.from(m.flat().map(BigInt)), [m.length, m[0]!.length]);
   const out: Record<string, unknown> = {};

@@ -1,7 +1,19 @@
 import { ChangelingError } from '../util/errors.js';
+import { fieldText, terminalSafe } from '../util/text.js';
 
-/** Writes to stdout honouring backpressure; resolves false when the reader has gone (EPIPE). */
+export { fieldText, terminalSafe };
+
+let verbose = false;
+/** --verbose (any command): provider probing and stack traces of unexpected errors on stderr. */
+export const setVerbose = (v: boolean) => void (verbose = v);
+export const isVerbose = () => verbose;
+
+/** Writes human output to stdout (control characters escaped) honouring backpressure; resolves false when the reader has gone (EPIPE). */
 export function writeOut(text: string): Promise<boolean> {
+  return writeRaw(terminalSafe(text));
+}
+
+function writeRaw(text: string): Promise<boolean> {
   return new Promise((resolve) => {
     if (process.stdout.destroyed) return resolve(false);
     const ok = process.stdout.write(text, (err) => {
@@ -12,8 +24,9 @@ export function writeOut(text: string): Promise<boolean> {
   });
 }
 
+/** JSON on stdout (JSON escapes control characters itself; texts are whole). */
 export function printJson(value: unknown): Promise<boolean> {
-  return writeOut(JSON.stringify(value, null, 2) + '\n');
+  return writeRaw(JSON.stringify(value, null, 2) + '\n');
 }
 
 /** A progress line on stderr: rewritten in place on a terminal, every few seconds otherwise. */
@@ -29,22 +42,24 @@ export class StderrProgress {
     const now = Date.now();
     if (!force && now - this.last < (this.tty ? 100 : 5000)) return;
     this.last = now;
-    if (this.tty) process.stderr.write(`\r\x1b[2K${text}`);
-    else process.stderr.write(`${text}\n`);
+    if (this.tty) process.stderr.write(`\r\x1b[2K${fieldText(text, 300)}`);
+    else process.stderr.write(`${fieldText(text, 300)}\n`);
     this.shown = true;
   }
 
   done(text?: string): void {
     if (this.quiet) return;
     if (this.tty && this.shown) process.stderr.write('\r\x1b[2K');
-    if (text) process.stderr.write(`${text}\n`);
+    if (text) process.stderr.write(`${terminalSafe(text)}\n`);
   }
 }
 
-export function parseCount(name: string, value: string | undefined): number | undefined {
+export function parseCount(name: string, value: string | undefined, max = Number.MAX_SAFE_INTEGER, min = 0): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new ChangelingError('usage', `--${name} needs a whole number, not "${value}"`);
-  return Number(value);
+  if (!/^\d+$/.test(value)) throw new ChangelingError('usage', `--${name} needs a whole number, not ${JSON.stringify(value.slice(0, 40))}`);
+  const n = Number(value);
+  if (n < min || n > max) throw new ChangelingError('usage', `--${name} must be from ${min} to ${max} (not ${value.slice(0, 40)})`);
+  return n;
 }
 
 /** An AbortSignal that fires on Ctrl-C (first press); a second press exits at once. */

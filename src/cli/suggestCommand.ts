@@ -8,7 +8,7 @@ import { parseInputFormat } from '../tasks/cmg/profile.js';
 import { suggestMessages, type SuggestResult, type SuggestTarget } from '../tasks/cmg/suggest.js';
 import { writeBytesAtomic } from '../util/atomicFile.js';
 import { ChangelingError, fileError } from '../util/errors.js';
-import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
+import { StderrProgress, fieldText, interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
 export const SUGGEST_HELP = `changeling suggest [--repo PATH] [--commit REV] [--model DIR [--adapter DIR]] [--prefix TEXT] [-n N] [--no-style] [--json]
 
@@ -72,7 +72,7 @@ export async function suggestCommand(argv: string[]): Promise<number> {
     ? await MessageModel.create(resolve(values.model), { adapter: values.adapter ? resolve(values.adapter) : undefined, inputFormat })
     : adopted ? await MessageModel.create(adopted.model, { adapter: adopted.adapter ?? undefined, inputFormat }) : null;
   const r = await suggestMessages(repo, target, {
-    model, n: parseCount('n', values.n), beams: parseCount('beams', values.beams), maxNewTokens: parseCount('max-new-tokens', values['max-new-tokens']), style: !values['no-style'], subjectLimit: parseCount('subject-limit', values['subject-limit']), history: parseCount('history', values.history),
+    model, n: parseCount('n', values.n, 100, 1), beams: parseCount('beams', values.beams, 64, 1), maxNewTokens: parseCount('max-new-tokens', values['max-new-tokens'], 1024, 1), style: !values['no-style'], subjectLimit: parseCount('subject-limit', values['subject-limit'], 10000, 10), history: parseCount('history', values.history, 10_000_000, 1),
     typed: values.prefix, filter: { exclude: values.exclude, include: values.include }, signal: interruptSignal(), onProgress: (t) => progress.update(t),
   });
   progress.done();
@@ -92,7 +92,7 @@ export async function suggestCommand(argv: string[]): Promise<number> {
     await printJson(r);
     return 0;
   }
-  const lines = r.candidates.map((c, i) => `${String(i + 1).padStart(3)}. ${c.message.split('\n')[0]}\n       ${c.source}: ${c.detail}${c.original && c.original !== c.message ? `; styled from "${c.original.split('\n')[0]}"` : ''}`);
+  const lines = r.candidates.map((c, i) => `${String(i + 1).padStart(3)}. ${fieldText(c.message.split('\n')[0]!, 200)}\n       ${c.source}: ${c.detail}${c.original && c.original !== c.message ? `; styled from "${fieldText(c.original.split('\n')[0]!, 100)}"` : ''}`);
   const s = r.style;
   const styleLine = s && s.subjects >= 10
     ? `style (from ${s.subjects} subjects): Conventional Commits ${(s.conventional * 100).toFixed(0)}%, capitalised ${(s.capitalized * 100).toFixed(0)}%, imperative ${(s.imperative * 100).toFixed(0)}%, trailing period ${(s.period * 100).toFixed(0)}%${s.ticket.share > 0.1 ? `, ticket ids ${(s.ticket.share * 100).toFixed(0)}%` : ''}`

@@ -1,3 +1,4 @@
+import { fieldText } from '../util/text.js';
 import type { ChangeView } from './currentChange.js';
 import { diffTotals, type DiffFile } from './types.js';
 
@@ -27,10 +28,10 @@ export function renderView(v: ChangeView): string {
   else {
     const why = v.commit!.reason === 'nothing-staged' ? ', nothing is staged' : v.commit!.reason === 'bare-repository' ? ', bare repository' : '';
     out.push(`Commit ${v.commit!.sha.slice(0, 12)} in ${v.repo} (${where}${why})`);
-    out.push(`  ${v.commit!.subject}`);
+    out.push(`  ${fieldText(v.commit!.subject, 200)}`);
   }
   const drops = new Map(v.filter.dropped.map((d) => [d.path, d]));
-  const names = v.files.map((f) => (f.oldPath ? `${f.oldPath} -> ${f.path}` : f.path) + (f.similarity !== null && f.oldPath ? ` (${f.similarity}%)` : ''));
+  const names = v.files.map((f) => (f.oldPath ? `${fieldText(f.oldPath, 120)} -> ${fieldText(f.path, 120)}` : fieldText(f.path, 200)) + (f.similarity !== null && f.oldPath ? ` (${f.similarity}%)` : ''));
   const width = Math.min(60, Math.max(4, ...names.map((n) => n.length)));
   out.push('');
   out.push(`  st ${'path'.padEnd(width)}  ${'+'.padStart(7)} ${'-'.padStart(7)} ${'hunks'.padStart(6)}`);
@@ -49,7 +50,7 @@ export function renderView(v: ChangeView): string {
   else if (v.filter.dropped.length === 0) out.push(`Model input: all ${t.files} files kept.`);
   else {
     out.push(`Model input: ${v.filter.kept.length} of ${t.files} files kept; dropped ${v.filter.dropped.length}:`);
-    for (const d of v.filter.dropped) out.push(`  ${d.path}: ${d.reason} (${d.detail})`);
+    for (const d of v.filter.dropped) out.push(`  ${fieldText(d.path, 200)}: ${d.reason} (${fieldText(d.detail, 200)})`);
   }
   return out.join('\n') + '\n';
 }

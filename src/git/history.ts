@@ -4,6 +4,9 @@ import { DIFF_ARGS, spawnGit } from './run.js';
 import { requireCommits, resolveCommit, type Repository } from './repository.js';
 import type { CommitRecord } from './types.js';
 import { ChangelingError, throwIfAborted } from '../util/errors.js';
+import { checkDate, rangeArgs } from './revisions.js';
+
+const firstLine = (s: string) => s.trim().split('\n').find((l) => /fatal|error/i.test(l))?.replace(/^(fatal|error):\s*/i, '') ?? s.trim().split('\n')[0] ?? '';
 
 export interface HistoryOptions {
   /** A revision or range (default HEAD); `--all` walks every ref. */
@@ -34,13 +37,12 @@ const HEADER_END = '\x00\x02';
 function logArgs(o: HistoryOptions): string[] {
   const args = ['log', FORMAT, '-p', ...DIFF_ARGS, '--diff-merges=first-parent', '--encoding=UTF-8'];
   if (o.ignoreWhitespace) args.push('--ignore-all-space');
-  if (o.since) args.push(`--since=${o.since}`);
-  if (o.until) args.push(`--until=${o.until}`);
+  if (o.since) args.push(`--since=${checkDate('since', o.since)}`);
+  if (o.until) args.push(`--until=${checkDate('until', o.until)}`);
   if (o.max !== undefined) args.push(`--max-count=${o.max}`);
   if (o.noMerges) args.push('--no-merges');
   if (o.reverse) args.push('--reverse');
-  if (o.rev === '--all') args.push('--all');
-  else args.push(o.rev ?? 'HEAD');
+  args.push(...rangeArgs(o.rev ?? 'HEAD'));
   args.push('--');
   return args;
 }
@@ -49,13 +51,13 @@ function logArgs(o: HistoryOptions): string[] {
 export async function countCommits(repo: Repository, o: HistoryOptions = {}): Promise<number> {
   if (repo.head === null) return 0;
   const args = ['rev-list', '--count'];
-  if (o.since) args.push(`--since=${o.since}`);
-  if (o.until) args.push(`--until=${o.until}`);
+  if (o.since) args.push(`--since=${checkDate('since', o.since)}`);
+  if (o.until) args.push(`--until=${checkDate('until', o.until)}`);
   if (o.max !== undefined) args.push(`--max-count=${o.max}`);
   if (o.noMerges) args.push('--no-merges');
-  args.push(o.rev === '--all' ? '--all' : o.rev ?? 'HEAD', '--');
+  args.push(...rangeArgs(o.rev ?? 'HEAD'), '--');
   const out = await repo.git.raw(args).catch((err: Error) => {
-    throw new ChangelingError('bad-revision', `git rev-list failed for '${o.rev ?? 'HEAD'}': ${err.message.trim()}`);
+    throw new ChangelingError('bad-revision', `unknown revision or range ${JSON.stringify(o.rev ?? 'HEAD')} in ${repo.root}: ${firstLine(err.message)}`);
   });
   return Number(out.trim()) || 0;
 }
@@ -66,7 +68,8 @@ export async function countCommits(repo: Repository, o: HistoryOptions = {}): Pr
  */
 export async function* walkHistory(repo: Repository, o: HistoryOptions = {}): AsyncGenerator<CommitRecord> {
   requireCommits(repo);
-  if (o.rev && o.rev !== '--all' && !o.rev.includes('..')) await resolveCommit(repo, o.rev);
+  const revTokens = rangeArgs(o.rev ?? 'HEAD');
+  if (revTokens.length === 1 && !revTokens[0]!.startsWith('-') && !revTokens[0]!.includes('..') && !revTokens[0]!.startsWith('^')) await resolveCommit(repo, revTokens[0]!);
   throwIfAborted(o.signal);
   const maxBytes = o.maxDiffBytes ?? DEFAULT_MAX_DIFF_BYTES;
   const proc = spawnGit(repo.root, logArgs(o), o.signal);

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { matmulProbeModel } from './probeModel.js';
 
 /** The execution providers onnxruntime-node can have, in the order `auto` tries them. */
@@ -69,6 +71,12 @@ export async function probeProviders(o: { n?: number; runs?: number; only?: Prov
       p.error = 'not available for this platform in onnxruntime-node';
       continue;
     }
+    // Without a Vulkan loader, Dawn prints a warning with a native stack frame when asked for an adapter:
+    // the answer is known without asking.
+    if (provider === 'webgpu' && process.platform === 'linux' && !hasVulkanLoader()) {
+      p.error = explain('webgpu', p.bundled, 'no adapter');
+      continue;
+    }
     let session: Awaited<ReturnType<Ort['InferenceSession']['create']>> | null = null;
     try {
       session = await ort.InferenceSession.create(model, { executionProviders: [provider], graphOptimizationLevel: 'all' });
@@ -96,6 +104,12 @@ export async function probeProviders(o: { n?: number; runs?: number; only?: Prov
     providers,
     auto: providers.find((p) => p.ok)?.provider ?? null,
   };
+}
+
+/** Whether a Vulkan loader (libvulkan.so.1) is where the dynamic linker looks. */
+function hasVulkanLoader(): boolean {
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib64', '/usr/local/lib'];
+  return dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
 }
 
 /** What a user can do about a provider that failed. */

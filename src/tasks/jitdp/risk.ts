@@ -1,3 +1,4 @@
+import { rangeArgs } from '../../git/revisions.js';
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import defaultModelJson from '../../../models/jitdp-default.json' with { type: 'json' };
@@ -113,7 +114,7 @@ async function changesOf(repo: Repository, target: RiskTarget, signal?: AbortSig
     wanted = [await resolveCommit(repo, target.rev)];
   } else if (target.kind === 'range') {
     requireCommits(repo);
-    const out = await repo.git.raw(['rev-list', '--no-merges', ...target.range.trim().split(/\s+/), '--']).catch((e: Error) => {
+    const out = await repo.git.raw(['rev-list', '--no-merges', ...rangeArgs(target.range), '--']).catch((e: Error) => {
       throw new ChangelingError('bad-revision', `bad range ${target.range}: ${e.message.trim().split('\n')[0]}`);
     });
     wanted = out.split('\n').filter(Boolean);
