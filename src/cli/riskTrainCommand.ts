@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
-import { openRepository, requireCommits } from '../git/repository.js';
+import { openRepository, repoDataDir, requireCommits } from '../git/repository.js';
+import { replaceDirectory } from '../util/atomicFile.js';
+import { withLock } from '../util/lock.js';
 import type { JitdpMetrics } from '../eval/jitdpMetrics.js';
 import { evaluateBaseline, trainBaseline } from '../tasks/jitdp/baseline.js';
 import { jitdpDataset } from '../tasks/jitdp/dataset.js';
@@ -46,6 +48,7 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
     else process.stderr.write(`changeling: ${why}\n`);
     return 1;
   }
+  return withLock(join(await repoDataDir(repo), 'locks', 'jitdp.lock'), 'changeling risk-train', async () => {
   const fallback = await loadRiskModel(null);
   const defaultMetrics = evaluateBaseline(fallback.linear!, data.test);
   let metrics: JitdpMetrics;
@@ -62,16 +65,18 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
     });
     metrics = await (await NeuralRisk.create(m)).evaluate(data.test, signal);
     out = values.out ? resolve(values.out) : await repoModelPath(repo);
-    await saveNeural(out, m, { ...info, test: metrics });
+    const dest = out;
+    await replaceDirectory(dest, (tmp) => saveNeural(tmp, m, { ...info, test: metrics }));
     if (!values.out) await rm(`${out}.json`, { force: true });
   } else {
     progress.update('training the JITLine-style model...', true);
     const m = trainBaseline(data.train, data.validation);
     metrics = evaluateBaseline(m, data.test);
     out = values.out ? resolve(values.out) : `${await repoModelPath(repo)}.json`;
-    if (!values.out) await rm(out.slice(0, -'.json'.length), { recursive: true, force: true });
     await mkdir(resolve(out, '..'), { recursive: true });
     await writeLinearModel(out, m, { ...info, test: metrics });
+    // The folder of an earlier neural model goes after the new file is complete.
+    if (!values.out) await rm(out.slice(0, -'.json'.length), { recursive: true, force: true });
   }
   progress.done();
   if (values.json) await printJson({ saved: out, ...summary, test: metrics, embeddedDefaultOnTest: defaultMetrics });
@@ -86,4 +91,5 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
     ].join('\n') + '\n');
   }
   return 0;
+  });
 }

@@ -1,4 +1,5 @@
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileError } from './errors.js';
@@ -99,4 +100,32 @@ export async function writeBytesAtomic(path: string, bytes: Uint8Array): Promise
     await unlink(tmp).catch(() => {});
     throw fileError(err, path, 'writing');
   }
+}
+
+/**
+ * Replaces a whole folder: `write` fills a temporary sibling, which then takes the folder's place by
+ * rename (the old one is moved aside first and removed after), so that readers see the old folder or the
+ * new one, never a half-written one. If `write` fails, the folder is left as it was.
+ */
+export async function replaceDirectory(dest: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = `${dest}.new-${tag}`;
+  const old = `${dest}.old-${tag}`;
+  try {
+    await mkdir(tmp, { recursive: true });
+    await write(tmp);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw fileError(err, dest, 'writing');
+  }
+  const had = existsSync(dest);
+  if (had) await rename(dest, old);
+  try {
+    await rename(tmp, dest);
+  } catch (err) {
+    if (had) await rename(old, dest).catch(() => {});
+    await rm(tmp, { recursive: true, force: true });
+    throw fileError(err, dest, 'saving');
+  }
+  if (had) await rm(old, { recursive: true, force: true });
 }

@@ -1,8 +1,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openRepository } from '../../src/git/repository.js';
 import { finetuneCmg } from '../../src/tasks/finetune/cmg.js';
@@ -120,6 +120,46 @@ test('finetune --task cmg starts from the downloaded CommitChronicle model and t
   } finally {
     await hub.stop();
   }
+});
+
+test('finetune is a transaction: a run that is not adopted leaves the adopted adapter alone, one run at a time, a checkpoint of another run is not resumed', { timeout: 300_000 }, async () => {
+  const r = twoKinds(60);
+  const model = writeTinyT5(join(tempDir(), 'tiny-t5'));
+  const first = run(r.dir, 'finetune', '--task', 'cmg', '--model', model, '--quick', '--epochs', '2', '--adopt', 'always', '--json');
+  assert.equal(first.status, 0, first.stderr.slice(-2000));
+  const record = join(r.dir, '.git', 'changeling', 'cmg-model.json');
+  const adopted = JSON.parse(readFileSync(record, 'utf8'));
+  const bytes = () => readFileSync(join(adopted.adapter, 'adapter_model.safetensors')).toString('base64');
+  const before = bytes();
+  // --adopt never: a new folder of its own; the adopted adapter and its record do not change.
+  const second = run(r.dir, 'finetune', '--task', 'cmg', '--model', model, '--quick', '--epochs', '2', '--lr', '1e-2', '--adopt', 'never', '--json');
+  assert.equal(second.status, 0, second.stderr.slice(-2000));
+  assert.notEqual(JSON.parse(second.stdout).out, adopted.adapter);
+  assert.deepEqual(JSON.parse(readFileSync(record, 'utf8')), adopted);
+  assert.equal(bytes(), before);
+  // Another run holding the lock (a live process): refused, naming it; a stale lock is taken over.
+  const locks = join(r.dir, '.git', 'changeling', 'locks');
+  const sleeper = spawn('sleep', ['30']);
+  try {
+    writeFileSync(join(locks, 'cmg.lock'), JSON.stringify({ pid: sleeper.pid, what: 'changeling finetune --task cmg --method lora', started: '2026-12-01T00:00:00Z' }));
+    const busy = run(r.dir, 'finetune', '--task', 'cmg', '--model', model, '--quick', '--epochs', '1', '--json');
+    assert.equal(busy.status, 2);
+    assert.match(busy.stderr, new RegExp(`another run is busy with this repository: changeling finetune --task cmg --method lora \\(process ${sleeper.pid}`));
+  } finally {
+    sleeper.kill();
+  }
+  writeFileSync(join(locks, 'cmg.lock'), JSON.stringify({ pid: 999999, what: 'a run that died', started: '2026-12-01T00:00:00Z' }));
+  // A checkpoint left by a run with other settings is not resumed: the run says why it starts fresh.
+  const work = join(r.dir, '.git', 'changeling', 'finetune-cmg');
+  writeFileSync(join(work, 'lora.checkpoint.safetensors'), 'not ours');
+  writeFileSync(join(work, 'lora.checkpoint.safetensors.json'), JSON.stringify({ model: '/elsewhere/codet5', method: 'lora' }));
+  const fresh = run(r.dir, 'finetune', '--task', 'cmg', '--model', model, '--quick', '--epochs', '1', '--adopt', 'never', '--json', '--json-events');
+  assert.equal(fresh.status, 0, fresh.stderr.slice(-2000));
+  assert.match(fresh.stderr, /starting fresh: the checkpoint left by an earlier run belongs to another run \(model was \\"\/elsewhere\/codet5\\"/);
+  assert.ok(!existsSync(join(locks, 'cmg.lock')), 'the lock is released');
+  // Earlier runs' folders are pruned: only the adopted one and the newest remain.
+  const left = readdirSync(join(r.dir, '.git', 'changeling', 'adapters', 'cmg')).sort();
+  assert.equal(left.length, 2, left.join(', '));
 });
 
 test('finetune --task jitdp: LoRA on a RoBERTa encoder with the expert-feature head, against the embedded default and the JITLine-style model; adopted for changeling risk', { timeout: 300_000 }, async () => {

@@ -1,4 +1,4 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { walkHistory } from '../../git/history.js';
@@ -7,7 +7,10 @@ import type { DiffFile } from '../../git/types.js';
 import { cmgMetrics, type CmgMetrics } from '../../eval/cmgMetrics.js';
 import { trainAdapter } from '../../peft/trainAdapter.js';
 import { ChangelingError, cancelledError } from '../../util/errors.js';
-import { adoptMessageModel } from '../cmg/adopted.js';
+import { adoptMessageModel, adoptedMessageModel } from '../cmg/adopted.js';
+import { writeFileAtomic } from '../../util/atomicFile.js';
+import { withLock } from '../../util/lock.js';
+import { claimCheckpoint, dropCheckpoint, hashOf, pruneRuns, runFolder } from './runState.js';
 import { MessageModel } from '../cmg/generate.js';
 import { NngenIndex, diffWords } from '../cmg/nngen.js';
 import { cleanMessage } from '../cmg/messageClean.js';
@@ -89,26 +92,33 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   test = test.slice(-cap);
   emit({ kind: 'stage', stage: 'dataset', message: `${train.length} training, ${validation.length} validation, ${test.length} test commits` });
   const dataDir = await repoDataDir(repo);
+  return withLock(join(dataDir, 'locks', 'cmg.lock'), `changeling finetune --task cmg --method ${o.method}`, async () => {
   const work = join(dataDir, 'finetune-cmg');
   await mkdir(work, { recursive: true });
-  await writeFile(join(work, 'run.json'), JSON.stringify({ task: 'cmg', method: o.method, model: modelDir, quick: !!o.quick }) + '\n');
+  await writeFileAtomic(join(work, 'run.json'), JSON.stringify({ task: 'cmg', method: o.method, model: modelDir, quick: !!o.quick }) + '\n');
   const data = join(work, 'train.jsonl');
   const maxTarget = 64;
-  await writeFile(data, train.map((p) => {
+  const rows = train.map((p) => {
     const e = base.trainingExample(p.files, p.subject, historyOf.get(p.sha));
     return JSON.stringify(e.decoder_input_ids ? e : { ...e, labels: e.labels.slice(0, maxTarget) });
-  }).join('\n') + '\n');
+  }).join('\n') + '\n';
+  await writeFileAtomic(data, rows);
   const batch = o.batch ?? 16;
   const perEpoch = Math.ceil(train.length / batch);
   const epochs = o.epochs ?? Math.min(10, Math.max(3, Math.ceil(300 / perEpoch)));
   const steps = o.quick ? Math.min(QUICK.steps, perEpoch * epochs) : perEpoch * epochs;
-  const out = join(dataDir, 'adapters', 'cmg', o.method);
+  // Each run writes its own folder: what the adoption record points at is never touched by a later run.
+  const adapters = join(dataDir, 'adapters', 'cmg');
+  const out = runFolder(adapters, o.method);
   emit({ kind: 'stage', stage: 'training', message: `${o.method}: ${steps} steps (${epochs} epochs of ${perEpoch})` });
   const losses: Array<{ step: number; loss: number }> = [];
+  const lr = o.lr ?? (o.method === 'fmft' ? 2e-5 : 5e-4);
+  const checkpoint = join(work, `${o.method}.checkpoint.safetensors`);
+  await claimCheckpoint(checkpoint, { model: modelDir, method: o.method, data: hashOf(rows), lr, batch, steps, seed: o.seed ?? 42, maxInput: base.maxInput, format: base.profile.inputFormat }, emit);
   const trained = await trainAdapter({
     model: modelDir, method: o.method, data, out: `${out}.new`, steps, batch, seed: o.seed ?? 42, schedule: 'linear', maxSourceLength: base.maxInput, maxTargetLength: maxTarget,
-    lr: o.lr ?? (o.method === 'fmft' ? 2e-5 : 5e-4), lora: { r: 8, alpha: 32 }, signal: o.signal, provider: o.provider, threads: o.threads,
-    checkpoint: join(work, `${o.method}.checkpoint.safetensors`), checkpointEvery: Math.max(5, Math.min(50, Math.floor(steps / 5))),
+    lr, lora: { r: 8, alpha: 32 }, signal: o.signal, provider: o.provider, threads: o.threads,
+    checkpoint, checkpointEvery: Math.max(5, Math.min(50, Math.floor(steps / 5))),
     onStep: (step, loss) => {
       losses.push({ step, loss });
       emit({ kind: 'step', step, steps, loss });
@@ -117,10 +127,9 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   });
   // The adapter is fed as its base model was trained: the profile travels with it.
   await writeProfile(`${out}.new`, { ...base.profile, source: modelDir });
-  // The finished adapter replaces the previous one in one rename: a half-written adapter is never used.
-  await rm(out, { recursive: true, force: true });
+  // The finished adapter appears by one rename: a half-written adapter is never seen.
   await rename(`${out}.new`, out);
-  await rm(join(work, `${o.method}.checkpoint.safetensors`), { force: true });
+  await dropCheckpoint(checkpoint);
   const tuned = o.method === 'fmft'
     ? await MessageModel.create(out, { maxInput: base.maxInput, provider: o.provider })
     : await MessageModel.create(modelDir, { adapter: out, maxInput: base.maxInput, provider: o.provider });
@@ -160,6 +169,8 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
     });
   }
   if (!existsSync(out)) throw new ChangelingError('io', `the adapter was not written to ${out}`);
+  // Earlier runs' folders go, except the one in use (adopted) and this run's (its report points at it).
+  await pruneRuns(adapters, o.method, [out, (await adoptedMessageModel(repo))?.adapter, (await adoptedMessageModel(repo))?.model]);
   return {
     task: 'cmg', method: o.method, model: modelDir, repo: repo.root, head: repo.head, out,
     commits: { train: train.length, validation: validation.length, test: test.length },
@@ -168,4 +179,5 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
     adopted: adopt, adoptedRecord: adoptedAt, adoptReason: o.adopt === 'always' ? 'adopted because --adopt always' : better ? 'the tuned model beats the untuned one on validation B-Norm BLEU' : o.adopt === 'never' ? 'not adopted: --adopt never' : 'not adopted: the tuned model does not beat the untuned one on validation B-Norm BLEU',
     examples: test.slice(0, 10).map((p, i) => ({ sha: p.sha.slice(0, 10), real: p.subject, tuned: tst.preds.tuned[i]!, untuned: tst.preds.untuned[i]!, nngen: tst.preds.nngen[i]! })),
   };
+  });
 }

@@ -1,5 +1,8 @@
 import { join } from 'node:path';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { replaceDirectory, writeFileAtomic } from '../../util/atomicFile.js';
+import { withLock } from '../../util/lock.js';
+import { claimCheckpoint, dropCheckpoint, hashOf, pruneRuns, runFolder } from './runState.js';
 import { repoDataDir, requireCommits, type Repository } from '../../git/repository.js';
 import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { ChangelingError } from '../../util/errors.js';
@@ -17,8 +20,9 @@ import type { FinetuneOptions, FinetuneResult } from './types.js';
  * repository uses without fine-tuning) and the JITLine-style baseline. Adopted (saved where `changeling
  * risk` and the extension look) when it beats the untuned model on validation AUC, or as `adopt` says.
  */
-export async function finetuneJitdp(repo: Repository, o: FinetuneOptions): Promise<FinetuneResult> {
+export async function finetuneJitdp(repo: Repository, options: FinetuneOptions): Promise<FinetuneResult> {
   requireCommits(repo);
+  const o = options as FinetuneOptions & { model: string; method: 'lora' | 'adapter' };
   const t0 = performance.now();
   const emit = o.onEvent ?? (() => {});
   if (!o.model) throw new ChangelingError('usage', 'fine-tuning risk needs --model: a RoBERTa-family encoder folder (e.g. "changeling download microsoft/codebert-base")');
@@ -34,7 +38,9 @@ export async function finetuneJitdp(repo: Repository, o: FinetuneOptions): Promi
   const buggy = train.filter((c) => c.label === 1).length;
   if (train.length < (o.quick ? 50 : 200) || buggy < (o.quick ? 5 : 20)) throw new ChangelingError('usage', `the history is too thin to fine-tune on: ${train.length} training commits, ${buggy} of them buggy by SZZ`);
   emit({ kind: 'stage', stage: 'dataset', message: `${train.length} training (${buggy} buggy), ${validation.length} validation, ${test.length} test commits` });
-  const work = join(await repoDataDir(repo), 'finetune-jitdp');
+  const dataDir = await repoDataDir(repo);
+  return withLock(join(dataDir, 'locks', 'jitdp.lock'), `changeling finetune --task jitdp --method ${o.method}`, async () => {
+  const work = join(dataDir, 'finetune-jitdp');
   const losses: Array<{ step: number; loss: number }> = [];
   const curve: Array<{ step: number; metric: number }> = [];
   const batch = o.batch ?? 16;
@@ -43,7 +49,8 @@ export async function finetuneJitdp(repo: Repository, o: FinetuneOptions): Promi
   emit({ kind: 'stage', stage: 'training', message: `${o.method}: ${epochs} epochs of ${perEpoch} steps` });
   const checkpoint = join(work, `${o.method}.checkpoint.safetensors`);
   await mkdir(work, { recursive: true });
-  await writeFile(join(work, 'run.json'), JSON.stringify({ task: 'jitdp', method: o.method, model: o.model, quick: !!o.quick }) + '\n');
+  await writeFileAtomic(join(work, 'run.json'), JSON.stringify({ task: 'jitdp', method: o.method, model: o.model, quick: !!o.quick }) + '\n');
+  await claimCheckpoint(checkpoint, { model: o.model, method: o.method, data: hashOf(train.map((c) => `${c.sha}:${c.label}`).join(',')), lr: o.lr ?? null, batch, epochs, seed: o.seed ?? null, maxLength: o.maxLength ?? (o.quick ? 128 : 512) }, emit);
   const m = await trainNeural(train, validation, {
     encoder: o.model, method: o.method, epochs, batch, lr: o.lr, maxLength: o.maxLength ?? (o.quick ? 128 : 512), seed: o.seed, signal: o.signal, checkpoint, provider: o.provider, threads: o.threads,
     onEvent: (e) => {
@@ -56,9 +63,12 @@ export async function finetuneJitdp(repo: Repository, o: FinetuneOptions): Promi
       }
     },
   });
-  await rm(checkpoint, { force: true });
-  const out = join(await repoDataDir(repo), 'adapters', 'jitdp', o.method);
-  await saveNeural(out, m, { repo: repo.root, head: repo.head, trainedAt: new Date().toISOString() });
+  await dropCheckpoint(checkpoint);
+  // This run's own folder (the model in use, risk-model, changes only by adoption below).
+  const adapters = join(dataDir, 'adapters', 'jitdp');
+  const out = runFolder(adapters, o.method);
+  await replaceDirectory(out, (tmp) => saveNeural(tmp, m, { repo: repo.root, head: repo.head, trainedAt: new Date().toISOString() }));
+  await pruneRuns(adapters, o.method, [out]);
   emit({ kind: 'stage', stage: 'evaluating', message: 'validation and test' });
   const tuned = await NeuralRisk.create(m);
   const untuned = (await loadRiskModel(null)).linear!;
@@ -77,7 +87,8 @@ export async function finetuneJitdp(repo: Repository, o: FinetuneOptions): Promi
   let record: string | null = null;
   if (adopt) {
     record = await repoModelPath(repo);
-    await saveNeural(record, m, { repo: repo.root, head: repo.head, adoptedAt: new Date().toISOString(), validationAuc: val.tuned!.aucRoc });
+    // The model in use is replaced whole: readers see the old one or the new one.
+    await replaceDirectory(record, (tmp) => saveNeural(tmp, m, { repo: repo.root, head: repo.head, adoptedAt: new Date().toISOString(), validationAuc: val.tuned!.aucRoc }));
     await rm(`${record}.json`, { force: true });
   }
   const riskiest = test.map((c, i) => ({ c, p: probs[i]! })).sort((a, b) => b.p - a.p).slice(0, 10);
@@ -91,4 +102,5 @@ export async function finetuneJitdp(repo: Repository, o: FinetuneOptions): Promi
     adoptReason: o.adopt === 'always' ? 'adopted because --adopt always' : better ? 'the tuned model beats the untuned one (the embedded default) on validation AUC' : o.adopt === 'never' ? 'not adopted: --adopt never' : 'not adopted: the tuned model does not beat the untuned one on validation AUC',
     examples: riskiest.map(({ c, p }) => ({ sha: c.sha.slice(0, 10), subject: c.message.split('\n')[0], probability: p, buggy: c.label === 1 })),
   };
+  });
 }
