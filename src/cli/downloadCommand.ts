@@ -32,8 +32,10 @@ export async function downloadCommand(argv: string[]): Promise<number> {
   const id = positionals[0];
   if (!id || !/^[\w.-]+\/[\w.-]+$/.test(id)) throw new ChangelingError('usage', 'download needs a model id like Salesforce/codet5-small (see --list)');
   const progress = new StderrProgress(values.json);
+  const endpoint = values.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co';
+  progress.update(`${id}: asking ${endpoint}...`, true);
   const r = await downloadModel(modelSpec(id, values.revision), {
-    endpoint: values.endpoint ?? process.env.HF_ENDPOINT,
+    endpoint,
     cacheDir: values.cache ?? defaultModelCache(),
     token: process.env.HF_TOKEN,
     signal: interruptSignal(),

@@ -32,6 +32,30 @@ function need<T>(raw: Raw, key: string, type: 'number' | 'string' | 'boolean', w
   return v as T;
 }
 
+/**
+ * Sizes are whole numbers from 1 to 10 million, token ids whole numbers inside the vocabulary, epsilons
+ * small positive numbers: a config that says otherwise is refused here, not in the middle of a graph.
+ */
+function checkRanges<T extends object>(cfg: T, where: string, sizes: Array<keyof T>, ids: Array<keyof T>, eps: keyof T, divides?: [keyof T, keyof T][]): T {
+  const c = cfg as Record<keyof T, unknown>;
+  for (const k of sizes) {
+    const v = c[k];
+    if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 1e7) throw new ChangelingError('io', `${where}: ${String(k)} must be a whole number from 1 to 10000000 (it is ${JSON.stringify(v)})`);
+  }
+  const vocab = c['vocabSize' as keyof T] as number;
+  for (const k of ids) {
+    const v = c[k];
+    if (v === null) continue;
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) >= vocab) throw new ChangelingError('io', `${where}: ${String(k)} must be a token id from 0 to ${vocab - 1} (it is ${JSON.stringify(v)})`);
+  }
+  const e = c[eps];
+  if (typeof e !== 'number' || !(e > 0 && e < 1)) throw new ChangelingError('io', `${where}: ${String(eps)} must be a small positive number (it is ${JSON.stringify(e)})`);
+  for (const [a, b] of divides ?? []) {
+    if ((c[a] as number) % (c[b] as number) !== 0) throw new ChangelingError('io', `${where}: ${String(a)} (${c[a]}) is not a multiple of ${String(b)} (${c[b]})`);
+  }
+  return cfg;
+}
+
 export function parseT5Config(raw: Raw, where = 'config.json'): T5Config {
   const ffProj = need<string>(raw, 'feed_forward_proj', 'string', where, 'relu');
   const gated = ffProj.startsWith('gated-');
@@ -39,7 +63,7 @@ export function parseT5Config(raw: Raw, where = 'config.json'): T5Config {
   if (!['relu', 'gelu_new', 'gelu'].includes(act)) throw new ChangelingError('io', `${where}: feed_forward_proj "${ffProj}" is not supported (relu, gated-gelu, gelu_new)`);
   const dModel = need<number>(raw, 'd_model', 'number', where);
   const numLayers = need<number>(raw, 'num_layers', 'number', where);
-  return {
+  return checkRanges<T5Config>({
     modelType: 't5',
     vocabSize: need(raw, 'vocab_size', 'number', where),
     dModel,
@@ -57,7 +81,7 @@ export function parseT5Config(raw: Raw, where = 'config.json'): T5Config {
     padTokenId: need(raw, 'pad_token_id', 'number', where, 0),
     eosTokenId: need(raw, 'eos_token_id', 'number', where, 1),
     decoderStartTokenId: need(raw, 'decoder_start_token_id', 'number', where, 0),
-  };
+  }, where, ['vocabSize', 'dModel', 'dKv', 'dFf', 'numLayers', 'numDecoderLayers', 'numHeads', 'relativeAttentionNumBuckets', 'relativeAttentionMaxDistance'], ['padTokenId', 'eosTokenId', 'decoderStartTokenId'], 'layerNormEpsilon');
 }
 
 export async function readConfigJson(dir: string): Promise<Raw> {
@@ -86,7 +110,7 @@ export function parseRobertaConfig(raw: Raw, where = 'config.json'): RobertaConf
   const pet = raw.position_embedding_type ?? 'absolute';
   if (pet !== 'absolute') throw new ChangelingError('io', `${where}: position_embedding_type "${String(pet)}" is not supported (absolute)`);
   const labels = raw.id2label ? Object.keys(raw.id2label as object).length : need<number>(raw, 'num_labels', 'number', where, 2);
-  return {
+  return checkRanges<RobertaConfig>({
     modelType: 'roberta',
     vocabSize: need(raw, 'vocab_size', 'number', where),
     hiddenSize: need(raw, 'hidden_size', 'number', where),
@@ -99,7 +123,7 @@ export function parseRobertaConfig(raw: Raw, where = 'config.json'): RobertaConf
     hiddenAct: act as RobertaConfig['hiddenAct'],
     padTokenId: need(raw, 'pad_token_id', 'number', where, 1),
     numLabels: labels,
-  };
+  }, where, ['vocabSize', 'hiddenSize', 'numHiddenLayers', 'numAttentionHeads', 'intermediateSize', 'maxPositionEmbeddings', 'typeVocabSize', 'numLabels'], ['padTokenId'], 'layerNormEps', [['hiddenSize', 'numAttentionHeads']]);
 }
 
 /** BART / PLBART. */
@@ -130,7 +154,8 @@ export function parseBartConfig(raw: Raw, where = 'config.json'): BartConfig {
   if (!['gelu', 'gelu_new', 'relu'].includes(act)) throw new ChangelingError('io', `${where}: activation_function "${act}" is not supported`);
   if (raw.normalize_before === true || raw.add_final_layer_norm === true) throw new ChangelingError('io', `${where}: pre-LN BART variants (normalize_before / add_final_layer_norm, e.g. mBART) are not supported`);
   const nullable = (k: string) => (typeof raw[k] === 'number' ? (raw[k] as number) : null);
-  return {
+  return checkRanges<BartConfig & { eps: number }>({
+    eps: 1e-5,
     modelType: type,
     vocabSize: need(raw, 'vocab_size', 'number', where),
     dModel: need(raw, 'd_model', 'number', where),
@@ -148,5 +173,5 @@ export function parseBartConfig(raw: Raw, where = 'config.json'): BartConfig {
     eosTokenId: need(raw, 'eos_token_id', 'number', where, 2),
     decoderStartTokenId: nullable('decoder_start_token_id'),
     forcedEosTokenId: nullable('forced_eos_token_id'),
-  };
+  }, where, ['vocabSize', 'dModel', 'encoderLayers', 'decoderLayers', 'encoderHeads', 'decoderHeads', 'encoderFfnDim', 'decoderFfnDim', 'maxPositionEmbeddings'], ['padTokenId', 'eosTokenId', 'decoderStartTokenId', 'forcedEosTokenId'], 'eps', [['dModel', 'encoderHeads'], ['dModel', 'decoderHeads']]);
 }

@@ -38,6 +38,51 @@ export interface DownloadOptions {
   retries?: number;
   /** Header for private repositories. */
   token?: string;
+  /** Milliseconds to wait for an answer's headers (default 30 s) and between bytes of a file (default 60 s). */
+  connectTimeoutMs?: number;
+  idleTimeoutMs?: number;
+}
+
+/** A fetch whose answer must start within `ms`; the caller's signal still cancels. */
+async function fetchWithDeadline(url: string, init: RequestInit, o: DownloadOptions): Promise<{ response: Response; idle: () => void; done: () => void; stalled: () => TimeoutError | null }> {
+  const ac = new AbortController();
+  const onAbort = () => ac.abort(o.signal?.reason);
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  let timedOut: 'connect' | 'idle' | null = null;
+  let timer = setTimeout(() => {
+    timedOut = 'connect';
+    ac.abort();
+  }, o.connectTimeoutMs ?? 30_000);
+  const done = () => {
+    clearTimeout(timer);
+    o.signal?.removeEventListener('abort', onAbort);
+  };
+  const idle = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      timedOut = 'idle';
+      ac.abort();
+    }, o.idleTimeoutMs ?? 60_000);
+  };
+  try {
+    const response = await fetch(url, { ...init, signal: ac.signal });
+    idle();
+    return { response, idle, done: () => done(), stalled: () => (timedOut ? new TimeoutError(timedOut, url, o) : null) };
+  } catch (err) {
+    done();
+    if (timedOut) throw new TimeoutError(timedOut, url, o);
+    throw err;
+  }
+}
+
+const seconds = (ms: number) => (ms < 1000 ? (ms / 1000).toFixed(1) : String(Math.round(ms / 1000)));
+
+class TimeoutError extends Error {
+  constructor(readonly phase: 'connect' | 'idle', url: string, o: DownloadOptions) {
+    super(phase === 'connect'
+      ? `${new URL(url).origin} did not answer within ${seconds(o.connectTimeoutMs ?? 30_000)} s`
+      : `the transfer from ${new URL(url).origin} stalled for ${seconds(o.idleTimeoutMs ?? 60_000)} s`);
+  }
 }
 
 interface Sibling {
@@ -58,16 +103,37 @@ function netError(err: unknown, url: string): ChangelingError {
   return new ChangelingError('io', `download of ${url} failed: ${(err as Error)?.message ?? String(err)}${code ? ` (${code})` : ''}`);
 }
 
+/** The hub's JSON answer, with a deadline and a few retries; a broken answer is a clear error. */
 async function getJson(url: string, o: DownloadOptions): Promise<unknown> {
-  let r: Response;
-  try {
-    r = await fetch(url, { signal: o.signal, headers: o.token ? { authorization: `Bearer ${o.token}` } : {} });
-  } catch (err) {
-    throw netError(err, url);
+  const retries = o.retries ?? 4;
+  for (let attempt = 0; ; attempt++) {
+    if (o.signal?.aborted) throw cancelledError();
+    let text: string;
+    let status: number;
+    try {
+      const { response, done } = await fetchWithDeadline(url, { headers: o.token ? { authorization: `Bearer ${o.token}` } : {} }, o);
+      try {
+        status = response.status;
+        text = await response.text();
+      } finally {
+        done();
+      }
+    } catch (err) {
+      if (o.signal?.aborted) throw cancelledError();
+      if (attempt >= Math.min(retries, 2)) throw err instanceof TimeoutError ? new ChangelingError('io', `${err.message} (tried ${attempt + 1} times): offline, or a slow mirror? (HF_ENDPOINT, --endpoint)`) : netError(err, url);
+      o.onEvent?.({ kind: 'retry', file: 'the model list', attempt: attempt + 1, reason: (err as Error).message });
+      await new Promise((res) => setTimeout(res, Math.min(2000, 200 * 2 ** attempt)));
+      continue;
+    }
+    if (status === 404 || status === 401) throw new ChangelingError('not-found', `not found on the hub: ${url} (HTTP ${status}): check the model id and revision`);
+    if (status >= 500 && attempt < Math.min(retries, 2)) continue;
+    if (status < 200 || status >= 300) throw new ChangelingError('io', `the hub answered HTTP ${status} for ${url}`);
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new ChangelingError('io', `the hub's answer for ${url} is not valid JSON (${text.length} bytes${text.length ? `, starting ${JSON.stringify(text.slice(0, 40))}` : ''}): a proxy or a broken mirror?`);
+    }
   }
-  if (r.status === 404 || r.status === 401) throw new ChangelingError('not-found', `not found on the hub: ${url} (HTTP ${r.status}): check the model id and revision`);
-  if (!r.ok) throw new ChangelingError('io', `the hub answered HTTP ${r.status} for ${url}`);
-  return r.json();
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -85,34 +151,44 @@ async function fetchFile(url: string, dest: string, name: string, size: number |
     if (size !== null && have === size) return;
     if (size !== null && have > size) await rm(dest);
     const start = size !== null && have > size ? 0 : have;
+    let stalled: (() => TimeoutError | null) | null = null;
     try {
       const headers: Record<string, string> = start > 0 ? { range: `bytes=${start}-` } : {};
       if (o.token) headers.authorization = `Bearer ${o.token}`;
-      const r = await fetch(url, { signal: o.signal, headers });
-      if (r.status === 404) throw new ChangelingError('not-found', `not found on the hub: ${url}`);
-      if (!r.ok) throw new Error(`HTTP ${r.status}`);
-      const resumed = r.status === 206;
-      const fh = await open(dest, resumed ? 'a' : 'w').catch((err) => {
-        throw fileError(err, dest, 'creating');
-      });
-      let received = resumed ? start : 0;
+      const deadline = await fetchWithDeadline(url, { headers }, o);
+      const { response: r, idle, done } = deadline;
+      stalled = deadline.stalled;
+      let received: number;
       try {
-        for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
-          await fh.write(chunk).catch((err) => {
-            throw fileError(err, dest, 'writing');
-          });
-          received += chunk.length;
-          report(received);
+        if (r.status === 404) throw new ChangelingError('not-found', `not found on the hub: ${url}`);
+        if (!r.ok) throw new Error(`HTTP ${r.status}`);
+        const resumed = r.status === 206;
+        const fh = await open(dest, resumed ? 'a' : 'w').catch((err) => {
+          throw fileError(err, dest, 'creating');
+        });
+        received = resumed ? start : 0;
+        try {
+          for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
+            idle();
+            await fh.write(chunk).catch((err) => {
+              throw fileError(err, dest, 'writing');
+            });
+            received += chunk.length;
+            report(received);
+          }
+        } finally {
+          await fh.close();
         }
       } finally {
-        await fh.close();
+        done();
       }
       if (size !== null && received !== size) throw new Error(`connection closed after ${received} of ${size} bytes`);
       return;
     } catch (err) {
       if (err instanceof ChangelingError) throw err;
-      if ((err as Error)?.name === 'AbortError' || o.signal?.aborted) throw cancelledError();
-      if (attempt >= retries) throw netError(err, url);
+      if (o.signal?.aborted) throw cancelledError();
+      err = stalled?.() ?? err;
+      if (attempt >= retries) throw err instanceof TimeoutError ? new ChangelingError('io', `${err.message} while downloading ${name} (tried ${attempt + 1} times; the next call resumes what arrived)`) : netError(err, url);
       o.onEvent?.({ kind: 'retry', file: name, attempt: attempt + 1, reason: (err as Error).message });
       await new Promise((res) => setTimeout(res, Math.min(2000, 100 * 2 ** attempt)));
     }

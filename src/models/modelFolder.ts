@@ -4,6 +4,7 @@ import { ChangelingError } from '../util/errors.js';
 import { parseBartConfig, parseRobertaConfig, parseT5Config, readConfigJson, type BartConfig, type RobertaConfig, type T5Config } from './config.js';
 import { loadSafetensors, type WeightMap } from './weights.js';
 import { loadTorchBin } from './torchBin.js';
+import { checkWeightShapes } from './expectedShapes.js';
 
 interface FolderBase {
   dir: string;
@@ -35,15 +36,26 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
   // safetensors first: it cannot carry code; the .bin reader executes nothing either, but is the fallback.
   const weightsPath = existsSync(st) ? st : bin;
   let loaded: Promise<WeightMap> | null = null;
-  const base = { dir, weightsPath, loadWeights: () => (loaded ??= existsSync(st) ? loadSafetensors(st) : loadTorchBin(bin)), releaseWeights: () => void (loaded = null) };
+  const folder = (kind: 't5' | 'bart' | 'roberta', config: T5Config | BartConfig | RobertaConfig) => ({
+    dir, weightsPath,
+    // Every weight is checked against the config as it is read.
+    loadWeights: () => (loaded ??= (existsSync(st) ? loadSafetensors(st) : loadTorchBin(bin)).then((w) => checkWeightShapes(kind, config, w, weightsPath))),
+    releaseWeights: () => void (loaded = null),
+  });
   switch (raw.model_type) {
-    case 't5':
-      return { ...base, kind: 't5', config: parseT5Config(raw, where) };
+    case 't5': {
+      const config = parseT5Config(raw, where);
+      return { ...folder('t5', config), kind: 't5', config };
+    }
     case 'bart':
-    case 'plbart':
-      return { ...base, kind: 'bart', config: parseBartConfig(raw, where) };
-    case 'roberta':
-      return { ...base, kind: 'roberta', config: parseRobertaConfig(raw, where) };
+    case 'plbart': {
+      const config = parseBartConfig(raw, where);
+      return { ...folder('bart', config), kind: 'bart', config };
+    }
+    case 'roberta': {
+      const config = parseRobertaConfig(raw, where);
+      return { ...folder('roberta', config), kind: 'roberta', config };
+    }
     default:
       throw new ChangelingError('usage', `${where}: model_type "${String(raw.model_type)}" is not supported (t5, bart, plbart, roberta)`);
   }

@@ -102,6 +102,9 @@ async function readData(path: string, model: ModelFolder, o: TrainOptions): Prom
     const where = `${path}:${i + 1}`;
     const ids = Array.isArray(r.input_ids) ? (r.input_ids as number[]) : typeof r.text === 'string' ? await tokenize(r.text, o.maxSourceLength ?? 512) : null;
     if (!ids || !ids.every(Number.isInteger)) throw new ChangelingError('usage', `${where}: needs "input_ids" (integers) or "text"`);
+    const vocab = model.config.vocabSize;
+    const outside = ids.find((x) => x < 0 || x >= vocab);
+    if (outside !== undefined) throw new ChangelingError('usage', `${where}: input id ${outside} is outside the model's vocabulary (0 to ${vocab - 1}); was the data made with another tokenizer?`);
     if (model.kind === 'roberta') {
       const label = r.label;
       if (label !== 0 && label !== 1) throw new ChangelingError('usage', `${where}: classification data needs "label": 0 or 1`);
@@ -111,6 +114,8 @@ async function readData(path: string, model: ModelFolder, o: TrainOptions): Prom
     } else {
       const labels = Array.isArray(r.labels) ? (r.labels as number[]) : typeof r.target === 'string' ? await tokenize(r.target, o.maxTargetLength ?? 128) : null;
       if (!labels || !labels.every(Number.isInteger)) throw new ChangelingError('usage', `${where}: sequence-to-sequence data needs "labels" (integers) or "target"`);
+      const badLabel = labels.find((x) => x !== -100 && (x < 0 || x >= vocab));
+      if (badLabel !== undefined) throw new ChangelingError('usage', `${where}: label ${badLabel} is outside the model's vocabulary (0 to ${vocab - 1}, or -100 to skip)`);
       const dec = r.decoder_input_ids;
       if (dec !== undefined && !(Array.isArray(dec) && dec.length === labels.length && dec.every((x) => Number.isInteger(x) && x >= 0))) throw new ChangelingError('usage', `${where}: "decoder_input_ids" must be as many ids as "labels"`);
       out.push({ input: ids, labels, ...(dec ? { decoder: dec as number[] } : {}) });
@@ -137,6 +142,13 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   const rand = seededRandom(seed);
   if (o.method === 'prefix' && o.peftPrefix && model.kind !== 't5') throw new ChangelingError('usage', 'PEFT\'s prefix mode (--peft-prefix) is for T5 models; use --method prefix without it');
   const init = o.init ? await readAdapter(o.init) : null;
+  /** An --init adapter's value for a parameter, checked against the shape this model needs. */
+  const initOf = (t: { name: string; shape: readonly (number | string)[] }, fresh: Float32Array): Float32Array => {
+    const w = init?.weights.get(t.name);
+    if (!w) return fresh;
+    if (w.shape.join(',') !== t.shape.join(',')) throw new ChangelingError('usage', `${o.init}: ${t.name} has shape [${w.shape.join(', ')}] but this model needs [${t.shape.join(', ')}]: an adapter for another model size, or one whose config does not match its tensors`);
+    return w.data;
+  };
   // PEFT's T5 prefix: the adapter's own settings when continuing one, else --prefix-tokens.
   const peftPrefix = o.method === 'prefix' && o.peftPrefix && model.kind === 't5'
     ? (init ? parsePeftPrefixConfig(init.config) : { numVirtualTokens: o.prefixTokens ?? 20, numLayers: model.config.numDecoderLayers, tokenDim: model.config.dModel, numAttentionHeads: model.config.numHeads })
@@ -183,21 +195,21 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     const dropoutSeed = cfg.loraDropout > 0 ? b.input('dropout_seed', 'int64', []) : null;
     for (const l of injectLora(b, cfg, { dropoutSeed })) {
       const fresh = initLora(l, rand);
-      params.push({ tensor: l.a, init: init?.weights.get(l.a.name)?.data ?? fresh.a, decay: true }, { tensor: l.b, init: init?.weights.get(l.b.name)?.data ?? fresh.b, decay: true });
+      params.push({ tensor: l.a, init: initOf(l.a, fresh.a), decay: true }, { tensor: l.b, init: initOf(l.b, fresh.b), decay: true });
     }
     saveConfig = loraConfigJson(cfg);
   } else if (o.method === 'adapter') {
     const cfg: AdapterConfig = init ? parseAdapterConfig(init.config) : { ...DEFAULT_ADAPTER, size: o.adapterSize ?? DEFAULT_ADAPTER.size };
     for (const a of injectAdapters(b, cfg)) {
       const fresh = initAdapter(a, cfg.size, rand);
-      for (const t of Object.values(a.params)) params.push({ tensor: t, init: init?.weights.get(t.name)?.data ?? fresh[t.name]!, decay: t.name.endsWith('weight') });
+      for (const t of Object.values(a.params)) params.push({ tensor: t, init: initOf(t, fresh[t.name]!), decay: t.name.endsWith('weight') });
     }
     saveConfig = adapterConfigJson(cfg, model.dir, taskType);
   } else if (o.method === 'prefix' && !o.peftPrefix) {
     const P = o.prefixTokens ?? 20;
     if (init && init.config.peft_type !== 'CHANGELING_PREFIX') throw new ChangelingError('usage', `${o.init} is not a Changeling prefix adapter (peft_type ${String(init.config.peft_type)})`);
     const prefixes = injectPrefixes(b, Number(init?.config.num_virtual_tokens ?? P));
-    for (const p of prefixes) for (const t of [p.key, p.value]) params.push({ tensor: t, init: init?.weights.get(t.name)?.data ?? Float32Array.from({ length: t.shape.reduce<number>((a, d) => a * (d as number), 1) }, () => (rand() * 2 - 1) * 0.1), decay: true });
+    for (const p of prefixes) for (const t of [p.key, p.value]) params.push({ tensor: t, init: initOf(t, Float32Array.from({ length: t.shape.reduce<number>((a, d) => a * (d as number), 1) }, () => (rand() * 2 - 1) * 0.1)), decay: true });
     saveConfig = { peft_type: 'CHANGELING_PREFIX', format_version: 1, task_type: taskType, base_model_name_or_path: model.dir, num_virtual_tokens: Number(init?.config.num_virtual_tokens ?? P), sites: prefixes.map((p) => p.site), formula: 'every attention: keys and values prefixed with base_model.model.<site>.prefix_key / prefix_value [P, heads * head_dim]; masks extended (prefix always visible); no position bias on prefix slots' };
   } else if (peftPrefix && prefixEmb) {
     const n = prefixEmb.shape.reduce<number>((a, d) => a * (d as number), 1);
@@ -206,7 +218,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
       const u = Math.max(rand(), 1e-12);
       return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
     };
-    params.push({ tensor: prefixEmb, init: init?.weights.get('prompt_embeddings')?.data ?? Float32Array.from({ length: n }, box), decay: true });
+    params.push({ tensor: prefixEmb, init: initOf({ name: 'prompt_embeddings', shape: prefixEmb.shape }, Float32Array.from({ length: n }, box)), decay: true });
     saveConfig = { peft_type: 'PREFIX_TUNING', task_type: taskType, base_model_name_or_path: model.dir, num_virtual_tokens: peftPrefix.numVirtualTokens, num_layers: peftPrefix.numLayers, token_dim: peftPrefix.tokenDim, num_attention_heads: peftPrefix.numAttentionHeads, num_transformer_submodules: 2, encoder_hidden_size: peftPrefix.tokenDim, prefix_projection: false, inference_mode: true };
   }
   const steps = o.steps ?? (o.epochs ? Math.ceil(data.length / (o.batch ?? 8)) * o.epochs : 100);

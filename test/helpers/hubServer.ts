@@ -20,6 +20,12 @@ export class HubServer {
   wrongHash = new Set<string>();
   /** Milliseconds to wait between 16 KiB chunks. */
   slowMs = 0;
+  /** Never answer the models API (a hub that hangs). */
+  hangApi = false;
+  /** Stop sending these files after this many bytes, keeping the connection open (a stalled transfer), once per entry. */
+  stallAfter = new Map<string, number>();
+  /** Answer the models API with this text instead (a broken answer), once. */
+  apiBody: string | null = null;
   private server: Server | null = null;
 
   get endpoint(): string {
@@ -42,6 +48,12 @@ export class HubServer {
     this.requests.push({ url: url.pathname, range: req.headers.range });
     const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url.pathname);
     if (api) {
+      if (this.hangApi) return; // no answer, ever
+      if (this.apiBody !== null) {
+        const body = this.apiBody;
+        this.apiBody = null;
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      }
       const repo = this.repos.get(api[1]!);
       if (!repo || (api[2] !== 'main' && api[2] !== repo.commit)) return void res.writeHead(404).end('{"error":"Repository not found"}');
       const siblings = [...repo.files].map(([name, data]) => ({
@@ -61,6 +73,12 @@ export class HubServer {
     if (m) start = Number(m[1]);
     res.writeHead(m ? 206 : 200, { 'content-length': data.length - start, ...(m ? { 'content-range': `bytes ${start}-${data.length - 1}/${data.length}` } : {}) });
     const drop = this.dropAfter.get(name);
+    const stall = this.stallAfter.get(name);
+    if (stall !== undefined) {
+      this.stallAfter.delete(name);
+      res.write(data.subarray(start, Math.max(start, stall)));
+      return; // the connection stays open and silent
+    }
     for (let off = start; off < data.length; off += 16384) {
       const end = Math.min(data.length, off + 16384);
       if (drop !== undefined && end > drop) {

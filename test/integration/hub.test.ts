@@ -157,3 +157,23 @@ test('download refuses a hub answer whose commit id or file names would escape t
   const r = await downloadModel(SPEC, { endpoint: s.endpoint, cacheDir });
   assert.ok(existsSync(join(r.dir, '.complete')));
 });
+
+test('a hub that never answers, a stalled transfer and a broken answer end in clear errors within their deadlines', async () => {
+  const s = await hub();
+  const cacheDir = tempDir();
+  const fast = { endpoint: s.endpoint, cacheDir, connectTimeoutMs: 300, idleTimeoutMs: 300, retries: 1 };
+  s.hangApi = true;
+  const t0 = Date.now();
+  await assert.rejects(downloadModel(SPEC, fast), (e: unknown) => e instanceof ChangelingError && /did not answer within 0\.3 s \(tried \d times\)/.test(e.message));
+  assert.ok(Date.now() - t0 < 5000, 'gave up in time');
+  s.hangApi = false;
+  // A file that stops arriving (connection open, nothing sent): retried, then a clear error; the next call resumes.
+  s.stallAfter.set('model.safetensors', 2000);
+  const events: DownloadEvent[] = [];
+  const r = await downloadModel(SPEC, { ...fast, onEvent: (e) => events.push(e) });
+  assert.ok(events.some((e) => e.kind === 'retry' && e.file === 'model.safetensors' && /stalled/.test(e.reason)), JSON.stringify(events.filter((e) => e.kind === 'retry')));
+  assert.ok(existsSync(join(r.dir, '.complete')));
+  // Truncated JSON from the hub: one line that says so.
+  s.apiBody = '{"sha": "aaaa';
+  await assert.rejects(downloadModel({ ...SPEC, id: 'tiny/t5' }, { ...fast, cacheDir: tempDir() }), /not valid JSON/);
+});
