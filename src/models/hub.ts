@@ -199,13 +199,14 @@ async function fetchFile(url: string, dest: string, name: string, size: number |
 export async function downloadModel(spec: HubModelSpec, o: DownloadOptions): Promise<{ dir: string; commit: string }> {
   const endpoint = (o.endpoint ?? 'https://huggingface.co').replace(/\/+$/, '');
   const revision = spec.revision ?? 'main';
-  const info = (await getJson(`${endpoint}/api/models/${spec.id}/revision/${encodeURIComponent(revision)}?blobs=true`, o)) as { sha?: string; siblings?: Sibling[] };
+  const answer = await getJson(`${endpoint}/api/models/${spec.id}/revision/${encodeURIComponent(revision)}?blobs=true`, o);
+  const info = (answer && typeof answer === 'object' && !Array.isArray(answer) ? answer : {}) as { sha?: string; siblings?: Sibling[] };
   if (!info.sha || !Array.isArray(info.siblings)) throw new ChangelingError('io', `the hub's answer for ${spec.id} has no commit or file list`);
   const commit = info.sha;
   // The commit id becomes a folder name: only a real one (40 hex digits) is accepted.
   if (typeof commit !== 'string' || !/^[0-9a-f]{40}$/.test(commit)) throw new ChangelingError('io', `the hub's answer for ${spec.id} has an invalid commit id ${JSON.stringify(String(commit).slice(0, 60))}`);
   for (const s of info.siblings) {
-    const n = s?.rfilename;
+    const n = s && typeof s === 'object' ? s.rfilename : undefined;
     if (typeof n !== 'string' || !n || n.startsWith('/') || n.split('/').some((p) => p === '..' || p === '.' || p === '') || n.includes('\\') || n.includes('\0')) {
       throw new ChangelingError('io', `the hub's answer for ${spec.id} names an unsafe file ${JSON.stringify(String(n).slice(0, 60))}`);
     }
@@ -218,7 +219,8 @@ export async function downloadModel(spec: HubModelSpec, o: DownloadOptions): Pro
   const missing = spec.files.filter((f) => !have.has(f));
   if (missing.length) throw new ChangelingError('not-found', `${spec.id}@${revision} lacks ${missing.join(', ')}`);
   const wanted = [weight, ...spec.files, ...(spec.optional ?? []).filter((f) => have.has(f))];
-  const sizes = wanted.map((name) => ({ name, size: have.get(name)!.lfs?.size ?? have.get(name)!.size ?? null }));
+  const sizeOf = (x: unknown) => (Number.isSafeInteger(x) && (x as number) >= 0 ? (x as number) : null);
+  const sizes = wanted.map((name) => ({ name, size: sizeOf(have.get(name)!.lfs?.size) ?? sizeOf(have.get(name)!.size) }));
   o.onEvent?.({ kind: 'resolved', id: spec.id, commit, files: sizes });
   if (existsSync(join(final, '.complete'))) {
     // A snapshot from before its profile was catalogued gets it now (written atomically beside the files).

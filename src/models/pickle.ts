@@ -19,6 +19,16 @@ export interface UnpickleOptions {
 }
 
 export function unpickle(buf: Buffer, o: UnpickleOptions): unknown {
+  try {
+    return unpickleUnchecked(buf, o);
+  } catch (err) {
+    // A malformed pickle (stack underflow, bad operands) is a clear error; nothing in it ever ran.
+    if (err instanceof ChangelingError) throw err;
+    throw new ChangelingError('io', `${o.what}: a corrupt pickle (${(err as Error)?.message?.split('\n')[0] ?? String(err)})`);
+  }
+}
+
+function unpickleUnchecked(buf: Buffer, o: UnpickleOptions): unknown {
   const stack: unknown[] = [];
   const memo = new Map<number, unknown>();
   let i = 0;

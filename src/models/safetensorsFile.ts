@@ -43,6 +43,7 @@ export class SafetensorsFile {
       } catch {
         throw bad('the header is not JSON (truncated or corrupt download?)');
       }
+      if (!header || typeof header !== 'object' || Array.isArray(header)) throw bad('the header is not a JSON object');
       const base = 8 + Number(n);
       const tensors = new Map<string, TensorInfo>();
       let metadata: Record<string, string> = {};
@@ -51,11 +52,12 @@ export class SafetensorsFile {
           metadata = (v ?? {}) as Record<string, string>;
           continue;
         }
+        if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad(`${name} is not a tensor entry`);
         const e = v as { dtype?: string; shape?: number[]; data_offsets?: number[] };
-        const width = DTYPE_BYTES[e.dtype ?? ''];
+        const width = typeof e.dtype === 'string' && Object.hasOwn(DTYPE_BYTES, e.dtype) ? DTYPE_BYTES[e.dtype] : undefined;
         if (!width) throw bad(`${name} has unsupported dtype ${e.dtype}`);
         if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) throw bad(`${name} has a bad shape`);
-        const [start, end] = e.data_offsets ?? [];
+        const [start, end] = Array.isArray(e.data_offsets) ? e.data_offsets : [];
         const count = e.shape.reduce((a, b) => a * b, 1);
         if (!Number.isInteger(start) || !Number.isInteger(end) || start! < 0 || end! < start! || end! - start! !== count * width) throw bad(`${name} has offsets [${start}, ${end}] that do not fit ${e.dtype}[${e.shape}]`);
         if (base + end! > size) throw bad(`${name} ends at byte ${base + end!} but the file has ${size} (truncated?)`);

@@ -45,13 +45,30 @@ export class CodeTokenizer {
     this.tok = new Tokenizer(json as never, {});
   }
 
+  /** A folder's tokenizer; whatever is wrong with its files (not a tokenizer, wrong types, a library error) is one clear error naming it. */
   static async fromFolder(dir: string): Promise<CodeTokenizer> {
+    try {
+      const t = await CodeTokenizer.fromFolderUnchecked(dir);
+      t.encode('a b');
+      return t;
+    } catch (err) {
+      if (err instanceof ChangelingError) throw err;
+      throw new ChangelingError('io', `${dir} has no usable tokenizer: ${(err as Error)?.message?.split('\n')[0] ?? String(err)}`);
+    }
+  }
+
+  private static async fromFolderUnchecked(dir: string): Promise<CodeTokenizer> {
     const tj = join(dir, 'tokenizer.json');
-    if (existsSync(tj)) return new CodeTokenizer((await readJsonFile(tj)) as TokenizerJson);
+    if (existsSync(tj)) {
+      const json = (await readJsonFile(tj)) as TokenizerJson;
+      if (!json || typeof json !== 'object' || !json.model || typeof json.model.vocab !== 'object' || !Array.isArray(json.added_tokens ?? [])) throw new ChangelingError('io', `${tj} is not a tokenizer (no model vocabulary)`);
+      return new CodeTokenizer(json);
+    }
     const vj = join(dir, 'vocab.json');
     const mt = join(dir, 'merges.txt');
     if (!existsSync(vj) || !existsSync(mt)) throw new ChangelingError('not-found', `${dir} has no tokenizer.json, nor vocab.json and merges.txt`);
     const vocab = (await readJsonFile(vj)) as Record<string, number>;
+    if (!vocab || typeof vocab !== 'object' || Array.isArray(vocab) || !Object.values(vocab).every((v) => Number.isInteger(v) && v >= 0)) throw new ChangelingError('io', `${vj} is not a vocabulary (an object of token ids)`);
     let merges: string;
     try {
       merges = await readFile(mt, 'utf8');

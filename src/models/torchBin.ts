@@ -53,6 +53,22 @@ function readValue(buf: Buffer, dtype: string, k: number): number {
 }
 
 export async function readTorchBin(path: string): Promise<Map<string, TorchTensor>> {
+  try {
+    return await readTorchBinUnchecked(path);
+  } catch (err) {
+    // Whatever a corrupt archive or pickle trips over, the user sees one clear line naming the file.
+    if (err instanceof ChangelingError) throw err;
+    throw new ChangelingError('io', `${path} is not a readable pytorch_model.bin (truncated or corrupt?): ${(err as Error)?.message?.split('\n')[0] ?? String(err)}`);
+  }
+}
+
+function checkRef(t: TensorRef, name: string, path: string): void {
+  const ok = Number.isInteger(t.offset) && t.offset >= 0 && Array.isArray(t.size) && Array.isArray(t.stride) && t.size.length === t.stride.length
+    && t.size.every((d) => Number.isInteger(d) && d >= 0) && t.stride.every((d) => Number.isInteger(d) && d >= 0);
+  if (!ok) throw new ChangelingError('io', `${path}: tensor ${name} has an impossible layout (offset ${String(t.offset)}, size ${JSON.stringify(t.size)}, stride ${JSON.stringify(t.stride)})`);
+}
+
+async function readTorchBinUnchecked(path: string): Promise<Map<string, TorchTensor>> {
   const zip = await ZipFile.open(path);
   try {
     const pkl = [...zip.entries.keys()].find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
@@ -85,6 +101,7 @@ export async function readTorchBin(path: string): Promise<Map<string, TorchTenso
     for (const [name, v] of state) {
       const t = v as TensorRef;
       if (!t || t.kind !== 'tensor') continue;
+      checkRef(t, String(name), path);
       let buf = storages.get(t.storage.key);
       if (!buf) {
         buf = await zip.read(`${prefix}data/${t.storage.key}`);

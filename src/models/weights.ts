@@ -7,7 +7,13 @@ import { SafetensorsFile } from './safetensorsFile.js';
 export type WeightMap = Map<string, { shape: number[]; data: Float32Array }>;
 
 export async function loadSafetensors(path: string): Promise<WeightMap> {
-  const f = await SafetensorsFile.open(path);
+  let f: SafetensorsFile;
+  try {
+    f = await SafetensorsFile.open(path);
+  } catch (err) {
+    if (err instanceof ChangelingError) throw err;
+    throw new ChangelingError('io', `${path} is not a readable safetensors file: ${(err as Error)?.message?.split('\n')[0] ?? String(err)}`);
+  }
   try {
     const out: WeightMap = new Map();
     for (const name of f.tensors.keys()) out.set(name, await f.float32(name));

@@ -177,3 +177,27 @@ test('a hub that never answers, a stalled transfer and a broken answer end in cl
   s.apiBody = '{"sha": "aaaa';
   await assert.rejects(downloadModel({ ...SPEC, id: 'tiny/t5' }, { ...fast, cacheDir: tempDir() }), /not valid JSON/);
 });
+
+test('fuzz: any answer from the hub\'s models API gives a snapshot inside the cache or a clear error, and nothing outside the cache is written', async () => {
+  const fc = (await import('fast-check')).default;
+  const s = await hub();
+  const root = tempDir();
+  const cacheDir = join(root, 'cache');
+  const hex40 = fc.stringMatching(/^[0-9a-f]{40}$/);
+  const name = fc.oneof(fc.constantFrom('config.json', 'model.safetensors', '../x', '/etc/passwd', 'a/../../b', 'ok/file.json', '', '.', 'a\\b'), fc.string({ maxLength: 20 }));
+  const answer = fc.oneof(
+    fc.jsonValue({ maxDepth: 3 }).map((j) => JSON.stringify(j)),
+    fc.record({ sha: fc.oneof(hex40, fc.string({ maxLength: 45 }), fc.integer()), siblings: fc.array(fc.record({ rfilename: name, size: fc.oneof(fc.nat(), fc.integer(), fc.string()) }, { requiredKeys: ['rfilename'] }), { maxLength: 6 }) }, { requiredKeys: [] }).map((j) => JSON.stringify(j)),
+    fc.string({ maxLength: 60 }),
+  );
+  await fc.assert(fc.asyncProperty(answer, async (body) => {
+    s.apiBody = body;
+    try {
+      const r = await downloadModel(SPEC, { endpoint: s.endpoint, cacheDir, retries: 0, connectTimeoutMs: 2000, idleTimeoutMs: 2000 });
+      assert.ok(r.dir.startsWith(cacheDir + '/'), r.dir);
+    } catch (err) {
+      assert.ok(err instanceof ChangelingError, String((err as Error)?.stack ?? err));
+    }
+    assert.deepEqual(readdirSync(root), existsSync(cacheDir) ? ['cache'] : [], 'nothing beside the cache');
+  }), { numRuns: 120 });
+});
