@@ -51,7 +51,12 @@ export async function riskCommand(argv: string[]): Promise<number> {
   const results = await assessRisk(repo, target, model, { reasons: parseCount('reasons', values.reasons), lines: parseCount('lines', values.lines), signal: interruptSignal() });
   if (values.json) await printJson({ model: model.source, kind: model.kind, threshold: model.threshold, results });
   else if (results.length === 0) await writeOut(`no commits in ${values.range}\n`);
-  else await writeOut(`${results.map(formatRisk).join('\n')}\n(model: ${model.source}, ${model.kind}; threshold ${(model.threshold * 100).toFixed(0)}%)\n`);
+  else {
+    // The staged change is scored as a commit by the configured user: without one, as a newcomer's.
+    const noUser = target.kind === 'staged' && !(await repo.git.raw(['config', 'user.email']).catch(() => '')).trim();
+    const note = noUser ? 'note: git has no user.email here, so the staged change is scored as a first-time author\'s (the experience features are 0); set it with git config user.email\n' : '';
+    await writeOut(`${results.map(formatRisk).join('\n')}\n(model: ${model.source}, ${model.kind}; threshold ${(model.threshold * 100).toFixed(0)}%)\n${note}`);
+  }
   const risky = failOn !== 'never' && results.some((r) => ORDER[r.level] >= ORDER[failOn as RiskLevel]);
   return risky ? RISKY_EXIT : 0;
 }

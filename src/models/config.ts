@@ -36,22 +36,26 @@ function need<T>(raw: Raw, key: string, type: 'number' | 'string' | 'boolean', w
  * Sizes are whole numbers from 1 to 10 million, token ids whole numbers inside the vocabulary, epsilons
  * small positive numbers: a config that says otherwise is refused here, not in the middle of a graph.
  */
+/** The config.json key of a parsed field (dModel -> d_model, numHeads -> num_heads). */
+const jsonKey = (k: PropertyKey) => ({ dKv: 'd_kv', dFf: 'd_ff', dModel: 'd_model', vocabSize: 'vocab_size', encoderHeads: 'encoder_attention_heads', decoderHeads: 'decoder_attention_heads', numHeads: 'num_heads', eps: 'layer_norm_eps' } as Record<string, string>)[String(k)]
+  ?? String(k).replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
+
 function checkRanges<T extends object>(cfg: T, where: string, sizes: Array<keyof T>, ids: Array<keyof T>, eps: keyof T, divides?: [keyof T, keyof T][]): T {
   const c = cfg as Record<keyof T, unknown>;
   for (const k of sizes) {
     const v = c[k];
-    if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 1e7) throw new ChangelingError('io', `${where}: ${String(k)} must be a whole number from 1 to 10000000 (it is ${JSON.stringify(v)})`);
+    if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 1e7) throw new ChangelingError('io', `${where}: ${jsonKey(k)} must be a whole number from 1 to 10000000 (it is ${JSON.stringify(v)})`);
   }
   const vocab = c['vocabSize' as keyof T] as number;
   for (const k of ids) {
     const v = c[k];
     if (v === null) continue;
-    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) >= vocab) throw new ChangelingError('io', `${where}: ${String(k)} must be a token id from 0 to ${vocab - 1} (it is ${JSON.stringify(v)})`);
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) >= vocab) throw new ChangelingError('io', `${where}: ${jsonKey(k)} must be a token id from 0 to ${vocab - 1} (it is ${JSON.stringify(v)})`);
   }
   const e = c[eps];
-  if (typeof e !== 'number' || !(e > 0 && e < 1)) throw new ChangelingError('io', `${where}: ${String(eps)} must be a small positive number (it is ${JSON.stringify(e)})`);
+  if (typeof e !== 'number' || !(e > 0 && e < 1)) throw new ChangelingError('io', `${where}: ${jsonKey(eps)} must be a small positive number (it is ${JSON.stringify(e)})`);
   for (const [a, b] of divides ?? []) {
-    if ((c[a] as number) % (c[b] as number) !== 0) throw new ChangelingError('io', `${where}: ${String(a)} (${c[a]}) is not a multiple of ${String(b)} (${c[b]})`);
+    if ((c[a] as number) % (c[b] as number) !== 0) throw new ChangelingError('io', `${where}: ${jsonKey(a)} (${c[a]}) is not a multiple of ${jsonKey(b)} (${c[b]})`);
   }
   return cfg;
 }
