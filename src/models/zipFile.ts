@@ -47,7 +47,7 @@ export class ZipFile {
         cdSize = Number(rec.readBigUInt64LE(40));
         cdOffset = Number(rec.readBigUInt64LE(48));
       }
-      if (cdOffset + cdSize > size) throw bad('the central directory lies past the end of the file (truncated?)');
+      if (!Number.isSafeInteger(cdOffset) || !Number.isSafeInteger(cdSize) || cdOffset < 0 || cdOffset + cdSize > size) throw bad('the central directory lies past the end of the file (truncated?)');
       const cd = Buffer.alloc(cdSize);
       await fh.read(cd, 0, cdSize, cdOffset);
       const entries = new Map<string, Entry>();
@@ -76,6 +76,10 @@ export class ZipFile {
           }
           e += 4 + len;
         }
+        // Sizes and offsets must lie inside the file (a corrupt directory could ask for terabytes).
+        if (!Number.isSafeInteger(compressedSize) || !Number.isSafeInteger(localOffset) || !Number.isSafeInteger(usize) || compressedSize < 0 || localOffset < 0 || localOffset + 30 + compressedSize > size || usize < 0 || usize > 8 * 2 ** 30) {
+          throw bad(`entry ${JSON.stringify(name.slice(0, 80))} has sizes or an offset outside the file (truncated or corrupt?)`);
+        }
         entries.set(name, { name, method, compressedSize, size: usize, localOffset });
         p += 46 + nameLen + extraLen + commentLen;
       }
@@ -93,11 +97,19 @@ export class ZipFile {
     await this.fh.read(head, 0, 30, e.localOffset);
     if (head.readUInt32LE(0) !== 0x04034b50) throw new ChangelingError('io', `${this.path}: corrupt local header for ${name}`);
     const start = e.localOffset + 30 + head.readUInt16LE(26) + head.readUInt16LE(28);
+    const fileSize = (await this.fh.stat()).size;
+    if (start + e.compressedSize > fileSize) throw new ChangelingError('io', `${this.path} is truncated (entry ${name} runs past the end of the file)`);
     const data = Buffer.alloc(e.compressedSize);
     const { bytesRead } = await this.fh.read(data, 0, e.compressedSize, start);
     if (bytesRead !== e.compressedSize) throw new ChangelingError('io', `${this.path} is truncated (entry ${name})`);
     if (e.method === 0) return data;
-    if (e.method === 8) return inflateRawSync(data);
+    if (e.method === 8) {
+      try {
+        return inflateRawSync(data, { maxOutputLength: Math.max(1, e.size) });
+      } catch (err) {
+        throw new ChangelingError('io', `${this.path}: entry ${name} does not inflate (${(err as Error).message}): corrupt archive`);
+      }
+    }
     throw new ChangelingError('io', `${this.path}: entry ${name} uses unsupported compression method ${e.method}`);
   }
 
