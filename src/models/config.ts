@@ -19,6 +19,12 @@ export interface T5Config {
   denseActFn: 'relu' | 'gelu_new' | 'gelu';
   isGatedAct: boolean;
   tieWordEmbeddings: boolean;
+  /**
+   * The decoder output is scaled by d_model^-0.5 before the LM head. transformers 4 tied this to
+   * tie_word_embeddings; transformers 5 writes tie_word_embeddings: true for every T5 and keeps the old
+   * meaning in scale_decoder_outputs, which wins when present.
+   */
+  scaleDecoderOutputs: boolean;
   padTokenId: number;
   eosTokenId: number;
   decoderStartTokenId: number;
@@ -82,6 +88,7 @@ export function parseT5Config(raw: Raw, where = 'config.json'): T5Config {
     denseActFn: (act === 'gelu' && gated ? 'gelu_new' : act) as T5Config['denseActFn'],
     isGatedAct: gated,
     tieWordEmbeddings: need(raw, 'tie_word_embeddings', 'boolean', where, true),
+    scaleDecoderOutputs: need(raw, 'scale_decoder_outputs', 'boolean', where, need<boolean>(raw, 'tie_word_embeddings', 'boolean', where, true)),
     padTokenId: need(raw, 'pad_token_id', 'number', where, 0),
     eosTokenId: need(raw, 'eos_token_id', 'number', where, 1),
     decoderStartTokenId: need(raw, 'decoder_start_token_id', 'number', where, 0),

@@ -138,7 +138,7 @@ export function t5DecoderStep(b: GraphBuilder, cfg: T5Config, w: GraphWeights, t
     });
   }
   let out = t.norm(y, 'decoder.final_layer_norm.weight');
-  if (cfg.tieWordEmbeddings) out = b.mul(out, cfg.dModel ** -0.5);
+  if (cfg.scaleDecoderOutputs) out = b.mul(out, cfg.dModel ** -0.5);
   return { logits: t.linear(out, cfg.tieWordEmbeddings ? 'shared' : 'lm_head'), present };
 }
 
@@ -207,7 +207,7 @@ export function t5Decoder(
     });
   }
   let out = t.norm(y, 'decoder.final_layer_norm.weight');
-  if (cfg.tieWordEmbeddings) out = b.mul(out, cfg.dModel ** -0.5);
+  if (cfg.scaleDecoderOutputs) out = b.mul(out, cfg.dModel ** -0.5);
   return t.linear(out, cfg.tieWordEmbeddings ? 'shared' : 'lm_head');
 }
 
