@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TestRepo, tempDir } from '../helpers/gitRepo.js';
 import { writeTinyT5 } from '../helpers/tinyModels.js';
@@ -60,5 +60,8 @@ test('In a real VS Code: "Fine-tune on this repository" trains in the background
   await page.screenshot({ path: join(ARTIFACTS, 'finetune-report.png') });
   assert.match(report, /Fine-tuning report: commit messages \(lora\)/);
   assert.match(report, /Validation[\s\S]*untuned[\s\S]*tuned[\s\S]*nngen/);
-  assert.ok(existsSync(join(r.dir, '.git', 'changeling', 'adapters', 'cmg', 'lora', 'adapter_model.safetensors')));
+  // The run wrote its own folder (adapters/cmg/lora-<time>-<pid>) with the adapter in PEFT's format.
+  const runs = readdirSync(join(r.dir, '.git', 'changeling', 'adapters', 'cmg')).filter((n) => n.startsWith('lora-'));
+  assert.equal(runs.length, 1, runs.join(', '));
+  assert.ok(existsSync(join(r.dir, '.git', 'changeling', 'adapters', 'cmg', runs[0]!, 'adapter_model.safetensors')));
 });
