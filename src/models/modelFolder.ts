@@ -16,6 +16,12 @@ interface FolderBase {
   releaseWeights?(): void;
   /** What else changes the weights (a merged adapter): part of the graph-cache key. */
   cacheExtra?: string;
+  /**
+   * Prefix keys and values the decoder's self-attention starts from (PEFT's prefix-tuning of T5): per decoder
+   * layer [heads, length, head_dim]. They fill the self-attention cache before the first token, so the
+   * cached graphs stay those of the base model.
+   */
+  decoderPrefix?: { length: number; layers: Array<{ key: Float32Array; value: Float32Array }> };
   /** Rewrites applied to each inference graph after it is built (bottleneck adapters with their weights). */
   graphTransforms?: Array<(b: import('../graph/builder.js').GraphBuilder) => void>;
 }

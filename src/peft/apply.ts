@@ -7,6 +7,7 @@ import { ChangelingError } from '../util/errors.js';
 import { readAdapter } from './files.js';
 import { loraScaling, parseLoraConfig } from './lora/config.js';
 import { mergeLora } from './lora/inject.js';
+import { parsePeftPrefixConfig } from './prefix/peftT5.js';
 
 /**
  * A model folder whose weights carry a LoRA adapter merged in (W + s B A): inference at the base model's
@@ -77,5 +78,32 @@ export async function withAdapters(model: ModelFolder, adapterDir: string): Prom
 /** A model folder with a PEFT LoRA adapter merged in, or Changeling's bottleneck adapters in its graphs. */
 export async function withAdapter(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
   const { config } = await readAdapter(adapterDir);
+  if (config.peft_type === 'PREFIX_TUNING') return withPeftPrefix(model, adapterDir);
   return config.peft_type === 'CHANGELING_BOTTLENECK' ? withAdapters(model, adapterDir) : withMergedLora(model, adapterDir);
+}
+
+/**
+ * A T5 with PEFT's prefix-tuning for generation: the decoder's self-attention starts from the prefix keys and
+ * values (entry (4l mod 2L) as keys and (4l + 1 mod 2L) as values of layer l, as PEFT 0.21 injects them),
+ * which positions them at 0..P-1 before the tokens exactly as PEFT's past_key_values do.
+ */
+export async function withPeftPrefix(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
+  if (model.kind !== 't5') throw new ChangelingError('usage', `${adapterDir}: PEFT prefix-tuning adapters generate with T5 models here (this one is ${model.kind})`);
+  const adapter = await readAdapter(adapterDir);
+  const p = parsePeftPrefixConfig(adapter.config, join(adapterDir, 'adapter_config.json'));
+  const c = model.config;
+  const E = adapter.weights.get('prompt_embeddings');
+  const L = p.numLayers;
+  const d = c.dModel;
+  if (p.tokenDim !== d || p.numAttentionHeads !== c.numHeads || L !== c.numDecoderLayers) throw new ChangelingError('usage', `${adapterDir}: the prefix adapter was made for d_model ${p.tokenDim}, ${p.numAttentionHeads} heads and ${L} layers; the model has ${d}, ${c.numHeads} and ${c.numDecoderLayers}`);
+  if (!E || E.shape.join(',') !== `${p.numVirtualTokens},${L * 2 * d}`) throw new ChangelingError('usage', `${adapterDir}: prompt_embeddings must be [${p.numVirtualTokens}, ${L * 2 * d}] (it is [${E?.shape.join(', ') ?? 'missing'}])`);
+  const P = p.numVirtualTokens;
+  // Entry e: E[:, e*d:(e+1)*d] as [P, H, d_kv], transposed to [H, P, d_kv].
+  const entry = (e: number) => {
+    const out = new Float32Array(c.numHeads * P * c.dKv);
+    for (let t = 0; t < P; t++) for (let h = 0; h < c.numHeads; h++) for (let k = 0; k < c.dKv; k++) out[(h * P + t) * c.dKv + k] = E.data[t * L * 2 * d + e * d + h * c.dKv + k]!;
+    return out;
+  };
+  const layers = Array.from({ length: c.numDecoderLayers }, (_, i) => ({ key: entry((4 * i) % (2 * L)), value: entry((4 * i + 1) % (2 * L)) }));
+  return { ...model, decoderPrefix: { length: P, layers } };
 }

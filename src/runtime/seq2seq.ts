@@ -110,6 +110,7 @@ export class Seq2SeqRunner {
   private decoder: Promise<InferenceSession> | null = null;
 
   async decode(decoderInputIds: OrtTensor, encoderHidden: OrtTensor, attentionMask: OrtTensor): Promise<OrtTensor> {
+    if (this.model.decoderPrefix) throw new ChangelingError('usage', 'full-sequence logits are not available with a prefix-tuning adapter here; generation is');
     this.decoder ??= this.makeDecoder();
     return (await (await this.decoder).run({ decoder_input_ids: decoderInputIds, encoder_hidden_states: encoderHidden, attention_mask: attentionMask })).logits!;
   }
@@ -127,9 +128,17 @@ export class Seq2SeqRunner {
     const B = mask.dims[0]!;
     const past: Record<string, OrtTensor> = {};
     const { layers, heads, headDim } = this.cacheShape;
+    const prefix = this.model.decoderPrefix;
+    const P = prefix?.length ?? 0;
+    const rowsOf = (one: Float32Array) => {
+      const out = new Float32Array(B * one.length);
+      for (let r = 0; r < B; r++) out.set(one, r * one.length);
+      return out;
+    };
     for (let i = 0; i < layers; i++) {
-      past[`past.${i}.key`] = new rt.Tensor('float32', new Float32Array(0), [B, heads, 0, headDim]);
-      past[`past.${i}.value`] = new rt.Tensor('float32', new Float32Array(0), [B, heads, 0, headDim]);
+      // A prefix-tuned decoder starts from its prefix keys and values; otherwise from an empty cache.
+      past[`past.${i}.key`] = new rt.Tensor('float32', prefix ? rowsOf(prefix.layers[i]!.key) : new Float32Array(0), [B, heads, P, headDim]);
+      past[`past.${i}.value`] = new rt.Tensor('float32', prefix ? rowsOf(prefix.layers[i]!.value) : new Float32Array(0), [B, heads, P, headDim]);
     }
     const state: DecodingState = { cross, mask, past };
     if (prompt && prompt.length > 1) await this.stepDecoding(state, Array.from({ length: B }, () => prompt.slice(0, -1)));

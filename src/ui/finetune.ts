@@ -19,7 +19,7 @@ import { DEFAULT_MESSAGE_MODEL, defaultModelCache } from '../models/manifest.js'
  */
 interface Choice {
   task: 'cmg' | 'jitdp';
-  method: 'lora' | 'adapter' | 'fmft';
+  method: 'lora' | 'adapter' | 'prefix' | 'fmft';
   quick: boolean;
 }
 
@@ -120,6 +120,7 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
       const picked = await vscode.window.showQuickPick([
         { label: 'Commit messages: LoRA', choice: { task: 'cmg', method: 'lora' } },
         { label: 'Commit messages: adapter', choice: { task: 'cmg', method: 'adapter' } },
+        { label: 'Commit messages: prefix-tuning (CodeT5)', choice: { task: 'cmg', method: 'prefix' } },
         { label: 'Commit messages: full fine-tuning', choice: { task: 'cmg', method: 'fmft' } },
         { label: 'Risk: LoRA', choice: { task: 'jitdp', method: 'lora' } },
         { label: 'Risk: adapter', choice: { task: 'jitdp', method: 'adapter' } },

@@ -61,3 +61,32 @@ for (const folder of ['t5-tiny', 'plbart-tiny']) {
     assert.ok(V > 300);
   });
 }
+
+test('generation with a PEFT prefix-tuning adapter: every step\'s logits are PEFT\'s (t5-tiny-peft-prefix goldens), and beams run on it', async () => {
+  const { withAdapter } = await import('../../../src/peft/apply.js');
+  const dir = join(GOLDENS, 't5-tiny-peft-prefix');
+  const g = readGoldens('t5-tiny-peft-prefix');
+  const model = await withAdapter(await loadModelFolder(dir), dir);
+  assert.equal(model.decoderPrefix?.length, 4);
+  const runner = await Seq2SeqRunner.create(model);
+  const ids = g.inputs.input_ids;
+  const mask = g.inputs.attention_mask;
+  const dec = g.inputs.decoder_input_ids;
+  const [B, S] = ids.shape as [number, number];
+  const T = dec.shape[1] as number;
+  const V = runner.info.vocabSize;
+  const want = g.forward.logits.data as number[];
+  let worst = 0;
+  for (let b = 0; b < B; b++) {
+    const row = (t: { data: number[] }) => new ort.Tensor('int64', BigInt64Array.from(t.data.slice(b * S, (b + 1) * S).map(BigInt)), [1, S]);
+    const state = await runner.startDecoding(row(ids), row(mask));
+    for (let t = 0; t < T; t++) {
+      const logits = await runner.stepDecoding(state, [dec.data[b * T + t]]);
+      const ref = want.slice((b * T + t) * V, (b * T + t + 1) * V);
+      for (let v = 0; v < V; v++) worst = Math.max(worst, Math.abs(logits[v]! - ref[v]!) / (1 + Math.abs(ref[v]!)));
+    }
+  }
+  assert.ok(worst < 1e-4, `max relative error ${worst}`);
+  const hyps = (await beamSearch(runner, new ort.Tensor('int64', BigInt64Array.from(ids.data.slice(0, S).map(BigInt)), [1, S]), new ort.Tensor('int64', BigInt64Array.from(mask.data.slice(0, S).map(BigInt)), [1, S]), { numBeams: 3, numReturnSequences: 3, maxNewTokens: 6 })).flat();
+  assert.equal(hyps.length, 3);
+});
