@@ -1,5 +1,6 @@
-# Interop with Hugging Face PEFT (run by .ci/run with the machine image's wheels): an adapter trained by
-# `changeling train` loads in PEFT and gives the logits Changeling computes for it.
+# Interop with Hugging Face PEFT (run by .ci/run with the machine image's wheels): adapters trained by
+# `changeling train` (LoRA, and prefix-tuning in PEFT's T5 form) load in PEFT and give the logits Changeling
+# computes for them.
 #   python test/peft_interop.py   (from the repository root, after `npm run build`)
 import json, os, random, subprocess, sys, tempfile
 import torch
@@ -22,9 +23,10 @@ data = os.path.join(work, "data.jsonl")
 open(data, "w").write("\n".join(json.dumps(r) for r in rows) + "\n")
 cli = [os.environ.get("NODE", "node"), os.path.join(ROOT, "dist", "cli.mjs")]
 failures = 0
-for method in ["lora"]:
+# LoRA, and prefix-tuning in PEFT's T5 form (decoder self-attention prefixes, which generation starts from).
+for method, extra in [("lora", []), ("prefix", ["--peft-prefix", "--prefix-tokens", "3"])]:
     out = os.path.join(work, method)
-    subprocess.run(cli + ["train", "--model", BASE, "--method", method, "--data", data, "--out", out, "--steps", "6", "--lr", "5e-3", "--json"], check=True, capture_output=True)
+    subprocess.run(cli + ["train", "--model", BASE, "--method", method, *extra, "--data", data, "--out", out, "--steps", "6", "--lr", "5e-3", "--json"], check=True, capture_output=True)
     batch = {"input_ids": [rows[0]["input_ids"][:5], rows[1]["input_ids"][:5]], "attention_mask": [[1] * 5, [1] * 5], "decoder_input_ids": [[0, 7, 9], [0, 11, 13]]}
     spec = os.path.join(work, "in.json")
     json.dump(batch, open(spec, "w"))

@@ -7,7 +7,7 @@ import { beamSearch } from '../runtime/beamSearch.js';
 import { EncoderRunner } from '../runtime/encoderRunner.js';
 import { ort } from '../runtime/session.js';
 import { resolveProvider } from '../runtime/providers.js';
-import { withMergedLora } from '../peft/apply.js';
+import { withAdapter } from '../peft/apply.js';
 import { ChangelingError, fileError } from '../util/errors.js';
 import { printJson, writeOut } from './io.js';
 
@@ -52,7 +52,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     throw new ChangelingError('usage', (err as Error).message);
   }
   const base = await loadModelFolder(values.model);
-  const model = values.adapter ? await withMergedLora(base, values.adapter) : base;
+  const model = values.adapter ? await withAdapter(base, values.adapter) : base;
   const vocab = model.config.vocabSize;
   // Token ids are checked against the vocabulary here: a wrong one is the user's input, not a crash.
   const inVocab = (m: Matrix, name: string, allow: number[] = []) => {

@@ -110,7 +110,7 @@ export class Seq2SeqRunner {
   private decoder: Promise<InferenceSession> | null = null;
 
   async decode(decoderInputIds: OrtTensor, encoderHidden: OrtTensor, attentionMask: OrtTensor): Promise<OrtTensor> {
-    if (this.model.decoderPrefix) throw new ChangelingError('usage', 'full-sequence logits are not available with a prefix-tuning adapter here; generation is');
+    if (this.model.decoderPrefix) return this.decodeByStepping(decoderInputIds, encoderHidden, attentionMask);
     this.decoder ??= this.makeDecoder();
     return (await (await this.decoder).run({ decoder_input_ids: decoderInputIds, encoder_hidden_states: encoderHidden, attention_mask: attentionMask })).logits!;
   }
@@ -120,27 +120,49 @@ export class Seq2SeqRunner {
    * With a decoder prompt (start token, history, typed text), all of it but its last token is run through
    * the decoder in one block first, once per input row, so that the first step feeds the prompt's last token.
    */
-  async startDecoding(inputIds: OrtTensor, attentionMask: OrtTensor, rows?: number[], prompt?: readonly number[]): Promise<DecodingState> {
+  /** Logits for given decoder inputs through the cached step graph, one position at a time (a prefix-tuned decoder starts from its prefix). */
+  private async decodeByStepping(decoderInputIds: OrtTensor, encoderHidden: OrtTensor, attentionMask: OrtTensor): Promise<OrtTensor> {
     const rt = await ort();
-    const enc = await this.encode(inputIds, attentionMask);
-    let cross = (await this.crossKv.run({ encoder_hidden_states: enc })) as Record<string, OrtTensor>;
-    let mask = attentionMask;
+    const [B, T] = decoderInputIds.dims as [number, number];
+    const state = await this.stateFrom(encoderHidden, attentionMask);
+    const ids = decoderInputIds.data as BigInt64Array;
+    const V = this.info.vocabSize;
+    const out = new Float32Array(B * T * V);
+    for (let t = 0; t < T; t++) {
+      const logits = await this.stepDecoding(state, Array.from({ length: B }, (_, b) => Number(ids[b * T + t]!)));
+      for (let b = 0; b < B; b++) out.set(logits.subarray(b * V, (b + 1) * V), (b * T + t) * V);
+    }
+    return new rt.Tensor('float32', out, [B, T, V]);
+  }
+
+  /** A decoding state from encoder states: cross keys/values and the self-attention cache (the prefix, if any). */
+  private async stateFrom(enc: OrtTensor, mask: OrtTensor): Promise<DecodingState> {
+    const rt = await ort();
+    const cross = (await this.crossKv.run({ encoder_hidden_states: enc })) as Record<string, OrtTensor>;
     const B = mask.dims[0]!;
     const past: Record<string, OrtTensor> = {};
     const { layers, heads, headDim } = this.cacheShape;
     const prefix = this.model.decoderPrefix;
     const P = prefix?.length ?? 0;
     const rowsOf = (one: Float32Array) => {
-      const out = new Float32Array(B * one.length);
-      for (let r = 0; r < B; r++) out.set(one, r * one.length);
-      return out;
+      const o = new Float32Array(B * one.length);
+      for (let r = 0; r < B; r++) o.set(one, r * one.length);
+      return o;
     };
     for (let i = 0; i < layers; i++) {
       // A prefix-tuned decoder starts from its prefix keys and values; otherwise from an empty cache.
       past[`past.${i}.key`] = new rt.Tensor('float32', prefix ? rowsOf(prefix.layers[i]!.key) : new Float32Array(0), [B, heads, P, headDim]);
       past[`past.${i}.value`] = new rt.Tensor('float32', prefix ? rowsOf(prefix.layers[i]!.value) : new Float32Array(0), [B, heads, P, headDim]);
     }
-    const state: DecodingState = { cross, mask, past };
+    return { cross, mask, past };
+  }
+
+  async startDecoding(inputIds: OrtTensor, attentionMask: OrtTensor, rows?: number[], prompt?: readonly number[]): Promise<DecodingState> {
+    const rt = await ort();
+    const state = await this.stateFrom(await this.encode(inputIds, attentionMask), attentionMask);
+    let { cross, mask } = state;
+    const { past } = state;
+    const B = mask.dims[0]!;
     if (prompt && prompt.length > 1) await this.stepDecoding(state, Array.from({ length: B }, () => prompt.slice(0, -1)));
     if (rows) {
       // Beams: row r of the batch repeated, one copy per beam.
