@@ -16,6 +16,8 @@ import type { Repository } from './repository.js';
  * Merge commits are neither scored nor applied (their changes are counted in the commits they merge).
  */
 export const FEATURE_NAMES = ['ns', 'nd', 'nf', 'entropy', 'la', 'ld', 'lt', 'fix', 'ndev', 'age', 'nuc', 'exp', 'rexp', 'sexp'] as const;
+/** How many expert features there are (the JIT-Fine head's input width). */
+export const FEATURE_COUNT = FEATURE_NAMES.length;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
 export type ExpertFeatures = Record<FeatureName, number>;
 

@@ -1,3 +1,4 @@
+import { FEATURE_COUNT } from '../git/expertFeatures.js';
 import type { GraphBuilder } from '../graph/builder.js';
 import type { Tensor } from '../graph/ir.js';
 import type { GraphWeights, WeightMap } from './weights.js';
@@ -20,8 +21,8 @@ export function jitFineHead(b: GraphBuilder, w: GraphWeights, lastHidden: Tensor
 export function initJitFineHead(weights: WeightMap, hidden: number, rand: () => number): boolean {
   if (weights.has('classifier.manual_dense.weight')) return false;
   const u = (n: number, fan: number) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) / Math.sqrt(fan));
-  weights.set('classifier.manual_dense.weight', { shape: [hidden, 14], data: u(hidden * 14, 14) });
-  weights.set('classifier.manual_dense.bias', { shape: [hidden], data: u(hidden, 14) });
+  weights.set('classifier.manual_dense.weight', { shape: [hidden, FEATURE_COUNT], data: u(hidden * FEATURE_COUNT, FEATURE_COUNT) });
+  weights.set('classifier.manual_dense.bias', { shape: [hidden], data: u(hidden, FEATURE_COUNT) });
   weights.set('classifier.out_proj_new.weight', { shape: [1, 2 * hidden], data: u(2 * hidden, 2 * hidden) });
   weights.set('classifier.out_proj_new.bias', { shape: [1], data: u(1, 2 * hidden) });
   return true;

@@ -1,3 +1,4 @@
+import { FEATURE_COUNT } from '../git/expertFeatures.js';
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -109,8 +110,8 @@ async function readData(path: string, model: ModelFolder, o: TrainOptions): Prom
       const label = r.label;
       if (label !== 0 && label !== 1) throw new ChangelingError('usage', `${where}: classification data needs "label": 0 or 1`);
       const f = r.features;
-      if (f !== undefined && !(Array.isArray(f) && f.length === 14 && f.every((x) => typeof x === 'number'))) throw new ChangelingError('usage', `${where}: "features" must be 14 numbers`);
-      out.push({ input: ids, label, features: (f as number[] | undefined) ?? new Array(14).fill(0) });
+      if (f !== undefined && !(Array.isArray(f) && f.length === FEATURE_COUNT && f.every((x) => typeof x === 'number'))) throw new ChangelingError('usage', `${where}: "features" must be ${FEATURE_COUNT} numbers`);
+      out.push({ input: ids, label, features: (f as number[] | undefined) ?? new Array(FEATURE_COUNT).fill(0) });
     } else {
       const labels = Array.isArray(r.labels) ? (r.labels as number[]) : typeof r.target === 'string' ? await tokenize(r.target, o.maxTargetLength ?? 128) : null;
       if (!labels || !labels.every(Number.isInteger)) throw new ChangelingError('usage', `${where}: sequence-to-sequence data needs "labels" (integers) or "target"`);
@@ -162,7 +163,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   let loss: Tensor;
   let prefixEmb: Tensor | null = null;
   if (model.kind === 'roberta') {
-    const feats = b.input('expert_features', 'float32', ['batch', 14]);
+    const feats = b.input('expert_features', 'float32', ['batch', FEATURE_COUNT]);
     const labels = b.input('labels', 'float32', ['batch']);
     const prefix = [...weights.keys()].some((k) => k.startsWith('roberta.')) ? 'roberta.' : '';
     const enc = roberta(b, model.config, w, ids, mask, { prefix });
@@ -236,7 +237,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     const src = padBatch(batch.map((e) => e.input), pad);
     const feeds: Record<string, OrtTensor> = { input_ids: new rt.Tensor('int64', src.ids, src.shape), attention_mask: new rt.Tensor('int64', src.mask, src.shape) };
     if (model.kind === 'roberta') {
-      feeds.expert_features = new rt.Tensor('float32', Float32Array.from(batch.flatMap((e) => e.features!)), [batch.length, 14]);
+      feeds.expert_features = new rt.Tensor('float32', Float32Array.from(batch.flatMap((e) => e.features!)), [batch.length, FEATURE_COUNT]);
       feeds.labels = new rt.Tensor('float32', Float32Array.from(batch.map((e) => e.label!)), [batch.length]);
     } else {
       const T = Math.max(...batch.map((e) => e.labels!.length));

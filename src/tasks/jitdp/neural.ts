@@ -1,3 +1,4 @@
+import { FEATURE_COUNT } from '../../git/expertFeatures.js';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
@@ -99,7 +100,7 @@ function jitFineGraph(folder: RobertaFolder, weights: WeightMap, method: NeuralM
   const w = new GraphWeights(b, weights, trainableBase);
   const ids = b.input('input_ids', 'int64', ['batch', 'seq']);
   const mask = b.input('attention_mask', 'int64', ['batch', 'seq']);
-  const feats = b.input('expert_features', 'float32', ['batch', 14]);
+  const feats = b.input('expert_features', 'float32', ['batch', FEATURE_COUNT]);
   const attentions: Tensor[] = [];
   const prefix = [...weights.keys()].some((k) => k.startsWith('roberta.')) ? 'roberta.' : '';
   const enc = roberta(b, folder.config, w, ids, mask, { prefix, attentions });
@@ -180,7 +181,7 @@ class Scorer {
         ...this.params,
         input_ids: new rt.Tensor('int64', src.ids, src.shape),
         attention_mask: new rt.Tensor('int64', src.mask, src.shape),
-        expert_features: new rt.Tensor('float32', Float32Array.from(idx.flatMap((i) => examples[i]!.features)), [idx.length, 14]),
+        expert_features: new rt.Tensor('float32', Float32Array.from(idx.flatMap((i) => examples[i]!.features)), [idx.length, FEATURE_COUNT]),
       });
       const z = out.logit!.data as Float32Array;
       const a = out.attention!.data as Float32Array;
@@ -234,7 +235,7 @@ export async function trainNeural(train: readonly JitdpCommit[], validation: rea
       return {
         input_ids: new rt.Tensor('int64', src.ids, src.shape),
         attention_mask: new rt.Tensor('int64', src.mask, src.shape),
-        expert_features: new rt.Tensor('float32', Float32Array.from(items.flatMap((e) => e.features)), [items.length, 14]),
+        expert_features: new rt.Tensor('float32', Float32Array.from(items.flatMap((e) => e.features)), [items.length, FEATURE_COUNT]),
         labels: new rt.Tensor('float32', Float32Array.from(items.map((e) => e.label)), [items.length]),
       };
     },
