@@ -1,3 +1,4 @@
+import { projections } from '../projections.js';
 import type { GraphBuilder } from '../../graph/builder.js';
 import type { Tensor } from '../../graph/ir.js';
 import { wrapValue } from '../../graph/rewrite.js';
@@ -49,20 +50,10 @@ export const adapterKey = (site: string, part: 'down.weight' | 'down.bias' | 'up
  */
 export function injectAdapters(b: GraphBuilder, cfg: AdapterConfig, o: { values?: Map<string, { shape: number[]; data: Float32Array }>; optional?: boolean } = {}): InjectedAdapter[] {
   const found: InjectedAdapter[] = [];
-  for (const node of b.nodes.slice()) {
-    if (node.op !== 'MatMul') continue;
-    const tr = node.inputs[1]!.producer;
-    if (!tr || tr.op !== 'Transpose') continue;
-    const w = tr.inputs[0]!;
-    if (!w.name.endsWith('.weight')) continue;
-    const module = w.name.slice(0, -'.weight'.length);
+  for (const { weight: w, module, output: out } of projections(b)) {
     const hit = SITES.find(([re]) => re.test(module));
     if (!hit || !cfg.sites.includes(hit[1])) continue;
     const site = `${hit[0].exec(module)![1]}.${hit[1]}`;
-    // The projection's output: after its bias, when it has one.
-    let out = node.outputs[0]!;
-    const biasAdd = b.nodes.find((n) => n.op === 'Add' && n.inputs[0] === out && n.inputs[1]?.name === `${module}.bias`);
-    if (biasAdd) out = biasAdd.outputs[0]!;
     const d = w.shape[0] as number;
     const m = cfg.size;
     const param = (part: 'down.weight' | 'down.bias' | 'up.weight' | 'up.bias', shape: number[]) => {

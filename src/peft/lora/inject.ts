@@ -1,3 +1,4 @@
+import { projections } from '../projections.js';
 import type { GraphBuilder } from '../../graph/builder.js';
 import type { Tensor } from '../../graph/ir.js';
 import { wrapValue } from '../../graph/rewrite.js';
@@ -25,14 +26,9 @@ export function injectLora(b: GraphBuilder, cfg: LoraConfig, o: { dropoutSeed?: 
   const rename = o.moduleName ?? ((m: string) => m);
   const s = loraScaling(cfg);
   const found: InjectedLora[] = [];
-  for (const node of b.nodes.slice()) {
-    if (node.op !== 'MatMul') continue;
-    const wt = node.inputs[1]!;
-    const tr = wt.producer;
-    if (!tr || tr.op !== 'Transpose') continue;
-    const w = tr.inputs[0]!;
-    if (!w.name.endsWith('.weight') || w.rank !== 2) continue;
-    const module = rename(w.name.slice(0, -'.weight'.length));
+  for (const p of projections(b)) {
+    const { node, weight: w } = p;
+    const module = rename(p.module);
     if (!matchesTarget(module, cfg.targetModules)) continue;
     const [outF, inF] = w.shape as [number, number];
     const a = b.input(loraKey(module, 'A'), 'float32', [cfg.r, inF]);
