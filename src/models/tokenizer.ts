@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ChangelingError, fileError } from '../util/errors.js';
 import { readJsonFile } from '../util/jsonFile.js';
+import { PLBART_LANGUAGE_CODES, PlbartTokenizer } from './plbartTokenizer.js';
+import { SentencePieceProcessor } from './sentencepiece.js';
 
 /**
  * The byte-level BPE tokenizers of CodeT5 and RoBERTa/CodeBERT, through @huggingface/tokenizers, from
@@ -38,7 +40,7 @@ function fromVocabMerges(vocab: Record<string, number>, mergesText: string, spec
   };
 }
 
-export class CodeTokenizer {
+export class BpeTokenizer {
   private tok: Tokenizer;
 
   private constructor(private readonly json: TokenizerJson) {
@@ -48,7 +50,7 @@ export class CodeTokenizer {
   /** A folder's tokenizer; whatever is wrong with its files (not a tokenizer, wrong types, a library error) is one clear error naming it. */
   static async fromFolder(dir: string): Promise<CodeTokenizer> {
     try {
-      const t = await CodeTokenizer.fromFolderUnchecked(dir);
+      const t = await BpeTokenizer.fromFolderUnchecked(dir);
       t.encode('a b');
       return t;
     } catch (err) {
@@ -58,11 +60,17 @@ export class CodeTokenizer {
   }
 
   private static async fromFolderUnchecked(dir: string): Promise<CodeTokenizer> {
+    // PLBART ships a SentencePiece model and no tokenizer.json or vocab.json.
+    const spm = join(dir, 'sentencepiece.bpe.model');
+    if (!existsSync(join(dir, 'tokenizer.json')) && !existsSync(join(dir, 'vocab.json')) && existsSync(spm)) {
+      const codes = ((await readJsonFile(join(dir, 'tokenizer_config.json')).catch(() => ({}))) as { language_codes?: string }).language_codes === 'multi' ? PLBART_LANGUAGE_CODES.multi : PLBART_LANGUAGE_CODES.base;
+      return new PlbartTokenizer(await SentencePieceProcessor.fromFile(spm), codes);
+    }
     const tj = join(dir, 'tokenizer.json');
     if (existsSync(tj)) {
       const json = (await readJsonFile(tj)) as TokenizerJson;
       if (!json || typeof json !== 'object' || !json.model || typeof json.model.vocab !== 'object' || !Array.isArray(json.added_tokens ?? [])) throw new ChangelingError('io', `${tj} is not a tokenizer (no model vocabulary)`);
-      return new CodeTokenizer(json);
+      return new BpeTokenizer(json);
     }
     const vj = join(dir, 'vocab.json');
     const mt = join(dir, 'merges.txt');
@@ -75,7 +83,7 @@ export class CodeTokenizer {
     } catch (err) {
       throw fileError(err, mt, 'reading');
     }
-    const t = new CodeTokenizer(fromVocabMerges(vocab, merges, ['<s>', '<pad>', '</s>', '<unk>', '<mask>']));
+    const t = new BpeTokenizer(fromVocabMerges(vocab, merges, ['<s>', '<pad>', '</s>', '<unk>', '<mask>']));
     const added = join(dir, 'added_tokens.json');
     if (existsSync(added)) {
       const extra = (await readJsonFile(added)) as Record<string, number>;
@@ -136,3 +144,7 @@ export class CodeTokenizer {
     return this.tok.decode(ids, { skip_special_tokens: o.skipSpecialTokens ?? false, clean_up_tokenization_spaces: false });
   }
 }
+
+/** The tokenizer of a model folder: byte-level BPE (CodeT5, RoBERTa) or PLBART's SentencePiece. */
+export type CodeTokenizer = BpeTokenizer | PlbartTokenizer;
+export const CodeTokenizer = { fromFolder: (dir: string): Promise<CodeTokenizer> => BpeTokenizer.fromFolder(dir) };
