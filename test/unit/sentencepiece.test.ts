@@ -39,3 +39,24 @@ test('PLBART\'s tokenizer: fairseq ids, language codes, <mask>, special tokens a
   const java = new PlbartTokenizer(await (await import('../../src/models/sentencepiece.js')).SentencePieceProcessor.fromFile(join(DIR, 'plbart.model')), undefined, '__java__');
   G.texts.forEach((t: string, i: number) => assert.deepEqual(java.encode(t).ids, P.java[i], JSON.stringify(t)));
 });
+
+test('a PLBART folder with only sentencepiece.bpe.model tokenizes, generates as transformers does, and suggests messages', async () => {
+  const { loadModelFolder } = await import('../../src/models/modelFolder.js');
+  const { Seq2SeqRunner } = await import('../../src/runtime/seq2seq.js');
+  const { CodeTokenizer } = await import('../../src/models/tokenizer.js');
+  const ort = await import('onnxruntime-node');
+  const dir = join(DIR, 'plbart-tiny-spm');
+  const M = G.plbart_model;
+  const tok = await CodeTokenizer.fromFolder(dir);
+  assert.deepEqual(tok.encode(M.text).ids, M.input_ids);
+  const runner = await Seq2SeqRunner.create(await loadModelFolder(dir));
+  const t = (a: number[]) => new ort.Tensor('int64', BigInt64Array.from(a.map(BigInt)), [1, a.length]);
+  const r = await runner.greedy(t(M.input_ids), t(M.input_ids.map(() => 1)), 6, { minNewTokens: 5 });
+  assert.deepEqual(r.sequences[0], M.greedy);
+  const { MessageModel } = await import('../../src/tasks/cmg/generate.js');
+  const m = await MessageModel.create(dir);
+  const { parseDiff } = await import('../../src/git/diffParser.js');
+  const files = parseDiff('diff --git a/a.js b/a.js\nindex 1..2 100644\n--- a/a.js\n+++ b/a.js\n@@ -1 +1 @@\n-x\n+y\n').files;
+  const out = await m.generate(m.prepare(files), { beams: 2, n: 2, maxNewTokens: 4 });
+  assert.ok(out.length >= 1);
+});
