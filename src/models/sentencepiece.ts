@@ -59,33 +59,52 @@ function* fields(buf: Uint8Array, where: string): Generator<[number, number, num
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 export function parseSentencePiece(buf: Uint8Array, where = 'sentencepiece model'): SentencePieceModel {
+  try {
+    return parseUnchecked(buf, where);
+  } catch (err) {
+    if (err instanceof ChangelingError) throw err;
+    throw new ChangelingError('io', `${where} is not a readable SentencePiece model: ${(err as Error)?.message ?? String(err)}`);
+  }
+}
+
+function parseUnchecked(buf: Uint8Array, where: string): SentencePieceModel {
+  const bytes = (x: number | Uint8Array) => {
+    if (!(x instanceof Uint8Array)) throw new ChangelingError('io', `${where}: a string field is not length-delimited (corrupt model?)`);
+    return x;
+  };
+  const num = (x: number | Uint8Array) => {
+    if (typeof x !== 'number') throw new ChangelingError('io', `${where}: a number field is length-delimited (corrupt model?)`);
+    return x;
+  };
   const m: SentencePieceModel = { pieces: [], modelType: 'unigram', unkId: 0, normalizer: { charsmap: null, addDummyPrefix: true, removeExtraWhitespaces: true, escapeWhitespaces: true } };
   let unk: number | null = null;
   for (const [f, w, v] of fields(buf, where)) {
     if (f === 1 && w === 2) {
       const piece = { piece: '', score: 0, type: TYPE.NORMAL };
       for (const [g, , x] of fields(v as Uint8Array, where)) {
-        if (g === 1) piece.piece = utf8.decode(x as Uint8Array);
-        else if (g === 2) piece.score = x as number;
-        else if (g === 3) piece.type = x as number;
+        if (g === 1) piece.piece = utf8.decode(bytes(x));
+        else if (g === 2) piece.score = num(x);
+        else if (g === 3) piece.type = num(x);
       }
       m.pieces.push(piece);
     } else if (f === 2 && w === 2) {
       for (const [g, , x] of fields(v as Uint8Array, where)) {
-        if (g === 3) m.modelType = ({ 1: 'unigram', 2: 'bpe', 3: 'word', 4: 'char' } as Record<number, SentencePieceModel['modelType']>)[x as number] ?? 'unigram';
-        else if (g === 40) unk = x as number;
+        if (g === 3) m.modelType = ({ 1: 'unigram', 2: 'bpe', 3: 'word', 4: 'char' } as Record<number, SentencePieceModel['modelType']>)[num(x)] ?? 'unigram';
+        else if (g === 40) unk = num(x);
       }
     } else if (f === 3 && w === 2) {
       for (const [g, , x] of fields(v as Uint8Array, where)) {
-        if (g === 2) m.normalizer.charsmap = (x as Uint8Array).length ? (x as Uint8Array) : null;
-        else if (g === 3) m.normalizer.addDummyPrefix = x !== 0;
-        else if (g === 4) m.normalizer.removeExtraWhitespaces = x !== 0;
-        else if (g === 5) m.normalizer.escapeWhitespaces = x !== 0;
+        if (g === 2) m.normalizer.charsmap = bytes(x).length ? bytes(x) : null;
+        else if (g === 3) m.normalizer.addDummyPrefix = num(x) !== 0;
+        else if (g === 4) m.normalizer.removeExtraWhitespaces = num(x) !== 0;
+        else if (g === 5) m.normalizer.escapeWhitespaces = num(x) !== 0;
       }
     }
   }
   if (m.pieces.length === 0) throw new ChangelingError('io', `${where} has no pieces: not a SentencePiece model`);
   m.unkId = unk ?? Math.max(0, m.pieces.findIndex((p) => p.type === TYPE.UNKNOWN));
+  if (!Number.isInteger(m.unkId) || m.unkId < 0 || m.unkId >= m.pieces.length) throw new ChangelingError('io', `${where}: the unknown piece id ${m.unkId} is not a piece`);
+  if (m.normalizer.charsmap) new CharsMap(m.normalizer.charsmap); // checked here, once
   if (m.modelType !== 'unigram' && m.modelType !== 'bpe') throw new ChangelingError('io', `${where}: ${m.modelType} SentencePiece models are not supported (unigram, bpe)`);
   return m;
 }
@@ -96,6 +115,7 @@ class CharsMap {
   private readonly strings: Uint8Array;
 
   constructor(blob: Uint8Array) {
+    if (blob.length < 4) throw new ChangelingError('io', 'a corrupt precompiled character map');
     const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
     const size = view.getUint32(0, true);
     if (size % 4 !== 0 || 4 + size > blob.length) throw new ChangelingError('io', 'a corrupt precompiled character map');

@@ -133,3 +133,15 @@ test('texts from repositories: message cleaning, METEOR normalisation and range 
     await bounded('rangeArgs', () => rangeArgs(s));
   }), { numRuns: 400 });
 });
+
+test('SentencePiece models: random bytes and mutated real models load or fail clearly, and what loads encodes any text', async () => {
+  const { parseSentencePiece, SentencePieceProcessor } = await import('../../src/models/sentencepiece.js');
+  const real = readFileSync(resolve('test/fixtures/sentencepiece/unigram.model'));
+  const tryModel = async (bytes: Uint8Array, text: string) => bounded('sentencepiece', () => {
+    const sp = new SentencePieceProcessor(parseSentencePiece(bytes, 'fuzz.model'));
+    sp.encode(text);
+  }, 4000);
+  await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 2000 }), fc.string({ maxLength: 40 }), async (b, t) => tryModel(b, t)), { numRuns: 200 });
+  await fc.assert(fc.asyncProperty(mutate(real.subarray(0, 6000)), fc.string({ maxLength: 40 }), async (b, t) => tryModel(b, t)), { numRuns: 100 });
+  await fc.assert(fc.asyncProperty(mutate(real), fc.string({ maxLength: 40 }), async (b, t) => tryModel(b, t)), { numRuns: 60 });
+});
