@@ -38,4 +38,30 @@ for method, extra in [("lora", []), ("prefix", ["--peft-prefix", "--prefix-token
     ok = diff < 1e-4
     failures += not ok
     print(f"{method}: PEFT loaded the adapter; max |logit difference| = {diff:.2e} ({'ok' if ok else 'MISMATCH'})")
+# LoRA on a RoBERTa with the JIT-Fine head (the risk model's shape): the adapter loads in PEFT, the head is
+# read from extra_trainable.safetensors beside it, and the probabilities agree.
+from safetensors.torch import load_file
+from transformers import RobertaForSequenceClassification
+
+RBASE = os.path.join(ROOT, "test", "fixtures", "goldens", "roberta-tiny")
+random.seed(5)
+crows = [{"input_ids": [0] + [random.randint(5, 400) for _ in range(8)] + [2], "label": random.randint(0, 1), "features": [random.random() for _ in range(14)]} for _ in range(16)]
+cdata = os.path.join(work, "cls.jsonl")
+open(cdata, "w").write("\n".join(json.dumps(r) for r in crows) + "\n")
+rout = os.path.join(work, "roberta-lora")
+subprocess.run(cli + ["train", "--model", RBASE, "--method", "lora", "--data", cdata, "--out", rout, "--steps", "6", "--lr", "5e-3", "--json"], check=True, capture_output=True)
+cbatch = {"input_ids": [crows[0]["input_ids"], crows[1]["input_ids"]], "attention_mask": [[1] * 10, [1] * 10], "expert_features": [crows[0]["features"], crows[1]["features"]]}
+cspec = os.path.join(work, "cin.json")
+json.dump(cbatch, open(cspec, "w"))
+ours = json.loads(subprocess.run(cli + ["inspect", "--model", RBASE, "--adapter", rout, "--input", cspec, "--json", "--provider", "cpu"], check=True, capture_output=True, text=True).stdout)
+model = PeftModel.from_pretrained(RobertaForSequenceClassification.from_pretrained(RBASE), rout).eval()
+head = load_file(os.path.join(rout, "extra_trainable.safetensors"))
+with torch.no_grad():
+    h0 = model.base_model.model.roberta(input_ids=torch.tensor(cbatch["input_ids"]), attention_mask=torch.tensor(cbatch["attention_mask"])).last_hidden_state[:, 0, :]
+    e = torch.tanh(torch.tensor(cbatch["expert_features"]) @ head["classifier.manual_dense.weight"].T + head["classifier.manual_dense.bias"])
+    prob = torch.sigmoid(torch.cat([h0, e], dim=1) @ head["classifier.out_proj_new.weight"].T + head["classifier.out_proj_new.bias"]).flatten()
+diff = (torch.tensor(ours["jitfine_probabilities"]["data"]) - prob).abs().max().item()
+ok = diff < 1e-5
+failures += not ok
+print(f"roberta lora + JIT-Fine head: PEFT loaded the adapter (probabilities {prob.tolist()}); max |probability difference| = {diff:.2e} ({'ok' if ok else 'MISMATCH'})")
 sys.exit(1 if failures else 0)

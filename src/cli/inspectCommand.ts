@@ -1,3 +1,6 @@
+import { join } from 'node:path';
+import { loadSafetensors } from '../models/weights.js';
+import { existsSync } from 'node:fs';
 import { isVerbose } from './io.js';
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
@@ -27,10 +30,38 @@ type Matrix = number[][];
 const tensorJson = (dtype: string, shape: readonly number[], data: ArrayLike<number | bigint>) => ({ dtype, shape: [...shape], data: Array.from(data, Number) });
 
 function matrix(v: unknown, name: string): Matrix {
-  if (!Array.isArray(v) || v.length === 0 || !v.every((r) => Array.isArray(r) && r.length === (v[0] as unknown[]).length && r.every((x) => Number.isInteger(x)))) {
-    throw new ChangelingError('usage', `"${name}" must be a non-empty rectangular array of integer rows`);
+  const numbers = name === 'expert_features';
+  if (!Array.isArray(v) || v.length === 0 || !v.every((r) => Array.isArray(r) && r.length === (v[0] as unknown[]).length && r.every((x) => (numbers ? Number.isFinite(x) : Number.isInteger(x))))) {
+    throw new ChangelingError('usage', `"${name}" must be a non-empty rectangular array of ${numbers ? 'number' : 'integer'} rows`);
   }
   return v as Matrix;
+}
+
+/** The JIT-Fine head on the first token's state: out_proj_new([h0, tanh(manual_dense(features))]). */
+function jitFineLogits(head: Map<string, { shape: number[]; data: Float32Array }>, h: Float32Array, B: number, S: number, H: number, feats: number[][]): number[] {
+  const get = (k: string) => {
+    const t = head.get(`classifier.${k}`);
+    if (!t) throw new ChangelingError('usage', `the adapter's extra_trainable.safetensors has no classifier.${k}: not a JIT-Fine head`);
+    return t;
+  };
+  const dw = get('manual_dense.weight');
+  const db = get('manual_dense.bias');
+  const ow = get('out_proj_new.weight');
+  const ob = get('out_proj_new.bias');
+  const F = dw.shape[1]!;
+  const D = dw.shape[0]!;
+  if (ow.shape[1] !== H + D) throw new ChangelingError('usage', `the JIT-Fine head is for hidden size ${ow.shape[1]! - D}, the model has ${H}`);
+  return Array.from({ length: B }, (_, b) => {
+    if (feats[b]!.length !== F) throw new ChangelingError('usage', `"expert_features" rows need ${F} numbers`);
+    let z = ob.data[0]!;
+    for (let i = 0; i < H; i++) z += ow.data[i]! * h[b * S * H + i]!;
+    for (let j = 0; j < D; j++) {
+      let e = db.data[j]!;
+      for (let k = 0; k < F; k++) e += dw.data[j * F + k]! * feats[b]![k]!;
+      z += ow.data[H + j]! * Math.tanh(e);
+    }
+    return z;
+  });
 }
 
 export async function inspectCommand(argv: string[]): Promise<number> {
@@ -84,6 +115,19 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     const runner = await EncoderRunner.create(model, { provider });
     const r = await runner.run(i64(ids), i64(mask));
     out.encoder_last_hidden_state = tensorJson('float32', r.last_hidden_state!.dims, r.last_hidden_state!.data as Float32Array);
+    // An adapter trained with the JIT-Fine head (changeling train on classification data) keeps the head
+    // beside it (extra_trainable.safetensors): with "expert_features" in the input, its logit and probability.
+    const headFile = values.adapter ? join(values.adapter, 'extra_trainable.safetensors') : '';
+    if (headFile && existsSync(headFile) && spec.expert_features !== undefined) {
+      const head = await loadSafetensors(headFile);
+      const feats = matrix(spec.expert_features as unknown, 'expert_features');
+      const h = r.last_hidden_state!;
+      const [B, S, H] = h.dims as [number, number, number];
+      if (feats.length !== B) throw new ChangelingError('usage', '"expert_features" needs one row per input row');
+      const logits = jitFineLogits(head, h.data as Float32Array, B, S, H, feats);
+      out.jitfine_logits = tensorJson('float32', [B], logits);
+      out.jitfine_probabilities = tensorJson('float32', [B], logits.map((z) => 1 / (1 + Math.exp(-z))));
+    }
     if (r.pooler_output) out.pooler_output = tensorJson('float32', r.pooler_output.dims, r.pooler_output.data as Float32Array);
     if (r.logits) {
       out.logits = tensorJson('float32', r.logits.dims, r.logits.data as Float32Array);

@@ -188,7 +188,10 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   // The method's parameters, initialised (or taken from --init).
   const params: ParamSpec[] = w.trainable.map((p) => ({ ...p }));
   let saveConfig: Record<string, unknown> | null = null;
-  const taskType = model.kind === 'roberta' ? 'SEQ_CLS' : 'SEQ_2_SEQ_LM';
+  // The JIT-Fine head is not PEFT's sequence-classification head: it is saved beside the adapter
+  // (extra_trainable.safetensors), so a RoBERTa adapter is a feature-extraction one, which PEFT loads without
+  // expecting a "classifier" module in it.
+  const taskType = model.kind === 'roberta' ? 'FEATURE_EXTRACTION' : 'SEQ_2_SEQ_LM';
   if (o.method === 'lora') {
     const cfg: LoraConfig = init
       ? parseLoraConfig(init.config)

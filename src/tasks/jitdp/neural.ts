@@ -205,8 +205,8 @@ export async function trainNeural(train: readonly JitdpCommit[], validation: rea
   const method = o.method ?? 'lora';
   const maxLength = Math.min(o.maxLength ?? 512, folder.config.maxPositionEmbeddings - folder.config.padTokenId - 1);
   const config = method === 'lora'
-    ? loraConfigJson({ r: o.r ?? 8, loraAlpha: o.alpha ?? 16, loraDropout: 0, targetModules: ['query', 'value'], useRslora: false, taskType: 'SEQ_CLS', baseModel: folder.dir })
-    : adapterConfigJson({ ...DEFAULT_ADAPTER, size: o.adapterSize ?? 64, sites: ['self_attn_adapter', 'ffn_adapter'] } satisfies AdapterConfig, folder.dir, 'SEQ_CLS');
+    ? loraConfigJson({ r: o.r ?? 8, loraAlpha: o.alpha ?? 16, loraDropout: 0, targetModules: ['query', 'value'], useRslora: false, taskType: 'FEATURE_EXTRACTION', baseModel: folder.dir })
+    : adapterConfigJson({ ...DEFAULT_ADAPTER, size: o.adapterSize ?? 64, sites: ['self_attn_adapter', 'ffn_adapter'] } satisfies AdapterConfig, folder.dir, 'FEATURE_EXTRACTION');
   const scaling = fitScaling(train);
   const trainEx = encodeCommits(tok, train, scaling, maxLength);
   const valEx = encodeCommits(tok, validation, scaling, maxLength);
