@@ -6,6 +6,7 @@ import { ChangelingError, fileError } from '../util/errors.js';
 import { readJsonFile } from '../util/jsonFile.js';
 import { PLBART_LANGUAGE_CODES, PlbartTokenizer } from './plbartTokenizer.js';
 import { SentencePieceProcessor } from './sentencepiece.js';
+import { T5SentencePieceTokenizer } from './t5SpmTokenizer.js';
 
 /**
  * The byte-level BPE tokenizers of CodeT5 and RoBERTa/CodeBERT, through @huggingface/tokenizers, from
@@ -65,6 +66,12 @@ export class BpeTokenizer {
     if (!existsSync(join(dir, 'tokenizer.json')) && !existsSync(join(dir, 'vocab.json')) && existsSync(spm)) {
       const codes = ((await readJsonFile(join(dir, 'tokenizer_config.json')).catch(() => ({}))) as { language_codes?: string }).language_codes === 'multi' ? PLBART_LANGUAGE_CODES.multi : PLBART_LANGUAGE_CODES.base;
       return new PlbartTokenizer(await SentencePieceProcessor.fromFile(spm), codes);
+    }
+    // T5 checkpoints that ship only a SentencePiece model (CodeTrans).
+    const spiece = join(dir, 'spiece.model');
+    if (!existsSync(join(dir, 'tokenizer.json')) && !existsSync(join(dir, 'vocab.json')) && existsSync(spiece)) {
+      const extra = ((await readJsonFile(join(dir, 'tokenizer_config.json')).catch(() => ({}))) as { extra_ids?: number }).extra_ids;
+      return new T5SentencePieceTokenizer(await SentencePieceProcessor.fromFile(spiece), Number.isInteger(extra) && extra! >= 0 && extra! <= 1000 ? extra : 100);
     }
     const tj = join(dir, 'tokenizer.json');
     if (existsSync(tj)) {
@@ -145,6 +152,6 @@ export class BpeTokenizer {
   }
 }
 
-/** The tokenizer of a model folder: byte-level BPE (CodeT5, RoBERTa) or PLBART's SentencePiece. */
-export type CodeTokenizer = BpeTokenizer | PlbartTokenizer;
+/** The tokenizer of a model folder: byte-level BPE (CodeT5, RoBERTa), PLBART's SentencePiece, or T5's SentencePiece. */
+export type CodeTokenizer = BpeTokenizer | PlbartTokenizer | T5SentencePieceTokenizer;
 export const CodeTokenizer = { fromFolder: (dir: string): Promise<CodeTokenizer> => BpeTokenizer.fromFolder(dir) };

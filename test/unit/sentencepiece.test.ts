@@ -60,3 +60,21 @@ test('a PLBART folder with only sentencepiece.bpe.model tokenizes, generates as 
   const out = await m.generate(m.prepare(files), { beams: 2, n: 2, maxNewTokens: 4 });
   assert.ok(out.length >= 1);
 });
+
+test('T5 over a SentencePiece model (spiece.model): ids, sentinels, </s> and decoding as transformers\' T5Tokenizer', async () => {
+  const { CodeTokenizer } = await import('../../src/models/tokenizer.js');
+  const { mkdtempSync, copyFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 't5spm-'));
+  copyFileSync(join(DIR, 't5.model'), join(dir, 'spiece.model'));
+  const tok = await CodeTokenizer.fromFolder(dir);
+  const T = G.t5;
+  assert.equal(tok.size, T.size);
+  assert.equal(tok.tokenId('<extra_id_0>'), T.extra_id_0);
+  assert.equal(tok.tokenId('<extra_id_99>'), T.extra_id_99);
+  G.texts.forEach((t: string, i: number) => {
+    assert.deepEqual(tok.encode(t, { addSpecialTokens: false }).ids, T.no_special[i], JSON.stringify(t));
+    assert.deepEqual(tok.encode(t).ids, T.special[i], JSON.stringify(t));
+    assert.equal(tok.decode(T.special[i], { skipSpecialTokens: true }), T.decoded[i], JSON.stringify(t));
+  });
+});
