@@ -22,7 +22,7 @@ export const FINETUNE_HELP = `changeling finetune --task cmg|jitdp [--method lor
                  CommitChronicle model (a model already trained for messages; see "changeling download
                  --list"); --method lora (default), adapter, prefix (T5: PEFT's form) or fmft. Trains and evaluates in the model's
                  own input format (its changeling.json); the adapter carries that profile.
-  --task jitdp   risk: --model a RoBERTa-family encoder (CodeBERT...); --method lora or adapter
+  --task jitdp   risk: --model a RoBERTa-family encoder (CodeBERT...); --method lora, adapter or prefix
   --quick        a smoke run: a slice of the history and a few steps (minutes)
   --adopt auto|always|never   (default auto: only when it beats the untuned model on validation)
   --epochs N --batch N --lr X --max-length N --seed N --eval-cap N --threads N --provider NAME

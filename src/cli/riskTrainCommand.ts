@@ -13,7 +13,7 @@ import { loadRiskModel, repoModelPath } from '../tasks/jitdp/risk.js';
 import { ChangelingError } from '../util/errors.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
-export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--encoder DIR [--method lora|adapter] [--epochs N] [--max-length N]] [--out PATH] [--json]
+export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--encoder DIR [--method lora|adapter|prefix] [--epochs N] [--max-length N]] [--out PATH] [--json]
 
   Trains a risk model on the repository's own history: SZZ labels, time-ordered 80/10/10 splits, the
   JITLine-style model (code tokens + expert features), or with --encoder the JIT-Fine-style neural model
@@ -31,7 +31,7 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
       out: { type: 'string' }, 'min-commits': { type: 'string' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false },
     },
   });
-  if (values.method !== 'lora' && values.method !== 'adapter') throw new ChangelingError('usage', `--method must be lora or adapter, not "${values.method}"`);
+  if (values.method !== 'lora' && values.method !== 'adapter' && values.method !== 'prefix') throw new ChangelingError('usage', `--method must be lora, adapter or prefix, not "${values.method}"`);
   const repo = await openRepository(values.repo ?? process.cwd());
   requireCommits(repo);
   const signal = interruptSignal();

@@ -69,3 +69,26 @@ test('JIT-Fine-style neural model: LoRA on a RoBERTa encoder learns a real histo
   // A T5 folder is refused with a reason.
   await assert.rejects(trainNeural(data.train, data.validation, { encoder: join('test/fixtures/goldens', 't5-tiny') }), /RoBERTa-family/);
 });
+
+test('JIT-Fine-style neural model with prefix-tuning: trains, saves and loads the same probabilities, and its line scores still index the lines', { timeout: 300_000 }, async () => {
+  const r = riskyHistory(200);
+  repos.push(r);
+  const data = await jitdpDataset(await openRepository(r.dir));
+  const encoder = writeTinyRoberta(join(tempDir(), 'tiny-roberta'));
+  const m = await trainNeural(data.train, data.validation, { encoder, method: 'prefix', epochs: 3, maxLength: 48, batch: 16, lr: 5e-3 });
+  assert.equal(m.method, 'prefix');
+  assert.ok([...m.params.keys()].some((k) => /prefix_key$/.test(k)));
+  const risk = await NeuralRisk.create(m);
+  const metrics = await risk.evaluate(data.test);
+  assert.ok(metrics.aucRoc > 0.6, `test AUC ${metrics.aucRoc}`);
+  const dir = join(tempDir(), 'prefix-model');
+  await saveNeural(dir, m, {});
+  const again = await NeuralRisk.create(await loadNeural(dir));
+  const [p1, p2] = [await risk.score(data.test.slice(0, 4)), await again.score(data.test.slice(0, 4))];
+  p1.forEach((p, i) => assert.ok(Math.abs(p - p2[i]!) < 1e-6, `${p} vs ${p2[i]}`));
+  const c = data.test.find((x) => x.label === 1)!;
+  const lines = linesOfText(c.added, c.removed);
+  const e = await risk.explain(c, lines);
+  assert.equal(e.lineScores.length, lines.length);
+  assert.ok(e.lineScores.reduce<number>((s, x) => s + (x ?? 0), 0) < 1, 'attention shares (without the prefix slots) sum to less than one');
+});

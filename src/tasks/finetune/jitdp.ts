@@ -22,11 +22,11 @@ import type { FinetuneOptions, FinetuneResult } from './types.js';
  */
 export async function finetuneJitdp(repo: Repository, options: FinetuneOptions): Promise<FinetuneResult> {
   requireCommits(repo);
-  const o = options as FinetuneOptions & { model: string; method: 'lora' | 'adapter' };
+  const o = options as FinetuneOptions & { model: string; method: 'lora' | 'adapter' | 'prefix' };
   const t0 = performance.now();
   const emit = o.onEvent ?? (() => {});
   if (!o.model) throw new ChangelingError('usage', 'fine-tuning risk needs --model: a RoBERTa-family encoder folder (e.g. "changeling download microsoft/codebert-base")');
-  if (o.method !== 'lora' && o.method !== 'adapter') throw new ChangelingError('usage', `--method ${o.method} is not available for risk yet: use lora or adapter`);
+  if (o.method !== 'lora' && o.method !== 'adapter' && o.method !== 'prefix') throw new ChangelingError('usage', `--method ${o.method} is not available for risk: use lora, adapter or prefix`);
   emit({ kind: 'stage', stage: 'mining', message: 'reading the history and labelling it (SZZ)' });
   const data = await jitdpDataset(repo, { signal: o.signal });
   let { train, validation, test } = data;

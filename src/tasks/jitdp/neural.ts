@@ -1,4 +1,5 @@
 import { FEATURE_COUNT } from '../../git/expertFeatures.js';
+import { injectPrefixes } from '../../peft/prefix/inject.js';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
@@ -46,7 +47,7 @@ import { fitScaling, scaleFeatures, type FeatureScaling } from './scaling.js';
  * bottleneck adapter files, extra_trainable.safetensors (the head and any trained layer norms), and
  * jitdp.json (encoder folder, scaling, calibration, threshold, input length).
  */
-export type NeuralMethod = 'lora' | 'adapter';
+export type NeuralMethod = 'lora' | 'adapter' | 'prefix';
 
 export interface NeuralOptions {
   /** A RoBERTa-family model folder with its tokenizer. */
@@ -105,11 +106,22 @@ function jitFineGraph(folder: RobertaFolder, weights: WeightMap, method: NeuralM
   const prefix = [...weights.keys()].some((k) => k.startsWith('roberta.')) ? 'roberta.' : '';
   const enc = roberta(b, folder.config, w, ids, mask, { prefix, attentions });
   const logit = b.reshape(jitFineHead(b, w, enc.lastHidden, feats), [-1]);
-  const attention = b.reduceMean(b.slice(attentions.at(-1)!, [0], [1], [2]), [1, 2], false);
+  let attention = b.reduceMean(b.slice(attentions.at(-1)!, [0], [1], [2]), [1, 2], false);
   const methodParams: Tensor[] = [];
   const inits: Record<string, Float32Array> = {};
   const rand = seededRandom(7);
-  if (method === 'lora') {
+  if (method === 'prefix') {
+    // Li and Liang's prefixes in every attention; the first token's attention then also covers the P prefix
+    // slots, which are cut off so that the line scores still index the tokens.
+    const P = Number(config.num_virtual_tokens ?? 10);
+    for (const p of injectPrefixes(b, P)) {
+      for (const t of [p.key, p.value]) {
+        methodParams.push(t);
+        inits[t.name] = Float32Array.from({ length: (t.shape as number[]).reduce((a, d) => a * d, 1) }, () => (rand() * 2 - 1) * 0.1);
+      }
+    }
+    attention = b.slice(attention, [P], [2 ** 31 - 1], [1]);
+  } else if (method === 'lora') {
     for (const l of injectLora(b, parseLoraConfig(config))) {
       const fresh = initLora(l, rand);
       methodParams.push(l.a, l.b);
@@ -206,7 +218,9 @@ export async function trainNeural(train: readonly JitdpCommit[], validation: rea
   const maxLength = Math.min(o.maxLength ?? 512, folder.config.maxPositionEmbeddings - folder.config.padTokenId - 1);
   const config = method === 'lora'
     ? loraConfigJson({ r: o.r ?? 8, loraAlpha: o.alpha ?? 16, loraDropout: 0, targetModules: ['query', 'value'], useRslora: false, taskType: 'FEATURE_EXTRACTION', baseModel: folder.dir })
-    : adapterConfigJson({ ...DEFAULT_ADAPTER, size: o.adapterSize ?? 64, sites: ['self_attn_adapter', 'ffn_adapter'] } satisfies AdapterConfig, folder.dir, 'FEATURE_EXTRACTION');
+    : method === 'prefix'
+      ? { peft_type: 'CHANGELING_PREFIX', format_version: 1, task_type: 'FEATURE_EXTRACTION', base_model_name_or_path: folder.dir, num_virtual_tokens: 10, formula: 'every attention: keys and values prefixed with base_model.model.<site>.prefix_key / prefix_value [P, heads * head_dim]; masks extended (prefix always visible)' }
+      : adapterConfigJson({ ...DEFAULT_ADAPTER, size: o.adapterSize ?? 64, sites: ['self_attn_adapter', 'ffn_adapter'] } satisfies AdapterConfig, folder.dir, 'FEATURE_EXTRACTION');
   const scaling = fitScaling(train);
   const trainEx = encodeCommits(tok, train, scaling, maxLength);
   const valEx = encodeCommits(tok, validation, scaling, maxLength);
@@ -319,7 +333,7 @@ export async function loadNeural(dir: string): Promise<NeuralJitdp & { info: Rec
   const params = adapter.weights;
   for (const [k, v] of await loadSafetensors(join(dir, 'extra_trainable.safetensors'))) params.set(k, v);
   if (!existsSync(meta.encoder)) throw new ChangelingError('not-found', `the encoder this model was trained on, ${meta.encoder}, is gone; download it again (changeling download) or retrain`);
-  if (meta.method !== 'lora' && meta.method !== 'adapter') throw new ChangelingError('io', `${dir}: method ${String(meta.method)} is not lora or adapter`);
+  if (meta.method !== 'lora' && meta.method !== 'adapter' && meta.method !== 'prefix') throw new ChangelingError('io', `${dir}: method ${String(meta.method)} is not lora, adapter or prefix`);
   return {
     encoder: meta.encoder, method: meta.method, config: adapter.config, params, mean: meta.scaling.mean, std: meta.scaling.std,
     platt: meta.platt, threshold: meta.threshold, baseRate: meta.baseRate, maxLength: meta.maxLength, info: meta.info ?? {},
