@@ -183,5 +183,5 @@ test('finetune --task jitdp: LoRA on a RoBERTa encoder with the expert-feature h
   const risk = JSON.parse(run(r.dir, 'risk', '--commit', 'HEAD', '--json', '--fail-on', 'never').stdout);
   assert.equal(risk.kind, 'neural');
   assert.match(risk.model, /risk-model$/);
-  assert.match(run(r.dir, 'finetune', '--task', 'jitdp', '--method', 'fmft', '--model', encoder).stderr, /not available for risk yet/);
+  assert.match(run(r.dir, 'finetune', '--task', 'jitdp', '--method', 'fmft', '--model', encoder).stderr, /--method fmft is not available for risk: use lora, adapter or prefix/);
 });
