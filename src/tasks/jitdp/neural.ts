@@ -217,7 +217,7 @@ export async function trainNeural(train: readonly JitdpCommit[], validation: rea
   const method = o.method ?? 'lora';
   const maxLength = Math.min(o.maxLength ?? 512, folder.config.maxPositionEmbeddings - folder.config.padTokenId - 1);
   const config = method === 'lora'
-    ? loraConfigJson({ r: o.r ?? 8, loraAlpha: o.alpha ?? 16, loraDropout: 0, targetModules: ['query', 'value'], useRslora: false, taskType: 'FEATURE_EXTRACTION', baseModel: folder.dir })
+    ? loraConfigJson({ r: o.r ?? 8, loraAlpha: o.alpha ?? 32, loraDropout: 0, targetModules: ['query', 'value'], useRslora: false, taskType: 'FEATURE_EXTRACTION', baseModel: folder.dir })
     : method === 'prefix'
       ? { peft_type: 'CHANGELING_PREFIX', format_version: 1, task_type: 'FEATURE_EXTRACTION', base_model_name_or_path: folder.dir, num_virtual_tokens: 10, formula: 'every attention: keys and values prefixed with base_model.model.<site>.prefix_key / prefix_value [P, heads * head_dim]; masks extended (prefix always visible)' }
       : adapterConfigJson({ ...DEFAULT_ADAPTER, size: o.adapterSize ?? 64, sites: ['self_attn_adapter', 'ffn_adapter'] } satisfies AdapterConfig, folder.dir, 'FEATURE_EXTRACTION');
