@@ -1,4 +1,5 @@
 import { SentencePieceProcessor } from './sentencepiece.js';
+import { addTokens, encodeAroundSpecials } from './addedTokens.js';
 
 /**
  * PLBART's tokenizer as transformers' PLBartTokenizer computes it, over the checkpoint's SentencePiece model
@@ -50,36 +51,12 @@ export class PlbartTokenizer {
   }
 
   addSpecialTokens(tokens: string[]): number[] {
-    return tokens.map((t) => {
-      const known = this.tokenId(t);
-      if (known !== undefined) return known;
-      const id = this.size;
-      this.added.set(t, id);
-      return id;
-    });
+    return addTokens(tokens, (t) => this.tokenId(t), this.added, () => this.size);
   }
 
   encode(text: string, o: { pair?: string; addSpecialTokens?: boolean } = {}): { ids: number[]; tokens: string[] } {
     const specials = [...this.added.keys(), ...this.langIds.keys(), '<mask>'];
-    const ids: number[] = [];
-    // Added and special tokens are split out whole; the text between goes through SentencePiece.
-    let rest = text;
-    while (rest.length) {
-      let at = -1;
-      let hit = '';
-      for (const s of specials) {
-        const k = rest.indexOf(s);
-        if (k >= 0 && (at < 0 || k < at)) {
-          at = k;
-          hit = s;
-        }
-      }
-      const chunk = at < 0 ? rest : rest.slice(0, at);
-      if (chunk) ids.push(...this.sp.encode(chunk).map((i) => this.fromPiece(i)));
-      if (at < 0) break;
-      ids.push(this.tokenId(hit)!);
-      rest = rest.slice(at + hit.length);
-    }
+    const ids = encodeAroundSpecials(text, specials, (c) => this.sp.encode(c).map((i) => this.fromPiece(i)), (t) => this.tokenId(t)!);
     if (o.addSpecialTokens ?? true) {
       ids.push(FAIRSEQ['</s>']!);
       if (this.srcLang && this.langIds.has(this.srcLang)) ids.push(this.langIds.get(this.srcLang)!);

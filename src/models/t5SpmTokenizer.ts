@@ -1,4 +1,5 @@
 import type { SentencePieceProcessor } from './sentencepiece.js';
+import { addTokens, encodeAroundSpecials } from './addedTokens.js';
 
 /**
  * T5's tokenizer over a SentencePiece model (`spiece.model`, as CodeTrans and other SentencePiece T5
@@ -39,35 +40,12 @@ export class T5SentencePieceTokenizer {
   }
 
   addSpecialTokens(tokens: string[]): number[] {
-    return tokens.map((t) => {
-      const known = this.tokenId(t);
-      if (known !== undefined) return known;
-      const id = this.size;
-      this.added.set(t, id);
-      return id;
-    });
+    return addTokens(tokens, (t) => this.tokenId(t), this.added, () => this.size);
   }
 
   encode(text: string, o: { pair?: string; addSpecialTokens?: boolean } = {}): { ids: number[]; tokens: string[] } {
     const specials = [...this.added.keys(), ...Array.from({ length: this.extraIds }, (_, i) => `<extra_id_${i}>`)];
-    const ids: number[] = [];
-    let rest = text;
-    while (rest.length) {
-      let at = -1;
-      let hit = '';
-      for (const s of specials) {
-        const k = rest.indexOf(s);
-        if (k >= 0 && (at < 0 || k < at)) {
-          at = k;
-          hit = s;
-        }
-      }
-      const chunk = at < 0 ? rest : rest.slice(0, at);
-      if (chunk) ids.push(...this.sp.encode(chunk));
-      if (at < 0) break;
-      ids.push(this.tokenId(hit)!);
-      rest = rest.slice(at + hit.length);
-    }
+    const ids = encodeAroundSpecials(text, specials, (c) => this.sp.encode(c), (t) => this.tokenId(t)!);
     if (o.addSpecialTokens ?? true) ids.push(SPECIAL['</s>']!);
     return { ids, tokens: ids.map((i) => this.token(i)) };
   }

@@ -1,12 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SentencePieceProcessor } from '../../src/models/sentencepiece.js';
+import { CodeTokenizer } from '../../src/models/tokenizer.js';
 
 /** BPE and unigram models trained by the sentencepiece wheel, and the ids SentencePiece itself gives (test/fixtures/sentencepiece/make_goldens.py). */
 const DIR = resolve('test/fixtures/sentencepiece');
 const G = JSON.parse(readFileSync(join(DIR, 'goldens.json'), 'utf8'));
+
+/** The tokenizer of a model folder that holds only `model` from the fixtures, under the name a checkpoint gives it. */
+function tokenizerOfFolderWith(model: string, name: string): Promise<CodeTokenizer> {
+  const dir = mkdtempSync(join(tmpdir(), 'spm-folder-'));
+  copyFileSync(join(DIR, model), join(dir, name));
+  return CodeTokenizer.fromFolder(dir);
+}
 
 for (const kind of ['bpe', 'unigram']) {
   test(`SentencePiece ${kind}: the same ids and pieces as SentencePiece on code, prose, non-ASCII text, whitespace runs and unknown characters`, async () => {
@@ -21,12 +30,7 @@ for (const kind of ['bpe', 'unigram']) {
 
 test('PLBART\'s tokenizer: fairseq ids, language codes, <mask>, special tokens and decoding as transformers\' PLBartTokenizer', async () => {
   const { PlbartTokenizer } = await import('../../src/models/plbartTokenizer.js');
-  const { CodeTokenizer } = await import('../../src/models/tokenizer.js');
-  const { mkdtempSync, copyFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const dir = mkdtempSync(join(tmpdir(), 'plbart-'));
-  copyFileSync(join(DIR, 'plbart.model'), join(dir, 'sentencepiece.bpe.model'));
-  const tok = await CodeTokenizer.fromFolder(dir);
+  const tok = await tokenizerOfFolderWith('plbart.model', 'sentencepiece.bpe.model');
   const P = G.plbart;
   assert.equal(tok.size, P.size);
   for (const [code, id] of Object.entries(P.lang_codes)) assert.equal(tok.tokenId(code), id);
@@ -36,14 +40,13 @@ test('PLBART\'s tokenizer: fairseq ids, language codes, <mask>, special tokens a
     assert.deepEqual(tok.encode(t).ids, P.special[i], JSON.stringify(t));
     assert.equal(tok.decode(P.no_special[i]), P.decoded[i], JSON.stringify(t));
   });
-  const java = new PlbartTokenizer(await (await import('../../src/models/sentencepiece.js')).SentencePieceProcessor.fromFile(join(DIR, 'plbart.model')), undefined, '__java__');
+  const java = new PlbartTokenizer(await SentencePieceProcessor.fromFile(join(DIR, 'plbart.model')), undefined, '__java__');
   G.texts.forEach((t: string, i: number) => assert.deepEqual(java.encode(t).ids, P.java[i], JSON.stringify(t)));
 });
 
 test('a PLBART folder with only sentencepiece.bpe.model tokenizes, generates as transformers does, and suggests messages', async () => {
   const { loadModelFolder } = await import('../../src/models/modelFolder.js');
   const { Seq2SeqRunner } = await import('../../src/runtime/seq2seq.js');
-  const { CodeTokenizer } = await import('../../src/models/tokenizer.js');
   const ort = await import('onnxruntime-node');
   const dir = join(DIR, 'plbart-tiny-spm');
   const M = G.plbart_model;
@@ -62,12 +65,7 @@ test('a PLBART folder with only sentencepiece.bpe.model tokenizes, generates as 
 });
 
 test('T5 over a SentencePiece model (spiece.model): ids, sentinels, </s> and decoding as transformers\' T5Tokenizer', async () => {
-  const { CodeTokenizer } = await import('../../src/models/tokenizer.js');
-  const { mkdtempSync, copyFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const dir = mkdtempSync(join(tmpdir(), 't5spm-'));
-  copyFileSync(join(DIR, 't5.model'), join(dir, 'spiece.model'));
-  const tok = await CodeTokenizer.fromFolder(dir);
+  const tok = await tokenizerOfFolderWith('t5.model', 'spiece.model');
   const T = G.t5;
   assert.equal(tok.size, T.size);
   assert.equal(tok.tokenId('<extra_id_0>'), T.extra_id_0);
@@ -77,4 +75,16 @@ test('T5 over a SentencePiece model (spiece.model): ids, sentinels, </s> and dec
     assert.deepEqual(tok.encode(t).ids, T.special[i], JSON.stringify(t));
     assert.equal(tok.decode(T.special[i], { skipSpecialTokens: true }), T.decoded[i], JSON.stringify(t));
   });
+});
+
+test('added tokens over a SentencePiece vocabulary (PLBART and T5): new ids after the last, known ones kept, split out whole when encoding', async () => {
+  for (const [model, name] of [['plbart.model', 'sentencepiece.bpe.model'], ['t5.model', 'spiece.model']] as const) {
+    const tok = await tokenizerOfFolderWith(model, name);
+    const before = tok.size;
+    const plain = tok.encode('x = 1', { addSpecialTokens: false }).ids;
+    assert.deepEqual(tok.addSpecialTokens(['<add>', '<del>', '</s>']), [before, before + 1, tok.tokenId('</s>')], model);
+    assert.equal(tok.size, before + 2, model);
+    assert.deepEqual(tok.addSpecialTokens(['<del>']), [before + 1], `${model}: adding again changes nothing`);
+    assert.deepEqual(tok.encode('<add>x = 1<del>', { addSpecialTokens: false }).ids, [before, ...plain, before + 1], model);
+  }
 });
