@@ -20,7 +20,7 @@ export const FINETUNE_HELP = `changeling finetune --task cmg|jitdp [--method lor
 
   --task cmg     commit messages: --model a CodeT5/PLBART folder, by default the downloaded
                  CommitChronicle model (a model already trained for messages; see "changeling download
-                 --list"); --method lora (default), adapter, prefix (T5: PEFT's form) or fmft. Trains and evaluates in the model's
+                 --list"); --method lora (default), adapter, prefix (every attention, as Li and Liang) or fmft. Trains and evaluates in the model's
                  own input format (its changeling.json); the adapter carries that profile.
   --task jitdp   risk: --model a RoBERTa-family encoder (CodeBERT...); --method lora, adapter or prefix
   --quick        a smoke run: a slice of the history and a few steps (minutes)

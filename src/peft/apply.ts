@@ -2,12 +2,16 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelFolder } from '../models/modelFolder.js';
 import { loadSafetensors, type WeightMap } from '../models/weights.js';
-import { injectAdapters, parseAdapterConfig } from './adapter/inject.js';
+import { injectAdapters } from './adapter/inject.js';
+import { parseAdapterConfig } from './adapter/config.js';
 import { ChangelingError } from '../util/errors.js';
 import { readAdapter } from './files.js';
 import { loraScaling, parseLoraConfig } from './lora/config.js';
 import { mergeLora } from './lora/inject.js';
 import { parsePeftPrefixConfig } from './prefix/peftT5.js';
+import { parsePrefixConfig } from './prefix/config.js';
+import { injectPrefixes } from './prefix/inject.js';
+import { tuningOf } from './tuningGraph.js';
 
 /**
  * A model folder whose weights carry a LoRA adapter merged in (W + s B A): inference at the base model's
@@ -75,11 +79,30 @@ export async function withAdapters(model: ModelFolder, adapterDir: string): Prom
   };
 }
 
-/** A model folder with a PEFT LoRA adapter merged in, or Changeling's bottleneck adapters in its graphs. */
+/**
+ * A model folder whose inference graphs carry Changeling's prefixes (every attention, Li and Liang) with their
+ * trained values as graph constants: the encoder's self-attention, and the decoder's self- and cross-attention in
+ * the full decoder and the cached step graph alike (the step prepends them to the cache and to the cross keys
+ * and values, so the cache itself holds only tokens). The adapter's files join the graph-cache key.
+ */
+export async function withPrefixes(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
+  const adapter = await readAdapter(adapterDir);
+  const cfg = parsePrefixConfig(adapter.config, join(adapterDir, 'adapter_config.json'));
+  const st = statSync(join(adapterDir, 'adapter_model.safetensors'));
+  return {
+    ...model,
+    cacheExtra: `${model.cacheExtra ?? ''}|prefix:${adapterDir}:${st.size}:${st.mtimeMs}`,
+    graphTransforms: [...(model.graphTransforms ?? []), (b) => void injectPrefixes(b, cfg.numVirtualTokens, { values: adapter.weights, optional: true })],
+  };
+}
+
+/** A model folder with any adapter Changeling runs applied: LoRA merged in, bottleneck adapters or prefixes in its graphs. */
 export async function withAdapter(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
   const { config } = await readAdapter(adapterDir);
-  if (config.peft_type === 'PREFIX_TUNING') return withPeftPrefix(model, adapterDir);
-  return config.peft_type === 'CHANGELING_BOTTLENECK' ? withAdapters(model, adapterDir) : withMergedLora(model, adapterDir);
+  const { method } = tuningOf(config, join(adapterDir, 'adapter_config.json'));
+  if (method === 'peft-prefix') return withPeftPrefix(model, adapterDir);
+  if (method === 'prefix') return withPrefixes(model, adapterDir);
+  return method === 'adapter' ? withAdapters(model, adapterDir) : withMergedLora(model, adapterDir);
 }
 
 /**

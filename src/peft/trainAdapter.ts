@@ -1,31 +1,23 @@
 import { FEATURE_COUNT } from '../git/expertFeatures.js';
-import { readFile } from 'node:fs/promises';
+import { readFile, mkdir, copyFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor as OrtTensor } from 'onnxruntime-node';
-import { GraphBuilder } from '../graph/builder.js';
-import type { Tensor } from '../graph/ir.js';
 import { loadModelFolder, type ModelFolder } from '../models/modelFolder.js';
-import { GraphWeights } from '../models/weights.js';
-import { t5Decoder, t5Encoder } from '../models/t5.js';
-import { bartDecoder, bartEncoder } from '../models/bart.js';
-import { roberta } from '../models/roberta.js';
-import { initJitFineHead, isJitFineHead, jitFineHead } from '../models/heads.js';
+import { initJitFineHead } from '../models/heads.js';
 import { CodeTokenizer } from '../models/tokenizer.js';
 import { ort } from '../runtime/session.js';
 import { seededRandom, padBatch } from '../train/batching.js';
-import { TrainSession, type ParamSpec } from '../train/trainSession.js';
+import { TrainSession } from '../train/trainSession.js';
 import { trainLoop } from '../train/trainLoop.js';
 import { ChangelingError, fileError } from '../util/errors.js';
-import { loraConfigJson, parseLoraConfig, type LoraConfig } from './lora/config.js';
-import { initLora, injectLora } from './lora/inject.js';
-import { DEFAULT_ADAPTER, adapterConfigJson, initAdapter, injectAdapters, isLayerNorm, parseAdapterConfig, type AdapterConfig } from './adapter/inject.js';
-import { parsePeftPrefixConfig, peftT5Prefix } from './prefix/peftT5.js';
-import { injectPrefixes } from './prefix/inject.js';
+import { defaultLoraConfig } from './lora/config.js';
+import { DEFAULT_ADAPTER } from './adapter/config.js';
+import { DEFAULT_PREFIX } from './prefix/config.js';
+import { buildTuningGraph, tuningOf, type Tuning } from './tuningGraph.js';
 import { readAdapter, writeAdapter } from './files.js';
 import { encodeSafetensors } from '../models/safetensors.js';
 import { writeBytesAtomic } from '../util/atomicFile.js';
-import { mkdir, copyFile } from 'node:fs/promises';
 
 /**
  * `changeling train`: one PEFT method (or full fine-tuning) on a model folder and a JSONL dataset, saved
@@ -76,8 +68,6 @@ interface Example {
   label?: number;
   features?: number[];
 }
-
-const DEFAULT_TARGETS: Record<ModelFolder['kind'], string[]> = { t5: ['q', 'v'], bart: ['q_proj', 'v_proj'], roberta: ['query', 'value'] };
 
 async function readData(path: string, model: ModelFolder, o: TrainOptions): Promise<Example[]> {
   let text: string;
@@ -134,6 +124,26 @@ export interface TrainResult {
   peakRssMiB: number;
 }
 
+/** The method and its settings: an --init adapter's own config when continuing one, else the options' (with the defaults). */
+function tuningFor(o: TrainOptions, model: ModelFolder, initConfig: Record<string, unknown> | null): Tuning {
+  if (o.method === 'fmft') {
+    if (o.init) throw new ChangelingError('usage', '--init continues an adapter; full fine-tuning starts from --model itself');
+    return { method: 'fmft' };
+  }
+  if (initConfig) {
+    const t = tuningOf(initConfig, join(o.init!, 'adapter_config.json'));
+    const wanted = o.method === 'prefix' && o.peftPrefix ? 'peft-prefix' : o.method;
+    if (t.method !== wanted) throw new ChangelingError('usage', `${o.init} is a ${t.method} adapter, not ${wanted}`);
+    return t;
+  }
+  if (o.method === 'lora') return { method: 'lora', config: defaultLoraConfig(model.kind, o.lora) };
+  if (o.method === 'adapter') return { method: 'adapter', config: { ...DEFAULT_ADAPTER, size: o.adapterSize ?? DEFAULT_ADAPTER.size } };
+  const P = o.prefixTokens ?? DEFAULT_PREFIX.numVirtualTokens;
+  if (!o.peftPrefix) return { method: 'prefix', config: { numVirtualTokens: P } };
+  if (model.kind !== 't5') throw new ChangelingError('usage', 'PEFT\'s prefix mode (--peft-prefix) is for T5 models; use --method prefix without it');
+  return { method: 'peft-prefix', config: { numVirtualTokens: P, numLayers: model.config.numDecoderLayers, tokenDim: model.config.dModel, numAttentionHeads: model.config.numHeads } };
+}
+
 export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   const rt = await ort();
   const model = await loadModelFolder(o.model);
@@ -141,7 +151,6 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   const weights = await model.loadWeights();
   const seed = o.seed ?? 42;
   const rand = seededRandom(seed);
-  if (o.method === 'prefix' && o.peftPrefix && model.kind !== 't5') throw new ChangelingError('usage', 'PEFT\'s prefix mode (--peft-prefix) is for T5 models; use --method prefix without it');
   const init = o.init ? await readAdapter(o.init) : null;
   /** An --init adapter's value for a parameter, checked against the shape this model needs. */
   const initOf = (t: { name: string; shape: readonly (number | string)[] }, fresh: Float32Array): Float32Array => {
@@ -150,81 +159,13 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     if (w.shape.join(',') !== t.shape.join(',')) throw new ChangelingError('usage', `${o.init}: ${t.name} has shape [${w.shape.join(', ')}] but this model needs [${t.shape.join(', ')}]: an adapter for another model size, or one whose config does not match its tensors`);
     return w.data;
   };
-  // PEFT's T5 prefix: the adapter's own settings when continuing one, else --prefix-tokens.
-  const peftPrefix = o.method === 'prefix' && o.peftPrefix && model.kind === 't5'
-    ? (init ? parsePeftPrefixConfig(init.config) : { numVirtualTokens: o.prefixTokens ?? 20, numLayers: model.config.numDecoderLayers, tokenDim: model.config.dModel, numAttentionHeads: model.config.numHeads })
-    : null;
-  const b = new GraphBuilder(`train-${o.method}`);
-  const trainable = (n: string) => o.method === 'fmft' || (o.method === 'adapter' && isLayerNorm(n)) || isJitFineHead(n);
+  const tuning = tuningFor(o, model, init?.config ?? null);
   if (model.kind === 'roberta') initJitFineHead(weights, model.config.hiddenSize, rand);
-  const w = new GraphWeights(b, weights, trainable);
-  const ids = b.input('input_ids', 'int64', ['batch', 'src']);
-  const mask = b.input('attention_mask', 'int64', ['batch', 'src']);
-  let loss: Tensor;
-  let prefixEmb: Tensor | null = null;
-  if (model.kind === 'roberta') {
-    const feats = b.input('expert_features', 'float32', ['batch', FEATURE_COUNT]);
-    const labels = b.input('labels', 'float32', ['batch']);
-    const prefix = [...weights.keys()].some((k) => k.startsWith('roberta.')) ? 'roberta.' : '';
-    const enc = roberta(b, model.config, w, ids, mask, { prefix });
-    loss = b.bceWithLogits(b.reshape(jitFineHead(b, w, enc.lastHidden, feats), [-1]), labels);
-  } else {
-    const dec = b.input('decoder_input_ids', 'int64', ['batch', 'tgt']);
-    const labels = b.input('labels', 'int64', ['batch', 'tgt']);
-    let logits: Tensor;
-    if (model.kind === 't5') {
-      let selfPrefix;
-      if (peftPrefix) {
-        const p = peftT5Prefix(b, model.config, peftPrefix);
-        prefixEmb = p.embeddings;
-        selfPrefix = p;
-      }
-      logits = t5Decoder(b, model.config, w, dec, t5Encoder(b, model.config, w, ids, mask), mask, { selfPrefix });
-    } else {
-      logits = bartDecoder(b, model.config, w, dec, bartEncoder(b, model.config, w, ids, mask), mask);
-    }
-    loss = b.crossEntropy(logits, labels);
-  }
-  // The method's parameters, initialised (or taken from --init).
-  const params: ParamSpec[] = w.trainable.map((p) => ({ ...p }));
-  let saveConfig: Record<string, unknown> | null = null;
-  // The JIT-Fine head is not PEFT's sequence-classification head: it is saved beside the adapter
-  // (extra_trainable.safetensors), so a RoBERTa adapter is a feature-extraction one, which PEFT loads without
-  // expecting a "classifier" module in it.
-  const taskType = model.kind === 'roberta' ? 'FEATURE_EXTRACTION' : 'SEQ_2_SEQ_LM';
-  if (o.method === 'lora') {
-    const cfg: LoraConfig = init
-      ? parseLoraConfig(init.config)
-      : { r: o.lora?.r ?? 8, loraAlpha: o.lora?.alpha ?? 32, loraDropout: o.lora?.dropout ?? 0, targetModules: o.lora?.targets ?? DEFAULT_TARGETS[model.kind], useRslora: o.lora?.rslora ?? false, taskType, baseModel: model.dir };
-    const dropoutSeed = cfg.loraDropout > 0 ? b.input('dropout_seed', 'int64', []) : null;
-    for (const l of injectLora(b, cfg, { dropoutSeed })) {
-      const fresh = initLora(l, rand);
-      params.push({ tensor: l.a, init: initOf(l.a, fresh.a), decay: true }, { tensor: l.b, init: initOf(l.b, fresh.b), decay: true });
-    }
-    saveConfig = loraConfigJson(cfg);
-  } else if (o.method === 'adapter') {
-    const cfg: AdapterConfig = init ? parseAdapterConfig(init.config) : { ...DEFAULT_ADAPTER, size: o.adapterSize ?? DEFAULT_ADAPTER.size };
-    for (const a of injectAdapters(b, cfg)) {
-      const fresh = initAdapter(a, cfg.size, rand);
-      for (const t of Object.values(a.params)) params.push({ tensor: t, init: initOf(t, fresh[t.name]!), decay: t.name.endsWith('weight') });
-    }
-    saveConfig = adapterConfigJson(cfg, model.dir, taskType);
-  } else if (o.method === 'prefix' && !o.peftPrefix) {
-    const P = o.prefixTokens ?? 20;
-    if (init && init.config.peft_type !== 'CHANGELING_PREFIX') throw new ChangelingError('usage', `${o.init} is not a Changeling prefix adapter (peft_type ${String(init.config.peft_type)})`);
-    const prefixes = injectPrefixes(b, Number(init?.config.num_virtual_tokens ?? P));
-    for (const p of prefixes) for (const t of [p.key, p.value]) params.push({ tensor: t, init: initOf(t, Float32Array.from({ length: t.shape.reduce<number>((a, d) => a * (d as number), 1) }, () => (rand() * 2 - 1) * 0.1)), decay: true });
-    saveConfig = { peft_type: 'CHANGELING_PREFIX', format_version: 1, task_type: taskType, base_model_name_or_path: model.dir, num_virtual_tokens: Number(init?.config.num_virtual_tokens ?? P), sites: prefixes.map((p) => p.site), formula: 'every attention: keys and values prefixed with base_model.model.<site>.prefix_key / prefix_value [P, heads * head_dim]; masks extended (prefix always visible); no position bias on prefix slots' };
-  } else if (peftPrefix && prefixEmb) {
-    const n = prefixEmb.shape.reduce<number>((a, d) => a * (d as number), 1);
-    const box = () => {
-      // PEFT's default: N(0, 1) (Box-Muller over the seeded stream).
-      const u = Math.max(rand(), 1e-12);
-      return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
-    };
-    params.push({ tensor: prefixEmb, init: initOf({ name: 'prompt_embeddings', shape: prefixEmb.shape }, Float32Array.from({ length: n }, box)), decay: true });
-    saveConfig = { peft_type: 'PREFIX_TUNING', task_type: taskType, base_model_name_or_path: model.dir, num_virtual_tokens: peftPrefix.numVirtualTokens, num_layers: peftPrefix.numLayers, token_dim: peftPrefix.tokenDim, num_attention_heads: peftPrefix.numAttentionHeads, num_transformer_submodules: 2, encoder_hidden_size: peftPrefix.tokenDim, prefix_projection: false, inference_mode: true };
-  }
+  const g = buildTuningGraph(model, weights, tuning, { training: true, rand, initOf });
+  const b = g.b;
+  const loss = g.loss!;
+  const params = g.params;
+  const saveConfig = g.config;
   const steps = o.steps ?? (o.epochs ? Math.ceil(data.length / (o.batch ?? 8)) * o.epochs : 100);
   const session = await TrainSession.create(b, loss, params, {
     lr: o.lr ?? (o.method === 'fmft' ? 2e-5 : o.method === 'lora' ? 1e-4 : 5e-4),

@@ -81,10 +81,10 @@ test('finetune --task cmg: LoRA on the repository\'s history, evaluated against 
   assert.equal((await readAdapter(JSON.parse(ad.stdout).out)).config.peft_type, 'CHANGELING_BOTTLENECK');
   assert.ok(JSON.parse(run(r.dir, 'suggest', '--json', '-n', '2').stdout).candidates.some((c: { source: string }) => c.source === 'model+adapter'));
   // Bad input: a method that cannot generate, no model, a thin history.
-  // Prefix-tuning (PEFT's T5 form) trains, is adopted and generates.
+  // Prefix-tuning (the study's form: every attention) trains, is adopted and generates.
   const pf = run(r.dir, 'finetune', '--task', 'cmg', '--method', 'prefix', '--model', model, '--quick', '--epochs', '2', '--lr', '5e-3', '--adopt', 'always', '--json');
   assert.equal(pf.status, 0, pf.stderr.slice(-2000));
-  assert.equal((await readAdapter(JSON.parse(pf.stdout).out)).config.peft_type, 'PREFIX_TUNING');
+  assert.equal((await readAdapter(JSON.parse(pf.stdout).out)).config.peft_type, 'CHANGELING_PREFIX');
   assert.ok(JSON.parse(run(r.dir, 'suggest', '--json', '-n', '2').stdout).candidates.some((c: { source: string }) => c.source === 'model+adapter'));
   assert.match(run(r.dir, 'finetune', '--task', 'cmg').stderr, /download the default one first \("changeling download JetBrains-Research\/cmg-codet5-with-history"/);
   const thin = TestRepo.init();

@@ -12,6 +12,14 @@ export interface LoraConfig {
   baseModel: string | null;
 }
 
+/** The study's targets: the query and value projections of each architecture. */
+export const DEFAULT_LORA_TARGETS: Record<'t5' | 'bart' | 'roberta', string[]> = { t5: ['q', 'v'], bart: ['q_proj', 'v_proj'], roberta: ['query', 'value'] };
+
+/** LoRA's defaults (r 8, alpha 32, no dropout, the query and value projections), with any settings given. */
+export function defaultLoraConfig(kind: 't5' | 'bart' | 'roberta', o: Partial<{ r: number; alpha: number; dropout: number; targets: string[]; rslora: boolean }> = {}): LoraConfig {
+  return { r: o.r ?? 8, loraAlpha: o.alpha ?? 32, loraDropout: o.dropout ?? 0, targetModules: o.targets ?? DEFAULT_LORA_TARGETS[kind], useRslora: o.rslora ?? false, taskType: null, baseModel: null };
+}
+
 export function loraScaling(c: LoraConfig): number {
   return c.useRslora ? c.loraAlpha / Math.sqrt(c.r) : c.loraAlpha / c.r;
 }

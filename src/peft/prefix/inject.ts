@@ -21,15 +21,20 @@ export interface InjectedPrefix {
 
 export const prefixKey = (site: string, which: 'key' | 'value') => `base_model.model.${site}.prefix_${which}`;
 
-/** The attention module a key tensor was projected by: walk up to the Transpose of "<module>.k.weight" (or key/k_proj). */
-function siteOf(k: Tensor): string | null {
-  let t: Tensor | null = k;
+/**
+ * The attention module a query tensor was projected by: walk up to the Transpose of "<module>.q.weight" (or
+ * query/q_proj). The query side, because in a cached decoder step the keys may be graph inputs (the
+ * cross-attention cache) or a concatenation with the past, while the query is always projected in the graph.
+ */
+function siteOf(q: Tensor): string | null {
+  let t: Tensor | null = q;
   for (let depth = 0; t && depth < 8; depth++) {
     const n: Node | null = t.producer;
     if (!n) return null;
     if (n.op === 'Transpose' && n.inputs[0]!.name.endsWith('.weight')) {
       const m = n.inputs[0]!.name.slice(0, -'.weight'.length);
-      return m.replace(/\.(k|key|k_proj)$/, '').replace(/\.self$/, '');
+      if (!/\.(q|query|q_proj)$/.test(m)) return null;
+      return m.replace(/\.(q|query|q_proj)$/, '').replace(/\.self$/, '');
     }
     // Follow the data input (the first one, or the MatMul's weight side for projections).
     t = n.op === 'MatMul' ? n.inputs[1]! : n.inputs[0]!;
@@ -37,7 +42,11 @@ function siteOf(k: Tensor): string | null {
   return null;
 }
 
-export function injectPrefixes(b: GraphBuilder, length: number): InjectedPrefix[] {
+/**
+ * `values`: trained prefixes by name; given, they are constants of the graph (inference) instead of inputs
+ * (training). `optional`: a graph with no attention (the cross-attention key/value graph) is left as it is.
+ */
+export function injectPrefixes(b: GraphBuilder, length: number, o: { values?: Map<string, { shape: number[]; data: Float32Array }>; optional?: boolean } = {}): InjectedPrefix[] {
   const found: InjectedPrefix[] = [];
   for (const sm of b.nodes.slice()) {
     if (sm.op !== 'Softmax') continue;
@@ -61,10 +70,18 @@ export function injectPrefixes(b: GraphBuilder, length: number): InjectedPrefix[
     const v = pv.inputs[1]!;
     const heads = k.shape[1] as number;
     const headDim = k.shape[3] as number;
-    const site = siteOf(k);
+    const site = siteOf(scoreNode.inputs[0]!);
     if (!site) continue;
-    const pk = b.input(prefixKey(site, 'key'), 'float32', [length, heads * headDim]);
-    const pvv = b.input(prefixKey(site, 'value'), 'float32', [length, heads * headDim]);
+    const param = (which: 'key' | 'value') => {
+      const name = prefixKey(site, which);
+      const shape = [length, heads * headDim];
+      if (!o.values) return b.input(name, 'float32', shape);
+      const v = o.values.get(name);
+      if (!v || v.shape.join(',') !== shape.join(',')) throw new ChangelingError('io', `the prefix adapter has no ${name} of shape [${shape.join(', ')}]${v ? ` (it is [${v.shape.join(', ')}])` : ''}: an adapter for another model, or another number of virtual tokens`);
+      return b.initializer(name, 'float32', shape, v.data);
+    };
+    const pk = param('key');
+    const pvv = param('value');
     // Build the new pieces at the end, then move them to just before the score product.
     const before = b.nodes.length;
     const batch = b.slice(b.shapeOf(k), [0], [1], [0]);
@@ -93,6 +110,13 @@ export function injectPrefixes(b: GraphBuilder, length: number): InjectedPrefix[
     grow(probs);
     found.push({ site, key: pk, value: pvv, heads, headDim });
   }
-  if (found.length === 0) throw new ChangelingError('usage', 'prefix-tuning: no attention found in the graph');
+  if (found.length === 0 && !o.optional) throw new ChangelingError('usage', 'prefix-tuning: no attention found in the graph');
   return found;
+}
+
+/** Initialisation: U(-0.1, 0.1) for every prefix key and value. */
+export function initPrefix(p: InjectedPrefix, rand: () => number): Record<string, Float32Array> {
+  const n = (p.key.shape as number[]).reduce((a, d) => a * d, 1);
+  const fresh = () => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * 0.1);
+  return { [p.key.name]: fresh(), [p.value.name]: fresh() };
 }

@@ -29,6 +29,11 @@ export function parsePeftPrefixConfig(raw: Record<string, unknown>, where = 'ada
   return { numVirtualTokens: n('num_virtual_tokens'), numLayers: n('num_layers'), tokenDim: n('token_dim'), numAttentionHeads: n('num_attention_heads') };
 }
 
+/** adapter_config.json as PEFT writes it for T5 prefix-tuning (no projection). */
+export function peftPrefixConfigJson(p: PeftPrefixConfig, baseModel: string | null, taskType: string | null): Record<string, unknown> {
+  return { peft_type: 'PREFIX_TUNING', task_type: taskType, base_model_name_or_path: baseModel, num_virtual_tokens: p.numVirtualTokens, num_layers: p.numLayers, token_dim: p.tokenDim, num_attention_heads: p.numAttentionHeads, num_transformer_submodules: 2, encoder_hidden_size: p.tokenDim, prefix_projection: false, inference_mode: true };
+}
+
 /** The prompt_embeddings input and, per decoder layer, its prefix keys and values [1, H, tokens, d_kv]. */
 export function peftT5Prefix(b: GraphBuilder, cfg: T5Config, p: PeftPrefixConfig): { embeddings: Tensor; layer: (i: number) => KeyValue; length: number } {
   const L = p.numLayers;

@@ -60,9 +60,6 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   const modelDir = o.model ?? (await cachedModel(defaultModelCache(), DEFAULT_MESSAGE_MODEL));
   if (!modelDir) throw new ChangelingError('usage', `fine-tuning commit messages starts from a model: download the default one first ("changeling download ${DEFAULT_MESSAGE_MODEL}", about 900 MB) or give --model DIR (a CodeT5 or PLBART folder)`);
   const base = await MessageModel.create(modelDir, { maxInput: o.maxLength ?? (o.quick ? 128 : undefined), provider: o.provider });
-  // Prefix-tuning generates in PEFT's T5 form (prefixes in the decoder's self-attention, which the cached
-  // decoder starts from); Changeling's own every-attention prefixes do not generate yet.
-  if (o.method === 'prefix' && base.model.kind !== 't5') throw new ChangelingError('usage', '--method prefix generates messages with T5 models (CodeT5, CodeReviewer) so far; for PLBART use --method lora, adapter or fmft');
   // The model's own format: CommitChronicle models read whitespace-insensitive diffs and were trained on
   // whole messages cleaned as the dataset cleaned them (commits whose message the cleaning drops are left
   // out, as the dataset left them out); other models on subject lines.
@@ -119,7 +116,7 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   await claimCheckpoint(checkpoint, { model: modelDir, method: o.method, data: hashOf(rows), lr, batch, steps, seed: o.seed ?? 42, maxInput: base.maxInput, format: base.profile.inputFormat }, emit);
   const trained = await trainAdapter({
     model: modelDir, method: o.method, data, out: `${out}.new`, steps, batch, seed: o.seed ?? 42, schedule: 'linear', maxSourceLength: base.maxInput, maxTargetLength: maxTarget,
-    lr, lora: { r: 8, alpha: 32 }, signal: o.signal, provider: o.provider, threads: o.threads, peftPrefix: o.method === 'prefix',
+    lr, lora: { r: 8, alpha: 32 }, signal: o.signal, provider: o.provider, threads: o.threads, 
     checkpoint, checkpointEvery: Math.max(5, Math.min(50, Math.floor(steps / 5))),
     onStep: (step, loss) => {
       losses.push({ step, loss });

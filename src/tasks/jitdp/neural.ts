@@ -1,25 +1,23 @@
 import { FEATURE_COUNT } from '../../git/expertFeatures.js';
-import { injectPrefixes } from '../../peft/prefix/inject.js';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { FEATURE_NAMES } from '../../git/expertFeatures.js';
-import { GraphBuilder } from '../../graph/builder.js';
-import type { Tensor } from '../../graph/ir.js';
 import { serialize } from '../../graph/serialize.js';
-import { initJitFineHead, isJitFineHead, jitFineHead } from '../../models/heads.js';
 import { loadModelFolder, type ModelFolder } from '../../models/modelFolder.js';
-import { roberta } from '../../models/roberta.js';
 import { encodeSafetensors } from '../../models/safetensors.js';
 import { CodeTokenizer } from '../../models/tokenizer.js';
-import { GraphWeights, loadSafetensors, type WeightMap } from '../../models/weights.js';
-import { DEFAULT_ADAPTER, adapterConfigJson, initAdapter, injectAdapters, isLayerNorm, parseAdapterConfig, type AdapterConfig } from '../../peft/adapter/inject.js';
 import { readAdapter, writeAdapter } from '../../peft/files.js';
-import { loraConfigJson, parseLoraConfig, type LoraConfig } from '../../peft/lora/config.js';
-import { initLora, injectLora } from '../../peft/lora/inject.js';
+import { DEFAULT_ADAPTER } from '../../peft/adapter/config.js';
+import { isLayerNorm } from '../../peft/adapter/inject.js';
+import { defaultLoraConfig } from '../../peft/lora/config.js';
+import { DEFAULT_PREFIX } from '../../peft/prefix/config.js';
+import { buildTuningGraph, tuningOf, type Tuning } from '../../peft/tuningGraph.js';
+import { initJitFineHead, isJitFineHead } from '../../models/heads.js';
+import { loadSafetensors, type WeightMap } from '../../models/weights.js';
+import { TrainSession } from '../../train/trainSession.js';
 import { createSession, ort } from '../../runtime/session.js';
 import { padBatch, seededRandom } from '../../train/batching.js';
-import { TrainSession, type ParamSpec } from '../../train/trainSession.js';
 import { trainLoop, type TrainEvent } from '../../train/trainLoop.js';
 import { aucRoc, jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { ChangelingError, cancelledError } from '../../util/errors.js';
@@ -61,6 +59,7 @@ export interface NeuralOptions {
   r?: number;
   alpha?: number;
   adapterSize?: number;
+  prefixTokens?: number;
   signal?: AbortSignal;
   onEvent?: (e: TrainEvent | { kind: 'encoded'; commits: number }) => void;
   /** A checkpoint file written every 50 updates and resumed from when present. */
@@ -94,58 +93,16 @@ async function robertaFolder(dir: string): Promise<RobertaFolder> {
   return f;
 }
 
-/** The JIT-Fine graph: inputs, logit [batch], first-token attention [batch, seq], and the method's parameters. */
-function jitFineGraph(folder: RobertaFolder, weights: WeightMap, method: NeuralMethod, config: Record<string, unknown>, training: boolean) {
-  const b = new GraphBuilder('jitfine');
-  const trainableBase = (n: string) => isJitFineHead(n) || (method === 'adapter' && parseAdapterConfig(config).trainLayerNorms && isLayerNorm(n));
-  const w = new GraphWeights(b, weights, trainableBase);
-  const ids = b.input('input_ids', 'int64', ['batch', 'seq']);
-  const mask = b.input('attention_mask', 'int64', ['batch', 'seq']);
-  const feats = b.input('expert_features', 'float32', ['batch', FEATURE_COUNT]);
-  const attentions: Tensor[] = [];
-  const prefix = [...weights.keys()].some((k) => k.startsWith('roberta.')) ? 'roberta.' : '';
-  const enc = roberta(b, folder.config, w, ids, mask, { prefix, attentions });
-  const logit = b.reshape(jitFineHead(b, w, enc.lastHidden, feats), [-1]);
-  let attention = b.reduceMean(b.slice(attentions.at(-1)!, [0], [1], [2]), [1, 2], false);
-  const methodParams: Tensor[] = [];
-  const inits: Record<string, Float32Array> = {};
-  const rand = seededRandom(7);
-  if (method === 'prefix') {
-    // Li and Liang's prefixes in every attention; the first token's attention then also covers the P prefix
-    // slots, which are cut off so that the line scores still index the tokens.
-    const P = Number(config.num_virtual_tokens ?? 10);
-    for (const p of injectPrefixes(b, P)) {
-      for (const t of [p.key, p.value]) {
-        methodParams.push(t);
-        inits[t.name] = Float32Array.from({ length: (t.shape as number[]).reduce((a, d) => a * d, 1) }, () => (rand() * 2 - 1) * 0.1);
-      }
-    }
-    attention = b.slice(attention, [P], [2 ** 31 - 1], [1]);
-  } else if (method === 'lora') {
-    for (const l of injectLora(b, parseLoraConfig(config))) {
-      const fresh = initLora(l, rand);
-      methodParams.push(l.a, l.b);
-      inits[l.a.name] = fresh.a;
-      inits[l.b.name] = fresh.b;
-    }
-  } else {
-    const cfg = parseAdapterConfig(config);
-    for (const a of injectAdapters(b, cfg)) {
-      Object.assign(inits, initAdapter(a, cfg.size, rand));
-      methodParams.push(...Object.values(a.params));
-    }
-  }
-  let loss: Tensor | null = null;
-  if (training) loss = b.bceWithLogits(logit, b.input('labels', 'float32', ['batch']));
-  else {
-    b.output(logit, 'logit');
-    b.output(attention, 'attention');
-  }
-  const params: ParamSpec[] = [
-    ...w.trainable.map((p) => ({ ...p })),
-    ...methodParams.map((t) => ({ tensor: t, init: inits[t.name]!, decay: !t.name.endsWith('bias') })),
-  ];
-  return { b, loss, params };
+/** The method with its settings: the shared defaults of every PEFT method (each method's config.ts under peft/), LoRA's rank and alpha as given. */
+function riskTuning(method: NeuralMethod, o: Pick<NeuralOptions, 'r' | 'alpha' | 'adapterSize' | 'prefixTokens'>): Tuning {
+  if (method === 'lora') return { method, config: defaultLoraConfig('roberta', { r: o.r, alpha: o.alpha }) };
+  if (method === 'prefix') return { method, config: { numVirtualTokens: o.prefixTokens ?? DEFAULT_PREFIX.numVirtualTokens } };
+  return { method, config: { ...DEFAULT_ADAPTER, size: o.adapterSize ?? DEFAULT_ADAPTER.size } };
+}
+
+/** The JIT-Fine graph (`peft/tuningGraph.ts`): logit [batch] and first-token attention [batch, seq] when not training. */
+function jitFineGraph(folder: RobertaFolder, weights: WeightMap, tuning: Tuning, training: boolean) {
+  return buildTuningGraph(folder, weights, tuning, { training, rand: seededRandom(7) });
 }
 
 function encodeCommits(tok: CodeTokenizer, commits: readonly JitdpCommit[], scaling: FeatureScaling, maxLength: number): Example[] {
@@ -160,8 +117,8 @@ class Scorer {
     private params: Record<string, OrtTensor>,
   ) {}
 
-  static async create(folder: RobertaFolder, weights: WeightMap, method: NeuralMethod, config: Record<string, unknown>, values: Map<string, Float32Array>): Promise<Scorer> {
-    const g = jitFineGraph(folder, weights, method, config, false);
+  static async create(folder: RobertaFolder, weights: WeightMap, tuning: Tuning, values: Map<string, Float32Array>): Promise<Scorer> {
+    const g = jitFineGraph(folder, weights, tuning, false);
     const s = new Scorer(await createSession(serialize(g.b)), folder.config.padTokenId, {});
     s.specs = g.params.map((p) => ({ name: p.tensor.name, shape: p.tensor.shape as number[] }));
     await s.setParams(values);
@@ -216,16 +173,13 @@ export async function trainNeural(train: readonly JitdpCommit[], validation: rea
   initJitFineHead(weights, folder.config.hiddenSize, seededRandom(seed));
   const method = o.method ?? 'lora';
   const maxLength = Math.min(o.maxLength ?? 512, folder.config.maxPositionEmbeddings - folder.config.padTokenId - 1);
-  const config = method === 'lora'
-    ? loraConfigJson({ r: o.r ?? 8, loraAlpha: o.alpha ?? 32, loraDropout: 0, targetModules: ['query', 'value'], useRslora: false, taskType: 'FEATURE_EXTRACTION', baseModel: folder.dir })
-    : method === 'prefix'
-      ? { peft_type: 'CHANGELING_PREFIX', format_version: 1, task_type: 'FEATURE_EXTRACTION', base_model_name_or_path: folder.dir, num_virtual_tokens: 10, formula: 'every attention: keys and values prefixed with base_model.model.<site>.prefix_key / prefix_value [P, heads * head_dim]; masks extended (prefix always visible)' }
-      : adapterConfigJson({ ...DEFAULT_ADAPTER, size: o.adapterSize ?? 64, sites: ['self_attn_adapter', 'ffn_adapter'] } satisfies AdapterConfig, folder.dir, 'FEATURE_EXTRACTION');
+  const tuning = riskTuning(method, o);
   const scaling = fitScaling(train);
   const trainEx = encodeCommits(tok, train, scaling, maxLength);
   const valEx = encodeCommits(tok, validation, scaling, maxLength);
   o.onEvent?.({ kind: 'encoded', commits: trainEx.length + valEx.length });
-  const g = jitFineGraph(folder, weights, method, config, true);
+  const g = jitFineGraph(folder, weights, tuning, true);
+  const config = g.config!;
   const batch = o.batch ?? 16;
   const epochs = o.epochs ?? 3;
   const stepsPerEpoch = Math.ceil(trainEx.length / batch);
@@ -236,7 +190,7 @@ export async function trainNeural(train: readonly JitdpCommit[], validation: rea
     schedule: { kind: 'linear', warmup: 0, total: stepsPerEpoch * epochs },
   }, { provider: o.provider, intraOpThreads: o.threads });
   const rt = await ort();
-  const scorer = await Scorer.create(folder, weights, method, config, new Map(g.params.map((p) => [p.tensor.name, p.init])));
+  const scorer = await Scorer.create(folder, weights, tuning, new Map(g.params.map((p) => [p.tensor.name, p.init])));
   const current = () => new Map(session.params.map((p) => [p.name, session.value(p.name)]));
   const valLabels = valEx.map((e) => e.label);
   const hasBoth = valLabels.includes(0) && valLabels.includes(1);
@@ -285,7 +239,7 @@ export class NeuralRisk {
     const folder = await robertaFolder(model.encoder);
     const weights = await folder.loadWeights();
     for (const [k, v] of model.params) if (isJitFineHead(k) || isLayerNorm(k)) weights.set(k, v);
-    const scorer = await Scorer.create(folder, weights, model.method, model.config, new Map([...model.params].map(([k, v]) => [k, v.data])));
+    const scorer = await Scorer.create(folder, weights, tuningOf(model.config), new Map([...model.params].map(([k, v]) => [k, v.data])));
     return new NeuralRisk(model, await CodeTokenizer.fromFolder(folder.dir), scorer);
   }
 

@@ -47,7 +47,7 @@ test('generation with bottleneck adapters: the runner\'s cached graphs carry the
   const { loadModelFolder } = await import('../../../src/models/modelFolder.js');
   const { withAdapter } = await import('../../../src/peft/apply.js');
   const { writeAdapter } = await import('../../../src/peft/files.js');
-  const { adapterConfigJson } = await import('../../../src/peft/adapter/inject.js');
+  const { adapterConfigJson } = await import('../../../src/peft/adapter/config.js');
   const { Seq2SeqRunner } = await import('../../../src/runtime/seq2seq.js');
   const { tempDir } = await import('../../helpers/gitRepo.js');
   const saved = await loadSafetensors(join(dir, 'adapter_weights.safetensors'));

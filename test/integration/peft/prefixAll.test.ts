@@ -48,10 +48,10 @@ test('the prefix transform is differentiable as defined: finite differences thro
     dtype: 'float32',
     build: (b, [q, k, v, pk, pv]) => {
       const bias = b.constant([0, 0, -1e9, 0], 'float32', [1, 1, 1, 4]);
-      // Name the prefixes' home: a projection weight the transform can find.
-      const w = b.input('att.k.weight', 'float32', [2, 2]);
-      const kk = b.add(b.matmul(k!, b.transpose(w, [1, 0])), b.mul(k!, 0));
-      const y = b.matmul(b.softmax(b.add(b.matmul(q!, b.transposeLast(kk)), bias), -1), v!);
+      // Name the prefixes' home: a query projection weight the transform can find (identity, so q is q).
+      const w = b.input('att.q.weight', 'float32', [2, 2]);
+      const qq = b.matmul(q!, b.transpose(w, [1, 0]));
+      const y = b.matmul(b.softmax(b.add(b.matmul(qq, b.transposeLast(k!)), bias), -1), v!);
       const [p] = injectPrefixes(b, 2);
       // Feed the prefixes from the checked inputs.
       b.nodes.forEach((n) => (n.inputs = n.inputs.map((t) => (t === p!.key ? pk! : t === p!.value ? pv! : t))));

@@ -14,7 +14,7 @@ import { parseLoraConfig } from '../../../src/peft/lora/config.js';
 import { injectLora } from '../../../src/peft/lora/inject.js';
 import { readAdapter } from '../../../src/peft/files.js';
 import { GOLDENS, readGoldens, type GoldenTensor, goldenInt64 } from '../../helpers/goldens.js';
-import { tempDir } from '../../helpers/gitRepo.js';
+import { TestRepo, tempDir } from '../../helpers/gitRepo.js';
 
 const T5 = join(GOLDENS, 't5-tiny');
 function dataset(): string {
@@ -68,8 +68,23 @@ test('changeling train: deterministic for a seed, PEFT files out, losses fall, -
   const cont = train('--model', T5, '--method', 'prefix', '--peft-prefix', '--init', peftOut, '--data', data, '--out', join(tempDir(), 'peft-more'), '--steps', '1', '--json');
   assert.equal(cont.status, 0, cont.stderr);
   assert.equal(JSON.parse(cont.stdout).trainableParameters, 3 * 2 * 2 * 64);
-  const bart = train('--model', join(GOLDENS, 'plbart-tiny'), '--method', 'prefix', '--data', data, '--out', join(tempDir(), 'bp'), '--steps', '2', '--prefix-tokens', '3', '--json');
+  // A PLBART with its SentencePiece tokenizer (as uclanlp/plbart-base ships it).
+  const plbart = resolve('test/fixtures/sentencepiece/plbart-tiny-spm');
+  const bp = join(tempDir(), 'bp');
+  const bart = train('--model', plbart, '--method', 'prefix', '--data', data, '--out', bp, '--steps', '2', '--prefix-tokens', '3', '--json');
   assert.equal(bart.status, 0, bart.stderr);
+  // A prefix-tuned PLBART generates messages for a staged change.
+  const repo = TestRepo.init();
+  repo.write('a.py', 'x = 1\n').commit('first');
+  repo.write('a.py', 'x = 2\nprint(x)\n');
+  repo.git('add', 'a.py');
+  const s = spawnSync(process.execPath, [resolve('dist/cli.mjs'), 'suggest', '--model', plbart, '--adapter', bp, '--json', '-n', '2'], { cwd: repo.dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } });
+  assert.equal(s.status, 0, s.stderr);
+  assert.ok(JSON.parse(s.stdout).candidates.some((c: { source: string }) => c.source === 'model+adapter'), s.stdout);
+  // Continuing an adapter of another method is refused with what it is.
+  const wrong = train('--model', T5, '--method', 'lora', '--init', peftOut, '--data', data, '--out', join(tempDir(), 'w'), '--steps', '1');
+  assert.equal(wrong.status, 2);
+  assert.match(wrong.stderr, /is a peft-prefix adapter, not lora/);
 });
 
 test('changeling train: clear errors for bad data and options', () => {

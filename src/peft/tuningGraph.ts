@@ -1,0 +1,155 @@
+import { FEATURE_COUNT } from '../git/expertFeatures.js';
+import { GraphBuilder } from '../graph/builder.js';
+import type { Tensor } from '../graph/ir.js';
+import type { ModelFolder } from '../models/modelFolder.js';
+import { GraphWeights, type WeightMap } from '../models/weights.js';
+import { t5Decoder, t5Encoder } from '../models/t5.js';
+import { bartDecoder, bartEncoder } from '../models/bart.js';
+import { roberta } from '../models/roberta.js';
+import { isJitFineHead, jitFineHead } from '../models/heads.js';
+import type { ParamSpec } from '../train/trainSession.js';
+import { ChangelingError } from '../util/errors.js';
+import { loraConfigJson, parseLoraConfig, type LoraConfig } from './lora/config.js';
+import { initLora, injectLora } from './lora/inject.js';
+import { adapterConfigJson, parseAdapterConfig, type AdapterConfig } from './adapter/config.js';
+import { initAdapter, injectAdapters, isLayerNorm } from './adapter/inject.js';
+import { PREFIX_TYPE, parsePrefixConfig, prefixConfigJson, type PrefixConfig } from './prefix/config.js';
+import { initPrefix, injectPrefixes } from './prefix/inject.js';
+import { parsePeftPrefixConfig, peftPrefixConfigJson, peftT5Prefix, type PeftPrefixConfig } from './prefix/peftT5.js';
+
+/**
+ * One builder of the graph that tunes a model: the architecture, one PEFT method (or full fine-tuning) and
+ * the loss head, with the method's parameters and their initialisers. `changeling train`, `changeling
+ * finetune` (through train) and the JIT-Fine risk model all build their graphs here, so a method is injected,
+ * initialised and saved the same way wherever it is used.
+ *
+ * Heads: T5/BART get token cross-entropy over `labels` (-100 not scored); a RoBERTa gets JIT-Fine's head over
+ * the first token and the expert features: BCE over `labels` when training, else the outputs `logit` [batch]
+ * and `attention` [batch, seq] (the last layer's first-token attention averaged over heads, prefix slots cut).
+ */
+export type Tuning =
+  | { method: 'lora'; config: LoraConfig }
+  | { method: 'adapter'; config: AdapterConfig }
+  | { method: 'prefix'; config: PrefixConfig }
+  | { method: 'peft-prefix'; config: PeftPrefixConfig }
+  | { method: 'fmft' };
+
+/** A saved adapter's tuning, from its adapter_config.json. */
+export function tuningOf(raw: Record<string, unknown>, where = 'adapter_config.json'): Exclude<Tuning, { method: 'fmft' }> {
+  switch (raw.peft_type) {
+    case 'LORA': return { method: 'lora', config: parseLoraConfig(raw, where) };
+    case 'CHANGELING_BOTTLENECK': return { method: 'adapter', config: parseAdapterConfig(raw, where) };
+    case PREFIX_TYPE: return { method: 'prefix', config: parsePrefixConfig(raw, where) };
+    case 'PREFIX_TUNING': return { method: 'peft-prefix', config: parsePeftPrefixConfig(raw, where) };
+    default: throw new ChangelingError('io', `${where}: peft_type ${String(raw.peft_type)} is not one Changeling runs (LORA, PREFIX_TUNING, CHANGELING_BOTTLENECK, CHANGELING_PREFIX)`);
+  }
+}
+
+export interface TuningGraph {
+  b: GraphBuilder;
+  /** The loss when training; null for an inference graph. */
+  loss: Tensor | null;
+  /** Every trainable tensor with its initial value: base weights the method trains first, then the method's own. */
+  params: ParamSpec[];
+  /** adapter_config.json of the method (PEFT's, or Changeling's in PEFT's style); null for full fine-tuning. */
+  config: Record<string, unknown> | null;
+}
+
+export interface TuningGraphOptions {
+  training: boolean;
+  /** The stream that initialises the method's parameters. */
+  rand: () => number;
+  /** A parameter's starting value: `fresh`, or one taken from an adapter being continued. */
+  initOf?: (t: Tensor, fresh: Float32Array) => Float32Array;
+  /** Recorded in the config as base_model_name_or_path. */
+  baseModel?: string;
+}
+
+/** Whether a base weight trains with this method (besides a task head, which always does). */
+export function trainsBaseWeight(tuning: Tuning, name: string): boolean {
+  return tuning.method === 'fmft' || (tuning.method === 'adapter' && tuning.config.trainLayerNorms && isLayerNorm(name));
+}
+
+export function buildTuningGraph(model: ModelFolder, weights: WeightMap, tuning: Tuning, o: TuningGraphOptions): TuningGraph {
+  const initOf = o.initOf ?? ((_t: Tensor, fresh: Float32Array) => fresh);
+  const b = new GraphBuilder(`tune-${tuning.method}`);
+  const w = new GraphWeights(b, weights, (n) => trainsBaseWeight(tuning, n) || isJitFineHead(n));
+  const ids = b.input('input_ids', 'int64', ['batch', 'src']);
+  const mask = b.input('attention_mask', 'int64', ['batch', 'src']);
+  const taskType = model.kind === 'roberta' ? 'FEATURE_EXTRACTION' : 'SEQ_2_SEQ_LM';
+  const baseModel = o.baseModel ?? model.dir;
+  if (tuning.method === 'peft-prefix' && model.kind !== 't5') throw new ChangelingError('usage', 'PEFT\'s prefix mode (--peft-prefix) is for T5 models; use --method prefix without it');
+  let loss: Tensor | null = null;
+  let logit: Tensor | null = null;
+  let attention: Tensor | null = null;
+  let promptEmbeddings: Tensor | null = null;
+  if (model.kind === 'roberta') {
+    const feats = b.input('expert_features', 'float32', ['batch', FEATURE_COUNT]);
+    const attentions: Tensor[] = [];
+    const prefix = [...weights.keys()].some((k) => k.startsWith('roberta.')) ? 'roberta.' : '';
+    const enc = roberta(b, model.config, w, ids, mask, { prefix, attentions: o.training ? undefined : attentions });
+    logit = b.reshape(jitFineHead(b, w, enc.lastHidden, feats), [-1]);
+    if (o.training) loss = b.bceWithLogits(logit, b.input('labels', 'float32', ['batch']));
+    else attention = b.reduceMean(b.slice(attentions.at(-1)!, [0], [1], [2]), [1, 2], false);
+  } else {
+    if (!o.training) throw new ChangelingError('usage', 'sequence-to-sequence inference graphs are built by the runtime, not the tuning builder');
+    const dec = b.input('decoder_input_ids', 'int64', ['batch', 'tgt']);
+    const labels = b.input('labels', 'int64', ['batch', 'tgt']);
+    let logits: Tensor;
+    if (model.kind === 't5') {
+      let selfPrefix;
+      if (tuning.method === 'peft-prefix') {
+        selfPrefix = peftT5Prefix(b, model.config, tuning.config);
+        promptEmbeddings = selfPrefix.embeddings;
+      }
+      logits = t5Decoder(b, model.config, w, dec, t5Encoder(b, model.config, w, ids, mask), mask, { selfPrefix });
+    } else {
+      logits = bartDecoder(b, model.config, w, dec, bartEncoder(b, model.config, w, ids, mask), mask);
+    }
+    loss = b.crossEntropy(logits, labels);
+  }
+  // The method's own parameters, with their initialisers.
+  const own: Array<{ tensor: Tensor; fresh: Float32Array }> = [];
+  let config: Record<string, unknown> | null = null;
+  if (tuning.method === 'lora') {
+    const cfg = { ...tuning.config, taskType, baseModel };
+    const dropoutSeed = o.training && cfg.loraDropout > 0 ? b.input('dropout_seed', 'int64', []) : null;
+    for (const l of injectLora(b, { ...cfg, loraDropout: o.training ? cfg.loraDropout : 0 }, { dropoutSeed })) {
+      const fresh = initLora(l, o.rand);
+      own.push({ tensor: l.a, fresh: fresh.a }, { tensor: l.b, fresh: fresh.b });
+    }
+    config = loraConfigJson(cfg);
+  } else if (tuning.method === 'adapter') {
+    for (const a of injectAdapters(b, tuning.config)) {
+      const fresh = initAdapter(a, tuning.config.size, o.rand);
+      for (const t of Object.values(a.params)) own.push({ tensor: t, fresh: fresh[t.name]! });
+    }
+    config = adapterConfigJson(tuning.config, baseModel, taskType);
+  } else if (tuning.method === 'prefix') {
+    const P = tuning.config.numVirtualTokens;
+    const prefixes = injectPrefixes(b, P);
+    for (const p of prefixes) {
+      const fresh = initPrefix(p, o.rand);
+      own.push({ tensor: p.key, fresh: fresh[p.key.name]! }, { tensor: p.value, fresh: fresh[p.value.name]! });
+    }
+    // The first token's attention also covers the P prefix slots: cut off, so line scores index the tokens.
+    if (attention) attention = b.slice(attention, [P], [2 ** 31 - 1], [1]);
+    config = prefixConfigJson(tuning.config, baseModel, taskType, prefixes.map((p) => p.site));
+  } else if (tuning.method === 'peft-prefix') {
+    const E = promptEmbeddings!;
+    const n = (E.shape as number[]).reduce((a, d) => a * d, 1);
+    // PEFT's default: N(0, 1) (Box-Muller over the seeded stream).
+    const normal = () => Math.sqrt(-2 * Math.log(Math.max(o.rand(), 1e-12))) * Math.cos(2 * Math.PI * o.rand());
+    own.push({ tensor: E, fresh: Float32Array.from({ length: n }, normal) });
+    config = peftPrefixConfigJson(tuning.config, baseModel, taskType);
+  }
+  if (logit && !o.training) {
+    b.output(logit, 'logit');
+    b.output(attention!, 'attention');
+  }
+  const params: ParamSpec[] = [
+    ...w.trainable.map((p) => ({ ...p })),
+    ...own.map(({ tensor, fresh }) => ({ tensor, init: initOf(tensor, fresh), decay: !tensor.name.endsWith('bias') })),
+  ];
+  return { b, loss, params, config };
+}
