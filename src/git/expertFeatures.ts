@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import type { CommitRecord, DiffFile } from './types.js';
 import { walkHistory } from './history.js';
 import type { Repository } from './repository.js';
+import { codeFiles } from './codeFiles.js';
 
 /**
  * The 14 expert features of Kamei et al. (TSE 2013) as Commit Guru computes them for JIT-Defects4J,
@@ -14,6 +15,12 @@ import type { Repository } from './repository.js';
  *   earlier commits), REXP (each weighted 1 / (1 + age in years)), SEXP (the author's earlier commits to the
  *   touched subsystems, summed over subsystems).
  * Merge commits are neither scored nor applied (their changes are counted in the commits they merge).
+ * Only code files count (`codeFiles.ts`: source extensions, never lock, generated, vendored or minified
+ * files), for the change's own features and for the history ones alike; a commit that changes no code file
+ * adds no experience (EXP, REXP, SEXP count earlier commits that changed code). Authors are people by name
+ * (lower-cased; the email when there is no name), as Commit Guru tells them apart. Renames are followed
+ * (the renamed file keeps its history), a deliberate difference from Commit Guru, whose tracker starts a
+ * renamed file afresh.
  */
 export const FEATURE_NAMES = ['ns', 'nd', 'nf', 'entropy', 'la', 'ld', 'lt', 'fix', 'ndev', 'age', 'nuc', 'exp', 'rexp', 'sexp'] as const;
 /** How many expert features there are (the JIT-Fine head's input width). */
@@ -24,12 +31,8 @@ export type ExpertFeatures = Record<FeatureName, number>;
 const DAY = 86_400_000;
 const YEAR = 365 * DAY;
 
-/** Fixing commits by their message, as SZZ finds them: fix/bug/defect/patch words, or an issue id. */
-export const FIX_PATTERN = /\b(fix(e[sd]|ing)?|bugs?|bugfix|defects?|patch(e[sd])?|faults?|crash(e[sd])?|issues?)\b|(^|\s)#\d+\b|\b[A-Z][A-Z0-9]+-\d+\b/i;
-
-export function isFix(message: string): boolean {
-  return FIX_PATTERN.test(message);
-}
+export { isFix } from './fixMessage.js';
+import { isFix } from './fixMessage.js';
 
 interface FileState {
   lines: number;
@@ -53,14 +56,15 @@ export interface ChangeInput {
 const subsystemOf = (p: string) => (p.includes('/') ? p.slice(0, p.indexOf('/')) : '');
 const dirOf = (p: string) => posix.dirname(p);
 
+/** A commit as the features see it: its code files only (`codeFiles.ts`), as Commit Guru counts them. */
 export function changeInput(c: CommitRecord): ChangeInput {
-  return { author: (c.author.email || c.author.name).toLowerCase(), time: Date.parse(c.authorDate), message: c.message, files: c.files };
+  return { author: (c.author.name || c.author.email).toLowerCase(), time: Date.parse(c.authorDate), message: c.message, files: codeFiles(c.files) };
 }
 
-/** The staged change as a would-be commit by the configured git user (email, else name), now. */
+/** The staged change as a would-be commit by the configured git user (name, else email), now; code files only. */
 export async function stagedChangeInput(repo: Repository, files: readonly DiffFile[], message = ''): Promise<ChangeInput> {
-  const who = (await repo.git.raw(['config', 'user.email']).catch(() => '')).trim() || (await repo.git.raw(['config', 'user.name']).catch(() => '')).trim();
-  return { author: who.toLowerCase(), time: Date.now(), message, files };
+  const who = (await repo.git.raw(['config', 'user.name']).catch(() => '')).trim() || (await repo.git.raw(['config', 'user.email']).catch(() => '')).trim();
+  return { author: who.toLowerCase(), time: Date.now(), message, files: codeFiles(files) };
 }
 
 /** A FeatureState as plain JSON (for the on-disk cache of a repository's feature history). */
@@ -153,6 +157,8 @@ export class FeatureState {
       s.changes++;
       this.files.set(f.path, s);
     }
+    // Experience is in changes to code: a commit without a code file adds none (as JIT-Defects4J counts it).
+    if (c.files.length === 0) return;
     const a: AuthorState = this.authors.get(c.author) ?? { times: [], subsystems: new Map() };
     a.times.push(c.time);
     for (const s of new Set(c.files.map((f) => subsystemOf(f.path)))) a.subsystems.set(s, (a.subsystems.get(s) ?? 0) + 1);

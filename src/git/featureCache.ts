@@ -12,7 +12,7 @@ import { writeBytesAtomic } from '../util/atomicFile.js';
  * the new commits (applied after the cached ones); anything else (a rewritten history) walks it all again.
  * A cache that cannot be read is rebuilt; one that cannot be written (a read-only repository) is skipped.
  */
-const FORMAT = 'changeling-feature-history/1';
+const FORMAT = 'changeling-feature-history/2';
 
 export interface FeatureHistory {
   state: FeatureState;

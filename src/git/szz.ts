@@ -1,5 +1,6 @@
 import { cpus } from 'node:os';
-import { isFix } from './expertFeatures.js';
+import { isFix } from './fixMessage.js';
+import { codeFiles } from './codeFiles.js';
 import { walkHistory } from './history.js';
 import type { Repository } from './repository.js';
 import { gitBytes } from './run.js';
@@ -8,7 +9,8 @@ import type { CommitRecord } from './types.js';
 /**
  * SZZ labels as the study describes them: a commit is buggy when a later fixing commit's removed or
  * modified lines blame back to it (`git blame -w` on the fix's parent), ignoring blank, whitespace-only
- * and comment lines. Fixing commits are found by their message (fix/bug/defect/patch words, issue ids).
+ * and comment lines, in code files only (`codeFiles.ts`, as Commit Guru's SZZ). Fixing commits are found by
+ * their message (`fixMessage.ts`: fix words, not inside links, paths or merged branch names).
  * Filters: merges are neither fixes nor candidates; a candidate that postdates its fix is dropped; a fix
  * that blames more than `maxBlamed` commits is dropped (large refactors and mass changes). `labelsAt`
  * keeps only fixes made up to a time, so that labels of a time-ordered split use no later information.
@@ -34,8 +36,8 @@ const COMMENT = /^\s*(\/\/|#|\/\*|\*\/|\*|--|;)/;
 /** The removed lines of a fix worth blaming, by old file: [oldPath, old line numbers]. */
 function blameTargets(c: CommitRecord): Array<[string, number[]]> {
   const out: Array<[string, number[]]> = [];
-  for (const f of c.files) {
-    if (f.status === 'added' || f.binary || f.submodule) continue;
+  for (const f of codeFiles(c.files)) {
+    if (f.status === 'added' || f.submodule) continue;
     const lines: number[] = [];
     for (const h of f.hunks) {
       let old = h.oldStart;

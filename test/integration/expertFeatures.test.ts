@@ -22,7 +22,7 @@ function history(): TestRepo {
   r.write('side.txt', 'x\n').commitAs('side work', BOB, 1); // day 3
   r.git('checkout', '-q', 'main');
   r.git('merge', '-q', '--no-ff', '-m', 'merge side', 'side');
-  r.write('src/a.c', '1\nTWO\n3\n4\n5\n').write('docs/x.md', 'a\n');
+  r.write('src/a.c', '1\nTWO\n3\n4\n5\n').write('docs/x.md', 'a\n').write('vendor/dep.c', 'v\n'.repeat(10));
   r.commitAs('tweak', ADA, 1); // day 4
   return r;
 }
@@ -32,31 +32,34 @@ test('expert features of each commit, computed by hand for a small history', asy
   const got: Array<{ sha: string; features: ExpertFeatures }> = [];
   for await (const x of historyFeatures(await openRepository(r.dir))) got.push(x);
   assert.equal(got.length, 4, 'the merge is not scored');
-  const [c1, c2, , c4] = got.map((x) => x.features);
+  const [c1, c2, c3, c4] = got.map((x) => x.features);
   const H = (ps: number[]) => -ps.reduce((s, p) => s + p * Math.log2(p), 0);
-  assert.deepEqual(c1, { ns: 2, nd: 2, nf: 2, entropy: H([3 / 5, 2 / 5]), la: 5, ld: 0, lt: 0, fix: 0, ndev: 0, age: 0, nuc: 0, exp: 0, rexp: 0, sexp: 0 });
+  // Code files only: docs/x.md, side.txt and the vendored vendor/dep.c never count.
+  assert.deepEqual(c1, { ns: 1, nd: 1, nf: 1, entropy: 0, la: 3, ld: 0, lt: 0, fix: 0, ndev: 0, age: 0, nuc: 0, exp: 0, rexp: 0, sexp: 0 });
   // Bob, day 2: a.c (+1 -1, 3 lines before, last changed a day ago by Ada), b.c new (+4).
   assert.deepEqual(c2, { ns: 1, nd: 1, nf: 2, entropy: H([2 / 6, 4 / 6]), la: 5, ld: 1, lt: 1.5, fix: 1, ndev: 1, age: 0.5, nuc: 1, exp: 0, rexp: 0, sexp: 0 });
-  // Ada, day 4: a.c (+2; 3 lines before; changed day 2 by Bob), x.md (-1; 2 lines; changed day 1 by Ada).
+  // Bob, day 3: only side.txt: no code, no experience gained.
+  assert.deepEqual([c3!.nf, c3!.la, c3!.exp], [0, 0, 1]);
+  // Ada, day 4: a.c (+2; 3 lines before; changed day 2 by Bob); x.md and vendor/dep.c are not code.
   const f = c4!;
-  assert.equal(f.ns, 2);
-  assert.equal(f.nf, 2);
+  assert.equal(f.ns, 1);
+  assert.equal(f.nf, 1);
   assert.equal(f.la, 2);
-  assert.equal(f.ld, 1);
-  assert.equal(f.lt, (3 + 2) / 2);
+  assert.equal(f.ld, 0);
+  assert.equal(f.lt, 3);
   assert.equal(f.fix, 0);
   assert.equal(f.ndev, 2, 'Ada and Bob changed a.c before');
-  assert.equal(f.nuc, 2 + 1);
+  assert.equal(f.nuc, 2);
   assert.equal(f.exp, 1);
-  assert.equal(f.sexp, 2, 'Ada touched src and docs once each before');
+  assert.equal(f.sexp, 1, 'Ada changed code in src once before');
   assert.ok(Math.abs(f.rexp - 1 / (1 + (3 / 365))) < 1e-9, `rexp ${f.rexp}`);
-  assert.ok(Math.abs(f.age - (2 + 3) / 2) < 1e-9, `age ${f.age}`);
-  assert.ok(Math.abs(f.entropy - H([2 / 3, 1 / 3])) < 1e-12);
+  assert.ok(Math.abs(f.age - 2) < 1e-9, `age ${f.age}`);
+  assert.equal(f.entropy, 0);
 });
 
 test('the fix classifier', () => {
-  for (const m of ['Fix NPE in parser', 'fixes #12', 'bugfix: off by one', 'Patch the leak', 'JIRA-123 handle empty input', 'crash when empty']) assert.ok(isFix(m), m);
-  for (const m of ['Add feature flag', 'prefix handling', 'Update docs', 'debugging output removed']) assert.equal(isFix(m), false, m);
+  for (const m of ['Fix NPE in parser', 'fixes #12', 'bugfix: off by one', 'crash when empty', 'Tests failed on Windows', 'Apply NullPointerFix', 'Merge pull request #3 from a/b\n\nFix crash on empty input', 'wrong (sic) result']) assert.ok(isFix(m), m);
+  for (const m of ['Add feature flag', 'prefix handling', 'Update docs', 'debugging output removed', 'Patch the leak', 'JIRA-123 handle empty input', '[CODEC-125] Apply the patch https://issues.example.org/performanceAndBugs.patch', "Merge branch 'fix/login' into main", 'Merge pull request #12 from someone/bugfix-crash', 'Update docs/fixes.md', 'Thanks to fix@example.com']) assert.equal(isFix(m), false, m);
 });
 
 test('changeling features: JSON lines per commit, a range, and the staged change', () => {
@@ -69,6 +72,8 @@ test('changeling features: JSON lines per commit, a range, and the staged change
   assert.deepEqual(Object.keys(rows[0]), ['sha', 'ns', 'nd', 'nf', 'entropy', 'la', 'ld', 'lt', 'fix', 'ndev', 'age', 'nuc', 'exp', 'rexp', 'sexp']);
   const last = cli('--json', '--range', 'HEAD~2..HEAD');
   assert.equal(last.stdout.trim().split('\n').length, 2, 'the side commit and the last one (the merge is not scored)');
+  assert.deepEqual(rows.map((x) => x.nf), [1, 2, 0, 1], 'code files only');
+  r.git('config', 'user.name', 'Ada');
   r.git('config', 'user.email', 'ada@example.com');
   r.write('src/b.c', 'p\n').write('src/c.c', 'new\n');
   r.git('add', '-A');
