@@ -7,8 +7,9 @@ import { interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
 export const RISK_HELP = `changeling risk [--repo PATH] [--staged | --commit REV | --range A..B] [--model PATH] [--fail-on high|medium|low|never] [--json]
 
-  The defect risk of the staged change (default), a commit, or a range such as @{u}..HEAD (merges
-  skipped): probability, level, the top reasons and the riskiest changed lines. The model is --model (a
+  The defect risk of the staged change (default), a commit, or a range such as @{u}..HEAD: probability,
+  level, the top reasons and the riskiest changed lines (of code files). A merge is not a change of its own:
+  a range skips merges, --commit MERGE and a merge being concluded score the commits the merge brings. The model is --model (a
   .json linear model or a neural model folder), else the repository's own (changeling risk-train), else the
   embedded default (expert features only). Levels: high at or above the model's threshold, medium at half
   of it, low below.
@@ -26,7 +27,7 @@ export const RISKY_EXIT = 3;
 export function formatRisk(r: RiskResult): string {
   const head = `${r.level.toUpperCase().padEnd(6)} ${(r.probability * 100).toFixed(0).padStart(3)}%  ${r.sha ? r.sha.slice(0, 12) : 'staged'}  ${r.subject.slice(0, 72)}`;
   const reasons = r.reasons.map((x) => {
-    return `      ${x.contribution >= 0 ? 'raises' : 'lowers'} ${Math.abs(x.contribution).toFixed(2).padStart(5)}  ${reasonText(x.name, x.value)}`;
+    return `      ${x.contribution >= 0 ? 'raises' : 'lowers'} ${Math.abs(x.contribution).toFixed(2).padStart(5)}  ${reasonText(x.name, x.value, r.features)}`;
   });
   const lines = r.lines.map((l) => `      ${l.path}:${l.line} ${l.sign} ${l.text.trim().slice(0, 80)}  (${l.score.toFixed(3)})`);
   return [head, ...(reasons.length ? ['    reasons (effect on the log-odds):', ...reasons] : []), ...(lines.length ? ['    riskiest lines:', ...lines] : [])].join('\n');
@@ -50,12 +51,14 @@ export async function riskCommand(argv: string[]): Promise<number> {
   const model = await loadRiskModel(repo, values.model);
   const results = await assessRisk(repo, target, model, { reasons: parseCount('reasons', values.reasons), lines: parseCount('lines', values.lines), signal: interruptSignal() });
   if (values.json) await printJson({ model: model.source, kind: model.kind, threshold: model.threshold, results });
-  else if (results.length === 0) await writeOut(`no commits in ${values.range}\n`);
+  else if (results.length === 0) await writeOut(target.kind === 'range' ? `no commits in ${values.range}\n` : 'a merge that brings no commit of its own: nothing to score\n');
   else {
     // The staged change is scored as a commit by the configured user: without one, as a newcomer's.
     const noUser = target.kind === 'staged' && !(await repo.git.raw(['config', 'user.email']).catch(() => '')).trim();
     const note = noUser ? 'note: git has no user.email here, so the staged change is scored as a first-time author\'s (the experience features are 0); set it with git config user.email\n' : '';
-    await writeOut(`${results.map(formatRisk).join('\n')}\n(model: ${model.source}, ${model.kind}; threshold ${(model.threshold * 100).toFixed(0)}%)\n${note}`);
+    const merge = results[0]!.mergedBy;
+    const mergeNote = merge === undefined ? '' : `${merge ? `${merge.slice(0, 12)} is a merge` : 'a merge is being concluded'}: a merge is not scored as a change of its own; the ${results.length === 1 ? 'commit' : `${results.length} commits`} it brings:\n`;
+    await writeOut(`${mergeNote}${results.map(formatRisk).join('\n')}\n(model: ${model.source}, ${model.kind}; threshold ${(model.threshold * 100).toFixed(0)}%)\n${note}`);
   }
   const risky = failOn !== 'never' && results.some((r) => ORDER[r.level] >= ORDER[failOn as RiskLevel]);
   return risky ? RISKY_EXIT : 0;

@@ -9,29 +9,34 @@ import { evaluateBaseline, trainBaseline } from '../tasks/jitdp/baseline.js';
 import { jitdpDataset } from '../tasks/jitdp/dataset.js';
 import { writeLinearModel } from '../tasks/jitdp/modelFile.js';
 import { NeuralRisk, saveNeural, trainNeural, type NeuralMethod } from '../tasks/jitdp/neural.js';
-import { loadRiskModel, repoModelPath } from '../tasks/jitdp/risk.js';
+import { loadRiskModel, repoModelPath, type LoadedRiskModel } from '../tasks/jitdp/risk.js';
 import { ChangelingError } from '../util/errors.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
-export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--encoder DIR [--method lora|adapter|prefix] [--epochs N] [--max-length N]] [--out PATH] [--json]
+export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--encoder DIR [--method lora|adapter|prefix] [--epochs N] [--max-length N]] [--adopt auto|always|never] [--out PATH] [--json]
 
   Trains a risk model on the repository's own history: SZZ labels, time-ordered 80/10/10 splits, the
   JITLine-style model (code tokens + expert features), or with --encoder the JIT-Fine-style neural model
   (LoRA or an adapter on a RoBERTa-family model folder, e.g. from "changeling download microsoft/codebert-base").
-  It reports the test-split metrics of the new model next to the embedded default's on the same commits, and
-  saves the model in the repository's git folder (changeling/risk-model[.json]), where "changeling risk"
-  finds it, or at --out. A history with fewer than --min-commits (200) training commits or fewer than 20
-  buggy ones is too thin: nothing is saved and the embedded default stays in use.`;
+  It reports the test-split metrics of the new model next to the embedded default's on the same commits.
+  --adopt auto (default): the new model replaces the one "changeling risk" uses now (the repository's earlier
+  model, else the embedded default) only when its validation-split AUC is higher (a tie keeps the one in
+  use); always: replace it anyway; never: keep it. An adopted model is saved in the repository's git folder
+  (changeling/risk-model[.json]); --out writes the new model there instead, whatever the verdict, and changes
+  nothing in use. A history with fewer than --min-commits (200) training commits or fewer than 20 buggy ones
+  is too thin: nothing is saved and the model in use stays.`;
 
 export async function riskTrainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {
       repo: { type: 'string' }, encoder: { type: 'string' }, method: { type: 'string', default: 'lora' }, epochs: { type: 'string' }, 'max-length': { type: 'string' },
-      out: { type: 'string' }, 'min-commits': { type: 'string' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false },
+      out: { type: 'string' }, 'min-commits': { type: 'string' }, adopt: { type: 'string', default: 'auto' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false },
     },
   });
   if (values.method !== 'lora' && values.method !== 'adapter' && values.method !== 'prefix') throw new ChangelingError('usage', `--method must be lora, adapter or prefix, not "${values.method}"`);
+  const adopt = values.adopt!;
+  if (adopt !== 'auto' && adopt !== 'always' && adopt !== 'never') throw new ChangelingError('usage', `--adopt must be auto, always or never, not "${adopt}"`);
   const repo = await openRepository(values.repo ?? process.cwd());
   requireCommits(repo);
   const signal = interruptSignal();
@@ -51,9 +56,15 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
   return withLock(join(await repoDataDir(repo), 'locks', 'jitdp.lock'), 'changeling risk-train', async () => {
   const fallback = await loadRiskModel(null);
   const defaultMetrics = evaluateBaseline(fallback.linear!, data.test);
+  // The model "changeling risk" uses now, and how it does on this validation split.
+  const inUse = await loadRiskModel(repo);
+  const scoreOn = async (m: LoadedRiskModel, split: typeof data.validation) => (m.linear ? evaluateBaseline(m.linear, split) : await m.neural!.evaluate(split, signal));
+  const inUseValidation = await scoreOn(inUse, data.validation);
   let metrics: JitdpMetrics;
-  let out: string;
+  let validation: JitdpMetrics;
   const info = { repo: repo.root, head: repo.head, trainedAt: new Date().toISOString(), ...summary };
+  let save: (dest: string) => Promise<void>;
+  let live: string;
   if (values.encoder) {
     progress.update('training the neural model...', true);
     const m = await trainNeural(data.train, data.validation, {
@@ -63,23 +74,39 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
         if (e.kind === 'eval') progress.update(`validation AUC ${e.metric.toFixed(3)} (best ${e.best.toFixed(3)})`, true);
       },
     });
-    metrics = await (await NeuralRisk.create(m)).evaluate(data.test, signal);
-    out = values.out ? resolve(values.out) : await repoModelPath(repo);
-    const dest = out;
-    await replaceDirectory(dest, (tmp) => saveNeural(tmp, m, { ...info, test: metrics }));
-    if (!values.out) await rm(`${out}.json`, { force: true });
+    const scorer = await NeuralRisk.create(m);
+    metrics = await scorer.evaluate(data.test, signal);
+    validation = await scorer.evaluate(data.validation, signal);
+    live = await repoModelPath(repo);
+    save = async (dest) => {
+      await replaceDirectory(dest, (tmp) => saveNeural(tmp, m, { ...info, test: metrics, validation }));
+      // The file of an earlier linear model goes after the new folder is complete.
+      if (dest === live) await rm(`${live}.json`, { force: true });
+    };
   } else {
     progress.update('training the JITLine-style model...', true);
     const m = trainBaseline(data.train, data.validation);
     metrics = evaluateBaseline(m, data.test);
-    out = values.out ? resolve(values.out) : `${await repoModelPath(repo)}.json`;
-    await mkdir(resolve(out, '..'), { recursive: true });
-    await writeLinearModel(out, m, { ...info, test: metrics });
-    // The folder of an earlier neural model goes after the new file is complete.
-    if (!values.out) await rm(out.slice(0, -'.json'.length), { recursive: true, force: true });
+    validation = evaluateBaseline(m, data.validation);
+    live = `${await repoModelPath(repo)}.json`;
+    save = async (dest) => {
+      await mkdir(resolve(dest, '..'), { recursive: true });
+      await writeLinearModel(dest, m, { ...info, test: metrics, validation });
+      // The folder of an earlier neural model goes after the new file is complete.
+      if (dest === live) await rm(live.slice(0, -'.json'.length), { recursive: true, force: true });
+    };
   }
+  // Without both kinds of commit in the validation split there is nothing to compare: the model in use stays.
+  const comparable = Number.isFinite(validation.aucRoc) && Number.isFinite(inUseValidation.aucRoc);
+  const better = comparable && validation.aucRoc > inUseValidation.aucRoc;
+  const adopted = adopt === 'always' || (adopt === 'auto' && better);
+  const auc = `validation AUC ${validation.aucRoc.toFixed(3)} against ${inUseValidation.aucRoc.toFixed(3)} for ${describeModel(inUse)}`;
+  const reason = adopt === 'always' ? `adopted (--adopt always; ${auc})` : adopt === 'never' ? `not adopted (--adopt never; ${auc})` : better ? `adopted: it beats the model in use (${auc})` : comparable ? `not adopted: it does not beat the model in use (${auc})` : 'not adopted: the validation split has no buggy commit (or no clean one) to compare the models on';
+  const saved = values.out ? resolve(values.out) : adopted ? live : null;
+  if (saved) await save(saved);
+  const using = adopted && !values.out ? `this repository's new model (${live})` : describeModel(inUse);
   progress.done();
-  if (values.json) await printJson({ saved: out, ...summary, test: metrics, embeddedDefaultOnTest: defaultMetrics });
+  if (values.json) await printJson({ saved, adopted: adopted && !values.out, reason, riskUses: adopted && !values.out ? live : inUse.source, ...summary, validation, inUseOnValidation: { model: inUse.source, metrics: inUseValidation }, test: metrics, embeddedDefaultOnTest: defaultMetrics });
   else {
     const row = (name: string, m: JitdpMetrics) => `${name.padEnd(18)} ${m.f1.toFixed(3).padStart(6)} ${m.aucRoc.toFixed(3).padStart(6)} ${m.recallAt20Effort.toFixed(3).padStart(7)} ${m.effortAt20Recall.toFixed(3).padStart(7)} ${m.popt.toFixed(3).padStart(6)}`;
     await writeOut([
@@ -87,9 +114,16 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
       `model                  F1    AUC  R@20%E  E@20%R   Popt   (test split)`,
       row(values.encoder ? 'this repo, neural' : 'this repo, linear', metrics),
       row('embedded default', defaultMetrics),
-      `saved to ${out}`,
+      `the new model: ${reason}`,
+      saved ? `saved to ${saved}` : 'nothing saved',
+      `"changeling risk" uses ${using}`,
     ].join('\n') + '\n');
   }
   return 0;
   });
+}
+
+/** A model in use, in words. */
+function describeModel(m: LoadedRiskModel): string {
+  return m.source === 'embedded default' ? 'the embedded default' : `this repository's earlier model (${m.source})`;
 }

@@ -108,7 +108,9 @@ export class RiskController implements vscode.Disposable {
       this.item.backgroundColor = undefined;
       this.item.show();
       const model = await this.model(root);
-      const [result] = await assessRisk(await openRepository(root), { kind: 'staged' }, model, { signal: ac.signal, lines: 10 });
+      const results = await assessRisk(await openRepository(root), { kind: 'staged' }, model, { signal: ac.signal, lines: 10 });
+      // Concluding a merge scores the commits it brings: the riskiest of them is shown.
+      const result = results.reduce<RiskResult | undefined>((a, b) => (!a || b.probability > a.probability ? b : a), undefined);
       if (ac.signal.aborted || !result) return null;
       this.last = { root, result, model };
       this.render(result, model);
@@ -132,8 +134,9 @@ export class RiskController implements vscode.Disposable {
     this.item.text = `${r.level === 'high' ? '$(warning)' : '$(shield)'} Risk ${r.level} ${pct}`;
     this.item.backgroundColor = r.level === 'high' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     const md = new vscode.MarkdownString(undefined, true);
-    md.appendMarkdown(`**Changeling: ${r.level} risk (${pct})** for the staged change; threshold ${Math.round(m.threshold * 100)}%.\n\n`);
-    for (const x of r.reasons.slice(0, 3)) md.appendMarkdown(`- ${x.contribution >= 0 ? 'raises' : 'lowers'}: ${reasonText(x.name, x.value)}\n`);
+    const what = r.mergedBy === undefined ? 'the staged change' : `the riskiest commit this merge brings (${r.sha?.slice(0, 12)} ${r.subject}; a merge is not scored as a change of its own)`;
+    md.appendMarkdown(`**Changeling: ${r.level} risk (${pct})** for ${what}; threshold ${Math.round(m.threshold * 100)}%.\n\n`);
+    for (const x of r.reasons.slice(0, 3)) md.appendMarkdown(`- ${x.contribution >= 0 ? 'raises' : 'lowers'}: ${reasonText(x.name, x.value, r.features)}\n`);
     md.appendMarkdown(`\nModel: ${m.source} (${m.kind}; ${m.kind === 'linear' ? 'computed in JavaScript, no onnxruntime needed' : 'onnxruntime on the CPU'}). Click for the report.`);
     this.item.tooltip = md;
     this.item.show();

@@ -23,6 +23,21 @@ test('changeling risk-train then risk: the repository\'s own model scores commit
   assert.ok(t.test.aucRoc > 0.9, `own model AUC ${t.test.aucRoc}`);
   assert.ok('aucRoc' in t.embeddedDefaultOnTest);
   assert.ok(!r.git('status', '--porcelain').trim(), 'the model lives in the git folder, not the work tree');
+  assert.equal(t.adopted, true, t.reason);
+  assert.match(t.reason, /^adopted: it beats the model in use \(validation AUC [\d.]+ against [\d.]+ for the embedded default\)/);
+  assert.equal(t.riskUses, t.saved);
+  // Adoption: --adopt never keeps the model in use; the same data again gives the same model, and a tie keeps
+  // the one in use too. Nothing in use is touched either way.
+  const before = readFileSync(t.saved);
+  const never = JSON.parse(run(r.dir, 'risk-train', '--json', '--min-commits', '150', '--adopt', 'never').stdout);
+  assert.deepEqual([never.adopted, never.saved], [false, null]);
+  assert.match(never.reason, /^not adopted \(--adopt never; validation AUC/);
+  const again = run(r.dir, 'risk-train', '--min-commits', '150');
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, /the new model: not adopted: it does not beat the model in use \(validation AUC ([\d.]+) against \1 for this repository's earlier model/);
+  assert.match(again.stdout, /nothing saved\n"changeling risk" uses this repository's earlier model/);
+  assert.deepEqual(readFileSync(t.saved), before);
+  assert.equal(run(r.dir, 'risk-train', '--adopt', 'sometimes').status, 2);
 
   // The newest risky commit and the newest plain one (risky ones add unsafe_copy).
   const log = r.git('log', '--format=%H %s', '-p', '--no-color').split(/^(?=[0-9a-f]{40} )/m);
@@ -40,6 +55,10 @@ test('changeling risk-train then risk: the repository\'s own model scores commit
   assert.ok(a.results[0].probability > b.results[0].probability, `${a.results[0].probability} vs ${b.results[0].probability}`);
   assert.equal(a.results[0].level, 'high');
   assert.ok(a.results[0].reasons.some((x: { name: string }) => x.name === 'token +unsafe_copy'), JSON.stringify(a.results[0].reasons));
+  // Token reasons are identifiers and keywords a developer can read, never punctuation or numbers.
+  const many = JSON.parse(run(r.dir, 'risk', '--commit', risky, '--json', '--fail-on', 'never', '--reasons', '40').stdout);
+  const tokens = many.results[0].reasons.filter((x: { name: string }) => x.name.startsWith('token '));
+  assert.ok(tokens.length > 0 && tokens.every((x: { name: string }) => /^token [+-][a-z_][a-z0-9_]*$/.test(x.name)), JSON.stringify(tokens));
   const top = a.results[0].lines[0];
   assert.equal(top.sign, '+');
   assert.match(top.text, /^unsafe_copy/);
@@ -62,11 +81,37 @@ test('changeling risk-train then risk: the repository\'s own model scores commit
   assert.equal(empty.status, 2);
   assert.match(empty.stderr, /nothing is staged/);
   r.write('src/a.c', readFileSync(join(r.dir, 'src/a.c'), 'utf8') + 'unsafe_copy(buf_new, len);\n');
+  // Not code: counted in no feature, and never a riskiest line.
+  r.write('NOTES.md', 'unsafe_copy(buf_new, len);\n'.repeat(5)).write('package-lock.json', '{}\n');
   r.git('add', '-A');
-  const staged = JSON.parse(run(r.dir, 'risk', '--json', '--fail-on', 'never').stdout);
+  const staged = JSON.parse(run(r.dir, 'risk', '--json', '--fail-on', 'never', '--lines', '20').stdout);
   assert.equal(staged.results[0].sha, null);
-  assert.equal(staged.results[0].features.la, 1);
-  assert.equal(staged.results[0].lines[0].path, 'src/a.c');
+  assert.deepEqual([staged.results[0].features.la, staged.results[0].features.nf], [1, 1]);
+  assert.ok(staged.results[0].lines.length > 0 && staged.results[0].lines.every((l: { path: string }) => l.path === 'src/a.c'), JSON.stringify(staged.results[0].lines));
+  r.git('reset', '-q');
+  r.git('checkout', '-q', '--', '.');
+  r.git('clean', '-qfd');
+
+  // A merge is not scored as a change of its own: the commits it brings are, and the output says so.
+  r.git('checkout', '-q', '-b', 'topic');
+  r.write('src/topic.c', 'unsafe_copy(t, 1);\n');
+  const brought = r.commit('topic work');
+  r.git('checkout', '-q', 'main');
+  r.git('merge', '-q', '--no-ff', '-m', 'Merge branch \'topic\'', 'topic');
+  const merge = r.git('rev-parse', 'HEAD').trim();
+  const m = JSON.parse(run(r.dir, 'risk', '--commit', merge, '--json', '--fail-on', 'never').stdout);
+  assert.deepEqual(m.results.map((x: { sha: string; mergedBy: string }) => [x.sha, x.mergedBy]), [[brought, merge]]);
+  assert.match(run(r.dir, 'risk', '--commit', merge, '--fail-on', 'never').stdout, new RegExp(`^${merge.slice(0, 12)} is a merge: a merge is not scored as a change of its own; the commit it brings:\n\\S+\\s+\\d+%\\s+${brought.slice(0, 12)}`));
+
+  // Concluding a merge: the staged result is scored as the commits the merge brings.
+  r.git('checkout', '-q', '-b', 'topic2', 'HEAD~1');
+  r.write('src/topic2.c', 'safe_copy(t, 2);\n');
+  const brought2 = r.commit('more topic work');
+  r.git('checkout', '-q', 'main');
+  r.git('merge', '-q', '--no-ff', '--no-commit', 'topic2');
+  const concluding = JSON.parse(run(r.dir, 'risk', '--json', '--fail-on', 'never').stdout);
+  assert.deepEqual(concluding.results.map((x: { sha: string; mergedBy: string | null }) => [x.sha, x.mergedBy]), [[brought2, null]]);
+  r.git('merge', '--abort');
 
   // Bad input: a bad range, two targets, a corrupt model file.
   assert.match(run(r.dir, 'risk', '--range', 'nope..HEAD').stderr, /bad range nope\.\.HEAD/);

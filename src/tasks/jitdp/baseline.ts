@@ -1,3 +1,4 @@
+import { isReasonToken } from './reasons.js';
 import { FEATURE_NAMES } from '../../git/expertFeatures.js';
 import { aucRoc, jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { tokensOfLine, type JitdpCommit } from './dataset.js';
@@ -79,6 +80,8 @@ export interface Reason {
 export function explainBaseline(m: BaselineModel, c: Pick<JitdpCommit, 'features' | 'tokens'>, top = 5): Reason[] {
   const tokens = [...m.vocab.keys()];
   return contributions(m.model, encode(c, m))
+    // Tokens are reasons only when a developer can read them: identifiers and keywords, not punctuation.
+    .filter((x) => x.index < F || isReasonToken(tokens[x.index - F]!))
     .map((x) => ({ name: x.index < F ? FEATURE_NAMES[x.index]! : `token ${tokens[x.index - F]}`, contribution: x.contribution * m.platt.a }))
     .sort((p, q) => Math.abs(q.contribution) - Math.abs(p.contribution))
     .slice(0, top);

@@ -11,6 +11,7 @@ import { repoDataDir, requireCommits, resolveCommit } from '../../git/repository
 import { stagedDiff } from '../../git/staged.js';
 import type { DiffFile } from '../../git/types.js';
 import { changedLines } from '../../git/changedLines.js';
+import { codeFiles } from '../../git/codeFiles.js';
 import { ChangelingError } from '../../util/errors.js';
 import { explainBaseline, lineScoresBaseline, scoreBaseline, type BaselineModel, type Reason } from './baseline.js';
 import { changeTokens } from './dataset.js';
@@ -60,6 +61,8 @@ export interface RiskResult {
   /** The riskiest changed lines, highest first. */
   lines: RiskLine[];
   model: string;
+  /** Set when the change was brought by a merge: the merge's sha (null for a merge being committed), which is not scored itself. */
+  mergedBy?: string | null;
 }
 
 /** Where a repository's own model lives: in its (common) git folder, never in the work tree. */
@@ -97,6 +100,13 @@ interface Change {
   message: string;
   features: ExpertFeatures;
   files: readonly DiffFile[];
+  mergedBy?: string | null;
+}
+
+/** The non-merge commits a merge brings into its first parent's line, newest first. */
+async function broughtBy(repo: Repository, merge: string, firstParent: string): Promise<string[]> {
+  const out = await repo.git.raw(['rev-list', '--no-merges', merge, `^${firstParent}`, '--']);
+  return out.split('\n').filter(Boolean);
 }
 
 const histories = new HeadCache<{ state: FeatureState; features: Map<string, ExpertFeatures> }>();
@@ -109,9 +119,16 @@ function historyState(repo: Repository, signal?: AbortSignal) {
 /** The changes a target names, each with its features as of just before it. */
 async function changesOf(repo: Repository, target: RiskTarget, signal?: AbortSignal): Promise<Change[]> {
   let wanted: string[] = [];
+  let mergedBy: string | null | undefined;
   if (target.kind === 'commit') {
     requireCommits(repo);
-    wanted = [await resolveCommit(repo, target.rev)];
+    const sha = await resolveCommit(repo, target.rev);
+    const parents = (await repo.git.raw(['rev-list', '--parents', '-n', '1', sha, '--'])).trim().split(' ').slice(1);
+    // A merge is not a change of its own: the commits it brings are scored instead.
+    if (parents.length > 1) {
+      wanted = await broughtBy(repo, sha, parents[0]!);
+      mergedBy = sha;
+    } else wanted = [sha];
   } else if (target.kind === 'range') {
     requireCommits(repo);
     const out = await repo.git.raw(['rev-list', '--no-merges', ...rangeArgs(target.range), '--']).catch((e: Error) => {
@@ -121,15 +138,22 @@ async function changesOf(repo: Repository, target: RiskTarget, signal?: AbortSig
   }
   const { state, features } = await historyState(repo, signal);
   if (target.kind === 'staged') {
-    const staged = await stagedDiff(repo, { signal });
-    if (staged.files.length === 0) throw new ChangelingError('usage', 'nothing is staged: stage a change, or name a commit (--commit REV) or a range (--range A..B)');
-    return [{ sha: null, message: '', features: state.features(await stagedChangeInput(repo, staged.files)), files: staged.files }];
+    // A merge being concluded: its staged result is the merged commits' work, scored as those commits.
+    const mergeHead = repo.head ? (await repo.git.raw(['rev-parse', '-q', '--verify', 'MERGE_HEAD^{commit}']).catch(() => '')).trim() : '';
+    if (mergeHead) {
+      wanted = await broughtBy(repo, mergeHead, repo.head!);
+      mergedBy = null;
+    } else {
+      const staged = await stagedDiff(repo, { signal });
+      if (staged.files.length === 0) throw new ChangelingError('usage', 'nothing is staged: stage a change, or name a commit (--commit REV) or a range (--range A..B)');
+      return [{ sha: null, message: '', features: state.features(await stagedChangeInput(repo, staged.files)), files: staged.files }];
+    }
   }
   const out: Change[] = [];
   // Newest first, as git lists them.
   for (const sha of wanted) {
     const c = await commitDiff(repo, sha, { signal });
-    out.push({ sha, message: c.message, features: features.get(sha) ?? state.features(changeInput(c)), files: c.files });
+    out.push({ sha, message: c.message, features: features.get(sha) ?? state.features(changeInput(c)), files: c.files, ...(mergedBy !== undefined ? { mergedBy } : {}) });
   }
   return out;
 }
@@ -137,12 +161,14 @@ async function changesOf(repo: Repository, target: RiskTarget, signal?: AbortSig
 export async function assessRisk(repo: Repository, target: RiskTarget, model: LoadedRiskModel, o: { reasons?: number; lines?: number; signal?: AbortSignal } = {}): Promise<RiskResult[]> {
   const results: RiskResult[] = [];
   for (const c of await changesOf(repo, target, o.signal)) {
-    const lines = [...changedLines(c.files)];
+    // Tokens and lines of code files only, as the features count them.
+    const code = codeFiles(c.files);
+    const lines = [...changedLines(code)];
     let probability: number;
     let reasons: Reason[];
     let scores: Array<number | null>;
     if (model.linear) {
-      const input = { features: c.features, tokens: changeTokens(c.files) };
+      const input = { features: c.features, tokens: changeTokens(code) };
       probability = scoreBaseline(model.linear, input);
       reasons = explainBaseline(model.linear, input, o.reasons ?? 5);
       scores = lineScoresBaseline(model.linear, lines);
@@ -167,6 +193,7 @@ export async function assessRisk(repo: Repository, target: RiskTarget, model: Lo
       reasons: reasons.map((r) => (r.name in c.features ? { ...r, value: c.features[r.name as keyof ExpertFeatures] } : r)),
       lines: ranked,
       model: model.source,
+      ...(c.mergedBy !== undefined ? { mergedBy: c.mergedBy } : {}),
     });
   }
   return results;
