@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { openRepository } from '../git/repository.js';
+import { rangeArgs } from '../git/revisions.js';
 import { assessRisk, loadRiskModel, type RiskLevel, type RiskResult, type RiskTarget } from '../tasks/jitdp/risk.js';
 import { ChangelingError } from '../util/errors.js';
 import { reasonText } from '../tasks/jitdp/reasons.js';
@@ -58,7 +59,10 @@ export async function riskCommand(argv: string[]): Promise<number> {
     const note = noUser ? 'note: git has no user.email here, so the staged change is scored as a first-time author\'s (the experience features are 0); set it with git config user.email\n' : '';
     const merge = results[0]!.mergedBy;
     const mergeNote = merge === undefined ? '' : `${merge ? `${merge.slice(0, 12)} is a merge` : 'a merge is being concluded'}: a merge is not scored as a change of its own; the ${results.length === 1 ? 'commit' : `${results.length} commits`} it brings:\n`;
-    await writeOut(`${mergeNote}${results.map(formatRisk).join('\n')}\n(model: ${model.source}, ${model.kind}; threshold ${(model.threshold * 100).toFixed(0)}%)\n${note}`);
+    // A range skips its merges: say how many, so that nobody wonders where they went.
+    const merges = target.kind === 'range' ? Number((await repo.git.raw(['rev-list', '--merges', '--count', ...rangeArgs(target.range), '--']).catch(() => '0')).trim()) || 0 : 0;
+    const rangeNote = merges === 1 ? 'note: 1 merge in the range is not scored as a change of its own; the commits it brings are\n' : merges > 1 ? `note: ${merges} merges in the range are not scored as changes of their own; the commits they bring are\n` : '';
+    await writeOut(`${mergeNote}${results.map(formatRisk).join('\n')}\n${rangeNote}(model: ${model.source}, ${model.kind}; threshold ${(model.threshold * 100).toFixed(0)}%)\n${note}`);
   }
   const risky = failOn !== 'never' && results.some((r) => ORDER[r.level] >= ORDER[failOn as RiskLevel]);
   return risky ? RISKY_EXIT : 0;

@@ -72,6 +72,18 @@ async function blame(repo: Repository, rev: string, path: string, lines: number[
   return shas;
 }
 
+/**
+ * git blame walks a file's history back from the fix; with a commit-graph carrying changed-path Bloom
+ * filters it skips the commits that did not touch the file without opening their trees (several times faster
+ * on a file that changes rarely). The file is git's own cache (the one `git maintenance` and `git gc` write),
+ * written or brought up to date here; where it cannot be (a read-only or shallow repository), blame simply
+ * runs without it.
+ */
+async function writeCommitGraph(repo: Repository, signal?: AbortSignal): Promise<void> {
+  if (repo.shallowBoundary.size > 0) return;
+  await gitBytes(repo.root, ['commit-graph', 'write', '--reachable', '--changed-paths', '--no-progress'], signal).catch(() => undefined);
+}
+
 export async function szz(repo: Repository, o: SzzOptions = {}): Promise<SzzResult> {
   const maxBlamed = o.maxBlamed ?? 10;
   const commits: Array<{ sha: string; time: number }> = [];
@@ -90,6 +102,7 @@ export async function szz(repo: Repository, o: SzzOptions = {}): Promise<SzzResu
   const fixedBy = new Map<string, string[]>();
   const droppedFixes: Array<{ sha: string; reason: string }> = [];
   const fixes: SzzResult['fixes'] = [];
+  if (fixCommits.length) await writeCommitGraph(repo, o.signal);
   // Blame the fixes a few at a time (git blame is single-threaded), then merge the results in fix order.
   const blamedOf = new Array<Set<string>>(fixCommits.length);
   let next = 0;

@@ -103,6 +103,8 @@ test('changeling risk-train then risk: the repository\'s own model scores commit
   assert.deepEqual(m.results.map((x: { sha: string; mergedBy: string }) => [x.sha, x.mergedBy]), [[brought, merge]]);
   assert.match(run(r.dir, 'risk', '--commit', merge, '--fail-on', 'never').stdout, new RegExp(`^${merge.slice(0, 12)} is a merge: a merge is not scored as a change of its own; the commit it brings:\n\\S+\\s+\\d+%\\s+${brought.slice(0, 12)}`));
 
+  const ranged = run(r.dir, 'risk', '--range', 'HEAD~1..HEAD', '--fail-on', 'never');
+  assert.match(ranged.stdout, new RegExp(`${brought.slice(0, 12)}[\\s\\S]*note: 1 merge in the range is not scored as a change of its own; the commits it brings are\\n`));
   // Concluding a merge: the staged result is scored as the commits the merge brings.
   r.git('checkout', '-q', '-b', 'topic2', 'HEAD~1');
   r.write('src/topic2.c', 'safe_copy(t, 2);\n');

@@ -6,8 +6,8 @@ import type { DiffFile } from '../../git/types.js';
 import { changedLines } from '../../git/changedLines.js';
 
 /**
- * A JIT-DP dataset of a repository: every non-merge commit, oldest first, with its 14 expert features,
- * the code tokens of its added and removed lines, its effort (lines added + deleted), and SZZ labels per
+ * A JIT-DP dataset of a repository: every non-merge commit that changes code, oldest first, with its 14 expert features,
+ * the code tokens of its added and removed lines (code files only), its effort (lines added + deleted), and SZZ labels per
  * time-ordered split (each split's labels use only fixes made before its end).
  */
 export interface JitdpCommit {
@@ -63,9 +63,6 @@ export function changeTokens(files: readonly DiffFile[]): Map<string, number> {
 
 export async function jitdpDataset(repo: Repository, o: { maxBlamed?: number; signal?: AbortSignal } = {}): Promise<JitdpDataset> {
   const labels = await szz(repo, o);
-  const splits = timeOrderedSplits(labels);
-  const labelOf = new Map<string, 0 | 1>();
-  for (const s of [splits.train, splits.validation, splits.test]) for (const c of s) labelOf.set(c.sha, c.label as 0 | 1);
   const state = new FeatureState();
   const rows: JitdpCommit[] = [];
   for await (const c of walkHistory(repo, { reverse: true, maxDiffBytes: 256 << 10, signal: o.signal })) {
@@ -73,10 +70,19 @@ export async function jitdpDataset(repo: Repository, o: { maxBlamed?: number; si
     const input = changeInput(c);
     const features = state.features(input);
     state.apply(input);
-    rows.push({ sha: c.sha, time: input.time, message: c.message, features, tokens: changeTokens(c.files), effort: features.la + features.ld, label: labelOf.get(c.sha) ?? 0, ...changeText(c.files) });
+    // Commits that change no code file are not changes a defect model can judge (nothing of theirs is ever
+    // blamed): they are in no split, as JIT-Defects4J has only commits that change code.
+    if (input.files.length === 0) continue;
+    // input.files: the code files, whose tokens and lines the models read (as the features count them).
+    rows.push({ sha: c.sha, time: input.time, message: c.message, features, tokens: changeTokens(input.files), effort: features.la + features.ld, label: 0, ...changeText(input.files) });
   }
+  // Time-ordered splits of the commits that change code (the walks list them in the same order).
+  const kept = new Set(rows.map((r) => r.sha));
+  const splits = timeOrderedSplits({ ...labels, commits: labels.commits.filter((c) => kept.has(c.sha)) });
+  const labelOf = new Map<string, 0 | 1>();
+  for (const s of [splits.train, splits.validation, splits.test]) for (const c of s) labelOf.set(c.sha, c.label as 0 | 1);
+  for (const r of rows) r.label = labelOf.get(r.sha) ?? 0;
   const n = splits.train.length;
   const v = splits.validation.length;
   return { train: rows.slice(0, n), validation: rows.slice(n, n + v), test: rows.slice(n + v), szz: labels };
 }
-
