@@ -107,11 +107,25 @@ export async function szz(repo: Repository, o: SzzOptions = {}): Promise<SzzResu
   const blamedOf = new Array<Set<string>>(fixCommits.length);
   let next = 0;
   let done = 0;
+  /** The commits a fix may blame: earlier non-merge commits of the history, not the fix itself. */
+  const candidatesOf = (fix: CommitRecord, blamed: Iterable<string>) => {
+    const fixTime = timeOf.get(fix.sha)!;
+    return [...blamed].filter((s) => s !== fix.sha && !merges.has(s) && timeOf.has(s) && timeOf.get(s)! <= fixTime);
+  };
+  const stoppedEarly = new Set<number>();
   const worker = async () => {
     for (let i = next++; i < fixCommits.length; i = next++) {
       const fix = fixCommits[i]!;
       const blamed = new Set<string>();
-      for (const [path, lines] of blameTargets(fix)) for (const s of await blame(repo, `${fix.sha}^`, path, lines, o.signal)) blamed.add(s);
+      const targets = blameTargets(fix);
+      for (const [k, [path, lines]] of targets.entries()) {
+        for (const s of await blame(repo, `${fix.sha}^`, path, lines, o.signal)) blamed.add(s);
+        // A fix that already blames more than maxBlamed commits is dropped whatever its other files say.
+        if (k + 1 < targets.length && candidatesOf(fix, blamed).length > maxBlamed) {
+          stoppedEarly.add(i);
+          break;
+        }
+      }
       blamedOf[i] = blamed;
       o.onProgress?.(++done, fixCommits.length);
     }
@@ -119,10 +133,10 @@ export async function szz(repo: Repository, o: SzzOptions = {}): Promise<SzzResu
   await Promise.all(Array.from({ length: Math.max(1, Math.min(4, cpus().length * 2)) }, worker));
   for (const [i, fix] of fixCommits.entries()) {
     const fixTime = timeOf.get(fix.sha)!;
-    const candidates = [...blamedOf[i]!].filter((s) => s !== fix.sha && !merges.has(s) && timeOf.has(s) && timeOf.get(s)! <= fixTime);
+    const candidates = candidatesOf(fix, blamedOf[i]!);
     if (candidates.length === 0) continue;
     if (candidates.length > maxBlamed) {
-      droppedFixes.push({ sha: fix.sha, reason: `blames ${candidates.length} commits (more than ${maxBlamed})` });
+      droppedFixes.push({ sha: fix.sha, reason: `blames ${stoppedEarly.has(i) ? 'at least ' : ''}${candidates.length} commits (more than ${maxBlamed})` });
       continue;
     }
     fixes.push({ sha: fix.sha, time: fixTime, blamed: candidates });

@@ -1,7 +1,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { TestRepo } from '../helpers/gitRepo.js';
 import { openRepository } from '../../src/git/repository.js';
 import { labelsAt, szz, timeOrderedSplits } from '../../src/git/szz.js';
@@ -32,17 +33,32 @@ test('SZZ: the fix blames the commit that introduced the changed line, not the c
   assert.deepEqual([...labelsAt(res, res.commits[3]!.time)], [c2]);
 });
 
-test('SZZ: a fix that blames too many commits is dropped', async () => {
+/** Three commits write x.c a line each (and a fourth writes y.c); the fix rewrites them all. */
+function blameHeavy(secondFile: boolean): TestRepo {
   const r = TestRepo.init();
   repos.push(r);
   r.write('x.c', 'a\n').commitAs('one', A);
   r.write('x.c', 'a\nb\n').commitAs('two', A);
   r.write('x.c', 'a\nb\nc\n').commitAs('three', A);
+  if (secondFile) {
+    r.write('y.c', 'p\n').commitAs('four', A);
+    r.write('y.c', 'q\n');
+  }
   r.write('x.c', 'z\n').commitAs('fix everything', A);
-  const res = await szz(await openRepository(r.dir), { maxBlamed: 2 });
+  return r;
+}
+
+test('SZZ: a fix that blames too many commits is dropped; blaming stops once it does (its other files cannot save it), and blame gets git\'s commit-graph', async () => {
+  const one = blameHeavy(false);
+  const res = await szz(await openRepository(one.dir), { maxBlamed: 2 });
   assert.equal(res.fixedBy.size, 0);
-  assert.match(res.droppedFixes[0]!.reason, /blames 3 commits/);
-  assert.equal((await szz(await openRepository(r.dir))).fixedBy.size, 3);
+  assert.deepEqual(res.droppedFixes.map((d) => d.reason), ['blames 3 commits (more than 2)']);
+  assert.equal((await szz(await openRepository(one.dir))).fixedBy.size, 3);
+  const two = blameHeavy(true);
+  const early = await szz(await openRepository(two.dir), { maxBlamed: 2 });
+  assert.deepEqual(early.droppedFixes.map((d) => d.reason), ['blames at least 3 commits (more than 2)'], 'y.c was not blamed');
+  assert.equal((await szz(await openRepository(two.dir))).fixedBy.size, 4, 'with the default limit every file is blamed');
+  assert.ok(existsSync(join(two.dir, '.git', 'objects', 'info', 'commit-graph')), 'the commit-graph (with changed paths) is written');
 });
 
 test('time-ordered splits label each split with only the fixes made before its end', async () => {
