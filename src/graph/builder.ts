@@ -422,6 +422,18 @@ export class GraphBuilder {
   }
 
   /** ScatterND with reduction "add" into `data` (used by the Gather gradient). */
+  /** ONNX GatherElements: out[..., i, ...] = data[..., indices[..., i, ...], ...] along `axis`; the indices' shape. */
+  gatherElements(data: Tensor, indices: Tensor, axis: number): Tensor {
+    const a = normAxis(axis, data.rank, 'GatherElements');
+    if (indices.dtype !== 'int64') throw new GraphError(`GatherElements: indices must be int64, got ${indices}`);
+    return this.one('GatherElements', [data, indices], data.dtype, indices.shape, { axis: a });
+  }
+
+  /** ONNX ScatterElements with reduction "add": `data` with `updates` added at `indices` along `axis`. */
+  scatterElementsAdd(data: Tensor, indices: Tensor, updates: Tensor, axis: number): Tensor {
+    return this.one('ScatterElements', [data, indices, updates], data.dtype, data.shape, { axis: normAxis(axis, data.rank, 'ScatterElements'), reduction: 'add' });
+  }
+
   scatterAdd(data: Tensor, indices: Tensor, updates: Tensor): Tensor {
     return this.one('ScatterND', [data, indices, updates], data.dtype, data.shape, { reduction: 'add' });
   }
@@ -485,13 +497,16 @@ export class GraphBuilder {
     const eps = o.labelSmoothing ?? 0;
     const logp = this.logSoftmax(logits, -1);
     const lab = labels.dtype === 'int64' ? labels : this.cast(labels, 'int64');
-    const oneHot = this.cast(this.equal(this.unsqueeze(lab, [-1]), this.range(V)), logits.dtype);
-    let perToken = this.neg(this.reduceSum(this.mul(logp, oneHot), [-1], false));
+    // The label's log-probability gathered (no one-hot [.., vocab] tensor, and a sparse gradient); ignored
+    // positions gather index 0 and are masked out below.
+    const ignored = this.equal(lab, this.constant(ignore, 'int64', []));
+    const safe = this.where(ignored, this.constant(0, 'int64', []), lab);
+    let perToken = this.neg(this.squeeze(this.gatherElements(logp, this.unsqueeze(safe, [-1]), -1), [-1]));
     if (eps > 0) {
       const smooth = this.neg(this.reduceMean(logp, [-1], false));
       perToken = this.add(this.mul(perToken, 1 - eps), this.mul(smooth, eps));
     }
-    const mask = this.cast(this.not(this.equal(lab, this.constant(ignore, 'int64', []))), logits.dtype);
+    const mask = this.cast(this.not(ignored), logits.dtype);
     const total = this.sumAll(this.mul(perToken, mask));
     const count = this.max(this.sumAll(mask), 1);
     return this.div(total, count);

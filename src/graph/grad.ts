@@ -91,6 +91,8 @@ export const VJP: Record<string, Rule> = {
     });
   },
   Slice: (b, g, [x, starts, _ends, axes]) => [() => padBack(b, g, T(x), constInts(b, T(starts)), constInts(b, T(axes))), null, null, null],
+  // One gathered element per output position: its gradient is added back at the index it came from.
+  GatherElements: (b, g, [data, idx], _y, n) => [() => b.scatterElementsAdd(b.zerosLike(T(data)), T(idx), g, n.attrs.axis as number), null],
   Gather: (b, g, [data, idx], _y, n) => {
     if ((n.attrs.axis as number) !== 0) throw new GraphError('Gather gradient: only axis 0 (embedding lookup) is supported');
     return [() => b.scatterAdd(b.zerosLike(T(data)), b.unsqueeze(T(idx).dtype === 'int64' ? T(idx) : b.cast(T(idx), 'int64'), [-1]), g), null];

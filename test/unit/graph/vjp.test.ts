@@ -42,6 +42,7 @@ const CASES: Record<string, GradCase[]> = {
   Concat: [{ shapes: [[2, 3], [2, 1]], build: (b, [x, y]) => b.concat([x!, y!, x!], 1) }],
   Slice: [{ shapes: [[3, 5]], build: (b, [x]) => b.slice(x!, [1, -3], [3, Infinity], [0, 1]) }],
   Gather: [{ shapes: [[5, 3]], ints: [{ shape: [2, 3], values: [0, 4, 4, 1, 0, 2] }], build: (b, [w, ids]) => b.gather(w!, ids!, 0) }],
+  GatherElements: [{ shapes: [[2, 3, 4]], ints: [{ shape: [2, 3, 1], values: [0, 3, 3, 1, 2, 0] }], build: (b, [x, ids]) => b.gatherElements(x!, ids!, -1) }],
   Expand: [{ shapes: [[3, 1]], build: (b, [x]) => b.expand(x!, [2, 3, 4]) }],
   Unsqueeze: [{ shapes: [[2, 3]], build: (b, [x]) => b.unsqueeze(x!, [0, 2]) }],
   Squeeze: [{ shapes: [[2, 1, 3]], build: (b, [x]) => b.squeeze(x!, [1]) }],
