@@ -2,6 +2,7 @@ import pkg from '../package.json' with { type: 'json' };
 import { ChangelingError, asChangelingError } from './util/errors.js';
 import { fieldText, isVerbose, setVerbose, terminalSafe } from './cli/io.js';
 import { SHOW_HELP, showCommand } from './cli/showCommand.js';
+import { OVERVIEW_HELP, overviewCommand } from './cli/overviewCommand.js';
 import { MINE_HELP, mineCommand } from './cli/mineCommand.js';
 import { DOCTOR_HELP, doctorCommand } from './cli/doctorCommand.js';
 import { DEMO_HELP, demoCommand } from './cli/demoCommand.js';
@@ -19,6 +20,7 @@ import { FINETUNE_HELP, finetuneCommand } from './cli/finetuneCommand.js';
 import { INPUT_HELP, inputCommand } from './cli/inputCommand.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
+  overview: { run: overviewCommand, help: OVERVIEW_HELP },
   show: { run: showCommand, help: SHOW_HELP },
   mine: { run: mineCommand, help: MINE_HELP },
   doctor: { run: doctorCommand, help: DOCTOR_HELP },
@@ -43,7 +45,7 @@ Usage:
 ${Object.values(COMMANDS).map((c) => '  ' + c.help.split('\n')[0]).join('\n')}
   changeling help COMMAND
 
-With no command, "show" runs. --verbose (any command): which execution provider was chosen and why, and
+With no command, "overview" runs (the change, suggested messages and its risk). --verbose (any command): which execution provider was chosen and why, and
 the trace of an unexpected error. Exit codes: 0 success, 1 failure, 2 bad usage, 3 a risky change (risk --fail-on), 130 cancelled.`;
 
 export async function main(args: string[]): Promise<number> {
@@ -64,7 +66,7 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const named = first !== undefined && !first.startsWith('-');
-  const name = named ? first : 'show';
+  const name = named ? first : 'overview';
   const cmd = COMMANDS[name];
   if (!cmd) {
     process.stderr.write(`changeling: unknown command "${name}"\n\n${HELP}\n`);

@@ -31,7 +31,7 @@ export function formatRisk(r: RiskResult): string {
     return `      ${x.contribution >= 0 ? 'raises' : 'lowers'} ${Math.abs(x.contribution).toFixed(2).padStart(5)}  ${reasonText(x.name, x.value, r.features)}`;
   });
   const lines = r.lines.map((l) => `      ${l.path}:${l.line} ${l.sign} ${l.text.trim().slice(0, 80)}  (${l.score.toFixed(3)})`);
-  return [head, ...(reasons.length ? ['    reasons (effect on the log-odds):', ...reasons] : []), ...(lines.length ? ['    riskiest lines:', ...lines] : [])].join('\n');
+  return [head, ...(r.note ? [`    note: ${r.note}`] : []), ...(reasons.length ? ['    reasons (effect on the log-odds):', ...reasons] : []), ...(lines.length ? ['    riskiest lines:', ...lines] : [])].join('\n');
 }
 
 export async function riskCommand(argv: string[]): Promise<number> {
@@ -55,8 +55,9 @@ export async function riskCommand(argv: string[]): Promise<number> {
   else if (results.length === 0) await writeOut(target.kind === 'range' ? `no commits in ${values.range}\n` : 'a merge that brings no commit of its own: nothing to score\n');
   else {
     // The staged change is scored as a commit by the configured user: without one, as a newcomer's.
-    const noUser = target.kind === 'staged' && !(await repo.git.raw(['config', 'user.email']).catch(() => '')).trim();
-    const note = noUser ? 'note: git has no user.email here, so the staged change is scored as a first-time author\'s (the experience features are 0); set it with git config user.email\n' : '';
+    const who = async (k: string) => (await repo.git.raw(['config', k]).catch(() => '')).trim();
+    const noUser = target.kind === 'staged' && !(await who('user.name')) && !(await who('user.email'));
+    const note = noUser ? 'note: git has no user.name here, so the staged change is scored as a first-time author\'s (the experience features are 0); set it with git config user.name\n' : '';
     const merge = results[0]!.mergedBy;
     const mergeNote = merge === undefined ? '' : `${merge ? `${merge.slice(0, 12)} is a merge` : 'a merge is being concluded'}: a merge is not scored as a change of its own; the ${results.length === 1 ? 'commit' : `${results.length} commits`} it brings:\n`;
     // A range skips its merges: say how many, so that nobody wonders where they went.

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { BUILTIN_RULES, globMatcher } from './inputFilter.js';
 import type { DiffFile } from './types.js';
@@ -31,6 +32,9 @@ export const CODE_EXTENSIONS: ReadonlySet<string> = new Set([
 ]);
 
 const dropped = globMatcher([...BUILTIN_RULES.lock, ...BUILTIN_RULES.generated, ...BUILTIN_RULES.vendored, ...BUILTIN_RULES.minified]);
+
+/** A short fingerprint of the rules: caches of features computed under other rules are not reused. */
+export const CODE_RULES_ID = createHash('sha256').update(JSON.stringify([[...CODE_EXTENSIONS], BUILTIN_RULES])).digest('hex').slice(0, 12);
 
 export function isCodePath(path: string): boolean {
   const ext = posix.extname(path).slice(1).toLowerCase();

@@ -3,6 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FEATURE_NAMES, FeatureState, walkFeatures, type ExpertFeatures, type FeatureStateJson } from './expertFeatures.js';
 import { repoDataDir, type Repository } from './repository.js';
+import { CODE_RULES_ID } from './codeFiles.js';
 import { writeBytesAtomic } from '../util/atomicFile.js';
 
 /**
@@ -12,7 +13,8 @@ import { writeBytesAtomic } from '../util/atomicFile.js';
  * the new commits (applied after the cached ones); anything else (a rewritten history) walks it all again.
  * A cache that cannot be read is rebuilt; one that cannot be written (a read-only repository) is skipped.
  */
-const FORMAT = 'changeling-feature-history/2';
+// The features depend on which files are code: a cache made under other rules is walked again.
+const FORMAT = `changeling-feature-history/2+${CODE_RULES_ID}`;
 
 export interface FeatureHistory {
   state: FeatureState;

@@ -39,12 +39,12 @@ export const BUILTIN_RULES: Readonly<Record<'lock' | 'generated' | 'vendored' | 
   generated: [
     '*.pb.go', '*_pb2.py', '*_pb2_grpc.py', '*.pb.h', '*.pb.cc', '*.g.dart', '*.freezed.dart', '*.designer.cs',
     '*.generated.*', '*.gen.go', '*_generated.go', 'zz_generated.*', '*.snap', '__snapshots__/**', '**/__snapshots__/**',
-    '*.map', 'dist/**', '**/dist/**', '*.pyc',
+    '*.map', 'dist/**', '**/dist/**', '*.pyc', '.pnp.cjs', '.pnp.loader.mjs',
   ],
   vendored: [
     'vendor/**', '**/vendor/**', 'third_party/**', '**/third_party/**', 'third-party/**', '**/third-party/**',
     'node_modules/**', '**/node_modules/**', 'bower_components/**', '**/bower_components/**', 'deps/**',
-    'external/**', 'Godeps/**', 'Pods/**',
+    'external/**', 'Godeps/**', 'Pods/**', '.yarn/**', '**/.yarn/**',
   ],
   minified: ['*.min.js', '*.min.css', '*.min.mjs', '*-min.js', '*.bundle.js'],
 };

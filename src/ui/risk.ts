@@ -136,6 +136,7 @@ export class RiskController implements vscode.Disposable {
     const md = new vscode.MarkdownString(undefined, true);
     const what = r.mergedBy === undefined ? 'the staged change' : `the riskiest commit this merge brings (${r.sha?.slice(0, 12)} ${r.subject}; a merge is not scored as a change of its own)`;
     md.appendMarkdown(`**Changeling: ${r.level} risk (${pct})** for ${what}; threshold ${Math.round(m.threshold * 100)}%.\n\n`);
+    if (r.note) md.appendMarkdown(`The change ${r.note}.\n\n`);
     for (const x of r.reasons.slice(0, 3)) md.appendMarkdown(`- ${x.contribution >= 0 ? 'raises' : 'lowers'}: ${reasonText(x.name, x.value, r.features)}\n`);
     md.appendMarkdown(`\nModel: ${m.source} (${m.kind}; ${m.kind === 'linear' ? 'computed in JavaScript, no onnxruntime needed' : 'onnxruntime on the CPU'}). Click for the report.`);
     this.item.tooltip = md;

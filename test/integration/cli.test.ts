@@ -26,7 +26,7 @@ test('show: the staged change with files, hunks, counts and what the filter drop
   const r = sample();
   r.write('src/util.c', 'int util;\n').write('vendor/lib/x.c', 'int x;\n').write('src/main.c', 'int main() {\n  return 2;\n}\n');
   r.git('add', '-A');
-  const { code, out } = cli(['--repo', r.dir]);
+  const { code, out } = cli(['show', '--repo', r.dir]);
   assert.equal(code, 0);
   assert.match(out, /^Staged change in .* \(branch main\)/);
   assert.match(out, /M  src\/main\.c\s+1\s+1\s+1/);
@@ -45,9 +45,32 @@ test('show: the last commit when nothing is staged, run from inside a subfolder'
   assert.equal(code, 0, out);
   assert.match(out, /^Commit [0-9a-f]{12} in .* \(branch main, nothing is staged\)\n  fix: exit code/);
   assert.match(out, /package-lock\.json: lock \(package-lock\.json\)/);
-  const j = JSON.parse(cli(['--repo', r.dir, '--commit', 'HEAD~1', '--json']).out);
+  const j = JSON.parse(cli(['show', '--repo', r.dir, '--commit', 'HEAD~1', '--json']).out);
   assert.equal(j.commit.subject, 'initial');
   assert.deepEqual(j.files.map((f: { status: string; path: string }) => [f.status, f.path]), [['added', 'src/main.c']]);
+});
+
+test('changeling with no command: the change, suggested messages and its risk on one screen', () => {
+  const r = sample();
+  // Nothing staged: the last commit.
+  let res = cli([], r.dir);
+  assert.equal(res.code, 0, res.err);
+  assert.match(res.out, /^The last commit, [0-9a-f]{12} "fix: exit code" \(nothing is staged\)\n  2 files, \+2 -1: package-lock\.json, src\/main\.c\n/);
+  assert.match(res.out, /\nSuggested messages \(NNGen: the messages of the most similar changes in this history\)\n/);
+  assert.match(res.out, /\nRisk: (LOW|MEDIUM|HIGH) \d+% \(the embedded default model; high from \d+%\)\n  (raises|lowers): /);
+  assert.match(res.out, /changeling download JetBrains-Research\/cmg-codet5-with-history/);
+  // A staged change, and the same as JSON.
+  r.write('src/main.c', 'int main() {\n  return 3;\n}\n');
+  r.git('add', '-A');
+  res = cli(['--repo', r.dir]);
+  assert.match(res.out, /^The staged change\n  1 file, \+1 -1: src\/main\.c\n/);
+  assert.match(res.out, /\n  1\. .*\(nngen\)\n/, 'the earlier commit on the same file is suggested');
+  const j = JSON.parse(cli(['overview', '--repo', r.dir, '--json']).out);
+  assert.deepEqual(Object.keys(j), ['change', 'suggestions', 'risk']);
+  assert.equal(j.change.source, 'staged');
+  assert.equal(j.risk.results[0].features.la, 1);
+  assert.equal(cli(['overview', '--repo', r.dir, '-n', '0']).code, 2);
+  assert.match(cli(['--repo', r.dir, '--commit', 'HEAD~1']).out, /^The commit [0-9a-f]{12} "initial"\n  1 file, \+3 -0: src\/main\.c\n/);
 });
 
 test('mine: JSON lines to a file with a JSON summary, or to stdout; filters', () => {

@@ -44,11 +44,16 @@ test('revisions and ranges are values, never options: a file named in them is ne
   assert.match(since.stderr, /--since needs a date/);
   // What a range may name: revisions, and --not/--remotes as the pre-push hook uses them.
   assert.equal(run(r.dir, 'risk', '--range', 'HEAD --not --remotes=origin', '--json').status, 0);
-  // Scoring the staged change without user.email says what that means.
-  r.write('a.txt', 'staged\n');
+  // Scoring the staged change without a git user says what that means; a change without code says so too.
+  r.write('a.txt', 'staged\n').write('a.c', 'int staged;\n');
   r.git('add', '-A');
   r.git('config', 'user.email', '');
-  assert.match(run(r.dir, 'risk').stdout, /no user\.email here, so the staged change is scored as a first-time author's/);
+  r.git('config', 'user.name', '');
+  assert.match(run(r.dir, 'risk').stdout, /no user\.name here, so the staged change is scored as a first-time author's/);
+  r.git('rm', '-q', '--cached', 'a.c');
+  const docs = run(r.dir, 'risk', '--fail-on', 'never').stdout;
+  assert.match(docs, /note: it changes no code file \(only documentation, data, configuration or generated files\), so nothing in it counts towards risk\n/);
+  assert.doesNotMatch(docs, /reasons \(effect/);
 });
 
 test('names and messages with escape sequences, tabs and huge subjects are shown escaped and cut; JSON keeps them whole', () => {

@@ -126,7 +126,7 @@ test('changeling risk-train then risk: the repository\'s own model scores commit
 test('A thin history keeps the embedded default, which still scores and explains', { timeout: 60_000 }, async () => {
   const r = TestRepo.init();
   repos.push(r);
-  for (let i = 0; i < 6; i++) r.write('a.txt', `v${i}\n`).commit(i % 2 ? `Fix bug ${i}` : `change ${i}`);
+  for (let i = 0; i < 6; i++) r.write('a.c', `int v = ${i};\n`).commit(i % 2 ? `Fix bug ${i}` : `change ${i}`);
   const t = run(r.dir, 'risk-train');
   assert.equal(t.status, 1);
   assert.match(t.stderr, /too thin to train on \(\d+ training commits.*keeps using embedded default/);

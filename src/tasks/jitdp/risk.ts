@@ -61,6 +61,8 @@ export interface RiskResult {
   /** The riskiest changed lines, highest first. */
   lines: RiskLine[];
   model: string;
+  /** Said with the result: a change with no code file has nothing the features count, so no reasons. */
+  note?: string;
   /** Set when the change was brought by a merge: the merge's sha (null for a merge being committed), which is not scored itself. */
   mergedBy?: string | null;
 }
@@ -190,7 +192,8 @@ export async function assessRisk(repo: Repository, target: RiskTarget, model: Lo
       level: riskLevel(probability, model.threshold),
       threshold: model.threshold,
       features: c.features,
-      reasons: reasons.map((r) => (r.name in c.features ? { ...r, value: c.features[r.name as keyof ExpertFeatures] } : r)),
+      reasons: code.length === 0 ? [] : reasons.map((r) => (r.name in c.features ? { ...r, value: c.features[r.name as keyof ExpertFeatures] } : r)),
+      ...(code.length === 0 ? { note: 'it changes no code file (only documentation, data, configuration or generated files), so nothing in it counts towards risk' } : {}),
       lines: ranked,
       model: model.source,
       ...(c.mergedBy !== undefined ? { mergedBy: c.mergedBy } : {}),
