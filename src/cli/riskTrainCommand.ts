@@ -11,6 +11,7 @@ import { writeLinearModel } from '../tasks/jitdp/modelFile.js';
 import { NeuralRisk, saveNeural, trainNeural, type NeuralMethod } from '../tasks/jitdp/neural.js';
 import { loadRiskModel, repoModelPath, type LoadedRiskModel } from '../tasks/jitdp/risk.js';
 import { ChangelingError } from '../util/errors.js';
+import { adoption } from '../tasks/adoption.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
 export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--encoder DIR [--method lora|adapter|prefix] [--epochs N] [--max-length N]] [--adopt auto|always|never] [--out PATH] [--json]
@@ -99,9 +100,11 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
   // Without both kinds of commit in the validation split there is nothing to compare: the model in use stays.
   const comparable = Number.isFinite(validation.aucRoc) && Number.isFinite(inUseValidation.aucRoc);
   const better = comparable && validation.aucRoc > inUseValidation.aucRoc;
-  const adopted = adopt === 'always' || (adopt === 'auto' && better);
-  const auc = `validation AUC ${validation.aucRoc.toFixed(3)} against ${inUseValidation.aucRoc.toFixed(3)} for ${describeModel(inUse)}`;
-  const reason = adopt === 'always' ? `adopted (--adopt always; ${auc})` : adopt === 'never' ? `not adopted (--adopt never; ${auc})` : better ? `adopted: it beats the model in use (${auc})` : comparable ? `not adopted: it does not beat the model in use (${auc})` : 'not adopted: the validation split has no buggy commit (or no clean one) to compare the models on';
+  const verdict = comparable
+    ? adoption(adopt, better, { subject: 'it', against: 'the model in use', metric: 'validation AUC', figures: `${validation.aucRoc.toFixed(3)} against ${inUseValidation.aucRoc.toFixed(3)} for ${describeModel(inUse)}` })
+    : { adopted: adopt === 'always', reason: `${adopt === 'always' ? '--adopt always; ' : ''}the validation split has no buggy commit (or no clean one) to compare the models on` };
+  const adopted = verdict.adopted;
+  const reason = `${adopted ? 'adopted' : 'not adopted'}: ${verdict.reason}`;
   const saved = values.out ? resolve(values.out) : adopted ? live : null;
   if (saved) await save(saved);
   const using = adopted && !values.out ? `this repository's new model (${live})` : describeModel(inUse);

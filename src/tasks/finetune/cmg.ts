@@ -7,6 +7,7 @@ import type { DiffFile } from '../../git/types.js';
 import { cmgMetrics, type CmgMetrics } from '../../eval/cmgMetrics.js';
 import { trainAdapter } from '../../peft/trainAdapter.js';
 import { ChangelingError, cancelledError } from '../../util/errors.js';
+import { adoption } from '../adoption.js';
 import { adoptMessageModel, adoptedMessageModel } from '../cmg/adopted.js';
 import { writeFileAtomic } from '../../util/atomicFile.js';
 import { withLock } from '../../util/lock.js';
@@ -159,7 +160,8 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   emit({ kind: 'stage', stage: 'evaluating', message: 'test' });
   const tst = await evaluate(test, 'test');
   const better = val.metrics.tuned.bnormBleu > val.metrics.untuned.bnormBleu;
-  const adopt = o.adopt === 'always' || (o.adopt !== 'never' && better);
+  const verdict = adoption(o.adopt ?? 'auto', better, { subject: 'the tuned model', against: 'the untuned one', metric: 'validation B-Norm BLEU', figures: `${val.metrics.tuned.bnormBleu.toFixed(2)} against ${val.metrics.untuned.bnormBleu.toFixed(2)}` });
+  const adopt = verdict.adopted;
   let adoptedAt: string | null = null;
   if (adopt) {
     adoptedAt = await adoptMessageModel(repo, {
@@ -175,7 +177,7 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
     commits: { train: train.length, validation: validation.length, test: test.length },
     steps: trained.steps.length, trainSeconds: trained.seconds, seconds: (performance.now() - t0) / 1000, trainableParameters: trained.trainableParameters,
     losses, validation: val.metrics, test: tst.metrics,
-    adopted: adopt, adoptedRecord: adoptedAt, adoptReason: o.adopt === 'always' ? 'adopted because --adopt always' : better ? 'the tuned model beats the untuned one on validation B-Norm BLEU' : o.adopt === 'never' ? 'not adopted: --adopt never' : 'not adopted: the tuned model does not beat the untuned one on validation B-Norm BLEU',
+    adopted: adopt, adoptedRecord: adoptedAt, adoptReason: verdict.reason,
     examples: test.slice(0, 10).map((p, i) => ({ sha: p.sha.slice(0, 10), real: p.subject, tuned: tst.preds.tuned[i]!, untuned: tst.preds.untuned[i]!, nngen: tst.preds.nngen[i]! })),
   };
   });

@@ -1,3 +1,4 @@
+import { adoption } from '../adoption.js';
 import { join } from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
 import { replaceDirectory, writeFileAtomic } from '../../util/atomicFile.js';
@@ -83,7 +84,8 @@ export async function finetuneJitdp(repo: Repository, options: FinetuneOptions):
   const probs = await tuned.score(test, o.signal);
   const tst = metricsOn(test, probs);
   const better = val.tuned!.aucRoc > val.untuned!.aucRoc;
-  const adopt = o.adopt === 'always' || (o.adopt !== 'never' && better);
+  const verdict = adoption(o.adopt ?? 'auto', better, { subject: 'the tuned model', against: 'the untuned one (the embedded default)', metric: 'validation AUC', figures: `${val.tuned!.aucRoc.toFixed(3)} against ${val.untuned!.aucRoc.toFixed(3)}` });
+  const adopt = verdict.adopted;
   let record: string | null = null;
   if (adopt) {
     record = await repoModelPath(repo);
@@ -99,7 +101,7 @@ export async function finetuneJitdp(repo: Repository, options: FinetuneOptions):
     trainableParameters: [...m.params.values()].reduce((n, t) => n + t.data.length, 0),
     losses, validationCurve: curve, validation: val, test: tst,
     adopted: adopt, adoptedRecord: record,
-    adoptReason: o.adopt === 'always' ? 'adopted because --adopt always' : better ? 'the tuned model beats the untuned one (the embedded default) on validation AUC' : o.adopt === 'never' ? 'not adopted: --adopt never' : 'not adopted: the tuned model does not beat the untuned one on validation AUC',
+    adoptReason: verdict.reason,
     examples: riskiest.map(({ c, p }) => ({ sha: c.sha.slice(0, 10), subject: c.message.split('\n')[0], probability: p, buggy: c.label === 1 })),
   };
   });

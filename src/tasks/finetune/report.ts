@@ -25,6 +25,15 @@ function metricRows(r: FinetuneResult, split: 'validation' | 'test'): { head: st
   };
 }
 
+/** An example's cell: its first line, at most 80 characters (the full text stays in report.json, and on hover in HTML). */
+const EXAMPLE_WIDTH = 80;
+function exampleCell(x: unknown): { short: string; full: string } {
+  const full = typeof x === 'number' ? f3(x) : String(x ?? '');
+  const first = full.split('\n')[0]!.trim();
+  const short = first.length > EXAMPLE_WIDTH ? `${first.slice(0, EXAMPLE_WIDTH - 1)}…` : first !== full.trim() ? `${first} …` : first;
+  return { short, full };
+}
+
 const mdTable = (head: string[], rows: string[][]) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`)].join('\n');
 
 /** Every k-th point so that a curve keeps at most `n` points. */
@@ -33,7 +42,7 @@ const thin = <T>(xs: T[], n = 40) => (xs.length <= n ? xs : xs.filter((_, i) => 
 export function reportMarkdown(r: FinetuneResult): string {
   const v = metricRows(r, 'validation');
   const t = metricRows(r, 'test');
-  const ex = r.examples.map((e) => Object.values(e).map((x) => (typeof x === 'number' ? f3(x) : String(x ?? '')).slice(0, 80)));
+  const ex = r.examples.map((e) => Object.values(e).map((x) => exampleCell(x).short));
   return [
     `# Fine-tuning report: ${r.task === 'cmg' ? 'commit messages' : 'risk'} (${r.method}) on ${r.repo}`,
     '',
@@ -70,7 +79,11 @@ function svgCurve(points: Array<{ step: number; y: number }>, label: string): st
 
 export function reportHtml(r: FinetuneResult, cspSource = ''): string {
   const table = (x: { head: string[]; rows: string[][] }) => `<table><tr>${x.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${x.rows.map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</table>`;
-  const ex = r.examples.length ? table({ head: Object.keys(r.examples[0]!), rows: r.examples.map((e) => Object.values(e).map((x) => (typeof x === 'number' ? f3(x) : String(x ?? '')))) }) : '<p>none</p>';
+  const cell = (x: unknown) => {
+    const c = exampleCell(x);
+    return `<td${c.short !== c.full ? ` title="${esc(c.full).replace(/"/g, '&quot;')}"` : ''}>${esc(c.short)}</td>`;
+  };
+  const ex = r.examples.length ? `<table><tr>${Object.keys(r.examples[0]!).map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${r.examples.map((e) => `<tr>${Object.values(e).map(cell).join('')}</tr>`).join('')}</table>` : '<p>none</p>';
   return `<!DOCTYPE html><html><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${cspSource} 'unsafe-inline'; img-src ${cspSource} data:;">
 <title>Changeling: fine-tuning report</title>
