@@ -94,7 +94,7 @@ function reportError(raw: unknown): number {
     }
     process.stderr.write(`changeling: ${oneLine(err.message)}\n`);
     if (isVerbose() && raw instanceof Error && raw.stack) process.stderr.write(terminalSafe(raw.stack) + '\n');
-    return err.code === 'usage' ? 2 : 1;
+    return err.code === 'usage' || err.code === 'nothing-staged' ? 2 : 1;
   }
   const code = (raw as { code?: string })?.code;
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {

@@ -118,7 +118,7 @@ export class RiskController implements vscode.Disposable {
       if (this.panel) this.panel.webview.html = renderRiskReport([result], model, 'the staged change', this.panel.webview.cspSource);
       return result;
     } catch (err) {
-      if (err instanceof ChangelingError && (err.code === 'cancelled' || /nothing is staged/.test(err.message))) {
+      if (err instanceof ChangelingError && (err.code === 'cancelled' || err.code === 'nothing-staged')) {
         this.item.hide();
         return null;
       }

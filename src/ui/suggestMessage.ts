@@ -134,6 +134,10 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
       return git.inputBox.value;
     } catch (err) {
       if (err instanceof ChangelingError && err.code === 'cancelled') return undefined;
+      if (err instanceof ChangelingError && err.code === 'nothing-staged') {
+        void vscode.window.showInformationMessage('Changeling: nothing is staged yet: stage the changes the message is for, then ask again.');
+        return undefined;
+      }
       log.error(`suggest: ${(err as Error).message}`);
       void vscode.window.showErrorMessage(`Changeling: ${(err as Error).message}`);
       return undefined;

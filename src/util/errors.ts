@@ -1,6 +1,8 @@
 /** Errors Changeling shows to people: a stable code for programs, a message that says what to do. */
 export type ErrorCode =
   | 'usage'
+  /** A command for the staged change found nothing staged (a usage error: exit code 2). */
+  | 'nothing-staged'
   | 'not-found'
   | 'not-a-repository'
   | 'empty-repository'

@@ -99,7 +99,7 @@ function historyIndex(repo: Repository, rev: string | null, history: number, o: 
 export async function targetChange(repo: Repository, target: SuggestTarget, o: { signal?: AbortSignal; ignoreWhitespace?: boolean } = {}): Promise<{ files: DiffFile[]; historyRev: string | null; self: string | null; author: string }> {
   if (target.kind === 'staged') {
     const files = (await stagedDiff(repo, o)).files;
-    if (files.length === 0 && !o.ignoreWhitespace) throw new ChangelingError('usage', 'nothing is staged: stage a change first (git add), or name a commit with --commit REV');
+    if (files.length === 0 && !o.ignoreWhitespace) throw new ChangelingError('nothing-staged', 'nothing is staged: stage a change first (git add), or name a commit with --commit REV');
     const author = (await repo.git.raw(['config', 'user.email']).catch(() => '')).trim().toLowerCase();
     return { files, historyRev: repo.head, self: null, author };
   }

@@ -147,7 +147,7 @@ async function changesOf(repo: Repository, target: RiskTarget, signal?: AbortSig
       mergedBy = null;
     } else {
       const staged = await stagedDiff(repo, { signal });
-      if (staged.files.length === 0) throw new ChangelingError('usage', 'nothing is staged: stage a change, or name a commit (--commit REV) or a range (--range A..B)');
+      if (staged.files.length === 0) throw new ChangelingError('nothing-staged', 'nothing is staged: stage a change, or name a commit (--commit REV) or a range (--range A..B)');
       return [{ sha: null, message: '', features: state.features(await stagedChangeInput(repo, staged.files)), files: staged.files }];
     }
   }
