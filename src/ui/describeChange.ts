@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { settings } from './settings.js';
 import { currentChange } from '../git/currentChange.js';
 import { InputFilter } from '../git/inputFilter.js';
 import { renderView, viewJson } from '../git/changeReport.js';
@@ -10,8 +11,7 @@ export function registerDescribeChange(log: vscode.LogOutputChannel): vscode.Dis
     try {
       const repo = await pickRepository(args?.repo);
       if (!repo) return undefined;
-      const cfg = vscode.workspace.getConfiguration('changeling');
-      const filter = new InputFilter({ exclude: cfg.get<string[]>('filter.exclude') ?? [], include: cfg.get<string[]>('filter.include') ?? [] });
+      const filter = new InputFilter(settings().filter);
       const view = await currentChange(repo, { filter });
       log.info('\n' + renderView(view));
       log.show(true);

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { settings } from './settings.js';
 import { basename, dirname, join } from 'node:path';
 import { mineToFile, type MineSummary } from '../git/dataset.js';
 import { ChangelingError } from '../util/errors.js';
@@ -31,7 +32,7 @@ export function registerExportHistory(log: vscode.LogOutputChannel): vscode.Disp
         if (!uri) return undefined;
         out = uri.fsPath;
       }
-      const maxDiffBytes = vscode.workspace.getConfiguration('changeling').get<number>('mine.maxDiffBytes');
+      const maxDiffBytes = settings().maxDiffBytes;
       log.info(`export history: ${repo.root} -> ${out}${repo.shallow ? ' (shallow clone)' : ''}`);
       const summary = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Changeling: exporting the history of ${name}`, cancellable: true },

@@ -27,8 +27,8 @@ const RUNS = new Map<string, { cancel: () => void }>();
 
 /** The model folder to fine-tune for a task: a folder setting, or a hub id downloaded by "Choose models". */
 async function modelFor(task: 'cmg' | 'jitdp', storage: vscode.Uri): Promise<string> {
-  const c = vscode.workspace.getConfiguration('changeling');
-  const v = ((task === 'cmg' ? c.get<string>('finetune.messageModel') || c.get<string>('messages.model') : c.get<string>('finetune.riskEncoder')) ?? '').trim();
+  const s = settings();
+  const v = task === 'cmg' ? s.finetuneMessageModel || s.messageModel : s.finetuneRiskEncoder;
   if (v && existsSync(v)) return v;
   // No setting for messages: the catalogue's default message model, when it is downloaded.
   const id = v || (task === 'cmg' ? DEFAULT_MESSAGE_MODEL : '');
@@ -53,8 +53,7 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
     const report = join(await repoDataDir(await openRepository(root)), 'reports', `${choice.task}-${choice.method}`);
     const args = [cli, 'finetune', '--task', choice.task, '--method', choice.method, '--model', model, '--repo', root, '--report', report, '--json-events'];
     if (choice.quick) args.push('--quick');
-    const s = vscode.workspace.getConfiguration('changeling');
-    const threads = s.get<number>('finetune.threads') ?? 0;
+    const threads = settings().finetuneThreads;
     if (threads > 0) args.push('--threads', String(threads));
     if (settings().provider !== 'auto') args.push('--provider', settings().provider);
     log.info(`finetune: ${args.slice(1).join(' ')}`);

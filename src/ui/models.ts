@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { settings } from './settings.js';
 import { describeKnownModel, messageModels, modelSpec, DEFAULT_MESSAGE_MODEL } from '../models/manifest.js';
 import { downloadModel } from '../models/hub.js';
 import { ChangelingError } from '../util/errors.js';
@@ -13,11 +14,12 @@ import { resolveProvider } from '../runtime/providers.js';
 export function registerSelectModel(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): vscode.Disposable {
   return vscode.commands.registerCommand('changeling.selectModel', async (): Promise<string | undefined> => {
     const cfg = vscode.workspace.getConfiguration('changeling');
-    const providerSetting = cfg.get<string>('provider') ?? 'auto';
+    const current = settings();
+    const providerSetting = current.provider;
     const inUse = await resolveProvider(providerSetting).catch((e: Error) => `unavailable (${e.message})`);
     const task = await vscode.window.showQuickPick([
-      { label: 'Commit messages', task: 'cmg' as const, description: cfg.get<string>('messages.model') || 'NNGen only' },
-      { label: 'Risk', task: 'jitdp' as const, description: cfg.get<string>('risk.model') || 'this repository\'s model, else the embedded default' },
+      { label: 'Commit messages', task: 'cmg' as const, description: current.messageModel || 'NNGen only' },
+      { label: 'Risk', task: 'jitdp' as const, description: current.riskModel || 'this repository\'s model, else the embedded default' },
       { label: 'Execution provider', task: 'provider' as const, description: `${providerSetting}: models run on ${inUse}` },
     ], { title: `Changeling: choose a model for… (models run on ${inUse})` });
     if (!task) return undefined;

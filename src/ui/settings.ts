@@ -18,5 +18,10 @@ export function settings() {
     riskModel: trusted ? (c.get<string>('risk.model') ?? '').trim() : '',
     debounceMs: c.get<number>('risk.debounceMs') ?? 1500,
     provider: c.get<string>('provider') ?? 'auto',
+    // The folders fine-tuning starts from: workspace-named folders only in a trusted workspace, as above.
+    finetuneMessageModel: trusted ? (c.get<string>('finetune.messageModel') ?? '').trim() : '',
+    finetuneRiskEncoder: trusted ? (c.get<string>('finetune.riskEncoder') ?? '').trim() : '',
+    finetuneThreads: c.get<number>('finetune.threads') ?? 0,
+    maxDiffBytes: c.get<number>('mine.maxDiffBytes'),
   };
 }
