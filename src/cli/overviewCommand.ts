@@ -10,8 +10,7 @@ import { assessRisk, loadRiskModel } from '../tasks/jitdp/risk.js';
 import { reasonText } from '../tasks/jitdp/reasons.js';
 import { DEFAULT_MESSAGE_MODEL, defaultModelCache } from '../models/manifest.js';
 import { cachedModel } from '../models/hub.js';
-import { ChangelingError } from '../util/errors.js';
-import { fieldText, interruptSignal, printJson, StderrProgress, writeOut } from './io.js';
+import { fieldText, interruptSignal, parseCount, printJson, StderrProgress, writeOut } from './io.js';
 
 export const OVERVIEW_HELP = `changeling [overview] [--repo PATH] [--commit REV] [-n N] [--json]
 
@@ -27,22 +26,22 @@ export const OVERVIEW_HELP = `changeling [overview] [--repo PATH] [--commit REV]
 
 export async function overviewCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, options: { repo: { type: 'string' }, commit: { type: 'string' }, n: { type: 'string', short: 'n' }, json: { type: 'boolean', default: false } } });
-  const n = values.n === undefined ? 3 : Number(values.n);
-  if (!Number.isInteger(n) || n < 1 || n > 20) throw new ChangelingError('usage', `-n must be a whole number from 1 to 20, not "${values.n}"`);
+  const n = parseCount('n', values.n, 20, 1) ?? 3;
   const repo = await openRepository(values.repo ?? process.cwd());
   const signal = interruptSignal();
   const progress = new StderrProgress(values.json);
   const view = await currentChange(repo, { rev: values.commit, filter: new InputFilter(), signal });
   const staged = view.source === 'staged';
   const sha = view.commit?.sha ?? null;
+  const target = staged ? { kind: 'staged' as const } : { kind: 'commit' as const, rev: sha! };
   // The same models the separate commands use by default.
   progress.update('suggesting messages...');
   const adopted = await adoptedMessageModel(repo);
   const model = adopted ? await MessageModel.create(adopted.model, { adapter: adopted.adapter ?? undefined }) : null;
-  const suggestions = view.files.length ? await suggestMessages(repo, staged ? { kind: 'staged' } : { kind: 'commit', rev: sha! }, { model, n, signal, onProgress: (t) => progress.update(t) }) : null;
+  const suggestions = view.files.length ? await suggestMessages(repo, target, { model, n, signal, onProgress: (t) => progress.update(t) }) : null;
   progress.update('scoring the risk...');
   const riskModel = await loadRiskModel(repo);
-  const risk = view.files.length ? await assessRisk(repo, staged ? { kind: 'staged' } : { kind: 'commit', rev: sha! }, riskModel, { reasons: 3, lines: 3, signal }) : [];
+  const risk = view.files.length ? await assessRisk(repo, target, riskModel, { reasons: 3, lines: 3, signal }) : [];
   progress.done();
   const messageModel = (await cachedModel(defaultModelCache(), DEFAULT_MESSAGE_MODEL).catch(() => null)) ?? null;
   if (values.json) {

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { openRepository } from '../git/repository.js';
 import { rangeArgs } from '../git/revisions.js';
+import { configuredAuthor } from '../git/expertFeatures.js';
 import { assessRisk, loadRiskModel, type RiskLevel, type RiskResult, type RiskTarget } from '../tasks/jitdp/risk.js';
 import { ChangelingError } from '../util/errors.js';
 import { reasonText } from '../tasks/jitdp/reasons.js';
@@ -55,8 +56,7 @@ export async function riskCommand(argv: string[]): Promise<number> {
   else if (results.length === 0) await writeOut(target.kind === 'range' ? `no commits in ${values.range}\n` : 'a merge that brings no commit of its own: nothing to score\n');
   else {
     // The staged change is scored as a commit by the configured user: without one, as a newcomer's.
-    const who = async (k: string) => (await repo.git.raw(['config', k]).catch(() => '')).trim();
-    const noUser = target.kind === 'staged' && !(await who('user.name')) && !(await who('user.email'));
+    const noUser = target.kind === 'staged' && !(await configuredAuthor(repo));
     const note = noUser ? 'note: git has no user.name here, so the staged change is scored as a first-time author\'s (the experience features are 0); set it with git config user.name\n' : '';
     const merge = results[0]!.mergedBy;
     const mergeNote = merge === undefined ? '' : `${merge ? `${merge.slice(0, 12)} is a merge` : 'a merge is being concluded'}: a merge is not scored as a change of its own; the ${results.length === 1 ? 'commit' : `${results.length} commits`} it brings:\n`;

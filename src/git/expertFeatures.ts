@@ -3,6 +3,7 @@ import type { CommitRecord, DiffFile } from './types.js';
 import { walkHistory } from './history.js';
 import type { Repository } from './repository.js';
 import { codeFiles } from './codeFiles.js';
+import { isFix } from './fixMessage.js';
 
 /**
  * The 14 expert features of Kamei et al. (TSE 2013) as Commit Guru computes them for JIT-Defects4J,
@@ -31,9 +32,6 @@ export type ExpertFeatures = Record<FeatureName, number>;
 const DAY = 86_400_000;
 const YEAR = 365 * DAY;
 
-export { isFix } from './fixMessage.js';
-import { isFix } from './fixMessage.js';
-
 interface FileState {
   lines: number;
   authors: Set<string>;
@@ -61,10 +59,15 @@ export function changeInput(c: CommitRecord): ChangeInput {
   return { author: (c.author.name || c.author.email).toLowerCase(), time: Date.parse(c.authorDate), message: c.message, files: codeFiles(c.files) };
 }
 
-/** The staged change as a would-be commit by the configured git user (name, else email), now; code files only. */
+/** The configured git user as the features tell authors apart (name, else email, lower-cased); '' when there is none. */
+export async function configuredAuthor(repo: Repository): Promise<string> {
+  const get = async (key: string) => (await repo.git.raw(['config', key]).catch(() => '')).trim();
+  return ((await get('user.name')) || (await get('user.email'))).toLowerCase();
+}
+
+/** The staged change as a would-be commit by the configured git user, now; code files only. */
 export async function stagedChangeInput(repo: Repository, files: readonly DiffFile[], message = ''): Promise<ChangeInput> {
-  const who = (await repo.git.raw(['config', 'user.name']).catch(() => '')).trim() || (await repo.git.raw(['config', 'user.email']).catch(() => '')).trim();
-  return { author: who.toLowerCase(), time: Date.now(), message, files: codeFiles(files) };
+  return { author: await configuredAuthor(repo), time: Date.now(), message, files: codeFiles(files) };
 }
 
 /** A FeatureState as plain JSON (for the on-disk cache of a repository's feature history). */

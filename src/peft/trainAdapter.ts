@@ -11,10 +11,8 @@ import { seededRandom, padBatch } from '../train/batching.js';
 import { TrainSession } from '../train/trainSession.js';
 import { trainLoop } from '../train/trainLoop.js';
 import { ChangelingError, fileError } from '../util/errors.js';
-import { defaultLoraConfig } from './lora/config.js';
-import { DEFAULT_ADAPTER } from './adapter/config.js';
 import { DEFAULT_PREFIX } from './prefix/config.js';
-import { buildTuningGraph, tuningOf, type Tuning } from './tuningGraph.js';
+import { buildTuningGraph, defaultTuning, tuningOf, type Tuning } from './tuningGraph.js';
 import { readAdapter, writeAdapter } from './files.js';
 import { encodeSafetensors } from '../models/safetensors.js';
 import { writeBytesAtomic } from '../util/atomicFile.js';
@@ -136,10 +134,8 @@ function tuningFor(o: TrainOptions, model: ModelFolder, initConfig: Record<strin
     if (t.method !== wanted) throw new ChangelingError('usage', `${o.init} is a ${t.method} adapter, not ${wanted}`);
     return t;
   }
-  if (o.method === 'lora') return { method: 'lora', config: defaultLoraConfig(model.kind, o.lora) };
-  if (o.method === 'adapter') return { method: 'adapter', config: { ...DEFAULT_ADAPTER, size: o.adapterSize ?? DEFAULT_ADAPTER.size } };
+  if (o.method !== 'prefix' || !o.peftPrefix) return defaultTuning(model.kind, o.method, { lora: o.lora, adapterSize: o.adapterSize, prefixTokens: o.prefixTokens });
   const P = o.prefixTokens ?? DEFAULT_PREFIX.numVirtualTokens;
-  if (!o.peftPrefix) return { method: 'prefix', config: { numVirtualTokens: P } };
   if (model.kind !== 't5') throw new ChangelingError('usage', 'PEFT\'s prefix mode (--peft-prefix) is for T5 models; use --method prefix without it');
   return { method: 'peft-prefix', config: { numVirtualTokens: P, numLayers: model.config.numDecoderLayers, tokenDim: model.config.dModel, numAttentionHeads: model.config.numHeads } };
 }

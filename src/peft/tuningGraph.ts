@@ -9,11 +9,11 @@ import { roberta } from '../models/roberta.js';
 import { isJitFineHead, jitFineHead } from '../models/heads.js';
 import type { ParamSpec } from '../train/trainSession.js';
 import { ChangelingError } from '../util/errors.js';
-import { loraConfigJson, parseLoraConfig, type LoraConfig } from './lora/config.js';
+import { defaultLoraConfig, loraConfigJson, parseLoraConfig, type LoraConfig } from './lora/config.js';
 import { initLora, injectLora } from './lora/inject.js';
-import { adapterConfigJson, parseAdapterConfig, type AdapterConfig } from './adapter/config.js';
+import { DEFAULT_ADAPTER, adapterConfigJson, parseAdapterConfig, type AdapterConfig } from './adapter/config.js';
 import { initAdapter, injectAdapters, isLayerNorm } from './adapter/inject.js';
-import { PREFIX_TYPE, parsePrefixConfig, prefixConfigJson, type PrefixConfig } from './prefix/config.js';
+import { DEFAULT_PREFIX, PREFIX_TYPE, parsePrefixConfig, prefixConfigJson, type PrefixConfig } from './prefix/config.js';
 import { initPrefix, injectPrefixes } from './prefix/inject.js';
 import { parsePeftPrefixConfig, peftPrefixConfigJson, peftT5Prefix, type PeftPrefixConfig } from './prefix/peftT5.js';
 
@@ -33,6 +33,17 @@ export type Tuning =
   | { method: 'prefix'; config: PrefixConfig }
   | { method: 'peft-prefix'; config: PeftPrefixConfig }
   | { method: 'fmft' };
+
+/**
+ * A method with the shared defaults (each method's config.ts: LoRA r 8, alpha 32 on the query and value
+ * projections; adapters of 128; 20 virtual tokens) and any settings given: what train, finetune and the risk
+ * model all start from.
+ */
+export function defaultTuning(kind: ModelFolder['kind'], method: 'lora' | 'adapter' | 'prefix', o: { lora?: Parameters<typeof defaultLoraConfig>[1]; adapterSize?: number; prefixTokens?: number } = {}): Tuning {
+  if (method === 'lora') return { method, config: defaultLoraConfig(kind, o.lora) };
+  if (method === 'adapter') return { method, config: { ...DEFAULT_ADAPTER, size: o.adapterSize ?? DEFAULT_ADAPTER.size } };
+  return { method, config: { numVirtualTokens: o.prefixTokens ?? DEFAULT_PREFIX.numVirtualTokens } };
+}
 
 /** A saved adapter's tuning, from its adapter_config.json. */
 export function tuningOf(raw: Record<string, unknown>, where = 'adapter_config.json'): Exclude<Tuning, { method: 'fmft' }> {

@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { TestRepo } from '../helpers/gitRepo.js';
 import { openRepository } from '../../src/git/repository.js';
-import { historyFeatures, isFix, type ExpertFeatures } from '../../src/git/expertFeatures.js';
+import { historyFeatures, type ExpertFeatures } from '../../src/git/expertFeatures.js';
+import { isFix } from '../../src/git/fixMessage.js';
 
 const repos: TestRepo[] = [];
 after(() => repos.forEach((r) => r.cleanup()));

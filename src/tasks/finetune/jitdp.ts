@@ -1,4 +1,3 @@
-import { adoption } from '../adoption.js';
 import { join } from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
 import { replaceDirectory, writeFileAtomic } from '../../util/atomicFile.js';
@@ -11,6 +10,7 @@ import { evaluateBaseline, trainBaseline } from '../jitdp/baseline.js';
 import { jitdpDataset } from '../jitdp/dataset.js';
 import { NeuralRisk, saveNeural, trainNeural } from '../jitdp/neural.js';
 import { loadRiskModel, repoModelPath } from '../jitdp/risk.js';
+import { adoption } from '../adoption.js';
 import type { FinetuneOptions, FinetuneResult } from './types.js';
 
 /**

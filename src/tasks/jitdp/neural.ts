@@ -1,18 +1,14 @@
-import { FEATURE_COUNT } from '../../git/expertFeatures.js';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
-import { FEATURE_NAMES } from '../../git/expertFeatures.js';
+import { FEATURE_COUNT, FEATURE_NAMES } from '../../git/expertFeatures.js';
 import { serialize } from '../../graph/serialize.js';
 import { loadModelFolder, type ModelFolder } from '../../models/modelFolder.js';
 import { encodeSafetensors } from '../../models/safetensors.js';
 import { CodeTokenizer } from '../../models/tokenizer.js';
 import { readAdapter, writeAdapter } from '../../peft/files.js';
-import { DEFAULT_ADAPTER } from '../../peft/adapter/config.js';
 import { isLayerNorm } from '../../peft/adapter/inject.js';
-import { defaultLoraConfig } from '../../peft/lora/config.js';
-import { DEFAULT_PREFIX } from '../../peft/prefix/config.js';
-import { buildTuningGraph, tuningOf, type Tuning } from '../../peft/tuningGraph.js';
+import { buildTuningGraph, defaultTuning, tuningOf, type Tuning } from '../../peft/tuningGraph.js';
 import { initJitFineHead, isJitFineHead } from '../../models/heads.js';
 import { loadSafetensors, type WeightMap } from '../../models/weights.js';
 import { TrainSession } from '../../train/trainSession.js';
@@ -93,13 +89,6 @@ async function robertaFolder(dir: string): Promise<RobertaFolder> {
   return f;
 }
 
-/** The method with its settings: the shared defaults of every PEFT method (each method's config.ts under peft/), LoRA's rank and alpha as given. */
-function riskTuning(method: NeuralMethod, o: Pick<NeuralOptions, 'r' | 'alpha' | 'adapterSize' | 'prefixTokens'>): Tuning {
-  if (method === 'lora') return { method, config: defaultLoraConfig('roberta', { r: o.r, alpha: o.alpha }) };
-  if (method === 'prefix') return { method, config: { numVirtualTokens: o.prefixTokens ?? DEFAULT_PREFIX.numVirtualTokens } };
-  return { method, config: { ...DEFAULT_ADAPTER, size: o.adapterSize ?? DEFAULT_ADAPTER.size } };
-}
-
 /** The JIT-Fine graph (`peft/tuningGraph.ts`): logit [batch] and first-token attention [batch, seq] when not training. */
 function jitFineGraph(folder: RobertaFolder, weights: WeightMap, tuning: Tuning, training: boolean) {
   return buildTuningGraph(folder, weights, tuning, { training, rand: seededRandom(7) });
@@ -173,7 +162,7 @@ export async function trainNeural(train: readonly JitdpCommit[], validation: rea
   initJitFineHead(weights, folder.config.hiddenSize, seededRandom(seed));
   const method = o.method ?? 'lora';
   const maxLength = Math.min(o.maxLength ?? 512, folder.config.maxPositionEmbeddings - folder.config.padTokenId - 1);
-  const tuning = riskTuning(method, o);
+  const tuning = defaultTuning('roberta', method, { lora: { r: o.r, alpha: o.alpha }, adapterSize: o.adapterSize, prefixTokens: o.prefixTokens });
   const scaling = fitScaling(train);
   const trainEx = encodeCommits(tok, train, scaling, maxLength);
   const valEx = encodeCommits(tok, validation, scaling, maxLength);
