@@ -7,7 +7,7 @@ export const LABEL_HELP = `changeling label [--repo PATH] [--max-blamed N] [--js
 
   SZZ labels: every non-merge commit, oldest first, buggy or not, with the fixing commits whose removed or
   changed lines (blank, whitespace-only and comment lines ignored) blame back to it (git blame -w on the
-  fix's parent). Fixes are found by their message; a fix that blames more than N commits (default 10) is
+  fix's parent, answered by one walk that follows every line forward). Fixes are found by their message; a fix that blames more than N commits (default 10) is
   dropped. --json prints one object per commit on a line, then a summary on stderr.`;
 
 export async function labelCommand(argv: string[]): Promise<number> {
@@ -15,7 +15,7 @@ export async function labelCommand(argv: string[]): Promise<number> {
   const maxBlamed = parseCount('max-blamed', values['max-blamed']);
   const repo = await openRepository(values.repo ?? process.cwd());
   const progress = new StderrProgress(values.quiet);
-  const r = await szz(repo, { maxBlamed, signal: interruptSignal(), onProgress: (d, t) => progress.update(`blaming fixes: ${d}/${t}`) });
+  const r = await szz(repo, { maxBlamed, signal: interruptSignal(), onProgress: (d, t, what) => progress.update(`${what}: ${d}/${t}`) });
   progress.done();
   const rows = r.commits.map((c) => ({ sha: c.sha, buggy: r.fixedBy.has(c.sha), fixedBy: r.fixedBy.get(c.sha) ?? [] }));
   const summary = { commits: rows.length, buggy: rows.filter((x) => x.buggy).length, fixes: r.fixes.length, droppedFixes: r.droppedFixes };

@@ -1,6 +1,7 @@
 import { DiffParser } from './diffParser.js';
 import { LineSplitter } from './lines.js';
-import { DIFF_ARGS, spawnGit } from './run.js';
+import { isUtf8 } from 'node:buffer';
+import { DIFF_ARGS, gitBytes, spawnGit } from './run.js';
 import { requireCommits, resolveCommit, type Repository } from './repository.js';
 import type { CommitRecord } from './types.js';
 import { ChangelingError, throwIfAborted } from '../util/errors.js';
@@ -23,6 +24,8 @@ export interface HistoryOptions {
   maxDiffBytes?: number;
   /** Diffs that ignore whitespace (git's -w), as CommitChronicle's collection made them. */
   ignoreWhitespace?: boolean;
+  /** These commits only, in this order (full shas, given to git on its input), instead of `rev`'s history. */
+  commits?: readonly string[];
   signal?: AbortSignal;
 }
 
@@ -42,10 +45,13 @@ function logArgs(o: HistoryOptions): string[] {
   if (o.max !== undefined) args.push(`--max-count=${o.max}`);
   if (o.noMerges) args.push('--no-merges');
   if (o.reverse) args.push('--reverse');
-  args.push(...rangeArgs(o.rev ?? 'HEAD'));
+  if (o.commits) args.push('--no-walk=unsorted', '--stdin');
+  else args.push(...rangeArgs(o.rev ?? 'HEAD'));
   args.push('--');
   return args;
 }
+
+const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 
 /** How many commits a walk with these options will yield (for progress), counted by git rev-list. */
 export async function countCommits(repo: Repository, o: HistoryOptions = {}): Promise<number> {
@@ -68,11 +74,17 @@ export async function countCommits(repo: Repository, o: HistoryOptions = {}): Pr
  */
 export async function* walkHistory(repo: Repository, o: HistoryOptions = {}): AsyncGenerator<CommitRecord> {
   requireCommits(repo);
-  const revTokens = rangeArgs(o.rev ?? 'HEAD');
-  if (revTokens.length === 1 && !revTokens[0]!.startsWith('-') && !revTokens[0]!.includes('..') && !revTokens[0]!.startsWith('^')) await resolveCommit(repo, revTokens[0]!);
+  if (o.commits) {
+    const bad = o.commits.find((s) => !SHA.test(s));
+    if (bad !== undefined) throw new ChangelingError('bad-revision', `not a full commit sha: ${JSON.stringify(bad.slice(0, 80))}`);
+    if (o.commits.length === 0) return;
+  } else {
+    const revTokens = rangeArgs(o.rev ?? 'HEAD');
+    if (revTokens.length === 1 && !revTokens[0]!.startsWith('-') && !revTokens[0]!.includes('..') && !revTokens[0]!.startsWith('^')) await resolveCommit(repo, revTokens[0]!);
+  }
   throwIfAborted(o.signal);
   const maxBytes = o.maxDiffBytes ?? DEFAULT_MAX_DIFF_BYTES;
-  const proc = spawnGit(repo.root, logArgs(o), o.signal);
+  const proc = spawnGit(repo.root, logArgs(o), o.signal, o.commits ? o.commits.join('\n') + '\n' : undefined);
   const ready: CommitRecord[] = [];
   let header: string[] | null = null;
   let commit: CommitRecord | null = null;
@@ -122,6 +134,24 @@ export async function* walkHistory(repo: Repository, o: HistoryOptions = {}): As
   } finally {
     if (!finished) proc.kill();
   }
+}
+
+/** Every commit of HEAD's history without its diff (sha, parents, authors, dates, message), in git's order or oldest first. */
+export async function listCommits(repo: Repository, o: { reverse?: boolean; signal?: AbortSignal } = {}): Promise<CommitRecord[]> {
+  if (repo.head === null) return [];
+  const args = ['log', FORMAT, '--encoding=UTF-8', ...(o.reverse ? ['--reverse'] : []), repo.head, '--'];
+  const out = await gitBytes(repo.root, args, o.signal);
+  const commits: CommitRecord[] = [];
+  let start = 0;
+  for (;;) {
+    const end = out.indexOf(HEADER_END, start, 'latin1');
+    if (end < 0) break;
+    const s = out.indexOf(HEADER_START, start, 'latin1');
+    const bytes = out.subarray(s, end + HEADER_END.length);
+    commits.push(parseHeader(bytes.toString(isUtf8(bytes) ? 'utf8' : 'latin1'), repo.shallowBoundary));
+    start = end + HEADER_END.length;
+  }
+  return commits;
 }
 
 function parseHeader(raw: string, boundary: ReadonlySet<string>): CommitRecord {

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { ChangelingError, cancelledError } from '../util/errors.js';
 
 /**
@@ -43,13 +44,18 @@ export interface GitProcess {
  * Runs git with stdout as a stream. simple-git buffers a command's whole output before returning it,
  * which a walk over a large history cannot afford, so the streaming calls spawn git directly.
  */
-export function spawnGit(cwd: string, args: string[], signal?: AbortSignal): GitProcess {
+export function spawnGit(cwd: string, args: string[], signal?: AbortSignal, input?: string): GitProcess {
   if (signal?.aborted) throw cancelledError();
   const child = spawn(gitBinary, [...GIT_CONFIG, ...args], {
     cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
-  });
+  }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
+  // Input for --stdin (revisions that would not fit on a command line); git may exit before reading it all.
+  if (input !== undefined && child.stdin) {
+    child.stdin.on('error', () => {});
+    child.stdin.end(input);
+  }
   const stderr: Buffer[] = [];
   child.stderr.on('data', (b: Buffer) => {
     if (stderr.length < 64) stderr.push(b);

@@ -1,7 +1,8 @@
 import { cpus } from 'node:os';
 import { isFix } from './fixMessage.js';
 import { codeFiles } from './codeFiles.js';
-import { walkHistory } from './history.js';
+import { listCommits, walkHistory } from './history.js';
+import { BLAME_DIFF_CONFIG, traceOrigins, type LineQueries } from './lineOrigins.js';
 import type { Repository } from './repository.js';
 import { gitBytes } from './run.js';
 import type { CommitRecord } from './types.js';
@@ -14,11 +15,16 @@ import type { CommitRecord } from './types.js';
  * Filters: merges are neither fixes nor candidates; a candidate that postdates its fix is dropped; a fix
  * that blames more than `maxBlamed` commits is dropped (large refactors and mass changes). `labelsAt`
  * keeps only fixes made up to a time, so that labels of a time-ordered split use no later information.
+ *
+ * Blame's answers come from one walk that follows every line forward (`lineOrigins.ts`), with `git blame`
+ * itself only for the lines that walk cannot follow for sure; `via: 'blame'` asks git blame about every
+ * fix instead (the reference the walk is checked against).
  */
 export interface SzzOptions {
   maxBlamed?: number;
+  via?: 'trace' | 'blame';
   signal?: AbortSignal;
-  onProgress?: (done: number, total: number) => void;
+  onProgress?: (done: number, total: number, what: string) => void;
 }
 
 export interface SzzResult {
@@ -29,6 +35,8 @@ export interface SzzResult {
   /** Each kept fix with its time and the commits it blamed (for labels at an earlier cutoff). */
   fixes: Array<{ sha: string; time: number; blamed: string[] }>;
   droppedFixes: Array<{ sha: string; reason: string }>;
+  /** How the blame questions were answered: files the walk answered, files git blame answered, merge blob diffs. */
+  answered: { traced: number; blamed: number; mergeDiffs: number };
 }
 
 const COMMENT = /^\s*(\/\/|#|\/\*|\*\/|\*|--|;)/;
@@ -63,7 +71,7 @@ async function blame(repo: Repository, rev: string, path: string, lines: number[
     ranges.push('-L', `${lines[i]},${lines[j]}`);
     i = j + 1;
   }
-  const out = await gitBytes(repo.root, ['blame', '-w', '--porcelain', ...ranges, rev, '--', path], signal).catch(() => Buffer.alloc(0));
+  const out = await gitBytes(repo.root, [...BLAME_DIFF_CONFIG, 'blame', '-w', '--porcelain', ...ranges, rev, '--', path], signal).catch(() => Buffer.alloc(0));
   const shas = new Set<string>();
   for (const line of out.toString('latin1').split('\n')) {
     const m = /^([0-9a-f]{40}) \d+ \d+/.exec(line);
@@ -76,74 +84,91 @@ async function blame(repo: Repository, rev: string, path: string, lines: number[
  * git blame walks a file's history back from the fix; with a commit-graph carrying changed-path Bloom
  * filters it skips the commits that did not touch the file without opening their trees (several times faster
  * on a file that changes rarely). The file is git's own cache (the one `git maintenance` and `git gc` write),
- * written or brought up to date here; where it cannot be (a read-only or shallow repository), blame simply
- * runs without it.
+ * written or brought up to date here when blame is needed; where it cannot be (a read-only or shallow
+ * repository), blame simply runs without it.
  */
 async function writeCommitGraph(repo: Repository, signal?: AbortSignal): Promise<void> {
   if (repo.shallowBoundary.size > 0) return;
   await gitBytes(repo.root, ['commit-graph', 'write', '--reachable', '--changed-paths', '--no-progress'], signal).catch(() => undefined);
 }
 
+/** git blame for each fix's files, a few fixes at a time (git blame is single-threaded). */
+async function blameAll(repo: Repository, asked: Array<[string, Array<[string, number[]]>]>, o: SzzOptions): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  if (asked.length === 0) return out;
+  await writeCommitGraph(repo, o.signal);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < asked.length; i = next++) {
+      const [sha, files] = asked[i]!;
+      const blamed = new Set<string>();
+      for (const [path, lines] of files) for (const s of await blame(repo, `${sha}^`, path, lines, o.signal)) blamed.add(s);
+      out.set(sha, blamed);
+      o.onProgress?.(out.size, asked.length, 'blaming');
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(4, cpus().length * 2)) }, worker));
+  return out;
+}
+
 export async function szz(repo: Repository, o: SzzOptions = {}): Promise<SzzResult> {
   const maxBlamed = o.maxBlamed ?? 10;
+  const listed = await listCommits(repo, { reverse: true, signal: o.signal });
   const commits: Array<{ sha: string; time: number }> = [];
-  const fixCommits: CommitRecord[] = [];
   const merges = new Set<string>();
-  for await (const c of walkHistory(repo, { reverse: true, maxDiffBytes: 4 << 20, signal: o.signal })) {
+  const fixShas: string[] = [];
+  for (const c of listed) {
     if (c.merge) {
       merges.add(c.sha);
       continue;
     }
-    const time = Date.parse(c.authorDate);
-    commits.push({ sha: c.sha, time });
-    if (isFix(c.message) && c.parents.length === 1) fixCommits.push(c);
+    commits.push({ sha: c.sha, time: Date.parse(c.authorDate) });
+    if (c.parents.length === 1 && isFix(c.message)) fixShas.push(c.sha);
   }
   const timeOf = new Map(commits.map((c) => [c.sha, c.time]));
+  // The lines each fix removes, from its own diff (whitespace counts here: a line whose indentation the fix
+  // changed is a changed line, whose origin blame -w then finds).
+  const targets: LineQueries = new Map();
+  let read = 0;
+  for await (const c of walkHistory(repo, { commits: fixShas, maxDiffBytes: 4 << 20, signal: o.signal })) {
+    const t = blameTargets(c);
+    if (t.length) targets.set(c.sha, t);
+    if (++read % 64 === 0) o.onProgress?.(read, fixShas.length, 'reading fixes');
+  }
+  const answered = { traced: 0, blamed: 0, mergeDiffs: 0 };
+  let blamedOf: Map<string, Set<string>>;
+  if (o.via === 'blame') {
+    blamedOf = await blameAll(repo, [...targets], o);
+    for (const t of targets.values()) answered.blamed += t.length;
+  } else {
+    const parentsOf = new Map(listed.map((c) => [c.sha, c.parents]));
+    const r = await traceOrigins(repo, parentsOf, targets, { signal: o.signal, onProgress: (d, t) => o.onProgress?.(d, t, 'tracing lines') });
+    const fallback = await blameAll(repo, [...r.unresolved], o);
+    for (const [sha, s] of fallback) for (const x of s) r.found.get(sha)!.add(x);
+    blamedOf = r.found;
+    for (const t of targets.values()) answered.traced += t.length;
+    for (const u of r.unresolved.values()) {
+      answered.traced -= u.length;
+      answered.blamed += u.length;
+    }
+    answered.mergeDiffs = r.mergeDiffs;
+  }
   const fixedBy = new Map<string, string[]>();
   const droppedFixes: Array<{ sha: string; reason: string }> = [];
   const fixes: SzzResult['fixes'] = [];
-  if (fixCommits.length) await writeCommitGraph(repo, o.signal);
-  // Blame the fixes a few at a time (git blame is single-threaded), then merge the results in fix order.
-  const blamedOf = new Array<Set<string>>(fixCommits.length);
-  let next = 0;
-  let done = 0;
-  /** The commits a fix may blame: earlier non-merge commits of the history, not the fix itself. */
-  const candidatesOf = (fix: CommitRecord, blamed: Iterable<string>) => {
-    const fixTime = timeOf.get(fix.sha)!;
-    return [...blamed].filter((s) => s !== fix.sha && !merges.has(s) && timeOf.has(s) && timeOf.get(s)! <= fixTime);
-  };
-  const stoppedEarly = new Set<number>();
-  const worker = async () => {
-    for (let i = next++; i < fixCommits.length; i = next++) {
-      const fix = fixCommits[i]!;
-      const blamed = new Set<string>();
-      const targets = blameTargets(fix);
-      for (const [k, [path, lines]] of targets.entries()) {
-        for (const s of await blame(repo, `${fix.sha}^`, path, lines, o.signal)) blamed.add(s);
-        // A fix that already blames more than maxBlamed commits is dropped whatever its other files say.
-        if (k + 1 < targets.length && candidatesOf(fix, blamed).length > maxBlamed) {
-          stoppedEarly.add(i);
-          break;
-        }
-      }
-      blamedOf[i] = blamed;
-      o.onProgress?.(++done, fixCommits.length);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(4, cpus().length * 2)) }, worker));
-  for (const [i, fix] of fixCommits.entries()) {
-    const fixTime = timeOf.get(fix.sha)!;
-    const candidates = candidatesOf(fix, blamedOf[i]!);
+  for (const sha of fixShas) {
+    const fixTime = timeOf.get(sha)!;
+    // The commits a fix may blame: earlier non-merge commits of the history, not the fix itself.
+    const candidates = [...(blamedOf.get(sha) ?? [])].filter((s) => s !== sha && !merges.has(s) && timeOf.has(s) && timeOf.get(s)! <= fixTime);
     if (candidates.length === 0) continue;
     if (candidates.length > maxBlamed) {
-      droppedFixes.push({ sha: fix.sha, reason: `blames ${stoppedEarly.has(i) ? 'at least ' : ''}${candidates.length} commits (more than ${maxBlamed})` });
+      droppedFixes.push({ sha, reason: `blames ${candidates.length} commits (more than ${maxBlamed})` });
       continue;
     }
-    fixes.push({ sha: fix.sha, time: fixTime, blamed: candidates });
-    for (const s of candidates) fixedBy.set(s, [...(fixedBy.get(s) ?? []), fix.sha]);
+    fixes.push({ sha, time: fixTime, blamed: candidates });
+    for (const s of candidates) fixedBy.set(s, [...(fixedBy.get(s) ?? []), sha]);
   }
-  o.onProgress?.(fixCommits.length, fixCommits.length);
-  return { commits, fixedBy, fixes, droppedFixes };
+  return { commits, fixedBy, fixes, droppedFixes, answered };
 }
 
 /** The buggy commits as known at `cutoff`: only fixes made up to then count. */

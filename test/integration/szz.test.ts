@@ -48,17 +48,18 @@ function blameHeavy(secondFile: boolean): TestRepo {
   return r;
 }
 
-test('SZZ: a fix that blames too many commits is dropped; blaming stops once it does (its other files cannot save it), and blame gets git\'s commit-graph', async () => {
+test('SZZ: a fix that blames too many commits is dropped, whatever its other files say', async () => {
   const one = blameHeavy(false);
   const res = await szz(await openRepository(one.dir), { maxBlamed: 2 });
   assert.equal(res.fixedBy.size, 0);
   assert.deepEqual(res.droppedFixes.map((d) => d.reason), ['blames 3 commits (more than 2)']);
   assert.equal((await szz(await openRepository(one.dir))).fixedBy.size, 3);
   const two = blameHeavy(true);
-  const early = await szz(await openRepository(two.dir), { maxBlamed: 2 });
-  assert.deepEqual(early.droppedFixes.map((d) => d.reason), ['blames at least 3 commits (more than 2)'], 'y.c was not blamed');
-  assert.equal((await szz(await openRepository(two.dir))).fixedBy.size, 4, 'with the default limit every file is blamed');
-  assert.ok(existsSync(join(two.dir, '.git', 'objects', 'info', 'commit-graph')), 'the commit-graph (with changed paths) is written');
+  const dropped = await szz(await openRepository(two.dir), { maxBlamed: 2 });
+  assert.deepEqual(dropped.droppedFixes.map((d) => d.reason), ['blames 4 commits (more than 2)']);
+  assert.equal((await szz(await openRepository(two.dir))).fixedBy.size, 4, 'with the default limit every file counts');
+  assert.deepEqual(dropped.answered, { traced: 2, blamed: 0, mergeDiffs: 0 }, 'the walk answered both files');
+  assert.ok(!existsSync(join(two.dir, '.git', 'objects', 'info', 'commit-graph')), 'no commit-graph is written when git blame is not needed');
 });
 
 test('time-ordered splits label each split with only the fixes made before its end', async () => {
@@ -78,4 +79,109 @@ test('changeling label --json', () => {
   assert.equal(out.status, 0, out.stderr);
   const rows = out.stdout.trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(rows.filter((x) => x.buggy), [{ sha: c2, buggy: true, fixedBy: [c4] }]);
+});
+
+/** A small deterministic generator (mulberry32). */
+function rng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A history with what makes blame hard: two branches merged again and again (clean merges, merges whose
+ * files take both sides, -X ours resolutions), re-indented blocks (blame -w sees through them), repeated
+ * "}" lines whose alignment is ambiguous, CRLF and no-final-newline files, a file deleted and re-added, and
+ * a rename on one side of a merge while the other side edits the file (which the walk hands to git blame).
+ */
+function tangledHistory(seed: number): TestRepo {
+  const r = TestRepo.init();
+  repos.push(r);
+  const rand = rng(seed);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
+  const files: Record<string, string[]> = {};
+  const eol: Record<string, string> = { 'a.c': '\n', 'b.c': '\n', 'c.c': '\r\n' };
+  for (const f of Object.keys(eol)) files[f] = Array.from({ length: 24 }, (_, i) => (i % 4 === 3 ? '}' : `  int ${f[0]}${i} = ${i};`));
+  const save = (f: string) => r.write(f, files[f]!.join(eol[f]!) + (f === 'b.c' ? '' : eol[f]!));
+  const read = (f: string) => {
+    const text = r.git('show', `HEAD:${f}`);
+    files[f] = text.split(eol[f]!).filter((l, i, all) => i < all.length - 1 || l !== '');
+  };
+  Object.keys(eol).forEach(save);
+  r.commitAs('initial', A);
+  let n = 0;
+  let focus = 'a.c';
+  const edit = () => {
+    // Most edits go to the round's file, so that both sides of each merge change it.
+    const f = rand() < 0.7 && files[focus] ? focus : pick(Object.keys(files));
+    const lines = files[f]!;
+    const at = Math.floor(rand() * lines.length);
+    const op = rand();
+    if (op < 0.3) lines.splice(at, 0, `  int n${n} = ${n};`, ...(rand() < 0.3 ? ['}'] : []));
+    else if (op < 0.5 && lines.length > 6) lines.splice(at, 1 + Math.floor(rand() * 2));
+    else if (op < 0.8) lines[at] = `  long m${n} = ${n};`;
+    else for (let i = at; i < Math.min(lines.length, at + 4); i++) lines[i] = lines[i]!.startsWith('    ') ? lines[i]!.slice(2) : `  ${lines[i]}`;
+    save(f);
+    r.commitAs(`${rand() < 0.45 ? 'Fix' : 'Change'} ${f} (${n++})`, A);
+  };
+  const branch = (name: string) => {
+    r.git('checkout', '-q', name);
+    Object.keys(files).forEach(read);
+  };
+  r.git('branch', 'side');
+  for (let round = 0; round < 8; round++) {
+    focus = pick(Object.keys(files));
+    for (let i = 0; i < 4; i++) edit();
+    branch('side');
+    for (let i = 0; i < 3; i++) edit();
+    branch('main');
+    r.git('merge', '-q', '--no-ff', '-X', 'ours', '-m', `Merge side (${round})`, 'side');
+    Object.keys(files).forEach(read);
+    if (round === 2) {
+      r.remove('b.c').commitAs('drop b.c', A);
+      delete files['b.c'];
+      files['b.c'] = ['int b = 1;', '}', 'int b2 = 2;'];
+      save('b.c');
+      r.commitAs('re-add b.c', A);
+    }
+    if (round < 7) {
+      r.git('checkout', '-q', 'side');
+      r.git('merge', '-q', '--ff-only', 'main');
+      branch('main');
+    }
+  }
+  // A rename on main while side edits the file: the merged file's side lines are not at that path on side.
+  r.git('checkout', '-q', 'side');
+  Object.keys(files).forEach(read);
+  files['a.c']![2] = '  int from_side = 1;';
+  save('a.c');
+  const sideEdit = r.commitAs('side edits a.c', A);
+  r.git('checkout', '-q', 'main');
+  r.git('mv', 'a.c', 'renamed.c');
+  r.commitAs('rename a.c', A);
+  r.git('merge', '-q', '--no-ff', '-m', 'Merge side (rename)', 'side');
+  const text = r.git('show', 'HEAD:renamed.c').split('\n');
+  r.write('renamed.c', text.filter((l) => !l.includes('from_side')).join('\n'));
+  r.commitAs('Fix: drop from_side', A);
+  return Object.assign(r, { sideEdit });
+}
+
+test('SZZ: the forward line walk gives git blame -w\'s answers on a tangled history (merges, re-indents, renames across a merge, CRLF)', async () => {
+  for (const seed of [1, 2, 3]) {
+    const r = tangledHistory(seed) as TestRepo & { sideEdit: string };
+    const repo = await openRepository(r.dir);
+    const traced = await szz(repo, { maxBlamed: 100 });
+    const blamed = await szz(repo, { maxBlamed: 100, via: 'blame' });
+    assert.ok(traced.fixes.length >= 8, `seed ${seed}: ${traced.fixes.length} fixes kept`);
+    assert.deepEqual(traced.fixes, blamed.fixes, `seed ${seed}`);
+    assert.deepEqual(traced.droppedFixes, blamed.droppedFixes);
+    assert.ok(traced.answered.traced > 0 && traced.answered.mergeDiffs > 0, JSON.stringify(traced.answered));
+    // The renamed file's side lines were left to git blame, which follows the rename on side.
+    assert.ok(traced.answered.blamed >= 1, JSON.stringify(traced.answered));
+    assert.ok(traced.fixedBy.get(r.sideEdit)?.length, 'the side edit removed by the last fix is blamed');
+    assert.ok(existsSync(join(r.dir, '.git', 'objects', 'info', 'commit-graph')), 'blame got the commit-graph');
+  }
 });
