@@ -6,6 +6,7 @@ import { inferBench, inferWorker } from './infer.js';
 import { trainBench, trainWorker } from './train.js';
 import { jitdpBench } from './jitdp.js';
 import { szzBench } from './szz.js';
+import { gateBench } from './gate.js';
 import { jitdpEvalBench } from './jitdpEval.js';
 import { jitdpDefaultBench } from './jitdpDefault.js';
 import { cmgEvalBench } from './cmgEval.js';
@@ -19,6 +20,7 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
   infer: { usage: 'infer [codet5-small|codet5-base|codebert-base] (greedy, beam 5, and the CommitChronicle setting: beam 10, 15 new tokens)', run: inferBench },
   train: { usage: 'train [lora-codet5-small|lora-codebert-base|fmft-codet5-small]', run: trainBench },
   jitdp: { usage: 'jitdp REPO_PATH [--cache DIR]', run: jitdpBench },
+  gate: { usage: 'gate [--inputs N] [--trained DIR --repo PATH [--adapter DIR]]: int8 against fp32 (greedy sequences, risk probabilities, B-Norm on a real history)', run: gateBench },
   szz: { usage: 'szz REPO_PATH [--no-blame]: SZZ by the line walk and by git blame on every fix, timed, labels compared', run: szzBench },
   'jitdp-eval': { usage: 'jitdp-eval REPO REPO... [--cache DIR] [--epochs N] [--max-length N] [--no-neural]', run: jitdpEvalBench },
   'jitdp-default': { usage: 'jitdp-default REPO REPO... --out FILE [--cache DIR]', run: jitdpDefaultBench },

@@ -8,6 +8,7 @@ import { RiskController } from './ui/risk.js';
 import { registerFinetune } from './ui/finetune.js';
 import { setGitBinary } from './git/run.js';
 import { existsSync } from 'node:fs';
+import { runtimeStatus } from './runtime/platformRuntime.js';
 
 /** Use the git that VS Code's own Git extension is configured with (`git.path`: a path or a list). */
 function applyGitPath(log: vscode.LogOutputChannel): void {
@@ -36,6 +37,11 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
   );
   log.info(`Changeling ${pkg.version} activated (VS Code ${vscode.version}, Node ${process.versions.node})`);
+  const runtime = runtimeStatus(context.extensionPath);
+  if (!runtime.present) {
+    log.warn(runtime.message!);
+    void vscode.window.showWarningMessage(`Changeling: ${runtime.message}.`);
+  }
 }
 
 export function deactivate(): void {}

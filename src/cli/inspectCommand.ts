@@ -10,11 +10,12 @@ import { beamSearch } from '../runtime/beamSearch.js';
 import { EncoderRunner } from '../runtime/encoderRunner.js';
 import { ort } from '../runtime/session.js';
 import { resolveProvider } from '../runtime/providers.js';
+import { parsePrecision } from '../runtime/precision.js';
 import { withAdapter } from '../peft/apply.js';
 import { ChangelingError, fileError } from '../util/errors.js';
 import { printJson, writeOut } from './io.js';
 
-export const INSPECT_HELP = `changeling inspect --model DIR [--adapter LORA_DIR] --input FILE.json [--provider auto|cpu|cuda|webgpu|dml|coreml] [--json]
+export const INSPECT_HELP = `changeling inspect --model DIR [--adapter LORA_DIR] --input FILE.json [--provider auto|cpu|cuda|webgpu|dml|coreml] [--precision fp32|int8|auto] [--json]
 
   Runs a model folder (config.json + model.safetensors) on token ids and prints what other
   implementations can be compared with. FILE.json: {"input_ids": [[...]], "attention_mask": [[...]],
@@ -22,6 +23,7 @@ export const INSPECT_HELP = `changeling inspect --model DIR [--adapter LORA_DIR]
   "generate": {"max_new_tokens": N, "num_beams": K, "num_return_sequences": R, "length_penalty": L,
   "no_repeat_ngram_size": N, "min_new_tokens": M, "decoder_start_token_id": ID} (optional)}. Output: {"encoder_last_hidden_state",
   "logits", "loss", "sequences"} (those that apply), each tensor {"dtype", "shape", "data"} flat row-major.
+  --precision: fp32 by default here (the reference comparison); int8 runs the quantized graphs.
   Architectures: T5 (CodeT5), BART/PLBART, RoBERTa (CodeBERT; "pooler_output", and classifier "logits"
   for sequence-classification checkpoints, with "labels" as one class per row). Greedy and beam search
   (with beams, "sequences" holds num_return_sequences rows per input and "sequences_scores" their scores).`;
@@ -65,7 +67,8 @@ function jitFineLogits(head: Map<string, { shape: number[]; data: Float32Array }
 }
 
 export async function inspectCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, input: { type: 'string' }, provider: { type: 'string', default: 'auto' }, json: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, input: { type: 'string' }, provider: { type: 'string', default: 'auto' }, precision: { type: 'string', default: 'fp32' }, json: { type: 'boolean', default: false } }, strict: true });
+  const precision = parsePrecision(values.precision);
   if (!values.model || !values.input) throw new ChangelingError('usage', 'inspect needs --model DIR and --input FILE.json');
   let spec: Record<string, unknown>;
   try {
@@ -112,7 +115,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   const i64 = (m: Matrix) => new rt.Tensor('int64', BigInt64Array.from(m.flat().map(BigInt)), [m.length, m[0]!.length]);
   const out: Record<string, unknown> = {};
   if (model.kind === 'roberta') {
-    const runner = await EncoderRunner.create(model, { provider });
+    const runner = await EncoderRunner.create(model, { provider, precision });
     const r = await runner.run(i64(ids), i64(mask));
     out.encoder_last_hidden_state = tensorJson('float32', r.last_hidden_state!.dims, r.last_hidden_state!.data as Float32Array);
     // An adapter trained with the JIT-Fine head (changeling train on classification data) keeps the head
@@ -139,7 +142,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     } else if (spec.labels !== undefined) throw new ChangelingError('usage', `${values.model} has no classification head: "labels" cannot be scored`);
     if (spec.generate) throw new ChangelingError('usage', `${values.model} is an encoder-only model: it does not generate`);
   } else {
-    const runner = await Seq2SeqRunner.create(model, { maxLength: 2048, provider });
+    const runner = await Seq2SeqRunner.create(model, { maxLength: 2048, provider, precision });
     const info = runner.info;
     const labels = spec.labels ? matrix(spec.labels, 'labels') : null;
     let dec = spec.decoder_input_ids ? matrix(spec.decoder_input_ids, 'decoder_input_ids') : null;

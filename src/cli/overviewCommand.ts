@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parsePrecision } from '../runtime/precision.js';
 import { openRepository } from '../git/repository.js';
 import { currentChange } from '../git/currentChange.js';
 import { diffTotals } from '../git/types.js';
@@ -12,7 +13,7 @@ import { DEFAULT_MESSAGE_MODEL, defaultModelCache } from '../models/manifest.js'
 import { cachedModel } from '../models/hub.js';
 import { fieldText, interruptSignal, parseCount, printJson, StderrProgress, writeOut } from './io.js';
 
-export const OVERVIEW_HELP = `changeling [overview] [--repo PATH] [--commit REV] [-n N] [--json]
+export const OVERVIEW_HELP = `changeling [overview] [--repo PATH] [--commit REV] [-n N] [--precision P] [--json]
 
   The main job on one screen, for the staged change (or the last commit when nothing is staged): what
   changed, the suggested commit messages (the model this repository adopted, else NNGen from its own
@@ -22,10 +23,12 @@ export const OVERVIEW_HELP = `changeling [overview] [--repo PATH] [--commit REV]
 
   --commit REV   this commit instead (its messages suggested from the history before it)
   -n N           how many messages to suggest (default 3)
+  --precision P  the message model's weights: auto (default: int8 on the CPU), fp32 or int8
   --json         {"change", "suggestions", "risk"} as those commands print them`;
 
 export async function overviewCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { repo: { type: 'string' }, commit: { type: 'string' }, n: { type: 'string', short: 'n' }, json: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args: argv, strict: true, options: { repo: { type: 'string' }, commit: { type: 'string' }, n: { type: 'string', short: 'n' }, precision: { type: 'string' }, json: { type: 'boolean', default: false } } });
+  const precision = parsePrecision(values.precision);
   const n = parseCount('n', values.n, 20, 1) ?? 3;
   const repo = await openRepository(values.repo ?? process.cwd());
   const signal = interruptSignal();
@@ -37,7 +40,7 @@ export async function overviewCommand(argv: string[]): Promise<number> {
   // The same models the separate commands use by default.
   progress.update('suggesting messages...');
   const adopted = await adoptedMessageModel(repo);
-  const model = adopted ? await MessageModel.create(adopted.model, { adapter: adopted.adapter ?? undefined }) : null;
+  const model = adopted ? await MessageModel.create(adopted.model, { adapter: adopted.adapter ?? undefined, precision }) : null;
   const suggestions = view.files.length ? await suggestMessages(repo, target, { model, n, signal, onProgress: (t) => progress.update(t) }) : null;
   progress.update('scoring the risk...');
   const riskModel = await loadRiskModel(repo);

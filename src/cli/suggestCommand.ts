@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parsePrecision } from '../runtime/precision.js';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { openRepository, type Repository } from '../git/repository.js';
@@ -32,6 +33,7 @@ export const SUGGEST_HELP = `changeling suggest [--repo PATH] [--commit REV] [--
                          model's profile; 5 and 64 for a model without one)
   --history N            newest commits NNGen and the style learn from (default 5000)
   --exclude G / --include G   the model-input filter's globs (as for "changeling show")
+  --precision P          auto (default: int8 weights on the CPU, where the quality gate held), fp32 or int8
   --hook-file FILE       for the prepare-commit-msg hook: put the best candidate into FILE and the others as
                          comments, only when FILE has no message yet; never changes a message already there`;
 
@@ -57,9 +59,10 @@ export async function suggestCommand(argv: string[]): Promise<number> {
       repo: { type: 'string' }, commit: { type: 'string' }, model: { type: 'string' }, adapter: { type: 'string' }, n: { type: 'string', short: 'n' },
       'no-style': { type: 'boolean', default: false }, beams: { type: 'string' }, 'max-new-tokens': { type: 'string' }, 'subject-limit': { type: 'string' }, history: { type: 'string' },
       exclude: { type: 'string', multiple: true }, include: { type: 'string', multiple: true }, 'hook-file': { type: 'string' }, json: { type: 'boolean', default: false }, 'nngen-only': { type: 'boolean', default: false },
-      prefix: { type: 'string' }, 'input-format': { type: 'string' },
+      prefix: { type: 'string' }, 'input-format': { type: 'string' }, precision: { type: 'string' },
     },
   });
+  const precision = parsePrecision(values.precision);
   if (values.adapter && !values.model) throw new ChangelingError('usage', '--adapter needs --model (the base model it was trained on)');
   if (values['hook-file'] && values.commit) throw new ChangelingError('usage', '--hook-file is for the staged change');
   const repo = await openRepository(values.repo ?? process.cwd());
@@ -69,8 +72,8 @@ export async function suggestCommand(argv: string[]): Promise<number> {
   const adopted = values.model || values['nngen-only'] ? null : await adoptedMessageModel(repo);
   const inputFormat = values['input-format'] ? parseInputFormat(values['input-format']) : undefined;
   const model = values.model
-    ? await MessageModel.create(resolve(values.model), { adapter: values.adapter ? resolve(values.adapter) : undefined, inputFormat })
-    : adopted ? await MessageModel.create(adopted.model, { adapter: adopted.adapter ?? undefined, inputFormat }) : null;
+    ? await MessageModel.create(resolve(values.model), { adapter: values.adapter ? resolve(values.adapter) : undefined, inputFormat, precision })
+    : adopted ? await MessageModel.create(adopted.model, { adapter: adopted.adapter ?? undefined, inputFormat, precision }) : null;
   const r = await suggestMessages(repo, target, {
     model, n: parseCount('n', values.n, 100, 1), beams: parseCount('beams', values.beams, 64, 1), maxNewTokens: parseCount('max-new-tokens', values['max-new-tokens'], 1024, 1), style: !values['no-style'], subjectLimit: parseCount('subject-limit', values['subject-limit'], 10000, 10), history: parseCount('history', values.history, 10_000_000, 1),
     typed: values.prefix, filter: { exclude: values.exclude, include: values.include }, signal: interruptSignal(), onProgress: (t) => progress.update(t),

@@ -3,12 +3,12 @@
  * Models are written against the builder (builder.ts); autodiff (grad.ts) walks this IR backwards and
  * appends the backward nodes to the same graph; serialize.ts turns it into an ONNX ModelProto.
  */
-export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool';
+export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
 /** A dimension: a number, or a name for a size known only at run time ("batch", "seq"). */
 export type Dim = number | string;
 export type Shape = readonly Dim[];
 
-export type TypedData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+export type TypedData = Float32Array | Float64Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
 
 export type AttrValue = number | string | number[] | string[] | { float: number } | { floats: number[] } | { tensor: ConstantData };
 
@@ -73,6 +73,9 @@ export function typedArrayFor(dtype: DType, n: number): TypedData {
       return new BigInt64Array(n);
     case 'int32':
       return new Int32Array(n);
+    case 'int8':
+      return new Int8Array(n);
+    case 'uint8':
     case 'bool':
       return new Uint8Array(n);
   }

@@ -5,6 +5,8 @@ import { GraphWeights } from '../models/weights.js';
 import type { ModelFolder } from '../models/modelFolder.js';
 import { createSessionFromFile, type SessionOptions } from './session.js';
 import { cachedGraphs, collectGarbage, modelFingerprint } from './graphCache.js';
+import { quantizeWeights } from '../graph/quantize.js';
+import { resolvePrecision } from './precision.js';
 
 type RobertaFolder = Extract<ModelFolder, { kind: 'roberta' }>;
 
@@ -15,10 +17,13 @@ export class EncoderRunner {
     private readonly session: InferenceSession,
     readonly hasPooler: boolean,
     readonly hasClassifier: boolean,
+    /** The precision its graph runs in. */
+    readonly precision: 'fp32' | 'int8',
   ) {}
 
   static async create(model: RobertaFolder, o: SessionOptions = {}): Promise<EncoderRunner> {
-    const g = await cachedGraphs(`roberta-${modelFingerprint(model.dir, model.weightsPath, { extra: model.cacheExtra ?? null })}`, async () => {
+    const precision = resolvePrecision(o.precision, 'roberta', o.provider);
+    const g = await cachedGraphs(`roberta-${precision === 'int8' ? 'int8-' : ''}${modelFingerprint(model.dir, model.weightsPath, { precision, extra: model.cacheExtra ?? null })}`, async () => {
       const weights = await model.loadWeights();
       const names = [...weights.keys()];
       // Task checkpoints prefix the encoder with "roberta."; a bare RobertaModel has no prefix.
@@ -30,13 +35,15 @@ export class EncoderRunner {
       b.output(out.lastHidden, 'last_hidden_state');
       if (out.pooled) b.output(out.pooled, 'pooler_output');
       if (out.classifierLogits) b.output(out.classifierLogits, 'logits');
+      for (const t of model.graphTransforms ?? []) t(b);
+      if (precision === 'int8') quantizeWeights(b);
       return { graphs: { encoder: b }, meta: { hasPooler, hasClassifier } };
     });
     if (g.built) {
       model.releaseWeights?.();
       collectGarbage();
     }
-    return new EncoderRunner(model, await createSessionFromFile(g.files.encoder!, o), g.meta.hasPooler, g.meta.hasClassifier);
+    return new EncoderRunner(model, await createSessionFromFile(g.files.encoder!, o), g.meta.hasPooler, g.meta.hasClassifier, precision);
   }
 
   run(inputIds: OrtTensor, attentionMask: OrtTensor): Promise<Record<string, OrtTensor>> {

@@ -9,6 +9,8 @@ import { ChangelingError } from '../util/errors.js';
 import { createSessionFromFile, ort, type SessionOptions } from './session.js';
 import { cachedGraphs, collectGarbage, modelFingerprint } from './graphCache.js';
 import { processScores, type GenerationOptions } from './beamSearch.js';
+import { quantizeWeights } from '../graph/quantize.js';
+import { resolvePrecision } from './precision.js';
 
 /** What generation needs to know of an encoder-decoder checkpoint. */
 export interface Seq2SeqInfo {
@@ -47,6 +49,8 @@ export class Seq2SeqRunner {
     private readonly crossKv: InferenceSession,
     private readonly step: InferenceSession,
     readonly cacheShape: { layers: number; heads: number; headDim: number },
+    /** The precision its graphs run in. */
+    readonly precision: 'fp32' | 'int8',
   ) {
     this.info = describe(model);
   }
@@ -58,7 +62,8 @@ export class Seq2SeqRunner {
       ? { layers: model.config.numDecoderLayers, heads: model.config.numHeads, headDim: model.config.dKv }
       : { layers: model.config.decoderLayers, heads: model.config.decoderHeads, headDim: model.config.dModel / model.config.decoderHeads };
     const maxLength = o.maxLength ?? 2048;
-    const g = await cachedGraphs(`${model.kind}-${modelFingerprint(model.dir, model.weightsPath, { maxLength, extra: model.cacheExtra ?? null })}`, async () => {
+    const precision = resolvePrecision(o.precision, model.kind, o.provider);
+    const g = await cachedGraphs(`${model.kind}-${precision === 'int8' ? 'int8-' : ''}${modelFingerprint(model.dir, model.weightsPath, { maxLength, precision, extra: model.cacheExtra ?? null })}`, async () => {
       const weights = await model.loadWeights();
       const mo = { maxLength };
       const enc = (b: GraphBuilder, w: GraphWeights, ids: Tensor, mask: Tensor) => (model.kind === 't5' ? t5Encoder(b, model.config, w, ids, mask, mo) : bartEncoder(b, model.config, w, ids, mask));
@@ -92,6 +97,7 @@ export class Seq2SeqRunner {
         sb.output(kv.value, `present.${i}.value`);
       });
       for (const t of model.graphTransforms ?? []) for (const b of [eb, db, cb, sb]) t(b);
+      if (precision === 'int8') for (const b of [eb, db, cb, sb]) quantizeWeights(b);
       return { graphs: { encoder: eb, decoder: db, crossKv: cb, step: sb }, meta: {} };
     });
     if (g.built) {
@@ -100,7 +106,7 @@ export class Seq2SeqRunner {
     }
     // The full-sequence decoder (logits for given decoder inputs) is opened only when asked for.
     const [encoder, crossKv, step] = await Promise.all(['encoder', 'crossKv', 'step'].map((n) => createSessionFromFile(g.files[n]!, o)));
-    return new Seq2SeqRunner(model, encoder!, () => createSessionFromFile(g.files.decoder!, o), crossKv!, step!, cache);
+    return new Seq2SeqRunner(model, encoder!, () => createSessionFromFile(g.files.decoder!, o), crossKv!, step!, cache, precision);
   }
 
   async encode(inputIds: OrtTensor, attentionMask: OrtTensor): Promise<OrtTensor> {

@@ -24,6 +24,8 @@ export interface SessionOptions {
   training?: boolean;
   /** Where to write a model with external data (default: a temporary folder removed after loading). */
   dir?: string;
+  /** Inference precision of the model runners (`precision.ts`); default `auto`. */
+  precision?: import('./precision.js').Precision;
 }
 
 function sessionOptions(o: SessionOptions): InferenceSession.SessionOptions {

@@ -1,5 +1,9 @@
 import * as vscode from 'vscode';
 import type { FilterOptions } from '../git/inputFilter.js';
+import { PRECISIONS, type Precision } from '../runtime/precision.js';
+
+/** A precision setting edited by hand to something unknown reads as auto (the schema offers only the three). */
+const parsePrecisionSetting = (v: string | undefined): Precision => ((PRECISIONS as readonly string[]).includes(v ?? '') ? (v as Precision) : 'auto');
 
 /** Changeling's settings, read fresh each time (so changes apply without a reload). */
 export function settings() {
@@ -18,6 +22,7 @@ export function settings() {
     riskModel: trusted ? (c.get<string>('risk.model') ?? '').trim() : '',
     debounceMs: c.get<number>('risk.debounceMs') ?? 1500,
     provider: c.get<string>('provider') ?? 'auto',
+    precision: parsePrecisionSetting(c.get<string>('precision')),
     // The folders fine-tuning starts from: workspace-named folders only in a trusted workspace, as above.
     finetuneMessageModel: trusted ? (c.get<string>('finetune.messageModel') ?? '').trim() : '',
     finetuneRiskEncoder: trusted ? (c.get<string>('finetune.riskEncoder') ?? '').trim() : '',

@@ -5,6 +5,7 @@ import { cachedModel } from '../models/hub.js';
 import { defaultModelCache } from '../models/manifest.js';
 import { resolveProvider } from '../runtime/providers.js';
 import { MessageModel } from '../tasks/cmg/generate.js';
+import type { Precision } from '../runtime/precision.js';
 import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
 import { suggestMessages, type Suggestion } from '../tasks/cmg/suggest.js';
 import { ChangelingError } from '../util/errors.js';
@@ -36,7 +37,7 @@ async function messageModel(root: string, storage: vscode.Uri, log: vscode.LogOu
     // The model this repository adopted with "Fine-tune on this repository", if any (and trusted).
     const adopted = vscode.workspace.isTrusted ? await adoptedMessageModel(await openRepository(root)) : null;
     if (!adopted) return null;
-    return cachedMessageModel(adopted.model, adopted.adapter ?? '', s.provider, log);
+    return cachedMessageModel(adopted.model, adopted.adapter ?? '', s.provider, s.precision, log);
   }
   let dir = s.messageModel;
   if (!existsSync(dir)) {
@@ -44,17 +45,18 @@ async function messageModel(root: string, storage: vscode.Uri, log: vscode.LogOu
     if (!cached) throw new ChangelingError('not-found', `the model "${s.messageModel}" is not downloaded; choose it again with "Changeling: Choose models" to download it`);
     dir = cached;
   }
-  return cachedMessageModel(dir, s.messageAdapter, s.provider, log);
+  return cachedMessageModel(dir, s.messageAdapter, s.provider, s.precision, log);
 }
 
-function cachedMessageModel(dir: string, adapter: string, providerSetting: string, log: vscode.LogOutputChannel): Promise<MessageModel> {
-  const key = `${dir}\u0000${adapter}\u0000${providerSetting}`;
+function cachedMessageModel(dir: string, adapter: string, providerSetting: string, precision: Precision, log: vscode.LogOutputChannel): Promise<MessageModel> {
+  const key = `${dir}\u0000${adapter}\u0000${providerSetting}\u0000${precision}`;
   let m = models.get(key);
   if (!m) {
     m = (async () => {
       const provider = await resolveProvider(providerSetting, (l) => log.info(l));
-      log.info(`message model: ${dir}${adapter ? ` + adapter ${adapter}` : ''} on ${provider}`);
-      return MessageModel.create(dir, { adapter: adapter || undefined, provider });
+      const m = await MessageModel.create(dir, { adapter: adapter || undefined, provider, precision });
+      log.info(`message model: ${dir}${adapter ? ` + adapter ${adapter}` : ''} on ${provider}, ${m.precision}`);
+      return m;
     })();
     models.set(key, m);
     m.catch(() => models.delete(key));

@@ -2,6 +2,7 @@ import { loadModelFolder, type ModelFolder } from '../../models/modelFolder.js';
 import { CodeTokenizer } from '../../models/tokenizer.js';
 import { withAdapter } from '../../peft/apply.js';
 import { beamSearch } from '../../runtime/beamSearch.js';
+import type { Precision } from '../../runtime/precision.js';
 import { Seq2SeqRunner } from '../../runtime/seq2seq.js';
 import { ort } from '../../runtime/session.js';
 import type { DiffFile } from '../../git/types.js';
@@ -60,7 +61,7 @@ export class MessageModel {
     readonly label: string,
   ) {}
 
-  static async create(dir: string, o: { adapter?: string; maxInput?: number; provider?: string; inputFormat?: InputFormat } = {}): Promise<MessageModel> {
+  static async create(dir: string, o: { adapter?: string; maxInput?: number; provider?: string; inputFormat?: InputFormat; precision?: Precision } = {}): Promise<MessageModel> {
     const base = await loadModelFolder(dir);
     if (base.kind === 'roberta') throw new ChangelingError('usage', `${dir} is an encoder-only (RoBERTa) model; commit messages need CodeT5 or PLBART`);
     const model = o.adapter ? await withAdapter(base, o.adapter) : base;
@@ -70,12 +71,17 @@ export class MessageModel {
     if (o.inputFormat) profile = { ...profile, inputFormat: o.inputFormat };
     const positions = model.kind === 'bart' ? model.config.maxPositionEmbeddings : Infinity;
     profile = { ...profile, maxInput: Math.min(o.maxInput ?? profile.maxInput, positions) };
-    const runner = await Seq2SeqRunner.create(model, { maxLength: 1024, provider: o.provider });
+    const runner = await Seq2SeqRunner.create(model, { maxLength: 1024, provider: o.provider, precision: o.precision });
     return new MessageModel(model, tokenizer, runner, profile, o.adapter ? `model+adapter` : 'model');
   }
 
   get maxInput(): number {
     return this.profile.maxInput;
+  }
+
+  /** The precision the model's graphs run in. */
+  get precision(): 'fp32' | 'int8' {
+    return this.runner.precision;
   }
 
   /** The CommitChronicle formats were collected from whitespace-insensitive diffs (git diff -w). */

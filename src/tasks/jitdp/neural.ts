@@ -13,6 +13,8 @@ import { initJitFineHead, isJitFineHead } from '../../models/heads.js';
 import { loadSafetensors, type WeightMap } from '../../models/weights.js';
 import { TrainSession } from '../../train/trainSession.js';
 import { createSession, ort } from '../../runtime/session.js';
+import { resolvePrecision } from '../../runtime/precision.js';
+import { quantizeWeights } from '../../graph/quantize.js';
 import { padBatch, seededRandom } from '../../train/batching.js';
 import { trainLoop, type TrainEvent } from '../../train/trainLoop.js';
 import { aucRoc, jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
@@ -108,6 +110,9 @@ class Scorer {
 
   static async create(folder: RobertaFolder, weights: WeightMap, tuning: Tuning, values: Map<string, Float32Array>): Promise<Scorer> {
     const g = jitFineGraph(folder, weights, tuning, false);
+    // The frozen encoder's projections in int8 where the gate held for RoBERTa (risk probabilities within
+    // 0.01 of fp32); the tuned parameters are inputs and stay fp32. Validation during training scores the same way.
+    if (resolvePrecision('auto', 'roberta', 'cpu') === 'int8') quantizeWeights(g.b);
     const s = new Scorer(await createSession(serialize(g.b)), folder.config.padTokenId, {});
     s.specs = g.params.map((p) => ({ name: p.tensor.name, shape: p.tensor.shape as number[] }));
     await s.setParams(values);

@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
+import { GraphBuilder } from '../../../src/graph/builder.js';
+import { serialize } from '../../../src/graph/serialize.js';
+import { quantizeWeights } from '../../../src/graph/quantize.js';
+import { createSession } from '../../../src/runtime/session.js';
+import { parsePrecision, resolvePrecision } from '../../../src/runtime/precision.js';
+import { seededRandom } from '../../../src/train/batching.js';
+
+const rand = (n: number, scale: number, seed: number) => {
+  const r = seededRandom(seed);
+  return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
+};
+
+/** A projection x W^T (W [256, 192]), a lookup of the same W (tied, as T5's LM head), and a rank-8 factor. */
+function graph(): GraphBuilder {
+  const b = new GraphBuilder('q');
+  const x = b.input('x', 'float32', [4, 192]);
+  const w = b.initializer('proj.weight', 'float32', [256, 192], rand(256 * 192, 0.05, 1));
+  const y = b.matmul(x, b.transpose(w, [1, 0]));
+  b.output(b.matmul(y, b.initializer('lora_A', 'float32', [256, 8], rand(256 * 8, 0.1, 2))), 'low_rank');
+  b.output(y, 'projected');
+  b.output(b.gather(w, b.input('ids', 'int64', [3])), 'looked_up');
+  return b;
+}
+
+test('int8 weights: projections become DynamicQuantizeMatMul with per-column scales, close to fp32; small factors and lookups stay fp32', async () => {
+  const ref = graph();
+  const q = graph();
+  assert.equal(quantizeWeights(q), 1, 'only the 256x192 projection');
+  const ops = q.nodes.map((n) => n.op);
+  assert.deepEqual(ops.filter((o) => o === 'DynamicQuantizeMatMul').length, 1);
+  assert.ok(!ops.includes('Transpose'), 'the transpose of the fp32 weight is gone');
+  assert.ok(q.initializers.some((i) => i.tensor.name === 'proj.weight'), 'the fp32 weight stays for the lookup');
+  assert.equal(q.initializers.find((i) => i.tensor.name.endsWith('.int8'))!.tensor.dtype, 'int8');
+  const feeds = { x: new ort.Tensor('float32', rand(4 * 192, 1, 3), [4, 192]), ids: new ort.Tensor('int64', BigInt64Array.from([0n, 5n, 255n]), [3]) };
+  const [a, b] = await Promise.all([createSession(serialize(ref)), createSession(serialize(q))]);
+  const [ra, rb] = [await a.run(feeds), await b.run(feeds)];
+  for (const name of ['projected', 'low_rank']) {
+    const u = ra[name]!.data as Float32Array;
+    const v = rb[name]!.data as Float32Array;
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < u.length; i++) {
+      num += (u[i]! - v[i]!) ** 2;
+      den += u[i]! ** 2;
+    }
+    const rel = Math.sqrt(num / den);
+    assert.ok(rel < 0.02 && rel > 0, `${name}: relative error ${rel}`);
+  }
+  assert.deepEqual(rb.looked_up!.data, ra.looked_up!.data, 'lookups are exact');
+});
+
+test('precision: auto is int8 on the CPU where the gate held, fp32 on other providers; bad values are usage errors', () => {
+  assert.equal(resolvePrecision('auto', 'roberta', 'cpu'), 'int8');
+  assert.equal(resolvePrecision('auto', 'roberta', 'cuda'), 'fp32');
+  assert.equal(resolvePrecision('auto', 't5', 'cpu'), 'fp32', 'the gate did not hold for T5');
+  assert.equal(resolvePrecision('fp32', 'roberta', 'cpu'), 'fp32');
+  assert.equal(resolvePrecision('int8', 'bart', 'webgpu'), 'int8');
+  assert.equal(parsePrecision(undefined), 'auto');
+  assert.throws(() => parsePrecision('fp16'), /--precision must be one of auto, fp32, int8/);
+});
