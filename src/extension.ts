@@ -5,6 +5,8 @@ import { registerDescribeChange } from './ui/describeChange.js';
 import { registerSuggestMessage } from './ui/suggestMessage.js';
 import { registerSelectModel } from './ui/models.js';
 import { RiskController } from './ui/risk.js';
+import { registerCheckOutgoing } from './ui/outgoing.js';
+import { registerRiskHook } from './ui/riskHook.js';
 import { registerFinetune } from './ui/finetune.js';
 import { setGitBinary } from './git/run.js';
 import { existsSync } from 'node:fs';
@@ -20,6 +22,7 @@ function applyGitPath(log: vscode.LogOutputChannel): void {
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Changeling', { log: true });
+  const risk = new RiskController(log);
   context.subscriptions.push(
     log,
     registerExportHistory(log),
@@ -27,7 +30,9 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('changeling.showLog', () => log.show()),
     registerSuggestMessage(context, log),
     registerSelectModel(context, log),
-    new RiskController(context, log),
+    risk,
+    registerCheckOutgoing(risk, log),
+    registerRiskHook(context, log),
     registerFinetune(context, log),
   );
   applyGitPath(log);

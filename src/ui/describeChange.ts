@@ -4,6 +4,7 @@ import { currentChange } from '../git/currentChange.js';
 import { InputFilter } from '../git/inputFilter.js';
 import { renderView, viewJson } from '../git/changeReport.js';
 import { pickRepository } from './repositories.js';
+import { reportFailure } from './command.js';
 
 /** "Changeling: Describe staged change": what `changeling show` prints, in the output channel. */
 export function registerDescribeChange(log: vscode.LogOutputChannel): vscode.Disposable {
@@ -17,8 +18,7 @@ export function registerDescribeChange(log: vscode.LogOutputChannel): vscode.Dis
       log.show(true);
       return viewJson(view);
     } catch (err) {
-      log.error(`describe change: ${(err as Error).message}`);
-      void vscode.window.showErrorMessage(`Changeling: ${(err as Error).message}`);
+      reportFailure(err, log, 'describe change');
       return undefined;
     }
   });

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { settings } from './settings.js';
 import { basename, dirname, join } from 'node:path';
 import { mineToFile, type MineSummary } from '../git/dataset.js';
-import { ChangelingError } from '../util/errors.js';
+import { reportFailure, withCancellableProgress } from './command.js';
 import { pickRepository } from './repositories.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -34,22 +34,12 @@ export function registerExportHistory(log: vscode.LogOutputChannel): vscode.Disp
       }
       const maxDiffBytes = settings().maxDiffBytes;
       log.info(`export history: ${repo.root} -> ${out}${repo.shallow ? ' (shallow clone)' : ''}`);
-      const summary = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Changeling: exporting the history of ${name}`, cancellable: true },
-        async (progress, token) => {
-          const ac = new AbortController();
-          token.onCancellationRequested(() => ac.abort());
-          let shown = 0;
-          return mineToFile(repo, out!, {
-            maxDiffBytes,
-            signal: ac.signal,
-            onProgress: (p) => {
-              const pct = p.total > 0 ? (100 * p.commits) / p.total : 0;
-              progress.report({ message: `${p.commits} of ${p.total} commits`, increment: pct - shown });
-              shown = pct;
-            },
-          });
-        },
+      const summary = await withCancellableProgress(`exporting the history of ${name}`, (progress) =>
+        mineToFile(repo, out!, {
+          maxDiffBytes,
+          signal: progress.signal,
+          onProgress: (p) => progress.report(`${p.commits} of ${p.total} commits`, p.total > 0 ? (100 * p.commits) / p.total : 0),
+        }),
       );
       log.info(`export history: ${summary.commits} commits, ${summary.bytes} bytes in ${summary.seconds.toFixed(1)} s`);
       const text = `Changeling: exported ${plural(summary.commits, 'commit')} (${plural(summary.merges, 'merge')}${summary.truncated ? `, ${summary.truncated} truncated` : ''}) to ${out}` + (repo.shallow ? ' (shallow clone: older history is missing)' : '');
@@ -59,14 +49,8 @@ export function registerExportHistory(log: vscode.LogOutputChannel): vscode.Disp
       });
       return summary;
     } catch (err) {
-      if (err instanceof ChangelingError && err.code === 'cancelled') {
-        log.info('export history: cancelled');
-        void vscode.window.showInformationMessage('Changeling: export cancelled; nothing was written.');
-        return undefined;
-      }
-      log.error(`export history: ${(err as Error).message}`);
-      void vscode.window.showErrorMessage(`Changeling: ${(err as Error).message}`);
-      if (args?.out) throw err; // programmatic callers (tests, other extensions) see the failure
+      const ordinary = reportFailure(err, log, 'export history', { cancelled: 'export cancelled; nothing was written.' });
+      if (!ordinary && args?.out) throw err; // programmatic callers (tests, other extensions) see the failure
       return undefined;
     }
   });

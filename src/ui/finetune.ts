@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openRepository, repoDataDir } from '../git/repository.js';
-import { gitRepositoryFor } from './gitApi.js';
+import { chooseRepository } from './repositories.js';
 import { reportHtml } from '../tasks/finetune/report.js';
 import type { FinetuneResult } from '../tasks/finetune/types.js';
 import { settings } from './settings.js';
@@ -107,9 +107,9 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
       void vscode.window.showWarningMessage('Changeling: fine-tuning runs only in a trusted workspace.');
       return undefined;
     }
-    const git = await gitRepositoryFor(arg);
-    if (!git) return undefined;
-    const root = git.rootUri.fsPath;
+    const chosen = await chooseRepository(arg, { explain: true });
+    if (!chosen) return undefined;
+    const root = chosen.root;
     if (RUNS.has(root)) {
       void vscode.window.showInformationMessage('Changeling: a fine-tuning run is already under way for this repository.');
       return undefined;

@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
+import { reportFailure, withCancellableProgress } from './command.js';
 import { settings } from './settings.js';
 import { describeKnownModel, messageModels, modelSpec, DEFAULT_MESSAGE_MODEL } from '../models/manifest.js';
 import { downloadModel } from '../models/hub.js';
-import { ChangelingError } from '../util/errors.js';
 import { resolveProvider } from '../runtime/providers.js';
 
 /**
@@ -61,30 +61,19 @@ export function registerSelectModel(context: vscode.ExtensionContext, log: vscod
       value = uri[0].fsPath;
     } else if (choice.id) {
       try {
-        const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Changeling: downloading ${choice.id}`, cancellable: true }, async (progress, token) => {
-          const ac = new AbortController();
-          token.onCancellationRequested(() => ac.abort());
-          let shown = 0;
-          return downloadModel(modelSpec(choice.id!), {
-            cacheDir: context.globalStorageUri.fsPath, signal: ac.signal,
+        const r = await withCancellableProgress(`downloading ${choice.id}`, (progress) =>
+          downloadModel(modelSpec(choice.id!), {
+            cacheDir: context.globalStorageUri.fsPath, signal: progress.signal,
             onEvent: (e) => {
-              if (e.kind === 'resume') progress.report({ message: `resuming: ${(e.have / 2 ** 20).toFixed(0)} MiB already downloaded` });
-              if (e.kind === 'progress' && e.overallTotal) {
-                const pct = (100 * e.overall) / e.overallTotal;
-                progress.report({ message: `${e.file}: ${(e.overall / 2 ** 20).toFixed(0)} of ${(e.overallTotal / 2 ** 20).toFixed(0)} MiB`, increment: pct - shown });
-                shown = pct;
-              }
+              if (e.kind === 'resume') progress.report(`resuming: ${(e.have / 2 ** 20).toFixed(0)} MiB already downloaded`);
+              if (e.kind === 'progress' && e.overallTotal) progress.report(`${e.file}: ${(e.overall / 2 ** 20).toFixed(0)} of ${(e.overallTotal / 2 ** 20).toFixed(0)} MiB`, (100 * e.overall) / e.overallTotal);
             },
-          });
-        });
+          }),
+        );
         log.info(`downloaded ${choice.id} to ${r.dir} (${r.commit})`);
         value = choice.id;
       } catch (err) {
-        if (err instanceof ChangelingError && err.code === 'cancelled') {
-          void vscode.window.showInformationMessage('Changeling: download cancelled; what was downloaded is kept and the next download resumes it. Nothing is in use until it is complete.');
-          return undefined;
-        }
-        void vscode.window.showErrorMessage(`Changeling: ${(err as Error).message}`);
+        reportFailure(err, log, `download ${choice.id}`, { cancelled: 'download cancelled; what was downloaded is kept and the next download resumes it. Nothing is in use until it is complete.' });
         return undefined;
       }
     }

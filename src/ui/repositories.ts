@@ -1,21 +1,35 @@
 import * as vscode from 'vscode';
 import { openRepository, type Repository } from '../git/repository.js';
 
-interface GitApiRepository {
+/** The part of the built-in git extension's API (vscode.git, API version 1) that Changeling uses. */
+export interface GitRepositoryApi {
   rootUri: vscode.Uri;
-}
-interface GitApi {
-  repositories: GitApiRepository[];
+  inputBox: { value: string };
+  state: { indexChanges: unknown[]; HEAD?: { name?: string; commit?: string }; onDidChange: vscode.Event<void> };
 }
 
-/** The repositories VS Code's git extension knows, or the workspace folders that are repositories. */
-async function knownRepositoryPaths(): Promise<string[]> {
+export interface GitApi {
+  repositories: GitRepositoryApi[];
+  onDidOpenRepository: vscode.Event<GitRepositoryApi>;
+  onDidCloseRepository: vscode.Event<GitRepositoryApi>;
+}
+
+export async function gitApi(): Promise<GitApi | null> {
   const ext = vscode.extensions.getExtension<{ getAPI(v: 1): GitApi }>('vscode.git');
-  if (ext) {
-    const exports = ext.isActive ? ext.exports : await ext.activate();
-    const paths = exports.getAPI(1).repositories.map((r) => r.rootUri.fsPath);
-    if (paths.length > 0) return paths;
-  }
+  if (!ext) return null;
+  const exports = ext.isActive ? ext.exports : await ext.activate();
+  return exports.getAPI(1);
+}
+
+/** A repository a command works on: its root, and the git extension's repository when it has one. */
+export interface ChosenRepository {
+  root: string;
+  /** The git extension's view of it (message box, index changes); null for a folder it does not track. */
+  scm: GitRepositoryApi | null;
+}
+
+/** The workspace folders that are repositories (when the git extension is absent or knows none). */
+async function workspaceRepositories(): Promise<string[]> {
   const found: string[] = [];
   for (const f of vscode.workspace.workspaceFolders ?? []) {
     if (f.uri.scheme !== 'file') continue;
@@ -28,22 +42,33 @@ async function knownRepositoryPaths(): Promise<string[]> {
   return [...new Set(found)];
 }
 
-/** Asks which repository when there are several; undefined when the user cancels. */
-export async function pickRepository(explicit?: string): Promise<Repository | undefined> {
-  if (explicit) return openRepository(explicit);
-  const paths = await knownRepositoryPaths();
-  if (paths.length === 0) {
-    void vscode.window.showErrorMessage('Changeling: open a folder that is a git repository first.');
-    return undefined;
-  }
-  let path = paths[0]!;
-  if (paths.length > 1) {
-    const choice = await vscode.window.showQuickPick(
-      paths.map((p) => ({ label: vscode.workspace.asRelativePath(p, true) || p, description: p, path: p })),
-      { title: 'Changeling: which repository?' },
-    );
-    if (!choice) return undefined;
-    path = choice.path;
-  }
-  return openRepository(path);
+/**
+ * The one way commands find their repository. The argument is a SourceControl (SCM menus pass one),
+ * `{ repo: path }` (programmatic callers) or a path; without one: the only repository, else the one that owns
+ * the active editor's file, else a QuickPick (or, with `ask: false` for background work, the first one).
+ * Null when there is none or the user cancelled; with `explain`, "open a repository first" is shown then.
+ */
+export async function chooseRepository(arg?: unknown, o: { ask?: boolean; explain?: boolean } = {}): Promise<ChosenRepository | null> {
+  const api = await gitApi().catch(() => null);
+  const known: ChosenRepository[] = api?.repositories.length ? api.repositories.map((r) => ({ root: r.rootUri.fsPath, scm: r })) : (await workspaceRepositories()).map((root) => ({ root, scm: null }));
+  const explicit = (arg as { rootUri?: vscode.Uri } | undefined)?.rootUri?.fsPath ?? (arg as { repo?: string } | undefined)?.repo ?? (typeof arg === 'string' ? arg : undefined);
+  if (explicit) return known.find((r) => r.root === explicit) ?? { root: explicit, scm: null };
+  const none = () => {
+    if (o.explain) void vscode.window.showErrorMessage('Changeling: open a folder that is a git repository first.');
+    return null;
+  };
+  if (known.length === 0) return none();
+  if (known.length === 1) return known[0]!;
+  const active = vscode.window.activeTextEditor?.document.uri.fsPath;
+  const owning = active ? known.filter((r) => active.startsWith(r.root)).sort((a, b) => b.root.length - a.root.length)[0] : undefined;
+  if (owning) return owning;
+  if (o.ask === false) return known[0]!;
+  const pick = await vscode.window.showQuickPick(known.map((r) => ({ label: vscode.workspace.asRelativePath(r.root, true) || r.root, description: r.root, repo: r })), { title: 'Changeling: which repository?' });
+  return pick?.repo ?? null;
+}
+
+/** The chosen repository opened for Changeling's git layer; undefined when there is none or the user cancelled. */
+export async function pickRepository(arg?: unknown): Promise<Repository | undefined> {
+  const chosen = await chooseRepository(arg, { explain: true });
+  return chosen ? openRepository(chosen.root) : undefined;
 }

@@ -1,10 +1,9 @@
 import * as vscode from 'vscode';
 import { join } from 'node:path';
 import { openRepository } from '../git/repository.js';
-import { hookStatus, installHook, uninstallHook } from '../git/hooks.js';
-import { assessRisk, loadRiskModel, type LoadedRiskModel, type RiskResult, type RiskTarget } from '../tasks/jitdp/risk.js';
+import { assessRisk, loadRiskModel, type LoadedRiskModel, type RiskResult } from '../tasks/jitdp/risk.js';
 import { ChangelingError } from '../util/errors.js';
-import { gitApi, gitRepositoryFor, type GitRepositoryApi } from './gitApi.js';
+import { chooseRepository, gitApi, type GitRepositoryApi } from './repositories.js';
 import { renderRiskReport } from './riskReport.js';
 import { settings } from './settings.js';
 import { reasonText } from '../tasks/jitdp/reasons.js';
@@ -12,8 +11,8 @@ import { reasonText } from '../tasks/jitdp/reasons.js';
 /**
  * Risk in VS Code: a status-bar item with the staged change's risk (probability and level; the warning
  * colour only when high), rescored when the index changes (debounced); clicking it opens the report (reasons
- * and riskiest lines) and marks those lines in the editor. Commands check the outgoing commits and install
- * or remove the pre-push hook (explained, confirmed, refused in an untrusted workspace).
+ * and riskiest lines) and marks those lines in the editor. The outgoing-commit check (`outgoing.ts`) uses its
+ * models and report; the pre-push hook's commands are in `riskHook.ts`.
  */
 export class RiskController implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('changeling.risk', vscode.StatusBarAlignment.Left, 50);
@@ -30,16 +29,13 @@ export class RiskController implements vscode.Disposable {
   private panel: vscode.WebviewPanel | null = null;
   private models = new Map<string, Promise<LoadedRiskModel>>();
 
-  constructor(private readonly context: vscode.ExtensionContext, private readonly log: vscode.LogOutputChannel) {
+  constructor(private readonly log: vscode.LogOutputChannel) {
     this.item.name = 'Changeling risk';
     this.item.command = 'changeling.showRisk';
     this.disposables.push(
       this.item,
       this.decoration,
       vscode.commands.registerCommand('changeling.showRisk', () => this.showReport()),
-      vscode.commands.registerCommand('changeling.checkOutgoing', (arg?: unknown) => this.checkOutgoing(arg)),
-      vscode.commands.registerCommand('changeling.installPrePushHook', (arg?: unknown) => this.installHook(arg)),
-      vscode.commands.registerCommand('changeling.uninstallPrePushHook', (arg?: unknown) => this.uninstallHook(arg)),
       vscode.window.onDidChangeVisibleTextEditors(() => this.decorate()),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('changeling.risk') || e.affectsConfiguration('changeling.provider')) {
@@ -69,7 +65,8 @@ export class RiskController implements vscode.Disposable {
     this.timer = setTimeout(() => void this.refresh(), settings().debounceMs);
   }
 
-  private model(root: string): Promise<LoadedRiskModel> {
+  /** The risk model for a repository (its own, the configured one, or the embedded default), loaded once. */
+  model(root: string): Promise<LoadedRiskModel> {
     const explicit = settings().riskModel;
     const key = `${root}\u0000${explicit}`;
     let m = this.models.get(key);
@@ -87,7 +84,7 @@ export class RiskController implements vscode.Disposable {
       this.item.hide();
       return null;
     }
-    const git = await gitRepositoryFor(undefined, { ask: false }).catch(() => null);
+    const git = (await chooseRepository(undefined, { ask: false }).catch(() => null))?.scm;
     if (!git) {
       this.item.hide();
       return null;
@@ -164,7 +161,8 @@ export class RiskController implements vscode.Disposable {
     return r;
   }
 
-  private openPanel(results: RiskResult[], model: LoadedRiskModel, what: string): void {
+  /** Opens (or reuses) the report beside the editor. */
+  openPanel(results: RiskResult[], model: LoadedRiskModel, what: string): void {
     if (!this.panel) {
       this.panel = vscode.window.createWebviewPanel('changeling.risk', 'Changeling: risk', vscode.ViewColumn.Beside, { enableScripts: false });
       this.panel.onDidDispose(() => (this.panel = null));
@@ -172,60 +170,6 @@ export class RiskController implements vscode.Disposable {
     this.panel.title = `Changeling: risk of ${what}`;
     this.panel.webview.html = renderRiskReport(results, model, what, this.panel.webview.cspSource);
     this.panel.reveal(vscode.ViewColumn.Beside, true);
-  }
-
-  private async checkOutgoing(arg?: unknown): Promise<RiskResult[] | undefined> {
-    const git = await gitRepositoryFor(arg);
-    if (!git) return undefined;
-    const repo = await openRepository(git.rootUri.fsPath);
-    const upstream = (await repo.git.raw(['rev-parse', '--abbrev-ref', '--symbolic-full-name', '@{u}']).catch(() => '')).trim();
-    const target: RiskTarget = { kind: 'range', range: upstream ? `${upstream}..HEAD` : 'HEAD --not --remotes' };
-    try {
-      const results = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Changeling: scoring outgoing commits', cancellable: true }, async (_p, token) => {
-        const ac = new AbortController();
-        token.onCancellationRequested(() => ac.abort());
-        return assessRisk(repo, target, await this.model(repo.root), { signal: ac.signal });
-      });
-      if (results.length === 0) {
-        void vscode.window.showInformationMessage(`Changeling: no outgoing commits${upstream ? ` (ahead of ${upstream}: none)` : ''}.`);
-        return results;
-      }
-      this.openPanel(results, await this.model(repo.root), `${results.length} outgoing commit${results.length === 1 ? '' : 's'}${upstream ? ` (not in ${upstream})` : ''}`);
-      return results;
-    } catch (err) {
-      if (err instanceof ChangelingError && err.code === 'cancelled') return undefined;
-      void vscode.window.showErrorMessage(`Changeling: ${(err as Error).message}`);
-      return undefined;
-    }
-  }
-
-  private async installHook(arg?: unknown): Promise<boolean> {
-    if (!vscode.workspace.isTrusted) {
-      void vscode.window.showWarningMessage('Changeling: git hooks are not installed in an untrusted workspace. Trust the workspace first.');
-      return false;
-    }
-    const git = await gitRepositoryFor(arg);
-    if (!git) return false;
-    const repo = await openRepository(git.rootUri.fsPath);
-    const status = await hookStatus(repo, 'pre-push');
-    const detail = 'Before each push, the hook scores the commits going out and prints a warning for risky ones in the push output. It never blocks a push unless you set "git config changeling.risk.blockPush true". '
-      + (status.installed ? 'It is installed already; installing again refreshes it.' : 'A pre-push hook you already have is kept and runs first.') + ' "Changeling: Remove pre-push risk check" puts everything back.';
-    // Programmatic callers that have asked their user already pass { yes: true }.
-    const ok = (arg as { yes?: boolean } | undefined)?.yes ? 'Install' : await vscode.window.showInformationMessage('Install Changeling\'s pre-push risk check in this repository?', { modal: true, detail }, 'Install');
-    if (ok !== 'Install') return false;
-    const cli = join(this.context.extensionPath, 'dist', 'cli.mjs');
-    const s = await installHook(repo, 'pre-push', { node: process.execPath, cli, electron: !!process.versions.electron });
-    this.log.info(`pre-push hook installed at ${s.path}${s.chainedNow ? ' (chaining the previous hook)' : ''}`);
-    void vscode.window.showInformationMessage(`Changeling: pre-push risk check installed${s.chainedNow ? '; your previous hook still runs first' : ''}.`);
-    return true;
-  }
-
-  private async uninstallHook(arg?: unknown): Promise<boolean> {
-    const git = await gitRepositoryFor(arg);
-    if (!git) return false;
-    const r = await uninstallHook(await openRepository(git.rootUri.fsPath), 'pre-push');
-    void vscode.window.showInformationMessage(r.removed ? `Changeling: pre-push risk check removed${r.restored ? '; your previous hook is back' : ''}.` : 'Changeling: no Changeling pre-push hook here; nothing changed.');
-    return r.removed;
   }
 
   dispose(): void {

@@ -9,7 +9,8 @@ import type { Precision } from '../runtime/precision.js';
 import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
 import { suggestMessages, type Suggestion } from '../tasks/cmg/suggest.js';
 import { ChangelingError } from '../util/errors.js';
-import { gitRepositoryFor } from './gitApi.js';
+import { chooseRepository } from './repositories.js';
+import { reportFailure } from './command.js';
 import { settings } from './settings.js';
 
 /**
@@ -89,9 +90,11 @@ async function generate(root: string, storage: vscode.Uri, log: vscode.LogOutput
 export function registerSuggestMessage(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): vscode.Disposable {
   return vscode.commands.registerCommand('changeling.suggestMessage', async (arg?: unknown): Promise<string | undefined> => {
     try {
-      const git = await gitRepositoryFor(arg);
+      const target = await chooseRepository(arg, { explain: true });
+      if (!target) return undefined;
+      const git = target.scm;
       if (!git) {
-        void vscode.window.showErrorMessage('Changeling: open a folder that is a git repository first.');
+        void vscode.window.showErrorMessage(`Changeling: ${target.root} is not open in VS Code's Source Control view, so there is no message box to fill.`);
         return undefined;
       }
       const root = git.rootUri.fsPath;
@@ -135,13 +138,7 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
       sessions.delete(root);
       return git.inputBox.value;
     } catch (err) {
-      if (err instanceof ChangelingError && err.code === 'cancelled') return undefined;
-      if (err instanceof ChangelingError && err.code === 'nothing-staged') {
-        void vscode.window.showInformationMessage('Changeling: nothing is staged yet: stage the changes the message is for, then ask again.');
-        return undefined;
-      }
-      log.error(`suggest: ${(err as Error).message}`);
-      void vscode.window.showErrorMessage(`Changeling: ${(err as Error).message}`);
+      reportFailure(err, log, 'suggest', { expected: { 'nothing-staged': 'nothing is staged yet: stage the changes the message is for, then ask again.' } });
       return undefined;
     }
   });
