@@ -12,6 +12,7 @@ import { TRAIN_HELP, trainCommand } from './cli/trainCommand.js';
 import { EVAL_HELP, evalCommand } from './cli/evalCommand.js';
 import { FEATURES_HELP, featuresCommand } from './cli/featuresCommand.js';
 import { LABEL_HELP, labelCommand } from './cli/labelCommand.js';
+import { ADOPT_HELP, EXPORT_HELP, adoptCommand, exportCommand } from './cli/exportCommand.js';
 import { RISK_HELP, riskCommand } from './cli/riskCommand.js';
 import { HOOK_HELP, hookCommand } from './cli/hookCommand.js';
 import { RISK_TRAIN_HELP, riskTrainCommand } from './cli/riskTrainCommand.js';
@@ -31,6 +32,8 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   eval: { run: evalCommand, help: EVAL_HELP },
   features: { run: featuresCommand, help: FEATURES_HELP },
   label: { run: labelCommand, help: LABEL_HELP },
+  export: { run: exportCommand, help: EXPORT_HELP },
+  adopt: { run: adoptCommand, help: ADOPT_HELP },
   suggest: { run: suggestCommand, help: SUGGEST_HELP },
   input: { run: inputCommand, help: INPUT_HELP },
   finetune: { run: finetuneCommand, help: FINETUNE_HELP },

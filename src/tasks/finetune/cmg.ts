@@ -53,6 +53,46 @@ export async function subjectHistory(repo: Repository, max: number, signal?: Abo
   return out.reverse(); // oldest first
 }
 
+/**
+ * A history's commit-message pairs in a model's own format: CommitChronicle models read whitespace-insensitive
+ * diffs and were trained on whole messages cleaned as the dataset cleaned them (commits whose message the
+ * cleaning drops are left out, as the dataset left them out); other models on subject lines. With each
+ * commit, its author's earlier messages (for models trained with history). Used by finetune, export and adopt.
+ */
+export async function cmgPairs(repo: Repository, base: MessageModel, o: { maxCommits?: number; signal?: AbortSignal } = {}): Promise<{ all: Pair[]; historyOf: Map<string, string[]> }> {
+  const chronicle = base.profile.inputFormat !== 'study';
+  const mined = await subjectHistory(repo, o.maxCommits ?? 20000, o.signal, { ignoreWhitespace: chronicle });
+  const all = chronicle ? mined.map((p) => ({ ...p, subject: cleanMessage(p.message) })).filter((p) => p.subject) : mined;
+  const earlier = new Map<string, string[]>();
+  const historyOf = new Map<string, string[]>();
+  for (const p of all) {
+    const h = earlier.get(p.author) ?? [];
+    historyOf.set(p.sha, base.usesHistory ? h.slice(-64) : []);
+    earlier.set(p.author, [...h.slice(-63), p.message]);
+  }
+  return { all, historyOf };
+}
+
+/** Oldest 80% to train, next 10% to validate, newest 10% to test. */
+export function timeSplits<T>(all: readonly T[]): { train: T[]; validation: T[]; test: T[] } {
+  const a = Math.floor(all.length * 0.8);
+  const b = Math.floor(all.length * 0.9);
+  return { train: all.slice(0, a), validation: all.slice(a, b), test: all.slice(b) };
+}
+
+/** The model's best message for each pair, with the generation settings finetune evaluates with. */
+export async function generateFor(m: MessageModel, pairs: readonly Pair[], historyOf: ReadonlyMap<string, string[]>, o: { quick?: boolean; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<string[]> {
+  const chronicle = m.profile.inputFormat !== 'study';
+  const preds: string[] = [];
+  for (const [i, p] of pairs.entries()) {
+    if (o.signal?.aborted) throw cancelledError();
+    // The profile's generation settings (CommitChronicle: 10 beams, 15 new tokens), fewer beams when quick.
+    preds.push((await m.generate(m.prepare(p.files, { history: historyOf.get(p.sha) }), { beams: o.quick ? 2 : chronicle ? undefined : 5, n: 1, maxNewTokens: chronicle ? undefined : 32 }))[0]?.message ?? '');
+    if (i % 10 === 0) o.onProgress?.(i + 1, pairs.length);
+  }
+  return preds;
+}
+
 export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise<FinetuneResult> {
   requireCommits(repo);
   const t0 = performance.now();
@@ -61,27 +101,10 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   const modelDir = o.model ?? (await cachedModel(defaultModelCache(), DEFAULT_MESSAGE_MODEL));
   if (!modelDir) throw new ChangelingError('usage', `fine-tuning commit messages starts from a model: download the default one first ("changeling download ${DEFAULT_MESSAGE_MODEL}", about 900 MB) or give --model DIR (a CodeT5 or PLBART folder)`);
   const base = await MessageModel.create(modelDir, { maxInput: o.maxLength ?? (o.quick ? 128 : undefined), provider: o.provider });
-  // The model's own format: CommitChronicle models read whitespace-insensitive diffs and were trained on
-  // whole messages cleaned as the dataset cleaned them (commits whose message the cleaning drops are left
-  // out, as the dataset left them out); other models on subject lines.
-  const chronicle = base.profile.inputFormat !== 'study';
   emit({ kind: 'stage', stage: 'mining', message: `reading the history (input format ${base.profile.inputFormat})` });
-  const mined = await subjectHistory(repo, o.maxCommits ?? 20000, o.signal, { ignoreWhitespace: chronicle });
-  const all = chronicle ? mined.map((p) => ({ ...p, subject: cleanMessage(p.message) })).filter((p) => p.subject) : mined;
-  // Each commit's history: the same author's earlier messages (for models trained with history).
-  const earlier = new Map<string, string[]>();
-  const historyOf = new Map<string, string[]>();
-  for (const p of all) {
-    const h = earlier.get(p.author) ?? [];
-    historyOf.set(p.sha, base.usesHistory ? h.slice(-64) : []);
-    earlier.set(p.author, [...h.slice(-63), p.message]);
-  }
+  const { all, historyOf } = await cmgPairs(repo, base, { maxCommits: o.maxCommits, signal: o.signal });
   if (all.length < (o.quick ? 30 : 200)) throw new ChangelingError('usage', `the history is too thin to fine-tune on: ${all.length} commits with a message and a diff (at least ${o.quick ? 30 : 200})`);
-  const a = Math.floor(all.length * 0.8);
-  const b = Math.floor(all.length * 0.9);
-  let train = all.slice(0, a);
-  let validation = all.slice(a, b);
-  let test = all.slice(b);
+  let { train, validation, test } = timeSplits(all);
   if (o.quick) {
     train = train.slice(-QUICK.train);
     validation = validation.slice(-QUICK.eval);
@@ -135,16 +158,8 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
     : await MessageModel.create(modelDir, { adapter: out, maxInput: base.maxInput, provider: o.provider });
   const index = new NngenIndex();
   for (const p of train) index.add(p.sha, p.subject, diffWords(p.files));
-  const generate = async (m: MessageModel, pairs: Pair[], what: string) => {
-    const preds: string[] = [];
-    for (const [i, p] of pairs.entries()) {
-      if (o.signal?.aborted) throw cancelledError();
-      // The profile's generation settings (CommitChronicle: 10 beams, 15 new tokens), fewer beams when quick.
-      preds.push((await m.generate(m.prepare(p.files, { history: historyOf.get(p.sha) }), { beams: o.quick ? 2 : chronicle ? undefined : 5, n: 1, maxNewTokens: chronicle ? undefined : 32 }))[0]?.message ?? '');
-      if (i % 10 === 0) emit({ kind: 'stage', stage: 'evaluating', message: `${what}: ${i + 1} of ${pairs.length}` });
-    }
-    return preds;
-  };
+  const generate = (m: MessageModel, pairs: Pair[], what: string) =>
+    generateFor(m, pairs, historyOf, { quick: o.quick, signal: o.signal, onProgress: (i, n) => emit({ kind: 'stage', stage: 'evaluating', message: `${what}: ${i} of ${n}` }) });
   const evaluate = async (pairs: Pair[], split: string) => {
     const gold = pairs.map((p) => p.subject);
     const preds = {

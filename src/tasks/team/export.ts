@@ -1,0 +1,128 @@
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Repository } from '../../git/repository.js';
+import { MessageModel } from '../cmg/generate.js';
+import { cmgPairs, timeSplits } from '../finetune/cmg.js';
+import { jitdpDataset } from '../jitdp/dataset.js';
+import { FEATURE_NAMES } from '../../git/expertFeatures.js';
+import { writeFileAtomic } from '../../util/atomicFile.js';
+import { ChangelingError, fileError } from '../../util/errors.js';
+
+/**
+ * `changeling export`: the time-ordered splits of one or more repositories as JSON Lines that Hugging Face
+ * `datasets` loads as they are (`load_dataset("json", data_dir=OUT)` finds train/validation/test.jsonl), with
+ * a dataset card (README.md) saying what each field is. For commit messages the rows carry the token ids
+ * exactly as `changeling finetune` trains on them (the model's own input format, truncation and labels), so a
+ * script on a cluster trains on what Changeling would, without re-implementing the format (recipes/).
+ */
+export interface ExportOptions {
+  task: 'cmg' | 'jitdp';
+  /** For cmg: the model whose format and tokenizer the rows are in. */
+  model?: string;
+  out: string;
+  maxCommits?: number;
+  signal?: AbortSignal;
+  onProgress?: (message: string) => void;
+}
+
+export interface ExportSummary {
+  task: 'cmg' | 'jitdp';
+  out: string;
+  repositories: Array<{ repo: string; head: string | null; train: number; validation: number; test: number }>;
+  format: string | null;
+}
+
+const SPLITS = ['train', 'validation', 'test'] as const;
+
+export async function exportDatasets(repos: readonly Repository[], o: ExportOptions): Promise<ExportSummary> {
+  if (repos.length === 0) throw new ChangelingError('usage', 'export needs at least one repository (--repo P, repeatable)');
+  if (o.task === 'cmg' && !o.model) throw new ChangelingError('usage', 'export --task cmg needs --model DIR: the rows are token ids in that model\'s input format');
+  const rows: Record<(typeof SPLITS)[number], string[]> = { train: [], validation: [], test: [] };
+  const summary: ExportSummary = { task: o.task, out: o.out, repositories: [], format: null };
+  const base = o.task === 'cmg' ? await MessageModel.create(o.model!) : null;
+  if (base) summary.format = base.profile.inputFormat;
+  for (const repo of repos) {
+    const name = basename(repo.bare ? repo.root.replace(/\.git$/, '') : repo.root);
+    o.onProgress?.(`${name}: reading the history`);
+    let counts: Record<(typeof SPLITS)[number], number>;
+    if (base) {
+      const { all, historyOf } = await cmgPairs(repo, base, { maxCommits: o.maxCommits, signal: o.signal });
+      const splits = timeSplits(all);
+      counts = { train: splits.train.length, validation: splits.validation.length, test: splits.test.length };
+      for (const split of SPLITS) {
+        for (const p of splits[split]) {
+          const e = base.trainingExample(p.files, p.subject, historyOf.get(p.sha));
+          rows[split].push(JSON.stringify({ repo: name, sha: p.sha, target: p.subject, ...e }));
+        }
+      }
+    } else {
+      const ds = await jitdpDataset(repo, { signal: o.signal });
+      counts = { train: ds.train.length, validation: ds.validation.length, test: ds.test.length };
+      for (const split of SPLITS) {
+        for (const c of ds[split]) {
+          rows[split].push(JSON.stringify({ repo: name, sha: c.sha, time: c.time, label: c.label, message: c.message, added: c.added, removed: c.removed, features: FEATURE_NAMES.map((f) => c.features[f]), effort: c.effort }));
+        }
+      }
+    }
+    summary.repositories.push({ repo: repo.root, head: repo.head, ...counts });
+    o.onProgress?.(`${name}: ${counts.train} train, ${counts.validation} validation, ${counts.test} test`);
+  }
+  // Written whole or not at all: a folder beside the target, renamed into place.
+  const tmp = `${o.out}.tmp-${process.pid}`;
+  try {
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(tmp, { recursive: true });
+    for (const split of SPLITS) await writeFileAtomic(join(tmp, `${split}.jsonl`), rows[split].join('\n') + (rows[split].length ? '\n' : ''));
+    await writeFileAtomic(join(tmp, 'README.md'), datasetCard(summary, o));
+    if (existsSync(o.out)) await rm(o.out, { recursive: true, force: true });
+    await rename(tmp, o.out);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw fileError(err, o.out, 'writing the dataset to');
+  }
+  return summary;
+}
+
+function datasetCard(s: ExportSummary, o: ExportOptions): string {
+  const table = s.repositories.map((r) => `| ${r.repo} | ${r.head?.slice(0, 12) ?? '-'} | ${r.train} | ${r.validation} | ${r.test} |`).join('\n');
+  const fields = s.task === 'cmg'
+    ? `- \`repo\`, \`sha\`: where the commit comes from; \`target\`: the message it was trained towards (subject line, or the cleaned message for CommitChronicle models).
+- \`input_ids\`: the encoder input, the change in the model's input format (\`${s.format}\`), tokenized and truncated exactly as \`changeling finetune\` does.
+- \`labels\`: the target token ids (\`<s> message </s>\`); with-history models also have \`decoder_input_ids\` (the decoder reads the author's earlier messages first; their label positions are -100).
+- Model: \`${o.model}\` (its tokenizer and format; train the same base model on these rows).`
+    : `- \`repo\`, \`sha\`, \`time\` (ms since 1970), \`message\`: the commit.
+- \`label\`: 1 when SZZ marks it buggy, using only fixes made before its split's end (time-ordered, no later information).
+- \`added\`, \`removed\`: the changed lines' text in code files (each side capped at 6,000 characters).
+- \`features\`: the 14 expert features in this order: ${FEATURE_NAMES.join(', ')}; \`effort\`: lines added + deleted.`;
+  return `---
+task_categories:
+- ${s.task === 'cmg' ? 'text2text-generation' : 'text-classification'}
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: train.jsonl
+  - split: validation
+    path: validation.jsonl
+  - split: test
+    path: test.jsonl
+---
+
+# ${s.task === 'cmg' ? 'Commit messages' : 'Just-in-time defect prediction'}: exported by Changeling
+
+Time-ordered splits of each repository (oldest 80% train, next 10% validation, newest 10% test), the same
+splits \`changeling ${s.task === 'cmg' ? 'finetune --task cmg' : 'risk-train'}\` uses. Load with
+\`datasets.load_dataset("json", data_dir="${basename(s.out)}")\`.
+
+| repository | HEAD | train | validation | test |
+|---|---|---|---|---|
+${table}
+
+Fields:
+${fields}
+
+A training recipe for a GPU cluster (PEFT LoRA under accelerate) is \`recipes/train_lora.py\` in Changeling's
+repository; bring the adapter back with \`changeling adopt --task cmg --adapter DIR\`.
+`;
+}

@@ -1,0 +1,78 @@
+# Team scale, end to end on the CPU (run by .ci/run with the machine image's wheels): `changeling export`
+# writes a dataset that Hugging Face `datasets` loads as it is; recipes/train_lora.py trains two steps under
+# `accelerate launch --num_processes 1`; the adapter it writes gives the same logits in Changeling as in PEFT;
+# `changeling adopt` checks it on the validation split and adopts it (with --force: two steps do not help).
+#   python test/team_recipe.py   (from the repository root, after `npm run build`)
+import json, os, shutil, subprocess, sys, tempfile
+import torch
+from peft import PeftModel
+from transformers import T5Config, T5ForConditionalGeneration
+
+# PEFT 0.21's seq2seq wrapper still looks up a helper that transformers 5 renamed (as in peft_interop.py).
+if not hasattr(T5ForConditionalGeneration, "_prepare_encoder_decoder_kwargs_for_generation"):
+    T5ForConditionalGeneration._prepare_encoder_decoder_kwargs_for_generation = T5ForConditionalGeneration._prepare_text_encoder_decoder_kwargs_for_generation
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOK = os.path.join(ROOT, "test", "fixtures", "goldens", "tokenizers", "codet5")
+cli = [os.environ.get("NODE", "node"), os.path.join(ROOT, "dist", "cli.mjs")]
+work = tempfile.mkdtemp(prefix="changeling-team-")
+env = {**os.environ, "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com", "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com", "GIT_CONFIG_GLOBAL": "/dev/null"}
+
+# A small T5 with CodeT5's vocabulary, and its tokenizer.
+model_dir = os.path.join(work, "model")
+torch.manual_seed(0)
+T5ForConditionalGeneration(T5Config(vocab_size=32100, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=4, relative_attention_num_buckets=8,
+                                    decoder_start_token_id=0, pad_token_id=0, eos_token_id=2)).save_pretrained(model_dir)
+for f in ("tokenizer.json", "vocab.json", "merges.txt", "special_tokens.json"):
+    shutil.copy(os.path.join(TOK, f), model_dir)
+
+# A history of 40 commits.
+repo = os.path.join(work, "repo")
+os.makedirs(repo)
+git = lambda *a: subprocess.run(["git", *a], cwd=repo, env=env, check=True, capture_output=True)
+git("init", "-q", "-b", "main")
+for i in range(40):
+    with open(os.path.join(repo, f"m{i % 5}.py"), "a") as f:
+        f.write(f"def f{i}(x):\n    return x + {i}\n")
+    git("add", "-A")
+    git("commit", "-q", "-m", f"Add f{i} to module {i % 5}")
+
+failures = 0
+def check(ok, what):
+    global failures
+    failures += not ok
+    print(f"{'ok' if ok else 'FAILED'}: {what}")
+
+data = os.path.join(work, "data")
+summary = json.loads(subprocess.run(cli + ["export", "--task", "cmg", "--model", model_dir, "--repo", repo, "--out", data, "--json", "--quiet"], check=True, capture_output=True, text=True).stdout)
+check(summary["repositories"][0]["train"] == 32, f"export: {summary['repositories'][0]}")
+try:
+    import datasets
+    ds = datasets.load_dataset("json", data_dir=data)
+    check(sorted(ds.keys()) == ["test", "train", "validation"] and len(ds["train"]) == 32, f"datasets loads the export as it is: {ds}")
+except ImportError:
+    print("datasets is not installed: the load check is skipped")
+
+adapter = os.path.join(work, "adapter")
+run = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--cpu", os.path.join(ROOT, "recipes", "train_lora.py"),
+                      "--model", model_dir, "--data", data, "--out", adapter, "--max-steps", "2", "--batch", "4", "--lr", "5e-2"], capture_output=True, text=True)
+print(run.stdout[-600:], run.stderr[-4000:-1200] if run.returncode else "")
+check(run.returncode == 0 and os.path.exists(os.path.join(adapter, "adapter_model.safetensors")), "the recipe trained two steps under accelerate launch and wrote a PEFT adapter")
+
+batch = {"input_ids": [[1, 500, 600, 700, 2], [1, 900, 1000, 2, 0]], "attention_mask": [[1] * 5, [1, 1, 1, 1, 0]], "decoder_input_ids": [[0, 7, 9], [0, 11, 13]]}
+spec = os.path.join(work, "in.json")
+json.dump(batch, open(spec, "w"))
+ours = json.loads(subprocess.run(cli + ["inspect", "--model", model_dir, "--adapter", adapter, "--input", spec, "--json", "--provider", "cpu"], check=True, capture_output=True, text=True).stdout)
+peft = PeftModel.from_pretrained(T5ForConditionalGeneration.from_pretrained(model_dir), adapter).eval()
+base = T5ForConditionalGeneration.from_pretrained(model_dir).eval()
+with torch.no_grad():
+    args = {k: torch.tensor(v) for k, v in batch.items()}
+    theirs = peft(**args).logits
+    untuned = base(**args).logits
+diff = (torch.tensor(ours["logits"]["data"]).view(theirs.shape) - theirs).abs().max().item()
+check(diff < 1e-4 and (theirs - untuned).abs().max().item() > 1e-4, f"the recipe's adapter: max |logit difference| Changeling vs PEFT = {diff:.2e} (and it changed the model)")
+
+r = json.loads(subprocess.run(cli + ["adopt", "--task", "cmg", "--adapter", adapter, "--repo", repo, "--force", "--eval-cap", "4", "--json", "--quiet"], check=True, capture_output=True, text=True).stdout)
+check(r["adopted"] and r["model"] == model_dir and os.path.exists(os.path.join(repo, ".git", "changeling", "cmg-model.json")), f"adopt (base model found from the adapter's config): {r['reason']}")
+shutil.rmtree(work, ignore_errors=True)
+sys.exit(1 if failures else 0)
