@@ -18,7 +18,7 @@ export function runtimeStatus(root: string, platform: string = process.platform,
     present,
     target,
     message: supported
-      ? `this Changeling package has no model runtime for ${target}: suggestions from your history and the built-in risk model work, but CodeT5/CodeBERT models need the Changeling package for ${target} (the Marketplace installs it for you; a downloaded .vsix must be changeling-${target}.vsix)`
+      ? `no model runtime for ${target} in this package: suggestions from your history and the built-in risk model work; CodeT5/CodeBERT models need changeling-${target}.vsix (the Marketplace installs it for you)`
       : `onnxruntime has no build for ${target}: suggestions from your history and the built-in risk model work here, models do not (they run on ${RUNTIME_TARGETS.join(', ')})`,
   };
 }
