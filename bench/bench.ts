@@ -7,6 +7,7 @@ import { trainBench, trainWorker } from './train.js';
 import { jitdpBench } from './jitdp.js';
 import { szzBench } from './szz.js';
 import { gateBench } from './gate.js';
+import { trainHistoryBench } from './trainHistory.js';
 import { jitdpEvalBench } from './jitdpEval.js';
 import { jitdpDefaultBench } from './jitdpDefault.js';
 import { cmgEvalBench } from './cmgEval.js';
@@ -20,6 +21,7 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
   infer: { usage: 'infer [codet5-small|codet5-base|codebert-base] (greedy, beam 5, and the CommitChronicle setting: beam 10, 15 new tokens)', run: inferBench },
   train: { usage: 'train [lora-codet5-small|lora-codebert-base|fmft-codet5-small]', run: trainBench },
   jitdp: { usage: 'jitdp REPO_PATH [--cache DIR]', run: jitdpBench },
+  'train-history': { usage: 'train-history REPO [--max N]: one epoch of LoRA on a real history, changeling train vs recipes/train_lora.py (wall time, peak RSS)', run: trainHistoryBench },
   gate: { usage: 'gate [--inputs N] [--trained DIR --repo PATH [--adapter DIR]]: int8 against fp32 (greedy sequences, risk probabilities, B-Norm on a real history)', run: gateBench },
   szz: { usage: 'szz REPO_PATH [--no-blame]: SZZ by the line walk and by git blame on every fix, timed, labels compared', run: szzBench },
   'jitdp-eval': { usage: 'jitdp-eval REPO REPO... [--cache DIR] [--epochs N] [--max-length N] [--no-neural]', run: jitdpEvalBench },

@@ -34,6 +34,8 @@ export interface ExportSummary {
 }
 
 const SPLITS = ['train', 'validation', 'test'] as const;
+/** finetune's cap on label tokens. */
+const MAX_TARGET = 64;
 
 export async function exportDatasets(repos: readonly Repository[], o: ExportOptions): Promise<ExportSummary> {
   if (repos.length === 0) throw new ChangelingError('usage', 'export needs at least one repository (--repo P, repeatable)');
@@ -53,7 +55,9 @@ export async function exportDatasets(repos: readonly Repository[], o: ExportOpti
       for (const split of SPLITS) {
         for (const p of splits[split]) {
           const e = base.trainingExample(p.files, p.subject, historyOf.get(p.sha));
-          rows[split].push(JSON.stringify({ repo: name, sha: p.sha, target: p.subject, ...e }));
+          // Labels capped as finetune caps them (history models keep theirs whole: the decoder inputs line up with them).
+          const ex = e.decoder_input_ids ? e : { ...e, labels: e.labels.slice(0, MAX_TARGET) };
+          rows[split].push(JSON.stringify({ repo: name, sha: p.sha, target: p.subject, ...ex }));
         }
       }
     } else {
