@@ -143,6 +143,17 @@ export class CodeServer {
     return this.context;
   }
 
+  /** The usual start of a test: the package installed, code-server started, a browser page on `folder`. */
+  async launch(vsix: string, folder: string, opts: Parameters<CodeServer['start']>[0] = {}): Promise<Page> {
+    const installed = this.installExtension(vsix);
+    if (!/was successfully installed/.test(installed)) throw new Error(`${vsix} did not install: ${installed}`);
+    await this.start(opts);
+    const ctx = await this.browser();
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    await this.open(page, folder);
+    return page;
+  }
+
   /** Opens a folder in the workbench and waits until it is ready. */
   async open(page: Page, folder: string, payload?: Array<[string, string]>): Promise<void> {
     let url = `http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(folder)}`;

@@ -46,11 +46,7 @@ test('the installed .vsix exports the history dataset from the command palette',
   const out = join(tempDir(), 'demo-history.jsonl');
   const cs = new CodeServer();
   servers.push(cs);
-  assert.match(cs.installExtension(VSIX), /was successfully installed/);
-  await cs.start();
-  const ctx = await cs.browser();
-  const page = ctx.pages()[0] ?? (await ctx.newPage());
-  await cs.open(page, repo.dir);
+  const page = await cs.launch(VSIX, repo.dir);
   // The Source Control view shows the staged change (the built-in git extension is up).
   await page.keyboard.press('Control+Shift+G');
   await page.locator('.scm-view .monaco-list-row', { hasText: 'app.js' }).first().waitFor({ timeout: 60_000 });

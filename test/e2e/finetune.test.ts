@@ -30,11 +30,7 @@ test('In a real VS Code: "Fine-tune on this repository" trains in the background
   const model = writeTinyT5(join(tempDir(), 'tiny-t5'));
   const cs = new CodeServer();
   servers.push(cs);
-  assert.match(cs.installExtension(VSIX), /was successfully installed/);
-  await cs.start({ settings: { 'changeling.messages.model': model, 'changeling.finetune.threads': 2 } });
-  const ctx = await cs.browser();
-  const page = ctx.pages()[0] ?? (await ctx.newPage());
-  await cs.open(page, r.dir);
+  const page = await cs.launch(VSIX, r.dir, { settings: { 'changeling.messages.model': model, 'changeling.finetune.threads': 2 } });
   // Wait until the workbench has its extensions: the Source Control view shows the repository.
   await page.keyboard.press('Control+Shift+G');
   await page.locator('.scm-view').first().waitFor({ timeout: 60_000 });

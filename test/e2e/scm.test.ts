@@ -48,11 +48,7 @@ test('In a real VS Code: the ✨ button suggests messages without losing typed t
   const repo = repoWithHistory();
   const cs = new CodeServer();
   servers.push(cs);
-  assert.match(cs.installExtension(VSIX), /was successfully installed/);
-  await cs.start({ args: ['--enable-proposed-api', 'changeling.changeling'], settings: { 'changeling.messages.inputBoxButton': true, 'changeling.risk.debounceMs': 300 } });
-  const ctx = await cs.browser();
-  const page = ctx.pages()[0] ?? (await ctx.newPage());
-  await cs.open(page, repo.dir);
+  const page = await cs.launch(VSIX, repo.dir, { args: ['--enable-proposed-api', 'changeling.changeling'], settings: { 'changeling.messages.inputBoxButton': true, 'changeling.risk.debounceMs': 300 } });
   await page.keyboard.press('Control+Shift+G');
   await page.locator('.scm-view .monaco-list-row', { hasText: 'render.js' }).first().waitFor({ timeout: 60_000 });
 

@@ -23,11 +23,7 @@ test('the target-less package says on activation that models need the platform\'
   repo.write('a.js', 'export const a = 1;\n').commit('Add a');
   const cs = new CodeServer();
   servers.push(cs);
-  assert.match(cs.installExtension(VSIX), /was successfully installed/);
-  await cs.start();
-  const ctx = await cs.browser();
-  const page = ctx.pages()[0] ?? (await ctx.newPage());
-  await cs.open(page, repo.dir);
+  const page = await cs.launch(VSIX, repo.dir);
   const note = page.locator('.notifications-toasts .notification-toast', { hasText: 'no model runtime for linux-x64' }).first();
   await note.waitFor({ timeout: 90_000 });
   assert.match(await note.innerText(), /no model runtime for linux-x64 in this package/);
