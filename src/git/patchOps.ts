@@ -1,4 +1,5 @@
 import { unquotePath } from './quote.js';
+import { ByteLineSplitter } from './lines.js';
 
 /**
  * A lean reader of `git log --raw -p` (and of one `git diff`) for following lines through a history: per
@@ -171,29 +172,16 @@ export class OriginsLogParser {
   private file: ScriptBuilder | null = null;
   /** The next raw entry a patch may belong to (patches come in raw order, some left out). */
   private nextRaw = 0;
-  private rest: Buffer | null = null;
+  private readonly lines = new ByteLineSplitter((buf, start, end) => this.line(buf, start, end));
 
   constructor(private readonly onCommit: (c: PatchedCommit) => void) {}
 
   push(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.rest) {
-      buf = Buffer.concat([this.rest, chunk]);
-      this.rest = null;
-    }
-    let start = 0;
-    for (;;) {
-      const nl = buf.indexOf(0x0a, start);
-      if (nl < 0) break;
-      this.line(buf, start, nl);
-      start = nl + 1;
-    }
-    if (start < buf.length) this.rest = Buffer.from(buf.subarray(start));
+    this.lines.push(chunk);
   }
 
   end(): void {
-    if (this.rest?.length) this.line(this.rest, 0, this.rest.length);
-    this.rest = null;
+    this.lines.end();
     this.finishCommit();
   }
 

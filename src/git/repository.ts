@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { ChangelingError } from '../util/errors.js';
 import { gitBinaryPath } from './run.js';
@@ -58,6 +58,11 @@ export async function openRepository(path: string): Promise<Repository> {
     shallowBoundary = new Set(text.split('\n').filter(Boolean));
   }
   return { root, gitDir: gitDir!, bare, shallow, shallowBoundary, head, branch, git };
+}
+
+/** A repository's name for people: its folder's name (a bare repository's without ".git"). */
+export function repositoryName(repo: Pick<Repository, 'root' | 'bare'>): string {
+  return basename(repo.bare ? repo.root.replace(/\.git$/, '') : repo.root);
 }
 
 /** Fails with a clear message when the repository has no commits. */

@@ -12,10 +12,12 @@ export interface Comparison {
   metric: string;
   /** Figures, in parentheses after the comparison: "0.81 against 0.77". */
   figures?: string;
+  /** The flag as the user gave it, when not `--adopt <mode>` (adopt's `--force`). */
+  flag?: string;
 }
 
 export function adoption(mode: AdoptMode, better: boolean, c: Comparison): { adopted: boolean; reason: string } {
   const compared = `${c.subject} ${better ? 'beats' : 'does not beat'} ${c.against} on ${c.metric}${c.figures ? ` (${c.figures})` : ''}`;
   const adopted = mode === 'always' || (mode === 'auto' && better);
-  return { adopted, reason: mode === 'auto' ? compared : `--adopt ${mode}; ${compared}` };
+  return { adopted, reason: mode === 'auto' ? compared : `${c.flag ?? `--adopt ${mode}`}; ${compared}` };
 }

@@ -1,9 +1,10 @@
 import * as vscode from 'vscode';
 import { settings } from './settings.js';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { mineToFile, type MineSummary } from '../git/dataset.js';
 import { reportFailure, withCancellableProgress } from './command.js';
 import { pickRepository } from './repositories.js';
+import { repositoryName } from '../git/repository.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -20,7 +21,7 @@ export function registerExportHistory(log: vscode.LogOutputChannel): vscode.Disp
     try {
       const repo = await pickRepository(args?.repo);
       if (!repo) return undefined;
-      const name = basename(repo.bare ? repo.root.replace(/\.git$/, '') : repo.root);
+      const name = repositoryName(repo);
       let out = args?.out;
       if (!out) {
         const uri = await vscode.window.showSaveDialog({

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute } from 'node:path';
 import type { Repository } from '../../git/repository.js';
-import { readJsonFile } from '../../util/jsonFile.js';
+import { readAdapter } from '../../peft/files.js';
 import { ChangelingError } from '../../util/errors.js';
 import { bnormBleu } from '../../eval/cmgMetrics.js';
 import { MessageModel } from '../cmg/generate.js';
@@ -35,9 +35,7 @@ export interface AdoptResult {
 }
 
 export async function adoptCmgAdapter(repo: Repository, o: AdoptOptions): Promise<AdoptResult> {
-  const cfgPath = join(o.adapter, 'adapter_config.json');
-  if (!existsSync(cfgPath)) throw new ChangelingError('not-found', `${o.adapter} has no adapter_config.json: not a PEFT adapter folder`);
-  const cfg = (await readJsonFile(cfgPath)) as Record<string, unknown>;
+  const { config: cfg } = await readAdapter(o.adapter);
   const named = typeof cfg.base_model_name_or_path === 'string' ? cfg.base_model_name_or_path : '';
   const model = o.model ?? (named && isAbsolute(named) && existsSync(named) ? named : '');
   if (!model) throw new ChangelingError('usage', `give --model DIR: the base model the adapter was trained on (its config names ${JSON.stringify(named || 'none')}, which is not a folder here)`);
@@ -51,9 +49,9 @@ export async function adoptCmgAdapter(repo: Repository, o: AdoptOptions): Promis
   const progress = (what: string) => (i: number, n: number) => o.onProgress?.(`${what}: ${i} of ${n}`);
   const untunedBnorm = bnormBleu(await generateFor(base, validation, historyOf, { signal: o.signal, onProgress: progress('untuned') }), gold);
   const tunedBnorm = bnormBleu(await generateFor(tuned, validation, historyOf, { signal: o.signal, onProgress: progress('with the adapter') }), gold);
-  const verdict = adoption(o.force ? 'always' : 'auto', tunedBnorm > untunedBnorm, { subject: 'the adapter', against: 'the untuned model', metric: 'validation B-Norm BLEU', figures: `${tunedBnorm.toFixed(2)} against ${untunedBnorm.toFixed(2)}` });
+  const verdict = adoption(o.force ? 'always' : 'auto', tunedBnorm > untunedBnorm, { subject: 'the adapter', against: 'the untuned model', metric: 'validation B-Norm BLEU', figures: `${tunedBnorm.toFixed(2)} against ${untunedBnorm.toFixed(2)}`, flag: o.force ? '--force' : undefined });
   const record = verdict.adopted
     ? await adoptMessageModel(repo, { model, adapter: o.adapter, method: String(cfg.peft_type ?? 'LORA').toLowerCase(), adoptedAt: new Date().toISOString(), validation: { tunedBnorm, untunedBnorm } })
     : null;
-  return { adapter: o.adapter, model, validation: { commits: validation.length, tunedBnorm, untunedBnorm }, adopted: verdict.adopted, reason: verdict.reason.replace('--adopt always', '--force'), record };
+  return { adapter: o.adapter, model, validation: { commits: validation.length, tunedBnorm, untunedBnorm }, adopted: verdict.adopted, reason: verdict.reason, record };
 }

@@ -1,7 +1,7 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { Repository } from '../../git/repository.js';
+import { repositoryName, type Repository } from '../../git/repository.js';
 import { MessageModel } from '../cmg/generate.js';
 import { cmgPairs, timeSplits } from '../finetune/cmg.js';
 import { jitdpDataset } from '../jitdp/dataset.js';
@@ -45,7 +45,7 @@ export async function exportDatasets(repos: readonly Repository[], o: ExportOpti
   const base = o.task === 'cmg' ? await MessageModel.create(o.model!) : null;
   if (base) summary.format = base.profile.inputFormat;
   for (const repo of repos) {
-    const name = basename(repo.bare ? repo.root.replace(/\.git$/, '') : repo.root);
+    const name = repositoryName(repo);
     o.onProgress?.(`${name}: reading the history`);
     let counts: Record<(typeof SPLITS)[number], number>;
     if (base) {
