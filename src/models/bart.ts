@@ -89,17 +89,20 @@ export function bartDecoderStep(b: GraphBuilder, cfg: BartConfig, w: GraphWeight
   return { logits: b.add(b.matmul(y, b.transpose(w.get(head), [1, 0])), w.get('final_logits_bias')), present };
 }
 
-export function bartEncoder(b: GraphBuilder, cfg: BartConfig, w: GraphWeights, inputIds: Tensor, attentionMask: Tensor): Tensor {
+/** The encoder stack; `hiddenStates` receives transformers' hidden_states: the embeddings, then each layer's output. */
+export function bartEncoder(b: GraphBuilder, cfg: BartConfig, w: GraphWeights, inputIds: Tensor, attentionMask: Tensor, o: { hiddenStates?: Tensor[] } = {}): Tensor {
   const t = parts(b, cfg, w);
   let h = t.embed(inputIds, 'encoder');
   const bias = t.padMask(attentionMask);
   for (let i = 0; i < cfg.encoderLayers; i++) {
     const l = `model.encoder.layers.${i}`;
+    o.hiddenStates?.push(h);
     h = b.within(l, () => {
       const a = t.layerNorm(b.add(h, t.attention(h, h, `${l}.self_attn`, cfg.encoderHeads, bias)), `${l}.self_attn_layer_norm`);
       return t.layerNorm(b.add(a, t.ffn(a, l)), `${l}.final_layer_norm`);
     });
   }
+  o.hiddenStates?.push(h);
   return h;
 }
 

@@ -23,7 +23,7 @@ export function roberta(
   w: GraphWeights,
   inputIds: Tensor,
   attentionMask: Tensor,
-  o: { prefix?: string; pooler?: boolean; classifier?: boolean; tokenTypeIds?: Tensor; /** Receives each layer's attention probabilities [batch, heads, seq, seq]. */ attentions?: Tensor[] } = {},
+  o: { prefix?: string; pooler?: boolean; classifier?: boolean; tokenTypeIds?: Tensor; /** Receives each layer's attention probabilities [batch, heads, seq, seq]. */ attentions?: Tensor[]; /** Receives transformers' hidden_states: the embeddings, then each layer's output. */ hiddenStates?: Tensor[] } = {},
 ): RobertaOutputs {
   const p = o.prefix ?? 'roberta.';
   const d = cfg.hiddenSize;
@@ -44,6 +44,7 @@ export function roberta(
   const maskBias = paddingBias(b, attentionMask);
   for (let i = 0; i < cfg.numHiddenLayers; i++) {
     const l = `${p}encoder.layer.${i}`;
+    o.hiddenStates?.push(h);
     h = b.within(l, () => {
       const q = split(linear(h, `${l}.attention.self.query`));
       const k = split(linear(h, `${l}.attention.self.key`));
@@ -58,6 +59,7 @@ export function roberta(
       return layerNorm(b.add(f, a), `${l}.output.LayerNorm`);
     });
   }
+  o.hiddenStates?.push(h);
   const first = () => b.squeeze(b.slice(h, [0], [1], [1]), [1]);
   const pooled = o.pooler ? b.tanh(linear(first(), `${p}pooler.dense`)) : null;
   const classifierLogits = o.classifier ? linear(b.tanh(linear(first(), 'classifier.dense')), 'classifier.out_proj') : null;

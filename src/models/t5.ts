@@ -142,20 +142,26 @@ export function t5DecoderStep(b: GraphBuilder, cfg: T5Config, w: GraphWeights, t
   return { logits: t.linear(out, cfg.tieWordEmbeddings ? 'shared' : 'lm_head'), present };
 }
 
-/** The encoder stack: [batch, src] ids -> [batch, src, d_model] states (after the final norm). */
-export function t5Encoder(b: GraphBuilder, cfg: T5Config, w: GraphWeights, inputIds: Tensor, attentionMask: Tensor, o: { maxLength?: number } = {}): Tensor {
+/**
+ * The encoder stack: [batch, src] ids -> [batch, src, d_model] states (after the final norm). `hiddenStates`
+ * receives transformers' hidden_states: each block's input (the embeddings first), then the final normed output.
+ */
+export function t5Encoder(b: GraphBuilder, cfg: T5Config, w: GraphWeights, inputIds: Tensor, attentionMask: Tensor, o: { maxLength?: number; hiddenStates?: Tensor[] } = {}): Tensor {
   const t = t5Parts(b, cfg, w, o.maxLength ?? 2048);
   let h = b.gather(w.get('shared.weight'), inputIds);
   const bias = b.add(t.positionBias(inputIds, inputIds, true, 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), t.padMask(attentionMask));
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `encoder.block.${i}`;
+    o.hiddenStates?.push(h);
     h = b.within(p, () => {
       const n0 = t.norm(h, `${p}.layer.0.layer_norm.weight`);
       const a = b.add(h, t.attention(n0, n0, `${p}.layer.0.SelfAttention`, bias));
       return b.add(a, t.feedForward(t.norm(a, `${p}.layer.1.layer_norm.weight`), `${p}.layer.1.DenseReluDense`));
     });
   }
-  return t.norm(h, 'encoder.final_layer_norm.weight');
+  const out = t.norm(h, 'encoder.final_layer_norm.weight');
+  o.hiddenStates?.push(out);
+  return out;
 }
 
 /** The decoder stack and LM head: ([batch, tgt] ids, encoder states) -> [batch, tgt, vocab] logits. */
