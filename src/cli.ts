@@ -19,6 +19,7 @@ import { RISK_TRAIN_HELP, riskTrainCommand } from './cli/riskTrainCommand.js';
 import { SUGGEST_HELP, suggestCommand } from './cli/suggestCommand.js';
 import { FINETUNE_HELP, finetuneCommand } from './cli/finetuneCommand.js';
 import { INPUT_HELP, inputCommand } from './cli/inputCommand.js';
+import { PROBE_HELP, probeCommand } from './cli/probeCommand.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   overview: { run: overviewCommand, help: OVERVIEW_HELP },
@@ -37,6 +38,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   suggest: { run: suggestCommand, help: SUGGEST_HELP },
   input: { run: inputCommand, help: INPUT_HELP },
   finetune: { run: finetuneCommand, help: FINETUNE_HELP },
+  probe: { run: probeCommand, help: PROBE_HELP },
   risk: { run: riskCommand, help: RISK_HELP },
   'risk-train': { run: riskTrainCommand, help: RISK_TRAIN_HELP },
   hook: { run: hookCommand, help: HOOK_HELP },

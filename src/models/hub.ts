@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomicFile.js';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ChangelingError, cancelledError, fileError } from '../util/errors.js';
 
 /**
@@ -160,7 +160,7 @@ async function fetchFile(url: string, dest: string, name: string, size: number |
       stalled = deadline.stalled;
       let received: number;
       try {
-        if (r.status === 404) throw new ChangelingError('not-found', `not found on the hub: ${url}`);
+        if (r.status === 404) throw new ChangelingError('not-found', `not found (HTTP 404): ${url}`);
         if (!r.ok) throw new Error(`HTTP ${r.status}`);
         const resumed = r.status === 206;
         const fh = await open(dest, resumed ? 'a' : 'w').catch((err) => {
@@ -193,6 +193,29 @@ async function fetchFile(url: string, dest: string, name: string, size: number |
       await new Promise((res) => setTimeout(res, Math.min(2000, 100 * 2 ** attempt)));
     }
   }
+}
+
+/**
+ * One file from a plain URL (no hub API): fetched beside `dest` (resuming a partial one), checked against its
+ * SHA-256, then renamed into place; a file that does not match is removed and is an error.
+ */
+export async function downloadVerifiedFile(url: string, dest: string, sha256: string, o: Omit<DownloadOptions, 'cacheDir'> & { size?: number; onProgress?: (received: number) => void }): Promise<string> {
+  if (existsSync(dest) && (await sha256File(dest)) === sha256) return dest;
+  await mkdir(dirname(dest), { recursive: true }).catch((err) => {
+    throw fileError(err, dirname(dest), 'creating');
+  });
+  const part = `${dest}.part`;
+  const name = basename(dest);
+  await fetchFile(url, part, name, o.size ?? null, { ...o, cacheDir: dirname(dest) }, (n) => o.onProgress?.(n));
+  const got = await sha256File(part);
+  if (got !== sha256) {
+    await rm(part, { force: true });
+    throw new ChangelingError('io', `${name} from ${url} has SHA-256 ${got}, not the expected ${sha256}: a changed or corrupted file (removed)`);
+  }
+  await rename(part, dest).catch((err) => {
+    throw fileError(err, dest, 'saving');
+  });
+  return dest;
 }
 
 /** Downloads (or finds in the cache) a model snapshot; returns its folder. */

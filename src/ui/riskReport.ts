@@ -1,7 +1,7 @@
 import type { LoadedRiskModel, RiskResult } from '../tasks/jitdp/risk.js';
 import { reasonText } from '../tasks/jitdp/reasons.js';
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+import { escAttr as esc } from '../util/reportText.js';
 
 /** The risk report as a self-contained HTML page (no scripts) for a webview. */
 export function renderRiskReport(results: readonly RiskResult[], model: LoadedRiskModel, what: string, cspSource: string): string {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { CmgMetrics } from '../../eval/cmgMetrics.js';
 import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { writeBytesAtomic } from '../../util/atomicFile.js';
+import { esc, escAttr, htmlHead, htmlTable, mdTable } from '../../util/reportText.js';
 import type { FinetuneResult } from './types.js';
 
 /**
@@ -10,7 +11,6 @@ import type { FinetuneResult } from './types.js';
  * numbers, examples) and `report.html` (the same with the loss and validation curves drawn as SVG, for a
  * browser or VS Code's webview; no scripts, so it renders under a strict content-security policy).
  */
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
 
@@ -33,8 +33,6 @@ function exampleCell(x: unknown): { short: string; full: string } {
   const short = first.length > EXAMPLE_WIDTH ? `${first.slice(0, EXAMPLE_WIDTH - 1)}…` : first !== full.trim() ? `${first} …` : first;
   return { short, full };
 }
-
-const mdTable = (head: string[], rows: string[][]) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`)].join('\n');
 
 /** Every k-th point so that a curve keeps at most `n` points. */
 const thin = <T>(xs: T[], n = 40) => (xs.length <= n ? xs : xs.filter((_, i) => i % Math.ceil(xs.length / n) === 0 || i === xs.length - 1));
@@ -78,17 +76,13 @@ function svgCurve(points: Array<{ step: number; y: number }>, label: string): st
 }
 
 export function reportHtml(r: FinetuneResult, cspSource = ''): string {
-  const table = (x: { head: string[]; rows: string[][] }) => `<table><tr>${x.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${x.rows.map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</table>`;
+  const table = (x: { head: string[]; rows: string[][] }) => htmlTable(x.head, x.rows);
   const cell = (x: unknown) => {
     const c = exampleCell(x);
-    return `<td${c.short !== c.full ? ` title="${esc(c.full).replace(/"/g, '&quot;')}"` : ''}>${esc(c.short)}</td>`;
+    return `<td${c.short !== c.full ? ` title="${escAttr(c.full)}"` : ''}>${esc(c.short)}</td>`;
   };
   const ex = r.examples.length ? `<table><tr>${Object.keys(r.examples[0]!).map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${r.examples.map((e) => `<tr>${Object.values(e).map(cell).join('')}</tr>`).join('')}</table>` : '<p>none</p>';
-  return `<!DOCTYPE html><html><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${cspSource} 'unsafe-inline'; img-src ${cspSource} data:;">
-<title>Changeling: fine-tuning report</title>
-<style>body{font-family:var(--vscode-font-family,sans-serif);color:var(--vscode-foreground,#222);padding:0 1em}table{border-collapse:collapse;margin:0.5em 0 1em}td,th{padding:2px 12px 2px 0;text-align:left}figure{margin:0.5em 0}figcaption{font-size:0.9em;opacity:0.8}</style>
-</head><body>
+  return `${htmlHead('Changeling: fine-tuning report', cspSource)}
 <h1>Fine-tuning report: ${r.task === 'cmg' ? 'commit messages' : 'risk'} (${esc(r.method)})</h1>
 <p>${esc(r.repo)} at ${esc(r.head?.slice(0, 12) ?? '-')}; ${r.commits.train} training, ${r.commits.validation} validation, ${r.commits.test} test commits; ${r.steps} steps in ${r.trainSeconds.toFixed(0)} s.</p>
 <p><strong>${r.adopted ? 'Adopted' : 'Not adopted'}</strong>: ${esc(r.adoptReason)}.</p>

@@ -26,6 +26,11 @@ export interface ProbeData {
 
 const SPLITS = new Set<string>(['tr', 'va', 'te']);
 
+// Python's str.strip() white space (str.isspace), which differs from JavaScript's trim().
+const PY_SPACE = '[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+const PY_STRIP = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, 'g');
+const pyStrip = (s: string) => s.replace(PY_STRIP, '');
+
 export function parseProbeData(text: string, name: string): ProbeData {
   return checkedData(name, parseProbeLines(text, name));
 }
@@ -33,17 +38,19 @@ export function parseProbeData(text: string, name: string): ProbeData {
 /** The examples of a file in the study's format, each line checked (the splits and labels are not). */
 export function parseProbeLines(text: string, name: string): ProbeExample[] {
   const examples: ProbeExample[] = [];
-  const lines = text.split('\n');
-  lines.forEach((raw, i) => {
-    const line = raw.replace(/\r$/, '');
+  // Python's universal newlines, as the reference reads its files.
+  const lines = text.split(/\r\n|\r|\n/);
+  lines.forEach((line, i) => {
     if (line.trim() === '') return;
     const a = line.indexOf('\t');
     const b = a < 0 ? -1 : line.indexOf('\t', a + 1);
     if (b < 0) throw new ChangelingError('usage', `${name} line ${i + 1}: expected split<TAB>label<TAB>text (the study's probing format), found ${fieldText(line.slice(0, 60))}`);
     const split = line.slice(0, a);
     if (!SPLITS.has(split)) throw new ChangelingError('usage', `${name} line ${i + 1}: the split must be tr, va or te, not ${fieldText(split.slice(0, 20))}`);
-    // The reference keeps the last field, with surrounding white space stripped.
-    examples.push({ split: split as Split, label: line.slice(a + 1, b), text: line.slice(b + 1).trim() });
+    // As the reference reads it: the split and label from the line, the text as the last tab-separated field of
+    // the line stripped of surrounding white space (Python's str.strip), so a text holding a tab keeps its end.
+    const stripped = pyStrip(line);
+    examples.push({ split: split as Split, label: line.slice(a + 1, b), text: stripped.slice(stripped.lastIndexOf('\t') + 1) });
   });
   return examples;
 }

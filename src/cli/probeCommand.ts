@@ -1,0 +1,68 @@
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { openRepository } from '../git/repository.js';
+import { readProbeFile, type ProbeData, type ProbeInput } from '../tasks/probe/probeData.js';
+import { runProbe, type ProbeRun } from '../tasks/probe/probe.js';
+import { repositoryProbeTasks } from '../tasks/probe/repoTasks.js';
+import { isStudyTask, studyTaskFile } from '../tasks/probe/studyTasks.js';
+import { runLabel, writeProbeReport } from '../tasks/probe/report.js';
+import { ChangelingError } from '../util/errors.js';
+import { StderrProgress, interruptSignal, parseCount, printJson } from './io.js';
+
+export const PROBE_HELP = `changeling probe --model DIR [--adapter DIR]... --task ccm|ltp|typ|FILE [--repo P] [--input study|model] [--max-length N] [--max N] [--report DIR] [--json]
+
+  What a model's encoder knows about code changes, layer by layer (the study's probing): the first token's
+  state at every layer, a linear probe per layer (L2 strength chosen on validation), test accuracy per layer.
+  With --adapter (repeatable), the base model and each adapter side by side: what tuning added or erased.
+  --task ccm     does the message belong to the change (the study's CCM_1k.txt; with --repo: built from
+                 that repository's history, 1,000 single-file commits at most, time-ordered splits)
+  --task ltp     is the masked line added or removed (LTP_1k.txt; with --repo: from the history)
+  --task typ     does the Java method hold a typo (TYP_ORIG_1k.txt; public file only)
+  --task FILE    any file in the study's format: split<TAB>label<TAB>text per line, split tr/va/te
+  The study's files are downloaded once from GitHub (pinned, checksummed) into the model cache.
+  --input study  the study's input (tokens between [CLS] and [SEP], read as <unk>; default) or model (the
+                 model's own start and end tokens)
+  --max-length N tokens per input (default 512); --max N: examples from --repo (default 1000)
+  --report DIR   writes probe.md, probe.html (a chart of accuracy per layer) and probe.json`;
+
+export async function probeTaskData(task: string, o: { repo?: string; max?: number; signal?: AbortSignal; onProgress?: (m: string) => void }): Promise<ProbeData> {
+  if (o.repo) {
+    if (task === 'typ') throw new ChangelingError('usage', 'TYP cannot be built from a repository (it needs type-checked code with planted typos): use --task typ without --repo for the study\'s file');
+    if (task !== 'ccm' && task !== 'ltp') throw new ChangelingError('usage', '--repo builds ccm or ltp: give --task ccm or --task ltp');
+    const t = await repositoryProbeTasks(await openRepository(o.repo), { max: o.max, signal: o.signal, onProgress: o.onProgress });
+    return task === 'ccm' ? t.ccm : t.ltp;
+  }
+  if (isStudyTask(task)) return { ...(await readProbeFile(await studyTaskFile(task, { signal: o.signal, onProgress: o.onProgress }))), name: task.toUpperCase() };
+  return readProbeFile(resolve(task));
+}
+
+export async function probeCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, strict: true, options: { model: { type: 'string' }, adapter: { type: 'string', multiple: true }, task: { type: 'string' }, repo: { type: 'string' }, input: { type: 'string', default: 'study' }, 'max-length': { type: 'string' }, max: { type: 'string' }, report: { type: 'string' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false } } });
+  if (!values.model) throw new ChangelingError('usage', '--model DIR is needed (a CodeT5, CodeBERT-family or PLBART folder with its tokenizer)');
+  if (!values.task) throw new ChangelingError('usage', '--task ccm|ltp|typ|FILE is needed');
+  if (values.input !== 'study' && values.input !== 'model') throw new ChangelingError('usage', '--input must be study or model');
+  const signal = interruptSignal();
+  const progress = new StderrProgress(values.quiet);
+  const onProgress = (m: string) => progress.update(m);
+  const data = await probeTaskData(values.task, { repo: values.repo, max: parseCount('max', values.max, 100_000, 10), signal, onProgress });
+  const seqLength = parseCount('max-length', values['max-length'], 4096, 4);
+  const runs: ProbeRun[] = [];
+  for (const adapter of [undefined, ...(values.adapter ?? [])]) {
+    runs.push(await runProbe(data, { model: resolve(values.model), adapter: adapter ? resolve(adapter) : undefined, input: values.input as ProbeInput, seqLength, signal, onProgress }));
+  }
+  progress.done();
+  const files = values.report ? await writeProbeReport(resolve(values.report), runs) : [];
+  if (values.json) {
+    await printJson({ runs, report: files });
+    return 0;
+  }
+  const pct = (x: number) => (100 * x).toFixed(1).padStart(6);
+  const out = [`${data.name}: ${runs[0]!.counts.train}/${runs[0]!.counts.validation}/${runs[0]!.counts.test} examples, labels ${data.labels.join(', ')}; most frequent label ${pct(runs[0]!.majority).trim()}% of test`, ''];
+  out.push(`layer ${runs.map((r, i) => `  [${i + 1}]`).join('')}`);
+  for (let l = 0; l < runs[0]!.layers.length; l++) out.push(`${String(l).padStart(5)} ${runs.map((r) => pct(r.layers[l]?.test ?? NaN)).join('')}`);
+  out.push('');
+  runs.forEach((r, i) => out.push(`[${i + 1}] ${runLabel(r)}: best layer ${r.best.layer}, ${pct(r.best.test).trim()}% test accuracy`));
+  if (files.length) out.push('', `report: ${files.join(', ')}`);
+  process.stdout.write(out.join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,90 @@
+import { mkdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { writeBytesAtomic } from '../../util/atomicFile.js';
+import { esc, escAttr, htmlHead, htmlTable, mdTable } from '../../util/reportText.js';
+import type { ProbeRun } from './probe.js';
+
+/**
+ * The probing report: for one task, the test accuracy per layer of each model run side by side (the base
+ * model and its tuned adapters, the study's tables VI-VII for the user's own models), in `probe.md`,
+ * `probe.html` (with the accuracies drawn as one line per run in SVG; no scripts) and `probe.json`.
+ */
+export function runLabel(r: Pick<ProbeRun, 'model' | 'adapter'>): string {
+  return r.adapter ? `${basename(r.adapter)} (adapter on ${basename(r.model)})` : `${basename(r.model)} (base)`;
+}
+
+const pct = (x: number) => (100 * x).toFixed(1);
+
+function accuracyTable(runs: readonly ProbeRun[]): { head: string[]; rows: string[][] } {
+  const layers = Math.max(...runs.map((r) => r.layers.length));
+  const head = ['layer', ...runs.map(runLabel)];
+  const rows = Array.from({ length: layers }, (_, l) => [l === 0 ? '0 (embeddings)' : String(l), ...runs.map((r) => {
+    const x = r.layers[l];
+    if (!x) return '-';
+    return r.best.layer === l ? `**${pct(x.test)}**` : pct(x.test);
+  })]);
+  return { head, rows };
+}
+
+function summary(runs: readonly ProbeRun[]): string[] {
+  const r0 = runs[0]!;
+  return [
+    `${r0.counts.train} training, ${r0.counts.validation} validation and ${r0.counts.test} test examples; labels ${r0.labels.join(', ')}; a probe that learns nothing scores ${pct(r0.majority)}% (the test split's most frequent label).`,
+    `Features: the first token's state at every layer (${r0.input === 'study' ? "the study's input: the tokens between [CLS] and [SEP], which these vocabularies read as <unk>" : "the model's own start and end tokens around the tokens"}, ${r0.seqLength} tokens at most); a linear probe per layer with its L2 strength chosen on validation. Test accuracy in %, the best layer of each run in bold.`,
+  ];
+}
+
+export function probeMarkdown(runs: readonly ProbeRun[]): string {
+  const t = accuracyTable(runs);
+  return [
+    `# Probing report: ${runs[0]!.task}`,
+    '',
+    ...summary(runs).flatMap((s) => [s, '']),
+    mdTable(t.head, t.rows),
+    '',
+    ...runs.map((r) => `- ${runLabel(r)}: best layer ${r.best.layer}, ${pct(r.best.test)}%`),
+    '',
+  ].join('\n');
+}
+
+const COLOURS = ['#3794ff', '#e5534b', '#57ab5a', '#c69026', '#986ee2', '#39c5cf'];
+
+export function probeSvg(runs: readonly ProbeRun[]): string {
+  const W = 560, H = 220, P = 40;
+  const layers = Math.max(...runs.map((r) => r.layers.length));
+  const ys = runs.flatMap((r) => r.layers.map((l) => l.test)).concat(runs[0]!.majority);
+  const y0 = Math.max(0, Math.floor(Math.min(...ys) * 10) / 10);
+  const y1 = Math.min(1, Math.ceil(Math.max(...ys) * 10) / 10);
+  const X = (l: number) => P + (l / Math.max(1, layers - 1)) * (W - 2 * P);
+  const Y = (y: number) => H - P - ((y - y0) / (y1 - y0 || 1)) * (H - 2 * P);
+  const lines = runs.map((r, i) => `<path d="${r.layers.map((l, k) => `${k ? 'L' : 'M'}${X(l.layer).toFixed(1)},${Y(l.test).toFixed(1)}`).join(' ')}" fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2"><title>${esc(runLabel(r))}</title></path>`).join('');
+  const chance = `<line x1="${P}" y1="${Y(runs[0]!.majority).toFixed(1)}" x2="${W - P}" y2="${Y(runs[0]!.majority).toFixed(1)}" stroke="currentColor" stroke-opacity="0.35" stroke-dasharray="4 3"/>`;
+  const ticks = Array.from({ length: layers }, (_, l) => `<text x="${X(l).toFixed(1)}" y="${H - P + 14}" font-size="11" fill="currentColor" text-anchor="middle">${l}</text>`).join('');
+  const legend = runs.map((r, i) => `<tspan fill="${COLOURS[i % COLOURS.length]}">■</tspan> ${esc(runLabel(r))}`).join('   ');
+  return `<figure><svg width="${W}" height="${H + 20}" viewBox="0 0 ${W} ${H + 20}" role="img" aria-label="${escAttr(`test accuracy per layer: ${runs[0]!.task}`)}">
+<line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="currentColor" stroke-opacity="0.4"/><line x1="${P}" y1="${P}" x2="${P}" y2="${H - P}" stroke="currentColor" stroke-opacity="0.4"/>
+${chance}${lines}${ticks}
+<text x="${P - 6}" y="${Y(y1) + 4}" font-size="11" fill="currentColor" text-anchor="end">${pct(y1)}</text><text x="${P - 6}" y="${Y(y0) + 4}" font-size="11" fill="currentColor" text-anchor="end">${pct(y0)}</text>
+<text x="${W / 2}" y="${H - P + 28}" font-size="11" fill="currentColor" text-anchor="middle">layer</text>
+<text x="${P}" y="${H + 14}" font-size="11" fill="currentColor">${legend}</text></svg>
+<figcaption>Test accuracy (%) per layer; dashed: the most frequent label's share.</figcaption></figure>`;
+}
+
+export function probeHtml(runs: readonly ProbeRun[], cspSource = ''): string {
+  const t = accuracyTable(runs);
+  return `${htmlHead(`Changeling: probing report (${runs[0]!.task})`, cspSource)}
+<h1>Probing report: ${esc(runs[0]!.task)}</h1>
+${summary(runs).map((s) => `<p>${esc(s)}</p>`).join('\n')}
+${probeSvg(runs)}
+${htmlTable(t.head, t.rows.map((row) => row.map((c) => c.replace(/\*\*/g, ''))))}
+<ul>${runs.map((r) => `<li>${esc(runLabel(r))}: best layer ${r.best.layer}, ${pct(r.best.test)}%</li>`).join('')}</ul>
+</body></html>`;
+}
+
+/** Writes probe.json, probe.md and probe.html into `dir` (each atomically); returns their paths. */
+export async function writeProbeReport(dir: string, runs: readonly ProbeRun[]): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const files = { 'probe.json': JSON.stringify(runs, null, 1) + '\n', 'probe.md': probeMarkdown(runs), 'probe.html': probeHtml(runs) };
+  for (const [name, text] of Object.entries(files)) await writeBytesAtomic(join(dir, name), Buffer.from(text));
+  return Object.keys(files).map((n) => join(dir, n));
+}
