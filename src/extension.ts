@@ -8,6 +8,7 @@ import { RiskController } from './ui/risk.js';
 import { registerCheckOutgoing } from './ui/outgoing.js';
 import { registerRiskHook } from './ui/riskHook.js';
 import { registerFinetune } from './ui/finetune.js';
+import { registerProbe } from './ui/probe.js';
 import { setGitBinary } from './git/run.js';
 import { existsSync } from 'node:fs';
 import { runtimeStatus } from './runtime/platformRuntime.js';
@@ -34,6 +35,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerCheckOutgoing(risk, log),
     registerRiskHook(context, log),
     registerFinetune(context, log),
+    registerProbe(context, log),
   );
   applyGitPath(log);
   context.subscriptions.push(

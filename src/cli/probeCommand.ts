@@ -7,9 +7,10 @@ import { repositoryProbeTasks } from '../tasks/probe/repoTasks.js';
 import { isStudyTask, studyTaskFile } from '../tasks/probe/studyTasks.js';
 import { runLabel, writeProbeReport } from '../tasks/probe/report.js';
 import { ChangelingError } from '../util/errors.js';
+
 import { StderrProgress, interruptSignal, parseCount, printJson } from './io.js';
 
-export const PROBE_HELP = `changeling probe --model DIR [--adapter DIR]... --task ccm|ltp|typ|FILE [--repo P] [--input study|model] [--max-length N] [--max N] [--report DIR] [--json]
+export const PROBE_HELP = `changeling probe --model DIR [--adapter DIR]... --task ccm|ltp|typ|FILE[,...] [--repo P] [--input study|model] [--max-length N] [--max N] [--report DIR] [--json]
 
   What a model's encoder knows about code changes, layer by layer (the study's probing): the first token's
   state at every layer, a linear probe per layer (L2 strength chosen on validation), test accuracy per layer.
@@ -19,6 +20,7 @@ export const PROBE_HELP = `changeling probe --model DIR [--adapter DIR]... --tas
   --task ltp     is the masked line added or removed (LTP_1k.txt; with --repo: from the history)
   --task typ     does the Java method hold a typo (TYP_ORIG_1k.txt; public file only)
   --task FILE    any file in the study's format: split<TAB>label<TAB>text per line, split tr/va/te
+                 (several tasks: comma-separated, e.g. --task ccm,ltp)
   The study's files are downloaded once from GitHub (pinned, checksummed) into the model cache.
   --input study  the study's input (tokens between [CLS] and [SEP], read as <unk>; default) or model (the
                  model's own start and end tokens)
@@ -44,25 +46,34 @@ export async function probeCommand(argv: string[]): Promise<number> {
   const signal = interruptSignal();
   const progress = new StderrProgress(values.quiet);
   const onProgress = (m: string) => progress.update(m);
-  const data = await probeTaskData(values.task, { repo: values.repo, max: parseCount('max', values.max, 100_000, 10), signal, onProgress });
   const seqLength = parseCount('max-length', values['max-length'], 4096, 4);
-  const runs: ProbeRun[] = [];
-  for (const adapter of [undefined, ...(values.adapter ?? [])]) {
-    runs.push(await runProbe(data, { model: resolve(values.model), adapter: adapter ? resolve(adapter) : undefined, input: values.input as ProbeInput, seqLength, signal, onProgress }));
+  const groups: ProbeRun[][] = [];
+  for (const task of values.task.split(',').filter(Boolean)) {
+    const data = await probeTaskData(task, { repo: values.repo, max: parseCount('max', values.max, 100_000, 10), signal, onProgress });
+    const runs: ProbeRun[] = [];
+    for (const adapter of [undefined, ...(values.adapter ?? [])]) {
+      runs.push(await runProbe(data, { model: resolve(values.model), adapter: adapter ? resolve(adapter) : undefined, input: values.input as ProbeInput, seqLength, signal, onProgress }));
+    }
+    groups.push(runs);
   }
   progress.done();
-  const files = values.report ? await writeProbeReport(resolve(values.report), runs) : [];
+  const files = values.report ? await writeProbeReport(resolve(values.report), groups) : [];
   if (values.json) {
-    await printJson({ runs, report: files });
+    await printJson({ tasks: groups.map((runs) => ({ task: runs[0]!.task, runs })), report: files });
     return 0;
   }
   const pct = (x: number) => (100 * x).toFixed(1).padStart(6);
-  const out = [`${data.name}: ${runs[0]!.counts.train}/${runs[0]!.counts.validation}/${runs[0]!.counts.test} examples, labels ${data.labels.join(', ')}; most frequent label ${pct(runs[0]!.majority).trim()}% of test`, ''];
-  out.push(`layer ${runs.map((r, i) => `  [${i + 1}]`).join('')}`);
-  for (let l = 0; l < runs[0]!.layers.length; l++) out.push(`${String(l).padStart(5)} ${runs.map((r) => pct(r.layers[l]?.test ?? NaN)).join('')}`);
-  out.push('');
-  runs.forEach((r, i) => out.push(`[${i + 1}] ${runLabel(r)}: best layer ${r.best.layer}, ${pct(r.best.test).trim()}% test accuracy`));
-  if (files.length) out.push('', `report: ${files.join(', ')}`);
+  const out: string[] = [];
+  for (const runs of groups) {
+    const r0 = runs[0]!;
+    out.push(`${r0.task}: ${r0.counts.train}/${r0.counts.validation}/${r0.counts.test} examples, labels ${r0.labels.join(', ')}; most frequent label ${pct(r0.majority).trim()}% of test`, '');
+    out.push(`layer ${runs.map((_, i) => `  [${i + 1}]`).join('')}`);
+    for (let l = 0; l < r0.layers.length; l++) out.push(`${String(l).padStart(5)} ${runs.map((r) => pct(r.layers[l]?.test ?? NaN)).join('')}`);
+    out.push('');
+    runs.forEach((r, i) => out.push(`[${i + 1}] ${runLabel(r)}: best layer ${r.best.layer}, ${pct(r.best.test).trim()}% test accuracy`));
+    out.push('');
+  }
+  if (files.length) out.push(`report: ${files.join(', ')}`);
   process.stdout.write(out.join('\n') + '\n');
   return 0;
 }

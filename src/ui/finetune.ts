@@ -1,5 +1,4 @@
 import * as vscode from 'vscode';
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openRepository, repoDataDir } from '../git/repository.js';
@@ -7,6 +6,7 @@ import { chooseRepository } from './repositories.js';
 import { reportHtml } from '../tasks/finetune/report.js';
 import type { FinetuneResult } from '../tasks/finetune/types.js';
 import { settings } from './settings.js';
+import { runCliChild } from './cliChild.js';
 import { cachedModel } from '../models/hub.js';
 import { DEFAULT_MESSAGE_MODEL, defaultModelCache } from '../models/manifest.js';
 
@@ -41,11 +41,13 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
   item.name = 'Changeling fine-tuning';
   const cli = join(context.extensionPath, 'dist', 'cli.mjs');
 
-  const openReport = (dir: string) => {
+  const openReport = (dir: string): FinetuneResult | undefined => {
     const json = join(dir, 'report.json');
-    if (!existsSync(json)) return;
+    if (!existsSync(json)) return undefined;
+    const result = JSON.parse(readFileSync(json, 'utf8')) as FinetuneResult;
     const panel = vscode.window.createWebviewPanel('changeling.finetuneReport', 'Changeling: fine-tuning report', vscode.ViewColumn.Active, { enableScripts: false });
-    panel.webview.html = reportHtml(JSON.parse(readFileSync(json, 'utf8')) as FinetuneResult, panel.webview.cspSource);
+    panel.webview.html = reportHtml(result, panel.webview.cspSource);
+    return result;
   };
 
   const run = async (root: string, choice: Choice): Promise<{ code: number; report: string }> => {
@@ -59,26 +61,17 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
     log.info(`finetune: ${args.slice(1).join(' ')}`);
     return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Changeling: fine-tuning ${choice.task === 'cmg' ? 'commit messages' : 'risk'} (${choice.method}${choice.quick ? ', quick' : ''})`, cancellable: true }, (progress, token) =>
       new Promise((resolve) => {
-        const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-        RUNS.set(root, { cancel: () => child.kill('SIGINT') });
-        token.onCancellationRequested(() => child.kill('SIGINT'));
-        item.text = '$(sync~spin) Fine-tuning';
-        item.tooltip = `Changeling is fine-tuning on ${root}`;
-        item.show();
-        let buffer = '';
         let last = 0;
-        child.stderr.on('data', (chunk: Buffer) => {
-          buffer += chunk.toString();
-          let nl: number;
-          while ((nl = buffer.indexOf('\n')) >= 0) {
-            const line = buffer.slice(0, nl);
-            buffer = buffer.slice(nl + 1);
+        const child = runCliChild(cli, args.slice(1), {
+          cwd: root,
+          token,
+          onLine: (line) => {
             let e: { kind: string; stage?: string; message?: string; step?: number; steps?: number; loss?: number; metric?: number };
             try {
               e = JSON.parse(line);
             } catch {
-              if (line.trim()) log.info(`finetune: ${line}`);
-              continue;
+              log.info(`finetune: ${line}`);
+              return;
             }
             if (e.kind === 'stage') {
               progress.report({ message: `${e.stage}: ${e.message}` });
@@ -90,13 +83,17 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
               last = pct;
               item.text = `$(sync~spin) Fine-tuning ${Math.round(pct)}%`;
             } else if (e.kind === 'eval') log.info(`finetune: validation ${e.metric!.toFixed(3)} at step ${e.step}`);
-          }
+          },
         });
-        child.stdout.on('data', (chunk: Buffer) => log.info(chunk.toString().trimEnd()));
-        child.on('close', (code) => {
+        RUNS.set(root, { cancel: child.cancel });
+        item.text = '$(sync~spin) Fine-tuning';
+        item.tooltip = `Changeling is fine-tuning on ${root}`;
+        item.show();
+        void child.done.then(({ code, stdout }) => {
+          if (stdout.trim()) log.info(stdout.trimEnd());
           RUNS.delete(root);
           item.hide();
-          resolve({ code: code ?? 1, report });
+          resolve({ code, report });
         });
       }),
     );
@@ -139,8 +136,11 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
     }
     const r = await run(root, choice);
     if (r.code === 0) {
-      openReport(r.report);
-      void vscode.window.showInformationMessage('Changeling: fine-tuning finished; the report is open.');
+      const result = openReport(r.report);
+      const probe = result && result.method !== 'fmft' && result.model && existsSync(join(result.out, 'adapter_config.json')) ? 'Probe this adapter' : undefined;
+      void vscode.window.showInformationMessage('Changeling: fine-tuning finished; the report is open.', ...(probe ? [probe] : [])).then((go) => {
+        if (go && result) void vscode.commands.executeCommand('changeling.probeAdapter', { repo: root, model: result.model, adapter: result.out });
+      });
     } else if (r.code === 130) void vscode.window.showInformationMessage('Changeling: fine-tuning cancelled; its checkpoint is kept, and the next run resumes from it.');
     else void vscode.window.showErrorMessage(`Changeling: fine-tuning failed (exit ${r.code}); see "Changeling: Show log".`);
     return r;

@@ -131,12 +131,12 @@ test('changeling probe FILE --adapter --report --json: base and adapter side by 
   writeFileSync(join(dir, 'task.txt'), lines.join('\n'));
   const r = spawnSync(process.execPath, [resolve('dist/cli.mjs'), 'probe', '--model', model, '--adapter', adapter, '--task', join(dir, 'task.txt'), '--report', join(dir, 'report'), '--json', '--quiet'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout);
-  assert.equal(out.runs.length, 2);
-  assert.equal(out.runs[0].adapter, null);
-  assert.equal(out.runs[1].adapter, adapter);
-  assert.equal(out.runs[0].layers[0].test, out.runs[1].layers[0].test);
-  assert.ok(out.runs.every((x: { layers: unknown[] }) => x.layers.length === 3));
+  const [{ runs }] = JSON.parse(r.stdout).tasks;
+  assert.equal(runs.length, 2);
+  assert.equal(runs[0].adapter, null);
+  assert.equal(runs[1].adapter, adapter);
+  assert.equal(runs[0].layers[0].test, runs[1].layers[0].test);
+  assert.ok(runs.every((x: { layers: unknown[] }) => x.layers.length === 3));
   const md = readFileSync(join(dir, 'report', 'probe.md'), 'utf8');
   assert.match(md, /\| layer \| t5 \(base\) \| lora \(adapter on t5\) \|/);
   const html = readFileSync(join(dir, 'report', 'probe.html'), 'utf8');

@@ -113,6 +113,7 @@ export async function repositoryProbeTasks(repo: Repository, o: RepoTaskOptions 
       ccm.push({ split: s, label: falseSet.has(i) ? 'False' : 'True', text: ccmText(subject, changes[i]!) });
     }
   }
+  if (!ccm.some((e) => e.label === 'False')) throw new ChangelingError('usage', `every usable commit has the same subject (${JSON.stringify(changes[0]!.subject.slice(0, 60))}): CCM needs other commits' subjects to pair with`);
   const ltp: ProbeExample[] = changes.map((ch, i) => {
     const segs = ltpSegments(ch);
     const m = Math.floor(rand() * segs.length);

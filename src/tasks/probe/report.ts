@@ -1,13 +1,15 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeBytesAtomic } from '../../util/atomicFile.js';
+import { fileError } from '../../util/errors.js';
 import { esc, escAttr, htmlHead, htmlTable, mdTable } from '../../util/reportText.js';
 import type { ProbeRun } from './probe.js';
 
 /**
- * The probing report: for one task, the test accuracy per layer of each model run side by side (the base
- * model and its tuned adapters, the study's tables VI-VII for the user's own models), in `probe.md`,
- * `probe.html` (with the accuracies drawn as one line per run in SVG; no scripts) and `probe.json`.
+ * The probing report: per task, the test accuracy per layer of each model run side by side (the base model
+ * and its tuned adapters, the study's tables VI-VII for the user's own models), in `probe.md`, `probe.html`
+ * (with the accuracies drawn as one line per run in SVG; no scripts) and `probe.json`. A report holds one
+ * group of runs per task.
  */
 export function runLabel(r: Pick<ProbeRun, 'model' | 'adapter'>): string {
   return r.adapter ? `${basename(r.adapter)} (adapter on ${basename(r.model)})` : `${basename(r.model)} (base)`;
@@ -34,10 +36,14 @@ function summary(runs: readonly ProbeRun[]): string[] {
   ];
 }
 
-export function probeMarkdown(runs: readonly ProbeRun[]): string {
+export function probeMarkdown(groups: ReadonlyArray<readonly ProbeRun[]>): string {
+  return [`# Probing report: ${groups.map((g) => g[0]!.task).join(', ')}`, '', ...groups.map(taskMarkdown)].join('\n');
+}
+
+function taskMarkdown(runs: readonly ProbeRun[]): string {
   const t = accuracyTable(runs);
   return [
-    `# Probing report: ${runs[0]!.task}`,
+    `## ${runs[0]!.task}`,
     '',
     ...summary(runs).flatMap((s) => [s, '']),
     mdTable(t.head, t.rows),
@@ -70,21 +76,28 @@ ${chance}${lines}${ticks}
 <figcaption>Test accuracy (%) per layer; dashed: the most frequent label's share.</figcaption></figure>`;
 }
 
-export function probeHtml(runs: readonly ProbeRun[], cspSource = ''): string {
-  const t = accuracyTable(runs);
-  return `${htmlHead(`Changeling: probing report (${runs[0]!.task})`, cspSource)}
-<h1>Probing report: ${esc(runs[0]!.task)}</h1>
+export function probeHtml(groups: ReadonlyArray<readonly ProbeRun[]>, cspSource = ''): string {
+  const tasks = groups.map((g) => g[0]!.task).join(', ');
+  const section = (runs: readonly ProbeRun[]) => {
+    const t = accuracyTable(runs);
+    return `<h2>${esc(runs[0]!.task)}</h2>
 ${summary(runs).map((s) => `<p>${esc(s)}</p>`).join('\n')}
 ${probeSvg(runs)}
 ${htmlTable(t.head, t.rows.map((row) => row.map((c) => c.replace(/\*\*/g, ''))))}
-<ul>${runs.map((r) => `<li>${esc(runLabel(r))}: best layer ${r.best.layer}, ${pct(r.best.test)}%</li>`).join('')}</ul>
+<ul>${runs.map((r) => `<li>${esc(runLabel(r))}: best layer ${r.best.layer}, ${pct(r.best.test)}%</li>`).join('')}</ul>`;
+  };
+  return `${htmlHead(`Changeling: probing report (${tasks})`, cspSource)}
+<h1>Probing report: ${esc(tasks)}</h1>
+${groups.map(section).join('\n')}
 </body></html>`;
 }
 
 /** Writes probe.json, probe.md and probe.html into `dir` (each atomically); returns their paths. */
-export async function writeProbeReport(dir: string, runs: readonly ProbeRun[]): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const files = { 'probe.json': JSON.stringify(runs, null, 1) + '\n', 'probe.md': probeMarkdown(runs), 'probe.html': probeHtml(runs) };
+export async function writeProbeReport(dir: string, groups: ReadonlyArray<readonly ProbeRun[]>): Promise<string[]> {
+  await mkdir(dir, { recursive: true }).catch((err) => {
+    throw fileError(err, dir, 'creating');
+  });
+  const files = { 'probe.json': JSON.stringify(groups, null, 1) + '\n', 'probe.md': probeMarkdown(groups), 'probe.html': probeHtml(groups) };
   for (const [name, text] of Object.entries(files)) await writeBytesAtomic(join(dir, name), Buffer.from(text));
   return Object.keys(files).map((n) => join(dir, n));
 }
