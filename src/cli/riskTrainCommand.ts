@@ -9,16 +9,19 @@ import { evaluateBaseline, trainBaseline } from '../tasks/jitdp/baseline.js';
 import { jitdpDataset } from '../tasks/jitdp/dataset.js';
 import { writeLinearModel } from '../tasks/jitdp/modelFile.js';
 import { NeuralRisk, saveNeural, trainNeural, type NeuralMethod } from '../tasks/jitdp/neural.js';
+import { Cc2VecRisk, saveCc2Vec, trainCc2Vec } from '../tasks/jitdp/cc2vec.js';
 import { loadRiskModel, repoModelPath, type LoadedRiskModel } from '../tasks/jitdp/risk.js';
 import { ChangelingError } from '../util/errors.js';
 import { adoption } from '../tasks/adoption.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
-export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--encoder DIR [--method lora|adapter|prefix] [--epochs N] [--max-length N]] [--adopt auto|always|never] [--out PATH] [--json]
+export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--model jitline|cc2vec | --encoder DIR [--method lora|adapter|prefix] [--max-length N]] [--epochs N] [--adopt auto|always|never] [--out PATH] [--json]
 
   Trains a risk model on the repository's own history: SZZ labels, time-ordered 80/10/10 splits, the
   JITLine-style model (code tokens + expert features), or with --encoder the JIT-Fine-style neural model
-  (LoRA or an adapter on a RoBERTa-family model folder, e.g. from "changeling download microsoft/codebert-base").
+  (LoRA or an adapter on a RoBERTa-family model folder, e.g. from "changeling download microsoft/codebert-base"),
+  or with --model cc2vec the CC2Vec-style model (hierarchical attention over the hunks, lines and tokens of
+  the added and removed code, CC2Vec's comparison functions, the expert features; trained from scratch).
   It reports the test-split metrics of the new model next to the embedded default's on the same commits.
   --adopt auto (default): the new model replaces the one "changeling risk" uses now (the repository's earlier
   model, else the embedded default) only when its validation-split AUC is higher (a tie keeps the one in
@@ -31,11 +34,13 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {
-      repo: { type: 'string' }, encoder: { type: 'string' }, method: { type: 'string', default: 'lora' }, epochs: { type: 'string' }, 'max-length': { type: 'string' },
+      repo: { type: 'string' }, model: { type: 'string', default: 'jitline' }, encoder: { type: 'string' }, method: { type: 'string', default: 'lora' }, epochs: { type: 'string' }, 'max-length': { type: 'string' },
       out: { type: 'string' }, 'min-commits': { type: 'string' }, adopt: { type: 'string', default: 'auto' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false },
     },
   });
   if (values.method !== 'lora' && values.method !== 'adapter' && values.method !== 'prefix') throw new ChangelingError('usage', `--method must be lora, adapter or prefix, not "${values.method}"`);
+  if (values.model !== 'jitline' && values.model !== 'cc2vec') throw new ChangelingError('usage', `--model must be jitline or cc2vec, not "${values.model}" (the neural JIT-Fine-style model is --encoder DIR)`);
+  if (values.model === 'cc2vec' && values.encoder) throw new ChangelingError('usage', '--model cc2vec trains from scratch: it takes no --encoder');
   const adopt = values.adopt!;
   if (adopt !== 'auto' && adopt !== 'always' && adopt !== 'never') throw new ChangelingError('usage', `--adopt must be auto, always or never, not "${adopt}"`);
   const repo = await openRepository(values.repo ?? process.cwd());
@@ -84,6 +89,23 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
       // The file of an earlier linear model goes after the new folder is complete.
       if (dest === live) await rm(`${live}.json`, { force: true });
     };
+  } else if (values.model === 'cc2vec') {
+    progress.update('training the CC2Vec-style model...', true);
+    const m = await trainCc2Vec(data.train, data.validation, {
+      epochs: parseCount('epochs', values.epochs), signal,
+      onEvent: (e) => {
+        if (e.kind === 'step') progress.update(`training: epoch ${e.epoch + 1}, step ${e.step}, loss ${e.loss.toFixed(4)}`);
+        if (e.kind === 'eval') progress.update(`validation AUC ${e.metric.toFixed(3)} (best ${e.best.toFixed(3)})`, true);
+      },
+    });
+    const scorer = await Cc2VecRisk.create(m);
+    metrics = await scorer.evaluate(data.test, signal);
+    validation = await scorer.evaluate(data.validation, signal);
+    live = await repoModelPath(repo);
+    save = async (dest) => {
+      await replaceDirectory(dest, (tmp) => saveCc2Vec(tmp, m, { ...info, test: metrics, validation }));
+      if (dest === live) await rm(`${live}.json`, { force: true });
+    };
   } else {
     progress.update('training the JITLine-style model...', true);
     const m = trainBaseline(data.train, data.validation);
@@ -115,7 +137,7 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
     await writeOut([
       `${summary.commits} commits (${summary.train} train, ${summary.validation} validation, ${summary.test} test with ${summary.testBuggy} buggy)`,
       `model                  F1    AUC  R@20%E  E@20%R   Popt   (test split)`,
-      row(values.encoder ? 'this repo, neural' : 'this repo, linear', metrics),
+      row(values.encoder ? 'this repo, neural' : values.model === 'cc2vec' ? 'this repo, cc2vec' : 'this repo, linear', metrics),
       row('embedded default', defaultMetrics),
       `the new model: ${reason}`,
       saved ? `saved to ${saved}` : 'nothing saved',

@@ -22,6 +22,8 @@ export interface JitdpCommit {
   /** The added and removed lines' text (without the sign), each side capped at `TEXT_CAP` characters: the neural model's input. */
   added: string;
   removed: string;
+  /** How the kept lines fall into hunks: lines per hunk, in order, for each side (absent in datasets cached before it). */
+  hunks?: { added: number[]; removed: number[] };
 }
 
 /** Per-side cap on the kept changed-line text: more than a 512-token model input ever reads. */
@@ -37,16 +39,21 @@ export interface JitdpDataset {
 const TOKEN = /[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|[^\s\w]/g;
 
 /** The added and removed lines of a change as text, one line each, capped at `cap` characters per side. */
-export function changeText(files: readonly DiffFile[], cap = TEXT_CAP): { added: string; removed: string } {
+export function changeText(files: readonly DiffFile[], cap = TEXT_CAP): { added: string; removed: string; hunks: { added: number[]; removed: number[] } } {
   const side = { '+': [] as string[], '-': [] as string[] };
   const used = { '+': 0, '-': 0 };
+  const hunks = { '+': [] as number[], '-': [] as number[] };
+  const lastHunk = { '+': -1, '-': -1 };
   for (const l of changedLines(files)) {
     const text = l.text.trim();
     if (!text || used[l.sign] >= cap) continue;
     side[l.sign].push(text);
     used[l.sign] += text.length + 1;
+    if (l.hunk !== lastHunk[l.sign]) hunks[l.sign].push(0);
+    hunks[l.sign][hunks[l.sign].length - 1]!++;
+    lastHunk[l.sign] = l.hunk;
   }
-  return { added: side['+'].join('\n').slice(0, cap), removed: side['-'].join('\n').slice(0, cap) };
+  return { added: side['+'].join('\n').slice(0, cap), removed: side['-'].join('\n').slice(0, cap), hunks: { added: hunks['+'], removed: hunks['-'] } };
 }
 
 /** The code tokens of one changed line, each with the line's sign ("+foo", "-foo"; identifiers lower-cased). */

@@ -10,6 +10,8 @@ import type { CodeTokenizer } from '../../models/tokenizer.js';
 export interface ChangedLine {
   sign: '+' | '-';
   text: string;
+  /** The hunk it is in, where known (CC2Vec reads changes hunk by hunk). */
+  hunk?: number;
 }
 
 export interface EncodedChange {
@@ -61,8 +63,14 @@ export function encodeChange(tok: CodeTokenizer, message: string, lines: readonl
   return { ids, lineOf };
 }
 
-/** The changed lines of a dataset commit's kept text. */
-export function linesOfText(added: string, removed: string): ChangedLine[] {
-  const split = (s: string, sign: '+' | '-') => (s ? s.split('\n').map((text) => ({ sign, text })) : []);
-  return [...split(added, '+'), ...split(removed, '-')];
+/** The changed lines of a dataset commit's kept text (with their hunks when the dataset recorded them). */
+export function linesOfText(added: string, removed: string, hunks?: { added: number[]; removed: number[] }): ChangedLine[] {
+  const split = (s: string, sign: '+' | '-', counts?: number[]): ChangedLine[] => {
+    if (!s) return [];
+    const lines = s.split('\n');
+    if (!counts) return lines.map((text) => ({ sign, text }));
+    const hunkOf: number[] = counts.flatMap((n, h) => new Array<number>(n).fill(h));
+    return lines.map((text, i) => ({ sign, text, hunk: hunkOf[i] ?? counts.length - 1 }));
+  };
+  return [...split(added, '+', hunks?.added), ...split(removed, '-', hunks?.removed)];
 }

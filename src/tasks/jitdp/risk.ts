@@ -11,6 +11,7 @@ import { repoDataDir, requireCommits, resolveCommit } from '../../git/repository
 import { stagedDiff } from '../../git/staged.js';
 import type { DiffFile } from '../../git/types.js';
 import { changedLines } from '../../git/changedLines.js';
+import { Cc2VecRisk, isCc2VecModelDir, loadCc2Vec } from './cc2vec.js';
 import { codeFiles } from '../../git/codeFiles.js';
 import { ChangelingError } from '../../util/errors.js';
 import { explainBaseline, lineScoresBaseline, scoreBaseline, type BaselineModel, type Reason } from './baseline.js';
@@ -30,13 +31,14 @@ export type RiskTarget = { kind: 'staged' } | { kind: 'commit'; rev: string } | 
 export type RiskLevel = 'low' | 'medium' | 'high';
 
 export interface LoadedRiskModel {
-  kind: 'linear' | 'neural';
+  kind: 'linear' | 'neural' | 'cc2vec';
   /** Where it came from: a path, or "embedded default". */
   source: string;
   threshold: number;
   info: Record<string, unknown>;
   linear?: BaselineModel;
-  neural?: NeuralRisk;
+  /** The JIT-Fine-style or the CC2Vec-style model (the same scoring and explaining methods). */
+  neural?: NeuralRisk | Cc2VecRisk;
 }
 
 export interface RiskLine {
@@ -76,7 +78,11 @@ export async function loadRiskModel(repo: Repository | null, explicit?: string):
   const fromPath = async (p: string): Promise<LoadedRiskModel> => {
     if (!existsSync(p)) throw new ChangelingError('not-found', `no risk model at ${p}`);
     if (statSync(p).isDirectory()) {
-      if (!isNeuralModelDir(p)) throw new ChangelingError('usage', `${p} is a folder without jitdp.json: not a Changeling risk model`);
+      if (isCc2VecModelDir(p)) {
+        const m = await loadCc2Vec(p);
+        return { kind: 'cc2vec', source: p, threshold: m.threshold, info: m.info, neural: await Cc2VecRisk.create(m) };
+      }
+      if (!isNeuralModelDir(p)) throw new ChangelingError('usage', `${p} is a folder without jitdp.json or cc2vec.json: not a Changeling risk model`);
       const m = await loadNeural(p);
       return { kind: 'neural', source: p, threshold: m.threshold, info: m.info, neural: await NeuralRisk.create(m) };
     }
