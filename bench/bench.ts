@@ -24,7 +24,7 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
   'train-history': { usage: 'train-history REPO [--max N]: one epoch of LoRA on a real history, changeling train vs recipes/train_lora.py (wall time, peak RSS)', run: trainHistoryBench },
   gate: { usage: 'gate [--inputs N] [--trained DIR --repo PATH [--adapter DIR]]: int8 against fp32 (greedy sequences, risk probabilities, B-Norm on a real history)', run: gateBench },
   szz: { usage: 'szz REPO_PATH [--no-blame]: SZZ by the line walk and by git blame on every fix, timed, labels compared', run: szzBench },
-  'jitdp-eval': { usage: 'jitdp-eval REPO REPO... [--cache DIR] [--epochs N] [--max-length N] [--no-neural]', run: jitdpEvalBench },
+  'jitdp-eval': { usage: 'jitdp-eval REPO REPO... [--cache DIR] [--epochs N] [--max-length N] [--cc2vec-epochs N] [--no-neural] [--no-cc2vec] [--only-cc2vec]', run: jitdpEvalBench },
   'jitdp-default': { usage: 'jitdp-default REPO REPO... --out FILE [--cache DIR]', run: jitdpDefaultBench },
   'cmg-eval': { usage: 'cmg-eval REPO... [--max N] [--train REPO_NAME [--epochs N]] [--nngen-only]', run: cmgEvalBench },
   'cmg-input-check': { usage: 'cmg-input-check REPO [--n N]: CommitChronicle inputs against the reference code on any history', run: cmgInputCheckBench },

@@ -5,6 +5,7 @@ import type { JitdpMetrics } from '../src/eval/jitdpMetrics.js';
 import { evaluateBaseline, trainBaseline } from '../src/tasks/jitdp/baseline.js';
 import type { JitdpDataset } from '../src/tasks/jitdp/dataset.js';
 import { NeuralRisk, trainNeural } from '../src/tasks/jitdp/neural.js';
+import { Cc2VecRisk, trainCc2Vec } from '../src/tasks/jitdp/cc2vec.js';
 import { writeTinyRoberta } from '../test/helpers/tinyModels.js';
 import { cachedDataset, repoName } from './jitdpData.js';
 
@@ -13,14 +14,16 @@ import { cachedDataset, repoName } from './jitdpData.js';
  * metrics of (1) the JITLine-style baseline trained on that repository, (2) the expert-feature model trained
  * on the *other* repositories only (what the embedded default does for a repository it has never seen),
  * (3) the JIT-Fine-style neural model (LoRA on a tiny random RoBERTa with CodeBERT's tokenizer, since no
- * pretrained weights can be downloaded here) trained on that repository. `--no-neural` skips (3).
+ * pretrained weights can be downloaded here) trained on that repository, (4) the CC2Vec-style model trained
+ * from scratch on that repository. `--no-neural` skips (3), `--no-cc2vec` (4); `--only-cc2vec` runs (4) alone.
  */
 export async function jitdpEvalBench(args: string[]): Promise<Record<string, unknown>> {
   const flag = (n: string) => (args.includes(n) ? args[args.indexOf(n) + 1]! : null);
   const cache = flag('--cache');
   const epochs = Number(flag('--epochs') ?? 2);
   const maxLength = Number(flag('--max-length') ?? 256);
-  const skip = new Set([cache, flag('--epochs'), flag('--max-length')]);
+  const cc2vecEpochs = Number(flag('--cc2vec-epochs') ?? 10);
+  const skip = new Set([cache, flag('--epochs'), flag('--max-length'), flag('--cc2vec-epochs')]);
   const paths = args.filter((a) => !a.startsWith('--') && !skip.has(a));
   if (paths.length < 2) throw new Error('usage: npm run bench -- jitdp-eval REPO REPO... [--cache DIR] [--epochs N] [--max-length N] [--no-neural]');
   const repos: Array<{ name: string; data: JitdpDataset }> = [];
@@ -38,6 +41,14 @@ export async function jitdpEvalBench(args: string[]): Promise<Record<string, unk
       const d = r.data;
       const base = { repo: r.name, train: d.train.length, validation: d.validation.length, test: d.test.length, testBuggy: d.test.filter((c) => c.label).length };
       let t0 = performance.now();
+      if (!args.includes('--no-cc2vec')) {
+        const cm = await trainCc2Vec(d.train, d.validation, { epochs: cc2vecEpochs });
+        const cmm = await (await Cc2VecRisk.create(cm)).evaluate(d.test);
+        rows.push({ ...base, model: `CC2Vec-style (this repo, ${cc2vecEpochs} epochs)`, seconds: cm.seconds, steps: cm.steps, validationAuc: cm.validationAuc, metrics: cmm });
+        process.stderr.write(`${r.name} cc2vec: ${fmt(cmm)} (${cm.seconds.toFixed(0)} s, ${cm.steps} steps)\n`);
+        if (args.includes('--only-cc2vec')) continue;
+      }
+      t0 = performance.now();
       const baseline = trainBaseline(d.train, d.validation);
       const bm = evaluateBaseline(baseline, d.test);
       rows.push({ ...base, model: 'baseline (this repo: tokens + expert features, logistic)', seconds: (performance.now() - t0) / 1000, metrics: bm });
