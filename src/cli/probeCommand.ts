@@ -70,7 +70,7 @@ export async function probeCommand(argv: string[]): Promise<number> {
     out.push(`layer ${runs.map((_, i) => `  [${i + 1}]`).join('')}`);
     for (let l = 0; l < r0.layers.length; l++) out.push(`${String(l).padStart(5)} ${runs.map((r) => pct(r.layers[l]?.test ?? NaN)).join('')}`);
     out.push('');
-    runs.forEach((r, i) => out.push(`[${i + 1}] ${runLabel(r)}: best layer ${r.best.layer}, ${pct(r.best.test).trim()}% test accuracy`));
+    runs.forEach((r, i) => out.push(`[${i + 1}] ${runLabel(r)}: best layer on validation ${r.best.layer}: ${pct(r.best.test).trim()}% test accuracy`));
     out.push('');
   }
   if (files.length) out.push(`report: ${files.join(', ')}`);

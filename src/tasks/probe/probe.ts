@@ -35,6 +35,7 @@ export interface ProbeRun {
   /** Share of the test split's most frequent label: what a probe that learnt nothing scores. */
   majority: number;
   layers: Array<LayerProbe & { layer: number }>;
+  /** The layer with the best validation accuracy, and its test accuracy. */
   best: { layer: number; test: number };
 }
 
@@ -63,7 +64,8 @@ export async function runProbe(data: ProbeData, o: ProbeOptions): Promise<ProbeR
     o.onProgress?.(`fitting the probe of layer ${l} of ${states.length - 1}`);
     layers.push({ layer: l, ...probeLayer({ train: take(states[l]!, idx.tr), validation: take(states[l]!, idx.va), test: take(states[l]!, idx.te), classes: data.labels.length }) });
   }
-  const best = layers.reduce((a, b) => (b.test > a.test ? b : a));
+  // The best layer is chosen on validation (the first on ties), and reported with its test accuracy.
+  const best = layers.reduce((a, b) => (b.validation > a.validation ? b : a));
   const testCounts = data.labels.map((_, k) => idx.te.filter((r) => y[r] === k).length);
   return {
     task: data.name,
