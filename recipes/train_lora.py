@@ -1,4 +1,4 @@
-"""Train a LoRA adapter for commit messages on a GPU cluster, from a `changeling export --task cmg` folder.
+"""Train a LoRA (or prefix-tuning) adapter for commit messages on a GPU cluster, from a `changeling export --task cmg` folder.
 
 The export's rows are token ids in the base model's own input format, exactly as `changeling finetune`
 trains on them, so this script only pads, batches and trains: Hugging Face transformers + PEFT under
@@ -12,6 +12,10 @@ repository's validation split and adopts it when it beats the untuned model.
 Defaults are the study's and Changeling's CMG settings: LoRA r 8, alpha 32, no dropout, on the attention's
 query and value projections (PEFT's defaults for T5 and BART), AdamW at 5e-4 with a linear schedule, batch
 16 per process, 64 label tokens at most, 3 epochs (or --max-steps).
+
+--method prefix trains PEFT's prefix-tuning instead (T5/CodeT5 models; --prefix-tokens, default 20), which
+Changeling runs as PEFT does: prefixes on the decoder's self-attention. Bottleneck adapters are not a PEFT
+method (PEFT has no Houlsby adapter), so they are trained with `changeling finetune --method adapter`.
 """
 import argparse
 import json
@@ -20,7 +24,7 @@ import os
 
 import torch
 from accelerate import Accelerator
-from peft import LoraConfig, TaskType, get_peft_model
+from peft import LoraConfig, PrefixTuningConfig, TaskType, get_peft_model
 from torch.utils.data import DataLoader
 from transformers import AutoConfig, AutoModelForSeq2SeqLM, get_linear_schedule_with_warmup
 
@@ -59,6 +63,8 @@ def main():
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--r", type=int, default=8)
     p.add_argument("--alpha", type=int, default=32)
+    p.add_argument("--method", choices=["lora", "prefix"], default="lora")
+    p.add_argument("--prefix-tokens", type=int, default=20, help="virtual tokens of --method prefix")
     p.add_argument("--max-target", type=int, default=64)
     p.add_argument("--seed", type=int, default=42)
     a = p.parse_args()
@@ -74,7 +80,13 @@ def main():
     cls = type(model)
     if not hasattr(cls, "_prepare_encoder_decoder_kwargs_for_generation") and hasattr(cls, "_prepare_text_encoder_decoder_kwargs_for_generation"):
         cls._prepare_encoder_decoder_kwargs_for_generation = cls._prepare_text_encoder_decoder_kwargs_for_generation
-    model = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_2_SEQ_LM, r=a.r, lora_alpha=a.alpha, lora_dropout=0.0))
+    if a.method == "prefix":
+        if config.model_type != "t5":
+            raise SystemExit(f"--method prefix is for T5/CodeT5 models (this one is {config.model_type}): Changeling runs PEFT's prefixes on T5 only")
+        peft_config = PrefixTuningConfig(task_type=TaskType.SEQ_2_SEQ_LM, num_virtual_tokens=a.prefix_tokens)
+    else:
+        peft_config = LoraConfig(task_type=TaskType.SEQ_2_SEQ_LM, r=a.r, lora_alpha=a.alpha, lora_dropout=0.0)
+    model = get_peft_model(model, peft_config)
     if acc.is_main_process:
         model.print_trainable_parameters()
     loader = DataLoader(rows, batch_size=a.batch, shuffle=True, collate_fn=lambda b: collate(b, config.pad_token_id or 0, a.max_target))

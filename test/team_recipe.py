@@ -53,24 +53,26 @@ try:
 except ImportError:
     print("datasets is not installed: the load check is skipped")
 
-adapter = os.path.join(work, "adapter")
-run = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--cpu", os.path.join(ROOT, "recipes", "train_lora.py"),
-                      "--model", model_dir, "--data", data, "--out", adapter, "--max-steps", "2", "--batch", "4", "--lr", "5e-2"], capture_output=True, text=True)
-print(run.stdout[-600:], run.stderr[-4000:-1200] if run.returncode else "")
-check(run.returncode == 0 and os.path.exists(os.path.join(adapter, "adapter_model.safetensors")), "the recipe trained two steps under accelerate launch and wrote a PEFT adapter")
-
 batch = {"input_ids": [[1, 500, 600, 700, 2], [1, 900, 1000, 2, 0]], "attention_mask": [[1] * 5, [1, 1, 1, 1, 0]], "decoder_input_ids": [[0, 7, 9], [0, 11, 13]]}
 spec = os.path.join(work, "in.json")
 json.dump(batch, open(spec, "w"))
-ours = json.loads(subprocess.run(cli + ["inspect", "--model", model_dir, "--adapter", adapter, "--input", spec, "--json", "--provider", "cpu"], check=True, capture_output=True, text=True).stdout)
-peft = PeftModel.from_pretrained(T5ForConditionalGeneration.from_pretrained(model_dir), adapter).eval()
 base = T5ForConditionalGeneration.from_pretrained(model_dir).eval()
-with torch.no_grad():
-    args = {k: torch.tensor(v) for k, v in batch.items()}
-    theirs = peft(**args).logits
-    untuned = base(**args).logits
-diff = (torch.tensor(ours["logits"]["data"]).view(theirs.shape) - theirs).abs().max().item()
-check(diff < 1e-4 and (theirs - untuned).abs().max().item() > 1e-4, f"the recipe's adapter: max |logit difference| Changeling vs PEFT = {diff:.2e} (and it changed the model)")
+# LoRA, and PEFT's prefix-tuning (which Changeling runs as PEFT injects it: the decoder's self-attention).
+for method, extra in [("lora", []), ("prefix", ["--method", "prefix", "--prefix-tokens", "3"])]:
+    out = os.path.join(work, f"adapter-{method}")
+    run = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--cpu", os.path.join(ROOT, "recipes", "train_lora.py"),
+                          "--model", model_dir, "--data", data, "--out", out, "--max-steps", "2", "--batch", "4", "--lr", "5e-2", *extra], capture_output=True, text=True)
+    print(run.stdout[-600:], run.stderr[-4000:-1200] if run.returncode else "")
+    check(run.returncode == 0 and os.path.exists(os.path.join(out, "adapter_model.safetensors")), f"the recipe trained {method} two steps under accelerate launch and wrote a PEFT adapter")
+    ours = json.loads(subprocess.run(cli + ["inspect", "--model", model_dir, "--adapter", out, "--input", spec, "--json", "--provider", "cpu"], check=True, capture_output=True, text=True).stdout)
+    peft = PeftModel.from_pretrained(T5ForConditionalGeneration.from_pretrained(model_dir), out).eval()
+    with torch.no_grad():
+        args = {k: torch.tensor(v) for k, v in batch.items()}
+        theirs = peft(**args).logits
+        untuned = base(**args).logits
+    diff = (torch.tensor(ours["logits"]["data"]).view(theirs.shape) - theirs).abs().max().item()
+    check(diff < 1e-4 and (theirs - untuned).abs().max().item() > 1e-4, f"the recipe's {method} adapter: max |logit difference| Changeling vs PEFT = {diff:.2e} (and it changed the model)")
+adapter = os.path.join(work, "adapter-lora")
 
 r = json.loads(subprocess.run(cli + ["adopt", "--task", "cmg", "--adapter", adapter, "--repo", repo, "--force", "--eval-cap", "4", "--json", "--quiet"], check=True, capture_output=True, text=True).stdout)
 check(r["adopted"] and r["model"] == model_dir and os.path.exists(os.path.join(repo, ".git", "changeling", "cmg-model.json")), f"adopt (base model found from the adapter's config): {r['reason']}")
