@@ -6,7 +6,7 @@
 import json, os, shutil, subprocess, sys, tempfile
 import torch
 from peft import PeftModel
-from transformers import T5Config, T5ForConditionalGeneration
+from transformers import RobertaConfig, RobertaModel, T5Config, T5ForConditionalGeneration
 
 # PEFT 0.21's seq2seq wrapper still looks up a helper that transformers 5 renamed (as in peft_interop.py).
 if not hasattr(T5ForConditionalGeneration, "_prepare_encoder_decoder_kwargs_for_generation"):
@@ -76,5 +76,42 @@ adapter = os.path.join(work, "adapter-lora")
 
 r = json.loads(subprocess.run(cli + ["adopt", "--task", "cmg", "--adapter", adapter, "--repo", repo, "--force", "--eval-cap", "4", "--json", "--quiet"], check=True, capture_output=True, text=True).stdout)
 check(r["adopted"] and r["model"] == model_dir and os.path.exists(os.path.join(repo, ".git", "changeling", "cmg-model.json")), f"adopt (base model found from the adapter's config): {r['reason']}")
+
+# Risk: export with the encoder's input ids and scaled features, recipes/train_jitfine.py under accelerate, the
+# same JIT-Fine logits here as in PyTorch + PEFT, and `changeling adopt --task jitdp` (calibrates, adopts with --force).
+enc_dir = os.path.join(work, "encoder")
+torch.manual_seed(1)
+RobertaModel(RobertaConfig(vocab_size=50265, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, max_position_embeddings=514, type_vocab_size=1, pad_token_id=1), add_pooling_layer=False).save_pretrained(enc_dir)
+for f in ("tokenizer.json", "vocab.json", "merges.txt"):
+    shutil.copy(os.path.join(ROOT, "test", "fixtures", "goldens", "tokenizers", "roberta-base", f), enc_dir)
+jdata = os.path.join(work, "jitdp-data")
+subprocess.run(cli + ["export", "--task", "jitdp", "--model", enc_dir, "--repo", repo, "--out", jdata, "--json", "--quiet"], check=True, capture_output=True, text=True)
+rows = [json.loads(l) for l in open(os.path.join(jdata, "train.jsonl"))]
+scaling = json.load(open(os.path.join(jdata, "scaling.json")))
+check(len(rows) > 0 and all(len(r["input_ids"]) > 2 and r["input_ids"][0] == 0 and len(r["scaled_features"]) == 14 for r in rows) and len(scaling["mean"]) == 14, f"export --task jitdp --model: {len(rows)} rows with input ids and scaled features, scaling.json")
+jout = os.path.join(work, "risk-model")
+run = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--cpu", os.path.join(ROOT, "recipes", "train_jitfine.py"),
+                      "--model", enc_dir, "--data", jdata, "--out", jout, "--max-steps", "2", "--batch", "4", "--lr", "5e-2"], capture_output=True, text=True)
+print(run.stdout[-400:], run.stderr[-4000:-1200] if run.returncode else "")
+check(run.returncode == 0 and all(os.path.exists(os.path.join(jout, f)) for f in ("adapter_config.json", "adapter_model.safetensors", "extra_trainable.safetensors", "jitdp.json")), "train_jitfine.py trained two steps under accelerate launch and wrote a risk model folder")
+sample = rows[:2]
+n = max(len(r["input_ids"]) for r in sample)
+jspec = {"input_ids": [r["input_ids"] + [1] * (n - len(r["input_ids"])) for r in sample], "attention_mask": [[1] * len(r["input_ids"]) + [0] * (n - len(r["input_ids"])) for r in sample], "expert_features": [r["scaled_features"] for r in sample]}
+json.dump(jspec, open(spec, "w"))
+ours = json.loads(subprocess.run(cli + ["inspect", "--model", enc_dir, "--adapter", jout, "--input", spec, "--json", "--provider", "cpu"], check=True, capture_output=True, text=True).stdout)
+from safetensors.torch import load_file
+penc = PeftModel.from_pretrained(RobertaModel.from_pretrained(enc_dir, add_pooling_layer=False), jout).eval()
+head = load_file(os.path.join(jout, "extra_trainable.safetensors"))
+with torch.no_grad():
+    h = penc(input_ids=torch.tensor(jspec["input_ids"]), attention_mask=torch.tensor(jspec["attention_mask"])).last_hidden_state[:, 0]
+    e = torch.tanh(torch.tensor(jspec["expert_features"]) @ head["classifier.manual_dense.weight"].T + head["classifier.manual_dense.bias"])
+    theirs = (torch.cat([h, e], 1) @ head["classifier.out_proj_new.weight"].T + head["classifier.out_proj_new.bias"]).squeeze(-1)
+diff = (torch.tensor(ours["jitfine_logits"]["data"]) - theirs).abs().max().item()
+check(diff < 1e-4, f"the recipe's risk model: max |logit difference| Changeling vs PyTorch + PEFT = {diff:.2e}")
+r = json.loads(subprocess.run(cli + ["adopt", "--task", "jitdp", "--adapter", jout, "--model", enc_dir, "--repo", repo, "--force", "--json", "--quiet"], check=True, capture_output=True, text=True).stdout)
+live = os.path.join(repo, ".git", "changeling", "risk-model")
+check(r["adopted"] and os.path.exists(os.path.join(live, "jitdp.json")) and json.load(open(os.path.join(live, "jitdp.json")))["encoder"] == enc_dir, f"adopt --task jitdp: {r['reason']}")
+risk = json.loads(subprocess.run(cli + ["risk", "--commit", "HEAD", "--repo", repo, "--json"], capture_output=True, text=True, cwd=repo).stdout or "null")
+check(isinstance(risk, (list, dict)) and live in json.dumps(risk), "changeling risk scores with the adopted model")
 shutil.rmtree(work, ignore_errors=True)
 sys.exit(1 if failures else 0)

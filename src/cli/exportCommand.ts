@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { openRepository } from '../git/repository.js';
 import { exportDatasets } from '../tasks/team/export.js';
-import { adoptCmgAdapter } from '../tasks/team/adopt.js';
+import { adoptCmgAdapter, adoptJitdpModel } from '../tasks/team/adopt.js';
 import { ChangelingError } from '../util/errors.js';
 import { StderrProgress, interruptSignal, parseCount, printJson } from './io.js';
 
@@ -13,7 +13,9 @@ export const EXPORT_HELP = `changeling export --task cmg|jitdp [--model DIR] [--
   Hugging Face datasets loads as it is, for training on a cluster (recipes/train_lora.py).
   --task cmg     commit messages: token ids in --model's own input format, exactly as "changeling finetune"
                  trains (input_ids, labels, and decoder_input_ids for with-history models)
-  --task jitdp   risk: SZZ labels per split, the 14 expert features, the changed lines' text
+  --task jitdp   risk: SZZ labels per split, the 14 expert features, the changed lines' text; with
+                 --model ENCODER (CodeBERT...) also the neural model's input ids and the scaled features
+                 (scaling.json), for recipes/train_jitfine.py
   --repo P       a repository (repeatable; default the current folder)
   --max N        at most the newest N commits of each repository (cmg)`;
 
@@ -30,21 +32,25 @@ export async function exportCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-export const ADOPT_HELP = `changeling adopt --task cmg --adapter DIR [--model DIR] [--repo P] [--force] [--eval-cap N] [--json]
+export const ADOPT_HELP = `changeling adopt --task cmg|jitdp --adapter DIR [--model DIR] [--repo P] [--force] [--eval-cap N] [--json]
 
-  Checks an adapter trained elsewhere (e.g. by recipes/train_lora.py on a cluster) on the repository's
-  validation split, as "changeling finetune" checks its own: B-Norm of its messages against the untuned
-  model's. It is adopted ("changeling suggest" and the extension use it) only when better, or with --force.
-  --model DIR    the base model (default: the adapter's base_model_name_or_path, when it is a folder here)`;
+  Checks a model trained elsewhere (e.g. by the recipes/ scripts on a cluster) on the repository's
+  validation split and adopts it only when better, or with --force:
+  --task cmg     a PEFT adapter (recipes/train_lora.py): B-Norm of its messages against the untuned model's,
+                 as "changeling finetune" checks its own; "changeling suggest" and the extension use it
+  --task jitdp   a JIT-Fine-style risk model folder (recipes/train_jitfine.py, or risk-train --out):
+                 calibrated on the validation split, then its AUC against the model in use there;
+                 "changeling risk", the status bar and the pre-push hook use it
+  --model DIR    the base model or encoder (default: the one the adapter names, when it is a folder here)`;
 
 export async function adoptCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, options: { task: { type: 'string' }, adapter: { type: 'string' }, model: { type: 'string' }, repo: { type: 'string' }, force: { type: 'boolean', default: false }, 'eval-cap': { type: 'string' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false } } });
-  if (values.task === 'jitdp') throw new ChangelingError('usage', 'adopt --task jitdp is not there yet: a risk model trained elsewhere is used with "changeling risk --model DIR" or the changeling.risk.model setting');
-  if (values.task !== 'cmg') throw new ChangelingError('usage', '--task cmg is needed');
-  if (!values.adapter) throw new ChangelingError('usage', '--adapter DIR is needed (a PEFT adapter folder)');
+  if (values.task !== 'cmg' && values.task !== 'jitdp') throw new ChangelingError('usage', '--task cmg or --task jitdp is needed');
+  if (!values.adapter) throw new ChangelingError('usage', `--adapter DIR is needed (${values.task === 'cmg' ? 'a PEFT adapter folder' : 'a JIT-DP model folder with jitdp.json'})`);
   const repo = await openRepository(values.repo ?? process.cwd());
   const progress = new StderrProgress(values.quiet);
-  const r = await adoptCmgAdapter(repo, { adapter: resolve(values.adapter), model: values.model ? resolve(values.model) : undefined, force: values.force, evalCap: parseCount('eval-cap', values['eval-cap']), signal: interruptSignal(), onProgress: (m) => progress.update(m) });
+  const o = { adapter: resolve(values.adapter), model: values.model ? resolve(values.model) : undefined, force: values.force, evalCap: parseCount('eval-cap', values['eval-cap']), signal: interruptSignal(), onProgress: (m: string) => progress.update(m) };
+  const r = values.task === 'cmg' ? await adoptCmgAdapter(repo, o) : await adoptJitdpModel(repo, o);
   progress.done();
   if (values.json) await printJson(r);
   else process.stdout.write(`${r.adopted ? 'Adopted' : 'Not adopted'}: ${r.reason}\n`);

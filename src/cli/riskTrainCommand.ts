@@ -10,9 +10,8 @@ import { jitdpDataset } from '../tasks/jitdp/dataset.js';
 import { writeLinearModel } from '../tasks/jitdp/modelFile.js';
 import { NeuralRisk, saveNeural, trainNeural, type NeuralMethod } from '../tasks/jitdp/neural.js';
 import { Cc2VecRisk, saveCc2Vec, trainCc2Vec } from '../tasks/jitdp/cc2vec.js';
-import { loadRiskModel, repoModelPath, type LoadedRiskModel } from '../tasks/jitdp/risk.js';
+import { describeRiskModel, evaluateRiskModel, loadRiskModel, repoModelPath, riskAdoption } from '../tasks/jitdp/risk.js';
 import { ChangelingError } from '../util/errors.js';
-import { adoption } from '../tasks/adoption.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
 export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--model jitline|cc2vec | --encoder DIR [--method lora|adapter|prefix] [--max-length N]] [--epochs N] [--adopt auto|always|never] [--out PATH] [--json]
@@ -64,8 +63,7 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
   const defaultMetrics = evaluateBaseline(fallback.linear!, data.test);
   // The model "changeling risk" uses now, and how it does on this validation split.
   const inUse = await loadRiskModel(repo);
-  const scoreOn = async (m: LoadedRiskModel, split: typeof data.validation) => (m.linear ? evaluateBaseline(m.linear, split) : await m.neural!.evaluate(split, signal));
-  const inUseValidation = await scoreOn(inUse, data.validation);
+  const inUseValidation = await evaluateRiskModel(inUse, data.validation, signal);
   let metrics: JitdpMetrics;
   let validation: JitdpMetrics;
   const info = { repo: repo.root, head: repo.head, trainedAt: new Date().toISOString(), ...summary };
@@ -119,17 +117,12 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
       if (dest === live) await rm(live.slice(0, -'.json'.length), { recursive: true, force: true });
     };
   }
-  // Without both kinds of commit in the validation split there is nothing to compare: the model in use stays.
-  const comparable = Number.isFinite(validation.aucRoc) && Number.isFinite(inUseValidation.aucRoc);
-  const better = comparable && validation.aucRoc > inUseValidation.aucRoc;
-  const verdict = comparable
-    ? adoption(adopt, better, { subject: 'it', against: 'the model in use', metric: 'validation AUC', figures: `${validation.aucRoc.toFixed(3)} against ${inUseValidation.aucRoc.toFixed(3)} for ${describeModel(inUse)}` })
-    : { adopted: adopt === 'always', reason: `${adopt === 'always' ? '--adopt always; ' : ''}the validation split has no buggy commit (or no clean one) to compare the models on` };
+  const verdict = riskAdoption(adopt, validation, inUseValidation, inUse);
   const adopted = verdict.adopted;
   const reason = `${adopted ? 'adopted' : 'not adopted'}: ${verdict.reason}`;
   const saved = values.out ? resolve(values.out) : adopted ? live : null;
   if (saved) await save(saved);
-  const using = adopted && !values.out ? `this repository's new model (${live})` : describeModel(inUse);
+  const using = adopted && !values.out ? `this repository's new model (${live})` : describeRiskModel(inUse);
   progress.done();
   if (values.json) await printJson({ saved, adopted: adopted && !values.out, reason, riskUses: adopted && !values.out ? live : inUse.source, ...summary, validation, inUseOnValidation: { model: inUse.source, metrics: inUseValidation }, test: metrics, embeddedDefaultOnTest: defaultMetrics });
   else {
@@ -146,9 +139,4 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
   }
   return 0;
   });
-}
-
-/** A model in use, in words. */
-function describeModel(m: LoadedRiskModel): string {
-  return m.source === 'embedded default' ? 'the embedded default' : `this repository's earlier model (${m.source})`;
 }

@@ -91,6 +91,12 @@ async function robertaFolder(dir: string): Promise<RobertaFolder> {
   return f;
 }
 
+/** A RoBERTa-family encoder's tokenizer and the input length it takes (at most `maxLength`, default 512). */
+export async function encoderTokenizer(dir: string, maxLength = 512): Promise<{ tok: CodeTokenizer; maxLength: number }> {
+  const folder = await robertaFolder(dir);
+  return { tok: await CodeTokenizer.fromFolder(folder.dir), maxLength: Math.min(maxLength, folder.config.maxPositionEmbeddings - folder.config.padTokenId - 1) };
+}
+
 /** The JIT-Fine graph (`peft/tuningGraph.ts`): logit [batch] and first-token attention [batch, seq] when not training. */
 function jitFineGraph(folder: RobertaFolder, weights: WeightMap, tuning: Tuning, training: boolean) {
   return buildTuningGraph(folder, weights, tuning, { training, rand: seededRandom(7) });
@@ -161,12 +167,11 @@ class Scorer {
 export async function trainNeural(train: readonly JitdpCommit[], validation: readonly JitdpCommit[], o: NeuralOptions): Promise<NeuralJitdp & { seconds: number; steps: number; validationAuc: number | null }> {
   const t0 = performance.now();
   const folder = await robertaFolder(o.encoder);
-  const tok = await CodeTokenizer.fromFolder(folder.dir);
+  const { tok, maxLength } = await encoderTokenizer(o.encoder, o.maxLength);
   const weights = await folder.loadWeights();
   const seed = o.seed ?? 42;
   initJitFineHead(weights, folder.config.hiddenSize, seededRandom(seed));
   const method = o.method ?? 'lora';
-  const maxLength = Math.min(o.maxLength ?? 512, folder.config.maxPositionEmbeddings - folder.config.padTokenId - 1);
   const tuning = defaultTuning('roberta', method, { lora: { r: o.r, alpha: o.alpha }, adapterSize: o.adapterSize, prefixTokens: o.prefixTokens });
   const scaling = fitScaling(train);
   const trainEx = encodeCommits(tok, train, scaling, maxLength);
@@ -237,10 +242,14 @@ export class NeuralRisk {
     return new NeuralRisk(model, await CodeTokenizer.fromFolder(folder.dir), scorer);
   }
 
+  /** Uncalibrated logits of dataset commits. */
+  async logits(commits: readonly JitdpCommit[], signal?: AbortSignal): Promise<number[]> {
+    return (await this.scorer.run(encodeCommits(this.tok, commits, this.model, this.model.maxLength), { signal })).logits;
+  }
+
   /** Calibrated probabilities of dataset commits. */
   async score(commits: readonly JitdpCommit[], signal?: AbortSignal): Promise<number[]> {
-    const { logits } = await this.scorer.run(encodeCommits(this.tok, commits, this.model, this.model.maxLength), { signal });
-    return logits.map((z) => calibrated(this.model, z));
+    return (await this.logits(commits, signal)).map((z) => calibrated(this.model, z));
   }
 
   async evaluate(test: readonly JitdpCommit[], signal?: AbortSignal): Promise<JitdpMetrics> {

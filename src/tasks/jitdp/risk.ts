@@ -11,10 +11,13 @@ import { repoDataDir, requireCommits, resolveCommit } from '../../git/repository
 import { stagedDiff } from '../../git/staged.js';
 import type { DiffFile } from '../../git/types.js';
 import { changedLines } from '../../git/changedLines.js';
+import { adoption, type AdoptMode } from '../adoption.js';
+import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
+import type { JitdpCommit } from './dataset.js';
 import { Cc2VecRisk, isCc2VecModelDir, loadCc2Vec } from './cc2vec.js';
 import { codeFiles } from '../../git/codeFiles.js';
 import { ChangelingError } from '../../util/errors.js';
-import { explainBaseline, lineScoresBaseline, scoreBaseline, type BaselineModel, type Reason } from './baseline.js';
+import { evaluateBaseline, explainBaseline, lineScoresBaseline, scoreBaseline, type BaselineModel, type Reason } from './baseline.js';
 import { changeTokens } from './dataset.js';
 import { parseLinearModel, readLinearModel } from './modelFile.js';
 import { NeuralRisk, isNeuralModelDir, loadNeural } from './neural.js';
@@ -96,6 +99,26 @@ export async function loadRiskModel(repo: Repository | null, explicit?: string):
   }
   const f = parseLinearModel(defaultModelJson, 'the embedded default model');
   return { kind: 'linear', source: 'embedded default', threshold: f.model.threshold, info: f.info, linear: f.model };
+}
+
+/** A loaded model's metrics on some dataset commits (a split). */
+export async function evaluateRiskModel(m: LoadedRiskModel, split: readonly JitdpCommit[], signal?: AbortSignal): Promise<JitdpMetrics> {
+  return m.linear ? evaluateBaseline(m.linear, split) : m.neural!.evaluate(split, signal);
+}
+
+/** A model in use, in words. */
+export function describeRiskModel(m: LoadedRiskModel): string {
+  return m.source === 'embedded default' ? 'the embedded default' : `this repository's earlier model (${m.source})`;
+}
+
+/**
+ * Whether a new risk model replaces the one in use, by validation AUC (`adoption`'s rule); without both kinds
+ * of commit in the validation split there is nothing to compare, and the model in use stays unless forced.
+ */
+export function riskAdoption(mode: AdoptMode, validation: JitdpMetrics, inUseValidation: JitdpMetrics, inUse: LoadedRiskModel, flag?: string): { adopted: boolean; reason: string } {
+  const comparable = Number.isFinite(validation.aucRoc) && Number.isFinite(inUseValidation.aucRoc);
+  if (!comparable) return { adopted: mode === 'always', reason: `${mode === 'always' ? `${flag ?? '--adopt always'}; ` : ''}the validation split has no buggy commit (or no clean one) to compare the models on` };
+  return adoption(mode, validation.aucRoc > inUseValidation.aucRoc, { subject: 'it', against: 'the model in use', metric: 'validation AUC', figures: `${validation.aucRoc.toFixed(3)} against ${inUseValidation.aucRoc.toFixed(3)} for ${describeRiskModel(inUse)}`, flag });
 }
 
 /** high: at or above the model's threshold (chosen on validation for the best F1); medium: at least half of it. */

@@ -1,4 +1,15 @@
 import { existsSync } from 'node:fs';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
+import { jitdpMetrics } from '../../eval/jitdpMetrics.js';
+import { replaceDirectory, writeFileAtomic } from '../../util/atomicFile.js';
+import { readJsonFile } from '../../util/jsonFile.js';
+import { calibrate, calibrated } from '../jitdp/calibration.js';
+import { jitdpDataset } from '../jitdp/dataset.js';
+import { NeuralRisk, loadNeural, saveNeural } from '../jitdp/neural.js';
+import { evaluateRiskModel, loadRiskModel, repoModelPath, riskAdoption } from '../jitdp/risk.js';
 import { isAbsolute } from 'node:path';
 import type { Repository } from '../../git/repository.js';
 import { readAdapter } from '../../peft/files.js';
@@ -54,4 +65,59 @@ export async function adoptCmgAdapter(repo: Repository, o: AdoptOptions): Promis
     ? await adoptMessageModel(repo, { model, adapter: o.adapter, method: String(cfg.peft_type ?? 'LORA').toLowerCase(), adoptedAt: new Date().toISOString(), validation: { tunedBnorm, untunedBnorm } })
     : null;
   return { adapter: o.adapter, model, validation: { commits: validation.length, tunedBnorm, untunedBnorm }, adopted: verdict.adopted, reason: verdict.reason, record };
+}
+
+/**
+ * `changeling adopt --task jitdp --adapter DIR`: a JIT-Fine-style risk model trained elsewhere
+ * (recipes/train_jitfine.py on a cluster, or `changeling risk-train --out` on a bigger machine), given the
+ * local encoder folder, is calibrated on this repository's validation split (Platt scaling and the F1-best
+ * threshold, as risk-train calibrates its own) and adopted when its validation AUC beats the model in use there
+ * (the repository's earlier model, else the embedded default), or with `force`. `changeling risk`, the status
+ * bar and the pre-push hook use it from then on.
+ */
+export interface AdoptJitdpResult {
+  adapter: string;
+  model: string;
+  validation: { commits: number; buggy: number; metrics: JitdpMetrics; inUse: string; inUseMetrics: JitdpMetrics };
+  adopted: boolean;
+  reason: string;
+  saved: string | null;
+}
+
+export async function adoptJitdpModel(repo: Repository, o: AdoptOptions): Promise<AdoptJitdpResult> {
+  const metaPath = join(o.adapter, 'jitdp.json');
+  if (!existsSync(metaPath)) throw new ChangelingError('usage', `${o.adapter} has no jitdp.json: not a JIT-DP model folder (train one with recipes/train_jitfine.py or "changeling risk-train --encoder DIR --out DIR")`);
+  const meta = (await readJsonFile(metaPath)) as Record<string, unknown>;
+  const named = typeof meta.encoder === 'string' ? meta.encoder : '';
+  const model = o.model ?? (named && isAbsolute(named) && existsSync(named) ? named : '');
+  if (!model) throw new ChangelingError('usage', `give --model DIR: the encoder the model was trained on (its jitdp.json names ${JSON.stringify(named || 'none')}, which is not a folder here)`);
+  const work = await mkdtemp(join(tmpdir(), 'changeling-adopt-'));
+  try {
+    // A working copy that names the local encoder.
+    await cp(o.adapter, work, { recursive: true });
+    await writeFileAtomic(join(work, 'jitdp.json'), JSON.stringify({ ...meta, encoder: resolve(model) }, null, 1) + '\n');
+    const m = await loadNeural(work);
+    const risk = await NeuralRisk.create(m);
+    o.onProgress?.('mining and labelling the history (SZZ)');
+    const data = await jitdpDataset(repo, { signal: o.signal });
+    if (data.validation.length === 0) throw new ChangelingError('usage', 'the history is too thin to check a risk model on: its validation split is empty');
+    o.onProgress?.('scoring the validation split');
+    const z = await risk.logits(data.validation, o.signal);
+    const cal = calibrate(z, data.validation.map((c) => c.label));
+    const metrics = jitdpMetrics(data.validation.map((c, i) => ({ prob: calibrated(cal, z[i]!), label: c.label, effort: c.effort })), cal.threshold);
+    const inUse = await loadRiskModel(repo);
+    const inUseMetrics = await evaluateRiskModel(inUse, data.validation, o.signal);
+    const verdict = riskAdoption(o.force ? 'always' : 'auto', metrics, inUseMetrics, inUse, o.force ? '--force' : undefined);
+    let saved: string | null = null;
+    if (verdict.adopted) {
+      saved = await repoModelPath(repo);
+      const info = { ...m.info, adoptedAt: new Date().toISOString(), adoptedFrom: o.adapter, repo: repo.root, head: repo.head, validation: metrics };
+      await replaceDirectory(saved, (tmp) => saveNeural(tmp, { ...m, ...cal }, info));
+      // The file of an earlier linear model goes after the new folder is complete.
+      await rm(`${saved}.json`, { force: true });
+    }
+    return { adapter: o.adapter, model, validation: { commits: data.validation.length, buggy: data.validation.filter((c) => c.label === 1).length, metrics, inUse: inUse.source, inUseMetrics }, adopted: verdict.adopted, reason: verdict.reason, saved };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }

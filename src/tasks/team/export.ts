@@ -5,6 +5,9 @@ import { repositoryName, type Repository } from '../../git/repository.js';
 import { MessageModel } from '../cmg/generate.js';
 import { cmgPairs, timeSplits } from '../finetune/cmg.js';
 import { jitdpDataset } from '../jitdp/dataset.js';
+import { encodeChange, linesOfText } from '../jitdp/input.js';
+import { fitScaling, scaleFeatures } from '../jitdp/scaling.js';
+import { encoderTokenizer } from '../jitdp/neural.js';
 import { FEATURE_NAMES } from '../../git/expertFeatures.js';
 import { writeFileAtomic } from '../../util/atomicFile.js';
 import { ChangelingError, fileError } from '../../util/errors.js';
@@ -43,6 +46,7 @@ export async function exportDatasets(repos: readonly Repository[], o: ExportOpti
   const rows: Record<(typeof SPLITS)[number], string[]> = { train: [], validation: [], test: [] };
   const summary: ExportSummary = { task: o.task, out: o.out, repositories: [], format: null };
   const base = o.task === 'cmg' ? await MessageModel.create(o.model!) : null;
+  const risk: Array<{ name: string; ds: Awaited<ReturnType<typeof jitdpDataset>> }> = [];
   if (base) summary.format = base.profile.inputFormat;
   for (const repo of repos) {
     const name = repositoryName(repo);
@@ -63,14 +67,26 @@ export async function exportDatasets(repos: readonly Repository[], o: ExportOpti
     } else {
       const ds = await jitdpDataset(repo, { signal: o.signal });
       counts = { train: ds.train.length, validation: ds.validation.length, test: ds.test.length };
-      for (const split of SPLITS) {
-        for (const c of ds[split]) {
-          rows[split].push(JSON.stringify({ repo: name, sha: c.sha, time: c.time, label: c.label, message: c.message, added: c.added, removed: c.removed, features: FEATURE_NAMES.map((f) => c.features[f]), effort: c.effort }));
-        }
-      }
+      risk.push({ name, ds });
     }
     summary.repositories.push({ repo: repo.root, head: repo.head, ...counts });
     o.onProgress?.(`${name}: ${counts.train} train, ${counts.validation} validation, ${counts.test} test`);
+  }
+  // Risk rows: with an encoder, also its input ids (the neural model's input, as risk-train builds it) and the
+  // features scaled with the training split's statistics (all repositories together), kept in scaling.json.
+  const extra: Record<string, string> = {};
+  if (risk.length) {
+    const tok = o.model ? await encoderTokenizer(o.model) : null;
+    const scaling = fitScaling(risk.flatMap((r) => r.ds.train));
+    if (tok) extra['scaling.json'] = JSON.stringify({ features: FEATURE_NAMES, ...scaling, encoder: o.model, maxLength: tok.maxLength }, null, 1) + '\n';
+    for (const { name, ds } of risk) {
+      for (const split of SPLITS) {
+        for (const c of ds[split]) {
+          const ids = tok ? { input_ids: encodeChange(tok.tok, c.message, linesOfText(c.added, c.removed), tok.maxLength).ids, scaled_features: scaleFeatures(c.features, scaling) } : {};
+          rows[split].push(JSON.stringify({ repo: name, sha: c.sha, time: c.time, label: c.label, message: c.message, added: c.added, removed: c.removed, features: FEATURE_NAMES.map((f) => c.features[f]), effort: c.effort, ...ids }));
+        }
+      }
+    }
   }
   // Written whole or not at all: a folder beside the target, renamed into place.
   const tmp = `${o.out}.tmp-${process.pid}`;
@@ -79,6 +95,7 @@ export async function exportDatasets(repos: readonly Repository[], o: ExportOpti
     await mkdir(tmp, { recursive: true });
     for (const split of SPLITS) await writeFileAtomic(join(tmp, `${split}.jsonl`), rows[split].join('\n') + (rows[split].length ? '\n' : ''));
     await writeFileAtomic(join(tmp, 'README.md'), datasetCard(summary, o));
+    for (const [name, text] of Object.entries(extra)) await writeFileAtomic(join(tmp, name), text);
     if (existsSync(o.out)) await rm(o.out, { recursive: true, force: true });
     await rename(tmp, o.out);
   } catch (err) {
@@ -98,7 +115,8 @@ function datasetCard(s: ExportSummary, o: ExportOptions): string {
     : `- \`repo\`, \`sha\`, \`time\` (ms since 1970), \`message\`: the commit.
 - \`label\`: 1 when SZZ marks it buggy, using only fixes made before its split's end (time-ordered, no later information).
 - \`added\`, \`removed\`: the changed lines' text in code files (each side capped at 6,000 characters).
-- \`features\`: the 14 expert features in this order: ${FEATURE_NAMES.join(', ')}; \`effort\`: lines added + deleted.`;
+- \`features\`: the 14 expert features in this order: ${FEATURE_NAMES.join(', ')}; \`effort\`: lines added + deleted.${o.model ? `
+- \`input_ids\`: the neural model's input for \`${o.model}\` (\`<s> message </s></s> added lines </s></s> removed lines </s>\`, as \`changeling risk-train --encoder\` builds it); \`scaled_features\`: the features as the model reads them (log1p, then z-scored with the training split's mean and standard deviation, in \`scaling.json\`).` : ''}`;
   return `---
 task_categories:
 - ${s.task === 'cmg' ? 'text2text-generation' : 'text-classification'}
@@ -126,7 +144,7 @@ ${table}
 Fields:
 ${fields}
 
-A training recipe for a GPU cluster (PEFT LoRA under accelerate) is \`recipes/train_lora.py\` in Changeling's
-repository; bring the adapter back with \`changeling adopt --task cmg --adapter DIR\`.
+A training recipe for a GPU cluster (PEFT under accelerate) is \`recipes/${s.task === 'cmg' ? 'train_lora.py' : 'train_jitfine.py'}\` in Changeling's
+repository; bring the ${s.task === 'cmg' ? 'adapter' : 'model'} back with \`changeling adopt --task ${s.task} --adapter DIR\`.
 `;
 }
