@@ -53,8 +53,13 @@ class JitFine(torch.nn.Module):
         return self.classifier(h, features)
 
 
-def read_rows(path):
-    with open(path, encoding="utf-8") as f:
+def read_rows(data, split):
+    """The export's rows of one split: split.jsonl, or split.parquet (changeling export --format parquet)."""
+    path = os.path.join(data, f"{split}.parquet")
+    if os.path.exists(path):
+        import pyarrow.parquet as pq
+        return pq.read_table(path).to_pylist()
+    with open(os.path.join(data, f"{split}.jsonl"), encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
@@ -89,7 +94,7 @@ def main():
     if not os.path.exists(scaling_path):
         raise SystemExit(f"{a.data} has no scaling.json: export with --model ENCODER (changeling export --task jitdp --model ENCODER ...)")
     scaling = json.load(open(scaling_path))
-    rows = read_rows(os.path.join(a.data, "train.jsonl"))
+    rows = read_rows(a.data, "train")
     if not rows or "input_ids" not in rows[0]:
         raise SystemExit(f"{a.data}/train.jsonl has no rows with input_ids: export with --model ENCODER")
     config = AutoConfig.from_pretrained(a.model)

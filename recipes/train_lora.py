@@ -29,8 +29,13 @@ from torch.utils.data import DataLoader
 from transformers import AutoConfig, AutoModelForSeq2SeqLM, get_linear_schedule_with_warmup
 
 
-def read_rows(path):
-    with open(path, encoding="utf-8") as f:
+def read_rows(data, split):
+    """The export's rows of one split: split.jsonl, or split.parquet (changeling export --format parquet)."""
+    path = os.path.join(data, f"{split}.parquet")
+    if os.path.exists(path):
+        import pyarrow.parquet as pq
+        return pq.read_table(path).to_pylist()
+    with open(os.path.join(data, f"{split}.jsonl"), encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
@@ -71,7 +76,7 @@ def main():
 
     acc = Accelerator()
     torch.manual_seed(a.seed)
-    rows = read_rows(os.path.join(a.data, "train.jsonl"))
+    rows = read_rows(a.data, "train")
     if not rows:
         raise SystemExit(f"{a.data}/train.jsonl has no rows")
     config = AutoConfig.from_pretrained(a.model)

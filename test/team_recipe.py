@@ -50,6 +50,12 @@ try:
     import datasets
     ds = datasets.load_dataset("json", data_dir=data)
     check(sorted(ds.keys()) == ["test", "train", "validation"] and len(ds["train"]) == 32, f"datasets loads the export as it is: {ds}")
+    # The same rows as Parquet (export --format parquet), which datasets loads as well.
+    pdata = os.path.join(work, "data-parquet")
+    subprocess.run(cli + ["export", "--task", "cmg", "--model", model_dir, "--repo", repo, "--out", pdata, "--format", "parquet", "--json", "--quiet"], check=True, capture_output=True, text=True)
+    pds = datasets.load_dataset("parquet", data_dir=pdata)
+    same = all(pds[k].to_list() == ds[k].to_list() for k in ("train", "validation", "test"))
+    check(same and sorted(os.listdir(pdata)) == ["README.md", "test.parquet", "train.parquet", "validation.parquet"], "export --format parquet: the same rows, loaded by datasets from Parquet")
 except ImportError:
     print("datasets is not installed: the load check is skipped")
 

@@ -6,7 +6,7 @@ import { adoptCmgAdapter, adoptJitdpModel } from '../tasks/team/adopt.js';
 import { ChangelingError } from '../util/errors.js';
 import { StderrProgress, interruptSignal, parseCount, printJson } from './io.js';
 
-export const EXPORT_HELP = `changeling export --task cmg|jitdp [--model DIR] [--repo P]... --out DIR [--max N] [--json]
+export const EXPORT_HELP = `changeling export --task cmg|jitdp [--model DIR] [--repo P]... --out DIR [--format jsonl|parquet] [--max N] [--json]
 
   Writes the time-ordered splits (oldest 80% train, next 10% validation, newest 10% test) of one or more
   repositories as train.jsonl, validation.jsonl and test.jsonl with a dataset card (README.md), a folder
@@ -17,15 +17,17 @@ export const EXPORT_HELP = `changeling export --task cmg|jitdp [--model DIR] [--
                  --model ENCODER (CodeBERT...) also the neural model's input ids and the scaled features
                  (scaling.json), for recipes/train_jitfine.py
   --repo P       a repository (repeatable; default the current folder)
+  --format F     jsonl (default) or parquet (train/validation/test.parquet; datasets loads either)
   --max N        at most the newest N commits of each repository (cmg)`;
 
 export async function exportCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { task: { type: 'string' }, model: { type: 'string' }, repo: { type: 'string', multiple: true }, out: { type: 'string' }, max: { type: 'string' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args: argv, strict: true, options: { task: { type: 'string' }, model: { type: 'string' }, repo: { type: 'string', multiple: true }, out: { type: 'string' }, format: { type: 'string', default: 'jsonl' }, max: { type: 'string' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false } } });
   if (values.task !== 'cmg' && values.task !== 'jitdp') throw new ChangelingError('usage', '--task must be cmg or jitdp');
+  if (values.format !== 'jsonl' && values.format !== 'parquet') throw new ChangelingError('usage', '--format must be jsonl or parquet');
   if (!values.out) throw new ChangelingError('usage', '--out DIR is needed: the folder the dataset is written to');
   const repos = await Promise.all((values.repo?.length ? values.repo : [process.cwd()]).map((p) => openRepository(p)));
   const progress = new StderrProgress(values.quiet);
-  const r = await exportDatasets(repos, { task: values.task, model: values.model ? resolve(values.model) : undefined, out: resolve(values.out), maxCommits: parseCount('max', values.max), signal: interruptSignal(), onProgress: (m) => progress.update(m) });
+  const r = await exportDatasets(repos, { task: values.task, model: values.model ? resolve(values.model) : undefined, out: resolve(values.out), format: values.format, maxCommits: parseCount('max', values.max), signal: interruptSignal(), onProgress: (m) => progress.update(m) });
   progress.done();
   if (values.json) await printJson(r);
   else process.stdout.write(`${r.out}: ${r.repositories.map((x) => `${x.repo} (${x.train}/${x.validation}/${x.test})`).join(', ')}\n`);

@@ -5,11 +5,12 @@ import { repositoryName, type Repository } from '../../git/repository.js';
 import { MessageModel } from '../cmg/generate.js';
 import { cmgPairs, timeSplits } from '../finetune/cmg.js';
 import { jitdpDataset } from '../jitdp/dataset.js';
+import { parquetBytes, parquetColumns } from './parquet.js';
 import { encodeChange, linesOfText } from '../jitdp/input.js';
 import { fitScaling, scaleFeatures } from '../jitdp/scaling.js';
 import { encoderTokenizer } from '../jitdp/neural.js';
 import { FEATURE_NAMES } from '../../git/expertFeatures.js';
-import { writeFileAtomic } from '../../util/atomicFile.js';
+import { writeBytesAtomic, writeFileAtomic } from '../../util/atomicFile.js';
 import { ChangelingError, fileError } from '../../util/errors.js';
 
 /**
@@ -25,6 +26,8 @@ export interface ExportOptions {
   model?: string;
   out: string;
   maxCommits?: number;
+  /** JSON Lines (default) or Parquet. */
+  format?: 'jsonl' | 'parquet';
   signal?: AbortSignal;
   onProgress?: (message: string) => void;
 }
@@ -43,7 +46,7 @@ const MAX_TARGET = 64;
 export async function exportDatasets(repos: readonly Repository[], o: ExportOptions): Promise<ExportSummary> {
   if (repos.length === 0) throw new ChangelingError('usage', 'export needs at least one repository (--repo P, repeatable)');
   if (o.task === 'cmg' && !o.model) throw new ChangelingError('usage', 'export --task cmg needs --model DIR: the rows are token ids in that model\'s input format');
-  const rows: Record<(typeof SPLITS)[number], string[]> = { train: [], validation: [], test: [] };
+  const rows: Record<(typeof SPLITS)[number], Array<Record<string, unknown>>> = { train: [], validation: [], test: [] };
   const summary: ExportSummary = { task: o.task, out: o.out, repositories: [], format: null };
   const base = o.task === 'cmg' ? await MessageModel.create(o.model!) : null;
   const risk: Array<{ name: string; ds: Awaited<ReturnType<typeof jitdpDataset>> }> = [];
@@ -61,7 +64,7 @@ export async function exportDatasets(repos: readonly Repository[], o: ExportOpti
           const e = base.trainingExample(p.files, p.subject, historyOf.get(p.sha));
           // Labels capped as finetune caps them (history models keep theirs whole: the decoder inputs line up with them).
           const ex = e.decoder_input_ids ? e : { ...e, labels: e.labels.slice(0, MAX_TARGET) };
-          rows[split].push(JSON.stringify({ repo: name, sha: p.sha, target: p.subject, ...ex }));
+          rows[split].push({ repo: name, sha: p.sha, target: p.subject, ...ex });
         }
       }
     } else {
@@ -83,7 +86,7 @@ export async function exportDatasets(repos: readonly Repository[], o: ExportOpti
       for (const split of SPLITS) {
         for (const c of ds[split]) {
           const ids = tok ? { input_ids: encodeChange(tok.tok, c.message, linesOfText(c.added, c.removed), tok.maxLength).ids, scaled_features: scaleFeatures(c.features, scaling) } : {};
-          rows[split].push(JSON.stringify({ repo: name, sha: c.sha, time: c.time, label: c.label, message: c.message, added: c.added, removed: c.removed, features: FEATURE_NAMES.map((f) => c.features[f]), effort: c.effort, ...ids }));
+          rows[split].push({ repo: name, sha: c.sha, time: c.time, label: c.label, message: c.message, added: c.added, removed: c.removed, features: FEATURE_NAMES.map((f) => c.features[f]), effort: c.effort, ...ids });
         }
       }
     }
@@ -93,7 +96,12 @@ export async function exportDatasets(repos: readonly Repository[], o: ExportOpti
   try {
     await rm(tmp, { recursive: true, force: true });
     await mkdir(tmp, { recursive: true });
-    for (const split of SPLITS) await writeFileAtomic(join(tmp, `${split}.jsonl`), rows[split].join('\n') + (rows[split].length ? '\n' : ''));
+    if (o.format === 'parquet') {
+      const columns = parquetColumns(SPLITS.flatMap((split) => rows[split]));
+      for (const split of SPLITS) await writeBytesAtomic(join(tmp, `${split}.parquet`), parquetBytes(columns, rows[split]));
+    } else {
+      for (const split of SPLITS) await writeFileAtomic(join(tmp, `${split}.jsonl`), rows[split].map((r) => JSON.stringify(r)).join('\n') + (rows[split].length ? '\n' : ''));
+    }
     await writeFileAtomic(join(tmp, 'README.md'), datasetCard(summary, o));
     for (const [name, text] of Object.entries(extra)) await writeFileAtomic(join(tmp, name), text);
     if (existsSync(o.out)) await rm(o.out, { recursive: true, force: true });
@@ -106,6 +114,7 @@ export async function exportDatasets(repos: readonly Repository[], o: ExportOpti
 }
 
 function datasetCard(s: ExportSummary, o: ExportOptions): string {
+  const ext = o.format === 'parquet' ? 'parquet' : 'jsonl';
   const table = s.repositories.map((r) => `| ${r.repo} | ${r.head?.slice(0, 12) ?? '-'} | ${r.train} | ${r.validation} | ${r.test} |`).join('\n');
   const fields = s.task === 'cmg'
     ? `- \`repo\`, \`sha\`: where the commit comes from; \`target\`: the message it was trained towards (subject line, or the cleaned message for CommitChronicle models).
@@ -124,18 +133,18 @@ configs:
 - config_name: default
   data_files:
   - split: train
-    path: train.jsonl
+    path: train.${ext}
   - split: validation
-    path: validation.jsonl
+    path: validation.${ext}
   - split: test
-    path: test.jsonl
+    path: test.${ext}
 ---
 
 # ${s.task === 'cmg' ? 'Commit messages' : 'Just-in-time defect prediction'}: exported by Changeling
 
 Time-ordered splits of each repository (oldest 80% train, next 10% validation, newest 10% test), the same
 splits \`changeling ${s.task === 'cmg' ? 'finetune --task cmg' : 'risk-train'}\` uses. Load with
-\`datasets.load_dataset("json", data_dir="${basename(s.out)}")\`.
+\`datasets.load_dataset("${o.format === 'parquet' ? 'parquet' : 'json'}", data_dir="${basename(s.out)}")\`.
 
 | repository | HEAD | train | validation | test |
 |---|---|---|---|---|
