@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeBytesAtomic } from '../../util/atomicFile.js';
 import { fileError } from '../../util/errors.js';
-import { esc, escAttr, htmlHead, htmlTable, mdTable } from '../../util/reportText.js';
+import { esc, escAttr, htmlHead, mdTable } from '../../util/reportText.js';
 import type { ProbeRun } from './probe.js';
 
 /**
@@ -48,7 +48,7 @@ function taskMarkdown(runs: readonly ProbeRun[]): string {
     ...summary(runs).flatMap((s) => [s, '']),
     mdTable(t.head, t.rows),
     '',
-    ...runs.map((r) => `- ${runLabel(r)}: best layer ${r.best.layer}, ${pct(r.best.test)}%`),
+    ...runs.map((r) => `- ${runLabel(r)}: best layer on validation ${r.best.layer}, ${pct(r.best.test)}% on test`),
     '',
   ].join('\n');
 }
@@ -83,8 +83,8 @@ export function probeHtml(groups: ReadonlyArray<readonly ProbeRun[]>, cspSource 
     return `<h2>${esc(runs[0]!.task)}</h2>
 ${summary(runs).map((s) => `<p>${esc(s)}</p>`).join('\n')}
 ${probeSvg(runs)}
-${htmlTable(t.head, t.rows.map((row) => row.map((c) => c.replace(/\*\*/g, ''))))}
-<ul>${runs.map((r) => `<li>${esc(runLabel(r))}: best layer ${r.best.layer}, ${pct(r.best.test)}%</li>`).join('')}</ul>`;
+<table><tr>${t.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${t.rows.map((row) => `<tr>${row.map((c) => (c.startsWith('**') ? `<td><strong>${esc(c.slice(2, -2))}</strong></td>` : `<td>${esc(c)}</td>`)).join('')}</tr>`).join('')}</table>
+<ul>${runs.map((r) => `<li>${esc(runLabel(r))}: best layer on validation ${r.best.layer}, ${pct(r.best.test)}% on test</li>`).join('')}</ul>`;
   };
   return `${htmlHead(`Changeling: probing report (${tasks})`, cspSource)}
 <h1>Probing report: ${esc(tasks)}</h1>
