@@ -41,8 +41,12 @@ test('export and adopt refuse what they cannot do, in one line, and write nothin
   assert.equal(noModel.status, 2);
   assert.match(noModel.stderr, /export --task cmg needs --model DIR/);
   assert.ok(!existsSync(out));
-  const jitdp = cli('adopt', '--task', 'jitdp', '--adapter', out, '--repo', a.dir);
-  assert.match(jitdp.stderr, /adopt --task jitdp is not there yet/);
+  const jitdp = cli('adopt', '--task', 'jitdp', '--adapter', a.dir, '--repo', a.dir);
+  assert.equal(jitdp.status, 2);
+  assert.match(jitdp.stderr, /has no jitdp\.json: not a JIT-DP model folder/);
+  const format = cli('export', '--task', 'jitdp', '--repo', a.dir, '--out', out, '--format', 'csv');
+  assert.match(format.stderr, /--format must be jsonl or parquet/);
+  assert.ok(!existsSync(out));
   const missing = cli('adopt', '--task', 'cmg', '--adapter', out, '--repo', a.dir);
   assert.match(missing.stderr, /has no adapter_config\.json/);
 });
