@@ -1,4 +1,3 @@
-import type * as vscode from 'vscode';
 import { spawn } from 'node:child_process';
 
 /**
@@ -12,10 +11,11 @@ export interface CliChild {
   cancel(): void;
 }
 
-export function runCliChild(cli: string, args: string[], o: { cwd: string; onLine?: (line: string) => void; token?: vscode.CancellationToken }): CliChild {
+export function runCliChild(cli: string, args: string[], o: { cwd: string; onLine?: (line: string) => void; signal?: AbortSignal }): CliChild {
   const child = spawn(process.execPath, [cli, ...args], { cwd: o.cwd, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const cancel = () => void child.kill('SIGINT');
-  o.token?.onCancellationRequested(cancel);
+  if (o.signal?.aborted) cancel();
+  else o.signal?.addEventListener('abort', cancel, { once: true });
   let buffer = '';
   child.stderr.on('data', (chunk: Buffer) => {
     buffer += chunk.toString();

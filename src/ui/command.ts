@@ -14,8 +14,8 @@ export interface Progress {
   signal: AbortSignal;
 }
 
-export function withCancellableProgress<T>(title: string, work: (p: Progress) => Promise<T>): Promise<T> {
-  return Promise.resolve(
+export function withCancellableProgress<T>(title: string, work: (p: Progress) => Promise<T>, o: { sourceControl?: boolean } = {}): Promise<T> {
+  const run = () =>
     vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Changeling: ${title}`, cancellable: true }, (progress, token) => {
       const ac = new AbortController();
       token.onCancellationRequested(() => ac.abort());
@@ -27,8 +27,9 @@ export function withCancellableProgress<T>(title: string, work: (p: Progress) =>
           if (percent !== undefined) shown = percent;
         },
       });
-    }),
-  );
+    });
+  // `sourceControl`: also the Source Control view's own progress bar, for work on the message box.
+  return Promise.resolve(o.sourceControl ? vscode.window.withProgress({ location: vscode.ProgressLocation.SourceControl }, run) : run());
 }
 
 export interface FailureOptions {

@@ -7,6 +7,7 @@ import { reportHtml } from '../tasks/finetune/report.js';
 import type { FinetuneResult } from '../tasks/finetune/types.js';
 import { settings } from './settings.js';
 import { runCliChild } from './cliChild.js';
+import { withCancellableProgress } from './command.js';
 import { cachedModel } from '../models/hub.js';
 import { DEFAULT_MESSAGE_MODEL, defaultModelCache } from '../models/manifest.js';
 
@@ -59,12 +60,11 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
     if (threads > 0) args.push('--threads', String(threads));
     if (settings().provider !== 'auto') args.push('--provider', settings().provider);
     log.info(`finetune: ${args.slice(1).join(' ')}`);
-    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Changeling: fine-tuning ${choice.task === 'cmg' ? 'commit messages' : 'risk'} (${choice.method}${choice.quick ? ', quick' : ''})`, cancellable: true }, (progress, token) =>
+    return withCancellableProgress(`fine-tuning ${choice.task === 'cmg' ? 'commit messages' : 'risk'} (${choice.method}${choice.quick ? ', quick' : ''})`, (progress) =>
       new Promise((resolve) => {
-        let last = 0;
         const child = runCliChild(cli, args.slice(1), {
           cwd: root,
-          token,
+          signal: progress.signal,
           onLine: (line) => {
             let e: { kind: string; stage?: string; message?: string; step?: number; steps?: number; loss?: number; metric?: number };
             try {
@@ -74,13 +74,12 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
               return;
             }
             if (e.kind === 'stage') {
-              progress.report({ message: `${e.stage}: ${e.message}` });
+              progress.report(`${e.stage}: ${e.message}`);
               item.text = `$(sync~spin) Fine-tuning: ${e.stage}`;
               log.info(`finetune: ${e.stage}: ${e.message}`);
             } else if (e.kind === 'step' && e.steps) {
               const pct = (100 * e.step!) / e.steps;
-              progress.report({ message: `training: step ${e.step} of ${e.steps}, loss ${e.loss!.toFixed(3)}`, increment: Math.max(0, pct - last) });
-              last = pct;
+              progress.report(`training: step ${e.step} of ${e.steps}, loss ${e.loss!.toFixed(3)}`, pct);
               item.text = `$(sync~spin) Fine-tuning ${Math.round(pct)}%`;
             } else if (e.kind === 'eval') log.info(`finetune: validation ${e.metric!.toFixed(3)} at step ${e.step}`);
           },

@@ -6,6 +6,7 @@ import { probeHtml } from '../tasks/probe/report.js';
 import type { ProbeRun } from '../tasks/probe/probe.js';
 import { chooseRepository } from './repositories.js';
 import { runCliChild } from './cliChild.js';
+import { withCancellableProgress } from './command.js';
 
 /**
  * "Changeling: Probe this adapter": what a tuned adapter's encoder knows about the repository's own changes,
@@ -52,9 +53,9 @@ export function registerProbe(context: vscode.ExtensionContext, log: vscode.LogO
     const report = join(await repoDataDir(await openRepository(chosen.root)), 'reports', `probe-${basename(adapter)}`);
     const args = ['probe', '--model', model, '--adapter', adapter, '--task', 'ccm,ltp', '--repo', chosen.root, '--report', report, '--json'];
     log.info(`probe: ${args.join(' ')}`);
-    const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Changeling: probing the adapter on this repository\'s changes', cancellable: true }, (progress, token) =>
-      runCliChild(cli, args, { cwd: chosen.root, token, onLine: (line) => {
-        progress.report({ message: line });
+    const r = await withCancellableProgress("probing the adapter on this repository's changes", (progress) =>
+      runCliChild(cli, args, { cwd: chosen.root, signal: progress.signal, onLine: (line) => {
+        progress.report(line);
         log.info(`probe: ${line}`);
       } }).done,
     );

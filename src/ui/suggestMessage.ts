@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { withCancellableProgress } from './command.js';
 import { existsSync } from 'node:fs';
 import { openRepository } from '../git/repository.js';
 import { cachedModel } from '../models/hub.js';
@@ -67,24 +68,20 @@ function cachedMessageModel(dir: string, adapter: string, providerSetting: strin
 
 async function generate(root: string, storage: vscode.Uri, log: vscode.LogOutputChannel, typed = ''): Promise<Suggestion[] | undefined> {
   const s = settings();
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.SourceControl }, () =>
-    vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Changeling: suggesting a commit message', cancellable: true }, async (progress, token) => {
-      const ac = new AbortController();
-      token.onCancellationRequested(() => ac.abort());
-      const repo = await openRepository(root);
-      const model = await messageModel(root, storage, log);
-      const r = await suggestMessages(repo, { kind: 'staged' }, {
-        model, n: s.count * 3, style: s.style, subjectLimit: s.subjectLimit, history: s.history, filter: s.filter, signal: ac.signal, typed,
-        onProgress: (text) => progress.report({ message: text }),
-      });
-      if (r.inputNote) {
-        log.info(`suggest: ${r.inputNote}`);
-        void vscode.window.showInformationMessage(`Changeling: ${r.inputNote}. The suggestions are based on the rest.`);
-      }
-      log.info(`suggest: ${r.candidates.length} candidates (${model ? model.label : 'NNGen only'}; NNGen over ${r.indexed} commits)`);
-      return r.candidates;
-    }),
-  );
+  return withCancellableProgress('suggesting a commit message', async (progress) => {
+    const repo = await openRepository(root);
+    const model = await messageModel(root, storage, log);
+    const r = await suggestMessages(repo, { kind: 'staged' }, {
+      model, n: s.count * 3, style: s.style, subjectLimit: s.subjectLimit, history: s.history, filter: s.filter, signal: progress.signal, typed,
+      onProgress: (text) => progress.report(text),
+    });
+    if (r.inputNote) {
+      log.info(`suggest: ${r.inputNote}`);
+      void vscode.window.showInformationMessage(`Changeling: ${r.inputNote}. The suggestions are based on the rest.`);
+    }
+    log.info(`suggest: ${r.candidates.length} candidates (${model ? model.label : 'NNGen only'}; NNGen over ${r.indexed} commits)`);
+    return r.candidates;
+  }, { sourceControl: true });
 }
 
 export function registerSuggestMessage(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): vscode.Disposable {
