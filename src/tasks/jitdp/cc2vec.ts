@@ -12,11 +12,12 @@ import { createSession, ort } from '../../runtime/session.js';
 import { seededRandom } from '../../train/batching.js';
 import { TrainSession, type ParamSpec } from '../../train/trainSession.js';
 import { trainLoop, type TrainEvent } from '../../train/trainLoop.js';
-import { aucRoc, jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
+import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { writeBytesAtomic } from '../../util/atomicFile.js';
 import { ChangelingError, cancelledError, fileError } from '../../util/errors.js';
 import { readJsonFile } from '../../util/jsonFile.js';
 import type { Reason } from './baseline.js';
+import { validationAuc } from './validationAuc.js';
 import { calibrate, calibrated, type Calibration } from './calibration.js';
 import { tokensOfLine, type JitdpCommit } from './dataset.js';
 import { linesOfText, type ChangedLine } from './input.js';
@@ -281,21 +282,14 @@ export async function trainCc2Vec(train: readonly JitdpCommit[], validation: rea
   const rt = await ort();
   const scorer = await Cc2VecScorer.create(config, init, o.threads);
   const valLabels = valEx.map((e) => e.label);
-  const hasBoth = valLabels.includes(0) && valLabels.includes(1);
   const current = () => new Map(session.params.map((p) => [p.name, session.value(p.name)]));
   const result = await trainLoop({
     session, train: trainEx, batchSize: batch, epochs, seed, signal: o.signal,
     toFeeds: (items) => ({ ...feedsFor(rt, config, items), labels: new rt.Tensor('float32', Float32Array.from(items.map((e) => e.label)), [items.length]) }),
-    ...(hasBoth
-      ? {
-          evaluate: async () => {
-            await scorer.setParams(current());
-            const { logits } = await scorer.run(valEx, { signal: o.signal });
-            return aucRoc(logits.map((z, i) => ({ prob: z, label: valLabels[i]!, effort: 1 })));
-          },
-          evalEvery: Math.max(1, Math.ceil(stepsPerEpoch / 2)),
-        }
-      : {}),
+    ...validationAuc(valLabels, async () => {
+      await scorer.setParams(current());
+      return (await scorer.run(valEx, { signal: o.signal })).logits;
+    }, stepsPerEpoch),
     onEvent: o.onEvent,
   });
   const params: WeightMap = new Map(g.params.map((p) => [p.tensor.name, { shape: p.shape, data: result.bestParameters[p.tensor.name]! }]));

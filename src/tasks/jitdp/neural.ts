@@ -17,9 +17,10 @@ import { resolvePrecision } from '../../runtime/precision.js';
 import { quantizeWeights } from '../../graph/quantize.js';
 import { padBatch, seededRandom } from '../../train/batching.js';
 import { trainLoop, type TrainEvent } from '../../train/trainLoop.js';
-import { aucRoc, jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
+import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { ChangelingError, cancelledError } from '../../util/errors.js';
 import { readJsonFile } from '../../util/jsonFile.js';
+import { validationAuc } from './validationAuc.js';
 import { calibrate, calibrated, type Calibration } from './calibration.js';
 import type { JitdpCommit } from './dataset.js';
 import { encodeChange, linesOfText, type ChangedLine } from './input.js';
@@ -192,7 +193,6 @@ export async function trainNeural(train: readonly JitdpCommit[], validation: rea
   const scorer = await Scorer.create(folder, weights, tuning, new Map(g.params.map((p) => [p.tensor.name, p.init])));
   const current = () => new Map(session.params.map((p) => [p.name, session.value(p.name)]));
   const valLabels = valEx.map((e) => e.label);
-  const hasBoth = valLabels.includes(0) && valLabels.includes(1);
   const result = await trainLoop({
     session, train: trainEx, batchSize: batch, epochs, seed, signal: o.signal,
     checkpoint: o.checkpoint, checkpointEvery: o.checkpoint ? 50 : undefined,
@@ -206,16 +206,10 @@ export async function trainNeural(train: readonly JitdpCommit[], validation: rea
         labels: new rt.Tensor('float32', Float32Array.from(items.map((e) => e.label)), [items.length]),
       };
     },
-    ...(hasBoth
-      ? {
-          evaluate: async () => {
-            await scorer.setParams(current());
-            const { logits } = await scorer.run(valEx, { signal: o.signal });
-            return aucRoc(logits.map((z, i) => ({ prob: z, label: valLabels[i]!, effort: 1 })));
-          },
-          evalEvery: Math.max(1, Math.ceil(stepsPerEpoch / 2)),
-        }
-      : {}),
+    ...validationAuc(valLabels, async () => {
+      await scorer.setParams(current());
+      return (await scorer.run(valEx, { signal: o.signal })).logits;
+    }, stepsPerEpoch),
     onEvent: o.onEvent,
   });
   const params: WeightMap = new Map(g.params.map((p) => [p.tensor.name, { shape: p.tensor.shape as number[], data: result.bestParameters[p.tensor.name]! }]));

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import type { CodeTokenizer } from '../../models/tokenizer.js';
-import { ChangelingError, fileError } from '../../util/errors.js';
+import { ChangelingError } from '../../util/errors.js';
+import { readTextFile } from '../../util/jsonFile.js';
 import { fieldText } from '../../util/text.js';
 
 /**
@@ -63,13 +63,7 @@ export function checkedData(name: string, examples: ProbeExample[]): ProbeData {
 }
 
 export async function readProbeFile(path: string): Promise<ProbeData> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw fileError(err, path, 'reading');
-  }
-  return parseProbeData(text, path);
+  return parseProbeData(await readTextFile(path), path);
 }
 
 /**

@@ -1,16 +1,14 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
-import { jitdpMetrics } from '../../eval/jitdpMetrics.js';
+import { isAbsolute, join, resolve } from 'node:path';
+import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { replaceDirectory, writeFileAtomic } from '../../util/atomicFile.js';
 import { readJsonFile } from '../../util/jsonFile.js';
 import { calibrate, calibrated } from '../jitdp/calibration.js';
 import { jitdpDataset } from '../jitdp/dataset.js';
 import { NeuralRisk, loadNeural, saveNeural } from '../jitdp/neural.js';
 import { evaluateRiskModel, loadRiskModel, repoModelPath, riskAdoption } from '../jitdp/risk.js';
-import { isAbsolute } from 'node:path';
 import type { Repository } from '../../git/repository.js';
 import { readAdapter } from '../../peft/files.js';
 import { ChangelingError } from '../../util/errors.js';
