@@ -14,6 +14,7 @@ import { cmgEvalBench } from './cmgEval.js';
 import { finetuneEvalBench } from './finetuneEval.js';
 import { loadBench, loadWorker } from './load.js';
 import { cmgInputCheckBench } from './cmgInputCheck.js';
+import { profileBench } from './profile.js';
 
 const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<Record<string, unknown>> }> = {
   mine: { usage: 'mine REPO_PATH [--runs N]', run: mineBench },
@@ -28,6 +29,7 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
   'jitdp-default': { usage: 'jitdp-default REPO REPO... --out FILE [--cache DIR]', run: jitdpDefaultBench },
   'cmg-eval': { usage: 'cmg-eval REPO... [--max N] [--train REPO_NAME [--epochs N]] [--nngen-only]', run: cmgEvalBench },
   'cmg-input-check': { usage: 'cmg-input-check REPO [--n N]: CommitChronicle inputs against the reference code on any history', run: cmgInputCheckBench },
+  profile: { usage: 'profile infer MODEL [CASE] [fp32|int8] | profile train CASE: onnxruntime\'s kernel time by operator (attention apart from weight products)', run: profileBench },
   'finetune-eval': { usage: 'finetune-eval REPO... [--eval-cap N]', run: finetuneEvalBench },
   'train-worker': { usage: 'train-worker ... (internal)', run: trainWorker },
   load: { usage: 'load [DIR]: first use of a full-size CodeT5-base pytorch_model.bin (time, peak RSS)', run: loadBench },

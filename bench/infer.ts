@@ -9,6 +9,7 @@ import { Seq2SeqRunner } from '../src/runtime/seq2seq.js';
 import { EncoderRunner } from '../src/runtime/encoderRunner.js';
 import { beamSearch } from '../src/runtime/beamSearch.js';
 import { seededRandom } from '../src/train/batching.js';
+import { endProfiling } from '../src/runtime/session.js';
 import { parsePrecision } from '../src/runtime/precision.js';
 
 /** Random weights at a real checkpoint's shapes, written as a model folder (config.json + model.safetensors). */
@@ -98,6 +99,7 @@ export async function inferWorker(args: string[]): Promise<Record<string, unknow
     best = Math.min(best, (performance.now() - t) / 1000);
   }
   const out = { seconds: best, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) };
+  endProfiling();
   process.stdout.write(JSON.stringify(out) + '\n');
   return out;
 }

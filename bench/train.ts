@@ -12,6 +12,7 @@ import { roberta } from '../src/models/roberta.js';
 import { injectLora, initLora } from '../src/peft/lora/inject.js';
 import { TrainSession, type ParamSpec } from '../src/train/trainSession.js';
 import { seededRandom } from '../src/train/batching.js';
+import { endProfiling } from '../src/runtime/session.js';
 import { robertaModel, t5Config, t5Shapes, writeModel } from './infer.js';
 
 /** One side of a training measurement in its own process: seconds per step, tokens/s, peak RSS. */
@@ -61,6 +62,7 @@ export async function trainWorker(args: string[]): Promise<Record<string, unknow
   }
   const tokens = batch * (src + (model.kind === 't5' ? tgt : 0));
   const out = { secondsPerStep: best, tokensPerSecond: tokens / best, trainableParameters: params.reduce((n, p) => n + p.init.length, 0), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) };
+  endProfiling();
   process.stdout.write(JSON.stringify(out) + '\n');
   return out;
 }

@@ -39,16 +39,14 @@ export interface Hypothesis {
 
 const NEG = -1e9;
 
-function logSoftmax(row: Float32Array): Float64Array {
+/** log(sum(exp(row))), stably: a row's log-softmax is row - logSumExp(row). */
+function logSumExp(row: Float32Array): number {
   const n = row.length;
   let m = -Infinity;
   for (let i = 0; i < n; i++) if (row[i]! > m) m = row[i]!;
   let s = 0;
   for (let i = 0; i < n; i++) s += Math.exp(row[i]! - m);
-  const lse = m + Math.log(s);
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = row[i]! - lse;
-  return out;
+  return m + Math.log(s);
 }
 
 /**
@@ -73,7 +71,7 @@ function bannedByNgrams(seq: readonly number[], n: number): number[] {
 }
 
 /** Indices of the k largest values (descending; ties by lower index first). */
-function topK(values: Float64Array, k: number): number[] {
+function topK(values: ArrayLike<number>, k: number): number[] {
   const idx: number[] = [];
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
@@ -106,21 +104,32 @@ export async function beamSearch(runner: Seq2SeqRunner, inputIds: OrtTensor, att
     const reorder: number[] = [];
     let allHit = true;
     for (let b = 0; b < B; b++) {
-      const acc = new Float64Array(K * V);
+      // Each beam's 2K best tokens hold the step's 2K best candidates (its scores only shift a row), so the
+      // processors run on a copy of each row and the whole K x V table of scores is never built. The scores
+      // are the log-softmax of the raw logits (processors then set -Infinity), as transformers computes them.
+      const flat: number[] = [];
+      const accs: number[] = [];
       for (let k = 0; k < K; k++) {
         const beam = running[b]![k]!;
-        const lpRow = logSoftmax(logits.subarray((b * K + k) * V, (b * K + k + 1) * V));
-        processScores(lpRow, beam.seq, promptLen, o, eosTokenId, b);
+        const raw = logits.subarray((b * K + k) * V, (b * K + k + 1) * V);
+        const row = Float32Array.from(raw);
+        processScores(row, beam.seq, promptLen, o, eosTokenId, b);
+        let lse = logSumExp(raw);
         if (forcedEosTokenId !== null && curLen === maxLength - 1) {
-          lpRow.fill(-Infinity);
-          lpRow[forcedEosTokenId] = 0;
+          row.fill(-Infinity);
+          row[forcedEosTokenId] = 0;
+          lse = 0;
         }
-        for (let v = 0; v < V; v++) acc[k * V + v] = lpRow[v]! + beam.score;
+        for (const v of topK(row, 2 * K).sort((p, q) => p - q)) {
+          flat.push(k * V + v);
+          accs.push(row[v]! - lse + beam.score);
+        }
       }
-      const cands = topK(acc, 2 * K).map((i) => {
+      const cands = topK(accs, 2 * K).map((j) => {
+        const i = flat[j]!;
         const beam = running[b]![Math.floor(i / V)]!;
         const token = i % V;
-        return { from: Math.floor(i / V), seq: [...beam.seq, token], score: acc[i]!, hit: token === eosTokenId || curLen + 1 >= maxLength };
+        return { from: Math.floor(i / V), seq: [...beam.seq, token], score: accs[j]!, hit: token === eosTokenId || curLen + 1 >= maxLength };
       });
       if (!cands.every((c) => c.hit)) allHit = false;
       // Finished: the first K candidates that stop, length-normalised, merged with earlier ones.

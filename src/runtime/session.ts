@@ -28,8 +28,26 @@ export interface SessionOptions {
   precision?: import('./precision.js').Precision;
 }
 
+/**
+ * onnxruntime's own profiler, for benchmarks (`npm run bench -- profile`): with CHANGELING_ORT_PROFILE set to a
+ * folder, every session records each kernel's time there, written when `endProfiling()` is called.
+ */
+const profiled: InferenceSession[] = [];
+const profileDir = () => process.env.CHANGELING_ORT_PROFILE;
+
+export function endProfiling(): void {
+  for (const s of profiled.splice(0)) s.endProfiling();
+}
+
+function tracked(s: InferenceSession): InferenceSession {
+  if (profileDir()) profiled.push(s);
+  return s;
+}
+
 function sessionOptions(o: SessionOptions): InferenceSession.SessionOptions {
+  const dir = profileDir();
   return {
+    ...(dir ? { enableProfiling: true, profileFilePrefix: join(dir, 'ort') } : {}),
     executionProviders: [o.provider ?? 'cpu'],
     graphOptimizationLevel: 'all',
     ...(o.intraOpThreads ? { intraOpNumThreads: o.intraOpThreads } : {}),
@@ -42,7 +60,7 @@ function sessionOptions(o: SessionOptions): InferenceSession.SessionOptions {
 
 /** An inference session for a model file (its external data beside it). */
 export async function createSessionFromFile(path: string, o: SessionOptions = {}): Promise<InferenceSession> {
-  return (await ort()).InferenceSession.create(path, sessionOptions(o));
+  return tracked(await (await ort()).InferenceSession.create(path, sessionOptions(o)));
 }
 
 /** Writes a serialized graph into `dir` as `fileName` with its external data beside it; returns the model path. */
@@ -54,7 +72,7 @@ export function writeModelFiles(dir: string, m: SerializedModel, fileName = 'mod
 
 /** An inference session for a serialized graph; models with external weights are loaded from files. */
 export async function createSession(m: SerializedModel, o: SessionOptions = {}): Promise<InferenceSession> {
-  if (m.externalParts.length === 0) return (await ort()).InferenceSession.create(m.model, sessionOptions(o));
+  if (m.externalParts.length === 0) return tracked(await (await ort()).InferenceSession.create(m.model, sessionOptions(o)));
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'changeling-model-'));
   try {
     return await createSessionFromFile(writeModelFiles(dir, m), o);
