@@ -15,6 +15,7 @@ import { finetuneEvalBench } from './finetuneEval.js';
 import { loadBench, loadWorker } from './load.js';
 import { cmgInputCheckBench } from './cmgInputCheck.js';
 import { profileBench } from './profile.js';
+import { attentionBench } from './attention.js';
 
 const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<Record<string, unknown>> }> = {
   mine: { usage: 'mine REPO_PATH [--runs N]', run: mineBench },
@@ -29,6 +30,7 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
   'jitdp-default': { usage: 'jitdp-default REPO REPO... --out FILE [--cache DIR]', run: jitdpDefaultBench },
   'cmg-eval': { usage: 'cmg-eval REPO... [--max N] [--train REPO_NAME [--epochs N]] [--nngen-only]', run: cmgEvalBench },
   'cmg-input-check': { usage: 'cmg-input-check REPO [--n N]: CommitChronicle inputs against the reference code on any history', run: cmgInputCheckBench },
+  attention: { usage: 'attention: T5 attention composed vs onnxruntime\'s fused MultiHeadAttention (encoder and beam-step shapes)', run: attentionBench },
   profile: { usage: 'profile infer MODEL [CASE] [fp32|int8] | profile train CASE: onnxruntime\'s kernel time by operator (attention apart from weight products)', run: profileBench },
   'finetune-eval': { usage: 'finetune-eval REPO... [--eval-cap N]', run: finetuneEvalBench },
   'train-worker': { usage: 'train-worker ... (internal)', run: trainWorker },

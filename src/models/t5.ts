@@ -48,8 +48,13 @@ export function relativePositionBuckets(n: number, bidirectional: boolean, numBu
   return out;
 }
 
-/** Shared pieces of one T5 graph: projections, norms, attention, feed-forward, position bias. */
-function t5Parts(b: GraphBuilder, cfg: T5Config, w: GraphWeights, maxLen: number) {
+/**
+ * Shared pieces of one T5 graph: projections, norms, attention, feed-forward, position bias. With `fused`
+ * (inference graphs without graph rewrites), attention is onnxruntime's com.microsoft MultiHeadAttention
+ * (scale 1, the bias added before the softmax, as T5 attends), which takes the projections as they come and
+ * so needs no head transposes; `npm run bench -- attention` measures it against the composed form.
+ */
+function t5Parts(b: GraphBuilder, cfg: T5Config, w: GraphWeights, maxLen: number, fused = false) {
   const H = cfg.numHeads;
   const inner = H * cfg.dKv;
   const linear = (x: Tensor, module: string) => hfLinear(b, w, x, module, false);
@@ -67,7 +72,14 @@ function t5Parts(b: GraphBuilder, cfg: T5Config, w: GraphWeights, maxLen: number
     const values = b.gather(w.get(weight), b.gather(table, rel)); // [q, k, H]
     return b.unsqueeze(b.transpose(values, [2, 0, 1]), [0]);
   };
+  /** MultiHeadAttention: queries [batch, n, inner]; keys and values [batch, k, inner], or [batch, H, k, d_kv] when cached. */
+  const mha = (q: Tensor, k: Tensor, v: Tensor, bias: Tensor) => {
+    const [y] = b.node('MultiHeadAttention', [q, k, v, null, null, bias], [{ dtype: q.dtype, shape: [q.shape[0]!, q.shape[1]!, inner] }], { num_heads: H, scale: { float: 1.0 } });
+    y!.producer!.domain = 'com.microsoft';
+    return y!;
+  };
   const attention = (x: Tensor, kv: Tensor, prefix: string, bias: Tensor) => {
+    if (fused) return linear(mha(linear(x, `${prefix}.q`), linear(kv, `${prefix}.k`), linear(kv, `${prefix}.v`), bias), `${prefix}.o`);
     const q = split(linear(x, `${prefix}.q`));
     const k = split(linear(kv, `${prefix}.k`));
     const v = split(linear(kv, `${prefix}.v`));
@@ -81,6 +93,17 @@ function t5Parts(b: GraphBuilder, cfg: T5Config, w: GraphWeights, maxLen: number
   };
   /** Attention over precomputed keys and values [batch, H, k, d_kv]. */
   const attendTo = (x: Tensor, k: Tensor, v: Tensor, prefix: string, bias: Tensor) => {
+    if (fused) {
+      const q = linear(x, `${prefix}.q`);
+      // MultiHeadAttention does not broadcast the bias over queries: a padding mask [batch, 1, 1, k] is
+      // expanded to the block of new tokens (one, or the decoder prompt).
+      if (bias.shape[2] === 1) {
+        const bs = b.shapeOf(bias);
+        const target = b.concat([b.slice(bs, [0], [2], [0]), b.slice(b.shapeOf(q), [1], [2], [0]), b.slice(bs, [3], [4], [0])], 0);
+        bias = b.expand(bias, target, [bias.shape[0]!, bias.shape[1]!, q.shape[1]!, bias.shape[3]!]);
+      }
+      return linear(mha(q, k, v, bias), `${prefix}.o`);
+    }
     const q = split(linear(x, `${prefix}.q`));
     const scores = b.add(b.matmul(q, b.transposeLast(k)), bias);
     return linear(merge(b.matmul(b.softmax(scores, -1), v)), `${prefix}.o`);
@@ -106,9 +129,9 @@ export function t5CrossKeyValues(b: GraphBuilder, cfg: T5Config, w: GraphWeights
  * One decoding step with a key/value cache: the newest token [batch, 1] attends to the past self-attention
  * keys/values [batch, H, past, d_kv] and its own; returns the logits [batch, 1, vocab] and the grown cache.
  */
-export function t5DecoderStep(b: GraphBuilder, cfg: T5Config, w: GraphWeights, token: Tensor, cross: KeyValue[], attentionMask: Tensor, past: KeyValue[], o: { maxLength?: number } = {}): { logits: Tensor; present: KeyValue[] } {
+export function t5DecoderStep(b: GraphBuilder, cfg: T5Config, w: GraphWeights, token: Tensor, cross: KeyValue[], attentionMask: Tensor, past: KeyValue[], o: { maxLength?: number; fusedAttention?: boolean } = {}): { logits: Tensor; present: KeyValue[] } {
   const maxLen = o.maxLength ?? 2048;
-  const t = t5Parts(b, cfg, w, maxLen);
+  const t = t5Parts(b, cfg, w, maxLen, o.fusedAttention);
   let y = b.gather(w.get('shared.weight'), token);
   const crossBias = t.padMask(attentionMask);
   const present: KeyValue[] = [];
@@ -146,8 +169,8 @@ export function t5DecoderStep(b: GraphBuilder, cfg: T5Config, w: GraphWeights, t
  * The encoder stack: [batch, src] ids -> [batch, src, d_model] states (after the final norm). `hiddenStates`
  * receives transformers' hidden_states: each block's input (the embeddings first), then the final normed output.
  */
-export function t5Encoder(b: GraphBuilder, cfg: T5Config, w: GraphWeights, inputIds: Tensor, attentionMask: Tensor, o: { maxLength?: number; hiddenStates?: Tensor[] } = {}): Tensor {
-  const t = t5Parts(b, cfg, w, o.maxLength ?? 2048);
+export function t5Encoder(b: GraphBuilder, cfg: T5Config, w: GraphWeights, inputIds: Tensor, attentionMask: Tensor, o: { maxLength?: number; hiddenStates?: Tensor[]; fusedAttention?: boolean } = {}): Tensor {
+  const t = t5Parts(b, cfg, w, o.maxLength ?? 2048, o.fusedAttention);
   let h = b.gather(w.get('shared.weight'), inputIds);
   const bias = b.add(t.positionBias(inputIds, inputIds, true, 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), t.padMask(attentionMask));
   for (let i = 0; i < cfg.numLayers; i++) {

@@ -39,6 +39,16 @@ function describe(m: Seq2SeqFolder): Seq2SeqInfo {
  * inspection and greedy generation. (Generation here re-runs the decoder over the whole prefix at each
  * step; the decoder-with-cache graph is the runtime's next step.)
  */
+/**
+ * Whether a model's inference graphs use onnxruntime's fused attention (MultiHeadAttention): T5 without graph
+ * rewrites, on the CPU provider (measured there: `npm run bench -- attention`, 0.84-0.96x the composed
+ * attention's time; other providers keep the composed form, which every one of them runs), unless
+ * CHANGELING_FUSED_ATTENTION=0 (kept for measuring the composed form).
+ */
+export function fusedAttentionFor(model: ModelFolder, provider: string | undefined): boolean {
+  return model.kind === 't5' && !(model.graphTransforms?.length) && (provider ?? 'cpu') === 'cpu' && process.env.CHANGELING_FUSED_ATTENTION !== '0';
+}
+
 export class Seq2SeqRunner {
   readonly info: Seq2SeqInfo;
 
@@ -63,10 +73,12 @@ export class Seq2SeqRunner {
       : { layers: model.config.decoderLayers, heads: model.config.decoderHeads, headDim: model.config.dModel / model.config.decoderHeads };
     const maxLength = o.maxLength ?? 2048;
     const precision = resolvePrecision(o.precision, model.kind, o.provider);
-    const g = await cachedGraphs(`${model.kind}-${precision === 'int8' ? 'int8-' : ''}${modelFingerprint(model.dir, model.weightsPath, { maxLength, precision, extra: model.cacheExtra ?? null })}`, async () => {
+    const g = await cachedGraphs(`${model.kind}-${precision === 'int8' ? 'int8-' : ''}${modelFingerprint(model.dir, model.weightsPath, { maxLength, precision, fused: fusedAttentionFor(model, o.provider), extra: model.cacheExtra ?? null })}`, async () => {
       const weights = await model.loadWeights();
       const mo = { maxLength };
-      const enc = (b: GraphBuilder, w: GraphWeights, ids: Tensor, mask: Tensor) => (model.kind === 't5' ? t5Encoder(b, model.config, w, ids, mask, mo) : bartEncoder(b, model.config, w, ids, mask));
+      // Fused attention where nothing rewrites the graphs afterwards (the rewrites find attention by its parts).
+      const fusedAttention = fusedAttentionFor(model, o.provider);
+      const enc = (b: GraphBuilder, w: GraphWeights, ids: Tensor, mask: Tensor) => (model.kind === 't5' ? t5Encoder(b, model.config, w, ids, mask, { ...mo, fusedAttention }) : bartEncoder(b, model.config, w, ids, mask));
       const dec = (b: GraphBuilder, w: GraphWeights, d: Tensor, h: Tensor, mask: Tensor) => (model.kind === 't5' ? t5Decoder(b, model.config, w, d, h, mask, mo) : bartDecoder(b, model.config, w, d, h, mask));
       const eb = new GraphBuilder('encoder');
       eb.output(enc(eb, new GraphWeights(eb, weights), eb.input('input_ids', 'int64', ['batch', 'src']), eb.input('attention_mask', 'int64', ['batch', 'src'])), 'encoder_last_hidden_state');
@@ -90,7 +102,7 @@ export class Seq2SeqRunner {
       const cross = Array.from({ length: cache.layers }, (_, i) => ({ key: sb.input(`cross.${i}.key`, 'float32', kvShape('src')), value: sb.input(`cross.${i}.value`, 'float32', kvShape('src')) }));
       const past = Array.from({ length: cache.layers }, (_, i) => ({ key: sb.input(`past.${i}.key`, 'float32', kvShape('past')), value: sb.input(`past.${i}.value`, 'float32', kvShape('past')) }));
       const sw = new GraphWeights(sb, weights);
-      const stepOut = model.kind === 't5' ? t5DecoderStep(sb, model.config, sw, token, cross, sm, past, mo) : bartDecoderStep(sb, model.config, sw, token, cross, sm, past);
+      const stepOut = model.kind === 't5' ? t5DecoderStep(sb, model.config, sw, token, cross, sm, past, { ...mo, fusedAttention }) : bartDecoderStep(sb, model.config, sw, token, cross, sm, past);
       sb.output(stepOut.logits, 'logits');
       stepOut.present.forEach((kv, i) => {
         sb.output(kv.key, `present.${i}.key`);
