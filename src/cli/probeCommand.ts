@@ -2,12 +2,11 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { openRepository } from '../git/repository.js';
 import { readProbeFile, type ProbeData, type ProbeInput } from '../tasks/probe/probeData.js';
-import { runProbe, type ProbeRun } from '../tasks/probe/probe.js';
-import { repositoryProbeTasks } from '../tasks/probe/repoTasks.js';
+import { openProbeModel, runProbe, type ProbeRun } from '../tasks/probe/probe.js';
+import { repositoryProbeTasks, type RepoTasks } from '../tasks/probe/repoTasks.js';
 import { isStudyTask, studyTaskFile } from '../tasks/probe/studyTasks.js';
 import { runLabel, writeProbeReport } from '../tasks/probe/report.js';
 import { ChangelingError } from '../util/errors.js';
-
 import { StderrProgress, interruptSignal, parseCount, printJson } from './io.js';
 
 export const PROBE_HELP = `changeling probe --model DIR [--adapter DIR]... --task ccm|ltp|typ|FILE[,...] [--repo P] [--input study|model] [--max-length N] [--max N] [--report DIR] [--json]
@@ -27,11 +26,12 @@ export const PROBE_HELP = `changeling probe --model DIR [--adapter DIR]... --tas
   --max-length N tokens per input (default 512); --max N: examples from --repo (default 1000)
   --report DIR   writes probe.md, probe.html (a chart of accuracy per layer) and probe.json`;
 
-export async function probeTaskData(task: string, o: { repo?: string; max?: number; signal?: AbortSignal; onProgress?: (m: string) => void }): Promise<ProbeData> {
-  if (o.repo) {
+/** A task's data; `fromRepo` builds the repository's tasks (one walk of its history, shared by ccm and ltp). */
+export async function probeTaskData(task: string, o: { fromRepo?: () => Promise<RepoTasks>; signal?: AbortSignal; onProgress?: (m: string) => void }): Promise<ProbeData> {
+  if (o.fromRepo) {
     if (task === 'typ') throw new ChangelingError('usage', 'TYP cannot be built from a repository (it needs type-checked code with planted typos): use --task typ without --repo for the study\'s file');
     if (task !== 'ccm' && task !== 'ltp') throw new ChangelingError('usage', '--repo builds ccm or ltp: give --task ccm or --task ltp');
-    const t = await repositoryProbeTasks(await openRepository(o.repo), { max: o.max, signal: o.signal, onProgress: o.onProgress });
+    const t = await o.fromRepo();
     return task === 'ccm' ? t.ccm : t.ltp;
   }
   if (isStudyTask(task)) return { ...(await readProbeFile(await studyTaskFile(task, { signal: o.signal, onProgress: o.onProgress }))), name: task.toUpperCase() };
@@ -47,14 +47,18 @@ export async function probeCommand(argv: string[]): Promise<number> {
   const progress = new StderrProgress(values.quiet);
   const onProgress = (m: string) => progress.update(m);
   const seqLength = parseCount('max-length', values['max-length'], 4096, 4);
-  const groups: ProbeRun[][] = [];
-  for (const task of values.task.split(',').filter(Boolean)) {
-    const data = await probeTaskData(task, { repo: values.repo, max: parseCount('max', values.max, 100_000, 10), signal, onProgress });
-    const runs: ProbeRun[] = [];
-    for (const adapter of [undefined, ...(values.adapter ?? [])]) {
-      runs.push(await runProbe(data, { model: resolve(values.model), adapter: adapter ? resolve(adapter) : undefined, input: values.input as ProbeInput, seqLength, signal, onProgress }));
-    }
-    groups.push(runs);
+  const max = parseCount('max', values.max, 100_000, 10);
+  let built: Promise<RepoTasks> | undefined;
+  const repo = values.repo;
+  const fromRepo = repo ? () => (built ??= openRepository(repo).then((r) => repositoryProbeTasks(r, { max, signal, onProgress }))) : undefined;
+  const tasks: ProbeData[] = [];
+  for (const task of values.task.split(',').filter(Boolean)) tasks.push(await probeTaskData(task, { fromRepo, signal, onProgress }));
+  // One run per task and model (the base, then each adapter), each model opened once for all the tasks.
+  const groups: ProbeRun[][] = tasks.map(() => []);
+  for (const adapter of [undefined, ...(values.adapter ?? [])]) {
+    const o = { model: resolve(values.model), adapter: adapter ? resolve(adapter) : undefined, input: values.input as ProbeInput, seqLength, signal, onProgress };
+    const opened = await openProbeModel(o);
+    for (const [i, data] of tasks.entries()) groups[i]!.push(await runProbe(data, o, opened));
   }
   progress.done();
   const files = values.report ? await writeProbeReport(resolve(values.report), groups) : [];

@@ -2,7 +2,6 @@ import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
 import { openRepository, repoDataDir, requireCommits } from '../git/repository.js';
-import { replaceDirectory } from '../util/atomicFile.js';
 import { withLock } from '../util/lock.js';
 import type { JitdpMetrics } from '../eval/jitdpMetrics.js';
 import { evaluateBaseline, trainBaseline } from '../tasks/jitdp/baseline.js';
@@ -10,7 +9,8 @@ import { jitdpDataset } from '../tasks/jitdp/dataset.js';
 import { writeLinearModel } from '../tasks/jitdp/modelFile.js';
 import { NeuralRisk, saveNeural, trainNeural, type NeuralMethod } from '../tasks/jitdp/neural.js';
 import { Cc2VecRisk, saveCc2Vec, trainCc2Vec } from '../tasks/jitdp/cc2vec.js';
-import { describeRiskModel, evaluateRiskModel, loadRiskModel, repoModelPath, riskAdoption } from '../tasks/jitdp/risk.js';
+import { describeRiskModel, evaluateRiskModel, loadRiskModel, repoModelPath, riskAdoption, saveFolderModel } from '../tasks/jitdp/risk.js';
+import type { TrainEvent } from '../train/trainLoop.js';
 import { ChangelingError } from '../util/errors.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
@@ -69,41 +69,30 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
   const info = { repo: repo.root, head: repo.head, trainedAt: new Date().toISOString(), ...summary };
   let save: (dest: string) => Promise<void>;
   let live: string;
-  if (values.encoder) {
-    progress.update('training the neural model...', true);
-    const m = await trainNeural(data.train, data.validation, {
-      encoder: resolve(values.encoder), method: values.method as NeuralMethod, epochs: parseCount('epochs', values.epochs), maxLength: parseCount('max-length', values['max-length']), signal,
-      onEvent: (e) => {
-        if (e.kind === 'step') progress.update(`training: epoch ${e.epoch + 1}, step ${e.step}, loss ${e.loss.toFixed(4)}`);
-        if (e.kind === 'eval') progress.update(`validation AUC ${e.metric.toFixed(3)} (best ${e.best.toFixed(3)})`, true);
-      },
-    });
-    const scorer = await NeuralRisk.create(m);
+  const onEvent = (e: TrainEvent | { kind: 'encoded' }) => {
+    if (e.kind === 'step') progress.update(`training: epoch ${e.epoch + 1}, step ${e.step}, loss ${e.loss.toFixed(4)}`);
+    if (e.kind === 'eval') progress.update(`validation AUC ${e.metric.toFixed(3)} (best ${e.best.toFixed(3)})`, true);
+  };
+  if (values.encoder || values.model === 'cc2vec') {
+    // A folder model: the JIT-Fine-style neural one, or the CC2Vec-style one.
+    let scorer: { evaluate: NeuralRisk['evaluate'] };
+    let write: (dir: string, info: Record<string, unknown>) => Promise<void>;
+    if (values.encoder) {
+      progress.update('training the neural model...', true);
+      const m = await trainNeural(data.train, data.validation, { encoder: resolve(values.encoder), method: values.method as NeuralMethod, epochs: parseCount('epochs', values.epochs), maxLength: parseCount('max-length', values['max-length']), signal, onEvent });
+      scorer = await NeuralRisk.create(m);
+      write = (dir, i) => saveNeural(dir, m, i);
+    } else {
+      progress.update('training the CC2Vec-style model...', true);
+      const m = await trainCc2Vec(data.train, data.validation, { epochs: parseCount('epochs', values.epochs), signal, onEvent });
+      scorer = await Cc2VecRisk.create(m);
+      write = (dir, i) => saveCc2Vec(dir, m, i);
+    }
     metrics = await scorer.evaluate(data.test, signal);
     validation = await scorer.evaluate(data.validation, signal);
-    live = await repoModelPath(repo);
-    save = async (dest) => {
-      await replaceDirectory(dest, (tmp) => saveNeural(tmp, m, { ...info, test: metrics, validation }));
-      // The file of an earlier linear model goes after the new folder is complete.
-      if (dest === live) await rm(`${live}.json`, { force: true });
-    };
-  } else if (values.model === 'cc2vec') {
-    progress.update('training the CC2Vec-style model...', true);
-    const m = await trainCc2Vec(data.train, data.validation, {
-      epochs: parseCount('epochs', values.epochs), signal,
-      onEvent: (e) => {
-        if (e.kind === 'step') progress.update(`training: epoch ${e.epoch + 1}, step ${e.step}, loss ${e.loss.toFixed(4)}`);
-        if (e.kind === 'eval') progress.update(`validation AUC ${e.metric.toFixed(3)} (best ${e.best.toFixed(3)})`, true);
-      },
-    });
-    const scorer = await Cc2VecRisk.create(m);
-    metrics = await scorer.evaluate(data.test, signal);
-    validation = await scorer.evaluate(data.validation, signal);
-    live = await repoModelPath(repo);
-    save = async (dest) => {
-      await replaceDirectory(dest, (tmp) => saveCc2Vec(tmp, m, { ...info, test: metrics, validation }));
-      if (dest === live) await rm(`${live}.json`, { force: true });
-    };
+    const folder = await repoModelPath(repo);
+    live = folder;
+    save = (dest) => saveFolderModel(dest, folder, (tmp) => write(tmp, { ...info, test: metrics, validation }));
   } else {
     progress.update('training the JITLine-style model...', true);
     const m = trainBaseline(data.train, data.validation);

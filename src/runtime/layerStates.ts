@@ -9,6 +9,7 @@ import type { ModelFolder } from '../models/modelFolder.js';
 import { createSessionFromFile, ort, type SessionOptions } from './session.js';
 import { cachedGraphs, collectGarbage, modelFingerprint } from './graphCache.js';
 import { throwIfAborted } from '../util/errors.js';
+import { padBatch } from '../train/batching.js';
 
 /**
  * The first token's state at every layer of an encoder, as transformers' `hidden_states` holds them (the
@@ -64,14 +65,8 @@ export class LayerStateRunner {
     for (let s = 0; s < order.length; s += size) {
       throwIfAborted(o.signal);
       const rows = order.slice(s, s + size);
-      const T = Math.max(1, ...rows.map((r) => inputs[r]!.length));
-      const ids = new BigInt64Array(rows.length * T).fill(BigInt(this.padId));
-      const mask = new BigInt64Array(rows.length * T);
-      rows.forEach((r, i) => inputs[r]!.forEach((id, t) => {
-        ids[i * T + t] = BigInt(id);
-        mask[i * T + t] = 1n;
-      }));
-      const res = await this.session.run({ input_ids: new rt.Tensor('int64', ids, [rows.length, T]), attention_mask: new rt.Tensor('int64', mask, [rows.length, T]) });
+      const src = padBatch(rows.map((r) => inputs[r]!), this.padId);
+      const res = await this.session.run({ input_ids: new rt.Tensor('int64', src.ids, src.shape), attention_mask: new rt.Tensor('int64', src.mask, src.shape) });
       const data = res.first_token_states!.data as Float32Array;
       rows.forEach((r, i) => {
         for (let l = 0; l < this.layers; l++) out[l]!.set(data.subarray((i * this.layers + l) * this.hidden, (i * this.layers + l + 1) * this.hidden), r * this.hidden);

@@ -35,11 +35,6 @@ function describe(m: Seq2SeqFolder): Seq2SeqInfo {
 }
 
 /**
- * An encoder-decoder checkpoint (T5 or BART/PLBART) as two sessions, encoder and decoder+head, for
- * inspection and greedy generation. (Generation here re-runs the decoder over the whole prefix at each
- * step; the decoder-with-cache graph is the runtime's next step.)
- */
-/**
  * Whether a model's inference graphs use onnxruntime's fused attention (MultiHeadAttention): T5 without graph
  * rewrites, on the CPU provider (measured there: `npm run bench -- attention`, 0.84-0.96x the composed
  * attention's time; other providers keep the composed form, which every one of them runs), unless
@@ -49,6 +44,11 @@ export function fusedAttentionFor(model: ModelFolder, provider: string | undefin
   return model.kind === 't5' && !(model.graphTransforms?.length) && (provider ?? 'cpu') === 'cpu' && process.env.CHANGELING_FUSED_ATTENTION !== '0';
 }
 
+/**
+ * An encoder-decoder checkpoint (T5 or BART/PLBART) as two sessions, encoder and decoder+head, for
+ * inspection and greedy generation. (Generation here re-runs the decoder over the whole prefix at each
+ * step; the decoder-with-cache graph is the runtime's next step.)
+ */
 export class Seq2SeqRunner {
   readonly info: Seq2SeqInfo;
 
@@ -73,11 +73,11 @@ export class Seq2SeqRunner {
       : { layers: model.config.decoderLayers, heads: model.config.decoderHeads, headDim: model.config.dModel / model.config.decoderHeads };
     const maxLength = o.maxLength ?? 2048;
     const precision = resolvePrecision(o.precision, model.kind, o.provider);
-    const g = await cachedGraphs(`${model.kind}-${precision === 'int8' ? 'int8-' : ''}${modelFingerprint(model.dir, model.weightsPath, { maxLength, precision, fused: fusedAttentionFor(model, o.provider), extra: model.cacheExtra ?? null })}`, async () => {
+    // Fused attention where nothing rewrites the graphs afterwards (the rewrites find attention by its parts).
+    const fusedAttention = fusedAttentionFor(model, o.provider);
+    const g = await cachedGraphs(`${model.kind}-${precision === 'int8' ? 'int8-' : ''}${modelFingerprint(model.dir, model.weightsPath, { maxLength, precision, fused: fusedAttention, extra: model.cacheExtra ?? null })}`, async () => {
       const weights = await model.loadWeights();
       const mo = { maxLength };
-      // Fused attention where nothing rewrites the graphs afterwards (the rewrites find attention by its parts).
-      const fusedAttention = fusedAttentionFor(model, o.provider);
       const enc = (b: GraphBuilder, w: GraphWeights, ids: Tensor, mask: Tensor) => (model.kind === 't5' ? t5Encoder(b, model.config, w, ids, mask, { ...mo, fusedAttention }) : bartEncoder(b, model.config, w, ids, mask));
       const dec = (b: GraphBuilder, w: GraphWeights, d: Tensor, h: Tensor, mask: Tensor) => (model.kind === 't5' ? t5Decoder(b, model.config, w, d, h, mask, mo) : bartDecoder(b, model.config, w, d, h, mask));
       const eb = new GraphBuilder('encoder');

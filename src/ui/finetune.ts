@@ -54,15 +54,15 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
   const run = async (root: string, choice: Choice): Promise<{ code: number; report: string }> => {
     const model = await modelFor(choice.task, context.globalStorageUri);
     const report = join(await repoDataDir(await openRepository(root)), 'reports', `${choice.task}-${choice.method}`);
-    const args = [cli, 'finetune', '--task', choice.task, '--method', choice.method, '--model', model, '--repo', root, '--report', report, '--json-events'];
+    const args = ['finetune', '--task', choice.task, '--method', choice.method, '--model', model, '--repo', root, '--report', report, '--json-events'];
     if (choice.quick) args.push('--quick');
     const threads = settings().finetuneThreads;
     if (threads > 0) args.push('--threads', String(threads));
     if (settings().provider !== 'auto') args.push('--provider', settings().provider);
-    log.info(`finetune: ${args.slice(1).join(' ')}`);
+    log.info(`finetune: ${args.join(' ')}`);
     return withCancellableProgress(`fine-tuning ${choice.task === 'cmg' ? 'commit messages' : 'risk'} (${choice.method}${choice.quick ? ', quick' : ''})`, (progress) =>
       new Promise((resolve) => {
-        const child = runCliChild(cli, args.slice(1), {
+        const child = runCliChild(cli, args, {
           cwd: root,
           signal: progress.signal,
           onLine: (line) => {

@@ -1,5 +1,7 @@
 import { rangeArgs } from '../../git/revisions.js';
 import { existsSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { replaceDirectory } from '../../util/atomicFile.js';
 import { join, resolve } from 'node:path';
 import defaultModelJson from '../../../models/jitdp-default.json' with { type: 'json' };
 import { FeatureState, changeInput, stagedChangeInput, type ExpertFeatures } from '../../git/expertFeatures.js';
@@ -99,6 +101,15 @@ export async function loadRiskModel(repo: Repository | null, explicit?: string):
   }
   const f = parseLinearModel(defaultModelJson, 'the embedded default model');
   return { kind: 'linear', source: 'embedded default', threshold: f.model.threshold, info: f.info, linear: f.model };
+}
+
+/**
+ * Saves a folder model (neural or CC2Vec) to `dest` as a whole; when `dest` is the repository's own model
+ * (`live`), the file of an earlier linear model goes once the new folder is complete.
+ */
+export async function saveFolderModel(dest: string, live: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  await replaceDirectory(dest, write);
+  if (dest === live) await rm(`${live}.json`, { force: true });
 }
 
 /** A loaded model's metrics on some dataset commits (a split). */

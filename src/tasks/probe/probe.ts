@@ -39,14 +39,24 @@ export interface ProbeRun {
   best: { layer: number; test: number };
 }
 
-export async function runProbe(data: ProbeData, o: ProbeOptions): Promise<ProbeRun> {
-  const input = o.input ?? 'study';
-  const seqLength = o.seqLength ?? 512;
+/** A model (with its adapter) opened for probing: its layer-state session and tokenizer, for any number of tasks. */
+export interface ProbeModel {
+  runner: LayerStateRunner;
+  tok: CodeTokenizer;
+}
+
+export async function openProbeModel(o: Pick<ProbeOptions, 'model' | 'adapter' | 'provider' | 'onProgress'>): Promise<ProbeModel> {
   let folder = await loadModelFolder(o.model);
   if (o.adapter) folder = await withAdapter(folder, o.adapter);
   const tok = await CodeTokenizer.fromFolder(o.model);
   o.onProgress?.('building the layer-state graph');
-  const runner = await LayerStateRunner.create(folder, { provider: o.provider });
+  return { runner: await LayerStateRunner.create(folder, { provider: o.provider }), tok };
+}
+
+export async function runProbe(data: ProbeData, o: ProbeOptions, opened?: ProbeModel): Promise<ProbeRun> {
+  const input = o.input ?? 'study';
+  const seqLength = o.seqLength ?? 512;
+  const { runner, tok } = opened ?? (await openProbeModel(o));
   const ids = data.examples.map((e) => probeInputIds(tok, e.text, { input, seqLength }));
   const states = await runner.firstTokenStates(ids, { batch: o.batch, signal: o.signal, onProgress: (i, n) => o.onProgress?.(`layer states: ${i} of ${n} examples`) });
   const y = data.examples.map((e) => data.labels.indexOf(e.label));

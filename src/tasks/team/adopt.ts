@@ -3,12 +3,12 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
-import { replaceDirectory, writeFileAtomic } from '../../util/atomicFile.js';
+import { writeFileAtomic } from '../../util/atomicFile.js';
 import { readJsonFile } from '../../util/jsonFile.js';
 import { calibrate, calibrated } from '../jitdp/calibration.js';
 import { jitdpDataset } from '../jitdp/dataset.js';
 import { NeuralRisk, loadNeural, saveNeural } from '../jitdp/neural.js';
-import { evaluateRiskModel, loadRiskModel, repoModelPath, riskAdoption } from '../jitdp/risk.js';
+import { evaluateRiskModel, loadRiskModel, repoModelPath, riskAdoption, saveFolderModel } from '../jitdp/risk.js';
 import type { Repository } from '../../git/repository.js';
 import { readAdapter } from '../../peft/files.js';
 import { ChangelingError } from '../../util/errors.js';
@@ -110,9 +110,7 @@ export async function adoptJitdpModel(repo: Repository, o: AdoptOptions): Promis
     if (verdict.adopted) {
       saved = await repoModelPath(repo);
       const info = { ...m.info, adoptedAt: new Date().toISOString(), adoptedFrom: o.adapter, repo: repo.root, head: repo.head, validation: metrics };
-      await replaceDirectory(saved, (tmp) => saveNeural(tmp, { ...m, ...cal }, info));
-      // The file of an earlier linear model goes after the new folder is complete.
-      await rm(`${saved}.json`, { force: true });
+      await saveFolderModel(saved, saved, (tmp) => saveNeural(tmp, { ...m, ...cal }, info));
     }
     return { adapter: o.adapter, model, validation: { commits: data.validation.length, buggy: data.validation.filter((c) => c.label === 1).length, metrics, inUse: inUse.source, inUseMetrics }, adopted: verdict.adopted, reason: verdict.reason, saved };
   } finally {
