@@ -18,6 +18,7 @@ import { robertaModel, t5Config, t5Shapes, writeModel } from './infer.js';
 /** One side of a training measurement in its own process: seconds per step, tokens/s, peak RSS. */
 export async function trainWorker(args: string[]): Promise<Record<string, unknown>> {
   const [dir, method, r, batch, src, tgt, runs] = [args[0]!, args[1]!, Number(args[2]), Number(args[3]), Number(args[4]), Number(args[5]), Number(args[6])];
+  const recomputeAttention = args[7] === 'recompute';
   const model = await loadModelFolder(dir);
   const weights = await model.loadWeights();
   const b = new GraphBuilder('bench-train');
@@ -52,8 +53,11 @@ export async function trainWorker(args: string[]): Promise<Record<string, unknow
       params.push({ tensor: l.a, init: init.a, decay: true }, { tensor: l.b, init: init.b, decay: true });
     }
   }
-  const s = await TrainSession.create(b, loss, params, { lr: 1e-4, weightDecay: 0.01, clipNorm: 1 });
+  const s = await TrainSession.create(b, loss, params, { lr: 1e-4, weightDecay: 0.01, clipNorm: 1, recomputeAttention });
+  const mib = () => `max ${Math.round(process.resourceUsage().maxRSS / 1024)} now ${Math.round(process.memoryUsage().rss / 2 ** 20)}`;
+  if (process.env.CHANGELING_BENCH_RSS) process.stderr.write(`after create: ${mib()}\n`);
   await s.step(feeds);
+  if (process.env.CHANGELING_BENCH_RSS) process.stderr.write(`after step 1: ${mib()}\n`);
   let best = Infinity;
   for (let i = 0; i < runs; i++) {
     const t = performance.now();
@@ -85,15 +89,18 @@ export async function trainBench(args: string[]): Promise<Record<string, unknown
       else robertaModel(dir, 1);
     }
     const a = [dir, c.method, String(c.r), String(c.batch), String(c.src), String(c.tgt), '2'];
-    const ours = spawnSync(process.execPath, [resolve('dist/bench.mjs'), 'train-worker', ...a], { encoding: 'utf8', maxBuffer: 1 << 24 });
-    if (ours.status !== 0) throw new Error(`changeling side failed: ${ours.stderr.slice(-3000)}`);
     const py = spawnSync(python, [resolve('bench/torch_train.py'), ...a, String(cpus().length)], { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (py.status !== 0) throw new Error(`PyTorch side failed: ${py.stderr.slice(-3000)}`);
-    const o = JSON.parse(ours.stdout.trim().split('\n').at(-1)!);
     const t = JSON.parse(py.stdout.trim().split('\n').at(-1)!);
-    const row = { ...c, changeling: o, pytorchPeft: t, speedup: o.tokensPerSecond / t.tokensPerSecond, memoryRatio: o.peakRssMiB / t.peakRssMiB };
-    results.push(row);
-    process.stderr.write(`${c.name.padEnd(20)} changeling ${Math.round(o.tokensPerSecond)} tok/s (${o.peakRssMiB} MiB)  pytorch+peft ${Math.round(t.tokensPerSecond)} tok/s (${Math.round(t.peakRssMiB)} MiB)  speed ${row.speedup.toFixed(2)}x, memory ${row.memoryRatio.toFixed(2)}x\n`);
+    // Changeling twice: attention probabilities kept for the backward, and recomputed in it.
+    for (const attention of ['keep', 'recompute']) {
+      const ours = spawnSync(process.execPath, [resolve('dist/bench.mjs'), 'train-worker', ...a, attention], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      if (ours.status !== 0) throw new Error(`changeling side failed: ${ours.stderr.slice(-3000)}`);
+      const o = JSON.parse(ours.stdout.trim().split('\n').at(-1)!);
+      const row = { ...c, attention, changeling: o, pytorchPeft: t, speedup: o.tokensPerSecond / t.tokensPerSecond, memoryRatio: o.peakRssMiB / t.peakRssMiB };
+      results.push(row);
+      process.stderr.write(`${c.name.padEnd(20)} ${attention.padEnd(9)} changeling ${Math.round(o.tokensPerSecond)} tok/s (${o.peakRssMiB} MiB)  pytorch+peft ${Math.round(t.tokensPerSecond)} tok/s (${Math.round(t.peakRssMiB)} MiB)  speed ${row.speedup.toFixed(2)}x, memory ${row.memoryRatio.toFixed(2)}x\n`);
+    }
   }
   if (!process.env.CHANGELING_KEEP_BENCH_MODELS) rmSync(root, { recursive: true, force: true });
   return { bench: 'train', date: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', node: process.version }, tokens: 'batch x (input + label tokens) per step', results, goal: 'speedup >= 2 at memoryRatio <= 1' };

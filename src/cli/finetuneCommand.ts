@@ -5,6 +5,7 @@ import { finetuneCmg } from '../tasks/finetune/cmg.js';
 import { finetuneJitdp } from '../tasks/finetune/jitdp.js';
 import { reportMarkdown, writeReport } from '../tasks/finetune/report.js';
 import type { FinetuneMethod, FinetuneOptions, FinetuneTask } from '../tasks/finetune/types.js';
+import { parseRecomputeMode } from '../train/memory.js';
 import { ChangelingError } from '../util/errors.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
@@ -26,6 +27,9 @@ export const FINETUNE_HELP = `changeling finetune --task cmg|jitdp [--method lor
   --quick        a smoke run: a slice of the history and a few steps (minutes)
   --adopt auto|always|never   (default auto: only when it beats the untuned model on validation)
   --epochs N --batch N --lr X --max-length N --seed N --eval-cap N --threads N --provider NAME
+  --recompute auto|attention|none   memory-lean training (attention recomputed in the backward, no
+                 memory arena): less memory, the same gradients, a slower step; default auto: when memory
+                 is short (see "changeling train --help")
   --json         the whole result as JSON (progress stays on stderr)`;
 
 export async function finetuneCommand(argv: string[]): Promise<number> {
@@ -34,7 +38,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
     options: {
       repo: { type: 'string' }, task: { type: 'string' }, method: { type: 'string', default: 'lora' }, model: { type: 'string' }, report: { type: 'string' },
       quick: { type: 'boolean', default: false }, adopt: { type: 'string', default: 'auto' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
-      'max-length': { type: 'string' }, seed: { type: 'string' }, 'eval-cap': { type: 'string' }, threads: { type: 'string' }, provider: { type: 'string' },
+      'max-length': { type: 'string' }, seed: { type: 'string' }, 'eval-cap': { type: 'string' }, threads: { type: 'string' }, provider: { type: 'string' }, recompute: { type: 'string' },
       json: { type: 'boolean', default: false }, 'json-events': { type: 'boolean', default: false },
     },
   });
@@ -49,7 +53,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
     task: values.task as FinetuneTask, method: values.method as FinetuneMethod, model: values.model ? resolve(values.model) : undefined, quick: values.quick,
     adopt: values.adopt as FinetuneOptions['adopt'], epochs: parseCount('epochs', values.epochs), batch: parseCount('batch', values.batch), lr,
     maxLength: parseCount('max-length', values['max-length']), seed: parseCount('seed', values.seed), evalCap: parseCount('eval-cap', values['eval-cap']),
-    threads: parseCount('threads', values.threads), provider: values.provider, signal: interruptSignal(),
+    threads: parseCount('threads', values.threads), provider: values.provider, recompute: parseRecomputeMode(values.recompute), signal: interruptSignal(),
     onEvent: (e) => {
       // --json-events: one JSON line per event on stderr, for the extension's progress.
       if (values['json-events']) process.stderr.write(JSON.stringify(e) + '\n');

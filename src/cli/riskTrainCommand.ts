@@ -12,9 +12,10 @@ import { Cc2VecRisk, saveCc2Vec, trainCc2Vec } from '../tasks/jitdp/cc2vec.js';
 import { describeRiskModel, evaluateRiskModel, loadRiskModel, repoModelPath, riskAdoption, saveFolderModel } from '../tasks/jitdp/risk.js';
 import type { TrainEvent } from '../train/trainLoop.js';
 import { ChangelingError } from '../util/errors.js';
+import { parseRecomputeMode } from '../train/memory.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
-export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--model jitline|cc2vec | --encoder DIR [--method lora|adapter|prefix] [--max-length N]] [--epochs N] [--adopt auto|always|never] [--out PATH] [--json]
+export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--model jitline|cc2vec | --encoder DIR [--method lora|adapter|prefix] [--max-length N] [--recompute auto|attention|none]] [--epochs N] [--adopt auto|always|never] [--out PATH] [--json]
 
   Trains a risk model on the repository's own history: SZZ labels, time-ordered 80/10/10 splits, the
   JITLine-style model (code tokens + expert features), or with --encoder the JIT-Fine-style neural model
@@ -27,13 +28,15 @@ export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--model jit
   use); always: replace it anyway; never: keep it. An adopted model is saved in the repository's git folder
   (changeling/risk-model[.json]); --out writes the new model there instead, whatever the verdict, and changes
   nothing in use. A history with fewer than --min-commits (200) training commits or fewer than 20 buggy ones
-  is too thin: nothing is saved and the model in use stays.`;
+  is too thin: nothing is saved and the model in use stays. --recompute attention: memory-lean training of the
+  neural model (attention recomputed in the backward, no memory arena: less memory, the same gradients, a
+  slower step); default auto: lean when memory is short.`;
 
 export async function riskTrainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {
-      repo: { type: 'string' }, model: { type: 'string', default: 'jitline' }, encoder: { type: 'string' }, method: { type: 'string', default: 'lora' }, epochs: { type: 'string' }, 'max-length': { type: 'string' },
+      repo: { type: 'string' }, model: { type: 'string', default: 'jitline' }, encoder: { type: 'string' }, method: { type: 'string', default: 'lora' }, epochs: { type: 'string' }, 'max-length': { type: 'string' }, recompute: { type: 'string' },
       out: { type: 'string' }, 'min-commits': { type: 'string' }, adopt: { type: 'string', default: 'auto' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false },
     },
   });
@@ -79,7 +82,7 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
     let write: (dir: string, info: Record<string, unknown>) => Promise<void>;
     if (values.encoder) {
       progress.update('training the neural model...', true);
-      const m = await trainNeural(data.train, data.validation, { encoder: resolve(values.encoder), method: values.method as NeuralMethod, epochs: parseCount('epochs', values.epochs), maxLength: parseCount('max-length', values['max-length']), signal, onEvent });
+      const m = await trainNeural(data.train, data.validation, { encoder: resolve(values.encoder), method: values.method as NeuralMethod, epochs: parseCount('epochs', values.epochs), maxLength: parseCount('max-length', values['max-length']), recompute: parseRecomputeMode(values.recompute), signal, onEvent });
       scorer = await NeuralRisk.create(m);
       write = (dir, i) => saveNeural(dir, m, i);
     } else {

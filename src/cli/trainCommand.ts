@@ -4,6 +4,7 @@ import { trainAdapter, type Method } from '../peft/trainAdapter.js';
 import { loadModelFolder } from '../models/modelFolder.js';
 import { effectiveProfile, parseInputFormat, writeProfile } from '../tasks/cmg/profile.js';
 import { ChangelingError } from '../util/errors.js';
+import { parseRecomputeMode } from '../train/memory.js';
 import { interruptSignal, printJson, writeOut } from './io.js';
 
 export const TRAIN_HELP = `changeling train --model DIR --method lora|adapter|prefix|fmft --data FILE.jsonl --out DIR [options]
@@ -29,6 +30,11 @@ export const TRAIN_HELP = `changeling train --model DIR --method lora|adapter|pr
   --input-format F         for T5/BART: the input format the data was made in (commitchronicle,
                            commitchronicle-codereviewer, study), written into what is saved (changeling.json)
                            so that suggest feeds it the same way; default: the base model's
+  --recompute auto|attention|none   memory-lean training: attention probabilities recomputed in the
+                           backward instead of kept (batch x heads x length^2 x 4 bytes per attention) and
+                           no memory arena; the same gradients, a slower step (LoRA CodeBERT-base at 8 x
+                           512: 0.87x the peak memory, 0.73x the speed). Default auto: lean when the
+                           probabilities would take more than an eighth of the free memory
   --json                   print {"steps": [{"step", "loss"}...], "out", ...}`;
 
 const num = (name: string, v: string | undefined): number | undefined => {
@@ -48,7 +54,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'no-clip': { type: 'boolean', default: false }, schedule: { type: 'string' }, init: { type: 'string' },
       r: { type: 'string' }, alpha: { type: 'string' }, 'lora-dropout': { type: 'string' }, targets: { type: 'string' }, rslora: { type: 'boolean', default: false },
       'adapter-size': { type: 'string' }, 'prefix-tokens': { type: 'string' }, 'peft-prefix': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
-      'input-format': { type: 'string' },
+      'input-format': { type: 'string' }, recompute: { type: 'string' },
     },
   });
   for (const k of ['model', 'method', 'data', 'out'] as const) if (!values[k]) throw new ChangelingError('usage', `train needs --${k}`);
@@ -62,7 +68,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     init: values.init ? resolve(values.init) : undefined,
     lora: { r: num('r', values.r), alpha: num('alpha', values.alpha), dropout: num('lora-dropout', values['lora-dropout']), targets: values.targets?.split(',').map((t) => t.trim()).filter(Boolean), rslora: values.rslora },
     adapterSize: num('adapter-size', values['adapter-size']), prefixTokens: num('prefix-tokens', values['prefix-tokens']), peftPrefix: values['peft-prefix'],
-    signal: interruptSignal(),
+    recompute: parseRecomputeMode(values.recompute), signal: interruptSignal(),
     onStep: values.json ? undefined : (step, loss) => process.stderr.write(`step ${step}: loss ${loss.toFixed(5)}\n`),
   });
   // What it saves is fed as its data was made: the base model's profile, or the format named here.
@@ -71,6 +77,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
     await writeProfile(r.out, { ...base, ...(inputFormat ? { inputFormat } : {}), source: resolve(values.model!) });
   }
   if (values.json) await printJson(r);
-  else await writeOut(`saved ${values.method} to ${r.out} (${r.trainableParameters.toLocaleString('en')} trainable parameters, ${r.steps.length} steps, ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMiB} MiB)\n`);
+  else await writeOut(`saved ${values.method} to ${r.out} (${r.trainableParameters.toLocaleString('en')} trainable parameters, ${r.steps.length} steps, ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMiB} MiB${r.attention.recomputed ? `, attention recomputed: ${Math.round(r.attention.keptBytes / 2 ** 20)} MiB not kept` : ''})\n`);
   return 0;
 }

@@ -1,6 +1,7 @@
 import { GraphBuilder } from './builder.js';
 import { GraphError, Tensor, isFloat, type Node } from './ir.js';
 import { broadcastAxes } from './shapes.js';
+import { attentionSegments, replaySegment, type AttentionSegment } from './recompute.js';
 
 /**
  * Reverse-mode autodiff over the IR, emitting the backward pass as standard ONNX nodes in the same graph.
@@ -91,7 +92,8 @@ export const VJP: Record<string, Rule> = {
     });
   },
   Slice: (b, g, [x, starts, _ends, axes]) => [() => padBack(b, g, T(x), constInts(b, T(starts)), constInts(b, T(axes))), null, null, null],
-  // One gathered element per output position: its gradient is added back at the index it came from.
+  // One gathered element per output position: its gradient is added back at the index it came from (the dense
+  // form; gradients() keeps it sparse until it must be dense, and LogSoftmax takes it sparse).
   GatherElements: (b, g, [data, idx], _y, n) => [() => b.scatterElementsAdd(b.zerosLike(T(data)), T(idx), g, n.attrs.axis as number), null],
   Gather: (b, g, [data, idx], _y, n) => {
     if ((n.attrs.axis as number) !== 0) throw new GraphError('Gather gradient: only axis 0 (embedding lookup) is supported');
@@ -160,11 +162,27 @@ function constInts(b: GraphBuilder, t: Tensor): number[] {
   return Array.from(init.data as ArrayLike<number | bigint>, (v) => Number(v));
 }
 
+export interface GradientOptions {
+  /**
+   * Recompute each attention's probabilities in its backward instead of keeping the forward's (see
+   * recompute.ts): one [batch, heads, q, k] tensor less per attention for the step, one score product more.
+   */
+  recomputeAttention?: boolean;
+}
+
+/** A gradient that is `updates` scattered (added) along `axis` into zeros: kept unmaterialized while it can be. */
+interface SparseGrad {
+  indices: Tensor;
+  updates: Tensor;
+  axis: number;
+  like: Tensor;
+}
+
 /**
  * Appends the backward pass of scalar `loss` with respect to `wrt` and returns the gradient tensors in
  * the same order (a tensor that does not influence the loss gets zeros).
  */
-export function gradients(b: GraphBuilder, loss: Tensor, wrt: Tensor[]): Tensor[] {
+export function gradients(b: GraphBuilder, loss: Tensor, wrt: Tensor[], o: GradientOptions = {}): Tensor[] {
   if (loss.shape.length !== 0 && !(loss.shape.length === 1 && loss.shape[0] === 1)) throw new GraphError(`gradients: the loss must be a scalar, got ${loss}`);
   // Forward: which tensors have a trainable tensor upstream.
   const requires = new Set<Tensor>(wrt);
@@ -174,25 +192,83 @@ export function gradients(b: GraphBuilder, loss: Tensor, wrt: Tensor[]): Tensor[
     if (n.inputs.some((t) => t && requires.has(t))) for (const o of n.outputs) if (isFloat(o.dtype)) requires.add(o);
   }
   const grads = new Map<Tensor, Tensor>();
+  // A gathered tensor's gradient (the cross-entropy's label log-probabilities) stays sparse until it meets
+  // another gradient, a rule that needs it dense, or LogSoftmax, which takes it as it is (no [.., vocab]
+  // zeros tensor and no dense sum of it).
+  const sparse = new Map<Tensor, SparseGrad>();
+  const dense = (s: SparseGrad, into?: Tensor) => b.scatterElementsAdd(into ?? b.zerosLike(s.like), s.indices, s.updates, s.axis);
   grads.set(loss, b.constant(1, loss.dtype, loss.shape as number[]));
   const accumulate = (t: Tensor, g: Tensor) => {
     const prev = grads.get(t);
-    grads.set(t, prev ? b.add(prev, g) : g);
+    const sum = prev ? b.add(prev, g) : g;
+    const s = sparse.get(t);
+    sparse.delete(t);
+    grads.set(t, s ? dense(s, sum) : sum);
+  };
+  const gradOf = (t: Tensor): Tensor | undefined => {
+    const s = sparse.get(t);
+    if (!s) return grads.get(t);
+    sparse.delete(t);
+    const g = dense(s);
+    grads.set(t, g);
+    return g;
+  };
+  const segments = o.recomputeAttention ? attentionSegments(nodes) : new Map<Tensor, AttentionSegment>();
+  const replayed = new Map<Tensor, Tensor>();
+  const replay = (t: Tensor | null, g: Tensor): Tensor | null => {
+    const seg = t && segments.get(t);
+    if (!seg) return t;
+    let r = replayed.get(seg.probs);
+    if (!r) replayed.set(seg.probs, (r = b.within(`recompute/${seg.probs.name}`, () => replaySegment(b, seg, g))));
+    return r;
   };
   // Backward: reverse topological order (the builder appends nodes in a valid order).
   for (let i = nodes.length - 1; i >= 0; i--) {
     const n = nodes[i]!;
     const y = n.outputs[0]!;
-    const g = grads.get(y);
-    if (!g || !n.inputs.some((t) => t && requires.has(t))) continue;
+    if (!n.inputs.some((t) => t && requires.has(t)) || !(grads.has(y) || sparse.has(y))) continue;
+    const sg = sparse.get(y);
+    if (n.op === 'LogSoftmax' && sg && sg.axis === n.attrs.axis && !grads.has(y)) {
+      // d logits = g - softmax * sum(g) with g sparse: the (small) sum is the updates' own, and the updates
+      // are added in place into -softmax * sum. The same values as the dense rule, to the bit.
+      sparse.delete(y);
+      const x = n.inputs[0]!;
+      if (requires.has(x)) accumulate(x, b.within(`grad/${y.name}`, () => dense(sg, b.mul(b.exp(y), b.neg(b.reduceSum(sg.updates, [sg.axis]))))));
+      continue;
+    }
+    if (n.op === 'GatherElements') {
+      // Its gradient is the output's, added back where each element came from: into the data's gradient
+      // so far, or kept sparse while there is none.
+      const x = n.inputs[0]!;
+      const s: SparseGrad = { indices: n.inputs[1]!, updates: gradOf(y)!, axis: n.attrs.axis as number, like: x };
+      if (!requires.has(x)) continue;
+      const prev = gradOf(x);
+      if (prev) grads.set(x, dense(s, prev));
+      else sparse.set(x, s);
+      continue;
+    }
+    const g = gradOf(y)!;
     const rule = VJP[n.op];
     if (!rule) throw new GraphError(`no gradient rule for ${n.op} (${y.name})`);
-    const thunks = b.within(`grad/${y.name}`, () => rule(b, g, n.inputs, y, n));
+    const thunks = b.within(`grad/${y.name}`, () => rule(b, g, n.inputs.map((x) => replay(x, g)), replay(y, g)!, n));
     n.inputs.forEach((x, k) => {
       const thunk = thunks[k];
       if (!x || !thunk || !requires.has(x)) return;
       accumulate(x, b.within(`grad/${y.name}`, thunk));
     });
   }
-  return wrt.map((w) => grads.get(w) ?? b.zerosLike(w));
+  const out = wrt.map((w) => gradOf(w) ?? b.zerosLike(w));
+  if (replayed.size) dropUnread(b, nodes.length, out);
+  return out;
+}
+
+/** Removes backward nodes (those after the first `from`) whose outputs nothing reads: replays no rule used. */
+function dropUnread(b: GraphBuilder, from: number, results: Tensor[]): void {
+  for (;;) {
+    const read = new Set<Tensor>([...b.outputs, ...results]);
+    for (const n of b.nodes) for (const t of n.inputs) if (t) read.add(t);
+    const keep = b.nodes.filter((n, i) => i < from || n.outputs.some((t) => read.has(t)));
+    if (keep.length === b.nodes.length) return;
+    b.nodes.splice(0, b.nodes.length, ...keep);
+  }
 }

@@ -15,6 +15,8 @@ export interface AdamWOptions {
   schedule?: { kind: 'constant' } | { kind: 'linear'; warmup: number; total: number };
   /** Micro-batches per update (gradient accumulation); 1 for none. */
   accumulate?: number;
+  /** Recompute attention probabilities in the backward instead of keeping them (gradients' option). */
+  recomputeAttention?: boolean;
 }
 
 export interface TrainParam {
@@ -42,7 +44,7 @@ export function buildTrainStep(b: GraphBuilder, loss: Tensor, params: TrainParam
   const eps = o.eps ?? 1e-8;
   const wd = o.weightDecay ?? 0;
   const k = o.accumulate ?? 1;
-  const grads = gradients(b, loss, params.map((p) => p.tensor));
+  const grads = gradients(b, loss, params.map((p) => p.tensor), { recomputeAttention: o.recomputeAttention });
 
   b.within('optimizer', () => {
     const step = b.input('step', 'float32', []);

@@ -8,6 +8,7 @@ import { initJitFineHead } from '../models/heads.js';
 import { CodeTokenizer } from '../models/tokenizer.js';
 import { ort } from '../runtime/session.js';
 import { seededRandom, padBatch } from '../train/batching.js';
+import { decideRecompute, type RecomputeMode } from '../train/memory.js';
 import { TrainSession } from '../train/trainSession.js';
 import { trainLoop } from '../train/trainLoop.js';
 import { ChangelingError, fileError } from '../util/errors.js';
@@ -56,6 +57,8 @@ export interface TrainOptions {
   /** Execution provider and threads for the train step. */
   provider?: string;
   threads?: number;
+  /** Attention probabilities recomputed in the backward: `auto` (default) when memory is short (train/memory.ts). */
+  recompute?: RecomputeMode;
 }
 
 interface Example {
@@ -120,6 +123,8 @@ export interface TrainResult {
   trainableParameters: number;
   seconds: number;
   peakRssMiB: number;
+  /** Whether attention was recomputed in the backward, and what keeping it would have held (bytes). */
+  attention: { recomputed: boolean; keptBytes: number };
 }
 
 /** The method and its settings: an --init adapter's own config when continuing one, else the options' (with the defaults). */
@@ -162,8 +167,12 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   const loss = g.loss!;
   const params = g.params;
   const saveConfig = g.config;
-  const steps = o.steps ?? (o.epochs ? Math.ceil(data.length / (o.batch ?? 8)) * o.epochs : 100);
+  const batchSize = o.batch ?? 8;
+  const steps = o.steps ?? (o.epochs ? Math.ceil(data.length / batchSize) * o.epochs : 100);
+  const longest = (f: (e: Example) => number) => Math.max(1, ...data.map(f));
+  const memory = decideRecompute(o.recompute, b, { batch: batchSize, src: longest((e) => e.input.length), tgt: longest((e) => e.labels?.length ?? 0) });
   const session = await TrainSession.create(b, loss, params, {
+    recomputeAttention: memory.recompute,
     lr: o.lr ?? (o.method === 'fmft' ? 2e-5 : o.method === 'lora' ? 1e-4 : 5e-4),
     weightDecay: o.weightDecay ?? 0.01,
     clipNorm: o.clip === undefined ? 1.0 : o.clip,
@@ -198,7 +207,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   const log: Array<{ step: number; loss: number }> = [];
   const t0 = performance.now();
   await trainLoop({
-    session, train: data, batchSize: o.batch ?? 8, maxSteps: steps, seed, signal: o.signal, toFeeds,
+    session, train: data, batchSize, maxSteps: steps, seed, signal: o.signal, toFeeds,
     checkpoint: o.checkpoint, checkpointEvery: o.checkpoint ? (o.checkpointEvery ?? 50) : undefined,
     lengthOf: (e) => e.input.length,
     onEvent: (e) => {
@@ -229,5 +238,5 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     await writeAdapter(o.out, saveConfig!, pick(true), Object.keys(extra).length ? { 'extra_trainable.safetensors': encodeSafetensors(extra, { format: 'pt' }) } : {});
   }
   if (!existsSync(o.out)) throw new ChangelingError('io', `nothing was written to ${o.out}`);
-  return { steps: log, out: o.out, trainableParameters: params.reduce((n, p) => n + p.init.length, 0), seconds, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) };
+  return { steps: log, out: o.out, trainableParameters: params.reduce((n, p) => n + p.init.length, 0), seconds, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), attention: { recomputed: memory.recompute, keptBytes: memory.attentionBytes } };
 }

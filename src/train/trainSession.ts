@@ -35,7 +35,7 @@ export class TrainSession {
 
   static async create(b: GraphBuilder, loss: Tensor, params: ParamSpec[], o: AdamWOptions, so: SessionOptions = {}): Promise<TrainSession> {
     buildTrainStep(b, loss, params, o);
-    const session = await createSession(serialize(b), { ...so, training: true });
+    const session = await createSession(serialize(b), { ...so, training: true, lean: so.lean ?? o.recomputeAttention });
     const rt = await ort();
     const state: Record<string, OrtTensor> = {};
     const k = o.accumulate ?? 1;

@@ -140,7 +140,7 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   await claimCheckpoint(checkpoint, { model: modelDir, method: o.method, data: hashOf(rows), lr, batch, steps, seed: o.seed ?? 42, maxInput: base.maxInput, format: base.profile.inputFormat }, emit);
   const trained = await trainAdapter({
     model: modelDir, method: o.method, data, out: `${out}.new`, steps, batch, seed: o.seed ?? 42, schedule: 'linear', maxSourceLength: base.maxInput, maxTargetLength: maxTarget,
-    lr, lora: { r: 8, alpha: 32 }, signal: o.signal, provider: o.provider, threads: o.threads,
+    lr, lora: { r: 8, alpha: 32 }, signal: o.signal, provider: o.provider, threads: o.threads, recompute: o.recompute,
     checkpoint, checkpointEvery: Math.max(5, Math.min(50, Math.floor(steps / 5))),
     onStep: (step, loss) => {
       losses.push({ step, loss });

@@ -53,7 +53,7 @@ export async function finetuneJitdp(repo: Repository, options: FinetuneOptions):
   await writeFileAtomic(join(work, 'run.json'), JSON.stringify({ task: 'jitdp', method: o.method, model: o.model, quick: !!o.quick }) + '\n');
   await claimCheckpoint(checkpoint, { model: o.model, method: o.method, data: hashOf(train.map((c) => `${c.sha}:${c.label}`).join(',')), lr: o.lr ?? null, batch, epochs, seed: o.seed ?? null, maxLength: o.maxLength ?? (o.quick ? 128 : 512) }, emit);
   const m = await trainNeural(train, validation, {
-    encoder: o.model, method: o.method, epochs, batch, lr: o.lr, maxLength: o.maxLength ?? (o.quick ? 128 : 512), seed: o.seed, signal: o.signal, checkpoint, provider: o.provider, threads: o.threads,
+    encoder: o.model, method: o.method, epochs, batch, lr: o.lr, maxLength: o.maxLength ?? (o.quick ? 128 : 512), seed: o.seed, signal: o.signal, checkpoint, provider: o.provider, threads: o.threads, recompute: o.recompute,
     onEvent: (e) => {
       if (e.kind === 'step') {
         losses.push({ step: e.step, loss: e.loss });

@@ -1,3 +1,4 @@
+import type { RecomputeMode } from '../../train/memory.js';
 import type { CmgMetrics } from '../../eval/cmgMetrics.js';
 import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
 
@@ -23,6 +24,8 @@ export interface FinetuneOptions {
   adopt?: 'auto' | 'always' | 'never';
   provider?: string;
   threads?: number;
+  /** Attention recomputed in the backward: auto (default), attention or none. */
+  recompute?: RecomputeMode;
   signal?: AbortSignal;
   onEvent?: (e: FinetuneEvent) => void;
 }

@@ -11,6 +11,7 @@ import { isLayerNorm } from '../../peft/adapter/inject.js';
 import { buildTuningGraph, defaultTuning, tuningOf, type Tuning } from '../../peft/tuningGraph.js';
 import { initJitFineHead, isJitFineHead } from '../../models/heads.js';
 import { loadSafetensors, type WeightMap } from '../../models/weights.js';
+import { decideRecompute, type RecomputeMode } from '../../train/memory.js';
 import { TrainSession } from '../../train/trainSession.js';
 import { createSession, ort } from '../../runtime/session.js';
 import { resolvePrecision } from '../../runtime/precision.js';
@@ -65,6 +66,8 @@ export interface NeuralOptions {
   checkpoint?: string;
   provider?: string;
   threads?: number;
+  /** Attention recomputed in the backward (default auto: when memory is short). */
+  recompute?: RecomputeMode;
 }
 
 export interface NeuralJitdp extends FeatureScaling, Calibration {
@@ -183,7 +186,9 @@ export async function trainNeural(train: readonly JitdpCommit[], validation: rea
   const batch = o.batch ?? 16;
   const epochs = o.epochs ?? 3;
   const stepsPerEpoch = Math.ceil(trainEx.length / batch);
+  const longest = Math.max(1, ...trainEx.map((e) => e.ids.length));
   const session = await TrainSession.create(g.b, g.loss!, g.params, {
+    recomputeAttention: decideRecompute(o.recompute, g.b, { batch, src: longest }).recompute,
     lr: o.lr ?? (method === 'lora' ? 1e-3 : 5e-4),
     weightDecay: 0.01,
     clipNorm: 1.0,

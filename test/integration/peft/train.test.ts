@@ -98,6 +98,25 @@ test('changeling train: clear errors for bad data and options', () => {
   assert.match(r.stderr, /--method must be lora, adapter, prefix or fmft/);
   r = train('--model', join(GOLDENS, 'roberta-tiny'), '--method', 'prefix', '--data', bad, '--out', join(tempDir(), 'x'));
   assert.notEqual(r.status, 0);
+  r = train('--model', T5, '--method', 'lora', '--data', dataset(), '--out', join(tempDir(), 'x'), '--recompute', 'sometimes');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--recompute must be auto, attention or none, not "sometimes"/);
+});
+
+test('changeling train --recompute attention: the same losses and the same adapter as keeping attention (LoRA, and prefixes in every attention)', () => {
+  const data = dataset();
+  for (const method of ['lora', 'prefix']) {
+    const [kept, lean] = ['none', 'attention'].map((recompute) => {
+      const out = join(tempDir(), `${method}-${recompute}`);
+      const r = train('--model', T5, '--method', method, '--prefix-tokens', '3', '--data', data, '--out', out, '--steps', '4', '--lr', '5e-3', '--seed', '3', '--recompute', recompute, '--json');
+      assert.equal(r.status, 0, r.stderr);
+      return { out, json: JSON.parse(r.stdout) };
+    });
+    assert.deepEqual([kept!.json.attention.recomputed, lean!.json.attention.recomputed], [false, true]);
+    assert.ok(lean!.json.attention.keptBytes > 0);
+    assert.deepEqual(lean!.json.steps, kept!.json.steps, method);
+    assert.deepEqual(readFileSync(join(lean!.out, 'adapter_model.safetensors')), readFileSync(join(kept!.out, 'adapter_model.safetensors')), method);
+  }
 });
 
 test('unmerged LoRA: one graph, several adapters switched by their inputs, without reloading the base', async () => {
