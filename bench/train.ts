@@ -54,6 +54,7 @@ export async function trainWorker(args: string[]): Promise<Record<string, unknow
     }
   }
   const s = await TrainSession.create(b, loss, params, { lr: 1e-4, weightDecay: 0.01, clipNorm: 1, recomputeAttention });
+  weights.clear(); // as changeling train does: the frozen weights live in onnxruntime now
   const mib = () => `max ${Math.round(process.resourceUsage().maxRSS / 1024)} now ${Math.round(process.memoryUsage().rss / 2 ** 20)}`;
   if (process.env.CHANGELING_BENCH_RSS) process.stderr.write(`after create: ${mib()}\n`);
   await s.step(feeds);

@@ -178,6 +178,8 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     clipNorm: o.clip === undefined ? 1.0 : o.clip,
     schedule: o.schedule === 'linear' ? { kind: 'linear', warmup: 0, total: steps } : { kind: 'constant' },
   }, { provider: o.provider, intraOpThreads: o.threads });
+  // The frozen weights are onnxruntime's now; full fine-tuning reads the file again to save the model.
+  weights.clear();
   const pad = model.config.padTokenId;
   const start = model.kind === 't5' ? model.config.decoderStartTokenId : model.kind === 'bart' ? (model.config.decoderStartTokenId ?? model.config.eosTokenId) : 0;
   const hasDropout = b.inputs.some((t) => t.name === 'dropout_seed');
@@ -222,7 +224,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   const tensors = Object.fromEntries(params.map((p) => [p.tensor.name, { shape: p.tensor.shape as number[], data: session.value(p.tensor.name) }]));
   if (o.method === 'fmft') {
     await mkdir(o.out, { recursive: true });
-    const all = new Map(weights);
+    const all = await model.loadWeights();
     for (const [k, v] of Object.entries(tensors)) all.set(k, v);
     await writeBytesAtomic(join(o.out, 'model.safetensors'), encodeSafetensors(Object.fromEntries(all), { format: 'pt' }));
     // The tokenizer comes along, so that the folder is a complete model for generation.
