@@ -219,8 +219,10 @@ export class Seq2SeqRunner {
     return last;
   }
 
-  /** Keeps the cache rows `rows` (in that order): beam search's reordering. */
+  /** Keeps the cache rows `rows` (in that order): beam search's reordering. No copy when every row keeps its place. */
   async reorder(state: DecodingState, rows: number[]): Promise<void> {
+    const B = state.mask.dims[0]!;
+    if (rows.length === B && rows.every((r, i) => r === i)) return;
     const rt = await ort();
     for (const k of Object.keys(state.past)) state.past[k] = gatherRows(rt, state.past[k]!, rows);
   }
