@@ -94,13 +94,19 @@ function t5Parts(b: GraphBuilder, cfg: T5Config, w: GraphWeights, maxLen: number
   /** Attention over precomputed keys and values [batch, H, k, d_kv]. */
   const attendTo = (x: Tensor, k: Tensor, v: Tensor, prefix: string, bias: Tensor) => {
     if (fused) {
-      const q = linear(x, `${prefix}.q`);
+      let q = linear(x, `${prefix}.q`);
       // MultiHeadAttention does not broadcast the bias over queries: a padding mask [batch, 1, 1, k] is
       // expanded to the block of new tokens (one, or the decoder prompt).
       if (bias.shape[2] === 1) {
+        // Cross-attention: queries are independent of one another, so when the keys and values have one
+        // row for every query row (the beams of one input), the rows become one block of queries
+        // [1, batch x n, inner] that reads the keys and values once. Otherwise the reshape changes nothing.
+        const qShape = b.shapeOf(q);
+        q = b.reshape(q, b.concat([b.slice(b.shapeOf(k), [0], [1], [0]), b.ints([-1, inner])], 0), [`${q.name}_rows`, `${q.name}_queries`, inner]);
         const bs = b.shapeOf(bias);
         const target = b.concat([b.slice(bs, [0], [2], [0]), b.slice(b.shapeOf(q), [1], [2], [0]), b.slice(bs, [3], [4], [0])], 0);
         bias = b.expand(bias, target, [bias.shape[0]!, bias.shape[1]!, q.shape[1]!, bias.shape[3]!]);
+        return linear(b.reshape(mha(q, k, v, bias), qShape, x.shape.slice(0, 2).concat([inner])), `${prefix}.o`);
       }
       return linear(mha(q, k, v, bias), `${prefix}.o`);
     }

@@ -97,10 +97,12 @@ export class Seq2SeqRunner {
       });
       const sb = new GraphBuilder('decoder-step');
       const token = sb.input('decoder_input_ids', 'int64', ['batch', 'new']);
-      const sm = sb.input('attention_mask', 'int64', ['batch', 'src']);
-      const kvShape = (len: string) => ['batch', cache.heads, len, cache.headDim];
-      const cross = Array.from({ length: cache.layers }, (_, i) => ({ key: sb.input(`cross.${i}.key`, 'float32', kvShape('src')), value: sb.input(`cross.${i}.value`, 'float32', kvShape('src')) }));
-      const past = Array.from({ length: cache.layers }, (_, i) => ({ key: sb.input(`past.${i}.key`, 'float32', kvShape('past')), value: sb.input(`past.${i}.value`, 'float32', kvShape('past')) }));
+      // The source side (mask, cross keys and values) has either one row per decoder row or one row for
+      // all of them (the beams of one input share it: 'sources' is 1, and each step reads it once).
+      const sm = sb.input('attention_mask', 'int64', ['sources', 'src']);
+      const kvShape = (rows: string, len: string) => [rows, cache.heads, len, cache.headDim];
+      const cross = Array.from({ length: cache.layers }, (_, i) => ({ key: sb.input(`cross.${i}.key`, 'float32', kvShape('sources', 'src')), value: sb.input(`cross.${i}.value`, 'float32', kvShape('sources', 'src')) }));
+      const past = Array.from({ length: cache.layers }, (_, i) => ({ key: sb.input(`past.${i}.key`, 'float32', kvShape('batch', 'past')), value: sb.input(`past.${i}.value`, 'float32', kvShape('batch', 'past')) }));
       const sw = new GraphWeights(sb, weights);
       const stepOut = model.kind === 't5' ? t5DecoderStep(sb, model.config, sw, token, cross, sm, past, { ...mo, fusedAttention }) : bartDecoderStep(sb, model.config, sw, token, cross, sm, past);
       sb.output(stepOut.logits, 'logits');
@@ -183,10 +185,13 @@ export class Seq2SeqRunner {
     const B = mask.dims[0]!;
     if (prompt && prompt.length > 1) await this.stepDecoding(state, Array.from({ length: B }, () => prompt.slice(0, -1)));
     if (rows) {
-      // Beams: row r of the batch repeated, one copy per beam.
+      // Beams: row r of the batch repeated, one copy per beam, in the self-attention cache; the source
+      // side too, unless every beam comes from one input, which then keeps one copy that all beams read.
       const pick = (t: OrtTensor) => gatherRows(rt, t, rows);
-      cross = Object.fromEntries(Object.entries(cross).map(([k, v]) => [k, pick(v)]));
-      mask = pick(attentionMask);
+      const shared = rows.length > 0 && rows.every((r) => r === rows[0]);
+      const pickSource = (t: OrtTensor) => (shared ? (B === 1 ? t : gatherRows(rt, t, [rows[0]!])) : pick(t));
+      cross = Object.fromEntries(Object.entries(cross).map(([k, v]) => [k, pickSource(v)]));
+      mask = pickSource(attentionMask);
       for (const k of Object.keys(past)) past[k] = pick(past[k]!);
       return { cross, mask, past };
     }
@@ -221,7 +226,7 @@ export class Seq2SeqRunner {
 
   /** Keeps the cache rows `rows` (in that order): beam search's reordering. No copy when every row keeps its place. */
   async reorder(state: DecodingState, rows: number[]): Promise<void> {
-    const B = state.mask.dims[0]!;
+    const B = state.past['past.0.key']!.dims[0]!;
     if (rows.length === B && rows.every((r, i) => r === i)) return;
     const rt = await ort();
     for (const k of Object.keys(state.past)) state.past[k] = gatherRows(rt, state.past[k]!, rows);
@@ -260,6 +265,7 @@ export class Seq2SeqRunner {
 }
 
 export interface DecodingState {
+  /** Cross-attention keys and values, and the source mask: one row per cache row, or one row for all. */
   cross: Record<string, OrtTensor>;
   mask: OrtTensor;
   past: Record<string, OrtTensor>;
