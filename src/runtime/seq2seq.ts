@@ -187,12 +187,11 @@ export class Seq2SeqRunner {
     if (rows) {
       // Beams: row r of the batch repeated, one copy per beam, in the self-attention cache; the source
       // side too, unless every beam comes from one input, which then keeps one copy that all beams read.
-      const pick = (t: OrtTensor) => gatherRows(rt, t, rows);
       const shared = rows.length > 0 && rows.every((r) => r === rows[0]);
-      const pickSource = (t: OrtTensor) => (shared ? (B === 1 ? t : gatherRows(rt, t, [rows[0]!])) : pick(t));
-      cross = Object.fromEntries(Object.entries(cross).map(([k, v]) => [k, pickSource(v)]));
-      mask = pickSource(attentionMask);
-      for (const k of Object.keys(past)) past[k] = pick(past[k]!);
+      const sourceRows = shared ? [rows[0]!] : rows;
+      cross = Object.fromEntries(Object.entries(cross).map(([k, v]) => [k, gatherRows(rt, v, sourceRows)]));
+      mask = gatherRows(rt, attentionMask, sourceRows);
+      for (const k of Object.keys(past)) past[k] = gatherRows(rt, past[k]!, rows);
       return { cross, mask, past };
     }
     return state;
@@ -226,8 +225,6 @@ export class Seq2SeqRunner {
 
   /** Keeps the cache rows `rows` (in that order): beam search's reordering. No copy when every row keeps its place. */
   async reorder(state: DecodingState, rows: number[]): Promise<void> {
-    const B = state.past['past.0.key']!.dims[0]!;
-    if (rows.length === B && rows.every((r, i) => r === i)) return;
     const rt = await ort();
     for (const k of Object.keys(state.past)) state.past[k] = gatherRows(rt, state.past[k]!, rows);
   }
@@ -271,8 +268,9 @@ export interface DecodingState {
   past: Record<string, OrtTensor>;
 }
 
-/** Rows of a tensor along its first axis, in the given order (a copy). */
+/** Rows of a tensor along its first axis, in the given order: a copy, or the tensor itself when every row keeps its place. */
 export function gatherRows(rt: typeof import('onnxruntime-node'), t: OrtTensor, rows: number[]): OrtTensor {
+  if (rows.length === t.dims[0] && rows.every((r, i) => r === i)) return t;
   const per = t.dims.slice(1).reduce((a, b) => a * b, 1);
   const src = t.data as Float32Array | BigInt64Array;
   const out = new (src.constructor as Float32ArrayConstructor)(rows.length * per) as unknown as Float32Array | BigInt64Array;
