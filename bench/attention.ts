@@ -26,7 +26,10 @@ function graphs(batch: number, heads: number, q: number, kv: number, d: number) 
     const Q = fused.input('q', 'float32', [batch, q, heads * d]);
     const [K, V] = ['k', 'v'].map((n) => fused.input(n, 'float32', [batch, heads, kv, d]));
     const bias = fused.input('bias', 'float32', [batch, heads, q, kv]);
-    const [y] = fused.node('MultiHeadAttention', [Q, K!, V!, null, null, bias], [{ dtype: 'float32', shape: [batch, q, heads * d] }], { num_heads: heads, scale: { float: 1.0 } });
+    const [y] = fused.node('MultiHeadAttention', [Q, K!, V!, null, null, bias], [{ dtype: 'float32', shape: [batch, q, heads * d] }], {
+      num_heads: heads,
+      scale: { float: 1.0 },
+    });
     y!.producer!.domain = 'com.microsoft';
     fused.output(y!, 'y');
   }
@@ -38,13 +41,19 @@ async function measure(batch: number, heads: number, q: number, kv: number, d: n
   const rand = (n: number) => Float32Array.from({ length: n }, () => r() - 0.5);
   const bnsh = rand(batch * heads * q * d);
   const bsd = new Float32Array(bnsh.length); // the same query as [batch, q, heads * d]
-  for (let b = 0; b < batch; b++) for (let h = 0; h < heads; h++) for (let s = 0; s < q; s++) for (let k = 0; k < d; k++) bsd[((b * q + s) * heads + h) * d + k] = bnsh[((b * heads + h) * q + s) * d + k]!;
+  for (let b = 0; b < batch; b++)
+    for (let h = 0; h < heads; h++)
+      for (let s = 0; s < q; s++)
+        for (let k = 0; k < d; k++) bsd[((b * q + s) * heads + h) * d + k] = bnsh[((b * heads + h) * q + s) * d + k]!;
   const k = new ort.Tensor('float32', rand(batch * heads * kv * d), [batch, heads, kv, d]);
   const v = new ort.Tensor('float32', rand(batch * heads * kv * d), [batch, heads, kv, d]);
   const bias = new ort.Tensor('float32', rand(batch * heads * q * kv), [batch, heads, q, kv]);
   const g = graphs(batch, heads, q, kv, d);
   const sessions = { composed: await createSession(serialize(g.comp)), fused: await createSession(serialize(g.fused)) };
-  const feeds = { composed: { q: new ort.Tensor('float32', bnsh, [batch, heads, q, d]), k, v, bias }, fused: { q: new ort.Tensor('float32', bsd, [batch, q, heads * d]), k, v, bias } };
+  const feeds = {
+    composed: { q: new ort.Tensor('float32', bnsh, [batch, heads, q, d]), k, v, bias },
+    fused: { q: new ort.Tensor('float32', bsd, [batch, q, heads * d]), k, v, bias },
+  };
   const a = (await sessions.composed.run(feeds.composed)).y!.data as Float32Array;
   const b = (await sessions.fused.run(feeds.fused)).y!.data as Float32Array;
   let diff = 0;
@@ -72,7 +81,9 @@ export async function attentionBench(): Promise<Record<string, unknown>> {
     const [b, h, q, kv, d] = c.shape as [number, number, number, number, number];
     const m = await measure(b, h, q, kv, d, c.runs);
     rows.push({ case: c.name, ...m });
-    process.stderr.write(`${c.name.padEnd(66)} composed ${m.composedMs.toFixed(3)} ms  MultiHeadAttention ${m.fusedMs.toFixed(3)} ms  ratio ${m.ratio.toFixed(2)}  max diff ${m.maxDifference.toExponential(1)}\n`);
+    process.stderr.write(
+      `${c.name.padEnd(66)} composed ${m.composedMs.toFixed(3)} ms  MultiHeadAttention ${m.fusedMs.toFixed(3)} ms  ratio ${m.ratio.toFixed(2)}  max diff ${m.maxDifference.toExponential(1)}\n`,
+    );
   }
   return { bench: 'attention', date: new Date().toISOString(), cpu: cpus()[0]?.model ?? '?', cpus: cpus().length, rows };
 }

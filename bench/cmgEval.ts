@@ -26,7 +26,8 @@ export async function cmgEvalBench(args: string[]): Promise<Record<string, unkno
   const epochs = Number(flag('--epochs') ?? 8);
   const skip = new Set([flag('--max'), trainRepo, flag('--epochs')]);
   const paths = args.filter((a) => !a.startsWith('--') && !skip.has(a));
-  if (paths.length === 0) throw new Error('usage: npm run bench -- cmg-eval REPO... [--max N] [--train REPO_NAME [--epochs N]] [--nngen-only]');
+  if (paths.length === 0)
+    throw new Error('usage: npm run bench -- cmg-eval REPO... [--max N] [--train REPO_NAME [--epochs N]] [--nngen-only]');
   const work = mkdtempSync(join(tmpdir(), 'changeling-cmg-eval-'));
   const tiny = writeTinyT5(join(work, 'tiny-t5'));
   const random = await MessageModel.create(tiny, { maxInput: 256 });
@@ -44,7 +45,10 @@ export async function cmgEvalBench(args: string[]): Promise<Record<string, unkno
       const index = new NngenIndex();
       for (const c of history) index.add(c.sha, c.subject, diffWords(c.files));
       const newest = [...history].reverse();
-      const style = learnStyle(newest.map((c) => c.subject), newest.map((c) => c.files.map((f) => f.path)));
+      const style = learnStyle(
+        newest.map((c) => c.subject),
+        newest.map((c) => c.files.map((f) => f.path)),
+      );
       let t0 = performance.now();
       const nn = test.map((c) => index.query(diffWords(c.files), { k: 5 })[0]?.message ?? '');
       const nnSeconds = (performance.now() - t0) / 1000;
@@ -56,7 +60,7 @@ export async function cmgEvalBench(args: string[]): Promise<Record<string, unkno
         process.stderr.write(`${name} ${model}: ${fmt(metrics)} (${seconds.toFixed(1)} s)\n`);
       };
       add('NNGen', nn, nnSeconds);
-      add('NNGen + the repository\'s style', styled, nnSeconds);
+      add("NNGen + the repository's style", styled, nnSeconds);
       if (args.includes('--nngen-only')) continue;
       const generate = async (m: MessageModel) => {
         const out: string[] = [];
@@ -67,13 +71,33 @@ export async function cmgEvalBench(args: string[]): Promise<Record<string, unkno
       add('tiny random T5 (CodeT5 tokenizer), beam 5', await generate(random), (performance.now() - t0) / 1000);
       if (trainRepo === name) {
         const data = join(work, `${name}.jsonl`);
-        writeFileSync(data, history.map((c) => JSON.stringify({ text: random.prepare(c.files).text, target: c.subject })).join('\n') + '\n');
+        writeFileSync(
+          data,
+          history.map((c) => JSON.stringify({ text: random.prepare(c.files).text, target: c.subject })).join('\n') + '\n',
+        );
         const out = join(work, `${name}-trained`);
-        const r = await trainAdapter({ model: tiny, method: 'fmft', data, out, epochs, batch: 16, lr: 1e-3, maxSourceLength: 256, maxTargetLength: 32, schedule: 'linear' });
-        process.stderr.write(`${name}: trained the tiny T5 on ${history.length} commits, ${r.steps.length} steps, ${r.seconds.toFixed(0)} s, last loss ${r.steps.at(-1)?.loss.toFixed(3)}\n`);
+        const r = await trainAdapter({
+          model: tiny,
+          method: 'fmft',
+          data,
+          out,
+          epochs,
+          batch: 16,
+          lr: 1e-3,
+          maxSourceLength: 256,
+          maxTargetLength: 32,
+          schedule: 'linear',
+        });
+        process.stderr.write(
+          `${name}: trained the tiny T5 on ${history.length} commits, ${r.steps.length} steps, ${r.seconds.toFixed(0)} s, last loss ${r.steps.at(-1)?.loss.toFixed(3)}\n`,
+        );
         const trained = await MessageModel.create(out, { maxInput: 256 });
         t0 = performance.now();
-        add(`tiny T5 trained on this repository's history by changeling train (${epochs} epochs, ${r.seconds.toFixed(0)} s)`, await generate(trained), (performance.now() - t0) / 1000);
+        add(
+          `tiny T5 trained on this repository's history by changeling train (${epochs} epochs, ${r.seconds.toFixed(0)} s)`,
+          await generate(trained),
+          (performance.now() - t0) / 1000,
+        );
       }
     }
   } finally {
@@ -82,7 +106,9 @@ export async function cmgEvalBench(args: string[]): Promise<Record<string, unkno
   const table = ['| repository | commits (history, test) | messages from | B-Norm BLEU | ROUGE-L | METEOR |', '|---|---|---|---|---|---|'];
   for (const x of rows) {
     const m = x.metrics as CmgMetrics;
-    table.push(`| ${x.repo} | ${x.history}, ${x.test} | ${x.model} | ${m.bnormBleu.toFixed(2)} | ${m.rougeL.toFixed(2)} | ${m.meteor.toFixed(2)} |`);
+    table.push(
+      `| ${x.repo} | ${x.history}, ${x.test} | ${x.model} | ${m.bnormBleu.toFixed(2)} | ${m.rougeL.toFixed(2)} | ${m.meteor.toFixed(2)} |`,
+    );
   }
   process.stderr.write(table.join('\n') + '\n');
   return { bench: 'cmg-eval', rows };

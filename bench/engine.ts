@@ -31,7 +31,14 @@ async function matmulPeak(n: number): Promise<{ seconds: number; gflops: number 
   return { seconds, gflops: (2 * n ** 3) / seconds / 1e9 };
 }
 
-interface Shape { layers: number; d: number; heads: number; ff: number; batch: number; seq: number }
+interface Shape {
+  layers: number;
+  d: number;
+  heads: number;
+  ff: number;
+  batch: number;
+  seq: number;
+}
 
 /** A pre-LN transformer encoder stack, all weights trainable, loss = mean of squared outputs. */
 async function transformerStep(c: Shape) {
@@ -74,7 +81,9 @@ async function transformerStep(c: Shape) {
 
 export async function engineBench(args: string[]): Promise<Record<string, unknown>> {
   const small = args.includes('--small');
-  const shape: Shape = small ? { layers: 2, d: 256, heads: 8, ff: 1024, batch: 4, seq: 128 } : { layers: 6, d: 512, heads: 8, ff: 2048, batch: 8, seq: 256 };
+  const shape: Shape = small
+    ? { layers: 2, d: 256, heads: 8, ff: 1024, batch: 4, seq: 128 }
+    : { layers: 6, d: 512, heads: 8, ff: 2048, batch: 8, seq: 256 };
   const peak = await matmulPeak(1024);
   const step = await transformerStep(shape);
   const result = {

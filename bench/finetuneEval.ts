@@ -34,13 +34,46 @@ export async function finetuneEvalBench(args: string[]): Promise<Record<string, 
       const repo = await openRepository(clone);
       for (const task of ['cmg', 'jitdp'] as const) {
         const t0 = performance.now();
-        const r: FinetuneResult = task === 'cmg'
-          ? await finetuneCmg(repo, { task, method: 'fmft', model: t5, evalCap, lr: 1e-3, onEvent: (e) => e.kind === 'stage' && process.stderr.write(`${name} ${task}: ${e.message}\n`) })
-          : await finetuneJitdp(repo, { task, method: 'lora', model: roberta, lr: 1e-3, maxLength: 256, onEvent: (e) => e.kind === 'stage' && process.stderr.write(`${name} ${task}: ${e.message}\n`) });
+        const r: FinetuneResult =
+          task === 'cmg'
+            ? await finetuneCmg(repo, {
+                task,
+                method: 'fmft',
+                model: t5,
+                evalCap,
+                lr: 1e-3,
+                onEvent: (e) => e.kind === 'stage' && process.stderr.write(`${name} ${task}: ${e.message}\n`),
+              })
+            : await finetuneJitdp(repo, {
+                task,
+                method: 'lora',
+                model: roberta,
+                lr: 1e-3,
+                maxLength: 256,
+                onEvent: (e) => e.kind === 'stage' && process.stderr.write(`${name} ${task}: ${e.message}\n`),
+              });
         const wall = (performance.now() - t0) / 1000;
-        rows.push({ repo: name, task, method: r.method, commits: r.commits, steps: r.steps, trainSeconds: r.trainSeconds, wallSeconds: wall, adopted: r.adopted, test: r.test, validation: r.validation });
-        const fmt = (m: CmgMetrics | JitdpMetrics) => ('bnormBleu' in m ? `B-Norm ${m.bnormBleu.toFixed(2)}` : `AUC ${m.aucRoc.toFixed(3)} F1 ${m.f1.toFixed(3)}`);
-        process.stderr.write(`${name} ${task}: wall ${wall.toFixed(0)} s (training ${r.trainSeconds.toFixed(0)} s, ${r.steps} steps); test ${Object.entries(r.test).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}; adopted ${r.adopted}\n`);
+        rows.push({
+          repo: name,
+          task,
+          method: r.method,
+          commits: r.commits,
+          steps: r.steps,
+          trainSeconds: r.trainSeconds,
+          wallSeconds: wall,
+          adopted: r.adopted,
+          test: r.test,
+          validation: r.validation,
+        });
+        const fmt = (m: CmgMetrics | JitdpMetrics) =>
+          'bnormBleu' in m ? `B-Norm ${m.bnormBleu.toFixed(2)}` : `AUC ${m.aucRoc.toFixed(3)} F1 ${m.f1.toFixed(3)}`;
+        process.stderr.write(
+          `${name} ${task}: wall ${wall.toFixed(0)} s (training ${r.trainSeconds.toFixed(0)} s, ${r.steps} steps); test ${Object.entries(
+            r.test,
+          )
+            .map(([k, v]) => `${k} ${fmt(v)}`)
+            .join(', ')}; adopted ${r.adopted}\n`,
+        );
       }
     }
   } finally {

@@ -29,14 +29,22 @@ export async function gateBench(args: string[]): Promise<Record<string, unknown>
 
   // CodeT5-small shapes, random weights: greedy 20 tokens from random 256-token inputs.
   const t5dir = join(root, 'codet5-small');
-  if (!existsSync(join(t5dir, 'model.safetensors'))) writeModel(t5dir, t5Config(512, 64, 8, 2048, 6, 32100), t5Shapes(512, 64, 8, 2048, 6, 32100));
+  if (!existsSync(join(t5dir, 'model.safetensors')))
+    writeModel(t5dir, t5Config(512, 64, 8, 2048, 6, 32100), t5Shapes(512, 64, 8, 2048, 6, 32100));
   const t5 = await loadModelFolder(t5dir);
-  const [f32, i8] = await Promise.all([Seq2SeqRunner.create(t5, { maxLength: 1024, precision: 'fp32' }), Seq2SeqRunner.create(t5, { maxLength: 1024, precision: 'int8' })]);
+  const [f32, i8] = await Promise.all([
+    Seq2SeqRunner.create(t5, { maxLength: 1024, precision: 'fp32' }),
+    Seq2SeqRunner.create(t5, { maxLength: 1024, precision: 'int8' }),
+  ]);
   let same = 0;
   let tokensSame = 0;
   for (let i = 0; i < n; i++) {
     const len = 256;
-    const ids = new ort.Tensor('int64', BigInt64Array.from({ length: len }, () => BigInt(5 + Math.floor(r() * 32000))), [1, len]);
+    const ids = new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: len }, () => BigInt(5 + Math.floor(r() * 32000))),
+      [1, len],
+    );
     const mask = new ort.Tensor('int64', new BigInt64Array(len).fill(1n), [1, len]);
     const a = (await f32.greedy(ids, mask, 20, { minNewTokens: 20 })).sequences[0]!;
     const b = (await i8.greedy(ids, mask, 20, { minNewTokens: 20 })).sequences[0]!;
@@ -45,8 +53,15 @@ export async function gateBench(args: string[]): Promise<Record<string, unknown>
     while (k < a.length && a[k] === b[k]) k++;
     tokensSame += k / a.length;
   }
-  result.randomT5 = { model: 'codet5-small shapes, random weights', greedyIdentical: same / n, meanIdenticalPrefix: tokensSame / n, gate: '>= 0.95' };
-  process.stderr.write(`random codet5-small: greedy sequences identical ${same}/${n} (${((100 * same) / n).toFixed(0)}%), mean identical prefix ${((100 * tokensSame) / n).toFixed(0)}%\n`);
+  result.randomT5 = {
+    model: 'codet5-small shapes, random weights',
+    greedyIdentical: same / n,
+    meanIdenticalPrefix: tokensSame / n,
+    gate: '>= 0.95',
+  };
+  process.stderr.write(
+    `random codet5-small: greedy sequences identical ${same}/${n} (${((100 * same) / n).toFixed(0)}%), mean identical prefix ${((100 * tokensSame) / n).toFixed(0)}%\n`,
+  );
 
   // CodeBERT-base shapes with a classifier, random weights: probability of the positive class.
   const rbdir = join(root, 'codebert-base');
@@ -58,13 +73,21 @@ export async function gateBench(args: string[]): Promise<Record<string, unknown>
   const prob = (l: Float32Array) => 1 / (1 + Math.exp(l[0]! - l[1]!));
   for (let i = 0; i < n; i++) {
     const len = 512;
-    const ids = new ort.Tensor('int64', BigInt64Array.from({ length: len }, (_, j) => (j === 0 ? 0n : BigInt(3 + Math.floor(r() * 50000)))), [1, len]);
+    const ids = new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: len }, (_, j) => (j === 0 ? 0n : BigInt(3 + Math.floor(r() * 50000)))),
+      [1, len],
+    );
     const mask = new ort.Tensor('int64', new BigInt64Array(len).fill(1n), [1, len]);
     const p = prob((await e32.run(ids, mask)).logits!.data as Float32Array);
     const q = prob((await e8.run(ids, mask)).logits!.data as Float32Array);
     maxDiff = Math.max(maxDiff, Math.abs(p - q));
   }
-  result.randomRoberta = { model: 'codebert-base shapes with a classifier, random weights', maxProbabilityDifference: maxDiff, gate: '<= 0.01' };
+  result.randomRoberta = {
+    model: 'codebert-base shapes with a classifier, random weights',
+    maxProbabilityDifference: maxDiff,
+    gate: '<= 0.01',
+  };
   process.stderr.write(`random codebert-base classifier: largest probability difference ${maxDiff.toFixed(4)}\n`);
 
   // A T5 trained on a real history, fed its newest commits.
@@ -72,7 +95,10 @@ export async function gateBench(args: string[]): Promise<Record<string, unknown>
   const repoPath = args.includes('--repo') ? args[args.indexOf('--repo') + 1]! : null;
   if (trained && repoPath) {
     const adapter = args.includes('--adapter') ? args[args.indexOf('--adapter') + 1] : undefined;
-    const [m32, m8] = await Promise.all([MessageModel.create(trained, { adapter, precision: 'fp32' }), MessageModel.create(trained, { adapter, precision: 'int8' })]);
+    const [m32, m8] = await Promise.all([
+      MessageModel.create(trained, { adapter, precision: 'fp32' }),
+      MessageModel.create(trained, { adapter, precision: 'int8' }),
+    ]);
     const repo = await openRepository(repoPath);
     const refs: string[] = [];
     const beam32: string[] = [];
@@ -89,8 +115,19 @@ export async function gateBench(args: string[]): Promise<Record<string, unknown>
     }
     const b32 = bnormBleu(beam32, refs);
     const b8 = bnormBleu(beam8, refs);
-    result.trained = { model: trained, repo: repo.root, commits: refs.length, greedyIdentical: greedySame / refs.length, bnormFp32: b32, bnormInt8: b8, bnormDifference: b8 - b32, gate: 'greedy >= 0.95, |B-Norm difference| <= 0.5' };
-    process.stderr.write(`trained T5 on ${repo.root}: greedy messages identical ${greedySame}/${refs.length}; B-Norm of the beam suggestions fp32 ${b32.toFixed(2)}, int8 ${b8.toFixed(2)} (difference ${(b8 - b32).toFixed(2)})\n`);
+    result.trained = {
+      model: trained,
+      repo: repo.root,
+      commits: refs.length,
+      greedyIdentical: greedySame / refs.length,
+      bnormFp32: b32,
+      bnormInt8: b8,
+      bnormDifference: b8 - b32,
+      gate: 'greedy >= 0.95, |B-Norm difference| <= 0.5',
+    };
+    process.stderr.write(
+      `trained T5 on ${repo.root}: greedy messages identical ${greedySame}/${refs.length}; B-Norm of the beam suggestions fp32 ${b32.toFixed(2)}, int8 ${b8.toFixed(2)} (difference ${(b8 - b32).toFixed(2)})\n`,
+    );
   }
   if (!process.env.CHANGELING_KEEP_BENCH_MODELS) rmSync(root, { recursive: true, force: true });
   return result;

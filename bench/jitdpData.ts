@@ -12,7 +12,10 @@ export function repoName(repo: Repository): string {
 }
 
 /** The JIT-DP dataset of a repository, from `cache` when one was built at the same HEAD. */
-export async function cachedDataset(path: string, cache: string | null): Promise<{ repo: Repository; data: JitdpDataset; seconds: number }> {
+export async function cachedDataset(
+  path: string,
+  cache: string | null,
+): Promise<{ repo: Repository; data: JitdpDataset; seconds: number }> {
   const repo = await openRepository(path);
   const file = cache ? join(cache, `${repoName(repo)}-${(repo.head ?? 'empty').slice(0, 12)}.json`) : null;
   const t0 = performance.now();

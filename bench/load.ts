@@ -16,14 +16,21 @@ export async function loadWorker(args: string[]): Promise<Record<string, unknown
   const t0 = performance.now();
   const model = await loadModelFolder(args[0]!);
   const runner = await Seq2SeqRunner.create(model, { maxLength: 1024 });
-  const out = { seconds: (performance.now() - t0) / 1000, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), vocab: runner.info.vocabSize };
+  const out = {
+    seconds: (performance.now() - t0) / 1000,
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    vocab: runner.info.vocabSize,
+  };
   process.stdout.write(JSON.stringify(out) + '\n');
   return out;
 }
 
 export async function loadBench(args: string[]): Promise<Record<string, unknown>> {
   const python = process.env.CHANGELING_PYTHON ?? join(homedir(), '.cache', 'changeling-py', 'bin', 'python');
-  if (!existsSync(python)) throw new Error(`no Python with torch and transformers at ${python}; make one with the image's wheels (see README) or set CHANGELING_PYTHON`);
+  if (!existsSync(python))
+    throw new Error(
+      `no Python with torch and transformers at ${python}; make one with the image's wheels (see README) or set CHANGELING_PYTHON`,
+    );
   const root = args.find((a) => !a.startsWith('--')) ?? join(tmpdir(), 'changeling-bench-load');
   const dir = join(root, 'codet5-base-bin');
   if (!existsSync(join(dir, 'pytorch_model.bin'))) {
@@ -42,7 +49,18 @@ export async function loadBench(args: string[]): Promise<Record<string, unknown>
   };
   const first = once();
   const later = once();
-  process.stderr.write(`pytorch_model.bin ${fileMiB.toFixed(0)} MiB: first use ${first.seconds.toFixed(1)} s, peak ${first.peakRssMiB} MiB (${(first.peakRssMiB / fileMiB).toFixed(2)}x the file); later use ${later.seconds.toFixed(1)} s, peak ${later.peakRssMiB} MiB (${(later.peakRssMiB / fileMiB).toFixed(2)}x)\n`);
+  process.stderr.write(
+    `pytorch_model.bin ${fileMiB.toFixed(0)} MiB: first use ${first.seconds.toFixed(1)} s, peak ${first.peakRssMiB} MiB (${(first.peakRssMiB / fileMiB).toFixed(2)}x the file); later use ${later.seconds.toFixed(1)} s, peak ${later.peakRssMiB} MiB (${(later.peakRssMiB / fileMiB).toFixed(2)}x)\n`,
+  );
   if (!process.env.CHANGELING_KEEP_BENCH_MODELS && !args.some((a) => !a.startsWith('--'))) rmSync(root, { recursive: true, force: true });
-  return { bench: 'load', date: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', node: process.version }, fileMiB, firstUse: first, laterUse: later, firstUseRatio: first.peakRssMiB / fileMiB, goal: 'first use peak RSS <= 2x the file' };
+  return {
+    bench: 'load',
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', node: process.version },
+    fileMiB,
+    firstUse: first,
+    laterUse: later,
+    firstUseRatio: first.peakRssMiB / fileMiB,
+    goal: 'first use peak RSS <= 2x the file',
+  };
 }

@@ -17,7 +17,9 @@ function gitLogSeconds(cwd: string, args = ['log', '-p', '--numstat']): Promise<
     const p = spawn('git', args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
     p.stdout.on('data', (b: Buffer) => (bytes += b.length));
     p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve({ seconds: (performance.now() - t0) / 1000, bytes }) : reject(new Error(`git log exited ${code}`))));
+    p.on('close', (code) =>
+      code === 0 ? resolve({ seconds: (performance.now() - t0) / 1000, bytes }) : reject(new Error(`git log exited ${code}`)),
+    );
   });
 }
 
@@ -37,7 +39,8 @@ export async function mineBench(args: string[]): Promise<Record<string, unknown>
     const o = await gitLogSeconds(repo.root, OWN_GIT);
     if (o.seconds < own.seconds) own = o;
     const s = await mineToFile(repo, out);
-    if (s.seconds < ours.seconds) ours = { seconds: s.seconds, commits: s.commits, bytes: s.bytes, merges: s.merges, truncated: s.truncated };
+    if (s.seconds < ours.seconds)
+      ours = { seconds: s.seconds, commits: s.commits, bytes: s.bytes, merges: s.merges, truncated: s.truncated };
     rmSync(out, { force: true });
   }
   const result = {

@@ -38,8 +38,10 @@ const TRAIN_CASES: Record<string, { model: string; args: string[] }> = {
 function classOf(e: KernelEvent): string {
   const op = e.args?.op_name ?? '?';
   const shapes = (e.args?.input_type_shape ?? []).map((x) => Object.values(x)[0] ?? []);
-  if ((op === 'MatMul' || op === 'FusedMatMul') && shapes.length >= 2 && shapes[0]!.length === 4 && shapes[1]!.length === 4) return `${op} (attention: scores or context)`;
-  if (op === 'MatMul' || op === 'FusedMatMul' || op === 'Gemm' || op === 'DynamicQuantizeMatMul' || op === 'MatMulInteger') return `${op} (by a weight)`;
+  if ((op === 'MatMul' || op === 'FusedMatMul') && shapes.length >= 2 && shapes[0]!.length === 4 && shapes[1]!.length === 4)
+    return `${op} (attention: scores or context)`;
+  if (op === 'MatMul' || op === 'FusedMatMul' || op === 'Gemm' || op === 'DynamicQuantizeMatMul' || op === 'MatMulInteger')
+    return `${op} (by a weight)`;
   if (op === 'Softmax' && (shapes[0]?.length ?? 0) === 4) return 'Softmax (attention)';
   return op;
 }
@@ -59,7 +61,9 @@ export function summariseProfile(dir: string): { totalMs: number; rows: Array<{ 
       total += e.dur;
     }
   }
-  const rows = [...by].map(([op, x]) => ({ op, ms: x.us / 1000, share: x.us / Math.max(1, total), calls: x.calls })).sort((a, b) => b.ms - a.ms);
+  const rows = [...by]
+    .map(([op, x]) => ({ op, ms: x.us / 1000, share: x.us / Math.max(1, total), calls: x.calls }))
+    .sort((a, b) => b.ms - a.ms);
   return { totalMs: total / 1000, rows };
 }
 
@@ -76,22 +80,38 @@ export async function profileBench(args: string[]): Promise<Record<string, unkno
   } else if (kind === 'train' && name && TRAIN_CASES[name]) {
     model = TRAIN_CASES[name]!.model;
     worker = ['train-worker', join(root, model), ...TRAIN_CASES[name]!.args, '1'];
-  } else throw new Error('usage: profile infer codet5-small|codet5-base|codebert-base [greedy|beam5|beam10|classify] [fp32|int8] | profile train lora-codet5-small|lora-codebert-base|fmft-codet5-small');
+  } else
+    throw new Error(
+      'usage: profile infer codet5-small|codet5-base|codebert-base [greedy|beam5|beam10|classify] [fp32|int8] | profile train lora-codet5-small|lora-codebert-base|fmft-codet5-small',
+    );
   const dir = join(root, model);
   if (!existsSync(join(dir, 'model.safetensors'))) MODELS[model]!(dir);
   // The graphs are built and cached first, so that the profiled run times the kernels, not the build.
   const env = { ...process.env, CHANGELING_GRAPH_CACHE: join(root, 'graphs') };
   if (kind === 'infer') {
-    const warm = spawnSync(process.execPath, [resolve('dist/bench.mjs'), ...worker.slice(0, 5), '0', worker[6]!], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
+    const warm = spawnSync(process.execPath, [resolve('dist/bench.mjs'), ...worker.slice(0, 5), '0', worker[6]!], {
+      encoding: 'utf8',
+      env,
+      maxBuffer: 1 << 24,
+    });
     if (warm.status !== 0) throw new Error(warm.stderr.slice(-2000));
   }
-  const r = spawnSync(process.execPath, [resolve('dist/bench.mjs'), ...worker], { encoding: 'utf8', env: { ...env, CHANGELING_ORT_PROFILE: prof }, maxBuffer: 1 << 24 });
+  const r = spawnSync(process.execPath, [resolve('dist/bench.mjs'), ...worker], {
+    encoding: 'utf8',
+    env: { ...env, CHANGELING_ORT_PROFILE: prof },
+    maxBuffer: 1 << 24,
+  });
   if (r.status !== 0) throw new Error(r.stderr.slice(-2000));
   const s = summariseProfile(prof);
   rmSync(prof, { recursive: true, force: true });
   const timed = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { seconds?: number; secondsPerStep?: number };
   const wall = timed.seconds ?? timed.secondsPerStep ?? NaN;
-  process.stderr.write(`${kind} ${name} ${kase ?? ''} ${precision ?? ''}: ${s.totalMs.toFixed(0)} ms of kernel time over the warm-up and the timed run, which took ${(1000 * wall).toFixed(0)} ms (with the profiler on) on ${cpus()[0]?.model ?? '?'}\n`);
-  for (const x of s.rows.slice(0, 14)) process.stderr.write(`  ${x.op.padEnd(40)} ${x.ms.toFixed(0).padStart(8)} ms  ${(100 * x.share).toFixed(1).padStart(5)}%  (${x.calls} calls)\n`);
+  process.stderr.write(
+    `${kind} ${name} ${kase ?? ''} ${precision ?? ''}: ${s.totalMs.toFixed(0)} ms of kernel time over the warm-up and the timed run, which took ${(1000 * wall).toFixed(0)} ms (with the profiler on) on ${cpus()[0]?.model ?? '?'}\n`,
+  );
+  for (const x of s.rows.slice(0, 14))
+    process.stderr.write(
+      `  ${x.op.padEnd(40)} ${x.ms.toFixed(0).padStart(8)} ms  ${(100 * x.share).toFixed(1).padStart(5)}%  (${x.calls} calls)\n`,
+    );
   return { bench: 'profile', kind, name, kase, precision, cpu: cpus()[0]?.model ?? '?', timedRunSeconds: wall, ...s };
 }

@@ -17,7 +17,15 @@ import { robertaModel, t5Config, t5Shapes, writeModel } from './infer.js';
 
 /** One side of a training measurement in its own process: seconds per step, tokens/s, peak RSS. */
 export async function trainWorker(args: string[]): Promise<Record<string, unknown>> {
-  const [dir, method, r, batch, src, tgt, runs] = [args[0]!, args[1]!, Number(args[2]), Number(args[3]), Number(args[4]), Number(args[5]), Number(args[6])];
+  const [dir, method, r, batch, src, tgt, runs] = [
+    args[0]!,
+    args[1]!,
+    Number(args[2]),
+    Number(args[3]),
+    Number(args[4]),
+    Number(args[5]),
+    Number(args[6]),
+  ];
   const recomputeAttention = args[7] === 'recompute';
   const model = await loadModelFolder(dir);
   const weights = await model.loadWeights();
@@ -28,14 +36,25 @@ export async function trainWorker(args: string[]): Promise<Record<string, unknow
   const mask = b.input('attention_mask', 'int64', [batch, src]);
   const rand = seededRandom(1);
   const vocab = model.config.vocabSize;
-  const i64 = (n: number, shape: number[]) => new ort.Tensor('int64', BigInt64Array.from({ length: n }, () => BigInt(5 + Math.floor(rand() * (vocab - 6)))), shape);
-  const feeds: Record<string, ort.Tensor> = { input_ids: i64(batch * src, [batch, src]), attention_mask: new ort.Tensor('int64', new BigInt64Array(batch * src).fill(1n), [batch, src]) };
+  const i64 = (n: number, shape: number[]) =>
+    new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: n }, () => BigInt(5 + Math.floor(rand() * (vocab - 6)))),
+      shape,
+    );
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: i64(batch * src, [batch, src]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(batch * src).fill(1n), [batch, src]),
+  };
   let loss: Tensor;
   let targets: string[];
   if (model.kind === 't5') {
     const dec = b.input('decoder_input_ids', 'int64', [batch, tgt]);
     const labels = b.input('labels', 'int64', [batch, tgt]);
-    loss = b.crossEntropy(t5(b, model.config, w, { inputIds: ids, attentionMask: mask, decoderInputIds: dec }, { maxLength: 1024 }).logits, labels);
+    loss = b.crossEntropy(
+      t5(b, model.config, w, { inputIds: ids, attentionMask: mask, decoderInputIds: dec }, { maxLength: 1024 }).logits,
+      labels,
+    );
     feeds.decoder_input_ids = i64(batch * tgt, [batch, tgt]);
     feeds.labels = i64(batch * tgt, [batch, tgt]);
     targets = ['q', 'v'];
@@ -43,12 +62,24 @@ export async function trainWorker(args: string[]): Promise<Record<string, unknow
     const y = b.input('y', 'float32', [batch]);
     const out = roberta(b, model.config, w, ids, mask, { classifier: true });
     loss = b.bceWithLogits(b.reshape(out.classifierLogits!, [-1]), y);
-    feeds.y = new ort.Tensor('float32', Float32Array.from({ length: batch }, () => (rand() < 0.5 ? 0 : 1)), [batch]);
+    feeds.y = new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: batch }, () => (rand() < 0.5 ? 0 : 1)),
+      [batch],
+    );
     targets = ['query', 'value'];
   } else throw new Error('BART is not benchmarked');
   const params: ParamSpec[] = w.trainable.map((p) => ({ ...p }));
   if (method === 'lora') {
-    for (const l of injectLora(b, { r, loraAlpha: 32, loraDropout: 0, targetModules: targets, useRslora: false, taskType: null, baseModel: null })) {
+    for (const l of injectLora(b, {
+      r,
+      loraAlpha: 32,
+      loraDropout: 0,
+      targetModules: targets,
+      useRslora: false,
+      taskType: null,
+      baseModel: null,
+    })) {
       const init = initLora(l, rand);
       params.push({ tensor: l.a, init: init.a, decay: true }, { tensor: l.b, init: init.b, decay: true });
     }
@@ -66,7 +97,12 @@ export async function trainWorker(args: string[]): Promise<Record<string, unknow
     best = Math.min(best, (performance.now() - t) / 1000);
   }
   const tokens = batch * (src + (model.kind === 't5' ? tgt : 0));
-  const out = { secondsPerStep: best, tokensPerSecond: tokens / best, trainableParameters: params.reduce((n, p) => n + p.init.length, 0), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) };
+  const out = {
+    secondsPerStep: best,
+    tokensPerSecond: tokens / best,
+    trainableParameters: params.reduce((n, p) => n + p.init.length, 0),
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
   endProfiling();
   process.stdout.write(JSON.stringify(out) + '\n');
   return out;
@@ -74,7 +110,8 @@ export async function trainWorker(args: string[]): Promise<Record<string, unknow
 
 export async function trainBench(args: string[]): Promise<Record<string, unknown>> {
   const python = process.env.CHANGELING_PYTHON ?? join(homedir(), '.cache', 'changeling-py', 'bin', 'python');
-  if (!existsSync(python)) throw new Error(`no Python with torch, transformers and peft at ${python} (see README) or set CHANGELING_PYTHON`);
+  if (!existsSync(python))
+    throw new Error(`no Python with torch, transformers and peft at ${python} (see README) or set CHANGELING_PYTHON`);
   const only = args.find((a) => !a.startsWith('--'));
   const root = join(tmpdir(), 'changeling-bench-train');
   const cases = [
@@ -95,14 +132,33 @@ export async function trainBench(args: string[]): Promise<Record<string, unknown
     const t = JSON.parse(py.stdout.trim().split('\n').at(-1)!);
     // Changeling twice: attention probabilities kept for the backward, and recomputed in it.
     for (const attention of ['keep', 'recompute']) {
-      const ours = spawnSync(process.execPath, [resolve('dist/bench.mjs'), 'train-worker', ...a, attention], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const ours = spawnSync(process.execPath, [resolve('dist/bench.mjs'), 'train-worker', ...a, attention], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 24,
+      });
       if (ours.status !== 0) throw new Error(`changeling side failed: ${ours.stderr.slice(-3000)}`);
       const o = JSON.parse(ours.stdout.trim().split('\n').at(-1)!);
-      const row = { ...c, attention, changeling: o, pytorchPeft: t, speedup: o.tokensPerSecond / t.tokensPerSecond, memoryRatio: o.peakRssMiB / t.peakRssMiB };
+      const row = {
+        ...c,
+        attention,
+        changeling: o,
+        pytorchPeft: t,
+        speedup: o.tokensPerSecond / t.tokensPerSecond,
+        memoryRatio: o.peakRssMiB / t.peakRssMiB,
+      };
       results.push(row);
-      process.stderr.write(`${c.name.padEnd(20)} ${attention.padEnd(9)} changeling ${Math.round(o.tokensPerSecond)} tok/s (${o.peakRssMiB} MiB)  pytorch+peft ${Math.round(t.tokensPerSecond)} tok/s (${Math.round(t.peakRssMiB)} MiB)  speed ${row.speedup.toFixed(2)}x, memory ${row.memoryRatio.toFixed(2)}x\n`);
+      process.stderr.write(
+        `${c.name.padEnd(20)} ${attention.padEnd(9)} changeling ${Math.round(o.tokensPerSecond)} tok/s (${o.peakRssMiB} MiB)  pytorch+peft ${Math.round(t.tokensPerSecond)} tok/s (${Math.round(t.peakRssMiB)} MiB)  speed ${row.speedup.toFixed(2)}x, memory ${row.memoryRatio.toFixed(2)}x\n`,
+      );
     }
   }
   if (!process.env.CHANGELING_KEEP_BENCH_MODELS) rmSync(root, { recursive: true, force: true });
-  return { bench: 'train', date: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', node: process.version }, tokens: 'batch x (input + label tokens) per step', results, goal: 'speedup >= 2 at memoryRatio <= 1' };
+  return {
+    bench: 'train',
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', node: process.version },
+    tokens: 'batch x (input + label tokens) per step',
+    results,
+    goal: 'speedup >= 2 at memoryRatio <= 1',
+  };
 }

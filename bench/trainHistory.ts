@@ -20,13 +20,21 @@ export async function trainHistoryBench(args: string[]): Promise<Record<string, 
   rmSync(root, { recursive: true, force: true });
   const model = join(root, 'codet5-small');
   writeModel(model, t5Config(512, 64, 8, 2048, 6, 32100), t5Shapes(512, 64, 8, 2048, 6, 32100));
-  for (const f of ['tokenizer.json', 'vocab.json', 'merges.txt', 'special_tokens.json']) copyFileSync(resolve('test/fixtures/goldens/tokenizers/codet5', f), join(model, f));
+  for (const f of ['tokenizer.json', 'vocab.json', 'merges.txt', 'special_tokens.json'])
+    copyFileSync(resolve('test/fixtures/goldens/tokenizers/codet5', f), join(model, f));
   const cli = resolve('dist/cli.mjs');
   const env = { ...process.env, CHANGELING_GRAPH_CACHE: join(root, 'graphs') };
   const data = join(root, 'data');
-  const ex = spawnSync(process.execPath, [cli, 'export', '--task', 'cmg', '--model', model, '--repo', repo, '--out', data, '--max', max, '--json', '--quiet'], { encoding: 'utf8', env });
+  const ex = spawnSync(
+    process.execPath,
+    [cli, 'export', '--task', 'cmg', '--model', model, '--repo', repo, '--out', data, '--max', max, '--json', '--quiet'],
+    { encoding: 'utf8', env },
+  );
   if (ex.status !== 0) throw new Error(`export failed: ${ex.stderr}`);
-  const rows = readFileSync(join(data, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { input_ids: number[]; labels: number[] });
+  const rows = readFileSync(join(data, 'train.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { input_ids: number[]; labels: number[] });
   const tokens = rows.reduce((n, r) => n + r.input_ids.length + r.labels.length, 0);
   const timed = (cmd: string[], e: NodeJS.ProcessEnv) => {
     const r = spawnSync('/usr/bin/time', ['-f', '%e %M', ...cmd], { encoding: 'utf8', env: e, maxBuffer: 1 << 26 });
@@ -35,14 +43,44 @@ export async function trainHistoryBench(args: string[]): Promise<Record<string, 
     return { seconds: secs!, peakRssMiB: Math.round(kb! / 1024) };
   };
   const common = ['--epochs', '1', '--batch', '8', '--lr', '5e-4'];
-  const ours = timed([process.execPath, cli, 'train', '--model', model, '--method', 'lora', '--data', join(data, 'train.jsonl'), '--out', join(root, 'ours'), ...common, '--json'], env);
+  const ours = timed(
+    [
+      process.execPath,
+      cli,
+      'train',
+      '--model',
+      model,
+      '--method',
+      'lora',
+      '--data',
+      join(data, 'train.jsonl'),
+      '--out',
+      join(root, 'ours'),
+      ...common,
+      '--json',
+    ],
+    env,
+  );
   const threads = String(cpus().length);
-  const torch = timed([python, resolve('recipes/train_lora.py'), '--model', model, '--data', data, '--out', join(root, 'torch'), ...common], { ...process.env, OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads });
+  const torch = timed(
+    [python, resolve('recipes/train_lora.py'), '--model', model, '--data', data, '--out', join(root, 'torch'), ...common],
+    { ...process.env, OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads },
+  );
   const result = {
-    bench: 'train-history', cpu: cpus()[0]?.model, repo, rows: rows.length, tokens,
-    changeling: ours, pytorch: torch, timeRatio: ours.seconds / torch.seconds, memoryRatio: ours.peakRssMiB / torch.peakRssMiB, goal: 'time <= 0.5x at memory <= 1x',
+    bench: 'train-history',
+    cpu: cpus()[0]?.model,
+    repo,
+    rows: rows.length,
+    tokens,
+    changeling: ours,
+    pytorch: torch,
+    timeRatio: ours.seconds / torch.seconds,
+    memoryRatio: ours.peakRssMiB / torch.peakRssMiB,
+    goal: 'time <= 0.5x at memory <= 1x',
   };
-  process.stderr.write(`${repo}: ${rows.length} training rows (${tokens} tokens), one epoch of LoRA on CodeT5-small shapes, batch 8: changeling ${ours.seconds.toFixed(0)} s (${ours.peakRssMiB} MiB), PyTorch + PEFT ${torch.seconds.toFixed(0)} s (${torch.peakRssMiB} MiB): time ${result.timeRatio.toFixed(2)}x, memory ${result.memoryRatio.toFixed(2)}x\n`);
+  process.stderr.write(
+    `${repo}: ${rows.length} training rows (${tokens} tokens), one epoch of LoRA on CodeT5-small shapes, batch 8: changeling ${ours.seconds.toFixed(0)} s (${ours.peakRssMiB} MiB), PyTorch + PEFT ${torch.seconds.toFixed(0)} s (${torch.peakRssMiB} MiB): time ${result.timeRatio.toFixed(2)}x, memory ${result.memoryRatio.toFixed(2)}x\n`,
+  );
   if (!process.env.CHANGELING_KEEP_BENCH_MODELS) rmSync(root, { recursive: true, force: true });
   return result;
 }

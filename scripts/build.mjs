@@ -57,7 +57,13 @@ if (args.has('--tests')) {
       banner: esmBanner,
     }),
     // Tests that run inside the VS Code extension host (mocha, loaded by the smoke-test driver).
-    build({ ...common, entryPoints: ['test/vscode/index.ts'], outfile: 'out/test/vscode/index.js', format: 'cjs', external: [...external, 'mocha'] }),
+    build({
+      ...common,
+      entryPoints: ['test/vscode/index.ts'],
+      outfile: 'out/test/vscode/index.js',
+      format: 'cjs',
+      external: [...external, 'mocha'],
+    }),
   );
 }
 

@@ -12,19 +12,29 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const TARGETS = { 'linux-x64': 'linux/x64', 'linux-arm64': 'linux/arm64', 'win32-x64': 'win32/x64', 'win32-arm64': 'win32/arm64', 'darwin-arm64': 'darwin/arm64' };
+export const TARGETS = {
+  'linux-x64': 'linux/x64',
+  'linux-arm64': 'linux/arm64',
+  'win32-x64': 'win32/x64',
+  'win32-arm64': 'win32/arm64',
+  'darwin-arm64': 'darwin/arm64',
+};
 const BINARIES = 'node_modules/onnxruntime-node/bin/napi-v6';
 
 /** What the proposed-API flavour adds to the published manifest. */
 export function proposedManifest(pkg) {
   const m = structuredClone(pkg);
   m.enabledApiProposals = ['contribSourceControlInputBoxMenu'];
-  m.contributes.menus['scm/inputBox'] = [{ command: 'changeling.suggestMessage', when: 'scmProvider == git && config.changeling.messages.inputBoxButton' }];
-  const props = m.contributes.configuration.properties ?? m.contributes.configuration.find((c) => c.properties['changeling.provider']).properties;
+  m.contributes.menus['scm/inputBox'] = [
+    { command: 'changeling.suggestMessage', when: 'scmProvider == git && config.changeling.messages.inputBoxButton' },
+  ];
+  const props =
+    m.contributes.configuration.properties ?? m.contributes.configuration.find((c) => c.properties['changeling.provider']).properties;
   props['changeling.messages.inputBoxButton'] = {
     type: 'boolean',
     default: true,
-    markdownDescription: 'Show the ✨ button inside the commit message box (this build uses the proposed menu for it; the button in the Source Control title bar works everywhere).',
+    markdownDescription:
+      'Show the ✨ button inside the commit message box (this build uses the proposed menu for it; the button in the Source Control title bar works everywhere).',
   };
   return m;
 }
@@ -33,7 +43,8 @@ const args = process.argv.slice(2);
 const valuesOf = (flag) => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
 const targets = valuesOf('--target');
 const proposed = valuesOf('--proposed');
-for (const t of [...targets, ...proposed]) if (!(t in TARGETS)) throw new Error(`unknown target ${t} (one of ${Object.keys(TARGETS).join(', ')})`);
+for (const t of [...targets, ...proposed])
+  if (!(t in TARGETS)) throw new Error(`unknown target ${t} (one of ${Object.keys(TARGETS).join(', ')})`);
 // --no-standard: only the proposed flavours asked for.
 const standard = !args.includes('--no-standard');
 const all = standard && targets.length === 0 && !args.includes('--universal');
@@ -49,10 +60,15 @@ function pack(target, out, ignoreExtra, { warningsAllowed = false } = {}) {
   const ignoreFile = join('dist', `.vscodeignore-${target ?? 'universal'}`);
   writeFileSync(ignoreFile, baseIgnore + ignoreExtra);
   const t0 = Date.now();
-  const r = spawnSync(vsce, ['package', ...(target ? ['--target', target] : []), '--ignoreFile', ignoreFile, '--readme-path', 'docs/marketplace.md', '-o', out], { encoding: 'utf8' });
+  const r = spawnSync(
+    vsce,
+    ['package', ...(target ? ['--target', target] : []), '--ignoreFile', ignoreFile, '--readme-path', 'docs/marketplace.md', '-o', out],
+    { encoding: 'utf8' },
+  );
   rmSync(ignoreFile);
   if (r.status !== 0) throw new Error(`vsce package failed for ${out}:\n${r.stderr}${r.stdout}`);
-  if (!warningsAllowed && /WARNING/.test(r.stderr + r.stdout)) throw new Error(`vsce warned while packaging ${out} (vsce publish would stop there):\n${r.stderr}${r.stdout}`);
+  if (!warningsAllowed && /WARNING/.test(r.stderr + r.stdout))
+    throw new Error(`vsce warned while packaging ${out} (vsce publish would stop there):\n${r.stderr}${r.stdout}`);
   console.log(`${out}: ${(statSync(out).size / 2 ** 20).toFixed(1)} MiB (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 }
 

@@ -47,7 +47,9 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
 const HELP = `changeling ${pkg.version}: code-change models on your machine
 
 Usage:
-${Object.values(COMMANDS).map((c) => '  ' + c.help.split('\n')[0]).join('\n')}
+${Object.values(COMMANDS)
+  .map((c) => '  ' + c.help.split('\n')[0])
+  .join('\n')}
   changeling help COMMAND
 
 With no command, "overview" runs (the change, suggested messages and its risk). --verbose (any command): which execution provider was chosen and why, and
@@ -106,7 +108,9 @@ function reportError(raw: unknown): number {
     process.stderr.write(`changeling: ${oneLine((raw as Error).message)}\n`);
     return 2;
   }
-  process.stderr.write(`changeling: unexpected error: ${oneLine((raw as Error)?.message ?? String(raw))}${isVerbose() ? '' : ' (run again with --verbose for the details)'}\n`);
+  process.stderr.write(
+    `changeling: unexpected error: ${oneLine((raw as Error)?.message ?? String(raw))}${isVerbose() ? '' : ' (run again with --verbose for the details)'}\n`,
+  );
   if (isVerbose()) process.stderr.write(terminalSafe((raw as Error)?.stack ?? String(raw)) + '\n');
   return 1;
 }

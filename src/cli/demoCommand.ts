@@ -15,15 +15,32 @@ export const DEMO_HELP = `changeling demo sorting [--quick] [--seed N] [--json]
   --json    print JSON`;
 
 export async function demoCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, seed: { type: 'string' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, seed: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
   if (positionals[0] !== 'sorting') throw new ChangelingError('usage', 'the demo is "changeling demo sorting"');
-  const result = await sortingDemo({ quick: values.quick, seed: parseCount('seed', values.seed), signal: interruptSignal(), onLog: values.json ? undefined : (l) => process.stderr.write(l + '\n') });
+  const result = await sortingDemo({
+    quick: values.quick,
+    seed: parseCount('seed', values.seed),
+    signal: interruptSignal(),
+    onLog: values.json ? undefined : (l) => process.stderr.write(l + '\n'),
+  });
   if (values.json) {
     await printJson(result);
     return 0;
   }
-  const lines = ['', '| method | task | trainable parameters | steps | seconds | exact match | steps to 90% |', '|---|---|---|---|---|---|---|'];
-  for (const r of result.rows) lines.push(`| ${r.method} | ${r.task} | ${r.trainableParameters.toLocaleString('en')} | ${r.steps} | ${r.seconds.toFixed(1)} | ${(100 * r.exactMatch).toFixed(1)}% | ${r.stepsTo90 ?? 'not reached'} |`);
+  const lines = [
+    '',
+    '| method | task | trainable parameters | steps | seconds | exact match | steps to 90% |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const r of result.rows)
+    lines.push(
+      `| ${r.method} | ${r.task} | ${r.trainableParameters.toLocaleString('en')} | ${r.steps} | ${r.seconds.toFixed(1)} | ${(100 * r.exactMatch).toFixed(1)}% | ${r.stepsTo90 ?? 'not reached'} |`,
+    );
   await writeOut(lines.join('\n') + '\n');
   return 0;
 }

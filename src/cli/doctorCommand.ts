@@ -14,9 +14,14 @@ export const DOCTOR_HELP = `changeling doctor [--provider NAME]... [--json]
   --json           print JSON`;
 
 export async function doctorCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { provider: { type: 'string', multiple: true }, size: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { provider: { type: 'string', multiple: true }, size: { type: 'string' }, json: { type: 'boolean', default: false } },
+    strict: true,
+  });
   const only = values.provider?.map((p) => {
-    if (!(PROVIDER_ORDER as readonly string[]).includes(p)) throw new ChangelingError('usage', `unknown provider "${p}" (one of ${PROVIDER_ORDER.join(', ')})`);
+    if (!(PROVIDER_ORDER as readonly string[]).includes(p))
+      throw new ChangelingError('usage', `unknown provider "${p}" (one of ${PROVIDER_ORDER.join(', ')})`);
     return p as ProviderName;
   });
   let git = 'not found';
@@ -35,8 +40,9 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   const lines = [
     `Node ${info.node}, ${git}, onnxruntime-node ${info.onnxruntime} (${info.platform})`,
     '',
-    ...info.providers.map((p) =>
-      `  ${p.provider.padEnd(7)} ${p.ok ? 'works' : 'no   '}  ${p.ok ? `${p.msPerRun!.toFixed(2)} ms per ${n}x${n} MatMul, max error ${p.maxAbsError!.toExponential(1)}` : p.error ?? ''}`,
+    ...info.providers.map(
+      (p) =>
+        `  ${p.provider.padEnd(7)} ${p.ok ? 'works' : 'no   '}  ${p.ok ? `${p.msPerRun!.toFixed(2)} ms per ${n}x${n} MatMul, max error ${p.maxAbsError!.toExponential(1)}` : (p.error ?? '')}`,
     ),
     '',
     `auto picks: ${info.auto ?? 'nothing works'}`,

@@ -1,6 +1,13 @@
 import { parseArgs } from 'node:util';
 import { downloadModel } from '../models/hub.js';
-import { DEFAULT_MESSAGE_MODEL, KNOWN_MODELS, defaultModelCache, describeKnownModel, messageModels, modelSpec } from '../models/manifest.js';
+import {
+  DEFAULT_MESSAGE_MODEL,
+  KNOWN_MODELS,
+  defaultModelCache,
+  describeKnownModel,
+  messageModels,
+  modelSpec,
+} from '../models/manifest.js';
 import { ChangelingError } from '../util/errors.js';
 import { StderrProgress, interruptSignal, printJson, writeOut } from './io.js';
 
@@ -19,18 +26,30 @@ changeling download --list
 export async function downloadCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { revision: { type: 'string' }, endpoint: { type: 'string' }, cache: { type: 'string' }, json: { type: 'boolean', default: false }, list: { type: 'boolean', default: false } },
+    options: {
+      revision: { type: 'string' },
+      endpoint: { type: 'string' },
+      cache: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      list: { type: 'boolean', default: false },
+    },
     allowPositionals: true,
     strict: true,
   });
   if (values.list) {
     const risk = KNOWN_MODELS.filter((m) => !messageModels().includes(m));
-    const row = (m: (typeof KNOWN_MODELS)[number]) => `${m.id === DEFAULT_MESSAGE_MODEL ? '*' : ' '} ${m.id.padEnd(52)} ${m.architecture.padEnd(8)} ${describeKnownModel(m)}`;
-    await writeOut(['Commit messages:', ...messageModels().map(row), 'Risk (encoders for changeling risk-train --encoder):', ...risk.map(row)].join('\n') + '\n');
+    const row = (m: (typeof KNOWN_MODELS)[number]) =>
+      `${m.id === DEFAULT_MESSAGE_MODEL ? '*' : ' '} ${m.id.padEnd(52)} ${m.architecture.padEnd(8)} ${describeKnownModel(m)}`;
+    await writeOut(
+      ['Commit messages:', ...messageModels().map(row), 'Risk (encoders for changeling risk-train --encoder):', ...risk.map(row)].join(
+        '\n',
+      ) + '\n',
+    );
     return 0;
   }
   const id = positionals[0];
-  if (!id || !/^[\w.-]+\/[\w.-]+$/.test(id)) throw new ChangelingError('usage', 'download needs a model id like Salesforce/codet5-small (see --list)');
+  if (!id || !/^[\w.-]+\/[\w.-]+$/.test(id))
+    throw new ChangelingError('usage', 'download needs a model id like Salesforce/codet5-small (see --list)');
   const progress = new StderrProgress(values.json);
   const endpoint = values.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co';
   progress.update(`${id}: asking ${endpoint}...`, true);
@@ -40,10 +59,14 @@ export async function downloadCommand(argv: string[]): Promise<number> {
     token: process.env.HF_TOKEN,
     signal: interruptSignal(),
     onEvent: (e) => {
-      if (e.kind === 'progress' && !e.overallTotal) progress.update(`${e.file}: ${(e.received / 2 ** 20).toFixed(1)}${e.total ? ` of ${(e.total / 2 ** 20).toFixed(1)}` : ''} MiB`);
+      if (e.kind === 'progress' && !e.overallTotal)
+        progress.update(`${e.file}: ${(e.received / 2 ** 20).toFixed(1)}${e.total ? ` of ${(e.total / 2 ** 20).toFixed(1)}` : ''} MiB`);
       if (e.kind === 'retry') progress.update(`${e.file}: connection lost, resuming (attempt ${e.attempt})`, true);
       if (e.kind === 'resume') progress.update(`resuming: ${(e.have / 2 ** 20).toFixed(1)} MiB already here`, true);
-      if (e.kind === 'progress' && e.overallTotal) progress.update(`${e.file}: ${(e.received / 2 ** 20).toFixed(1)}${e.total ? ` of ${(e.total / 2 ** 20).toFixed(1)}` : ''} MiB (${((100 * e.overall) / e.overallTotal).toFixed(0)}% of ${(e.overallTotal / 2 ** 20).toFixed(0)} MiB)`);
+      if (e.kind === 'progress' && e.overallTotal)
+        progress.update(
+          `${e.file}: ${(e.received / 2 ** 20).toFixed(1)}${e.total ? ` of ${(e.total / 2 ** 20).toFixed(1)}` : ''} MiB (${((100 * e.overall) / e.overallTotal).toFixed(0)}% of ${(e.overallTotal / 2 ** 20).toFixed(0)} MiB)`,
+        );
     },
   });
   progress.done();

@@ -46,8 +46,22 @@ export function parsePredictions(text: string, where: string): Scored[] {
 }
 
 export async function evalCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { pred: { type: 'string' }, gold: { type: 'string' }, threshold: { type: 'string' }, json: { type: 'boolean', default: false } } });
-  if (positionals[0] !== 'jitdp' && positionals[0] !== 'cmg') throw new ChangelingError('usage', 'eval needs a task: "changeling eval jitdp --pred FILE" or "changeling eval cmg --pred FILE --gold FILE"');
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      pred: { type: 'string' },
+      gold: { type: 'string' },
+      threshold: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (positionals[0] !== 'jitdp' && positionals[0] !== 'cmg')
+    throw new ChangelingError(
+      'usage',
+      'eval needs a task: "changeling eval jitdp --pred FILE" or "changeling eval cmg --pred FILE --gold FILE"',
+    );
   if (!values.pred) throw new ChangelingError('usage', `eval ${positionals[0]} needs --pred FILE`);
   const read = async (path: string) => {
     try {
@@ -62,14 +76,26 @@ export async function evalCommand(argv: string[]): Promise<number> {
     const lines = (t: string) => t.replace(/\r?\n$/, '').split(/\r?\n/);
     const pred = lines(text);
     const gold = lines(await read(values.gold));
-    if (pred.length !== gold.length) throw new ChangelingError('usage', `${values.pred} has ${pred.length} lines but ${values.gold} has ${gold.length}: one prediction per reference`);
+    if (pred.length !== gold.length)
+      throw new ChangelingError(
+        'usage',
+        `${values.pred} has ${pred.length} lines but ${values.gold} has ${gold.length}: one prediction per reference`,
+      );
     const m = cmgMetrics(pred, gold);
     if (values.json) await printJson(m);
-    else await writeOut(`messages   ${m.n}\nB-Norm     ${m.bnormBleu.toFixed(2)}\nROUGE-L    ${m.rougeL.toFixed(2)}\nMETEOR     ${m.meteor.toFixed(2)}\n`);
+    else
+      await writeOut(
+        `messages   ${m.n}\nB-Norm     ${m.bnormBleu.toFixed(2)}\nROUGE-L    ${m.rougeL.toFixed(2)}\nMETEOR     ${m.meteor.toFixed(2)}\n`,
+      );
     return 0;
   }
   const m = jitdpMetrics(parsePredictions(text, values.pred), values.threshold ? Number(values.threshold) : 0.5);
   if (values.json) await printJson(m);
-  else await writeOut(Object.entries(m).map(([k, v]) => `${k.padEnd(17)} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : v}`).join('\n') + '\n');
+  else
+    await writeOut(
+      Object.entries(m)
+        .map(([k, v]) => `${k.padEnd(17)} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : v}`)
+        .join('\n') + '\n',
+    );
   return 0;
 }

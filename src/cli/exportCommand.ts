@@ -21,13 +21,34 @@ export const EXPORT_HELP = `changeling export --task cmg|jitdp [--model DIR] [--
   --max N        at most the newest N commits of each repository (cmg)`;
 
 export async function exportCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { task: { type: 'string' }, model: { type: 'string' }, repo: { type: 'string', multiple: true }, out: { type: 'string' }, format: { type: 'string', default: 'jsonl' }, max: { type: 'string' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      task: { type: 'string' },
+      model: { type: 'string' },
+      repo: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      format: { type: 'string', default: 'jsonl' },
+      max: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+    },
+  });
   if (values.task !== 'cmg' && values.task !== 'jitdp') throw new ChangelingError('usage', '--task must be cmg or jitdp');
   if (values.format !== 'jsonl' && values.format !== 'parquet') throw new ChangelingError('usage', '--format must be jsonl or parquet');
   if (!values.out) throw new ChangelingError('usage', '--out DIR is needed: the folder the dataset is written to');
   const repos = await Promise.all((values.repo?.length ? values.repo : [process.cwd()]).map((p) => openRepository(p)));
   const progress = new StderrProgress(values.quiet);
-  const r = await exportDatasets(repos, { task: values.task, model: values.model ? resolve(values.model) : undefined, out: resolve(values.out), format: values.format, maxCommits: parseCount('max', values.max), signal: interruptSignal(), onProgress: (m) => progress.update(m) });
+  const r = await exportDatasets(repos, {
+    task: values.task,
+    model: values.model ? resolve(values.model) : undefined,
+    out: resolve(values.out),
+    format: values.format,
+    maxCommits: parseCount('max', values.max),
+    signal: interruptSignal(),
+    onProgress: (m) => progress.update(m),
+  });
   progress.done();
   if (values.json) await printJson(r);
   else process.stdout.write(`${r.out}: ${r.repositories.map((x) => `${x.repo} (${x.train}/${x.validation}/${x.test})`).join(', ')}\n`);
@@ -46,12 +67,36 @@ export const ADOPT_HELP = `changeling adopt --task cmg|jitdp --adapter DIR [--mo
   --model DIR    the base model or encoder (default: the one the adapter names, when it is a folder here)`;
 
 export async function adoptCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { task: { type: 'string' }, adapter: { type: 'string' }, model: { type: 'string' }, repo: { type: 'string' }, force: { type: 'boolean', default: false }, 'eval-cap': { type: 'string' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      task: { type: 'string' },
+      adapter: { type: 'string' },
+      model: { type: 'string' },
+      repo: { type: 'string' },
+      force: { type: 'boolean', default: false },
+      'eval-cap': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+    },
+  });
   if (values.task !== 'cmg' && values.task !== 'jitdp') throw new ChangelingError('usage', '--task cmg or --task jitdp is needed');
-  if (!values.adapter) throw new ChangelingError('usage', `--adapter DIR is needed (${values.task === 'cmg' ? 'a PEFT adapter folder' : 'a JIT-DP model folder with jitdp.json'})`);
+  if (!values.adapter)
+    throw new ChangelingError(
+      'usage',
+      `--adapter DIR is needed (${values.task === 'cmg' ? 'a PEFT adapter folder' : 'a JIT-DP model folder with jitdp.json'})`,
+    );
   const repo = await openRepository(values.repo ?? process.cwd());
   const progress = new StderrProgress(values.quiet);
-  const o = { adapter: resolve(values.adapter), model: values.model ? resolve(values.model) : undefined, force: values.force, evalCap: parseCount('eval-cap', values['eval-cap']), signal: interruptSignal(), onProgress: (m: string) => progress.update(m) };
+  const o = {
+    adapter: resolve(values.adapter),
+    model: values.model ? resolve(values.model) : undefined,
+    force: values.force,
+    evalCap: parseCount('eval-cap', values['eval-cap']),
+    signal: interruptSignal(),
+    onProgress: (m: string) => progress.update(m),
+  };
   const r = values.task === 'cmg' ? await adoptCmgAdapter(repo, o) : await adoptJitdpModel(repo, o);
   progress.done();
   if (values.json) await printJson(r);

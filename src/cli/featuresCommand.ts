@@ -15,10 +15,29 @@ export const FEATURES_HELP = `changeling features [--repo PATH] [--range R | --c
   the output, not the history the features are computed from. --json prints one JSON object per line.`;
 
 export async function featuresCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { repo: { type: 'string' }, range: { type: 'string' }, commits: { type: 'string' }, staged: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      repo: { type: 'string' },
+      range: { type: 'string' },
+      commits: { type: 'string' },
+      staged: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+  });
   const repo = await openRepository(values.repo ?? process.cwd());
   let keep: Set<string> | null = null;
-  if (values.range) keep = new Set((await repo.git.raw(['rev-list', ...rangeArgs(values.range), '--']).catch((e: Error) => { throw new ChangelingError('bad-revision', `bad range ${values.range}: ${e.message.trim()}`); })).split('\n').filter(Boolean));
+  if (values.range)
+    keep = new Set(
+      (
+        await repo.git.raw(['rev-list', ...rangeArgs(values.range), '--']).catch((e: Error) => {
+          throw new ChangelingError('bad-revision', `bad range ${values.range}: ${e.message.trim()}`);
+        })
+      )
+        .split('\n')
+        .filter(Boolean),
+    );
   if (values.commits) {
     let text: string;
     try {
@@ -34,9 +53,13 @@ export async function featuresCommand(argv: string[]): Promise<number> {
     else rows.push(row);
   };
   const signal = interruptSignal();
-  const state = await walkFeatures(repo, async (sha, f) => {
-    if (!values.staged && (!keep || keep.has(sha))) await emit({ sha, ...f });
-  }, { signal });
+  const state = await walkFeatures(
+    repo,
+    async (sha, f) => {
+      if (!values.staged && (!keep || keep.has(sha))) await emit({ sha, ...f });
+    },
+    { signal },
+  );
   if (values.staged) {
     const staged = await stagedDiff(repo, { maxDiffBytes: 0 });
     if (staged.files.length === 0) throw new ChangelingError('usage', 'nothing is staged');

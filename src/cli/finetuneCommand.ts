@@ -34,26 +34,53 @@ export const FINETUNE_HELP = `changeling finetune --task cmg|jitdp [--method lor
 
 export async function finetuneCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: argv, strict: true,
+    args: argv,
+    strict: true,
     options: {
-      repo: { type: 'string' }, task: { type: 'string' }, method: { type: 'string', default: 'lora' }, model: { type: 'string' }, report: { type: 'string' },
-      quick: { type: 'boolean', default: false }, adopt: { type: 'string', default: 'auto' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
-      'max-length': { type: 'string' }, seed: { type: 'string' }, 'eval-cap': { type: 'string' }, threads: { type: 'string' }, provider: { type: 'string' }, recompute: { type: 'string' },
-      json: { type: 'boolean', default: false }, 'json-events': { type: 'boolean', default: false },
+      repo: { type: 'string' },
+      task: { type: 'string' },
+      method: { type: 'string', default: 'lora' },
+      model: { type: 'string' },
+      report: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      adopt: { type: 'string', default: 'auto' },
+      epochs: { type: 'string' },
+      batch: { type: 'string' },
+      lr: { type: 'string' },
+      'max-length': { type: 'string' },
+      seed: { type: 'string' },
+      'eval-cap': { type: 'string' },
+      threads: { type: 'string' },
+      provider: { type: 'string' },
+      recompute: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'json-events': { type: 'boolean', default: false },
     },
   });
   if (values.task !== 'cmg' && values.task !== 'jitdp') throw new ChangelingError('usage', 'finetune needs --task cmg or --task jitdp');
-  if (!['lora', 'adapter', 'prefix', 'fmft'].includes(values.method!)) throw new ChangelingError('usage', `--method must be lora, adapter, prefix or fmft, not "${values.method}"`);
+  if (!['lora', 'adapter', 'prefix', 'fmft'].includes(values.method!))
+    throw new ChangelingError('usage', `--method must be lora, adapter, prefix or fmft, not "${values.method}"`);
   if (!['auto', 'always', 'never'].includes(values.adopt!)) throw new ChangelingError('usage', '--adopt must be auto, always or never');
   const lr = values.lr === undefined ? undefined : Number(values.lr);
   if (lr !== undefined && !(lr > 0)) throw new ChangelingError('usage', `--lr needs a positive number, not "${values.lr}"`);
   const repo = await openRepository(values.repo ?? process.cwd());
   const progress = new StderrProgress(values['json-events']);
   const o: FinetuneOptions = {
-    task: values.task as FinetuneTask, method: values.method as FinetuneMethod, model: values.model ? resolve(values.model) : undefined, quick: values.quick,
-    adopt: values.adopt as FinetuneOptions['adopt'], epochs: parseCount('epochs', values.epochs), batch: parseCount('batch', values.batch), lr,
-    maxLength: parseCount('max-length', values['max-length']), seed: parseCount('seed', values.seed), evalCap: parseCount('eval-cap', values['eval-cap']),
-    threads: parseCount('threads', values.threads), provider: values.provider, recompute: parseRecomputeMode(values.recompute), signal: interruptSignal(),
+    task: values.task as FinetuneTask,
+    method: values.method as FinetuneMethod,
+    model: values.model ? resolve(values.model) : undefined,
+    quick: values.quick,
+    adopt: values.adopt as FinetuneOptions['adopt'],
+    epochs: parseCount('epochs', values.epochs),
+    batch: parseCount('batch', values.batch),
+    lr,
+    maxLength: parseCount('max-length', values['max-length']),
+    seed: parseCount('seed', values.seed),
+    evalCap: parseCount('eval-cap', values['eval-cap']),
+    threads: parseCount('threads', values.threads),
+    provider: values.provider,
+    recompute: parseRecomputeMode(values.recompute),
+    signal: interruptSignal(),
     onEvent: (e) => {
       // --json-events: one JSON line per event on stderr, for the extension's progress.
       if (values['json-events']) process.stderr.write(JSON.stringify(e) + '\n');

@@ -22,35 +22,74 @@ export const HOOK_HELP = `changeling hook install|uninstall|status --pre-push|--
 
 export async function hookCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, strict: true,
-    options: { repo: { type: 'string' }, 'pre-push': { type: 'boolean', default: false }, 'prepare-commit-msg': { type: 'boolean', default: false }, block: { type: 'boolean' }, 'no-block': { type: 'boolean' }, json: { type: 'boolean', default: false } },
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      repo: { type: 'string' },
+      'pre-push': { type: 'boolean', default: false },
+      'prepare-commit-msg': { type: 'boolean', default: false },
+      block: { type: 'boolean' },
+      'no-block': { type: 'boolean' },
+      json: { type: 'boolean', default: false },
+    },
   });
   const action = positionals[0];
-  if (!action || !['install', 'uninstall', 'status'].includes(action)) throw new ChangelingError('usage', 'hook needs install, uninstall or status: "changeling hook install --pre-push"');
-  if (values['pre-push'] && values['prepare-commit-msg']) throw new ChangelingError('usage', 'one hook at a time: --pre-push or --prepare-commit-msg');
-  if (!values['pre-push'] && !values['prepare-commit-msg'] && action !== 'status') throw new ChangelingError('usage', `say which hook: "changeling hook ${action} --pre-push" or "--prepare-commit-msg"`);
+  if (!action || !['install', 'uninstall', 'status'].includes(action))
+    throw new ChangelingError('usage', 'hook needs install, uninstall or status: "changeling hook install --pre-push"');
+  if (values['pre-push'] && values['prepare-commit-msg'])
+    throw new ChangelingError('usage', 'one hook at a time: --pre-push or --prepare-commit-msg');
+  if (!values['pre-push'] && !values['prepare-commit-msg'] && action !== 'status')
+    throw new ChangelingError('usage', `say which hook: "changeling hook ${action} --pre-push" or "--prepare-commit-msg"`);
   const kind: HookKind = values['prepare-commit-msg'] ? 'prepare-commit-msg' : 'pre-push';
-  if (kind !== 'pre-push' && (values.block || values['no-block'])) throw new ChangelingError('usage', '--block and --no-block are for the pre-push hook');
+  if (kind !== 'pre-push' && (values.block || values['no-block']))
+    throw new ChangelingError('usage', '--block and --no-block are for the pre-push hook');
   if (values.block && values['no-block']) throw new ChangelingError('usage', 'choose --block or --no-block');
   const repo = await openRepository(values.repo ?? process.cwd());
   if (action === 'install') {
     const cli = process.argv[1] ? resolve(process.argv[1]) : '';
-    if (!cli.endsWith('.mjs') && !cli.endsWith('.js')) throw new ChangelingError('usage', 'run hook install through the changeling command (node dist/cli.mjs), so the hook knows what to call');
-    const s = await installHook(repo, kind, { node: process.execPath, cli, block: values.block ? true : values['no-block'] ? false : undefined });
+    if (!cli.endsWith('.mjs') && !cli.endsWith('.js'))
+      throw new ChangelingError(
+        'usage',
+        'run hook install through the changeling command (node dist/cli.mjs), so the hook knows what to call',
+      );
+    const s = await installHook(repo, kind, {
+      node: process.execPath,
+      cli,
+      block: values.block ? true : values['no-block'] ? false : undefined,
+    });
     if (values.json) await printJson(s);
     else {
-      const what = kind === 'prepare-commit-msg' ? 'it suggests messages for plain "git commit"' : `it ${s.blocking ? 'blocks pushes of high-risk commits (git config changeling.risk.blockPush false to only warn)' : 'warns and never blocks (changeling hook install --pre-push --block to block)'}`;
-      await writeOut(`installed the ${kind} hook at ${s.path}${s.chainedNow ? ` (the hook that was there runs first: ${kind}.changeling-chained)` : s.chained ? ` (chaining ${kind}.changeling-chained)` : ''}; ${what}\n`);
+      const what =
+        kind === 'prepare-commit-msg'
+          ? 'it suggests messages for plain "git commit"'
+          : `it ${s.blocking ? 'blocks pushes of high-risk commits (git config changeling.risk.blockPush false to only warn)' : 'warns and never blocks (changeling hook install --pre-push --block to block)'}`;
+      await writeOut(
+        `installed the ${kind} hook at ${s.path}${s.chainedNow ? ` (the hook that was there runs first: ${kind}.changeling-chained)` : s.chained ? ` (chaining ${kind}.changeling-chained)` : ''}; ${what}\n`,
+      );
     }
   } else if (action === 'uninstall') {
     const r = await uninstallHook(repo, kind);
     if (values.json) await printJson(r);
-    else await writeOut(r.removed ? `removed Changeling's ${kind} hook${r.restored ? '; the hook that was there before is back' : ''}\n` : `no Changeling ${kind} hook at ${r.path}; nothing changed\n`);
+    else
+      await writeOut(
+        r.removed
+          ? `removed Changeling's ${kind} hook${r.restored ? '; the hook that was there before is back' : ''}\n`
+          : `no Changeling ${kind} hook at ${r.path}; nothing changed\n`,
+      );
   } else {
     const kinds: HookKind[] = values['pre-push'] || values['prepare-commit-msg'] ? [kind] : ['pre-push', 'prepare-commit-msg'];
     const all = await Promise.all(kinds.map((k) => hookStatus(repo, k)));
     if (values.json) await printJson(all.length === 1 ? all[0] : all);
-    else await writeOut(all.map((s) => `${s.path}: ${s.installed ? `Changeling's hook${s.chained ? ', chaining the previous one' : ''}${s.kind === 'pre-push' ? `; ${s.blocking ? 'blocks' : 'warns only'}` : ''}` : 'not installed'}`).join('\n') + '\n');
+    else
+      await writeOut(
+        all
+          .map(
+            (s) =>
+              `${s.path}: ${s.installed ? `Changeling's hook${s.chained ? ', chaining the previous one' : ''}${s.kind === 'pre-push' ? `; ${s.blocking ? 'blocks' : 'warns only'}` : ''}` : 'not installed'}`,
+          )
+          .join('\n') + '\n',
+      );
   }
   return 0;
 }

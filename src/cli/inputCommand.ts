@@ -25,10 +25,18 @@ export const INPUT_HELP = `changeling input [--staged | --commit REV] [--repo PA
 
 export async function inputCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: argv, strict: true,
+    args: argv,
+    strict: true,
     options: {
-      repo: { type: 'string' }, staged: { type: 'boolean', default: false }, commit: { type: 'string' }, model: { type: 'string' }, adapter: { type: 'string' },
-      'input-format': { type: 'string' }, prefix: { type: 'string' }, json: { type: 'boolean', default: false }, history: { type: 'string' },
+      repo: { type: 'string' },
+      staged: { type: 'boolean', default: false },
+      commit: { type: 'string' },
+      model: { type: 'string' },
+      adapter: { type: 'string' },
+      'input-format': { type: 'string' },
+      prefix: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      history: { type: 'string' },
     },
   });
   if (values.staged && values.commit) throw new ChangelingError('usage', '--staged and --commit exclude each other');
@@ -36,29 +44,45 @@ export async function inputCommand(argv: string[]): Promise<number> {
   const inputFormat = values['input-format'] ? parseInputFormat(values['input-format']) : undefined;
   const repo = await openRepository(values.repo ?? process.cwd());
   const adopted = values.model ? null : await adoptedMessageModel(repo);
-  if (!values.model && !adopted) throw new ChangelingError('usage', 'name a model with --model DIR (e.g. one from "changeling download"); this repository has adopted none');
-  const model = await MessageModel.create(values.model ? resolve(values.model) : adopted!.model, { adapter: values.adapter ? resolve(values.adapter) : adopted?.adapter ?? undefined, inputFormat });
+  if (!values.model && !adopted)
+    throw new ChangelingError(
+      'usage',
+      'name a model with --model DIR (e.g. one from "changeling download"); this repository has adopted none',
+    );
+  const model = await MessageModel.create(values.model ? resolve(values.model) : adopted!.model, {
+    adapter: values.adapter ? resolve(values.adapter) : (adopted?.adapter ?? undefined),
+    inputFormat,
+  });
   const target: SuggestTarget = values.commit ? { kind: 'commit', rev: values.commit } : { kind: 'staged' };
   const p = await modelInputFor(repo, target, model, { typed: values.prefix ?? '', signal: interruptSignal() });
   if (values.json) {
     await printJson({
-      format: p.format, model: model.model.dir, text: p.text, input_ids: p.inputIds, decoder_input_ids: p.decoderInputIds, prefix: p.prefix, dropped: p.dropped, history: p.history,
+      format: p.format,
+      model: model.model.dir,
+      text: p.text,
+      input_ids: p.inputIds,
+      decoder_input_ids: p.decoderInputIds,
+      prefix: p.prefix,
+      dropped: p.dropped,
+      history: p.history,
       generation: model.profile.generation,
     });
     return 0;
   }
   const visible = (s: string) => s.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   const g = model.profile.generation;
-  await writeOut([
-    `input format: ${p.format} (${model.model.dir}); ${p.inputIds.length} of ${model.maxInput} input tokens`,
-    '--- text ---',
-    visible(p.text).replace(/\n$/, ''),
-    '--- end ---',
-    `input_ids: ${p.inputIds.join(' ')}`,
-    `decoder_input_ids: ${p.decoderInputIds.join(' ')}${p.prefix ? `  (then a word starting "${visible(p.prefix)}")` : ''}`,
-    `history: ${model.usesHistory ? `${p.history.used} of the author's ${p.history.offered} earlier messages` : 'not used by this model'}`,
-    `generation: ${g.numBeams} beams, at most ${g.maxNewTokens} new tokens${g.noRepeatNgramSize ? `, no repeated ${g.noRepeatNgramSize}-grams` : ''}`,
-    ...(p.dropped.length ? [`left out: ${p.dropped.map((d) => `${visible(d.path)} (${d.why})`).join(', ')}`] : []),
-  ].join('\n') + '\n');
+  await writeOut(
+    [
+      `input format: ${p.format} (${model.model.dir}); ${p.inputIds.length} of ${model.maxInput} input tokens`,
+      '--- text ---',
+      visible(p.text).replace(/\n$/, ''),
+      '--- end ---',
+      `input_ids: ${p.inputIds.join(' ')}`,
+      `decoder_input_ids: ${p.decoderInputIds.join(' ')}${p.prefix ? `  (then a word starting "${visible(p.prefix)}")` : ''}`,
+      `history: ${model.usesHistory ? `${p.history.used} of the author's ${p.history.offered} earlier messages` : 'not used by this model'}`,
+      `generation: ${g.numBeams} beams, at most ${g.maxNewTokens} new tokens${g.noRepeatNgramSize ? `, no repeated ${g.noRepeatNgramSize}-grams` : ''}`,
+      ...(p.dropped.length ? [`left out: ${p.dropped.map((d) => `${visible(d.path)} (${d.why})`).join(', ')}`] : []),
+    ].join('\n') + '\n',
+  );
   return 0;
 }

@@ -29,18 +29,36 @@ export const INSPECT_HELP = `changeling inspect --model DIR [--adapter LORA_DIR]
   (with beams, "sequences" holds num_return_sequences rows per input and "sequences_scores" their scores).`;
 
 type Matrix = number[][];
-const tensorJson = (dtype: string, shape: readonly number[], data: ArrayLike<number | bigint>) => ({ dtype, shape: [...shape], data: Array.from(data, Number) });
+const tensorJson = (dtype: string, shape: readonly number[], data: ArrayLike<number | bigint>) => ({
+  dtype,
+  shape: [...shape],
+  data: Array.from(data, Number),
+});
 
 function matrix(v: unknown, name: string): Matrix {
   const numbers = name === 'expert_features';
-  if (!Array.isArray(v) || v.length === 0 || !v.every((r) => Array.isArray(r) && r.length === (v[0] as unknown[]).length && r.every((x) => (numbers ? Number.isFinite(x) : Number.isInteger(x))))) {
+  if (
+    !Array.isArray(v) ||
+    v.length === 0 ||
+    !v.every(
+      (r) =>
+        Array.isArray(r) && r.length === (v[0] as unknown[]).length && r.every((x) => (numbers ? Number.isFinite(x) : Number.isInteger(x))),
+    )
+  ) {
     throw new ChangelingError('usage', `"${name}" must be a non-empty rectangular array of ${numbers ? 'number' : 'integer'} rows`);
   }
   return v as Matrix;
 }
 
 /** The JIT-Fine head on the first token's state: out_proj_new([h0, tanh(manual_dense(features))]). */
-function jitFineLogits(head: Map<string, { shape: number[]; data: Float32Array }>, h: Float32Array, B: number, S: number, H: number, feats: number[][]): number[] {
+function jitFineLogits(
+  head: Map<string, { shape: number[]; data: Float32Array }>,
+  h: Float32Array,
+  B: number,
+  S: number,
+  H: number,
+  feats: number[][],
+): number[] {
   const get = (k: string) => {
     const t = head.get(`classifier.${k}`);
     if (!t) throw new ChangelingError('usage', `the adapter's extra_trainable.safetensors has no classifier.${k}: not a JIT-Fine head`);
@@ -52,7 +70,8 @@ function jitFineLogits(head: Map<string, { shape: number[]; data: Float32Array }
   const ob = get('out_proj_new.bias');
   const F = dw.shape[1]!;
   const D = dw.shape[0]!;
-  if (ow.shape[1] !== H + D) throw new ChangelingError('usage', `the JIT-Fine head is for hidden size ${ow.shape[1]! - D}, the model has ${H}`);
+  if (ow.shape[1] !== H + D)
+    throw new ChangelingError('usage', `the JIT-Fine head is for hidden size ${ow.shape[1]! - D}, the model has ${H}`);
   return Array.from({ length: B }, (_, b) => {
     if (feats[b]!.length !== F) throw new ChangelingError('usage', `"expert_features" rows need ${F} numbers`);
     let z = ob.data[0]!;
@@ -67,7 +86,18 @@ function jitFineLogits(head: Map<string, { shape: number[]; data: Float32Array }
 }
 
 export async function inspectCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, input: { type: 'string' }, provider: { type: 'string', default: 'auto' }, precision: { type: 'string', default: 'fp32' }, json: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      adapter: { type: 'string' },
+      input: { type: 'string' },
+      provider: { type: 'string', default: 'auto' },
+      precision: { type: 'string', default: 'fp32' },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
   const precision = parsePrecision(values.precision);
   if (!values.model || !values.input) throw new ChangelingError('usage', 'inspect needs --model DIR and --input FILE.json');
   let spec: Record<string, unknown>;
@@ -91,7 +121,8 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   // Token ids are checked against the vocabulary here: a wrong one is the user's input, not a crash.
   const inVocab = (m: Matrix, name: string, allow: number[] = []) => {
     const bad = m.flat().find((x) => (x < 0 || x >= vocab) && !allow.includes(x));
-    if (bad !== undefined) throw new ChangelingError('usage', `"${name}" has the id ${bad}, outside this model's vocabulary (0 to ${vocab - 1})`);
+    if (bad !== undefined)
+      throw new ChangelingError('usage', `"${name}" has the id ${bad}, outside this model's vocabulary (0 to ${vocab - 1})`);
     return m;
   };
   const ids = inVocab(matrix(spec.input_ids, 'input_ids'), 'input_ids');
@@ -101,7 +132,8 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   if (g0 !== undefined) {
     const bound = (k: string, lo: number, hi: number) => {
       const v = g0[k];
-      if (v !== undefined && !(Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi)) throw new ChangelingError('usage', `generate.${k} must be a whole number from ${lo} to ${hi} (it is ${JSON.stringify(v)})`);
+      if (v !== undefined && !(Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi))
+        throw new ChangelingError('usage', `generate.${k} must be a whole number from ${lo} to ${hi} (it is ${JSON.stringify(v)})`);
     };
     bound('num_beams', 1, 64);
     bound('num_return_sequences', 1, 64);
@@ -109,7 +141,8 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     bound('min_new_tokens', 0, 1024);
     bound('no_repeat_ngram_size', 0, 16);
     bound('decoder_start_token_id', 0, vocab - 1);
-    if (typeof g0.length_penalty === 'number' && !Number.isFinite(g0.length_penalty)) throw new ChangelingError('usage', 'generate.length_penalty must be a finite number');
+    if (typeof g0.length_penalty === 'number' && !Number.isFinite(g0.length_penalty))
+      throw new ChangelingError('usage', 'generate.length_penalty must be a finite number');
   }
   const mask = spec.attention_mask ? matrix(spec.attention_mask, 'attention_mask') : ids.map((r) => r.map(() => 1));
   const i64 = (m: Matrix) => new rt.Tensor('int64', BigInt64Array.from(m.flat().map(BigInt)), [m.length, m[0]!.length]);
@@ -129,24 +162,31 @@ export async function inspectCommand(argv: string[]): Promise<number> {
       if (feats.length !== B) throw new ChangelingError('usage', '"expert_features" needs one row per input row');
       const logits = jitFineLogits(head, h.data as Float32Array, B, S, H, feats);
       out.jitfine_logits = tensorJson('float32', [B], logits);
-      out.jitfine_probabilities = tensorJson('float32', [B], logits.map((z) => 1 / (1 + Math.exp(-z))));
+      out.jitfine_probabilities = tensorJson(
+        'float32',
+        [B],
+        logits.map((z) => 1 / (1 + Math.exp(-z))),
+      );
     }
     if (r.pooler_output) out.pooler_output = tensorJson('float32', r.pooler_output.dims, r.pooler_output.data as Float32Array);
     if (r.logits) {
       out.logits = tensorJson('float32', r.logits.dims, r.logits.data as Float32Array);
       if (spec.labels !== undefined) {
         const labels = (Array.isArray(spec.labels) ? (spec.labels as unknown[]).flat() : []) as number[];
-        if (labels.length !== ids.length || !labels.every(Number.isInteger)) throw new ChangelingError('usage', '"labels" for a classifier must give one class per row');
+        if (labels.length !== ids.length || !labels.every(Number.isInteger))
+          throw new ChangelingError('usage', '"labels" for a classifier must give one class per row');
         out.loss = crossEntropy(r.logits.data as Float32Array, [labels], r.logits.dims[1]!);
       }
-    } else if (spec.labels !== undefined) throw new ChangelingError('usage', `${values.model} has no classification head: "labels" cannot be scored`);
+    } else if (spec.labels !== undefined)
+      throw new ChangelingError('usage', `${values.model} has no classification head: "labels" cannot be scored`);
     if (spec.generate) throw new ChangelingError('usage', `${values.model} is an encoder-only model: it does not generate`);
   } else {
     const runner = await Seq2SeqRunner.create(model, { maxLength: 2048, provider, precision });
     const info = runner.info;
     const labels = spec.labels ? matrix(spec.labels, 'labels') : null;
     let dec = spec.decoder_input_ids ? matrix(spec.decoder_input_ids, 'decoder_input_ids') : null;
-    if (!dec && labels) dec = shiftRight(labels, model.kind === 'bart' && model.config.modelType === 'plbart', info.decoderStartTokenId, info.padTokenId);
+    if (!dec && labels)
+      dec = shiftRight(labels, model.kind === 'bart' && model.config.modelType === 'plbart', info.decoderStartTokenId, info.padTokenId);
     const enc = await runner.encode(i64(ids), i64(mask));
     out.encoder_last_hidden_state = tensorJson('float32', enc.dims, enc.data as Float32Array);
     if (dec) {
@@ -154,23 +194,54 @@ export async function inspectCommand(argv: string[]): Promise<number> {
       out.logits = tensorJson('float32', logits.dims, logits.data as Float32Array);
       if (labels) out.loss = crossEntropy(logits.data as Float32Array, labels, info.vocabSize);
     }
-    const gen = spec.generate as { max_new_tokens?: number; num_beams?: number; num_return_sequences?: number; length_penalty?: number; no_repeat_ngram_size?: number; min_new_tokens?: number; decoder_start_token_id?: number } | undefined;
+    const gen = spec.generate as
+      | {
+          max_new_tokens?: number;
+          num_beams?: number;
+          num_return_sequences?: number;
+          length_penalty?: number;
+          no_repeat_ngram_size?: number;
+          min_new_tokens?: number;
+          decoder_start_token_id?: number;
+        }
+      | undefined;
     if (gen && (gen.num_beams ?? 1) > 1) {
-      const r = (await beamSearch(runner, i64(ids), i64(mask), {
-        numBeams: gen.num_beams!, maxNewTokens: gen.max_new_tokens ?? 20, numReturnSequences: gen.num_return_sequences ?? 1,
-        lengthPenalty: gen.length_penalty, noRepeatNgramSize: gen.no_repeat_ngram_size, minNewTokens: gen.min_new_tokens, decoderStartTokenId: gen.decoder_start_token_id,
-      })).flat();
+      const r = (
+        await beamSearch(runner, i64(ids), i64(mask), {
+          numBeams: gen.num_beams!,
+          maxNewTokens: gen.max_new_tokens ?? 20,
+          numReturnSequences: gen.num_return_sequences ?? 1,
+          lengthPenalty: gen.length_penalty,
+          noRepeatNgramSize: gen.no_repeat_ngram_size,
+          minNewTokens: gen.min_new_tokens,
+          decoderStartTokenId: gen.decoder_start_token_id,
+        })
+      ).flat();
       const width = Math.max(...r.map((h) => h.tokens.length));
-      out.sequences = tensorJson('int64', [r.length, width], r.flatMap((h) => [...h.tokens, ...new Array(width - h.tokens.length).fill(info.padTokenId)]));
-      out.sequences_scores = tensorJson('float32', [r.length], r.map((h) => h.score));
+      out.sequences = tensorJson(
+        'int64',
+        [r.length, width],
+        r.flatMap((h) => [...h.tokens, ...new Array(width - h.tokens.length).fill(info.padTokenId)]),
+      );
+      out.sequences_scores = tensorJson(
+        'float32',
+        [r.length],
+        r.map((h) => h.score),
+      );
     } else if (gen) {
-      const r = await runner.greedy(i64(ids), i64(mask), gen.max_new_tokens ?? 20, { decoderStartTokenId: gen.decoder_start_token_id, minNewTokens: gen.min_new_tokens, noRepeatNgramSize: gen.no_repeat_ngram_size });
+      const r = await runner.greedy(i64(ids), i64(mask), gen.max_new_tokens ?? 20, {
+        decoderStartTokenId: gen.decoder_start_token_id,
+        minNewTokens: gen.min_new_tokens,
+        noRepeatNgramSize: gen.no_repeat_ngram_size,
+      });
       out.sequences = tensorJson('int64', [r.sequences.length, r.sequences[0]!.length], r.sequences.flat());
     }
   }
   if (values.json) await printJson(out);
   else {
-    const lines = Object.entries(out).map(([k, v]) => (typeof v === 'number' ? `${k}: ${v}` : `${k}: ${(v as { dtype: string }).dtype}[${(v as { shape: number[] }).shape.join(', ')}]`));
+    const lines = Object.entries(out).map(([k, v]) =>
+      typeof v === 'number' ? `${k}: ${v}` : `${k}: ${(v as { dtype: string }).dtype}[${(v as { shape: number[] }).shape.join(', ')}]`,
+    );
     await writeOut(lines.join('\n') + '\n');
   }
   return 0;

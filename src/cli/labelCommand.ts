@@ -11,7 +11,16 @@ export const LABEL_HELP = `changeling label [--repo PATH] [--max-blamed N] [--js
   dropped. --json prints one object per commit on a line, then a summary on stderr.`;
 
 export async function labelCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { repo: { type: 'string' }, 'max-blamed': { type: 'string' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      repo: { type: 'string' },
+      'max-blamed': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+    },
+  });
   const maxBlamed = parseCount('max-blamed', values['max-blamed']);
   const repo = await openRepository(values.repo ?? process.cwd());
   const progress = new StderrProgress(values.quiet);
@@ -23,7 +32,12 @@ export async function labelCommand(argv: string[]): Promise<number> {
     await writeOut(rows.map((x) => JSON.stringify(x)).join('\n') + (rows.length ? '\n' : ''));
     if (!values.quiet) process.stderr.write(JSON.stringify(summary) + '\n');
   } else {
-    await writeOut(rows.filter((x) => x.buggy).map((x) => `${x.sha.slice(0, 12)}  fixed by ${x.fixedBy.map((s) => s.slice(0, 12)).join(', ')}`).join('\n') + '\n');
+    await writeOut(
+      rows
+        .filter((x) => x.buggy)
+        .map((x) => `${x.sha.slice(0, 12)}  fixed by ${x.fixedBy.map((s) => s.slice(0, 12)).join(', ')}`)
+        .join('\n') + '\n',
+    );
     await printJson(summary);
   }
   return 0;

@@ -48,7 +48,9 @@ export async function mineCommand(argv: string[]): Promise<number> {
   const repo = await openRepository(values.repo ?? process.cwd());
   const progress = new StderrProgress(values.quiet);
   if (repo.shallow && !values.quiet) {
-    process.stderr.write(`note: ${repo.root} is a shallow clone; history stops at ${repo.shallowBoundary.size} boundary commit(s), whose diffs are against nothing (marked shallowBoundary)\n`);
+    process.stderr.write(
+      `note: ${repo.root} is a shallow clone; history stops at ${repo.shallowBoundary.size} boundary commit(s), whose diffs are against nothing (marked shallowBoundary)\n`,
+    );
   }
   const opts: MineOptions = {
     rev: values.all ? '--all' : values.rev,
@@ -72,9 +74,13 @@ export async function mineCommand(argv: string[]): Promise<number> {
     const ac = new AbortController();
     const signal = AbortSignal.any([opts.signal!, ac.signal]);
     try {
-      summary = await mineHistory(repo, async (line) => {
-        if (!(await writeOut(line))) ac.abort(); // the reader went away (e.g. "| head")
-      }, { ...opts, signal });
+      summary = await mineHistory(
+        repo,
+        async (line) => {
+          if (!(await writeOut(line))) ac.abort(); // the reader went away (e.g. "| head")
+        },
+        { ...opts, signal },
+      );
     } catch (err) {
       if (ac.signal.aborted && err instanceof ChangelingError && err.code === 'cancelled') return 0;
       throw err;

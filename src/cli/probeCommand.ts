@@ -27,20 +27,47 @@ export const PROBE_HELP = `changeling probe --model DIR [--adapter DIR]... --tas
   --report DIR   writes probe.md, probe.html (a chart of accuracy per layer) and probe.json`;
 
 /** A task's data; `fromRepo` builds the repository's tasks (one walk of its history, shared by ccm and ltp). */
-export async function probeTaskData(task: string, o: { fromRepo?: () => Promise<RepoTasks>; signal?: AbortSignal; onProgress?: (m: string) => void }): Promise<ProbeData> {
+export async function probeTaskData(
+  task: string,
+  o: { fromRepo?: () => Promise<RepoTasks>; signal?: AbortSignal; onProgress?: (m: string) => void },
+): Promise<ProbeData> {
   if (o.fromRepo) {
-    if (task === 'typ') throw new ChangelingError('usage', 'TYP cannot be built from a repository (it needs type-checked code with planted typos): use --task typ without --repo for the study\'s file');
+    if (task === 'typ')
+      throw new ChangelingError(
+        'usage',
+        "TYP cannot be built from a repository (it needs type-checked code with planted typos): use --task typ without --repo for the study's file",
+      );
     if (task !== 'ccm' && task !== 'ltp') throw new ChangelingError('usage', '--repo builds ccm or ltp: give --task ccm or --task ltp');
     const t = await o.fromRepo();
     return task === 'ccm' ? t.ccm : t.ltp;
   }
-  if (isStudyTask(task)) return { ...(await readProbeFile(await studyTaskFile(task, { signal: o.signal, onProgress: o.onProgress }))), name: task.toUpperCase() };
+  if (isStudyTask(task))
+    return {
+      ...(await readProbeFile(await studyTaskFile(task, { signal: o.signal, onProgress: o.onProgress }))),
+      name: task.toUpperCase(),
+    };
   return readProbeFile(resolve(task));
 }
 
 export async function probeCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { model: { type: 'string' }, adapter: { type: 'string', multiple: true }, task: { type: 'string' }, repo: { type: 'string' }, input: { type: 'string', default: 'study' }, 'max-length': { type: 'string' }, max: { type: 'string' }, report: { type: 'string' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false } } });
-  if (!values.model) throw new ChangelingError('usage', '--model DIR is needed (a CodeT5, CodeBERT-family or PLBART folder with its tokenizer)');
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      model: { type: 'string' },
+      adapter: { type: 'string', multiple: true },
+      task: { type: 'string' },
+      repo: { type: 'string' },
+      input: { type: 'string', default: 'study' },
+      'max-length': { type: 'string' },
+      max: { type: 'string' },
+      report: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+    },
+  });
+  if (!values.model)
+    throw new ChangelingError('usage', '--model DIR is needed (a CodeT5, CodeBERT-family or PLBART folder with its tokenizer)');
   if (!values.task) throw new ChangelingError('usage', '--task ccm|ltp|typ|FILE is needed');
   if (values.input !== 'study' && values.input !== 'model') throw new ChangelingError('usage', '--input must be study or model');
   const signal = interruptSignal();
@@ -50,13 +77,22 @@ export async function probeCommand(argv: string[]): Promise<number> {
   const max = parseCount('max', values.max, 100_000, 10);
   let built: Promise<RepoTasks> | undefined;
   const repo = values.repo;
-  const fromRepo = repo ? () => (built ??= openRepository(repo).then((r) => repositoryProbeTasks(r, { max, signal, onProgress }))) : undefined;
+  const fromRepo = repo
+    ? () => (built ??= openRepository(repo).then((r) => repositoryProbeTasks(r, { max, signal, onProgress })))
+    : undefined;
   const tasks: ProbeData[] = [];
   for (const task of values.task.split(',').filter(Boolean)) tasks.push(await probeTaskData(task, { fromRepo, signal, onProgress }));
   // One run per task and model (the base, then each adapter), each model opened once for all the tasks.
   const groups: ProbeRun[][] = tasks.map(() => []);
   for (const adapter of [undefined, ...(values.adapter ?? [])]) {
-    const o = { model: resolve(values.model), adapter: adapter ? resolve(adapter) : undefined, input: values.input as ProbeInput, seqLength, signal, onProgress };
+    const o = {
+      model: resolve(values.model),
+      adapter: adapter ? resolve(adapter) : undefined,
+      input: values.input as ProbeInput,
+      seqLength,
+      signal,
+      onProgress,
+    };
     const opened = await openProbeModel(o);
     for (const [i, data] of tasks.entries()) groups[i]!.push(await runProbe(data, o, opened));
   }
@@ -70,11 +106,17 @@ export async function probeCommand(argv: string[]): Promise<number> {
   const out: string[] = [];
   for (const runs of groups) {
     const r0 = runs[0]!;
-    out.push(`${r0.task}: ${r0.counts.train}/${r0.counts.validation}/${r0.counts.test} examples, labels ${r0.labels.join(', ')}; most frequent label ${pct(r0.majority).trim()}% of test`, '');
+    out.push(
+      `${r0.task}: ${r0.counts.train}/${r0.counts.validation}/${r0.counts.test} examples, labels ${r0.labels.join(', ')}; most frequent label ${pct(r0.majority).trim()}% of test`,
+      '',
+    );
     out.push(`layer ${runs.map((_, i) => `  [${i + 1}]`).join('')}`);
-    for (let l = 0; l < r0.layers.length; l++) out.push(`${String(l).padStart(5)} ${runs.map((r) => pct(r.layers[l]?.test ?? NaN)).join('')}`);
+    for (let l = 0; l < r0.layers.length; l++)
+      out.push(`${String(l).padStart(5)} ${runs.map((r) => pct(r.layers[l]?.test ?? NaN)).join('')}`);
     out.push('');
-    runs.forEach((r, i) => out.push(`[${i + 1}] ${runLabel(r)}: best layer on validation ${r.best.layer}: ${pct(r.best.test).trim()}% test accuracy`));
+    runs.forEach((r, i) =>
+      out.push(`[${i + 1}] ${runLabel(r)}: best layer on validation ${r.best.layer}: ${pct(r.best.test).trim()}% test accuracy`),
+    );
     out.push('');
   }
   if (files.length) out.push(`report: ${files.join(', ')}`);

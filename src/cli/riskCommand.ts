@@ -32,7 +32,12 @@ export function formatRisk(r: RiskResult): string {
     return `      ${x.contribution >= 0 ? 'raises' : 'lowers'} ${Math.abs(x.contribution).toFixed(2).padStart(5)}  ${reasonText(x.name, x.value, r.features)}`;
   });
   const lines = r.lines.map((l) => `      ${l.path}:${l.line} ${l.sign} ${l.text.trim().slice(0, 80)}  (${l.score.toFixed(3)})`);
-  return [head, ...(r.note ? [`    note: ${r.note}`] : []), ...(reasons.length ? ['    reasons (effect on the log-odds):', ...reasons] : []), ...(lines.length ? ['    riskiest lines:', ...lines] : [])].join('\n');
+  return [
+    head,
+    ...(r.note ? [`    note: ${r.note}`] : []),
+    ...(reasons.length ? ['    reasons (effect on the log-odds):', ...reasons] : []),
+    ...(lines.length ? ['    riskiest lines:', ...lines] : []),
+  ].join('\n');
 }
 
 export async function riskCommand(argv: string[]): Promise<number> {
@@ -40,30 +45,65 @@ export async function riskCommand(argv: string[]): Promise<number> {
     args: argv,
     strict: true,
     options: {
-      repo: { type: 'string' }, staged: { type: 'boolean', default: false }, commit: { type: 'string' }, range: { type: 'string' }, model: { type: 'string' },
-      'fail-on': { type: 'string', default: 'high' }, reasons: { type: 'string' }, lines: { type: 'string' }, json: { type: 'boolean', default: false },
+      repo: { type: 'string' },
+      staged: { type: 'boolean', default: false },
+      commit: { type: 'string' },
+      range: { type: 'string' },
+      model: { type: 'string' },
+      'fail-on': { type: 'string', default: 'high' },
+      reasons: { type: 'string' },
+      lines: { type: 'string' },
+      json: { type: 'boolean', default: false },
     },
   });
   const picked = [values.staged, values.commit !== undefined, values.range !== undefined].filter(Boolean).length;
   if (picked > 1) throw new ChangelingError('usage', 'choose one of --staged, --commit REV and --range A..B');
   const failOn = values['fail-on']!;
-  if (!['high', 'medium', 'low', 'never'].includes(failOn)) throw new ChangelingError('usage', `--fail-on must be high, medium, low or never, not "${failOn}"`);
-  const target: RiskTarget = values.commit !== undefined ? { kind: 'commit', rev: values.commit } : values.range !== undefined ? { kind: 'range', range: values.range } : { kind: 'staged' };
+  if (!['high', 'medium', 'low', 'never'].includes(failOn))
+    throw new ChangelingError('usage', `--fail-on must be high, medium, low or never, not "${failOn}"`);
+  const target: RiskTarget =
+    values.commit !== undefined
+      ? { kind: 'commit', rev: values.commit }
+      : values.range !== undefined
+        ? { kind: 'range', range: values.range }
+        : { kind: 'staged' };
   const repo = await openRepository(values.repo ?? process.cwd());
   const model = await loadRiskModel(repo, values.model);
-  const results = await assessRisk(repo, target, model, { reasons: parseCount('reasons', values.reasons), lines: parseCount('lines', values.lines), signal: interruptSignal() });
+  const results = await assessRisk(repo, target, model, {
+    reasons: parseCount('reasons', values.reasons),
+    lines: parseCount('lines', values.lines),
+    signal: interruptSignal(),
+  });
   if (values.json) await printJson({ model: model.source, kind: model.kind, threshold: model.threshold, results });
-  else if (results.length === 0) await writeOut(target.kind === 'range' ? `no commits in ${values.range}\n` : 'a merge that brings no commit of its own: nothing to score\n');
+  else if (results.length === 0)
+    await writeOut(
+      target.kind === 'range' ? `no commits in ${values.range}\n` : 'a merge that brings no commit of its own: nothing to score\n',
+    );
   else {
     // The staged change is scored as a commit by the configured user: without one, as a newcomer's.
     const noUser = target.kind === 'staged' && !(await configuredAuthor(repo));
-    const note = noUser ? 'note: git has no user.name here, so the staged change is scored as a first-time author\'s (the experience features are 0); set it with git config user.name\n' : '';
+    const note = noUser
+      ? "note: git has no user.name here, so the staged change is scored as a first-time author's (the experience features are 0); set it with git config user.name\n"
+      : '';
     const merge = results[0]!.mergedBy;
-    const mergeNote = merge === undefined ? '' : `${merge ? `${merge.slice(0, 12)} is a merge` : 'a merge is being concluded'}: a merge is not scored as a change of its own; the ${results.length === 1 ? 'commit' : `${results.length} commits`} it brings:\n`;
+    const mergeNote =
+      merge === undefined
+        ? ''
+        : `${merge ? `${merge.slice(0, 12)} is a merge` : 'a merge is being concluded'}: a merge is not scored as a change of its own; the ${results.length === 1 ? 'commit' : `${results.length} commits`} it brings:\n`;
     // A range skips its merges: say how many, so that nobody wonders where they went.
-    const merges = target.kind === 'range' ? Number((await repo.git.raw(['rev-list', '--merges', '--count', ...rangeArgs(target.range), '--']).catch(() => '0')).trim()) || 0 : 0;
-    const rangeNote = merges === 1 ? 'note: 1 merge in the range is not scored as a change of its own; the commits it brings are\n' : merges > 1 ? `note: ${merges} merges in the range are not scored as changes of their own; the commits they bring are\n` : '';
-    await writeOut(`${mergeNote}${results.map(formatRisk).join('\n')}\n${rangeNote}(model: ${model.source}, ${model.kind}; threshold ${(model.threshold * 100).toFixed(0)}%)\n${note}`);
+    const merges =
+      target.kind === 'range'
+        ? Number((await repo.git.raw(['rev-list', '--merges', '--count', ...rangeArgs(target.range), '--']).catch(() => '0')).trim()) || 0
+        : 0;
+    const rangeNote =
+      merges === 1
+        ? 'note: 1 merge in the range is not scored as a change of its own; the commits it brings are\n'
+        : merges > 1
+          ? `note: ${merges} merges in the range are not scored as changes of their own; the commits they bring are\n`
+          : '';
+    await writeOut(
+      `${mergeNote}${results.map(formatRisk).join('\n')}\n${rangeNote}(model: ${model.source}, ${model.kind}; threshold ${(model.threshold * 100).toFixed(0)}%)\n${note}`,
+    );
   }
   const risky = failOn !== 'never' && results.some((r) => ORDER[r.level] >= ORDER[failOn as RiskLevel]);
   return risky ? RISKY_EXIT : 0;

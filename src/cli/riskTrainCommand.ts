@@ -34,17 +34,35 @@ export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--model jit
 
 export async function riskTrainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: argv, strict: true,
+    args: argv,
+    strict: true,
     options: {
-      repo: { type: 'string' }, model: { type: 'string', default: 'jitline' }, encoder: { type: 'string' }, method: { type: 'string', default: 'lora' }, epochs: { type: 'string' }, 'max-length': { type: 'string' }, recompute: { type: 'string' },
-      out: { type: 'string' }, 'min-commits': { type: 'string' }, adopt: { type: 'string', default: 'auto' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false },
+      repo: { type: 'string' },
+      model: { type: 'string', default: 'jitline' },
+      encoder: { type: 'string' },
+      method: { type: 'string', default: 'lora' },
+      epochs: { type: 'string' },
+      'max-length': { type: 'string' },
+      recompute: { type: 'string' },
+      out: { type: 'string' },
+      'min-commits': { type: 'string' },
+      adopt: { type: 'string', default: 'auto' },
+      json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
     },
   });
-  if (values.method !== 'lora' && values.method !== 'adapter' && values.method !== 'prefix') throw new ChangelingError('usage', `--method must be lora, adapter or prefix, not "${values.method}"`);
-  if (values.model !== 'jitline' && values.model !== 'cc2vec') throw new ChangelingError('usage', `--model must be jitline or cc2vec, not "${values.model}" (the neural JIT-Fine-style model is --encoder DIR)`);
-  if (values.model === 'cc2vec' && values.encoder) throw new ChangelingError('usage', '--model cc2vec trains from scratch: it takes no --encoder');
+  if (values.method !== 'lora' && values.method !== 'adapter' && values.method !== 'prefix')
+    throw new ChangelingError('usage', `--method must be lora, adapter or prefix, not "${values.method}"`);
+  if (values.model !== 'jitline' && values.model !== 'cc2vec')
+    throw new ChangelingError(
+      'usage',
+      `--model must be jitline or cc2vec, not "${values.model}" (the neural JIT-Fine-style model is --encoder DIR)`,
+    );
+  if (values.model === 'cc2vec' && values.encoder)
+    throw new ChangelingError('usage', '--model cc2vec trains from scratch: it takes no --encoder');
   const adopt = values.adopt!;
-  if (adopt !== 'auto' && adopt !== 'always' && adopt !== 'never') throw new ChangelingError('usage', `--adopt must be auto, always or never, not "${adopt}"`);
+  if (adopt !== 'auto' && adopt !== 'always' && adopt !== 'never')
+    throw new ChangelingError('usage', `--adopt must be auto, always or never, not "${adopt}"`);
   const repo = await openRepository(values.repo ?? process.cwd());
   requireCommits(repo);
   const signal = interruptSignal();
@@ -53,7 +71,14 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
   const data = await jitdpDataset(repo, { signal });
   const trainBuggy = data.train.filter((c) => c.label === 1).length;
   const minCommits = parseCount('min-commits', values['min-commits']) ?? 200;
-  const summary = { commits: data.train.length + data.validation.length + data.test.length, train: data.train.length, trainBuggy, validation: data.validation.length, test: data.test.length, testBuggy: data.test.filter((c) => c.label === 1).length };
+  const summary = {
+    commits: data.train.length + data.validation.length + data.test.length,
+    train: data.train.length,
+    trainBuggy,
+    validation: data.validation.length,
+    test: data.test.length,
+    testBuggy: data.test.filter((c) => c.label === 1).length,
+  };
   if (data.train.length < minCommits || trainBuggy < 20) {
     progress.done();
     const why = `the history is too thin to train on (${data.train.length} training commits, ${trainBuggy} of them buggy by SZZ; at least ${minCommits} and 20 are needed): nothing saved, "changeling risk" keeps using ${(await loadRiskModel(repo)).source}`;
@@ -62,73 +87,95 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
     return 1;
   }
   return withLock(join(await repoDataDir(repo), 'locks', 'jitdp.lock'), 'changeling risk-train', async () => {
-  const fallback = await loadRiskModel(null);
-  const defaultMetrics = evaluateBaseline(fallback.linear!, data.test);
-  // The model "changeling risk" uses now, and how it does on this validation split.
-  const inUse = await loadRiskModel(repo);
-  const inUseValidation = await evaluateRiskModel(inUse, data.validation, signal);
-  let metrics: JitdpMetrics;
-  let validation: JitdpMetrics;
-  const info = { repo: repo.root, head: repo.head, trainedAt: new Date().toISOString(), ...summary };
-  let save: (dest: string) => Promise<void>;
-  let live: string;
-  const onEvent = (e: TrainEvent | { kind: 'encoded' }) => {
-    if (e.kind === 'step') progress.update(`training: epoch ${e.epoch + 1}, step ${e.step}, loss ${e.loss.toFixed(4)}`);
-    if (e.kind === 'eval') progress.update(`validation AUC ${e.metric.toFixed(3)} (best ${e.best.toFixed(3)})`, true);
-  };
-  if (values.encoder || values.model === 'cc2vec') {
-    // A folder model: the JIT-Fine-style neural one, or the CC2Vec-style one.
-    let scorer: { evaluate: NeuralRisk['evaluate'] };
-    let write: (dir: string, info: Record<string, unknown>) => Promise<void>;
-    if (values.encoder) {
-      progress.update('training the neural model...', true);
-      const m = await trainNeural(data.train, data.validation, { encoder: resolve(values.encoder), method: values.method as NeuralMethod, epochs: parseCount('epochs', values.epochs), maxLength: parseCount('max-length', values['max-length']), recompute: parseRecomputeMode(values.recompute), signal, onEvent });
-      scorer = await NeuralRisk.create(m);
-      write = (dir, i) => saveNeural(dir, m, i);
-    } else {
-      progress.update('training the CC2Vec-style model...', true);
-      const m = await trainCc2Vec(data.train, data.validation, { epochs: parseCount('epochs', values.epochs), signal, onEvent });
-      scorer = await Cc2VecRisk.create(m);
-      write = (dir, i) => saveCc2Vec(dir, m, i);
-    }
-    metrics = await scorer.evaluate(data.test, signal);
-    validation = await scorer.evaluate(data.validation, signal);
-    const folder = await repoModelPath(repo);
-    live = folder;
-    save = (dest) => saveFolderModel(dest, folder, (tmp) => write(tmp, { ...info, test: metrics, validation }));
-  } else {
-    progress.update('training the JITLine-style model...', true);
-    const m = trainBaseline(data.train, data.validation);
-    metrics = evaluateBaseline(m, data.test);
-    validation = evaluateBaseline(m, data.validation);
-    live = `${await repoModelPath(repo)}.json`;
-    save = async (dest) => {
-      await mkdir(resolve(dest, '..'), { recursive: true });
-      await writeLinearModel(dest, m, { ...info, test: metrics, validation });
-      // The folder of an earlier neural model goes after the new file is complete.
-      if (dest === live) await rm(live.slice(0, -'.json'.length), { recursive: true, force: true });
+    const fallback = await loadRiskModel(null);
+    const defaultMetrics = evaluateBaseline(fallback.linear!, data.test);
+    // The model "changeling risk" uses now, and how it does on this validation split.
+    const inUse = await loadRiskModel(repo);
+    const inUseValidation = await evaluateRiskModel(inUse, data.validation, signal);
+    let metrics: JitdpMetrics;
+    let validation: JitdpMetrics;
+    const info = { repo: repo.root, head: repo.head, trainedAt: new Date().toISOString(), ...summary };
+    let save: (dest: string) => Promise<void>;
+    let live: string;
+    const onEvent = (e: TrainEvent | { kind: 'encoded' }) => {
+      if (e.kind === 'step') progress.update(`training: epoch ${e.epoch + 1}, step ${e.step}, loss ${e.loss.toFixed(4)}`);
+      if (e.kind === 'eval') progress.update(`validation AUC ${e.metric.toFixed(3)} (best ${e.best.toFixed(3)})`, true);
     };
-  }
-  const verdict = riskAdoption(adopt, validation, inUseValidation, inUse);
-  const adopted = verdict.adopted;
-  const reason = `${adopted ? 'adopted' : 'not adopted'}: ${verdict.reason}`;
-  const saved = values.out ? resolve(values.out) : adopted ? live : null;
-  if (saved) await save(saved);
-  const using = adopted && !values.out ? `this repository's new model (${live})` : describeRiskModel(inUse);
-  progress.done();
-  if (values.json) await printJson({ saved, adopted: adopted && !values.out, reason, riskUses: adopted && !values.out ? live : inUse.source, ...summary, validation, inUseOnValidation: { model: inUse.source, metrics: inUseValidation }, test: metrics, embeddedDefaultOnTest: defaultMetrics });
-  else {
-    const row = (name: string, m: JitdpMetrics) => `${name.padEnd(18)} ${m.f1.toFixed(3).padStart(6)} ${m.aucRoc.toFixed(3).padStart(6)} ${m.recallAt20Effort.toFixed(3).padStart(7)} ${m.effortAt20Recall.toFixed(3).padStart(7)} ${m.popt.toFixed(3).padStart(6)}`;
-    await writeOut([
-      `${summary.commits} commits (${summary.train} train, ${summary.validation} validation, ${summary.test} test with ${summary.testBuggy} buggy)`,
-      `model                  F1    AUC  R@20%E  E@20%R   Popt   (test split)`,
-      row(values.encoder ? 'this repo, neural' : values.model === 'cc2vec' ? 'this repo, cc2vec' : 'this repo, linear', metrics),
-      row('embedded default', defaultMetrics),
-      `the new model: ${reason}`,
-      saved ? `saved to ${saved}` : 'nothing saved',
-      `"changeling risk" uses ${using}`,
-    ].join('\n') + '\n');
-  }
-  return 0;
+    if (values.encoder || values.model === 'cc2vec') {
+      // A folder model: the JIT-Fine-style neural one, or the CC2Vec-style one.
+      let scorer: { evaluate: NeuralRisk['evaluate'] };
+      let write: (dir: string, info: Record<string, unknown>) => Promise<void>;
+      if (values.encoder) {
+        progress.update('training the neural model...', true);
+        const m = await trainNeural(data.train, data.validation, {
+          encoder: resolve(values.encoder),
+          method: values.method as NeuralMethod,
+          epochs: parseCount('epochs', values.epochs),
+          maxLength: parseCount('max-length', values['max-length']),
+          recompute: parseRecomputeMode(values.recompute),
+          signal,
+          onEvent,
+        });
+        scorer = await NeuralRisk.create(m);
+        write = (dir, i) => saveNeural(dir, m, i);
+      } else {
+        progress.update('training the CC2Vec-style model...', true);
+        const m = await trainCc2Vec(data.train, data.validation, { epochs: parseCount('epochs', values.epochs), signal, onEvent });
+        scorer = await Cc2VecRisk.create(m);
+        write = (dir, i) => saveCc2Vec(dir, m, i);
+      }
+      metrics = await scorer.evaluate(data.test, signal);
+      validation = await scorer.evaluate(data.validation, signal);
+      const folder = await repoModelPath(repo);
+      live = folder;
+      save = (dest) => saveFolderModel(dest, folder, (tmp) => write(tmp, { ...info, test: metrics, validation }));
+    } else {
+      progress.update('training the JITLine-style model...', true);
+      const m = trainBaseline(data.train, data.validation);
+      metrics = evaluateBaseline(m, data.test);
+      validation = evaluateBaseline(m, data.validation);
+      live = `${await repoModelPath(repo)}.json`;
+      save = async (dest) => {
+        await mkdir(resolve(dest, '..'), { recursive: true });
+        await writeLinearModel(dest, m, { ...info, test: metrics, validation });
+        // The folder of an earlier neural model goes after the new file is complete.
+        if (dest === live) await rm(live.slice(0, -'.json'.length), { recursive: true, force: true });
+      };
+    }
+    const verdict = riskAdoption(adopt, validation, inUseValidation, inUse);
+    const adopted = verdict.adopted;
+    const reason = `${adopted ? 'adopted' : 'not adopted'}: ${verdict.reason}`;
+    const saved = values.out ? resolve(values.out) : adopted ? live : null;
+    if (saved) await save(saved);
+    const using = adopted && !values.out ? `this repository's new model (${live})` : describeRiskModel(inUse);
+    progress.done();
+    if (values.json)
+      await printJson({
+        saved,
+        adopted: adopted && !values.out,
+        reason,
+        riskUses: adopted && !values.out ? live : inUse.source,
+        ...summary,
+        validation,
+        inUseOnValidation: { model: inUse.source, metrics: inUseValidation },
+        test: metrics,
+        embeddedDefaultOnTest: defaultMetrics,
+      });
+    else {
+      const row = (name: string, m: JitdpMetrics) =>
+        `${name.padEnd(18)} ${m.f1.toFixed(3).padStart(6)} ${m.aucRoc.toFixed(3).padStart(6)} ${m.recallAt20Effort.toFixed(3).padStart(7)} ${m.effortAt20Recall.toFixed(3).padStart(7)} ${m.popt.toFixed(3).padStart(6)}`;
+      await writeOut(
+        [
+          `${summary.commits} commits (${summary.train} train, ${summary.validation} validation, ${summary.test} test with ${summary.testBuggy} buggy)`,
+          `model                  F1    AUC  R@20%E  E@20%R   Popt   (test split)`,
+          row(values.encoder ? 'this repo, neural' : values.model === 'cc2vec' ? 'this repo, cc2vec' : 'this repo, linear', metrics),
+          row('embedded default', defaultMetrics),
+          `the new model: ${reason}`,
+          saved ? `saved to ${saved}` : 'nothing saved',
+          `"changeling risk" uses ${using}`,
+        ].join('\n') + '\n',
+      );
+    }
+    return 0;
   });
 }

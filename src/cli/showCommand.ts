@@ -36,4 +36,3 @@ export async function showCommand(argv: string[]): Promise<number> {
   else await writeOut(renderView(view));
   return 0;
 }
-

@@ -46,20 +46,39 @@ async function commentChar(repo: Repository): Promise<string> {
 export function withSuggestions(text: string, r: SuggestResult, comment: string): string | null {
   if (r.candidates.length === 0) return null;
   const hasMessage = text.split('\n').some((l) => l.trim() && !l.startsWith(comment));
-  const others = (hasMessage ? r.candidates : r.candidates.slice(1)).map((c, i) => `${comment}   ${i + 1}. ${c.message.split('\n')[0]}   (${c.source})`);
-  const block = [`${comment} Changeling suggestions${hasMessage ? '' : ' (the first is above; edit or replace it)'}:`, ...others].join('\n');
+  const others = (hasMessage ? r.candidates : r.candidates.slice(1)).map(
+    (c, i) => `${comment}   ${i + 1}. ${c.message.split('\n')[0]}   (${c.source})`,
+  );
+  const block = [`${comment} Changeling suggestions${hasMessage ? '' : ' (the first is above; edit or replace it)'}:`, ...others].join(
+    '\n',
+  );
   if (hasMessage) return `${text.replace(/\n*$/, '\n')}${block}\n`;
   return `${r.candidates[0]!.message}\n\n${block}\n${text}`;
 }
 
 export async function suggestCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: argv, strict: true,
+    args: argv,
+    strict: true,
     options: {
-      repo: { type: 'string' }, commit: { type: 'string' }, model: { type: 'string' }, adapter: { type: 'string' }, n: { type: 'string', short: 'n' },
-      'no-style': { type: 'boolean', default: false }, beams: { type: 'string' }, 'max-new-tokens': { type: 'string' }, 'subject-limit': { type: 'string' }, history: { type: 'string' },
-      exclude: { type: 'string', multiple: true }, include: { type: 'string', multiple: true }, 'hook-file': { type: 'string' }, json: { type: 'boolean', default: false }, 'nngen-only': { type: 'boolean', default: false },
-      prefix: { type: 'string' }, 'input-format': { type: 'string' }, precision: { type: 'string' },
+      repo: { type: 'string' },
+      commit: { type: 'string' },
+      model: { type: 'string' },
+      adapter: { type: 'string' },
+      n: { type: 'string', short: 'n' },
+      'no-style': { type: 'boolean', default: false },
+      beams: { type: 'string' },
+      'max-new-tokens': { type: 'string' },
+      'subject-limit': { type: 'string' },
+      history: { type: 'string' },
+      exclude: { type: 'string', multiple: true },
+      include: { type: 'string', multiple: true },
+      'hook-file': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'nngen-only': { type: 'boolean', default: false },
+      prefix: { type: 'string' },
+      'input-format': { type: 'string' },
+      precision: { type: 'string' },
     },
   });
   const precision = parsePrecision(values.precision);
@@ -72,11 +91,26 @@ export async function suggestCommand(argv: string[]): Promise<number> {
   const adopted = values.model || values['nngen-only'] ? null : await adoptedMessageModel(repo);
   const inputFormat = values['input-format'] ? parseInputFormat(values['input-format']) : undefined;
   const model = values.model
-    ? await MessageModel.create(resolve(values.model), { adapter: values.adapter ? resolve(values.adapter) : undefined, inputFormat, precision })
-    : adopted ? await MessageModel.create(adopted.model, { adapter: adopted.adapter ?? undefined, inputFormat, precision }) : null;
+    ? await MessageModel.create(resolve(values.model), {
+        adapter: values.adapter ? resolve(values.adapter) : undefined,
+        inputFormat,
+        precision,
+      })
+    : adopted
+      ? await MessageModel.create(adopted.model, { adapter: adopted.adapter ?? undefined, inputFormat, precision })
+      : null;
   const r = await suggestMessages(repo, target, {
-    model, n: parseCount('n', values.n, 100, 1), beams: parseCount('beams', values.beams, 64, 1), maxNewTokens: parseCount('max-new-tokens', values['max-new-tokens'], 1024, 1), style: !values['no-style'], subjectLimit: parseCount('subject-limit', values['subject-limit'], 10000, 10), history: parseCount('history', values.history, 10_000_000, 1),
-    typed: values.prefix, filter: { exclude: values.exclude, include: values.include }, signal: interruptSignal(), onProgress: (t) => progress.update(t),
+    model,
+    n: parseCount('n', values.n, 100, 1),
+    beams: parseCount('beams', values.beams, 64, 1),
+    maxNewTokens: parseCount('max-new-tokens', values['max-new-tokens'], 1024, 1),
+    style: !values['no-style'],
+    subjectLimit: parseCount('subject-limit', values['subject-limit'], 10000, 10),
+    history: parseCount('history', values.history, 10_000_000, 1),
+    typed: values.prefix,
+    filter: { exclude: values.exclude, include: values.include },
+    signal: interruptSignal(),
+    onProgress: (t) => progress.update(t),
   });
   progress.done();
   if (values['hook-file']) {
@@ -95,16 +129,24 @@ export async function suggestCommand(argv: string[]): Promise<number> {
     await printJson(r);
     return 0;
   }
-  const lines = r.candidates.map((c, i) => `${String(i + 1).padStart(3)}. ${fieldText(c.message.split('\n')[0]!, 200)}\n       ${c.source}: ${c.detail}${c.original && c.original !== c.message ? `; styled from "${fieldText(c.original.split('\n')[0]!, 100)}"` : ''}`);
+  const lines = r.candidates.map(
+    (c, i) =>
+      `${String(i + 1).padStart(3)}. ${fieldText(c.message.split('\n')[0]!, 200)}\n       ${c.source}: ${c.detail}${c.original && c.original !== c.message ? `; styled from "${fieldText(c.original.split('\n')[0]!, 100)}"` : ''}`,
+  );
   const s = r.style;
-  const styleLine = s && s.subjects >= 10
-    ? `style (from ${s.subjects} subjects): Conventional Commits ${(s.conventional * 100).toFixed(0)}%, capitalised ${(s.capitalized * 100).toFixed(0)}%, imperative ${(s.imperative * 100).toFixed(0)}%, trailing period ${(s.period * 100).toFixed(0)}%${s.ticket.share > 0.1 ? `, ticket ids ${(s.ticket.share * 100).toFixed(0)}%` : ''}`
-    : s ? `style: too little history to learn from (${s.subjects} subjects)` : 'style: off';
-  await writeOut([
-    `Suggestions for ${r.target === 'staged' ? 'the staged change' : `commit ${r.target.slice(0, 12)}`} (${r.files} files; NNGen over ${r.indexed} earlier commits${model ? `; ${model.label} ${model.model.dir}` : ''}):`,
-    ...(lines.length ? lines : ['  none: the history has no similar change yet (and no model is configured)']),
-    ...(r.inputNote ? [`note: ${r.inputNote}`] : []),
-    styleLine,
-  ].join('\n') + '\n');
+  const styleLine =
+    s && s.subjects >= 10
+      ? `style (from ${s.subjects} subjects): Conventional Commits ${(s.conventional * 100).toFixed(0)}%, capitalised ${(s.capitalized * 100).toFixed(0)}%, imperative ${(s.imperative * 100).toFixed(0)}%, trailing period ${(s.period * 100).toFixed(0)}%${s.ticket.share > 0.1 ? `, ticket ids ${(s.ticket.share * 100).toFixed(0)}%` : ''}`
+      : s
+        ? `style: too little history to learn from (${s.subjects} subjects)`
+        : 'style: off';
+  await writeOut(
+    [
+      `Suggestions for ${r.target === 'staged' ? 'the staged change' : `commit ${r.target.slice(0, 12)}`} (${r.files} files; NNGen over ${r.indexed} earlier commits${model ? `; ${model.label} ${model.model.dir}` : ''}):`,
+      ...(lines.length ? lines : ['  none: the history has no similar change yet (and no model is configured)']),
+      ...(r.inputNote ? [`note: ${r.inputNote}`] : []),
+      styleLine,
+    ].join('\n') + '\n',
+  );
   return 0;
 }

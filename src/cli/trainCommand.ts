@@ -49,26 +49,68 @@ export async function trainCommand(argv: string[]): Promise<number> {
     args: argv,
     strict: true,
     options: {
-      model: { type: 'string' }, method: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' },
-      steps: { type: 'string' }, epochs: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, seed: { type: 'string' },
-      'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'no-clip': { type: 'boolean', default: false }, schedule: { type: 'string' }, init: { type: 'string' },
-      r: { type: 'string' }, alpha: { type: 'string' }, 'lora-dropout': { type: 'string' }, targets: { type: 'string' }, rslora: { type: 'boolean', default: false },
-      'adapter-size': { type: 'string' }, 'prefix-tokens': { type: 'string' }, 'peft-prefix': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
-      'input-format': { type: 'string' }, recompute: { type: 'string' },
+      model: { type: 'string' },
+      method: { type: 'string' },
+      data: { type: 'string' },
+      out: { type: 'string' },
+      steps: { type: 'string' },
+      epochs: { type: 'string' },
+      lr: { type: 'string' },
+      batch: { type: 'string' },
+      seed: { type: 'string' },
+      'weight-decay': { type: 'string' },
+      clip: { type: 'string' },
+      'no-clip': { type: 'boolean', default: false },
+      schedule: { type: 'string' },
+      init: { type: 'string' },
+      r: { type: 'string' },
+      alpha: { type: 'string' },
+      'lora-dropout': { type: 'string' },
+      targets: { type: 'string' },
+      rslora: { type: 'boolean', default: false },
+      'adapter-size': { type: 'string' },
+      'prefix-tokens': { type: 'string' },
+      'peft-prefix': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      'input-format': { type: 'string' },
+      recompute: { type: 'string' },
     },
   });
   for (const k of ['model', 'method', 'data', 'out'] as const) if (!values[k]) throw new ChangelingError('usage', `train needs --${k}`);
-  if (!['lora', 'adapter', 'prefix', 'fmft'].includes(values.method!)) throw new ChangelingError('usage', `--method must be lora, adapter, prefix or fmft, not "${values.method}"`);
-  if (values.schedule && values.schedule !== 'constant' && values.schedule !== 'linear') throw new ChangelingError('usage', '--schedule must be constant or linear');
+  if (!['lora', 'adapter', 'prefix', 'fmft'].includes(values.method!))
+    throw new ChangelingError('usage', `--method must be lora, adapter, prefix or fmft, not "${values.method}"`);
+  if (values.schedule && values.schedule !== 'constant' && values.schedule !== 'linear')
+    throw new ChangelingError('usage', '--schedule must be constant or linear');
   const inputFormat = values['input-format'] ? parseInputFormat(values['input-format']) : undefined;
   const r = await trainAdapter({
-    model: resolve(values.model!), method: values.method as Method, data: resolve(values.data!), out: resolve(values.out!),
-    steps: num('steps', values.steps), epochs: num('epochs', values.epochs), lr: num('lr', values.lr), batch: num('batch', values.batch), seed: num('seed', values.seed),
-    weightDecay: num('weight-decay', values['weight-decay']), clip: values['no-clip'] ? null : num('clip', values.clip), schedule: values.schedule as 'constant' | 'linear' | undefined,
+    model: resolve(values.model!),
+    method: values.method as Method,
+    data: resolve(values.data!),
+    out: resolve(values.out!),
+    steps: num('steps', values.steps),
+    epochs: num('epochs', values.epochs),
+    lr: num('lr', values.lr),
+    batch: num('batch', values.batch),
+    seed: num('seed', values.seed),
+    weightDecay: num('weight-decay', values['weight-decay']),
+    clip: values['no-clip'] ? null : num('clip', values.clip),
+    schedule: values.schedule as 'constant' | 'linear' | undefined,
     init: values.init ? resolve(values.init) : undefined,
-    lora: { r: num('r', values.r), alpha: num('alpha', values.alpha), dropout: num('lora-dropout', values['lora-dropout']), targets: values.targets?.split(',').map((t) => t.trim()).filter(Boolean), rslora: values.rslora },
-    adapterSize: num('adapter-size', values['adapter-size']), prefixTokens: num('prefix-tokens', values['prefix-tokens']), peftPrefix: values['peft-prefix'],
-    recompute: parseRecomputeMode(values.recompute), signal: interruptSignal(),
+    lora: {
+      r: num('r', values.r),
+      alpha: num('alpha', values.alpha),
+      dropout: num('lora-dropout', values['lora-dropout']),
+      targets: values.targets
+        ?.split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+      rslora: values.rslora,
+    },
+    adapterSize: num('adapter-size', values['adapter-size']),
+    prefixTokens: num('prefix-tokens', values['prefix-tokens']),
+    peftPrefix: values['peft-prefix'],
+    recompute: parseRecomputeMode(values.recompute),
+    signal: interruptSignal(),
     onStep: values.json ? undefined : (step, loss) => process.stderr.write(`step ${step}: loss ${loss.toFixed(5)}\n`),
   });
   // What it saves is fed as its data was made: the base model's profile, or the format named here.
@@ -77,6 +119,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
     await writeProfile(r.out, { ...base, ...(inputFormat ? { inputFormat } : {}), source: resolve(values.model!) });
   }
   if (values.json) await printJson(r);
-  else await writeOut(`saved ${values.method} to ${r.out} (${r.trainableParameters.toLocaleString('en')} trainable parameters, ${r.steps.length} steps, ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMiB} MiB${r.attention.recomputed ? `, attention recomputed: ${Math.round(r.attention.keptBytes / 2 ** 20)} MiB not kept` : ''})\n`);
+  else
+    await writeOut(
+      `saved ${values.method} to ${r.out} (${r.trainableParameters.toLocaleString('en')} trainable parameters, ${r.steps.length} steps, ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMiB} MiB${r.attention.recomputed ? `, attention recomputed: ${Math.round(r.attention.keptBytes / 2 ** 20)} MiB not kept` : ''})\n`,
+    );
   return 0;
 }

@@ -18,16 +18,29 @@ import { corpusMeteor, segmentMeteor } from './meteor.js';
 
 const FLOAT_MIN = 2.2250738585072014e-308;
 
-const unescapeXml = (s: string) => s.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+const unescapeXml = (s: string) =>
+  s
+    .replace(/&quot;/g, '"')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 
 /** CodeXGLUE's splitPuncts after lower-casing: `' '.join(re.findall(r"[\w]+|[^\s\w]", line))`. */
 export function splitPuncts(line: string): string {
-  return (line.trim().toLowerCase().match(/[\p{L}\p{N}_]+|[^\s\p{L}\p{N}_]/gu) ?? []).join(' ');
+  return (
+    line
+      .trim()
+      .toLowerCase()
+      .match(/[\p{L}\p{N}_]+|[^\s\p{L}\p{N}_]/gu) ?? []
+  ).join(' ');
 }
 
 /** NIST mteval-v11a normalisation as bleu.py's `normalize` (preserve_case False). */
 export function nistNormalize(s: string): string[] {
-  s = s.replace(/<skipped>/g, '').replace(/-\n/g, '').replace(/\n/g, ' ');
+  s = s
+    .replace(/<skipped>/g, '')
+    .replace(/-\n/g, '')
+    .replace(/\n/g, ' ');
   s = unescapeXml(s);
   s = ` ${s} `.toLowerCase();
   s = s.replace(/([{-~[-` -&(-+:-@\/])/g, ' $1 ');
@@ -138,5 +151,10 @@ export interface CmgMetrics {
 }
 
 export function cmgMetrics(predictions: readonly string[], references: readonly string[]): CmgMetrics {
-  return { n: predictions.length, bnormBleu: bnormBleu(predictions, references), rougeL: rougeL(predictions, references), meteor: meteor(predictions, references) };
+  return {
+    n: predictions.length,
+    bnormBleu: bnormBleu(predictions, references),
+    rougeL: rougeL(predictions, references),
+    meteor: meteor(predictions, references),
+  };
 }

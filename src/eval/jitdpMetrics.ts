@@ -31,14 +31,15 @@ export function aucRoc(items: readonly Scored[]): number {
   const sorted = items.map((x) => x).sort((a, b) => a.prob - b.prob);
   let rankSumPos = 0;
   let pos = 0;
-  for (let i = 0; i < sorted.length; ) {
+  for (let i = 0; i < sorted.length;) {
     let j = i;
     while (j < sorted.length && sorted[j]!.prob === sorted[i]!.prob) j++;
     const avgRank = (i + 1 + j) / 2; // 1-based ranks i+1..j
-    for (let k = i; k < j; k++) if (sorted[k]!.label === 1) {
-      rankSumPos += avgRank;
-      pos++;
-    }
+    for (let k = i; k < j; k++)
+      if (sorted[k]!.label === 1) {
+        rankSumPos += avgRank;
+        pos++;
+      }
     i = j;
   }
   const neg = sorted.length - pos;
@@ -86,7 +87,9 @@ function effortAtRecall(pts: Array<[number, number]>, recall: number): number {
 const density = (x: Scored) => x.prob / Math.max(x.effort, 1);
 
 export function jitdpMetrics(items: readonly Scored[], threshold = 0.5): JitdpMetrics {
-  let tp = 0, fp = 0, fn = 0;
+  let tp = 0,
+    fp = 0,
+    fn = 0;
   for (const x of items) {
     const predicted = x.prob >= threshold ? 1 : 0;
     if (predicted === 1 && x.label === 1) tp++;

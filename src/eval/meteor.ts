@@ -28,7 +28,101 @@ import { stem as porter2 } from 'porter2';
 export const METEOR = { alpha: 0.85, beta: 0.2, gamma: 0.6, delta: 0.75, weights: [1.0, 0.6], beam: 40 };
 
 // METEOR 1.5's resources/function/english.words.
-const FUNCTION_WORDS = new Set(['the', ',', '.', 'to', 'of', 'and', 'a', 'in', 'that', 'for', '"', 'is', 'on', "'s", 'it', 'with', 'was', 'as', 'said', 'at', 'he', 'by', 'be', 'from', 'have', 'has', 'are', 'his', 'but', 'an', 'this', 'not', 'i', 'will', '\u2019', 'they', ')', '-rrb-', '(', '-lrb-', 'who', 'their', 'had', 'we', 'which', 'were', 'been', 'more', 'or', 's', 'its', 'would', 'about', 'new', 'one', 'after', 'you', ':', 'also', 'up', 'when', 'there', 'than', '$', 'all', 'out', 'her', 'people', 'she', 'year', 'two', '-', 'can', 'if', 'last', 'first', '\u201c', 'over', 'other', '\u201d', 'into', 'some', 'what', 'so', '--', 'no', 'time', 'years', 'could', '?', "'t", '\u2014', "'"]);
+const FUNCTION_WORDS = new Set([
+  'the',
+  ',',
+  '.',
+  'to',
+  'of',
+  'and',
+  'a',
+  'in',
+  'that',
+  'for',
+  '"',
+  'is',
+  'on',
+  "'s",
+  'it',
+  'with',
+  'was',
+  'as',
+  'said',
+  'at',
+  'he',
+  'by',
+  'be',
+  'from',
+  'have',
+  'has',
+  'are',
+  'his',
+  'but',
+  'an',
+  'this',
+  'not',
+  'i',
+  'will',
+  '\u2019',
+  'they',
+  ')',
+  '-rrb-',
+  '(',
+  '-lrb-',
+  'who',
+  'their',
+  'had',
+  'we',
+  'which',
+  'were',
+  'been',
+  'more',
+  'or',
+  's',
+  'its',
+  'would',
+  'about',
+  'new',
+  'one',
+  'after',
+  'you',
+  ':',
+  'also',
+  'up',
+  'when',
+  'there',
+  'than',
+  '$',
+  'all',
+  'out',
+  'her',
+  'people',
+  'she',
+  'year',
+  'two',
+  '-',
+  'can',
+  'if',
+  'last',
+  'first',
+  '\u201c',
+  'over',
+  'other',
+  '\u201d',
+  'into',
+  'some',
+  'what',
+  'so',
+  '--',
+  'no',
+  'time',
+  'years',
+  'could',
+  '?',
+  "'t",
+  '\u2014',
+  "'",
+]);
 
 // METEOR 1.5's resources/nonbreaking/english.prefixes (from Moses): 'num' ones only before a number.
 const NONBREAKING = new Map<string, 'any' | 'num'>(
@@ -38,7 +132,8 @@ const NONBREAKING = new Map<string, 'any' | 'num'>(
 );
 
 // Normalizer's character classes (Java regular expressions; \p{Digit} and \s are ASCII there).
-const ALPHA = 'A-Za-z\u0160\u017d\u0161\u017e\u0178\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u017e\u0400-\u04ff\u0500-\u0527\ua640-\ua66e\ua67e-\ua697\u1d00-\u1d7f';
+const ALPHA =
+  'A-Za-z\u0160\u017d\u0161\u017e\u0178\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u017e\u0400-\u04ff\u0500-\u0527\ua640-\ua66e\ua67e-\ua697\u1d00-\u1d7f';
 const ALNUM = '0-9' + ALPHA;
 const JS = ' \\t\\n\\x0b\\f\\r';
 const rx = (s: string) => new RegExp(s, 'gu');
@@ -79,7 +174,12 @@ export function meteorNormalize(line: string): string {
   w = w.replace(R.quote, "'").replace(R.quote2, ' " ');
   w = w.replaceAll('\u2013', '-').replaceAll('--', '-');
   w = w.replace(R.rmDash, '$1 $2');
-  w = w.replace(R.contEn, "$1 ' $2").replace(R.contEn2, "$1 ' $2").replace(R.contEn3, "$1 ' $2").replace(R.contEn4, "$1 '$2").replace(R.contEn5, "$1 '$2");
+  w = w
+    .replace(R.contEn, "$1 ' $2")
+    .replace(R.contEn2, "$1 ' $2")
+    .replace(R.contEn3, "$1 ' $2")
+    .replace(R.contEn4, "$1 '$2")
+    .replace(R.contEn5, "$1 '$2");
   const words = javaTokens(w);
   let out = '';
   words.forEach((word, i) => {
@@ -170,7 +270,17 @@ export function meteorStats(hypothesis: string, reference: string): MeteorStats 
     }
   }
   // Matches that are the only ones for both their words are fixed before the search.
-  const start: Path = { matches: words2.map(() => null), matches1: 0, matches2: 0, chunks: 0, idx: 0, lastMatchEnd: -1, distance: 0, used1: words1.map(() => false), used2: words2.map(() => false) };
+  const start: Path = {
+    matches: words2.map(() => null),
+    matches1: 0,
+    matches2: 0,
+    chunks: 0,
+    idx: 0,
+    lastMatchEnd: -1,
+    distance: 0,
+    used1: words1.map(() => false),
+    used2: words2.map(() => false),
+  };
   candidates.forEach((ms, i) => {
     if (ms.length !== 1) return;
     const m = ms[0]!;
@@ -243,7 +353,7 @@ export function meteorStats(hypothesis: string, reference: string): MeteorStats 
   // Chunks of the chosen alignment, counted along the reference.
   let chunks = 0;
   let last = -1;
-  for (let idx = 0; idx < best.matches.length; ) {
+  for (let idx = 0; idx < best.matches.length;) {
     const m = best.matches[idx];
     if (!m) {
       if (last !== -1) chunks++;
@@ -259,8 +369,14 @@ export function meteorStats(hypothesis: string, reference: string): MeteorStats 
   const matched = stages.reduce((a, s) => a + s[0] + s[2], 0);
   const matchedRef = stages.reduce((a, s) => a + s[1] + s[3], 0);
   return {
-    testLength: words1.length, referenceLength: words2.length, testFunctionWords: fn1.filter(Boolean).length, referenceFunctionWords: fn2.filter(Boolean).length,
-    stages, chunks, testWordMatches: matched, referenceWordMatches: matchedRef,
+    testLength: words1.length,
+    referenceLength: words2.length,
+    testFunctionWords: fn1.filter(Boolean).length,
+    referenceFunctionWords: fn2.filter(Boolean).length,
+    stages,
+    chunks,
+    testWordMatches: matched,
+    referenceWordMatches: matchedRef,
   };
 }
 
@@ -292,7 +408,16 @@ export function meteorScore(s: MeteorStats): number {
 
 /** MeteorStats.addStats over segments (a perfectly matched segment's chunk is not added). */
 export function sumMeteorStats(all: readonly MeteorStats[]): MeteorStats {
-  const out: MeteorStats = { testLength: 0, referenceLength: 0, testFunctionWords: 0, referenceFunctionWords: 0, stages: METEOR.weights.map(() => [0, 0, 0, 0]), chunks: 0, testWordMatches: 0, referenceWordMatches: 0 };
+  const out: MeteorStats = {
+    testLength: 0,
+    referenceLength: 0,
+    testFunctionWords: 0,
+    referenceFunctionWords: 0,
+    stages: METEOR.weights.map(() => [0, 0, 0, 0]),
+    chunks: 0,
+    testWordMatches: 0,
+    referenceWordMatches: 0,
+  };
   for (const s of all) {
     out.testLength += s.testLength;
     out.referenceLength += s.referenceLength;

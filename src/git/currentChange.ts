@@ -32,7 +32,10 @@ export async function currentChange(
       const staged = await stagedDiff(repo, o);
       if (staged.files.length > 0 || repo.head === null) {
         if (staged.files.length === 0) {
-          throw new ChangelingError('empty-repository', `nothing is staged and the repository at ${repo.root} has no commits yet; stage a change with "git add"`);
+          throw new ChangelingError(
+            'empty-repository',
+            `nothing is staged and the repository at ${repo.root} has no commits yet; stage a change with "git add"`,
+          );
         }
         return { ...base, source: 'staged', commit: null, ...staged, filter: filter.apply(staged.files) };
       }

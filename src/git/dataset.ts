@@ -36,12 +36,28 @@ export interface MineOptions extends HistoryOptions {
  * Mines the history into JSON lines (one commit each) handed to `sink`; the history dataset format that
  * `changeling mine` and "Changeling: Export history dataset" write.
  */
-export async function mineHistory(repo: Repository, sink: (line: string) => Promise<void> | void, o: MineOptions = {}): Promise<MineSummary> {
+export async function mineHistory(
+  repo: Repository,
+  sink: (line: string) => Promise<void> | void,
+  o: MineOptions = {},
+): Promise<MineSummary> {
   const start = performance.now();
   const total = await countCommits(repo, o);
   const s: MineSummary = {
-    repo: repo.root, out: null, head: repo.head, shallow: repo.shallow, bare: repo.bare,
-    commits: 0, merges: 0, truncated: 0, files: 0, additions: 0, deletions: 0, bytes: 0, seconds: 0, commitsPerSecond: 0,
+    repo: repo.root,
+    out: null,
+    head: repo.head,
+    shallow: repo.shallow,
+    bare: repo.bare,
+    commits: 0,
+    merges: 0,
+    truncated: 0,
+    files: 0,
+    additions: 0,
+    deletions: 0,
+    bytes: 0,
+    seconds: 0,
+    commitsPerSecond: 0,
   };
   const every = o.progressEveryMs ?? 250;
   let last = 0;

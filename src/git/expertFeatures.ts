@@ -56,7 +56,12 @@ const dirOf = (p: string) => posix.dirname(p);
 
 /** A commit as the features see it: its code files only (`codeFiles.ts`), as Commit Guru counts them. */
 export function changeInput(c: CommitRecord): ChangeInput {
-  return { author: (c.author.name || c.author.email).toLowerCase(), time: Date.parse(c.authorDate), message: c.message, files: codeFiles(c.files) };
+  return {
+    author: (c.author.name || c.author.email).toLowerCase(),
+    time: Date.parse(c.authorDate),
+    message: c.message,
+    files: codeFiles(c.files),
+  };
 }
 
 /** The configured git user as the features tell authors apart (name, else email, lower-cased); '' when there is none. */
@@ -110,7 +115,9 @@ export class FeatureState {
     const before = files.map((f) => (f.status === 'added' ? undefined : this.files.get(f.oldPath ?? f.path)));
     const nf = files.length;
     const devs = new Set<string>();
-    let lt = 0, age = 0, nuc = 0;
+    let lt = 0,
+      age = 0,
+      nuc = 0;
     before.forEach((s) => {
       if (!s) return;
       lt += s.lines;
@@ -173,7 +180,10 @@ export class FeatureState {
  * Features of every (non-merge) commit, oldest first, in one pass over the history. Only counts are
  * needed, so no diff text is kept.
  */
-export async function* historyFeatures(repo: Repository, o: { signal?: AbortSignal; rev?: string; from?: FeatureState } = {}): AsyncGenerator<{ sha: string; features: ExpertFeatures }, FeatureState> {
+export async function* historyFeatures(
+  repo: Repository,
+  o: { signal?: AbortSignal; rev?: string; from?: FeatureState } = {},
+): AsyncGenerator<{ sha: string; features: ExpertFeatures }, FeatureState> {
   const state = o.from ?? new FeatureState();
   for await (const c of walkHistory(repo, { reverse: true, maxDiffBytes: 0, signal: o.signal, rev: o.rev })) {
     if (c.merge) continue;
@@ -188,7 +198,11 @@ export async function* historyFeatures(repo: Repository, o: { signal?: AbortSign
  * Walks the whole history once, handing each commit's features to `each`, and returns the state after the
  * newest commit (for scoring the staged change). An empty repository gives an empty state.
  */
-export async function walkFeatures(repo: Repository, each: (sha: string, f: ExpertFeatures) => unknown, o: { signal?: AbortSignal; rev?: string; from?: FeatureState } = {}): Promise<FeatureState> {
+export async function walkFeatures(
+  repo: Repository,
+  each: (sha: string, f: ExpertFeatures) => unknown,
+  o: { signal?: AbortSignal; rev?: string; from?: FeatureState } = {},
+): Promise<FeatureState> {
   if (repo.head === null) return o.from ?? new FeatureState();
   const gen = historyFeatures(repo, o);
   for (;;) {

@@ -54,7 +54,8 @@ export async function featureHistory(repo: Repository, o: { signal?: AbortSignal
   if (cached) {
     // The cached HEAD is an ancestor of HEAD when it is their merge base (simple-git does not report
     // `merge-base --is-ancestor`'s silent exit status 1 as a failure).
-    const base = cached.head === repo.head ? cached.head : (await repo.git.raw(['merge-base', cached.head, repo.head]).catch(() => '')).trim();
+    const base =
+      cached.head === repo.head ? cached.head : (await repo.git.raw(['merge-base', cached.head, repo.head]).catch(() => '')).trim();
     if (base === cached.head) {
       for (const [sha, v] of cached.features) features.set(sha, toFeatures(v));
       from = FeatureState.fromJSON(cached.state);
@@ -64,13 +65,24 @@ export async function featureHistory(repo: Repository, o: { signal?: AbortSignal
     }
   }
   let walked = 0;
-  const state = await walkFeatures(repo, (sha, f) => {
-    features.set(sha, f);
-    walked++;
-  }, { signal: o.signal, rev, from });
+  const state = await walkFeatures(
+    repo,
+    (sha, f) => {
+      features.set(sha, f);
+      walked++;
+    },
+    { signal: o.signal, rev, from },
+  );
   if (o.cache !== false) {
-    const json: CacheJson = { format: FORMAT, head: repo.head, state: state.toJSON(), features: [...features].map(([sha, f]) => [sha, FEATURE_NAMES.map((n) => f[n])]) };
-    await mkdir(dir, { recursive: true }).then(() => writeBytesAtomic(path, Buffer.from(JSON.stringify(json)))).catch(() => {});
+    const json: CacheJson = {
+      format: FORMAT,
+      head: repo.head,
+      state: state.toJSON(),
+      features: [...features].map(([sha, f]) => [sha, FEATURE_NAMES.map((n) => f[n])]),
+    };
+    await mkdir(dir, { recursive: true })
+      .then(() => writeBytesAtomic(path, Buffer.from(JSON.stringify(json))))
+      .catch(() => {});
   }
   return { state, features, source, walked };
 }

@@ -7,7 +7,14 @@ import type { CommitRecord } from './types.js';
 import { ChangelingError, throwIfAborted } from '../util/errors.js';
 import { checkDate, rangeArgs } from './revisions.js';
 
-const firstLine = (s: string) => s.trim().split('\n').find((l) => /fatal|error/i.test(l))?.replace(/^(fatal|error):\s*/i, '') ?? s.trim().split('\n')[0] ?? '';
+const firstLine = (s: string) =>
+  s
+    .trim()
+    .split('\n')
+    .find((l) => /fatal|error/i.test(l))
+    ?.replace(/^(fatal|error):\s*/i, '') ??
+  s.trim().split('\n')[0] ??
+  '';
 
 export interface HistoryOptions {
   /** A revision or range (default HEAD); `--all` walks every ref. */
@@ -63,7 +70,10 @@ export async function countCommits(repo: Repository, o: HistoryOptions = {}): Pr
   if (o.noMerges) args.push('--no-merges');
   args.push(...rangeArgs(o.rev ?? 'HEAD'), '--');
   const out = await repo.git.raw(args).catch((err: Error) => {
-    throw new ChangelingError('bad-revision', `unknown revision or range ${JSON.stringify(o.rev ?? 'HEAD')} in ${repo.root}: ${firstLine(err.message)}`);
+    throw new ChangelingError(
+      'bad-revision',
+      `unknown revision or range ${JSON.stringify(o.rev ?? 'HEAD')} in ${repo.root}: ${firstLine(err.message)}`,
+    );
   });
   return Number(out.trim()) || 0;
 }
@@ -80,7 +90,8 @@ export async function* walkHistory(repo: Repository, o: HistoryOptions = {}): As
     if (o.commits.length === 0) return;
   } else {
     const revTokens = rangeArgs(o.rev ?? 'HEAD');
-    if (revTokens.length === 1 && !revTokens[0]!.startsWith('-') && !revTokens[0]!.includes('..') && !revTokens[0]!.startsWith('^')) await resolveCommit(repo, revTokens[0]!);
+    if (revTokens.length === 1 && !revTokens[0]!.startsWith('-') && !revTokens[0]!.includes('..') && !revTokens[0]!.startsWith('^'))
+      await resolveCommit(repo, revTokens[0]!);
   }
   throwIfAborted(o.signal);
   const maxBytes = o.maxDiffBytes ?? DEFAULT_MAX_DIFF_BYTES;
@@ -174,7 +185,11 @@ function parseHeader(raw: string, boundary: ReadonlySet<string>): CommitRecord {
 }
 
 /** One commit with its diff against its first parent (the whole tree for a root commit). */
-export async function commitDiff(repo: Repository, rev: string, o: { maxDiffBytes?: number; ignoreWhitespace?: boolean; signal?: AbortSignal } = {}): Promise<CommitRecord> {
+export async function commitDiff(
+  repo: Repository,
+  rev: string,
+  o: { maxDiffBytes?: number; ignoreWhitespace?: boolean; signal?: AbortSignal } = {},
+): Promise<CommitRecord> {
   requireCommits(repo);
   const sha = await resolveCommit(repo, rev);
   for await (const c of walkHistory(repo, { ...o, rev: sha, max: 1 })) return c;

@@ -26,7 +26,7 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const header = (kind: HookKind, node: string, cli: string, what: string, electron = false) => `#!/bin/sh
 ${HOOK_MARKER} ${kind} (changeling hook install --${kind}; "changeling hook uninstall --${kind}" restores what was here)
 # ${what}
-${electron ? '# The editor\'s own runtime runs the command line as plain Node.js.\nexport ELECTRON_RUN_AS_NODE=1\n' : ''}CHANGELING_NODE=${quote(node)}
+${electron ? "# The editor's own runtime runs the command line as plain Node.js.\nexport ELECTRON_RUN_AS_NODE=1\n" : ''}CHANGELING_NODE=${quote(node)}
 CHANGELING_CLI=${quote(cli)}
 hookdir=$(dirname "$0")
 `;
@@ -102,11 +102,16 @@ export async function hookStatus(repo: Repository, kind: HookKind = 'pre-push'):
   const dir = await hooksDir(repo);
   const path = join(dir, kind);
   const text = existsSync(path) ? await readFile(path, 'utf8').catch(() => '') : '';
-  const blocking = kind === 'pre-push' && (await repo.git.raw(['config', '--bool', 'changeling.risk.blockPush']).catch(() => '')).trim() === 'true';
+  const blocking =
+    kind === 'pre-push' && (await repo.git.raw(['config', '--bool', 'changeling.risk.blockPush']).catch(() => '')).trim() === 'true';
   return { kind, path, installed: text.includes(`${HOOK_MARKER} ${kind}`), chained: existsSync(join(dir, chainedName(kind))), blocking };
 }
 
-export async function installHook(repo: Repository, kind: HookKind, o: { node: string; cli: string; block?: boolean; /** node is an Electron binary (VS Code's): run it as Node. */ electron?: boolean }): Promise<HookStatus & { chainedNow: boolean }> {
+export async function installHook(
+  repo: Repository,
+  kind: HookKind,
+  o: { node: string; cli: string; block?: boolean; /** node is an Electron binary (VS Code's): run it as Node. */ electron?: boolean },
+): Promise<HookStatus & { chainedNow: boolean }> {
   const dir = await hooksDir(repo);
   const path = join(dir, kind);
   const chained = join(dir, chainedName(kind));
@@ -119,7 +124,10 @@ export async function installHook(repo: Repository, kind: HookKind, o: { node: s
       await rename(path, chained);
       chainedNow = true;
     }
-    await writeBytesAtomic(path, Buffer.from(kind === 'pre-push' ? prePushScript(o.node, o.cli, o.electron) : prepareCommitMsgScript(o.node, o.cli, o.electron)));
+    await writeBytesAtomic(
+      path,
+      Buffer.from(kind === 'pre-push' ? prePushScript(o.node, o.cli, o.electron) : prepareCommitMsgScript(o.node, o.cli, o.electron)),
+    );
     await chmod(path, 0o755);
   } catch (err) {
     if (err instanceof ChangelingError) throw err;

@@ -71,7 +71,13 @@ export async function traceOrigins(
   };
 
   /** The merged file's lines that its first parent did not have (PENDING), from the other parents. */
-  const mergeLines = async (c: PatchedCommit, path: string, blob: string, fromFirst: Int32Array | null, idx: number): Promise<Int32Array | null> => {
+  const mergeLines = async (
+    c: PatchedCommit,
+    path: string,
+    blob: string,
+    fromFirst: Int32Array | null,
+    idx: number,
+  ): Promise<Int32Array | null> => {
     const others = c.parents.slice(1).map((p) => states.get(p)?.get(path));
     const same = others.find((s) => s !== undefined && s.blob === blob);
     if (same) return same.origins;
@@ -80,7 +86,11 @@ export async function traceOrigins(
     const second = others[0];
     if (c.parents.length !== 2 || !second?.origins) return fromFirst.map((v) => (v === PENDING ? UNKNOWN : v));
     answers.mergeDiffs++;
-    const out = await gitBytes(repo.root, [...BLAME_DIFF_CONFIG, 'diff', '--ignore-all-space', '-U0', '--no-color', '--no-ext-diff', '--no-textconv', second.blob, blob], o.signal);
+    const out = await gitBytes(
+      repo.root,
+      [...BLAME_DIFF_CONFIG, 'diff', '--ignore-all-space', '-U0', '--no-color', '--no-ext-diff', '--no-textconv', second.blob, blob],
+      o.signal,
+    );
     const patch = parseSinglePatch(out);
     const fromSecond = patch ? (patch.binary ? null : applyScript(second.origins, patch, PENDING)) : second.origins;
     if (!fromSecond || fromSecond.length !== fromFirst.length) return fromFirst.map((v) => (v === PENDING ? UNKNOWN : v));
@@ -104,7 +114,7 @@ export async function traceOrigins(
         continue;
       }
       const patch = c.patches.get(i);
-      const before = e.status === 'A' ? new Int32Array(0) : parentTree?.get(e.oldPath)?.origins ?? null;
+      const before = e.status === 'A' ? new Int32Array(0) : (parentTree?.get(e.oldPath)?.origins ?? null);
       let origins: Int32Array | null;
       if (patch?.binary) origins = null;
       else if (patch) origins = before && applyScript(before, patch, merge ? PENDING : idx);
@@ -125,8 +135,20 @@ export async function traceOrigins(
   };
 
   const args = [
-    ...BLAME_DIFF_CONFIG, 'log', '--topo-order', '--reverse', ORIGINS_FORMAT, '--raw', '--no-abbrev', '-p', '-U0', '--ignore-all-space', ...DIFF_ARGS,
-    '--diff-merges=first-parent', repo.head ?? 'HEAD', '--',
+    ...BLAME_DIFF_CONFIG,
+    'log',
+    '--topo-order',
+    '--reverse',
+    ORIGINS_FORMAT,
+    '--raw',
+    '--no-abbrev',
+    '-p',
+    '-U0',
+    '--ignore-all-space',
+    ...DIFF_ARGS,
+    '--diff-merges=first-parent',
+    repo.head ?? 'HEAD',
+    '--',
   ];
   const proc = spawnGit(repo.root, args, o.signal);
   const ready: PatchedCommit[] = [];
@@ -159,4 +181,7 @@ export async function traceOrigins(
 }
 
 /** The empty file's blob id (SHA-1 and SHA-256 repositories). */
-const EMPTY_BLOBS = new Set(['e69de29bb2d1d6434b8b29ae775ad8c2e48c5391', '473a0f4c3be8a93681a267e3b1e9a7dcda1185436fe141f7749120a303721813']);
+const EMPTY_BLOBS = new Set([
+  'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391',
+  '473a0f4c3be8a93681a267e3b1e9a7dcda1185436fe141f7749120a303721813',
+]);

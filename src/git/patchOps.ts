@@ -194,7 +194,10 @@ export class OriginsLogParser {
     if (first === 0x5c) return; // "\ No newline at end of file" after a hunk's last line
     if (first === 0x01 && buf[start + 1] === 0x01) {
       this.finishCommit();
-      const [sha = '', ...parents] = buf.toString('latin1', start + 2, end).split(' ').filter(Boolean);
+      const [sha = '', ...parents] = buf
+        .toString('latin1', start + 2, end)
+        .split(' ')
+        .filter(Boolean);
       this.commit = { sha, parents, raw: [], patches: new Map() };
       return;
     }

@@ -75,8 +75,13 @@ export function requireCommits(repo: Repository): string {
 
 /** Resolves a revision to a commit sha, with a clear error for a name git does not know. */
 export async function resolveCommit(repo: Repository, rev: string): Promise<string> {
-  if (rev.startsWith('-') || /[\x00-\x1f\x7f]/.test(rev)) throw new ChangelingError('bad-revision', `not a revision: ${JSON.stringify(rev.slice(0, 80))}`);
-  if (rev.includes('..')) throw new ChangelingError('bad-revision', `one commit is needed here, not the range ${JSON.stringify(rev.slice(0, 80))}${' (for a range use --range)'}`);
+  if (rev.startsWith('-') || /[\x00-\x1f\x7f]/.test(rev))
+    throw new ChangelingError('bad-revision', `not a revision: ${JSON.stringify(rev.slice(0, 80))}`);
+  if (rev.includes('..'))
+    throw new ChangelingError(
+      'bad-revision',
+      `one commit is needed here, not the range ${JSON.stringify(rev.slice(0, 80))}${' (for a range use --range)'}`,
+    );
   const sha = (await repo.git.raw(['rev-parse', '--verify', '-q', `${rev}^{commit}`]).catch(() => '')).trim();
   if (!sha) throw new ChangelingError('bad-revision', `unknown revision '${rev}' in ${repo.root}`);
   return sha;

@@ -15,16 +15,24 @@ export function rangeArgs(range: string): string[] {
   if (tokens.length === 0) throw new ChangelingError('bad-revision', 'an empty range');
   for (const t of tokens) {
     if (CONTROL.test(t)) throw new ChangelingError('bad-revision', `not a revision: ${JSON.stringify(t)}`);
-    if (t.startsWith('-') && !RANGE_OPTION.test(t)) throw new ChangelingError('bad-revision', `not a revision or range: ${JSON.stringify(t)} (a range is revisions such as A..B, and only --not, --all, --branches, --tags or --remotes as options)`);
+    if (t.startsWith('-') && !RANGE_OPTION.test(t))
+      throw new ChangelingError(
+        'bad-revision',
+        `not a revision or range: ${JSON.stringify(t)} (a range is revisions such as A..B, and only --not, --all, --branches, --tags or --remotes as options)`,
+      );
   }
   return tokens;
 }
 
-const RELATIVE = /^(\d+\s*(second|minute|hour|day|week|month|year)s?(\s*,?\s*\d+\s*(second|minute|hour|day|week|month|year)s?)*\s+ago|yesterday|today|now|last\s+(week|month|year))$/i;
+const RELATIVE =
+  /^(\d+\s*(second|minute|hour|day|week|month|year)s?(\s*,?\s*\d+\s*(second|minute|hour|day|week|month|year)s?)*\s+ago|yesterday|today|now|last\s+(week|month|year))$/i;
 
 /** A --since/--until value git understands: an ISO or RFC 2822 date, or "2 weeks ago"-style; otherwise a usage error (git would silently read garbage as "now"). */
 export function checkDate(name: string, value: string): string {
   const v = value.trim();
   if (v && !v.startsWith('-') && !CONTROL.test(v) && (RELATIVE.test(v) || !Number.isNaN(Date.parse(v)))) return v;
-  throw new ChangelingError('usage', `--${name} needs a date such as 2024-01-31 or "2 weeks ago", not ${JSON.stringify(value.slice(0, 80))}`);
+  throw new ChangelingError(
+    'usage',
+    `--${name} needs a date such as 2024-01-31 or "2 weeks ago", not ${JSON.stringify(value.slice(0, 80))}`,
+  );
 }

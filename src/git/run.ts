@@ -6,15 +6,7 @@ import { ChangelingError, cancelledError } from '../util/errors.js';
  * Options every diff-producing git call gets, so that the user's configuration (external diff tools,
  * textconv, no-prefix, mnemonic prefixes, colour, submodule log format) cannot change what we parse.
  */
-export const DIFF_ARGS = [
-  '--no-color',
-  '--no-ext-diff',
-  '--no-textconv',
-  '--src-prefix=a/',
-  '--dst-prefix=b/',
-  '--submodule=short',
-  '-M',
-];
+export const DIFF_ARGS = ['--no-color', '--no-ext-diff', '--no-textconv', '--src-prefix=a/', '--dst-prefix=b/', '--submodule=short', '-M'];
 
 /** Configuration overrides placed before the git subcommand. */
 export const GIT_CONFIG = ['-c', 'core.quotePath=false', '-c', 'diff.noprefix=false', '-c', 'log.showSignature=false'];
@@ -71,7 +63,10 @@ export function spawnGit(cwd: string, args: string[], signal?: AbortSignal, inpu
       signal?.removeEventListener('abort', onAbort);
       reject(
         err.code === 'ENOENT'
-          ? new ChangelingError('git-failed', `git was not found (${gitBinary}); install git 2.31 or newer, or set git.path / CHANGELING_GIT`)
+          ? new ChangelingError(
+              'git-failed',
+              `git was not found (${gitBinary}); install git 2.31 or newer, or set git.path / CHANGELING_GIT`,
+            )
           : new ChangelingError('git-failed', `could not run git: ${err.message}`, { cause: err }),
       );
     });

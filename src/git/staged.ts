@@ -15,7 +15,10 @@ export interface StagedDiff {
  * The staged change (index against HEAD; against the empty tree in a repository with no commits yet),
  * parsed as it streams so that a huge staged file costs at most `maxDiffBytes` of kept text.
  */
-export async function stagedDiff(repo: Repository, o: { maxDiffBytes?: number; ignoreWhitespace?: boolean; signal?: AbortSignal } = {}): Promise<StagedDiff> {
+export async function stagedDiff(
+  repo: Repository,
+  o: { maxDiffBytes?: number; ignoreWhitespace?: boolean; signal?: AbortSignal } = {},
+): Promise<StagedDiff> {
   if (repo.bare) throw new ChangelingError('usage', `${repo.root} is a bare repository: it has no staging area`);
   const parser = new DiffParser({ maxBytes: o.maxDiffBytes ?? DEFAULT_MAX_DIFF_BYTES });
   const splitter = new LineSplitter((t, n) => parser.line(t, n));

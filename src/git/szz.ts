@@ -65,13 +65,15 @@ function blameTargets(c: CommitRecord): Array<[string, number[]]> {
 /** Commits that last touched the given lines at `rev` (git blame -w, porcelain). */
 async function blame(repo: Repository, rev: string, path: string, lines: number[], signal?: AbortSignal): Promise<Set<string>> {
   const ranges: string[] = [];
-  for (let i = 0; i < lines.length; ) {
+  for (let i = 0; i < lines.length;) {
     let j = i;
     while (j + 1 < lines.length && lines[j + 1] === lines[j]! + 1) j++;
     ranges.push('-L', `${lines[i]},${lines[j]}`);
     i = j + 1;
   }
-  const out = await gitBytes(repo.root, [...BLAME_DIFF_CONFIG, 'blame', '-w', '--porcelain', ...ranges, rev, '--', path], signal).catch(() => Buffer.alloc(0));
+  const out = await gitBytes(repo.root, [...BLAME_DIFF_CONFIG, 'blame', '-w', '--porcelain', ...ranges, rev, '--', path], signal).catch(
+    () => Buffer.alloc(0),
+  );
   const shas = new Set<string>();
   for (const line of out.toString('latin1').split('\n')) {
     const m = /^([0-9a-f]{40}) \d+ \d+/.exec(line);
@@ -93,7 +95,11 @@ async function writeCommitGraph(repo: Repository, signal?: AbortSignal): Promise
 }
 
 /** git blame for each fix's files, a few fixes at a time (git blame is single-threaded). */
-async function blameAll(repo: Repository, asked: Array<[string, Array<[string, number[]]>]>, o: SzzOptions): Promise<Map<string, Set<string>>> {
+async function blameAll(
+  repo: Repository,
+  asked: Array<[string, Array<[string, number[]]>]>,
+  o: SzzOptions,
+): Promise<Map<string, Set<string>>> {
   const out = new Map<string, Set<string>>();
   if (asked.length === 0) return out;
   await writeCommitGraph(repo, o.signal);
@@ -142,7 +148,10 @@ export async function szz(repo: Repository, o: SzzOptions = {}): Promise<SzzResu
     for (const t of targets.values()) answered.blamed += t.length;
   } else {
     const parentsOf = new Map(listed.map((c) => [c.sha, c.parents]));
-    const r = await traceOrigins(repo, parentsOf, targets, { signal: o.signal, onProgress: (d, t) => o.onProgress?.(d, t, 'tracing lines') });
+    const r = await traceOrigins(repo, parentsOf, targets, {
+      signal: o.signal,
+      onProgress: (d, t) => o.onProgress?.(d, t, 'tracing lines'),
+    });
     const fallback = await blameAll(repo, [...r.unresolved], o);
     for (const [sha, s] of fallback) for (const x of s) r.found.get(sha)!.add(x);
     blamedOf = r.found;
@@ -159,7 +168,9 @@ export async function szz(repo: Repository, o: SzzOptions = {}): Promise<SzzResu
   for (const sha of fixShas) {
     const fixTime = timeOf.get(sha)!;
     // The commits a fix may blame: earlier non-merge commits of the history, not the fix itself.
-    const candidates = [...(blamedOf.get(sha) ?? [])].filter((s) => s !== sha && !merges.has(s) && timeOf.has(s) && timeOf.get(s)! <= fixTime);
+    const candidates = [...(blamedOf.get(sha) ?? [])].filter(
+      (s) => s !== sha && !merges.has(s) && timeOf.has(s) && timeOf.get(s)! <= fixTime,
+    );
     if (candidates.length === 0) continue;
     if (candidates.length > maxBlamed) {
       droppedFixes.push({ sha, reason: `blames ${candidates.length} commits (more than ${maxBlamed})` });

@@ -1,4 +1,17 @@
-import { GraphError, Tensor, isFloat, staticSize, typedArrayFor, type AttrValue, type ConstantData, type DType, type Dim, type Node, type Shape, type TypedData } from './ir.js';
+import {
+  GraphError,
+  Tensor,
+  isFloat,
+  staticSize,
+  typedArrayFor,
+  type AttrValue,
+  type ConstantData,
+  type DType,
+  type Dim,
+  type Node,
+  type Shape,
+  type TypedData,
+} from './ir.js';
 import { broadcastShapes, normAxis, sameDim } from './shapes.js';
 
 export interface Initializer {
@@ -99,10 +112,18 @@ export class GraphBuilder {
   }
 
   /** Adds a node; output dtypes and shapes come from the caller's shape inference. */
-  node(op: string, inputs: Array<Tensor | null>, outs: Array<{ dtype: DType; shape: Shape }>, attrs: Record<string, AttrValue> = {}, name?: string): Tensor[] {
+  node(
+    op: string,
+    inputs: Array<Tensor | null>,
+    outs: Array<{ dtype: DType; shape: Shape }>,
+    attrs: Record<string, AttrValue> = {},
+    name?: string,
+  ): Tensor[] {
     const id = this.nextId++;
     const base = this.scoped(name ?? op.toLowerCase());
-    const outputs = outs.map((o, i) => new Tensor(this.nextId++, this.uniqueName(outs.length > 1 ? `${base}:${i}` : base), o.dtype, o.shape, 'value', null));
+    const outputs = outs.map(
+      (o, i) => new Tensor(this.nextId++, this.uniqueName(outs.length > 1 ? `${base}:${i}` : base), o.dtype, o.shape, 'value', null),
+    );
     const node: Node = { id, op, inputs, outputs, attrs };
     outputs.forEach((t) => ((t as { producer: Node | null }).producer = node));
     this.nodes.push(node);
@@ -266,7 +287,9 @@ export class GraphBuilder {
   }
 
   reduceSum(x: Tensor, axes: number[], keepdims = true): Tensor {
-    return this.one('ReduceSum', [x, this.ints(axes)], x.dtype, this.reduced('ReduceSum', x, axes, keepdims), { keepdims: keepdims ? 1 : 0 });
+    return this.one('ReduceSum', [x, this.ints(axes)], x.dtype, this.reduced('ReduceSum', x, axes, keepdims), {
+      keepdims: keepdims ? 1 : 0,
+    });
   }
   reduceMean(x: Tensor, axes: number[], keepdims = true): Tensor {
     return this.one('ReduceMean', [x], x.dtype, this.reduced('ReduceMean', x, axes, keepdims), { axes, keepdims: keepdims ? 1 : 0 });
@@ -276,7 +299,14 @@ export class GraphBuilder {
   }
   /** Sum of all elements, as a scalar. */
   sumAll(x: Tensor): Tensor {
-    return this.reshape(this.reduceSum(x, x.shape.map((_, i) => i), false), []);
+    return this.reshape(
+      this.reduceSum(
+        x,
+        x.shape.map((_, i) => i),
+        false,
+      ),
+      [],
+    );
   }
 
   softmax(x: Tensor, axis = -1): Tensor {
@@ -295,7 +325,16 @@ export class GraphBuilder {
     const d = x.shape[x.rank - 1]!;
     const g = gamma ?? this.constant(new Array(d as number).fill(1), x.dtype, [d as number]);
     const stats = [...x.shape.slice(0, -1), 1];
-    const [y] = this.node('LayerNormalization', [x, g, beta], [{ dtype: x.dtype, shape: x.shape }, { dtype: x.dtype, shape: stats }, { dtype: x.dtype, shape: stats }], { axis: -1, epsilon: { float: eps } });
+    const [y] = this.node(
+      'LayerNormalization',
+      [x, g, beta],
+      [
+        { dtype: x.dtype, shape: x.shape },
+        { dtype: x.dtype, shape: stats },
+        { dtype: x.dtype, shape: stats },
+      ],
+      { axis: -1, epsilon: { float: eps } },
+    );
     return y!;
   }
 
@@ -326,13 +365,20 @@ export class GraphBuilder {
       out[minus] = inTotal !== null && part !== null ? inTotal / part : `${x.name}_reshape${minus}`;
     }
     const total = staticSize(out);
-    if (total !== null && inTotal !== null && total !== inTotal) throw new GraphError(`Reshape: ${x} has ${inTotal} elements, not ${total} ([${shape.join(', ')}])`);
+    if (total !== null && inTotal !== null && total !== inTotal)
+      throw new GraphError(`Reshape: ${x} has ${inTotal} elements, not ${total} ([${shape.join(', ')}])`);
     return this.one('Reshape', [x, this.ints(shape)], x.dtype, out);
   }
 
   transpose(x: Tensor, perm: number[]): Tensor {
     if (perm.length !== x.rank) throw new GraphError(`Transpose: perm [${perm}] for ${x}`);
-    return this.one('Transpose', [x], x.dtype, perm.map((p) => x.shape[p]!), { perm });
+    return this.one(
+      'Transpose',
+      [x],
+      x.dtype,
+      perm.map((p) => x.shape[p]!),
+      { perm },
+    );
   }
 
   /** Swaps the last two axes. */
@@ -372,7 +418,12 @@ export class GraphBuilder {
       }
       return s >= 0 && e !== Infinity && e >= 0 ? e - s : `${x.name}_slice${i}`;
     });
-    const toInt64 = (v: number[]) => this.constant(v.map((n) => (n === Infinity ? INT64_MAX : BigInt(n))), 'int64', [v.length]);
+    const toInt64 = (v: number[]) =>
+      this.constant(
+        v.map((n) => (n === Infinity ? INT64_MAX : BigInt(n))),
+        'int64',
+        [v.length],
+      );
     const inputs = [x, toInt64(starts), toInt64(ends), this.ints(ax)];
     if (steps) inputs.push(this.ints(steps));
     return this.one('Slice', inputs, x.dtype, shape);
@@ -401,7 +452,12 @@ export class GraphBuilder {
   squeeze(x: Tensor, axes: number[]): Tensor {
     const ax = axes.map((a) => normAxis(a, x.rank, 'Squeeze'));
     for (const a of ax) if (x.shape[a] !== 1 && typeof x.shape[a] === 'number') throw new GraphError(`Squeeze: axis ${a} of ${x} is not 1`);
-    return this.one('Squeeze', [x, this.ints(ax)], x.dtype, x.shape.filter((_, i) => !ax.includes(i)));
+    return this.one(
+      'Squeeze',
+      [x, this.ints(ax)],
+      x.dtype,
+      x.shape.filter((_, i) => !ax.includes(i)),
+    );
   }
 
   /** Broadcast to a shape: numbers, or a runtime int64 shape tensor with the static result shape. */
@@ -415,7 +471,12 @@ export class GraphBuilder {
 
   /** [0, 1, ..., n-1] for a static n, or the length of axis `axis` of a tensor at run time. */
   range(n: number | { of: Tensor; axis: number }, dtype: DType = 'int64'): Tensor {
-    if (typeof n === 'number') return this.constant(Array.from({ length: n }, (_, i) => i), dtype, [n]);
+    if (typeof n === 'number')
+      return this.constant(
+        Array.from({ length: n }, (_, i) => i),
+        dtype,
+        [n],
+      );
     const len = this.reshape(this.gather(this.shapeOf(n.of), this.constant(n.axis, 'int64', [])), []);
     const lim = dtype === 'int64' ? len : this.cast(len, dtype);
     return this.one('Range', [this.constant(0, dtype, []), lim, this.constant(1, dtype, [])], dtype, [n.of.shape[n.axis]!]);
@@ -431,7 +492,10 @@ export class GraphBuilder {
 
   /** ONNX ScatterElements with reduction "add": `data` with `updates` added at `indices` along `axis`. */
   scatterElementsAdd(data: Tensor, indices: Tensor, updates: Tensor, axis: number): Tensor {
-    return this.one('ScatterElements', [data, indices, updates], data.dtype, data.shape, { axis: normAxis(axis, data.rank, 'ScatterElements'), reduction: 'add' });
+    return this.one('ScatterElements', [data, indices, updates], data.dtype, data.shape, {
+      axis: normAxis(axis, data.rank, 'ScatterElements'),
+      reduction: 'add',
+    });
   }
 
   scatterAdd(data: Tensor, indices: Tensor, updates: Tensor): Tensor {
@@ -465,7 +529,10 @@ export class GraphBuilder {
     if (p >= 1) throw new GraphError(`Dropout: p must be below 1, got ${p}`);
     const n = this.reshape(this.shapeOf(x), [-1]);
     const count = this.reduceProd(n);
-    const flatIdx = this.cast(this.one('Range', [this.constant(0, 'int64', []), count, this.constant(1, 'int64', [])], 'int64', ['dropout_n']), 'float32');
+    const flatIdx = this.cast(
+      this.one('Range', [this.constant(0, 'int64', []), count, this.constant(1, 'int64', [])], 'int64', ['dropout_n']),
+      'float32',
+    );
     const idx = this.reshape(flatIdx, this.shapeOf(x), x.shape);
     // Fract(sin(i * a + seed) * b): the classic GPU hash; good enough to decorrelate a dropout mask.
     const s = this.cast(seed, 'float32');
@@ -519,7 +586,6 @@ export class GraphBuilder {
     return n !== null ? this.div(this.sumAll(per), n) : this.reduceMean(this.reshape(per, [-1]), [0], false);
   }
 }
-
 
 export const ONNX_DTYPE: Record<DType, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float64: 11 };
 

@@ -21,9 +21,18 @@ export const VJP: Record<string, Rule> = {
   Sub: (b, g, [p, q]) => [() => unbroadcast(b, g, T(p)), () => unbroadcast(b, b.neg(g), T(q))],
   Mul: (b, g, [p, q]) => [() => unbroadcast(b, b.mul(g, T(q)), T(p)), () => unbroadcast(b, b.mul(g, T(p)), T(q))],
   Div: (b, g, [p, q], y) => [() => unbroadcast(b, b.div(g, T(q)), T(p)), () => unbroadcast(b, b.neg(b.div(b.mul(g, y), T(q))), T(q))],
-  Pow: (b, g, [p, q], y) => [() => unbroadcast(b, b.mul(g, b.mul(T(q), b.pow(T(p), b.sub(T(q), 1)))), T(p)), () => unbroadcast(b, b.mul(g, b.mul(y, b.log(T(p)))), T(q))],
-  Max: (b, g, [p, q]) => [() => unbroadcast(b, b.where(b.not(b.less(T(p), T(q))), g, 0), T(p)), () => unbroadcast(b, b.where(b.less(T(p), T(q)), g, 0), T(q))],
-  Min: (b, g, [p, q]) => [() => unbroadcast(b, b.where(b.not(b.greater(T(p), T(q))), g, 0), T(p)), () => unbroadcast(b, b.where(b.greater(T(p), T(q)), g, 0), T(q))],
+  Pow: (b, g, [p, q], y) => [
+    () => unbroadcast(b, b.mul(g, b.mul(T(q), b.pow(T(p), b.sub(T(q), 1)))), T(p)),
+    () => unbroadcast(b, b.mul(g, b.mul(y, b.log(T(p)))), T(q)),
+  ],
+  Max: (b, g, [p, q]) => [
+    () => unbroadcast(b, b.where(b.not(b.less(T(p), T(q))), g, 0), T(p)),
+    () => unbroadcast(b, b.where(b.less(T(p), T(q)), g, 0), T(q)),
+  ],
+  Min: (b, g, [p, q]) => [
+    () => unbroadcast(b, b.where(b.not(b.greater(T(p), T(q))), g, 0), T(p)),
+    () => unbroadcast(b, b.where(b.greater(T(p), T(q)), g, 0), T(q)),
+  ],
   Neg: (b, g) => [() => b.neg(g)],
   Abs: (b, g, [x]) => [() => b.where(b.less(T(x), 0), b.neg(g), g)],
   Sqrt: (b, g, _x, y) => [() => b.div(b.mul(g, 0.5), y)],
@@ -35,7 +44,16 @@ export const VJP: Record<string, Rule> = {
   Erf: (b, g, [x]) => [() => b.mul(g, b.mul(b.exp(b.neg(b.mul(T(x), T(x)))), 2 / Math.sqrt(Math.PI)))],
   Softplus: (b, g, [x]) => [() => b.mul(g, b.sigmoid(T(x)))],
   // d/dx x Phi(x) = Phi(x) + x phi(x), recomputed from x alone.
-  Gelu: (b, g, [x]) => [() => b.mul(g, b.add(b.mul(b.add(b.erf(b.mul(T(x), Math.SQRT1_2)), 1), 0.5), b.mul(T(x), b.mul(b.exp(b.mul(b.mul(T(x), T(x)), -0.5)), 1 / Math.sqrt(2 * Math.PI)))))],
+  Gelu: (b, g, [x]) => [
+    () =>
+      b.mul(
+        g,
+        b.add(
+          b.mul(b.add(b.erf(b.mul(T(x), Math.SQRT1_2)), 1), 0.5),
+          b.mul(T(x), b.mul(b.exp(b.mul(b.mul(T(x), T(x)), -0.5)), 1 / Math.sqrt(2 * Math.PI))),
+        ),
+      ),
+  ],
   Where: (b, g, [c, p, q]) => [null, () => unbroadcast(b, b.where(T(c), g, 0), T(p)), () => unbroadcast(b, b.where(T(c), 0, g), T(q))],
   Cast: (b, g, [x]) => [isFloat(T(x).dtype) ? () => b.cast(g, T(x).dtype) : null],
   MatMul: (b, g, [p, q]) => [() => unbroadcast(b, b.matmul(g, b.transposeLast(T(q))), T(p)), () => matmulWeightGrad(b, g, T(p), T(q))],
@@ -44,7 +62,9 @@ export const VJP: Record<string, Rule> = {
   LayerNormalization: (b, g, [x, gamma, beta], _y, n) => {
     const [, mean, rstd] = n.outputs;
     const xhat = () => b.mul(b.sub(T(x), T(mean)), T(rstd));
-    const lead = T(x).shape.slice(0, -1).map((_, i) => i);
+    const lead = T(x)
+      .shape.slice(0, -1)
+      .map((_, i) => i);
     return [
       () => {
         const xh = xhat();
@@ -58,7 +78,9 @@ export const VJP: Record<string, Rule> = {
   Softmax: (b, g, _x, y, n) => [() => b.mul(y, b.sub(g, b.reduceSum(b.mul(g, y), [n.attrs.axis as number])))],
   LogSoftmax: (b, g, _x, y, n) => [() => b.sub(g, b.mul(b.exp(y), b.reduceSum(g, [n.attrs.axis as number])))],
   ReduceSum: (b, g, [x, axes], _y, n) => [() => expandBack(b, g, T(x), constInts(b, T(axes)), n.attrs.keepdims !== 0), null],
-  ReduceMean: (b, g, [x], _y, n) => [() => b.div(expandBack(b, g, T(x), n.attrs.axes as number[], n.attrs.keepdims !== 0), reducedCount(b, T(x), n.attrs.axes as number[]))],
+  ReduceMean: (b, g, [x], _y, n) => [
+    () => b.div(expandBack(b, g, T(x), n.attrs.axes as number[], n.attrs.keepdims !== 0), reducedCount(b, T(x), n.attrs.axes as number[])),
+  ],
   ReduceMax: (b, g, [x], y, n) => {
     const axes = n.attrs.axes as number[];
     const keep = n.attrs.keepdims !== 0;
@@ -97,20 +119,47 @@ export const VJP: Record<string, Rule> = {
   GatherElements: (b, g, [data, idx], _y, n) => [() => b.scatterElementsAdd(b.zerosLike(T(data)), T(idx), g, n.attrs.axis as number), null],
   Gather: (b, g, [data, idx], _y, n) => {
     if ((n.attrs.axis as number) !== 0) throw new GraphError('Gather gradient: only axis 0 (embedding lookup) is supported');
-    return [() => b.scatterAdd(b.zerosLike(T(data)), b.unsqueeze(T(idx).dtype === 'int64' ? T(idx) : b.cast(T(idx), 'int64'), [-1]), g), null];
+    return [
+      () => b.scatterAdd(b.zerosLike(T(data)), b.unsqueeze(T(idx).dtype === 'int64' ? T(idx) : b.cast(T(idx), 'int64'), [-1]), g),
+      null,
+    ];
   },
 };
 
 /** Ops whose outputs never carry gradient (integer, boolean or piecewise-constant results). */
-const NON_DIFFERENTIABLE = new Set(['Shape', 'Equal', 'Greater', 'Less', 'Not', 'And', 'Range', 'ConstantOfShape', 'Floor', 'Sin', 'ReduceProd', 'ScatterND', 'CumSum']);
+const NON_DIFFERENTIABLE = new Set([
+  'Shape',
+  'Equal',
+  'Greater',
+  'Less',
+  'Not',
+  'And',
+  'Range',
+  'ConstantOfShape',
+  'Floor',
+  'Sin',
+  'ReduceProd',
+  'ScatterND',
+  'CumSum',
+]);
 
 /** Sums `g` over the axes along which `x` was broadcast, and reshapes it to x's shape. */
 export function unbroadcast(b: GraphBuilder, g: Tensor, x: Tensor): Tensor {
   if (g.rank === x.rank && g.shape.every((d, i) => d === x.shape[i])) return g;
   const { lead, ones } = broadcastAxes(x.shape, g.shape);
   let r = g;
-  if (lead > 0) r = b.reduceSum(r, Array.from({ length: lead }, (_, i) => i), false);
-  if (ones.length) r = b.reduceSum(r, ones.map((a) => a - lead), true);
+  if (lead > 0)
+    r = b.reduceSum(
+      r,
+      Array.from({ length: lead }, (_, i) => i),
+      false,
+    );
+  if (ones.length)
+    r = b.reduceSum(
+      r,
+      ones.map((a) => a - lead),
+      true,
+    );
   return r;
 }
 
@@ -125,13 +174,22 @@ function matmulWeightGrad(b: GraphBuilder, g: Tensor, x: Tensor, w: Tensor): Ten
 }
 
 function expandBack(b: GraphBuilder, g: Tensor, x: Tensor, axes: number[], keepdims: boolean): Tensor {
-  const gk = keepdims ? g : b.unsqueeze(g, axes.map((a) => (a < 0 ? a + x.rank : a)));
+  const gk = keepdims
+    ? g
+    : b.unsqueeze(
+        g,
+        axes.map((a) => (a < 0 ? a + x.rank : a)),
+      );
   return b.expand(gk, b.shapeOf(x), x.shape);
 }
 
 function reducedCount(b: GraphBuilder, x: Tensor, axes: number[]): Tensor {
   const dims = axes.map((a) => x.shape[a < 0 ? a + x.rank : a]!);
-  if (dims.every((d) => typeof d === 'number')) return b.scalarLike(x, (dims as number[]).reduce((p, q) => p * q, 1));
+  if (dims.every((d) => typeof d === 'number'))
+    return b.scalarLike(
+      x,
+      (dims as number[]).reduce((p, q) => p * q, 1),
+    );
   const sizes = b.gather(b.shapeOf(x), b.ints(axes.map((a) => (a < 0 ? a + x.rank : a))));
   return b.cast(b.reshape(b.node('ReduceProd', [sizes], [{ dtype: 'int64', shape: [1] }], { keepdims: 1 })[0]!, []), x.dtype);
 }
@@ -183,7 +241,8 @@ interface SparseGrad {
  * the same order (a tensor that does not influence the loss gets zeros).
  */
 export function gradients(b: GraphBuilder, loss: Tensor, wrt: Tensor[], o: GradientOptions = {}): Tensor[] {
-  if (loss.shape.length !== 0 && !(loss.shape.length === 1 && loss.shape[0] === 1)) throw new GraphError(`gradients: the loss must be a scalar, got ${loss}`);
+  if (loss.shape.length !== 0 && !(loss.shape.length === 1 && loss.shape[0] === 1))
+    throw new GraphError(`gradients: the loss must be a scalar, got ${loss}`);
   // Forward: which tensors have a trainable tensor upstream.
   const requires = new Set<Tensor>(wrt);
   const nodes = b.nodes.slice(); // the forward graph only: the backward nodes appended below are not walked
@@ -233,7 +292,11 @@ export function gradients(b: GraphBuilder, loss: Tensor, wrt: Tensor[], o: Gradi
       // are added in place into -softmax * sum. The same values as the dense rule, to the bit.
       sparse.delete(y);
       const x = n.inputs[0]!;
-      if (requires.has(x)) accumulate(x, b.within(`grad/${y.name}`, () => dense(sg, b.mul(b.exp(y), b.neg(b.reduceSum(sg.updates, [sg.axis]))))));
+      if (requires.has(x))
+        accumulate(
+          x,
+          b.within(`grad/${y.name}`, () => dense(sg, b.mul(b.exp(y), b.neg(b.reduceSum(sg.updates, [sg.axis]))))),
+        );
       continue;
     }
     if (n.op === 'GatherElements') {
@@ -250,7 +313,15 @@ export function gradients(b: GraphBuilder, loss: Tensor, wrt: Tensor[], o: Gradi
     const g = gradOf(y)!;
     const rule = VJP[n.op];
     if (!rule) throw new GraphError(`no gradient rule for ${n.op} (${y.name})`);
-    const thunks = b.within(`grad/${y.name}`, () => rule(b, g, n.inputs.map((x) => replay(x, g)), replay(y, g)!, n));
+    const thunks = b.within(`grad/${y.name}`, () =>
+      rule(
+        b,
+        g,
+        n.inputs.map((x) => replay(x, g)),
+        replay(y, g)!,
+        n,
+      ),
+    );
     n.inputs.forEach((x, k) => {
       const thunk = thunks[k];
       if (!x || !thunk || !requires.has(x)) return;

@@ -48,7 +48,10 @@ export function quantizeWeights(b: GraphBuilder, o: { minSize?: number } = {}): 
 }
 
 /** A MatMul's right operand when it is a constant 2-D matrix: an initializer, or the transpose of one. */
-function constantMatrix(w: Tensor, dataOf: Map<Tensor, unknown>): { name: string; k: number; cols: number; at: (r: number, c: number) => number } | null {
+function constantMatrix(
+  w: Tensor,
+  dataOf: Map<Tensor, unknown>,
+): { name: string; k: number; cols: number; at: (r: number, c: number) => number } | null {
   const direct = dataOf.get(w);
   if (direct instanceof Float32Array && w.rank === 2) {
     const [k, cols] = w.shape as [number, number];

@@ -34,7 +34,9 @@ export function attentionSegments(nodes: readonly Node[]): Map<Tensor, Attention
     while (t.producer?.op === 'Add' && consumers.get(t) === 1) {
       const add = t.producer;
       chain.push(add);
-      const next = add.inputs.find((x) => x?.producer?.op === 'MatMul' && x.rank === 4) ?? add.inputs.find((x) => x?.producer?.op === 'Add' && x.rank === 4);
+      const next =
+        add.inputs.find((x) => x?.producer?.op === 'MatMul' && x.rank === 4) ??
+        add.inputs.find((x) => x?.producer?.op === 'Add' && x.rank === 4);
       if (!next) break;
       t = next;
     }
@@ -63,12 +65,23 @@ export function replaySegment(b: GraphBuilder, seg: AttentionSegment, after: Ten
   const tie = (x: Tensor) => b.add(x, x.dtype === zero.dtype ? zero : b.cast(zero, x.dtype));
   const inputs = tieFirst ? [tie(p), q] : [p, tie(q)];
   let y = copyNode(b, mm!, inputs, map);
-  for (const n of rest) y = copyNode(b, n, n.inputs.map((x) => (x ? map.get(x) ?? x : x)), map);
+  for (const n of rest)
+    y = copyNode(
+      b,
+      n,
+      n.inputs.map((x) => (x ? (map.get(x) ?? x) : x)),
+      map,
+    );
   return y;
 }
 
 function copyNode(b: GraphBuilder, n: Node, inputs: Array<Tensor | null>, map: Map<Tensor, Tensor>): Tensor {
-  const outs = b.node(n.op, inputs, n.outputs.map((o) => ({ dtype: o.dtype, shape: o.shape })), n.attrs);
+  const outs = b.node(
+    n.op,
+    inputs,
+    n.outputs.map((o) => ({ dtype: o.dtype, shape: o.shape })),
+    n.attrs,
+  );
   if (n.domain) outs[0]!.producer!.domain = n.domain;
   n.outputs.forEach((o, i) => map.set(o, outs[i]!));
   return outs[0]!;
@@ -90,10 +103,15 @@ function weight(shape: readonly Dim[]): number {
  * dimensions given (`batch`, `src`, `tgt`; an unknown name counts as the largest given length).
  */
 export function storedAttentionBytes(nodes: readonly Node[], dims: Record<string, number>): number {
-  const longest = Math.max(1, ...Object.entries(dims).filter(([k]) => k !== 'batch').map(([, v]) => v));
+  const longest = Math.max(
+    1,
+    ...Object.entries(dims)
+      .filter(([k]) => k !== 'batch')
+      .map(([, v]) => v),
+  );
   let total = 0;
   for (const seg of attentionSegments(nodes).values()) {
-    total += seg.probs.shape.reduce<number>((n, d) => n * (typeof d === 'number' ? d : dims[d] ?? longest), 4);
+    total += seg.probs.shape.reduce<number>((n, d) => n * (typeof d === 'number' ? d : (dims[d] ?? longest)), 4);
   }
   return total;
 }

@@ -50,7 +50,8 @@ function attribute(name: string, v: AttrValue): O.IAttributeProto {
   }
   if (typeof v === 'string') return { name, type: T.STRING, s: Buffer.from(v, 'utf8') };
   if (Array.isArray(v)) {
-    if (v.length > 0 && typeof v[0] === 'string') return { name, type: T.STRINGS, strings: (v as string[]).map((s) => Buffer.from(s, 'utf8')) };
+    if (v.length > 0 && typeof v[0] === 'string')
+      return { name, type: T.STRINGS, strings: (v as string[]).map((s) => Buffer.from(s, 'utf8')) };
     return { name, type: T.INTS, ints: v as number[] };
   }
   if ('float' in v) return { name, type: T.FLOAT, f: v.float };
@@ -101,7 +102,10 @@ export function serialize(b: GraphBuilder, o: SerializeOptions = {}): Serialized
   const model = onnx.ModelProto.encode({
     irVersion: 8,
     producerName: 'changeling',
-    opsetImport: [{ domain: '', version: OPSET }, ...(b.nodes.some((n) => n.domain === 'com.microsoft') ? [{ domain: 'com.microsoft', version: 1 }] : [])],
+    opsetImport: [
+      { domain: '', version: OPSET },
+      ...(b.nodes.some((n) => n.domain === 'com.microsoft') ? [{ domain: 'com.microsoft', version: 1 }] : []),
+    ],
     graph,
   }).finish();
   return { model, externalParts: parts, externalName };

@@ -26,7 +26,15 @@ export interface TrainParam {
 }
 
 /** Names of the extra inputs and outputs a train-step graph has, per parameter. */
-export const stateNames = (p: string) => ({ m: `adam.m.${p}`, v: `adam.v.${p}`, acc: `acc.${p}`, newP: `new.${p}`, newM: `new.adam.m.${p}`, newV: `new.adam.v.${p}`, newAcc: `new.acc.${p}` });
+export const stateNames = (p: string) => ({
+  m: `adam.m.${p}`,
+  v: `adam.v.${p}`,
+  acc: `acc.${p}`,
+  newP: `new.${p}`,
+  newM: `new.adam.m.${p}`,
+  newV: `new.adam.v.${p}`,
+  newAcc: `new.acc.${p}`,
+});
 
 /**
  * Turns a graph that computes a scalar loss from (batch, parameters) into one train step:
@@ -44,7 +52,12 @@ export function buildTrainStep(b: GraphBuilder, loss: Tensor, params: TrainParam
   const eps = o.eps ?? 1e-8;
   const wd = o.weightDecay ?? 0;
   const k = o.accumulate ?? 1;
-  const grads = gradients(b, loss, params.map((p) => p.tensor), { recomputeAttention: o.recomputeAttention });
+  const grads = gradients(
+    b,
+    loss,
+    params.map((p) => p.tensor),
+    { recomputeAttention: o.recomputeAttention },
+  );
 
   b.within('optimizer', () => {
     const step = b.input('step', 'float32', []);
@@ -55,7 +68,9 @@ export function buildTrainStep(b: GraphBuilder, loss: Tensor, params: TrainParam
     // Global norm and clipping (coefficient min(1, max_norm / (norm + 1e-6)), as PyTorch).
     const sq = total.map((g) => b.sumAll(b.mul(g, g)));
     const norm = b.sqrt(sq.reduce((s, x) => b.add(s, x)));
-    const clipped = o.clipNorm ? total.map((g) => b.mul(g, b.min(b.div(b.constant(o.clipNorm!, 'float32', []), b.add(norm, 1e-6)), 1))) : total;
+    const clipped = o.clipNorm
+      ? total.map((g) => b.mul(g, b.min(b.div(b.constant(o.clipNorm!, 'float32', []), b.add(norm, 1e-6)), 1)))
+      : total;
     // Learning rate for this update; Hugging Face's schedule is a function of the 0-based update count.
     const t0 = b.sub(step, 1);
     let lr = b.constant(o.lr, 'float32', []);

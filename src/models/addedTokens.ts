@@ -3,7 +3,12 @@
  * tokenizers: the text is cut at each such token, whole (the earliest in the text first, the first listed
  * where two start at the same place), and only the text between goes through SentencePiece.
  */
-export function encodeAroundSpecials(text: string, specials: readonly string[], encodeChunk: (chunk: string) => number[], idOf: (special: string) => number): number[] {
+export function encodeAroundSpecials(
+  text: string,
+  specials: readonly string[],
+  encodeChunk: (chunk: string) => number[],
+  idOf: (special: string) => number,
+): number[] {
   const ids: number[] = [];
   let rest = text;
   while (rest.length) {
@@ -26,7 +31,12 @@ export function encodeAroundSpecials(text: string, specials: readonly string[], 
 }
 
 /** The ids of `tokens`, each unknown one added to `added` at the next free id (`size()` after the last). */
-export function addTokens(tokens: readonly string[], known: (token: string) => number | undefined, added: Map<string, number>, size: () => number): number[] {
+export function addTokens(
+  tokens: readonly string[],
+  known: (token: string) => number | undefined,
+  added: Map<string, number>,
+  size: () => number,
+): number[] {
   return tokens.map((t) => {
     const id = known(t);
     if (id !== undefined) return id;

@@ -56,12 +56,23 @@ export function bartCrossKeyValues(b: GraphBuilder, cfg: BartConfig, w: GraphWei
   const t = parts(b, cfg, w);
   return Array.from({ length: cfg.decoderLayers }, (_, i) => {
     const l = `model.decoder.layers.${i}.encoder_attn`;
-    return { key: t.split(t.linear(encoderHidden, `${l}.k_proj`), cfg.decoderHeads), value: t.split(t.linear(encoderHidden, `${l}.v_proj`), cfg.decoderHeads) };
+    return {
+      key: t.split(t.linear(encoderHidden, `${l}.k_proj`), cfg.decoderHeads),
+      value: t.split(t.linear(encoderHidden, `${l}.v_proj`), cfg.decoderHeads),
+    };
   });
 }
 
 /** One decoding step with a key/value cache (the newest token [batch, 1] at position = past length). */
-export function bartDecoderStep(b: GraphBuilder, cfg: BartConfig, w: GraphWeights, token: Tensor, cross: KeyValue[], attentionMask: Tensor, past: KeyValue[]): { logits: Tensor; present: KeyValue[] } {
+export function bartDecoderStep(
+  b: GraphBuilder,
+  cfg: BartConfig,
+  w: GraphWeights,
+  token: Tensor,
+  cross: KeyValue[],
+  attentionMask: Tensor,
+  past: KeyValue[],
+): { logits: Tensor; present: KeyValue[] } {
   const t = parts(b, cfg, w);
   let y = b.gather(w.get('model.shared.weight'), token);
   if (cfg.scaleEmbedding) y = b.mul(y, Math.sqrt(cfg.dModel));
@@ -81,7 +92,10 @@ export function bartDecoderStep(b: GraphBuilder, cfg: BartConfig, w: GraphWeight
       present.push({ key, value });
       causal ??= causalBias(b, qPos, b.range({ of: key, axis: 2 }));
       const s = t.layerNorm(b.add(y, t.attendTo(y, key, value, `${l}.self_attn`, cfg.decoderHeads, causal)), `${l}.self_attn_layer_norm`);
-      const c = t.layerNorm(b.add(s, t.attendTo(s, cross[i]!.key, cross[i]!.value, `${l}.encoder_attn`, cfg.decoderHeads, crossBias)), `${l}.encoder_attn_layer_norm`);
+      const c = t.layerNorm(
+        b.add(s, t.attendTo(s, cross[i]!.key, cross[i]!.value, `${l}.encoder_attn`, cfg.decoderHeads, crossBias)),
+        `${l}.encoder_attn_layer_norm`,
+      );
       return t.layerNorm(b.add(c, t.ffn(c, l)), `${l}.final_layer_norm`);
     });
   }
@@ -90,7 +104,14 @@ export function bartDecoderStep(b: GraphBuilder, cfg: BartConfig, w: GraphWeight
 }
 
 /** The encoder stack; `hiddenStates` receives transformers' hidden_states: the embeddings, then each layer's output. */
-export function bartEncoder(b: GraphBuilder, cfg: BartConfig, w: GraphWeights, inputIds: Tensor, attentionMask: Tensor, o: { hiddenStates?: Tensor[] } = {}): Tensor {
+export function bartEncoder(
+  b: GraphBuilder,
+  cfg: BartConfig,
+  w: GraphWeights,
+  inputIds: Tensor,
+  attentionMask: Tensor,
+  o: { hiddenStates?: Tensor[] } = {},
+): Tensor {
   const t = parts(b, cfg, w);
   let h = t.embed(inputIds, 'encoder');
   const bias = t.padMask(attentionMask);
@@ -106,7 +127,15 @@ export function bartEncoder(b: GraphBuilder, cfg: BartConfig, w: GraphWeights, i
   return h;
 }
 
-export function bartDecoder(b: GraphBuilder, cfg: BartConfig, w: GraphWeights, decoderInputIds: Tensor, encoderHidden: Tensor, attentionMask: Tensor, o: { decoderAttentionMask?: Tensor } = {}): Tensor {
+export function bartDecoder(
+  b: GraphBuilder,
+  cfg: BartConfig,
+  w: GraphWeights,
+  decoderInputIds: Tensor,
+  encoderHidden: Tensor,
+  attentionMask: Tensor,
+  o: { decoderAttentionMask?: Tensor } = {},
+): Tensor {
   const t = parts(b, cfg, w);
   let y = t.embed(decoderInputIds, 'decoder');
   const pos = b.range({ of: decoderInputIds, axis: 1 });
@@ -117,7 +146,10 @@ export function bartDecoder(b: GraphBuilder, cfg: BartConfig, w: GraphWeights, d
     const l = `model.decoder.layers.${i}`;
     y = b.within(l, () => {
       const s = t.layerNorm(b.add(y, t.attention(y, y, `${l}.self_attn`, cfg.decoderHeads, selfBias)), `${l}.self_attn_layer_norm`);
-      const c = t.layerNorm(b.add(s, t.attention(s, encoderHidden, `${l}.encoder_attn`, cfg.decoderHeads, crossBias)), `${l}.encoder_attn_layer_norm`);
+      const c = t.layerNorm(
+        b.add(s, t.attention(s, encoderHidden, `${l}.encoder_attn`, cfg.decoderHeads, crossBias)),
+        `${l}.encoder_attn_layer_norm`,
+      );
       return t.layerNorm(b.add(c, t.ffn(c, l)), `${l}.final_layer_norm`);
     });
   }

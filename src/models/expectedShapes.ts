@@ -35,8 +35,14 @@ function bartRules(c: BartConfig): Rule[] {
     [/^final_logits_bias$/, () => [1, c.vocabSize]],
   ];
   for (const stack of ['encoder', 'decoder']) {
-    rules.push([new RegExp(`^model\\.${stack}\\.layers\\.\\d+\\.fc1\\.weight$`), () => [ffn(stack), d]], [new RegExp(`^model\\.${stack}\\.layers\\.\\d+\\.fc1\\.bias$`), () => [ffn(stack)]]);
-    rules.push([new RegExp(`^model\\.${stack}\\.layers\\.\\d+\\.fc2\\.weight$`), () => [d, ffn(stack)]], [new RegExp(`^model\\.${stack}\\.layers\\.\\d+\\.fc2\\.bias$`), () => [d]]);
+    rules.push(
+      [new RegExp(`^model\\.${stack}\\.layers\\.\\d+\\.fc1\\.weight$`), () => [ffn(stack), d]],
+      [new RegExp(`^model\\.${stack}\\.layers\\.\\d+\\.fc1\\.bias$`), () => [ffn(stack)]],
+    );
+    rules.push(
+      [new RegExp(`^model\\.${stack}\\.layers\\.\\d+\\.fc2\\.weight$`), () => [d, ffn(stack)]],
+      [new RegExp(`^model\\.${stack}\\.layers\\.\\d+\\.fc2\\.bias$`), () => [d]],
+    );
   }
   return rules;
 }
@@ -62,13 +68,23 @@ function robertaRules(c: RobertaConfig): Rule[] {
   ];
 }
 
-export function checkWeightShapes(kind: 't5' | 'bart' | 'roberta', config: T5Config | BartConfig | RobertaConfig, weights: WeightMap, where: string): WeightMap {
-  const rules = kind === 't5' ? t5Rules(config as T5Config) : kind === 'bart' ? bartRules(config as BartConfig) : robertaRules(config as RobertaConfig);
+export function checkWeightShapes(
+  kind: 't5' | 'bart' | 'roberta',
+  config: T5Config | BartConfig | RobertaConfig,
+  weights: WeightMap,
+  where: string,
+): WeightMap {
+  const rules =
+    kind === 't5' ? t5Rules(config as T5Config) : kind === 'bart' ? bartRules(config as BartConfig) : robertaRules(config as RobertaConfig);
   for (const [name, w] of weights) {
     const rule = rules.find(([re]) => re.test(name));
     if (!rule) continue;
     const want = rule[1]();
-    if (w.shape.join(',') !== want.join(',')) throw new ChangelingError('io', `${where}: weight ${name} has shape [${w.shape.join(', ')}] but config.json says [${want.join(', ')}]: the weights and the config do not belong together`);
+    if (w.shape.join(',') !== want.join(','))
+      throw new ChangelingError(
+        'io',
+        `${where}: weight ${name} has shape [${w.shape.join(', ')}] but config.json says [${want.join(', ')}]: the weights and the config do not belong together`,
+      );
   }
   return weights;
 }

@@ -9,7 +9,13 @@ import { hfLinear } from './layers.js';
  * expert features' branch tanh(W_e x_e + b_e), concatenated (semantic first) -> dropout -> one logit.
  * Weight names as JIT-Fine's: classifier.manual_dense.*, classifier.out_proj_new.*.
  */
-export function jitFineHead(b: GraphBuilder, w: GraphWeights, lastHidden: Tensor, features: Tensor, o: { dropout?: number; seed?: Tensor | null } = {}): Tensor {
+export function jitFineHead(
+  b: GraphBuilder,
+  w: GraphWeights,
+  lastHidden: Tensor,
+  features: Tensor,
+  o: { dropout?: number; seed?: Tensor | null } = {},
+): Tensor {
   const first = b.squeeze(b.slice(lastHidden, [0], [1], [1]), [1]);
   const linear = (x: Tensor, name: string) => hfLinear(b, w, x, name);
   const expert = b.tanh(linear(features, 'classifier.manual_dense'));

@@ -44,7 +44,11 @@ export interface DownloadOptions {
 }
 
 /** A fetch whose answer must start within `ms`; the caller's signal still cancels. */
-async function fetchWithDeadline(url: string, init: RequestInit, o: DownloadOptions): Promise<{ response: Response; idle: () => void; done: () => void; stalled: () => TimeoutError | null }> {
+async function fetchWithDeadline(
+  url: string,
+  init: RequestInit,
+  o: DownloadOptions,
+): Promise<{ response: Response; idle: () => void; done: () => void; stalled: () => TimeoutError | null }> {
   const ac = new AbortController();
   const onAbort = () => ac.abort(o.signal?.reason);
   o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -78,10 +82,16 @@ async function fetchWithDeadline(url: string, init: RequestInit, o: DownloadOpti
 const seconds = (ms: number) => (ms < 1000 ? (ms / 1000).toFixed(1) : String(Math.round(ms / 1000)));
 
 class TimeoutError extends Error {
-  constructor(readonly phase: 'connect' | 'idle', url: string, o: DownloadOptions) {
-    super(phase === 'connect'
-      ? `${new URL(url).origin} did not answer within ${seconds(o.connectTimeoutMs ?? 30_000)} s`
-      : `the transfer from ${new URL(url).origin} stalled for ${seconds(o.idleTimeoutMs ?? 60_000)} s`);
+  constructor(
+    readonly phase: 'connect' | 'idle',
+    url: string,
+    o: DownloadOptions,
+  ) {
+    super(
+      phase === 'connect'
+        ? `${new URL(url).origin} did not answer within ${seconds(o.connectTimeoutMs ?? 30_000)} s`
+        : `the transfer from ${new URL(url).origin} stalled for ${seconds(o.idleTimeoutMs ?? 60_000)} s`,
+    );
   }
 }
 
@@ -98,7 +108,10 @@ function netError(err: unknown, url: string): ChangelingError {
   if (e?.name === 'AbortError') return cancelledError();
   const code = e?.cause?.code ?? '';
   if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH'].includes(code)) {
-    return new ChangelingError('io', `cannot reach ${new URL(url).origin} (${code}): offline? Models can also be placed in a folder by hand ("load from folder")`);
+    return new ChangelingError(
+      'io',
+      `cannot reach ${new URL(url).origin} (${code}): offline? Models can also be placed in a folder by hand ("load from folder")`,
+    );
   }
   return new ChangelingError('io', `download of ${url} failed: ${(err as Error)?.message ?? String(err)}${code ? ` (${code})` : ''}`);
 }
@@ -120,18 +133,25 @@ async function getJson(url: string, o: DownloadOptions): Promise<unknown> {
       }
     } catch (err) {
       if (o.signal?.aborted) throw cancelledError();
-      if (attempt >= Math.min(retries, 2)) throw err instanceof TimeoutError ? new ChangelingError('io', `${err.message} (tried ${attempt + 1} times): offline, or a slow mirror? (HF_ENDPOINT, --endpoint)`) : netError(err, url);
+      if (attempt >= Math.min(retries, 2))
+        throw err instanceof TimeoutError
+          ? new ChangelingError('io', `${err.message} (tried ${attempt + 1} times): offline, or a slow mirror? (HF_ENDPOINT, --endpoint)`)
+          : netError(err, url);
       o.onEvent?.({ kind: 'retry', file: 'the model list', attempt: attempt + 1, reason: (err as Error).message });
       await new Promise((res) => setTimeout(res, Math.min(2000, 200 * 2 ** attempt)));
       continue;
     }
-    if (status === 404 || status === 401) throw new ChangelingError('not-found', `not found on the hub: ${url} (HTTP ${status}): check the model id and revision`);
+    if (status === 404 || status === 401)
+      throw new ChangelingError('not-found', `not found on the hub: ${url} (HTTP ${status}): check the model id and revision`);
     if (status >= 500 && attempt < Math.min(retries, 2)) continue;
     if (status < 200 || status >= 300) throw new ChangelingError('io', `the hub answered HTTP ${status} for ${url}`);
     try {
       return JSON.parse(text);
     } catch {
-      throw new ChangelingError('io', `the hub's answer for ${url} is not valid JSON (${text.length} bytes${text.length ? `, starting ${JSON.stringify(text.slice(0, 40))}` : ''}): a proxy or a broken mirror?`);
+      throw new ChangelingError(
+        'io',
+        `the hub's answer for ${url} is not valid JSON (${text.length} bytes${text.length ? `, starting ${JSON.stringify(text.slice(0, 40))}` : ''}): a proxy or a broken mirror?`,
+      );
     }
   }
 }
@@ -143,7 +163,14 @@ async function sha256File(path: string): Promise<string> {
 }
 
 /** Fetches one file into `dest`, resuming from what `dest` already holds. */
-async function fetchFile(url: string, dest: string, name: string, size: number | null, o: DownloadOptions, report: (received: number) => void): Promise<void> {
+async function fetchFile(
+  url: string,
+  dest: string,
+  name: string,
+  size: number | null,
+  o: DownloadOptions,
+  report: (received: number) => void,
+): Promise<void> {
   const retries = o.retries ?? 4;
   for (let attempt = 0; ; attempt++) {
     if (o.signal?.aborted) throw cancelledError();
@@ -188,7 +215,13 @@ async function fetchFile(url: string, dest: string, name: string, size: number |
       if (err instanceof ChangelingError) throw err;
       if (o.signal?.aborted) throw cancelledError();
       err = stalled?.() ?? err;
-      if (attempt >= retries) throw err instanceof TimeoutError ? new ChangelingError('io', `${err.message} while downloading ${name} (tried ${attempt + 1} times; the next call resumes what arrived)`) : netError(err, url);
+      if (attempt >= retries)
+        throw err instanceof TimeoutError
+          ? new ChangelingError(
+              'io',
+              `${err.message} while downloading ${name} (tried ${attempt + 1} times; the next call resumes what arrived)`,
+            )
+          : netError(err, url);
       o.onEvent?.({ kind: 'retry', file: name, attempt: attempt + 1, reason: (err as Error).message });
       await new Promise((res) => setTimeout(res, Math.min(2000, 100 * 2 ** attempt)));
     }
@@ -199,7 +232,12 @@ async function fetchFile(url: string, dest: string, name: string, size: number |
  * One file from a plain URL (no hub API): fetched beside `dest` (resuming a partial one), checked against its
  * SHA-256, then renamed into place; a file that does not match is removed and is an error.
  */
-export async function downloadVerifiedFile(url: string, dest: string, sha256: string, o: Omit<DownloadOptions, 'cacheDir'> & { size?: number; onProgress?: (received: number) => void }): Promise<string> {
+export async function downloadVerifiedFile(
+  url: string,
+  dest: string,
+  sha256: string,
+  o: Omit<DownloadOptions, 'cacheDir'> & { size?: number; onProgress?: (received: number) => void },
+): Promise<string> {
   if (existsSync(dest) && (await sha256File(dest)) === sha256) return dest;
   await mkdir(dirname(dest), { recursive: true }).catch((err) => {
     throw fileError(err, dirname(dest), 'creating');
@@ -210,7 +248,10 @@ export async function downloadVerifiedFile(url: string, dest: string, sha256: st
   const got = await sha256File(part);
   if (got !== sha256) {
     await rm(part, { force: true });
-    throw new ChangelingError('io', `${name} from ${url} has SHA-256 ${got}, not the expected ${sha256}: a changed or corrupted file (removed)`);
+    throw new ChangelingError(
+      'io',
+      `${name} from ${url} has SHA-256 ${got}, not the expected ${sha256}: a changed or corrupted file (removed)`,
+    );
   }
   await rename(part, dest).catch((err) => {
     throw fileError(err, dest, 'saving');
@@ -224,13 +265,25 @@ export async function downloadModel(spec: HubModelSpec, o: DownloadOptions): Pro
   const revision = spec.revision ?? 'main';
   const answer = await getJson(`${endpoint}/api/models/${spec.id}/revision/${encodeURIComponent(revision)}?blobs=true`, o);
   const info = (answer && typeof answer === 'object' && !Array.isArray(answer) ? answer : {}) as { sha?: string; siblings?: Sibling[] };
-  if (!info.sha || !Array.isArray(info.siblings)) throw new ChangelingError('io', `the hub's answer for ${spec.id} has no commit or file list`);
+  if (!info.sha || !Array.isArray(info.siblings))
+    throw new ChangelingError('io', `the hub's answer for ${spec.id} has no commit or file list`);
   const commit = info.sha;
   // The commit id becomes a folder name: only a real one (40 hex digits) is accepted.
-  if (typeof commit !== 'string' || !/^[0-9a-f]{40}$/.test(commit)) throw new ChangelingError('io', `the hub's answer for ${spec.id} has an invalid commit id ${JSON.stringify(String(commit).slice(0, 60))}`);
+  if (typeof commit !== 'string' || !/^[0-9a-f]{40}$/.test(commit))
+    throw new ChangelingError(
+      'io',
+      `the hub's answer for ${spec.id} has an invalid commit id ${JSON.stringify(String(commit).slice(0, 60))}`,
+    );
   for (const s of info.siblings) {
     const n = s && typeof s === 'object' ? s.rfilename : undefined;
-    if (typeof n !== 'string' || !n || n.startsWith('/') || n.split('/').some((p) => p === '..' || p === '.' || p === '') || n.includes('\\') || n.includes('\0')) {
+    if (
+      typeof n !== 'string' ||
+      !n ||
+      n.startsWith('/') ||
+      n.split('/').some((p) => p === '..' || p === '.' || p === '') ||
+      n.includes('\\') ||
+      n.includes('\0')
+    ) {
       throw new ChangelingError('io', `the hub's answer for ${spec.id} names an unsafe file ${JSON.stringify(String(n).slice(0, 60))}`);
     }
   }
@@ -247,7 +300,8 @@ export async function downloadModel(spec: HubModelSpec, o: DownloadOptions): Pro
   o.onEvent?.({ kind: 'resolved', id: spec.id, commit, files: sizes });
   if (existsSync(join(final, '.complete'))) {
     // A snapshot from before its profile was catalogued gets it now (written atomically beside the files).
-    for (const [name, text] of Object.entries(spec.extraFiles ?? {})) if (!existsSync(join(final, name))) await writeFileAtomic(join(final, name), text);
+    for (const [name, text] of Object.entries(spec.extraFiles ?? {}))
+      if (!existsSync(join(final, name))) await writeFileAtomic(join(final, name), text);
     o.onEvent?.({ kind: 'done', dir: final, commit, cached: true });
     return { dir: final, commit };
   }
@@ -261,25 +315,37 @@ export async function downloadModel(spec: HubModelSpec, o: DownloadOptions): Pro
   // weights' size again), so that a full disk is reported before the download, not in the middle of it.
   if (overallTotal !== null) {
     let have = 0;
-    for (const { name } of sizes) have += await stat(join(work, name)).then((x) => x.size, () => 0);
+    for (const { name } of sizes)
+      have += await stat(join(work, name)).then(
+        (x) => x.size,
+        () => 0,
+      );
     if (have > 0) o.onEvent?.({ kind: 'resume', file: sizes.find((s) => existsSync(join(work, s.name)))?.name ?? '', have });
     const needed = overallTotal - have;
     const free = await freeBytes(work);
     if (free !== null && free < needed + (64 << 20)) {
-      throw new ChangelingError('disk-full', `not enough free disk space for ${spec.id}: ${mib(needed)} MiB still to download, ${mib(free)} MiB free in ${o.cacheDir}${free < needed + overallTotal ? ` (its first use also caches about ${mib(overallTotal)} MiB of graphs)` : ''}; free some space and try again (what was downloaded so far is kept)`);
+      throw new ChangelingError(
+        'disk-full',
+        `not enough free disk space for ${spec.id}: ${mib(needed)} MiB still to download, ${mib(free)} MiB free in ${o.cacheDir}${free < needed + overallTotal ? ` (its first use also caches about ${mib(overallTotal)} MiB of graphs)` : ''}; free some space and try again (what was downloaded so far is kept)`,
+      );
     }
   }
   let done = 0;
   for (const { name, size } of sizes) {
     const dest = join(work, name);
     const url = `${endpoint}/${spec.id}/resolve/${commit}/${encodeURIComponent(name)}`;
-    await fetchFile(url, dest, name, size, o, (received) => o.onEvent?.({ kind: 'progress', file: name, received, total: size, overall: done + received, overallTotal }));
+    await fetchFile(url, dest, name, size, o, (received) =>
+      o.onEvent?.({ kind: 'progress', file: name, received, total: size, overall: done + received, overallTotal }),
+    );
     const expected = have.get(name)!.lfs?.sha256 ?? have.get(name)!.lfs?.oid;
     if (expected) {
       const got = await sha256File(dest);
       if (got !== expected) {
         await rm(dest, { force: true });
-        throw new ChangelingError('io', `checksum mismatch for ${spec.id}/${name}: the hub advertises sha256 ${expected}, the download has ${got}; the file was deleted, try again`);
+        throw new ChangelingError(
+          'io',
+          `checksum mismatch for ${spec.id}/${name}: the hub advertises sha256 ${expected}, the download has ${got}; the file was deleted, try again`,
+        );
       }
     }
     done += size ?? (await stat(dest)).size;

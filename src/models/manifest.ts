@@ -26,7 +26,11 @@ export const DEFAULT_MESSAGE_MODEL: string = manifest.defaultMessageModel;
 
 /** One line for people: what the model is for. */
 export function describeKnownModel(m: KnownModel): string {
-  const what = m.trainedFor ? 'trained for commit messages' : m.tasks.includes('cmg') && m.architecture !== 'roberta' ? 'needs fine-tuning first' : 'base encoder for the risk model';
+  const what = m.trainedFor
+    ? 'trained for commit messages'
+    : m.tasks.includes('cmg') && m.architecture !== 'roberta'
+      ? 'needs fine-tuning first'
+      : 'base encoder for the risk model';
   return `${what}; ${m.license}; ~${m.sizeMB} MB`;
 }
 
@@ -34,7 +38,10 @@ export function describeKnownModel(m: KnownModel): string {
 export function messageModels(): KnownModel[] {
   const cmg = KNOWN_MODELS.filter((m) => m.tasks.includes('cmg') && m.architecture !== 'roberta');
   const rank = (m: KnownModel) => (m.id === DEFAULT_MESSAGE_MODEL ? 0 : m.trainedFor ? 1 : 2);
-  return cmg.map((m, i) => ({ m, i })).sort((a, b) => rank(a.m) - rank(b.m) || a.i - b.i).map((x) => x.m);
+  return cmg
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => rank(a.m) - rank(b.m) || a.i - b.i)
+    .map((x) => x.m);
 }
 
 /** The manifest's entry for an id, or a generic spec for a repository it does not list. */
@@ -42,7 +49,20 @@ export function modelSpec(id: string, revision?: string): HubModelSpec {
   const known = KNOWN_MODELS.find((m) => m.id === id);
   const spec: HubModelSpec = known
     ? { ...known, ...(known.profile ? { extraFiles: { 'changeling.json': JSON.stringify(known.profile, null, 2) + '\n' } } : {}) }
-    : { id, weights: ['model.safetensors', 'pytorch_model.bin'], files: ['config.json'], optional: ['tokenizer.json', 'vocab.json', 'merges.txt', 'added_tokens.json', 'special_tokens_map.json', 'tokenizer_config.json', 'changeling.json'] };
+    : {
+        id,
+        weights: ['model.safetensors', 'pytorch_model.bin'],
+        files: ['config.json'],
+        optional: [
+          'tokenizer.json',
+          'vocab.json',
+          'merges.txt',
+          'added_tokens.json',
+          'special_tokens_map.json',
+          'tokenizer_config.json',
+          'changeling.json',
+        ],
+      };
   return revision ? { ...spec, revision } : spec;
 }
 

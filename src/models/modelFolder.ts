@@ -1,7 +1,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChangelingError } from '../util/errors.js';
-import { parseBartConfig, parseRobertaConfig, parseT5Config, readConfigJson, type BartConfig, type RobertaConfig, type T5Config } from './config.js';
+import {
+  parseBartConfig,
+  parseRobertaConfig,
+  parseT5Config,
+  readConfigJson,
+  type BartConfig,
+  type RobertaConfig,
+  type T5Config,
+} from './config.js';
 import { loadSafetensors, type WeightMap } from './weights.js';
 import { loadTorchBin } from './torchBin.js';
 import { checkWeightShapes } from './expectedShapes.js';
@@ -43,9 +51,11 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
   const weightsPath = existsSync(st) ? st : bin;
   let loaded: Promise<WeightMap> | null = null;
   const folder = (kind: 't5' | 'bart' | 'roberta', config: T5Config | BartConfig | RobertaConfig) => ({
-    dir, weightsPath,
+    dir,
+    weightsPath,
     // Every weight is checked against the config as it is read.
-    loadWeights: () => (loaded ??= (existsSync(st) ? loadSafetensors(st) : loadTorchBin(bin)).then((w) => checkWeightShapes(kind, config, w, weightsPath))),
+    loadWeights: () =>
+      (loaded ??= (existsSync(st) ? loadSafetensors(st) : loadTorchBin(bin)).then((w) => checkWeightShapes(kind, config, w, weightsPath))),
     releaseWeights: () => void (loaded = null),
   });
   switch (raw.model_type) {

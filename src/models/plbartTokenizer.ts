@@ -8,7 +8,10 @@ import { addTokens, encodeAroundSpecials } from './addedTokens.js';
  * "base" vocabulary after the pieces (`__java__`, `__python__`, `__en_XX__`), then `<mask>`; special tokens
  * appended as PLBART does: `</s>` and, with a source language, its code.
  */
-export const PLBART_LANGUAGE_CODES = { base: ['__java__', '__python__', '__en_XX__'], multi: ['__java__', '__python__', '__en_XX__', '__javascript__', '__php__', '__ruby__', '__go__'] } as const;
+export const PLBART_LANGUAGE_CODES = {
+  base: ['__java__', '__python__', '__en_XX__'],
+  multi: ['__java__', '__python__', '__en_XX__', '__javascript__', '__php__', '__ruby__', '__go__'],
+} as const;
 
 const FAIRSEQ: Record<string, number> = { '<s>': 0, '<pad>': 1, '</s>': 2, '<unk>': 3 };
 const OFFSET = 1;
@@ -18,7 +21,11 @@ export class PlbartTokenizer {
   private readonly added = new Map<string, number>();
   readonly maskId: number;
 
-  constructor(private readonly sp: SentencePieceProcessor, codes: readonly string[] = PLBART_LANGUAGE_CODES.base, private srcLang: string | null = null) {
+  constructor(
+    private readonly sp: SentencePieceProcessor,
+    codes: readonly string[] = PLBART_LANGUAGE_CODES.base,
+    private srcLang: string | null = null,
+  ) {
     codes.forEach((c, i) => this.langIds.set(c, sp.size + OFFSET + i));
     this.maskId = sp.size + OFFSET + codes.length;
   }
@@ -51,12 +58,22 @@ export class PlbartTokenizer {
   }
 
   addSpecialTokens(tokens: string[]): number[] {
-    return addTokens(tokens, (t) => this.tokenId(t), this.added, () => this.size);
+    return addTokens(
+      tokens,
+      (t) => this.tokenId(t),
+      this.added,
+      () => this.size,
+    );
   }
 
   encode(text: string, o: { pair?: string; addSpecialTokens?: boolean } = {}): { ids: number[]; tokens: string[] } {
     const specials = [...this.added.keys(), ...this.langIds.keys(), '<mask>'];
-    const ids = encodeAroundSpecials(text, specials, (c) => this.sp.encode(c).map((i) => this.fromPiece(i)), (t) => this.tokenId(t)!);
+    const ids = encodeAroundSpecials(
+      text,
+      specials,
+      (c) => this.sp.encode(c).map((i) => this.fromPiece(i)),
+      (t) => this.tokenId(t)!,
+    );
     if (o.addSpecialTokens ?? true) {
       ids.push(FAIRSEQ['</s>']!);
       if (this.srcLang && this.langIds.has(this.srcLang)) ids.push(this.langIds.get(this.srcLang)!);
@@ -75,9 +92,23 @@ export class PlbartTokenizer {
   /** As transformers' SentencePiece backend: the tokens joined, "▁" read as a space, trimmed. */
   decode(ids: number[], o: { skipSpecialTokens?: boolean } = {}): string {
     const special = new Set([...Object.values(FAIRSEQ), ...this.langIds.values(), this.maskId, ...this.added.values()]);
-    const text = ids.filter((id) => !(o.skipSpecialTokens && special.has(id))).map((id) => this.token(id)).join('').replaceAll('\u2581', ' ').trim();
+    const text = ids
+      .filter((id) => !(o.skipSpecialTokens && special.has(id)))
+      .map((id) => this.token(id))
+      .join('')
+      .replaceAll('\u2581', ' ')
+      .trim();
     // transformers' clean_up_tokenization, on by default for PLBart.
-    return text.replaceAll(' .', '.').replaceAll(' ?', '?').replaceAll(' !', '!').replaceAll(' ,', ',').replaceAll(" ' ", "'").replaceAll(" n't", "n't").replaceAll(" 'm", "'m").replaceAll(" 's", "'s").replaceAll(" 've", "'ve").replaceAll(" 're", "'re");
+    return text
+      .replaceAll(' .', '.')
+      .replaceAll(' ?', '?')
+      .replaceAll(' !', '!')
+      .replaceAll(' ,', ',')
+      .replaceAll(" ' ", "'")
+      .replaceAll(" n't", "n't")
+      .replaceAll(" 'm", "'m")
+      .replaceAll(" 's", "'s")
+      .replaceAll(" 've", "'ve")
+      .replaceAll(" 're", "'re");
   }
-
 }

@@ -16,14 +16,20 @@ export interface RobertaOutputs {
   classifierLogits: Tensor | null; // [batch, labels]
 }
 
-
 export function roberta(
   b: GraphBuilder,
   cfg: RobertaConfig,
   w: GraphWeights,
   inputIds: Tensor,
   attentionMask: Tensor,
-  o: { prefix?: string; pooler?: boolean; classifier?: boolean; tokenTypeIds?: Tensor; /** Receives each layer's attention probabilities [batch, heads, seq, seq]. */ attentions?: Tensor[]; /** Receives transformers' hidden_states: the embeddings, then each layer's output. */ hiddenStates?: Tensor[] } = {},
+  o: {
+    prefix?: string;
+    pooler?: boolean;
+    classifier?: boolean;
+    tokenTypeIds?: Tensor;
+    /** Receives each layer's attention probabilities [batch, heads, seq, seq]. */ attentions?: Tensor[];
+    /** Receives transformers' hidden_states: the embeddings, then each layer's output. */ hiddenStates?: Tensor[];
+  } = {},
 ): RobertaOutputs {
   const p = o.prefix ?? 'roberta.';
   const d = cfg.hiddenSize;
@@ -38,7 +44,13 @@ export function roberta(
   const notPad = b.cast(b.not(b.equal(inputIds, b.constant(cfg.padTokenId, 'int64', []))), 'int64');
   const positions = b.add(b.mul(b.cumsum(notPad, 1), notPad), b.constant(cfg.padTokenId, 'int64', []));
   const tokenTypes = o.tokenTypeIds ?? b.mul(inputIds, b.constant(0, 'int64', []));
-  let h = b.add(b.add(b.gather(w.get(`${p}embeddings.word_embeddings.weight`), inputIds), b.gather(w.get(`${p}embeddings.position_embeddings.weight`), positions)), b.gather(w.get(`${p}embeddings.token_type_embeddings.weight`), tokenTypes));
+  let h = b.add(
+    b.add(
+      b.gather(w.get(`${p}embeddings.word_embeddings.weight`), inputIds),
+      b.gather(w.get(`${p}embeddings.position_embeddings.weight`), positions),
+    ),
+    b.gather(w.get(`${p}embeddings.token_type_embeddings.weight`), tokenTypes),
+  );
   h = layerNorm(h, `${p}embeddings.LayerNorm`);
 
   const maskBias = paddingBias(b, attentionMask);

@@ -36,7 +36,10 @@ export function encodeSafetensors(tensors: Record<string, NamedTensor>, metadata
   return out;
 }
 
-export function decodeSafetensors(buf: Buffer, what = 'safetensors file'): { tensors: Record<string, NamedTensor>; metadata: Record<string, string> } {
+export function decodeSafetensors(
+  buf: Buffer,
+  what = 'safetensors file',
+): { tensors: Record<string, NamedTensor>; metadata: Record<string, string> } {
   if (buf.length < 8) throw new ChangelingError('io', `${what} is truncated (${buf.length} bytes)`);
   const n = Number(buf.readBigUInt64LE(0));
   if (n > buf.length - 8 || n > 100 << 20) throw new ChangelingError('io', `${what}: header length ${n} exceeds the file`);
@@ -58,7 +61,8 @@ export function decodeSafetensors(buf: Buffer, what = 'safetensors file'): { ten
     if (e.dtype !== 'F32') throw new ChangelingError('io', `${what}: ${name} has dtype ${e.dtype}; only F32 is supported here`);
     const [s, t] = e.data_offsets;
     const count = e.shape.reduce((a, b) => a * b, 1);
-    if (!(s >= 0 && t >= s && base + t <= buf.length && t - s === count * 4)) throw new ChangelingError('io', `${what}: ${name} has bad offsets [${s}, ${t}]`);
+    if (!(s >= 0 && t >= s && base + t <= buf.length && t - s === count * 4))
+      throw new ChangelingError('io', `${what}: ${name} has bad offsets [${s}, ${t}]`);
     const data = new Float32Array(count);
     Buffer.from(data.buffer).set(buf.subarray(base + s, base + t));
     tensors[name] = { shape: e.shape, data };

@@ -59,7 +59,8 @@ export class SafetensorsFile {
         if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) throw bad(`${name} has a bad shape`);
         const [start, end] = Array.isArray(e.data_offsets) ? e.data_offsets : [];
         const count = e.shape.reduce((a, b) => a * b, 1);
-        if (!Number.isInteger(start) || !Number.isInteger(end) || start! < 0 || end! < start! || end! - start! !== count * width) throw bad(`${name} has offsets [${start}, ${end}] that do not fit ${e.dtype}[${e.shape}]`);
+        if (!Number.isInteger(start) || !Number.isInteger(end) || start! < 0 || end! < start! || end! - start! !== count * width)
+          throw bad(`${name} has offsets [${start}, ${end}] that do not fit ${e.dtype}[${e.shape}]`);
         if (base + end! > size) throw bad(`${name} ends at byte ${base + end!} but the file has ${size} (truncated?)`);
         tensors.set(name, { dtype: e.dtype!, shape: e.shape, start: start!, end: end! });
       }

@@ -76,7 +76,12 @@ function parseUnchecked(buf: Uint8Array, where: string): SentencePieceModel {
     if (typeof x !== 'number') throw new ChangelingError('io', `${where}: a number field is length-delimited (corrupt model?)`);
     return x;
   };
-  const m: SentencePieceModel = { pieces: [], modelType: 'unigram', unkId: 0, normalizer: { charsmap: null, addDummyPrefix: true, removeExtraWhitespaces: true, escapeWhitespaces: true } };
+  const m: SentencePieceModel = {
+    pieces: [],
+    modelType: 'unigram',
+    unkId: 0,
+    normalizer: { charsmap: null, addDummyPrefix: true, removeExtraWhitespaces: true, escapeWhitespaces: true },
+  };
   let unk: number | null = null;
   for (const [f, w, v] of fields(buf, where)) {
     if (f === 1 && w === 2) {
@@ -89,7 +94,9 @@ function parseUnchecked(buf: Uint8Array, where: string): SentencePieceModel {
       m.pieces.push(piece);
     } else if (f === 2 && w === 2) {
       for (const [g, , x] of fields(v as Uint8Array, where)) {
-        if (g === 3) m.modelType = ({ 1: 'unigram', 2: 'bpe', 3: 'word', 4: 'char' } as Record<number, SentencePieceModel['modelType']>)[num(x)] ?? 'unigram';
+        if (g === 3)
+          m.modelType =
+            ({ 1: 'unigram', 2: 'bpe', 3: 'word', 4: 'char' } as Record<number, SentencePieceModel['modelType']>)[num(x)] ?? 'unigram';
         else if (g === 40) unk = num(x);
       }
     } else if (f === 3 && w === 2) {
@@ -102,10 +109,17 @@ function parseUnchecked(buf: Uint8Array, where: string): SentencePieceModel {
     }
   }
   if (m.pieces.length === 0) throw new ChangelingError('io', `${where} has no pieces: not a SentencePiece model`);
-  m.unkId = unk ?? Math.max(0, m.pieces.findIndex((p) => p.type === TYPE.UNKNOWN));
-  if (!Number.isInteger(m.unkId) || m.unkId < 0 || m.unkId >= m.pieces.length) throw new ChangelingError('io', `${where}: the unknown piece id ${m.unkId} is not a piece`);
+  m.unkId =
+    unk ??
+    Math.max(
+      0,
+      m.pieces.findIndex((p) => p.type === TYPE.UNKNOWN),
+    );
+  if (!Number.isInteger(m.unkId) || m.unkId < 0 || m.unkId >= m.pieces.length)
+    throw new ChangelingError('io', `${where}: the unknown piece id ${m.unkId} is not a piece`);
   if (m.normalizer.charsmap) new CharsMap(m.normalizer.charsmap); // checked here, once
-  if (m.modelType !== 'unigram' && m.modelType !== 'bpe') throw new ChangelingError('io', `${where}: ${m.modelType} SentencePiece models are not supported (unigram, bpe)`);
+  if (m.modelType !== 'unigram' && m.modelType !== 'bpe')
+    throw new ChangelingError('io', `${where}: ${m.modelType} SentencePiece models are not supported (unigram, bpe)`);
   return m;
 }
 
@@ -128,7 +142,7 @@ class CharsMap {
   match(input: Uint8Array, at: number): [number, Uint8Array] | null {
     const u = this.units;
     const offset = (unit: number) => (unit >>> 10) << ((unit & (1 << 9)) >>> 6);
-    const label = (unit: number) => unit & ((1 << 31) >>> 0 | 0xff);
+    const label = (unit: number) => unit & (((1 << 31) >>> 0) | 0xff);
     const hasLeaf = (unit: number) => ((unit >>> 8) & 1) === 1;
     const value = (unit: number) => unit & 0x7fffffff;
     let pos = 0;
@@ -305,7 +319,7 @@ export class SentencePieceProcessor {
     const best = Array.from({ length: size + 1 }, () => ({ score: 0, start: -1, id: -1 }));
     const byFirst = this.piecesByFirstByte();
     const maxScore = this.maxScore;
-    for (let start = 0; start < size; ) {
+    for (let start = 0; start < size;) {
       const here = best[start]!.score;
       const mblen = Math.max(1, Math.min(charLength(bytes, start) || 1, size - start));
       let single = false;
@@ -314,7 +328,11 @@ export class SentencePieceProcessor {
         const end = start + c.bytes.length;
         if (end > size) continue;
         let ok = true;
-        for (let k = 1; k < c.bytes.length; k++) if (bytes[start + k] !== c.bytes[k]) { ok = false; break; }
+        for (let k = 1; k < c.bytes.length; k++)
+          if (bytes[start + k] !== c.bytes[k]) {
+            ok = false;
+            break;
+          }
         if (ok) matches.push([end, c.id]);
       }
       matches.sort((a, b) => a[0] - b[0]);
@@ -342,7 +360,7 @@ export class SentencePieceProcessor {
       start += mblen;
     }
     const out: number[] = [];
-    for (let end = size; end > 0; ) {
+    for (let end = size; end > 0;) {
       const node = best[end]!;
       if (node.start < 0) break;
       out.push(node.id);
@@ -353,12 +371,15 @@ export class SentencePieceProcessor {
 
   /** Pieces back to text: "▁" read as a space, the dummy prefix dropped. */
   decode(ids: readonly number[]): string {
-    const text = ids.map((i) => {
-      const p = this.model.pieces[i];
-      if (!p || p.type === TYPE.CONTROL) return '';
-      if (p.type === TYPE.UNKNOWN) return ' \u2047 ';
-      return p.piece;
-    }).join('').replaceAll(SPACE, ' ');
+    const text = ids
+      .map((i) => {
+        const p = this.model.pieces[i];
+        if (!p || p.type === TYPE.CONTROL) return '';
+        if (p.type === TYPE.UNKNOWN) return ' \u2047 ';
+        return p.piece;
+      })
+      .join('')
+      .replaceAll(SPACE, ' ');
     return this.model.normalizer.addDummyPrefix && text.startsWith(' ') ? text.slice(1) : text;
   }
 

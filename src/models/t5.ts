@@ -65,7 +65,10 @@ function t5Parts(b: GraphBuilder, cfg: T5Config, w: GraphWeights, maxLen: number
   const padMask = (m: Tensor) => paddingBias(b, m);
   /** [1, H, q, k] position bias from the stack's first-layer relative_attention_bias. */
   const positionBias = (q: Tensor, k: Tensor, bidirectional: boolean, weight: string) => {
-    const table = b.constant(relativePositionBuckets(maxLen, bidirectional, cfg.relativeAttentionNumBuckets, cfg.relativeAttentionMaxDistance), 'int64');
+    const table = b.constant(
+      relativePositionBuckets(maxLen, bidirectional, cfg.relativeAttentionNumBuckets, cfg.relativeAttentionMaxDistance),
+      'int64',
+    );
     const qPos = b.range({ of: q, axis: 1 });
     const kPos = b.range({ of: k, axis: 1 });
     const rel = b.add(b.sub(b.unsqueeze(kPos, [0]), b.unsqueeze(qPos, [1])), b.constant(maxLen - 1, 'int64', []));
@@ -74,7 +77,10 @@ function t5Parts(b: GraphBuilder, cfg: T5Config, w: GraphWeights, maxLen: number
   };
   /** MultiHeadAttention: queries [batch, n, inner]; keys and values [batch, k, inner], or [batch, H, k, d_kv] when cached. */
   const mha = (q: Tensor, k: Tensor, v: Tensor, bias: Tensor) => {
-    const [y] = b.node('MultiHeadAttention', [q, k, v, null, null, bias], [{ dtype: q.dtype, shape: [q.shape[0]!, q.shape[1]!, inner] }], { num_heads: H, scale: { float: 1.0 } });
+    const [y] = b.node('MultiHeadAttention', [q, k, v, null, null, bias], [{ dtype: q.dtype, shape: [q.shape[0]!, q.shape[1]!, inner] }], {
+      num_heads: H,
+      scale: { float: 1.0 },
+    });
     y!.producer!.domain = 'com.microsoft';
     return y!;
   };
@@ -102,7 +108,11 @@ function t5Parts(b: GraphBuilder, cfg: T5Config, w: GraphWeights, maxLen: number
         // row for every query row (the beams of one input), the rows become one block of queries
         // [1, batch x n, inner] that reads the keys and values once. Otherwise the reshape changes nothing.
         const qShape = b.shapeOf(q);
-        q = b.reshape(q, b.concat([b.slice(b.shapeOf(k), [0], [1], [0]), b.ints([-1, inner])], 0), [`${q.name}_rows`, `${q.name}_queries`, inner]);
+        q = b.reshape(q, b.concat([b.slice(b.shapeOf(k), [0], [1], [0]), b.ints([-1, inner])], 0), [
+          `${q.name}_rows`,
+          `${q.name}_queries`,
+          inner,
+        ]);
         const bs = b.shapeOf(bias);
         const target = b.concat([b.slice(bs, [0], [2], [0]), b.slice(b.shapeOf(q), [1], [2], [0]), b.slice(bs, [3], [4], [0])], 0);
         bias = b.expand(bias, target, [bias.shape[0]!, bias.shape[1]!, q.shape[1]!, bias.shape[3]!]);
@@ -135,7 +145,16 @@ export function t5CrossKeyValues(b: GraphBuilder, cfg: T5Config, w: GraphWeights
  * One decoding step with a key/value cache: the newest token [batch, 1] attends to the past self-attention
  * keys/values [batch, H, past, d_kv] and its own; returns the logits [batch, 1, vocab] and the grown cache.
  */
-export function t5DecoderStep(b: GraphBuilder, cfg: T5Config, w: GraphWeights, token: Tensor, cross: KeyValue[], attentionMask: Tensor, past: KeyValue[], o: { maxLength?: number; fusedAttention?: boolean } = {}): { logits: Tensor; present: KeyValue[] } {
+export function t5DecoderStep(
+  b: GraphBuilder,
+  cfg: T5Config,
+  w: GraphWeights,
+  token: Tensor,
+  cross: KeyValue[],
+  attentionMask: Tensor,
+  past: KeyValue[],
+  o: { maxLength?: number; fusedAttention?: boolean } = {},
+): { logits: Tensor; present: KeyValue[] } {
   const maxLen = o.maxLength ?? 2048;
   const t = t5Parts(b, cfg, w, maxLen, o.fusedAttention);
   let y = b.gather(w.get('shared.weight'), token);
@@ -153,7 +172,10 @@ export function t5DecoderStep(b: GraphBuilder, cfg: T5Config, w: GraphWeights, t
       if (!selfBias) {
         // The n new tokens sit at positions P..P+n-1 (P the past length) among keys 0..P+n-1: relative
         // positions k - q, causal within the block (a block of one is the ordinary step).
-        const table = b.constant(relativePositionBuckets(maxLen, false, cfg.relativeAttentionNumBuckets, cfg.relativeAttentionMaxDistance), 'int64');
+        const table = b.constant(
+          relativePositionBuckets(maxLen, false, cfg.relativeAttentionNumBuckets, cfg.relativeAttentionMaxDistance),
+          'int64',
+        );
         const kPos = b.range({ of: key, axis: 2 });
         const pastLen = b.reshape(b.gather(b.shapeOf(past[i]!.key), b.constant(2, 'int64', [])), []);
         const qPos = b.add(b.range({ of: token, axis: 1 }), pastLen);
@@ -162,7 +184,10 @@ export function t5DecoderStep(b: GraphBuilder, cfg: T5Config, w: GraphWeights, t
         selfBias = b.add(b.unsqueeze(b.transpose(values, [2, 0, 1]), [0]), causalBias(b, qPos, kPos)); // [1, H, n, k]
       }
       const s = b.add(y, t.attendTo(n0, key, value, sa, selfBias));
-      const c = b.add(s, t.attendTo(t.norm(s, `${p}.layer.1.layer_norm.weight`), cross[i]!.key, cross[i]!.value, `${p}.layer.1.EncDecAttention`, crossBias));
+      const c = b.add(
+        s,
+        t.attendTo(t.norm(s, `${p}.layer.1.layer_norm.weight`), cross[i]!.key, cross[i]!.value, `${p}.layer.1.EncDecAttention`, crossBias),
+      );
       return b.add(c, t.feedForward(t.norm(c, `${p}.layer.2.layer_norm.weight`), `${p}.layer.2.DenseReluDense`));
     });
   }
@@ -175,10 +200,20 @@ export function t5DecoderStep(b: GraphBuilder, cfg: T5Config, w: GraphWeights, t
  * The encoder stack: [batch, src] ids -> [batch, src, d_model] states (after the final norm). `hiddenStates`
  * receives transformers' hidden_states: each block's input (the embeddings first), then the final normed output.
  */
-export function t5Encoder(b: GraphBuilder, cfg: T5Config, w: GraphWeights, inputIds: Tensor, attentionMask: Tensor, o: { maxLength?: number; hiddenStates?: Tensor[]; fusedAttention?: boolean } = {}): Tensor {
+export function t5Encoder(
+  b: GraphBuilder,
+  cfg: T5Config,
+  w: GraphWeights,
+  inputIds: Tensor,
+  attentionMask: Tensor,
+  o: { maxLength?: number; hiddenStates?: Tensor[]; fusedAttention?: boolean } = {},
+): Tensor {
   const t = t5Parts(b, cfg, w, o.maxLength ?? 2048, o.fusedAttention);
   let h = b.gather(w.get('shared.weight'), inputIds);
-  const bias = b.add(t.positionBias(inputIds, inputIds, true, 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), t.padMask(attentionMask));
+  const bias = b.add(
+    t.positionBias(inputIds, inputIds, true, 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'),
+    t.padMask(attentionMask),
+  );
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `encoder.block.${i}`;
     o.hiddenStates?.push(h);
@@ -212,16 +247,38 @@ export function t5Decoder(
   const qPos = P ? b.add(tokPos, b.constant(P, 'int64', [])) : tokPos;
   const kPos = P ? b.concat([b.range(P), qPos], 0) : tokPos;
   const causal = causalBias(b, qPos, kPos);
-  const table = b.constant(relativePositionBuckets(maxLen, false, cfg.relativeAttentionNumBuckets, cfg.relativeAttentionMaxDistance), 'int64');
+  const table = b.constant(
+    relativePositionBuckets(maxLen, false, cfg.relativeAttentionNumBuckets, cfg.relativeAttentionMaxDistance),
+    'int64',
+  );
   const rel = b.add(b.sub(b.unsqueeze(kPos, [0]), b.unsqueeze(qPos, [1])), b.constant(maxLen - 1, 'int64', []));
-  const bias = b.unsqueeze(b.transpose(b.gather(w.get('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), b.gather(table, rel)), [2, 0, 1]), [0]);
+  const bias = b.unsqueeze(
+    b.transpose(b.gather(w.get('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), b.gather(table, rel)), [2, 0, 1]),
+    [0],
+  );
   let selfBias = b.add(bias, causal);
   if (o.decoderAttentionMask) {
-    const m = P ? b.concat([b.expand(b.constant(1, 'int64', [1, P]), b.concat([b.slice(b.shapeOf(o.decoderAttentionMask), [0], [1], [0]), b.ints([P])], 0), [o.decoderAttentionMask.shape[0]!, P]), o.decoderAttentionMask], 1) : o.decoderAttentionMask;
+    const m = P
+      ? b.concat(
+          [
+            b.expand(
+              b.constant(1, 'int64', [1, P]),
+              b.concat([b.slice(b.shapeOf(o.decoderAttentionMask), [0], [1], [0]), b.ints([P])], 0),
+              [o.decoderAttentionMask.shape[0]!, P],
+            ),
+            o.decoderAttentionMask,
+          ],
+          1,
+        )
+      : o.decoderAttentionMask;
     selfBias = b.add(selfBias, t.padMask(m));
   }
   const crossBias = t.padMask(attentionMask);
-  const batchOf = (x: Tensor, like: Tensor) => b.expand(x, b.concat([b.slice(b.shapeOf(like), [0], [1], [0]), b.slice(b.shapeOf(x), [1], [4], [0])], 0), [like.shape[0]!, ...x.shape.slice(1)]);
+  const batchOf = (x: Tensor, like: Tensor) =>
+    b.expand(x, b.concat([b.slice(b.shapeOf(like), [0], [1], [0]), b.slice(b.shapeOf(x), [1], [4], [0])], 0), [
+      like.shape[0]!,
+      ...x.shape.slice(1),
+    ]);
   for (let i = 0; i < cfg.numDecoderLayers; i++) {
     const p = `decoder.block.${i}`;
     y = b.within(p, () => {
@@ -237,7 +294,10 @@ export function t5Decoder(
         attn = t.attention(n0, n0, sa, selfBias);
       }
       const s = b.add(y, attn);
-      const c = b.add(s, t.attention(t.norm(s, `${p}.layer.1.layer_norm.weight`), encoderHidden, `${p}.layer.1.EncDecAttention`, crossBias));
+      const c = b.add(
+        s,
+        t.attention(t.norm(s, `${p}.layer.1.layer_norm.weight`), encoderHidden, `${p}.layer.1.EncDecAttention`, crossBias),
+      );
       return b.add(c, t.feedForward(t.norm(c, `${p}.layer.2.layer_norm.weight`), `${p}.layer.2.DenseReluDense`));
     });
   }
@@ -248,6 +308,9 @@ export function t5Decoder(
 
 export function t5(b: GraphBuilder, cfg: T5Config, w: GraphWeights, inp: T5Inputs, o: { maxLength?: number } = {}): T5Outputs {
   const encoderHidden = t5Encoder(b, cfg, w, inp.inputIds, inp.attentionMask, o);
-  const logits = t5Decoder(b, cfg, w, inp.decoderInputIds, encoderHidden, inp.attentionMask, { ...o, decoderAttentionMask: inp.decoderAttentionMask });
+  const logits = t5Decoder(b, cfg, w, inp.decoderInputIds, encoderHidden, inp.attentionMask, {
+    ...o,
+    decoderAttentionMask: inp.decoderAttentionMask,
+  });
   return { encoderHidden, logits };
 }

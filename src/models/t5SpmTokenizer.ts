@@ -11,7 +11,10 @@ const SPECIAL: Record<string, number> = { '<pad>': 0, '</s>': 1, '<unk>': 2 };
 export class T5SentencePieceTokenizer {
   private readonly added = new Map<string, number>();
 
-  constructor(private readonly sp: SentencePieceProcessor, readonly extraIds = 100) {}
+  constructor(
+    private readonly sp: SentencePieceProcessor,
+    readonly extraIds = 100,
+  ) {}
 
   get size(): number {
     return Math.max(this.sp.size + this.extraIds - 1, ...this.added.values()) + 1;
@@ -40,12 +43,22 @@ export class T5SentencePieceTokenizer {
   }
 
   addSpecialTokens(tokens: string[]): number[] {
-    return addTokens(tokens, (t) => this.tokenId(t), this.added, () => this.size);
+    return addTokens(
+      tokens,
+      (t) => this.tokenId(t),
+      this.added,
+      () => this.size,
+    );
   }
 
   encode(text: string, o: { pair?: string; addSpecialTokens?: boolean } = {}): { ids: number[]; tokens: string[] } {
     const specials = [...this.added.keys(), ...Array.from({ length: this.extraIds }, (_, i) => `<extra_id_${i}>`)];
-    const ids = encodeAroundSpecials(text, specials, (c) => this.sp.encode(c), (t) => this.tokenId(t)!);
+    const ids = encodeAroundSpecials(
+      text,
+      specials,
+      (c) => this.sp.encode(c),
+      (t) => this.tokenId(t)!,
+    );
     if (o.addSpecialTokens ?? true) ids.push(SPECIAL['</s>']!);
     return { ids, tokens: ids.map((i) => this.token(i)) };
   }
@@ -61,7 +74,11 @@ export class T5SentencePieceTokenizer {
   decode(ids: number[], o: { skipSpecialTokens?: boolean } = {}): string {
     const special = new Set([...Object.values(SPECIAL), ...this.added.values()]);
     const isSentinel = (id: number) => id >= this.sp.size && id < this.sp.size + this.extraIds;
-    const text = ids.filter((id) => !(o.skipSpecialTokens && (special.has(id) || isSentinel(id)))).map((id) => this.token(id)).join('').replaceAll('\u2581', ' ');
+    const text = ids
+      .filter((id) => !(o.skipSpecialTokens && (special.has(id) || isSentinel(id))))
+      .map((id) => this.token(id))
+      .join('')
+      .replaceAll('\u2581', ' ');
     return text.startsWith(' ') ? text.slice(1) : text;
   }
 }

@@ -16,7 +16,15 @@ import { T5SentencePieceTokenizer } from './t5SpmTokenizer.js';
  * (RobertaProcessing), which the library drops for an empty pair.
  */
 type TokenizerJson = {
-  added_tokens: Array<{ id: number; content: string; single_word: boolean; lstrip: boolean; rstrip: boolean; normalized: boolean; special: boolean }>;
+  added_tokens: Array<{
+    id: number;
+    content: string;
+    single_word: boolean;
+    lstrip: boolean;
+    rstrip: boolean;
+    normalized: boolean;
+    special: boolean;
+  }>;
   post_processor: { type: string; cls?: [string, number]; sep?: [string, number]; [k: string]: unknown } | null;
   model: { vocab: Record<string, number>; [k: string]: unknown };
   [k: string]: unknown;
@@ -24,7 +32,10 @@ type TokenizerJson = {
 
 /** tokenizer.json for RobertaTokenizerFast's pipeline over vocab.json + merges.txt. */
 function fromVocabMerges(vocab: Record<string, number>, mergesText: string, specials: string[]): TokenizerJson {
-  const merges = mergesText.split('\n').filter((l) => l && !l.startsWith('#version')).map((l) => l.split(' ') as [string, string]);
+  const merges = mergesText
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#version'))
+    .map((l) => l.split(' ') as [string, string]);
   const id = (t: string) => vocab[t];
   const cls = id('<s>') !== undefined ? '<s>' : null;
   const sep = id('</s>') !== undefined ? '</s>' : null;
@@ -32,12 +43,36 @@ function fromVocabMerges(vocab: Record<string, number>, mergesText: string, spec
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: specials.filter((t) => id(t) !== undefined).map((t) => ({ id: id(t)!, content: t, single_word: false, lstrip: t === '<mask>', rstrip: false, normalized: false, special: true })),
+    added_tokens: specials
+      .filter((t) => id(t) !== undefined)
+      .map((t) => ({
+        id: id(t)!,
+        content: t,
+        single_word: false,
+        lstrip: t === '<mask>',
+        rstrip: false,
+        normalized: false,
+        special: true,
+      })),
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: cls && sep ? { type: 'RobertaProcessing', sep: [sep, id(sep)!], cls: [cls, id(cls)!], trim_offsets: true, add_prefix_space: false } : null,
+    post_processor:
+      cls && sep
+        ? { type: 'RobertaProcessing', sep: [sep, id(sep)!], cls: [cls, id(cls)!], trim_offsets: true, add_prefix_space: false }
+        : null,
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges,
+    },
   };
 }
 
@@ -64,26 +99,42 @@ export class BpeTokenizer {
     // PLBART ships a SentencePiece model and no tokenizer.json or vocab.json.
     const spm = join(dir, 'sentencepiece.bpe.model');
     if (!existsSync(join(dir, 'tokenizer.json')) && !existsSync(join(dir, 'vocab.json')) && existsSync(spm)) {
-      const codes = ((await readJsonFile(join(dir, 'tokenizer_config.json')).catch(() => ({}))) as { language_codes?: string }).language_codes === 'multi' ? PLBART_LANGUAGE_CODES.multi : PLBART_LANGUAGE_CODES.base;
+      const codes =
+        ((await readJsonFile(join(dir, 'tokenizer_config.json')).catch(() => ({}))) as { language_codes?: string }).language_codes ===
+        'multi'
+          ? PLBART_LANGUAGE_CODES.multi
+          : PLBART_LANGUAGE_CODES.base;
       return new PlbartTokenizer(await SentencePieceProcessor.fromFile(spm), codes);
     }
     // T5 checkpoints that ship only a SentencePiece model (CodeTrans).
     const spiece = join(dir, 'spiece.model');
     if (!existsSync(join(dir, 'tokenizer.json')) && !existsSync(join(dir, 'vocab.json')) && existsSync(spiece)) {
       const extra = ((await readJsonFile(join(dir, 'tokenizer_config.json')).catch(() => ({}))) as { extra_ids?: number }).extra_ids;
-      return new T5SentencePieceTokenizer(await SentencePieceProcessor.fromFile(spiece), Number.isInteger(extra) && extra! >= 0 && extra! <= 1000 ? extra : 100);
+      return new T5SentencePieceTokenizer(
+        await SentencePieceProcessor.fromFile(spiece),
+        Number.isInteger(extra) && extra! >= 0 && extra! <= 1000 ? extra : 100,
+      );
     }
     const tj = join(dir, 'tokenizer.json');
     if (existsSync(tj)) {
       const json = (await readJsonFile(tj)) as TokenizerJson;
-      if (!json || typeof json !== 'object' || !json.model || typeof json.model.vocab !== 'object' || !Array.isArray(json.added_tokens ?? [])) throw new ChangelingError('io', `${tj} is not a tokenizer (no model vocabulary)`);
+      if (
+        !json ||
+        typeof json !== 'object' ||
+        !json.model ||
+        typeof json.model.vocab !== 'object' ||
+        !Array.isArray(json.added_tokens ?? [])
+      )
+        throw new ChangelingError('io', `${tj} is not a tokenizer (no model vocabulary)`);
       return new BpeTokenizer(json);
     }
     const vj = join(dir, 'vocab.json');
     const mt = join(dir, 'merges.txt');
-    if (!existsSync(vj) || !existsSync(mt)) throw new ChangelingError('not-found', `${dir} has no tokenizer.json, nor vocab.json and merges.txt`);
+    if (!existsSync(vj) || !existsSync(mt))
+      throw new ChangelingError('not-found', `${dir} has no tokenizer.json, nor vocab.json and merges.txt`);
     const vocab = (await readJsonFile(vj)) as Record<string, number>;
-    if (!vocab || typeof vocab !== 'object' || Array.isArray(vocab) || !Object.values(vocab).every((v) => Number.isInteger(v) && v >= 0)) throw new ChangelingError('io', `${vj} is not a vocabulary (an object of token ids)`);
+    if (!vocab || typeof vocab !== 'object' || Array.isArray(vocab) || !Object.values(vocab).every((v) => Number.isInteger(v) && v >= 0))
+      throw new ChangelingError('io', `${vj} is not a vocabulary (an object of token ids)`);
     let merges: string;
     try {
       merges = await readFile(mt, 'utf8');
@@ -94,7 +145,8 @@ export class BpeTokenizer {
     const added = join(dir, 'added_tokens.json');
     if (existsSync(added)) {
       const extra = (await readJsonFile(added)) as Record<string, number>;
-      for (const [content, id] of Object.entries(extra).sort((a, b) => a[1] - b[1])) t.json.added_tokens.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+      for (const [content, id] of Object.entries(extra).sort((a, b) => a[1] - b[1]))
+        t.json.added_tokens.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
       t.tok = new Tokenizer(t.json as never, {});
     }
     return t;

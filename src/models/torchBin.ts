@@ -22,8 +22,19 @@ const STORAGE: Record<string, { dtype: string; bytes: number }> = {
   BoolStorage: { dtype: 'bool', bytes: 1 },
 };
 
-interface StorageRef { kind: 'storage'; key: string; dtype: string; bytes: number }
-interface TensorRef { kind: 'tensor'; storage: StorageRef; offset: number; size: number[]; stride: number[] }
+interface StorageRef {
+  kind: 'storage';
+  key: string;
+  dtype: string;
+  bytes: number;
+}
+interface TensorRef {
+  kind: 'tensor';
+  storage: StorageRef;
+  offset: number;
+  size: number[];
+  stride: number[];
+}
 
 export interface TorchTensor {
   dtype: string;
@@ -40,15 +51,27 @@ function rebuild(args: unknown[]): TensorRef {
 
 function readValue(buf: Buffer, dtype: string, k: number): number {
   switch (dtype) {
-    case 'float32': return buf.readFloatLE(k * 4);
-    case 'float16': return halfToFloat(buf.readUInt16LE(k * 2));
-    case 'bfloat16': { const b = Buffer.alloc(4); b.writeUInt16LE(buf.readUInt16LE(k * 2), 2); return b.readFloatLE(0); }
-    case 'float64': return buf.readDoubleLE(k * 8);
-    case 'int64': return Number(buf.readBigInt64LE(k * 8));
-    case 'int32': return buf.readInt32LE(k * 4);
-    case 'int16': return buf.readInt16LE(k * 2);
-    case 'int8': return buf.readInt8(k);
-    default: return buf[k]!;
+    case 'float32':
+      return buf.readFloatLE(k * 4);
+    case 'float16':
+      return halfToFloat(buf.readUInt16LE(k * 2));
+    case 'bfloat16': {
+      const b = Buffer.alloc(4);
+      b.writeUInt16LE(buf.readUInt16LE(k * 2), 2);
+      return b.readFloatLE(0);
+    }
+    case 'float64':
+      return buf.readDoubleLE(k * 8);
+    case 'int64':
+      return Number(buf.readBigInt64LE(k * 8));
+    case 'int32':
+      return buf.readInt32LE(k * 4);
+    case 'int16':
+      return buf.readInt16LE(k * 2);
+    case 'int8':
+      return buf.readInt8(k);
+    default:
+      return buf[k]!;
   }
 }
 
@@ -58,14 +81,27 @@ export async function readTorchBin(path: string): Promise<Map<string, TorchTenso
   } catch (err) {
     // Whatever a corrupt archive or pickle trips over, the user sees one clear line naming the file.
     if (err instanceof ChangelingError) throw err;
-    throw new ChangelingError('io', `${path} is not a readable pytorch_model.bin (truncated or corrupt?): ${(err as Error)?.message?.split('\n')[0] ?? String(err)}`);
+    throw new ChangelingError(
+      'io',
+      `${path} is not a readable pytorch_model.bin (truncated or corrupt?): ${(err as Error)?.message?.split('\n')[0] ?? String(err)}`,
+    );
   }
 }
 
 function checkRef(t: TensorRef, name: string, path: string): void {
-  const ok = Number.isInteger(t.offset) && t.offset >= 0 && Array.isArray(t.size) && Array.isArray(t.stride) && t.size.length === t.stride.length
-    && t.size.every((d) => Number.isInteger(d) && d >= 0) && t.stride.every((d) => Number.isInteger(d) && d >= 0);
-  if (!ok) throw new ChangelingError('io', `${path}: tensor ${name} has an impossible layout (offset ${String(t.offset)}, size ${JSON.stringify(t.size)}, stride ${JSON.stringify(t.stride)})`);
+  const ok =
+    Number.isInteger(t.offset) &&
+    t.offset >= 0 &&
+    Array.isArray(t.size) &&
+    Array.isArray(t.stride) &&
+    t.size.length === t.stride.length &&
+    t.size.every((d) => Number.isInteger(d) && d >= 0) &&
+    t.stride.every((d) => Number.isInteger(d) && d >= 0);
+  if (!ok)
+    throw new ChangelingError(
+      'io',
+      `${path}: tensor ${name} has an impossible layout (offset ${String(t.offset)}, size ${JSON.stringify(t.size)}, stride ${JSON.stringify(t.stride)})`,
+    );
 }
 
 async function readTorchBinUnchecked(path: string): Promise<Map<string, TorchTensor>> {
@@ -109,7 +145,8 @@ async function readTorchBinUnchecked(path: string): Promise<Map<string, TorchTen
       }
       const n = t.size.reduce((a, b) => a * b, 1);
       const maxIndex = t.offset + t.size.reduce((a, d, k) => a + (d > 0 ? (d - 1) * t.stride[k]! : 0), 0);
-      if (n > 0 && (maxIndex + 1) * t.storage.bytes > buf.length) throw new ChangelingError('io', `${path}: tensor ${String(name)} reads past its storage (truncated or corrupt file)`);
+      if (n > 0 && (maxIndex + 1) * t.storage.bytes > buf.length)
+        throw new ChangelingError('io', `${path}: tensor ${String(name)} reads past its storage (truncated or corrupt file)`);
       const viewKey = `${t.storage.key}:${t.offset}:${t.size.join(',')}:${t.stride.join(',')}`;
       const seen = views.get(viewKey);
       if (seen) {

@@ -12,7 +12,10 @@ export async function loadSafetensors(path: string): Promise<WeightMap> {
     f = await SafetensorsFile.open(path);
   } catch (err) {
     if (err instanceof ChangelingError) throw err;
-    throw new ChangelingError('io', `${path} is not a readable safetensors file: ${(err as Error)?.message?.split('\n')[0] ?? String(err)}`);
+    throw new ChangelingError(
+      'io',
+      `${path} is not a readable safetensors file: ${(err as Error)?.message?.split('\n')[0] ?? String(err)}`,
+    );
   }
   try {
     const out: WeightMap = new Map();
@@ -45,7 +48,8 @@ export class GraphWeights {
     if (seen) return seen;
     const w = this.weights.get(key);
     if (!w) throw new ChangelingError('io', `the checkpoint has no weight "${key}"${key !== name ? ` (for ${name})` : ''}`);
-    if (shape && w.shape.join(',') !== shape.join(',')) throw new ChangelingError('io', `weight ${key} has shape [${w.shape}], expected [${shape}]`);
+    if (shape && w.shape.join(',') !== shape.join(','))
+      throw new ChangelingError('io', `weight ${key} has shape [${w.shape}], expected [${shape}]`);
     let t: Tensor;
     if (this.isTrainable(key)) {
       t = this.b.input(key, 'float32', w.shape);

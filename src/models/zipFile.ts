@@ -31,7 +31,11 @@ export class ZipFile {
       const tail = Buffer.alloc(tailLen);
       await fh.read(tail, 0, tailLen, size - tailLen);
       let eocd = -1;
-      for (let i = tailLen - 22; i >= 0; i--) if (tail.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
+      for (let i = tailLen - 22; i >= 0; i--)
+        if (tail.readUInt32LE(i) === 0x06054b50) {
+          eocd = i;
+          break;
+        }
       if (eocd < 0) throw bad('no end-of-central-directory record (truncated download, or a legacy non-zip torch.save file)');
       let count = tail.readUInt16LE(eocd + 10);
       let cdSize = tail.readUInt32LE(eocd + 12);
@@ -47,7 +51,8 @@ export class ZipFile {
         cdSize = Number(rec.readBigUInt64LE(40));
         cdOffset = Number(rec.readBigUInt64LE(48));
       }
-      if (!Number.isSafeInteger(cdOffset) || !Number.isSafeInteger(cdSize) || cdOffset < 0 || cdOffset + cdSize > size) throw bad('the central directory lies past the end of the file (truncated?)');
+      if (!Number.isSafeInteger(cdOffset) || !Number.isSafeInteger(cdSize) || cdOffset < 0 || cdOffset + cdSize > size)
+        throw bad('the central directory lies past the end of the file (truncated?)');
       const cd = Buffer.alloc(cdSize);
       await fh.read(cd, 0, cdSize, cdOffset);
       const entries = new Map<string, Entry>();
@@ -70,14 +75,32 @@ export class ZipFile {
           const len = cd.readUInt16LE(e + 2);
           if (id === 0x0001) {
             let q = e + 4;
-            if (usize === 0xffffffff) { usize = Number(cd.readBigUInt64LE(q)); q += 8; }
-            if (compressedSize === 0xffffffff) { compressedSize = Number(cd.readBigUInt64LE(q)); q += 8; }
-            if (localOffset === 0xffffffff) { localOffset = Number(cd.readBigUInt64LE(q)); q += 8; }
+            if (usize === 0xffffffff) {
+              usize = Number(cd.readBigUInt64LE(q));
+              q += 8;
+            }
+            if (compressedSize === 0xffffffff) {
+              compressedSize = Number(cd.readBigUInt64LE(q));
+              q += 8;
+            }
+            if (localOffset === 0xffffffff) {
+              localOffset = Number(cd.readBigUInt64LE(q));
+              q += 8;
+            }
           }
           e += 4 + len;
         }
         // Sizes and offsets must lie inside the file (a corrupt directory could ask for terabytes).
-        if (!Number.isSafeInteger(compressedSize) || !Number.isSafeInteger(localOffset) || !Number.isSafeInteger(usize) || compressedSize < 0 || localOffset < 0 || localOffset + 30 + compressedSize > size || usize < 0 || usize > 8 * 2 ** 30) {
+        if (
+          !Number.isSafeInteger(compressedSize) ||
+          !Number.isSafeInteger(localOffset) ||
+          !Number.isSafeInteger(usize) ||
+          compressedSize < 0 ||
+          localOffset < 0 ||
+          localOffset + 30 + compressedSize > size ||
+          usize < 0 ||
+          usize > 8 * 2 ** 30
+        ) {
           throw bad(`entry ${JSON.stringify(name.slice(0, 80))} has sizes or an offset outside the file (truncated or corrupt?)`);
         }
         entries.set(name, { name, method, compressedSize, size: usize, localOffset });
@@ -98,7 +121,8 @@ export class ZipFile {
     if (head.readUInt32LE(0) !== 0x04034b50) throw new ChangelingError('io', `${this.path}: corrupt local header for ${name}`);
     const start = e.localOffset + 30 + head.readUInt16LE(26) + head.readUInt16LE(28);
     const fileSize = (await this.fh.stat()).size;
-    if (start + e.compressedSize > fileSize) throw new ChangelingError('io', `${this.path} is truncated (entry ${name} runs past the end of the file)`);
+    if (start + e.compressedSize > fileSize)
+      throw new ChangelingError('io', `${this.path} is truncated (entry ${name} runs past the end of the file)`);
     const data = Buffer.alloc(e.compressedSize);
     const { bytesRead } = await this.fh.read(data, 0, e.compressedSize, start);
     if (bytesRead !== e.compressedSize) throw new ChangelingError('io', `${this.path} is truncated (entry ${name})`);

@@ -19,7 +19,11 @@ import { tuningOf } from './tuningGraph.js';
  */
 export async function withMergedLora(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
   const adapter = await readAdapter(adapterDir);
-  if (adapter.config.peft_type !== 'LORA') throw new ChangelingError('usage', `${adapterDir}: only LoRA adapters can be merged for inference so far (this one is ${String(adapter.config.peft_type)})`);
+  if (adapter.config.peft_type !== 'LORA')
+    throw new ChangelingError(
+      'usage',
+      `${adapterDir}: only LoRA adapters can be merged for inference so far (this one is ${String(adapter.config.peft_type)})`,
+    );
   const cfg = parseLoraConfig(adapter.config, join(adapterDir, 'adapter_config.json'));
   const s = loraScaling(cfg);
   const st = statSync(join(adapterDir, 'adapter_model.safetensors'));
@@ -33,11 +37,15 @@ export async function withMergedLora(model: ModelFolder, adapterDir: string): Pr
       const module = key.slice('base_model.model.'.length, -'.lora_A.weight'.length);
       const bm = adapter.weights.get(`base_model.model.${module}.lora_B.weight`);
       const name = [`${module}.weight`, `roberta.${module}.weight`].find((k) => base.has(k) && (prefixed || k === `${module}.weight`));
-      if (!bm || !name) throw new ChangelingError('io', `${adapterDir}: ${key} does not fit this model (no ${module}.weight or its lora_B)`);
+      if (!bm || !name)
+        throw new ChangelingError('io', `${adapterDir}: ${key} does not fit this model (no ${module}.weight or its lora_B)`);
       const w = base.get(name)!;
       // The adapter must fit this model and its own config: A is [r, in], B is [out, r].
       if (a.shape.join(',') !== `${cfg.r},${w.shape[1]}` || bm.shape.join(',') !== `${w.shape[0]},${cfg.r}`) {
-        throw new ChangelingError('usage', `${adapterDir}: ${module} has LoRA shapes A [${a.shape.join(', ')}], B [${bm.shape.join(', ')}] but this model and the adapter's rank ${cfg.r} need A [${cfg.r}, ${w.shape[1]}], B [${w.shape[0]}, ${cfg.r}]: an adapter for another model, or a config that does not match its tensors`);
+        throw new ChangelingError(
+          'usage',
+          `${adapterDir}: ${module} has LoRA shapes A [${a.shape.join(', ')}], B [${bm.shape.join(', ')}] but this model and the adapter's rank ${cfg.r} need A [${cfg.r}, ${w.shape[1]}], B [${w.shape[0]}, ${cfg.r}]: an adapter for another model, or a config that does not match its tensors`,
+        );
       }
       merged.set(name, { shape: w.shape, data: mergeLora(w.data, w.shape[0]!, w.shape[1]!, a.data, bm.data, cfg.r, s) });
       n++;
@@ -46,7 +54,15 @@ export async function withMergedLora(model: ModelFolder, adapterDir: string): Pr
     return merged;
   };
   let loaded: Promise<WeightMap> | null = null;
-  return { ...model, cacheExtra: `${adapterDir}:${st.size}:${st.mtimeMs}`, loadWeights: () => (loaded ??= load()), releaseWeights: () => { loaded = null; model.releaseWeights?.(); } };
+  return {
+    ...model,
+    cacheExtra: `${adapterDir}:${st.size}:${st.mtimeMs}`,
+    loadWeights: () => (loaded ??= load()),
+    releaseWeights: () => {
+      loaded = null;
+      model.releaseWeights?.();
+    },
+  };
 }
 
 /**
@@ -56,7 +72,11 @@ export async function withMergedLora(model: ModelFolder, adapterDir: string): Pr
  */
 export async function withAdapters(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
   const adapter = await readAdapter(adapterDir);
-  if (adapter.config.peft_type !== 'CHANGELING_BOTTLENECK') throw new ChangelingError('usage', `${adapterDir} is not a Changeling bottleneck adapter (peft_type ${String(adapter.config.peft_type)})`);
+  if (adapter.config.peft_type !== 'CHANGELING_BOTTLENECK')
+    throw new ChangelingError(
+      'usage',
+      `${adapterDir} is not a Changeling bottleneck adapter (peft_type ${String(adapter.config.peft_type)})`,
+    );
   const cfg = parseAdapterConfig(adapter.config, join(adapterDir, 'adapter_config.json'));
   const st = statSync(join(adapterDir, 'adapter_model.safetensors'));
   const extraPath = join(adapterDir, 'extra_trainable.safetensors');
@@ -92,7 +112,10 @@ export async function withPrefixes(model: ModelFolder, adapterDir: string): Prom
   return {
     ...model,
     cacheExtra: `${model.cacheExtra ?? ''}|prefix:${adapterDir}:${st.size}:${st.mtimeMs}`,
-    graphTransforms: [...(model.graphTransforms ?? []), (b) => void injectPrefixes(b, cfg.numVirtualTokens, { values: adapter.weights, optional: true })],
+    graphTransforms: [
+      ...(model.graphTransforms ?? []),
+      (b) => void injectPrefixes(b, cfg.numVirtualTokens, { values: adapter.weights, optional: true }),
+    ],
   };
 }
 
@@ -111,22 +134,39 @@ export async function withAdapter(model: ModelFolder, adapterDir: string): Promi
  * which positions them at 0..P-1 before the tokens exactly as PEFT's past_key_values do.
  */
 export async function withPeftPrefix(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
-  if (model.kind !== 't5') throw new ChangelingError('usage', `${adapterDir}: PEFT prefix-tuning adapters generate with T5 models here (this one is ${model.kind})`);
+  if (model.kind !== 't5')
+    throw new ChangelingError(
+      'usage',
+      `${adapterDir}: PEFT prefix-tuning adapters generate with T5 models here (this one is ${model.kind})`,
+    );
   const adapter = await readAdapter(adapterDir);
   const p = parsePeftPrefixConfig(adapter.config, join(adapterDir, 'adapter_config.json'));
   const c = model.config;
   const E = adapter.weights.get('prompt_embeddings');
   const L = p.numLayers;
   const d = c.dModel;
-  if (p.tokenDim !== d || p.numAttentionHeads !== c.numHeads || L !== c.numDecoderLayers) throw new ChangelingError('usage', `${adapterDir}: the prefix adapter was made for d_model ${p.tokenDim}, ${p.numAttentionHeads} heads and ${L} layers; the model has ${d}, ${c.numHeads} and ${c.numDecoderLayers}`);
-  if (!E || E.shape.join(',') !== `${p.numVirtualTokens},${L * 2 * d}`) throw new ChangelingError('usage', `${adapterDir}: prompt_embeddings must be [${p.numVirtualTokens}, ${L * 2 * d}] (it is [${E?.shape.join(', ') ?? 'missing'}])`);
+  if (p.tokenDim !== d || p.numAttentionHeads !== c.numHeads || L !== c.numDecoderLayers)
+    throw new ChangelingError(
+      'usage',
+      `${adapterDir}: the prefix adapter was made for d_model ${p.tokenDim}, ${p.numAttentionHeads} heads and ${L} layers; the model has ${d}, ${c.numHeads} and ${c.numDecoderLayers}`,
+    );
+  if (!E || E.shape.join(',') !== `${p.numVirtualTokens},${L * 2 * d}`)
+    throw new ChangelingError(
+      'usage',
+      `${adapterDir}: prompt_embeddings must be [${p.numVirtualTokens}, ${L * 2 * d}] (it is [${E?.shape.join(', ') ?? 'missing'}])`,
+    );
   const P = p.numVirtualTokens;
   // Entry e: E[:, e*d:(e+1)*d] as [P, H, d_kv], transposed to [H, P, d_kv].
   const entry = (e: number) => {
     const out = new Float32Array(c.numHeads * P * c.dKv);
-    for (let t = 0; t < P; t++) for (let h = 0; h < c.numHeads; h++) for (let k = 0; k < c.dKv; k++) out[(h * P + t) * c.dKv + k] = E.data[t * L * 2 * d + e * d + h * c.dKv + k]!;
+    for (let t = 0; t < P; t++)
+      for (let h = 0; h < c.numHeads; h++)
+        for (let k = 0; k < c.dKv; k++) out[(h * P + t) * c.dKv + k] = E.data[t * L * 2 * d + e * d + h * c.dKv + k]!;
     return out;
   };
-  const layers = Array.from({ length: c.numDecoderLayers }, (_, i) => ({ key: entry((4 * i) % (2 * L)), value: entry((4 * i + 1) % (2 * L)) }));
+  const layers = Array.from({ length: c.numDecoderLayers }, (_, i) => ({
+    key: entry((4 * i) % (2 * L)),
+    value: entry((4 * i + 1) % (2 * L)),
+  }));
   return { ...model, decoderPrefix: { length: P, layers } };
 }

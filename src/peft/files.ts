@@ -16,14 +16,20 @@ export async function readAdapter(dir: string): Promise<{ config: Record<string,
   const stPath = join(dir, 'adapter_model.safetensors');
   if (!existsSync(cfgPath)) throw new ChangelingError('not-found', `${dir} has no adapter_config.json: not a PEFT adapter folder`);
   if (!existsSync(stPath)) {
-    if (existsSync(join(dir, 'adapter_model.bin'))) throw new ChangelingError('usage', `${dir} has adapter_model.bin; save the adapter with safetensors (PEFT's default)`);
+    if (existsSync(join(dir, 'adapter_model.bin')))
+      throw new ChangelingError('usage', `${dir} has adapter_model.bin; save the adapter with safetensors (PEFT's default)`);
     throw new ChangelingError('not-found', `${dir} has no adapter_model.safetensors`);
   }
   const config = (await readJsonFile(cfgPath)) as Record<string, unknown>;
   return { config, weights: await loadSafetensors(stPath) };
 }
 
-export async function writeAdapter(dir: string, config: Record<string, unknown>, tensors: Record<string, NamedTensor>, extraFiles: Record<string, string | Uint8Array> = {}): Promise<void> {
+export async function writeAdapter(
+  dir: string,
+  config: Record<string, unknown>,
+  tensors: Record<string, NamedTensor>,
+  extraFiles: Record<string, string | Uint8Array> = {},
+): Promise<void> {
   const tmp = join(dirname(dir), `.${randomBytes(4).toString('hex')}.adapter-tmp`);
   try {
     await mkdir(tmp, { recursive: true });

@@ -92,24 +92,43 @@ async function readData(path: string, model: ModelFolder, o: TrainOptions): Prom
       throw new ChangelingError('usage', `${path}:${i + 1}: not a JSON object`);
     }
     const where = `${path}:${i + 1}`;
-    const ids = Array.isArray(r.input_ids) ? (r.input_ids as number[]) : typeof r.text === 'string' ? await tokenize(r.text, o.maxSourceLength ?? 512) : null;
+    const ids = Array.isArray(r.input_ids)
+      ? (r.input_ids as number[])
+      : typeof r.text === 'string'
+        ? await tokenize(r.text, o.maxSourceLength ?? 512)
+        : null;
     if (!ids || !ids.every(Number.isInteger)) throw new ChangelingError('usage', `${where}: needs "input_ids" (integers) or "text"`);
     const vocab = model.config.vocabSize;
     const outside = ids.find((x) => x < 0 || x >= vocab);
-    if (outside !== undefined) throw new ChangelingError('usage', `${where}: input id ${outside} is outside the model's vocabulary (0 to ${vocab - 1}); was the data made with another tokenizer?`);
+    if (outside !== undefined)
+      throw new ChangelingError(
+        'usage',
+        `${where}: input id ${outside} is outside the model's vocabulary (0 to ${vocab - 1}); was the data made with another tokenizer?`,
+      );
     if (model.kind === 'roberta') {
       const label = r.label;
       if (label !== 0 && label !== 1) throw new ChangelingError('usage', `${where}: classification data needs "label": 0 or 1`);
       const f = r.features;
-      if (f !== undefined && !(Array.isArray(f) && f.length === FEATURE_COUNT && f.every((x) => typeof x === 'number'))) throw new ChangelingError('usage', `${where}: "features" must be ${FEATURE_COUNT} numbers`);
+      if (f !== undefined && !(Array.isArray(f) && f.length === FEATURE_COUNT && f.every((x) => typeof x === 'number')))
+        throw new ChangelingError('usage', `${where}: "features" must be ${FEATURE_COUNT} numbers`);
       out.push({ input: ids, label, features: (f as number[] | undefined) ?? new Array(FEATURE_COUNT).fill(0) });
     } else {
-      const labels = Array.isArray(r.labels) ? (r.labels as number[]) : typeof r.target === 'string' ? await tokenize(r.target, o.maxTargetLength ?? 128) : null;
-      if (!labels || !labels.every(Number.isInteger)) throw new ChangelingError('usage', `${where}: sequence-to-sequence data needs "labels" (integers) or "target"`);
+      const labels = Array.isArray(r.labels)
+        ? (r.labels as number[])
+        : typeof r.target === 'string'
+          ? await tokenize(r.target, o.maxTargetLength ?? 128)
+          : null;
+      if (!labels || !labels.every(Number.isInteger))
+        throw new ChangelingError('usage', `${where}: sequence-to-sequence data needs "labels" (integers) or "target"`);
       const badLabel = labels.find((x) => x !== -100 && (x < 0 || x >= vocab));
-      if (badLabel !== undefined) throw new ChangelingError('usage', `${where}: label ${badLabel} is outside the model's vocabulary (0 to ${vocab - 1}, or -100 to skip)`);
+      if (badLabel !== undefined)
+        throw new ChangelingError(
+          'usage',
+          `${where}: label ${badLabel} is outside the model's vocabulary (0 to ${vocab - 1}, or -100 to skip)`,
+        );
       const dec = r.decoder_input_ids;
-      if (dec !== undefined && !(Array.isArray(dec) && dec.length === labels.length && dec.every((x) => Number.isInteger(x) && x >= 0))) throw new ChangelingError('usage', `${where}: "decoder_input_ids" must be as many ids as "labels"`);
+      if (dec !== undefined && !(Array.isArray(dec) && dec.length === labels.length && dec.every((x) => Number.isInteger(x) && x >= 0)))
+        throw new ChangelingError('usage', `${where}: "decoder_input_ids" must be as many ids as "labels"`);
       out.push({ input: ids, labels, ...(dec ? { decoder: dec as number[] } : {}) });
     }
   }
@@ -139,10 +158,20 @@ function tuningFor(o: TrainOptions, model: ModelFolder, initConfig: Record<strin
     if (t.method !== wanted) throw new ChangelingError('usage', `${o.init} is a ${t.method} adapter, not ${wanted}`);
     return t;
   }
-  if (o.method !== 'prefix' || !o.peftPrefix) return defaultTuning(model.kind, o.method, { lora: o.lora, adapterSize: o.adapterSize, prefixTokens: o.prefixTokens });
+  if (o.method !== 'prefix' || !o.peftPrefix)
+    return defaultTuning(model.kind, o.method, { lora: o.lora, adapterSize: o.adapterSize, prefixTokens: o.prefixTokens });
   const P = o.prefixTokens ?? DEFAULT_PREFIX.numVirtualTokens;
-  if (model.kind !== 't5') throw new ChangelingError('usage', 'PEFT\'s prefix mode (--peft-prefix) is for T5 models; use --method prefix without it');
-  return { method: 'peft-prefix', config: { numVirtualTokens: P, numLayers: model.config.numDecoderLayers, tokenDim: model.config.dModel, numAttentionHeads: model.config.numHeads } };
+  if (model.kind !== 't5')
+    throw new ChangelingError('usage', "PEFT's prefix mode (--peft-prefix) is for T5 models; use --method prefix without it");
+  return {
+    method: 'peft-prefix',
+    config: {
+      numVirtualTokens: P,
+      numLayers: model.config.numDecoderLayers,
+      tokenDim: model.config.dModel,
+      numAttentionHeads: model.config.numHeads,
+    },
+  };
 }
 
 export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
@@ -157,7 +186,11 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   const initOf = (t: { name: string; shape: readonly (number | string)[] }, fresh: Float32Array): Float32Array => {
     const w = init?.weights.get(t.name);
     if (!w) return fresh;
-    if (w.shape.join(',') !== t.shape.join(',')) throw new ChangelingError('usage', `${o.init}: ${t.name} has shape [${w.shape.join(', ')}] but this model needs [${t.shape.join(', ')}]: an adapter for another model size, or one whose config does not match its tensors`);
+    if (w.shape.join(',') !== t.shape.join(','))
+      throw new ChangelingError(
+        'usage',
+        `${o.init}: ${t.name} has shape [${w.shape.join(', ')}] but this model needs [${t.shape.join(', ')}]: an adapter for another model size, or one whose config does not match its tensors`,
+      );
     return w.data;
   };
   const tuning = tuningFor(o, model, init?.config ?? null);
@@ -170,23 +203,44 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   const batchSize = o.batch ?? 8;
   const steps = o.steps ?? (o.epochs ? Math.ceil(data.length / batchSize) * o.epochs : 100);
   const longest = (f: (e: Example) => number) => Math.max(1, ...data.map(f));
-  const memory = decideRecompute(o.recompute, b, { batch: batchSize, src: longest((e) => e.input.length), tgt: longest((e) => e.labels?.length ?? 0) });
-  const session = await TrainSession.create(b, loss, params, {
-    recomputeAttention: memory.recompute,
-    lr: o.lr ?? (o.method === 'fmft' ? 2e-5 : o.method === 'lora' ? 1e-4 : 5e-4),
-    weightDecay: o.weightDecay ?? 0.01,
-    clipNorm: o.clip === undefined ? 1.0 : o.clip,
-    schedule: o.schedule === 'linear' ? { kind: 'linear', warmup: 0, total: steps } : { kind: 'constant' },
-  }, { provider: o.provider, intraOpThreads: o.threads });
+  const memory = decideRecompute(o.recompute, b, {
+    batch: batchSize,
+    src: longest((e) => e.input.length),
+    tgt: longest((e) => e.labels?.length ?? 0),
+  });
+  const session = await TrainSession.create(
+    b,
+    loss,
+    params,
+    {
+      recomputeAttention: memory.recompute,
+      lr: o.lr ?? (o.method === 'fmft' ? 2e-5 : o.method === 'lora' ? 1e-4 : 5e-4),
+      weightDecay: o.weightDecay ?? 0.01,
+      clipNorm: o.clip === undefined ? 1.0 : o.clip,
+      schedule: o.schedule === 'linear' ? { kind: 'linear', warmup: 0, total: steps } : { kind: 'constant' },
+    },
+    { provider: o.provider, intraOpThreads: o.threads },
+  );
   // The frozen weights are onnxruntime's now; full fine-tuning reads the file again to save the model.
   weights.clear();
   const pad = model.config.padTokenId;
-  const start = model.kind === 't5' ? model.config.decoderStartTokenId : model.kind === 'bart' ? (model.config.decoderStartTokenId ?? model.config.eosTokenId) : 0;
+  const start =
+    model.kind === 't5'
+      ? model.config.decoderStartTokenId
+      : model.kind === 'bart'
+        ? (model.config.decoderStartTokenId ?? model.config.eosTokenId)
+        : 0;
   const hasDropout = b.inputs.some((t) => t.name === 'dropout_seed');
   let stepNo = 0;
   const toFeeds = (batch: Example[]): Record<string, OrtTensor> => {
-    const src = padBatch(batch.map((e) => e.input), pad);
-    const feeds: Record<string, OrtTensor> = { input_ids: new rt.Tensor('int64', src.ids, src.shape), attention_mask: new rt.Tensor('int64', src.mask, src.shape) };
+    const src = padBatch(
+      batch.map((e) => e.input),
+      pad,
+    );
+    const feeds: Record<string, OrtTensor> = {
+      input_ids: new rt.Tensor('int64', src.ids, src.shape),
+      attention_mask: new rt.Tensor('int64', src.mask, src.shape),
+    };
     if (model.kind === 'roberta') {
       feeds.expert_features = new rt.Tensor('float32', Float32Array.from(batch.flatMap((e) => e.features!)), [batch.length, FEATURE_COUNT]);
       feeds.labels = new rt.Tensor('float32', Float32Array.from(batch.map((e) => e.label!)), [batch.length]);
@@ -194,11 +248,13 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
       const T = Math.max(...batch.map((e) => e.labels!.length));
       const labels = new BigInt64Array(batch.length * T).fill(-100n);
       const dec = new BigInt64Array(batch.length * T).fill(BigInt(pad));
-      batch.forEach((e, i) => e.labels!.forEach((v, j) => {
-        labels[i * T + j] = BigInt(v);
-        if (e.decoder) dec[i * T + j] = BigInt(e.decoder[j]!);
-        else if (j + 1 < T) dec[i * T + j + 1] = BigInt(v);
-      }));
+      batch.forEach((e, i) =>
+        e.labels!.forEach((v, j) => {
+          labels[i * T + j] = BigInt(v);
+          if (e.decoder) dec[i * T + j] = BigInt(e.decoder[j]!);
+          else if (j + 1 < T) dec[i * T + j + 1] = BigInt(v);
+        }),
+      );
       batch.forEach((e, i) => e.decoder || (dec[i * T] = BigInt(start)));
       feeds.labels = new rt.Tensor('int64', labels, [batch.length, T]);
       feeds.decoder_input_ids = new rt.Tensor('int64', dec, [batch.length, T]);
@@ -209,8 +265,15 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   const log: Array<{ step: number; loss: number }> = [];
   const t0 = performance.now();
   await trainLoop({
-    session, train: data, batchSize, maxSteps: steps, seed, signal: o.signal, toFeeds,
-    checkpoint: o.checkpoint, checkpointEvery: o.checkpoint ? (o.checkpointEvery ?? 50) : undefined,
+    session,
+    train: data,
+    batchSize,
+    maxSteps: steps,
+    seed,
+    signal: o.signal,
+    toFeeds,
+    checkpoint: o.checkpoint,
+    checkpointEvery: o.checkpoint ? (o.checkpointEvery ?? 50) : undefined,
     lengthOf: (e) => e.input.length,
     onEvent: (e) => {
       if (e.kind === 'resumed') o.onResume?.(e.step);
@@ -221,14 +284,24 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   });
   const seconds = (performance.now() - t0) / 1000;
   // Save: PEFT's format for LoRA and prefixes, Changeling's bottleneck format for adapters, the full model for FMFT.
-  const tensors = Object.fromEntries(params.map((p) => [p.tensor.name, { shape: p.tensor.shape as number[], data: session.value(p.tensor.name) }]));
+  const tensors = Object.fromEntries(
+    params.map((p) => [p.tensor.name, { shape: p.tensor.shape as number[], data: session.value(p.tensor.name) }]),
+  );
   if (o.method === 'fmft') {
     await mkdir(o.out, { recursive: true });
     const all = await model.loadWeights();
     for (const [k, v] of Object.entries(tensors)) all.set(k, v);
     await writeBytesAtomic(join(o.out, 'model.safetensors'), encodeSafetensors(Object.fromEntries(all), { format: 'pt' }));
     // The tokenizer comes along, so that the folder is a complete model for generation.
-    for (const f of ['config.json', 'tokenizer.json', 'vocab.json', 'merges.txt', 'added_tokens.json', 'special_tokens_map.json', 'tokenizer_config.json']) {
+    for (const f of [
+      'config.json',
+      'tokenizer.json',
+      'vocab.json',
+      'merges.txt',
+      'added_tokens.json',
+      'special_tokens_map.json',
+      'tokenizer_config.json',
+    ]) {
       if (existsSync(join(model.dir, f))) await copyFile(join(model.dir, f), join(o.out, f));
     }
   } else {
@@ -237,8 +310,20 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     const isAdapterKey = (k: string) => k.startsWith('base_model.') || k === 'prompt_embeddings';
     const pick = (keep: boolean) => Object.fromEntries(Object.entries(tensors).filter(([k]) => isAdapterKey(k) === keep));
     const extra = pick(false);
-    await writeAdapter(o.out, saveConfig!, pick(true), Object.keys(extra).length ? { 'extra_trainable.safetensors': encodeSafetensors(extra, { format: 'pt' }) } : {});
+    await writeAdapter(
+      o.out,
+      saveConfig!,
+      pick(true),
+      Object.keys(extra).length ? { 'extra_trainable.safetensors': encodeSafetensors(extra, { format: 'pt' }) } : {},
+    );
   }
   if (!existsSync(o.out)) throw new ChangelingError('io', `nothing was written to ${o.out}`);
-  return { steps: log, out: o.out, trainableParameters: params.reduce((n, p) => n + p.init.length, 0), seconds, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), attention: { recomputed: memory.recompute, keptBytes: memory.attentionBytes } };
+  return {
+    steps: log,
+    out: o.out,
+    trainableParameters: params.reduce((n, p) => n + p.init.length, 0),
+    seconds,
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    attention: { recomputed: memory.recompute, keptBytes: memory.attentionBytes },
+  };
 }

@@ -39,7 +39,11 @@ export type Tuning =
  * projections; adapters of 128; 20 virtual tokens) and any settings given: what train, finetune and the risk
  * model all start from.
  */
-export function defaultTuning(kind: ModelFolder['kind'], method: 'lora' | 'adapter' | 'prefix', o: { lora?: Parameters<typeof defaultLoraConfig>[1]; adapterSize?: number; prefixTokens?: number } = {}): Tuning {
+export function defaultTuning(
+  kind: ModelFolder['kind'],
+  method: 'lora' | 'adapter' | 'prefix',
+  o: { lora?: Parameters<typeof defaultLoraConfig>[1]; adapterSize?: number; prefixTokens?: number } = {},
+): Tuning {
   if (method === 'lora') return { method, config: defaultLoraConfig(kind, o.lora) };
   if (method === 'adapter') return { method, config: { ...DEFAULT_ADAPTER, size: o.adapterSize ?? DEFAULT_ADAPTER.size } };
   return { method, config: { numVirtualTokens: o.prefixTokens ?? DEFAULT_PREFIX.numVirtualTokens } };
@@ -48,11 +52,19 @@ export function defaultTuning(kind: ModelFolder['kind'], method: 'lora' | 'adapt
 /** A saved adapter's tuning, from its adapter_config.json. */
 export function tuningOf(raw: Record<string, unknown>, where = 'adapter_config.json'): Exclude<Tuning, { method: 'fmft' }> {
   switch (raw.peft_type) {
-    case 'LORA': return { method: 'lora', config: parseLoraConfig(raw, where) };
-    case 'CHANGELING_BOTTLENECK': return { method: 'adapter', config: parseAdapterConfig(raw, where) };
-    case PREFIX_TYPE: return { method: 'prefix', config: parsePrefixConfig(raw, where) };
-    case 'PREFIX_TUNING': return { method: 'peft-prefix', config: parsePeftPrefixConfig(raw, where) };
-    default: throw new ChangelingError('io', `${where}: peft_type ${String(raw.peft_type)} is not one Changeling runs (LORA, PREFIX_TUNING, CHANGELING_BOTTLENECK, CHANGELING_PREFIX)`);
+    case 'LORA':
+      return { method: 'lora', config: parseLoraConfig(raw, where) };
+    case 'CHANGELING_BOTTLENECK':
+      return { method: 'adapter', config: parseAdapterConfig(raw, where) };
+    case PREFIX_TYPE:
+      return { method: 'prefix', config: parsePrefixConfig(raw, where) };
+    case 'PREFIX_TUNING':
+      return { method: 'peft-prefix', config: parsePeftPrefixConfig(raw, where) };
+    default:
+      throw new ChangelingError(
+        'io',
+        `${where}: peft_type ${String(raw.peft_type)} is not one Changeling runs (LORA, PREFIX_TUNING, CHANGELING_BOTTLENECK, CHANGELING_PREFIX)`,
+      );
   }
 }
 
@@ -89,7 +101,8 @@ export function buildTuningGraph(model: ModelFolder, weights: WeightMap, tuning:
   const mask = b.input('attention_mask', 'int64', ['batch', 'src']);
   const taskType = model.kind === 'roberta' ? 'FEATURE_EXTRACTION' : 'SEQ_2_SEQ_LM';
   const baseModel = o.baseModel ?? model.dir;
-  if (tuning.method === 'peft-prefix' && model.kind !== 't5') throw new ChangelingError('usage', 'PEFT\'s prefix mode (--peft-prefix) is for T5 models; use --method prefix without it');
+  if (tuning.method === 'peft-prefix' && model.kind !== 't5')
+    throw new ChangelingError('usage', "PEFT's prefix mode (--peft-prefix) is for T5 models; use --method prefix without it");
   let loss: Tensor | null = null;
   let logit: Tensor | null = null;
   let attention: Tensor | null = null;
@@ -103,7 +116,8 @@ export function buildTuningGraph(model: ModelFolder, weights: WeightMap, tuning:
     if (o.training) loss = b.bceWithLogits(logit, b.input('labels', 'float32', ['batch']));
     else attention = b.reduceMean(b.slice(attentions.at(-1)!, [0], [1], [2]), [1, 2], false);
   } else {
-    if (!o.training) throw new ChangelingError('usage', 'sequence-to-sequence inference graphs are built by the runtime, not the tuning builder');
+    if (!o.training)
+      throw new ChangelingError('usage', 'sequence-to-sequence inference graphs are built by the runtime, not the tuning builder');
     const dec = b.input('decoder_input_ids', 'int64', ['batch', 'tgt']);
     const labels = b.input('labels', 'int64', ['batch', 'tgt']);
     let logits: Tensor;
@@ -145,7 +159,12 @@ export function buildTuningGraph(model: ModelFolder, weights: WeightMap, tuning:
     }
     // The first token's attention also covers the P prefix slots: cut off, so line scores index the tokens.
     if (attention) attention = b.slice(attention, [P], [2 ** 31 - 1], [1]);
-    config = prefixConfigJson(tuning.config, baseModel, taskType, prefixes.map((p) => p.site));
+    config = prefixConfigJson(
+      tuning.config,
+      baseModel,
+      taskType,
+      prefixes.map((p) => p.site),
+    );
   } else if (tuning.method === 'peft-prefix') {
     const E = promptEmbeddings!;
     const n = (E.shape as number[]).reduce((a, d) => a * d, 1);

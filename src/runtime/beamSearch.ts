@@ -54,7 +54,14 @@ function logSumExp(row: Float32Array): number {
  * of new tokens, no repeated n-gram, only the allowed tokens (each sets scores to -Infinity, so their
  * order does not matter).
  */
-export function processScores(row: Float64Array | Float32Array, seq: readonly number[], promptLen: number, o: GenerationOptions, eosTokenId: number, batchRow: number): void {
+export function processScores(
+  row: Float64Array | Float32Array,
+  seq: readonly number[],
+  promptLen: number,
+  o: GenerationOptions,
+  eosTokenId: number,
+  batchRow: number,
+): void {
   if (o.minNewTokens && seq.length - promptLen < o.minNewTokens) row[eosTokenId] = -Infinity;
   for (const t of bannedByNgrams(seq, o.noRepeatNgramSize ?? 0)) row[t] = -Infinity;
   const allowed = o.allowedTokens?.(batchRow, seq.slice(promptLen));
@@ -84,7 +91,12 @@ function topK(values: ArrayLike<number>, k: number): number[] {
   return idx;
 }
 
-export async function beamSearch(runner: Seq2SeqRunner, inputIds: OrtTensor, attentionMask: OrtTensor, o: BeamOptions): Promise<Hypothesis[][]> {
+export async function beamSearch(
+  runner: Seq2SeqRunner,
+  inputIds: OrtTensor,
+  attentionMask: OrtTensor,
+  o: BeamOptions,
+): Promise<Hypothesis[][]> {
   const { vocabSize: V, eosTokenId, padTokenId, forcedEosTokenId } = runner.info;
   const K = o.numBeams;
   const B = inputIds.dims[0]!;
@@ -100,7 +112,10 @@ export async function beamSearch(runner: Seq2SeqRunner, inputIds: OrtTensor, att
   const unsatisfied = new Array<boolean>(B).fill(true);
   let curLen = promptLen;
   for (;;) {
-    const logits = await runner.stepDecoding(state, running.flatMap((bs) => bs.map((x) => x.seq.at(-1)!)));
+    const logits = await runner.stepDecoding(
+      state,
+      running.flatMap((bs) => bs.map((x) => x.seq.at(-1)!)),
+    );
     const reorder: number[] = [];
     let allHit = true;
     for (let b = 0; b < B; b++) {
@@ -129,7 +144,12 @@ export async function beamSearch(runner: Seq2SeqRunner, inputIds: OrtTensor, att
         const i = flat[j]!;
         const beam = running[b]![Math.floor(i / V)]!;
         const token = i % V;
-        return { from: Math.floor(i / V), seq: [...beam.seq, token], score: accs[j]!, hit: token === eosTokenId || curLen + 1 >= maxLength };
+        return {
+          from: Math.floor(i / V),
+          seq: [...beam.seq, token],
+          score: accs[j]!,
+          hit: token === eosTokenId || curLen + 1 >= maxLength,
+        };
       });
       if (!cands.every((c) => c.hit)) allHit = false;
       // Finished: the first K candidates that stop, length-normalised, merged with earlier ones.
@@ -142,7 +162,10 @@ export async function beamSearch(runner: Seq2SeqRunner, inputIds: OrtTensor, att
           done: c.hit && i < K,
         })),
       ];
-      finished[b] = topK(Float64Array.from(merged, (m) => m.score), K).map((i) => merged[i]!);
+      finished[b] = topK(
+        Float64Array.from(merged, (m) => m.score),
+        K,
+      ).map((i) => merged[i]!);
       // Running: the best K candidates that did not stop.
       const runScores = Float64Array.from(cands, (c) => c.score + (c.hit ? NEG : 0));
       running[b] = topK(runScores, K).map((i) => {
@@ -161,5 +184,10 @@ export async function beamSearch(runner: Seq2SeqRunner, inputIds: OrtTensor, att
     if (!unsatisfied.some(Boolean) || !open || allHit || curLen >= maxLength) break;
   }
   const n = o.numReturnSequences ?? 1;
-  return finished.map((fs) => fs.slice(0, n).map((f) => ({ tokens: f.seq.length ? [...f.seq, ...new Array(Math.max(0, maxLength - f.seq.length)).fill(padTokenId)].slice(0, maxLength) : [], score: f.score })));
+  return finished.map((fs) =>
+    fs.slice(0, n).map((f) => ({
+      tokens: f.seq.length ? [...f.seq, ...new Array(Math.max(0, maxLength - f.seq.length)).fill(padTokenId)].slice(0, maxLength) : [],
+      score: f.score,
+    })),
+  );
 }

@@ -23,22 +23,32 @@ export class EncoderRunner {
 
   static async create(model: RobertaFolder, o: SessionOptions = {}): Promise<EncoderRunner> {
     const precision = resolvePrecision(o.precision, 'roberta', o.provider);
-    const g = await cachedGraphs(`roberta-${precision === 'int8' ? 'int8-' : ''}${modelFingerprint(model.dir, model.weightsPath, { precision, extra: model.cacheExtra ?? null })}`, async () => {
-      const weights = await model.loadWeights();
-      const names = [...weights.keys()];
-      // Task checkpoints prefix the encoder with "roberta."; a bare RobertaModel has no prefix.
-      const prefix = names.some((n) => n.startsWith('roberta.')) ? 'roberta.' : '';
-      const hasPooler = weights.has(`${prefix}pooler.dense.weight`);
-      const hasClassifier = weights.has('classifier.out_proj.weight');
-      const b = new GraphBuilder('encoder');
-      const out = roberta(b, model.config, new GraphWeights(b, weights), b.input('input_ids', 'int64', ['batch', 'seq']), b.input('attention_mask', 'int64', ['batch', 'seq']), { prefix, pooler: hasPooler, classifier: hasClassifier });
-      b.output(out.lastHidden, 'last_hidden_state');
-      if (out.pooled) b.output(out.pooled, 'pooler_output');
-      if (out.classifierLogits) b.output(out.classifierLogits, 'logits');
-      for (const t of model.graphTransforms ?? []) t(b);
-      if (precision === 'int8') quantizeWeights(b);
-      return { graphs: { encoder: b }, meta: { hasPooler, hasClassifier } };
-    });
+    const g = await cachedGraphs(
+      `roberta-${precision === 'int8' ? 'int8-' : ''}${modelFingerprint(model.dir, model.weightsPath, { precision, extra: model.cacheExtra ?? null })}`,
+      async () => {
+        const weights = await model.loadWeights();
+        const names = [...weights.keys()];
+        // Task checkpoints prefix the encoder with "roberta."; a bare RobertaModel has no prefix.
+        const prefix = names.some((n) => n.startsWith('roberta.')) ? 'roberta.' : '';
+        const hasPooler = weights.has(`${prefix}pooler.dense.weight`);
+        const hasClassifier = weights.has('classifier.out_proj.weight');
+        const b = new GraphBuilder('encoder');
+        const out = roberta(
+          b,
+          model.config,
+          new GraphWeights(b, weights),
+          b.input('input_ids', 'int64', ['batch', 'seq']),
+          b.input('attention_mask', 'int64', ['batch', 'seq']),
+          { prefix, pooler: hasPooler, classifier: hasClassifier },
+        );
+        b.output(out.lastHidden, 'last_hidden_state');
+        if (out.pooled) b.output(out.pooled, 'pooler_output');
+        if (out.classifierLogits) b.output(out.classifierLogits, 'logits');
+        for (const t of model.graphTransforms ?? []) t(b);
+        if (precision === 'int8') quantizeWeights(b);
+        return { graphs: { encoder: b }, meta: { hasPooler, hasClassifier } };
+      },
+    );
     if (g.built) {
       model.releaseWeights?.();
       collectGarbage();

@@ -39,7 +39,10 @@ export interface CachedGraphs<M> {
 }
 
 /** The graphs for `key`, building them (all at once) with `build` when the cache lacks them. */
-export async function cachedGraphs<M>(key: string, build: () => Promise<{ graphs: Record<string, GraphBuilder>; meta: M }>): Promise<CachedGraphs<M>> {
+export async function cachedGraphs<M>(
+  key: string,
+  build: () => Promise<{ graphs: Record<string, GraphBuilder>; meta: M }>,
+): Promise<CachedGraphs<M>> {
   const dir = join(graphCacheDir(), key);
   const manifest = join(dir, 'graphs.json');
   if (existsSync(manifest)) {
@@ -50,7 +53,8 @@ export async function cachedGraphs<M>(key: string, build: () => Promise<{ graphs
   const tmp = `${dir}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
   try {
     await mkdir(tmp, { recursive: true });
-    for (const [name, b] of Object.entries(graphs)) writeModelFiles(tmp, serialize(b, { externalName: `${name}.onnx.data` }), `${name}.onnx`);
+    for (const [name, b] of Object.entries(graphs))
+      writeModelFiles(tmp, serialize(b, { externalName: `${name}.onnx.data` }), `${name}.onnx`);
     await writeFile(join(tmp, 'graphs.json'), JSON.stringify({ names: Object.keys(graphs), meta, builder: BUILDER_VERSION }));
     await rm(dir, { recursive: true, force: true });
     await rename(tmp, dir);

@@ -9,7 +9,11 @@ export const RUNTIME_TARGETS = ['linux-x64', 'linux-arm64', 'win32-x64', 'win32-
  * none, so models (CodeT5, CodeBERT, PLBART) cannot run, while suggestions from the history (NNGen) and the
  * built-in risk model, which need no runtime, still work. `root` is the extension's (or package's) folder.
  */
-export function runtimeStatus(root: string, platform: string = process.platform, arch: string = process.arch): { present: boolean; target: string; message: string | null } {
+export function runtimeStatus(
+  root: string,
+  platform: string = process.platform,
+  arch: string = process.arch,
+): { present: boolean; target: string; message: string | null } {
   const target = `${platform}-${arch}`;
   const present = existsSync(join(root, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', platform, arch, 'onnxruntime_binding.node'));
   if (present) return { present, target, message: null };

@@ -108,7 +108,16 @@ export async function probeProviders(o: { n?: number; runs?: number; only?: Prov
 
 /** Whether a Vulkan loader (libvulkan.so.1) is where the dynamic linker looks. */
 function hasVulkanLoader(): boolean {
-  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib64', '/usr/local/lib'];
+  const dirs = [
+    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/lib/x86_64-linux-gnu',
+    '/lib64',
+    '/usr/local/lib',
+  ];
   return dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
 }
 
@@ -118,7 +127,7 @@ function explain(provider: ProviderName, bundled: boolean, message: string): str
     return `${message}: the CUDA provider is not installed (with CUDA 12: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node)`;
   }
   if (provider === 'webgpu' && /adapter/i.test(message)) {
-    return 'no WebGPU adapter: no GPU, or no Vulkan loader and driver (Linux: the libvulkan1 package and the GPU vendor\'s Vulkan driver)';
+    return "no WebGPU adapter: no GPU, or no Vulkan loader and driver (Linux: the libvulkan1 package and the GPU vendor's Vulkan driver)";
   }
   return message;
 }

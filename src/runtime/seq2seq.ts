@@ -28,10 +28,24 @@ type Seq2SeqFolder = Extract<ModelFolder, { kind: 't5' | 'bart' }>;
 function describe(m: Seq2SeqFolder): Seq2SeqInfo {
   if (m.kind === 't5') {
     const c = m.config;
-    return { vocabSize: c.vocabSize, dModel: c.dModel, padTokenId: c.padTokenId, eosTokenId: c.eosTokenId, decoderStartTokenId: c.decoderStartTokenId, forcedEosTokenId: null };
+    return {
+      vocabSize: c.vocabSize,
+      dModel: c.dModel,
+      padTokenId: c.padTokenId,
+      eosTokenId: c.eosTokenId,
+      decoderStartTokenId: c.decoderStartTokenId,
+      forcedEosTokenId: null,
+    };
   }
   const c = m.config;
-  return { vocabSize: c.vocabSize, dModel: c.dModel, padTokenId: c.padTokenId, eosTokenId: c.eosTokenId, decoderStartTokenId: c.decoderStartTokenId ?? c.eosTokenId, forcedEosTokenId: c.forcedEosTokenId };
+  return {
+    vocabSize: c.vocabSize,
+    dModel: c.dModel,
+    padTokenId: c.padTokenId,
+    eosTokenId: c.eosTokenId,
+    decoderStartTokenId: c.decoderStartTokenId ?? c.eosTokenId,
+    forcedEosTokenId: c.forcedEosTokenId,
+  };
 }
 
 /**
@@ -41,7 +55,9 @@ function describe(m: Seq2SeqFolder): Seq2SeqInfo {
  * CHANGELING_FUSED_ATTENTION=0 (kept for measuring the composed form).
  */
 export function fusedAttentionFor(model: ModelFolder, provider: string | undefined): boolean {
-  return model.kind === 't5' && !(model.graphTransforms?.length) && (provider ?? 'cpu') === 'cpu' && process.env.CHANGELING_FUSED_ATTENTION !== '0';
+  return (
+    model.kind === 't5' && !model.graphTransforms?.length && (provider ?? 'cpu') === 'cpu' && process.env.CHANGELING_FUSED_ATTENTION !== '0'
+  );
 }
 
 /**
@@ -66,54 +82,86 @@ export class Seq2SeqRunner {
   }
 
   static async create(model: ModelFolder, o: SessionOptions & { maxLength?: number } = {}): Promise<Seq2SeqRunner> {
-    if (model.kind === 'roberta') throw new ChangelingError('usage', `${model.dir} is an encoder-only (RoBERTa) model: it does not generate`);
+    if (model.kind === 'roberta')
+      throw new ChangelingError('usage', `${model.dir} is an encoder-only (RoBERTa) model: it does not generate`);
     const info = describe(model);
-    const cache = model.kind === 't5'
-      ? { layers: model.config.numDecoderLayers, heads: model.config.numHeads, headDim: model.config.dKv }
-      : { layers: model.config.decoderLayers, heads: model.config.decoderHeads, headDim: model.config.dModel / model.config.decoderHeads };
+    const cache =
+      model.kind === 't5'
+        ? { layers: model.config.numDecoderLayers, heads: model.config.numHeads, headDim: model.config.dKv }
+        : {
+            layers: model.config.decoderLayers,
+            heads: model.config.decoderHeads,
+            headDim: model.config.dModel / model.config.decoderHeads,
+          };
     const maxLength = o.maxLength ?? 2048;
     const precision = resolvePrecision(o.precision, model.kind, o.provider);
     // Fused attention where nothing rewrites the graphs afterwards (the rewrites find attention by its parts).
     const fusedAttention = fusedAttentionFor(model, o.provider);
-    const g = await cachedGraphs(`${model.kind}-${precision === 'int8' ? 'int8-' : ''}${modelFingerprint(model.dir, model.weightsPath, { maxLength, precision, fused: fusedAttention, extra: model.cacheExtra ?? null })}`, async () => {
-      const weights = await model.loadWeights();
-      const mo = { maxLength };
-      const enc = (b: GraphBuilder, w: GraphWeights, ids: Tensor, mask: Tensor) => (model.kind === 't5' ? t5Encoder(b, model.config, w, ids, mask, { ...mo, fusedAttention }) : bartEncoder(b, model.config, w, ids, mask));
-      const dec = (b: GraphBuilder, w: GraphWeights, d: Tensor, h: Tensor, mask: Tensor) => (model.kind === 't5' ? t5Decoder(b, model.config, w, d, h, mask, mo) : bartDecoder(b, model.config, w, d, h, mask));
-      const eb = new GraphBuilder('encoder');
-      eb.output(enc(eb, new GraphWeights(eb, weights), eb.input('input_ids', 'int64', ['batch', 'src']), eb.input('attention_mask', 'int64', ['batch', 'src'])), 'encoder_last_hidden_state');
-      const db = new GraphBuilder('decoder');
-      const dids = db.input('decoder_input_ids', 'int64', ['batch', 'tgt']);
-      const h = db.input('encoder_hidden_states', 'float32', ['batch', 'src', info.dModel]);
-      const m = db.input('attention_mask', 'int64', ['batch', 'src']);
-      db.output(dec(db, new GraphWeights(db, weights), dids, h, m), 'logits');
-      // The cached decoder: cross-attention keys/values once per input, then one token per step.
-      const cb = new GraphBuilder('cross-kv');
-      const ch = cb.input('encoder_hidden_states', 'float32', ['batch', 'src', info.dModel]);
-      const cw = new GraphWeights(cb, weights);
-      (model.kind === 't5' ? t5CrossKeyValues(cb, model.config, cw, ch) : bartCrossKeyValues(cb, model.config, cw, ch)).forEach((kv, i) => {
-        cb.output(kv.key, `cross.${i}.key`);
-        cb.output(kv.value, `cross.${i}.value`);
-      });
-      const sb = new GraphBuilder('decoder-step');
-      const token = sb.input('decoder_input_ids', 'int64', ['batch', 'new']);
-      // The source side (mask, cross keys and values) has either one row per decoder row or one row for
-      // all of them (the beams of one input share it: 'sources' is 1, and each step reads it once).
-      const sm = sb.input('attention_mask', 'int64', ['sources', 'src']);
-      const kvShape = (rows: string, len: string) => [rows, cache.heads, len, cache.headDim];
-      const cross = Array.from({ length: cache.layers }, (_, i) => ({ key: sb.input(`cross.${i}.key`, 'float32', kvShape('sources', 'src')), value: sb.input(`cross.${i}.value`, 'float32', kvShape('sources', 'src')) }));
-      const past = Array.from({ length: cache.layers }, (_, i) => ({ key: sb.input(`past.${i}.key`, 'float32', kvShape('batch', 'past')), value: sb.input(`past.${i}.value`, 'float32', kvShape('batch', 'past')) }));
-      const sw = new GraphWeights(sb, weights);
-      const stepOut = model.kind === 't5' ? t5DecoderStep(sb, model.config, sw, token, cross, sm, past, { ...mo, fusedAttention }) : bartDecoderStep(sb, model.config, sw, token, cross, sm, past);
-      sb.output(stepOut.logits, 'logits');
-      stepOut.present.forEach((kv, i) => {
-        sb.output(kv.key, `present.${i}.key`);
-        sb.output(kv.value, `present.${i}.value`);
-      });
-      for (const t of model.graphTransforms ?? []) for (const b of [eb, db, cb, sb]) t(b);
-      if (precision === 'int8') for (const b of [eb, db, cb, sb]) quantizeWeights(b);
-      return { graphs: { encoder: eb, decoder: db, crossKv: cb, step: sb }, meta: {} };
-    });
+    const g = await cachedGraphs(
+      `${model.kind}-${precision === 'int8' ? 'int8-' : ''}${modelFingerprint(model.dir, model.weightsPath, { maxLength, precision, fused: fusedAttention, extra: model.cacheExtra ?? null })}`,
+      async () => {
+        const weights = await model.loadWeights();
+        const mo = { maxLength };
+        const enc = (b: GraphBuilder, w: GraphWeights, ids: Tensor, mask: Tensor) =>
+          model.kind === 't5'
+            ? t5Encoder(b, model.config, w, ids, mask, { ...mo, fusedAttention })
+            : bartEncoder(b, model.config, w, ids, mask);
+        const dec = (b: GraphBuilder, w: GraphWeights, d: Tensor, h: Tensor, mask: Tensor) =>
+          model.kind === 't5' ? t5Decoder(b, model.config, w, d, h, mask, mo) : bartDecoder(b, model.config, w, d, h, mask);
+        const eb = new GraphBuilder('encoder');
+        eb.output(
+          enc(
+            eb,
+            new GraphWeights(eb, weights),
+            eb.input('input_ids', 'int64', ['batch', 'src']),
+            eb.input('attention_mask', 'int64', ['batch', 'src']),
+          ),
+          'encoder_last_hidden_state',
+        );
+        const db = new GraphBuilder('decoder');
+        const dids = db.input('decoder_input_ids', 'int64', ['batch', 'tgt']);
+        const h = db.input('encoder_hidden_states', 'float32', ['batch', 'src', info.dModel]);
+        const m = db.input('attention_mask', 'int64', ['batch', 'src']);
+        db.output(dec(db, new GraphWeights(db, weights), dids, h, m), 'logits');
+        // The cached decoder: cross-attention keys/values once per input, then one token per step.
+        const cb = new GraphBuilder('cross-kv');
+        const ch = cb.input('encoder_hidden_states', 'float32', ['batch', 'src', info.dModel]);
+        const cw = new GraphWeights(cb, weights);
+        (model.kind === 't5' ? t5CrossKeyValues(cb, model.config, cw, ch) : bartCrossKeyValues(cb, model.config, cw, ch)).forEach(
+          (kv, i) => {
+            cb.output(kv.key, `cross.${i}.key`);
+            cb.output(kv.value, `cross.${i}.value`);
+          },
+        );
+        const sb = new GraphBuilder('decoder-step');
+        const token = sb.input('decoder_input_ids', 'int64', ['batch', 'new']);
+        // The source side (mask, cross keys and values) has either one row per decoder row or one row for
+        // all of them (the beams of one input share it: 'sources' is 1, and each step reads it once).
+        const sm = sb.input('attention_mask', 'int64', ['sources', 'src']);
+        const kvShape = (rows: string, len: string) => [rows, cache.heads, len, cache.headDim];
+        const cross = Array.from({ length: cache.layers }, (_, i) => ({
+          key: sb.input(`cross.${i}.key`, 'float32', kvShape('sources', 'src')),
+          value: sb.input(`cross.${i}.value`, 'float32', kvShape('sources', 'src')),
+        }));
+        const past = Array.from({ length: cache.layers }, (_, i) => ({
+          key: sb.input(`past.${i}.key`, 'float32', kvShape('batch', 'past')),
+          value: sb.input(`past.${i}.value`, 'float32', kvShape('batch', 'past')),
+        }));
+        const sw = new GraphWeights(sb, weights);
+        const stepOut =
+          model.kind === 't5'
+            ? t5DecoderStep(sb, model.config, sw, token, cross, sm, past, { ...mo, fusedAttention })
+            : bartDecoderStep(sb, model.config, sw, token, cross, sm, past);
+        sb.output(stepOut.logits, 'logits');
+        stepOut.present.forEach((kv, i) => {
+          sb.output(kv.key, `present.${i}.key`);
+          sb.output(kv.value, `present.${i}.value`);
+        });
+        for (const t of model.graphTransforms ?? []) for (const b of [eb, db, cb, sb]) t(b);
+        if (precision === 'int8') for (const b of [eb, db, cb, sb]) quantizeWeights(b);
+        return { graphs: { encoder: eb, decoder: db, crossKv: cb, step: sb }, meta: {} };
+      },
+    );
     if (g.built) {
       model.releaseWeights?.();
       collectGarbage();
@@ -132,7 +180,11 @@ export class Seq2SeqRunner {
   async decode(decoderInputIds: OrtTensor, encoderHidden: OrtTensor, attentionMask: OrtTensor): Promise<OrtTensor> {
     if (this.model.decoderPrefix) return this.decodeByStepping(decoderInputIds, encoderHidden, attentionMask);
     this.decoder ??= this.makeDecoder();
-    return (await (await this.decoder).run({ decoder_input_ids: decoderInputIds, encoder_hidden_states: encoderHidden, attention_mask: attentionMask })).logits!;
+    return (
+      await (
+        await this.decoder
+      ).run({ decoder_input_ids: decoderInputIds, encoder_hidden_states: encoderHidden, attention_mask: attentionMask })
+    ).logits!;
   }
 
   /**
@@ -149,7 +201,10 @@ export class Seq2SeqRunner {
     const V = this.info.vocabSize;
     const out = new Float32Array(B * T * V);
     for (let t = 0; t < T; t++) {
-      const logits = await this.stepDecoding(state, Array.from({ length: B }, (_, b) => Number(ids[b * T + t]!)));
+      const logits = await this.stepDecoding(
+        state,
+        Array.from({ length: B }, (_, b) => Number(ids[b * T + t]!)),
+      );
       for (let b = 0; b < B; b++) out.set(logits.subarray(b * V, (b + 1) * V), (b * T + t) * V);
     }
     return new rt.Tensor('float32', out, [B, T, V]);
@@ -171,8 +226,18 @@ export class Seq2SeqRunner {
     };
     for (let i = 0; i < layers; i++) {
       // A prefix-tuned decoder starts from its prefix keys and values; otherwise from an empty cache.
-      past[`past.${i}.key`] = new rt.Tensor('float32', prefix ? rowsOf(prefix.layers[i]!.key) : new Float32Array(0), [B, heads, P, headDim]);
-      past[`past.${i}.value`] = new rt.Tensor('float32', prefix ? rowsOf(prefix.layers[i]!.value) : new Float32Array(0), [B, heads, P, headDim]);
+      past[`past.${i}.key`] = new rt.Tensor('float32', prefix ? rowsOf(prefix.layers[i]!.key) : new Float32Array(0), [
+        B,
+        heads,
+        P,
+        headDim,
+      ]);
+      past[`past.${i}.value`] = new rt.Tensor('float32', prefix ? rowsOf(prefix.layers[i]!.value) : new Float32Array(0), [
+        B,
+        heads,
+        P,
+        headDim,
+      ]);
     }
     return { cross, mask, past };
   }
@@ -183,7 +248,11 @@ export class Seq2SeqRunner {
     let { cross, mask } = state;
     const { past } = state;
     const B = mask.dims[0]!;
-    if (prompt && prompt.length > 1) await this.stepDecoding(state, Array.from({ length: B }, () => prompt.slice(0, -1)));
+    if (prompt && prompt.length > 1)
+      await this.stepDecoding(
+        state,
+        Array.from({ length: B }, () => prompt.slice(0, -1)),
+      );
     if (rows) {
       // Beams: row r of the batch repeated, one copy per beam, in the self-attention cache; the source
       // side too, unless every beam comes from one input, which then keeps one copy that all beams read.
@@ -235,7 +304,12 @@ export class Seq2SeqRunner {
    * minimum of new tokens, no-repeat n-grams, allowed tokens); finished rows continue with padding; with
    * forced_eos_token_id the last step is forced to EOS. Returns the raw (unprocessed) logits of each step too.
    */
-  async greedy(inputIds: OrtTensor, attentionMask: OrtTensor, maxNewTokens: number, o: Omit<GenerationOptions, 'maxNewTokens'> = {}): Promise<{ sequences: number[][]; stepLogits: Float32Array[] }> {
+  async greedy(
+    inputIds: OrtTensor,
+    attentionMask: OrtTensor,
+    maxNewTokens: number,
+    o: Omit<GenerationOptions, 'maxNewTokens'> = {},
+  ): Promise<{ sequences: number[][]; stepLogits: Float32Array[] }> {
     const { vocabSize: V, eosTokenId, padTokenId, forcedEosTokenId } = this.info;
     const prompt = o.prompt ?? [o.decoderStartTokenId ?? this.info.decoderStartTokenId];
     const B = inputIds.dims[0]!;
@@ -245,7 +319,10 @@ export class Seq2SeqRunner {
     const stepLogits: Float32Array[] = [];
     const gen = { ...o, maxNewTokens };
     for (let step = 0; step < maxNewTokens && !done.every(Boolean); step++) {
-      const logits = await this.stepDecoding(state, seqs.map((s) => s.at(-1)!));
+      const logits = await this.stepDecoding(
+        state,
+        seqs.map((s) => s.at(-1)!),
+      );
       stepLogits.push(Float32Array.from(logits));
       for (let i = 0; i < B; i++) {
         const row = Float32Array.from(logits.subarray(i * V, (i + 1) * V));

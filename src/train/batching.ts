@@ -39,7 +39,11 @@ export function epochBatches<T>(items: readonly T[], size: number, rand: () => n
 }
 
 /** Pads token sequences to the longest in the batch: ids [B, L] (int64) and a 0/1 mask. */
-export function padBatch(seqs: readonly number[][], pad: number, fixedLength?: number): { ids: BigInt64Array; mask: BigInt64Array; shape: [number, number] } {
+export function padBatch(
+  seqs: readonly number[][],
+  pad: number,
+  fixedLength?: number,
+): { ids: BigInt64Array; mask: BigInt64Array; shape: [number, number] } {
   const L = fixedLength ?? Math.max(1, ...seqs.map((s) => s.length));
   const ids = new BigInt64Array(seqs.length * L).fill(BigInt(pad));
   const mask = new BigInt64Array(seqs.length * L);

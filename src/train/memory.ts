@@ -8,7 +8,8 @@ export type RecomputeMode = 'auto' | 'attention' | 'none';
 
 export function parseRecomputeMode(v: string | undefined): RecomputeMode | undefined {
   if (v === undefined) return undefined;
-  if (v !== 'auto' && v !== 'attention' && v !== 'none') throw new ChangelingError('usage', `--recompute must be auto, attention or none, not "${v}"`);
+  if (v !== 'auto' && v !== 'attention' && v !== 'none')
+    throw new ChangelingError('usage', `--recompute must be auto, attention or none, not "${v}"`);
   return v;
 }
 
@@ -26,7 +27,12 @@ export interface RecomputeDecision {
  * than an eighth of the memory free now: they are one part of a step's activations (the others together
  * are several times more), so an eighth already means the step risks swapping. The gradients are the same.
  */
-export function decideRecompute(mode: RecomputeMode | undefined, b: GraphBuilder, dims: Record<string, number>, free = freemem()): RecomputeDecision {
+export function decideRecompute(
+  mode: RecomputeMode | undefined,
+  b: GraphBuilder,
+  dims: Record<string, number>,
+  free = freemem(),
+): RecomputeDecision {
   const attentionBytes = storedAttentionBytes(b.nodes, dims);
   const m = mode ?? 'auto';
   return { recompute: m === 'attention' || (m === 'auto' && attentionBytes > free / 8), attentionBytes };

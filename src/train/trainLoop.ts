@@ -100,7 +100,12 @@ export async function trainLoop<T>(o: TrainLoopOptions<T>): Promise<TrainResult>
         break outer;
       }
       if (o.checkpoint && o.checkpointEvery && s.updates % o.checkpointEvery === 0) {
-        await s.save(o.checkpoint, { epoch: String(epoch), batch: String(i + 1), best: best === null ? '' : String(best), bad: String(bad) });
+        await s.save(o.checkpoint, {
+          epoch: String(epoch),
+          batch: String(i + 1),
+          best: best === null ? '' : String(best),
+          bad: String(bad),
+        });
         o.onEvent?.({ kind: 'checkpoint', step: s.updates, path: o.checkpoint });
       }
       if (s.updates >= maxSteps) break outer;
@@ -109,5 +114,13 @@ export async function trainLoop<T>(o: TrainLoopOptions<T>): Promise<TrainResult>
   }
   if (!stoppedEarly && o.evaluate && !(o.evalEvery && s.updates % o.evalEvery === 0)) await evaluate();
   if (!o.evaluate) bestParams = snapshot(s);
-  return { steps: s.updates, epochs: epoch, lastLoss, best, bestParameters: bestParams, stoppedEarly, seconds: (performance.now() - start) / 1000 };
+  return {
+    steps: s.updates,
+    epochs: epoch,
+    lastLoss,
+    best,
+    bestParameters: bestParams,
+    stoppedEarly,
+    seconds: (performance.now() - start) / 1000,
+  };
 }

@@ -58,7 +58,11 @@ export class TrainSession {
   async step(batch: Record<string, OrtTensor>): Promise<{ loss: number; gradNorm: number; lr: number; applied: boolean }> {
     const rt = await ort();
     const applied = (this.micro + 1) % this.accumulate === 0;
-    const feeds: Record<string, OrtTensor> = { ...batch, ...this.state, step: new rt.Tensor('float32', new Float32Array([this.updates + 1]), []) };
+    const feeds: Record<string, OrtTensor> = {
+      ...batch,
+      ...this.state,
+      step: new rt.Tensor('float32', new Float32Array([this.updates + 1]), []),
+    };
     if (this.accumulate > 1) feeds.apply = new rt.Tensor('bool', new Uint8Array([applied ? 1 : 0]), []);
     const out = await this.session.run(feeds);
     for (const p of this.params) {

@@ -11,8 +11,16 @@ export interface CliChild {
   cancel(): void;
 }
 
-export function runCliChild(cli: string, args: string[], o: { cwd: string; onLine?: (line: string) => void; signal?: AbortSignal }): CliChild {
-  const child = spawn(process.execPath, [cli, ...args], { cwd: o.cwd, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function runCliChild(
+  cli: string,
+  args: string[],
+  o: { cwd: string; onLine?: (line: string) => void; signal?: AbortSignal },
+): CliChild {
+  const child = spawn(process.execPath, [cli, ...args], {
+    cwd: o.cwd,
+    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const cancel = () => void child.kill('SIGINT');
   if (o.signal?.aborted) cancel();
   else o.signal?.addEventListener('abort', cancel, { once: true });

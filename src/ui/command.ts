@@ -14,20 +14,27 @@ export interface Progress {
   signal: AbortSignal;
 }
 
-export function withCancellableProgress<T>(title: string, work: (p: Progress) => Promise<T>, o: { sourceControl?: boolean } = {}): Promise<T> {
+export function withCancellableProgress<T>(
+  title: string,
+  work: (p: Progress) => Promise<T>,
+  o: { sourceControl?: boolean } = {},
+): Promise<T> {
   const run = () =>
-    vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Changeling: ${title}`, cancellable: true }, (progress, token) => {
-      const ac = new AbortController();
-      token.onCancellationRequested(() => ac.abort());
-      let shown = 0;
-      return work({
-        signal: ac.signal,
-        report: (message, percent) => {
-          progress.report({ message, ...(percent === undefined ? {} : { increment: percent - shown }) });
-          if (percent !== undefined) shown = percent;
-        },
-      });
-    });
+    vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Changeling: ${title}`, cancellable: true },
+      (progress, token) => {
+        const ac = new AbortController();
+        token.onCancellationRequested(() => ac.abort());
+        let shown = 0;
+        return work({
+          signal: ac.signal,
+          report: (message, percent) => {
+            progress.report({ message, ...(percent === undefined ? {} : { increment: percent - shown }) });
+            if (percent !== undefined) shown = percent;
+          },
+        });
+      },
+    );
   // `sourceControl`: also the Source Control view's own progress bar, for work on the message box.
   return Promise.resolve(o.sourceControl ? vscode.window.withProgress({ location: vscode.ProgressLocation.SourceControl }, run) : run());
 }

@@ -43,7 +43,9 @@ export function registerExportHistory(log: vscode.LogOutputChannel): vscode.Disp
         }),
       );
       log.info(`export history: ${summary.commits} commits, ${summary.bytes} bytes in ${summary.seconds.toFixed(1)} s`);
-      const text = `Changeling: exported ${plural(summary.commits, 'commit')} (${plural(summary.merges, 'merge')}${summary.truncated ? `, ${summary.truncated} truncated` : ''}) to ${out}` + (repo.shallow ? ' (shallow clone: older history is missing)' : '');
+      const text =
+        `Changeling: exported ${plural(summary.commits, 'commit')} (${plural(summary.merges, 'merge')}${summary.truncated ? `, ${summary.truncated} truncated` : ''}) to ${out}` +
+        (repo.shallow ? ' (shallow clone: older history is missing)' : '');
       void vscode.window.showInformationMessage(text, 'Open', 'Reveal').then((choice) => {
         if (choice === 'Open') void vscode.commands.executeCommand('vscode.open', vscode.Uri.file(out!));
         if (choice === 'Reveal') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(out!));

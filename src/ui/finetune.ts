@@ -46,7 +46,12 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
     const json = join(dir, 'report.json');
     if (!existsSync(json)) return undefined;
     const result = JSON.parse(readFileSync(json, 'utf8')) as FinetuneResult;
-    const panel = vscode.window.createWebviewPanel('changeling.finetuneReport', 'Changeling: fine-tuning report', vscode.ViewColumn.Active, { enableScripts: false });
+    const panel = vscode.window.createWebviewPanel(
+      'changeling.finetuneReport',
+      'Changeling: fine-tuning report',
+      vscode.ViewColumn.Active,
+      { enableScripts: false },
+    );
     panel.webview.html = reportHtml(result, panel.webview.cspSource);
     return result;
   };
@@ -54,96 +59,132 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
   const run = async (root: string, choice: Choice): Promise<{ code: number; report: string }> => {
     const model = await modelFor(choice.task, context.globalStorageUri);
     const report = join(await repoDataDir(await openRepository(root)), 'reports', `${choice.task}-${choice.method}`);
-    const args = ['finetune', '--task', choice.task, '--method', choice.method, '--model', model, '--repo', root, '--report', report, '--json-events'];
+    const args = [
+      'finetune',
+      '--task',
+      choice.task,
+      '--method',
+      choice.method,
+      '--model',
+      model,
+      '--repo',
+      root,
+      '--report',
+      report,
+      '--json-events',
+    ];
     if (choice.quick) args.push('--quick');
     const threads = settings().finetuneThreads;
     if (threads > 0) args.push('--threads', String(threads));
     if (settings().provider !== 'auto') args.push('--provider', settings().provider);
     log.info(`finetune: ${args.join(' ')}`);
-    return withCancellableProgress(`fine-tuning ${choice.task === 'cmg' ? 'commit messages' : 'risk'} (${choice.method}${choice.quick ? ', quick' : ''})`, (progress) =>
-      new Promise((resolve) => {
-        const child = runCliChild(cli, args, {
-          cwd: root,
-          signal: progress.signal,
-          onLine: (line) => {
-            let e: { kind: string; stage?: string; message?: string; step?: number; steps?: number; loss?: number; metric?: number };
-            try {
-              e = JSON.parse(line);
-            } catch {
-              log.info(`finetune: ${line}`);
-              return;
-            }
-            if (e.kind === 'stage') {
-              progress.report(`${e.stage}: ${e.message}`);
-              item.text = `$(sync~spin) Fine-tuning: ${e.stage}`;
-              log.info(`finetune: ${e.stage}: ${e.message}`);
-            } else if (e.kind === 'step' && e.steps) {
-              const pct = (100 * e.step!) / e.steps;
-              progress.report(`training: step ${e.step} of ${e.steps}, loss ${e.loss!.toFixed(3)}`, pct);
-              item.text = `$(sync~spin) Fine-tuning ${Math.round(pct)}%`;
-            } else if (e.kind === 'eval') log.info(`finetune: validation ${e.metric!.toFixed(3)} at step ${e.step}`);
-          },
-        });
-        RUNS.set(root, { cancel: child.cancel });
-        item.text = '$(sync~spin) Fine-tuning';
-        item.tooltip = `Changeling is fine-tuning on ${root}`;
-        item.show();
-        void child.done.then(({ code, stdout }) => {
-          if (stdout.trim()) log.info(stdout.trimEnd());
-          RUNS.delete(root);
-          item.hide();
-          resolve({ code, report });
-        });
-      }),
+    return withCancellableProgress(
+      `fine-tuning ${choice.task === 'cmg' ? 'commit messages' : 'risk'} (${choice.method}${choice.quick ? ', quick' : ''})`,
+      (progress) =>
+        new Promise((resolve) => {
+          const child = runCliChild(cli, args, {
+            cwd: root,
+            signal: progress.signal,
+            onLine: (line) => {
+              let e: { kind: string; stage?: string; message?: string; step?: number; steps?: number; loss?: number; metric?: number };
+              try {
+                e = JSON.parse(line);
+              } catch {
+                log.info(`finetune: ${line}`);
+                return;
+              }
+              if (e.kind === 'stage') {
+                progress.report(`${e.stage}: ${e.message}`);
+                item.text = `$(sync~spin) Fine-tuning: ${e.stage}`;
+                log.info(`finetune: ${e.stage}: ${e.message}`);
+              } else if (e.kind === 'step' && e.steps) {
+                const pct = (100 * e.step!) / e.steps;
+                progress.report(`training: step ${e.step} of ${e.steps}, loss ${e.loss!.toFixed(3)}`, pct);
+                item.text = `$(sync~spin) Fine-tuning ${Math.round(pct)}%`;
+              } else if (e.kind === 'eval') log.info(`finetune: validation ${e.metric!.toFixed(3)} at step ${e.step}`);
+            },
+          });
+          RUNS.set(root, { cancel: child.cancel });
+          item.text = '$(sync~spin) Fine-tuning';
+          item.tooltip = `Changeling is fine-tuning on ${root}`;
+          item.show();
+          void child.done.then(({ code, stdout }) => {
+            if (stdout.trim()) log.info(stdout.trimEnd());
+            RUNS.delete(root);
+            item.hide();
+            resolve({ code, report });
+          });
+        }),
     );
   };
 
-  const command = vscode.commands.registerCommand('changeling.finetune', async (arg?: { repo?: string; task?: 'cmg' | 'jitdp'; method?: Choice['method']; quick?: boolean }) => {
-    if (!vscode.workspace.isTrusted) {
-      void vscode.window.showWarningMessage('Changeling: fine-tuning runs only in a trusted workspace.');
-      return undefined;
-    }
-    const chosen = await chooseRepository(arg, { explain: true });
-    if (!chosen) return undefined;
-    const root = chosen.root;
-    if (RUNS.has(root)) {
-      void vscode.window.showInformationMessage('Changeling: a fine-tuning run is already under way for this repository.');
-      return undefined;
-    }
-    let choice: Choice | undefined = arg?.task ? { task: arg.task, method: arg.method ?? 'lora', quick: arg.quick ?? false } : undefined;
-    if (!choice) {
-      const picked = await vscode.window.showQuickPick([
-        { label: 'Commit messages: LoRA', choice: { task: 'cmg', method: 'lora' } },
-        { label: 'Commit messages: adapter', choice: { task: 'cmg', method: 'adapter' } },
-        { label: 'Commit messages: prefix-tuning (CodeT5)', choice: { task: 'cmg', method: 'prefix' } },
-        { label: 'Commit messages: full fine-tuning', choice: { task: 'cmg', method: 'fmft' } },
-        { label: 'Risk: LoRA', choice: { task: 'jitdp', method: 'lora' } },
-        { label: 'Risk: adapter', choice: { task: 'jitdp', method: 'adapter' } },
-      ] as Array<vscode.QuickPickItem & { choice: Omit<Choice, 'quick'> }>, { title: 'Changeling: fine-tune on this repository: what?' });
-      if (!picked) return undefined;
-      const size = await vscode.window.showQuickPick([
-        { label: 'Quick', description: 'a slice of the history and a few steps: minutes', quick: true },
-        { label: 'Full', description: 'the whole history with the study\'s settings: can take hours on a CPU', quick: false },
-      ], { title: 'Changeling: how long?' });
-      if (!size) return undefined;
-      choice = { ...picked.choice, quick: size.quick };
-    }
-    if (!(await modelFor(choice.task, context.globalStorageUri))) {
-      const go = await vscode.window.showWarningMessage(`Changeling: choose a ${choice.task === 'cmg' ? 'commit-message model (CodeT5 or PLBART)' : 'RoBERTa-family encoder (setting changeling.finetune.riskEncoder)'} to fine-tune first.`, 'Choose models');
-      if (go) void vscode.commands.executeCommand('changeling.selectModel');
-      return undefined;
-    }
-    const r = await run(root, choice);
-    if (r.code === 0) {
-      const result = openReport(r.report);
-      const probe = result && result.method !== 'fmft' && result.model && existsSync(join(result.out, 'adapter_config.json')) ? 'Probe this adapter' : undefined;
-      void vscode.window.showInformationMessage('Changeling: fine-tuning finished; the report is open.', ...(probe ? [probe] : [])).then((go) => {
-        if (go && result) void vscode.commands.executeCommand('changeling.probeAdapter', { repo: root, model: result.model, adapter: result.out });
-      });
-    } else if (r.code === 130) void vscode.window.showInformationMessage('Changeling: fine-tuning cancelled; its checkpoint is kept, and the next run resumes from it.');
-    else void vscode.window.showErrorMessage(`Changeling: fine-tuning failed (exit ${r.code}); see "Changeling: Show log".`);
-    return r;
-  });
+  const command = vscode.commands.registerCommand(
+    'changeling.finetune',
+    async (arg?: { repo?: string; task?: 'cmg' | 'jitdp'; method?: Choice['method']; quick?: boolean }) => {
+      if (!vscode.workspace.isTrusted) {
+        void vscode.window.showWarningMessage('Changeling: fine-tuning runs only in a trusted workspace.');
+        return undefined;
+      }
+      const chosen = await chooseRepository(arg, { explain: true });
+      if (!chosen) return undefined;
+      const root = chosen.root;
+      if (RUNS.has(root)) {
+        void vscode.window.showInformationMessage('Changeling: a fine-tuning run is already under way for this repository.');
+        return undefined;
+      }
+      let choice: Choice | undefined = arg?.task ? { task: arg.task, method: arg.method ?? 'lora', quick: arg.quick ?? false } : undefined;
+      if (!choice) {
+        const picked = await vscode.window.showQuickPick(
+          [
+            { label: 'Commit messages: LoRA', choice: { task: 'cmg', method: 'lora' } },
+            { label: 'Commit messages: adapter', choice: { task: 'cmg', method: 'adapter' } },
+            { label: 'Commit messages: prefix-tuning (CodeT5)', choice: { task: 'cmg', method: 'prefix' } },
+            { label: 'Commit messages: full fine-tuning', choice: { task: 'cmg', method: 'fmft' } },
+            { label: 'Risk: LoRA', choice: { task: 'jitdp', method: 'lora' } },
+            { label: 'Risk: adapter', choice: { task: 'jitdp', method: 'adapter' } },
+          ] as Array<vscode.QuickPickItem & { choice: Omit<Choice, 'quick'> }>,
+          { title: 'Changeling: fine-tune on this repository: what?' },
+        );
+        if (!picked) return undefined;
+        const size = await vscode.window.showQuickPick(
+          [
+            { label: 'Quick', description: 'a slice of the history and a few steps: minutes', quick: true },
+            { label: 'Full', description: "the whole history with the study's settings: can take hours on a CPU", quick: false },
+          ],
+          { title: 'Changeling: how long?' },
+        );
+        if (!size) return undefined;
+        choice = { ...picked.choice, quick: size.quick };
+      }
+      if (!(await modelFor(choice.task, context.globalStorageUri))) {
+        const go = await vscode.window.showWarningMessage(
+          `Changeling: choose a ${choice.task === 'cmg' ? 'commit-message model (CodeT5 or PLBART)' : 'RoBERTa-family encoder (setting changeling.finetune.riskEncoder)'} to fine-tune first.`,
+          'Choose models',
+        );
+        if (go) void vscode.commands.executeCommand('changeling.selectModel');
+        return undefined;
+      }
+      const r = await run(root, choice);
+      if (r.code === 0) {
+        const result = openReport(r.report);
+        const probe =
+          result && result.method !== 'fmft' && result.model && existsSync(join(result.out, 'adapter_config.json'))
+            ? 'Probe this adapter'
+            : undefined;
+        void vscode.window
+          .showInformationMessage('Changeling: fine-tuning finished; the report is open.', ...(probe ? [probe] : []))
+          .then((go) => {
+            if (go && result)
+              void vscode.commands.executeCommand('changeling.probeAdapter', { repo: root, model: result.model, adapter: result.out });
+          });
+      } else if (r.code === 130)
+        void vscode.window.showInformationMessage(
+          'Changeling: fine-tuning cancelled; its checkpoint is kept, and the next run resumes from it.',
+        );
+      else void vscode.window.showErrorMessage(`Changeling: fine-tuning failed (exit ${r.code}); see "Changeling: Show log".`);
+      return r;
+    },
+  );
 
   // A run interrupted by a restart: offer to resume it (its checkpoint is in the repository's git folder).
   void (async () => {
@@ -154,9 +195,20 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
           const work = join(dir, `finetune-${task}`);
           const ckpt = existsSync(work) ? readdirSync(work).find((n) => n.endsWith('.checkpoint.safetensors')) : undefined;
           if (!ckpt || !vscode.workspace.isTrusted) continue;
-          const runInfo = existsSync(join(work, 'run.json')) ? (JSON.parse(readFileSync(join(work, 'run.json'), 'utf8')) as { method: Choice['method']; quick: boolean }) : { method: ckpt.split('.')[0] as Choice['method'], quick: false };
-          const go = await vscode.window.showInformationMessage(`Changeling: a fine-tuning run (${task}, ${runInfo.method}${runInfo.quick ? ', quick' : ''}) was interrupted. Resume it?`, 'Resume');
-          if (go) void vscode.commands.executeCommand('changeling.finetune', { repo: f.uri.fsPath, task, method: runInfo.method, quick: runInfo.quick });
+          const runInfo = existsSync(join(work, 'run.json'))
+            ? (JSON.parse(readFileSync(join(work, 'run.json'), 'utf8')) as { method: Choice['method']; quick: boolean })
+            : { method: ckpt.split('.')[0] as Choice['method'], quick: false };
+          const go = await vscode.window.showInformationMessage(
+            `Changeling: a fine-tuning run (${task}, ${runInfo.method}${runInfo.quick ? ', quick' : ''}) was interrupted. Resume it?`,
+            'Resume',
+          );
+          if (go)
+            void vscode.commands.executeCommand('changeling.finetune', {
+              repo: f.uri.fsPath,
+              task,
+              method: runInfo.method,
+              quick: runInfo.quick,
+            });
         }
       } catch {
         // not a repository

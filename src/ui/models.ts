@@ -17,15 +17,21 @@ export function registerSelectModel(context: vscode.ExtensionContext, log: vscod
     const current = settings();
     const providerSetting = current.provider;
     const inUse = await resolveProvider(providerSetting).catch((e: Error) => `unavailable (${e.message})`);
-    const task = await vscode.window.showQuickPick([
-      { label: 'Commit messages', task: 'cmg' as const, description: current.messageModel || 'NNGen only' },
-      { label: 'Risk', task: 'jitdp' as const, description: current.riskModel || 'this repository\'s model, else the embedded default' },
-      { label: 'Execution provider', task: 'provider' as const, description: `${providerSetting}: models run on ${inUse}` },
-    ], { title: `Changeling: choose a model for… (models run on ${inUse})` });
+    const task = await vscode.window.showQuickPick(
+      [
+        { label: 'Commit messages', task: 'cmg' as const, description: current.messageModel || 'NNGen only' },
+        { label: 'Risk', task: 'jitdp' as const, description: current.riskModel || "this repository's model, else the embedded default" },
+        { label: 'Execution provider', task: 'provider' as const, description: `${providerSetting}: models run on ${inUse}` },
+      ],
+      { title: `Changeling: choose a model for… (models run on ${inUse})` },
+    );
     if (!task) return undefined;
     if (task.task === 'provider') {
       const names = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
-      const p = await vscode.window.showQuickPick(names.map((n) => ({ label: n, description: n === providerSetting ? 'current' : undefined })), { title: 'Changeling: where models run' });
+      const p = await vscode.window.showQuickPick(
+        names.map((n) => ({ label: n, description: n === providerSetting ? 'current' : undefined })),
+        { title: 'Changeling: where models run' },
+      );
       if (!p) return undefined;
       const resolved = await resolveProvider(p.label).catch((e: Error) => {
         void vscode.window.showWarningMessage(`Changeling: ${e.message}`);
@@ -39,41 +45,62 @@ export function registerSelectModel(context: vscode.ExtensionContext, log: vscod
     }
     const key = task.task === 'cmg' ? 'messages.model' : 'risk.model';
     type Item = vscode.QuickPickItem & { value?: string; id?: string; local?: boolean };
-    const items: Item[] = task.task === 'cmg'
-      ? [{ label: 'NNGen only', description: 'no model: the most similar changes in this repository\'s history', value: '' }]
-      : [{ label: 'Automatic', description: 'this repository\'s own model (changeling risk-train), else the embedded default', value: '' }];
+    const items: Item[] =
+      task.task === 'cmg'
+        ? [{ label: 'NNGen only', description: "no model: the most similar changes in this repository's history", value: '' }]
+        : [
+            {
+              label: 'Automatic',
+              description: "this repository's own model (changeling risk-train), else the embedded default",
+              value: '',
+            },
+          ];
     if (task.task === 'cmg') {
       // Models trained to write messages first (the default at the top), base checkpoints after them.
-      items.push(...messageModels().map((m) => ({
-        label: m.id === DEFAULT_MESSAGE_MODEL ? `$(star-full) ${m.id}` : m.id,
-        description: `${describeKnownModel(m)}; download from the Hugging Face hub`,
-        detail: m.description,
-        id: m.id,
-      })));
+      items.push(
+        ...messageModels().map((m) => ({
+          label: m.id === DEFAULT_MESSAGE_MODEL ? `$(star-full) ${m.id}` : m.id,
+          description: `${describeKnownModel(m)}; download from the Hugging Face hub`,
+          detail: m.description,
+          id: m.id,
+        })),
+      );
     }
     items.push({ label: 'Local folder or file…', local: true });
     const choice = await vscode.window.showQuickPick(items, { title: `Changeling: ${task.label.toLowerCase()} model` });
     if (!choice) return undefined;
     let value = choice.value ?? '';
     if (choice.local) {
-      const uri = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: task.task === 'jitdp', title: 'Changeling: a model folder (config.json + weights) or a risk model file' });
+      const uri = await vscode.window.showOpenDialog({
+        canSelectFolders: true,
+        canSelectFiles: task.task === 'jitdp',
+        title: 'Changeling: a model folder (config.json + weights) or a risk model file',
+      });
       if (!uri?.[0]) return undefined;
       value = uri[0].fsPath;
     } else if (choice.id) {
       try {
         const r = await withCancellableProgress(`downloading ${choice.id}`, (progress) =>
           downloadModel(modelSpec(choice.id!), {
-            cacheDir: context.globalStorageUri.fsPath, signal: progress.signal,
+            cacheDir: context.globalStorageUri.fsPath,
+            signal: progress.signal,
             onEvent: (e) => {
               if (e.kind === 'resume') progress.report(`resuming: ${(e.have / 2 ** 20).toFixed(0)} MiB already downloaded`);
-              if (e.kind === 'progress' && e.overallTotal) progress.report(`${e.file}: ${(e.overall / 2 ** 20).toFixed(0)} of ${(e.overallTotal / 2 ** 20).toFixed(0)} MiB`, (100 * e.overall) / e.overallTotal);
+              if (e.kind === 'progress' && e.overallTotal)
+                progress.report(
+                  `${e.file}: ${(e.overall / 2 ** 20).toFixed(0)} of ${(e.overallTotal / 2 ** 20).toFixed(0)} MiB`,
+                  (100 * e.overall) / e.overallTotal,
+                );
             },
           }),
         );
         log.info(`downloaded ${choice.id} to ${r.dir} (${r.commit})`);
         value = choice.id;
       } catch (err) {
-        reportFailure(err, log, `download ${choice.id}`, { cancelled: 'download cancelled; what was downloaded is kept and the next download resumes it. Nothing is in use until it is complete.' });
+        reportFailure(err, log, `download ${choice.id}`, {
+          cancelled:
+            'download cancelled; what was downloaded is kept and the next download resumes it. Nothing is in use until it is complete.',
+        });
         return undefined;
       }
     }

@@ -15,12 +15,18 @@ async function checkOutgoing(risk: RiskController, log: vscode.LogOutputChannel,
   const upstream = (await repo.git.raw(['rev-parse', '--abbrev-ref', '--symbolic-full-name', '@{u}']).catch(() => '')).trim();
   const target: RiskTarget = { kind: 'range', range: upstream ? `${upstream}..HEAD` : 'HEAD --not --remotes' };
   try {
-    const results = await withCancellableProgress('scoring outgoing commits', async (p) => assessRisk(repo, target, await risk.model(repo.root), { signal: p.signal }));
+    const results = await withCancellableProgress('scoring outgoing commits', async (p) =>
+      assessRisk(repo, target, await risk.model(repo.root), { signal: p.signal }),
+    );
     if (results.length === 0) {
       void vscode.window.showInformationMessage(`Changeling: no outgoing commits${upstream ? ` (ahead of ${upstream}: none)` : ''}.`);
       return results;
     }
-    risk.openPanel(results, await risk.model(repo.root), `${results.length} outgoing commit${results.length === 1 ? '' : 's'}${upstream ? ` (not in ${upstream})` : ''}`);
+    risk.openPanel(
+      results,
+      await risk.model(repo.root),
+      `${results.length} outgoing commit${results.length === 1 ? '' : 's'}${upstream ? ` (not in ${upstream})` : ''}`,
+    );
     return results;
   } catch (err) {
     reportFailure(err, log, 'outgoing commits');

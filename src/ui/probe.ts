@@ -32,32 +32,62 @@ export function registerProbe(context: vscode.ExtensionContext, log: vscode.LogO
     if (!chosen) return undefined;
     let adapter = arg?.adapter;
     if (!adapter) {
-      const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Probe this adapter', title: 'Changeling: the adapter folder (adapter_config.json) to probe' });
+      const picked = await vscode.window.showOpenDialog({
+        canSelectFolders: true,
+        canSelectFiles: false,
+        openLabel: 'Probe this adapter',
+        title: 'Changeling: the adapter folder (adapter_config.json) to probe',
+      });
       adapter = picked?.[0]?.fsPath;
       if (!adapter) return undefined;
     }
     let model = arg?.model;
     if (!model) {
       try {
-        const named = (JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8')) as { base_model_name_or_path?: string }).base_model_name_or_path;
+        const named = (JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8')) as { base_model_name_or_path?: string })
+          .base_model_name_or_path;
         if (named && existsSync(named)) model = named;
       } catch {
         // read again by the command line, which says what is wrong
       }
     }
     if (!model) {
-      const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Base model', title: 'Changeling: the base model folder the adapter was trained on' });
+      const picked = await vscode.window.showOpenDialog({
+        canSelectFolders: true,
+        canSelectFiles: false,
+        openLabel: 'Base model',
+        title: 'Changeling: the base model folder the adapter was trained on',
+      });
       model = picked?.[0]?.fsPath;
       if (!model) return undefined;
     }
     const report = join(await repoDataDir(await openRepository(chosen.root)), 'reports', `probe-${basename(adapter)}`);
-    const args = ['probe', '--model', model, '--adapter', adapter, '--task', 'ccm,ltp', '--repo', chosen.root, '--report', report, '--json'];
+    const args = [
+      'probe',
+      '--model',
+      model,
+      '--adapter',
+      adapter,
+      '--task',
+      'ccm,ltp',
+      '--repo',
+      chosen.root,
+      '--report',
+      report,
+      '--json',
+    ];
     log.info(`probe: ${args.join(' ')}`);
-    const r = await withCancellableProgress("probing the adapter on this repository's changes", (progress) =>
-      runCliChild(cli, args, { cwd: chosen.root, signal: progress.signal, onLine: (line) => {
-        progress.report(line);
-        log.info(`probe: ${line}`);
-      } }).done,
+    const r = await withCancellableProgress(
+      "probing the adapter on this repository's changes",
+      (progress) =>
+        runCliChild(cli, args, {
+          cwd: chosen.root,
+          signal: progress.signal,
+          onLine: (line) => {
+            progress.report(line);
+            log.info(`probe: ${line}`);
+          },
+        }).done,
     );
     if (r.code === 130) {
       void vscode.window.showInformationMessage('Changeling: probing cancelled.');
@@ -68,7 +98,9 @@ export function registerProbe(context: vscode.ExtensionContext, log: vscode.LogO
       return undefined;
     }
     const groups = JSON.parse(readFileSync(join(report, 'probe.json'), 'utf8')) as ProbeRun[][];
-    const panel = vscode.window.createWebviewPanel('changeling.probeReport', 'Changeling: probing report', vscode.ViewColumn.Active, { enableScripts: false });
+    const panel = vscode.window.createWebviewPanel('changeling.probeReport', 'Changeling: probing report', vscode.ViewColumn.Active, {
+      enableScripts: false,
+    });
     panel.webview.html = probeHtml(groups, panel.webview.cspSource);
     return { report, groups };
   });

@@ -50,8 +50,13 @@ async function workspaceRepositories(): Promise<string[]> {
  */
 export async function chooseRepository(arg?: unknown, o: { ask?: boolean; explain?: boolean } = {}): Promise<ChosenRepository | null> {
   const api = await gitApi().catch(() => null);
-  const known: ChosenRepository[] = api?.repositories.length ? api.repositories.map((r) => ({ root: r.rootUri.fsPath, scm: r })) : (await workspaceRepositories()).map((root) => ({ root, scm: null }));
-  const explicit = (arg as { rootUri?: vscode.Uri } | undefined)?.rootUri?.fsPath ?? (arg as { repo?: string } | undefined)?.repo ?? (typeof arg === 'string' ? arg : undefined);
+  const known: ChosenRepository[] = api?.repositories.length
+    ? api.repositories.map((r) => ({ root: r.rootUri.fsPath, scm: r }))
+    : (await workspaceRepositories()).map((root) => ({ root, scm: null }));
+  const explicit =
+    (arg as { rootUri?: vscode.Uri } | undefined)?.rootUri?.fsPath ??
+    (arg as { repo?: string } | undefined)?.repo ??
+    (typeof arg === 'string' ? arg : undefined);
   if (explicit) return known.find((r) => r.root === explicit) ?? { root: explicit, scm: null };
   const none = () => {
     if (o.explain) void vscode.window.showErrorMessage('Changeling: open a folder that is a git repository first.');
@@ -63,7 +68,10 @@ export async function chooseRepository(arg?: unknown, o: { ask?: boolean; explai
   const owning = active ? known.filter((r) => active.startsWith(r.root)).sort((a, b) => b.root.length - a.root.length)[0] : undefined;
   if (owning) return owning;
   if (o.ask === false) return known[0]!;
-  const pick = await vscode.window.showQuickPick(known.map((r) => ({ label: vscode.workspace.asRelativePath(r.root, true) || r.root, description: r.root, repo: r })), { title: 'Changeling: which repository?' });
+  const pick = await vscode.window.showQuickPick(
+    known.map((r) => ({ label: vscode.workspace.asRelativePath(r.root, true) || r.root, description: r.root, repo: r })),
+    { title: 'Changeling: which repository?' },
+  );
   return pick?.repo ?? null;
 }
 

@@ -52,10 +52,12 @@ export class RiskController implements vscode.Disposable {
     if (!api) return;
     const hook = (r: GitRepositoryApi) => this.disposables.push(r.state.onDidChange(() => this.schedule()));
     api.repositories.forEach(hook);
-    this.disposables.push(api.onDidOpenRepository((r) => {
-      hook(r);
-      this.schedule();
-    }));
+    this.disposables.push(
+      api.onDidOpenRepository((r) => {
+        hook(r);
+        this.schedule();
+      }),
+    );
     this.schedule();
   }
 
@@ -131,11 +133,17 @@ export class RiskController implements vscode.Disposable {
     this.item.text = `${r.level === 'high' ? '$(warning)' : '$(shield)'} Risk ${r.level} ${pct}`;
     this.item.backgroundColor = r.level === 'high' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     const md = new vscode.MarkdownString(undefined, true);
-    const what = r.mergedBy === undefined ? 'the staged change' : `the riskiest commit this merge brings (${r.sha?.slice(0, 12)} ${r.subject}; a merge is not scored as a change of its own)`;
+    const what =
+      r.mergedBy === undefined
+        ? 'the staged change'
+        : `the riskiest commit this merge brings (${r.sha?.slice(0, 12)} ${r.subject}; a merge is not scored as a change of its own)`;
     md.appendMarkdown(`**Changeling: ${r.level} risk (${pct})** for ${what}; threshold ${Math.round(m.threshold * 100)}%.\n\n`);
     if (r.note) md.appendMarkdown(`The change ${r.note}.\n\n`);
-    for (const x of r.reasons.slice(0, 3)) md.appendMarkdown(`- ${x.contribution >= 0 ? 'raises' : 'lowers'}: ${reasonText(x.name, x.value, r.features)}\n`);
-    md.appendMarkdown(`\nModel: ${m.source} (${m.kind}; ${m.kind === 'linear' ? 'computed in JavaScript, no onnxruntime needed' : 'onnxruntime on the CPU'}). Click for the report.`);
+    for (const x of r.reasons.slice(0, 3))
+      md.appendMarkdown(`- ${x.contribution >= 0 ? 'raises' : 'lowers'}: ${reasonText(x.name, x.value, r.features)}\n`);
+    md.appendMarkdown(
+      `\nModel: ${m.source} (${m.kind}; ${m.kind === 'linear' ? 'computed in JavaScript, no onnxruntime needed' : 'onnxruntime on the CPU'}). Click for the report.`,
+    );
     this.item.tooltip = md;
     this.item.show();
   }
@@ -144,10 +152,15 @@ export class RiskController implements vscode.Disposable {
   private decorate(): void {
     for (const e of vscode.window.visibleTextEditors) {
       const lines = this.last?.result?.lines.filter((l) => l.sign === '+' && e.document.uri.fsPath === join(this.last!.root, l.path)) ?? [];
-      e.setDecorations(this.decoration, lines.map((l) => ({
-        range: new vscode.Range(l.line - 1, 0, l.line - 1, 0),
-        hoverMessage: new vscode.MarkdownString(`Changeling: one of the riskiest lines of the staged change (score ${l.score.toFixed(3)})`),
-      })));
+      e.setDecorations(
+        this.decoration,
+        lines.map((l) => ({
+          range: new vscode.Range(l.line - 1, 0, l.line - 1, 0),
+          hoverMessage: new vscode.MarkdownString(
+            `Changeling: one of the riskiest lines of the staged change (score ${l.score.toFixed(3)})`,
+          ),
+        })),
+      );
     }
   }
 
@@ -164,7 +177,9 @@ export class RiskController implements vscode.Disposable {
   /** Opens (or reuses) the report beside the editor. */
   openPanel(results: RiskResult[], model: LoadedRiskModel, what: string): void {
     if (!this.panel) {
-      this.panel = vscode.window.createWebviewPanel('changeling.risk', 'Changeling: risk', vscode.ViewColumn.Beside, { enableScripts: false });
+      this.panel = vscode.window.createWebviewPanel('changeling.risk', 'Changeling: risk', vscode.ViewColumn.Beside, {
+        enableScripts: false,
+      });
       this.panel.onDidDispose(() => (this.panel = null));
     }
     this.panel.title = `Changeling: risk of ${what}`;

@@ -22,15 +22,27 @@ async function install(context: vscode.ExtensionContext, log: vscode.LogOutputCh
   const repo = await pickRepository(arg);
   if (!repo) return false;
   const status = await hookStatus(repo, 'pre-push');
-  const detail = 'Before each push, the hook scores the commits going out and prints a warning for risky ones in the push output. It never blocks a push unless you set "git config changeling.risk.blockPush true". '
-    + (status.installed ? 'It is installed already; installing again refreshes it.' : 'A pre-push hook you already have is kept and runs first.') + ' "Changeling: Remove pre-push risk check" puts everything back.';
+  const detail =
+    'Before each push, the hook scores the commits going out and prints a warning for risky ones in the push output. It never blocks a push unless you set "git config changeling.risk.blockPush true". ' +
+    (status.installed
+      ? 'It is installed already; installing again refreshes it.'
+      : 'A pre-push hook you already have is kept and runs first.') +
+    ' "Changeling: Remove pre-push risk check" puts everything back.';
   // Programmatic callers that have asked their user already pass { yes: true }.
-  const ok = (arg as { yes?: boolean } | undefined)?.yes ? 'Install' : await vscode.window.showInformationMessage('Install Changeling\'s pre-push risk check in this repository?', { modal: true, detail }, 'Install');
+  const ok = (arg as { yes?: boolean } | undefined)?.yes
+    ? 'Install'
+    : await vscode.window.showInformationMessage(
+        "Install Changeling's pre-push risk check in this repository?",
+        { modal: true, detail },
+        'Install',
+      );
   if (ok !== 'Install') return false;
   const cli = join(context.extensionPath, 'dist', 'cli.mjs');
   const s = await installHook(repo, 'pre-push', { node: process.execPath, cli, electron: !!process.versions.electron });
   log.info(`pre-push hook installed at ${s.path}${s.chainedNow ? ' (chaining the previous hook)' : ''}`);
-  void vscode.window.showInformationMessage(`Changeling: pre-push risk check installed${s.chainedNow ? '; your previous hook still runs first' : ''}.`);
+  void vscode.window.showInformationMessage(
+    `Changeling: pre-push risk check installed${s.chainedNow ? '; your previous hook still runs first' : ''}.`,
+  );
   return true;
 }
 
@@ -38,6 +50,10 @@ async function uninstall(arg?: unknown): Promise<boolean> {
   const repo = await pickRepository(arg);
   if (!repo) return false;
   const r = await uninstallHook(repo, 'pre-push');
-  void vscode.window.showInformationMessage(r.removed ? `Changeling: pre-push risk check removed${r.restored ? '; your previous hook is back' : ''}.` : 'Changeling: no Changeling pre-push hook here; nothing changed.');
+  void vscode.window.showInformationMessage(
+    r.removed
+      ? `Changeling: pre-push risk check removed${r.restored ? '; your previous hook is back' : ''}.`
+      : 'Changeling: no Changeling pre-push hook here; nothing changed.',
+  );
   return r.removed;
 }

@@ -6,8 +6,18 @@ import { escAttr as esc } from '../util/reportText.js';
 /** The risk report as a self-contained HTML page (no scripts) for a webview. */
 export function renderRiskReport(results: readonly RiskResult[], model: LoadedRiskModel, what: string, cspSource: string): string {
   const sections = results.map((r) => {
-    const reasons = r.reasons.map((x) => `<tr><td class="${x.contribution >= 0 ? 'up' : 'down'}">${x.contribution >= 0 ? 'raises' : 'lowers'} ${Math.abs(x.contribution).toFixed(2)}</td><td>${esc(reasonText(x.name, x.value, r.features))}</td></tr>`).join('');
-    const lines = r.lines.map((l) => `<tr><td><code>${esc(l.path)}:${l.line}</code></td><td>${l.sign === '+' ? 'added' : 'removed'}</td><td><code>${esc(l.text.trim().slice(0, 120))}</code></td><td>${l.score.toFixed(3)}</td></tr>`).join('');
+    const reasons = r.reasons
+      .map(
+        (x) =>
+          `<tr><td class="${x.contribution >= 0 ? 'up' : 'down'}">${x.contribution >= 0 ? 'raises' : 'lowers'} ${Math.abs(x.contribution).toFixed(2)}</td><td>${esc(reasonText(x.name, x.value, r.features))}</td></tr>`,
+      )
+      .join('');
+    const lines = r.lines
+      .map(
+        (l) =>
+          `<tr><td><code>${esc(l.path)}:${l.line}</code></td><td>${l.sign === '+' ? 'added' : 'removed'}</td><td><code>${esc(l.text.trim().slice(0, 120))}</code></td><td>${l.score.toFixed(3)}</td></tr>`,
+      )
+      .join('');
     return `<section class="${r.level}">
 <h2><span class="badge ${r.level}">${r.level}</span> ${Math.round(r.probability * 100)}% &middot; ${esc(r.sha ? r.sha.slice(0, 12) + ' ' + r.subject : 'the staged change')}</h2>
 <h3>Reasons</h3><table>${reasons || '<tr><td>none</td></tr>'}</table>

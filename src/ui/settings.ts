@@ -3,7 +3,8 @@ import type { FilterOptions } from '../git/inputFilter.js';
 import { PRECISIONS, type Precision } from '../runtime/precision.js';
 
 /** A precision setting edited by hand to something unknown reads as auto (the schema offers only the three). */
-const parsePrecisionSetting = (v: string | undefined): Precision => ((PRECISIONS as readonly string[]).includes(v ?? '') ? (v as Precision) : 'auto');
+const parsePrecisionSetting = (v: string | undefined): Precision =>
+  (PRECISIONS as readonly string[]).includes(v ?? '') ? (v as Precision) : 'auto';
 
 /** Changeling's settings, read fresh each time (so changes apply without a reload). */
 export function settings() {

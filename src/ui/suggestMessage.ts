@@ -44,13 +44,23 @@ async function messageModel(root: string, storage: vscode.Uri, log: vscode.LogOu
   let dir = s.messageModel;
   if (!existsSync(dir)) {
     const cached = (await cachedModel(storage.fsPath, dir)) ?? (await cachedModel(defaultModelCache(), dir));
-    if (!cached) throw new ChangelingError('not-found', `the model "${s.messageModel}" is not downloaded; choose it again with "Changeling: Choose models" to download it`);
+    if (!cached)
+      throw new ChangelingError(
+        'not-found',
+        `the model "${s.messageModel}" is not downloaded; choose it again with "Changeling: Choose models" to download it`,
+      );
     dir = cached;
   }
   return cachedMessageModel(dir, s.messageAdapter, s.provider, s.precision, log);
 }
 
-function cachedMessageModel(dir: string, adapter: string, providerSetting: string, precision: Precision, log: vscode.LogOutputChannel): Promise<MessageModel> {
+function cachedMessageModel(
+  dir: string,
+  adapter: string,
+  providerSetting: string,
+  precision: Precision,
+  log: vscode.LogOutputChannel,
+): Promise<MessageModel> {
   const key = `${dir}\u0000${adapter}\u0000${providerSetting}\u0000${precision}`;
   let m = models.get(key);
   if (!m) {
@@ -68,20 +78,35 @@ function cachedMessageModel(dir: string, adapter: string, providerSetting: strin
 
 async function generate(root: string, storage: vscode.Uri, log: vscode.LogOutputChannel, typed = ''): Promise<Suggestion[] | undefined> {
   const s = settings();
-  return withCancellableProgress('suggesting a commit message', async (progress) => {
-    const repo = await openRepository(root);
-    const model = await messageModel(root, storage, log);
-    const r = await suggestMessages(repo, { kind: 'staged' }, {
-      model, n: s.count * 3, style: s.style, subjectLimit: s.subjectLimit, history: s.history, filter: s.filter, signal: progress.signal, typed,
-      onProgress: (text) => progress.report(text),
-    });
-    if (r.inputNote) {
-      log.info(`suggest: ${r.inputNote}`);
-      void vscode.window.showInformationMessage(`Changeling: ${r.inputNote}. The suggestions are based on the rest.`);
-    }
-    log.info(`suggest: ${r.candidates.length} candidates (${model ? model.label : 'NNGen only'}; NNGen over ${r.indexed} commits)`);
-    return r.candidates;
-  }, { sourceControl: true });
+  return withCancellableProgress(
+    'suggesting a commit message',
+    async (progress) => {
+      const repo = await openRepository(root);
+      const model = await messageModel(root, storage, log);
+      const r = await suggestMessages(
+        repo,
+        { kind: 'staged' },
+        {
+          model,
+          n: s.count * 3,
+          style: s.style,
+          subjectLimit: s.subjectLimit,
+          history: s.history,
+          filter: s.filter,
+          signal: progress.signal,
+          typed,
+          onProgress: (text) => progress.report(text),
+        },
+      );
+      if (r.inputNote) {
+        log.info(`suggest: ${r.inputNote}`);
+        void vscode.window.showInformationMessage(`Changeling: ${r.inputNote}. The suggestions are based on the rest.`);
+      }
+      log.info(`suggest: ${r.candidates.length} candidates (${model ? model.label : 'NNGen only'}; NNGen over ${r.indexed} commits)`);
+      return r.candidates;
+    },
+    { sourceControl: true },
+  );
 }
 
 export function registerSuggestMessage(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): vscode.Disposable {
@@ -91,7 +116,9 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
       if (!target) return undefined;
       const git = target.scm;
       if (!git) {
-        void vscode.window.showErrorMessage(`Changeling: ${target.root} is not open in VS Code's Source Control view, so there is no message box to fill.`);
+        void vscode.window.showErrorMessage(
+          `Changeling: ${target.root} is not open in VS Code's Source Control view, so there is no message box to fill.`,
+        );
         return undefined;
       }
       const root = git.rootUri.fsPath;
@@ -105,7 +132,9 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
           const candidates = await generate(root, context.globalStorageUri, log);
           if (!candidates) return undefined;
           if (candidates.length === 0) {
-            void vscode.window.showInformationMessage('Changeling: no suggestion: this repository has no similar change yet, and no model is chosen ("Changeling: Choose models").');
+            void vscode.window.showInformationMessage(
+              'Changeling: no suggestion: this repository has no similar change yet, and no model is chosen ("Changeling: Choose models").',
+            );
             return undefined;
           }
           s = { candidates, next: 0, filled: '' };
@@ -135,7 +164,9 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
       sessions.delete(root);
       return git.inputBox.value;
     } catch (err) {
-      reportFailure(err, log, 'suggest', { expected: { 'nothing-staged': 'nothing is staged yet: stage the changes the message is for, then ask again.' } });
+      reportFailure(err, log, 'suggest', {
+        expected: { 'nothing-staged': 'nothing is staged yet: stage the changes the message is for, then ask again.' },
+      });
       return undefined;
     }
   });

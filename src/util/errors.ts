@@ -35,7 +35,8 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 /** Turns a Node file-system error into one that names the file and the remedy. */
 export function fileError(err: unknown, path: string, doing: string): ChangelingError {
   const code = (err as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOSPC') return new ChangelingError('disk-full', `disk full while ${doing} ${path}; free some space and try again`, { cause: err });
+  if (code === 'ENOSPC')
+    return new ChangelingError('disk-full', `disk full while ${doing} ${path}; free some space and try again`, { cause: err });
   if (code === 'EDQUOT') return new ChangelingError('disk-full', `disk quota exceeded while ${doing} ${path}`, { cause: err });
   if (code === 'EACCES' || code === 'EPERM') return new ChangelingError('io', `permission denied while ${doing} ${path}`, { cause: err });
   if (code === 'ENOENT') return new ChangelingError('not-found', `no such file or folder while ${doing} ${path}`, { cause: err });
@@ -52,13 +53,25 @@ export function asChangelingError(err: unknown): unknown {
   if (err instanceof ChangelingError) return err;
   const code = (err as NodeJS.ErrnoException)?.code;
   const path = (err as NodeJS.ErrnoException)?.path;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new ChangelingError('disk-full', `the disk is full${path ? ` (writing ${path})` : ''}; free some space and try again (files are written whole or not at all)`, { cause: err });
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return new ChangelingError(
+      'disk-full',
+      `the disk is full${path ? ` (writing ${path})` : ''}; free some space and try again (files are written whole or not at all)`,
+      { cause: err },
+    );
   const msg = (err as Error)?.message ?? '';
-  if (/Non-zero status code returned while running|Got invalid dimensions|onnxruntime|ORT_|Failed to load model|Invalid rank|Invalid input name/i.test(msg)) {
+  if (
+    /Non-zero status code returned while running|Got invalid dimensions|onnxruntime|ORT_|Failed to load model|Invalid rank|Invalid input name/i.test(
+      msg,
+    )
+  ) {
     let why = 'the model could not run on this input';
-    if (/Gather/.test(msg) && /out of (data )?bounds/.test(msg)) why = 'a token id is outside the model\'s vocabulary (a tokenizer that does not belong to this model?)';
-    else if (/dimension|shape|rank/i.test(msg)) why = 'tensor shapes do not fit (weights that do not match the config, or an adapter for another model?)';
-    else if (/Failed to load model|protobuf|ModelProto/i.test(msg)) why = 'a cached graph could not be loaded (delete ~/.cache/changeling/graphs and try again)';
+    if (/Gather/.test(msg) && /out of (data )?bounds/.test(msg))
+      why = "a token id is outside the model's vocabulary (a tokenizer that does not belong to this model?)";
+    else if (/dimension|shape|rank/i.test(msg))
+      why = 'tensor shapes do not fit (weights that do not match the config, or an adapter for another model?)';
+    else if (/Failed to load model|protobuf|ModelProto/i.test(msg))
+      why = 'a cached graph could not be loaded (delete ~/.cache/changeling/graphs and try again)';
     return new ChangelingError('model', `${why} [ONNX Runtime: ${msg.split('\n')[0]!.slice(0, 160)}]`, { cause: err });
   }
   return err;

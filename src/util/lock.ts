@@ -43,7 +43,10 @@ export async function withLock<T>(path: string, what: string, fn: () => Promise<
         other = null; // half-written by a process that died: stale
       }
       if (other && Number.isInteger(other.pid) && other.pid !== process.pid && alive(other.pid)) {
-        throw new ChangelingError('usage', `another run is busy with this repository: ${other.what} (process ${other.pid}, since ${other.started}); wait for it to finish or stop it`);
+        throw new ChangelingError(
+          'usage',
+          `another run is busy with this repository: ${other.what} (process ${other.pid}, since ${other.started}); wait for it to finish or stop it`,
+        );
       }
       await rm(path, { force: true });
     }

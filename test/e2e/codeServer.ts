@@ -18,7 +18,8 @@ export function e2eTools(): { node: string; codeServer: string } {
   const node = join(root, `node-${NODE_VERSION}`, 'bin', 'node');
   const codeServer = join(root, `code-server-${CODE_SERVER_VERSION}`, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
   for (const p of [node, codeServer, '/usr/bin/chromium']) {
-    if (!existsSync(p)) throw new Error(`end-to-end tools missing (${p}); run scripts/setup-e2e.sh (and apt-get install chromium libkrb5-dev)`);
+    if (!existsSync(p))
+      throw new Error(`end-to-end tools missing (${p}); run scripts/setup-e2e.sh (and apt-get install chromium libkrb5-dev)`);
   }
   return { node, codeServer };
 }
@@ -86,7 +87,9 @@ export class CodeServer {
   }
 
   /** Starts the server; `smokeTestDriver` enables extension tests through the `payload` URL parameter. */
-  async start(opts: { smokeTestDriver?: boolean; env?: Record<string, string>; args?: string[]; settings?: Record<string, unknown> } = {}): Promise<void> {
+  async start(
+    opts: { smokeTestDriver?: boolean; env?: Record<string, string>; args?: string[]; settings?: Record<string, unknown> } = {},
+  ): Promise<void> {
     this.port = await freePort();
     const config = join(this.home, 'config.yaml');
     writeFileSync(config, 'auth: none\n');
@@ -109,8 +112,17 @@ export class CodeServer {
     mkdirSync(join(this.home, 'user', 'Machine'), { recursive: true });
     writeFileSync(join(this.home, 'user', 'Machine', 'settings.json'), JSON.stringify({ 'git.path': join(this.slowGitDir(), 'git') }));
     const args = [
-      this.tools.codeServer, '--bind-addr', `127.0.0.1:${this.port}`, '--auth', 'none', '--disable-telemetry',
-      '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', '--config', config,
+      this.tools.codeServer,
+      '--bind-addr',
+      `127.0.0.1:${this.port}`,
+      '--auth',
+      'none',
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      '--config',
+      config,
       ...this.dirArgs(),
       ...(opts.smokeTestDriver ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
       ...(opts.args ?? []),
@@ -138,7 +150,16 @@ export class CodeServer {
       executablePath: '/usr/bin/chromium',
       headless: true,
       viewport: { width: 1400, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     return this.context;
   }

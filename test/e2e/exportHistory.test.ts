@@ -33,8 +33,17 @@ async function acceptSaveDialog(page: import('playwright-core').Page): Promise<v
   const widget = page.locator('.quick-input-widget');
   for (let i = 0; i < 4; i++) {
     await page.waitForTimeout(300);
-    await page.locator('.quick-input-widget .monaco-button', { hasText: 'OK' }).click().catch(() => {});
-    if (await widget.waitFor({ state: 'hidden', timeout: 3000 }).then(() => true, () => false)) return;
+    await page
+      .locator('.quick-input-widget .monaco-button', { hasText: 'OK' })
+      .click()
+      .catch(() => {});
+    if (
+      await widget.waitFor({ state: 'hidden', timeout: 3000 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
   }
   throw new Error('the save dialog did not accept the path');
 }
@@ -54,10 +63,14 @@ test('the installed .vsix exports the history dataset from the command palette',
   await cs.runCommand(page, 'Changeling: Export history dataset');
   // The save dialog of a browser workbench is VS Code's own path input; it proposes <repo>-history.jsonl.
   const pathInput = page.locator('.quick-input-widget input.input');
-  await page.waitForFunction(() => {
-    const el = document.querySelector<HTMLInputElement>('.quick-input-widget input.input');
-    return !!el && el.value.endsWith('-history.jsonl');
-  }, undefined, { timeout: 30_000 });
+  await page.waitForFunction(
+    () => {
+      const el = document.querySelector<HTMLInputElement>('.quick-input-widget input.input');
+      return !!el && el.value.endsWith('-history.jsonl');
+    },
+    undefined,
+    { timeout: 30_000 },
+  );
   await page.screenshot({ path: join(ARTIFACTS, 'export-history-save-dialog.png') });
   await pathInput.fill(out);
   await acceptSaveDialog(page);
@@ -68,7 +81,10 @@ test('the installed .vsix exports the history dataset from the command palette',
     throw err;
   });
   // Let the toast's fade-in and the finished progress notification settle before the picture.
-  await page.locator('.notification-toast', { hasText: 'exporting the history' }).waitFor({ state: 'detached', timeout: 10_000 }).catch(() => {});
+  await page
+    .locator('.notification-toast', { hasText: 'exporting the history' })
+    .waitFor({ state: 'detached', timeout: 10_000 })
+    .catch(() => {});
   await page.waitForTimeout(1000);
   await page.screenshot({ path: join(ARTIFACTS, 'export-history-done.png') });
   assert.match(await toast.innerText(), /exported 4 commits \(1 merge\) to .*demo-history\.jsonl/);
@@ -76,9 +92,17 @@ test('the installed .vsix exports the history dataset from the command palette',
   // Cancel a second export while it runs (git made slow): nothing is written, and the user is told.
   writeFileSync(cs.slowGitFlag, '');
   const out2 = join(tempDir(), 'cancelled-history.jsonl');
-  await page.locator('.notification-toast .codicon-notifications-clear, .notification-toast .codicon-close').first().click().catch(() => {});
+  await page
+    .locator('.notification-toast .codicon-notifications-clear, .notification-toast .codicon-close')
+    .first()
+    .click()
+    .catch(() => {});
   await cs.runCommand(page, 'Changeling: Export history dataset');
-  await page.waitForFunction(() => document.querySelector<HTMLInputElement>('.quick-input-widget input.input')?.value.endsWith('-history.jsonl'), undefined, { timeout: 30_000 });
+  await page.waitForFunction(
+    () => document.querySelector<HTMLInputElement>('.quick-input-widget input.input')?.value.endsWith('-history.jsonl'),
+    undefined,
+    { timeout: 30_000 },
+  );
   await pathInput.fill(out2);
   await acceptSaveDialog(page);
   const running = page.locator('.notification-toast', { hasText: 'exporting the history' });
@@ -91,10 +115,16 @@ test('the installed .vsix exports the history dataset from the command palette',
   assert.deepEqual(readdirSync(dirname(out2)), []);
   rmSync(cs.slowGitFlag);
 
-  const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(lines[0].message, 'Merge feature');
   assert.deepEqual(lines.map((c) => c.message).sort(), ['Add app', 'Add feature', 'Fix the answer', 'Merge feature']);
   assert.equal(lines[0].merge, true);
-  assert.deepEqual(lines[0].files.map((f: { path: string }) => f.path), ['src/feature.js']);
+  assert.deepEqual(
+    lines[0].files.map((f: { path: string }) => f.path),
+    ['src/feature.js'],
+  );
   assert.deepEqual(lines.at(-1).files[0].hunks[0].lines, ['+export const answer = 41;']);
 });

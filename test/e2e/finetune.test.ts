@@ -17,64 +17,77 @@ after(async () => {
   }
 });
 
-test('In a real VS Code: "Fine-tune on this repository" trains in the background, opens its report, and "Probe this adapter" compares it with its base layer by layer', { timeout: 420_000 }, async () => {
-  assert.ok(existsSync(VSIX), `${VSIX} is missing: run "npm run package" first`);
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const r = TestRepo.init();
-  let a = '';
-  let b = '';
-  for (let i = 0; i < 40; i++) {
-    if (i % 2) r.write('src/parser.js', (a += `const token${i} = lexer.next(json);\n`)).commit(`Add parser token ${i}`);
-    else r.write('docs/guide.md', (b += `Option ${i} is documented here.\n`)).commit('Update the guide');
-  }
-  const model = writeTinyT5(join(tempDir(), 'tiny-t5'));
-  const cs = new CodeServer();
-  servers.push(cs);
-  const page = await cs.launch(VSIX, r.dir, { settings: { 'changeling.messages.model': model, 'changeling.finetune.threads': 2 } });
-  // Wait until the workbench has its extensions: the Source Control view shows the repository.
-  await page.keyboard.press('Control+Shift+G');
-  await page.locator('.scm-view').first().waitFor({ timeout: 60_000 });
-  await page.locator('.statusbar-item', { hasText: 'main' }).first().waitFor({ timeout: 60_000 });
-  await cs.runCommand(page, 'Changeling: Fine-tune on this repository');
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Commit messages: LoRA' }).first().click();
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Quick' }).first().click();
-  // Progress: the notification and the status-bar item while it runs.
-  await page.locator('.notification-toast', { hasText: 'fine-tuning commit messages' }).waitFor({ timeout: 60_000 });
-  await page.locator('.statusbar-item', { hasText: 'Fine-tuning' }).first().waitFor({ timeout: 60_000 });
-  await page.screenshot({ path: join(ARTIFACTS, 'finetune-running.png') });
-  await page.locator('.tab', { hasText: 'Changeling: fine-tuning report' }).waitFor({ timeout: 240_000 }).catch(async (err) => {
-    await page.screenshot({ path: join(ARTIFACTS, 'finetune-failed.png') });
-    throw err;
-  });
-  let report = '';
-  for (let i = 0; i < 60 && !/Examples/.test(report); i++) {
+test(
+  'In a real VS Code: "Fine-tune on this repository" trains in the background, opens its report, and "Probe this adapter" compares it with its base layer by layer',
+  { timeout: 420_000 },
+  async () => {
+    assert.ok(existsSync(VSIX), `${VSIX} is missing: run "npm run package" first`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const r = TestRepo.init();
+    let a = '';
+    let b = '';
+    for (let i = 0; i < 40; i++) {
+      if (i % 2) r.write('src/parser.js', (a += `const token${i} = lexer.next(json);\n`)).commit(`Add parser token ${i}`);
+      else r.write('docs/guide.md', (b += `Option ${i} is documented here.\n`)).commit('Update the guide');
+    }
+    const model = writeTinyT5(join(tempDir(), 'tiny-t5'));
+    const cs = new CodeServer();
+    servers.push(cs);
+    const page = await cs.launch(VSIX, r.dir, { settings: { 'changeling.messages.model': model, 'changeling.finetune.threads': 2 } });
+    // Wait until the workbench has its extensions: the Source Control view shows the repository.
+    await page.keyboard.press('Control+Shift+G');
+    await page.locator('.scm-view').first().waitFor({ timeout: 60_000 });
+    await page.locator('.statusbar-item', { hasText: 'main' }).first().waitFor({ timeout: 60_000 });
+    await cs.runCommand(page, 'Changeling: Fine-tune on this repository');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Commit messages: LoRA' }).first().click();
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Quick' }).first().click();
+    // Progress: the notification and the status-bar item while it runs.
+    await page.locator('.notification-toast', { hasText: 'fine-tuning commit messages' }).waitFor({ timeout: 60_000 });
+    await page.locator('.statusbar-item', { hasText: 'Fine-tuning' }).first().waitFor({ timeout: 60_000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'finetune-running.png') });
+    await page
+      .locator('.tab', { hasText: 'Changeling: fine-tuning report' })
+      .waitFor({ timeout: 240_000 })
+      .catch(async (err) => {
+        await page.screenshot({ path: join(ARTIFACTS, 'finetune-failed.png') });
+        throw err;
+      });
+    let report = '';
+    for (let i = 0; i < 60 && !/Examples/.test(report); i++) {
+      await page.waitForTimeout(500);
+      report = '';
+      for (const f of page.frames()) report += await f.evaluate(() => document.body?.innerText ?? '').catch(() => '');
+    }
     await page.waitForTimeout(500);
-    report = '';
-    for (const f of page.frames()) report += await f.evaluate(() => document.body?.innerText ?? '').catch(() => '');
-  }
-  await page.waitForTimeout(500);
-  await page.screenshot({ path: join(ARTIFACTS, 'finetune-report.png') });
-  assert.match(report, /Fine-tuning report: commit messages \(lora\)/);
-  assert.match(report, /Validation[\s\S]*untuned[\s\S]*tuned[\s\S]*nngen/);
-  // The run wrote its own folder (adapters/cmg/lora-<time>-<pid>) with the adapter in PEFT's format.
-  const runs = readdirSync(join(r.dir, '.git', 'changeling', 'adapters', 'cmg')).filter((n) => n.startsWith('lora-'));
-  assert.equal(runs.length, 1, runs.join(', '));
-  assert.ok(existsSync(join(r.dir, '.git', 'changeling', 'adapters', 'cmg', runs[0]!, 'adapter_model.safetensors')));
-  // The notification offers to probe the adapter: CCM and LTP from this history, base and adapter side by side.
-  await page.locator('.notification-toast', { hasText: 'fine-tuning finished' }).locator('.monaco-button', { hasText: 'Probe this adapter' }).click();
-  await page.locator('.tab', { hasText: 'Changeling: probing report' }).waitFor({ timeout: 120_000 }).catch(async (err) => {
-    await page.screenshot({ path: join(ARTIFACTS, 'probe-failed.png') });
-    throw err;
-  });
-  let probe = '';
-  for (let i = 0; i < 60 && !/LTP of/.test(probe); i++) {
+    await page.screenshot({ path: join(ARTIFACTS, 'finetune-report.png') });
+    assert.match(report, /Fine-tuning report: commit messages \(lora\)/);
+    assert.match(report, /Validation[\s\S]*untuned[\s\S]*tuned[\s\S]*nngen/);
+    // The run wrote its own folder (adapters/cmg/lora-<time>-<pid>) with the adapter in PEFT's format.
+    const runs = readdirSync(join(r.dir, '.git', 'changeling', 'adapters', 'cmg')).filter((n) => n.startsWith('lora-'));
+    assert.equal(runs.length, 1, runs.join(', '));
+    assert.ok(existsSync(join(r.dir, '.git', 'changeling', 'adapters', 'cmg', runs[0]!, 'adapter_model.safetensors')));
+    // The notification offers to probe the adapter: CCM and LTP from this history, base and adapter side by side.
+    await page
+      .locator('.notification-toast', { hasText: 'fine-tuning finished' })
+      .locator('.monaco-button', { hasText: 'Probe this adapter' })
+      .click();
+    await page
+      .locator('.tab', { hasText: 'Changeling: probing report' })
+      .waitFor({ timeout: 120_000 })
+      .catch(async (err) => {
+        await page.screenshot({ path: join(ARTIFACTS, 'probe-failed.png') });
+        throw err;
+      });
+    let probe = '';
+    for (let i = 0; i < 60 && !/LTP of/.test(probe); i++) {
+      await page.waitForTimeout(500);
+      probe = '';
+      for (const f of page.frames()) probe += await f.evaluate(() => document.body?.innerText ?? '').catch(() => '');
+    }
     await page.waitForTimeout(500);
-    probe = '';
-    for (const f of page.frames()) probe += await f.evaluate(() => document.body?.innerText ?? '').catch(() => '');
-  }
-  await page.waitForTimeout(500);
-  await page.screenshot({ path: join(ARTIFACTS, 'probe-report.png') });
-  assert.match(probe, /Probing report: CCM of [^\n]*, LTP of/);
-  assert.match(probe, /tiny-t5 \(base\)[\s\S]*lora-[^ ]* \(adapter on tiny-t5\)/);
-  assert.ok(existsSync(join(r.dir, '.git', 'changeling', 'reports', `probe-${runs[0]}`, 'probe.json')));
-});
+    await page.screenshot({ path: join(ARTIFACTS, 'probe-report.png') });
+    assert.match(probe, /Probing report: CCM of [^\n]*, LTP of/);
+    assert.match(probe, /tiny-t5 \(base\)[\s\S]*lora-[^ ]* \(adapter on tiny-t5\)/);
+    assert.ok(existsSync(join(r.dir, '.git', 'changeling', 'reports', `probe-${runs[0]}`, 'probe.json')));
+  },
+);

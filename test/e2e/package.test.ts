@@ -27,8 +27,18 @@ function commonChecks(file: string, c: Awaited<ReturnType<typeof contents>>) {
     assert.ok(!/\.(map|ts|py)$/.test(n), `${file}: ${n} (sources, maps and scripts stay out)`);
   }
   for (const m of readdirSync('models')) assert.ok(c.names.includes(`extension/models/${m}`), `${file}: the embedded ${m} is missing`);
-  for (const f of ['extension/dist/extension.js', 'extension/dist/cli.mjs', 'extension/media/icon.png', 'extension/LICENSE.txt', 'extension/CHANGELOG.md', 'extension/readme.md']) {
-    assert.ok(c.names.some((n) => n.toLowerCase() === f.toLowerCase()), `${file}: ${f} is missing`);
+  for (const f of [
+    'extension/dist/extension.js',
+    'extension/dist/cli.mjs',
+    'extension/media/icon.png',
+    'extension/LICENSE.txt',
+    'extension/CHANGELOG.md',
+    'extension/readme.md',
+  ]) {
+    assert.ok(
+      c.names.some((n) => n.toLowerCase() === f.toLowerCase()),
+      `${file}: ${f} is missing`,
+    );
   }
 }
 
@@ -39,8 +49,15 @@ test('one package per platform, each with only its own onnxruntime binary, publi
     commonChecks(file, c);
     const [platform, arch] = target.split('-');
     const binaries = c.names.filter((n) => n.startsWith(BINARIES));
-    assert.ok(binaries.some((n) => n === `${BINARIES}${platform}/${arch}/onnxruntime_binding.node`), `${file} has its binary`);
-    assert.deepEqual(binaries.filter((n) => !n.startsWith(`${BINARIES}${platform}/${arch}/`)), [], `${file} has no other platform's binary`);
+    assert.ok(
+      binaries.some((n) => n === `${BINARIES}${platform}/${arch}/onnxruntime_binding.node`),
+      `${file} has its binary`,
+    );
+    assert.deepEqual(
+      binaries.filter((n) => !n.startsWith(`${BINARIES}${platform}/${arch}/`)),
+      [],
+      `${file} has no other platform's binary`,
+    );
     assert.equal(c.manifest.enabledApiProposals, undefined, `${file} declares no proposed API`);
     assert.equal(c.manifest.contributes.menus['scm/inputBox'], undefined);
     assert.match(c.vsix, new RegExp(`TargetPlatform="${target}"`));
@@ -51,7 +68,10 @@ test('one package per platform, each with only its own onnxruntime binary, publi
 test('the target-less package has no binary; the proposed-API flavour adds the ✨ inside the message box', async () => {
   const u = await contents('changeling-universal.vsix');
   commonChecks('changeling-universal.vsix', u);
-  assert.deepEqual(u.names.filter((n) => n.startsWith(BINARIES)), []);
+  assert.deepEqual(
+    u.names.filter((n) => n.startsWith(BINARIES)),
+    [],
+  );
   assert.doesNotMatch(u.vsix, /TargetPlatform=/);
   const p = await contents('changeling-linux-x64-proposed.vsix');
   commonChecks('changeling-linux-x64-proposed.vsix', p);

@@ -22,8 +22,16 @@ function repoWithHistory(): TestRepo {
   const r = TestRepo.init();
   const kinds = [
     { file: 'src/parser.js', line: (i: number) => `const token${i} = lexer.next(json, depth);`, msg: 'Add JSON token to the parser' },
-    { file: 'src/render.js', line: (i: number) => `canvas.drawRect(x${i}, y${i}, width, height);`, msg: 'Fix rectangle drawing in the renderer' },
-    { file: 'docs/guide.md', line: (i: number) => `See the section on configuration option ${i} for details.`, msg: 'Document configuration options' },
+    {
+      file: 'src/render.js',
+      line: (i: number) => `canvas.drawRect(x${i}, y${i}, width, height);`,
+      msg: 'Fix rectangle drawing in the renderer',
+    },
+    {
+      file: 'docs/guide.md',
+      line: (i: number) => `See the section on configuration option ${i} for details.`,
+      msg: 'Document configuration options',
+    },
   ];
   const content = new Map<string, string>();
   for (let i = 0; i < 15; i++) {
@@ -37,97 +45,121 @@ function repoWithHistory(): TestRepo {
 }
 
 // The box wraps long lines into several view lines: compare its text without whitespace.
-const inputText = (page: Page) => page.evaluate(() => (document.querySelector('.scm-editor .view-lines')?.textContent ?? '').replace(/\s+/g, ''));
+const inputText = (page: Page) =>
+  page.evaluate(() => (document.querySelector('.scm-editor .view-lines')?.textContent ?? '').replace(/\s+/g, ''));
 const boxMatches = (page: Page, re: RegExp, timeout = 60_000) =>
-  page.waitForFunction((src) => new RegExp(src).test((document.querySelector('.scm-editor .view-lines')?.textContent ?? '').replace(/\s+/g, '')), re.source, { timeout });
+  page.waitForFunction(
+    (src) => new RegExp(src).test((document.querySelector('.scm-editor .view-lines')?.textContent ?? '').replace(/\s+/g, '')),
+    re.source,
+    { timeout },
+  );
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, name) });
 
-test('In a real VS Code: the ✨ button suggests messages without losing typed text, and the risk item reports the staged change', { timeout: 300_000 }, async () => {
-  assert.ok(existsSync(VSIX), `${VSIX} is missing: run "npm run package" first`);
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const repo = repoWithHistory();
-  const cs = new CodeServer();
-  servers.push(cs);
-  const page = await cs.launch(VSIX, repo.dir, { args: ['--enable-proposed-api', 'changeling.changeling'], settings: { 'changeling.messages.inputBoxButton': true, 'changeling.risk.debounceMs': 300 } });
-  await page.keyboard.press('Control+Shift+G');
-  await page.locator('.scm-view .monaco-list-row', { hasText: 'render.js' }).first().waitFor({ timeout: 60_000 });
+test(
+  'In a real VS Code: the ✨ button suggests messages without losing typed text, and the risk item reports the staged change',
+  { timeout: 300_000 },
+  async () => {
+    assert.ok(existsSync(VSIX), `${VSIX} is missing: run "npm run package" first`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const repo = repoWithHistory();
+    const cs = new CodeServer();
+    servers.push(cs);
+    const page = await cs.launch(VSIX, repo.dir, {
+      args: ['--enable-proposed-api', 'changeling.changeling'],
+      settings: { 'changeling.messages.inputBoxButton': true, 'changeling.risk.debounceMs': 300 },
+    });
+    await page.keyboard.press('Control+Shift+G');
+    await page.locator('.scm-view .monaco-list-row', { hasText: 'render.js' }).first().waitFor({ timeout: 60_000 });
 
-  // 1. The ✨ in the Source Control title bar fills the empty box with NNGen's best candidate.
-  const sparkle = page.locator('.scm-view a.action-label[aria-label="Suggest commit message"], .part.sidebar .title-actions a.action-label[aria-label="Suggest commit message"]').first();
-  await sparkle.waitFor({ timeout: 60_000 });
-  await sparkle.click();
-  await boxMatches(page, /^Fixrectangledrawingintherenderer\(\d+\)$/).catch(async (err) => {
-    await shot(page, 'scm-suggest-failed.png');
-    throw err;
-  });
-  const first = await inputText(page);
-  await page.waitForTimeout(500);
-  await shot(page, 'scm-suggest-filled.png');
-  // Pressing again while the box holds Changeling's own text regenerates: the next candidate.
-  await sparkle.click();
-  await page.waitForFunction((f) => (document.querySelector('.scm-editor .view-lines')?.textContent ?? '').replace(/\s+/g, '') !== f, first, { timeout: 30_000 });
-
-  // 2. Typed text is never replaced: the candidates come in a QuickPick, Esc keeps the box as it was.
-  await page.locator('.scm-editor .monaco-editor').click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.press('Backspace');
-  await page.keyboard.type('WIP my own notes');
-  await sparkle.click();
-  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Fix rectangle drawing' }).first();
-  await row.waitFor({ timeout: 60_000 });
-  await page.waitForTimeout(300);
-  await shot(page, 'scm-suggest-quickpick.png');
-  await page.keyboard.press('Escape');
-  await page.waitForTimeout(300);
-  assert.equal(await inputText(page), 'WIPmyownnotes');
-  // Picking a candidate puts it first and keeps the typed text below it.
-  await sparkle.click();
-  await row.waitFor({ timeout: 60_000 });
-  await row.click();
-  await boxMatches(page, /^Fixrectangledrawing.*WIPmyownnotes$/, 30_000);
-  // The start of a message is completed instead: every candidate begins with the typed text, kept as typed.
-  await page.locator('.scm-editor .monaco-editor').click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.press('Backspace');
-  await page.keyboard.type('Fix rect');
-  await sparkle.click();
-  await page.locator('.quick-input-widget', { hasText: 'complete your commit message' }).first().waitFor({ timeout: 60_000 });
-  const completion = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Fix rectangle drawing' }).first();
-  await completion.waitFor({ timeout: 30_000 });
-  await page.waitForTimeout(300);
-  await shot(page, 'scm-complete-quickpick.png');
-  await completion.click();
-  await boxMatches(page, /^Fixrectangledrawingintherenderer\(\d+\)$/, 30_000);
-
-  // 3. The ✨ inside the message box (the proposed-API flavour, enabled here) works the same way.
-  await page.locator('.scm-editor .monaco-editor').click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.press('Backspace');
-  const boxSparkle = page.locator('.scm-editor a.action-label[aria-label="Suggest commit message"], .scm-input a.action-label[aria-label="Suggest commit message"]').first();
-  await boxSparkle.waitFor({ timeout: 30_000 });
-  await boxSparkle.click();
-  await boxMatches(page, /^Fixrectangledrawing/, 30_000);
-  await shot(page, 'scm-inputbox-sparkle.png');
-
-  // 4. The risk item: score and level for the staged change; its report opens beside the editor.
-  const risk = page.locator('.statusbar-item', { hasText: /Risk (low|medium|high) \d+%/ }).first();
-  await risk.waitFor({ timeout: 90_000 }).catch(async (err) => {
-    await shot(page, 'risk-statusbar-failed.png');
-    throw err;
-  });
-  const riskText = await risk.innerText();
-  await shot(page, 'risk-statusbar.png');
-  await risk.click();
-  await page.locator('.tab', { hasText: 'Changeling: risk of the staged change' }).waitFor({ timeout: 30_000 });
-  // The report is a webview: an iframe inside an iframe; wait until its page has rendered.
-  let report = '';
-  for (let i = 0; i < 60 && !/Reasons/.test(report); i++) {
+    // 1. The ✨ in the Source Control title bar fills the empty box with NNGen's best candidate.
+    const sparkle = page
+      .locator(
+        '.scm-view a.action-label[aria-label="Suggest commit message"], .part.sidebar .title-actions a.action-label[aria-label="Suggest commit message"]',
+      )
+      .first();
+    await sparkle.waitFor({ timeout: 60_000 });
+    await sparkle.click();
+    await boxMatches(page, /^Fixrectangledrawingintherenderer\(\d+\)$/).catch(async (err) => {
+      await shot(page, 'scm-suggest-failed.png');
+      throw err;
+    });
+    const first = await inputText(page);
     await page.waitForTimeout(500);
-    for (const f of page.frames()) report += await f.evaluate(() => document.body?.innerText ?? '').catch(() => '');
-  }
-  await page.waitForTimeout(500);
-  await shot(page, 'risk-report.png');
-  assert.match(report, /Risk of the staged change/);
-  assert.match(report, /Reasons[\s\S]*(raises|lowers)/);
-  assert.match(riskText, /Risk (low|medium|high) \d+%/);
-});
+    await shot(page, 'scm-suggest-filled.png');
+    // Pressing again while the box holds Changeling's own text regenerates: the next candidate.
+    await sparkle.click();
+    await page.waitForFunction(
+      (f) => (document.querySelector('.scm-editor .view-lines')?.textContent ?? '').replace(/\s+/g, '') !== f,
+      first,
+      { timeout: 30_000 },
+    );
+
+    // 2. Typed text is never replaced: the candidates come in a QuickPick, Esc keeps the box as it was.
+    await page.locator('.scm-editor .monaco-editor').click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Backspace');
+    await page.keyboard.type('WIP my own notes');
+    await sparkle.click();
+    const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Fix rectangle drawing' }).first();
+    await row.waitFor({ timeout: 60_000 });
+    await page.waitForTimeout(300);
+    await shot(page, 'scm-suggest-quickpick.png');
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(300);
+    assert.equal(await inputText(page), 'WIPmyownnotes');
+    // Picking a candidate puts it first and keeps the typed text below it.
+    await sparkle.click();
+    await row.waitFor({ timeout: 60_000 });
+    await row.click();
+    await boxMatches(page, /^Fixrectangledrawing.*WIPmyownnotes$/, 30_000);
+    // The start of a message is completed instead: every candidate begins with the typed text, kept as typed.
+    await page.locator('.scm-editor .monaco-editor').click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Backspace');
+    await page.keyboard.type('Fix rect');
+    await sparkle.click();
+    await page.locator('.quick-input-widget', { hasText: 'complete your commit message' }).first().waitFor({ timeout: 60_000 });
+    const completion = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Fix rectangle drawing' }).first();
+    await completion.waitFor({ timeout: 30_000 });
+    await page.waitForTimeout(300);
+    await shot(page, 'scm-complete-quickpick.png');
+    await completion.click();
+    await boxMatches(page, /^Fixrectangledrawingintherenderer\(\d+\)$/, 30_000);
+
+    // 3. The ✨ inside the message box (the proposed-API flavour, enabled here) works the same way.
+    await page.locator('.scm-editor .monaco-editor').click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Backspace');
+    const boxSparkle = page
+      .locator(
+        '.scm-editor a.action-label[aria-label="Suggest commit message"], .scm-input a.action-label[aria-label="Suggest commit message"]',
+      )
+      .first();
+    await boxSparkle.waitFor({ timeout: 30_000 });
+    await boxSparkle.click();
+    await boxMatches(page, /^Fixrectangledrawing/, 30_000);
+    await shot(page, 'scm-inputbox-sparkle.png');
+
+    // 4. The risk item: score and level for the staged change; its report opens beside the editor.
+    const risk = page.locator('.statusbar-item', { hasText: /Risk (low|medium|high) \d+%/ }).first();
+    await risk.waitFor({ timeout: 90_000 }).catch(async (err) => {
+      await shot(page, 'risk-statusbar-failed.png');
+      throw err;
+    });
+    const riskText = await risk.innerText();
+    await shot(page, 'risk-statusbar.png');
+    await risk.click();
+    await page.locator('.tab', { hasText: 'Changeling: risk of the staged change' }).waitFor({ timeout: 30_000 });
+    // The report is a webview: an iframe inside an iframe; wait until its page has rendered.
+    let report = '';
+    for (let i = 0; i < 60 && !/Reasons/.test(report); i++) {
+      await page.waitForTimeout(500);
+      for (const f of page.frames()) report += await f.evaluate(() => document.body?.innerText ?? '').catch(() => '');
+    }
+    await page.waitForTimeout(500);
+    await shot(page, 'risk-report.png');
+    assert.match(report, /Risk of the staged change/);
+    assert.match(report, /Reasons[\s\S]*(raises|lowers)/);
+    assert.match(riskText, /Risk (low|medium|high) \d+%/);
+  },
+);

@@ -16,7 +16,7 @@ after(async () => {
   }
 });
 
-test('the target-less package says on activation that models need the platform\'s package', { timeout: 180_000 }, async () => {
+test("the target-less package says on activation that models need the platform's package", { timeout: 180_000 }, async () => {
   assert.ok(existsSync(VSIX), `${VSIX} is missing: run "npm run package" first`);
   mkdirSync(ARTIFACTS, { recursive: true });
   const repo = TestRepo.init();

@@ -56,7 +56,11 @@ export class TestRepo {
   /** A git command that may fail (hooks, refused pushes): its exit status and both outputs. */
   gitResult(...args: string[]): { status: number | null; stdout: string; stderr: string } {
     const date = `@${this.clock} +0000`;
-    const r = spawnSync('git', ['-c', 'protocol.file.allow=always', ...args], { cwd: this.dir, env: { ...ENV, ...this.author, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date }, encoding: 'utf8' });
+    const r = spawnSync('git', ['-c', 'protocol.file.allow=always', ...args], {
+      cwd: this.dir,
+      env: { ...ENV, ...this.author, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date },
+      encoding: 'utf8',
+    });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
@@ -91,7 +95,9 @@ export class TestRepo {
       this.clock += 60;
       const msg = `change ${c}\n`;
       const body = Array.from({ length: lines }, (_, i) => `commit ${c} line ${i}`).join('\n') + '\n';
-      parts.push(`commit refs/heads/main\ncommitter Ada Tester <ada@example.com> ${this.clock} +0000\ndata ${Buffer.byteLength(msg)}\n${msg}`);
+      parts.push(
+        `commit refs/heads/main\ncommitter Ada Tester <ada@example.com> ${this.clock} +0000\ndata ${Buffer.byteLength(msg)}\n${msg}`,
+      );
       if (c === 0 && this.hasCommits()) parts.push('from refs/heads/main^0\n');
       parts.push(`M 100644 inline ${file}\ndata ${Buffer.byteLength(body)}\n${body}\n`);
     }

@@ -35,7 +35,12 @@ async function session(c: GradCase, dtype: DType) {
   const y = c.build(b, [...xs, ...extra]);
   const r = rng(99);
   const n = staticSize(y.shape)!;
-  const R = b.initializer('R', y.dtype, y.shape as number[], dtype === 'float64' ? Float64Array.from({ length: n }, r) : Float32Array.from({ length: n }, r));
+  const R = b.initializer(
+    'R',
+    y.dtype,
+    y.shape as number[],
+    dtype === 'float64' ? Float64Array.from({ length: n }, r) : Float32Array.from({ length: n }, r),
+  );
   const loss = b.sumAll(b.mul(y, R));
   b.output(loss, 'loss');
   gradients(b, loss, xs).forEach((g, i) => b.output(g, `grad${i}`));
@@ -57,9 +62,11 @@ export async function gradCheck(c: GradCase): Promise<DType> {
     dtype = 'float32';
     s = await session(c, 'float32');
   }
-  const Arr = (dtype === "float64" ? Float64Array : Float32Array) as typeof Float64Array;
+  const Arr = (dtype === 'float64' ? Float64Array : Float32Array) as typeof Float64Array;
   const r = rng(c.seed ?? 7);
-  const xs = c.shapes.map((shape) => Arr.from({ length: shape.reduce((p, q) => p * q, 1) }, () => (c.positive ? 0.5 + Math.abs(r()) : r())));
+  const xs = c.shapes.map((shape) =>
+    Arr.from({ length: shape.reduce((p, q) => p * q, 1) }, () => (c.positive ? 0.5 + Math.abs(r()) : r())),
+  );
   const feeds = (vals: Array<Float64Array | Float32Array>) => {
     const f: Record<string, ort.Tensor> = {};
     vals.forEach((v, i) => (f[`x${i}`] = new ort.Tensor(dtype, v, c.shapes[i]!)));

@@ -59,9 +59,18 @@ export class HubServer {
       const siblings = [...repo.files].map(([name, data]) => ({
         rfilename: name,
         size: data.length,
-        ...(data.length > 1024 ? { lfs: { size: data.length, sha256: this.wrongHash.has(name) ? '0'.repeat(64) : createHash('sha256').update(data).digest('hex') } } : {}),
+        ...(data.length > 1024
+          ? {
+              lfs: {
+                size: data.length,
+                sha256: this.wrongHash.has(name) ? '0'.repeat(64) : createHash('sha256').update(data).digest('hex'),
+              },
+            }
+          : {}),
       }));
-      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: api[1], sha: repo.commit, siblings }));
+      return void res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ id: api[1], sha: repo.commit, siblings }));
     }
     const file = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     const repo = file ? this.repos.get(file[1]!) : undefined;
@@ -71,7 +80,10 @@ export class HubServer {
     let start = 0;
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (m) start = Number(m[1]);
-    res.writeHead(m ? 206 : 200, { 'content-length': data.length - start, ...(m ? { 'content-range': `bytes ${start}-${data.length - 1}/${data.length}` } : {}) });
+    res.writeHead(m ? 206 : 200, {
+      'content-length': data.length - start,
+      ...(m ? { 'content-range': `bytes ${start}-${data.length - 1}/${data.length}` } : {}),
+    });
     const drop = this.dropAfter.get(name);
     const stall = this.stallAfter.get(name);
     if (stall !== undefined) {

@@ -8,11 +8,18 @@ export function riskyHistory(n: number): TestRepo {
   const files = ['src/a.c', 'src/b.c', 'lib/c.c', 'lib/d.c'];
   const content = new Map(files.map((f) => [f, [`// ${f}`]]));
   const pending: Array<{ file: string; line: string; due: number }> = [];
-  const authors = [{ name: 'Ada', email: 'ada@x.org' }, { name: 'Bob', email: 'bob@x.org' }];
+  const authors = [
+    { name: 'Ada', email: 'ada@x.org' },
+    { name: 'Bob', email: 'bob@x.org' },
+  ];
   for (let i = 0; i < n; i++) {
     const due = pending.filter((p) => p.due <= i);
     if (due.length) {
-      for (const p of due) content.set(p.file, content.get(p.file)!.map((l) => (l === p.line ? `safe_copy(buf${i}, len);` : l)));
+      for (const p of due)
+        content.set(
+          p.file,
+          content.get(p.file)!.map((l) => (l === p.line ? `safe_copy(buf${i}, len);` : l)),
+        );
       pending.splice(0, pending.length, ...pending.filter((p) => p.due > i));
       for (const f of files) r.write(f, content.get(f)!.join('\n') + '\n');
       r.commitAs(`Fix overflow in copy (#${100 + i})`, authors[i % 2]!);
@@ -28,4 +35,3 @@ export function riskyHistory(n: number): TestRepo {
   }
   return r;
 }
-

@@ -16,7 +16,8 @@ export function writeTinyRoberta(dir: string, o: { hidden?: number; layers?: num
   const P = 514;
   const ff = 2 * d;
   const rand = seededRandom(o.seed ?? 1);
-  const normal = (n: number) => Float32Array.from({ length: n }, () => 0.02 * Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()));
+  const normal = (n: number) =>
+    Float32Array.from({ length: n }, () => 0.02 * Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()));
   const t: Record<string, NamedTensor> = {};
   const lin = (name: string, out: number, inF: number) => {
     t[`${name}.weight`] = { shape: [out, inF], data: normal(out * inF) };
@@ -41,11 +42,31 @@ export function writeTinyRoberta(dir: string, o: { hidden?: number; layers?: num
   }
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(t, { format: 'pt' }));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({
-    architectures: ['RobertaModel'], model_type: 'roberta', vocab_size: V, hidden_size: d, num_hidden_layers: L, num_attention_heads: 4,
-    intermediate_size: ff, max_position_embeddings: P, type_vocab_size: 1, layer_norm_eps: 1e-5, hidden_act: 'gelu', pad_token_id: 1, bos_token_id: 0, eos_token_id: 2,
-  }, null, 1));
-  for (const f of ['tokenizer.json', 'vocab.json', 'merges.txt']) copyFileSync(join(GOLDENS, 'tokenizers', 'roberta-base', f), join(dir, f));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify(
+      {
+        architectures: ['RobertaModel'],
+        model_type: 'roberta',
+        vocab_size: V,
+        hidden_size: d,
+        num_hidden_layers: L,
+        num_attention_heads: 4,
+        intermediate_size: ff,
+        max_position_embeddings: P,
+        type_vocab_size: 1,
+        layer_norm_eps: 1e-5,
+        hidden_act: 'gelu',
+        pad_token_id: 1,
+        bos_token_id: 0,
+        eos_token_id: 2,
+      },
+      null,
+      1,
+    ),
+  );
+  for (const f of ['tokenizer.json', 'vocab.json', 'merges.txt'])
+    copyFileSync(join(GOLDENS, 'tokenizers', 'roberta-base', f), join(dir, f));
   return dir;
 }
 
@@ -60,11 +81,15 @@ export function writeTinyT5(dir: string, o: { dModel?: number; layers?: number; 
   const H = 4;
   const dkv = d / H;
   const ff = 2 * d;
-  const tokenizer = JSON.parse(readFileSync(join(GOLDENS, 'tokenizers', 'codet5', 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> }; added_tokens: Array<{ id: number }> };
+  const tokenizer = JSON.parse(readFileSync(join(GOLDENS, 'tokenizers', 'codet5', 'tokenizer.json'), 'utf8')) as {
+    model: { vocab: Record<string, number> };
+    added_tokens: Array<{ id: number }>;
+  };
   const base = Math.max(...Object.values(tokenizer.model.vocab), ...tokenizer.added_tokens.map((a) => a.id)) + 1;
   const V = base + (o.extraTokens?.length ?? 0);
   const rand = seededRandom(o.seed ?? 1);
-  const normal = (n: number, std: number) => Float32Array.from({ length: n }, () => std * Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()));
+  const normal = (n: number, std: number) =>
+    Float32Array.from({ length: n }, () => std * Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()));
   const t: Record<string, NamedTensor> = {};
   const w = (name: string, shape: number[], std: number) => (t[name] = { shape, data: normal(shape[0]! * (shape[1] ?? 1), std) });
   const ones = (name: string) => (t[name] = { shape: [d], data: new Float32Array(d).fill(1) });
@@ -91,16 +116,40 @@ export function writeTinyT5(dir: string, o: { dModel?: number; layers?: number; 
   }
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(t, { format: 'pt' }));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({
-    architectures: ['T5ForConditionalGeneration'], model_type: 't5', vocab_size: V, d_model: d, d_kv: dkv, d_ff: ff, num_layers: L, num_decoder_layers: L, num_heads: H,
-    relative_attention_num_buckets: 32, relative_attention_max_distance: 128, layer_norm_epsilon: 1e-6, feed_forward_proj: 'relu', tie_word_embeddings: true,
-    pad_token_id: 0, bos_token_id: 1, eos_token_id: 2, decoder_start_token_id: 0,
-  }, null, 1));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify(
+      {
+        architectures: ['T5ForConditionalGeneration'],
+        model_type: 't5',
+        vocab_size: V,
+        d_model: d,
+        d_kv: dkv,
+        d_ff: ff,
+        num_layers: L,
+        num_decoder_layers: L,
+        num_heads: H,
+        relative_attention_num_buckets: 32,
+        relative_attention_max_distance: 128,
+        layer_norm_epsilon: 1e-6,
+        feed_forward_proj: 'relu',
+        tie_word_embeddings: true,
+        pad_token_id: 0,
+        bos_token_id: 1,
+        eos_token_id: 2,
+        decoder_start_token_id: 0,
+      },
+      null,
+      1,
+    ),
+  );
   for (const f of ['tokenizer.json', 'vocab.json', 'merges.txt']) copyFileSync(join(GOLDENS, 'tokenizers', 'codet5', f), join(dir, f));
   if (o.extraTokens?.length) {
     // As a hub folder carries them (CodeReviewer's added_tokens.json): vocab.json + merges.txt + the added tokens.
     rmSync(join(dir, 'tokenizer.json'));
-    const added = Object.fromEntries(tokenizer.added_tokens.map((a) => [(a as { content?: string }).content, a.id]).filter(([c, id]) => c && (id as number) >= 32000));
+    const added = Object.fromEntries(
+      tokenizer.added_tokens.map((a) => [(a as { content?: string }).content, a.id]).filter(([c, id]) => c && (id as number) >= 32000),
+    );
     o.extraTokens.forEach((t, i) => (added[t] = base + i));
     writeFileSync(join(dir, 'added_tokens.json'), JSON.stringify(added));
   }

@@ -47,7 +47,10 @@ test('show: the last commit when nothing is staged, run from inside a subfolder'
   assert.match(out, /package-lock\.json: lock \(package-lock\.json\)/);
   const j = JSON.parse(cli(['show', '--repo', r.dir, '--commit', 'HEAD~1', '--json']).out);
   assert.equal(j.commit.subject, 'initial');
-  assert.deepEqual(j.files.map((f: { status: string; path: string }) => [f.status, f.path]), [['added', 'src/main.c']]);
+  assert.deepEqual(
+    j.files.map((f: { status: string; path: string }) => [f.status, f.path]),
+    [['added', 'src/main.c']],
+  );
 });
 
 test('changeling with no command: the change, suggested messages and its risk on one screen', () => {
@@ -55,7 +58,10 @@ test('changeling with no command: the change, suggested messages and its risk on
   // Nothing staged: the last commit.
   let res = cli([], r.dir);
   assert.equal(res.code, 0, res.err);
-  assert.match(res.out, /^The last commit, [0-9a-f]{12} "fix: exit code" \(nothing is staged\)\n  2 files, \+2 -1: package-lock\.json, src\/main\.c\n/);
+  assert.match(
+    res.out,
+    /^The last commit, [0-9a-f]{12} "fix: exit code" \(nothing is staged\)\n  2 files, \+2 -1: package-lock\.json, src\/main\.c\n/,
+  );
   assert.match(res.out, /\nSuggested messages \(NNGen: the messages of the most similar changes in this history\)\n/);
   assert.match(res.out, /\nRisk: (LOW|MEDIUM|HIGH) \d+% \(the embedded default model; high from \d+%\)\n  (raises|lowers): /);
   assert.match(res.out, /changeling download JetBrains-Research\/cmg-codet5-with-history/);
@@ -82,17 +88,47 @@ test('mine: JSON lines to a file with a JSON summary, or to stdout; filters', ()
   const summary = JSON.parse(res.out);
   assert.equal(summary.commits, 3);
   assert.equal(summary.out, out);
-  const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((c) => c.message), ['third', 'fix: exit code', 'initial']);
+  const lines = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((c) => c.message),
+    ['third', 'fix: exit code', 'initial'],
+  );
   const keys = Object.keys(lines[1]).sort();
   assert.deepEqual(keys, ['author', 'authorDate', 'commitDate', 'files', 'message', 'parents', 'sha', 'truncated']);
-  assert.deepEqual(Object.keys(lines[1].files[0]).sort(), ['additions', 'binary', 'deletions', 'hunks', 'newMode', 'oldMode', 'oldPath', 'path', 'similarity', 'status', 'submodule']);
+  assert.deepEqual(Object.keys(lines[1].files[0]).sort(), [
+    'additions',
+    'binary',
+    'deletions',
+    'hunks',
+    'newMode',
+    'oldMode',
+    'oldPath',
+    'path',
+    'similarity',
+    'status',
+    'submodule',
+  ]);
   const piped = cli(['mine', '--repo', r.dir, '--max', '2', '--reverse', '--quiet']);
   assert.equal(piped.code, 0);
-  assert.deepEqual(piped.out.trim().split('\n').map((l) => JSON.parse(l).message), ['fix: exit code', 'third']);
+  assert.deepEqual(
+    piped.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).message),
+    ['fix: exit code', 'third'],
+  );
   assert.equal(piped.err, '');
   const since = cli(['mine', '--repo', r.dir, '--since', '2024-01-02T12:00:00Z', '--quiet']);
-  assert.deepEqual(since.out.trim().split('\n').map((l) => JSON.parse(l).message), ['third', 'fix: exit code']);
+  assert.deepEqual(
+    since.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).message),
+    ['third', 'fix: exit code'],
+  );
 });
 
 test('errors: clear messages and exit codes', () => {

@@ -4,7 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 
 test('doctor: onnxruntime-node loads, the CPU provider computes the probe correctly, auto finds it', () => {
-  const r = spawnSync(process.execPath, [resolve('dist/cli.mjs'), 'doctor', '--provider', 'cpu', '--size', '64', '--json'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [resolve('dist/cli.mjs'), 'doctor', '--provider', 'cpu', '--size', '64', '--json'], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   const info = JSON.parse(r.stdout);
   assert.equal(info.onnxruntime, '1.30.0');
@@ -25,7 +27,11 @@ test('execution provider: auto falls back to what works here and says why; cpu i
   const p = await resolveProvider('auto', (l) => lines.push(l));
   assert.ok(['cuda', 'dml', 'coreml', 'webgpu', 'cpu'].includes(p));
   assert.equal(lines.at(-1), `execution provider: ${p} (auto)`);
-  if (p === 'cpu') assert.ok(lines.some((l) => l.startsWith('execution provider cuda not used')), lines.join('\n'));
+  if (p === 'cpu')
+    assert.ok(
+      lines.some((l) => l.startsWith('execution provider cuda not used')),
+      lines.join('\n'),
+    );
   assert.equal(await resolveProvider('cpu'), 'cpu');
   await assert.rejects(resolveProvider('tpu'), /unknown execution provider "tpu"/);
 });

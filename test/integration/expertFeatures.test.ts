@@ -38,7 +38,22 @@ test('expert features of each commit, computed by hand for a small history', asy
   // Code files only: docs/x.md, side.txt and the vendored vendor/dep.c never count.
   assert.deepEqual(c1, { ns: 1, nd: 1, nf: 1, entropy: 0, la: 3, ld: 0, lt: 0, fix: 0, ndev: 0, age: 0, nuc: 0, exp: 0, rexp: 0, sexp: 0 });
   // Bob, day 2: a.c (+1 -1, 3 lines before, last changed a day ago by Ada), b.c new (+4).
-  assert.deepEqual(c2, { ns: 1, nd: 1, nf: 2, entropy: H([2 / 6, 4 / 6]), la: 5, ld: 1, lt: 1.5, fix: 1, ndev: 1, age: 0.5, nuc: 1, exp: 0, rexp: 0, sexp: 0 });
+  assert.deepEqual(c2, {
+    ns: 1,
+    nd: 1,
+    nf: 2,
+    entropy: H([2 / 6, 4 / 6]),
+    la: 5,
+    ld: 1,
+    lt: 1.5,
+    fix: 1,
+    ndev: 1,
+    age: 0.5,
+    nuc: 1,
+    exp: 0,
+    rexp: 0,
+    sexp: 0,
+  });
   // Bob, day 3: only side.txt: no code, no experience gained.
   assert.deepEqual([c3!.nf, c3!.la, c3!.exp], [0, 0, 1]);
   // Ada, day 4: a.c (+2; 3 lines before; changed day 2 by Bob); x.md and vendor/dep.c are not code.
@@ -53,27 +68,74 @@ test('expert features of each commit, computed by hand for a small history', asy
   assert.equal(f.nuc, 2);
   assert.equal(f.exp, 1);
   assert.equal(f.sexp, 1, 'Ada changed code in src once before');
-  assert.ok(Math.abs(f.rexp - 1 / (1 + (3 / 365))) < 1e-9, `rexp ${f.rexp}`);
+  assert.ok(Math.abs(f.rexp - 1 / (1 + 3 / 365)) < 1e-9, `rexp ${f.rexp}`);
   assert.ok(Math.abs(f.age - 2) < 1e-9, `age ${f.age}`);
   assert.equal(f.entropy, 0);
 });
 
 test('the fix classifier', () => {
-  for (const m of ['Fix NPE in parser', 'fixes #12', 'bugfix: off by one', 'crash when empty', 'Tests failed on Windows', 'Apply NullPointerFix', 'Merge pull request #3 from a/b\n\nFix crash on empty input', 'wrong (sic) result']) assert.ok(isFix(m), m);
-  for (const m of ['Add feature flag', 'prefix handling', 'Update docs', 'debugging output removed', 'Patch the leak', 'JIRA-123 handle empty input', '[CODEC-125] Apply the patch https://issues.example.org/performanceAndBugs.patch', "Merge branch 'fix/login' into main", 'Merge pull request #12 from someone/bugfix-crash', 'Update docs/fixes.md', 'Thanks to fix@example.com']) assert.equal(isFix(m), false, m);
+  for (const m of [
+    'Fix NPE in parser',
+    'fixes #12',
+    'bugfix: off by one',
+    'crash when empty',
+    'Tests failed on Windows',
+    'Apply NullPointerFix',
+    'Merge pull request #3 from a/b\n\nFix crash on empty input',
+    'wrong (sic) result',
+  ])
+    assert.ok(isFix(m), m);
+  for (const m of [
+    'Add feature flag',
+    'prefix handling',
+    'Update docs',
+    'debugging output removed',
+    'Patch the leak',
+    'JIRA-123 handle empty input',
+    '[CODEC-125] Apply the patch https://issues.example.org/performanceAndBugs.patch',
+    "Merge branch 'fix/login' into main",
+    'Merge pull request #12 from someone/bugfix-crash',
+    'Update docs/fixes.md',
+    'Thanks to fix@example.com',
+  ])
+    assert.equal(isFix(m), false, m);
 });
 
 test('changeling features: JSON lines per commit, a range, and the staged change', () => {
   const r = history();
-  const cli = (...a: string[]) => spawnSync(process.execPath, [resolve('dist/cli.mjs'), 'features', '--repo', r.dir, ...a], { encoding: 'utf8' });
+  const cli = (...a: string[]) =>
+    spawnSync(process.execPath, [resolve('dist/cli.mjs'), 'features', '--repo', r.dir, ...a], { encoding: 'utf8' });
   const all = cli('--json');
   assert.equal(all.status, 0, all.stderr);
-  const rows = all.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const rows = all.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(rows.length, 4);
-  assert.deepEqual(Object.keys(rows[0]), ['sha', 'ns', 'nd', 'nf', 'entropy', 'la', 'ld', 'lt', 'fix', 'ndev', 'age', 'nuc', 'exp', 'rexp', 'sexp']);
+  assert.deepEqual(Object.keys(rows[0]), [
+    'sha',
+    'ns',
+    'nd',
+    'nf',
+    'entropy',
+    'la',
+    'ld',
+    'lt',
+    'fix',
+    'ndev',
+    'age',
+    'nuc',
+    'exp',
+    'rexp',
+    'sexp',
+  ]);
   const last = cli('--json', '--range', 'HEAD~2..HEAD');
   assert.equal(last.stdout.trim().split('\n').length, 2, 'the side commit and the last one (the merge is not scored)');
-  assert.deepEqual(rows.map((x) => x.nf), [1, 2, 0, 1], 'code files only');
+  assert.deepEqual(
+    rows.map((x) => x.nf),
+    [1, 2, 0, 1],
+    'code files only',
+  );
   r.git('config', 'user.name', 'Ada');
   r.git('config', 'user.email', 'ada@example.com');
   r.write('src/b.c', 'p\n').write('src/c.c', 'new\n');

@@ -17,7 +17,12 @@ import { writeTinyT5 } from '../helpers/tinyModels.js';
 const CLI = resolve('dist/cli.mjs');
 const repos: TestRepo[] = [];
 after(() => repos.forEach((r) => r.cleanup()));
-const run = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } });
+const run = (cwd: string, ...args: string[]) =>
+  spawnSync(process.execPath, [CLI, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
+  });
 const oneLine = (stderr: string) => stderr.trim().split('\n').filter(Boolean);
 
 function repo(): TestRepo {
@@ -31,14 +36,22 @@ test('revisions and ranges are values, never options: a file named in them is ne
   const r = repo();
   const victim = join(tempDir(), 'victim.txt');
   writeFileSync(victim, 'keep me\n');
-  for (const args of [['mine', '--repo', r.dir, '--quiet', '--rev=--output=' + victim], ['risk', '--range', `HEAD~1..HEAD --output=${victim}`], ['features', `--range=--output=${victim}`], ['show', `--commit=--output=${victim}`]]) {
+  for (const args of [
+    ['mine', '--repo', r.dir, '--quiet', '--rev=--output=' + victim],
+    ['risk', '--range', `HEAD~1..HEAD --output=${victim}`],
+    ['features', `--range=--output=${victim}`],
+    ['show', `--commit=--output=${victim}`],
+  ]) {
     const p = run(r.dir, ...args);
     assert.notEqual(p.status, 0, args.join(' '));
     assert.equal(oneLine(p.stderr).length, 1, p.stderr);
     assert.match(p.stderr, /^changeling: not a revision/, args.join(' '));
     assert.equal(readFileSync(victim, 'utf8'), 'keep me\n', args.join(' '));
   }
-  assert.match(run(r.dir, 'show', '--commit', 'HEAD~2..HEAD').stderr, /one commit is needed here, not the range "HEAD~2\.\.HEAD" \(for a range use --range\)/);
+  assert.match(
+    run(r.dir, 'show', '--commit', 'HEAD~2..HEAD').stderr,
+    /one commit is needed here, not the range "HEAD~2\.\.HEAD" \(for a range use --range\)/,
+  );
   const since = run(r.dir, 'mine', '--since', 'garbage', '--out', join(tempDir(), 'x.jsonl'));
   assert.equal(since.status, 2);
   assert.match(since.stderr, /--since needs a date/);
@@ -52,7 +65,10 @@ test('revisions and ranges are values, never options: a file named in them is ne
   assert.match(run(r.dir, 'risk').stdout, /no user\.name here, so the staged change is scored as a first-time author's/);
   r.git('rm', '-q', '--cached', 'a.c');
   const docs = run(r.dir, 'risk', '--fail-on', 'never').stdout;
-  assert.match(docs, /note: it changes no code file \(only documentation, data, configuration or generated files\), so nothing in it counts towards risk\n/);
+  assert.match(
+    docs,
+    /note: it changes no code file \(only documentation, data, configuration or generated files\), so nothing in it counts towards risk\n/,
+  );
   assert.doesNotMatch(docs, /reasons \(effect/);
 });
 
@@ -66,7 +82,10 @@ test('names and messages with escape sequences, tabs and huge subjects are shown
   assert.equal(show.status, 0, show.stderr);
   assert.ok(!show.stdout.includes('\x1b') && !show.stdout.includes('\x07'), JSON.stringify(show.stdout.slice(0, 300)));
   assert.match(show.stdout, /evil\\x1b\[2J\\x1b\]0;pwned\\x07\\tname\.txt/);
-  assert.ok(show.stdout.split('\n').every((l) => l.length < 400), 'no line runs on');
+  assert.ok(
+    show.stdout.split('\n').every((l) => l.length < 400),
+    'no line runs on',
+  );
   const json = JSON.parse(run(r.dir, 'show', '--commit', 'HEAD', '--json').stdout);
   assert.ok(JSON.stringify(json).includes('pwned'));
   const sug = run(r.dir, 'suggest', '--commit', 'HEAD');
@@ -79,7 +98,10 @@ test('names and messages with escape sequences, tabs and huge subjects are shown
 test('a closed pipe ends the output quietly', () => {
   const r = repo();
   for (let i = 0; i < 300; i++) r.write(`f${i % 7}.txt`, `${i}\n`).commit(`Commit number ${i}`);
-  const out = execSync(`node ${JSON.stringify(CLI)} mine --repo ${JSON.stringify(r.dir)} --quiet 2>&1 | head -c 100; echo " status=\${PIPESTATUS[0]}"`, { shell: '/bin/bash', encoding: 'utf8' });
+  const out = execSync(
+    `node ${JSON.stringify(CLI)} mine --repo ${JSON.stringify(r.dir)} --quiet 2>&1 | head -c 100; echo " status=\${PIPESTATUS[0]}"`,
+    { shell: '/bin/bash', encoding: 'utf8' },
+  );
   assert.match(out, / status=0\s*$/);
   assert.ok(!/EPIPE|Error/.test(out), out);
 });
@@ -141,10 +163,16 @@ test('models that do not fit together are refused with the reason: sizes, weight
     tensors[`base_model.model.encoder.block.0.layer.0.SelfAttention.${m}.lora_B.weight`] = { shape: [32, 4], data: new Float32Array(128) };
   }
   writeFileSync(join(lora, 'adapter_model.safetensors'), encodeSafetensors(tensors, { format: 'pt' }));
-  writeFileSync(join(lora, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 4, lora_alpha: 8, target_modules: ['q', 'v'], task_type: 'SEQ_2_SEQ_LM' }));
+  writeFileSync(
+    join(lora, 'adapter_config.json'),
+    JSON.stringify({ peft_type: 'LORA', r: 4, lora_alpha: 8, target_modules: ['q', 'v'], task_type: 'SEQ_2_SEQ_LM' }),
+  );
   p = run(r.dir, 'suggest', '--model', t5, '--adapter', lora);
   assert.match(p.stderr, /has LoRA shapes A \[4, 32\], B \[32, 4\] but this model and the adapter's rank 4 need A \[4, 64\], B \[64, 4\]/);
-  writeFileSync(join(lora, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 8, lora_alpha: 8, target_modules: ['q', 'v'], task_type: 'SEQ_2_SEQ_LM' }));
+  writeFileSync(
+    join(lora, 'adapter_config.json'),
+    JSON.stringify({ peft_type: 'LORA', r: 8, lora_alpha: 8, target_modules: ['q', 'v'], task_type: 'SEQ_2_SEQ_LM' }),
+  );
   p = run(r.dir, 'suggest', '--model', t5, '--adapter', lora);
   assert.match(p.stderr, /rank 8 need/);
   // An ONNX Runtime failure never reaches the user raw.

@@ -9,9 +9,16 @@ import { TestRepo } from '../helpers/gitRepo.js';
 const repos: TestRepo[] = [];
 after(() => repos.forEach((r) => r.cleanup()));
 
-const authors = [{ name: 'Ada', email: 'ada@x.org' }, { name: 'Bob', email: 'bob@x.org' }];
+const authors = [
+  { name: 'Ada', email: 'ada@x.org' },
+  { name: 'Bob', email: 'bob@x.org' },
+];
 function grow(r: TestRepo, n: number, tag: string): void {
-  for (let i = 0; i < n; i++) r.write(`src/${tag}${i % 3}.c`, `int ${tag}${i} = ${i};\n`.repeat(i + 1)).commitAs(`${i % 4 ? 'change' : 'Fix bug'} ${tag}${i}`, authors[i % 2]!);
+  for (let i = 0; i < n; i++)
+    r.write(`src/${tag}${i % 3}.c`, `int ${tag}${i} = ${i};\n`.repeat(i + 1)).commitAs(
+      `${i % 4 ? 'change' : 'Fix bug'} ${tag}${i}`,
+      authors[i % 2]!,
+    );
 }
 
 test('the feature history cache: the same HEAD reads it, new commits are walked alone, a rewritten history is walked again, a corrupt cache is rebuilt', async () => {

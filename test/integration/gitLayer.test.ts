@@ -27,7 +27,11 @@ async function collect(path: string, o = {}): Promise<CommitRecord[]> {
 
 /** git's own per-file counts, to hold our parser to. */
 function numstat(r: TestRepo, ...args: string[]): Array<[string, string, string]> {
-  return r.git('-c', 'core.quotePath=false', ...args, '--numstat', '--format=').split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string, string]);
+  return r
+    .git('-c', 'core.quotePath=false', ...args, '--numstat', '--format=')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\t') as [string, string, string]);
 }
 
 test('staged diff: modify, add, delete, rename, binary, unicode path, CRLF, mode change', async () => {
@@ -36,13 +40,23 @@ test('staged diff: modify, add, delete, rename, binary, unicode path, CRLF, mode
   r.write('run.sh', '#!/bin/sh\necho hi\n').write('win.txt', 'one\r\ntwo\r\n');
   r.commit('base');
   r.write('src/app.js', 'a\nB\nc\nd\n').remove('gone.txt').remove('old-name.txt').write('new-name.txt', 'same text\n'.repeat(20));
-  r.write('img.bin', Buffer.from([0, 1, 2, 3, 255, 0, 7])).write('docs/naïve café.md', 'ünïcode\n').write('win.txt', 'one\r\nTWO\r\n');
+  r.write('img.bin', Buffer.from([0, 1, 2, 3, 255, 0, 7]))
+    .write('docs/naïve café.md', 'ünïcode\n')
+    .write('win.txt', 'one\r\nTWO\r\n');
   r.git('add', '-A');
   r.git('update-index', '--chmod=+x', 'run.sh');
   const { files, truncated } = await stagedDiff(await openRepository(r.dir));
   assert.equal(truncated, false);
   const byPath = new Map(files.map((f) => [f.path, f]));
-  assert.deepEqual([...byPath.keys()].sort(), ['docs/naïve café.md', 'gone.txt', 'img.bin', 'new-name.txt', 'run.sh', 'src/app.js', 'win.txt']);
+  assert.deepEqual([...byPath.keys()].sort(), [
+    'docs/naïve café.md',
+    'gone.txt',
+    'img.bin',
+    'new-name.txt',
+    'run.sh',
+    'src/app.js',
+    'win.txt',
+  ]);
   assert.equal(byPath.get('new-name.txt')!.status, 'renamed');
   assert.equal(byPath.get('new-name.txt')!.oldPath, 'old-name.txt');
   assert.equal(byPath.get('gone.txt')!.status, 'deleted');
@@ -70,13 +84,22 @@ test('history: merges (first-parent diff), renames, empty commits, multi-line me
   r.commit('rename a to b');
   r.commit('nothing at all', '--allow-empty');
   const commits = await collect(r.dir);
-  assert.deepEqual(commits.map((c) => c.message.split('\n')[0]), ['nothing at all', 'rename a to b', 'Merge branch topic', 'main: extend a', 'topic: more', 'topic: add file', 'first']);
+  assert.deepEqual(
+    commits.map((c) => c.message.split('\n')[0]),
+    ['nothing at all', 'rename a to b', 'Merge branch topic', 'main: extend a', 'topic: more', 'topic: add file', 'first'],
+  );
   const [empty, rename, merge, body] = commits;
   assert.deepEqual(empty!.files, []);
-  assert.deepEqual(rename!.files.map((f) => [f.status, f.oldPath, f.path, f.similarity]), [['renamed', 'a.txt', 'b.txt', 100]]);
+  assert.deepEqual(
+    rename!.files.map((f) => [f.status, f.oldPath, f.path, f.similarity]),
+    [['renamed', 'a.txt', 'b.txt', 100]],
+  );
   assert.equal(merge!.merge, true);
   assert.equal(merge!.parents.length, 2);
-  assert.deepEqual(merge!.files.map((f) => [f.path, f.additions]), [['topic.txt', 2]]);
+  assert.deepEqual(
+    merge!.files.map((f) => [f.path, f.additions]),
+    [['topic.txt', 2]],
+  );
   assert.equal(body!.message, 'main: extend a\n\nA body line.\n\nSigned-off-by: Ada <ada@example.com>');
   assert.equal(body!.author.email, 'ada@example.com');
   assert.match(body!.authorDate, /^2024-01-\d\dT00:00:00Z$|^2024-01-\d\dT00:00:00\+00:00$/);
@@ -87,9 +110,15 @@ test('history: merges (first-parent diff), renames, empty commits, multi-line me
   }
   const first = await collect(r.dir, { reverse: true, max: 2, noMerges: true });
   // As in git, --max picks the newest N and --reverse then orders them oldest first.
-  assert.deepEqual(first.map((c) => c.message), ['rename a to b', 'nothing at all']);
+  assert.deepEqual(
+    first.map((c) => c.message),
+    ['rename a to b', 'nothing at all'],
+  );
   const root = await commitDiff(await openRepository(r.dir), commits.at(-1)!.sha);
-  assert.deepEqual(root.files.map((f) => [f.status, f.path]), [['added', 'a.txt']]);
+  assert.deepEqual(
+    root.files.map((f) => [f.status, f.path]),
+    [['added', 'a.txt']],
+  );
 });
 
 test('one-commit repository: show falls back to the last commit; a detached HEAD works', async () => {
@@ -100,7 +129,10 @@ test('one-commit repository: show falls back to the last commit; a detached HEAD
   assert.equal(view.source, 'commit');
   assert.equal(view.commit!.reason, 'nothing-staged');
   assert.equal(view.commit!.sha, sha);
-  assert.deepEqual(view.filter.dropped.map((d) => [d.path, d.reason]), [['package-lock.json', 'lock']]);
+  assert.deepEqual(
+    view.filter.dropped.map((d) => [d.path, d.reason]),
+    [['package-lock.json', 'lock']],
+  );
   r.git('checkout', '-q', '--detach', 'HEAD');
   r.write('README.md', '# hello\n');
   r.git('add', 'README.md');
@@ -108,7 +140,10 @@ test('one-commit repository: show falls back to the last commit; a detached HEAD
   assert.equal(repoInfo.branch, null);
   view = await currentChange(repoInfo);
   assert.equal(view.source, 'staged');
-  assert.deepEqual(view.files.map((f) => [f.path, f.additions, f.deletions]), [['README.md', 1, 1]]);
+  assert.deepEqual(
+    view.files.map((f) => [f.path, f.additions, f.deletions]),
+    [['README.md', 1, 1]],
+  );
 });
 
 test('empty repository: clear errors; a staged first change still works', async () => {
@@ -120,7 +155,10 @@ test('empty repository: clear errors; a staged first change still works', async 
   r.write('first.txt', 'x\n');
   r.git('add', '-A');
   const view = await currentChange(await openRepository(r.dir));
-  assert.deepEqual(view.files.map((f) => [f.status, f.path]), [['added', 'first.txt']]);
+  assert.deepEqual(
+    view.files.map((f) => [f.status, f.path]),
+    [['added', 'first.txt']],
+  );
 });
 
 test('not a repository, a missing folder, an unknown revision', async () => {
@@ -140,7 +178,13 @@ test('shallow clone: works, says it is shallow, flags the boundary commit', asyn
   const info = await openRepository(dest);
   assert.equal(info.shallow, true);
   const commits = await collect(dest);
-  assert.deepEqual(commits.map((c) => [c.message, c.shallowBoundary ?? false]), [['c3', false], ['c2', true]]);
+  assert.deepEqual(
+    commits.map((c) => [c.message, c.shallowBoundary ?? false]),
+    [
+      ['c3', false],
+      ['c2', true],
+    ],
+  );
   assert.deepEqual(commits[1]!.parents, []);
 });
 
@@ -178,7 +222,9 @@ test('non-UTF-8 content and a submodule in real commits', async () => {
 test('a huge commit is capped and flagged; counts stay exact', async () => {
   const r = repo();
   r.write('small.txt', 'x\n').commit('small');
-  r.write('huge.txt', Array.from({ length: 60000 }, (_, i) => `line ${i}`).join('\n') + '\n').write('small.txt', 'y\n').commit('huge');
+  r.write('huge.txt', Array.from({ length: 60000 }, (_, i) => `line ${i}`).join('\n') + '\n')
+    .write('small.txt', 'y\n')
+    .commit('huge');
   const [huge] = await collect(r.dir, { maxDiffBytes: 64 * 1024 });
   assert.equal(huge!.truncated, true);
   const big = huge!.files.find((f) => f.path === 'huge.txt')!;
@@ -196,14 +242,21 @@ test('mining to a file is atomic: cancelling leaves the previous file and no tem
   writeFileSync(out, 'previous\n');
   const ac = new AbortController();
   await assert.rejects(
-    mineToFile(await openRepository(r.dir), out, { signal: ac.signal, progressEveryMs: 0, onProgress: (p) => p.commits >= 5 && ac.abort() }),
+    mineToFile(await openRepository(r.dir), out, {
+      signal: ac.signal,
+      progressEveryMs: 0,
+      onProgress: (p) => p.commits >= 5 && ac.abort(),
+    }),
     (e: ChangelingError) => e.code === 'cancelled',
   );
   assert.equal(readFileSync(out, 'utf8'), 'previous\n');
   assert.deepEqual(readdirSync(dir), ['history.jsonl']);
   const s = await mineToFile(await openRepository(r.dir), out);
   assert.equal(s.commits, 30);
-  const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as CommitRecord);
+  const lines = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as CommitRecord);
   assert.equal(lines.length, 30);
   assert.equal(lines[0]!.message, 'c29');
   assert.ok(existsSync(out));

@@ -11,7 +11,12 @@ import { tempDir } from '../helpers/gitRepo.js';
 
 const COMMIT = 'a'.repeat(40);
 const ID = 'tiny/t5';
-const SPEC: HubModelSpec = { id: ID, weights: ['model.safetensors', 'pytorch_model.bin'], files: ['config.json'], optional: ['vocab.json', 'merges.txt', 'tokenizer.json'] };
+const SPEC: HubModelSpec = {
+  id: ID,
+  weights: ['model.safetensors', 'pytorch_model.bin'],
+  files: ['config.json'],
+  optional: ['vocab.json', 'merges.txt', 'tokenizer.json'],
+};
 const servers: HubServer[] = [];
 after(async () => {
   for (const s of servers) await s.stop();
@@ -41,7 +46,10 @@ test('download: resolves the commit, verifies, caches; the model loads; the seco
   const before = s.requests.length;
   const again = await downloadModel(SPEC, { endpoint: s.endpoint, cacheDir, onEvent: (e) => events.push(e) });
   assert.equal(again.dir, r.dir);
-  assert.deepEqual(s.requests.slice(before).map((q) => q.url), [`/api/models/${ID}/revision/main`]);
+  assert.deepEqual(
+    s.requests.slice(before).map((q) => q.url),
+    [`/api/models/${ID}/revision/main`],
+  );
   assert.deepEqual(events.at(-1), { kind: 'done', dir: r.dir, commit: COMMIT, cached: true });
 });
 
@@ -51,7 +59,10 @@ test('a connection dropped mid-file is resumed with an HTTP Range request', asyn
   const events: DownloadEvent[] = [];
   const r = await downloadModel(SPEC, { endpoint: s.endpoint, cacheDir: tempDir(), onEvent: (e) => events.push(e) });
   assert.ok(events.some((e) => e.kind === 'retry' && e.file === 'model.safetensors'));
-  assert.ok(s.requests.some((q) => q.url.endsWith('/model.safetensors') && q.range === 'bytes=300000-'), 'resumed where it stopped');
+  assert.ok(
+    s.requests.some((q) => q.url.endsWith('/model.safetensors') && q.range === 'bytes=300000-'),
+    'resumed where it stopped',
+  );
   assert.deepEqual(readFileSync(join(r.dir, 'model.safetensors')), readFileSync(join(GOLDENS, 't5-tiny', 'model.safetensors')));
 });
 
@@ -59,7 +70,9 @@ test('a wrong checksum fails clearly and leaves no model behind', async () => {
   const s = await hub();
   s.wrongHash.add('model.safetensors');
   const cacheDir = tempDir();
-  await assert.rejects(downloadModel(SPEC, { endpoint: s.endpoint, cacheDir }), (e: ChangelingError) => /checksum mismatch for tiny\/t5\/model\.safetensors/.test(e.message));
+  await assert.rejects(downloadModel(SPEC, { endpoint: s.endpoint, cacheDir }), (e: ChangelingError) =>
+    /checksum mismatch for tiny\/t5\/model\.safetensors/.test(e.message),
+  );
   assert.equal(await cachedModel(cacheDir, ID), null);
   assert.equal(existsSync(join(cacheDir, 'models--tiny--t5', 'snapshots')), false);
   assert.equal(existsSync(join(cacheDir, 'models--tiny--t5', 'incomplete', COMMIT, 'model.safetensors')), false);
@@ -67,13 +80,25 @@ test('a wrong checksum fails clearly and leaves no model behind', async () => {
 
 test('404s and an unreachable endpoint give specific errors', async () => {
   const s = await hub();
-  await assert.rejects(downloadModel({ ...SPEC, id: 'no/such' }, { endpoint: s.endpoint, cacheDir: tempDir() }), (e: ChangelingError) => e.code === 'not-found' && /no\/such/.test(e.message));
-  await assert.rejects(downloadModel({ ...SPEC, revision: 'v9' }, { endpoint: s.endpoint, cacheDir: tempDir() }), (e: ChangelingError) => e.code === 'not-found');
-  await assert.rejects(downloadModel({ ...SPEC, files: ['config.json', 'missing.txt'] }, { endpoint: s.endpoint, cacheDir: tempDir() }), /lacks missing\.txt/);
+  await assert.rejects(
+    downloadModel({ ...SPEC, id: 'no/such' }, { endpoint: s.endpoint, cacheDir: tempDir() }),
+    (e: ChangelingError) => e.code === 'not-found' && /no\/such/.test(e.message),
+  );
+  await assert.rejects(
+    downloadModel({ ...SPEC, revision: 'v9' }, { endpoint: s.endpoint, cacheDir: tempDir() }),
+    (e: ChangelingError) => e.code === 'not-found',
+  );
+  await assert.rejects(
+    downloadModel({ ...SPEC, files: ['config.json', 'missing.txt'] }, { endpoint: s.endpoint, cacheDir: tempDir() }),
+    /lacks missing\.txt/,
+  );
   const dead = await new HubServer().start();
   const endpoint = dead.endpoint;
   await dead.stop();
-  await assert.rejects(downloadModel(SPEC, { endpoint, cacheDir: tempDir(), retries: 0 }), /cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): offline\?/);
+  await assert.rejects(
+    downloadModel(SPEC, { endpoint, cacheDir: tempDir(), retries: 0 }),
+    /cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): offline\?/,
+  );
 });
 
 test('a slow download can be cancelled, and a later call resumes the partial file', async () => {
@@ -82,13 +107,21 @@ test('a slow download can be cancelled, and a later call resumes the partial fil
   const cacheDir = tempDir();
   const ac = new AbortController();
   await assert.rejects(
-    downloadModel(SPEC, { endpoint: s.endpoint, cacheDir, signal: ac.signal, onEvent: (e) => e.kind === 'progress' && e.file === 'model.safetensors' && e.received > 100_000 && ac.abort() }),
+    downloadModel(SPEC, {
+      endpoint: s.endpoint,
+      cacheDir,
+      signal: ac.signal,
+      onEvent: (e) => e.kind === 'progress' && e.file === 'model.safetensors' && e.received > 100_000 && ac.abort(),
+    }),
     (e: ChangelingError) => e.code === 'cancelled',
   );
   assert.equal(await cachedModel(cacheDir, ID), null, 'no partial model is used');
   s.slowMs = 0;
   const r = await downloadModel(SPEC, { endpoint: s.endpoint, cacheDir });
-  assert.ok(s.requests.some((q) => q.url.endsWith('/model.safetensors') && q.range !== undefined), 'resumed with Range');
+  assert.ok(
+    s.requests.some((q) => q.url.endsWith('/model.safetensors') && q.range !== undefined),
+    'resumed with Range',
+  );
   assert.deepEqual(readFileSync(join(r.dir, 'model.safetensors')), readFileSync(join(GOLDENS, 't5-tiny', 'model.safetensors')));
 });
 
@@ -97,7 +130,9 @@ test('changeling download fetches into the cache and prints the folder', async (
   const s = await hub();
   const cache = tempDir();
   const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const p = spawn(process.execPath, ['dist/cli.mjs', 'download', ID, '--endpoint', s.endpoint, '--cache', cache], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['dist/cli.mjs', 'download', ID, '--endpoint', s.endpoint, '--cache', cache], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -116,7 +151,10 @@ test('a full disk stops the download with a clear error and no model', async () 
   const work = join(cacheDir, 'models--tiny--t5', 'incomplete', COMMIT);
   mkdirSync(work, { recursive: true });
   symlinkSync('/dev/full', join(work, 'model.safetensors'));
-  await assert.rejects(downloadModel(SPEC, { endpoint: s.endpoint, cacheDir, retries: 0 }), (e: ChangelingError) => e.code === 'disk-full' && /disk full while writing .*model\.safetensors/.test(e.message));
+  await assert.rejects(
+    downloadModel(SPEC, { endpoint: s.endpoint, cacheDir, retries: 0 }),
+    (e: ChangelingError) => e.code === 'disk-full' && /disk full while writing .*model\.safetensors/.test(e.message),
+  );
   assert.equal(await cachedModel(cacheDir, ID), null);
 });
 
@@ -133,15 +171,23 @@ test('download of a catalogued model writes its profile into the snapshot; the c
   assert.deepEqual(p?.generation, { numBeams: 10, maxNewTokens: 15, noRepeatNgramSize: 3, minNewTokens: 0, lengthPenalty: 1 });
   const list = messageModels();
   assert.equal(list[0]!.id, DEFAULT_MESSAGE_MODEL);
-  assert.equal(list.slice(0, 4).every((m) => m.trainedFor === 'cmg' && m.id.startsWith('JetBrains-Research/cmg-')), true);
-  assert.ok(list.slice(4).length >= 3 && list.slice(4).every((m) => m.trainedFor === null && /needs fine-tuning first/.test(describeKnownModel(m))));
+  assert.equal(
+    list.slice(0, 4).every((m) => m.trainedFor === 'cmg' && m.id.startsWith('JetBrains-Research/cmg-')),
+    true,
+  );
+  assert.ok(
+    list.slice(4).length >= 3 && list.slice(4).every((m) => m.trainedFor === null && /needs fine-tuning first/.test(describeKnownModel(m))),
+  );
 });
 
 test('download refuses a hub answer whose commit id or file names would escape the cache, and checks free disk space first', async () => {
   const s = await hub();
   const cacheDir = tempDir();
   s.repos.set('evil/sha', { commit: '../../../../victim', files: s.repos.get(ID)!.files });
-  await assert.rejects(downloadModel({ ...SPEC, id: 'evil/sha', revision: 'main' }, { endpoint: s.endpoint, cacheDir }), /invalid commit id/);
+  await assert.rejects(
+    downloadModel({ ...SPEC, id: 'evil/sha', revision: 'main' }, { endpoint: s.endpoint, cacheDir }),
+    /invalid commit id/,
+  );
   const files = new Map(s.repos.get(ID)!.files);
   files.set('../outside.json', Buffer.from('{}'));
   s.repos.set('evil/name', { commit: 'b'.repeat(40), files });
@@ -149,7 +195,10 @@ test('download refuses a hub answer whose commit id or file names would escape t
   assert.deepEqual(readdirSync(cacheDir), [], 'nothing written');
   process.env.CHANGELING_FREE_BYTES = String(1 << 20);
   try {
-    await assert.rejects(downloadModel(SPEC, { endpoint: s.endpoint, cacheDir }), (e: unknown) => e instanceof ChangelingError && e.code === 'disk-full' && /MiB free/.test(e.message));
+    await assert.rejects(
+      downloadModel(SPEC, { endpoint: s.endpoint, cacheDir }),
+      (e: unknown) => e instanceof ChangelingError && e.code === 'disk-full' && /MiB free/.test(e.message),
+    );
   } finally {
     delete process.env.CHANGELING_FREE_BYTES;
   }
@@ -164,40 +213,66 @@ test('a hub that never answers, a stalled transfer and a broken answer end in cl
   const fast = { endpoint: s.endpoint, cacheDir, connectTimeoutMs: 300, idleTimeoutMs: 300, retries: 1 };
   s.hangApi = true;
   const t0 = Date.now();
-  await assert.rejects(downloadModel(SPEC, fast), (e: unknown) => e instanceof ChangelingError && /did not answer within 0\.3 s \(tried \d times\)/.test(e.message));
+  await assert.rejects(
+    downloadModel(SPEC, fast),
+    (e: unknown) => e instanceof ChangelingError && /did not answer within 0\.3 s \(tried \d times\)/.test(e.message),
+  );
   assert.ok(Date.now() - t0 < 5000, 'gave up in time');
   s.hangApi = false;
   // A file that stops arriving (connection open, nothing sent): retried, then a clear error; the next call resumes.
   s.stallAfter.set('model.safetensors', 2000);
   const events: DownloadEvent[] = [];
   const r = await downloadModel(SPEC, { ...fast, onEvent: (e) => events.push(e) });
-  assert.ok(events.some((e) => e.kind === 'retry' && e.file === 'model.safetensors' && /stalled/.test(e.reason)), JSON.stringify(events.filter((e) => e.kind === 'retry')));
+  assert.ok(
+    events.some((e) => e.kind === 'retry' && e.file === 'model.safetensors' && /stalled/.test(e.reason)),
+    JSON.stringify(events.filter((e) => e.kind === 'retry')),
+  );
   assert.ok(existsSync(join(r.dir, '.complete')));
   // Truncated JSON from the hub: one line that says so.
   s.apiBody = '{"sha": "aaaa';
   await assert.rejects(downloadModel({ ...SPEC, id: 'tiny/t5' }, { ...fast, cacheDir: tempDir() }), /not valid JSON/);
 });
 
-test('fuzz: any answer from the hub\'s models API gives a snapshot inside the cache or a clear error, and nothing outside the cache is written', async () => {
+test("fuzz: any answer from the hub's models API gives a snapshot inside the cache or a clear error, and nothing outside the cache is written", async () => {
   const fc = (await import('fast-check')).default;
   const s = await hub();
   const root = tempDir();
   const cacheDir = join(root, 'cache');
   const hex40 = fc.stringMatching(/^[0-9a-f]{40}$/);
-  const name = fc.oneof(fc.constantFrom('config.json', 'model.safetensors', '../x', '/etc/passwd', 'a/../../b', 'ok/file.json', '', '.', 'a\\b'), fc.string({ maxLength: 20 }));
+  const name = fc.oneof(
+    fc.constantFrom('config.json', 'model.safetensors', '../x', '/etc/passwd', 'a/../../b', 'ok/file.json', '', '.', 'a\\b'),
+    fc.string({ maxLength: 20 }),
+  );
   const answer = fc.oneof(
     fc.jsonValue({ maxDepth: 3 }).map((j) => JSON.stringify(j)),
-    fc.record({ sha: fc.oneof(hex40, fc.string({ maxLength: 45 }), fc.integer()), siblings: fc.array(fc.record({ rfilename: name, size: fc.oneof(fc.nat(), fc.integer(), fc.string()) }, { requiredKeys: ['rfilename'] }), { maxLength: 6 }) }, { requiredKeys: [] }).map((j) => JSON.stringify(j)),
+    fc
+      .record(
+        {
+          sha: fc.oneof(hex40, fc.string({ maxLength: 45 }), fc.integer()),
+          siblings: fc.array(
+            fc.record({ rfilename: name, size: fc.oneof(fc.nat(), fc.integer(), fc.string()) }, { requiredKeys: ['rfilename'] }),
+            { maxLength: 6 },
+          ),
+        },
+        { requiredKeys: [] },
+      )
+      .map((j) => JSON.stringify(j)),
     fc.string({ maxLength: 60 }),
   );
-  await fc.assert(fc.asyncProperty(answer, async (body) => {
-    s.apiBody = body;
-    try {
-      const r = await downloadModel(SPEC, { endpoint: s.endpoint, cacheDir, retries: 0, connectTimeoutMs: 2000, idleTimeoutMs: 2000 });
-      assert.ok(r.dir.startsWith(cacheDir + '/'), r.dir);
-    } catch (err) {
-      assert.ok(err instanceof ChangelingError, String((err as Error)?.stack ?? err));
-    }
-    assert.deepEqual(readdirSync(root), existsSync(cacheDir) ? ['cache'] : [], 'nothing beside the cache');
-  }), { numRuns: 120, ...(process.env.CHANGELING_FUZZ_SEED === 'random' ? {} : { seed: Number(process.env.CHANGELING_FUZZ_SEED ?? 20261202) }) });
+  await fc.assert(
+    fc.asyncProperty(answer, async (body) => {
+      s.apiBody = body;
+      try {
+        const r = await downloadModel(SPEC, { endpoint: s.endpoint, cacheDir, retries: 0, connectTimeoutMs: 2000, idleTimeoutMs: 2000 });
+        assert.ok(r.dir.startsWith(cacheDir + '/'), r.dir);
+      } catch (err) {
+        assert.ok(err instanceof ChangelingError, String((err as Error)?.stack ?? err));
+      }
+      assert.deepEqual(readdirSync(root), existsSync(cacheDir) ? ['cache'] : [], 'nothing beside the cache');
+    }),
+    {
+      numRuns: 120,
+      ...(process.env.CHANGELING_FUZZ_SEED === 'random' ? {} : { seed: Number(process.env.CHANGELING_FUZZ_SEED ?? 20261202) }),
+    },
+  );
 });

@@ -15,7 +15,12 @@ import '../helpers/goldens.js';
 const CLI = resolve('dist/cli.mjs');
 const repos: TestRepo[] = [];
 after(() => repos.forEach((r) => r.cleanup()));
-const run = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } });
+const run = (cwd: string, ...args: string[]) =>
+  spawnSync(process.execPath, [CLI, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
+  });
 
 /** A history of distinct kinds of change, each kind with its own files, words and message. */
 function history(): TestRepo {
@@ -23,8 +28,16 @@ function history(): TestRepo {
   repos.push(r);
   const kinds = [
     { file: 'src/parser.js', line: (i: number) => `const token${i} = lexer.next(json, depth);`, msg: 'Add JSON token to the parser' },
-    { file: 'src/render.js', line: (i: number) => `canvas.drawRect(x${i}, y${i}, width, height);`, msg: 'Fix rectangle drawing in the renderer' },
-    { file: 'docs/guide.md', line: (i: number) => `See the section on configuration option ${i} for details.`, msg: 'Document configuration options' },
+    {
+      file: 'src/render.js',
+      line: (i: number) => `canvas.drawRect(x${i}, y${i}, width, height);`,
+      msg: 'Fix rectangle drawing in the renderer',
+    },
+    {
+      file: 'docs/guide.md',
+      line: (i: number) => `See the section on configuration option ${i} for details.`,
+      msg: 'Document configuration options',
+    },
   ];
   for (let i = 0; i < 15; i++) {
     const k = kinds[i % 3]!;
@@ -40,46 +53,56 @@ const readOr = (r: TestRepo, f: string) => {
   }
 };
 
-test('changeling suggest with no model: NNGen finds the most similar change in the history and the style is applied', { timeout: 60_000 }, async () => {
-  const r = history();
-  r.write('src/render.js', readOr(r, 'src/render.js') + 'canvas.drawRect(x99, y99, width, height);\n');
-  r.git('add', '-A');
-  const p = run(r.dir, 'suggest', '--json', '-n', '3');
-  assert.equal(p.status, 0, p.stderr);
-  const s = JSON.parse(p.stdout);
-  assert.equal(s.target, 'staged');
-  assert.equal(s.indexed, 15);
-  assert.equal(s.candidates[0].source, 'nngen');
-  assert.match(s.candidates[0].message, /^Fix rectangle drawing in the renderer \(\d+\)$/);
-  assert.ok(s.candidates.length <= 3 && new Set(s.candidates.map((c: { message: string }) => c.message)).size === s.candidates.length, 'distinct');
-  const human = run(r.dir, 'suggest', '-n', '2');
-  assert.match(human.stdout, /^Suggestions for the staged change \(1 files; NNGen over 15 earlier commits\):\n {2}1\. Fix rectangle drawing/);
-  assert.match(human.stdout, /nngen: like [0-9a-f]{10} \(cosine 0\.\d\d, diff BLEU/);
-  assert.match(human.stdout, /style \(from 15 subjects\): Conventional Commits 0%, capitalised 100%, imperative 100%/);
+test(
+  'changeling suggest with no model: NNGen finds the most similar change in the history and the style is applied',
+  { timeout: 60_000 },
+  async () => {
+    const r = history();
+    r.write('src/render.js', readOr(r, 'src/render.js') + 'canvas.drawRect(x99, y99, width, height);\n');
+    r.git('add', '-A');
+    const p = run(r.dir, 'suggest', '--json', '-n', '3');
+    assert.equal(p.status, 0, p.stderr);
+    const s = JSON.parse(p.stdout);
+    assert.equal(s.target, 'staged');
+    assert.equal(s.indexed, 15);
+    assert.equal(s.candidates[0].source, 'nngen');
+    assert.match(s.candidates[0].message, /^Fix rectangle drawing in the renderer \(\d+\)$/);
+    assert.ok(
+      s.candidates.length <= 3 && new Set(s.candidates.map((c: { message: string }) => c.message)).size === s.candidates.length,
+      'distinct',
+    );
+    const human = run(r.dir, 'suggest', '-n', '2');
+    assert.match(
+      human.stdout,
+      /^Suggestions for the staged change \(1 files; NNGen over 15 earlier commits\):\n {2}1\. Fix rectangle drawing/,
+    );
+    assert.match(human.stdout, /nngen: like [0-9a-f]{10} \(cosine 0\.\d\d, diff BLEU/);
+    assert.match(human.stdout, /style \(from 15 subjects\): Conventional Commits 0%, capitalised 100%, imperative 100%/);
 
-  // A commit is described from the history before it, never by its own message.
-  const head = r.git('rev-parse', 'HEAD').trim();
-  const c = JSON.parse(run(r.dir, 'suggest', '--commit', 'HEAD', '--json').stdout);
-  assert.ok(c.candidates.every((x: { detail: string }) => !x.detail.includes(head.slice(0, 10))));
-  assert.equal(c.indexed, 14);
-  assert.match(c.candidates[0].message, /^Document configuration options/);
+    // A commit is described from the history before it, never by its own message.
+    const head = r.git('rev-parse', 'HEAD').trim();
+    const c = JSON.parse(run(r.dir, 'suggest', '--commit', 'HEAD', '--json').stdout);
+    assert.ok(c.candidates.every((x: { detail: string }) => !x.detail.includes(head.slice(0, 10))));
+    assert.equal(c.indexed, 14);
+    assert.match(c.candidates[0].message, /^Document configuration options/);
 
-  // Nothing staged: a clear error; a one-commit repository: no neighbours yet, still a clean answer.
-  r.git('reset', '-q');
-  const empty = run(r.dir, 'suggest');
-  assert.equal(empty.status, 2);
-  assert.match(empty.stderr, /nothing is staged/);
-  const one = TestRepo.init();
-  repos.push(one);
-  one.write('a.txt', 'a\n').commit('Initial commit');
-  one.write('b.txt', 'b\n');
-  one.git('add', '-A');
-  const lone = run(one.dir, 'suggest', '--json');
-  assert.equal(lone.status, 0, lone.stderr);
-  assert.equal(JSON.parse(lone.stdout).indexed, 1);
-});
+    // Nothing staged: a clear error; a one-commit repository: no neighbours yet, still a clean answer.
+    r.git('reset', '-q');
+    const empty = run(r.dir, 'suggest');
+    assert.equal(empty.status, 2);
+    assert.match(empty.stderr, /nothing is staged/);
+    const one = TestRepo.init();
+    repos.push(one);
+    one.write('a.txt', 'a\n').commit('Initial commit');
+    one.write('b.txt', 'b\n');
+    one.git('add', '-A');
+    const lone = run(one.dir, 'suggest', '--json');
+    assert.equal(lone.status, 0, lone.stderr);
+    assert.equal(JSON.parse(lone.stdout).indexed, 1);
+  },
+);
 
-test('A CodeT5-style model adds n-best beam candidates (tiny random T5 with CodeT5\'s tokenizer)', { timeout: 180_000 }, async () => {
+test("A CodeT5-style model adds n-best beam candidates (tiny random T5 with CodeT5's tokenizer)", { timeout: 180_000 }, async () => {
   const r = history();
   r.write('src/parser.js', readOr(r, 'src/parser.js') + 'const token99 = lexer.next(json, depth);\n');
   r.git('add', '-A');
@@ -101,34 +124,38 @@ test('A CodeT5-style model adds n-best beam candidates (tiny random T5 with Code
   assert.equal(run(r.dir, 'suggest', '--adapter', dir).status, 2);
 });
 
-test('The prepare-commit-msg hook fills a plain git commit, never one given with -m, and chains the hook that was there', { timeout: 60_000 }, async () => {
-  const r = history();
-  const hooks = join(r.dir, '.git', 'hooks');
-  writeFileSync(join(hooks, 'prepare-commit-msg'), `#!/bin/sh\necho "$2" >> "${join(r.dir, '.git', 'user-hook-ran')}"\n`);
-  chmodSync(join(hooks, 'prepare-commit-msg'), 0o755);
-  const repo = await openRepository(r.dir);
-  const s = await installHook(repo, 'prepare-commit-msg', { node: process.execPath, cli: CLI });
-  assert.ok(s.installed && s.chainedNow);
-  r.write('src/render.js', readOr(r, 'src/render.js') + 'canvas.drawRect(x77, y77, width, height);\n');
-  r.git('add', '-A');
-  const done = r.gitResult('-c', 'core.editor=true', 'commit', '-q');
-  assert.equal(done.status, 0, done.stderr);
-  const message = r.git('log', '-1', '--format=%B');
-  assert.match(message, /^Fix rectangle drawing in the renderer \(\d+\)\n/);
-  assert.doesNotMatch(message, /Changeling suggestions/, 'the alternatives were comments, stripped by git');
-  r.write('src/render.js', readOr(r, 'src/render.js') + 'canvas.drawRect(x78, y78, width, height);\n');
-  r.git('add', '-A');
-  r.git('-c', 'core.editor=true', 'commit', '-q', '-m', 'My own words');
-  assert.equal(r.git('log', '-1', '--format=%B').trim(), 'My own words');
-  assert.equal(readFileSync(join(r.dir, '.git', 'user-hook-ran'), 'utf8'), '\nmessage\n', 'the user\'s hook ran first both times');
-  assert.deepEqual((await uninstallHook(repo, 'prepare-commit-msg')).restored, true);
-  assert.match(readFileSync(join(hooks, 'prepare-commit-msg'), 'utf8'), /user-hook-ran/);
-  assert.equal((await hookStatus(repo, 'prepare-commit-msg')).installed, false);
-  const cli = run(r.dir, 'hook', 'install', '--prepare-commit-msg');
-  assert.equal(cli.status, 0, cli.stderr);
-  assert.match(cli.stdout, /installed the prepare-commit-msg hook .*the hook that was there runs first/);
-  assert.equal(run(r.dir, 'hook', 'install', '--prepare-commit-msg', '--block').status, 2);
-});
+test(
+  'The prepare-commit-msg hook fills a plain git commit, never one given with -m, and chains the hook that was there',
+  { timeout: 60_000 },
+  async () => {
+    const r = history();
+    const hooks = join(r.dir, '.git', 'hooks');
+    writeFileSync(join(hooks, 'prepare-commit-msg'), `#!/bin/sh\necho "$2" >> "${join(r.dir, '.git', 'user-hook-ran')}"\n`);
+    chmodSync(join(hooks, 'prepare-commit-msg'), 0o755);
+    const repo = await openRepository(r.dir);
+    const s = await installHook(repo, 'prepare-commit-msg', { node: process.execPath, cli: CLI });
+    assert.ok(s.installed && s.chainedNow);
+    r.write('src/render.js', readOr(r, 'src/render.js') + 'canvas.drawRect(x77, y77, width, height);\n');
+    r.git('add', '-A');
+    const done = r.gitResult('-c', 'core.editor=true', 'commit', '-q');
+    assert.equal(done.status, 0, done.stderr);
+    const message = r.git('log', '-1', '--format=%B');
+    assert.match(message, /^Fix rectangle drawing in the renderer \(\d+\)\n/);
+    assert.doesNotMatch(message, /Changeling suggestions/, 'the alternatives were comments, stripped by git');
+    r.write('src/render.js', readOr(r, 'src/render.js') + 'canvas.drawRect(x78, y78, width, height);\n');
+    r.git('add', '-A');
+    r.git('-c', 'core.editor=true', 'commit', '-q', '-m', 'My own words');
+    assert.equal(r.git('log', '-1', '--format=%B').trim(), 'My own words');
+    assert.equal(readFileSync(join(r.dir, '.git', 'user-hook-ran'), 'utf8'), '\nmessage\n', "the user's hook ran first both times");
+    assert.deepEqual((await uninstallHook(repo, 'prepare-commit-msg')).restored, true);
+    assert.match(readFileSync(join(hooks, 'prepare-commit-msg'), 'utf8'), /user-hook-ran/);
+    assert.equal((await hookStatus(repo, 'prepare-commit-msg')).installed, false);
+    const cli = run(r.dir, 'hook', 'install', '--prepare-commit-msg');
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.match(cli.stdout, /installed the prepare-commit-msg hook .*the hook that was there runs first/);
+    assert.equal(run(r.dir, 'hook', 'install', '--prepare-commit-msg', '--block').status, 2);
+  },
+);
 
 test('changeling eval cmg: metrics of one message per line, with clear errors', () => {
   const d = tempDir();
@@ -140,7 +167,10 @@ test('changeling eval cmg: metrics of one message per line, with clear errors', 
   assert.equal(m.n, 2);
   const second = sentenceBleu([splitPuncts('fix crash for widgets')], splitPuncts('fixes crash widgets'));
   assert.ok(Math.abs(m.bnormBleu - (100 * (Math.exp(Math.log(0.5) / 4 - 1 / 3) + second)) / 2) < 1e-9, `${m.bnormBleu}`);
-  assert.match(run(d, 'eval', 'cmg', '--pred', 'pred.txt', '--gold', 'pred.txt').stdout, /B-Norm\s+100\.00\nROUGE-L\s+100\.00\nMETEOR\s+100\.00/);
+  assert.match(
+    run(d, 'eval', 'cmg', '--pred', 'pred.txt', '--gold', 'pred.txt').stdout,
+    /B-Norm\s+100\.00\nROUGE-L\s+100\.00\nMETEOR\s+100\.00/,
+  );
   writeFileSync(join(d, 'short.txt'), 'one line\n');
   const bad = run(d, 'eval', 'cmg', '--pred', 'pred.txt', '--gold', 'short.txt');
   assert.equal(bad.status, 2);

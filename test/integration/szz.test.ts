@@ -22,12 +22,18 @@ function buggyHistory() {
   return { r, c1, c2, c3, c4 };
 }
 
-test('SZZ: the fix blames the commit that introduced the changed line, not the comment\'s author', async () => {
+test("SZZ: the fix blames the commit that introduced the changed line, not the comment's author", async () => {
   const { r, c1, c2, c3, c4 } = buggyHistory();
   const res = await szz(await openRepository(r.dir));
-  assert.deepEqual(res.commits.map((c) => c.sha), [c1, c2, c3, c4]);
+  assert.deepEqual(
+    res.commits.map((c) => c.sha),
+    [c1, c2, c3, c4],
+  );
   assert.deepEqual([...res.fixedBy], [[c2, [c4]]]);
-  assert.deepEqual(res.fixes.map((f) => f.sha), [c4]);
+  assert.deepEqual(
+    res.fixes.map((f) => f.sha),
+    [c4],
+  );
   // Before the fix was made, nothing was known to be buggy.
   assert.deepEqual([...labelsAt(res, res.commits[2]!.time)], []);
   assert.deepEqual([...labelsAt(res, res.commits[3]!.time)], [c2]);
@@ -52,21 +58,37 @@ test('SZZ: a fix that blames too many commits is dropped, whatever its other fil
   const one = blameHeavy(false);
   const res = await szz(await openRepository(one.dir), { maxBlamed: 2 });
   assert.equal(res.fixedBy.size, 0);
-  assert.deepEqual(res.droppedFixes.map((d) => d.reason), ['blames 3 commits (more than 2)']);
+  assert.deepEqual(
+    res.droppedFixes.map((d) => d.reason),
+    ['blames 3 commits (more than 2)'],
+  );
   assert.equal((await szz(await openRepository(one.dir))).fixedBy.size, 3);
   const two = blameHeavy(true);
   const dropped = await szz(await openRepository(two.dir), { maxBlamed: 2 });
-  assert.deepEqual(dropped.droppedFixes.map((d) => d.reason), ['blames 4 commits (more than 2)']);
+  assert.deepEqual(
+    dropped.droppedFixes.map((d) => d.reason),
+    ['blames 4 commits (more than 2)'],
+  );
   assert.equal((await szz(await openRepository(two.dir))).fixedBy.size, 4, 'with the default limit every file counts');
   assert.deepEqual(dropped.answered, { traced: 2, blamed: 0, mergeDiffs: 0 }, 'the walk answered both files');
-  assert.ok(!existsSync(join(two.dir, '.git', 'objects', 'info', 'commit-graph')), 'no commit-graph is written when git blame is not needed');
+  assert.ok(
+    !existsSync(join(two.dir, '.git', 'objects', 'info', 'commit-graph')),
+    'no commit-graph is written when git blame is not needed',
+  );
 });
 
 test('time-ordered splits label each split with only the fixes made before its end', async () => {
   const { r, c2 } = buggyHistory();
   const res = await szz(await openRepository(r.dir));
   const s = timeOrderedSplits(res, { train: 0.5, validation: 0.25 });
-  assert.deepEqual(s.train.map((c) => [c.sha === c2, c.label]), [[false, 0], [true, 0]], 'the fix (in test) is not visible to training labels');
+  assert.deepEqual(
+    s.train.map((c) => [c.sha === c2, c.label]),
+    [
+      [false, 0],
+      [true, 0],
+    ],
+    'the fix (in test) is not visible to training labels',
+  );
   assert.equal(s.validation.length, 1);
   assert.equal(s.test.length, 1);
   const all = timeOrderedSplits(res, { train: 1, validation: 0 });
@@ -77,8 +99,14 @@ test('changeling label --json', () => {
   const { r, c2, c4 } = buggyHistory();
   const out = spawnSync(process.execPath, [resolve('dist/cli.mjs'), 'label', '--repo', r.dir, '--json', '--quiet'], { encoding: 'utf8' });
   assert.equal(out.status, 0, out.stderr);
-  const rows = out.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(rows.filter((x) => x.buggy), [{ sha: c2, buggy: true, fixedBy: [c4] }]);
+  const rows = out.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    rows.filter((x) => x.buggy),
+    [{ sha: c2, buggy: true, fixedBy: [c4] }],
+  );
 });
 
 /** A small deterministic generator (mulberry32). */
@@ -123,7 +151,9 @@ function tangledHistory(seed: number): TestRepo {
     if (op < 0.3) lines.splice(at, 0, `  int n${n} = ${n};`, ...(rand() < 0.3 ? ['}'] : []));
     else if (op < 0.5 && lines.length > 6) lines.splice(at, 1 + Math.floor(rand() * 2));
     else if (op < 0.8) lines[at] = `  long m${n} = ${n};`;
-    else for (let i = at; i < Math.min(lines.length, at + 4); i++) lines[i] = lines[i]!.startsWith('    ') ? lines[i]!.slice(2) : `  ${lines[i]}`;
+    else
+      for (let i = at; i < Math.min(lines.length, at + 4); i++)
+        lines[i] = lines[i]!.startsWith('    ') ? lines[i]!.slice(2) : `  ${lines[i]}`;
     save(f);
     r.commitAs(`${rand() < 0.45 ? 'Fix' : 'Change'} ${f} (${n++})`, A);
   };
@@ -169,7 +199,7 @@ function tangledHistory(seed: number): TestRepo {
   return Object.assign(r, { sideEdit });
 }
 
-test('SZZ: the forward line walk gives git blame -w\'s answers on a tangled history (merges, re-indents, renames across a merge, CRLF)', async () => {
+test("SZZ: the forward line walk gives git blame -w's answers on a tangled history (merges, re-indents, renames across a merge, CRLF)", async () => {
   for (const seed of [1, 2, 3]) {
     const r = tangledHistory(seed) as TestRepo & { sideEdit: string };
     const repo = await openRepository(r.dir);

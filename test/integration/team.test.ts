@@ -12,7 +12,10 @@ const cli = (...args: string[]) => spawnSync(process.execPath, [resolve('dist/cl
 function history(n: number): TestRepo {
   const r = TestRepo.init();
   repos.push(r);
-  for (let i = 0; i < n; i++) r.write(`src/m${i % 3}.c`, Array.from({ length: i + 1 }, (_, k) => `int v${k} = ${k};`).join('\n') + '\n').commit(i % 4 === 3 ? `Fix v${i - 1} in m${i % 3}` : `Add v${i} to m${i % 3}`);
+  for (let i = 0; i < n; i++)
+    r.write(`src/m${i % 3}.c`, Array.from({ length: i + 1 }, (_, k) => `int v${k} = ${k};`).join('\n') + '\n').commit(
+      i % 4 === 3 ? `Fix v${i - 1} in m${i % 3}` : `Add v${i} to m${i % 3}`,
+    );
   return r;
 }
 
@@ -22,8 +25,17 @@ test('changeling export --task jitdp: time-ordered splits of several repositorie
   const r = cli('export', '--task', 'jitdp', '--repo', a.dir, '--repo', b.dir, '--out', out, '--json', '--quiet');
   assert.equal(r.status, 0, r.stderr);
   const summary = JSON.parse(r.stdout);
-  assert.deepEqual(summary.repositories.map((x: { train: number; validation: number; test: number }) => [x.train, x.validation, x.test]), [[16, 2, 2], [8, 1, 1]]);
-  const rows = readFileSync(join(out, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(
+    summary.repositories.map((x: { train: number; validation: number; test: number }) => [x.train, x.validation, x.test]),
+    [
+      [16, 2, 2],
+      [8, 1, 1],
+    ],
+  );
+  const rows = readFileSync(join(out, 'train.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(rows.length, 24);
   assert.equal(rows[0].features.length, 14);
   assert.ok(rows.every((x) => x.label === 0 || x.label === 1) && rows.some((x) => x.added.includes('int v')));

@@ -28,8 +28,16 @@ test('Platt scaling stays finite on separable logits and never inverts a ranking
 });
 
 const commit = (i: number, label: 0 | 1, tokens: Record<string, number>): JitdpCommit => ({
-  sha: String(i), time: i, message: '', label, added: '', removed: '', effort: 1 + (i % 7),
-  features: Object.fromEntries(FEATURE_NAMES.map((n, k) => [n, n === 'fix' ? i % 2 : ((i * (k + 3)) % 11) + label * (k === 4 ? 20 : 0)])) as JitdpCommit['features'],
+  sha: String(i),
+  time: i,
+  message: '',
+  label,
+  added: '',
+  removed: '',
+  effort: 1 + (i % 7),
+  features: Object.fromEntries(
+    FEATURE_NAMES.map((n, k) => [n, n === 'fix' ? i % 2 : ((i * (k + 3)) % 11) + label * (k === 4 ? 20 : 0)]),
+  ) as JitdpCommit['features'],
   tokens: new Map(Object.entries(tokens)),
 });
 
@@ -44,11 +52,19 @@ test('A linear model survives its JSON file exactly, and line scores share out t
   for (const c of data.slice(270)) assert.ok(Math.abs(scoreBaseline(back.model, c) - scoreBaseline(m, c)) < 1e-12);
   assert.deepEqual(explainBaseline(back.model, data[0]!), explainBaseline(m, data[0]!));
   // Two lines hold "+x" twice between them and one holds "+strcpy": the line scores add up to the tokens' logit part.
-  const lines = [{ sign: '+' as const, text: 'strcpy(x)' }, { sign: '+' as const, text: 'x' }];
+  const lines = [
+    { sign: '+' as const, text: 'strcpy(x)' },
+    { sign: '+' as const, text: 'x' },
+  ];
   const scores = lineScoresBaseline(m, lines);
-  const tokenPart = explainBaseline(m, commit(0, 1, { '+strcpy': 1, '+x': 2 }), 100).filter((r) => r.name.startsWith('token ')).reduce((s, r) => s + r.contribution, 0);
+  const tokenPart = explainBaseline(m, commit(0, 1, { '+strcpy': 1, '+x': 2 }), 100)
+    .filter((r) => r.name.startsWith('token '))
+    .reduce((s, r) => s + r.contribution, 0);
   assert.ok(Math.abs(scores[0]! + scores[1]! - tokenPart) < 1e-9, `${scores} vs ${tokenPart}`);
   assert.ok(scores[0]! > scores[1]!, 'the strcpy line is the riskier one');
-  assert.throws(() => parseLinearModel({ format: 'changeling-jitdp-linear/1', features: {} }, 'bad.json'), /bad.json: feature "ns" is missing/);
+  assert.throws(
+    () => parseLinearModel({ format: 'changeling-jitdp-linear/1', features: {} }, 'bad.json'),
+    /bad.json: feature "ns" is missing/,
+  );
   assert.throws(() => parseLinearModel({ format: 'other' }, 'x.json'), /not a Changeling JIT-DP model/);
 });

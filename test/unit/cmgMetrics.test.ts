@@ -1,6 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bnormBleu, meteor, nistNormalize, rougeL, sentenceBleu, sentenceMeteor, sentenceRougeL, splitPuncts, cmgMetrics } from '../../src/eval/cmgMetrics.js';
+import {
+  bnormBleu,
+  meteor,
+  nistNormalize,
+  rougeL,
+  sentenceBleu,
+  sentenceMeteor,
+  sentenceRougeL,
+  splitPuncts,
+  cmgMetrics,
+} from '../../src/eval/cmgMetrics.js';
 
 const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) < eps, `${a} vs ${b}`);
 
@@ -21,7 +31,10 @@ test('B-Norm BLEU: hand-computed sentence scores, the add-one smoothing and the 
   // An empty prediction: every precision is 0/0 smoothed to 1, BP = 1 - (r+1)/1: exp(-r).
   close(sentenceBleu(['fix the bug'], ''), Math.exp(-3));
   // Corpus: lower-cased and tokenised first, mean x 100.
-  close(bnormBleu(['Fix bug', 'Fix null pointer in parser.'], ['fix the bug', 'fix null pointer in parser.']), (100 * (Math.exp(Math.log(0.5) / 4 - 1 / 3) + 1)) / 2);
+  close(
+    bnormBleu(['Fix bug', 'Fix null pointer in parser.'], ['fix the bug', 'fix null pointer in parser.']),
+    (100 * (Math.exp(Math.log(0.5) / 4 - 1 / 3) + 1)) / 2,
+  );
   assert.throws(() => bnormBleu(['a'], []), /1 predictions but 0 references/);
 });
 
@@ -31,7 +44,7 @@ test('ROUGE-L: LCS of whitespace tokens, F with beta 1.2', () => {
   close(sentenceRougeL(['a b c'], 'a b c'), 1);
   close(sentenceRougeL(['a b c'], 'd e'), 0);
   close(sentenceRougeL(['Fix bug'], 'fix bug'), (2.44 * 0.5 * 0.5) / (0.5 + 1.44 * 0.5), 1e-12); // case is kept
-  close(rougeL(['fix null bug', 'a b c'], ['fix the null pointer bug', 'a b c']), 100 * ((2.44 * 0.6) / 2.04 + 1) / 2);
+  close(rougeL(['fix null bug', 'a b c'], ['fix the null pointer bug', 'a b c']), (100 * ((2.44 * 0.6) / 2.04 + 1)) / 2);
 });
 
 test('METEOR: exact then stem matches, function words weighted by 1 - delta, fragmentation penalty', () => {

@@ -7,21 +7,23 @@ import { unquotePath } from '../../src/git/quote.js';
 const d = (...lines: string[]) => lines.join('\n') + '\n';
 
 test('two hunks with section headings, counts from bodies', () => {
-  const { files } = parseDiff(d(
-    'diff --git a/src/app.ts b/src/app.ts',
-    'index 83db48f..bf269f4 100644',
-    '--- a/src/app.ts',
-    '+++ b/src/app.ts',
-    '@@ -1,3 +1,4 @@ export function main() {',
-    ' const a = 1;',
-    '-const b = 2;',
-    '+const b = 3;',
-    '+const c = 4;',
-    ' return a;',
-    '@@ -10 +11 @@',
-    '-x',
-    '+y',
-  ));
+  const { files } = parseDiff(
+    d(
+      'diff --git a/src/app.ts b/src/app.ts',
+      'index 83db48f..bf269f4 100644',
+      '--- a/src/app.ts',
+      '+++ b/src/app.ts',
+      '@@ -1,3 +1,4 @@ export function main() {',
+      ' const a = 1;',
+      '-const b = 2;',
+      '+const b = 3;',
+      '+const c = 4;',
+      ' return a;',
+      '@@ -10 +11 @@',
+      '-x',
+      '+y',
+    ),
+  );
   assert.equal(files.length, 1);
   const f = files[0]!;
   assert.equal(f.status, 'modified');
@@ -38,67 +40,83 @@ test('two hunks with section headings, counts from bodies', () => {
 });
 
 test('body lines that look like headers are read by the hunk counts', () => {
-  const { files } = parseDiff(d(
-    'diff --git a/notes.md b/notes.md',
-    '--- a/notes.md',
-    '+++ b/notes.md',
-    '@@ -1,4 +1,4 @@',
+  const { files } = parseDiff(
+    d(
+      'diff --git a/notes.md b/notes.md',
+      '--- a/notes.md',
+      '+++ b/notes.md',
+      '@@ -1,4 +1,4 @@',
+      '--- a/notes.md',
+      '+++ b/other.md',
+      ' diff --git a/x b/x',
+      '-@@ -1 +1 @@',
+      '+index 0000000..1111111',
+      'diff --git a/second b/second',
+      'new file mode 100644',
+      '--- /dev/null',
+      '+++ b/second',
+      '@@ -0,0 +1 @@',
+      '+hello',
+    ),
+  );
+  assert.deepEqual(
+    files.map((f) => [f.path, f.status, f.additions, f.deletions]),
+    [
+      ['notes.md', 'modified', 2, 2],
+      ['second', 'added', 1, 0],
+    ],
+  );
+  assert.deepEqual(files[0]!.hunks[0]!.lines, [
     '--- a/notes.md',
     '+++ b/other.md',
     ' diff --git a/x b/x',
     '-@@ -1 +1 @@',
     '+index 0000000..1111111',
-    'diff --git a/second b/second',
-    'new file mode 100644',
-    '--- /dev/null',
-    '+++ b/second',
-    '@@ -0,0 +1 @@',
-    '+hello',
-  ));
-  assert.deepEqual(files.map((f) => [f.path, f.status, f.additions, f.deletions]), [
-    ['notes.md', 'modified', 2, 2],
-    ['second', 'added', 1, 0],
   ]);
-  assert.deepEqual(files[0]!.hunks[0]!.lines, ['--- a/notes.md', '+++ b/other.md', ' diff --git a/x b/x', '-@@ -1 +1 @@', '+index 0000000..1111111']);
 });
 
 test('renames, copies, mode changes, added and deleted empty files', () => {
-  const { files } = parseDiff(d(
-    'diff --git a/old name.txt b/new name.txt',
-    'similarity index 100%',
-    'rename from old name.txt',
-    'rename to new name.txt',
-    'diff --git a/lib/a.c b/lib/b.c',
-    'similarity index 90%',
-    'copy from lib/a.c',
-    'copy to lib/b.c',
-    'index 1111111..2222222 100644',
-    '--- a/lib/a.c',
-    '+++ b/lib/b.c',
-    '@@ -1 +1 @@',
-    '-int a;',
-    '+int b;',
-    'diff --git a/run.sh b/run.sh',
-    'old mode 100644',
-    'new mode 100755',
-    'diff --git a/empty b/empty',
-    'new file mode 100644',
-    'index 0000000..e69de29',
-    'diff --git a/gone.txt b/gone.txt',
-    'deleted file mode 100644',
-    'index 3b18e51..0000000',
-    '--- a/gone.txt',
-    '+++ /dev/null',
-    '@@ -1 +0,0 @@',
-    '-bye',
-  ));
-  assert.deepEqual(files.map((f) => [f.status, f.oldPath, f.path, f.similarity]), [
-    ['renamed', 'old name.txt', 'new name.txt', 100],
-    ['copied', 'lib/a.c', 'lib/b.c', 90],
-    ['modified', null, 'run.sh', null],
-    ['added', null, 'empty', null],
-    ['deleted', null, 'gone.txt', null],
-  ]);
+  const { files } = parseDiff(
+    d(
+      'diff --git a/old name.txt b/new name.txt',
+      'similarity index 100%',
+      'rename from old name.txt',
+      'rename to new name.txt',
+      'diff --git a/lib/a.c b/lib/b.c',
+      'similarity index 90%',
+      'copy from lib/a.c',
+      'copy to lib/b.c',
+      'index 1111111..2222222 100644',
+      '--- a/lib/a.c',
+      '+++ b/lib/b.c',
+      '@@ -1 +1 @@',
+      '-int a;',
+      '+int b;',
+      'diff --git a/run.sh b/run.sh',
+      'old mode 100644',
+      'new mode 100755',
+      'diff --git a/empty b/empty',
+      'new file mode 100644',
+      'index 0000000..e69de29',
+      'diff --git a/gone.txt b/gone.txt',
+      'deleted file mode 100644',
+      'index 3b18e51..0000000',
+      '--- a/gone.txt',
+      '+++ /dev/null',
+      '@@ -1 +0,0 @@',
+      '-bye',
+    ),
+  );
+  assert.deepEqual(
+    files.map((f) => [f.status, f.oldPath, f.path, f.similarity]),
+    [
+      ['renamed', 'old name.txt', 'new name.txt', 100],
+      ['copied', 'lib/a.c', 'lib/b.c', 90],
+      ['modified', null, 'run.sh', null],
+      ['added', null, 'empty', null],
+      ['deleted', null, 'gone.txt', null],
+    ],
+  );
   assert.equal(files[2]!.oldMode, '100644');
   assert.equal(files[2]!.newMode, '100755');
   assert.equal(files[2]!.hunks.length, 0);
@@ -107,52 +125,59 @@ test('renames, copies, mode changes, added and deleted empty files', () => {
 });
 
 test('binary files: "Binary files differ" and GIT binary patch', () => {
-  const { files } = parseDiff(d(
-    'diff --git a/logo.png b/logo.png',
-    'index 1234567..89abcde 100644',
-    'Binary files a/logo.png and b/logo.png differ',
-    'diff --git a/font.woff b/font.woff',
-    'new file mode 100644',
-    'index 0000000..5f3a1b2',
-    'GIT binary patch',
-    'literal 12',
-    'zcmZ?wbhEHbGe1Ef{@+3-',
-    '',
-    'literal 0',
-    'HcmV?d00001',
-    '',
-    'diff --git a/after.txt b/after.txt',
-    '--- a/after.txt',
-    '+++ b/after.txt',
-    '@@ -1 +1 @@',
-    '-a',
-    '+b',
-  ));
-  assert.deepEqual(files.map((f) => [f.path, f.binary, f.status, f.hunks.length]), [
-    ['logo.png', true, 'modified', 0],
-    ['font.woff', true, 'added', 0],
-    ['after.txt', false, 'modified', 1],
-  ]);
+  const { files } = parseDiff(
+    d(
+      'diff --git a/logo.png b/logo.png',
+      'index 1234567..89abcde 100644',
+      'Binary files a/logo.png and b/logo.png differ',
+      'diff --git a/font.woff b/font.woff',
+      'new file mode 100644',
+      'index 0000000..5f3a1b2',
+      'GIT binary patch',
+      'literal 12',
+      'zcmZ?wbhEHbGe1Ef{@+3-',
+      '',
+      'literal 0',
+      'HcmV?d00001',
+      '',
+      'diff --git a/after.txt b/after.txt',
+      '--- a/after.txt',
+      '+++ b/after.txt',
+      '@@ -1 +1 @@',
+      '-a',
+      '+b',
+    ),
+  );
+  assert.deepEqual(
+    files.map((f) => [f.path, f.binary, f.status, f.hunks.length]),
+    [
+      ['logo.png', true, 'modified', 0],
+      ['font.woff', true, 'added', 0],
+      ['after.txt', false, 'modified', 1],
+    ],
+  );
 });
 
 test('"\\ No newline at end of file" on each side', () => {
-  const { files } = parseDiff(d(
-    'diff --git a/a b/a',
-    '--- a/a',
-    '+++ b/a',
-    '@@ -1 +1 @@',
-    '-old',
-    '\\ No newline at end of file',
-    '+new',
-    'diff --git a/b b/b',
-    '--- a/b',
-    '+++ b/b',
-    '@@ -1,2 +1,2 @@',
-    '-x',
-    '+y',
-    ' same',
-    '\\ No newline at end of file',
-  ));
+  const { files } = parseDiff(
+    d(
+      'diff --git a/a b/a',
+      '--- a/a',
+      '+++ b/a',
+      '@@ -1 +1 @@',
+      '-old',
+      '\\ No newline at end of file',
+      '+new',
+      'diff --git a/b b/b',
+      '--- a/b',
+      '+++ b/b',
+      '@@ -1,2 +1,2 @@',
+      '-x',
+      '+y',
+      ' same',
+      '\\ No newline at end of file',
+    ),
+  );
   assert.equal(files[0]!.oldNoEol, true);
   assert.equal(files[0]!.newNoEol, undefined);
   assert.deepEqual(files[0]!.hunks[0]!.lines, ['-old', '+new']);
@@ -168,72 +193,107 @@ test('CRLF lines keep their carriage return and flag the file', () => {
 });
 
 test('quoted paths with escapes and octal UTF-8, unquoted paths with spaces', () => {
-  const { files } = parseDiff(d(
-    'diff --git "a/caf\\303\\251 \\"x\\".txt" "b/caf\\303\\251 \\"x\\".txt"',
-    'new file mode 100644',
-    '--- /dev/null',
-    '+++ "b/caf\\303\\251 \\"x\\".txt"',
-    '@@ -0,0 +1 @@',
-    '+hi',
-    'diff --git a/with space/f g.txt b/with space/f g.txt',
-    '--- a/with space/f g.txt\t',
-    '+++ b/with space/f g.txt\t',
-    '@@ -1 +1 @@',
-    '-1',
-    '+2',
-    'diff --git a/tab\\there b/tab\\there',
-    'deleted file mode 100644',
-  ));
-  assert.deepEqual(files.map((f) => f.path), ['café "x".txt', 'with space/f g.txt', 'tab\\there']);
+  const { files } = parseDiff(
+    d(
+      'diff --git "a/caf\\303\\251 \\"x\\".txt" "b/caf\\303\\251 \\"x\\".txt"',
+      'new file mode 100644',
+      '--- /dev/null',
+      '+++ "b/caf\\303\\251 \\"x\\".txt"',
+      '@@ -0,0 +1 @@',
+      '+hi',
+      'diff --git a/with space/f g.txt b/with space/f g.txt',
+      '--- a/with space/f g.txt\t',
+      '+++ b/with space/f g.txt\t',
+      '@@ -1 +1 @@',
+      '-1',
+      '+2',
+      'diff --git a/tab\\there b/tab\\there',
+      'deleted file mode 100644',
+    ),
+  );
+  assert.deepEqual(
+    files.map((f) => f.path),
+    ['café "x".txt', 'with space/f g.txt', 'tab\\there'],
+  );
   assert.equal(unquotePath('"a\\tb\\n"'), 'a\tb\n');
 });
 
 test('submodule pointer change is a gitlink with Subproject lines', () => {
-  const { files } = parseDiff(d(
-    'diff --git a/libs/dep b/libs/dep',
-    'index 1111111..2222222 160000',
-    '--- a/libs/dep',
-    '+++ b/libs/dep',
-    '@@ -1 +1 @@',
-    '-Subproject commit 1111111111111111111111111111111111111111',
-    '+Subproject commit 2222222222222222222222222222222222222222',
-  ));
+  const { files } = parseDiff(
+    d(
+      'diff --git a/libs/dep b/libs/dep',
+      'index 1111111..2222222 160000',
+      '--- a/libs/dep',
+      '+++ b/libs/dep',
+      '@@ -1 +1 @@',
+      '-Subproject commit 1111111111111111111111111111111111111111',
+      '+Subproject commit 2222222222222222222222222222222222222222',
+    ),
+  );
   assert.equal(files[0]!.submodule, true);
   assert.equal(files[0]!.hunks[0]!.lines.length, 2);
 });
 
 test('combined merge diffs are kept as entries without hunks', () => {
-  const { files } = parseDiff(d(
-    'diff --cc conflict.txt',
-    'index 1111111,2222222..3333333',
-    '--- a/conflict.txt',
-    '+++ b/conflict.txt',
-    '@@@ -1,1 -1,1 +1,1 @@@',
-    '- a',
-    ' -b',
-    '++c',
-    'diff --git a/next.txt b/next.txt',
-    '--- a/next.txt',
-    '+++ b/next.txt',
-    '@@ -1 +1 @@',
-    '-p',
-    '+q',
-  ));
-  assert.deepEqual(files.map((f) => [f.path, f.combined ?? false, f.hunks.length]), [['conflict.txt', true, 0], ['next.txt', false, 1]]);
+  const { files } = parseDiff(
+    d(
+      'diff --cc conflict.txt',
+      'index 1111111,2222222..3333333',
+      '--- a/conflict.txt',
+      '+++ b/conflict.txt',
+      '@@@ -1,1 -1,1 +1,1 @@@',
+      '- a',
+      ' -b',
+      '++c',
+      'diff --git a/next.txt b/next.txt',
+      '--- a/next.txt',
+      '+++ b/next.txt',
+      '@@ -1 +1 @@',
+      '-p',
+      '+q',
+    ),
+  );
+  assert.deepEqual(
+    files.map((f) => [f.path, f.combined ?? false, f.hunks.length]),
+    [
+      ['conflict.txt', true, 0],
+      ['next.txt', false, 1],
+    ],
+  );
 });
 
 test('maxBytes drops whole hunks, keeps exact counts, flags truncation', () => {
   const body = Array.from({ length: 100 }, (_, i) => `+line ${i}`);
-  const text = d('diff --git a/a b/a', '--- a/a', '+++ b/a', '@@ -1 +1 @@', '-x', '+y',
-    'diff --git a/big b/big', 'new file mode 100644', '--- /dev/null', '+++ b/big', '@@ -0,0 +1,100 @@', ...body,
-    'diff --git a/c b/c', '--- a/c', '+++ b/c', '@@ -1 +1 @@', '-m', '+n');
+  const text = d(
+    'diff --git a/a b/a',
+    '--- a/a',
+    '+++ b/a',
+    '@@ -1 +1 @@',
+    '-x',
+    '+y',
+    'diff --git a/big b/big',
+    'new file mode 100644',
+    '--- /dev/null',
+    '+++ b/big',
+    '@@ -0,0 +1,100 @@',
+    ...body,
+    'diff --git a/c b/c',
+    '--- a/c',
+    '+++ b/c',
+    '@@ -1 +1 @@',
+    '-m',
+    '+n',
+  );
   const { files, truncated } = parseDiff(text, { maxBytes: 200 });
   assert.equal(truncated, true);
-  assert.deepEqual(files.map((f) => [f.path, f.additions, f.deletions, f.hunks.length, f.truncated ?? false]), [
-    ['a', 1, 1, 1, false],
-    ['big', 100, 0, 0, true],
-    ['c', 1, 1, 0, true],
-  ]);
+  assert.deepEqual(
+    files.map((f) => [f.path, f.additions, f.deletions, f.hunks.length, f.truncated ?? false]),
+    [
+      ['a', 1, 1, 1, false],
+      ['big', 100, 0, 0, true],
+      ['c', 1, 1, 0, true],
+    ],
+  );
   assert.equal(parseDiff(text).truncated, false);
 });
 
@@ -257,8 +317,15 @@ test('hunk counts without commas, and a blank context line without its space', (
 
 test('a diff cut off mid-hunk ends cleanly and the next header is still read', () => {
   const p = new DiffParser();
-  for (const l of ['diff --git a/x b/x', '--- a/x', '+++ b/x', '@@ -1,5 +1,5 @@', ' a', 'diff --git a/y b/y', 'new file mode 100644']) p.line(l);
-  assert.deepEqual(p.finish().map((f) => [f.path, f.status]), [['x', 'modified'], ['y', 'added']]);
+  for (const l of ['diff --git a/x b/x', '--- a/x', '+++ b/x', '@@ -1,5 +1,5 @@', ' a', 'diff --git a/y b/y', 'new file mode 100644'])
+    p.line(l);
+  assert.deepEqual(
+    p.finish().map((f) => [f.path, f.status]),
+    [
+      ['x', 'modified'],
+      ['y', 'added'],
+    ],
+  );
 });
 
 test('the line splitter joins lines and multi-byte characters across chunks', () => {
@@ -267,5 +334,9 @@ test('the line splitter joins lines and multi-byte characters across chunks', ()
   const bytes = Buffer.from('héllo\nwörld\r\nlast');
   for (let i = 0; i < bytes.length; i++) s.push(bytes.subarray(i, i + 1));
   s.end();
-  assert.deepEqual(got, [['héllo', false], ['wörld\r', false], ['last', false]]);
+  assert.deepEqual(got, [
+    ['héllo', false],
+    ['wörld\r', false],
+    ['last', false],
+  ]);
 });

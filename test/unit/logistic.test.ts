@@ -4,7 +4,10 @@ import { contributions, fitLogistic, logit, predict, type SparseRow } from '../.
 import { aucRoc } from '../../src/eval/jitdpMetrics.js';
 import { rng } from '../helpers/gradCheck.js';
 
-const row = (pairs: Array<[number, number]>): SparseRow => ({ idx: Int32Array.from(pairs.map((p) => p[0])), val: Float64Array.from(pairs.map((p) => p[1])) });
+const row = (pairs: Array<[number, number]>): SparseRow => ({
+  idx: Int32Array.from(pairs.map((p) => p[0])),
+  val: Float64Array.from(pairs.map((p) => p[1])),
+});
 
 test('learns an imbalanced sparse problem; balanced class weights find the rare class', () => {
   const r = rng(11);
@@ -13,7 +16,10 @@ test('learns an imbalanced sparse problem; balanced class weights find the rare 
   for (let i = 0; i < 600; i++) {
     const y: 0 | 1 = i % 10 === 0 ? 1 : 0; // 10% positive
     // Token 0 marks most positives; tokens 1..9 are noise; feature 10 is continuous and shifted for positives.
-    const pairs: Array<[number, number]> = [[1 + Math.floor(Math.abs(r()) * 9), 1], [10, r() + (y ? 1.5 : 0)]];
+    const pairs: Array<[number, number]> = [
+      [1 + Math.floor(Math.abs(r()) * 9), 1],
+      [10, r() + (y ? 1.5 : 0)],
+    ];
     if (y === 1 && r() > -0.6) pairs.push([0, 1]);
     rows.push(row(pairs));
     labels.push(y);
@@ -32,8 +38,14 @@ test('learns an imbalanced sparse problem; balanced class weights find the rare 
 
 test('contributions are exact: bias plus contributions is the logit', () => {
   const m = { weights: Float64Array.from([0.5, -2, 3]), bias: -0.25 };
-  const x = row([[0, 2], [2, 0.5]]);
+  const x = row([
+    [0, 2],
+    [2, 0.5],
+  ]);
   const c = contributions(m, x);
-  assert.deepEqual(c, [{ index: 0, contribution: 1 }, { index: 2, contribution: 1.5 }]);
+  assert.deepEqual(c, [
+    { index: 0, contribution: 1 },
+    { index: 2, contribution: 1.5 },
+  ]);
   assert.equal(m.bias + c.reduce((s, k) => s + k.contribution, 0), logit(m, x));
 });

@@ -17,14 +17,17 @@ test('METEOR 1.5 normalisation: the same tokens as its Normalizer on every segme
   assert.equal(n, 715);
 });
 
-test('METEOR 1.5 segment scores (exact + stem) equal the jar\'s, and the corpus score is its aggregate, not a mean', () => {
+test("METEOR 1.5 segment scores (exact + stem) equal the jar's, and the corpus score is its aggregate, not a mean", () => {
   const bad: string[] = [];
   for (const s of G.segments) {
     const got = segmentMeteor(s.ref, s.hyp);
     if (Math.abs(got - s.score) > 1e-9) bad.push(`${JSON.stringify(s.hyp)} vs ${JSON.stringify(s.ref)}: ${got} != ${s.score}`);
   }
   assert.deepEqual(bad.slice(0, 5), []);
-  const agg = corpusMeteor(G.segments.map((s: { hyp: string }) => s.hyp), G.segments.map((s: { ref: string }) => s.ref));
+  const agg = corpusMeteor(
+    G.segments.map((s: { hyp: string }) => s.hyp),
+    G.segments.map((s: { ref: string }) => s.ref),
+  );
   assert.ok(Math.abs(agg - G.aggregate * 100) < 1e-9, `${agg} vs ${G.aggregate * 100}`);
   assert.ok(Math.abs(G.mean_of_segments - G.aggregate) > 0.02, 'the two ways of averaging differ on real data');
 });

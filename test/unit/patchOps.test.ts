@@ -48,8 +48,20 @@ test('the origins log parser reads raw entries and line scripts, and finds each 
   const bytes = Buffer.from(LOG);
   for (let i = 0; i < bytes.length; i += 7) p.push(bytes.subarray(i, i + 7));
   p.end();
-  assert.deepEqual(commits.map((c) => [c.sha, c.parents]), [[A, []], [C, [A]]]);
-  assert.deepEqual(commits[1]!.raw.map((e) => [e.status, e.oldPath, e.newPath]), [['M', 'ws only.c', 'ws only.c'], ['R', 'new.c', 'odd\tname.c']]);
+  assert.deepEqual(
+    commits.map((c) => [c.sha, c.parents]),
+    [
+      [A, []],
+      [C, [A]],
+    ],
+  );
+  assert.deepEqual(
+    commits[1]!.raw.map((e) => [e.status, e.oldPath, e.newPath]),
+    [
+      ['M', 'ws only.c', 'ws only.c'],
+      ['R', 'new.c', 'odd\tname.c'],
+    ],
+  );
   assert.equal(commits[1]!.raw[0]!.oldBlob, B);
   assert.equal(commits[0]!.raw[0]!.oldBlob, '', 'the null blob of an added file');
   assert.deepEqual([...commits[1]!.patches.keys()], [1], 'the whitespace-only change has no patch');

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runtimeStatus } from '../../src/runtime/platformRuntime.js';
 
-test('the runtime check: present where onnxruntime-node has this platform\'s binary; otherwise a sentence saying what works and what to install', () => {
+test("the runtime check: present where onnxruntime-node has this platform's binary; otherwise a sentence saying what works and what to install", () => {
   assert.equal(runtimeStatus(process.cwd()).present, true, 'the development checkout has every binary');
   const empty = mkdtempSync(join(tmpdir(), 'changeling-universal-'));
   const missing = runtimeStatus(empty, 'win32', 'x64');

@@ -3,7 +3,22 @@ import assert from 'node:assert/strict';
 import { isReasonToken, reasonText } from '../../src/tasks/jitdp/reasons.js';
 
 test('risk reasons in words: the feature with the context a developer needs', () => {
-  const f = { ns: 2, nd: 2, nf: 3, entropy: 1.2, la: 120, ld: 1, lt: 310.4, fix: 0, ndev: 4, age: 2.2, nuc: 17, exp: 0, rexp: 3.25, sexp: 5 };
+  const f = {
+    ns: 2,
+    nd: 2,
+    nf: 3,
+    entropy: 1.2,
+    la: 120,
+    ld: 1,
+    lt: 310.4,
+    fix: 0,
+    ndev: 4,
+    age: 2.2,
+    nuc: 17,
+    exp: 0,
+    rexp: 3.25,
+    sexp: 5,
+  };
   assert.equal(reasonText('la', 120, f), 'adds 120 lines to 3 files');
   assert.equal(reasonText('ld', 1, f), 'deletes 1 line from 3 files');
   assert.equal(reasonText('nf', 3, f), 'changes 3 files in 2 directories');

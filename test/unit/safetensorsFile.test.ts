@@ -26,7 +26,13 @@ test('reads F32, F16, BF16 and F64 tensors as float32', async () => {
   f64.writeDoubleLE(-7, 8);
   const f32 = Buffer.from(new Float32Array([1.5, 2.5]).buffer);
   const p = file(
-    { a: { dtype: 'F16', shape: [3], data_offsets: [0, 6] }, b: { dtype: 'BF16', shape: [2], data_offsets: [6, 10] }, c: { dtype: 'F64', shape: [2], data_offsets: [10, 26] }, d: { dtype: 'F32', shape: [2, 1], data_offsets: [26, 34] }, __metadata__: { format: 'pt' } },
+    {
+      a: { dtype: 'F16', shape: [3], data_offsets: [0, 6] },
+      b: { dtype: 'BF16', shape: [2], data_offsets: [6, 10] },
+      c: { dtype: 'F64', shape: [2], data_offsets: [10, 26] },
+      d: { dtype: 'F32', shape: [2, 1], data_offsets: [26, 34] },
+      __metadata__: { format: 'pt' },
+    },
     Buffer.concat([f16, bf16, f64, f32]),
   );
   const s = await SafetensorsFile.open(p);
@@ -40,7 +46,8 @@ test('reads F32, F16, BF16 and F64 tensors as float32', async () => {
 });
 
 test('corrupt and truncated files fail clearly', async () => {
-  const bad = async (p: string, re: RegExp) => assert.rejects(SafetensorsFile.open(p), (e: ChangelingError) => e.code === 'io' && re.test(e.message));
+  const bad = async (p: string, re: RegExp) =>
+    assert.rejects(SafetensorsFile.open(p), (e: ChangelingError) => e.code === 'io' && re.test(e.message));
   const d = tempDir();
   writeFileSync(join(d, 'tiny'), Buffer.from([1, 2, 3]));
   await bad(join(d, 'tiny'), /only 3 bytes/);

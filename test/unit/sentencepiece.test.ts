@@ -23,12 +23,16 @@ for (const kind of ['bpe', 'unigram']) {
     assert.equal(sp.size, G.models[kind].vocab_size);
     G.texts.forEach((t: string, i: number) => {
       const ids = sp.encode(t);
-      assert.deepEqual(ids, G.models[kind].ids[i], `${JSON.stringify(t)}: ${JSON.stringify(ids.map((x) => sp.model.pieces[x]!.piece))} vs ${JSON.stringify(G.models[kind].pieces[i])}`);
+      assert.deepEqual(
+        ids,
+        G.models[kind].ids[i],
+        `${JSON.stringify(t)}: ${JSON.stringify(ids.map((x) => sp.model.pieces[x]!.piece))} vs ${JSON.stringify(G.models[kind].pieces[i])}`,
+      );
     });
   });
 }
 
-test('PLBART\'s tokenizer: fairseq ids, language codes, <mask>, special tokens and decoding as transformers\' PLBartTokenizer', async () => {
+test("PLBART's tokenizer: fairseq ids, language codes, <mask>, special tokens and decoding as transformers' PLBartTokenizer", async () => {
   const { PlbartTokenizer } = await import('../../src/models/plbartTokenizer.js');
   const tok = await tokenizerOfFolderWith('plbart.model', 'sentencepiece.bpe.model');
   const P = G.plbart;
@@ -64,7 +68,7 @@ test('a PLBART folder with only sentencepiece.bpe.model tokenizes, generates as 
   assert.ok(out.length >= 1);
 });
 
-test('T5 over a SentencePiece model (spiece.model): ids, sentinels, </s> and decoding as transformers\' T5Tokenizer', async () => {
+test("T5 over a SentencePiece model (spiece.model): ids, sentinels, </s> and decoding as transformers' T5Tokenizer", async () => {
   const tok = await tokenizerOfFolderWith('t5.model', 'spiece.model');
   const T = G.t5;
   assert.equal(tok.size, T.size);
@@ -78,7 +82,10 @@ test('T5 over a SentencePiece model (spiece.model): ids, sentinels, </s> and dec
 });
 
 test('added tokens over a SentencePiece vocabulary (PLBART and T5): new ids after the last, known ones kept, split out whole when encoding', async () => {
-  for (const [model, name] of [['plbart.model', 'sentencepiece.bpe.model'], ['t5.model', 'spiece.model']] as const) {
+  for (const [model, name] of [
+    ['plbart.model', 'sentencepiece.bpe.model'],
+    ['t5.model', 'spiece.model'],
+  ] as const) {
     const tok = await tokenizerOfFolderWith(model, name);
     const before = tok.size;
     const plain = tok.encode('x = 1', { addSpecialTokens: false }).ids;

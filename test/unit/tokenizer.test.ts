@@ -16,7 +16,11 @@ for (const name of ['codet5', 'roberta-base']) {
       const r = t.encode(e.text);
       assert.deepEqual(r.ids, e.ids, e.key);
       // transformers shows an lstrip special token with the whitespace it absorbed (' <mask>'); the id is the same.
-      assert.deepEqual(r.tokens, e.tokens.map((tk: string) => (tk.trimStart() === '<mask>' ? '<mask>' : tk)), e.key);
+      assert.deepEqual(
+        r.tokens,
+        e.tokens.map((tk: string) => (tk.trimStart() === '<mask>' ? '<mask>' : tk)),
+        e.key,
+      );
       assert.deepEqual(t.encode(e.text, { addSpecialTokens: false }).ids, e.ids_no_special, e.key);
       assert.equal(t.decode(e.ids_no_special), e.decoded_no_special, e.key);
     }
@@ -27,11 +31,12 @@ for (const name of ['codet5', 'roberta-base']) {
     const d = tempDir();
     for (const f of ['vocab.json', 'merges.txt']) copyFileSync(join(dir, f), join(d, f));
     const t = await CodeTokenizer.fromFolder(d);
-    for (const e of g.entries.filter((x: { key: string }) => !x.key.includes('sentinel'))) assert.deepEqual(t.encode(e.text).ids, e.ids, e.key);
+    for (const e of g.entries.filter((x: { key: string }) => !x.key.includes('sentinel')))
+      assert.deepEqual(t.encode(e.text).ids, e.ids, e.key);
   });
 }
 
-test('the study\'s markers become single new special tokens', async () => {
+test("the study's markers become single new special tokens", async () => {
   const t = await CodeTokenizer.fromFolder(join(GOLDENS, 'tokenizers', 'roberta-base'));
   const before = t.size;
   const ids = t.addSpecialTokens(['[ADD]', '[DEL]', '<add>', '<del>', '<keep>']);

@@ -22,7 +22,18 @@ function define(root: Mocha.Suite): void {
     assert.ok(ext, 'the extension is loaded');
     await ext.activate();
     const cmds = await vscode.commands.getCommands(true);
-    for (const c of ['changeling.exportHistory', 'changeling.describeChange', 'changeling.showLog', 'changeling.suggestMessage', 'changeling.showRisk', 'changeling.checkOutgoing', 'changeling.installPrePushHook', 'changeling.uninstallPrePushHook', 'changeling.selectModel']) assert.ok(cmds.includes(c), c);
+    for (const c of [
+      'changeling.exportHistory',
+      'changeling.describeChange',
+      'changeling.showLog',
+      'changeling.suggestMessage',
+      'changeling.showRisk',
+      'changeling.checkOutgoing',
+      'changeling.installPrePushHook',
+      'changeling.uninstallPrePushHook',
+      'changeling.selectModel',
+    ])
+      assert.ok(cmds.includes(c), c);
   });
 
   t('the built-in git extension sees the repository', async () => {
@@ -30,33 +41,51 @@ function define(root: Mocha.Suite): void {
     assert.ok(git);
     const api = (git.isActive ? git.exports : await git.activate()).getAPI(1);
     for (let i = 0; i < 100 && api.repositories.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(api.repositories.map((r) => r.rootUri.fsPath), [workspaceRepo()]);
+    assert.deepEqual(
+      api.repositories.map((r) => r.rootUri.fsPath),
+      [workspaceRepo()],
+    );
   });
 
   t('Export history dataset writes one JSON line per commit', async () => {
     const out = join(process.env.CHANGELING_TEST_OUT_DIR!, 'host-history.jsonl');
-    const summary = await vscode.commands.executeCommand<{ commits: number; out: string }>('changeling.exportHistory', { repo: workspaceRepo(), out });
+    const summary = await vscode.commands.executeCommand<{ commits: number; out: string }>('changeling.exportHistory', {
+      repo: workspaceRepo(),
+      out,
+    });
     assert.equal(summary.commits, Number(process.env.CHANGELING_TEST_COMMITS));
-    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { sha: string; files: unknown[] });
+    const lines = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { sha: string; files: unknown[] });
     assert.equal(lines.length, summary.commits);
     assert.match(lines[0]!.sha, /^[0-9a-f]{40}$/);
   });
 
   t('Export history dataset reports a folder that is not a repository', async () => {
     await assert.rejects(
-      Promise.resolve(vscode.commands.executeCommand('changeling.exportHistory', { repo: process.env.CHANGELING_TEST_OUT_DIR!, out: join(process.env.CHANGELING_TEST_OUT_DIR!, 'x.jsonl') })),
+      Promise.resolve(
+        vscode.commands.executeCommand('changeling.exportHistory', {
+          repo: process.env.CHANGELING_TEST_OUT_DIR!,
+          out: join(process.env.CHANGELING_TEST_OUT_DIR!, 'x.jsonl'),
+        }),
+      ),
       /not a git repository/,
     );
   });
 
   t('Describe staged change reports the staged files and the filter', async () => {
-    const view = await vscode.commands.executeCommand<{ source: string; files: Array<{ path: string }>; modelInput: { dropped: Array<{ path: string; reason: string }> } }>(
-      'changeling.describeChange',
-      { repo: workspaceRepo() },
-    );
+    const view = await vscode.commands.executeCommand<{
+      source: string;
+      files: Array<{ path: string }>;
+      modelInput: { dropped: Array<{ path: string; reason: string }> };
+    }>('changeling.describeChange', { repo: workspaceRepo() });
     assert.equal(view.source, 'staged');
     assert.deepEqual(view.files.map((f) => f.path).sort(), ['src/app.js', 'yarn.lock']);
-    assert.deepEqual(view.modelInput.dropped.map((d) => [d.path, d.reason]), [['yarn.lock', 'lock']]);
+    assert.deepEqual(
+      view.modelInput.dropped.map((d) => [d.path, d.reason]),
+      [['yarn.lock', 'lock']],
+    );
   });
 }
 
@@ -64,7 +93,9 @@ function defineMore(suite: Mocha.Suite): void {
   const t = (title: string, fn: () => Promise<void>) => suite.addTest(new Mocha.Test(title, fn));
 
   t('Suggest commit message fills the empty message box with an NNGen candidate from this history', async () => {
-    const git = vscode.extensions.getExtension<{ getAPI(v: 1): { repositories: Array<{ rootUri: vscode.Uri; inputBox: { value: string } }> } }>('vscode.git')!.exports.getAPI(1);
+    const git = vscode.extensions
+      .getExtension<{ getAPI(v: 1): { repositories: Array<{ rootUri: vscode.Uri; inputBox: { value: string } }> } }>('vscode.git')!
+      .exports.getAPI(1);
     const repo = git.repositories[0]!;
     repo.inputBox.value = '';
     const message = await vscode.commands.executeCommand<string>('changeling.suggestMessage', { repo: workspaceRepo() });
@@ -74,12 +105,15 @@ function defineMore(suite: Mocha.Suite): void {
   });
 
   t('Check outgoing commits scores the commits no remote has', async () => {
-    const results = await vscode.commands.executeCommand<Array<{ sha: string; level: string; probability: number }>>('changeling.checkOutgoing', { repo: workspaceRepo() });
+    const results = await vscode.commands.executeCommand<Array<{ sha: string; level: string; probability: number }>>(
+      'changeling.checkOutgoing',
+      { repo: workspaceRepo() },
+    );
     assert.equal(results.length, Number(process.env.CHANGELING_TEST_COMMITS));
     assert.ok(results.every((r) => /^[0-9a-f]{40}$/.test(r.sha) && r.probability > 0 && r.probability < 1));
   });
 
-  t('The pre-push hook is installed and removed again, the user\'s hook restored', async () => {
+  t("The pre-push hook is installed and removed again, the user's hook restored", async () => {
     const hooks = join(workspaceRepo(), '.git', 'hooks');
     writeFileSync(join(hooks, 'pre-push'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
     assert.equal(await vscode.commands.executeCommand('changeling.installPrePushHook', { repo: workspaceRepo(), yes: true }), true);

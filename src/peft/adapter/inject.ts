@@ -38,7 +38,11 @@ export const adapterKey = (site: string, part: 'down.weight' | 'down.bias' | 'up
  * instead of inputs (training). `optional`: a graph with no site (e.g. the cross-attention key/value graph)
  * is left as it is instead of failing.
  */
-export function injectAdapters(b: GraphBuilder, cfg: AdapterConfig, o: { values?: Map<string, { shape: number[]; data: Float32Array }>; optional?: boolean } = {}): InjectedAdapter[] {
+export function injectAdapters(
+  b: GraphBuilder,
+  cfg: AdapterConfig,
+  o: { values?: Map<string, { shape: number[]; data: Float32Array }>; optional?: boolean } = {},
+): InjectedAdapter[] {
   const found: InjectedAdapter[] = [];
   for (const { weight: w, module, output: out } of projections(b)) {
     const hit = SITES.find(([re]) => re.test(module));
@@ -50,10 +54,16 @@ export function injectAdapters(b: GraphBuilder, cfg: AdapterConfig, o: { values?
       const name = adapterKey(site, part);
       if (!o.values) return b.input(name, 'float32', shape);
       const v = o.values.get(name);
-      if (!v || v.data.length !== shape.reduce((a, x) => a * x, 1)) throw new ChangelingError('io', `the adapter has no ${name} of shape [${shape}]`);
+      if (!v || v.data.length !== shape.reduce((a, x) => a * x, 1))
+        throw new ChangelingError('io', `the adapter has no ${name} of shape [${shape}]`);
       return b.initializer(name, 'float32', shape, v.data);
     };
-    const params = { downW: param('down.weight', [m, d]), downB: param('down.bias', [m]), upW: param('up.weight', [d, m]), upB: param('up.bias', [d]) };
+    const params = {
+      downW: param('down.weight', [m, d]),
+      downB: param('down.bias', [m]),
+      upW: param('up.weight', [d, m]),
+      upB: param('up.bias', [d]),
+    };
     wrapValue(b, out, (h) => {
       const down = b.add(b.matmul(h, b.transpose(params.downW, [1, 0])), params.downB);
       const act = cfg.nonLinearity === 'relu' ? b.relu(down) : b.gelu(down, 'erf');

@@ -13,11 +13,26 @@ export interface LoraConfig {
 }
 
 /** The study's targets: the query and value projections of each architecture. */
-export const DEFAULT_LORA_TARGETS: Record<'t5' | 'bart' | 'roberta', string[]> = { t5: ['q', 'v'], bart: ['q_proj', 'v_proj'], roberta: ['query', 'value'] };
+export const DEFAULT_LORA_TARGETS: Record<'t5' | 'bart' | 'roberta', string[]> = {
+  t5: ['q', 'v'],
+  bart: ['q_proj', 'v_proj'],
+  roberta: ['query', 'value'],
+};
 
 /** LoRA's defaults (r 8, alpha 32, no dropout, the query and value projections), with any settings given. */
-export function defaultLoraConfig(kind: 't5' | 'bart' | 'roberta', o: Partial<{ r: number; alpha: number; dropout: number; targets: string[]; rslora: boolean }> = {}): LoraConfig {
-  return { r: o.r ?? 8, loraAlpha: o.alpha ?? 32, loraDropout: o.dropout ?? 0, targetModules: o.targets ?? DEFAULT_LORA_TARGETS[kind], useRslora: o.rslora ?? false, taskType: null, baseModel: null };
+export function defaultLoraConfig(
+  kind: 't5' | 'bart' | 'roberta',
+  o: Partial<{ r: number; alpha: number; dropout: number; targets: string[]; rslora: boolean }> = {},
+): LoraConfig {
+  return {
+    r: o.r ?? 8,
+    loraAlpha: o.alpha ?? 32,
+    loraDropout: o.dropout ?? 0,
+    targetModules: o.targets ?? DEFAULT_LORA_TARGETS[kind],
+    useRslora: o.rslora ?? false,
+    taskType: null,
+    baseModel: null,
+  };
 }
 
 export function loraScaling(c: LoraConfig): number {
@@ -42,7 +57,8 @@ export function parseLoraConfig(raw: Record<string, unknown>, where = 'adapter_c
   const r = raw.r;
   if (typeof r !== 'number' || r < 1) throw new ChangelingError('io', `${where}: "r" must be a positive number`);
   const targets = raw.target_modules;
-  if (!(typeof targets === 'string' || (Array.isArray(targets) && targets.every((t) => typeof t === 'string')))) throw new ChangelingError('io', `${where}: "target_modules" must be a list of names or a regex`);
+  if (!(typeof targets === 'string' || (Array.isArray(targets) && targets.every((t) => typeof t === 'string'))))
+    throw new ChangelingError('io', `${where}: "target_modules" must be a list of names or a regex`);
   return {
     r,
     loraAlpha: typeof raw.lora_alpha === 'number' ? raw.lora_alpha : 8,

@@ -21,7 +21,11 @@ export interface InjectedLora {
 
 export const loraKey = (module: string, which: 'A' | 'B') => `base_model.model.${module}.lora_${which}.weight`;
 
-export function injectLora(b: GraphBuilder, cfg: LoraConfig, o: { dropoutSeed?: Tensor | null; moduleName?: (module: string) => string } = {}): InjectedLora[] {
+export function injectLora(
+  b: GraphBuilder,
+  cfg: LoraConfig,
+  o: { dropoutSeed?: Tensor | null; moduleName?: (module: string) => string } = {},
+): InjectedLora[] {
   // PEFT names modules relative to the model it wrapped: RobertaModel has no "roberta." prefix.
   const rename = o.moduleName ?? ((m: string) => m);
   const s = loraScaling(cfg);
@@ -53,7 +57,15 @@ export function initLora(l: InjectedLora, rand: () => number): { a: Float32Array
 }
 
 /** W + s B A: the merged weight for zero-overhead inference. */
-export function mergeLora(w: Float32Array, out: number, inF: number, a: Float32Array, bm: Float32Array, r: number, s: number): Float32Array {
+export function mergeLora(
+  w: Float32Array,
+  out: number,
+  inF: number,
+  a: Float32Array,
+  bm: Float32Array,
+  r: number,
+  s: number,
+): Float32Array {
   const merged = Float32Array.from(w);
   for (let i = 0; i < out; i++) {
     for (let k = 0; k < r; k++) {

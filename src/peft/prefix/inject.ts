@@ -46,7 +46,11 @@ function siteOf(q: Tensor): string | null {
  * `values`: trained prefixes by name; given, they are constants of the graph (inference) instead of inputs
  * (training). `optional`: a graph with no attention (the cross-attention key/value graph) is left as it is.
  */
-export function injectPrefixes(b: GraphBuilder, length: number, o: { values?: Map<string, { shape: number[]; data: Float32Array }>; optional?: boolean } = {}): InjectedPrefix[] {
+export function injectPrefixes(
+  b: GraphBuilder,
+  length: number,
+  o: { values?: Map<string, { shape: number[]; data: Float32Array }>; optional?: boolean } = {},
+): InjectedPrefix[] {
   const found: InjectedPrefix[] = [];
   for (const sm of b.nodes.slice()) {
     if (sm.op !== 'Softmax') continue;
@@ -77,7 +81,11 @@ export function injectPrefixes(b: GraphBuilder, length: number, o: { values?: Ma
       const shape = [length, heads * headDim];
       if (!o.values) return b.input(name, 'float32', shape);
       const v = o.values.get(name);
-      if (!v || v.shape.join(',') !== shape.join(',')) throw new ChangelingError('io', `the prefix adapter has no ${name} of shape [${shape.join(', ')}]${v ? ` (it is [${v.shape.join(', ')}])` : ''}: an adapter for another model, or another number of virtual tokens`);
+      if (!v || v.shape.join(',') !== shape.join(','))
+        throw new ChangelingError(
+          'io',
+          `the prefix adapter has no ${name} of shape [${shape.join(', ')}]${v ? ` (it is [${v.shape.join(', ')}])` : ''}: an adapter for another model, or another number of virtual tokens`,
+        );
       return b.initializer(name, 'float32', shape, v.data);
     };
     const pk = param('key');
@@ -85,7 +93,12 @@ export function injectPrefixes(b: GraphBuilder, length: number, o: { values?: Ma
     // Build the new pieces at the end, then move them to just before the score product.
     const before = b.nodes.length;
     const batch = b.slice(b.shapeOf(k), [0], [1], [0]);
-    const toHeads = (p: Tensor) => b.expand(b.transpose(b.reshape(p, [1, length, heads, headDim]), [0, 2, 1, 3]), b.concat([batch, b.ints([heads, length, headDim])], 0), [k.shape[0]!, heads, length, headDim]);
+    const toHeads = (p: Tensor) =>
+      b.expand(
+        b.transpose(b.reshape(p, [1, length, heads, headDim]), [0, 2, 1, 3]),
+        b.concat([batch, b.ints([heads, length, headDim])], 0),
+        [k.shape[0]!, heads, length, headDim],
+      );
     const k2 = b.concat([toHeads(pk), k], 2);
     const v2 = b.concat([toHeads(pvv), v], 2);
     const kT2 = b.transposeLast(k2);
@@ -104,7 +117,11 @@ export function injectPrefixes(b: GraphBuilder, length: number, o: { values?: Ma
     if (addNode && bias2) addNode.inputs[biasIndex] = bias2;
     pv.inputs[1] = v2;
     // The rewired nodes' output shapes gain P along the key axis.
-    const grow = (t: Tensor) => ((t as { shape: unknown }).shape = [...t.shape.slice(0, -1), typeof t.shape.at(-1) === 'number' ? (t.shape.at(-1) as number) + length : `${t.shape.at(-1)}+${length}`]);
+    const grow = (t: Tensor) =>
+      ((t as { shape: unknown }).shape = [
+        ...t.shape.slice(0, -1),
+        typeof t.shape.at(-1) === 'number' ? (t.shape.at(-1) as number) + length : `${t.shape.at(-1)}+${length}`,
+      ]);
     grow(scores);
     if (addNode) grow(addNode.outputs[0]!);
     grow(probs);

@@ -20,27 +20,57 @@ export interface PeftPrefixConfig {
 }
 
 export function parsePeftPrefixConfig(raw: Record<string, unknown>, where = 'adapter_config.json'): PeftPrefixConfig {
-  if (raw.peft_type !== 'PREFIX_TUNING') throw new ChangelingError('io', `${where}: peft_type ${String(raw.peft_type)} is not PREFIX_TUNING`);
+  if (raw.peft_type !== 'PREFIX_TUNING')
+    throw new ChangelingError('io', `${where}: peft_type ${String(raw.peft_type)} is not PREFIX_TUNING`);
   if (raw.prefix_projection === true) throw new ChangelingError('io', `${where}: prefix_projection is not supported`);
   const n = (k: string) => {
     if (typeof raw[k] !== 'number') throw new ChangelingError('io', `${where}: "${k}" must be a number`);
     return raw[k] as number;
   };
-  return { numVirtualTokens: n('num_virtual_tokens'), numLayers: n('num_layers'), tokenDim: n('token_dim'), numAttentionHeads: n('num_attention_heads') };
+  return {
+    numVirtualTokens: n('num_virtual_tokens'),
+    numLayers: n('num_layers'),
+    tokenDim: n('token_dim'),
+    numAttentionHeads: n('num_attention_heads'),
+  };
 }
 
 /** adapter_config.json as PEFT writes it for T5 prefix-tuning (no projection). */
 export function peftPrefixConfigJson(p: PeftPrefixConfig, baseModel: string | null, taskType: string | null): Record<string, unknown> {
-  return { peft_type: 'PREFIX_TUNING', task_type: taskType, base_model_name_or_path: baseModel, num_virtual_tokens: p.numVirtualTokens, num_layers: p.numLayers, token_dim: p.tokenDim, num_attention_heads: p.numAttentionHeads, num_transformer_submodules: 2, encoder_hidden_size: p.tokenDim, prefix_projection: false, inference_mode: true };
+  return {
+    peft_type: 'PREFIX_TUNING',
+    task_type: taskType,
+    base_model_name_or_path: baseModel,
+    num_virtual_tokens: p.numVirtualTokens,
+    num_layers: p.numLayers,
+    token_dim: p.tokenDim,
+    num_attention_heads: p.numAttentionHeads,
+    num_transformer_submodules: 2,
+    encoder_hidden_size: p.tokenDim,
+    prefix_projection: false,
+    inference_mode: true,
+  };
 }
 
 /** The prompt_embeddings input and, per decoder layer, its prefix keys and values [1, H, tokens, d_kv]. */
-export function peftT5Prefix(b: GraphBuilder, cfg: T5Config, p: PeftPrefixConfig): { embeddings: Tensor; layer: (i: number) => KeyValue; length: number } {
+export function peftT5Prefix(
+  b: GraphBuilder,
+  cfg: T5Config,
+  p: PeftPrefixConfig,
+): { embeddings: Tensor; layer: (i: number) => KeyValue; length: number } {
   const L = p.numLayers;
   const d = cfg.dModel;
-  if (p.tokenDim !== d || p.numAttentionHeads !== cfg.numHeads) throw new ChangelingError('usage', `the prefix adapter was made for d_model ${p.tokenDim} / ${p.numAttentionHeads} heads, the model has ${d} / ${cfg.numHeads}`);
+  if (p.tokenDim !== d || p.numAttentionHeads !== cfg.numHeads)
+    throw new ChangelingError(
+      'usage',
+      `the prefix adapter was made for d_model ${p.tokenDim} / ${p.numAttentionHeads} heads, the model has ${d} / ${cfg.numHeads}`,
+    );
   const E = b.input('prompt_embeddings', 'float32', [p.numVirtualTokens, L * 2 * d]);
-  const entry = (e: number) => b.unsqueeze(b.transpose(b.reshape(b.slice(E, [e * d], [(e + 1) * d], [1]), [p.numVirtualTokens, cfg.numHeads, cfg.dKv]), [1, 0, 2]), [0]);
+  const entry = (e: number) =>
+    b.unsqueeze(
+      b.transpose(b.reshape(b.slice(E, [e * d], [(e + 1) * d], [1]), [p.numVirtualTokens, cfg.numHeads, cfg.dKv]), [1, 0, 2]),
+      [0],
+    );
   return {
     embeddings: E,
     length: p.numVirtualTokens,

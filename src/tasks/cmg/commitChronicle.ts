@@ -46,7 +46,8 @@ function hunkHeader(h: DiffHunk): string {
 
 /** The file's patch text as GitPython hands it to PyDriller: what follows git's headers. */
 export function rawFileDiff(f: DiffFile): string {
-  if (f.binary) return `Binary files ${f.status === 'added' ? '/dev/null' : `a/${f.oldPath ?? f.path}`} and ${f.status === 'deleted' ? '/dev/null' : `b/${f.path}`} differ\n`;
+  if (f.binary)
+    return `Binary files ${f.status === 'added' ? '/dev/null' : `a/${f.oldPath ?? f.path}`} and ${f.status === 'deleted' ? '/dev/null' : `b/${f.path}`} differ\n`;
   const out: string[] = [];
   for (const h of f.hunks) {
     out.push(hunkHeader(h));

@@ -63,7 +63,12 @@ export function decoderContext(tok: CodeTokenizer, o: DecoderContextOptions): De
     picked.push([...ids, o.sepTokenId]);
   }
   picked.reverse();
-  return { ids: [o.startTokenId, ...picked.flat(), ...contextIds], prefix, context, history: { used: picked.length, offered: history.length } };
+  return {
+    ids: [o.startTokenId, ...picked.flat(), ...contextIds],
+    prefix,
+    context,
+    history: { used: picked.length, offered: history.length },
+  };
 }
 
 /**
@@ -74,7 +79,10 @@ export function decoderContext(tok: CodeTokenizer, o: DecoderContextOptions): De
 export class PrefixConstraint {
   private readonly entries: Array<[string, number]>;
 
-  constructor(private readonly tok: CodeTokenizer, readonly prefix: string) {
+  constructor(
+    private readonly tok: CodeTokenizer,
+    readonly prefix: string,
+  ) {
     const vocab = new Map(tok.vocabEntries());
     const keys = new Map<string, number>();
     for (const [t] of vocab) {

@@ -40,14 +40,19 @@ export function describeDropped(dropped: readonly DroppedFile[], maxInput: numbe
   return `${over ? `the change is larger than the model's ${maxInput}-token input: ` : 'not seen by the model: '}${parts.join(', ')}${dropped.length > 4 ? ` and ${dropped.length - 4} more` : ''}`;
 }
 
-export function encoderInput(files: readonly DiffFile[], o: { format: InputFormat; tokenizer: CodeTokenizer; maxInput: number; filter?: FilterOptions }): EncoderInput {
+export function encoderInput(
+  files: readonly DiffFile[],
+  o: { format: InputFormat; tokenizer: CodeTokenizer; maxInput: number; filter?: FilterOptions },
+): EncoderInput {
   const tok = o.tokenizer;
   const bos = tok.tokenId('<s>') ?? 1;
   const eos = tok.tokenId('</s>') ?? 2;
   const encode = (s: string) => tok.encode(s, { addSpecialTokens: false }).ids;
   if (o.format === 'study') {
     const m = modelInput(files, { budget: o.maxInput - 2, countTokens: (t) => encode(t).length, filter: o.filter });
-    const dropped: DroppedFile[] = m.files.filter((f) => f.kept !== 'whole').map((f) => ({ path: f.path, why: f.kept === 'omitted' ? 'beyond-input' : f.kept === 'header' ? 'name-only' : 'partial' }));
+    const dropped: DroppedFile[] = m.files
+      .filter((f) => f.kept !== 'whole')
+      .map((f) => ({ path: f.path, why: f.kept === 'omitted' ? 'beyond-input' : f.kept === 'header' ? 'name-only' : 'partial' }));
     return { format: o.format, text: m.text, inputIds: tok.encode(m.text).ids.slice(0, o.maxInput), dropped, note: describeShortening(m) };
   }
   // CommitChronicle: each file's text in git's order; tokens counted per file (a file's text ends with a
@@ -74,7 +79,9 @@ export function encoderInput(files: readonly DiffFile[], o: { format: InputForma
   }
   const text = kept.join('');
   const ids = encode(boundedText(text, limit)).slice(0, limit);
-  const note = text ? describeDropped(dropped, o.maxInput) : 'the model sees nothing of this change (whitespace only, a mode change, or files it never reads): its suggestions are guesses';
+  const note = text
+    ? describeDropped(dropped, o.maxInput)
+    : 'the model sees nothing of this change (whitespace only, a mode change, or files it never reads): its suggestions are guesses';
   return { format: o.format, text, inputIds: [bos, ...ids, eos], dropped, note };
 }
 

@@ -61,12 +61,20 @@ export class MessageModel {
     readonly label: string,
   ) {}
 
-  static async create(dir: string, o: { adapter?: string; maxInput?: number; provider?: string; inputFormat?: InputFormat; precision?: Precision } = {}): Promise<MessageModel> {
+  static async create(
+    dir: string,
+    o: { adapter?: string; maxInput?: number; provider?: string; inputFormat?: InputFormat; precision?: Precision } = {},
+  ): Promise<MessageModel> {
     const base = await loadModelFolder(dir);
-    if (base.kind === 'roberta') throw new ChangelingError('usage', `${dir} is an encoder-only (RoBERTa) model; commit messages need CodeT5 or PLBART`);
+    if (base.kind === 'roberta')
+      throw new ChangelingError('usage', `${dir} is an encoder-only (RoBERTa) model; commit messages need CodeT5 or PLBART`);
     const model = o.adapter ? await withAdapter(base, o.adapter) : base;
     const tokenizer = await CodeTokenizer.fromFolder(dir);
-    if (tokenizer.size > base.config.vocabSize) throw new ChangelingError('io', `${dir}: the tokenizer has ${tokenizer.size} ids but the model only ${base.config.vocabSize} embeddings; they do not belong together`);
+    if (tokenizer.size > base.config.vocabSize)
+      throw new ChangelingError(
+        'io',
+        `${dir}: the tokenizer has ${tokenizer.size} ids but the model only ${base.config.vocabSize} embeddings; they do not belong together`,
+      );
     let profile = await effectiveProfile(dir, o.adapter);
     if (o.inputFormat) profile = { ...profile, inputFormat: o.inputFormat };
     const positions = model.kind === 'bart' ? model.config.maxPositionEmbeddings : Infinity;
@@ -97,7 +105,12 @@ export class MessageModel {
 
   /** Exactly what the model gets for this change: encoder ids, decoder prompt, and what was left out. */
   prepare(files: readonly DiffFile[], o: PrepareOptions = {}): PreparedInput {
-    const enc = encoderInput(files, { format: this.profile.inputFormat, tokenizer: this.tokenizer, maxInput: this.maxInput, filter: o.filter });
+    const enc = encoderInput(files, {
+      format: this.profile.inputFormat,
+      tokenizer: this.tokenizer,
+      maxInput: this.maxInput,
+      filter: o.filter,
+    });
     const typed = o.typed ?? '';
     const history = this.usesHistory ? (o.history ?? []).map(cleanMessage).filter(Boolean) : [];
     const dec = decoderContext(this.tokenizer, {
@@ -116,7 +129,12 @@ export class MessageModel {
    * model trained with history, the decoder reads `start <s> history_1 </s> ... message` and the history
    * positions are left out of the loss (-100). `history` is the author's earlier messages, oldest first.
    */
-  trainingExample(files: readonly DiffFile[], target: string, history: readonly string[] = [], filter?: FilterOptions): { input_ids: number[]; labels: number[]; decoder_input_ids?: number[] } {
+  trainingExample(
+    files: readonly DiffFile[],
+    target: string,
+    history: readonly string[] = [],
+    filter?: FilterOptions,
+  ): { input_ids: number[]; labels: number[]; decoder_input_ids?: number[] } {
     const inputIds = this.prepare(files, { filter }).inputIds;
     const tok = this.tokenizer;
     const bos = tok.tokenId('<s>') ?? 1;
@@ -149,11 +167,23 @@ export class MessageModel {
     const beams = Math.max(o.beams ?? g.numBeams, o.n ?? 1);
     const prompt = input.decoderInputIds;
     const constraint = input.prefix ? new PrefixConstraint(this.tokenizer, input.prefix) : null;
-    const hyps = (await beamSearch(this.runner, new rt.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), shape), new rt.Tensor('int64', new BigInt64Array(ids.length).fill(1n), shape), {
-      numBeams: beams, numReturnSequences: beams, maxNewTokens: o.maxNewTokens ?? g.maxNewTokens, noRepeatNgramSize: g.noRepeatNgramSize,
-      minNewTokens: g.minNewTokens, lengthPenalty: g.lengthPenalty, prompt,
-      allowedTokens: constraint ? (_row, generated) => constraint.allowed(generated) : undefined,
-    }))[0]!;
+    const hyps = (
+      await beamSearch(
+        this.runner,
+        new rt.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), shape),
+        new rt.Tensor('int64', new BigInt64Array(ids.length).fill(1n), shape),
+        {
+          numBeams: beams,
+          numReturnSequences: beams,
+          maxNewTokens: o.maxNewTokens ?? g.maxNewTokens,
+          noRepeatNgramSize: g.noRepeatNgramSize,
+          minNewTokens: g.minNewTokens,
+          lengthPenalty: g.lengthPenalty,
+          prompt,
+          allowedTokens: constraint ? (_row, generated) => constraint.allowed(generated) : undefined,
+        },
+      )
+    )[0]!;
     const seen = new Set<string>();
     const out: ModelCandidate[] = [];
     for (const h of [...hyps].sort((a, b) => b.score - a.score)) {

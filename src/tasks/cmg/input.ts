@@ -100,11 +100,15 @@ export function modelInput(files: readonly DiffFile[], o: InputOptions): ModelIn
       }
     }
     const partLines = out[i]!.length > 1;
-    r.kept = r.hunks.kept === r.hunks.total && r.hunks.total > 0 ? 'whole' : partLines ? 'partial' : r.hunks.total === 0 ? 'whole' : 'header';
+    r.kept =
+      r.hunks.kept === r.hunks.total && r.hunks.total > 0 ? 'whole' : partLines ? 'partial' : r.hunks.total === 0 ? 'whole' : 'header';
   });
   const fileReports = ordered.map((f) => reports.get(f)!);
   return {
-    text: out.filter((x) => x.length).map((x) => x.join('\n')).join('\n'),
+    text: out
+      .filter((x) => x.length)
+      .map((x) => x.join('\n'))
+      .join('\n'),
     tokens: used,
     budget: o.budget,
     files: fileReports,
@@ -116,6 +120,11 @@ export function modelInput(files: readonly DiffFile[], o: InputOptions): ModelIn
 export function describeShortening(m: ModelInput): string | null {
   if (!m.shortened) return null;
   const left = m.files.filter((f) => f.kept !== 'whole');
-  const parts = left.slice(0, 4).map((f) => `${f.path} (${f.kept === 'omitted' ? 'left out' : f.kept === 'header' ? 'name only' : `${f.hunks.kept} of ${f.hunks.total} hunks`}${f.filtered ? `, ${f.filtered}` : ''})`);
+  const parts = left
+    .slice(0, 4)
+    .map(
+      (f) =>
+        `${f.path} (${f.kept === 'omitted' ? 'left out' : f.kept === 'header' ? 'name only' : `${f.hunks.kept} of ${f.hunks.total} hunks`}${f.filtered ? `, ${f.filtered}` : ''})`,
+    );
   return `the change is larger than the model's ${m.budget}-token input: ${parts.join(', ')}${left.length > 4 ? ` and ${left.length - 4} more` : ''}`;
 }

@@ -13,7 +13,10 @@ const STRIP = new RegExp(`^${S}+|${S}+$`, 'g');
 const strip = (s: string) => s.replace(STRIP, '');
 // eslint-disable-next-line no-control-regex
 const isAscii = (s: string) => /^[\x00-\x7f]*$/.test(s);
-const words = (s: string) => strip(s).split(new RegExp(`${S}+`)).filter(Boolean);
+const words = (s: string) =>
+  strip(s)
+    .split(new RegExp(`${S}+`))
+    .filter(Boolean);
 
 function removeGeneric(x: string, pattern: string): string {
   x = x.replace(new RegExp(`^[:\\-${W}]*${pattern}[:,.!?;~]*(${S}|$)`, 'g'), '');

@@ -108,7 +108,10 @@ export class NngenIndex {
 }
 
 /** An index of a repository's non-merge commits (the newest `max`, default 20,000), newest first. */
-export async function buildNngenIndex(repo: Repository, o: { max?: number; rev?: string; signal?: AbortSignal; onProgress?: (n: number) => void } = {}): Promise<NngenIndex> {
+export async function buildNngenIndex(
+  repo: Repository,
+  o: { max?: number; rev?: string; signal?: AbortSignal; onProgress?: (n: number) => void } = {},
+): Promise<NngenIndex> {
   const index = new NngenIndex();
   if (repo.head === null) return index;
   let n = 0;

@@ -52,7 +52,8 @@ export const DEFAULT_PROFILE: ModelProfile = {
 
 function int(v: unknown, name: string, where: string, min: number, max: number, dflt: number): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ChangelingError('io', `${where}: ${name} must be a whole number from ${min} to ${max} (it is ${JSON.stringify(v)})`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new ChangelingError('io', `${where}: ${name} must be a whole number from ${min} to ${max} (it is ${JSON.stringify(v)})`);
   return v;
 }
 
@@ -61,13 +62,15 @@ export function parseProfile(raw: unknown, where: string): ModelProfile {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ChangelingError('io', `${where} is not a JSON object`);
   const r = raw as Record<string, unknown>;
   const fmt = r.inputFormat ?? DEFAULT_PROFILE.inputFormat;
-  if (!INPUT_FORMATS.includes(fmt as InputFormat)) throw new ChangelingError('io', `${where}: inputFormat must be one of ${INPUT_FORMATS.join(', ')} (it is ${JSON.stringify(fmt)})`);
+  if (!INPUT_FORMATS.includes(fmt as InputFormat))
+    throw new ChangelingError('io', `${where}: inputFormat must be one of ${INPUT_FORMATS.join(', ')} (it is ${JSON.stringify(fmt)})`);
   const history = r.history ?? 'none';
   if (history !== 'none' && history !== 'author') throw new ChangelingError('io', `${where}: history must be "none" or "author"`);
   const g = (r.generation ?? {}) as Record<string, unknown>;
   const d = DEFAULT_PROFILE.generation;
   const lp = g.lengthPenalty ?? d.lengthPenalty;
-  if (typeof lp !== 'number' || !Number.isFinite(lp) || Math.abs(lp) > 10) throw new ChangelingError('io', `${where}: generation.lengthPenalty must be a number from -10 to 10`);
+  if (typeof lp !== 'number' || !Number.isFinite(lp) || Math.abs(lp) > 10)
+    throw new ChangelingError('io', `${where}: generation.lengthPenalty must be a number from -10 to 10`);
   const task = r.task ?? 'cmg';
   if (task !== 'cmg' && task !== 'jitdp' && task !== null) throw new ChangelingError('io', `${where}: task must be "cmg" or "jitdp"`);
   return {
@@ -105,6 +108,7 @@ export async function writeProfile(dir: string, p: ModelProfile): Promise<void> 
 }
 
 export function parseInputFormat(v: string): InputFormat {
-  if (!INPUT_FORMATS.includes(v as InputFormat)) throw new ChangelingError('usage', `--input-format must be one of ${INPUT_FORMATS.join(', ')} (not ${JSON.stringify(v)})`);
+  if (!INPUT_FORMATS.includes(v as InputFormat))
+    throw new ChangelingError('usage', `--input-format must be one of ${INPUT_FORMATS.join(', ')} (not ${JSON.stringify(v)})`);
   return v as InputFormat;
 }

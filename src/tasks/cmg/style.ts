@@ -34,12 +34,14 @@ const TICKET = [
 ];
 
 /** Common verbs of commit subjects (base forms), for recognising and restoring the imperative mood. */
-const VERBS = new Set(`accept account add adjust align allow apply avoid bump build call change check cache catch clarify clean cleanup close collect color colour combine configure convert copy correct create
+const VERBS = new Set(
+  `accept account add adjust align allow apply avoid bump build call change check cache catch clarify clean cleanup close collect color colour combine configure convert copy correct create
 debug define describe detect deprecate disable document drop emit enable ensure exit explain expose extend extract fail fetch filter fix flush format free generate get handle hide ignore implement import improve include
 increase initialize inline install introduce keep let limit link lint load lock log make map mark match merge migrate mention move normalize optimize parse pass patch pin polish prefer
 prepare prevent print provide raise read rebase reduce refactor refine reformat release reload remove rename reorder replace report require reset resolve
 restore restructure return reuse revert rewrite run save send separate set show simplify skip sort speed split start stop store strip support switch sync
-test throw tidy track trim tweak unify update upgrade use validate verify wrap write`.split(/\s+/));
+test throw tidy track trim tweak unify update upgrade use validate verify wrap write`.split(/\s+/),
+);
 
 /** The base form of a verb-like first word when it is one we know ("Added" -> "Add"), else null. */
 export function baseVerb(word: string, extra: ReadonlySet<string> = new Set()): string | null {
@@ -59,7 +61,14 @@ export function baseVerb(word: string, extra: ReadonlySet<string> = new Set()): 
 const share = (n: number, d: number) => (d ? n / d : 0);
 
 /** The description part of a subject: without a Conventional Commits prefix and a ticket id. */
-function parts(subject: string): { type: string | null; scope: string | null; breaking: boolean; ticket: string | null; ticketForm: CommitStyle['ticket']['form']; description: string } {
+function parts(subject: string): {
+  type: string | null;
+  scope: string | null;
+  breaking: boolean;
+  ticket: string | null;
+  ticketForm: CommitStyle['ticket']['form'];
+  description: string;
+} {
   let s = subject.trim();
   let ticket: string | null = null;
   let ticketForm: CommitStyle['ticket']['form'] = null;
@@ -82,24 +91,33 @@ export const STYLE_WINDOW = 300;
 
 /** The style of `messages`, given newest first (as git log lists them); only the newest STYLE_WINDOW count. */
 export function learnStyle(messages: readonly string[], paths: ReadonlyArray<readonly string[]> = []): CommitStyle {
-  const kept = messages.map((m, i) => ({ s: m.split('\n')[0]!.trim(), i })).filter(({ s }) => s && !/^(Merge|Revert) /.test(s)).slice(0, STYLE_WINDOW);
+  const kept = messages
+    .map((m, i) => ({ s: m.split('\n')[0]!.trim(), i }))
+    .filter(({ s }) => s && !/^(Merge|Revert) /.test(s))
+    .slice(0, STYLE_WINDOW);
   const subjects = kept.map(({ s }) => s);
   paths = kept.map(({ i }) => paths[i] ?? []);
   const types = new Map<string, number>();
   const scopeVotes = new Map<string, Map<string, number>>();
   const forms = new Map<string, number>();
   const projects = new Map<string, number>();
-  let conventional = 0, ticketed = 0, capitalized = 0, imperative = 0, period = 0, withWord = 0;
+  let conventional = 0,
+    ticketed = 0,
+    capitalized = 0,
+    imperative = 0,
+    period = 0,
+    withWord = 0;
   subjects.forEach((s, i) => {
     const p = parts(s);
     if (p.type) {
       conventional++;
       types.set(p.type, (types.get(p.type) ?? 0) + 1);
-      if (p.scope) for (const top of new Set((paths[i] ?? []).map((x) => x.split('/')[0]!))) {
-        const v = scopeVotes.get(top) ?? new Map<string, number>();
-        v.set(p.scope, (v.get(p.scope) ?? 0) + 1);
-        scopeVotes.set(top, v);
-      }
+      if (p.scope)
+        for (const top of new Set((paths[i] ?? []).map((x) => x.split('/')[0]!))) {
+          const v = scopeVotes.get(top) ?? new Map<string, number>();
+          v.set(p.scope, (v.get(p.scope) ?? 0) + 1);
+          scopeVotes.set(top, v);
+        }
     }
     if (p.ticket) {
       ticketed++;
@@ -183,11 +201,16 @@ export function applyStyle(message: string, style: CommitStyle, ctx: StyleContex
     const type = p.type ?? guessType(d, ctx.paths ?? [], style);
     const tops = [...new Set((ctx.paths ?? []).map((x) => x.split('/')[0]!))];
     // A scope is added only with a type we add: a candidate's own prefix is kept as it was written.
-    const scope = p.type ? p.scope : tops.length === 1 ? style.scopes[tops[0]!] ?? null : null;
+    const scope = p.type ? p.scope : tops.length === 1 ? (style.scopes[tops[0]!] ?? null) : null;
     if (type) subject = `${type}${scope ? `(${scope})` : ''}${p.breaking ? '!' : ''}: ${d}`;
   }
-  const branchTicket = /([A-Z][A-Z0-9]+-\d+)/.exec(ctx.branch ?? '')?.[1] ?? (/(?:^|\/)(\d+)[-_]/.exec(ctx.branch ?? '') && style.ticket.form === 'hash' ? `#${/(?:^|\/)(\d+)[-_]/.exec(ctx.branch ?? '')![1]}` : null);
+  const branchTicket =
+    /([A-Z][A-Z0-9]+-\d+)/.exec(ctx.branch ?? '')?.[1] ??
+    (/(?:^|\/)(\d+)[-_]/.exec(ctx.branch ?? '') && style.ticket.form === 'hash'
+      ? `#${/(?:^|\/)(\d+)[-_]/.exec(ctx.branch ?? '')![1]}`
+      : null);
   const ticket = p.ticket ?? (style.ticket.share >= ON ? branchTicket : null);
-  if (ticket) subject = style.ticket.form === 'bracket' ? `[${ticket}] ${subject}` : `${ticket}${style.ticket.form === 'hash' ? '' : ':'} ${subject}`;
+  if (ticket)
+    subject = style.ticket.form === 'bracket' ? `[${ticket}] ${subject}` : `${ticket}${style.ticket.form === 'hash' ? '' : ':'} ${subject}`;
   return [subject, ...body].join('\n');
 }

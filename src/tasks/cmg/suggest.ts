@@ -96,10 +96,15 @@ function historyIndex(repo: Repository, rev: string | null, history: number, o: 
 }
 
 /** The change to describe: the staged one (by the configured author) or a commit (by its author), and the history before it. */
-export async function targetChange(repo: Repository, target: SuggestTarget, o: { signal?: AbortSignal; ignoreWhitespace?: boolean } = {}): Promise<{ files: DiffFile[]; historyRev: string | null; self: string | null; author: string }> {
+export async function targetChange(
+  repo: Repository,
+  target: SuggestTarget,
+  o: { signal?: AbortSignal; ignoreWhitespace?: boolean } = {},
+): Promise<{ files: DiffFile[]; historyRev: string | null; self: string | null; author: string }> {
   if (target.kind === 'staged') {
     const files = (await stagedDiff(repo, o)).files;
-    if (files.length === 0 && !o.ignoreWhitespace) throw new ChangelingError('nothing-staged', 'nothing is staged: stage a change first (git add), or name a commit with --commit REV');
+    if (files.length === 0 && !o.ignoreWhitespace)
+      throw new ChangelingError('nothing-staged', 'nothing is staged: stage a change first (git add), or name a commit with --commit REV');
     const author = (await repo.git.raw(['config', 'user.email']).catch(() => '')).trim().toLowerCase();
     return { files, historyRev: repo.head, self: null, author };
   }
@@ -120,7 +125,9 @@ export async function modelInputFor(
   known?: { files: DiffFile[]; author: string; messages: string[]; authors: string[] },
 ): Promise<PreparedInput> {
   const t = known ?? (await targetChange(repo, target, { signal: o.signal }));
-  const files = model.wantsWhitespaceInsensitiveDiff ? (await targetChange(repo, target, { signal: o.signal, ignoreWhitespace: true })).files : t.files;
+  const files = model.wantsWhitespaceInsensitiveDiff
+    ? (await targetChange(repo, target, { signal: o.signal, ignoreWhitespace: true })).files
+    : t.files;
   let history: string[] = [];
   if (model.usesHistory) {
     const h = known ?? (await historyIndex(repo, (t as { historyRev: string | null }).historyRev, o.history ?? 5000, o));
@@ -147,12 +154,18 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
     o.onProgress?.('generating with the model...');
     const input = await modelInputFor(repo, target, o.model, { ...o, typed }, { files, author, messages, authors });
     inputNote = input.note;
-    for (const c of await o.model.generate(input, { n, beams: o.beams, maxNewTokens: o.maxNewTokens })) raw.push({ message: c.message, source: o.model.label as Suggestion['source'], detail: `beam score ${c.score.toFixed(3)}` });
+    for (const c of await o.model.generate(input, { n, beams: o.beams, maxNewTokens: o.maxNewTokens }))
+      raw.push({ message: c.message, source: o.model.label as Suggestion['source'], detail: `beam score ${c.score.toFixed(3)}` });
   }
   const startsTyped = (m: string) => !typed || m.toLowerCase().startsWith(typed.trim().toLowerCase());
   for (const c of index.query(diffWords(files), { k: n, exclude: self ? new Set([self]) : undefined })) {
     const message = withoutReference(c.message);
-    if (startsTyped(message)) raw.push({ message, source: 'nngen', detail: `like ${c.sha.slice(0, 10)} (cosine ${c.cosine.toFixed(2)}, diff BLEU ${(c.bleu * 100).toFixed(1)})` });
+    if (startsTyped(message))
+      raw.push({
+        message,
+        source: 'nngen',
+        detail: `like ${c.sha.slice(0, 10)} (cosine ${c.cosine.toFixed(2)}, diff BLEU ${(c.bleu * 100).toFixed(1)})`,
+      });
   }
   const ctx = { paths: files.map((f) => f.path), branch: o.branch ?? repo.branch };
   const seen = new Set<string>();
@@ -165,5 +178,12 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
     seen.add(key);
     candidates.push(message === s.message ? s : { ...s, message, original: s.message });
   }
-  return { target: self ?? 'staged', files: files.length, candidates: candidates.slice(0, o.model ? 2 * n : n), inputNote, style, indexed: index.size };
+  return {
+    target: self ?? 'staged',
+    files: files.length,
+    candidates: candidates.slice(0, o.model ? 2 * n : n),
+    inputNote,
+    style,
+    indexed: index.size,
+  };
 }

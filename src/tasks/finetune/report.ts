@@ -17,11 +17,22 @@ const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
 function metricRows(r: FinetuneResult, split: 'validation' | 'test'): { head: string[]; rows: string[][] } {
   const m = r[split];
   if (r.task === 'cmg') {
-    return { head: ['model', 'B-Norm BLEU', 'ROUGE-L', 'METEOR'], rows: Object.entries(m).map(([k, v]) => [k, f2((v as CmgMetrics).bnormBleu), f2((v as CmgMetrics).rougeL), f2((v as CmgMetrics).meteor)]) };
+    return {
+      head: ['model', 'B-Norm BLEU', 'ROUGE-L', 'METEOR'],
+      rows: Object.entries(m).map(([k, v]) => [
+        k,
+        f2((v as CmgMetrics).bnormBleu),
+        f2((v as CmgMetrics).rougeL),
+        f2((v as CmgMetrics).meteor),
+      ]),
+    };
   }
   return {
     head: ['model', 'F1', 'AUC-ROC', 'Recall@20%Effort', 'Effort@20%Recall', 'Popt'],
-    rows: Object.entries(m).map(([k, v]) => { const j = v as JitdpMetrics; return [k, f3(j.f1), f3(j.aucRoc), f3(j.recallAt20Effort), f3(j.effortAt20Recall), f3(j.popt)]; }),
+    rows: Object.entries(m).map(([k, v]) => {
+      const j = v as JitdpMetrics;
+      return [k, f3(j.f1), f3(j.aucRoc), f3(j.recallAt20Effort), f3(j.effortAt20Recall), f3(j.popt)];
+    }),
   };
 }
 
@@ -48,11 +59,34 @@ export function reportMarkdown(r: FinetuneResult): string {
     '',
     `**${r.adopted ? 'Adopted' : 'Not adopted'}**: ${r.adoptReason}. Saved to \`${r.out}\`.`,
     '',
-    '## Validation', '', mdTable(v.head, v.rows), '',
-    '## Test (the newest commits)', '', mdTable(t.head, t.rows), '',
-    '## Training loss', '', mdTable(['step', 'loss'], thin(r.losses, 20).map((p) => [String(p.step), f3(p.loss)])), '',
-    ...(r.validationCurve?.length ? ['## Validation AUC during training', '', mdTable(['step', 'AUC'], r.validationCurve.map((p) => [String(p.step), f3(p.metric)])), ''] : []),
-    `## Examples (${r.task === 'cmg' ? 'generated and real messages of test commits' : 'the test commits the tuned model finds riskiest'})`, '',
+    '## Validation',
+    '',
+    mdTable(v.head, v.rows),
+    '',
+    '## Test (the newest commits)',
+    '',
+    mdTable(t.head, t.rows),
+    '',
+    '## Training loss',
+    '',
+    mdTable(
+      ['step', 'loss'],
+      thin(r.losses, 20).map((p) => [String(p.step), f3(p.loss)]),
+    ),
+    '',
+    ...(r.validationCurve?.length
+      ? [
+          '## Validation AUC during training',
+          '',
+          mdTable(
+            ['step', 'AUC'],
+            r.validationCurve.map((p) => [String(p.step), f3(p.metric)]),
+          ),
+          '',
+        ]
+      : []),
+    `## Examples (${r.task === 'cmg' ? 'generated and real messages of test commits' : 'the test commits the tuned model finds riskiest'})`,
+    '',
     ex.length ? mdTable(Object.keys(r.examples[0]!), ex) : 'none',
     '',
   ].join('\n');
@@ -60,7 +94,9 @@ export function reportMarkdown(r: FinetuneResult): string {
 
 function svgCurve(points: Array<{ step: number; y: number }>, label: string): string {
   if (points.length < 2) return '';
-  const W = 560, H = 180, P = 36;
+  const W = 560,
+    H = 180,
+    P = 36;
   const xs = points.map((p) => p.step);
   const ys = points.map((p) => p.y);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
@@ -81,14 +117,24 @@ export function reportHtml(r: FinetuneResult, cspSource = ''): string {
     const c = exampleCell(x);
     return `<td${c.short !== c.full ? ` title="${escAttr(c.full)}"` : ''}>${esc(c.short)}</td>`;
   };
-  const ex = r.examples.length ? `<table><tr>${Object.keys(r.examples[0]!).map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${r.examples.map((e) => `<tr>${Object.values(e).map(cell).join('')}</tr>`).join('')}</table>` : '<p>none</p>';
+  const ex = r.examples.length
+    ? `<table><tr>${Object.keys(r.examples[0]!)
+        .map((h) => `<th>${esc(h)}</th>`)
+        .join('')}</tr>${r.examples.map((e) => `<tr>${Object.values(e).map(cell).join('')}</tr>`).join('')}</table>`
+    : '<p>none</p>';
   return `${htmlHead('Changeling: fine-tuning report', cspSource)}
 <h1>Fine-tuning report: ${r.task === 'cmg' ? 'commit messages' : 'risk'} (${esc(r.method)})</h1>
 <p>${esc(r.repo)} at ${esc(r.head?.slice(0, 12) ?? '-')}; ${r.commits.train} training, ${r.commits.validation} validation, ${r.commits.test} test commits; ${r.steps} steps in ${r.trainSeconds.toFixed(0)} s.</p>
 <p><strong>${r.adopted ? 'Adopted' : 'Not adopted'}</strong>: ${esc(r.adoptReason)}.</p>
 <h2>Validation</h2>${table(metricRows(r, 'validation'))}
 <h2>Test</h2>${table(metricRows(r, 'test'))}
-<h2>Curves</h2>${svgCurve(r.losses.map((p) => ({ step: p.step, y: p.loss })), 'training loss')}${svgCurve((r.validationCurve ?? []).map((p) => ({ step: p.step, y: p.metric })), 'validation AUC')}
+<h2>Curves</h2>${svgCurve(
+    r.losses.map((p) => ({ step: p.step, y: p.loss })),
+    'training loss',
+  )}${svgCurve(
+    (r.validationCurve ?? []).map((p) => ({ step: p.step, y: p.metric })),
+    'validation AUC',
+  )}
 <h2>Examples</h2>${ex}
 </body></html>`;
 }

@@ -12,7 +12,8 @@ import type { FinetuneEvent } from './types.js';
  */
 
 /** A new folder name for this run's output: `<method>-<UTC time>`. */
-export const runFolder = (root: string, method: string) => join(root, `${method}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${process.pid}`);
+export const runFolder = (root: string, method: string) =>
+  join(root, `${method}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${process.pid}`);
 
 export const hashOf = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
@@ -29,10 +30,19 @@ export async function claimCheckpoint(checkpoint: string, owner: Record<string, 
     } catch {
       had = null;
     }
-    const differs = had === null ? ['its record is missing'] : Object.keys(owner).filter((k) => JSON.stringify(had![k]) !== JSON.stringify(owner[k])).map((k) => `${k} was ${JSON.stringify(had![k]) ?? 'not recorded'}, now ${JSON.stringify(owner[k])}`);
+    const differs =
+      had === null
+        ? ['its record is missing']
+        : Object.keys(owner)
+            .filter((k) => JSON.stringify(had![k]) !== JSON.stringify(owner[k]))
+            .map((k) => `${k} was ${JSON.stringify(had![k]) ?? 'not recorded'}, now ${JSON.stringify(owner[k])}`);
     if (differs.length) {
       await rm(checkpoint, { force: true });
-      emit({ kind: 'stage', stage: 'training', message: `starting fresh: the checkpoint left by an earlier run belongs to another run (${differs.slice(0, 2).join('; ')})` });
+      emit({
+        kind: 'stage',
+        stage: 'training',
+        message: `starting fresh: the checkpoint left by an earlier run belongs to another run (${differs.slice(0, 2).join('; ')})`,
+      });
     }
   }
   await writeFileAtomic(meta, JSON.stringify(owner) + '\n');

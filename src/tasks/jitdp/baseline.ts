@@ -36,10 +36,17 @@ function encode(c: Pick<JitdpCommit, 'features' | 'tokens'>, m: Pick<BaselineMod
   return { idx: Int32Array.from(idx), val: Float64Array.from(val) };
 }
 
-export function trainBaseline(train: readonly JitdpCommit[], validation: readonly JitdpCommit[], o: { minCount?: number; maxVocab?: number; epochs?: number; l2?: number } = {}): BaselineModel {
+export function trainBaseline(
+  train: readonly JitdpCommit[],
+  validation: readonly JitdpCommit[],
+  o: { minCount?: number; maxVocab?: number; epochs?: number; l2?: number } = {},
+): BaselineModel {
   const counts = new Map<string, number>();
   for (const c of train) for (const t of c.tokens.keys()) counts.set(t, (counts.get(t) ?? 0) + 1);
-  const kept = [...counts].filter(([, n]) => n >= (o.minCount ?? 3)).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, o.maxVocab ?? 20000);
+  const kept = [...counts]
+    .filter(([, n]) => n >= (o.minCount ?? 3))
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, o.maxVocab ?? 20000);
   const vocab = new Map(kept.map(([t], i) => [t, i]));
   const enc = { vocab, ...fitScaling(train) };
   const rows = train.map((c) => encode(c, enc));
@@ -50,14 +57,22 @@ export function trainBaseline(train: readonly JitdpCommit[], validation: readonl
   let model: LogisticModel | null = null;
   let bestAuc = -1;
   for (const l2 of candidates) {
-    const m = fitLogistic(rows, train.map((c) => c.label), F + vocab.size, { epochs: o.epochs ?? 300, l2 });
+    const m = fitLogistic(
+      rows,
+      train.map((c) => c.label),
+      F + vocab.size,
+      { epochs: o.epochs ?? 300, l2 },
+    );
     const auc = candidates.length > 1 ? aucRoc(valRows.map((x, i) => ({ prob: logit(m, x), label: valLabels[i]!, effort: 1 }))) : 0;
     if (model === null || auc > bestAuc) {
       model = m;
       bestAuc = auc;
     }
   }
-  const cal = calibrate(valRows.map((x) => logit(model!, x)), valLabels);
+  const cal = calibrate(
+    valRows.map((x) => logit(model!, x)),
+    valLabels,
+  );
   return { ...enc, model: model!, ...cal, baseRate: train.filter((c) => c.label === 1).length / Math.max(1, train.length) };
 }
 
@@ -66,7 +81,10 @@ export function scoreBaseline(m: BaselineModel, c: Pick<JitdpCommit, 'features' 
 }
 
 export function evaluateBaseline(m: BaselineModel, test: readonly JitdpCommit[]): JitdpMetrics {
-  return jitdpMetrics(test.map((c) => ({ prob: scoreBaseline(m, c), label: c.label, effort: c.effort })), m.threshold);
+  return jitdpMetrics(
+    test.map((c) => ({ prob: scoreBaseline(m, c), label: c.label, effort: c.effort })),
+    m.threshold,
+  );
 }
 
 export interface Reason {
@@ -79,12 +97,17 @@ export interface Reason {
 /** The reasons for a score: the largest contributions, expert features by name and tokens as written. */
 export function explainBaseline(m: BaselineModel, c: Pick<JitdpCommit, 'features' | 'tokens'>, top = 5): Reason[] {
   const tokens = [...m.vocab.keys()];
-  return contributions(m.model, encode(c, m))
-    // Tokens are reasons only when a developer can read them: identifiers and keywords, not punctuation.
-    .filter((x) => x.index < F || isReasonToken(tokens[x.index - F]!))
-    .map((x) => ({ name: x.index < F ? FEATURE_NAMES[x.index]! : `token ${tokens[x.index - F]}`, contribution: x.contribution * m.platt.a }))
-    .sort((p, q) => Math.abs(q.contribution) - Math.abs(p.contribution))
-    .slice(0, top);
+  return (
+    contributions(m.model, encode(c, m))
+      // Tokens are reasons only when a developer can read them: identifiers and keywords, not punctuation.
+      .filter((x) => x.index < F || isReasonToken(tokens[x.index - F]!))
+      .map((x) => ({
+        name: x.index < F ? FEATURE_NAMES[x.index]! : `token ${tokens[x.index - F]}`,
+        contribution: x.contribution * m.platt.a,
+      }))
+      .sort((p, q) => Math.abs(q.contribution) - Math.abs(p.contribution))
+      .slice(0, top)
+  );
 }
 
 /**

@@ -11,7 +11,6 @@ export interface Calibration {
   threshold: number;
 }
 
-
 const MIN_SLOPE = 1e-3;
 
 export const calibrated = (c: Calibration, z: number) => sigmoid(c.platt.a * z + c.platt.b);
@@ -26,13 +25,18 @@ export function calibrate(z: readonly number[], y: readonly (0 | 1)[]): Calibrat
   const hi = (pos + 1) / (pos + 2);
   const lo = 1 / (y.length - pos + 2);
   const t = y.map((v) => (v === 1 ? hi : lo));
-  const loss = (pa: number, pb: number) => z.reduce((s, zi, i) => {
-    const q = Math.min(Math.max(sigmoid(pa * zi + pb), 1e-15), 1 - 1e-15);
-    return s - t[i]! * Math.log(q) - (1 - t[i]!) * Math.log(1 - q);
-  }, 0);
+  const loss = (pa: number, pb: number) =>
+    z.reduce((s, zi, i) => {
+      const q = Math.min(Math.max(sigmoid(pa * zi + pb), 1e-15), 1 - 1e-15);
+      return s - t[i]! * Math.log(q) - (1 - t[i]!) * Math.log(1 - q);
+    }, 0);
   let current = loss(a, b);
   for (let it = 0; it < 100; it++) {
-    let ga = 0, gb = 0, haa = 1e-9, hab = 0, hbb = 1e-9;
+    let ga = 0,
+      gb = 0,
+      haa = 1e-9,
+      hab = 0,
+      hbb = 1e-9;
     z.forEach((zi, i) => {
       const p = sigmoid(a * zi + b);
       const d = p - t[i]!;
@@ -66,7 +70,8 @@ export function calibrate(z: readonly number[], y: readonly (0 | 1)[]): Calibrat
   if (!(a >= MIN_SLOPE)) {
     a = MIN_SLOPE;
     for (let it = 0; it < 50; it++) {
-      let g = 0, h = 1e-9;
+      let g = 0,
+        h = 1e-9;
       z.forEach((zi, i) => {
         const p = sigmoid(a * zi + b);
         g += p - t[i]!;
@@ -81,7 +86,10 @@ export function calibrate(z: readonly number[], y: readonly (0 | 1)[]): Calibrat
   let threshold = 0.5;
   let best = -1;
   for (let k = 5; k <= 95; k++) {
-    const f1 = jitdpMetrics(probs.map((p, i) => ({ prob: p, label: y[i]!, effort: 1 })), k / 100).f1;
+    const f1 = jitdpMetrics(
+      probs.map((p, i) => ({ prob: p, label: y[i]!, effort: 1 })),
+      k / 100,
+    ).f1;
     if (f1 > best) {
       best = f1;
       threshold = k / 100;

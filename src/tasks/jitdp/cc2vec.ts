@@ -77,7 +77,14 @@ const UNK = 1;
 const NEG = -1e4;
 
 /** The graph: logits [batch] and, when not training, each side's line weights [batch, hunks, lines]. */
-export function cc2vecGraph(c: Cc2VecConfig, training: boolean): { b: GraphBuilder; loss: Tensor | null; params: Array<{ tensor: Tensor; shape: number[]; fanIn: number; kind: 'weight' | 'bias' | 'vector' | 'embedding' }> } {
+export function cc2vecGraph(
+  c: Cc2VecConfig,
+  training: boolean,
+): {
+  b: GraphBuilder;
+  loss: Tensor | null;
+  params: Array<{ tensor: Tensor; shape: number[]; fanIn: number; kind: 'weight' | 'bias' | 'vector' | 'embedding' }>;
+} {
   const b = new GraphBuilder(training ? 'cc2vec-train' : 'cc2vec');
   const params: Array<{ tensor: Tensor; shape: number[]; fanIn: number; kind: 'weight' | 'bias' | 'vector' | 'embedding' }> = [];
   const param = (name: string, shape: number[], kind: 'weight' | 'bias' | 'vector' | 'embedding') => {
@@ -87,7 +94,11 @@ export function cc2vecGraph(c: Cc2VecConfig, training: boolean): { b: GraphBuild
   };
   const A = c.hidden;
   const emb = param('embedding', [c.vocab.length, c.embed], 'embedding');
-  const level = (name: string, inDim: number) => ({ w: param(`${name}.weight`, [inDim, A], 'weight'), bias: param(`${name}.bias`, [A], 'bias'), ctx: param(`${name}.context`, [A], 'vector') });
+  const level = (name: string, inDim: number) => ({
+    w: param(`${name}.weight`, [inDim, A], 'weight'),
+    bias: param(`${name}.bias`, [A], 'bias'),
+    ctx: param(`${name}.context`, [A], 'vector'),
+  });
   const words = level('words', c.embed);
   const lines = level('lines', A);
   const hunks = level('hunks', A);
@@ -123,7 +134,12 @@ export function cc2vecGraph(c: Cc2VecConfig, training: boolean): { b: GraphBuild
   const bilinear = b.reduceSum(b.mul(b.reshape(b.matmul(a.v, M), [-1, K, A]), b.unsqueeze(r.v, [1])), [-1], false);
   const ntn = b.tanh(b.add(b.add(bilinear, b.matmul(b.concat([a.v, r.v], 1), V)), param('ntn.bias', [K], 'bias')));
   const feats = b.input('expert_features', 'float32', ['batch', FEATURE_COUNT]);
-  const f = b.tanh(b.add(b.matmul(feats, param('features.weight', [FEATURE_COUNT, c.featureDim], 'weight')), param('features.bias', [c.featureDim], 'bias')));
+  const f = b.tanh(
+    b.add(
+      b.matmul(feats, param('features.weight', [FEATURE_COUNT, c.featureDim], 'weight')),
+      param('features.bias', [c.featureDim], 'bias'),
+    ),
+  );
   const joined = b.concat([sub, b.mul(a.v, r.v), cos, euc, ntn, f], 1);
   const width = 2 * A + 2 + K + c.featureDim;
   const logit = b.reshape(b.add(b.matmul(joined, param('out.weight', [width, 1], 'weight')), param('out.bias', [1], 'bias')), [-1]);
@@ -141,16 +157,18 @@ export function cc2vecGraph(c: Cc2VecConfig, training: boolean): { b: GraphBuild
 /** Fresh parameters: Glorot-uniform weights, small random context vectors and embeddings, zero biases (pad row zero). */
 export function initParams(specs: ReturnType<typeof cc2vecGraph>['params'], seed: number): Map<string, Float32Array> {
   const rand = seededRandom(seed);
-  return new Map(specs.map((p) => {
-    const n = p.shape.reduce((x, y) => x * y, 1);
-    const out = new Float32Array(n);
-    if (p.kind === 'weight') {
-      const lim = Math.sqrt(6 / (p.shape[0]! + p.shape[1]!));
-      for (let i = 0; i < n; i++) out[i] = (2 * rand() - 1) * lim;
-    } else if (p.kind === 'vector') for (let i = 0; i < n; i++) out[i] = (2 * rand() - 1) * 0.1;
-    else if (p.kind === 'embedding') for (let i = p.shape[1]!; i < n; i++) out[i] = (2 * rand() - 1) * 0.1;
-    return [p.tensor.name, out];
-  }));
+  return new Map(
+    specs.map((p) => {
+      const n = p.shape.reduce((x, y) => x * y, 1);
+      const out = new Float32Array(n);
+      if (p.kind === 'weight') {
+        const lim = Math.sqrt(6 / (p.shape[0]! + p.shape[1]!));
+        for (let i = 0; i < n; i++) out[i] = (2 * rand() - 1) * lim;
+      } else if (p.kind === 'vector') for (let i = 0; i < n; i++) out[i] = (2 * rand() - 1) * 0.1;
+      else if (p.kind === 'embedding') for (let i = p.shape[1]!; i < n; i++) out[i] = (2 * rand() - 1) * 0.1;
+      return [p.tensor.name, out];
+    }),
+  );
 }
 
 /** The words of a line as the JITLine-style model tokenizes it (identifiers lower-cased). */
@@ -158,8 +176,14 @@ const wordsOf = (text: string) => tokensOfLine('+', text).map((t) => t.slice(1))
 
 export function buildVocabulary(train: readonly JitdpCommit[], max = 5000, minCount = 2): string[] {
   const counts = new Map<string, number>();
-  for (const c of train) for (const text of [c.added, c.removed]) for (const line of text.split('\n')) for (const w of wordsOf(line)) counts.set(w, (counts.get(w) ?? 0) + 1);
-  const kept = [...counts].filter(([, n]) => n >= minCount).sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)).slice(0, max).map(([w]) => w);
+  for (const c of train)
+    for (const text of [c.added, c.removed])
+      for (const line of text.split('\n')) for (const w of wordsOf(line)) counts.set(w, (counts.get(w) ?? 0) + 1);
+  const kept = [...counts]
+    .filter(([, n]) => n >= minCount)
+    .sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))
+    .slice(0, max)
+    .map(([w]) => w);
   return ['<pad>', '<unk>', ...kept];
 }
 
@@ -202,7 +226,11 @@ export function encodeForCc2Vec(c: Cc2VecConfig, index: ReadonlyMap<string, numb
 
 const linesOf = (commit: Pick<JitdpCommit, 'added' | 'removed' | 'hunks'>) => linesOfText(commit.added, commit.removed, commit.hunks);
 
-function feedsFor(rt: Awaited<ReturnType<typeof ort>>, c: Cc2VecConfig, items: ReadonlyArray<{ enc: Encoded; features: number[] }>): Record<string, OrtTensor> {
+function feedsFor(
+  rt: Awaited<ReturnType<typeof ort>>,
+  c: Cc2VecConfig,
+  items: ReadonlyArray<{ enc: Encoded; features: number[] }>,
+): Record<string, OrtTensor> {
   const per = c.hunks * c.lines * c.words;
   const stack = (pick: (e: Encoded) => BigInt64Array) => {
     const out = new BigInt64Array(items.length * per);
@@ -227,21 +255,32 @@ class Cc2VecScorer {
 
   static async create(config: Cc2VecConfig, values: ReadonlyMap<string, Float32Array>, threads?: number): Promise<Cc2VecScorer> {
     const g = cc2vecGraph(config, false);
-    const s = new Cc2VecScorer(await createSession(serialize(g.b), { intraOpThreads: threads }), config, {}, g.params.map((p) => ({ name: p.tensor.name, shape: p.shape })));
+    const s = new Cc2VecScorer(
+      await createSession(serialize(g.b), { intraOpThreads: threads }),
+      config,
+      {},
+      g.params.map((p) => ({ name: p.tensor.name, shape: p.shape })),
+    );
     await s.setParams(values);
     return s;
   }
 
   async setParams(values: ReadonlyMap<string, Float32Array>): Promise<void> {
     const rt = await ort();
-    this.params = Object.fromEntries(this.specs.map((p) => {
-      const v = values.get(p.name);
-      if (!v || v.length !== p.shape.reduce((x, y) => x * y, 1)) throw new ChangelingError('io', `the CC2Vec model has no tensor ${p.name} of shape [${p.shape.join(', ')}]`);
-      return [p.name, new rt.Tensor('float32', v, p.shape)];
-    }));
+    this.params = Object.fromEntries(
+      this.specs.map((p) => {
+        const v = values.get(p.name);
+        if (!v || v.length !== p.shape.reduce((x, y) => x * y, 1))
+          throw new ChangelingError('io', `the CC2Vec model has no tensor ${p.name} of shape [${p.shape.join(', ')}]`);
+        return [p.name, new rt.Tensor('float32', v, p.shape)];
+      }),
+    );
   }
 
-  async run(items: ReadonlyArray<{ enc: Encoded; features: number[] }>, o: { signal?: AbortSignal; weights?: boolean } = {}): Promise<{ logits: number[]; added: Float32Array[]; removed: Float32Array[] }> {
+  async run(
+    items: ReadonlyArray<{ enc: Encoded; features: number[] }>,
+    o: { signal?: AbortSignal; weights?: boolean } = {},
+  ): Promise<{ logits: number[]; added: Float32Array[]; removed: Float32Array[] }> {
     const rt = await ort();
     const logits: number[] = [];
     const added: Float32Array[] = [];
@@ -263,13 +302,27 @@ class Cc2VecScorer {
   }
 }
 
-export async function trainCc2Vec(train: readonly JitdpCommit[], validation: readonly JitdpCommit[], o: Cc2VecOptions = {}): Promise<Cc2VecModel & { seconds: number; steps: number; validationAuc: number | null }> {
+export async function trainCc2Vec(
+  train: readonly JitdpCommit[],
+  validation: readonly JitdpCommit[],
+  o: Cc2VecOptions = {},
+): Promise<Cc2VecModel & { seconds: number; steps: number; validationAuc: number | null }> {
   const t0 = performance.now();
   const seed = o.seed ?? 42;
-  const config: Cc2VecConfig = { vocab: buildVocabulary(train, o.maxVocab ?? 5000), embed: o.embed ?? 32, hidden: o.hidden ?? 32, hunks: 8, lines: 8, words: 16, ntn: 4, featureDim: 16 };
+  const config: Cc2VecConfig = {
+    vocab: buildVocabulary(train, o.maxVocab ?? 5000),
+    embed: o.embed ?? 32,
+    hidden: o.hidden ?? 32,
+    hunks: 8,
+    lines: 8,
+    words: 16,
+    ntn: 4,
+    featureDim: 16,
+  };
   const index = new Map(config.vocab.map((w, i) => [w, i]));
   const scaling = fitScaling(train);
-  const encode = (cs: readonly JitdpCommit[]) => cs.map((c) => ({ enc: encodeForCc2Vec(config, index, linesOf(c)), features: scaleFeatures(c.features, scaling), label: c.label }));
+  const encode = (cs: readonly JitdpCommit[]) =>
+    cs.map((c) => ({ enc: encodeForCc2Vec(config, index, linesOf(c)), features: scaleFeatures(c.features, scaling), label: c.label }));
   const trainEx = encode(train);
   const valEx = encode(validation);
   const g = cc2vecGraph(config, true);
@@ -278,24 +331,48 @@ export async function trainCc2Vec(train: readonly JitdpCommit[], validation: rea
   const batch = o.batch ?? 32;
   const epochs = o.epochs ?? 10;
   const stepsPerEpoch = Math.ceil(trainEx.length / batch);
-  const session = await TrainSession.create(g.b, g.loss!, specs, { lr: o.lr ?? 3e-3, weightDecay: 0.01, clipNorm: 1.0, schedule: { kind: 'linear', warmup: 0, total: stepsPerEpoch * epochs } }, { intraOpThreads: o.threads });
+  const session = await TrainSession.create(
+    g.b,
+    g.loss!,
+    specs,
+    { lr: o.lr ?? 3e-3, weightDecay: 0.01, clipNorm: 1.0, schedule: { kind: 'linear', warmup: 0, total: stepsPerEpoch * epochs } },
+    { intraOpThreads: o.threads },
+  );
   const rt = await ort();
   const scorer = await Cc2VecScorer.create(config, init, o.threads);
   const valLabels = valEx.map((e) => e.label);
   const current = () => new Map(session.params.map((p) => [p.name, session.value(p.name)]));
   const result = await trainLoop({
-    session, train: trainEx, batchSize: batch, epochs, seed, signal: o.signal,
-    toFeeds: (items) => ({ ...feedsFor(rt, config, items), labels: new rt.Tensor('float32', Float32Array.from(items.map((e) => e.label)), [items.length]) }),
-    ...validationAuc(valLabels, async () => {
-      await scorer.setParams(current());
-      return (await scorer.run(valEx, { signal: o.signal })).logits;
-    }, stepsPerEpoch),
+    session,
+    train: trainEx,
+    batchSize: batch,
+    epochs,
+    seed,
+    signal: o.signal,
+    toFeeds: (items) => ({
+      ...feedsFor(rt, config, items),
+      labels: new rt.Tensor('float32', Float32Array.from(items.map((e) => e.label)), [items.length]),
+    }),
+    ...validationAuc(
+      valLabels,
+      async () => {
+        await scorer.setParams(current());
+        return (await scorer.run(valEx, { signal: o.signal })).logits;
+      },
+      stepsPerEpoch,
+    ),
     onEvent: o.onEvent,
   });
   const params: WeightMap = new Map(g.params.map((p) => [p.tensor.name, { shape: p.shape, data: result.bestParameters[p.tensor.name]! }]));
   await scorer.setParams(new Map([...params].map(([k, v]) => [k, v.data])));
   const { logits } = await scorer.run(valEx, { signal: o.signal });
-  const model: Cc2VecModel = { config, params, ...scaling, ...calibrate(logits, valLabels), baseRate: train.filter((c) => c.label === 1).length / Math.max(1, train.length) };
+  const model: Cc2VecModel = {
+    config,
+    params,
+    ...scaling,
+    ...calibrate(logits, valLabels),
+    baseRate: train.filter((c) => c.label === 1).length / Math.max(1, train.length),
+  };
   return { ...model, seconds: (performance.now() - t0) / 1000, steps: result.steps, validationAuc: result.best };
 }
 
@@ -315,23 +392,37 @@ export class Cc2VecRisk {
   }
 
   async score(commits: readonly JitdpCommit[], signal?: AbortSignal): Promise<number[]> {
-    const items = commits.map((c) => ({ enc: encodeForCc2Vec(this.model.config, this.index, linesOf(c)), features: scaleFeatures(c.features, this.model) }));
+    const items = commits.map((c) => ({
+      enc: encodeForCc2Vec(this.model.config, this.index, linesOf(c)),
+      features: scaleFeatures(c.features, this.model),
+    }));
     return (await this.scorer.run(items, { signal })).logits.map((z) => calibrated(this.model, z));
   }
 
   async evaluate(test: readonly JitdpCommit[], signal?: AbortSignal): Promise<JitdpMetrics> {
     const probs = await this.score(test, signal);
-    return jitdpMetrics(test.map((c, i) => ({ prob: probs[i]!, label: c.label, effort: c.effort })), this.model.threshold);
+    return jitdpMetrics(
+      test.map((c, i) => ({ prob: probs[i]!, label: c.label, effort: c.effort })),
+      this.model.threshold,
+    );
   }
 
   /** One change: its probability, the expert features' occlusion contributions, and each line's attention weight. */
-  async explain(c: Pick<JitdpCommit, 'message' | 'features'>, lines: readonly ChangedLine[]): Promise<{ prob: number; reasons: Reason[]; lineScores: Array<number | null> }> {
+  async explain(
+    c: Pick<JitdpCommit, 'message' | 'features'>,
+    lines: readonly ChangedLine[],
+  ): Promise<{ prob: number; reasons: Reason[]; lineScores: Array<number | null> }> {
     const enc = encodeForCc2Vec(this.model.config, this.index, lines);
     const x = scaleFeatures(c.features, this.model);
     const variants = [x, ...FEATURE_NAMES.map((_, i) => x.map((v, j) => (j === i ? 0 : v)))];
-    const out = await this.scorer.run(variants.map((features) => ({ enc, features })), { weights: true });
+    const out = await this.scorer.run(
+      variants.map((features) => ({ enc, features })),
+      { weights: true },
+    );
     const a = this.model.platt.a;
-    const reasons = FEATURE_NAMES.map((name, i) => ({ name, contribution: a * (out.logits[0]! - out.logits[i + 1]!) })).sort((p, q) => Math.abs(q.contribution) - Math.abs(p.contribution));
+    const reasons = FEATURE_NAMES.map((name, i) => ({ name, contribution: a * (out.logits[0]! - out.logits[i + 1]!) })).sort(
+      (p, q) => Math.abs(q.contribution) - Math.abs(p.contribution),
+    );
     const lineScores: Array<number | null> = lines.map(() => null);
     // Each side's weights sum to one over its lines; halved so that a change's lines share one unit.
     enc.addedSlots.forEach((line, s) => line >= 0 && (lineScores[line] = out.added[0]![s]! / 2));
@@ -348,16 +439,38 @@ export async function saveCc2Vec(dir: string, m: Cc2VecModel, info: Record<strin
   await mkdir(dir, { recursive: true }).catch((err) => {
     throw fileError(err, dir, 'creating');
   });
-  const meta = { format: FORMAT, config: m.config, scaling: { mean: m.mean, std: m.std }, platt: m.platt, threshold: m.threshold, baseRate: m.baseRate, info };
+  const meta = {
+    format: FORMAT,
+    config: m.config,
+    scaling: { mean: m.mean, std: m.std },
+    platt: m.platt,
+    threshold: m.threshold,
+    baseRate: m.baseRate,
+    info,
+  };
   await writeBytesAtomic(join(dir, 'cc2vec.safetensors'), encodeSafetensors(Object.fromEntries(m.params), { format: 'pt' }));
   await writeBytesAtomic(join(dir, 'cc2vec.json'), Buffer.from(JSON.stringify(meta) + '\n'));
 }
 
 export async function loadCc2Vec(dir: string): Promise<Cc2VecModel & { info: Record<string, unknown> }> {
   const meta = (await readJsonFile(join(dir, 'cc2vec.json'))) as Record<string, any>;
-  if (meta?.format !== FORMAT) throw new ChangelingError('io', `${dir}/cc2vec.json is not a Changeling CC2Vec model (format ${String(meta?.format)})`);
+  if (meta?.format !== FORMAT)
+    throw new ChangelingError('io', `${dir}/cc2vec.json is not a Changeling CC2Vec model (format ${String(meta?.format)})`);
   const c = meta.config as Cc2VecConfig;
-  if (!Array.isArray(c?.vocab) || ![c.embed, c.hidden, c.hunks, c.lines, c.words, c.ntn, c.featureDim].every((n) => Number.isInteger(n) && n > 0 && n <= 4096)) throw new ChangelingError('io', `${dir}/cc2vec.json has a broken configuration`);
+  if (
+    !Array.isArray(c?.vocab) ||
+    ![c.embed, c.hidden, c.hunks, c.lines, c.words, c.ntn, c.featureDim].every((n) => Number.isInteger(n) && n > 0 && n <= 4096)
+  )
+    throw new ChangelingError('io', `${dir}/cc2vec.json has a broken configuration`);
   const params = await loadSafetensors(join(dir, 'cc2vec.safetensors'));
-  return { config: c, params, mean: meta.scaling.mean, std: meta.scaling.std, platt: meta.platt, threshold: meta.threshold, baseRate: meta.baseRate, info: meta.info ?? {} };
+  return {
+    config: c,
+    params,
+    mean: meta.scaling.mean,
+    std: meta.scaling.std,
+    platt: meta.platt,
+    threshold: meta.threshold,
+    baseRate: meta.baseRate,
+    info: meta.info ?? {},
+  };
 }

@@ -39,7 +39,10 @@ export interface JitdpDataset {
 const TOKEN = /[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|[^\s\w]/g;
 
 /** The added and removed lines of a change as text, one line each, capped at `cap` characters per side. */
-export function changeText(files: readonly DiffFile[], cap = TEXT_CAP): { added: string; removed: string; hunks: { added: number[]; removed: number[] } } {
+export function changeText(
+  files: readonly DiffFile[],
+  cap = TEXT_CAP,
+): { added: string; removed: string; hunks: { added: number[]; removed: number[] } } {
   const side = { '+': [] as string[], '-': [] as string[] };
   const used = { '+': 0, '-': 0 };
   const hunks = { '+': [] as number[], '-': [] as number[] };
@@ -53,7 +56,11 @@ export function changeText(files: readonly DiffFile[], cap = TEXT_CAP): { added:
     hunks[l.sign][hunks[l.sign].length - 1]!++;
     lastHunk[l.sign] = l.hunk;
   }
-  return { added: side['+'].join('\n').slice(0, cap), removed: side['-'].join('\n').slice(0, cap), hunks: { added: hunks['+'], removed: hunks['-'] } };
+  return {
+    added: side['+'].join('\n').slice(0, cap),
+    removed: side['-'].join('\n').slice(0, cap),
+    hunks: { added: hunks['+'], removed: hunks['-'] },
+  };
 }
 
 /** The code tokens of one changed line, each with the line's sign ("+foo", "-foo"; identifiers lower-cased). */
@@ -81,7 +88,16 @@ export async function jitdpDataset(repo: Repository, o: { maxBlamed?: number; si
     // blamed): they are in no split, as JIT-Defects4J has only commits that change code.
     if (input.files.length === 0) continue;
     // input.files: the code files, whose tokens and lines the models read (as the features count them).
-    rows.push({ sha: c.sha, time: input.time, message: c.message, features, tokens: changeTokens(input.files), effort: features.la + features.ld, label: 0, ...changeText(input.files) });
+    rows.push({
+      sha: c.sha,
+      time: input.time,
+      message: c.message,
+      features,
+      tokens: changeTokens(input.files),
+      effort: features.la + features.ld,
+      label: 0,
+      ...changeText(input.files),
+    });
   }
   // Time-ordered splits of the commits that change code (the walks list them in the same order).
   const kept = new Set(rows.map((r) => r.sha));

@@ -15,15 +15,31 @@ type StoredCommit = Omit<JitdpCommit, 'tokens'> & { tokens: Record<string, numbe
 export async function writeJitdpDataset(path: string, ds: JitdpDataset, head: string | null): Promise<void> {
   const store = (cs: JitdpCommit[]): StoredCommit[] => cs.map((c) => ({ ...c, tokens: Object.fromEntries(c.tokens) }));
   const szz = { commits: ds.szz.commits, fixes: ds.szz.fixes, droppedFixes: ds.szz.droppedFixes, answered: ds.szz.answered };
-  await writeBytesAtomic(path, Buffer.from(JSON.stringify({ format: FORMAT, head, train: store(ds.train), validation: store(ds.validation), test: store(ds.test), szz })));
+  await writeBytesAtomic(
+    path,
+    Buffer.from(
+      JSON.stringify({ format: FORMAT, head, train: store(ds.train), validation: store(ds.validation), test: store(ds.test), szz }),
+    ),
+  );
 }
 
 export async function readJitdpDataset(path: string): Promise<JitdpDataset & { head: string | null }> {
   const o = (await readJsonFile(path)) as Record<string, unknown>;
   if (o?.format !== FORMAT) throw new ChangelingError('io', `${path} is not a Changeling JIT-DP dataset (format ${String(o?.format)})`);
   const load = (cs: StoredCommit[]): JitdpCommit[] => cs.map((c) => ({ ...c, tokens: new Map(Object.entries(c.tokens)) }));
-  const s = o.szz as { commits: JitdpDataset['szz']['commits']; fixes: JitdpDataset['szz']['fixes']; droppedFixes: JitdpDataset['szz']['droppedFixes']; answered?: JitdpDataset['szz']['answered'] };
+  const s = o.szz as {
+    commits: JitdpDataset['szz']['commits'];
+    fixes: JitdpDataset['szz']['fixes'];
+    droppedFixes: JitdpDataset['szz']['droppedFixes'];
+    answered?: JitdpDataset['szz']['answered'];
+  };
   const fixedBy = new Map<string, string[]>();
   for (const f of s.fixes) for (const b of f.blamed) fixedBy.set(b, [...(fixedBy.get(b) ?? []), f.sha]);
-  return { head: (o.head as string | null) ?? null, train: load(o.train as StoredCommit[]), validation: load(o.validation as StoredCommit[]), test: load(o.test as StoredCommit[]), szz: { ...s, answered: s.answered ?? { traced: 0, blamed: 0, mergeDiffs: 0 }, fixedBy } };
+  return {
+    head: (o.head as string | null) ?? null,
+    train: load(o.train as StoredCommit[]),
+    validation: load(o.validation as StoredCommit[]),
+    test: load(o.test as StoredCommit[]),
+    szz: { ...s, answered: s.answered ?? { traced: 0, blamed: 0, mergeDiffs: 0 }, fixedBy },
+  };
 }

@@ -20,7 +20,13 @@ export function linearModelJson(m: BaselineModel, info: Record<string, unknown> 
   const F = FEATURE_NAMES.length;
   const features = Object.fromEntries(FEATURE_NAMES.map((n, i) => [n, { mean: m.mean[i], std: m.std[i], weight: m.model.weights[i] }]));
   const tokens = Object.fromEntries([...m.vocab].map(([t, j]) => [t, m.model.weights[F + j]]));
-  return JSON.stringify({ format: FORMAT, info, bias: m.model.bias, features, tokens, platt: m.platt, threshold: m.threshold, baseRate: m.baseRate }, null, 1) + '\n';
+  return (
+    JSON.stringify(
+      { format: FORMAT, info, bias: m.model.bias, features, tokens, platt: m.platt, threshold: m.threshold, baseRate: m.baseRate },
+      null,
+      1,
+    ) + '\n'
+  );
 }
 
 export async function writeLinearModel(path: string, m: BaselineModel, info: Record<string, unknown> = {}): Promise<void> {

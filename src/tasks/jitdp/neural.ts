@@ -91,14 +91,21 @@ type RobertaFolder = ModelFolder & { kind: 'roberta' };
 
 async function robertaFolder(dir: string): Promise<RobertaFolder> {
   const f = await loadModelFolder(dir);
-  if (f.kind !== 'roberta') throw new ChangelingError('usage', `${dir} is a ${f.kind} model; the JIT-DP model needs a RoBERTa-family encoder (CodeBERT, GraphCodeBERT, UniXcoder)`);
+  if (f.kind !== 'roberta')
+    throw new ChangelingError(
+      'usage',
+      `${dir} is a ${f.kind} model; the JIT-DP model needs a RoBERTa-family encoder (CodeBERT, GraphCodeBERT, UniXcoder)`,
+    );
   return f;
 }
 
 /** A RoBERTa-family encoder's tokenizer and the input length it takes (at most `maxLength`, default 512). */
 export async function encoderTokenizer(dir: string, maxLength = 512): Promise<{ tok: CodeTokenizer; maxLength: number }> {
   const folder = await robertaFolder(dir);
-  return { tok: await CodeTokenizer.fromFolder(folder.dir), maxLength: Math.min(maxLength, folder.config.maxPositionEmbeddings - folder.config.padTokenId - 1) };
+  return {
+    tok: await CodeTokenizer.fromFolder(folder.dir),
+    maxLength: Math.min(maxLength, folder.config.maxPositionEmbeddings - folder.config.padTokenId - 1),
+  };
 }
 
 /** The JIT-Fine graph (`peft/tuningGraph.ts`): logit [batch] and first-token attention [batch, seq] when not training. */
@@ -107,7 +114,11 @@ function jitFineGraph(folder: RobertaFolder, weights: WeightMap, tuning: Tuning,
 }
 
 function encodeCommits(tok: CodeTokenizer, commits: readonly JitdpCommit[], scaling: FeatureScaling, maxLength: number): Example[] {
-  return commits.map((c) => ({ ...encodeChange(tok, c.message, linesOfText(c.added, c.removed), maxLength), features: scaleFeatures(c.features, scaling), label: c.label }));
+  return commits.map((c) => ({
+    ...encodeChange(tok, c.message, linesOfText(c.added, c.removed), maxLength),
+    features: scaleFeatures(c.features, scaling),
+    label: c.label,
+  }));
 }
 
 /** Runs the inference graph over examples in length-sorted batches; logits (and first-token attention rows). */
@@ -133,14 +144,19 @@ class Scorer {
 
   async setParams(values: Map<string, Float32Array>): Promise<void> {
     const rt = await ort();
-    this.params = Object.fromEntries(this.specs.map((p) => {
-      const v = values.get(p.name);
-      if (!v) throw new ChangelingError('io', `the JIT-DP model has no tensor ${p.name}`);
-      return [p.name, new rt.Tensor('float32', v, p.shape)];
-    }));
+    this.params = Object.fromEntries(
+      this.specs.map((p) => {
+        const v = values.get(p.name);
+        if (!v) throw new ChangelingError('io', `the JIT-DP model has no tensor ${p.name}`);
+        return [p.name, new rt.Tensor('float32', v, p.shape)];
+      }),
+    );
   }
 
-  async run(examples: ReadonlyArray<Pick<Example, 'ids' | 'features'>>, o: { batch?: number; attention?: boolean; signal?: AbortSignal } = {}): Promise<{ logits: number[]; attention: Float32Array[] }> {
+  async run(
+    examples: ReadonlyArray<Pick<Example, 'ids' | 'features'>>,
+    o: { batch?: number; attention?: boolean; signal?: AbortSignal } = {},
+  ): Promise<{ logits: number[]; attention: Float32Array[] }> {
     const rt = await ort();
     const order = [...examples.keys()].sort((i, j) => examples[i]!.ids.length - examples[j]!.ids.length);
     const logits = new Array<number>(examples.length);
@@ -149,12 +165,18 @@ class Scorer {
     for (let k = 0; k < order.length; k += B) {
       if (o.signal?.aborted) throw cancelledError();
       const idx = order.slice(k, k + B);
-      const src = padBatch(idx.map((i) => examples[i]!.ids), this.pad);
+      const src = padBatch(
+        idx.map((i) => examples[i]!.ids),
+        this.pad,
+      );
       const out = await this.session.run({
         ...this.params,
         input_ids: new rt.Tensor('int64', src.ids, src.shape),
         attention_mask: new rt.Tensor('int64', src.mask, src.shape),
-        expert_features: new rt.Tensor('float32', Float32Array.from(idx.flatMap((i) => examples[i]!.features)), [idx.length, FEATURE_COUNT]),
+        expert_features: new rt.Tensor('float32', Float32Array.from(idx.flatMap((i) => examples[i]!.features)), [
+          idx.length,
+          FEATURE_COUNT,
+        ]),
       });
       const z = out.logit!.data as Float32Array;
       const a = out.attention!.data as Float32Array;
@@ -168,7 +190,11 @@ class Scorer {
   }
 }
 
-export async function trainNeural(train: readonly JitdpCommit[], validation: readonly JitdpCommit[], o: NeuralOptions): Promise<NeuralJitdp & { seconds: number; steps: number; validationAuc: number | null }> {
+export async function trainNeural(
+  train: readonly JitdpCommit[],
+  validation: readonly JitdpCommit[],
+  o: NeuralOptions,
+): Promise<NeuralJitdp & { seconds: number; steps: number; validationAuc: number | null }> {
   const t0 = performance.now();
   const folder = await robertaFolder(o.encoder);
   const { tok, maxLength } = await encoderTokenizer(o.encoder, o.maxLength);
@@ -176,7 +202,11 @@ export async function trainNeural(train: readonly JitdpCommit[], validation: rea
   const seed = o.seed ?? 42;
   initJitFineHead(weights, folder.config.hiddenSize, seededRandom(seed));
   const method = o.method ?? 'lora';
-  const tuning = defaultTuning('roberta', method, { lora: { r: o.r, alpha: o.alpha }, adapterSize: o.adapterSize, prefixTokens: o.prefixTokens });
+  const tuning = defaultTuning('roberta', method, {
+    lora: { r: o.r, alpha: o.alpha },
+    adapterSize: o.adapterSize,
+    prefixTokens: o.prefixTokens,
+  });
   const scaling = fitScaling(train);
   const trainEx = encodeCommits(tok, train, scaling, maxLength);
   const valEx = encodeCommits(tok, validation, scaling, maxLength);
@@ -187,23 +217,38 @@ export async function trainNeural(train: readonly JitdpCommit[], validation: rea
   const epochs = o.epochs ?? 3;
   const stepsPerEpoch = Math.ceil(trainEx.length / batch);
   const longest = Math.max(1, ...trainEx.map((e) => e.ids.length));
-  const session = await TrainSession.create(g.b, g.loss!, g.params, {
-    recomputeAttention: decideRecompute(o.recompute, g.b, { batch, src: longest }).recompute,
-    lr: o.lr ?? (method === 'lora' ? 1e-3 : 5e-4),
-    weightDecay: 0.01,
-    clipNorm: 1.0,
-    schedule: { kind: 'linear', warmup: 0, total: stepsPerEpoch * epochs },
-  }, { provider: o.provider, intraOpThreads: o.threads });
+  const session = await TrainSession.create(
+    g.b,
+    g.loss!,
+    g.params,
+    {
+      recomputeAttention: decideRecompute(o.recompute, g.b, { batch, src: longest }).recompute,
+      lr: o.lr ?? (method === 'lora' ? 1e-3 : 5e-4),
+      weightDecay: 0.01,
+      clipNorm: 1.0,
+      schedule: { kind: 'linear', warmup: 0, total: stepsPerEpoch * epochs },
+    },
+    { provider: o.provider, intraOpThreads: o.threads },
+  );
   const rt = await ort();
   const scorer = await Scorer.create(folder, weights, tuning, new Map(g.params.map((p) => [p.tensor.name, p.init])));
   const current = () => new Map(session.params.map((p) => [p.name, session.value(p.name)]));
   const valLabels = valEx.map((e) => e.label);
   const result = await trainLoop({
-    session, train: trainEx, batchSize: batch, epochs, seed, signal: o.signal,
-    checkpoint: o.checkpoint, checkpointEvery: o.checkpoint ? 50 : undefined,
+    session,
+    train: trainEx,
+    batchSize: batch,
+    epochs,
+    seed,
+    signal: o.signal,
+    checkpoint: o.checkpoint,
+    checkpointEvery: o.checkpoint ? 50 : undefined,
     lengthOf: (e) => e.ids.length,
     toFeeds: (items) => {
-      const src = padBatch(items.map((e) => e.ids), folder.config.padTokenId);
+      const src = padBatch(
+        items.map((e) => e.ids),
+        folder.config.padTokenId,
+      );
       return {
         input_ids: new rt.Tensor('int64', src.ids, src.shape),
         attention_mask: new rt.Tensor('int64', src.mask, src.shape),
@@ -211,17 +256,32 @@ export async function trainNeural(train: readonly JitdpCommit[], validation: rea
         labels: new rt.Tensor('float32', Float32Array.from(items.map((e) => e.label)), [items.length]),
       };
     },
-    ...validationAuc(valLabels, async () => {
-      await scorer.setParams(current());
-      return (await scorer.run(valEx, { signal: o.signal })).logits;
-    }, stepsPerEpoch),
+    ...validationAuc(
+      valLabels,
+      async () => {
+        await scorer.setParams(current());
+        return (await scorer.run(valEx, { signal: o.signal })).logits;
+      },
+      stepsPerEpoch,
+    ),
     onEvent: o.onEvent,
   });
-  const params: WeightMap = new Map(g.params.map((p) => [p.tensor.name, { shape: p.tensor.shape as number[], data: result.bestParameters[p.tensor.name]! }]));
+  const params: WeightMap = new Map(
+    g.params.map((p) => [p.tensor.name, { shape: p.tensor.shape as number[], data: result.bestParameters[p.tensor.name]! }]),
+  );
   await scorer.setParams(new Map([...params].map(([k, v]) => [k, v.data])));
   const { logits } = await scorer.run(valEx, { signal: o.signal });
   const cal = calibrate(logits, valLabels);
-  const model: NeuralJitdp = { encoder: folder.dir, method, config, params, ...scaling, ...cal, baseRate: train.filter((c) => c.label === 1).length / Math.max(1, train.length), maxLength };
+  const model: NeuralJitdp = {
+    encoder: folder.dir,
+    method,
+    config,
+    params,
+    ...scaling,
+    ...cal,
+    baseRate: train.filter((c) => c.label === 1).length / Math.max(1, train.length),
+    maxLength,
+  };
   return { ...model, seconds: (performance.now() - t0) / 1000, steps: result.steps, validationAuc: result.best };
 }
 
@@ -253,17 +313,28 @@ export class NeuralRisk {
 
   async evaluate(test: readonly JitdpCommit[], signal?: AbortSignal): Promise<JitdpMetrics> {
     const probs = await this.score(test, signal);
-    return jitdpMetrics(test.map((c, i) => ({ prob: probs[i]!, label: c.label, effort: c.effort })), this.model.threshold);
+    return jitdpMetrics(
+      test.map((c, i) => ({ prob: probs[i]!, label: c.label, effort: c.effort })),
+      this.model.threshold,
+    );
   }
 
   /** One change: its probability, the expert features' occlusion contributions and a score per changed line. */
-  async explain(c: Pick<JitdpCommit, 'message' | 'features'>, lines: readonly ChangedLine[]): Promise<{ prob: number; reasons: Reason[]; lineScores: Array<number | null> }> {
+  async explain(
+    c: Pick<JitdpCommit, 'message' | 'features'>,
+    lines: readonly ChangedLine[],
+  ): Promise<{ prob: number; reasons: Reason[]; lineScores: Array<number | null> }> {
     const enc = encodeChange(this.tok, c.message, lines, this.model.maxLength);
     const x = scaleFeatures(c.features, this.model);
     const variants = [x, ...FEATURE_NAMES.map((_, i) => x.map((v, j) => (j === i ? 0 : v)))];
-    const { logits, attention } = await this.scorer.run(variants.map((features) => ({ ids: enc.ids, features })), { attention: true });
+    const { logits, attention } = await this.scorer.run(
+      variants.map((features) => ({ ids: enc.ids, features })),
+      { attention: true },
+    );
     const a = this.model.platt.a;
-    const reasons = FEATURE_NAMES.map((name, i) => ({ name, contribution: a * (logits[0]! - logits[i + 1]!) })).sort((p, q) => Math.abs(q.contribution) - Math.abs(p.contribution));
+    const reasons = FEATURE_NAMES.map((name, i) => ({ name, contribution: a * (logits[0]! - logits[i + 1]!) })).sort(
+      (p, q) => Math.abs(q.contribution) - Math.abs(p.contribution),
+    );
     const lineScores: Array<number | null> = lines.map(() => null);
     enc.lineOf.forEach((line, t) => {
       if (line >= 0) lineScores[line] = (lineScores[line] ?? 0) + attention[0]![t]!;
@@ -276,22 +347,50 @@ const FORMAT = 'changeling-jitdp-neural/1';
 
 export async function saveNeural(dir: string, m: NeuralJitdp, info: Record<string, unknown> = {}): Promise<void> {
   const pick = (keep: boolean) => Object.fromEntries([...m.params].filter(([k]) => k.startsWith('base_model.') === keep));
-  const meta = { format: FORMAT, encoder: m.encoder, method: m.method, maxLength: m.maxLength, scaling: { mean: m.mean, std: m.std }, platt: m.platt, threshold: m.threshold, baseRate: m.baseRate, info };
-  await writeAdapter(dir, m.config, pick(true), { 'extra_trainable.safetensors': encodeSafetensors(pick(false), { format: 'pt' }), 'jitdp.json': JSON.stringify(meta, null, 1) + '\n' });
+  const meta = {
+    format: FORMAT,
+    encoder: m.encoder,
+    method: m.method,
+    maxLength: m.maxLength,
+    scaling: { mean: m.mean, std: m.std },
+    platt: m.platt,
+    threshold: m.threshold,
+    baseRate: m.baseRate,
+    info,
+  };
+  await writeAdapter(dir, m.config, pick(true), {
+    'extra_trainable.safetensors': encodeSafetensors(pick(false), { format: 'pt' }),
+    'jitdp.json': JSON.stringify(meta, null, 1) + '\n',
+  });
 }
 
 export const isNeuralModelDir = (dir: string) => existsSync(join(dir, 'jitdp.json'));
 
 export async function loadNeural(dir: string): Promise<NeuralJitdp & { info: Record<string, unknown> }> {
   const meta = (await readJsonFile(join(dir, 'jitdp.json'))) as Record<string, any>;
-  if (meta?.format !== FORMAT) throw new ChangelingError('io', `${dir}/jitdp.json is not a Changeling neural JIT-DP model (format ${String(meta?.format)})`);
+  if (meta?.format !== FORMAT)
+    throw new ChangelingError('io', `${dir}/jitdp.json is not a Changeling neural JIT-DP model (format ${String(meta?.format)})`);
   const adapter = await readAdapter(dir);
   const params = adapter.weights;
   for (const [k, v] of await loadSafetensors(join(dir, 'extra_trainable.safetensors'))) params.set(k, v);
-  if (!existsSync(meta.encoder)) throw new ChangelingError('not-found', `the encoder this model was trained on, ${meta.encoder}, is gone; download it again (changeling download) or retrain`);
-  if (meta.method !== 'lora' && meta.method !== 'adapter' && meta.method !== 'prefix') throw new ChangelingError('io', `${dir}: method ${String(meta.method)} is not lora, adapter or prefix`);
+  if (!existsSync(meta.encoder))
+    throw new ChangelingError(
+      'not-found',
+      `the encoder this model was trained on, ${meta.encoder}, is gone; download it again (changeling download) or retrain`,
+    );
+  if (meta.method !== 'lora' && meta.method !== 'adapter' && meta.method !== 'prefix')
+    throw new ChangelingError('io', `${dir}: method ${String(meta.method)} is not lora, adapter or prefix`);
   return {
-    encoder: meta.encoder, method: meta.method, config: adapter.config, params, mean: meta.scaling.mean, std: meta.scaling.std,
-    platt: meta.platt, threshold: meta.threshold, baseRate: meta.baseRate, maxLength: meta.maxLength, info: meta.info ?? {},
+    encoder: meta.encoder,
+    method: meta.method,
+    config: adapter.config,
+    params,
+    mean: meta.scaling.mean,
+    std: meta.scaling.std,
+    platt: meta.platt,
+    threshold: meta.threshold,
+    baseRate: meta.baseRate,
+    maxLength: meta.maxLength,
+    info: meta.info ?? {},
   };
 }

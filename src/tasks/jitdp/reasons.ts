@@ -23,15 +23,22 @@ const SAY: Record<keyof ExpertFeatures, (v: number, f: Partial<ExpertFeatures>) 
   nf: (v, f) => `changes ${plural(v, 'file')}${f.nd !== undefined ? ` in ${plural(f.nd, 'directory', 'directories')}` : ''}`,
   nd: (v) => `changes files in ${plural(v, 'directory', 'directories')}`,
   ns: (v) => `reaches into ${plural(v, 'top-level directory', 'top-level directories')}`,
-  entropy: (v, f) => (f.nf && f.nf > 1 ? `spreads its changes over ${plural(f.nf, 'file')} (entropy ${v.toFixed(2)} of at most ${Math.log2(f.nf).toFixed(2)})` : `keeps its changes in one file`),
+  entropy: (v, f) =>
+    f.nf && f.nf > 1
+      ? `spreads its changes over ${plural(f.nf, 'file')} (entropy ${v.toFixed(2)} of at most ${Math.log2(f.nf).toFixed(2)})`
+      : `keeps its changes in one file`,
   lt: (v) => `the changed files had ${plural(Math.round(v), 'line')} each before, on average`,
   fix: (v) => (v ? 'is a bug fix (by its message)' : 'is not a bug fix (by its message)'),
   ndev: (v) => (v ? `the files were changed before by ${plural(v, 'person', 'people')}` : 'the files are new: nobody changed them before'),
-  age: (v, f) => (v ? `the files were last changed ${days(v)} ago, on average${f.ndev ? `, by ${plural(f.ndev, 'person', 'people')} before` : ''}` : 'the files are new or were changed just now'),
+  age: (v, f) =>
+    v
+      ? `the files were last changed ${days(v)} ago, on average${f.ndev ? `, by ${plural(f.ndev, 'person', 'people')} before` : ''}`
+      : 'the files are new or were changed just now',
   nuc: (v) => `the files were changed ${plural(v, 'time')} before`,
   exp: (v) => (v ? `the author made ${plural(v, 'earlier commit')} to code here` : 'the author has made no commit to code here before'),
   rexp: (v) => `the author's recent experience here: ${fmt(v)} (earlier commits, the older the less they count)`,
-  sexp: (v, f) => `the author made ${plural(v, 'earlier commit')} in ${f.ns === undefined ? 'these top-level directories' : f.ns === 1 ? 'this top-level directory' : 'these top-level directories'}`,
+  sexp: (v, f) =>
+    `the author made ${plural(v, 'earlier commit')} in ${f.ns === undefined ? 'these top-level directories' : f.ns === 1 ? 'this top-level directory' : 'these top-level directories'}`,
 };
 
 export function reasonText(name: string, value?: number, f: Partial<ExpertFeatures> = {}): string {

@@ -87,7 +87,8 @@ export async function loadRiskModel(repo: Repository | null, explicit?: string):
         const m = await loadCc2Vec(p);
         return { kind: 'cc2vec', source: p, threshold: m.threshold, info: m.info, neural: await Cc2VecRisk.create(m) };
       }
-      if (!isNeuralModelDir(p)) throw new ChangelingError('usage', `${p} is a folder without jitdp.json or cc2vec.json: not a Changeling risk model`);
+      if (!isNeuralModelDir(p))
+        throw new ChangelingError('usage', `${p} is a folder without jitdp.json or cc2vec.json: not a Changeling risk model`);
       const m = await loadNeural(p);
       return { kind: 'neural', source: p, threshold: m.threshold, info: m.info, neural: await NeuralRisk.create(m) };
     }
@@ -126,10 +127,26 @@ export function describeRiskModel(m: LoadedRiskModel): string {
  * Whether a new risk model replaces the one in use, by validation AUC (`adoption`'s rule); without both kinds
  * of commit in the validation split there is nothing to compare, and the model in use stays unless forced.
  */
-export function riskAdoption(mode: AdoptMode, validation: JitdpMetrics, inUseValidation: JitdpMetrics, inUse: LoadedRiskModel, flag?: string): { adopted: boolean; reason: string } {
+export function riskAdoption(
+  mode: AdoptMode,
+  validation: JitdpMetrics,
+  inUseValidation: JitdpMetrics,
+  inUse: LoadedRiskModel,
+  flag?: string,
+): { adopted: boolean; reason: string } {
   const comparable = Number.isFinite(validation.aucRoc) && Number.isFinite(inUseValidation.aucRoc);
-  if (!comparable) return { adopted: mode === 'always', reason: `${mode === 'always' ? `${flag ?? '--adopt always'}; ` : ''}the validation split has no buggy commit (or no clean one) to compare the models on` };
-  return adoption(mode, validation.aucRoc > inUseValidation.aucRoc, { subject: 'it', against: 'the model in use', metric: 'validation AUC', figures: `${validation.aucRoc.toFixed(3)} against ${inUseValidation.aucRoc.toFixed(3)} for ${describeRiskModel(inUse)}`, flag });
+  if (!comparable)
+    return {
+      adopted: mode === 'always',
+      reason: `${mode === 'always' ? `${flag ?? '--adopt always'}; ` : ''}the validation split has no buggy commit (or no clean one) to compare the models on`,
+    };
+  return adoption(mode, validation.aucRoc > inUseValidation.aucRoc, {
+    subject: 'it',
+    against: 'the model in use',
+    metric: 'validation AUC',
+    figures: `${validation.aucRoc.toFixed(3)} against ${inUseValidation.aucRoc.toFixed(3)} for ${describeRiskModel(inUse)}`,
+    flag,
+  });
 }
 
 /** high: at or above the model's threshold (chosen on validation for the best F1); medium: at least half of it. */
@@ -187,7 +204,11 @@ async function changesOf(repo: Repository, target: RiskTarget, signal?: AbortSig
       mergedBy = null;
     } else {
       const staged = await stagedDiff(repo, { signal });
-      if (staged.files.length === 0) throw new ChangelingError('nothing-staged', 'nothing is staged: stage a change, or name a commit (--commit REV) or a range (--range A..B)');
+      if (staged.files.length === 0)
+        throw new ChangelingError(
+          'nothing-staged',
+          'nothing is staged: stage a change, or name a commit (--commit REV) or a range (--range A..B)',
+        );
       return [{ sha: null, message: '', features: state.features(await stagedChangeInput(repo, staged.files)), files: staged.files }];
     }
   }
@@ -195,12 +216,23 @@ async function changesOf(repo: Repository, target: RiskTarget, signal?: AbortSig
   // Newest first, as git lists them.
   for (const sha of wanted) {
     const c = await commitDiff(repo, sha, { signal });
-    out.push({ sha, message: c.message, features: features.get(sha) ?? state.features(changeInput(c)), files: c.files, ...(mergedBy !== undefined ? { mergedBy } : {}) });
+    out.push({
+      sha,
+      message: c.message,
+      features: features.get(sha) ?? state.features(changeInput(c)),
+      files: c.files,
+      ...(mergedBy !== undefined ? { mergedBy } : {}),
+    });
   }
   return out;
 }
 
-export async function assessRisk(repo: Repository, target: RiskTarget, model: LoadedRiskModel, o: { reasons?: number; lines?: number; signal?: AbortSignal } = {}): Promise<RiskResult[]> {
+export async function assessRisk(
+  repo: Repository,
+  target: RiskTarget,
+  model: LoadedRiskModel,
+  o: { reasons?: number; lines?: number; signal?: AbortSignal } = {},
+): Promise<RiskResult[]> {
   const results: RiskResult[] = [];
   for (const c of await changesOf(repo, target, o.signal)) {
     // Tokens and lines of code files only, as the features count them.
@@ -232,8 +264,15 @@ export async function assessRisk(repo: Repository, target: RiskTarget, model: Lo
       level: riskLevel(probability, model.threshold),
       threshold: model.threshold,
       features: c.features,
-      reasons: code.length === 0 ? [] : reasons.map((r) => (r.name in c.features ? { ...r, value: c.features[r.name as keyof ExpertFeatures] } : r)),
-      ...(code.length === 0 ? { note: 'it changes no code file (only documentation, data, configuration or generated files), so nothing in it counts towards risk' } : {}),
+      reasons:
+        code.length === 0
+          ? []
+          : reasons.map((r) => (r.name in c.features ? { ...r, value: c.features[r.name as keyof ExpertFeatures] } : r)),
+      ...(code.length === 0
+        ? {
+            note: 'it changes no code file (only documentation, data, configuration or generated files), so nothing in it counts towards risk',
+          }
+        : {}),
       lines: ranked,
       model: model.source,
       ...(c.mergedBy !== undefined ? { mergedBy: c.mergedBy } : {}),

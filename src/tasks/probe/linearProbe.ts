@@ -27,7 +27,13 @@ export interface LinearModel {
 
 const outputsFor = (classes: number) => (classes === 2 ? 1 : classes);
 
-export function fitLinearProbe(x: Features, y: readonly number[], classes: number, lambda: number, o: { maxIterations?: number } = {}): LinearModel {
+export function fitLinearProbe(
+  x: Features,
+  y: readonly number[],
+  classes: number,
+  lambda: number,
+  o: { maxIterations?: number } = {},
+): LinearModel {
   const { rows: n, dim: d } = x;
   const K = outputsFor(classes);
   const X = Float64Array.from(x.data as ArrayLike<number>);
@@ -104,7 +110,8 @@ function predictBinary(m: LinearModel, x: Features): number[] {
   });
 }
 
-export const accuracy = (pred: readonly number[], gold: readonly number[]) => (gold.length === 0 ? 0 : pred.reduce((a, p, i) => a + (p === gold[i] ? 1 : 0), 0) / gold.length);
+export const accuracy = (pred: readonly number[], gold: readonly number[]) =>
+  gold.length === 0 ? 0 : pred.reduce((a, p, i) => a + (p === gold[i] ? 1 : 0), 0) / gold.length;
 
 export interface ProbeSplits {
   train: { x: Features; y: number[] };
@@ -124,7 +131,11 @@ export interface LayerProbe {
 export function probeLayer(s: ProbeSplits, lambdas: readonly number[] = PROBE_LAMBDAS): LayerProbe {
   const perLambda = lambdas.map((lambda) => {
     const m = fitLinearProbe(s.train.x, s.train.y, s.classes, lambda);
-    return { lambda, validation: accuracy(predictLinear(m, s.validation.x), s.validation.y), test: accuracy(predictLinear(m, s.test.x), s.test.y) };
+    return {
+      lambda,
+      validation: accuracy(predictLinear(m, s.validation.x), s.validation.y),
+      test: accuracy(predictLinear(m, s.test.x), s.test.y),
+    };
   });
   let best = 0;
   perLambda.forEach((p, i) => {

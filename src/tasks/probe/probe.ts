@@ -58,7 +58,11 @@ export async function runProbe(data: ProbeData, o: ProbeOptions, opened?: ProbeM
   const seqLength = o.seqLength ?? 512;
   const { runner, tok } = opened ?? (await openProbeModel(o));
   const ids = data.examples.map((e) => probeInputIds(tok, e.text, { input, seqLength }));
-  const states = await runner.firstTokenStates(ids, { batch: o.batch, signal: o.signal, onProgress: (i, n) => o.onProgress?.(`layer states: ${i} of ${n} examples`) });
+  const states = await runner.firstTokenStates(ids, {
+    batch: o.batch,
+    signal: o.signal,
+    onProgress: (i, n) => o.onProgress?.(`layer states: ${i} of ${n} examples`),
+  });
   const y = data.examples.map((e) => data.labels.indexOf(e.label));
   const idx = { tr: [] as number[], va: [] as number[], te: [] as number[] };
   data.examples.forEach((e, i) => idx[e.split].push(i));
@@ -72,7 +76,15 @@ export async function runProbe(data: ProbeData, o: ProbeOptions, opened?: ProbeM
   for (let l = 0; l < states.length; l++) {
     throwIfAborted(o.signal);
     o.onProgress?.(`fitting the probe of layer ${l} of ${states.length - 1}`);
-    layers.push({ layer: l, ...probeLayer({ train: take(states[l]!, idx.tr), validation: take(states[l]!, idx.va), test: take(states[l]!, idx.te), classes: data.labels.length }) });
+    layers.push({
+      layer: l,
+      ...probeLayer({
+        train: take(states[l]!, idx.tr),
+        validation: take(states[l]!, idx.va),
+        test: take(states[l]!, idx.te),
+        classes: data.labels.length,
+      }),
+    });
   }
   // The best layer is chosen on validation (the first on ties), and reported with its test accuracy.
   const best = layers.reduce((a, b) => (b.validation > a.validation ? b : a));

@@ -44,9 +44,14 @@ export function parseProbeLines(text: string, name: string): ProbeExample[] {
     if (line.trim() === '') return;
     const a = line.indexOf('\t');
     const b = a < 0 ? -1 : line.indexOf('\t', a + 1);
-    if (b < 0) throw new ChangelingError('usage', `${name} line ${i + 1}: expected split<TAB>label<TAB>text (the study's probing format), found ${fieldText(line.slice(0, 60))}`);
+    if (b < 0)
+      throw new ChangelingError(
+        'usage',
+        `${name} line ${i + 1}: expected split<TAB>label<TAB>text (the study's probing format), found ${fieldText(line.slice(0, 60))}`,
+      );
     const split = line.slice(0, a);
-    if (!SPLITS.has(split)) throw new ChangelingError('usage', `${name} line ${i + 1}: the split must be tr, va or te, not ${fieldText(split.slice(0, 20))}`);
+    if (!SPLITS.has(split))
+      throw new ChangelingError('usage', `${name} line ${i + 1}: the split must be tr, va or te, not ${fieldText(split.slice(0, 20))}`);
     // As the reference reads it: the split and label from the line, the text as the last tab-separated field of
     // the line stripped of surrounding white space (Python's str.strip), so a text holding a tab keeps its end.
     const stripped = pyStrip(line);
@@ -56,7 +61,12 @@ export function parseProbeLines(text: string, name: string): ProbeExample[] {
 }
 
 export function checkedData(name: string, examples: ProbeExample[]): ProbeData {
-  for (const s of ['tr', 'va', 'te'] as const) if (!examples.some((e) => e.split === s)) throw new ChangelingError('usage', `${name} has no ${s === 'tr' ? 'training' : s === 'va' ? 'validation' : 'test'} examples (split ${s}): a probe needs all three`);
+  for (const s of ['tr', 'va', 'te'] as const)
+    if (!examples.some((e) => e.split === s))
+      throw new ChangelingError(
+        'usage',
+        `${name} has no ${s === 'tr' ? 'training' : s === 'va' ? 'validation' : 'test'} examples (split ${s}): a probe needs all three`,
+      );
   const labels = [...new Set(examples.map((e) => e.label))];
   if (labels.length < 2) throw new ChangelingError('usage', `${name} has one label only (${fieldText(labels[0] ?? '')}): nothing to probe`);
   return { name, examples, labels };
@@ -87,6 +97,10 @@ export function probeInputIds(tok: CodeTokenizer, text: string, o: { input: Prob
     return [...before, ...tokens.slice(0, Math.max(0, o.seqLength - before.length - after.length)), ...after];
   }
   const unk = tok.tokenId('<unk>');
-  if (unk === undefined) throw new ChangelingError('model', "the tokenizer has no <unk> token, which the study's probe input needs for its [CLS] and [SEP] (use --input model)");
+  if (unk === undefined)
+    throw new ChangelingError(
+      'model',
+      "the tokenizer has no <unk> token, which the study's probe input needs for its [CLS] and [SEP] (use --input model)",
+    );
   return [tok.tokenId('[CLS]') ?? unk, ...tokens.slice(0, Math.max(0, o.seqLength - 2)), tok.tokenId('[SEP]') ?? unk];
 }

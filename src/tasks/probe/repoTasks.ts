@@ -70,7 +70,12 @@ function changeOf(c: CommitRecord, maxLines: number): Change | null {
 }
 
 export function ccmText(subject: string, ch: Change): string {
-  const side = (kind: 'add' | 'del') => `<${kind}>${ch.path}` + ch.lines.filter((l) => l.kind === kind).map((l) => `<${kind}>${l.text}`).join('');
+  const side = (kind: 'add' | 'del') =>
+    `<${kind}>${ch.path}` +
+    ch.lines
+      .filter((l) => l.kind === kind)
+      .map((l) => `<${kind}>${l.text}`)
+      .join('');
   return subject + side('add') + side('del');
 }
 
@@ -92,7 +97,11 @@ export async function repositoryProbeTasks(repo: Repository, o: RepoTaskOptions 
     if (walked % 500 === 0) o.onProgress?.(`reading the history: ${walked} commits, ${changes.length} usable`);
     if (changes.length >= max) break;
   }
-  if (changes.length < 10) throw new ChangelingError('usage', `the history has ${changes.length} commits that change one code file (of ${walked} walked): too few to build probing tasks from (10 at least; the study uses 1,000)`);
+  if (changes.length < 10)
+    throw new ChangelingError(
+      'usage',
+      `the history has ${changes.length} commits that change one code file (of ${walked} walked): too few to build probing tasks from (10 at least; the study uses 1,000)`,
+    );
   changes.reverse(); // oldest first
   const n = changes.length;
   const rand = seededRandom(o.seed ?? 42);
@@ -101,7 +110,10 @@ export async function repositoryProbeTasks(repo: Repository, o: RepoTaskOptions 
   const ccm: ProbeExample[] = [];
   for (const s of ['tr', 'va', 'te'] as const) {
     const idx = changes.map((_, i) => i).filter((i) => splits[i] === s);
-    const order = idx.map((i) => ({ i, r: rand() })).sort((a, b) => a.r - b.r).map((x) => x.i);
+    const order = idx
+      .map((i) => ({ i, r: rand() }))
+      .sort((a, b) => a.r - b.r)
+      .map((x) => x.i);
     const falseSet = new Set(order.slice(0, Math.floor(order.length / 2)));
     for (const i of idx) {
       let subject = changes[i]!.subject;
@@ -113,7 +125,11 @@ export async function repositoryProbeTasks(repo: Repository, o: RepoTaskOptions 
       ccm.push({ split: s, label: falseSet.has(i) ? 'False' : 'True', text: ccmText(subject, changes[i]!) });
     }
   }
-  if (!ccm.some((e) => e.label === 'False')) throw new ChangelingError('usage', `every usable commit has the same subject (${JSON.stringify(changes[0]!.subject.slice(0, 60))}): CCM needs other commits' subjects to pair with`);
+  if (!ccm.some((e) => e.label === 'False'))
+    throw new ChangelingError(
+      'usage',
+      `every usable commit has the same subject (${JSON.stringify(changes[0]!.subject.slice(0, 60))}): CCM needs other commits' subjects to pair with`,
+    );
   const ltp: ProbeExample[] = changes.map((ch, i) => {
     const segs = ltpSegments(ch);
     const m = Math.floor(rand() * segs.length);

@@ -20,11 +20,14 @@ const pct = (x: number) => (100 * x).toFixed(1);
 function accuracyTable(runs: readonly ProbeRun[]): { head: string[]; rows: string[][] } {
   const layers = Math.max(...runs.map((r) => r.layers.length));
   const head = ['layer', ...runs.map(runLabel)];
-  const rows = Array.from({ length: layers }, (_, l) => [l === 0 ? '0 (embeddings)' : String(l), ...runs.map((r) => {
-    const x = r.layers[l];
-    if (!x) return '-';
-    return r.best.layer === l ? `**${pct(x.test)}**` : pct(x.test);
-  })]);
+  const rows = Array.from({ length: layers }, (_, l) => [
+    l === 0 ? '0 (embeddings)' : String(l),
+    ...runs.map((r) => {
+      const x = r.layers[l];
+      if (!x) return '-';
+      return r.best.layer === l ? `**${pct(x.test)}**` : pct(x.test);
+    }),
+  ]);
   return { head, rows };
 }
 
@@ -56,16 +59,26 @@ function taskMarkdown(runs: readonly ProbeRun[]): string {
 const COLOURS = ['#3794ff', '#e5534b', '#57ab5a', '#c69026', '#986ee2', '#39c5cf'];
 
 export function probeSvg(runs: readonly ProbeRun[]): string {
-  const W = 560, H = 220, P = 40;
+  const W = 560,
+    H = 220,
+    P = 40;
   const layers = Math.max(...runs.map((r) => r.layers.length));
   const ys = runs.flatMap((r) => r.layers.map((l) => l.test)).concat(runs[0]!.majority);
   const y0 = Math.max(0, Math.floor(Math.min(...ys) * 10) / 10);
   const y1 = Math.min(1, Math.ceil(Math.max(...ys) * 10) / 10);
   const X = (l: number) => P + (l / Math.max(1, layers - 1)) * (W - 2 * P);
   const Y = (y: number) => H - P - ((y - y0) / (y1 - y0 || 1)) * (H - 2 * P);
-  const lines = runs.map((r, i) => `<path d="${r.layers.map((l, k) => `${k ? 'L' : 'M'}${X(l.layer).toFixed(1)},${Y(l.test).toFixed(1)}`).join(' ')}" fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2"><title>${esc(runLabel(r))}</title></path>`).join('');
+  const lines = runs
+    .map(
+      (r, i) =>
+        `<path d="${r.layers.map((l, k) => `${k ? 'L' : 'M'}${X(l.layer).toFixed(1)},${Y(l.test).toFixed(1)}`).join(' ')}" fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2"><title>${esc(runLabel(r))}</title></path>`,
+    )
+    .join('');
   const chance = `<line x1="${P}" y1="${Y(runs[0]!.majority).toFixed(1)}" x2="${W - P}" y2="${Y(runs[0]!.majority).toFixed(1)}" stroke="currentColor" stroke-opacity="0.35" stroke-dasharray="4 3"/>`;
-  const ticks = Array.from({ length: layers }, (_, l) => `<text x="${X(l).toFixed(1)}" y="${H - P + 14}" font-size="11" fill="currentColor" text-anchor="middle">${l}</text>`).join('');
+  const ticks = Array.from(
+    { length: layers },
+    (_, l) => `<text x="${X(l).toFixed(1)}" y="${H - P + 14}" font-size="11" fill="currentColor" text-anchor="middle">${l}</text>`,
+  ).join('');
   const legend = runs.map((r, i) => `<tspan fill="${COLOURS[i % COLOURS.length]}">■</tspan> ${esc(runLabel(r))}`).join('   ');
   return `<figure><svg width="${W}" height="${H + 20}" viewBox="0 0 ${W} ${H + 20}" role="img" aria-label="${escAttr(`test accuracy per layer: ${runs[0]!.task}`)}">
 <line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="currentColor" stroke-opacity="0.4"/><line x1="${P}" y1="${P}" x2="${P}" y2="${H - P}" stroke="currentColor" stroke-opacity="0.4"/>
@@ -81,7 +94,9 @@ export function probeHtml(groups: ReadonlyArray<readonly ProbeRun[]>, cspSource 
   const section = (runs: readonly ProbeRun[]) => {
     const t = accuracyTable(runs);
     return `<h2>${esc(runs[0]!.task)}</h2>
-${summary(runs).map((s) => `<p>${esc(s)}</p>`).join('\n')}
+${summary(runs)
+  .map((s) => `<p>${esc(s)}</p>`)
+  .join('\n')}
 ${probeSvg(runs)}
 <table><tr>${t.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${t.rows.map((row) => `<tr>${row.map((c) => (c.startsWith('**') ? `<td><strong>${esc(c.slice(2, -2))}</strong></td>` : `<td>${esc(c)}</td>`)).join('')}</tr>`).join('')}</table>
 <ul>${runs.map((r) => `<li>${esc(runLabel(r))}: best layer on validation ${r.best.layer}, ${pct(r.best.test)}% on test</li>`).join('')}</ul>`;
@@ -97,7 +112,11 @@ export async function writeProbeReport(dir: string, groups: ReadonlyArray<readon
   await mkdir(dir, { recursive: true }).catch((err) => {
     throw fileError(err, dir, 'creating');
   });
-  const files = { 'probe.json': JSON.stringify(groups, null, 1) + '\n', 'probe.md': probeMarkdown(groups), 'probe.html': probeHtml(groups) };
+  const files = {
+    'probe.json': JSON.stringify(groups, null, 1) + '\n',
+    'probe.md': probeMarkdown(groups),
+    'probe.html': probeHtml(groups),
+  };
   for (const [name, text] of Object.entries(files)) await writeBytesAtomic(join(dir, name), Buffer.from(text));
   return Object.keys(files).map((n) => join(dir, n));
 }

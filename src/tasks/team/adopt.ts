@@ -47,22 +47,52 @@ export async function adoptCmgAdapter(repo: Repository, o: AdoptOptions): Promis
   const { config: cfg } = await readAdapter(o.adapter);
   const named = typeof cfg.base_model_name_or_path === 'string' ? cfg.base_model_name_or_path : '';
   const model = o.model ?? (named && isAbsolute(named) && existsSync(named) ? named : '');
-  if (!model) throw new ChangelingError('usage', `give --model DIR: the base model the adapter was trained on (its config names ${JSON.stringify(named || 'none')}, which is not a folder here)`);
+  if (!model)
+    throw new ChangelingError(
+      'usage',
+      `give --model DIR: the base model the adapter was trained on (its config names ${JSON.stringify(named || 'none')}, which is not a folder here)`,
+    );
   const base = await MessageModel.create(model);
   const tuned = await MessageModel.create(model, { adapter: o.adapter });
   o.onProgress?.('reading the history');
   const { all, historyOf } = await cmgPairs(repo, base, { signal: o.signal });
   const validation = timeSplits(all).validation.slice(-(o.evalCap ?? 200));
-  if (validation.length === 0) throw new ChangelingError('usage', `the history is too thin to check an adapter on: ${all.length} commits with a message and a diff`);
+  if (validation.length === 0)
+    throw new ChangelingError('usage', `the history is too thin to check an adapter on: ${all.length} commits with a message and a diff`);
   const gold = validation.map((p) => p.subject);
   const progress = (what: string) => (i: number, n: number) => o.onProgress?.(`${what}: ${i} of ${n}`);
-  const untunedBnorm = bnormBleu(await generateFor(base, validation, historyOf, { signal: o.signal, onProgress: progress('untuned') }), gold);
-  const tunedBnorm = bnormBleu(await generateFor(tuned, validation, historyOf, { signal: o.signal, onProgress: progress('with the adapter') }), gold);
-  const verdict = adoption(o.force ? 'always' : 'auto', tunedBnorm > untunedBnorm, { subject: 'the adapter', against: 'the untuned model', metric: 'validation B-Norm BLEU', figures: `${tunedBnorm.toFixed(2)} against ${untunedBnorm.toFixed(2)}`, flag: o.force ? '--force' : undefined });
+  const untunedBnorm = bnormBleu(
+    await generateFor(base, validation, historyOf, { signal: o.signal, onProgress: progress('untuned') }),
+    gold,
+  );
+  const tunedBnorm = bnormBleu(
+    await generateFor(tuned, validation, historyOf, { signal: o.signal, onProgress: progress('with the adapter') }),
+    gold,
+  );
+  const verdict = adoption(o.force ? 'always' : 'auto', tunedBnorm > untunedBnorm, {
+    subject: 'the adapter',
+    against: 'the untuned model',
+    metric: 'validation B-Norm BLEU',
+    figures: `${tunedBnorm.toFixed(2)} against ${untunedBnorm.toFixed(2)}`,
+    flag: o.force ? '--force' : undefined,
+  });
   const record = verdict.adopted
-    ? await adoptMessageModel(repo, { model, adapter: o.adapter, method: String(cfg.peft_type ?? 'LORA').toLowerCase(), adoptedAt: new Date().toISOString(), validation: { tunedBnorm, untunedBnorm } })
+    ? await adoptMessageModel(repo, {
+        model,
+        adapter: o.adapter,
+        method: String(cfg.peft_type ?? 'LORA').toLowerCase(),
+        adoptedAt: new Date().toISOString(),
+        validation: { tunedBnorm, untunedBnorm },
+      })
     : null;
-  return { adapter: o.adapter, model, validation: { commits: validation.length, tunedBnorm, untunedBnorm }, adopted: verdict.adopted, reason: verdict.reason, record };
+  return {
+    adapter: o.adapter,
+    model,
+    validation: { commits: validation.length, tunedBnorm, untunedBnorm },
+    adopted: verdict.adopted,
+    reason: verdict.reason,
+    record,
+  };
 }
 
 /**
@@ -84,11 +114,19 @@ export interface AdoptJitdpResult {
 
 export async function adoptJitdpModel(repo: Repository, o: AdoptOptions): Promise<AdoptJitdpResult> {
   const metaPath = join(o.adapter, 'jitdp.json');
-  if (!existsSync(metaPath)) throw new ChangelingError('usage', `${o.adapter} has no jitdp.json: not a JIT-DP model folder (train one with recipes/train_jitfine.py or "changeling risk-train --encoder DIR --out DIR")`);
+  if (!existsSync(metaPath))
+    throw new ChangelingError(
+      'usage',
+      `${o.adapter} has no jitdp.json: not a JIT-DP model folder (train one with recipes/train_jitfine.py or "changeling risk-train --encoder DIR --out DIR")`,
+    );
   const meta = (await readJsonFile(metaPath)) as Record<string, unknown>;
   const named = typeof meta.encoder === 'string' ? meta.encoder : '';
   const model = o.model ?? (named && isAbsolute(named) && existsSync(named) ? named : '');
-  if (!model) throw new ChangelingError('usage', `give --model DIR: the encoder the model was trained on (its jitdp.json names ${JSON.stringify(named || 'none')}, which is not a folder here)`);
+  if (!model)
+    throw new ChangelingError(
+      'usage',
+      `give --model DIR: the encoder the model was trained on (its jitdp.json names ${JSON.stringify(named || 'none')}, which is not a folder here)`,
+    );
   const work = await mkdtemp(join(tmpdir(), 'changeling-adopt-'));
   try {
     // A working copy that names the local encoder.
@@ -98,21 +136,48 @@ export async function adoptJitdpModel(repo: Repository, o: AdoptOptions): Promis
     const risk = await NeuralRisk.create(m);
     o.onProgress?.('mining and labelling the history (SZZ)');
     const data = await jitdpDataset(repo, { signal: o.signal });
-    if (data.validation.length === 0) throw new ChangelingError('usage', 'the history is too thin to check a risk model on: its validation split is empty');
+    if (data.validation.length === 0)
+      throw new ChangelingError('usage', 'the history is too thin to check a risk model on: its validation split is empty');
     o.onProgress?.('scoring the validation split');
     const z = await risk.logits(data.validation, o.signal);
-    const cal = calibrate(z, data.validation.map((c) => c.label));
-    const metrics = jitdpMetrics(data.validation.map((c, i) => ({ prob: calibrated(cal, z[i]!), label: c.label, effort: c.effort })), cal.threshold);
+    const cal = calibrate(
+      z,
+      data.validation.map((c) => c.label),
+    );
+    const metrics = jitdpMetrics(
+      data.validation.map((c, i) => ({ prob: calibrated(cal, z[i]!), label: c.label, effort: c.effort })),
+      cal.threshold,
+    );
     const inUse = await loadRiskModel(repo);
     const inUseMetrics = await evaluateRiskModel(inUse, data.validation, o.signal);
     const verdict = riskAdoption(o.force ? 'always' : 'auto', metrics, inUseMetrics, inUse, o.force ? '--force' : undefined);
     let saved: string | null = null;
     if (verdict.adopted) {
       saved = await repoModelPath(repo);
-      const info = { ...m.info, adoptedAt: new Date().toISOString(), adoptedFrom: o.adapter, repo: repo.root, head: repo.head, validation: metrics };
+      const info = {
+        ...m.info,
+        adoptedAt: new Date().toISOString(),
+        adoptedFrom: o.adapter,
+        repo: repo.root,
+        head: repo.head,
+        validation: metrics,
+      };
       await saveFolderModel(saved, saved, (tmp) => saveNeural(tmp, { ...m, ...cal }, info));
     }
-    return { adapter: o.adapter, model, validation: { commits: data.validation.length, buggy: data.validation.filter((c) => c.label === 1).length, metrics, inUse: inUse.source, inUseMetrics }, adopted: verdict.adopted, reason: verdict.reason, saved };
+    return {
+      adapter: o.adapter,
+      model,
+      validation: {
+        commits: data.validation.length,
+        buggy: data.validation.filter((c) => c.label === 1).length,
+        metrics,
+        inUse: inUse.source,
+        inUseMetrics,
+      },
+      adopted: verdict.adopted,
+      reason: verdict.reason,
+      saved,
+    };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -45,7 +45,8 @@ const MAX_TARGET = 64;
 
 export async function exportDatasets(repos: readonly Repository[], o: ExportOptions): Promise<ExportSummary> {
   if (repos.length === 0) throw new ChangelingError('usage', 'export needs at least one repository (--repo P, repeatable)');
-  if (o.task === 'cmg' && !o.model) throw new ChangelingError('usage', 'export --task cmg needs --model DIR: the rows are token ids in that model\'s input format');
+  if (o.task === 'cmg' && !o.model)
+    throw new ChangelingError('usage', "export --task cmg needs --model DIR: the rows are token ids in that model's input format");
   const rows: Record<(typeof SPLITS)[number], Array<Record<string, unknown>>> = { train: [], validation: [], test: [] };
   const summary: ExportSummary = { task: o.task, out: o.out, repositories: [], format: null };
   const base = o.task === 'cmg' ? await MessageModel.create(o.model!) : null;
@@ -81,12 +82,30 @@ export async function exportDatasets(repos: readonly Repository[], o: ExportOpti
   if (risk.length) {
     const tok = o.model ? await encoderTokenizer(o.model) : null;
     const scaling = fitScaling(risk.flatMap((r) => r.ds.train));
-    if (tok) extra['scaling.json'] = JSON.stringify({ features: FEATURE_NAMES, ...scaling, encoder: o.model, maxLength: tok.maxLength }, null, 1) + '\n';
+    if (tok)
+      extra['scaling.json'] =
+        JSON.stringify({ features: FEATURE_NAMES, ...scaling, encoder: o.model, maxLength: tok.maxLength }, null, 1) + '\n';
     for (const { name, ds } of risk) {
       for (const split of SPLITS) {
         for (const c of ds[split]) {
-          const ids = tok ? { input_ids: encodeChange(tok.tok, c.message, linesOfText(c.added, c.removed), tok.maxLength).ids, scaled_features: scaleFeatures(c.features, scaling) } : {};
-          rows[split].push({ repo: name, sha: c.sha, time: c.time, label: c.label, message: c.message, added: c.added, removed: c.removed, features: FEATURE_NAMES.map((f) => c.features[f]), effort: c.effort, ...ids });
+          const ids = tok
+            ? {
+                input_ids: encodeChange(tok.tok, c.message, linesOfText(c.added, c.removed), tok.maxLength).ids,
+                scaled_features: scaleFeatures(c.features, scaling),
+              }
+            : {};
+          rows[split].push({
+            repo: name,
+            sha: c.sha,
+            time: c.time,
+            label: c.label,
+            message: c.message,
+            added: c.added,
+            removed: c.removed,
+            features: FEATURE_NAMES.map((f) => c.features[f]),
+            effort: c.effort,
+            ...ids,
+          });
         }
       }
     }
@@ -100,7 +119,11 @@ export async function exportDatasets(repos: readonly Repository[], o: ExportOpti
       const columns = parquetColumns(SPLITS.flatMap((split) => rows[split]));
       for (const split of SPLITS) await writeBytesAtomic(join(tmp, `${split}.parquet`), parquetBytes(columns, rows[split]));
     } else {
-      for (const split of SPLITS) await writeFileAtomic(join(tmp, `${split}.jsonl`), rows[split].map((r) => JSON.stringify(r)).join('\n') + (rows[split].length ? '\n' : ''));
+      for (const split of SPLITS)
+        await writeFileAtomic(
+          join(tmp, `${split}.jsonl`),
+          rows[split].map((r) => JSON.stringify(r)).join('\n') + (rows[split].length ? '\n' : ''),
+        );
     }
     await writeFileAtomic(join(tmp, 'README.md'), datasetCard(summary, o));
     for (const [name, text] of Object.entries(extra)) await writeFileAtomic(join(tmp, name), text);
@@ -115,17 +138,24 @@ export async function exportDatasets(repos: readonly Repository[], o: ExportOpti
 
 function datasetCard(s: ExportSummary, o: ExportOptions): string {
   const ext = o.format === 'parquet' ? 'parquet' : 'jsonl';
-  const table = s.repositories.map((r) => `| ${r.repo} | ${r.head?.slice(0, 12) ?? '-'} | ${r.train} | ${r.validation} | ${r.test} |`).join('\n');
-  const fields = s.task === 'cmg'
-    ? `- \`repo\`, \`sha\`: where the commit comes from; \`target\`: the message it was trained towards (subject line, or the cleaned message for CommitChronicle models).
+  const table = s.repositories
+    .map((r) => `| ${r.repo} | ${r.head?.slice(0, 12) ?? '-'} | ${r.train} | ${r.validation} | ${r.test} |`)
+    .join('\n');
+  const fields =
+    s.task === 'cmg'
+      ? `- \`repo\`, \`sha\`: where the commit comes from; \`target\`: the message it was trained towards (subject line, or the cleaned message for CommitChronicle models).
 - \`input_ids\`: the encoder input, the change in the model's input format (\`${s.format}\`), tokenized and truncated exactly as \`changeling finetune\` does.
 - \`labels\`: the target token ids (\`<s> message </s>\`); with-history models also have \`decoder_input_ids\` (the decoder reads the author's earlier messages first; their label positions are -100).
 - Model: \`${o.model}\` (its tokenizer and format; train the same base model on these rows).`
-    : `- \`repo\`, \`sha\`, \`time\` (ms since 1970), \`message\`: the commit.
+      : `- \`repo\`, \`sha\`, \`time\` (ms since 1970), \`message\`: the commit.
 - \`label\`: 1 when SZZ marks it buggy, using only fixes made before its split's end (time-ordered, no later information).
 - \`added\`, \`removed\`: the changed lines' text in code files (each side capped at 6,000 characters).
-- \`features\`: the 14 expert features in this order: ${FEATURE_NAMES.join(', ')}; \`effort\`: lines added + deleted.${o.model ? `
-- \`input_ids\`: the neural model's input for \`${o.model}\` (\`<s> message </s></s> added lines </s></s> removed lines </s>\`, as \`changeling risk-train --encoder\` builds it); \`scaled_features\`: the features as the model reads them (log1p, then z-scored with the training split's mean and standard deviation, in \`scaling.json\`).` : ''}`;
+- \`features\`: the 14 expert features in this order: ${FEATURE_NAMES.join(', ')}; \`effort\`: lines added + deleted.${
+          o.model
+            ? `
+- \`input_ids\`: the neural model's input for \`${o.model}\` (\`<s> message </s></s> added lines </s></s> removed lines </s>\`, as \`changeling risk-train --encoder\` builds it); \`scaled_features\`: the features as the model reads them (log1p, then z-scored with the training split's mean and standard deviation, in \`scaling.json\`).`
+            : ''
+        }`;
   return `---
 task_categories:
 - ${s.task === 'cmg' ? 'text2text-generation' : 'text-classification'}

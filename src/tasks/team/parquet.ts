@@ -20,7 +20,8 @@ const INT32 = 2 ** 31;
 
 function kindOf(values: unknown[], name: string): Kind {
   if (values.every((v) => typeof v === 'string')) return 'string';
-  if (!values.every((v) => typeof v === 'number' && Number.isFinite(v))) throw new ChangelingError('io', `the export's column ${name} mixes types: Parquet needs one`);
+  if (!values.every((v) => typeof v === 'number' && Number.isFinite(v)))
+    throw new ChangelingError('io', `the export's column ${name} mixes types: Parquet needs one`);
   const nums = values as number[];
   if (!nums.every(Number.isInteger)) return 'double';
   return nums.every((v) => v >= -INT32 && v < INT32) ? 'int32' : 'int64';
@@ -49,7 +50,11 @@ export function parquetBytes(columns: readonly ParquetColumn[], rows: ReadonlyAr
   for (const c of columns) {
     const repetition = c.optional ? 'OPTIONAL' : 'REQUIRED';
     if (c.list) {
-      schema.push({ name: c.name, repetition_type: repetition, converted_type: 'LIST', num_children: 1 }, { name: 'list', repetition_type: 'REPEATED', num_children: 1 }, { name: 'element', ...PHYSICAL[c.kind], repetition_type: 'REQUIRED' });
+      schema.push(
+        { name: c.name, repetition_type: repetition, converted_type: 'LIST', num_children: 1 },
+        { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+        { name: 'element', ...PHYSICAL[c.kind], repetition_type: 'REQUIRED' },
+      );
     } else schema.push({ name: c.name, ...PHYSICAL[c.kind], repetition_type: repetition });
   }
   const value = (c: ParquetColumn, v: unknown): unknown => {
@@ -58,6 +63,10 @@ export function parquetBytes(columns: readonly ParquetColumn[], rows: ReadonlyAr
     return Array.isArray(v) ? v.map((x) => BigInt(x as number)) : BigInt(v as number);
   };
   const writer = new ByteWriter();
-  parquetWrite({ writer, columnData: columns.map((c) => ({ name: c.name, data: rows.map((r) => value(c, r[c.name])) })), schema: schema as never });
+  parquetWrite({
+    writer,
+    columnData: columns.map((c) => ({ name: c.name, data: rows.map((r) => value(c, r[c.name])) })),
+    schema: schema as never,
+  });
   return new Uint8Array(writer.getBuffer());
 }

@@ -51,8 +51,24 @@ interface Settings {
   evalEvery: number;
 }
 
-const QUICK: Settings = { cfg: { vocab: 11, length: 6, dModel: 64, heads: 4, dFf: 128, layers: 2 }, trainSize: 20000, testSize: 500, batch: 64, pretrainMaxSteps: 3000, adaptSteps: 300, evalEvery: 50 };
-const FULL: Settings = { cfg: { vocab: 11, length: 8, dModel: 128, heads: 4, dFf: 256, layers: 2 }, trainSize: 50000, testSize: 1000, batch: 64, pretrainMaxSteps: 20000, adaptSteps: 1500, evalEvery: 100 };
+const QUICK: Settings = {
+  cfg: { vocab: 11, length: 6, dModel: 64, heads: 4, dFf: 128, layers: 2 },
+  trainSize: 20000,
+  testSize: 500,
+  batch: 64,
+  pretrainMaxSteps: 3000,
+  adaptSteps: 300,
+  evalEvery: 50,
+};
+const FULL: Settings = {
+  cfg: { vocab: 11, length: 8, dModel: 128, heads: 4, dFf: 256, layers: 2 },
+  trainSize: 50000,
+  testSize: 1000,
+  batch: 64,
+  pretrainMaxSteps: 20000,
+  adaptSteps: 1500,
+  evalEvery: 100,
+};
 const LR: Record<Method, number> = { full: 1e-3, fmft: 5e-4, lora: 3e-3, adapter: 3e-3, prefix: 1e-2 };
 
 type Example = { src: number[]; tgt: number[] };
@@ -88,9 +104,17 @@ async function exactMatch(cfg: TinyConfig, peft: PeftConfig, values: Map<string,
   const session = await createSession(serialize(b));
   const L = cfg.length;
   const out = test.map(() => new Array<number>(L).fill(0));
-  const enc = ids(test.map((e) => e.src), L, rt);
+  const enc = ids(
+    test.map((e) => e.src),
+    L,
+    rt,
+  );
   for (let pos = 0; pos < L; pos++) {
-    const dec = ids(out.map((o) => [BOS, ...o.slice(0, L - 1)]), L, rt);
+    const dec = ids(
+      out.map((o) => [BOS, ...o.slice(0, L - 1)]),
+      L,
+      rt,
+    );
     const logits = (await session.run({ enc, dec })).logits!.data as Float32Array;
     out.forEach((o, i) => {
       let best = 0;
@@ -102,7 +126,16 @@ async function exactMatch(cfg: TinyConfig, peft: PeftConfig, values: Map<string,
   return out.filter((o, i) => o.every((v, j) => v === test[i]!.tgt[j])).length / test.length;
 }
 
-async function run(s: Settings, task: Task, peft: PeftConfig, values: Map<string, Float32Array>, steps: number, seed: number, o: DemoOptions, target?: number): Promise<DemoRow> {
+async function run(
+  s: Settings,
+  task: Task,
+  peft: PeftConfig,
+  values: Map<string, Float32Array>,
+  steps: number,
+  seed: number,
+  o: DemoOptions,
+  target?: number,
+): Promise<DemoRow> {
   const rt = await ort();
   const rand = seededRandom(seed);
   const train = makeData(task, s.trainSize, s.cfg.length, rand);
@@ -127,9 +160,21 @@ async function run(s: Settings, task: Task, peft: PeftConfig, values: Map<string
     evalEvery: target !== undefined ? 250 : s.evalEvery,
     target,
     toFeeds: (batch) => ({
-      enc: ids(batch.map((e) => e.src), L, rt),
-      dec: ids(batch.map((e) => [BOS, ...e.tgt.slice(0, L - 1)]), L, rt),
-      labels: ids(batch.map((e) => e.tgt), L, rt),
+      enc: ids(
+        batch.map((e) => e.src),
+        L,
+        rt,
+      ),
+      dec: ids(
+        batch.map((e) => [BOS, ...e.tgt.slice(0, L - 1)]),
+        L,
+        rt,
+      ),
+      labels: ids(
+        batch.map((e) => e.tgt),
+        L,
+        rt,
+      ),
     }),
     onEvent: (e) => {
       if (e.kind !== 'eval') return;
@@ -139,7 +184,15 @@ async function run(s: Settings, task: Task, peft: PeftConfig, values: Map<string
   });
   for (const [name, data] of Object.entries(r.bestParameters)) values.set(name, data);
   const trainable = store.trainable.reduce((n, p) => n + p.init.length, 0);
-  return { method: peft.method === 'full' ? 'pretrain' : peft.method, task, trainableParameters: trainable, steps: r.steps, seconds: r.seconds, exactMatch: r.best ?? 0, stepsTo90 };
+  return {
+    method: peft.method === 'full' ? 'pretrain' : peft.method,
+    task,
+    trainableParameters: trainable,
+    steps: r.steps,
+    seconds: r.seconds,
+    exactMatch: r.best ?? 0,
+    stepsTo90,
+  };
 }
 
 export async function sortingDemo(o: DemoOptions = {}): Promise<{ settings: Settings; rows: DemoRow[] }> {

@@ -76,11 +76,19 @@ export interface TinyModel {
 }
 
 /** Builds the model on `encIds` [B, L] and `decIds` [B, L] (int64), returning logits [B, L, V]. */
-export function tinyTransformer(b: GraphBuilder, cfg: TinyConfig, peft: PeftConfig, params: ParamStore, encIds: Tensor, decIds: Tensor): Tensor {
+export function tinyTransformer(
+  b: GraphBuilder,
+  cfg: TinyConfig,
+  peft: PeftConfig,
+  params: ParamStore,
+  encIds: Tensor,
+  decIds: Tensor,
+): Tensor {
   const { dModel: d, heads: H, length: L } = cfg;
   const dh = d / H;
   const P = peft.method === 'prefix' ? (peft.prefixLength ?? 4) : 0;
-  const w = (name: string, shape: number[], init: 'xavier' | 'zeros' | 'ones' | 'embed' = 'xavier', decay = true) => params.get(b, name, shape, init, decay);
+  const w = (name: string, shape: number[], init: 'xavier' | 'zeros' | 'ones' | 'embed' = 'xavier', decay = true) =>
+    params.get(b, name, shape, init, decay);
   const ln = (x: Tensor, name: string) => b.layerNorm(x, w(`${name}.weight`, [d], 'ones', false), w(`${name}.bias`, [d], 'zeros', false));
 
   const proj = (x: Tensor, name: string, lora: boolean) => {

@@ -30,9 +30,18 @@ test('PLBART reproduces transformers: encoder states, logits with final_logits_b
   b.output(enc, 'encoder_last_hidden_state');
   b.output(logits, 'logits');
   b.output(loss, 'loss');
-  gradients(b, loss, w.trainable.map((p) => p.tensor)).forEach((gr, i) => b.output(gr, `grad.${w.trainable[i]!.tensor.name}`));
+  gradients(
+    b,
+    loss,
+    w.trainable.map((p) => p.tensor),
+  ).forEach((gr, i) => b.output(gr, `grad.${w.trainable[i]!.tensor.name}`));
   const s = await createSession(serialize(b));
-  const feeds: Record<string, ort.Tensor> = { input_ids: goldenInt64(g.inputs.input_ids), attention_mask: goldenInt64(g.inputs.attention_mask), decoder_input_ids: goldenInt64(g.inputs.decoder_input_ids), labels: goldenInt64(g.inputs.labels) };
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: goldenInt64(g.inputs.input_ids),
+    attention_mask: goldenInt64(g.inputs.attention_mask),
+    decoder_input_ids: goldenInt64(g.inputs.decoder_input_ids),
+    labels: goldenInt64(g.inputs.labels),
+  };
   for (const p of w.trainable) feeds[p.tensor.name] = new ort.Tensor('float32', p.init, p.tensor.shape as number[]);
   const r = await s.run(feeds);
   const e1 = maxRelError(r.encoder_last_hidden_state!.data as Float32Array, g.forward.encoder_last_hidden_state.data);

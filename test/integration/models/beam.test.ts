@@ -17,14 +17,27 @@ for (const folder of ['t5-tiny', 'plbart-tiny']) {
     for (const c of BEAMS[folder].cases) {
       const a = c.args;
       const r = await beamSearch(runner, goldenInt64(g.inputs.input_ids), goldenInt64(g.inputs.attention_mask), {
-        numBeams: a.num_beams, numReturnSequences: a.num_return_sequences, maxNewTokens: a.max_new_tokens,
-        lengthPenalty: a.length_penalty, noRepeatNgramSize: a.no_repeat_ngram_size, minNewTokens: a.min_new_tokens,
+        numBeams: a.num_beams,
+        numReturnSequences: a.num_return_sequences,
+        maxNewTokens: a.max_new_tokens,
+        lengthPenalty: a.length_penalty,
+        noRepeatNgramSize: a.no_repeat_ngram_size,
+        minNewTokens: a.min_new_tokens,
         decoderStartTokenId: BEAMS[folder].decoder_start_token_id ?? undefined,
       });
       const flat = r.flat();
       const width = Math.max(...c.sequences.map((s: number[]) => s.length));
-      assert.deepEqual(flat.map((h) => h.tokens.slice(0, width)), c.sequences, JSON.stringify(a));
-      flat.forEach((h, i) => assert.ok(Math.abs(h.score - c.sequences_scores[i]) < 1e-4, `${JSON.stringify(a)} score ${i}: ${h.score} vs ${c.sequences_scores[i]}`));
+      assert.deepEqual(
+        flat.map((h) => h.tokens.slice(0, width)),
+        c.sequences,
+        JSON.stringify(a),
+      );
+      flat.forEach((h, i) =>
+        assert.ok(
+          Math.abs(h.score - c.sequences_scores[i]) < 1e-4,
+          `${JSON.stringify(a)} score ${i}: ${h.score} vs ${c.sequences_scores[i]}`,
+        ),
+      );
     }
   });
 }
@@ -44,7 +57,10 @@ for (const folder of ['t5-tiny', 'plbart-tiny']) {
     for (const c of PROMPTS[folder].cases) {
       const a = c.args;
       const o = {
-        maxNewTokens: a.max_new_tokens, noRepeatNgramSize: a.no_repeat_ngram_size, minNewTokens: a.min_new_tokens, prompt: c.prompt,
+        maxNewTokens: a.max_new_tokens,
+        noRepeatNgramSize: a.no_repeat_ngram_size,
+        minNewTokens: a.min_new_tokens,
+        prompt: c.prompt,
         allowedTokens: c.constrained ? (_row: number, generated: readonly number[]) => (generated.length < 2 ? even : null) : undefined,
       };
       const what = JSON.stringify({ prompt: c.prompt, ...a, constrained: c.constrained });
@@ -52,17 +68,25 @@ for (const folder of ['t5-tiny', 'plbart-tiny']) {
         const r = await runner.greedy(ids, mask, a.max_new_tokens, o);
         assert.deepEqual(r.sequences, c.sequences, what);
       } else {
-        const flat = (await beamSearch(runner, ids, mask, { ...o, numBeams: a.num_beams, numReturnSequences: a.num_return_sequences })).flat();
+        const flat = (
+          await beamSearch(runner, ids, mask, { ...o, numBeams: a.num_beams, numReturnSequences: a.num_return_sequences })
+        ).flat();
         const width = Math.max(...c.sequences.map((s: number[]) => s.length));
-        assert.deepEqual(flat.map((h) => h.tokens.slice(0, width)), c.sequences, what);
-        flat.forEach((h, i) => assert.ok(Math.abs(h.score - c.sequences_scores[i]) < 1e-4, `${what} score ${i}: ${h.score} vs ${c.sequences_scores[i]}`));
+        assert.deepEqual(
+          flat.map((h) => h.tokens.slice(0, width)),
+          c.sequences,
+          what,
+        );
+        flat.forEach((h, i) =>
+          assert.ok(Math.abs(h.score - c.sequences_scores[i]) < 1e-4, `${what} score ${i}: ${h.score} vs ${c.sequences_scores[i]}`),
+        );
       }
     }
     assert.ok(V > 300);
   });
 }
 
-test('generation with a PEFT prefix-tuning adapter: every step\'s logits are PEFT\'s (t5-tiny-peft-prefix goldens), and beams run on it', async () => {
+test("generation with a PEFT prefix-tuning adapter: every step's logits are PEFT's (t5-tiny-peft-prefix goldens), and beams run on it", async () => {
   const { withAdapter } = await import('../../../src/peft/apply.js');
   const dir = join(GOLDENS, 't5-tiny-peft-prefix');
   const g = readGoldens('t5-tiny-peft-prefix');
@@ -78,7 +102,8 @@ test('generation with a PEFT prefix-tuning adapter: every step\'s logits are PEF
   const want = g.forward.logits.data as number[];
   let worst = 0;
   for (let b = 0; b < B; b++) {
-    const row = (t: { data: number[] }) => new ort.Tensor('int64', BigInt64Array.from(t.data.slice(b * S, (b + 1) * S).map(BigInt)), [1, S]);
+    const row = (t: { data: number[] }) =>
+      new ort.Tensor('int64', BigInt64Array.from(t.data.slice(b * S, (b + 1) * S).map(BigInt)), [1, S]);
     const state = await runner.startDecoding(row(ids), row(mask));
     for (let t = 0; t < T; t++) {
       const logits = await runner.stepDecoding(state, [dec.data[b * T + t]]);
@@ -87,6 +112,13 @@ test('generation with a PEFT prefix-tuning adapter: every step\'s logits are PEF
     }
   }
   assert.ok(worst < 1e-4, `max relative error ${worst}`);
-  const hyps = (await beamSearch(runner, new ort.Tensor('int64', BigInt64Array.from(ids.data.slice(0, S).map(BigInt)), [1, S]), new ort.Tensor('int64', BigInt64Array.from(mask.data.slice(0, S).map(BigInt)), [1, S]), { numBeams: 3, numReturnSequences: 3, maxNewTokens: 6 })).flat();
+  const hyps = (
+    await beamSearch(
+      runner,
+      new ort.Tensor('int64', BigInt64Array.from(ids.data.slice(0, S).map(BigInt)), [1, S]),
+      new ort.Tensor('int64', BigInt64Array.from(mask.data.slice(0, S).map(BigInt)), [1, S]),
+      { numBeams: 3, numReturnSequences: 3, maxNewTokens: 6 },
+    )
+  ).flat();
   assert.equal(hyps.length, 3);
 });

@@ -28,7 +28,12 @@ test('graphs are built once per model and builder version, then loaded without r
   const a = await r1.greedy(goldenInt64(g.inputs.input_ids), goldenInt64(g.inputs.attention_mask), 8);
   const b = await r2.greedy(goldenInt64(g.inputs.input_ids), goldenInt64(g.inputs.attention_mask), 8);
   assert.deepEqual(b.sequences, a.sequences);
-  assert.ok(maxRelError(b.stepLogits.flatMap((x) => Array.from(x)), g.generate.step_logits.data) < 1e-4);
+  assert.ok(
+    maxRelError(
+      b.stepLogits.flatMap((x) => Array.from(x)),
+      g.generate.step_logits.data,
+    ) < 1e-4,
+  );
   // New weights (a changed file) mean new graphs.
   utimesSync(join(dir, 'model.safetensors'), new Date(), new Date(Date.now() + 5000));
   await Seq2SeqRunner.create(await loadModelFolder(dir));

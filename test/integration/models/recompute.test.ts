@@ -24,11 +24,21 @@ async function run(kind: 't5' | 'roberta', recomputeAttention: boolean) {
   const w = new GraphWeights(b, weights, (n) => n in expected.grads);
   const ids = b.input('input_ids', 'int64', ['batch', 'src']);
   const mask = b.input('attention_mask', 'int64', ['batch', 'src']);
-  const feeds: Record<string, ort.Tensor> = { input_ids: goldenInt64(g.inputs.input_ids), attention_mask: goldenInt64(g.inputs.attention_mask), labels: goldenInt64(g.inputs.labels) };
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: goldenInt64(g.inputs.input_ids),
+    attention_mask: goldenInt64(g.inputs.attention_mask),
+    labels: goldenInt64(g.inputs.labels),
+  };
   let loss: Tensor;
   if (kind === 't5') {
     const dec = b.input('decoder_input_ids', 'int64', ['batch', 'tgt']);
-    const out = t5(b, parseT5Config(await readConfigJson(dir)), w, { inputIds: ids, attentionMask: mask, decoderInputIds: dec }, { maxLength: 64 });
+    const out = t5(
+      b,
+      parseT5Config(await readConfigJson(dir)),
+      w,
+      { inputIds: ids, attentionMask: mask, decoderInputIds: dec },
+      { maxLength: 64 },
+    );
     loss = b.crossEntropy(out.logits, b.input('labels', 'int64', ['batch', 'tgt']), { ignoreIndex: -100 });
     feeds.decoder_input_ids = goldenInt64(g.inputs.decoder_input_ids);
   } else {
@@ -37,7 +47,12 @@ async function run(kind: 't5' | 'roberta', recomputeAttention: boolean) {
   }
   const forward = b.nodes.length;
   const probs = [...attentionSegments(b.nodes).keys()];
-  gradients(b, loss, w.trainable.map((p) => p.tensor), { recomputeAttention }).forEach((gr, i) => b.output(gr, `grad.${w.trainable[i]!.tensor.name}`));
+  gradients(
+    b,
+    loss,
+    w.trainable.map((p) => p.tensor),
+    { recomputeAttention },
+  ).forEach((gr, i) => b.output(gr, `grad.${w.trainable[i]!.tensor.name}`));
   const readers = b.nodes.slice(forward).filter((n) => n.inputs.some((t) => t && probs.includes(t))).length;
   const backwardSoftmax = b.nodes.slice(forward).filter((n) => n.op === 'Softmax').length;
   for (const p of w.trainable) feeds[p.tensor.name] = new ort.Tensor('float32', p.init, p.tensor.shape as number[]);
@@ -70,7 +85,17 @@ test('the attention memory estimate counts every attention at the given lengths'
   const cfg = parseT5Config(await readConfigJson(dir));
   const b = new GraphBuilder('t5');
   const w = new GraphWeights(b, await loadSafetensors(join(dir, 'model.safetensors')), () => false);
-  t5(b, cfg, w, { inputIds: b.input('input_ids', 'int64', ['batch', 'src']), attentionMask: b.input('attention_mask', 'int64', ['batch', 'src']), decoderInputIds: b.input('decoder_input_ids', 'int64', ['batch', 'tgt']) }, { maxLength: 64 });
+  t5(
+    b,
+    cfg,
+    w,
+    {
+      inputIds: b.input('input_ids', 'int64', ['batch', 'src']),
+      attentionMask: b.input('attention_mask', 'int64', ['batch', 'src']),
+      decoderInputIds: b.input('decoder_input_ids', 'int64', ['batch', 'tgt']),
+    },
+    { maxLength: 64 },
+  );
   const [B, S, T, H] = [3, 20, 7, cfg.numHeads];
   const want = 4 * B * H * (cfg.numLayers * S * S + cfg.numDecoderLayers * (T * T + T * S));
   assert.equal(storedAttentionBytes(b.nodes, { batch: B, src: S, tgt: T }), want);

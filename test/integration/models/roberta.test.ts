@@ -29,9 +29,17 @@ test('RoBERTa reproduces transformers: hidden states, pooler, classifier logits,
   b.output(out.pooled!, 'pooler_output');
   b.output(out.classifierLogits!, 'logits');
   b.output(loss, 'loss');
-  gradients(b, loss, w.trainable.map((p) => p.tensor)).forEach((gr, i) => b.output(gr, `grad.${w.trainable[i]!.tensor.name}`));
+  gradients(
+    b,
+    loss,
+    w.trainable.map((p) => p.tensor),
+  ).forEach((gr, i) => b.output(gr, `grad.${w.trainable[i]!.tensor.name}`));
   const s = await createSession(serialize(b));
-  const feeds: Record<string, ort.Tensor> = { input_ids: goldenInt64(g.inputs.input_ids), attention_mask: goldenInt64(g.inputs.attention_mask), labels: goldenInt64(g.inputs.labels) };
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: goldenInt64(g.inputs.input_ids),
+    attention_mask: goldenInt64(g.inputs.attention_mask),
+    labels: goldenInt64(g.inputs.labels),
+  };
   for (const p of w.trainable) feeds[p.tensor.name] = new ort.Tensor('float32', p.init, p.tensor.shape as number[]);
   const r = await s.run(feeds);
   const check = (name: string, actual: ort.Tensor, expected: GoldenTensor) => {

@@ -40,7 +40,11 @@ test('T5 reproduces transformers: encoder states, logits, loss and gradients (t5
   b.output(out.encoderHidden, 'encoder_last_hidden_state');
   b.output(out.logits, 'logits');
   b.output(loss, 'loss');
-  const grads = gradients(b, loss, w.trainable.map((p) => p.tensor));
+  const grads = gradients(
+    b,
+    loss,
+    w.trainable.map((p) => p.tensor),
+  );
   grads.forEach((gr, i) => b.output(gr, `grad.${w.trainable[i]!.tensor.name}`));
   const s = await createSession(serialize(b));
   const feeds: Record<string, ort.Tensor> = {

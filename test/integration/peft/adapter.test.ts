@@ -19,10 +19,19 @@ test('bottleneck adapters after self-attention, cross-attention and FFN outputs 
   const cfg = parseT5Config(await readConfigJson(dir));
   const b = new GraphBuilder('t5-adapter');
   const w = new GraphWeights(b, await loadSafetensors(join(dir, 'model.safetensors')));
-  const inputs = { inputIds: b.input('input_ids', 'int64', ['batch', 'src']), attentionMask: b.input('attention_mask', 'int64', ['batch', 'src']), decoderInputIds: b.input('decoder_input_ids', 'int64', ['batch', 'tgt']) };
+  const inputs = {
+    inputIds: b.input('input_ids', 'int64', ['batch', 'src']),
+    attentionMask: b.input('attention_mask', 'int64', ['batch', 'src']),
+    decoderInputIds: b.input('decoder_input_ids', 'int64', ['batch', 'tgt']),
+  };
   const labels = b.input('labels', 'int64', ['batch', 'tgt']);
   const out = t5(b, cfg, w, inputs, { maxLength: 64 });
-  const adapters = injectAdapters(b, { size: 16, nonLinearity: 'relu', sites: ['self_attn_adapter', 'cross_attn_adapter', 'ffn_adapter'], trainLayerNorms: false });
+  const adapters = injectAdapters(b, {
+    size: 16,
+    nonLinearity: 'relu',
+    sites: ['self_attn_adapter', 'cross_attn_adapter', 'ffn_adapter'],
+    trainLayerNorms: false,
+  });
   assert.deepEqual(adapters.map((a) => a.site).sort(), g.sites.map((s: { adapter: string }) => s.adapter).sort());
   const loss = b.crossEntropy(out.logits, labels);
   b.output(out.logits, 'logits');
@@ -31,7 +40,12 @@ test('bottleneck adapters after self-attention, cross-attention and FFN outputs 
   gradients(b, loss, params).forEach((gr, i) => b.output(gr, `grad.${params[i]!.name}`));
   const s = await createSession(serialize(b));
   const saved = await loadSafetensors(join(dir, 'adapter_weights.safetensors'));
-  const feeds: Record<string, ort.Tensor> = { input_ids: goldenInt64(g.inputs.input_ids), attention_mask: goldenInt64(g.inputs.attention_mask), decoder_input_ids: goldenInt64(g.inputs.decoder_input_ids), labels: goldenInt64(g.inputs.labels) };
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: goldenInt64(g.inputs.input_ids),
+    attention_mask: goldenInt64(g.inputs.attention_mask),
+    decoder_input_ids: goldenInt64(g.inputs.decoder_input_ids),
+    labels: goldenInt64(g.inputs.labels),
+  };
   const fileKey = (name: string) => name.replace(/^base_model\.model\./, '');
   for (const p of params) feeds[p.name] = new ort.Tensor('float32', saved.get(fileKey(p.name))!.data, p.shape as number[]);
   const r = await s.run(feeds);
@@ -43,7 +57,7 @@ test('bottleneck adapters after self-attention, cross-attention and FFN outputs 
   }
 });
 
-test('generation with bottleneck adapters: the runner\'s cached graphs carry them and reproduce the goldens\' logits; the step decoder agrees', async () => {
+test("generation with bottleneck adapters: the runner's cached graphs carry them and reproduce the goldens' logits; the step decoder agrees", async () => {
   const { loadModelFolder } = await import('../../../src/models/modelFolder.js');
   const { withAdapter } = await import('../../../src/peft/apply.js');
   const { writeAdapter } = await import('../../../src/peft/files.js');
@@ -52,8 +66,17 @@ test('generation with bottleneck adapters: the runner\'s cached graphs carry the
   const { tempDir } = await import('../../helpers/gitRepo.js');
   const saved = await loadSafetensors(join(dir, 'adapter_weights.safetensors'));
   const adapterDir = join(tempDir(), 'adapter');
-  const cfg = { size: 16, nonLinearity: 'relu' as const, sites: ['self_attn_adapter', 'cross_attn_adapter', 'ffn_adapter'], trainLayerNorms: false };
-  await writeAdapter(adapterDir, adapterConfigJson(cfg, dir, 'SEQ_2_SEQ_LM'), Object.fromEntries([...saved].map(([k, v]) => [`base_model.model.${k}`, v])));
+  const cfg = {
+    size: 16,
+    nonLinearity: 'relu' as const,
+    sites: ['self_attn_adapter', 'cross_attn_adapter', 'ffn_adapter'],
+    trainLayerNorms: false,
+  };
+  await writeAdapter(
+    adapterDir,
+    adapterConfigJson(cfg, dir, 'SEQ_2_SEQ_LM'),
+    Object.fromEntries([...saved].map(([k, v]) => [`base_model.model.${k}`, v])),
+  );
   const model = await withAdapter(await loadModelFolder(dir), adapterDir);
   const runner = await Seq2SeqRunner.create(model, { maxLength: 64 });
   const mask = goldenInt64(g.inputs.attention_mask);

@@ -41,11 +41,13 @@ test('JIT-Fine: RoBERTa + PEFT LoRA (query, value) + expert-feature head matches
   gradients(b, loss, params).forEach((gr, i) => b.output(gr, `grad.${params[i]!.name}`));
   const s = await createSession(serialize(b));
   const feeds: Record<string, ort.Tensor> = {
-    input_ids: goldenInt64(g.inputs.input_ids), attention_mask: goldenInt64(g.inputs.attention_mask),
+    input_ids: goldenInt64(g.inputs.input_ids),
+    attention_mask: goldenInt64(g.inputs.attention_mask),
     expert_features: new ort.Tensor('float32', Float32Array.from(g.inputs.expert_features.data), g.inputs.expert_features.shape),
     labels: new ort.Tensor('float32', Float32Array.from(g.inputs.labels.data), [2]),
   };
-  for (const l of lora) for (const t of [l.a, l.b]) feeds[t.name] = new ort.Tensor('float32', adapter.weights.get(t.name)!.data, t.shape as number[]);
+  for (const l of lora)
+    for (const t of [l.a, l.b]) feeds[t.name] = new ort.Tensor('float32', adapter.weights.get(t.name)!.data, t.shape as number[]);
   for (const p of w.trainable) feeds[p.tensor.name] = new ort.Tensor('float32', p.init, p.tensor.shape as number[]);
   const r = await s.run(feeds);
   assert.ok(maxRelError(r.logits!.data as Float32Array, g.forward.logits.data) < 1e-4);

@@ -18,13 +18,22 @@ import { tempDir } from '../../helpers/gitRepo.js';
 
 const dir = join(GOLDENS, 't5-tiny-peft-lora');
 const g = readGoldens('t5-tiny-peft-lora');
-const batch = () => ({ input_ids: goldenInt64(g.inputs.input_ids), attention_mask: goldenInt64(g.inputs.attention_mask), decoder_input_ids: goldenInt64(g.inputs.decoder_input_ids), labels: goldenInt64(g.inputs.labels) });
+const batch = () => ({
+  input_ids: goldenInt64(g.inputs.input_ids),
+  attention_mask: goldenInt64(g.inputs.attention_mask),
+  decoder_input_ids: goldenInt64(g.inputs.decoder_input_ids),
+  labels: goldenInt64(g.inputs.labels),
+});
 
 async function loraGraph(weights: WeightMap, withLora: boolean) {
   const cfg = parseT5Config(await readConfigJson(dir));
   const b = new GraphBuilder('t5-lora');
   const w = new GraphWeights(b, weights);
-  const inputs = { inputIds: b.input('input_ids', 'int64', ['batch', 'src']), attentionMask: b.input('attention_mask', 'int64', ['batch', 'src']), decoderInputIds: b.input('decoder_input_ids', 'int64', ['batch', 'tgt']) };
+  const inputs = {
+    inputIds: b.input('input_ids', 'int64', ['batch', 'src']),
+    attentionMask: b.input('attention_mask', 'int64', ['batch', 'src']),
+    decoderInputIds: b.input('decoder_input_ids', 'int64', ['batch', 'tgt']),
+  };
   const labels = b.input('labels', 'int64', ['batch', 'tgt']);
   const out = t5(b, cfg, w, inputs, { maxLength: 64 });
   const adapter = await readAdapter(dir);
@@ -63,19 +72,25 @@ test('merged LoRA (W + s B A) gives PEFT merge_and_unload logits with no extra o
     const module = key.slice('base_model.model.'.length, -'.lora_A.weight'.length);
     const bm = adapter.weights.get(`base_model.model.${module}.lora_B.weight`)!;
     const w = base.get(`${module}.weight`)!;
-    merged.set(`${module}.weight`, { shape: w.shape, data: mergeLora(w.data, w.shape[0]!, w.shape[1]!, a.data, bm.data, cfg.r, loraScaling(cfg)) });
+    merged.set(`${module}.weight`, {
+      shape: w.shape,
+      data: mergeLora(w.data, w.shape[0]!, w.shape[1]!, a.data, bm.data, cfg.r, loraScaling(cfg)),
+    });
   }
   assert.ok(maxRelError(merged.get(g.merged.merged_weight_name)!.data, g.merged.merged_weight.data) < 1e-6);
   const { b, out, loss } = await loraGraph(merged, false);
   b.output(out.logits, 'logits');
   b.output(loss, 'loss');
-  assert.equal(b.nodes.filter((n) => n.op === 'MatMul').length, (await loraGraph(base, false)).b.nodes.filter((n) => n.op === 'MatMul').length);
+  assert.equal(
+    b.nodes.filter((n) => n.op === 'MatMul').length,
+    (await loraGraph(base, false)).b.nodes.filter((n) => n.op === 'MatMul').length,
+  );
   const r = await (await createSession(serialize(b))).run(batch());
   assert.ok(maxRelError(r.logits!.data as Float32Array, g.merged.logits.data) < 1e-4);
   assert.ok(Math.abs(Number(r.loss!.data[0]) - g.merged.loss) < 1e-5);
 });
 
-test('5 AdamW steps on the LoRA parameters follow PyTorch\'s trajectory; the adapter saved in PEFT format reloads', async () => {
+test("5 AdamW steps on the LoRA parameters follow PyTorch's trajectory; the adapter saved in PEFT format reloads", async () => {
   const base = await loadSafetensors(join(dir, 'model.safetensors'));
   const { b, loss, lora, adapter } = await loraGraph(base, true);
   const params = lora.flatMap((l) => [l.a, l.b]).map((t) => ({ tensor: t, init: adapter.weights.get(t.name)!.data, decay: true }));
@@ -95,14 +110,21 @@ test('5 AdamW steps on the LoRA parameters follow PyTorch\'s trajectory; the ada
   assert.deepEqual([...back.weights.keys()].sort(), Object.keys(g.train.weights_after_step5).sort());
 });
 
-test('changeling inspect --adapter merges a PEFT LoRA adapter: PEFT\'s logits and loss', async () => {
+test("changeling inspect --adapter merges a PEFT LoRA adapter: PEFT's logits and loss", async () => {
   const { spawnSync } = await import('node:child_process');
   const { writeFileSync } = await import('node:fs');
   const { resolve } = await import('node:path');
   const rows = (t: GoldenTensor) => Array.from({ length: t.shape[0]! }, (_, i) => t.data.slice(i * t.shape[1]!, (i + 1) * t.shape[1]!));
   const input = join(tempDir(), 'in.json');
-  writeFileSync(input, JSON.stringify({ input_ids: rows(g.inputs.input_ids), attention_mask: rows(g.inputs.attention_mask), labels: rows(g.inputs.labels) }));
-  const r = spawnSync(process.execPath, [resolve('dist/cli.mjs'), 'inspect', '--model', dir, '--adapter', dir, '--input', input, '--json'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  writeFileSync(
+    input,
+    JSON.stringify({ input_ids: rows(g.inputs.input_ids), attention_mask: rows(g.inputs.attention_mask), labels: rows(g.inputs.labels) }),
+  );
+  const r = spawnSync(
+    process.execPath,
+    [resolve('dist/cli.mjs'), 'inspect', '--model', dir, '--adapter', dir, '--input', input, '--json'],
+    { encoding: 'utf8', maxBuffer: 1 << 26 },
+  );
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.ok(maxRelError(out.logits.data, g.forward.logits.data) < 1e-4);

@@ -33,8 +33,17 @@ test('PEFT prefix-tuning on T5 (decoder self-attention only, shared entries) loa
   b.output(gradients(b, loss, [prefix.embeddings])[0]!, 'grad');
   const s = await createSession(serialize(b));
   const E = adapter.weights.get('prompt_embeddings')!;
-  assert.deepEqual(Array.from(E.data), g.prompt_embedding.data.map((v: number) => Math.fround(v)));
-  const r = await s.run({ input_ids: goldenInt64(g.inputs.input_ids), attention_mask: goldenInt64(g.inputs.attention_mask), decoder_input_ids: goldenInt64(g.inputs.decoder_input_ids), labels: goldenInt64(g.inputs.labels), prompt_embeddings: new ort.Tensor('float32', E.data, E.shape) });
+  assert.deepEqual(
+    Array.from(E.data),
+    g.prompt_embedding.data.map((v: number) => Math.fround(v)),
+  );
+  const r = await s.run({
+    input_ids: goldenInt64(g.inputs.input_ids),
+    attention_mask: goldenInt64(g.inputs.attention_mask),
+    decoder_input_ids: goldenInt64(g.inputs.decoder_input_ids),
+    labels: goldenInt64(g.inputs.labels),
+    prompt_embeddings: new ort.Tensor('float32', E.data, E.shape),
+  });
   assert.ok(maxRelError(r.logits!.data as Float32Array, g.forward.logits.data) < 1e-4);
   assert.ok(Math.abs(Number(r.loss!.data[0]) - Number(g.forward.loss)) < 1e-5, `loss ${r.loss!.data[0]} vs ${g.forward.loss}`);
   const grad = r.grad!.data as Float32Array;

@@ -21,10 +21,22 @@ test('prefixes reach every attention of T5, RoBERTa and BART, named by attention
     const mask = b.input('mask', 'int64', ['batch', 'src']);
     if (kind === 't5') {
       const dir = join(GOLDENS, 't5-tiny');
-      t5(b, parseT5Config(await readConfigJson(dir)), new GraphWeights(b, await loadSafetensors(join(dir, 'model.safetensors'))), { inputIds: ids, attentionMask: mask, decoderInputIds: b.input('dec', 'int64', ['batch', 'tgt']) }, { maxLength: 64 });
+      t5(
+        b,
+        parseT5Config(await readConfigJson(dir)),
+        new GraphWeights(b, await loadSafetensors(join(dir, 'model.safetensors'))),
+        { inputIds: ids, attentionMask: mask, decoderInputIds: b.input('dec', 'int64', ['batch', 'tgt']) },
+        { maxLength: 64 },
+      );
     } else if (kind === 'roberta') {
       const dir = join(GOLDENS, 'roberta-tiny');
-      roberta(b, parseRobertaConfig(await readConfigJson(dir)), new GraphWeights(b, await loadSafetensors(join(dir, 'model.safetensors'))), ids, mask);
+      roberta(
+        b,
+        parseRobertaConfig(await readConfigJson(dir)),
+        new GraphWeights(b, await loadSafetensors(join(dir, 'model.safetensors'))),
+        ids,
+        mask,
+      );
     } else {
       const dir = join(GOLDENS, 'plbart-tiny');
       const cfg = parseBartConfig(await readConfigJson(dir));
@@ -34,8 +46,12 @@ test('prefixes reach every attention of T5, RoBERTa and BART, named by attention
     return injectPrefixes(b, 3).map((p) => p.site);
   };
   assert.deepEqual(await count('t5'), [
-    'encoder.block.0.layer.0.SelfAttention', 'encoder.block.1.layer.0.SelfAttention',
-    'decoder.block.0.layer.0.SelfAttention', 'decoder.block.0.layer.1.EncDecAttention', 'decoder.block.1.layer.0.SelfAttention', 'decoder.block.1.layer.1.EncDecAttention',
+    'encoder.block.0.layer.0.SelfAttention',
+    'encoder.block.1.layer.0.SelfAttention',
+    'decoder.block.0.layer.0.SelfAttention',
+    'decoder.block.0.layer.1.EncDecAttention',
+    'decoder.block.1.layer.0.SelfAttention',
+    'decoder.block.1.layer.1.EncDecAttention',
   ]);
   assert.deepEqual(await count('roberta'), ['roberta.encoder.layer.0.attention', 'roberta.encoder.layer.1.attention']);
   assert.equal((await count('bart')).length, 6);
@@ -44,7 +60,13 @@ test('prefixes reach every attention of T5, RoBERTa and BART, named by attention
 test('the prefix transform is differentiable as defined: finite differences through a masked attention', async () => {
   // scores = q k^T + mask bias; prefix keys/values prepended; gradients w.r.t. q, k, v and both prefixes.
   await gradCheck({
-    shapes: [[1, 2, 3, 2], [1, 2, 4, 2], [1, 2, 4, 2], [2, 4], [2, 4]],
+    shapes: [
+      [1, 2, 3, 2],
+      [1, 2, 4, 2],
+      [1, 2, 4, 2],
+      [2, 4],
+      [2, 4],
+    ],
     dtype: 'float32',
     build: (b, [q, k, v, pk, pv]) => {
       const bias = b.constant([0, 0, -1e9, 0], 'float32', [1, 1, 1, 4]);
@@ -80,7 +102,13 @@ test('with prefixes, padding stays masked: a padded row gives the same states as
       ids: new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0]!.length]),
       mask: new ort.Tensor('int64', BigInt64Array.from(masks.flat().map(BigInt)), [rows.length, rows[0]!.length]),
     };
-    for (const p of prefixes) for (const t of [p.key, p.value]) f[t.name] = new ort.Tensor('float32', Float32Array.from({ length: 4 * 64 }, () => r() * 0.5), [4, 64]);
+    for (const p of prefixes)
+      for (const t of [p.key, p.value])
+        f[t.name] = new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: 4 * 64 }, () => r() * 0.5),
+          [4, 64],
+        );
     return f;
   };
   const f1 = feeds([[0, 31, 415, 2, 1, 1]], [[1, 1, 1, 1, 0, 0]]);
@@ -94,5 +122,8 @@ test('with prefixes, padding stays masked: a padded row gives the same states as
   const bm = base.input('mask', 'int64', ['batch', 'seq']);
   base.output(roberta(base, cfg, new GraphWeights(base, await loadSafetensors(join(dir, 'model.safetensors'))), bi, bm).lastHidden, 'h');
   const plain = (await (await createSession(serialize(base))).run({ ids: alone.ids!, mask: alone.mask! })).h!.data as Float32Array;
-  assert.ok(plain.some((v, i) => Math.abs(v - c[i]!) > 1e-3), 'the prefixes change the states');
+  assert.ok(
+    plain.some((v, i) => Math.abs(v - c[i]!) > 1e-3),
+    'the prefixes change the states',
+  );
 });

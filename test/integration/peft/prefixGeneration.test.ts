@@ -21,15 +21,22 @@ import { tempDir } from '../../helpers/gitRepo.js';
 const P = 3;
 
 /** The full graph (encoder, decoder, head) of a model with prefixes as inputs or constants. */
-function fullGraph(model: ModelFolder & { kind: 't5' | 'bart' }, weights: Awaited<ReturnType<ModelFolder['loadWeights']>>, values?: Map<string, { shape: number[]; data: Float32Array }>) {
+function fullGraph(
+  model: ModelFolder & { kind: 't5' | 'bart' },
+  weights: Awaited<ReturnType<ModelFolder['loadWeights']>>,
+  values?: Map<string, { shape: number[]; data: Float32Array }>,
+) {
   const b = new GraphBuilder('full');
   const w = new GraphWeights(b, weights);
   const ids = b.input('input_ids', 'int64', ['batch', 'src']);
   const mask = b.input('attention_mask', 'int64', ['batch', 'src']);
   const dec = b.input('decoder_input_ids', 'int64', ['batch', 'tgt']);
-  b.output(model.kind === 't5'
-    ? t5Decoder(b, model.config, w, dec, t5Encoder(b, model.config, w, ids, mask, { maxLength: 64 }), mask, { maxLength: 64 })
-    : bartDecoder(b, model.config, w, dec, bartEncoder(b, model.config, w, ids, mask), mask), 'logits');
+  b.output(
+    model.kind === 't5'
+      ? t5Decoder(b, model.config, w, dec, t5Encoder(b, model.config, w, ids, mask, { maxLength: 64 }), mask, { maxLength: 64 })
+      : bartDecoder(b, model.config, w, dec, bartEncoder(b, model.config, w, ids, mask), mask),
+    'logits',
+  );
   return { b, prefixes: injectPrefixes(b, P, values ? { values } : {}) };
 }
 
@@ -42,17 +49,37 @@ for (const name of ['t5-tiny', 'plbart-tiny']) {
     const r = rng(11);
     const sites = fullGraph(model, weights).prefixes;
     const values = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const p of sites) for (const t of [p.key, p.value]) values.set(t.name, { shape: t.shape as number[], data: Float32Array.from({ length: (t.shape as number[]).reduce((a, d) => a * d, 1) }, () => (r() * 2 - 1) * 2) });
+    for (const p of sites)
+      for (const t of [p.key, p.value])
+        values.set(t.name, {
+          shape: t.shape as number[],
+          data: Float32Array.from({ length: (t.shape as number[]).reduce((a, d) => a * d, 1) }, () => (r() * 2 - 1) * 2),
+        });
     const adapterDir = join(tempDir(), 'prefix');
-    await writeAdapter(adapterDir, prefixConfigJson({ numVirtualTokens: P }, dir, 'SEQ_2_SEQ_LM', sites.map((p) => p.site)), Object.fromEntries(values));
+    await writeAdapter(
+      adapterDir,
+      prefixConfigJson(
+        { numVirtualTokens: P },
+        dir,
+        'SEQ_2_SEQ_LM',
+        sites.map((p) => p.site),
+      ),
+      Object.fromEntries(values),
+    );
     const V = model.config.vocabSize;
     // Two inputs, the second padded; decoder inputs starting at the start token.
-    const B = 2, S = 7, T = 5;
+    const B = 2,
+      S = 7,
+      T = 5;
     const ids = BigInt64Array.from({ length: B * S }, (_, i) => BigInt(4 + ((i * 37) % (V - 8))));
     const mask = BigInt64Array.from({ length: B * S }, (_, i) => (i >= S + 4 ? 0n : 1n));
     const start = model.kind === 't5' ? model.config.decoderStartTokenId : (model.config.decoderStartTokenId ?? model.config.eosTokenId);
     const dec = BigInt64Array.from({ length: B * T }, (_, i) => (i % T === 0 ? BigInt(start) : BigInt(5 + ((i * 53) % (V - 10)))));
-    const feeds = { input_ids: new ort.Tensor('int64', ids, [B, S]), attention_mask: new ort.Tensor('int64', mask, [B, S]), decoder_input_ids: new ort.Tensor('int64', dec, [B, T]) };
+    const feeds = {
+      input_ids: new ort.Tensor('int64', ids, [B, S]),
+      attention_mask: new ort.Tensor('int64', mask, [B, S]),
+      decoder_input_ids: new ort.Tensor('int64', dec, [B, T]),
+    };
     const ref = (await (await createSession(serialize(fullGraph(model, weights, values).b))).run(feeds)).logits!.data as Float32Array;
 
     const runner = await Seq2SeqRunner.create(await withAdapter(model, adapterDir), { maxLength: 64 });
@@ -75,7 +102,9 @@ for (const name of ['t5-tiny', 'plbart-tiny']) {
     const greedy = await runner.greedy(feeds.input_ids, feeds.attention_mask, 3);
     assert.equal(greedy.sequences.length, B);
     const plain = await Seq2SeqRunner.create(await loadModelFolder(dir), { maxLength: 64 });
-    const base = (await plain.decode(feeds.decoder_input_ids, await plain.encode(feeds.input_ids, feeds.attention_mask), feeds.attention_mask)).data as Float32Array;
+    const base = (
+      await plain.decode(feeds.decoder_input_ids, await plain.encode(feeds.input_ids, feeds.attention_mask), feeds.attention_mask)
+    ).data as Float32Array;
     assert.ok(maxRelError(base, ref) > 1e-2, 'the prefixes change the logits');
   });
 }

@@ -42,7 +42,11 @@ test('large initializers go to the external data file, and the model loads and r
   const x = b.input('x', 'float32', [1, n]);
   b.output(b.add(b.matmul(x, w), small), 'y');
   const m = serialize(b);
-  assert.equal(m.externalParts.reduce((a, p) => a + p.length, 0), n * n * 4, 'the 4 MiB weight is external');
+  assert.equal(
+    m.externalParts.reduce((a, p) => a + p.length, 0),
+    n * n * 4,
+    'the 4 MiB weight is external',
+  );
   assert.ok(m.model.length < 64 * 1024, `the model file stays small (${m.model.length} bytes)`);
   const s = await createSession(m);
   const xs = new Float32Array(n).fill(0);

@@ -10,7 +10,9 @@ async function run(b: GraphBuilder, feeds: Record<string, ort.Tensor>) {
 }
 
 test('token cross-entropy: ignore index and label smoothing as PyTorch defines them', async () => {
-  const B = 2, T = 3, V = 5;
+  const B = 2,
+    T = 3,
+    V = 5;
   const r = rng(3);
   const logits = Float32Array.from({ length: B * T * V }, () => 2 * r());
   const labels = [1, -100, 4, 0, 2, -100];
@@ -19,7 +21,10 @@ test('token cross-entropy: ignore index and label smoothing as PyTorch defines t
     const x = b.input('x', 'float32', [B, T, V]);
     const l = b.input('l', 'int64', [B, T]);
     b.output(b.crossEntropy(x, l, { ignoreIndex: -100, labelSmoothing: eps }), 'loss');
-    const out = await run(b, { x: new ort.Tensor('float32', logits, [B, T, V]), l: new ort.Tensor('int64', BigInt64Array.from(labels.map(BigInt)), [B, T]) });
+    const out = await run(b, {
+      x: new ort.Tensor('float32', logits, [B, T, V]),
+      l: new ort.Tensor('int64', BigInt64Array.from(labels.map(BigInt)), [B, T]),
+    });
     // Reference: mean over non-ignored tokens of (1-eps) * -log p[label] + eps * mean_v(-log p[v]).
     let total = 0;
     let count = 0;
@@ -44,7 +49,10 @@ test('binary cross-entropy with logits is stable for large logits', async () => 
   b.output(b.bceWithLogits(x, y), 'loss');
   const xs = [100, -100, 0.5, -2];
   const ys = [0, 1, 1, 0];
-  const out = await run(b, { x: new ort.Tensor('float32', Float32Array.from(xs), [4]), y: new ort.Tensor('float32', Float32Array.from(ys), [4]) });
+  const out = await run(b, {
+    x: new ort.Tensor('float32', Float32Array.from(xs), [4]),
+    y: new ort.Tensor('float32', Float32Array.from(ys), [4]),
+  });
   const ref = xs.reduce((s, v, i) => s + Math.max(v, 0) - v * ys[i]! + Math.log1p(Math.exp(-Math.abs(v))), 0) / 4;
   assert.ok(Math.abs(Number(out.loss!.data[0]) - ref) < 1e-4, `${out.loss!.data[0]} vs ${ref}`);
 });
@@ -56,7 +64,8 @@ test('dropout: inverted scaling, about p dropped, same mask for the same seed, a
   b.output(b.dropout(x, 0.25, seed), 'y');
   const s = await ort.InferenceSession.create(serialize(b).model);
   const ones = new ort.Tensor('float32', new Float32Array(4096).fill(1), [64, 64]);
-  const y = async (sd: number) => (await s.run({ x: ones, seed: new ort.Tensor('int64', BigInt64Array.from([BigInt(sd)]), []) })).y!.data as Float32Array;
+  const y = async (sd: number) =>
+    (await s.run({ x: ones, seed: new ort.Tensor('int64', BigInt64Array.from([BigInt(sd)]), []) })).y!.data as Float32Array;
   const a = await y(1);
   const kept = a.filter((v) => v !== 0);
   assert.ok(kept.every((v) => Math.abs(v - 1 / 0.75) < 1e-6));

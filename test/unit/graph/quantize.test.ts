@@ -32,9 +32,15 @@ test('int8 weights: projections become DynamicQuantizeMatMul with per-column sca
   const ops = q.nodes.map((n) => n.op);
   assert.deepEqual(ops.filter((o) => o === 'DynamicQuantizeMatMul').length, 1);
   assert.ok(!ops.includes('Transpose'), 'the transpose of the fp32 weight is gone');
-  assert.ok(q.initializers.some((i) => i.tensor.name === 'proj.weight'), 'the fp32 weight stays for the lookup');
+  assert.ok(
+    q.initializers.some((i) => i.tensor.name === 'proj.weight'),
+    'the fp32 weight stays for the lookup',
+  );
   assert.equal(q.initializers.find((i) => i.tensor.name.endsWith('.int8'))!.tensor.dtype, 'int8');
-  const feeds = { x: new ort.Tensor('float32', rand(4 * 192, 1, 3), [4, 192]), ids: new ort.Tensor('int64', BigInt64Array.from([0n, 5n, 255n]), [3]) };
+  const feeds = {
+    x: new ort.Tensor('float32', rand(4 * 192, 1, 3), [4, 192]),
+    ids: new ort.Tensor('int64', BigInt64Array.from([0n, 5n, 255n]), [3]),
+  };
   const [a, b] = await Promise.all([createSession(serialize(ref)), createSession(serialize(q))]);
   const [ra, rb] = [await a.run(feeds), await b.run(feeds)];
   for (const name of ['projected', 'low_rank']) {

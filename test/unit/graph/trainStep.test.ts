@@ -8,7 +8,8 @@ import { stateNames } from '../../../src/graph/trainStep.js';
 
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string) => {
   assert.equal(a.length, b.length, what);
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= tol * Math.max(1, Math.abs(b[i]!)), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+  for (let i = 0; i < a.length; i++)
+    assert.ok(Math.abs(a[i]! - b[i]!) <= tol * Math.max(1, Math.abs(b[i]!)), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
 };
 
 /** loss = 0.5 * sum((p - x)^2) * scale: gradient p - x, times scale. */
@@ -21,12 +22,20 @@ function quadratic(n: number, scale: number) {
   return { b, p, loss };
 }
 
-test('AdamW with weight decay, clipping and a linear schedule matches PyTorch\'s update rule over 5 steps', async () => {
+test("AdamW with weight decay, clipping and a linear schedule matches PyTorch's update rule over 5 steps", async () => {
   const n = 4;
   const init = Float32Array.from([0.5, -1.5, 2.0, 0.1]);
   const target = Float32Array.from([1, 1, -1, 0]);
   const scale = 3; // large gradients, so clipping acts
-  const o = { lr: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.05, clipNorm: 1.0, schedule: { kind: 'linear' as const, warmup: 2, total: 10 } };
+  const o = {
+    lr: 0.1,
+    beta1: 0.9,
+    beta2: 0.99,
+    eps: 1e-8,
+    weightDecay: 0.05,
+    clipNorm: 1.0,
+    schedule: { kind: 'linear' as const, warmup: 2, total: 10 },
+  };
   const { b, p, loss } = quadratic(n, scale);
   const s = await TrainSession.create(b, loss, [{ tensor: p, init, decay: true }], o);
   // The reference, in float64: torch.optim.AdamW + clip_grad_norm_ + get_linear_schedule_with_warmup.
@@ -95,7 +104,10 @@ function mlp(trainW1: boolean) {
 
 test('a whole train step on a small MLP matches hand-computed loss and gradients', async () => {
   const m = mlp(true);
-  const X = [[1, 2, -1], [0.5, -1, 2]];
+  const X = [
+    [1, 2, -1],
+    [0.5, -1, 2],
+  ];
   const Tg = [[1], [-1]];
   const b1 = [0.1, -0.1, 0.2, 0];
   const w2 = [0.3, -0.5, 0.8, 0.2];
@@ -110,17 +122,40 @@ test('a whole train step on a small MLP matches hand-computed loss and gradients
   const dpre = pre.map((r, i) => r.map((v, j) => (v > 0 ? dy[i]! * w2[j]! : 0)));
   const gB1 = b1.map((_, j) => dpre.reduce((s, r) => s + r[j]!, 0));
   const gW1 = Array.from({ length: 12 }, (_, k) => dpre.reduce((s, r, n) => s + X[n]![Math.floor(k / 4)]! * r[k % 4]!, 0));
-  const s = await TrainSession.create(m.b, m.loss, [
-    { tensor: m.w1, init: m.w1Data, decay: true },
-    { tensor: m.b1, init: Float32Array.from(b1), decay: false },
-    { tensor: m.w2, init: Float32Array.from(w2), decay: true },
-  ], { lr: 0.01, beta1: 0.9, beta2: 0.999 });
-  const r = await s.step({ x: new ort.Tensor('float32', Float32Array.from(X.flat()), [2, 3]), t: new ort.Tensor('float32', Float32Array.from(Tg.flat()), [2, 1]) });
+  const s = await TrainSession.create(
+    m.b,
+    m.loss,
+    [
+      { tensor: m.w1, init: m.w1Data, decay: true },
+      { tensor: m.b1, init: Float32Array.from(b1), decay: false },
+      { tensor: m.w2, init: Float32Array.from(w2), decay: true },
+    ],
+    { lr: 0.01, beta1: 0.9, beta2: 0.999 },
+  );
+  const r = await s.step({
+    x: new ort.Tensor('float32', Float32Array.from(X.flat()), [2, 3]),
+    t: new ort.Tensor('float32', Float32Array.from(Tg.flat()), [2, 1]),
+  });
   assert.ok(Math.abs(r.loss - loss) < 1e-6, `loss ${r.loss} vs ${loss}`);
   // After one step, Adam's first moment is (1 - beta1) * gradient: the gradients, read back exactly.
-  close(Array.from(s.value('adam.m.w2'), (v) => v / 0.1), gW2, 1e-5, 'dW2');
-  close(Array.from(s.value('adam.m.b1'), (v) => v / 0.1), gB1, 1e-5, 'db1');
-  close(Array.from(s.value('adam.m.w1'), (v) => v / 0.1), gW1, 1e-5, 'dW1');
+  close(
+    Array.from(s.value('adam.m.w2'), (v) => v / 0.1),
+    gW2,
+    1e-5,
+    'dW2',
+  );
+  close(
+    Array.from(s.value('adam.m.b1'), (v) => v / 0.1),
+    gB1,
+    1e-5,
+    'db1',
+  );
+  close(
+    Array.from(s.value('adam.m.w1'), (v) => v / 0.1),
+    gW1,
+    1e-5,
+    'dW1',
+  );
   const norm = Math.sqrt([...gW1, ...gB1, ...gW2].reduce((a, v) => a + v * v, 0));
   assert.ok(Math.abs(r.gradNorm - norm) < 1e-5, 'grad norm');
 });

@@ -50,11 +50,29 @@ test('a run stopped at a checkpoint resumes to exactly the uninterrupted result'
   await trainLoop({ session: straight, train: DATA, batchSize: 8, maxSteps: 20, seed: 9, toFeeds: feeds });
   const ckpt = join(tempDir(), 'run.safetensors');
   const first = await regression();
-  await trainLoop({ session: first, train: DATA, batchSize: 8, maxSteps: 12, seed: 9, toFeeds: feeds, checkpoint: ckpt, checkpointEvery: 4 });
+  await trainLoop({
+    session: first,
+    train: DATA,
+    batchSize: 8,
+    maxSteps: 12,
+    seed: 9,
+    toFeeds: feeds,
+    checkpoint: ckpt,
+    checkpointEvery: 4,
+  });
   assert.ok(existsSync(ckpt));
   const events: TrainEvent[] = [];
   const resumed = await regression();
-  await trainLoop({ session: resumed, train: DATA, batchSize: 8, maxSteps: 20, seed: 9, toFeeds: feeds, checkpoint: ckpt, onEvent: (e) => events.push(e) });
+  await trainLoop({
+    session: resumed,
+    train: DATA,
+    batchSize: 8,
+    maxSteps: 20,
+    seed: 9,
+    toFeeds: feeds,
+    checkpoint: ckpt,
+    onEvent: (e) => events.push(e),
+  });
   assert.deepEqual(events[0], { kind: 'resumed', step: 12, epoch: 1 });
   assert.deepEqual(Array.from(resumed.value('w')), Array.from(straight.value('w')));
   assert.deepEqual(Array.from(resumed.value('adam.v.w')), Array.from(straight.value('adam.v.w')));
@@ -65,7 +83,18 @@ test('cancellation stops the loop with a clear error and keeps the last checkpoi
   const s = await regression();
   const ac = new AbortController();
   await assert.rejects(
-    trainLoop({ session: s, train: DATA, batchSize: 8, epochs: 50, seed: 1, toFeeds: feeds, checkpoint: ckpt, checkpointEvery: 2, signal: ac.signal, onEvent: (e) => e.kind === 'step' && e.step === 5 && ac.abort() }),
+    trainLoop({
+      session: s,
+      train: DATA,
+      batchSize: 8,
+      epochs: 50,
+      seed: 1,
+      toFeeds: feeds,
+      checkpoint: ckpt,
+      checkpointEvery: 2,
+      signal: ac.signal,
+      onEvent: (e) => e.kind === 'step' && e.step === 5 && ac.abort(),
+    }),
     (e: ChangelingError) => e.code === 'cancelled',
   );
   const again = await regression();
@@ -80,7 +109,14 @@ test('early stopping after `patience` evaluations without improvement keeps the 
   let k = 0;
   let bestW: number[] = [];
   const r = await trainLoop({
-    session: s, train: DATA, batchSize: 8, epochs: 100, seed: 2, toFeeds: feeds, evalEvery: 3, patience: 3,
+    session: s,
+    train: DATA,
+    batchSize: 8,
+    epochs: 100,
+    seed: 2,
+    toFeeds: feeds,
+    evalEvery: 3,
+    patience: 3,
     evaluate: async () => {
       const m = metrics[k++]!;
       if (m === 0.7) bestW = Array.from(s.value('w'));
@@ -97,7 +133,13 @@ test('length bucketing: every example once, batches of similar length; padding t
   const items = Array.from({ length: 1000 }, (_, i) => ({ id: i, len: 1 + ((i * 37) % 100) }));
   const batches = epochBatches(items, 10, seededRandom(4), (t) => t.len);
   assert.equal(batches.length, 100);
-  assert.deepEqual(batches.flat().map((t) => t.id).sort((a, b) => a - b), items.map((t) => t.id));
+  assert.deepEqual(
+    batches
+      .flat()
+      .map((t) => t.id)
+      .sort((a, b) => a - b),
+    items.map((t) => t.id),
+  );
   const spread = batches.map((b) => Math.max(...b.map((t) => t.len)) - Math.min(...b.map((t) => t.len)));
   assert.ok(spread.reduce((a, b) => a + b, 0) / spread.length < 5, 'batches mix lengths');
   const p = padBatch([[5, 6, 7], [8]], 0);
