@@ -1,6 +1,7 @@
 import pkg from '../package.json' with { type: 'json' };
 import { ChangelingError, asChangelingError } from './util/errors.js';
-import { fieldText, isVerbose, setVerbose, terminalSafe } from './cli/io.js';
+import { fieldText, isVerbose, noteStdoutError, setVerbose, stdoutResult, writeErr, writeVerbatim } from './cli/io.js';
+import { installSignalHandlers, stoppedExitCode } from './util/cleanup.js';
 import { SHOW_HELP, showCommand } from './cli/showCommand.js';
 import { OVERVIEW_HELP, overviewCommand } from './cli/overviewCommand.js';
 import { MINE_HELP, mineCommand } from './cli/mineCommand.js';
@@ -58,37 +59,48 @@ the trace of an unexpected error. Exit codes: 0 success, 1 failure, 2 bad usage,
 export async function main(args: string[]): Promise<number> {
   setVerbose(args.includes('--verbose'));
   const argv = args.filter((a) => a !== '--verbose');
-  // A reader that goes away (changeling mine | head) ends the output quietly.
+  // A reader that goes away (changeling mine | head) ends the output quietly; any other failure of stdout
+  // (a full disk, an I/O error) is reported when the command ends, with exit 1.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
+    noteStdoutError(err);
   });
+  installSignalHandlers();
   const first = argv[0];
   if (first === '--version' || first === '-v') {
-    process.stdout.write(`${pkg.version}\n`);
-    return 0;
+    await writeVerbatim(`${pkg.version}\n`);
+    return finish(0);
   }
   if (first === 'help' || first === '--help' || first === '-h') {
     const topic = first === 'help' ? argv[1] : undefined;
-    process.stdout.write((topic && COMMANDS[topic] ? COMMANDS[topic].help : HELP) + '\n');
-    return 0;
+    await writeVerbatim((topic && COMMANDS[topic] ? COMMANDS[topic].help : HELP) + '\n');
+    return finish(0);
   }
   const named = first !== undefined && !first.startsWith('-');
   const name = named ? first : 'overview';
   const cmd = COMMANDS[name];
   if (!cmd) {
-    process.stderr.write(`changeling: unknown command "${name}"\n\n${HELP}\n`);
+    writeErr(`changeling: unknown command "${fieldText(name, 80)}"\n\n${HELP}\n`);
     return 2;
   }
   const rest = named ? argv.slice(1) : argv;
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(cmd.help + '\n');
-    return 0;
+    await writeVerbatim(cmd.help + '\n');
+    return finish(0);
   }
+  let code: number;
   try {
-    return await cmd.run(rest);
+    code = await cmd.run(rest);
   } catch (err) {
     return reportError(err);
   }
+  return finish(code);
+}
+
+/** A command that succeeded still fails when its output could not be written (a full disk under `> file`). */
+async function finish(code: number): Promise<number> {
+  const failed = await stdoutResult();
+  return failed ? reportError(failed) : code;
 }
 
 /** Every failure ends in one line (`changeling: ...`, control characters escaped); the trace only with --verbose. */
@@ -96,22 +108,22 @@ function reportError(raw: unknown): number {
   const err = asChangelingError(raw);
   if (err instanceof ChangelingError) {
     if (err.code === 'cancelled') {
-      process.stderr.write('\nchangeling: cancelled; nothing was written\n');
-      return 130;
+      writeErr('\nchangeling: cancelled; nothing was written\n');
+      return stoppedExitCode();
     }
-    process.stderr.write(`changeling: ${oneLine(err.message)}\n`);
-    if (isVerbose() && raw instanceof Error && raw.stack) process.stderr.write(terminalSafe(raw.stack) + '\n');
+    writeErr(`changeling: ${oneLine(err.message)}\n`);
+    if (isVerbose() && raw instanceof Error && raw.stack) writeErr(raw.stack + '\n');
     return err.code === 'usage' || err.code === 'nothing-staged' ? 2 : 1;
   }
   const code = (raw as { code?: string })?.code;
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`changeling: ${oneLine((raw as Error).message)}\n`);
+    writeErr(`changeling: ${oneLine((raw as Error).message)}\n`);
     return 2;
   }
-  process.stderr.write(
+  writeErr(
     `changeling: unexpected error: ${oneLine((raw as Error)?.message ?? String(raw))}${isVerbose() ? '' : ' (run again with --verbose for the details)'}\n`,
   );
-  if (isVerbose()) process.stderr.write(terminalSafe((raw as Error)?.stack ?? String(raw)) + '\n');
+  if (isVerbose()) writeErr(((raw as Error)?.stack ?? String(raw)) + '\n');
   return 1;
 }
 
@@ -125,7 +137,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err) => {
-    process.stderr.write(`changeling: ${fieldText(String(err), 2000)}\n`);
+    writeErr(`changeling: ${fieldText(String(err), 2000)}\n`);
     process.exitCode = 1;
   },
 );

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { sortingDemo } from '../train/demo/sorting.js';
 import { ChangelingError } from '../util/errors.js';
-import { interruptSignal, parseCount, printJson, writeOut } from './io.js';
+import { interruptSignal, parseCount, printJson, writeOut, writeErr } from './io.js';
 
 export const DEMO_HELP = `changeling demo sorting [--quick] [--seed N] [--json]
 
@@ -26,7 +26,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     quick: values.quick,
     seed: parseCount('seed', values.seed),
     signal: interruptSignal(),
-    onLog: values.json ? undefined : (l) => process.stderr.write(l + '\n'),
+    onLog: values.json ? undefined : (l) => writeErr(l + '\n'),
   });
   if (values.json) {
     await printJson(result);

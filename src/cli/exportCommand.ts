@@ -4,7 +4,8 @@ import { openRepository } from '../git/repository.js';
 import { exportDatasets } from '../tasks/team/export.js';
 import { adoptCmgAdapter, adoptJitdpModel } from '../tasks/team/adopt.js';
 import { ChangelingError } from '../util/errors.js';
-import { StderrProgress, interruptSignal, parseCount, printJson } from './io.js';
+import { folderTarget } from '../util/outputTarget.js';
+import { StderrProgress, interruptSignal, parseCount, printJson, terminalSafe, writeOut } from './io.js';
 
 export const EXPORT_HELP = `changeling export --task cmg|jitdp [--model DIR] [--repo P]... --out DIR [--format jsonl|parquet] [--max N] [--json]
 
@@ -38,20 +39,27 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (values.task !== 'cmg' && values.task !== 'jitdp') throw new ChangelingError('usage', '--task must be cmg or jitdp');
   if (values.format !== 'jsonl' && values.format !== 'parquet') throw new ChangelingError('usage', '--format must be jsonl or parquet');
   if (!values.out) throw new ChangelingError('usage', '--out DIR is needed: the folder the dataset is written to');
+  folderTarget(values.out, '--out');
+  const maxCommits = parseCount('max', values.max, undefined, 1);
   const repos = await Promise.all((values.repo?.length ? values.repo : [process.cwd()]).map((p) => openRepository(p)));
+  const seen = new Set<string>();
+  for (const r of repos) {
+    if (seen.has(r.gitDir)) throw new ChangelingError('usage', `the repository ${terminalSafe(r.root)} is given twice (--repo)`);
+    seen.add(r.gitDir);
+  }
   const progress = new StderrProgress(values.quiet);
   const r = await exportDatasets(repos, {
     task: values.task,
     model: values.model ? resolve(values.model) : undefined,
     out: resolve(values.out),
     format: values.format,
-    maxCommits: parseCount('max', values.max),
+    maxCommits,
     signal: interruptSignal(),
     onProgress: (m) => progress.update(m),
   });
   progress.done();
   if (values.json) await printJson(r);
-  else process.stdout.write(`${r.out}: ${r.repositories.map((x) => `${x.repo} (${x.train}/${x.validation}/${x.test})`).join(', ')}\n`);
+  else await writeOut(`${r.out}: ${r.repositories.map((x) => `${x.repo} (${x.train}/${x.validation}/${x.test})`).join(', ')}\n`);
   return 0;
 }
 
@@ -93,13 +101,13 @@ export async function adoptCommand(argv: string[]): Promise<number> {
     adapter: resolve(values.adapter),
     model: values.model ? resolve(values.model) : undefined,
     force: values.force,
-    evalCap: parseCount('eval-cap', values['eval-cap']),
+    evalCap: parseCount('eval-cap', values['eval-cap'], undefined, 1),
     signal: interruptSignal(),
     onProgress: (m: string) => progress.update(m),
   };
   const r = values.task === 'cmg' ? await adoptCmgAdapter(repo, o) : await adoptJitdpModel(repo, o);
   progress.done();
   if (values.json) await printJson(r);
-  else process.stdout.write(`${r.adopted ? 'Adopted' : 'Not adopted'}: ${r.reason}\n`);
+  else await writeOut(`${r.adopted ? 'Adopted' : 'Not adopted'}: ${r.reason}\n`);
   return 0;
 }

@@ -7,7 +7,9 @@ import { reportMarkdown, writeReport } from '../tasks/finetune/report.js';
 import type { FinetuneMethod, FinetuneOptions, FinetuneTask } from '../tasks/finetune/types.js';
 import { parseRecomputeMode } from '../train/memory.js';
 import { ChangelingError } from '../util/errors.js';
-import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
+import { TRAIN_BOUNDS, parseOption } from '../util/numbers.js';
+import { folderTarget } from '../util/outputTarget.js';
+import { StderrProgress, interruptSignal, parseCount, printJson, writeOut, writeVerbatim } from './io.js';
 
 export const FINETUNE_HELP = `changeling finetune --task cmg|jitdp [--method lora|adapter|prefix|fmft] [--model DIR] [--repo PATH] [--report DIR] [--quick] [--json]
 
@@ -61,8 +63,8 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
   if (!['lora', 'adapter', 'prefix', 'fmft'].includes(values.method!))
     throw new ChangelingError('usage', `--method must be lora, adapter, prefix or fmft, not "${values.method}"`);
   if (!['auto', 'always', 'never'].includes(values.adopt!)) throw new ChangelingError('usage', '--adopt must be auto, always or never');
-  const lr = values.lr === undefined ? undefined : Number(values.lr);
-  if (lr !== undefined && !(lr > 0)) throw new ChangelingError('usage', `--lr needs a positive number, not "${values.lr}"`);
+  const lr = parseOption('lr', values.lr, TRAIN_BOUNDS.lr);
+  if (values.report) folderTarget(values.report, '--report');
   const repo = await openRepository(values.repo ?? process.cwd());
   const progress = new StderrProgress(values['json-events']);
   const o: FinetuneOptions = {
@@ -71,19 +73,19 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
     model: values.model ? resolve(values.model) : undefined,
     quick: values.quick,
     adopt: values.adopt as FinetuneOptions['adopt'],
-    epochs: parseCount('epochs', values.epochs),
-    batch: parseCount('batch', values.batch),
+    epochs: parseCount('epochs', values.epochs, 1000, 1),
+    batch: parseCount('batch', values.batch, 4096, 1),
     lr,
     maxLength: parseCount('max-length', values['max-length']),
     seed: parseCount('seed', values.seed),
-    evalCap: parseCount('eval-cap', values['eval-cap']),
+    evalCap: parseCount('eval-cap', values['eval-cap'], undefined, 1),
     threads: parseCount('threads', values.threads),
     provider: values.provider,
     recompute: parseRecomputeMode(values.recompute),
     signal: interruptSignal(),
     onEvent: (e) => {
       // --json-events: one JSON line per event on stderr, for the extension's progress.
-      if (values['json-events']) process.stderr.write(JSON.stringify(e) + '\n');
+      if (values['json-events']) void writeVerbatim(JSON.stringify(e) + '\n', 'stderr');
       else if (e.kind === 'stage') progress.update(`${e.stage}: ${e.message}`, true);
       else if (e.kind === 'step') progress.update(`training: step ${e.step} of ${e.steps}, loss ${e.loss.toFixed(4)}`);
       else progress.update(`validation AUC ${e.metric.toFixed(3)} at step ${e.step}`, true);
@@ -91,7 +93,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
   };
   const r = o.task === 'cmg' ? await finetuneCmg(repo, o) : await finetuneJitdp(repo, o);
   const reportDir = values.report ? resolve(values.report) : join(await repoDataDir(repo), 'reports', `${o.task}-${o.method}`);
-  const files = await writeReport(reportDir, r);
+  const files = await writeReport(reportDir, r, { owned: !values.report });
   progress.done();
   if (values.json) await printJson({ ...r, report: files });
   else await writeOut(`${reportMarkdown(r)}\nreport: ${files.join(', ')}\n`);

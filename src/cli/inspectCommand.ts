@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { loadSafetensors } from '../models/weights.js';
 import { existsSync } from 'node:fs';
-import { isVerbose } from './io.js';
+import { isVerbose, writeErr, writeOut } from './io.js';
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { loadModelFolder } from '../models/modelFolder.js';
@@ -13,7 +13,7 @@ import { resolveProvider } from '../runtime/providers.js';
 import { parsePrecision } from '../runtime/precision.js';
 import { withAdapter } from '../peft/apply.js';
 import { ChangelingError, fileError } from '../util/errors.js';
-import { printJson, writeOut } from './io.js';
+import { printJson } from './io.js';
 
 export const INSPECT_HELP = `changeling inspect --model DIR [--adapter LORA_DIR] --input FILE.json [--provider auto|cpu|cuda|webgpu|dml|coreml] [--precision fp32|int8|auto] [--json]
 
@@ -111,7 +111,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   let provider: string;
   try {
     // Which provider was chosen, and why others were not: with --verbose only.
-    provider = await resolveProvider(values.provider, isVerbose() ? (l) => process.stderr.write(`${l}\n`) : undefined);
+    provider = await resolveProvider(values.provider, isVerbose() ? (l) => writeErr(`${l}\n`) : undefined);
   } catch (err) {
     throw new ChangelingError('usage', (err as Error).message);
   }

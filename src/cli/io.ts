@@ -1,5 +1,6 @@
 import { ChangelingError } from '../util/errors.js';
 import { fieldText, terminalSafe } from '../util/text.js';
+import { stopSignal } from '../util/cleanup.js';
 
 export { fieldText, terminalSafe };
 
@@ -8,16 +9,66 @@ let verbose = false;
 export const setVerbose = (v: boolean) => void (verbose = v);
 export const isVerbose = () => verbose;
 
+/**
+ * The one way the command line writes: stdout and stderr through these functions only (a source scan in
+ * the tests fails on a raw write elsewhere). Text is escaped (control and bidi characters) here. A failed
+ * write to stdout (a full disk, an I/O error, a closed descriptor) ends the command with exit 1 and one line,
+ * never exit 0 with output lost; a reader that went away (EPIPE, as with `| head`) ends it quietly.
+ */
+let outFailure: NodeJS.ErrnoException | null = null;
+
+const outError = (err: NodeJS.ErrnoException) =>
+  new ChangelingError(
+    err.code === 'ENOSPC' || err.code === 'EDQUOT' ? 'disk-full' : 'io',
+    `could not write the output (${err.code === 'ENOSPC' ? 'the disk is full' : (err.code ?? err.message)}); what was printed is incomplete`,
+    { cause: err },
+  );
+
+/** Records a failure of stdout (from its 'error' event); EPIPE is a reader that left, not a failure. */
+export function noteStdoutError(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE' && !outFailure) outFailure = err;
+}
+
+/** Waits until everything written to stdout is flushed; then the failure, if any, as an error. */
+export async function stdoutResult(): Promise<ChangelingError | null> {
+  if (!process.stdout.destroyed && !outFailure)
+    await new Promise<void>((resolve) =>
+      process.stdout.write('', (err) => {
+        if (err) noteStdoutError(err);
+        resolve();
+      }),
+    );
+  return outFailure ? outError(outFailure) : null;
+}
+
 /** Writes human output to stdout (control characters escaped) honouring backpressure; resolves false when the reader has gone (EPIPE). */
 export function writeOut(text: string): Promise<boolean> {
   return writeRaw(terminalSafe(text));
 }
 
+/** Writes to stderr (control characters escaped): messages, notes, summaries. */
+export function writeErr(text: string): void {
+  process.stderr.write(terminalSafe(text));
+}
+
+/** Writes program output that is already safe (JSON, the help text) to a stream. */
+export function writeVerbatim(text: string, to: 'stdout' | 'stderr' = 'stdout'): Promise<boolean> {
+  if (to === 'stderr') {
+    process.stderr.write(text);
+    return Promise.resolve(true);
+  }
+  return writeRaw(text);
+}
+
 function writeRaw(text: string): Promise<boolean> {
-  return new Promise((resolve) => {
+  if (outFailure) return Promise.reject(outError(outFailure));
+  return new Promise((resolve, reject) => {
     if (process.stdout.destroyed) return resolve(false);
     const ok = process.stdout.write(text, (err) => {
-      if (err) resolve(false);
+      if (!err) return;
+      noteStdoutError(err as NodeJS.ErrnoException);
+      if ((err as NodeJS.ErrnoException).code === 'EPIPE') resolve(false);
+      else reject(outError(err as NodeJS.ErrnoException));
     });
     if (ok) resolve(true);
     else process.stdout.once('drain', () => resolve(true));
@@ -62,12 +113,7 @@ export function parseCount(name: string, value: string | undefined, max = Number
   return n;
 }
 
-/** An AbortSignal that fires on Ctrl-C (first press); a second press exits at once. */
+/** An AbortSignal that fires on Ctrl-C, SIGTERM or SIGHUP (see util/cleanup.ts); a second one exits at once. */
 export function interruptSignal(): AbortSignal {
-  const ac = new AbortController();
-  process.once('SIGINT', () => {
-    ac.abort();
-    process.once('SIGINT', () => process.exit(130));
-  });
-  return ac.signal;
+  return stopSignal();
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { openRepository } from '../git/repository.js';
 import { szz } from '../git/szz.js';
-import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
+import { StderrProgress, interruptSignal, parseCount, printJson, writeOut, writeVerbatim } from './io.js';
 
 export const LABEL_HELP = `changeling label [--repo PATH] [--max-blamed N] [--json]
 
@@ -30,7 +30,7 @@ export async function labelCommand(argv: string[]): Promise<number> {
   const summary = { commits: rows.length, buggy: rows.filter((x) => x.buggy).length, fixes: r.fixes.length, droppedFixes: r.droppedFixes };
   if (values.json) {
     await writeOut(rows.map((x) => JSON.stringify(x)).join('\n') + (rows.length ? '\n' : ''));
-    if (!values.quiet) process.stderr.write(JSON.stringify(summary) + '\n');
+    if (!values.quiet) void writeVerbatim(JSON.stringify(summary) + '\n', 'stderr');
   } else {
     await writeOut(
       rows

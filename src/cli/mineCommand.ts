@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { openRepository } from '../git/repository.js';
 import { mineHistory, mineToFile, type MineOptions, type MineSummary } from '../git/dataset.js';
 import { ChangelingError } from '../util/errors.js';
-import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
+import { StderrProgress, interruptSignal, parseCount, printJson, writeOut, writeErr, writeVerbatim } from './io.js';
 
 export const MINE_HELP = `changeling mine --repo PATH [--out FILE] [options]
 
@@ -48,7 +48,7 @@ export async function mineCommand(argv: string[]): Promise<number> {
   const repo = await openRepository(values.repo ?? process.cwd());
   const progress = new StderrProgress(values.quiet);
   if (repo.shallow && !values.quiet) {
-    process.stderr.write(
+    writeErr(
       `note: ${repo.root} is a shallow clone; history stops at ${repo.shallowBoundary.size} boundary commit(s), whose diffs are against nothing (marked shallowBoundary)\n`,
     );
   }
@@ -87,12 +87,12 @@ export async function mineCommand(argv: string[]): Promise<number> {
     }
   }
   progress.done();
-  if (repo.head === null && !values.quiet) process.stderr.write(`note: ${repo.root} has no commits yet; the dataset is empty\n`);
+  if (repo.head === null && !values.quiet) writeErr(`note: ${repo.root} has no commits yet; the dataset is empty\n`);
   if (values.json) {
     if (values.out) await printJson(summary);
-    else process.stderr.write(JSON.stringify(summary) + '\n');
+    else void writeVerbatim(JSON.stringify(summary) + '\n', 'stderr');
   } else if (!values.quiet) {
-    process.stderr.write(
+    writeErr(
       `${summary.commits} commits (${summary.merges} merges, ${summary.truncated} truncated), ${summary.files} file changes, +${summary.additions} -${summary.deletions}` +
         ` in ${summary.seconds.toFixed(1)} s (${Math.round(summary.commitsPerSecond)} commits/s)${summary.out ? ` -> ${summary.out}` : ''}\n`,
     );

@@ -7,7 +7,8 @@ import { repositoryProbeTasks, type RepoTasks } from '../tasks/probe/repoTasks.j
 import { isStudyTask, studyTaskFile } from '../tasks/probe/studyTasks.js';
 import { runLabel, writeProbeReport } from '../tasks/probe/report.js';
 import { ChangelingError } from '../util/errors.js';
-import { StderrProgress, interruptSignal, parseCount, printJson } from './io.js';
+import { folderTarget } from '../util/outputTarget.js';
+import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
 export const PROBE_HELP = `changeling probe --model DIR [--adapter DIR]... --task ccm|ltp|typ|FILE[,...] [--repo P] [--input study|model] [--max-length N] [--max N] [--report DIR] [--json]
 
@@ -70,6 +71,7 @@ export async function probeCommand(argv: string[]): Promise<number> {
     throw new ChangelingError('usage', '--model DIR is needed (a CodeT5, CodeBERT-family or PLBART folder with its tokenizer)');
   if (!values.task) throw new ChangelingError('usage', '--task ccm|ltp|typ|FILE is needed');
   if (values.input !== 'study' && values.input !== 'model') throw new ChangelingError('usage', '--input must be study or model');
+  if (values.report) folderTarget(values.report, '--report');
   const signal = interruptSignal();
   const progress = new StderrProgress(values.quiet);
   const onProgress = (m: string) => progress.update(m);
@@ -120,6 +122,6 @@ export async function probeCommand(argv: string[]): Promise<number> {
     out.push('');
   }
   if (files.length) out.push(`report: ${files.join(', ')}`);
-  process.stdout.write(out.join('\n') + '\n');
+  await writeOut(out.join('\n') + '\n');
   return 0;
 }

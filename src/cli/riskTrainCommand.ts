@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { fileTarget, folderTarget, removeOwned } from '../util/outputTarget.js';
 import { openRepository, repoDataDir, requireCommits } from '../git/repository.js';
 import { withLock } from '../util/lock.js';
 import type { JitdpMetrics } from '../eval/jitdpMetrics.js';
@@ -13,7 +14,7 @@ import { describeRiskModel, evaluateRiskModel, loadRiskModel, repoModelPath, ris
 import type { TrainEvent } from '../train/trainLoop.js';
 import { ChangelingError } from '../util/errors.js';
 import { parseRecomputeMode } from '../train/memory.js';
-import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
+import { StderrProgress, interruptSignal, parseCount, printJson, writeOut, writeErr } from './io.js';
 
 export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--model jitline|cc2vec | --encoder DIR [--method lora|adapter|prefix] [--max-length N] [--recompute auto|attention|none]] [--epochs N] [--adopt auto|always|never] [--out PATH] [--json]
 
@@ -63,6 +64,11 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
   const adopt = values.adopt!;
   if (adopt !== 'auto' && adopt !== 'always' && adopt !== 'never')
     throw new ChangelingError('usage', `--adopt must be auto, always or never, not "${adopt}"`);
+  // The output is checked before the long work, and again when it is written.
+  if (values.out) {
+    if (values.encoder || values.model === 'cc2vec') folderTarget(values.out, '--out');
+    else fileTarget(values.out, '--out');
+  }
   const repo = await openRepository(values.repo ?? process.cwd());
   requireCommits(repo);
   const signal = interruptSignal();
@@ -83,7 +89,7 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
     progress.done();
     const why = `the history is too thin to train on (${data.train.length} training commits, ${trainBuggy} of them buggy by SZZ; at least ${minCommits} and 20 are needed): nothing saved, "changeling risk" keeps using ${(await loadRiskModel(repo)).source}`;
     if (values.json) await printJson({ saved: null, reason: why, ...summary });
-    else process.stderr.write(`changeling: ${why}\n`);
+    else writeErr(`changeling: ${why}\n`);
     return 1;
   }
   return withLock(join(await repoDataDir(repo), 'locks', 'jitdp.lock'), 'changeling risk-train', async () => {
@@ -139,7 +145,7 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
         await mkdir(resolve(dest, '..'), { recursive: true });
         await writeLinearModel(dest, m, { ...info, test: metrics, validation });
         // The folder of an earlier neural model goes after the new file is complete.
-        if (dest === live) await rm(live.slice(0, -'.json'.length), { recursive: true, force: true });
+        if (dest === live) await removeOwned(live.slice(0, -'.json'.length), resolve(live, '..'));
       };
     }
     const verdict = riskAdoption(adopt, validation, inUseValidation, inUse);

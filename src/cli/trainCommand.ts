@@ -2,10 +2,12 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { trainAdapter, type Method } from '../peft/trainAdapter.js';
 import { loadModelFolder } from '../models/modelFolder.js';
-import { effectiveProfile, parseInputFormat, writeProfile } from '../tasks/cmg/profile.js';
+import { PROFILE_FILE, effectiveProfile, parseInputFormat, profileText } from '../tasks/cmg/profile.js';
+import { folderTarget } from '../util/outputTarget.js';
 import { ChangelingError } from '../util/errors.js';
+import { TRAIN_BOUNDS, parseOption, type Bounds } from '../util/numbers.js';
 import { parseRecomputeMode } from '../train/memory.js';
-import { interruptSignal, printJson, writeOut } from './io.js';
+import { interruptSignal, printJson, writeOut, writeErr } from './io.js';
 
 export const TRAIN_HELP = `changeling train --model DIR --method lora|adapter|prefix|fmft --data FILE.jsonl --out DIR [options]
 
@@ -37,12 +39,7 @@ export const TRAIN_HELP = `changeling train --model DIR --method lora|adapter|pr
                            probabilities would take more than an eighth of the free memory
   --json                   print {"steps": [{"step", "loss"}...], "out", ...}`;
 
-const num = (name: string, v: string | undefined): number | undefined => {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new ChangelingError('usage', `--${name} needs a number, not "${v}"`);
-  return n;
-};
+const num = (name: string, v: string | undefined, b: Bounds = {}) => parseOption(name, v, b);
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -82,42 +79,45 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (values.schedule && values.schedule !== 'constant' && values.schedule !== 'linear')
     throw new ChangelingError('usage', '--schedule must be constant or linear');
   const inputFormat = values['input-format'] ? parseInputFormat(values['input-format']) : undefined;
+  folderTarget(values.out!, '--out');
+  // What it saves is fed as its data was made: the base model's profile, or the format named here.
+  const files: Record<string, string> = {};
+  if ((await loadModelFolder(resolve(values.model!))).kind !== 'roberta') {
+    const base = await effectiveProfile(resolve(values.model!));
+    files[PROFILE_FILE] = profileText({ ...base, ...(inputFormat ? { inputFormat } : {}), source: resolve(values.model!) });
+  }
   const r = await trainAdapter({
+    files,
     model: resolve(values.model!),
     method: values.method as Method,
     data: resolve(values.data!),
     out: resolve(values.out!),
-    steps: num('steps', values.steps),
-    epochs: num('epochs', values.epochs),
-    lr: num('lr', values.lr),
-    batch: num('batch', values.batch),
-    seed: num('seed', values.seed),
-    weightDecay: num('weight-decay', values['weight-decay']),
-    clip: values['no-clip'] ? null : num('clip', values.clip),
+    steps: num('steps', values.steps, TRAIN_BOUNDS.steps),
+    epochs: num('epochs', values.epochs, TRAIN_BOUNDS.epochs),
+    lr: num('lr', values.lr, TRAIN_BOUNDS.lr),
+    batch: num('batch', values.batch, TRAIN_BOUNDS.batch),
+    seed: num('seed', values.seed, { integer: true, min: 0 }),
+    weightDecay: num('weight-decay', values['weight-decay'], TRAIN_BOUNDS.weightDecay),
+    clip: values['no-clip'] ? null : num('clip', values.clip, TRAIN_BOUNDS.clip),
     schedule: values.schedule as 'constant' | 'linear' | undefined,
     init: values.init ? resolve(values.init) : undefined,
     lora: {
-      r: num('r', values.r),
-      alpha: num('alpha', values.alpha),
-      dropout: num('lora-dropout', values['lora-dropout']),
+      r: num('r', values.r, { min: 1, max: 4096, integer: true }),
+      alpha: num('alpha', values.alpha, { min: 0, minExclusive: true, max: 1e6 }),
+      dropout: num('lora-dropout', values['lora-dropout'], { min: 0, max: 0.99 }),
       targets: values.targets
         ?.split(',')
         .map((t) => t.trim())
         .filter(Boolean),
       rslora: values.rslora,
     },
-    adapterSize: num('adapter-size', values['adapter-size']),
-    prefixTokens: num('prefix-tokens', values['prefix-tokens']),
+    adapterSize: num('adapter-size', values['adapter-size'], { min: 1, max: 1 << 16, integer: true }),
+    prefixTokens: num('prefix-tokens', values['prefix-tokens'], { min: 1, max: 4096, integer: true }),
     peftPrefix: values['peft-prefix'],
     recompute: parseRecomputeMode(values.recompute),
     signal: interruptSignal(),
-    onStep: values.json ? undefined : (step, loss) => process.stderr.write(`step ${step}: loss ${loss.toFixed(5)}\n`),
+    onStep: values.json ? undefined : (step, loss) => writeErr(`step ${step}: loss ${loss.toFixed(5)}\n`),
   });
-  // What it saves is fed as its data was made: the base model's profile, or the format named here.
-  if ((await loadModelFolder(resolve(values.model!))).kind !== 'roberta') {
-    const base = await effectiveProfile(resolve(values.model!));
-    await writeProfile(r.out, { ...base, ...(inputFormat ? { inputFormat } : {}), source: resolve(values.model!) });
-  }
   if (values.json) await printJson(r);
   else
     await writeOut(

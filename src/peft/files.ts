@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { encodeSafetensors, type NamedTensor } from '../models/safetensors.js';
 import { loadSafetensors, type WeightMap } from '../models/weights.js';
-import { ChangelingError, fileError } from '../util/errors.js';
+import { ChangelingError } from '../util/errors.js';
+import { writeBytesAtomic, writeFileAtomic } from '../util/atomicFile.js';
+import { writeOutputFolder } from '../util/outputTarget.js';
 import { readJsonFile } from '../util/jsonFile.js';
 
 /**
@@ -24,22 +24,26 @@ export async function readAdapter(dir: string): Promise<{ config: Record<string,
   return { config, weights: await loadSafetensors(stPath) };
 }
 
-export async function writeAdapter(
+/** Writes an adapter's files into a fresh folder (the fill of a folder output). */
+export async function writeAdapterFiles(
   dir: string,
   config: Record<string, unknown>,
   tensors: Record<string, NamedTensor>,
   extraFiles: Record<string, string | Uint8Array> = {},
 ): Promise<void> {
-  const tmp = join(dirname(dir), `.${randomBytes(4).toString('hex')}.adapter-tmp`);
-  try {
-    await mkdir(tmp, { recursive: true });
-    await writeFile(join(tmp, 'adapter_config.json'), JSON.stringify(config, null, 2) + '\n');
-    await writeFile(join(tmp, 'adapter_model.safetensors'), encodeSafetensors(tensors, { format: 'pt' }));
-    for (const [name, text] of Object.entries(extraFiles)) await writeFile(join(tmp, name), text);
-    await rm(dir, { recursive: true, force: true });
-    await rename(tmp, dir);
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw fileError(err, dir, 'saving the adapter to');
-  }
+  await writeFileAtomic(join(dir, 'adapter_config.json'), JSON.stringify(config, null, 2) + '\n');
+  await writeBytesAtomic(join(dir, 'adapter_model.safetensors'), encodeSafetensors(tensors, { format: 'pt' }));
+  for (const [name, text] of Object.entries(extraFiles))
+    await writeBytesAtomic(join(dir, name), typeof text === 'string' ? Buffer.from(text) : text);
+}
+
+/** Saves an adapter folder as a folder output (see `writeOutputFolder`: never over what Changeling did not write). */
+export async function writeAdapter(
+  dir: string,
+  config: Record<string, unknown>,
+  tensors: Record<string, NamedTensor>,
+  extraFiles: Record<string, string | Uint8Array> = {},
+  o: { owned?: boolean; what?: string } = {},
+): Promise<void> {
+  await writeOutputFolder(dir, (tmp) => writeAdapterFiles(tmp, config, tensors, extraFiles), { what: 'the adapter', ...o });
 }

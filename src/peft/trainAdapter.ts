@@ -1,5 +1,5 @@
 import { FEATURE_COUNT } from '../git/expertFeatures.js';
-import { readFile, mkdir, copyFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor as OrtTensor } from 'onnxruntime-node';
@@ -17,6 +17,8 @@ import { buildTuningGraph, defaultTuning, tuningOf, type Tuning } from './tuning
 import { readAdapter, writeAdapter } from './files.js';
 import { encodeSafetensors } from '../models/safetensors.js';
 import { writeBytesAtomic } from '../util/atomicFile.js';
+import { folderTarget, writeOutputFolder } from '../util/outputTarget.js';
+import { TRAIN_BOUNDS, checkNumber } from '../util/numbers.js';
 
 /**
  * `changeling train`: one PEFT method (or full fine-tuning) on a model folder and a JSONL dataset, saved
@@ -59,6 +61,10 @@ export interface TrainOptions {
   threads?: number;
   /** Attention probabilities recomputed in the backward: `auto` (default) when memory is short (train/memory.ts). */
   recompute?: RecomputeMode;
+  /** More files saved with the result (a model profile), in the same folder output. */
+  files?: Record<string, string>;
+  /** The output lives in Changeling's own state (a fine-tuning run's folder). */
+  ownedOutput?: boolean;
 }
 
 interface Example {
@@ -175,6 +181,11 @@ function tuningFor(o: TrainOptions, model: ModelFolder, initConfig: Record<strin
 }
 
 export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
+  // Numbers and the output are checked before any work: a diverging rate or a refused folder fails now, not after training.
+  for (const k of ['lr', 'weightDecay', 'steps', 'epochs', 'batch'] as const)
+    if (o[k] !== undefined) checkNumber(k === 'weightDecay' ? 'the weight decay' : `the ${k}`, o[k], TRAIN_BOUNDS[k], 'usage');
+  if (o.clip !== undefined && o.clip !== null) checkNumber('the clipping norm', o.clip, TRAIN_BOUNDS.clip, 'usage');
+  folderTarget(o.out, 'the output folder', { owned: o.ownedOutput });
   const rt = await ort();
   const model = await loadModelFolder(o.model);
   const data = await readData(o.data, model, o);
@@ -287,23 +298,31 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   const tensors = Object.fromEntries(
     params.map((p) => [p.tensor.name, { shape: p.tensor.shape as number[], data: session.value(p.tensor.name) }]),
   );
+  const extraText = Object.fromEntries(Object.entries(o.files ?? {}).map(([k, v]) => [k, Buffer.from(v)]));
+  const out = { what: 'the trained model', owned: o.ownedOutput };
   if (o.method === 'fmft') {
-    await mkdir(o.out, { recursive: true });
     const all = await model.loadWeights();
     for (const [k, v] of Object.entries(tensors)) all.set(k, v);
-    await writeBytesAtomic(join(o.out, 'model.safetensors'), encodeSafetensors(Object.fromEntries(all), { format: 'pt' }));
-    // The tokenizer comes along, so that the folder is a complete model for generation.
-    for (const f of [
-      'config.json',
-      'tokenizer.json',
-      'vocab.json',
-      'merges.txt',
-      'added_tokens.json',
-      'special_tokens_map.json',
-      'tokenizer_config.json',
-    ]) {
-      if (existsSync(join(model.dir, f))) await copyFile(join(model.dir, f), join(o.out, f));
-    }
+    await writeOutputFolder(
+      o.out,
+      async (dir) => {
+        await writeBytesAtomic(join(dir, 'model.safetensors'), encodeSafetensors(Object.fromEntries(all), { format: 'pt' }));
+        // The tokenizer comes along, so that the folder is a complete model for generation.
+        for (const f of [
+          'config.json',
+          'tokenizer.json',
+          'vocab.json',
+          'merges.txt',
+          'added_tokens.json',
+          'special_tokens_map.json',
+          'tokenizer_config.json',
+        ]) {
+          if (existsSync(join(model.dir, f))) await writeBytesAtomic(join(dir, f), await readFile(join(model.dir, f)));
+        }
+        for (const [k, v] of Object.entries(extraText)) await writeBytesAtomic(join(dir, k), v);
+      },
+      out,
+    );
   } else {
     // The method's own tensors go to adapter_model.safetensors (PEFT's keys); base weights it also trained
     // (a task head, layer norms with adapters) to extra_trainable.safetensors beside it.
@@ -314,7 +333,8 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
       o.out,
       saveConfig!,
       pick(true),
-      Object.keys(extra).length ? { 'extra_trainable.safetensors': encodeSafetensors(extra, { format: 'pt' }) } : {},
+      { ...(Object.keys(extra).length ? { 'extra_trainable.safetensors': encodeSafetensors(extra, { format: 'pt' }) } : {}), ...extraText },
+      out,
     );
   }
   if (!existsSync(o.out)) throw new ChangelingError('io', `nothing was written to ${o.out}`);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { SerializedModel } from '../graph/serialize.js';
+import { removeAtExit } from '../util/cleanup.js';
 
 export type Ort = typeof import('onnxruntime-node');
 let ortModule: Ort | null = null;
@@ -80,10 +81,13 @@ export function writeModelFiles(dir: string, m: SerializedModel, fileName = 'mod
 export async function createSession(m: SerializedModel, o: SessionOptions = {}): Promise<InferenceSession> {
   if (m.externalParts.length === 0) return tracked(await (await ort()).InferenceSession.create(m.model, sessionOptions(o)));
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'changeling-model-'));
+  // A temporary copy of the weights: removed when the session holds them, or at exit on a signal.
+  const release = o.dir ? () => {} : removeAtExit(dir);
   try {
     return await createSessionFromFile(writeModelFiles(dir, m), o);
   } finally {
     if (!o.dir) rmSync(dir, { recursive: true, force: true });
+    release();
   }
 }
 

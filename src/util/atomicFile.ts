@@ -1,35 +1,48 @@
-import { mkdir, open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileError } from './errors.js';
+import { fileTarget } from './outputTarget.js';
+import { removeAtExit } from './cleanup.js';
 
 /**
  * A file written beside its destination under a temporary name and renamed into place only when
  * complete, so a reader never sees a half-written file and a failure (cancel, full disk) leaves the old
- * file, if any, untouched. Writes are batched into large chunks.
+ * file, if any, untouched. Writes are batched into large chunks. What the destination may be is decided by
+ * `fileTarget`: a symlink is followed, a device or FIFO is written into (never replaced), a folder is refused.
  */
 export class AtomicFile {
   private pending: string[] = [];
+  private release = () => {};
   private pendingBytes = 0;
   bytes = 0;
 
   private constructor(
     readonly path: string,
-    private readonly tmp: string,
+    /** The temporary file, or null when writing straight into a device or FIFO. */
+    private readonly tmp: string | null,
     private handle: FileHandle | null,
   ) {}
 
-  static async create(path: string): Promise<AtomicFile> {
-    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  static async create(path: string, what?: string): Promise<AtomicFile> {
+    const target = fileTarget(path, what);
     try {
-      return new AtomicFile(path, tmp, await open(tmp, 'wx'));
+      if (target.stream) return new AtomicFile(target.path, null, await open(target.path, 'a'));
+      const tmp = join(dirname(target.path), `.${basename(target.path)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+      const f = new AtomicFile(target.path, tmp, await open(tmp, 'wx'));
+      f.release = removeAtExit(tmp);
+      return f;
     } catch (err) {
-      throw fileError(err, path, 'creating');
+      throw fileError(err, target.path, 'creating');
     }
   }
 
-  async write(text: string): Promise<void> {
+  async write(text: string | Uint8Array): Promise<void> {
+    if (typeof text !== 'string') {
+      await this.flush();
+      await this.writeBuffer(text);
+      return;
+    }
     this.pending.push(text);
     this.pendingBytes += text.length;
     if (this.pendingBytes >= 1 << 20) await this.flush();
@@ -40,6 +53,11 @@ export class AtomicFile {
     const buf = Buffer.from(this.pending.join(''), 'utf8');
     this.pending = [];
     this.pendingBytes = 0;
+    await this.writeBuffer(buf);
+  }
+
+  private async writeBuffer(buf: Uint8Array): Promise<void> {
+    if (!this.handle) return;
     try {
       let off = 0;
       while (off < buf.length) off += (await this.handle.write(buf, off)).bytesWritten;
@@ -57,23 +75,25 @@ export class AtomicFile {
     if (!h) return;
     this.handle = null;
     try {
-      await h.sync();
+      if (this.tmp) await h.sync();
       await h.close();
-      await rename(this.tmp, this.path);
+      if (this.tmp) await rename(this.tmp, this.path);
+      this.release();
     } catch (err) {
       await h.close().catch(() => {});
-      await unlink(this.tmp).catch(() => {});
+      if (this.tmp) await unlink(this.tmp).catch(() => {});
       throw fileError(err, this.path, 'saving');
     }
   }
 
-  /** Throws the work away; the destination is left as it was. */
+  /** Throws the work away; the destination is left as it was (a device or FIFO keeps what it was sent). */
   async abort(): Promise<void> {
     const h = this.handle;
     this.handle = null;
     this.pending = [];
     if (h) await h.close().catch(() => {});
-    await unlink(this.tmp).catch(() => {});
+    if (this.tmp) await unlink(this.tmp).catch(() => {});
+    this.release();
   }
 }
 
@@ -86,46 +106,7 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
 
 /** Writes bytes atomically (temporary file, fsync, rename). */
 export async function writeBytesAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  let h: FileHandle | null = null;
-  try {
-    h = await open(tmp, 'wx');
-    await h.writeFile(bytes);
-    await h.sync();
-    await h.close();
-    h = null;
-    await rename(tmp, path);
-  } catch (err) {
-    await h?.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
-    throw fileError(err, path, 'writing');
-  }
-}
-
-/**
- * Replaces a whole folder: `write` fills a temporary sibling, which then takes the folder's place by
- * rename (the old one is moved aside first and removed after), so that readers see the old folder or the
- * new one, never a half-written one. If `write` fails, the folder is left as it was.
- */
-export async function replaceDirectory(dest: string, write: (tmp: string) => Promise<void>): Promise<void> {
-  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const tmp = `${dest}.new-${tag}`;
-  const old = `${dest}.old-${tag}`;
-  try {
-    await mkdir(tmp, { recursive: true });
-    await write(tmp);
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw fileError(err, dest, 'writing');
-  }
-  const had = existsSync(dest);
-  if (had) await rename(dest, old);
-  try {
-    await rename(tmp, dest);
-  } catch (err) {
-    if (had) await rename(old, dest).catch(() => {});
-    await rm(tmp, { recursive: true, force: true });
-    throw fileError(err, dest, 'saving');
-  }
-  if (had) await rm(old, { recursive: true, force: true });
+  const f = await AtomicFile.create(path);
+  await f.write(bytes);
+  await f.commit();
 }

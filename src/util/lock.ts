@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ChangelingError, fileError } from './errors.js';
+import { removeAtExit } from './cleanup.js';
 
 /**
  * One long job of a kind at a time per repository (fine-tuning for a task, training its risk model): a
@@ -51,9 +52,11 @@ export async function withLock<T>(path: string, what: string, fn: () => Promise<
       await rm(path, { force: true });
     }
   }
+  const release = removeAtExit(path);
   try {
     return await fn();
   } finally {
     await rm(path, { force: true });
+    release();
   }
 }

@@ -1,5 +1,7 @@
-/** What the Markdown and HTML reports share: escaping, and Markdown tables. */
-export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+import { terminalSafe } from './text.js';
+
+/** What the Markdown and HTML reports share: escaping (markup, and control and bidi characters as on the terminal), and tables. */
+export const esc = (s: string) => terminalSafe(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export const escAttr = (s: string) => esc(s).replace(/"/g, '&quot;');
 
@@ -7,7 +9,7 @@ export const mdTable = (head: string[], rows: string[][]) =>
   [
     `| ${head.join(' | ')} |`,
     `|${head.map(() => '---').join('|')}|`,
-    ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
+    ...rows.map((r) => `| ${r.map((c) => terminalSafe(c).replace(/\|/g, '\\|').replace(/\n/g, ' ')).join(' | ')} |`),
   ].join('\n');
 
 export const htmlTable = (head: string[], rows: string[][]) =>

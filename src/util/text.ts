@@ -1,11 +1,21 @@
-/** Text from repositories, users and the network, made safe to show on a terminal. */
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]/g;
 /**
- * Text for a terminal: control characters (escape sequences that could clear the screen or set the
- * title, carriage returns, C1 controls) written as \xNN, as git quotes unusual paths. Newlines and tabs stay.
+ * The one policy for showing text that came from outside (a repository, a file or folder name, the
+ * network, the user): on the terminal and in the Markdown and HTML reports, C0 and C1 control characters
+ * (escape sequences that could clear the screen or set the title, carriage returns) and the bidirectional
+ * controls that reorder what a reader sees (U+061C, U+200E-200F, U+202A-202E, U+2066-2069) are written as
+ * \xNN or \uNNNN, as git quotes unusual paths. Newlines and tabs stay.
  */
-export const terminalSafe = (s: string) => s.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+const escapeChar = (c: string) => {
+  const n = c.charCodeAt(0);
+  return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+};
+
+/** Text for a terminal or a report: control and bidi characters escaped, newlines and tabs kept. */
+export const terminalSafe = (s: string) => s.replace(CONTROL, escapeChar);
+
 /** One field of a table or line: tabs and newlines escaped too, and cut at `max` characters. */
 export function fieldText(s: string, max = 200): string {
   const t = terminalSafe(s).replace(/\t/g, '\\t').replace(/\n/g, '\\n');

@@ -103,8 +103,10 @@ export async function effectiveProfile(modelDir: string, adapterDir?: string | n
   return (adapterDir ? await readProfile(adapterDir) : null) ?? (await readProfile(modelDir)) ?? DEFAULT_PROFILE;
 }
 
+export const profileText = (p: ModelProfile) => JSON.stringify(p, null, 2) + '\n';
+
 export async function writeProfile(dir: string, p: ModelProfile): Promise<void> {
-  await writeFileAtomic(join(dir, PROFILE_FILE), JSON.stringify(p, null, 2) + '\n');
+  await writeFileAtomic(join(dir, PROFILE_FILE), profileText(p));
 }
 
 export function parseInputFormat(v: string): InputFormat {

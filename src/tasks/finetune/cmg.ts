@@ -1,4 +1,4 @@
-import { mkdir, rename } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { walkHistory } from '../../git/history.js';
@@ -15,7 +15,7 @@ import { claimCheckpoint, dropCheckpoint, hashOf, pruneRuns, runFolder } from '.
 import { MessageModel } from '../cmg/generate.js';
 import { NngenIndex, diffWords } from '../cmg/nngen.js';
 import { cleanMessage } from '../cmg/messageClean.js';
-import { writeProfile } from '../cmg/profile.js';
+import { PROFILE_FILE, profileText } from '../cmg/profile.js';
 import { cachedModel } from '../../models/hub.js';
 import { DEFAULT_MESSAGE_MODEL, defaultModelCache } from '../../models/manifest.js';
 import type { FinetuneEvent, FinetuneOptions, FinetuneResult } from './types.js';
@@ -197,7 +197,10 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
       model: modelDir,
       method: o.method,
       data,
-      out: `${out}.new`,
+      out,
+      ownedOutput: true,
+      // The adapter is fed as its base model was trained: the profile travels with it.
+      files: { [PROFILE_FILE]: profileText({ ...base.profile, source: modelDir }) },
       steps,
       batch,
       seed: o.seed ?? 42,
@@ -218,10 +221,7 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
       },
       onResume: (step) => emit({ kind: 'stage', stage: 'training', message: `resumed from the checkpoint at step ${step}` }),
     });
-    // The adapter is fed as its base model was trained: the profile travels with it.
-    await writeProfile(`${out}.new`, { ...base.profile, source: modelDir });
-    // The finished adapter appears by one rename: a half-written adapter is never seen.
-    await rename(`${out}.new`, out);
+    // The finished adapter appeared whole (a folder output renamed into place): a half-written one is never seen.
     await dropCheckpoint(checkpoint);
     const tuned =
       o.method === 'fmft'

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
-import { replaceDirectory, writeFileAtomic } from '../../util/atomicFile.js';
+import { writeFileAtomic } from '../../util/atomicFile.js';
+import { removeOwned, writeOutputFolder } from '../../util/outputTarget.js';
 import { withLock } from '../../util/lock.js';
 import { claimCheckpoint, dropCheckpoint, hashOf, pruneRuns, runFolder } from './runState.js';
 import { repoDataDir, requireCommits, type Repository } from '../../git/repository.js';
@@ -108,7 +109,9 @@ export async function finetuneJitdp(repo: Repository, options: FinetuneOptions):
     // This run's own folder (the model in use, risk-model, changes only by adoption below).
     const adapters = join(dataDir, 'adapters', 'jitdp');
     const out = runFolder(adapters, o.method);
-    await replaceDirectory(out, (tmp) => saveNeural(tmp, m, { repo: repo.root, head: repo.head, trainedAt: new Date().toISOString() }));
+    await writeOutputFolder(out, (tmp) => saveNeural(tmp, m, { repo: repo.root, head: repo.head, trainedAt: new Date().toISOString() }), {
+      owned: true,
+    });
     await pruneRuns(adapters, o.method, [out]);
     emit({ kind: 'stage', stage: 'evaluating', message: 'validation and test' });
     const tuned = await NeuralRisk.create(m);
@@ -139,10 +142,13 @@ export async function finetuneJitdp(repo: Repository, options: FinetuneOptions):
     if (adopt) {
       record = await repoModelPath(repo);
       // The model in use is replaced whole: readers see the old one or the new one.
-      await replaceDirectory(record, (tmp) =>
-        saveNeural(tmp, m, { repo: repo.root, head: repo.head, adoptedAt: new Date().toISOString(), validationAuc: val.tuned!.aucRoc }),
+      await writeOutputFolder(
+        record,
+        (tmp) =>
+          saveNeural(tmp, m, { repo: repo.root, head: repo.head, adoptedAt: new Date().toISOString(), validationAuc: val.tuned!.aucRoc }),
+        { owned: true },
       );
-      await rm(`${record}.json`, { force: true });
+      await removeOwned(`${record}.json`, dataDir);
     }
     const riskiest = test
       .map((c, i) => ({ c, p: probs[i]! }))

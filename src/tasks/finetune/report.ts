@@ -1,8 +1,9 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CmgMetrics } from '../../eval/cmgMetrics.js';
 import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { writeBytesAtomic } from '../../util/atomicFile.js';
+import { writeOutputFolder } from '../../util/outputTarget.js';
+import { terminalSafe } from '../../util/text.js';
 import { esc, escAttr, htmlHead, htmlTable, mdTable } from '../../util/reportText.js';
 import type { FinetuneResult } from './types.js';
 
@@ -139,10 +140,21 @@ export function reportHtml(r: FinetuneResult, cspSource = ''): string {
 </body></html>`;
 }
 
-export async function writeReport(dir: string, r: FinetuneResult): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const files = { 'report.json': JSON.stringify(r, null, 1) + '\n', 'report.md': reportMarkdown(r), 'report.html': reportHtml(r) };
-  for (const [name, text] of Object.entries(files)) await writeBytesAtomic(join(dir, name), Buffer.from(text));
-  await writeFile(join(dir, 'losses.csv'), 'step,loss\n' + r.losses.map((p) => `${p.step},${p.loss}`).join('\n') + '\n');
-  return Object.keys(files).map((n) => join(dir, n));
+/** Writes report.json, report.md, report.html and losses.csv as a folder output; returns the three reports' paths. */
+export async function writeReport(dir: string, r: FinetuneResult, o: { owned?: boolean } = {}): Promise<string[]> {
+  const files = {
+    'report.json': JSON.stringify(r, null, 1) + '\n',
+    // Names and messages from the repository cannot reach a reader's terminal or page raw.
+    'report.md': terminalSafe(reportMarkdown(r)),
+    'report.html': terminalSafe(reportHtml(r)),
+    'losses.csv': 'step,loss\n' + r.losses.map((p) => `${p.step},${p.loss}`).join('\n') + '\n',
+  };
+  const dest = await writeOutputFolder(
+    dir,
+    async (tmp) => {
+      for (const [name, text] of Object.entries(files)) await writeBytesAtomic(join(tmp, name), Buffer.from(text));
+    },
+    { what: 'the report', ...o },
+  );
+  return ['report.json', 'report.md', 'report.html'].map((n) => join(dest, n));
 }

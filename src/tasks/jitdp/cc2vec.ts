@@ -435,10 +435,8 @@ const FORMAT = 'changeling-jitdp-cc2vec/1';
 
 export const isCc2VecModelDir = (dir: string) => existsSync(join(dir, 'cc2vec.json'));
 
+/** Writes a CC2Vec-style model's files into a fresh folder (the fill of `writeOutputFolder`). */
 export async function saveCc2Vec(dir: string, m: Cc2VecModel, info: Record<string, unknown> = {}): Promise<void> {
-  await mkdir(dir, { recursive: true }).catch((err) => {
-    throw fileError(err, dir, 'creating');
-  });
   const meta = {
     format: FORMAT,
     config: m.config,

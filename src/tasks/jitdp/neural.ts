@@ -6,7 +6,7 @@ import { serialize } from '../../graph/serialize.js';
 import { loadModelFolder, type ModelFolder } from '../../models/modelFolder.js';
 import { encodeSafetensors } from '../../models/safetensors.js';
 import { CodeTokenizer } from '../../models/tokenizer.js';
-import { readAdapter, writeAdapter } from '../../peft/files.js';
+import { readAdapter, writeAdapterFiles } from '../../peft/files.js';
 import { isLayerNorm } from '../../peft/adapter/inject.js';
 import { buildTuningGraph, defaultTuning, tuningOf, type Tuning } from '../../peft/tuningGraph.js';
 import { initJitFineHead, isJitFineHead } from '../../models/heads.js';
@@ -345,6 +345,7 @@ export class NeuralRisk {
 
 const FORMAT = 'changeling-jitdp-neural/1';
 
+/** Writes a neural risk model's files into a fresh folder (the fill of `writeOutputFolder`). */
 export async function saveNeural(dir: string, m: NeuralJitdp, info: Record<string, unknown> = {}): Promise<void> {
   const pick = (keep: boolean) => Object.fromEntries([...m.params].filter(([k]) => k.startsWith('base_model.') === keep));
   const meta = {
@@ -358,7 +359,7 @@ export async function saveNeural(dir: string, m: NeuralJitdp, info: Record<strin
     baseRate: m.baseRate,
     info,
   };
-  await writeAdapter(dir, m.config, pick(true), {
+  await writeAdapterFiles(dir, m.config, pick(true), {
     'extra_trainable.safetensors': encodeSafetensors(pick(false), { format: 'pt' }),
     'jitdp.json': JSON.stringify(meta, null, 1) + '\n',
   });

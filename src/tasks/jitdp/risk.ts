@@ -1,8 +1,7 @@
 import { rangeArgs } from '../../git/revisions.js';
 import { existsSync, statSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { replaceDirectory } from '../../util/atomicFile.js';
-import { join, resolve } from 'node:path';
+import { removeOwned, writeOutputFolder } from '../../util/outputTarget.js';
+import { dirname, join, resolve } from 'node:path';
 import defaultModelJson from '../../../models/jitdp-default.json' with { type: 'json' };
 import { FeatureState, changeInput, stagedChangeInput, type ExpertFeatures } from '../../git/expertFeatures.js';
 import { featureHistory } from '../../git/featureCache.js';
@@ -105,12 +104,12 @@ export async function loadRiskModel(repo: Repository | null, explicit?: string):
 }
 
 /**
- * Saves a folder model (neural or CC2Vec) to `dest` as a whole; when `dest` is the repository's own model
- * (`live`), the file of an earlier linear model goes once the new folder is complete.
+ * Saves a folder model (neural or CC2Vec) to `dest` as a folder output; when `dest` is the repository's own
+ * model (`live`, in Changeling's state), the file of an earlier linear model goes once the new folder is complete.
  */
 export async function saveFolderModel(dest: string, live: string, write: (tmp: string) => Promise<void>): Promise<void> {
-  await replaceDirectory(dest, write);
-  if (dest === live) await rm(`${live}.json`, { force: true });
+  await writeOutputFolder(dest, write, { what: 'the risk model', owned: dest === live });
+  if (dest === live) await removeOwned(`${live}.json`, dirname(live));
 }
 
 /** A loaded model's metrics on some dataset commits (a split). */

@@ -1,7 +1,7 @@
-import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeBytesAtomic } from '../../util/atomicFile.js';
-import { fileError } from '../../util/errors.js';
+import { writeOutputFolder } from '../../util/outputTarget.js';
+import { terminalSafe } from '../../util/text.js';
 import { esc, escAttr, htmlHead, mdTable } from '../../util/reportText.js';
 import type { ProbeRun } from './probe.js';
 
@@ -109,14 +109,18 @@ ${groups.map(section).join('\n')}
 
 /** Writes probe.json, probe.md and probe.html into `dir` (each atomically); returns their paths. */
 export async function writeProbeReport(dir: string, groups: ReadonlyArray<readonly ProbeRun[]>): Promise<string[]> {
-  await mkdir(dir, { recursive: true }).catch((err) => {
-    throw fileError(err, dir, 'creating');
-  });
   const files = {
     'probe.json': JSON.stringify(groups, null, 1) + '\n',
-    'probe.md': probeMarkdown(groups),
-    'probe.html': probeHtml(groups),
+    // Labels and paths from files and folders cannot reach a reader's terminal or page raw.
+    'probe.md': terminalSafe(probeMarkdown(groups)),
+    'probe.html': terminalSafe(probeHtml(groups)),
   };
-  for (const [name, text] of Object.entries(files)) await writeBytesAtomic(join(dir, name), Buffer.from(text));
-  return Object.keys(files).map((n) => join(dir, n));
+  const dest = await writeOutputFolder(
+    dir,
+    async (tmp) => {
+      for (const [name, text] of Object.entries(files)) await writeBytesAtomic(join(tmp, name), Buffer.from(text));
+    },
+    { what: 'the report' },
+  );
+  return Object.keys(files).map((n) => join(dest, n));
 }

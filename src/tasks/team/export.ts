@@ -1,5 +1,3 @@
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { repositoryName, type Repository } from '../../git/repository.js';
 import { MessageModel } from '../cmg/generate.js';
@@ -11,7 +9,8 @@ import { fitScaling, scaleFeatures } from '../jitdp/scaling.js';
 import { encoderTokenizer } from '../jitdp/neural.js';
 import { FEATURE_NAMES } from '../../git/expertFeatures.js';
 import { writeBytesAtomic, writeFileAtomic } from '../../util/atomicFile.js';
-import { ChangelingError, fileError } from '../../util/errors.js';
+import { ChangelingError } from '../../util/errors.js';
+import { writeOutputFolder } from '../../util/outputTarget.js';
 
 /**
  * `changeling export`: the time-ordered splits of one or more repositories as JSON Lines that Hugging Face
@@ -110,29 +109,25 @@ export async function exportDatasets(repos: readonly Repository[], o: ExportOpti
       }
     }
   }
-  // Written whole or not at all: a folder beside the target, renamed into place.
-  const tmp = `${o.out}.tmp-${process.pid}`;
-  try {
-    await rm(tmp, { recursive: true, force: true });
-    await mkdir(tmp, { recursive: true });
-    if (o.format === 'parquet') {
-      const columns = parquetColumns(SPLITS.flatMap((split) => rows[split]));
-      for (const split of SPLITS) await writeBytesAtomic(join(tmp, `${split}.parquet`), parquetBytes(columns, rows[split]));
-    } else {
-      for (const split of SPLITS)
-        await writeFileAtomic(
-          join(tmp, `${split}.jsonl`),
-          rows[split].map((r) => JSON.stringify(r)).join('\n') + (rows[split].length ? '\n' : ''),
-        );
-    }
-    await writeFileAtomic(join(tmp, 'README.md'), datasetCard(summary, o));
-    for (const [name, text] of Object.entries(extra)) await writeFileAtomic(join(tmp, name), text);
-    if (existsSync(o.out)) await rm(o.out, { recursive: true, force: true });
-    await rename(tmp, o.out);
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw fileError(err, o.out, 'writing the dataset to');
-  }
+  // Written whole or not at all, and only where Changeling may write (see writeOutputFolder).
+  await writeOutputFolder(
+    o.out,
+    async (tmp) => {
+      if (o.format === 'parquet') {
+        const columns = parquetColumns(SPLITS.flatMap((split) => rows[split]));
+        for (const split of SPLITS) await writeBytesAtomic(join(tmp, `${split}.parquet`), parquetBytes(columns, rows[split]));
+      } else {
+        for (const split of SPLITS)
+          await writeFileAtomic(
+            join(tmp, `${split}.jsonl`),
+            rows[split].map((r) => JSON.stringify(r)).join('\n') + (rows[split].length ? '\n' : ''),
+          );
+      }
+      await writeFileAtomic(join(tmp, 'README.md'), datasetCard(summary, o));
+      for (const [name, text] of Object.entries(extra)) await writeFileAtomic(join(tmp, name), text);
+    },
+    { what: 'the dataset' },
+  );
   return summary;
 }
 
