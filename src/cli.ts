@@ -2,6 +2,7 @@ import pkg from '../package.json' with { type: 'json' };
 import { ChangelingError, asChangelingError } from './util/errors.js';
 import { fieldText, isVerbose, noteStdoutError, setVerbose, stdoutResult, writeErr, writeVerbatim } from './cli/io.js';
 import { installSignalHandlers, stoppedExitCode } from './util/cleanup.js';
+import { onNotice } from './util/notices.js';
 import { SHOW_HELP, showCommand } from './cli/showCommand.js';
 import { OVERVIEW_HELP, overviewCommand } from './cli/overviewCommand.js';
 import { MINE_HELP, mineCommand } from './cli/mineCommand.js';
@@ -66,6 +67,7 @@ export async function main(args: string[]): Promise<number> {
     noteStdoutError(err);
   });
   installSignalHandlers();
+  onNotice((text) => writeErr(`changeling: note: ${text}\n`));
   const first = argv[0];
   if (first === '--version' || first === '-v') {
     await writeVerbatim(`${pkg.version}\n`);

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { gitText } from '../git/run.js';
 import { PROVIDER_ORDER, probeProviders, type ProviderName } from '../runtime/providers.js';
 import { ChangelingError } from '../util/errors.js';
 import { parseCount, printJson, writeOut } from './io.js';
@@ -26,7 +27,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   });
   let git = 'not found';
   try {
-    git = execFileSync('git', ['--version'], { encoding: 'utf8' }).trim();
+    git = (await gitText(tmpdir(), ['--version'])).trim();
   } catch {
     // reported as not found
   }

@@ -52,8 +52,7 @@ export async function featureHistory(repo: Repository, o: { signal?: AbortSignal
   let rev: string | undefined;
   let source: FeatureHistory['source'] = 'full';
   if (cached) {
-    // The cached HEAD is an ancestor of HEAD when it is their merge base (simple-git does not report
-    // `merge-base --is-ancestor`'s silent exit status 1 as a failure).
+    // The cached HEAD is an ancestor of HEAD when it is their merge base.
     const base =
       cached.head === repo.head ? cached.head : (await repo.git.raw(['merge-base', cached.head, repo.head]).catch(() => '')).trim();
     if (base === cached.head) {

@@ -1,10 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
 import { ChangelingError } from '../util/errors.js';
-import { gitBinaryPath } from './run.js';
-
-const gitOptions = () => ({ binary: gitBinaryPath(), unsafe: { allowUnsafeCustomBinary: true } });
+import { Git, gitBinaryPath } from './run.js';
 
 export interface Repository {
   /** Where git commands run: the work-tree root, or the git folder of a bare repository. */
@@ -18,7 +15,8 @@ export interface Repository {
   head: string | null;
   /** The current branch; null when HEAD is detached. */
   branch: string | null;
-  git: SimpleGit;
+  /** Its git (every call through `git/run.ts`: the repository's own programs never run). */
+  git: Git;
 }
 
 /** Opens the repository that contains `path`, with clear errors for what is not one. */
@@ -31,17 +29,23 @@ export async function openRepository(path: string): Promise<Repository> {
     throw new ChangelingError('not-found', `no such folder: ${abs}`);
   }
   if (!st.isDirectory()) throw new ChangelingError('not-a-repository', `not a folder: ${abs}`);
-  const probe = simpleGit({ baseDir: abs, ...gitOptions() });
+  const probe = new Git(abs);
   let facts: string;
   try {
     facts = await probe.raw(['rev-parse', '--is-bare-repository', '--is-shallow-repository', '--absolute-git-dir']);
   } catch (err) {
     const msg = (err as Error).message;
     if (/not a git repository/i.test(msg)) throw new ChangelingError('not-a-repository', `not a git repository: ${abs}`);
-    if (/ENOENT|spawn git/i.test(msg)) throw new ChangelingError('git-failed', 'git was not found on PATH; install git 2.31 or newer');
+    if (err instanceof ChangelingError && /was not found/.test(msg)) throw err;
     throw new ChangelingError('git-failed', `git could not read ${abs}: ${msg.trim()}`);
   }
   const [bareS, shallowS, gitDir] = facts.trim().split('\n');
+  // Anything but the three answers asked for is not git as we know it (a wrapper, a wrong git.path).
+  if (!/^(true|false)$/.test(bareS ?? '') || !/^(true|false)$/.test(shallowS ?? '') || !gitDir || !isAbsolute(gitDir))
+    throw new ChangelingError(
+      'git-failed',
+      `unexpected answer from the git binary (${gitBinaryPath()}) to "git rev-parse": ${JSON.stringify(facts.slice(0, 120))}; is git.path (or CHANGELING_GIT) a real git 2.31 or newer?`,
+    );
   const bare = bareS === 'true';
   const shallow = shallowS === 'true';
   let root = gitDir!;
@@ -49,7 +53,7 @@ export async function openRepository(path: string): Promise<Repository> {
     const top = (await probe.raw(['rev-parse', '--show-toplevel']).catch(() => '')).trim();
     root = top || abs;
   }
-  const git = simpleGit({ baseDir: root, config: ['core.quotePath=false'], ...gitOptions() });
+  const git = new Git(root);
   const head = (await git.raw(['rev-parse', '--verify', '-q', 'HEAD^{commit}']).catch(() => '')).trim() || null;
   const branch = (await git.raw(['symbolic-ref', '-q', '--short', 'HEAD']).catch(() => '')).trim() || null;
   let shallowBoundary = new Set<string>();

@@ -8,8 +8,54 @@ import { ChangelingError, cancelledError } from '../util/errors.js';
  */
 export const DIFF_ARGS = ['--no-color', '--no-ext-diff', '--no-textconv', '--src-prefix=a/', '--dst-prefix=b/', '--submodule=short', '-M'];
 
-/** Configuration overrides placed before the git subcommand. */
-export const GIT_CONFIG = ['-c', 'core.quotePath=false', '-c', 'diff.noprefix=false', '-c', 'log.showSignature=false'];
+/**
+ * Configuration placed before every git subcommand. Besides fixing what we parse (quoted paths, prefixes,
+ * signatures), it keeps a repository's own configuration from running programs: a repository is data, and
+ * opening one (an untrusted clone, a downloaded archive) must not run its `core.fsmonitor`, pager, external
+ * diff, ssh command or credential helpers (no call runs a hook: none commits, merges, checks out or pushes). `--no-textconv` and `--no-ext-diff` go on every command
+ * that takes them (`DIFF_ARGS`, blame); filters (clean and smudge) run only when git reads or writes the
+ * work tree, which no call does (staged changes are read from the index, blame always names a revision).
+ */
+export const GIT_CONFIG = [
+  '--no-pager',
+  '-c',
+  'core.quotePath=false',
+  '-c',
+  'diff.noprefix=false',
+  '-c',
+  'log.showSignature=false',
+  '-c',
+  'core.fsmonitor=false',
+  '-c',
+  'core.pager=cat',
+  '-c',
+  'diff.external=',
+  '-c',
+  'core.sshCommand=ssh',
+  '-c',
+  'credential.helper=',
+  '-c',
+  'core.askPass=',
+  '-c',
+  'protocol.ext.allow=never',
+];
+
+/** The environment of every git process: no prompts, no pager, no lazy fetches (partial clones), no optional locks. */
+function gitEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    GIT_TERMINAL_PROMPT: '0',
+    LC_ALL: 'C',
+    GIT_PAGER: 'cat',
+    PAGER: 'cat',
+    GIT_NO_LAZY_FETCH: '1',
+    GIT_OPTIONAL_LOCKS: '0',
+  };
+  delete env.GIT_EXTERNAL_DIFF;
+  delete env.GIT_ASKPASS;
+  delete env.SSH_ASKPASS;
+  return env;
+}
 
 let gitBinary = process.env.CHANGELING_GIT || 'git';
 
@@ -33,15 +79,15 @@ export interface GitProcess {
 }
 
 /**
- * Runs git with stdout as a stream. simple-git buffers a command's whole output before returning it,
- * which a walk over a large history cannot afford, so the streaming calls spawn git directly.
+ * The one way Changeling starts git: every git process, streaming or not, comes from here (a source scan
+ * in the tests fails on a child process started elsewhere), with `GIT_CONFIG` and `gitEnv()`.
  */
 export function spawnGit(cwd: string, args: string[], signal?: AbortSignal, input?: string): GitProcess {
   if (signal?.aborted) throw cancelledError();
   const child = spawn(gitBinary, [...GIT_CONFIG, ...args], {
     cwd,
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+    env: gitEnv(),
   }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
   // Input for --stdin (revisions that would not fit on a command line); git may exit before reading it all.
   if (input !== undefined && child.stdin) {
@@ -89,4 +135,18 @@ export async function gitBytes(cwd: string, args: string[], signal?: AbortSignal
   for await (const chunk of p.stdout) parts.push(chunk);
   await p.done;
   return Buffer.concat(parts);
+}
+
+/** Runs git and returns its whole stdout as text. */
+export async function gitText(cwd: string, args: string[], signal?: AbortSignal): Promise<string> {
+  return (await gitBytes(cwd, args, signal)).toString('utf8');
+}
+
+/** A repository's git, bound to its folder: `raw(args)` is git's stdout, or a `git-failed` error with its message. */
+export class Git {
+  constructor(readonly cwd: string) {}
+
+  raw(args: string[], signal?: AbortSignal): Promise<string> {
+    return gitText(this.cwd, args, signal);
+  }
 }

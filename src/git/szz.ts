@@ -71,9 +71,11 @@ async function blame(repo: Repository, rev: string, path: string, lines: number[
     ranges.push('-L', `${lines[i]},${lines[j]}`);
     i = j + 1;
   }
-  const out = await gitBytes(repo.root, [...BLAME_DIFF_CONFIG, 'blame', '-w', '--porcelain', ...ranges, rev, '--', path], signal).catch(
-    () => Buffer.alloc(0),
-  );
+  const out = await gitBytes(
+    repo.root,
+    [...BLAME_DIFF_CONFIG, 'blame', '--no-textconv', '-w', '--porcelain', ...ranges, rev, '--', path],
+    signal,
+  ).catch(() => Buffer.alloc(0));
   const shas = new Set<string>();
   for (const line of out.toString('latin1').split('\n')) {
     const m = /^([0-9a-f]{40}) \d+ \d+/.exec(line);

@@ -1,7 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -9,7 +8,11 @@ import type { GraphBuilder } from '../graph/builder.js';
 import { serialize } from '../graph/serialize.js';
 import { writeModelFiles } from './session.js';
 import { readJsonFile } from '../util/jsonFile.js';
-import { fileError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomicFile.js';
+import { removeAtExit } from '../util/cleanup.js';
+import { notice } from '../util/notices.js';
+import { errnoOf } from '../util/errors.js';
+import { writeOutputFolder } from '../util/outputTarget.js';
 
 /**
  * The ONNX graphs of a model, built on first use and cached on disk, keyed by the model's files (config,
@@ -50,19 +53,25 @@ export async function cachedGraphs<M>(
     return { files: Object.fromEntries(m.names.map((n) => [n, join(dir, `${n}.onnx`)])), meta: m.meta, built: false };
   }
   const { graphs, meta } = await build();
-  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
-  try {
-    await mkdir(tmp, { recursive: true });
+  const fill = async (tmp: string) => {
     for (const [name, b] of Object.entries(graphs))
       writeModelFiles(tmp, serialize(b, { externalName: `${name}.onnx.data` }), `${name}.onnx`);
-    await writeFile(join(tmp, 'graphs.json'), JSON.stringify({ names: Object.keys(graphs), meta, builder: BUILDER_VERSION }));
-    await rm(dir, { recursive: true, force: true });
-    await rename(tmp, dir);
+    await writeFileAtomic(join(tmp, 'graphs.json'), JSON.stringify({ names: Object.keys(graphs), meta, builder: BUILDER_VERSION }));
+  };
+  const filesIn = (d: string) => Object.fromEntries(Object.keys(graphs).map((n) => [n, join(d, `${n}.onnx`)]));
+  try {
+    await writeOutputFolder(dir, fill, { what: 'the graph cache', owned: true });
+    return { files: filesIn(dir), meta, built: true };
   } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw fileError(err, dir, 'caching graphs in');
+    const code = errnoOf(err);
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw err;
   }
-  return { files: Object.fromEntries(Object.keys(graphs).map((n) => [n, join(dir, `${n}.onnx`)])), meta, built: true };
+  // A cache that cannot be written (read-only): the graphs run from a private temporary folder instead.
+  notice(`the graph cache ${graphCacheDir()} is read-only: running without caching (set CHANGELING_GRAPH_CACHE to a writable folder)`);
+  const tmp = mkdtempSync(join(tmpdir(), 'changeling-graphs-'));
+  removeAtExit(tmp);
+  await fill(tmp);
+  return { files: filesIn(tmp), meta, built: true };
 }
 
 /**

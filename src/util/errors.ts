@@ -39,6 +39,7 @@ export function fileError(err: unknown, path: string, doing: string): Changeling
     return new ChangelingError('disk-full', `disk full while ${doing} ${path}; free some space and try again`, { cause: err });
   if (code === 'EDQUOT') return new ChangelingError('disk-full', `disk quota exceeded while ${doing} ${path}`, { cause: err });
   if (code === 'EACCES' || code === 'EPERM') return new ChangelingError('io', `permission denied while ${doing} ${path}`, { cause: err });
+  if (code === 'EROFS') return new ChangelingError('io', `${path} is on a read-only file system (while ${doing} it)`, { cause: err });
   if (code === 'ENOENT') return new ChangelingError('not-found', `no such file or folder while ${doing} ${path}`, { cause: err });
   if (err instanceof ChangelingError) return err;
   return new ChangelingError('io', `${(err as Error)?.message ?? String(err)} (while ${doing} ${path})`, { cause: err });
@@ -75,4 +76,13 @@ export function asChangelingError(err: unknown): unknown {
     return new ChangelingError('model', `${why} [ONNX Runtime: ${msg.split('\n')[0]!.slice(0, 160)}]`, { cause: err });
   }
   return err;
+}
+
+/** The system error code (ENOENT, EACCES, ...) of an error or of the first error in its cause chain that has one. */
+export function errnoOf(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
+  }
+  return undefined;
 }
