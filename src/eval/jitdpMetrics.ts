@@ -1,3 +1,5 @@
+import { checkAllFinite, checkNumber } from '../util/numbers.js';
+
 /**
  * The just-in-time defect prediction metrics as the study and its baselines report them: F1, precision
  * and recall of the buggy class at a threshold (0.5), AUC-ROC, and the effort-aware figures of JITLine and
@@ -28,12 +30,13 @@ export interface JitdpMetrics {
 
 /** AUC-ROC as the probability that a random buggy commit outranks a random clean one (ties count half). */
 export function aucRoc(items: readonly Scored[]): number {
+  checkScored(items);
   const sorted = items.map((x) => x).sort((a, b) => a.prob - b.prob);
   let rankSumPos = 0;
   let pos = 0;
   for (let i = 0; i < sorted.length;) {
     let j = i;
-    while (j < sorted.length && sorted[j]!.prob === sorted[i]!.prob) j++;
+    while (j < sorted.length && (j === i || sorted[j]!.prob === sorted[i]!.prob)) j++;
     const avgRank = (i + 1 + j) / 2; // 1-based ranks i+1..j
     for (let k = i; k < j; k++)
       if (sorted[k]!.label === 1) {
@@ -86,7 +89,21 @@ function effortAtRecall(pts: Array<[number, number]>, recall: number): number {
 
 const density = (x: Scored) => x.prob / Math.max(x.effort, 1);
 
+/** The metrics decide adoptions: a score that is not a finite number is an error, never a ranking. */
+function checkScored(items: readonly Scored[]): void {
+  checkAllFinite(
+    "the model's probabilities",
+    items.map((x) => x.prob),
+  );
+  checkAllFinite(
+    'the commit efforts',
+    items.map((x) => x.effort),
+  );
+}
+
 export function jitdpMetrics(items: readonly Scored[], threshold = 0.5): JitdpMetrics {
+  checkScored(items);
+  checkNumber('the decision threshold', threshold, { min: 0, max: 1 }, 'model');
   let tp = 0,
     fp = 0,
     fn = 0;

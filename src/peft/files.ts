@@ -21,7 +21,18 @@ export async function readAdapter(dir: string): Promise<{ config: Record<string,
     throw new ChangelingError('not-found', `${dir} has no adapter_model.safetensors`);
   }
   const config = (await readJsonFile(cfgPath)) as Record<string, unknown>;
-  return { config, weights: await loadSafetensors(stPath) };
+  const weights = await loadSafetensors(stPath);
+  // Weights that are not finite numbers make every activation NaN: refused here, not discovered as empty messages.
+  for (const [name, t] of weights) {
+    const data = t.data;
+    for (let i = 0; i < data.length; i++)
+      if (!Number.isFinite(data[i]))
+        throw new ChangelingError(
+          'model',
+          `${stPath}: tensor ${name} holds ${data[i]} at ${i}; the adapter is broken (a diverged training run?)`,
+        );
+  }
+  return { config, weights };
 }
 
 /** Writes an adapter's files into a fresh folder (the fill of a folder output). */

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Tensor as OrtTensor } from 'onnxruntime-node';
 import { epochBatches, seededRandom } from './batching.js';
 import type { TrainSession } from './trainSession.js';
-import { cancelledError } from '../util/errors.js';
+import { ChangelingError, cancelledError } from '../util/errors.js';
 
 export type TrainEvent =
   | { kind: 'step'; epoch: number; step: number; loss: number; lr: number; gradNorm: number }
@@ -92,6 +92,12 @@ export async function trainLoop<T>(o: TrainLoopOptions<T>): Promise<TrainResult>
       if (o.signal?.aborted) throw cancelledError();
       const r = await s.step(o.toFeeds(batches[i]!));
       lastLoss = r.loss;
+      // A loss that is not a finite number means the run diverged: every later step would only spread it.
+      if (!Number.isFinite(r.loss))
+        throw new ChangelingError(
+          'model',
+          `training diverged: the loss at step ${s.updates + 1} is ${r.loss}; stopped there, nothing was saved or adopted (try a lower learning rate)`,
+        );
       if (!r.applied) continue;
       o.onEvent?.({ kind: 'step', epoch, step: s.updates, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm });
       if (o.evalEvery && s.updates % o.evalEvery === 0 && (await evaluate())) {

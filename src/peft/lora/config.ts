@@ -1,3 +1,4 @@
+import { checkNumber } from '../../util/numbers.js';
 import { ChangelingError } from '../../util/errors.js';
 
 /** The LoRA settings of Hugging Face PEFT's adapter_config.json that Changeling honours. */
@@ -55,14 +56,18 @@ export function parseLoraConfig(raw: Record<string, unknown>, where = 'adapter_c
   if (raw.bias && raw.bias !== 'none') unsupported.push(`bias=${String(raw.bias)}`);
   if (unsupported.length) throw new ChangelingError('io', `${where}: LoRA options not supported: ${unsupported.join(', ')}`);
   const r = raw.r;
-  if (typeof r !== 'number' || r < 1) throw new ChangelingError('io', `${where}: "r" must be a positive number`);
+  if (typeof r !== 'number' || !Number.isInteger(r) || r < 1 || r > 65536)
+    throw new ChangelingError('io', `${where}: "r" must be a whole number from 1 to 65536`);
+  // The scale (alpha / r, or alpha / sqrt(r) with rsLoRA) multiplies every LoRA update: an overflowing one makes every activation NaN.
+  const alpha =
+    raw.lora_alpha === undefined ? 8 : checkNumber(`${where}: "lora_alpha"`, raw.lora_alpha, { min: 0, minExclusive: true, max: 1e6 });
   const targets = raw.target_modules;
   if (!(typeof targets === 'string' || (Array.isArray(targets) && targets.every((t) => typeof t === 'string'))))
     throw new ChangelingError('io', `${where}: "target_modules" must be a list of names or a regex`);
   return {
     r,
-    loraAlpha: typeof raw.lora_alpha === 'number' ? raw.lora_alpha : 8,
-    loraDropout: typeof raw.lora_dropout === 'number' ? raw.lora_dropout : 0,
+    loraAlpha: alpha,
+    loraDropout: raw.lora_dropout === undefined ? 0 : checkNumber(`${where}: "lora_dropout"`, raw.lora_dropout, { min: 0, max: 0.99 }),
     targetModules: targets as string[] | string,
     useRslora: raw.use_rslora === true,
     taskType: typeof raw.task_type === 'string' ? raw.task_type : null,

@@ -7,7 +7,7 @@ import type { DiffFile } from '../../git/types.js';
 import { cmgMetrics, type CmgMetrics } from '../../eval/cmgMetrics.js';
 import { trainAdapter } from '../../peft/trainAdapter.js';
 import { ChangelingError, cancelledError } from '../../util/errors.js';
-import { adoption } from '../adoption.js';
+import { decideAdoption } from '../adoption.js';
 import { adoptMessageModel, adoptedMessageModel } from '../cmg/adopted.js';
 import { writeFileAtomic } from '../../util/atomicFile.js';
 import { withLock } from '../../util/lock.js';
@@ -252,12 +252,13 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
     const val = await evaluate(validation, 'validation');
     emit({ kind: 'stage', stage: 'evaluating', message: 'test' });
     const tst = await evaluate(test, 'test');
-    const better = val.metrics.tuned.bnormBleu > val.metrics.untuned.bnormBleu;
-    const verdict = adoption(o.adopt ?? 'auto', better, {
+    const verdict = decideAdoption(o.adopt ?? 'auto', {
       subject: 'the tuned model',
       against: 'the untuned one',
       metric: 'validation B-Norm BLEU',
-      figures: `${val.metrics.tuned.bnormBleu.toFixed(2)} against ${val.metrics.untuned.bnormBleu.toFixed(2)}`,
+      candidate: val.metrics.tuned.bnormBleu,
+      inUse: val.metrics.untuned.bnormBleu,
+      generations: val.preds.tuned,
     });
     const adopt = verdict.adopted;
     let adoptedAt: string | null = null;

@@ -11,7 +11,7 @@ import { evaluateBaseline, trainBaseline } from '../jitdp/baseline.js';
 import { jitdpDataset } from '../jitdp/dataset.js';
 import { NeuralRisk, saveNeural, trainNeural } from '../jitdp/neural.js';
 import { loadRiskModel, repoModelPath } from '../jitdp/risk.js';
-import { adoption } from '../adoption.js';
+import { brokenModel, decideAdoption } from '../adoption.js';
 import type { FinetuneOptions, FinetuneResult } from './types.js';
 
 /**
@@ -127,15 +127,20 @@ export async function finetuneJitdp(repo: Repository, options: FinetuneOptions):
         ),
         'JITLine-style': evaluateBaseline(baseline, split),
       }) as Record<string, JitdpMetrics>;
-    const val = metricsOn(validation, await tuned.score(validation, o.signal));
+    const valProbs = await tuned.score(validation, o.signal);
+    const broken = brokenModel({ scores: valProbs, candidate: 0 });
+    if (broken) throw new ChangelingError('model', `the tuned model is refused: ${broken}; nothing was adopted`);
+    const val = metricsOn(validation, valProbs);
     const probs = await tuned.score(test, o.signal);
     const tst = metricsOn(test, probs);
-    const better = val.tuned!.aucRoc > val.untuned!.aucRoc;
-    const verdict = adoption(o.adopt ?? 'auto', better, {
+    const verdict = decideAdoption(o.adopt ?? 'auto', {
       subject: 'the tuned model',
       against: 'the untuned one (the embedded default)',
       metric: 'validation AUC',
-      figures: `${val.tuned!.aucRoc.toFixed(3)} against ${val.untuned!.aucRoc.toFixed(3)}`,
+      candidate: val.tuned!.aucRoc,
+      inUse: val.untuned!.aucRoc,
+      digits: 3,
+      scores: valProbs,
     });
     const adopt = verdict.adopted;
     let record: string | null = null;

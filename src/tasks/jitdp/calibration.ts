@@ -1,3 +1,5 @@
+import { checkAllFinite, checkNumber, type Bounds } from '../../util/numbers.js';
+import { ChangelingError } from '../../util/errors.js';
 import { jitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { sigmoid } from './logistic.js';
 
@@ -16,6 +18,7 @@ const MIN_SLOPE = 1e-3;
 export const calibrated = (c: Calibration, z: number) => sigmoid(c.platt.a * z + c.platt.b);
 
 export function calibrate(z: readonly number[], y: readonly (0 | 1)[]): Calibration {
+  checkAllFinite("the model's validation logits", z);
   let a = 1;
   let b = 0;
   if (!(z.length > 0 && y.includes(1) && y.includes(0))) return { platt: { a, b }, threshold: 0.5 };
@@ -96,4 +99,34 @@ export function calibrate(z: readonly number[], y: readonly (0 | 1)[]): Calibrat
     }
   }
   return { platt: { a, b }, threshold };
+}
+
+/**
+ * What every risk model file (linear, neural, CC2Vec) must hold to be used: feature scaling of the expert
+ * features' width with finite means and positive deviations (a legacy 0 reads as 1, unscaled), an increasing Platt map (slope > 0), a threshold
+ * strictly between 0 and 1, a base rate in [0, 1]. Checked on load: a crafted or corrupt file is refused in one
+ * line instead of printing "LOW NaN%" or an inverted risk.
+ */
+export function checkRiskHead(
+  where: string,
+  h: { mean: unknown; std: unknown; platt: unknown; threshold: unknown; baseRate: unknown },
+  width: number,
+): { mean: number[]; std: number[]; platt: { a: number; b: number }; threshold: number; baseRate: number } {
+  const vec = (v: unknown, what: string, b: Bounds) => {
+    if (!Array.isArray(v) || v.length !== width)
+      throw new ChangelingError('io', `${where}: ${what} must list ${width} numbers (one per expert feature)`);
+    return v.map((x, i) => checkNumber(`${where}: ${what}[${i}]`, x, b));
+  };
+  const platt = h.platt as { a?: unknown; b?: unknown } | null;
+  return {
+    mean: vec(h.mean, 'the scaling means', {}),
+    // 0 is how files written before deviations were kept positive said "constant feature, not scaled" (1).
+    std: vec(h.std, 'the scaling deviations', { min: 0 }).map((s) => s || 1),
+    platt: {
+      a: checkNumber(`${where}: the Platt slope`, platt?.a, { min: 0, minExclusive: true }),
+      b: checkNumber(`${where}: the Platt intercept`, platt?.b),
+    },
+    threshold: checkNumber(`${where}: the decision threshold`, h.threshold, { min: 0, minExclusive: true, max: 1 - Number.EPSILON }),
+    baseRate: checkNumber(`${where}: the base rate`, h.baseRate, { min: 0, max: 1 }),
+  };
 }

@@ -18,7 +18,7 @@ import { ChangelingError, cancelledError, fileError } from '../../util/errors.js
 import { readJsonFile } from '../../util/jsonFile.js';
 import type { Reason } from './baseline.js';
 import { validationAuc } from './validationAuc.js';
-import { calibrate, calibrated, type Calibration } from './calibration.js';
+import { calibrate, calibrated, checkRiskHead, type Calibration } from './calibration.js';
 import { tokensOfLine, type JitdpCommit } from './dataset.js';
 import { linesOfText, type ChangedLine } from './input.js';
 import { fitScaling, scaleFeatures, type FeatureScaling } from './scaling.js';
@@ -461,14 +461,15 @@ export async function loadCc2Vec(dir: string): Promise<Cc2VecModel & { info: Rec
   )
     throw new ChangelingError('io', `${dir}/cc2vec.json has a broken configuration`);
   const params = await loadSafetensors(join(dir, 'cc2vec.safetensors'));
+  const head = checkRiskHead(`${dir}/cc2vec.json`, { ...meta.scaling, ...meta }, FEATURE_COUNT);
   return {
     config: c,
     params,
-    mean: meta.scaling.mean,
-    std: meta.scaling.std,
-    platt: meta.platt,
-    threshold: meta.threshold,
-    baseRate: meta.baseRate,
+    mean: head.mean,
+    std: head.std,
+    platt: head.platt,
+    threshold: head.threshold,
+    baseRate: head.baseRate,
     info: meta.info ?? {},
   };
 }

@@ -1,3 +1,4 @@
+import { checkRiskHead } from './calibration.js';
 import { writeBytesAtomic } from '../../util/atomicFile.js';
 import { readJsonFile } from '../../util/jsonFile.js';
 import { ChangelingError } from '../../util/errors.js';
@@ -53,14 +54,19 @@ export function parseLinearModel(raw: unknown, where: string): LinearModelFile {
   const weights = new Float64Array(f.length + tokens.length);
   f.forEach((e, i) => (weights[i] = e.weight));
   tokens.forEach(([t, w], j) => (weights[f.length + j] = num(w, `token ${t}`)));
+  const head = checkRiskHead(
+    where,
+    { mean: f.map((e) => e.mean), std: f.map((e) => e.std), platt: o.platt, threshold: o.threshold, baseRate: o.baseRate },
+    FEATURE_NAMES.length,
+  );
   const model: BaselineModel = {
     vocab: new Map(tokens.map(([t], j) => [t, j])),
-    mean: f.map((e) => e.mean),
-    std: f.map((e) => e.std),
+    mean: head.mean,
+    std: head.std,
     model: { weights, bias: num(o.bias, 'bias') },
-    platt: { a: num(o.platt?.a, 'platt.a'), b: num(o.platt?.b, 'platt.b') },
-    threshold: num(o.threshold, 'threshold'),
-    baseRate: num(o.baseRate, 'baseRate'),
+    platt: head.platt,
+    threshold: head.threshold,
+    baseRate: head.baseRate,
   };
   return { model, info: (o.info ?? {}) as Record<string, unknown> };
 }

@@ -22,7 +22,7 @@ import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { ChangelingError, cancelledError } from '../../util/errors.js';
 import { readJsonFile } from '../../util/jsonFile.js';
 import { validationAuc } from './validationAuc.js';
-import { calibrate, calibrated, type Calibration } from './calibration.js';
+import { calibrate, calibrated, checkRiskHead, type Calibration } from './calibration.js';
 import type { JitdpCommit } from './dataset.js';
 import { encodeChange, linesOfText, type ChangedLine } from './input.js';
 import type { Reason } from './baseline.js';
@@ -381,16 +381,17 @@ export async function loadNeural(dir: string): Promise<NeuralJitdp & { info: Rec
     );
   if (meta.method !== 'lora' && meta.method !== 'adapter' && meta.method !== 'prefix')
     throw new ChangelingError('io', `${dir}: method ${String(meta.method)} is not lora, adapter or prefix`);
+  const head = checkRiskHead(`${dir}/jitdp.json`, { ...meta.scaling, ...meta }, FEATURE_NAMES.length);
   return {
     encoder: meta.encoder,
     method: meta.method,
     config: adapter.config,
     params,
-    mean: meta.scaling.mean,
-    std: meta.scaling.std,
-    platt: meta.platt,
-    threshold: meta.threshold,
-    baseRate: meta.baseRate,
+    mean: head.mean,
+    std: head.std,
+    platt: head.platt,
+    threshold: head.threshold,
+    baseRate: head.baseRate,
     maxLength: meta.maxLength,
     info: meta.info ?? {},
   };

@@ -12,7 +12,7 @@ import { repoDataDir, requireCommits, resolveCommit } from '../../git/repository
 import { stagedDiff } from '../../git/staged.js';
 import type { DiffFile } from '../../git/types.js';
 import { changedLines } from '../../git/changedLines.js';
-import { adoption, type AdoptMode } from '../adoption.js';
+import { decideAdoption, type AdoptMode } from '../adoption.js';
 import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import type { JitdpCommit } from './dataset.js';
 import { Cc2VecRisk, isCc2VecModelDir, loadCc2Vec } from './cc2vec.js';
@@ -139,11 +139,14 @@ export function riskAdoption(
       adopted: mode === 'always',
       reason: `${mode === 'always' ? `${flag ?? '--adopt always'}; ` : ''}the validation split has no buggy commit (or no clean one) to compare the models on`,
     };
-  return adoption(mode, validation.aucRoc > inUseValidation.aucRoc, {
+  return decideAdoption(mode, {
     subject: 'it',
     against: 'the model in use',
     metric: 'validation AUC',
-    figures: `${validation.aucRoc.toFixed(3)} against ${inUseValidation.aucRoc.toFixed(3)} for ${describeRiskModel(inUse)}`,
+    candidate: validation.aucRoc,
+    inUse: inUseValidation.aucRoc,
+    digits: 3,
+    after: `for ${describeRiskModel(inUse)}`,
     flag,
   });
 }

@@ -15,7 +15,8 @@ const squash = (name: string, v: number) => (name === 'fix' ? v : Math.log1p(Mat
 export function fitScaling(rows: ReadonlyArray<{ features: ExpertFeatures }>): FeatureScaling {
   const n = Math.max(1, rows.length);
   const mean = FEATURE_NAMES.map((f) => rows.reduce((s, c) => s + squash(f, c.features[f]), 0) / n);
-  const std = FEATURE_NAMES.map((f, i) => Math.sqrt(rows.reduce((s, c) => s + (squash(f, c.features[f]) - mean[i]!) ** 2, 0) / n));
+  // A feature constant over the training split is not scaled (deviation 1): every saved deviation is positive.
+  const std = FEATURE_NAMES.map((f, i) => Math.sqrt(rows.reduce((s, c) => s + (squash(f, c.features[f]) - mean[i]!) ** 2, 0) / n) || 1);
   return { mean, std };
 }
 

@@ -15,7 +15,7 @@ import { ChangelingError } from '../../util/errors.js';
 import { bnormBleu } from '../../eval/cmgMetrics.js';
 import { MessageModel } from '../cmg/generate.js';
 import { adoptMessageModel } from '../cmg/adopted.js';
-import { adoption } from '../adoption.js';
+import { decideAdoption } from '../adoption.js';
 import { cmgPairs, generateFor, timeSplits } from '../finetune/cmg.js';
 
 /**
@@ -65,16 +65,16 @@ export async function adoptCmgAdapter(repo: Repository, o: AdoptOptions): Promis
     await generateFor(base, validation, historyOf, { signal: o.signal, onProgress: progress('untuned') }),
     gold,
   );
-  const tunedBnorm = bnormBleu(
-    await generateFor(tuned, validation, historyOf, { signal: o.signal, onProgress: progress('with the adapter') }),
-    gold,
-  );
-  const verdict = adoption(o.force ? 'always' : 'auto', tunedBnorm > untunedBnorm, {
+  const generations = await generateFor(tuned, validation, historyOf, { signal: o.signal, onProgress: progress('with the adapter') });
+  const tunedBnorm = bnormBleu(generations, gold);
+  const verdict = decideAdoption(o.force ? 'always' : 'auto', {
     subject: 'the adapter',
     against: 'the untuned model',
     metric: 'validation B-Norm BLEU',
-    figures: `${tunedBnorm.toFixed(2)} against ${untunedBnorm.toFixed(2)}`,
+    candidate: tunedBnorm,
+    inUse: untunedBnorm,
     flag: o.force ? '--force' : undefined,
+    generations,
   });
   const record = verdict.adopted
     ? await adoptMessageModel(repo, {
