@@ -12,6 +12,7 @@ import { registerProbe } from './ui/probe.js';
 import { setGitBinary } from './git/run.js';
 import { existsSync } from 'node:fs';
 import { runtimeStatus } from './runtime/platformRuntime.js';
+import { onNotice } from './util/notices.js';
 
 /** Use the git that VS Code's own Git extension is configured with (`git.path`: a path or a list). */
 function applyGitPath(log: vscode.LogOutputChannel): void {
@@ -38,6 +39,17 @@ export function activate(context: vscode.ExtensionContext): void {
     registerProbe(context, log),
   );
   applyGitPath(log);
+  // What the engine says in passing (a read-only cache, an adopted model that is gone, a cut input): the log, and once a warning.
+  const shownNotices = new Set<string>();
+  context.subscriptions.push({
+    dispose: onNotice((text) => {
+      log.warn(text);
+      if (!shownNotices.has(text)) {
+        shownNotices.add(text);
+        void vscode.window.showWarningMessage(`Changeling: ${text}`);
+      }
+    }),
+  });
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('git.path')) applyGitPath(log);

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
-import { readFile } from 'node:fs/promises';
 import { jitdpMetrics, type Scored } from '../eval/jitdpMetrics.js';
 import { cmgMetrics } from '../eval/cmgMetrics.js';
-import { ChangelingError, fileError } from '../util/errors.js';
+import { ChangelingError } from '../util/errors.js';
 import { printJson, writeOut } from './io.js';
+import { readTextFile } from '../util/jsonFile.js';
 
 export const EVAL_HELP = `changeling eval jitdp --pred FILE [--threshold 0.5] [--json] | eval cmg --pred FILE --gold FILE [--json]
 
@@ -63,13 +63,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       'eval needs a task: "changeling eval jitdp --pred FILE" or "changeling eval cmg --pred FILE --gold FILE"',
     );
   if (!values.pred) throw new ChangelingError('usage', `eval ${positionals[0]} needs --pred FILE`);
-  const read = async (path: string) => {
-    try {
-      return await readFile(path, 'utf8');
-    } catch (err) {
-      throw fileError(err, path, 'reading');
-    }
-  };
+  const read = (path: string) => readTextFile(path);
   const text = await read(values.pred);
   if (positionals[0] === 'cmg') {
     if (!values.gold) throw new ChangelingError('usage', 'eval cmg needs --gold FILE (the reference messages, one per line)');

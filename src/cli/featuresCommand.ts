@@ -1,11 +1,11 @@
 import { rangeArgs } from '../git/revisions.js';
 import { parseArgs } from 'node:util';
-import { readFile } from 'node:fs/promises';
 import { openRepository } from '../git/repository.js';
 import { FEATURE_NAMES, stagedChangeInput, walkFeatures } from '../git/expertFeatures.js';
 import { stagedDiff } from '../git/staged.js';
-import { ChangelingError, fileError } from '../util/errors.js';
+import { ChangelingError } from '../util/errors.js';
 import { interruptSignal, writeOut } from './io.js';
+import { readTextFile } from '../util/jsonFile.js';
 
 export const FEATURES_HELP = `changeling features [--repo PATH] [--range R | --commits FILE | --staged] [--json]
 
@@ -39,12 +39,7 @@ export async function featuresCommand(argv: string[]): Promise<number> {
         .filter(Boolean),
     );
   if (values.commits) {
-    let text: string;
-    try {
-      text = await readFile(values.commits, 'utf8');
-    } catch (err) {
-      throw fileError(err, values.commits, 'reading');
-    }
+    const text = await readTextFile(values.commits, { what: '--commits' });
     keep = new Set(text.split(/\s+/).filter(Boolean));
   }
   const rows: Array<Record<string, number | string>> = [];

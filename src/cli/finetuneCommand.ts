@@ -8,7 +8,7 @@ import type { FinetuneMethod, FinetuneOptions, FinetuneTask } from '../tasks/fin
 import { parseRecomputeMode } from '../train/memory.js';
 import { ChangelingError } from '../util/errors.js';
 import { TRAIN_BOUNDS, parseOption } from '../util/numbers.js';
-import { folderTarget } from '../util/outputTarget.js';
+import { folderTarget, isInside } from '../util/outputTarget.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut, writeVerbatim } from './io.js';
 
 export const FINETUNE_HELP = `changeling finetune --task cmg|jitdp [--method lora|adapter|prefix|fmft] [--model DIR] [--repo PATH] [--report DIR] [--quick] [--json]
@@ -64,8 +64,9 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
     throw new ChangelingError('usage', `--method must be lora, adapter, prefix or fmft, not "${values.method}"`);
   if (!['auto', 'always', 'never'].includes(values.adopt!)) throw new ChangelingError('usage', '--adopt must be auto, always or never');
   const lr = parseOption('lr', values.lr, TRAIN_BOUNDS.lr);
-  if (values.report) folderTarget(values.report, '--report');
   const repo = await openRepository(values.repo ?? process.cwd());
+  const dataDir = await repoDataDir(repo);
+  if (values.report) folderTarget(values.report, '--report', { owned: isInside(values.report, dataDir) });
   const progress = new StderrProgress(values['json-events']);
   const o: FinetuneOptions = {
     task: values.task as FinetuneTask,
@@ -92,8 +93,8 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
     },
   };
   const r = o.task === 'cmg' ? await finetuneCmg(repo, o) : await finetuneJitdp(repo, o);
-  const reportDir = values.report ? resolve(values.report) : join(await repoDataDir(repo), 'reports', `${o.task}-${o.method}`);
-  const files = await writeReport(reportDir, r, { owned: !values.report });
+  const reportDir = values.report ? resolve(values.report) : join(dataDir, 'reports', `${o.task}-${o.method}`);
+  const files = await writeReport(reportDir, r, { owned: isInside(reportDir, dataDir) });
   progress.done();
   if (values.json) await printJson({ ...r, report: files });
   else await writeOut(`${reportMarkdown(r)}\nreport: ${files.join(', ')}\n`);

@@ -5,7 +5,7 @@ import { hookStatus, installHook, uninstallHook, type HookKind } from '../git/ho
 import { ChangelingError } from '../util/errors.js';
 import { printJson, writeOut } from './io.js';
 
-export const HOOK_HELP = `changeling hook install|uninstall|status --pre-push|--prepare-commit-msg [--repo PATH] [--block | --no-block] [--json]
+export const HOOK_HELP = `changeling hook install|uninstall|status --pre-push|--prepare-commit-msg [--repo PATH] [--block | --no-block] [--force] [--json]
 
   --prepare-commit-msg: for a plain "git commit" (no -m, -F, template, merge, squash or --amend), the best
   "changeling suggest" candidate becomes the message in your editor and the others are listed as comments;
@@ -17,7 +17,9 @@ export const HOOK_HELP = `changeling hook install|uninstall|status --pre-push|--
              --block sets git config changeling.risk.blockPush true (--no-block sets it false); the level that
              counts is changeling.risk.failOn (high by default). An existing pre-push hook is kept and run
              first (saved as pre-push.changeling-chained). Installing again only refreshes Changeling's hook.
-  uninstall  removes Changeling's hook and puts back the one that was there before, if any.
+             A hooks folder tracked by git (core.hooksPath = .githooks, say) is changed only with --force.
+  uninstall  removes Changeling's hook (recognised by its exact text, never by a comment that mentions it) and
+             puts back exactly what was there before, if anything (a disabled hook, a symlink).
   status     whether the hook is installed, chains another, and blocks.`;
 
 export async function hookCommand(argv: string[]): Promise<number> {
@@ -31,6 +33,7 @@ export async function hookCommand(argv: string[]): Promise<number> {
       'prepare-commit-msg': { type: 'boolean', default: false },
       block: { type: 'boolean' },
       'no-block': { type: 'boolean' },
+      force: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
   });
@@ -57,6 +60,7 @@ export async function hookCommand(argv: string[]): Promise<number> {
       node: process.execPath,
       cli,
       block: values.block ? true : values['no-block'] ? false : undefined,
+      force: values.force,
     });
     if (values.json) await printJson(s);
     else {

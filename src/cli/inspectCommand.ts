@@ -3,7 +3,6 @@ import { loadSafetensors } from '../models/weights.js';
 import { existsSync } from 'node:fs';
 import { isVerbose, writeErr, writeOut } from './io.js';
 import { parseArgs } from 'node:util';
-import { readFile } from 'node:fs/promises';
 import { loadModelFolder } from '../models/modelFolder.js';
 import { Seq2SeqRunner } from '../runtime/seq2seq.js';
 import { beamSearch } from '../runtime/beamSearch.js';
@@ -12,8 +11,9 @@ import { ort } from '../runtime/session.js';
 import { resolveProvider } from '../runtime/providers.js';
 import { parsePrecision } from '../runtime/precision.js';
 import { withAdapter } from '../peft/apply.js';
-import { ChangelingError, fileError } from '../util/errors.js';
+import { ChangelingError } from '../util/errors.js';
 import { printJson } from './io.js';
+import { readJsonFile } from '../util/jsonFile.js';
 
 export const INSPECT_HELP = `changeling inspect --model DIR [--adapter LORA_DIR] --input FILE.json [--provider auto|cpu|cuda|webgpu|dml|coreml] [--precision fp32|int8|auto] [--json]
 
@@ -101,11 +101,8 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   const precision = parsePrecision(values.precision);
   if (!values.model || !values.input) throw new ChangelingError('usage', 'inspect needs --model DIR and --input FILE.json');
   let spec: Record<string, unknown>;
-  try {
-    spec = JSON.parse(await readFile(values.input, 'utf8'));
-  } catch (err) {
-    if (err instanceof SyntaxError) throw new ChangelingError('usage', `${values.input} is not valid JSON`);
-    throw fileError(err, values.input, 'reading');
+  {
+    spec = (await readJsonFile(values.input, { what: '--input' })) as Record<string, unknown>;
   }
   const rt = await ort();
   let provider: string;

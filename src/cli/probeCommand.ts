@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { openRepository } from '../git/repository.js';
+import { openRepository, repoDataDir } from '../git/repository.js';
 import { readProbeFile, type ProbeData, type ProbeInput } from '../tasks/probe/probeData.js';
 import { openProbeModel, runProbe, type ProbeRun } from '../tasks/probe/probe.js';
 import { repositoryProbeTasks, type RepoTasks } from '../tasks/probe/repoTasks.js';
 import { isStudyTask, studyTaskFile } from '../tasks/probe/studyTasks.js';
 import { runLabel, writeProbeReport } from '../tasks/probe/report.js';
 import { ChangelingError } from '../util/errors.js';
-import { folderTarget } from '../util/outputTarget.js';
+import { folderTarget, isInside } from '../util/outputTarget.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
 export const PROBE_HELP = `changeling probe --model DIR [--adapter DIR]... --task ccm|ltp|typ|FILE[,...] [--repo P] [--input study|model] [--max-length N] [--max N] [--report DIR] [--json]
@@ -71,7 +71,9 @@ export async function probeCommand(argv: string[]): Promise<number> {
     throw new ChangelingError('usage', '--model DIR is needed (a CodeT5, CodeBERT-family or PLBART folder with its tokenizer)');
   if (!values.task) throw new ChangelingError('usage', '--task ccm|ltp|typ|FILE is needed');
   if (values.input !== 'study' && values.input !== 'model') throw new ChangelingError('usage', '--input must be study or model');
-  if (values.report) folderTarget(values.report, '--report');
+  // A report inside a repository's own Changeling folder (where the extension keeps them) is Changeling's.
+  const reportOwned = values.report && values.repo ? isInside(values.report, await repoDataDir(await openRepository(values.repo))) : false;
+  if (values.report) folderTarget(values.report, '--report', { owned: reportOwned });
   const signal = interruptSignal();
   const progress = new StderrProgress(values.quiet);
   const onProgress = (m: string) => progress.update(m);
@@ -99,7 +101,7 @@ export async function probeCommand(argv: string[]): Promise<number> {
     for (const [i, data] of tasks.entries()) groups[i]!.push(await runProbe(data, o, opened));
   }
   progress.done();
-  const files = values.report ? await writeProbeReport(resolve(values.report), groups) : [];
+  const files = values.report ? await writeProbeReport(resolve(values.report), groups, { owned: reportOwned }) : [];
   if (values.json) {
     await printJson({ tasks: groups.map((runs) => ({ task: runs[0]!.task, runs })), report: files });
     return 0;

@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
 import { parsePrecision } from '../runtime/precision.js';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { openRepository, type Repository } from '../git/repository.js';
 import { MessageModel } from '../tasks/cmg/generate.js';
@@ -8,8 +7,9 @@ import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
 import { parseInputFormat } from '../tasks/cmg/profile.js';
 import { suggestMessages, type SuggestResult, type SuggestTarget } from '../tasks/cmg/suggest.js';
 import { writeBytesAtomic } from '../util/atomicFile.js';
-import { ChangelingError, fileError } from '../util/errors.js';
+import { ChangelingError } from '../util/errors.js';
 import { StderrProgress, fieldText, interruptSignal, parseCount, printJson, writeOut } from './io.js';
+import { readTextFile } from '../util/jsonFile.js';
 
 export const SUGGEST_HELP = `changeling suggest [--repo PATH] [--commit REV] [--model DIR [--adapter DIR]] [--prefix TEXT] [-n N] [--no-style] [--json]
 
@@ -115,12 +115,7 @@ export async function suggestCommand(argv: string[]): Promise<number> {
   progress.done();
   if (values['hook-file']) {
     const file = values['hook-file'];
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      throw fileError(err, file, 'reading');
-    }
+    const text = await readTextFile(file, { max: 16 * 2 ** 20, what: 'the commit message file' });
     const next = withSuggestions(text, r, await commentChar(repo));
     if (next !== null) await writeBytesAtomic(file, Buffer.from(next));
     return 0;

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FEATURE_NAMES, FeatureState, walkFeatures, type ExpertFeatures, type FeatureStateJson } from './expertFeatures.js';
 import { repoDataDir, type Repository } from './repository.js';
 import { CODE_RULES_ID } from './codeFiles.js';
 import { writeBytesAtomic } from '../util/atomicFile.js';
+import { TEXT_CAP, readJsonFile } from '../util/jsonFile.js';
 
 /**
  * Every commit's expert features and the state after HEAD, kept on disk in the git folder
@@ -33,7 +34,7 @@ interface CacheJson {
 
 async function load(path: string): Promise<CacheJson | null> {
   try {
-    const j = JSON.parse(await readFile(path, 'utf8')) as CacheJson;
+    const j = (await readJsonFile(path, { max: TEXT_CAP })) as CacheJson;
     return j?.format === FORMAT && typeof j.head === 'string' ? j : null;
   } catch {
     return null;

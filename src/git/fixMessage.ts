@@ -52,13 +52,26 @@ const EMAIL = /\S+@\S+\.\S+/g;
 /** A merge message's first line names branches and remotes, not what the change does. */
 const MERGE_LINE = /^merge\s+(?:remote-tracking\s+)?(?:branch(?:es)?\b|tags?\b|pull\s+request\b|commit\b|changes\b|['"])[^\n]*/i;
 
-/** The words of a message that can say "fix". */
+/** Tokens longer than this are not searched for links with URL and EMAIL (whose backtracking is quadratic in a token's length). */
+const LINK_SCAN_MAX = 512;
+
+/**
+ * The words of a message that can say "fix". Linear in the message's length: the link patterns run per
+ * whitespace-separated token (they never cross whitespace, so the result is the same), and a token too long
+ * for them (a pasted blob) counts as a link when it has what a URL or an address needs ('/', '@', 'www.').
+ */
 export function messageWords(message: string): string[] {
-  const text = message.replace(MERGE_LINE, ' ').replace(URL, ' ').replace(EMAIL, ' ');
+  const text = message.replace(MERGE_LINE, ' ');
   const words: string[] = [];
-  for (const token of text.split(/\s+/)) {
-    if (!token || token.includes('/') || token.includes('\\')) continue;
-    for (const w of token.match(/[A-Z]?[a-z]+|[A-Z]+(?![a-z])/g) ?? []) words.push(w.toLowerCase());
+  for (const raw of text.split(/\s+/)) {
+    if (!raw) continue;
+    let token = raw;
+    if (token.length <= LINK_SCAN_MAX) token = token.replace(URL, ' ').replace(EMAIL, ' ');
+    else if (token.includes('@') || /www\./i.test(token)) continue;
+    for (const part of token.split(' ')) {
+      if (!part || part.includes('/') || part.includes('\\')) continue;
+      for (const w of part.match(/[A-Z]?[a-z]+|[A-Z]+(?![a-z])/g) ?? []) words.push(w.toLowerCase());
+    }
   }
   return words;
 }

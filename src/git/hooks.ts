@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { chmod, lstat, mkdir, rename, rm } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { readTextFile } from '../util/jsonFile.js';
+import { isInside } from '../util/outputTarget.js';
 import { writeBytesAtomic } from '../util/atomicFile.js';
 import { ChangelingError, fileError } from '../util/errors.js';
 import type { Repository } from './repository.js';
@@ -11,6 +12,9 @@ import type { Repository } from './repository.js';
  * --block`), and never when scoring itself fails. prepare-commit-msg suggests a message (below). A hook
  * that was there before is kept beside ours as `<hook>.changeling-chained` and run first, with the same
  * arguments and input; `uninstall` puts it back. Hooks go where git looks for them (core.hooksPath honoured).
+ * Changeling's hook is recognised by its exact generated text, never by a marker it mentions; whatever else is
+ * there (a disabled hook, a symlink, a dangling one) is chained and restored as it was; a hooks folder tracked
+ * by git is changed only with `--force`.
  */
 export type HookKind = 'pre-push' | 'prepare-commit-msg';
 export const HOOK_MARKER = '# changeling hook:';
@@ -98,29 +102,85 @@ export interface HookStatus {
   blocking: boolean;
 }
 
+const unquote = (s: string) => (s.startsWith("'") && s.endsWith("'") ? s.slice(1, -1).replace(/'\\''/g, "'") : null);
+
+/**
+ * Whether `text` is a hook Changeling wrote: exactly the script `install` generates for some node and command
+ * line path, never a file that merely mentions the marker (a user's hook with the marker text in a comment).
+ */
+export function isChangelingHook(text: string, kind: HookKind): boolean {
+  if (!text.startsWith(`#!/bin/sh\n${HOOK_MARKER} ${kind} `)) return false;
+  const node = unquote(/^CHANGELING_NODE=(.*)$/m.exec(text)?.[1] ?? '');
+  const cli = unquote(/^CHANGELING_CLI=(.*)$/m.exec(text)?.[1] ?? '');
+  if (node === null || cli === null) return false;
+  const script = kind === 'pre-push' ? prePushScript : prepareCommitMsgScript;
+  return text === script(node, cli, false) || text === script(node, cli, true);
+}
+
+/** What is at `path` without following a symlink: null when nothing (a dangling symlink is something). */
+async function entryAt(path: string): Promise<{ link: boolean; file: boolean } | null> {
+  const st = await lstat(path).catch(() => null);
+  return st ? { link: st.isSymbolicLink(), file: st.isFile() } : null;
+}
+
+/** A hook's text, when it is a regular file (or a symlink to one) of a sane size; else null. */
+async function hookText(path: string): Promise<string | null> {
+  try {
+    return await readTextFile(path, { max: 1 << 20 });
+  } catch {
+    return null;
+  }
+}
+
 export async function hookStatus(repo: Repository, kind: HookKind = 'pre-push'): Promise<HookStatus> {
   const dir = await hooksDir(repo);
   const path = join(dir, kind);
-  const text = existsSync(path) ? await readFile(path, 'utf8').catch(() => '') : '';
+  const text = (await entryAt(path))?.link === false ? await hookText(path) : null;
   const blocking =
     kind === 'pre-push' && (await repo.git.raw(['config', '--bool', 'changeling.risk.blockPush']).catch(() => '')).trim() === 'true';
-  return { kind, path, installed: text.includes(`${HOOK_MARKER} ${kind}`), chained: existsSync(join(dir, chainedName(kind))), blocking };
+  return {
+    kind,
+    path,
+    installed: text !== null && isChangelingHook(text, kind),
+    chained: !!(await entryAt(join(dir, chainedName(kind)))),
+    blocking,
+  };
+}
+
+/** Whether the hooks folder is part of the work tree and tracked by git (a `core.hooksPath` such as `.githooks/`). */
+async function trackedHooksDir(repo: Repository, dir: string): Promise<boolean> {
+  if (repo.bare || !isInside(dir, repo.root)) return false;
+  const out = await repo.git.raw(['ls-files', '-z', '--', relative(repo.root, dir)]).catch(() => '');
+  return out.length > 0;
 }
 
 export async function installHook(
   repo: Repository,
   kind: HookKind,
-  o: { node: string; cli: string; block?: boolean; /** node is an Electron binary (VS Code's): run it as Node. */ electron?: boolean },
+  o: {
+    node: string;
+    cli: string;
+    block?: boolean;
+    /** node is an Electron binary (VS Code's): run it as Node. */ electron?: boolean;
+    /** Install even into a hooks folder tracked by git. */ force?: boolean;
+  },
 ): Promise<HookStatus & { chainedNow: boolean }> {
   const dir = await hooksDir(repo);
   const path = join(dir, kind);
   const chained = join(dir, chainedName(kind));
+  if (!o.force && (await trackedHooksDir(repo, dir)))
+    throw new ChangelingError(
+      'usage',
+      `the hooks folder ${dir} is tracked by git (core.hooksPath): installing would change a file everyone who clones gets; use --force to install there anyway`,
+    );
   let chainedNow = false;
   try {
     await mkdir(dir, { recursive: true });
-    const existing = existsSync(path) ? await readFile(path, 'utf8') : null;
-    if (existing !== null && !existing.includes(HOOK_MARKER)) {
-      if (existsSync(chained)) throw new ChangelingError('usage', `${chained} already exists; move it away before installing again`);
+    const there = await entryAt(path);
+    const ours = there !== null && !there.link && there.file && isChangelingHook((await hookText(path)) ?? '', kind);
+    if (there !== null && !ours) {
+      // Whatever was there (a script, a disabled one, a symlink, even a dangling one) is kept as it is, beside ours.
+      if (await entryAt(chained)) throw new ChangelingError('usage', `${chained} already exists; move it away before installing again`);
       await rename(path, chained);
       chainedNow = true;
     }
@@ -141,11 +201,12 @@ export async function uninstallHook(repo: Repository, kind: HookKind): Promise<{
   const dir = await hooksDir(repo);
   const path = join(dir, kind);
   const chained = join(dir, chainedName(kind));
-  const text = existsSync(path) ? await readFile(path, 'utf8') : null;
-  if (text === null || !text.includes(HOOK_MARKER)) return { removed: false, restored: false, path };
+  const there = await entryAt(path);
+  // Only a hook Changeling wrote, unchanged, is removed; anything else stays as it is.
+  if (!there || there.link || !isChangelingHook((await hookText(path)) ?? '', kind)) return { removed: false, restored: false, path };
   try {
     await rm(path);
-    if (existsSync(chained)) {
+    if (await entryAt(chained)) {
       await rename(chained, path);
       return { removed: true, restored: true, path };
     }

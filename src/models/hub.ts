@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomicFile.js';
+import { JSON_CAP } from '../util/jsonFile.js';
 import { basename, dirname, join } from 'node:path';
 import { ChangelingError, cancelledError, fileError } from '../util/errors.js';
 
@@ -127,11 +128,12 @@ async function getJson(url: string, o: DownloadOptions): Promise<unknown> {
       const { response, done } = await fetchWithDeadline(url, { headers: o.token ? { authorization: `Bearer ${o.token}` } : {} }, o);
       try {
         status = response.status;
-        text = await response.text();
+        text = await boundedText(response, JSON_CAP, url);
       } finally {
         done();
       }
     } catch (err) {
+      if (err instanceof ChangelingError) throw err;
       if (o.signal?.aborted) throw cancelledError();
       if (attempt >= Math.min(retries, 2))
         throw err instanceof TimeoutError
@@ -154,6 +156,30 @@ async function getJson(url: string, o: DownloadOptions): Promise<unknown> {
       );
     }
   }
+}
+
+/** A download that went past its size: what arrived is removed, and it is not retried. */
+class OversizeError extends ChangelingError {}
+
+/**
+ * A response body as text, read (decompressed) up to `max` bytes: a hub answer is small, and one that never
+ * ends or inflates (a gzip bomb) is stopped there, as an error that is not retried.
+ */
+async function boundedText(response: Response, max: number, url: string): Promise<string> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    total += chunk.length;
+    if (total > max) {
+      await response.body?.cancel().catch(() => {});
+      throw new ChangelingError(
+        'io',
+        `the hub's answer for ${url} is over ${max / 2 ** 20} MiB: not a hub answer (a proxy or a broken mirror?)`,
+      );
+    }
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts).toString('utf8');
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -190,6 +216,9 @@ async function fetchFile(
         if (r.status === 404) throw new ChangelingError('not-found', `not found (HTTP 404): ${url}`);
         if (!r.ok) throw new Error(`HTTP ${r.status}`);
         const resumed = r.status === 206;
+        // The most this file may hold: its listed size, else what the server announced for it.
+        const announced = Number(r.headers.get('content-length'));
+        const limit = size ?? (Number.isFinite(announced) && announced >= 0 ? (resumed ? start : 0) + announced : Infinity);
         const fh = await open(dest, resumed ? 'a' : 'w').catch((err) => {
           throw fileError(err, dest, 'creating');
         });
@@ -197,6 +226,13 @@ async function fetchFile(
         try {
           for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
             idle();
+            if (received + chunk.length > limit) {
+              await r.body?.cancel().catch(() => {});
+              throw new OversizeError(
+                'io',
+                `${name} from ${url} is larger than ${size !== null ? 'its listed size' : 'the size the server announced'} (${limit} bytes): stopped there and removed; a broken mirror or proxy?`,
+              );
+            }
             await fh.write(chunk).catch((err) => {
               throw fileError(err, dest, 'writing');
             });
@@ -212,6 +248,7 @@ async function fetchFile(
       if (size !== null && received !== size) throw new Error(`connection closed after ${received} of ${size} bytes`);
       return;
     } catch (err) {
+      if (err instanceof OversizeError) await rm(dest, { force: true });
       if (err instanceof ChangelingError) throw err;
       if (o.signal?.aborted) throw cancelledError();
       err = stalled?.() ?? err;

@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { ChangelingError, fileError } from '../util/errors.js';
+import { ChangelingError } from '../util/errors.js';
+import { TEXT_CAP, readBytesBounded } from '../util/jsonFile.js';
 
 /**
  * SentencePiece models (`*.model`, the serialized ModelProto) read and run natively, as the sentencepiece
@@ -198,12 +198,7 @@ export class SentencePieceProcessor {
   }
 
   static async fromFile(path: string): Promise<SentencePieceProcessor> {
-    let buf: Buffer;
-    try {
-      buf = await readFile(path);
-    } catch (err) {
-      throw fileError(err, path, 'reading');
-    }
+    const buf = await readBytesBounded(path, TEXT_CAP, 'the SentencePiece model');
     return new SentencePieceProcessor(parseSentencePiece(buf, path));
   }
 

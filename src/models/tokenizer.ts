@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { ChangelingError, fileError } from '../util/errors.js';
-import { readJsonFile } from '../util/jsonFile.js';
+import { ChangelingError } from '../util/errors.js';
+import { TEXT_CAP, readJsonFile, readTextFile } from '../util/jsonFile.js';
 import { PLBART_LANGUAGE_CODES, PlbartTokenizer } from './plbartTokenizer.js';
 import { SentencePieceProcessor } from './sentencepiece.js';
 import { T5SentencePieceTokenizer } from './t5SpmTokenizer.js';
@@ -117,7 +116,7 @@ export class BpeTokenizer {
     }
     const tj = join(dir, 'tokenizer.json');
     if (existsSync(tj)) {
-      const json = (await readJsonFile(tj)) as TokenizerJson;
+      const json = (await readJsonFile(tj, { max: TEXT_CAP })) as TokenizerJson;
       if (
         !json ||
         typeof json !== 'object' ||
@@ -132,15 +131,10 @@ export class BpeTokenizer {
     const mt = join(dir, 'merges.txt');
     if (!existsSync(vj) || !existsSync(mt))
       throw new ChangelingError('not-found', `${dir} has no tokenizer.json, nor vocab.json and merges.txt`);
-    const vocab = (await readJsonFile(vj)) as Record<string, number>;
+    const vocab = (await readJsonFile(vj, { max: TEXT_CAP })) as Record<string, number>;
     if (!vocab || typeof vocab !== 'object' || Array.isArray(vocab) || !Object.values(vocab).every((v) => Number.isInteger(v) && v >= 0))
       throw new ChangelingError('io', `${vj} is not a vocabulary (an object of token ids)`);
-    let merges: string;
-    try {
-      merges = await readFile(mt, 'utf8');
-    } catch (err) {
-      throw fileError(err, mt, 'reading');
-    }
+    const merges = await readTextFile(mt);
     const t = new BpeTokenizer(fromVocabMerges(vocab, merges, ['<s>', '<pad>', '</s>', '<unk>', '<mask>']));
     const added = join(dir, 'added_tokens.json');
     if (existsSync(added)) {

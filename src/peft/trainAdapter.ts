@@ -1,5 +1,4 @@
 import { FEATURE_COUNT } from '../git/expertFeatures.js';
-import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor as OrtTensor } from 'onnxruntime-node';
@@ -11,7 +10,7 @@ import { seededRandom, padBatch } from '../train/batching.js';
 import { decideRecompute, type RecomputeMode } from '../train/memory.js';
 import { TrainSession } from '../train/trainSession.js';
 import { trainLoop } from '../train/trainLoop.js';
-import { ChangelingError, fileError } from '../util/errors.js';
+import { ChangelingError } from '../util/errors.js';
 import { DEFAULT_PREFIX } from './prefix/config.js';
 import { buildTuningGraph, defaultTuning, tuningOf, type Tuning } from './tuningGraph.js';
 import { readAdapter, writeAdapter } from './files.js';
@@ -19,6 +18,7 @@ import { encodeSafetensors } from '../models/safetensors.js';
 import { writeBytesAtomic } from '../util/atomicFile.js';
 import { folderTarget, writeOutputFolder } from '../util/outputTarget.js';
 import { TRAIN_BOUNDS, checkNumber } from '../util/numbers.js';
+import { TEXT_CAP, readBytesBounded, readTextFile } from '../util/jsonFile.js';
 
 /**
  * `changeling train`: one PEFT method (or full fine-tuning) on a model folder and a JSONL dataset, saved
@@ -77,12 +77,7 @@ interface Example {
 }
 
 async function readData(path: string, model: ModelFolder, o: TrainOptions): Promise<Example[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw fileError(err, path, 'reading');
-  }
+  const text = await readTextFile(path, { what: 'the training data' });
   let tok: CodeTokenizer | null = null;
   const tokenize = async (s: string, max: number) => {
     tok ??= await CodeTokenizer.fromFolder(model.dir);
@@ -317,7 +312,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
           'special_tokens_map.json',
           'tokenizer_config.json',
         ]) {
-          if (existsSync(join(model.dir, f))) await writeBytesAtomic(join(dir, f), await readFile(join(model.dir, f)));
+          if (existsSync(join(model.dir, f))) await writeBytesAtomic(join(dir, f), await readBytesBounded(join(model.dir, f), TEXT_CAP));
         }
         for (const [k, v] of Object.entries(extraText)) await writeBytesAtomic(join(dir, k), v);
       },

@@ -8,6 +8,7 @@ import type { Tensor } from '../graph/ir.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../models/safetensors.js';
 import { writeBytesAtomic } from '../util/atomicFile.js';
 import { ChangelingError, fileError } from '../util/errors.js';
+import { regularFile } from '../util/jsonFile.js';
 
 export interface ParamSpec {
   tensor: Tensor;
@@ -98,6 +99,7 @@ export class TrainSession {
   /** Restores what `save` wrote; returns the caller metadata. */
   async load(path: string): Promise<Record<string, string>> {
     const rt = await ort();
+    await regularFile(path, 'the checkpoint');
     let buf: Buffer;
     try {
       buf = await readFile(path);

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openRepository, repoDataDir } from '../git/repository.js';
 import { chooseRepository } from './repositories.js';
@@ -10,6 +10,7 @@ import { runCliChild } from './cliChild.js';
 import { withCancellableProgress } from './command.js';
 import { cachedModel } from '../models/hub.js';
 import { DEFAULT_MESSAGE_MODEL, defaultModelCache } from '../models/manifest.js';
+import { TEXT_CAP, readJsonFile } from '../util/jsonFile.js';
 
 /**
  * "Changeling: Fine-tune on this repository": `changeling finetune` in a child process (never on the
@@ -42,10 +43,10 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
   item.name = 'Changeling fine-tuning';
   const cli = join(context.extensionPath, 'dist', 'cli.mjs');
 
-  const openReport = (dir: string): FinetuneResult | undefined => {
+  const openReport = async (dir: string): Promise<FinetuneResult | undefined> => {
     const json = join(dir, 'report.json');
     if (!existsSync(json)) return undefined;
-    const result = JSON.parse(readFileSync(json, 'utf8')) as FinetuneResult;
+    const result = (await readJsonFile(json, { max: TEXT_CAP })) as FinetuneResult;
     const panel = vscode.window.createWebviewPanel(
       'changeling.finetuneReport',
       'Changeling: fine-tuning report',
@@ -166,7 +167,7 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
       }
       const r = await run(root, choice);
       if (r.code === 0) {
-        const result = openReport(r.report);
+        const result = await openReport(r.report);
         const probe =
           result && result.method !== 'fmft' && result.model && existsSync(join(result.out, 'adapter_config.json'))
             ? 'Probe this adapter'
@@ -196,7 +197,7 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
           const ckpt = existsSync(work) ? readdirSync(work).find((n) => n.endsWith('.checkpoint.safetensors')) : undefined;
           if (!ckpt || !vscode.workspace.isTrusted) continue;
           const runInfo = existsSync(join(work, 'run.json'))
-            ? (JSON.parse(readFileSync(join(work, 'run.json'), 'utf8')) as { method: Choice['method']; quick: boolean })
+            ? ((await readJsonFile(join(work, 'run.json'))) as { method: Choice['method']; quick: boolean })
             : { method: ckpt.split('.')[0] as Choice['method'], quick: false };
           const go = await vscode.window.showInformationMessage(
             `Changeling: a fine-tuning run (${task}, ${runInfo.method}${runInfo.quick ? ', quick' : ''}) was interrupted. Resume it?`,

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { openRepository, repoDataDir } from '../git/repository.js';
 import { probeHtml } from '../tasks/probe/report.js';
@@ -7,6 +7,7 @@ import type { ProbeRun } from '../tasks/probe/probe.js';
 import { chooseRepository } from './repositories.js';
 import { runCliChild } from './cliChild.js';
 import { withCancellableProgress } from './command.js';
+import { TEXT_CAP, readJsonFile } from '../util/jsonFile.js';
 
 /**
  * "Changeling: Probe this adapter": what a tuned adapter's encoder knows about the repository's own changes,
@@ -44,7 +45,7 @@ export function registerProbe(context: vscode.ExtensionContext, log: vscode.LogO
     let model = arg?.model;
     if (!model) {
       try {
-        const named = (JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8')) as { base_model_name_or_path?: string })
+        const named = ((await readJsonFile(join(adapter, 'adapter_config.json'))) as { base_model_name_or_path?: string })
           .base_model_name_or_path;
         if (named && existsSync(named)) model = named;
       } catch {
@@ -97,7 +98,7 @@ export function registerProbe(context: vscode.ExtensionContext, log: vscode.LogO
       void vscode.window.showErrorMessage(`Changeling: probing failed (exit ${r.code}); see "Changeling: Show log".`);
       return undefined;
     }
-    const groups = JSON.parse(readFileSync(join(report, 'probe.json'), 'utf8')) as ProbeRun[][];
+    const groups = (await readJsonFile(join(report, 'probe.json'), { max: TEXT_CAP })) as ProbeRun[][];
     const panel = vscode.window.createWebviewPanel('changeling.probeReport', 'Changeling: probing report', vscode.ViewColumn.Active, {
       enableScripts: false,
     });

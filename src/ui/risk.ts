@@ -80,9 +80,13 @@ export class RiskController implements vscode.Disposable {
     return m;
   }
 
-  /** Scores the staged change of the repository the user is in (the only one, or the active editor's). */
-  async refresh(): Promise<RiskResult | null> {
-    if (!settings().riskStatusBar) {
+  /**
+   * Scores the staged change of the repository the user is in (the only one, or the active editor's). In a
+   * workspace that is not trusted no git process starts on its own: the status bar offers to score, and only
+   * the user's click (`user`) does.
+   */
+  async refresh(o: { user?: boolean } = {}): Promise<RiskResult | null> {
+    if (!settings().riskStatusBar && !o.user) {
       this.item.hide();
       return null;
     }
@@ -95,6 +99,14 @@ export class RiskController implements vscode.Disposable {
       this.last = null;
       this.item.hide();
       this.decorate();
+      return null;
+    }
+    if (!vscode.workspace.isTrusted && !o.user) {
+      this.last = null;
+      this.item.text = '$(shield) Risk';
+      this.item.tooltip = 'Changeling: click to score the staged change (this workspace is not trusted, so nothing runs on its own)';
+      this.item.backgroundColor = undefined;
+      this.item.show();
       return null;
     }
     this.running?.abort();
@@ -165,7 +177,7 @@ export class RiskController implements vscode.Disposable {
   }
 
   private async showReport(): Promise<RiskResult | null> {
-    const r = this.last?.result ?? (await this.refresh());
+    const r = this.last?.result ?? (await this.refresh({ user: true }));
     if (!r || !this.last) {
       void vscode.window.showInformationMessage('Changeling: nothing is staged, so there is no risk to show.');
       return null;

@@ -236,13 +236,18 @@ async function refuseFolderAt(p: string, dest: string): Promise<void> {
     );
 }
 
+/** Whether `path` is strictly inside `root` (both resolved, no symlinks followed). */
+export function isInside(path: string, root: string): boolean {
+  const rel = relative(resolve(root), resolve(path));
+  return rel !== '' && !rel.startsWith('..') && !rel.startsWith(sep) && !/^[a-zA-Z]:/.test(rel);
+}
+
 /**
  * Removes a file or folder of Changeling's own state (an earlier model the new one replaces, a stale
  * checkpoint): only a path strictly inside `stateRoot` (a repository's `changeling/` folder, the cache).
  */
 export async function removeOwned(path: string, stateRoot: string): Promise<void> {
-  const rel = relative(resolve(stateRoot), resolve(path));
-  if (!rel || rel.startsWith('..') || rel.startsWith(sep) || resolve(path) === resolve(stateRoot))
+  if (!isInside(path, stateRoot))
     throw new ChangelingError('io', `internal error: refusing to remove ${shown(path)}, which is outside ${shown(stateRoot)}`);
   await rm(path, { recursive: true, force: true });
 }

@@ -22,6 +22,7 @@ import { assessRisk, loadRiskModel } from '../../src/tasks/jitdp/risk.js';
 import { tempDir, type TestRepo } from '../helpers/gitRepo.js';
 import { riskyHistory } from '../helpers/riskyHistory.js';
 import { rng } from '../helpers/gradCheck.js';
+import { writeOutputFolder } from '../../src/util/outputTarget.js';
 
 const repos: TestRepo[] = [];
 after(() => repos.forEach((r) => r.cleanup()));
@@ -124,7 +125,7 @@ test(
     assert.ok(metrics.aucRoc > 0.85, `test AUC ${metrics.aucRoc}`);
 
     const dir = join(tempDir(), 'cc2vec');
-    await saveCc2Vec(dir, m, { repo: r.dir });
+    await writeOutputFolder(dir, (tmp) => saveCc2Vec(tmp, m, { repo: r.dir }));
     assert.ok(existsSync(join(dir, 'cc2vec.json')) && existsSync(join(dir, 'cc2vec.safetensors')));
     const again = await Cc2VecRisk.create(await loadCc2Vec(dir));
     const [p1, p2] = [await risk.score(data.test.slice(0, 8)), await again.score(data.test.slice(0, 8))];

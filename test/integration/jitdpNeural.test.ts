@@ -12,6 +12,7 @@ import { tempDir, type TestRepo } from '../helpers/gitRepo.js';
 import { riskyHistory } from '../helpers/riskyHistory.js';
 import { writeTinyRoberta } from '../helpers/tinyModels.js';
 import '../helpers/goldens.js';
+import { writeOutputFolder } from '../../src/util/outputTarget.js';
 
 const repos: TestRepo[] = [];
 after(() => repos.forEach((r) => r.cleanup()));
@@ -42,7 +43,7 @@ test(
 
     // Saved and loaded: the same probabilities, from PEFT-format files.
     const dir = join(tempDir(), 'model');
-    await saveNeural(dir, m, { repo: r.dir });
+    await writeOutputFolder(dir, (tmp) => saveNeural(tmp, m, { repo: r.dir }));
     for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'extra_trainable.safetensors', 'jitdp.json'])
       assert.ok(existsSync(join(dir, f)), f);
     const loaded = await loadNeural(dir);
@@ -105,7 +106,7 @@ test(
     const metrics = await risk.evaluate(data.test);
     assert.ok(metrics.aucRoc > 0.6, `test AUC ${metrics.aucRoc}`);
     const dir = join(tempDir(), 'prefix-model');
-    await saveNeural(dir, m, {});
+    await writeOutputFolder(dir, (tmp) => saveNeural(tmp, m, {}));
     const again = await NeuralRisk.create(await loadNeural(dir));
     const [p1, p2] = [await risk.score(data.test.slice(0, 4)), await again.score(data.test.slice(0, 4))];
     p1.forEach((p, i) => assert.ok(Math.abs(p - p2[i]!) < 1e-6, `${p} vs ${p2[i]}`));

@@ -17,6 +17,8 @@ export interface DecoderContext {
   ids: number[];
   /** The partial last word, with its leading space when there is context; '' when none. */
   prefix: string;
+  /** Set when the typed text was longer than the model reads: how many tokens it had, how many the model sees. */
+  cut?: { typedTokens: number; kept: number };
   /** The typed text the context ids encode. */
   context: string;
   /** How many history messages were used, of how many offered. */
@@ -36,6 +38,9 @@ export interface DecoderContextOptions {
 const PY_SPACE = /[\t\n\x0b\x0c\r\x1c-\x1f ]/;
 const pyWords = (s: string) => s.split(/[\t\n\x0b\x0c\r\x1c-\x1f ]+/).filter(Boolean);
 
+/** The longest typed text looked at (characters, from its end): more is never a message being written. */
+const TYPED_CHARS_MAX = 16_384;
+
 /** The reference's split of typed text into context and the partial word (`_process_msg_gen`). */
 export function splitTyped(typed: string): { context: string; prefix: string } {
   if (!typed) return { context: '', prefix: '' };
@@ -49,11 +54,16 @@ export function splitTyped(typed: string): { context: string; prefix: string } {
 export function decoderContext(tok: CodeTokenizer, o: DecoderContextOptions): DecoderContext {
   const maxLength = o.maxLength ?? 512;
   const encode = (s: string) => tok.encode(s, { addSpecialTokens: false }).ids;
-  const typed = o.typed ?? '';
+  // What was typed is cut to what the model reads before it reaches onnxruntime: the context keeps its
+  // last tokens (next to what is completed); the message itself keeps everything typed.
+  const typed = (o.typed ?? '').slice(-TYPED_CHARS_MAX);
   const messageIds = encode(typed).slice(0, maxLength - 1);
   let used = messageIds.length + 1 + (o.maxNewTokens ?? 15);
   const { context, prefix } = splitTyped(typed);
-  const contextIds = typed ? encode(context) : [];
+  const room = Math.max(0, maxLength - 1 - (o.maxNewTokens ?? 15));
+  const allContext = typed ? encode(context) : [];
+  const contextIds = allContext.slice(Math.max(0, allContext.length - room));
+  const cut = allContext.length > contextIds.length || typed.length < (o.typed ?? '').length;
   const picked: number[][] = [];
   const history = o.history ?? [];
   for (let i = history.length - 1; i >= 0; i--) {
@@ -68,6 +78,7 @@ export function decoderContext(tok: CodeTokenizer, o: DecoderContextOptions): De
     prefix,
     context,
     history: { used: picked.length, offered: history.length },
+    ...(cut ? { cut: { typedTokens: allContext.length, kept: contextIds.length } } : {}),
   };
 }
 

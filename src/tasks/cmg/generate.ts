@@ -12,6 +12,7 @@ import { encoderInput, type EncoderInput } from './encoderInput.js';
 import { decoderContext, PrefixConstraint } from './decoderContext.js';
 import { cleanMessage } from './messageClean.js';
 import { effectiveProfile, type InputFormat, type ModelProfile } from './profile.js';
+import { notice } from '../../util/notices.js';
 
 /**
  * Commit messages from a sequence-to-sequence model (CodeT5, PLBART; optionally with an adapter), fed as
@@ -121,6 +122,10 @@ export class MessageModel {
       maxLength: this.profile.maxDecoderContext,
       maxNewTokens: this.profile.generation.maxNewTokens,
     });
+    if (dec.cut)
+      notice(
+        `the typed message is longer than the model reads (${dec.cut.typedTokens} tokens): the model sees its last ${dec.cut.kept} tokens`,
+      );
     return { ...enc, decoderInputIds: dec.ids, prefix: dec.prefix, typed, history: dec.history };
   }
 

@@ -8,7 +8,7 @@ import { cmgMetrics, type CmgMetrics } from '../../eval/cmgMetrics.js';
 import { trainAdapter } from '../../peft/trainAdapter.js';
 import { ChangelingError, cancelledError } from '../../util/errors.js';
 import { decideAdoption } from '../adoption.js';
-import { adoptMessageModel, adoptedMessageModel } from '../cmg/adopted.js';
+import { adoptMessageModel, adoptedMessageModel, stillAdopted } from '../cmg/adopted.js';
 import { writeFileAtomic } from '../../util/atomicFile.js';
 import { withLock } from '../../util/lock.js';
 import { claimCheckpoint, dropCheckpoint, hashOf, pruneRuns, runFolder } from './runState.js';
@@ -260,20 +260,24 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
       inUse: val.metrics.untuned.bnormBleu,
       generations: val.preds.tuned,
     });
-    const adopt = verdict.adopted;
+    let adopt = verdict.adopted;
     let adoptedAt: string | null = null;
     if (adopt) {
+      const at = new Date().toISOString();
       adoptedAt = await adoptMessageModel(repo, {
         model: o.method === 'fmft' ? out : modelDir,
         adapter: o.method === 'fmft' ? null : out,
         method: o.method,
-        adoptedAt: new Date().toISOString(),
+        adoptedAt: at,
         validation: { tunedBnorm: val.metrics.tuned.bnormBleu, untunedBnorm: val.metrics.untuned.bnormBleu },
       });
+      // "Adopted" only if this run's model is the one in use now.
+      adopt = await stillAdopted(repo, at);
     }
     if (!existsSync(out)) throw new ChangelingError('io', `the adapter was not written to ${out}`);
     // Earlier runs' folders go, except the one in use (adopted) and this run's (its report points at it).
-    await pruneRuns(adapters, o.method, [out, (await adoptedMessageModel(repo))?.adapter, (await adoptedMessageModel(repo))?.model]);
+    const inUse = await adoptedMessageModel(repo, { quiet: true });
+    await pruneRuns(adapters, o.method, [out, inUse?.adapter, inUse?.model]);
     return {
       task: 'cmg',
       method: o.method,

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { writeFileAtomic } from '../../util/atomicFile.js';
 import { removeOwned, writeOutputFolder } from '../../util/outputTarget.js';
 import { withLock } from '../../util/lock.js';

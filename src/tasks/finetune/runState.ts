@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../util/atomicFile.js';
 import type { FinetuneEvent } from './types.js';
+import { readJsonFile } from '../../util/jsonFile.js';
 
 /**
  * What a fine-tuning run leaves behind, kept honest: each run writes its own new folder (what is in use
@@ -26,7 +27,7 @@ export async function claimCheckpoint(checkpoint: string, owner: Record<string, 
   if (existsSync(checkpoint)) {
     let had: Record<string, unknown> | null = null;
     try {
-      had = JSON.parse(await readFile(meta, 'utf8')) as Record<string, unknown>;
+      had = (await readJsonFile(meta)) as Record<string, unknown>;
     } catch {
       had = null;
     }

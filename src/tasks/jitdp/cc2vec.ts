@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { FEATURE_COUNT, FEATURE_NAMES } from '../../git/expertFeatures.js';
@@ -14,7 +13,7 @@ import { TrainSession, type ParamSpec } from '../../train/trainSession.js';
 import { trainLoop, type TrainEvent } from '../../train/trainLoop.js';
 import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { writeBytesAtomic } from '../../util/atomicFile.js';
-import { ChangelingError, cancelledError, fileError } from '../../util/errors.js';
+import { ChangelingError, cancelledError } from '../../util/errors.js';
 import { readJsonFile } from '../../util/jsonFile.js';
 import type { Reason } from './baseline.js';
 import { validationAuc } from './validationAuc.js';

@@ -108,7 +108,11 @@ ${groups.map(section).join('\n')}
 }
 
 /** Writes probe.json, probe.md and probe.html into `dir` (each atomically); returns their paths. */
-export async function writeProbeReport(dir: string, groups: ReadonlyArray<readonly ProbeRun[]>): Promise<string[]> {
+export async function writeProbeReport(
+  dir: string,
+  groups: ReadonlyArray<readonly ProbeRun[]>,
+  o: { owned?: boolean } = {},
+): Promise<string[]> {
   const files = {
     'probe.json': JSON.stringify(groups, null, 1) + '\n',
     // Labels and paths from files and folders cannot reach a reader's terminal or page raw.
@@ -120,7 +124,7 @@ export async function writeProbeReport(dir: string, groups: ReadonlyArray<readon
     async (tmp) => {
       for (const [name, text] of Object.entries(files)) await writeBytesAtomic(join(tmp, name), Buffer.from(text));
     },
-    { what: 'the report' },
+    { what: 'the report', ...o },
   );
   return Object.keys(files).map((n) => join(dest, n));
 }

@@ -1,20 +1,22 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
-import { writeFileAtomic } from '../../util/atomicFile.js';
-import { readJsonFile } from '../../util/jsonFile.js';
+import { writeBytesAtomic, writeFileAtomic } from '../../util/atomicFile.js';
+import { TEXT_CAP, readBytesBounded, readJsonFile } from '../../util/jsonFile.js';
+import { withLock } from '../../util/lock.js';
+import { withTempDir, writeOutputFolder } from '../../util/outputTarget.js';
+import { runFolder } from '../finetune/runState.js';
 import { calibrate, calibrated } from '../jitdp/calibration.js';
 import { jitdpDataset } from '../jitdp/dataset.js';
 import { NeuralRisk, loadNeural, saveNeural } from '../jitdp/neural.js';
 import { evaluateRiskModel, loadRiskModel, repoModelPath, riskAdoption, saveFolderModel } from '../jitdp/risk.js';
-import type { Repository } from '../../git/repository.js';
+import { repoDataDir, type Repository } from '../../git/repository.js';
 import { readAdapter } from '../../peft/files.js';
 import { ChangelingError } from '../../util/errors.js';
 import { bnormBleu } from '../../eval/cmgMetrics.js';
 import { MessageModel } from '../cmg/generate.js';
-import { adoptMessageModel } from '../cmg/adopted.js';
+import { adoptMessageModel, stillAdopted } from '../cmg/adopted.js';
 import { decideAdoption } from '../adoption.js';
 import { cmgPairs, generateFor, timeSplits } from '../finetune/cmg.js';
 
@@ -52,47 +54,66 @@ export async function adoptCmgAdapter(repo: Repository, o: AdoptOptions): Promis
       'usage',
       `give --model DIR: the base model the adapter was trained on (its config names ${JSON.stringify(named || 'none')}, which is not a folder here)`,
     );
-  const base = await MessageModel.create(model);
-  const tuned = await MessageModel.create(model, { adapter: o.adapter });
-  o.onProgress?.('reading the history');
-  const { all, historyOf } = await cmgPairs(repo, base, { signal: o.signal });
-  const validation = timeSplits(all).validation.slice(-(o.evalCap ?? 200));
-  if (validation.length === 0)
-    throw new ChangelingError('usage', `the history is too thin to check an adapter on: ${all.length} commits with a message and a diff`);
-  const gold = validation.map((p) => p.subject);
-  const progress = (what: string) => (i: number, n: number) => o.onProgress?.(`${what}: ${i} of ${n}`);
-  const untunedBnorm = bnormBleu(
-    await generateFor(base, validation, historyOf, { signal: o.signal, onProgress: progress('untuned') }),
-    gold,
-  );
-  const generations = await generateFor(tuned, validation, historyOf, { signal: o.signal, onProgress: progress('with the adapter') });
-  const tunedBnorm = bnormBleu(generations, gold);
-  const verdict = decideAdoption(o.force ? 'always' : 'auto', {
-    subject: 'the adapter',
-    against: 'the untuned model',
-    metric: 'validation B-Norm BLEU',
-    candidate: tunedBnorm,
-    inUse: untunedBnorm,
-    flag: o.force ? '--force' : undefined,
-    generations,
-  });
-  const record = verdict.adopted
-    ? await adoptMessageModel(repo, {
+  const dataDir = await repoDataDir(repo);
+  // The same lock as finetune --task cmg: two adopters never both say "Adopted" while only one is in use.
+  return withLock(join(dataDir, 'locks', 'cmg.lock'), 'changeling adopt --task cmg', async () => {
+    const base = await MessageModel.create(model);
+    const tuned = await MessageModel.create(model, { adapter: o.adapter });
+    o.onProgress?.('reading the history');
+    const { all, historyOf } = await cmgPairs(repo, base, { signal: o.signal });
+    const validation = timeSplits(all).validation.slice(-(o.evalCap ?? 200));
+    if (validation.length === 0)
+      throw new ChangelingError('usage', `the history is too thin to check an adapter on: ${all.length} commits with a message and a diff`);
+    const gold = validation.map((p) => p.subject);
+    const progress = (what: string) => (i: number, n: number) => o.onProgress?.(`${what}: ${i} of ${n}`);
+    const untunedBnorm = bnormBleu(
+      await generateFor(base, validation, historyOf, { signal: o.signal, onProgress: progress('untuned') }),
+      gold,
+    );
+    const generations = await generateFor(tuned, validation, historyOf, { signal: o.signal, onProgress: progress('with the adapter') });
+    const tunedBnorm = bnormBleu(generations, gold);
+    const verdict = decideAdoption(o.force ? 'always' : 'auto', {
+      subject: 'the adapter',
+      against: 'the untuned model',
+      metric: 'validation B-Norm BLEU',
+      candidate: tunedBnorm,
+      inUse: untunedBnorm,
+      flag: o.force ? '--force' : undefined,
+      generations,
+    });
+    let record: string | null = null;
+    let adopted = verdict.adopted;
+    if (adopted) {
+      // Changeling's own copy: what is in use never depends on the folder the adapter came from.
+      const copy = runFolder(join(dataDir, 'adapters', 'cmg'), 'adopted');
+      await writeOutputFolder(copy, (dir) => copyRegularFiles(o.adapter, dir), { what: 'the adopted adapter', owned: true });
+      const adoptedAt = new Date().toISOString();
+      record = await adoptMessageModel(repo, {
         model,
-        adapter: o.adapter,
+        adapter: copy,
         method: String(cfg.peft_type ?? 'LORA').toLowerCase(),
-        adoptedAt: new Date().toISOString(),
+        adoptedAt,
         validation: { tunedBnorm, untunedBnorm },
-      })
-    : null;
-  return {
-    adapter: o.adapter,
-    model,
-    validation: { commits: validation.length, tunedBnorm, untunedBnorm },
-    adopted: verdict.adopted,
-    reason: verdict.reason,
-    record,
-  };
+      });
+      adopted = await stillAdopted(repo, adoptedAt);
+    }
+    return {
+      adapter: o.adapter,
+      model,
+      validation: { commits: validation.length, tunedBnorm, untunedBnorm },
+      adopted,
+      reason: verdict.reason,
+      record,
+    };
+  });
+}
+
+/** Copies the regular files at the top of `from` (an adapter folder) into `to`, each read within the bounded-read policy. */
+async function copyRegularFiles(from: string, to: string): Promise<void> {
+  for (const e of await readdir(from, { withFileTypes: true })) {
+    if (!e.isFile() || e.name.startsWith('.')) continue;
+    await writeBytesAtomic(join(to, e.name), await readBytesBounded(join(from, e.name), TEXT_CAP));
+  }
 }
 
 /**
@@ -127,58 +148,59 @@ export async function adoptJitdpModel(repo: Repository, o: AdoptOptions): Promis
       'usage',
       `give --model DIR: the encoder the model was trained on (its jitdp.json names ${JSON.stringify(named || 'none')}, which is not a folder here)`,
     );
-  const work = await mkdtemp(join(tmpdir(), 'changeling-adopt-'));
-  try {
-    // A working copy that names the local encoder.
-    await cp(o.adapter, work, { recursive: true });
-    await writeFileAtomic(join(work, 'jitdp.json'), JSON.stringify({ ...meta, encoder: resolve(model) }, null, 1) + '\n');
-    const m = await loadNeural(work);
-    const risk = await NeuralRisk.create(m);
-    o.onProgress?.('mining and labelling the history (SZZ)');
-    const data = await jitdpDataset(repo, { signal: o.signal });
-    if (data.validation.length === 0)
-      throw new ChangelingError('usage', 'the history is too thin to check a risk model on: its validation split is empty');
-    o.onProgress?.('scoring the validation split');
-    const z = await risk.logits(data.validation, o.signal);
-    const cal = calibrate(
-      z,
-      data.validation.map((c) => c.label),
-    );
-    const metrics = jitdpMetrics(
-      data.validation.map((c, i) => ({ prob: calibrated(cal, z[i]!), label: c.label, effort: c.effort })),
-      cal.threshold,
-    );
-    const inUse = await loadRiskModel(repo);
-    const inUseMetrics = await evaluateRiskModel(inUse, data.validation, o.signal);
-    const verdict = riskAdoption(o.force ? 'always' : 'auto', metrics, inUseMetrics, inUse, o.force ? '--force' : undefined);
-    let saved: string | null = null;
-    if (verdict.adopted) {
-      saved = await repoModelPath(repo);
-      const info = {
-        ...m.info,
-        adoptedAt: new Date().toISOString(),
-        adoptedFrom: o.adapter,
-        repo: repo.root,
-        head: repo.head,
-        validation: metrics,
+  const dataDir = await repoDataDir(repo);
+  // The same lock as risk-train and finetune --task jitdp.
+  return withLock(join(dataDir, 'locks', 'jitdp.lock'), 'changeling adopt --task jitdp', () =>
+    withTempDir('changeling-adopt-', async (work) => {
+      // A working copy that names the local encoder.
+      await copyRegularFiles(o.adapter, work);
+      await writeFileAtomic(join(work, 'jitdp.json'), JSON.stringify({ ...meta, encoder: resolve(model) }, null, 1) + '\n');
+      const m = await loadNeural(work);
+      const risk = await NeuralRisk.create(m);
+      o.onProgress?.('mining and labelling the history (SZZ)');
+      const data = await jitdpDataset(repo, { signal: o.signal });
+      if (data.validation.length === 0)
+        throw new ChangelingError('usage', 'the history is too thin to check a risk model on: its validation split is empty');
+      o.onProgress?.('scoring the validation split');
+      const z = await risk.logits(data.validation, o.signal);
+      const cal = calibrate(
+        z,
+        data.validation.map((c) => c.label),
+      );
+      const metrics = jitdpMetrics(
+        data.validation.map((c, i) => ({ prob: calibrated(cal, z[i]!), label: c.label, effort: c.effort })),
+        cal.threshold,
+      );
+      const inUse = await loadRiskModel(repo);
+      const inUseMetrics = await evaluateRiskModel(inUse, data.validation, o.signal);
+      const verdict = riskAdoption(o.force ? 'always' : 'auto', metrics, inUseMetrics, inUse, o.force ? '--force' : undefined);
+      let saved: string | null = null;
+      if (verdict.adopted) {
+        saved = await repoModelPath(repo);
+        const info = {
+          ...m.info,
+          adoptedAt: new Date().toISOString(),
+          adoptedFrom: o.adapter,
+          repo: repo.root,
+          head: repo.head,
+          validation: metrics,
+        };
+        await saveFolderModel(saved, saved, (tmp) => saveNeural(tmp, { ...m, ...cal }, info));
+      }
+      return {
+        adapter: o.adapter,
+        model,
+        validation: {
+          commits: data.validation.length,
+          buggy: data.validation.filter((c) => c.label === 1).length,
+          metrics,
+          inUse: inUse.source,
+          inUseMetrics,
+        },
+        adopted: verdict.adopted,
+        reason: verdict.reason,
+        saved,
       };
-      await saveFolderModel(saved, saved, (tmp) => saveNeural(tmp, { ...m, ...cal }, info));
-    }
-    return {
-      adapter: o.adapter,
-      model,
-      validation: {
-        commits: data.validation.length,
-        buggy: data.validation.filter((c) => c.label === 1).length,
-        metrics,
-        inUse: inUse.source,
-        inUseMetrics,
-      },
-      adopted: verdict.adopted,
-      reason: verdict.reason,
-      saved,
-    };
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+    }),
+  );
 }
