@@ -4,6 +4,7 @@ import { openRepository } from '../git/repository.js';
 import { mineHistory, mineToFile, type MineOptions, type MineSummary } from '../git/dataset.js';
 import { ChangelingError } from '../util/errors.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut, writeErr, writeVerbatim } from './io.js';
+import { fileTarget } from '../util/outputTarget.js';
 
 export const MINE_HELP = `changeling mine --repo PATH [--out FILE] [options]
 
@@ -69,6 +70,7 @@ export async function mineCommand(argv: string[]): Promise<number> {
   };
   let summary: MineSummary;
   if (values.out) {
+    fileTarget(values.out, '--out');
     summary = await mineToFile(repo, resolve(values.out), opts);
   } else {
     const ac = new AbortController();

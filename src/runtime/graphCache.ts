@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm';
 import type { GraphBuilder } from '../graph/builder.js';
 import { serialize } from '../graph/serialize.js';
 import { writeModelFiles } from './session.js';
-import { readJsonFile } from '../util/jsonFile.js';
+import { JSON_CAP, readBytesBoundedSync, readJsonFile } from '../util/jsonFile.js';
 import { writeFileAtomic } from '../util/atomicFile.js';
 import { removeAtExit } from '../util/cleanup.js';
 import { notice } from '../util/notices.js';
@@ -28,7 +28,7 @@ export function graphCacheDir(): string {
 export function modelFingerprint(dir: string, weightsPath: string, extra: unknown): string {
   const st = statSync(weightsPath);
   const h = createHash('sha256');
-  h.update(readFileSync(join(dir, 'config.json')));
+  h.update(readBytesBoundedSync(join(dir, 'config.json'), JSON_CAP, 'the model config'));
   h.update(JSON.stringify({ weightsPath, size: st.size, mtime: st.mtimeMs, builder: BUILDER_VERSION, extra }));
   return h.digest('hex').slice(0, 24);
 }

@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { ChangelingError, fileError } from './errors.js';
 import { terminalSafe } from './text.js';
@@ -89,4 +90,19 @@ export async function openForReading(path: string, what = 'the file'): Promise<F
   } catch (err) {
     throw fileError(err, path, 'opening');
   }
+}
+
+/** `readBytesBounded` for the few synchronous callers (a fingerprint of a small config file). */
+export function readBytesBoundedSync(path: string, max: number, what = 'the file'): Buffer {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    throw fileError(err, terminalSafe(path), 'reading');
+  }
+  if (!st.isFile()) throw new ChangelingError('io', `${what} ${terminalSafe(path)} is not a regular file`);
+  if (st.size > max) throw tooBig(path, what, st.size, max);
+  const buf = readFileSync(path);
+  if (buf.length > max) throw tooBig(path, what, buf.length, max);
+  return buf;
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -24,6 +25,10 @@ export class HubServer {
   hangApi = false;
   /** Stop sending these files after this many bytes, keeping the connection open (a stalled transfer), once per entry. */
   stallAfter = new Map<string, number>();
+  /** Send these files without a length, and without end: the listed size, then more, until the client stops. */
+  endless = new Set<string>();
+  /** Answer the models API with a gzip bomb (a small body that inflates to 64 MiB of spaces). */
+  gzipBomb = false;
   /** Answer the models API with this text instead (a broken answer), once. */
   apiBody: string | null = null;
   private server: Server | null = null;
@@ -49,6 +54,10 @@ export class HubServer {
     const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url.pathname);
     if (api) {
       if (this.hangApi) return; // no answer, ever
+      if (this.gzipBomb) {
+        const bomb = gzipSync(Buffer.alloc(64 * 2 ** 20, 32));
+        return void res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(bomb);
+      }
       if (this.apiBody !== null) {
         const body = this.apiBody;
         this.apiBody = null;
@@ -80,6 +89,18 @@ export class HubServer {
     let start = 0;
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (m) start = Number(m[1]);
+    if (this.endless.has(name)) {
+      res.writeHead(200);
+      const chunk = Buffer.alloc(16384, 120);
+      for (let sent = 0; sent < 256 * 2 ** 20 && !res.destroyed; sent += chunk.length) {
+        if (!res.write(chunk))
+          await new Promise((r) => {
+            res.once('drain', r);
+            res.once('close', r);
+          });
+      }
+      return void res.end();
+    }
     res.writeHead(m ? 206 : 200, {
       'content-length': data.length - start,
       ...(m ? { 'content-range': `bytes ${start}-${data.length - 1}/${data.length}` } : {}),

@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execSync, spawnSync } from 'node:child_process';
+import { execSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { encodeSafetensors } from '../../src/models/safetensors.js';
@@ -200,4 +200,193 @@ test('a full disk during mine leaves no partial file and says so (tmpfs where ro
   } finally {
     spawnSync('umount', [mnt]);
   }
+});
+
+/** A risk model file as the embedded default is, with `patch` applied (a crafted or corrupt one). */
+function craftedRiskModel(dir: string, patch: (m: Record<string, any>) => void): string {
+  const m = JSON.parse(readFileSync(resolve('models/jitdp-default.json'), 'utf8')) as Record<string, any>;
+  patch(m);
+  const p = join(dir, `model-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(p, JSON.stringify(m).replace(/"__NaN__"/g, 'NaN'));
+  return p;
+}
+
+test('numbers: a crafted risk model (NaN threshold, inverted Platt slope, threshold above 1) is refused in one line; bad options are usage errors', () => {
+  const r = repo();
+  r.write('a.c', 'int x;\n');
+  r.git('add', '-A');
+  const dir = tempDir();
+  for (const [patch, why] of [
+    [(m: Record<string, any>) => (m.threshold = 1.5), /the decision threshold must be a number above 0 and at most/],
+    [(m: Record<string, any>) => (m.platt = { a: -2, b: 0 }), /the Platt slope must be a number above 0, not -2/],
+    [(m: Record<string, any>) => (m.threshold = 0), /the decision threshold must be/],
+    [(m: Record<string, any>) => (m.features.ns.std = -1), /the scaling deviations\[0\] must be a number at least 0, not -1/],
+  ] as const) {
+    const p = run(r.dir, 'risk', '--model', craftedRiskModel(dir, patch));
+    assert.equal(p.status, 1, p.stderr);
+    assert.equal(oneLine(p.stderr).length, 1, p.stderr);
+    assert.match(p.stderr, why);
+    assert.doesNotMatch(p.stdout, /NaN/);
+  }
+  const nan = join(dir, 'nan.json');
+  writeFileSync(
+    nan,
+    readFileSync(
+      craftedRiskModel(dir, () => {}),
+      'utf8',
+    ).replace(/"threshold":[^,]*/, '"threshold":null'),
+  );
+  assert.match(run(r.dir, 'risk', '--model', nan).stderr, /the decision threshold must be a number .*, not null/);
+  for (const [args, why] of [
+    [['export', '--task', 'jitdp', '--out', join(dir, 'x'), '--max', '0'], /--max must be from 1/],
+    [['export', '--task', 'jitdp', '--out', join(dir, 'y'), '--repo', r.dir, '--repo', r.dir], /is given twice \(--repo\)/],
+    [
+      ['train', '--model', dir, '--method', 'lora', '--data', nan, '--out', join(dir, 'z'), '--lr', '5'],
+      /--lr must be a number above 0 and at most 1, not 5/,
+    ],
+    [
+      ['train', '--model', dir, '--method', 'lora', '--data', nan, '--out', join(dir, 'z'), '--clip', '-1'],
+      /--clip must be a number at least 0/,
+    ],
+    [['finetune', '--task', 'cmg', '--lr', 'NaN'], /--lr needs a number above 0 and at most 1, not "NaN"/],
+  ] as const) {
+    const p = run(r.dir, ...args);
+    assert.equal(p.status, 2, `${args.join(' ')}: ${p.stderr}`);
+    assert.match(p.stderr, why);
+  }
+});
+
+test('numbers: an adapter whose scale overflows or whose weights are NaN is refused on load, never run', () => {
+  const r = repo();
+  const base = tempDir();
+  const t5 = writeTinyT5(join(base, 'tiny'));
+  const lora = join(base, 'lora');
+  mkdirSync(lora);
+  const t = (n: number, fill = 0) => ({ shape: n === 0 ? [8, 64] : [64, 8], data: new Float32Array(512).fill(fill) });
+  writeFileSync(
+    join(lora, 'adapter_model.safetensors'),
+    encodeSafetensors(
+      {
+        'base_model.model.encoder.block.0.layer.0.SelfAttention.q.lora_A.weight': t(0),
+        'base_model.model.encoder.block.0.layer.0.SelfAttention.q.lora_B.weight': t(1),
+      },
+      { format: 'pt' },
+    ),
+  );
+  writeFileSync(join(lora, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 8, lora_alpha: 1e39, target_modules: ['q'] }));
+  let p = run(r.dir, 'suggest', '--model', t5, '--adapter', lora);
+  assert.equal(p.status, 1, p.stderr);
+  assert.match(p.stderr, /"lora_alpha" must be a number above 0 and at most 1000000, not 1e\+39/);
+  writeFileSync(join(lora, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 8, lora_alpha: 16, target_modules: ['q'] }));
+  writeFileSync(
+    join(lora, 'adapter_model.safetensors'),
+    encodeSafetensors(
+      {
+        'base_model.model.encoder.block.0.layer.0.SelfAttention.q.lora_A.weight': t(0, NaN),
+        'base_model.model.encoder.block.0.layer.0.SelfAttention.q.lora_B.weight': t(1),
+      },
+      { format: 'pt' },
+    ),
+  );
+  p = run(r.dir, 'suggest', '--model', t5, '--adapter', lora);
+  assert.equal(p.status, 1, p.stderr);
+  assert.match(p.stderr, /holds NaN at 0; the adapter is broken/);
+});
+
+test('reads: a FIFO, /dev/zero or a folder given as a file is refused in one line (no hang, no unbounded read)', () => {
+  const r = repo();
+  const dir = tempDir();
+  const fifo = join(dir, 'fifo');
+  spawnSync('mkfifo', [fifo]);
+  for (const args of [
+    ['eval', 'jitdp', '--pred', '/dev/zero'],
+    ['eval', 'jitdp', '--pred', fifo],
+    ['features', '--commits', fifo],
+    ['risk', '--model', '/dev/zero'],
+    ['train', '--model', dir, '--method', 'lora', '--data', fifo, '--out', join(dir, 'o')],
+    ['probe', '--model', dir, '--task', '/dev/zero'],
+    ['suggest', '--hook-file', fifo],
+  ]) {
+    const p = spawnSync(process.execPath, [CLI, ...args], {
+      cwd: r.dir,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
+    });
+    assert.notEqual(p.signal, 'SIGTERM', `${args.join(' ')} hung`);
+    assert.equal(p.status, 1, `${args.join(' ')}: ${p.stderr}`);
+    assert.equal(oneLine(p.stderr).length, 1, p.stderr);
+    assert.match(p.stderr, /is (a FIFO \(named pipe\)|a device|a folder|not a regular file)/, args.join(' '));
+  }
+});
+
+test('output: stdout on a full disk ends with exit 1 and one line; a bidi override from a repository reaches the terminal escaped', () => {
+  const r = repo();
+  const full = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" mine --quiet > /dev/full`], {
+    cwd: r.dir,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
+  });
+  assert.equal(full.status, 1, full.stderr);
+  assert.match(full.stderr, /^changeling: could not write the output \(the disk is full\); what was printed is incomplete\n$/);
+  // EPIPE into head stays quiet and successful.
+  const head = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" mine --quiet | head -c 10 >/dev/null`], {
+    cwd: r.dir,
+    encoding: 'utf8',
+  });
+  assert.equal(head.stderr, '');
+  r.write('b.txt', 'x\n').commit('Fix \u202egnp.exe\u202c and \x1b]0;title\x07');
+  const show = run(r.dir, 'show', '--commit', 'HEAD');
+  assert.equal(show.status, 0, show.stderr);
+  assert.doesNotMatch(show.stdout, /[\u202a-\u202e\u2066-\u2069\x1b\x07]/);
+  assert.match(show.stdout, /Fix \\u202egnp\.exe\\u202c and \\x1b\]0;title\\x07/);
+});
+
+test('limits: a 42 KB typed prefix is cut to what the model reads and said so; a 1 MB one-word subject is scored in linear time', () => {
+  const r = repo();
+  const t5 = writeTinyT5(join(tempDir(), 'tiny'));
+  r.write('a.c', 'int y;\n');
+  r.git('add', '-A');
+  const p = run(r.dir, 'suggest', '--model', t5, '--prefix', 'fix '.repeat(10_500), '--no-style');
+  assert.equal(p.status, 0, p.stderr);
+  assert.match(p.stderr, /note: the typed message is longer than the model reads \(\d+ tokens\): the model sees its last \d+ tokens/);
+  r.git('reset', '-q');
+  // Messages too long for a command line: committed from a file.
+  for (const [i, msg] of [`${'a'.repeat(1 << 20)}@b${'.c'.repeat(1000)}`, 'x'.repeat(1 << 20)].entries()) {
+    const file = join(tempDir(), 'message');
+    writeFileSync(file, msg);
+    r.write('a.c', `int w${i};\n`);
+    r.git('add', '-A');
+    r.git('commit', '-q', '-F', file);
+  }
+  for (const rev of ['HEAD', 'HEAD~1']) {
+    const q = spawnSync(process.execPath, [CLI, 'risk', '--commit', rev, '--json'], {
+      cwd: r.dir,
+      encoding: 'utf8',
+      timeout: 60_000,
+      maxBuffer: 1 << 26,
+    });
+    assert.equal(q.status, 0, q.stderr);
+  }
+});
+
+test('signals: SIGTERM stops a long run like Ctrl-C: exit 143, no temporary file or lock left behind', async () => {
+  const r = TestRepo.init();
+  repos.push(r);
+  r.fastHistory(3000, 40);
+  const out = join(tempDir(), 'h.jsonl');
+  const child = spawn(process.execPath, [CLI, 'mine', '--quiet', '--out', out], {
+    cwd: r.dir,
+    env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
+  });
+  let stderr = '';
+  child.stderr.on('data', (b) => (stderr += b));
+  // Wait for the temporary file to appear, then stop the run.
+  for (let i = 0; i < 200 && !readdirSync(join(out, '..')).some((n) => n.endsWith('.tmp')); i++)
+    await new Promise((res) => setTimeout(res, 25));
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+  assert.equal(code, 143, stderr);
+  assert.match(stderr, /changeling: cancelled; nothing was written/);
+  assert.deepEqual(readdirSync(join(out, '..')), [], 'no partial or temporary file');
 });

@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { downloadModel, cachedModel, type DownloadEvent, type HubModelSpec } from '../../src/models/hub.js';
 import { loadModelFolder } from '../../src/models/modelFolder.js';
@@ -274,5 +274,31 @@ test("fuzz: any answer from the hub's models API gives a snapshot inside the cac
       numRuns: 120,
       ...(process.env.CHANGELING_FUZZ_SEED === 'random' ? {} : { seed: Number(process.env.CHANGELING_FUZZ_SEED ?? 20261202) }),
     },
+  );
+});
+
+test('a file that never ends stops at its listed size (removed, not retried); a gzip bomb of an answer stops at 8 MiB', async () => {
+  const s = await hub();
+  s.endless.add('model.safetensors');
+  const cacheDir = tempDir();
+  const before = s.requests.length;
+  await assert.rejects(
+    downloadModel(SPEC, { endpoint: s.endpoint, cacheDir }),
+    (err: unknown) =>
+      err instanceof ChangelingError &&
+      /model\.safetensors from .* is larger than its listed size \(\d+ bytes\): stopped there and removed/.test(err.message),
+  );
+  assert.equal(s.requests.slice(before).filter((q) => q.url.endsWith('/model.safetensors')).length, 1, 'not retried');
+  const left = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true }).reduce(
+      (n, e) => n + (e.isDirectory() ? left(join(dir, e.name)) : statSync(join(dir, e.name)).size),
+      0,
+    );
+  assert.ok(left(cacheDir) < 1 << 20, 'nothing large is left in the cache');
+  const b = await hub();
+  b.gzipBomb = true;
+  await assert.rejects(
+    downloadModel(SPEC, { endpoint: b.endpoint, cacheDir: tempDir() }),
+    /the hub's answer for .* is over 8 MiB: not a hub answer/,
   );
 });

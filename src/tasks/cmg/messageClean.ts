@@ -9,8 +9,23 @@
 const W = '\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f ';
 const S = `[${W}]`;
 const NS = `[^${W}]`;
-const STRIP = new RegExp(`^${S}+|${S}+$`, 'g');
-const strip = (s: string) => s.replace(STRIP, '');
+const SPACE = new Set(['\t', '\n', '\x0b', '\x0c', '\r', '\x1c', '\x1d', '\x1e', '\x1f', ' ']);
+/** Python's str.strip() with its ASCII whitespace, by hand: `\s+$` as a pattern backtracks on long inner runs. */
+const strip = (s: string) => {
+  let a = 0;
+  let b = s.length;
+  while (a < b && SPACE.has(s[a]!)) a++;
+  while (b > a && SPACE.has(s[b - 1]!)) b--;
+  return s.slice(a, b);
+};
+/**
+ * The reference's patterns backtrack (quadratically, in Python too) on long lines, and messages come from
+ * repositories: a message is cleaned from its first 8 KiB, and a line longer than 512 characters (a pasted
+ * blob, never a sentence of a message) keeps its text without the pattern removal. Normal messages are
+ * cleaned exactly as the reference cleans them.
+ */
+const CLEAN_MAX = 8192;
+const LINE_MAX = 512;
 // eslint-disable-next-line no-control-regex
 const isAscii = (s: string) => /^[\x00-\x7f]*$/.test(s);
 const words = (s: string) =>
@@ -38,6 +53,7 @@ const SIGNATURES = [
 const LEADING_TRAILERS = /^(Bug:|BUG=|FIXES=|R=).*?$/g;
 
 function removePatterns(line: string): string {
+  if (line.length > LINE_MAX) return strip(line);
   line = removeGeneric(line, EMAIL);
   line = removeGeneric(line, URL);
   for (const p of ISSUES) line = removeGeneric(line, p).replace(/^[-–:]+/, '');
@@ -84,6 +100,7 @@ export function droppedMessage(message: string): boolean {
 
 /** The message as CommitChronicle's message processor leaves it ("" when it is filtered out). */
 export function cleanMessage(message: string): string {
+  message = message.slice(0, CLEAN_MAX);
   if (droppedMessage(message)) return '';
   const out = message.split('\n').map(removePatterns).filter(Boolean).join('\n');
   return droppedMessage(out) ? '' : out;

@@ -1,0 +1,118 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * Each policy lives in one module; a caller that bypasses it is a defect. These scans fail when code
+ * outside a policy's module does what only that module may do (DESIGN.md, "Policies live in one place").
+ */
+function sources(dir = 'src'): Array<{ path: string; text: string }> {
+  const out: Array<{ path: string; text: string }> = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...sources(p));
+    else if (p.endsWith('.ts')) out.push({ path: p, text: readFileSync(p, 'utf8') });
+  }
+  return out;
+}
+
+/** Names a file imports from node:fs or node:fs/promises. */
+const fsImports = (text: string) =>
+  [...text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'node:fs(?:\/promises)?'/g)].flatMap((m) =>
+    m[1]!.split(',').map(
+      (n) =>
+        n
+          .trim()
+          .replace(/^type\s+/, '')
+          .split(/\s+as\s+/)[0]!,
+    ),
+  );
+
+/** Files outside `allowed` that import any of `names` from the file system modules. */
+function importers(names: string[], allowed: Record<string, string>): string[] {
+  return sources()
+    .filter((f) => !(f.path in allowed))
+    .flatMap((f) =>
+      fsImports(f.text)
+        .filter((n) => names.includes(n))
+        .map((n) => `${f.path}: ${n}`),
+    );
+}
+
+/** Lines of code (comments dropped) that match `pattern`, outside the allowed files. */
+function offenders(pattern: RegExp, allowed: Record<string, string>): string[] {
+  const found: string[] = [];
+  for (const { path, text } of sources()) {
+    if (path in allowed) continue;
+    text.split('\n').forEach((line, i) => {
+      const code = line.replace(/\/\/.*$/, '');
+      if (/^\s*\*/.test(code)) return;
+      if (pattern.test(code)) found.push(`${path}:${i + 1}: ${line.trim()}`);
+    });
+  }
+  return found;
+}
+
+test('output paths: only the policy modules and Changeling-owned caches remove, rename or write files directly', () => {
+  const allowed = {
+    'src/util/outputTarget.ts': 'the policy itself',
+    'src/util/atomicFile.ts': 'atomic replacement of a path the policy allowed',
+    'src/util/cleanup.ts': 'removes only the temporary paths registered with it',
+    'src/util/lock.ts': "the lock file in a repository's changeling/ folder",
+    'src/runtime/session.ts': 'a private mkdtemp copy of a graph for onnxruntime',
+    'src/models/hub.ts': "the download cache's own partial files",
+    'src/tasks/finetune/runState.ts': "checkpoints and run folders in a repository's changeling/ folder",
+    'src/git/hooks.ts': 'the hooks policy (exact text, chain, restore)',
+  };
+  const found = importers(
+    [
+      'rm',
+      'rmSync',
+      'rmdir',
+      'rmdirSync',
+      'rename',
+      'renameSync',
+      'unlink',
+      'unlinkSync',
+      'writeFile',
+      'writeFileSync',
+      'appendFile',
+      'copyFile',
+      'cp',
+      'createWriteStream',
+      'writeSync',
+      'openSync',
+    ],
+    allowed,
+  );
+  assert.deepEqual(found, [], 'use writeOutputFolder / AtomicFile / removeOwned / withTempDir (src/util/outputTarget.ts)');
+});
+
+test('git: every git process comes from git/run.ts (no other child processes but the extension running its own CLI)', () => {
+  const found = offenders(/from 'node:child_process'|require\('child_process'\)|simple-git/, {
+    'src/git/run.ts': 'the git runner',
+    'src/ui/cliChild.ts': "runs Changeling's own CLI with the editor's Node (process.execPath), never git",
+  });
+  assert.deepEqual(found, []);
+  const child = readFileSync('src/ui/cliChild.ts', 'utf8');
+  assert.match(child, /spawn\(process\.execPath,/, 'cliChild runs only Node');
+});
+
+test('printing: stdout and stderr are written through cli/io.ts only (escaped; write failures end with exit 1)', () => {
+  const found = offenders(/process\.(stdout|stderr)\.write\(/, { 'src/cli/io.ts': 'the printing policy' });
+  assert.deepEqual(found, []);
+});
+
+test('reading: files are read through util/jsonFile.ts (regular files only, bounded), but for Changeling-owned ones', () => {
+  const allowed = {
+    'src/util/jsonFile.ts': 'the reading policy',
+    'src/util/lock.ts': 'its own lock file',
+    'src/util/outputTarget.ts': 'its own marker, after lstat says it is a regular file',
+    'src/models/hub.ts': 'hashes its own cache files',
+    'src/train/trainSession.ts': 'a checkpoint checked by regularFile first',
+    'src/git/repository.ts': "git's own shallow file",
+  };
+  const found = importers(['readFile', 'readFileSync', 'createReadStream'], allowed);
+  assert.deepEqual(found, []);
+});
