@@ -3,6 +3,7 @@ import { ChangelingError, asChangelingError } from './util/errors.js';
 import { fieldText, isVerbose, noteStdoutError, setVerbose, stdoutResult, writeErr, writeVerbatim } from './cli/io.js';
 import { installSignalHandlers, stoppedExitCode } from './util/cleanup.js';
 import { onNotice } from './util/notices.js';
+import { commandArguments, relaunchIfLong } from './cli/longArguments.js';
 import { SHOW_HELP, showCommand } from './cli/showCommand.js';
 import { OVERVIEW_HELP, overviewCommand } from './cli/overviewCommand.js';
 import { MINE_HELP, mineCommand } from './cli/mineCommand.js';
@@ -134,7 +135,8 @@ const oneLine = (s: string) => {
   return t;
 };
 
-main(process.argv.slice(2)).then(
+const args = commandArguments();
+(relaunchIfLong(args) ?? main(args)).then(
   (code) => {
     process.exitCode = code;
   },

@@ -77,7 +77,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
     epochs: parseCount('epochs', values.epochs, 1000, 1),
     batch: parseCount('batch', values.batch, 4096, 1),
     lr,
-    maxLength: parseCount('max-length', values['max-length']),
+    maxLength: parseCount('max-length', values['max-length'], 4096, 8),
     seed: parseCount('seed', values.seed),
     evalCap: parseCount('eval-cap', values['eval-cap'], undefined, 1),
     threads: parseCount('threads', values.threads),

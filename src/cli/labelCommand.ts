@@ -21,7 +21,7 @@ export async function labelCommand(argv: string[]): Promise<number> {
       quiet: { type: 'boolean', default: false },
     },
   });
-  const maxBlamed = parseCount('max-blamed', values['max-blamed']);
+  const maxBlamed = parseCount('max-blamed', values['max-blamed'], undefined, 1);
   const repo = await openRepository(values.repo ?? process.cwd());
   const progress = new StderrProgress(values.quiet);
   const r = await szz(repo, { maxBlamed, signal: interruptSignal(), onProgress: (d, t, what) => progress.update(`${what}: ${d}/${t}`) });

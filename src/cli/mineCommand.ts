@@ -44,7 +44,7 @@ export async function mineCommand(argv: string[]): Promise<number> {
     strict: true,
     allowPositionals: false,
   });
-  const max = parseCount('max', values.max);
+  const max = parseCount('max', values.max, undefined, 1);
   const maxDiffBytes = parseCount('max-diff-bytes', values['max-diff-bytes']);
   const repo = await openRepository(values.repo ?? process.cwd());
   const progress = new StderrProgress(values.quiet);

@@ -116,7 +116,7 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
         const m = await trainNeural(data.train, data.validation, {
           encoder: resolve(values.encoder),
           method: values.method as NeuralMethod,
-          epochs: parseCount('epochs', values.epochs),
+          epochs: parseCount('epochs', values.epochs, 1000, 1),
           maxLength: parseCount('max-length', values['max-length']),
           recompute: parseRecomputeMode(values.recompute),
           signal,
@@ -126,7 +126,7 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
         write = (dir, i) => saveNeural(dir, m, i);
       } else {
         progress.update('training the CC2Vec-style model...', true);
-        const m = await trainCc2Vec(data.train, data.validation, { epochs: parseCount('epochs', values.epochs), signal, onEvent });
+        const m = await trainCc2Vec(data.train, data.validation, { epochs: parseCount('epochs', values.epochs, 1000, 1), signal, onEvent });
         scorer = await Cc2VecRisk.create(m);
         write = (dir, i) => saveCc2Vec(dir, m, i);
       }

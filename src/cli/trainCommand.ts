@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { trainAdapter, type Method } from '../peft/trainAdapter.js';
+import { trainAdapter, type Method, type TrainOptions } from '../peft/trainAdapter.js';
 import { loadModelFolder } from '../models/modelFolder.js';
 import { PROFILE_FILE, effectiveProfile, parseInputFormat, profileText } from '../tasks/cmg/profile.js';
 import { folderTarget } from '../util/outputTarget.js';
@@ -79,15 +79,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (values.schedule && values.schedule !== 'constant' && values.schedule !== 'linear')
     throw new ChangelingError('usage', '--schedule must be constant or linear');
   const inputFormat = values['input-format'] ? parseInputFormat(values['input-format']) : undefined;
-  folderTarget(values.out!, '--out');
-  // What it saves is fed as its data was made: the base model's profile, or the format named here.
-  const files: Record<string, string> = {};
-  if ((await loadModelFolder(resolve(values.model!))).kind !== 'roberta') {
-    const base = await effectiveProfile(resolve(values.model!));
-    files[PROFILE_FILE] = profileText({ ...base, ...(inputFormat ? { inputFormat } : {}), source: resolve(values.model!) });
-  }
-  const r = await trainAdapter({
-    files,
+  const options: TrainOptions = {
     model: resolve(values.model!),
     method: values.method as Method,
     data: resolve(values.data!),
@@ -117,7 +109,15 @@ export async function trainCommand(argv: string[]): Promise<number> {
     recompute: parseRecomputeMode(values.recompute),
     signal: interruptSignal(),
     onStep: values.json ? undefined : (step, loss) => writeErr(`step ${step}: loss ${loss.toFixed(5)}\n`),
-  });
+  };
+  folderTarget(values.out!, '--out');
+  // What it saves is fed as its data was made: the base model's profile, or the format named here.
+  const files: Record<string, string> = {};
+  if ((await loadModelFolder(resolve(values.model!))).kind !== 'roberta') {
+    const base = await effectiveProfile(resolve(values.model!));
+    files[PROFILE_FILE] = profileText({ ...base, ...(inputFormat ? { inputFormat } : {}), source: resolve(values.model!) });
+  }
+  const r = await trainAdapter({ ...options, files });
   if (values.json) await printJson(r);
   else
     await writeOut(

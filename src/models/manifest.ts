@@ -53,15 +53,7 @@ export function modelSpec(id: string, revision?: string): HubModelSpec {
         id,
         weights: ['model.safetensors', 'pytorch_model.bin'],
         files: ['config.json'],
-        optional: [
-          'tokenizer.json',
-          'vocab.json',
-          'merges.txt',
-          'added_tokens.json',
-          'special_tokens_map.json',
-          'tokenizer_config.json',
-          'changeling.json',
-        ],
+        optional: [...TOKENIZER_FILES, 'changeling.json'],
       };
   return revision ? { ...spec, revision } : spec;
 }
@@ -69,3 +61,13 @@ export function modelSpec(id: string, revision?: string): HubModelSpec {
 export function defaultModelCache(): string {
   return process.env.CHANGELING_MODEL_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'changeling', 'models');
 }
+
+/** The files a model folder's tokenizer may consist of (whichever of them it has). */
+export const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'vocab.json',
+  'merges.txt',
+  'added_tokens.json',
+  'special_tokens_map.json',
+  'tokenizer_config.json',
+] as const;

@@ -19,6 +19,7 @@ import { writeBytesAtomic } from '../util/atomicFile.js';
 import { folderTarget, writeOutputFolder } from '../util/outputTarget.js';
 import { TRAIN_BOUNDS, checkNumber } from '../util/numbers.js';
 import { TEXT_CAP, readBytesBounded, readTextFile } from '../util/jsonFile.js';
+import { TOKENIZER_FILES } from '../models/manifest.js';
 
 /**
  * `changeling train`: one PEFT method (or full fine-tuning) on a model folder and a JSONL dataset, saved
@@ -303,15 +304,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
       async (dir) => {
         await writeBytesAtomic(join(dir, 'model.safetensors'), encodeSafetensors(Object.fromEntries(all), { format: 'pt' }));
         // The tokenizer comes along, so that the folder is a complete model for generation.
-        for (const f of [
-          'config.json',
-          'tokenizer.json',
-          'vocab.json',
-          'merges.txt',
-          'added_tokens.json',
-          'special_tokens_map.json',
-          'tokenizer_config.json',
-        ]) {
+        for (const f of ['config.json', ...TOKENIZER_FILES]) {
           if (existsSync(join(model.dir, f))) await writeBytesAtomic(join(dir, f), await readBytesBounded(join(model.dir, f), TEXT_CAP));
         }
         for (const [k, v] of Object.entries(extraText)) await writeBytesAtomic(join(dir, k), v);

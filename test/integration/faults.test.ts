@@ -228,14 +228,8 @@ test('numbers: a crafted risk model (NaN threshold, inverted Platt slope, thresh
     assert.match(p.stderr, why);
     assert.doesNotMatch(p.stdout, /NaN/);
   }
-  const nan = join(dir, 'nan.json');
-  writeFileSync(
-    nan,
-    readFileSync(
-      craftedRiskModel(dir, () => {}),
-      'utf8',
-    ).replace(/"threshold":[^,]*/, '"threshold":null'),
-  );
+  // JSON has no NaN: a NaN written by another tool reads as null.
+  const nan = craftedRiskModel(dir, (m) => (m.threshold = null));
   assert.match(run(r.dir, 'risk', '--model', nan).stderr, /the decision threshold must be a number .*, not null/);
   for (const [args, why] of [
     [['export', '--task', 'jitdp', '--out', join(dir, 'x'), '--max', '0'], /--max must be from 1/],
@@ -245,7 +239,7 @@ test('numbers: a crafted risk model (NaN threshold, inverted Platt slope, thresh
       /--lr must be a number above 0 and at most 1, not 5/,
     ],
     [
-      ['train', '--model', dir, '--method', 'lora', '--data', nan, '--out', join(dir, 'z'), '--clip', '-1'],
+      ['train', '--model', dir, '--method', 'lora', '--data', nan, '--out', join(dir, 'z'), '--clip=-1'],
       /--clip must be a number at least 0/,
     ],
     [['finetune', '--task', 'cmg', '--lr', 'NaN'], /--lr needs a number above 0 and at most 1, not "NaN"/],
@@ -295,6 +289,8 @@ test('numbers: an adapter whose scale overflows or whose weights are NaN is refu
 
 test('reads: a FIFO, /dev/zero or a folder given as a file is refused in one line (no hang, no unbounded read)', () => {
   const r = repo();
+  r.write('a.txt', 'staged\n');
+  r.git('add', '-A');
   const dir = tempDir();
   const fifo = join(dir, 'fifo');
   spawnSync('mkfifo', [fifo]);
@@ -303,7 +299,7 @@ test('reads: a FIFO, /dev/zero or a folder given as a file is refused in one lin
     ['eval', 'jitdp', '--pred', fifo],
     ['features', '--commits', fifo],
     ['risk', '--model', '/dev/zero'],
-    ['train', '--model', dir, '--method', 'lora', '--data', fifo, '--out', join(dir, 'o')],
+    ['train', '--model', writeTinyT5(join(dir, 'tiny')), '--method', 'lora', '--data', fifo, '--out', join(dir, 'o')],
     ['probe', '--model', dir, '--task', '/dev/zero'],
     ['suggest', '--hook-file', fifo],
   ]) {

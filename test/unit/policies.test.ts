@@ -93,6 +93,7 @@ test('git: every git process comes from git/run.ts (no other child processes but
   const found = offenders(/from 'node:child_process'|require\('child_process'\)|simple-git/, {
     'src/git/run.ts': 'the git runner',
     'src/ui/cliChild.ts': "runs Changeling's own CLI with the editor's Node (process.execPath), never git",
+    'src/cli/longArguments.ts': 'runs the command line program itself again (process.execPath), never git',
   });
   assert.deepEqual(found, []);
   const child = readFileSync('src/ui/cliChild.ts', 'utf8');
