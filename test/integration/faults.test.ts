@@ -346,6 +346,15 @@ test('limits: a 42 KB typed prefix is cut to what the model reads and said so; a
   const p = run(r.dir, 'suggest', '--model', t5, '--prefix', 'fix '.repeat(10_500), '--no-style');
   assert.equal(p.status, 0, p.stderr);
   assert.match(p.stderr, /note: the typed message is longer than the model reads \(\d+ tokens\): the model sees its last \d+ tokens/);
+  // A graph cache that cannot be written (EPERM under /sys, even for root): runs without caching and says "read-only".
+  const ro = spawnSync(process.execPath, [CLI, 'suggest', '--model', t5, '--no-style'], {
+    cwd: r.dir,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', CHANGELING_GRAPH_CACHE: '/sys/changeling-graphs' },
+  });
+  assert.equal(ro.status, 0, ro.stderr);
+  assert.match(ro.stderr, /note: the graph cache \/sys\/changeling-graphs is read-only: running without caching/);
+  assert.doesNotMatch(ro.stderr, /no such file/);
   r.git('reset', '-q');
   // Messages too long for a command line: committed from a file.
   for (const [i, msg] of [`${'a'.repeat(1 << 20)}@b${'.c'.repeat(1000)}`, 'x'.repeat(1 << 20)].entries()) {

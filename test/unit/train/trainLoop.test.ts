@@ -147,3 +147,26 @@ test('length bucketing: every example once, batches of similar length; padding t
   assert.deepEqual(Array.from(p.ids, Number), [5, 6, 7, 8, 0, 0]);
   assert.deepEqual(Array.from(p.mask, Number), [1, 1, 1, 1, 0, 0]);
 });
+
+test('a run stops at the first loss that is not a finite number, and says so', async () => {
+  const s = await regression();
+  // One example that overflows float32 (a corrupt row, or a run diverging): its batch's loss is not finite.
+  const data = DATA.map((i, k) => (k === 40 ? { x: i.x, y: 1e30 } : i));
+  const losses: number[] = [];
+  await assert.rejects(
+    trainLoop({
+      session: s,
+      train: data,
+      batchSize: 8,
+      epochs: 3,
+      seed: 1,
+      toFeeds: feeds,
+      onEvent: (e) => void (e.kind === 'step' && losses.push(e.loss)),
+    }),
+    (err: unknown) =>
+      err instanceof ChangelingError &&
+      /^training diverged: the loss at step \d+ is (NaN|Infinity); stopped there, nothing was saved/.test(err.message),
+  );
+  assert.ok(losses.length < 8, 'stopped within the first epoch');
+  assert.ok(losses.every(Number.isFinite), 'no step with a non-finite loss was reported');
+});
