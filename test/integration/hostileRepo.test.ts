@@ -113,3 +113,18 @@ test('the git layer itself (staged diff, commit diff, SZZ through git blame) run
   assert.ok(labels.fixes.length >= 1, 'the fix is found');
   assert.deepEqual(readdirSync(marks), []);
 });
+
+test('a git binary that answers unexpectedly is named as such, in one line', () => {
+  const r = TestRepo.init();
+  repos.push(r);
+  r.write('a.txt', 'a\n').commit('First');
+  const fake = join(tempDir(), 'git');
+  writeFileSync(fake, '#!/bin/sh\necho "this is not git"\n');
+  chmodSync(fake, 0o755);
+  const p = spawnSync(process.execPath, [CLI, 'show'], { cwd: r.dir, encoding: 'utf8', env: { ...process.env, CHANGELING_GIT: fake } });
+  assert.equal(p.status, 1, p.stderr);
+  assert.match(
+    p.stderr,
+    /^changeling: unexpected answer from the git binary \(.*\/git\) to "git rev-parse": "this is not git\\n"; is git\.path \(or CHANGELING_GIT\) a real git 2\.31 or newer\?\n$/,
+  );
+});
