@@ -6,7 +6,7 @@ import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
 import { parseInputFormat } from '../tasks/cmg/profile.js';
 import { modelInputFor, type SuggestTarget } from '../tasks/cmg/suggest.js';
 import { ChangelingError } from '../util/errors.js';
-import { interruptSignal, printJson, writeOut } from './io.js';
+import { interruptSignal, printJson, terminalSafe, writeOut } from './io.js';
 
 export const INPUT_HELP = `changeling input [--staged | --commit REV] [--repo PATH] [--model DIR [--adapter DIR]] [--input-format F] [--prefix TEXT] [--json]
 
@@ -69,19 +69,18 @@ export async function inputCommand(argv: string[]): Promise<number> {
     });
     return 0;
   }
-  const visible = (s: string) => s.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   const g = model.profile.generation;
   await writeOut(
     [
       `input format: ${p.format} (${model.model.dir}); ${p.inputIds.length} of ${model.maxInput} input tokens`,
       '--- text ---',
-      visible(p.text).replace(/\n$/, ''),
+      terminalSafe(p.text).replace(/\n$/, ''),
       '--- end ---',
       `input_ids: ${p.inputIds.join(' ')}`,
-      `decoder_input_ids: ${p.decoderInputIds.join(' ')}${p.prefix ? `  (then a word starting "${visible(p.prefix)}")` : ''}`,
+      `decoder_input_ids: ${p.decoderInputIds.join(' ')}${p.prefix ? `  (then a word starting "${terminalSafe(p.prefix)}")` : ''}`,
       `history: ${model.usesHistory ? `${p.history.used} of the author's ${p.history.offered} earlier messages` : 'not used by this model'}`,
       `generation: ${g.numBeams} beams, at most ${g.maxNewTokens} new tokens${g.noRepeatNgramSize ? `, no repeated ${g.noRepeatNgramSize}-grams` : ''}`,
-      ...(p.dropped.length ? [`left out: ${p.dropped.map((d) => `${visible(d.path)} (${d.why})`).join(', ')}`] : []),
+      ...(p.dropped.length ? [`left out: ${p.dropped.map((d) => `${terminalSafe(d.path)} (${d.why})`).join(', ')}`] : []),
     ].join('\n') + '\n',
   );
   return 0;

@@ -157,9 +157,14 @@ const R = {
 const ALPHA_ONE = new RegExp(`[${ALPHA}]`, 'u');
 /** Java's StringTokenizer with its default delimiters. */
 const javaTokens = (s: string) => s.split(/[ \t\n\r\f]+/).filter(Boolean);
-/** Java's String.trim(): every character up to U+0020 at either end. */
-// eslint-disable-next-line no-control-regex
-const javaTrim = (s: string) => s.replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, '');
+/** Java's String.trim(): every character up to U+0020 at either end (by hand: `[..]+$` backtracks on long inner runs). */
+const javaTrim = (s: string) => {
+  let a = 0;
+  let b = s.length;
+  while (a < b && s.charCodeAt(a) <= 0x20) a++;
+  while (b > a && s.charCodeAt(b - 1) <= 0x20) b--;
+  return s.slice(a, b);
+};
 
 /** Normalizer.normalizeLine(line, LANG_EN, keepPunctuation = true), then lower-cased as MeteorScorer does. */
 export function meteorNormalize(line: string): string {

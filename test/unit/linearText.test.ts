@@ -4,6 +4,7 @@ import { isFix, messageWords } from '../../src/git/fixMessage.js';
 import { cleanMessage, droppedMessage } from '../../src/tasks/cmg/messageClean.js';
 import { applyStyle, learnStyle } from '../../src/tasks/cmg/style.js';
 import { nistNormalize, splitPuncts } from '../../src/eval/cmgMetrics.js';
+import { meteorNormalize } from '../../src/eval/meteor.js';
 import { parseDiff } from '../../src/git/diffParser.js';
 import { diffWords } from '../../src/tasks/cmg/nngen.js';
 import { fieldText, terminalSafe } from '../../src/util/text.js';
@@ -50,6 +51,7 @@ test('fix words, message cleaning, style, metrics tokenisation and escaping are 
     within(`applyStyle(${name})`, () => applyStyle(s, style, { branch: s, paths: [s] }));
     within(`splitPuncts(${name})`, () => splitPuncts(s));
     within(`nistNormalize(${name})`, () => nistNormalize(s));
+    within(`meteorNormalize(${name})`, () => meteorNormalize(s));
     within(`terminalSafe(${name})`, () => fieldText(terminalSafe(s), 200));
   }
   assert.equal(isFix('Fix the crash (see https://example.com/fix-it) and mail bob@example.com'), true);
