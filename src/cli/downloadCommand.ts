@@ -65,7 +65,8 @@ export async function downloadCommand(argv: string[]): Promise<number> {
       if (e.kind === 'resume') progress.update(`resuming: ${(e.have / 2 ** 20).toFixed(1)} MiB already here`, true);
       if (e.kind === 'progress' && e.overallTotal)
         progress.update(
-          `${e.file}: ${(e.received / 2 ** 20).toFixed(1)}${e.total ? ` of ${(e.total / 2 ** 20).toFixed(1)}` : ''} MiB (${((100 * e.overall) / e.overallTotal).toFixed(0)}% of ${(e.overallTotal / 2 ** 20).toFixed(0)} MiB)`,
+          `${e.file}: ${(e.received / 2 ** 20).toFixed(1)}${e.total ? ` of ${(e.total / 2 ** 20).toFixed(1)}` : ''} \
+MiB (${((100 * e.overall) / e.overallTotal).toFixed(0)}% of ${(e.overallTotal / 2 ** 20).toFixed(0)} MiB)`,
         );
     },
   });

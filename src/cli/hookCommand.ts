@@ -67,9 +67,21 @@ export async function hookCommand(argv: string[]): Promise<number> {
       const what =
         kind === 'prepare-commit-msg'
           ? 'it suggests messages for plain "git commit"'
-          : `it ${s.blocking ? 'blocks pushes of high-risk commits (git config changeling.risk.blockPush false to only warn)' : 'warns and never blocks (changeling hook install --pre-push --block to block)'}`;
+          : `it ${
+              s.blocking
+                ? 'blocks pushes of high-risk commits (git config changeling.risk.blockPush false \
+to only warn)'
+                : 'warns and never blocks (changeling hook install --pre-push --block to block)'
+            }`;
       await writeOut(
-        `installed the ${kind} hook at ${s.path}${s.chainedNow ? ` (the hook that was there runs first: ${kind}.changeling-chained)` : s.chained ? ` (chaining ${kind}.changeling-chained)` : ''}; ${what}\n`,
+        `installed the ${kind} hook at ${s.path}${
+          s.chainedNow
+            ? ` (the hook that was there runs first: ${kind}.changeling-chained)`
+            : s.chained
+              ? ` \
+(chaining ${kind}.changeling-chained)`
+              : ''
+        }; ${what}\n`,
       );
     }
   } else if (action === 'uninstall') {
@@ -90,7 +102,20 @@ export async function hookCommand(argv: string[]): Promise<number> {
         all
           .map(
             (s) =>
-              `${s.path}: ${s.installed ? `Changeling's hook${s.chained ? ', chaining the previous one' : ''}${s.kind === 'pre-push' ? `; ${s.blocking ? 'blocks' : 'warns only'}` : ''}` : 'not installed'}`,
+              `${s.path}: ${
+                s.installed
+                  ? `Changeling's hook${s.chained ? ', chaining the previous one' : ''}${
+                      s.kind === 'pre-push'
+                        ? `; ${
+                            s.blocking
+                              ? 'blocks'
+                              : 'warns \
+only'
+                          }`
+                        : ''
+                    }`
+                  : 'not installed'
+              }`,
           )
           .join('\n') + '\n',
       );

@@ -83,7 +83,16 @@ export async function overviewCommand(argv: string[]): Promise<number> {
         : `The last commit, ${sha!.slice(0, 12)} "${fieldText(view.commit!.subject, 60)}" (nothing is staged)`,
   );
   out.push(
-    `  ${t.files} file${t.files === 1 ? '' : 's'}, +${t.additions} -${t.deletions}${names.length ? `: ${names.join(', ')}${view.files.length > names.length ? `, and ${view.files.length - names.length} more` : ''}` : ''}`,
+    `  ${t.files} file${t.files === 1 ? '' : 's'}, +${t.additions} -${t.deletions}${
+      names.length
+        ? `: ${names.join(', ')}${
+            view.files.length > names.length
+              ? `, \
+and ${view.files.length - names.length} more`
+              : ''
+          }`
+        : ''
+    }`,
   );
   if (!view.files.length) {
     out.push('  nothing changed: no message or risk to show');
@@ -102,7 +111,13 @@ export async function overviewCommand(argv: string[]): Promise<number> {
   for (const r of risk) {
     const what = r.mergedBy !== undefined ? ` for ${r.sha!.slice(0, 12)}, which the merge brings` : '';
     out.push(
-      `Risk: ${r.level.toUpperCase()} ${(r.probability * 100).toFixed(0)}%${what} (${riskModel.source === 'embedded default' ? 'the embedded default model' : `this repository's model`}; high from ${(riskModel.threshold * 100).toFixed(0)}%)`,
+      `Risk: ${r.level.toUpperCase()} ${(r.probability * 100).toFixed(0)}%${what} (${
+        riskModel.source ===
+        'embedded \
+default'
+          ? 'the embedded default model'
+          : `this repository's model`
+      }; high from ${(riskModel.threshold * 100).toFixed(0)}%)`,
     );
     if (r.note) out.push(`  ${r.note}`);
     for (const x of r.reasons) out.push(`  ${x.contribution >= 0 ? 'raises' : 'lowers'}: ${reasonText(x.name, x.value, r.features)}`);

@@ -89,7 +89,8 @@ export async function riskCommand(argv: string[]): Promise<number> {
     const mergeNote =
       merge === undefined
         ? ''
-        : `${merge ? `${merge.slice(0, 12)} is a merge` : 'a merge is being concluded'}: a merge is not scored as a change of its own; the ${results.length === 1 ? 'commit' : `${results.length} commits`} it brings:\n`;
+        : `${merge ? `${merge.slice(0, 12)} is a merge` : 'a merge is being concluded'}: a merge is not scored \
+as a change of its own; the ${results.length === 1 ? 'commit' : `${results.length} commits`} it brings:\n`;
     // A range skips its merges: say how many, so that nobody wonders where they went.
     const merges =
       target.kind === 'range'

@@ -16,7 +16,9 @@ import { ChangelingError } from '../util/errors.js';
 import { parseRecomputeMode } from '../train/memory.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut, writeErr } from './io.js';
 
-export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--model jitline|cc2vec | --encoder DIR [--method lora|adapter|prefix] [--max-length N] [--recompute auto|attention|none]] [--epochs N] [--adopt auto|always|never] [--out PATH] [--json]
+export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--model jitline|cc2vec | --encoder DIR [--method \
+lora|adapter|prefix] [--max-length N] [--recompute auto|attention|none]] [--epochs N] [--adopt auto|always|never] \
+[--out PATH] [--json]
 
   Trains a risk model on the repository's own history: SZZ labels, time-ordered 80/10/10 splits, the
   JITLine-style model (code tokens + expert features), or with --encoder the JIT-Fine-style neural model
@@ -87,7 +89,8 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
   };
   if (data.train.length < minCommits || trainBuggy < 20) {
     progress.done();
-    const why = `the history is too thin to train on (${data.train.length} training commits, ${trainBuggy} of them buggy by SZZ; at least ${minCommits} and 20 are needed): nothing saved, "changeling risk" keeps using ${(await loadRiskModel(repo)).source}`;
+    const why = `the history is too thin to train on (${data.train.length} training commits, ${trainBuggy} of them \
+buggy by SZZ; at least ${minCommits} and 20 are needed): nothing saved, "changeling risk" keeps using ${(await loadRiskModel(repo)).source}`;
     if (values.json) await printJson({ saved: null, reason: why, ...summary });
     else writeErr(`changeling: ${why}\n`);
     return 1;
@@ -168,8 +171,9 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
         embeddedDefaultOnTest: defaultMetrics,
       });
     else {
+      const f = (v: number, width: number) => v.toFixed(3).padStart(width);
       const row = (name: string, m: JitdpMetrics) =>
-        `${name.padEnd(18)} ${m.f1.toFixed(3).padStart(6)} ${m.aucRoc.toFixed(3).padStart(6)} ${m.recallAt20Effort.toFixed(3).padStart(7)} ${m.effortAt20Recall.toFixed(3).padStart(7)} ${m.popt.toFixed(3).padStart(6)}`;
+        `${name.padEnd(18)} ${f(m.f1, 6)} ${f(m.aucRoc, 6)} ${f(m.recallAt20Effort, 7)} ${f(m.effortAt20Recall, 7)} ${f(m.popt, 6)}`;
       await writeOut(
         [
           `${summary.commits} commits (${summary.train} train, ${summary.validation} validation, ${summary.test} test with ${summary.testBuggy} buggy)`,

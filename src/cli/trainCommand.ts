@@ -121,7 +121,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (values.json) await printJson(r);
   else
     await writeOut(
-      `saved ${values.method} to ${r.out} (${r.trainableParameters.toLocaleString('en')} trainable parameters, ${r.steps.length} steps, ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMiB} MiB${r.attention.recomputed ? `, attention recomputed: ${Math.round(r.attention.keptBytes / 2 ** 20)} MiB not kept` : ''})\n`,
+      `saved ${values.method} to ${r.out} (${r.trainableParameters.toLocaleString('en')} trainable parameters, ${r.steps.length} \
+steps, ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMiB} MiB${
+        r.attention.recomputed
+          ? `, attention recomputed: ${Math.round(r.attention.keptBytes / 2 ** 20)} \
+MiB not kept`
+          : ''
+      })\n`,
     );
   return 0;
 }

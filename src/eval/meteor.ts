@@ -126,7 +126,9 @@ const FUNCTION_WORDS = new Set([
 
 // METEOR 1.5's resources/nonbreaking/english.prefixes (from Moses): 'num' ones only before a number.
 const NONBREAKING = new Map<string, 'any' | 'num'>(
-  'A B C D E F G H I J K L M N O P Q R S T U V W X Y Z Adj Adm Adv Asst Bart Bldg Brig Bros Capt Cmdr Col Comdr Con Corp Cpl DR Dr Drs Ens Gen Gov Hon Hr Hosp Insp Lt MM MR MRS MS Maj Messrs Mlle Mme Mr Mrs Ms Msgr Op Ord Pfc Ph Prof Pvt Rep Reps Res Rev Rt Sen Sens Sfc Sgt Sr St Supt Surg v vs i.e rev e.g No=num Nos Art=num Nr pp=num'
+  'A B C D E F G H I J K L M N O P Q R S T U V W X Y Z Adj Adm Adv Asst Bart Bldg Brig Bros Capt Cmdr Col Comdr \
+Con Corp Cpl DR Dr Drs Ens Gen Gov Hon Hr Hosp Insp Lt MM MR MRS MS Maj Messrs Mlle Mme Mr Mrs Ms Msgr Op Ord Pfc \
+Ph Prof Pvt Rep Reps Res Rev Rt Sen Sens Sfc Sgt Sr St Supt Surg v vs i.e rev e.g No=num Nos Art=num Nr pp=num'
     .split(' ')
     .map((e) => (e.endsWith('=num') ? [e.slice(0, -4), 'num'] : [e, 'any'])),
 );

@@ -57,8 +57,10 @@ export function renderView(v: ChangeView): string {
         ...flags.filter((x) => x !== d.reason),
         `dropped: ${d.reason}${d.reason === 'binary' ? '' : ` (${d.detail})`}`,
       );
+    const count = (n: number) => (f.binary ? '-' : String(n)).padStart(7);
     out.push(
-      `  ${STATUS_LETTER[f.status]}  ${names[i]!.padEnd(width)}  ${(f.binary ? '-' : String(f.additions)).padStart(7)} ${(f.binary ? '-' : String(f.deletions)).padStart(7)} ${String(f.hunks.length).padStart(6)}${flags.length ? '  ' + flags.join(', ') : ''}`,
+      `  ${STATUS_LETTER[f.status]}  ${names[i]!.padEnd(width)}  ${count(f.additions)} ${count(f.deletions)} ` +
+        `${String(f.hunks.length).padStart(6)}${flags.length ? '  ' + flags.join(', ') : ''}`,
     );
   });
   const t = diffTotals(v.files);

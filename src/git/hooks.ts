@@ -41,7 +41,15 @@ hookdir=$(dirname "$0")
  * comments; a message already in the file is never replaced. Any failure leaves the commit as git made it.
  */
 export function prepareCommitMsgScript(node: string, cli: string, electron = false): string {
-  return `${header('prepare-commit-msg', node, cli, 'It suggests a message for a plain "git commit" and never replaces one given with -m, -F, a template, a merge or --amend.', electron)}if [ -x "$hookdir/${chainedName('prepare-commit-msg')}" ]; then
+  return `${header(
+    'prepare-commit-msg',
+    node,
+    cli,
+    'It suggests a message for a plain "git commit" and never replaces \
+one given with -m, -F, a template, a merge or --amend.',
+    electron,
+  )}if [ -x "$hookdir/${chainedName('prepare-commit-msg')}" \
+]; then
   "$hookdir/${chainedName('prepare-commit-msg')}" "$@" || exit $?
 fi
 [ -n "$2" ] && exit 0

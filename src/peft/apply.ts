@@ -44,7 +44,9 @@ export async function withMergedLora(model: ModelFolder, adapterDir: string): Pr
       if (a.shape.join(',') !== `${cfg.r},${w.shape[1]}` || bm.shape.join(',') !== `${w.shape[0]},${cfg.r}`) {
         throw new ChangelingError(
           'usage',
-          `${adapterDir}: ${module} has LoRA shapes A [${a.shape.join(', ')}], B [${bm.shape.join(', ')}] but this model and the adapter's rank ${cfg.r} need A [${cfg.r}, ${w.shape[1]}], B [${w.shape[0]}, ${cfg.r}]: an adapter for another model, or a config that does not match its tensors`,
+          `${adapterDir}: ${module} has LoRA shapes A [${a.shape.join(', ')}], B [${bm.shape.join(', ')}] but this \
+model and the adapter's rank ${cfg.r} need A [${cfg.r}, ${w.shape[1]}], B [${w.shape[0]}, ${cfg.r}]: an adapter \
+for another model, or a config that does not match its tensors`,
         );
       }
       merged.set(name, { shape: w.shape, data: mergeLora(w.data, w.shape[0]!, w.shape[1]!, a.data, bm.data, cfg.r, s) });

@@ -22,7 +22,8 @@ export function runtimeStatus(
     present,
     target,
     message: supported
-      ? `no model runtime for ${target} in this package: suggestions from your history and the built-in risk model work; CodeT5/CodeBERT models need changeling-${target}.vsix (the Marketplace installs it for you)`
+      ? `no model runtime for ${target} in this package: suggestions from your history and the built-in risk model \
+work; CodeT5/CodeBERT models need changeling-${target}.vsix (the Marketplace installs it for you)`
       : `onnxruntime has no build for ${target}: suggestions from your history and the built-in risk model work here, models do not (they run on ${RUNTIME_TARGETS.join(', ')})`,
   };
 }

@@ -23,7 +23,8 @@ async function install(context: vscode.ExtensionContext, log: vscode.LogOutputCh
   if (!repo) return false;
   const status = await hookStatus(repo, 'pre-push');
   const detail =
-    'Before each push, the hook scores the commits going out and prints a warning for risky ones in the push output. It never blocks a push unless you set "git config changeling.risk.blockPush true". ' +
+    'Before each push, the hook scores the commits going out and prints a warning for risky ones in the push output. \
+It never blocks a push unless you set "git config changeling.risk.blockPush true". ' +
     (status.installed
       ? 'It is installed already; installing again refreshes it.'
       : 'A pre-push hook you already have is kept and runs first.') +

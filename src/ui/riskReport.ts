@@ -7,21 +7,33 @@ import { escAttr as esc } from '../util/reportText.js';
 export function renderRiskReport(results: readonly RiskResult[], model: LoadedRiskModel, what: string, cspSource: string): string {
   const sections = results.map((r) => {
     const reasons = r.reasons
-      .map(
-        (x) =>
-          `<tr><td class="${x.contribution >= 0 ? 'up' : 'down'}">${x.contribution >= 0 ? 'raises' : 'lowers'} ${Math.abs(x.contribution).toFixed(2)}</td><td>${esc(reasonText(x.name, x.value, r.features))}</td></tr>`,
-      )
+      .map((x) => {
+        const how = `${x.contribution >= 0 ? 'raises' : 'lowers'} ${Math.abs(x.contribution).toFixed(2)}`;
+        return `<tr><td class="${x.contribution >= 0 ? 'up' : 'down'}">${how}</td><td>${esc(reasonText(x.name, x.value, r.features))}</td></tr>`;
+      })
       .join('');
     const lines = r.lines
-      .map(
-        (l) =>
-          `<tr><td><code>${esc(l.path)}:${l.line}</code></td><td>${l.sign === '+' ? 'added' : 'removed'}</td><td><code>${esc(l.text.trim().slice(0, 120))}</code></td><td>${l.score.toFixed(3)}</td></tr>`,
-      )
+      .map((l) => {
+        const where = `<code>${esc(l.path)}:${l.line}</code>`;
+        const text = `<code>${esc(l.text.trim().slice(0, 120))}</code>`;
+        return `<tr><td>${where}</td><td>${l.sign === '+' ? 'added' : 'removed'}</td><td>${text}</td><td>${l.score.toFixed(3)}</td></tr>`;
+      })
       .join('');
     return `<section class="${r.level}">
 <h2><span class="badge ${r.level}">${r.level}</span> ${Math.round(r.probability * 100)}% &middot; ${esc(r.sha ? r.sha.slice(0, 12) + ' ' + r.subject : 'the staged change')}</h2>
 <h3>Reasons</h3><table>${reasons || '<tr><td>none</td></tr>'}</table>
-<h3>Riskiest lines</h3>${lines ? `<table><tr><th>where</th><th></th><th>line</th><th>score</th></tr>${lines}</table>` : `<p class="note">No line scores: ${model.kind === 'linear' && model.source === 'embedded default' ? 'the embedded default sees only the 14 expert features. Train a model on this repository (changeling risk-train) for line-level scores.' : 'no scored lines.'}</p>`}
+<h3>Riskiest lines</h3>${
+      lines
+        ? `<table><tr><th>where</th><th></th><th>line</th><th>score</th></tr>${lines}</table>`
+        : `<p \
+class="note">No line scores: ${
+            model.kind === 'linear' && model.source === 'embedded default'
+              ? 'the embedded default \
+sees only the 14 expert features. Train a model on this repository (changeling risk-train) for line-level scores.'
+              : 'no \
+scored lines.'
+          }</p>`
+    }
 </section>`;
   });
   return `<!DOCTYPE html><html><head><meta charset="utf-8">
@@ -39,6 +51,12 @@ table { border-collapse: collapse; margin-bottom: 1em; } td, th { padding: 2px 1
 </style></head><body>
 <h1>Risk of ${esc(what)}</h1>
 ${sections.join('\n')}
-<p class="note">Model: ${esc(model.source)} (${model.kind}); high at ${Math.round(model.threshold * 100)}% or more, medium at half of that. Reasons are each feature's effect on the log-odds${model.kind === 'neural' ? ' (by occlusion: the feature set to its training mean)' : ' (exact for this linear model)'}.</p>
+<p class="note">Model: ${esc(model.source)} (${model.kind}); high at ${Math.round(model.threshold * 100)}% or more, \
+medium at half of that. Reasons are each feature's effect on the log-odds${
+    model.kind === 'neural'
+      ? ' (by occlusion: \
+the feature set to its training mean)'
+      : ' (exact for this linear model)'
+  }.</p>
 </body></html>`;
 }

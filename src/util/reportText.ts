@@ -19,5 +19,6 @@ export const htmlTable = (head: string[], rows: string[][]) =>
 export const htmlHead = (title: string, cspSource = '') => `<!DOCTYPE html><html><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${cspSource} 'unsafe-inline'; img-src ${cspSource} data:;">
 <title>${esc(title)}</title>
-<style>body{font-family:var(--vscode-font-family,sans-serif);color:var(--vscode-foreground,#222);padding:0 1em}table{border-collapse:collapse;margin:0.5em 0 1em}td,th{padding:2px 12px 2px 0;text-align:left}figure{margin:0.5em 0}figcaption{font-size:0.9em;opacity:0.8}</style>
+<style>body{font-family:var(--vscode-font-family,sans-serif);color:var(--vscode-foreground,#222);padding:0 1em}table{border-collapse:collapse;margin:0.5em \
+0 1em}td,th{padding:2px 12px 2px 0;text-align:left}figure{margin:0.5em 0}figcaption{font-size:0.9em;opacity:0.8}</style>
 </head><body>`;

@@ -36,7 +36,8 @@ const TICKET = [
 /** Common verbs of commit subjects (base forms), for recognising and restoring the imperative mood. */
 const VERBS = new Set(
   `accept account add adjust align allow apply avoid bump build call change check cache catch clarify clean cleanup close collect color colour combine configure convert copy correct create
-debug define describe detect deprecate disable document drop emit enable ensure exit explain expose extend extract fail fetch filter fix flush format free generate get handle hide ignore implement import improve include
+debug define describe detect deprecate disable document drop emit enable ensure exit explain expose extend extract \
+fail fetch filter fix flush format free generate get handle hide ignore implement import improve include
 increase initialize inline install introduce keep let limit link lint load lock log make map mark match merge migrate mention move normalize optimize parse pass patch pin polish prefer
 prepare prevent print provide raise read rebase reduce refactor refine reformat release reload remove rename reorder replace report require reset resolve
 restore restructure return reuse revert rewrite run save send separate set show simplify skip sort speed split start stop store strip support switch sync

@@ -56,7 +56,9 @@ export function reportMarkdown(r: FinetuneResult): string {
   return [
     `# Fine-tuning report: ${r.task === 'cmg' ? 'commit messages' : 'risk'} (${r.method}) on ${r.repo}`,
     '',
-    `HEAD ${r.head?.slice(0, 12) ?? '-'}; model ${r.model ?? '-'}; ${r.commits.train} training, ${r.commits.validation} validation, ${r.commits.test} test commits (time-ordered); ${r.steps} steps, ${r.trainableParameters.toLocaleString('en')} trainable parameters; training ${r.trainSeconds.toFixed(0)} s, all ${r.seconds.toFixed(0)} s.`,
+    `HEAD ${r.head?.slice(0, 12) ?? '-'}; model ${r.model ?? '-'}; ${r.commits.train} training, ${r.commits.validation} \
+validation, ${r.commits.test} test commits (time-ordered); ${r.steps} steps, ${r.trainableParameters.toLocaleString('en')} \
+trainable parameters; training ${r.trainSeconds.toFixed(0)} s, all ${r.seconds.toFixed(0)} s.`,
     '',
     `**${r.adopted ? 'Adopted' : 'Not adopted'}**: ${r.adoptReason}. Saved to \`${r.out}\`.`,
     '',
@@ -125,7 +127,8 @@ export function reportHtml(r: FinetuneResult, cspSource = ''): string {
     : '<p>none</p>';
   return `${htmlHead('Changeling: fine-tuning report', cspSource)}
 <h1>Fine-tuning report: ${r.task === 'cmg' ? 'commit messages' : 'risk'} (${esc(r.method)})</h1>
-<p>${esc(r.repo)} at ${esc(r.head?.slice(0, 12) ?? '-')}; ${r.commits.train} training, ${r.commits.validation} validation, ${r.commits.test} test commits; ${r.steps} steps in ${r.trainSeconds.toFixed(0)} s.</p>
+<p>${esc(r.repo)} at ${esc(r.head?.slice(0, 12) ?? '-')}; ${r.commits.train} training, ${r.commits.validation} \
+validation, ${r.commits.test} test commits; ${r.steps} steps in ${r.trainSeconds.toFixed(0)} s.</p>
 <p><strong>${r.adopted ? 'Adopted' : 'Not adopted'}</strong>: ${esc(r.adoptReason)}.</p>
 <h2>Validation</h2>${table(metricRows(r, 'validation'))}
 <h2>Test</h2>${table(metricRows(r, 'test'))}

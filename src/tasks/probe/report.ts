@@ -34,8 +34,16 @@ function accuracyTable(runs: readonly ProbeRun[]): { head: string[]; rows: strin
 function summary(runs: readonly ProbeRun[]): string[] {
   const r0 = runs[0]!;
   return [
-    `${r0.counts.train} training, ${r0.counts.validation} validation and ${r0.counts.test} test examples; labels ${r0.labels.join(', ')}; a probe that learns nothing scores ${pct(r0.majority)}% (the test split's most frequent label).`,
-    `Features: the first token's state at every layer (${r0.input === 'study' ? "the study's input: the tokens between [CLS] and [SEP], which these vocabularies read as <unk>" : "the model's own start and end tokens around the tokens"}, ${r0.seqLength} tokens at most); a linear probe per layer with its L2 strength chosen on validation. Test accuracy in %; the best layer of each run (chosen on validation) in bold.`,
+    `${r0.counts.train} training, ${r0.counts.validation} validation and ${r0.counts.test} test examples; labels ${r0.labels.join(', ')}; \
+a probe that learns nothing scores ${pct(r0.majority)}% (the test split's most frequent label).`,
+    `Features: the first token's state at every layer (${
+      r0.input === 'study'
+        ? "the study's input: the tokens \
+between [CLS] and [SEP], which these vocabularies read as <unk>"
+        : "the model's own start and end tokens around \
+the tokens"
+    }, ${r0.seqLength} tokens at most); a linear probe per layer with its L2 strength chosen on validation. \
+Test accuracy in %; the best layer of each run (chosen on validation) in bold.`,
   ];
 }
 
@@ -71,7 +79,8 @@ export function probeSvg(runs: readonly ProbeRun[]): string {
   const lines = runs
     .map(
       (r, i) =>
-        `<path d="${r.layers.map((l, k) => `${k ? 'L' : 'M'}${X(l.layer).toFixed(1)},${Y(l.test).toFixed(1)}`).join(' ')}" fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2"><title>${esc(runLabel(r))}</title></path>`,
+        `<path d="${r.layers.map((l, k) => `${k ? 'L' : 'M'}${X(l.layer).toFixed(1)},${Y(l.test).toFixed(1)}`).join(' ')}" \
+fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2"><title>${esc(runLabel(r))}</title></path>`,
     )
     .join('');
   const chance = `<line x1="${P}" y1="${Y(runs[0]!.majority).toFixed(1)}" x2="${W - P}" y2="${Y(runs[0]!.majority).toFixed(1)}" stroke="currentColor" stroke-opacity="0.35" stroke-dasharray="4 3"/>`;
@@ -83,11 +92,15 @@ export function probeSvg(runs: readonly ProbeRun[]): string {
   return `<figure><svg width="${W}" height="${H + 20}" viewBox="0 0 ${W} ${H + 20}" role="img" aria-label="${escAttr(`test accuracy per layer: ${runs[0]!.task}`)}">
 <line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="currentColor" stroke-opacity="0.4"/><line x1="${P}" y1="${P}" x2="${P}" y2="${H - P}" stroke="currentColor" stroke-opacity="0.4"/>
 ${chance}${lines}${ticks}
-<text x="${P - 6}" y="${Y(y1) + 4}" font-size="11" fill="currentColor" text-anchor="end">${pct(y1)}</text><text x="${P - 6}" y="${Y(y0) + 4}" font-size="11" fill="currentColor" text-anchor="end">${pct(y0)}</text>
+<text x="${P - 6}" y="${Y(y1) + 4}" font-size="11" fill="currentColor" text-anchor="end">${pct(y1)}</text><text \
+x="${P - 6}" y="${Y(y0) + 4}" font-size="11" fill="currentColor" text-anchor="end">${pct(y0)}</text>
 <text x="${W / 2}" y="${H - P + 28}" font-size="11" fill="currentColor" text-anchor="middle">layer</text>
 <text x="${P}" y="${H + 14}" font-size="11" fill="currentColor">${legend}</text></svg>
 <figcaption>Test accuracy (%) per layer; dashed: the most frequent label's share.</figcaption></figure>`;
 }
+
+/** A table cell; `**text**` (the best layer) in bold. */
+const cell = (c: string) => (c.startsWith('**') ? `<td><strong>${esc(c.slice(2, -2))}</strong></td>` : `<td>${esc(c)}</td>`);
 
 export function probeHtml(groups: ReadonlyArray<readonly ProbeRun[]>, cspSource = ''): string {
   const tasks = groups.map((g) => g[0]!.task).join(', ');
@@ -98,7 +111,7 @@ ${summary(runs)
   .map((s) => `<p>${esc(s)}</p>`)
   .join('\n')}
 ${probeSvg(runs)}
-<table><tr>${t.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${t.rows.map((row) => `<tr>${row.map((c) => (c.startsWith('**') ? `<td><strong>${esc(c.slice(2, -2))}</strong></td>` : `<td>${esc(c)}</td>`)).join('')}</tr>`).join('')}</table>
+<table><tr>${t.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${t.rows.map((row) => `<tr>${row.map(cell).join('')}</tr>`).join('')}</table>
 <ul>${runs.map((r) => `<li>${esc(runLabel(r))}: best layer on validation ${r.best.layer}, ${pct(r.best.test)}% on test</li>`).join('')}</ul>`;
   };
   return `${htmlHead(`Changeling: probing report (${tasks})`, cspSource)}

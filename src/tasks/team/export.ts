@@ -148,7 +148,9 @@ function datasetCard(s: ExportSummary, o: ExportOptions): string {
 - \`features\`: the 14 expert features in this order: ${FEATURE_NAMES.join(', ')}; \`effort\`: lines added + deleted.${
           o.model
             ? `
-- \`input_ids\`: the neural model's input for \`${o.model}\` (\`<s> message </s></s> added lines </s></s> removed lines </s>\`, as \`changeling risk-train --encoder\` builds it); \`scaled_features\`: the features as the model reads them (log1p, then z-scored with the training split's mean and standard deviation, in \`scaling.json\`).`
+- \`input_ids\`: the neural model's input for \`${o.model}\` (\`<s> message </s></s> added lines </s></s> removed \
+lines </s>\`, as \`changeling risk-train --encoder\` builds it); \`scaled_features\`: the features as the model \
+reads them (log1p, then z-scored with the training split's mean and standard deviation, in \`scaling.json\`).`
             : ''
         }`;
   return `---
