@@ -21,7 +21,7 @@ export interface ConstantData {
 export type TensorKind = 'input' | 'initializer' | 'value';
 
 export class Tensor {
-  /** Set when this tensor is a graph input or initializer; null for values computed by nodes. */
+  /** The node that computes this tensor; null for graph inputs and initializers. */
   constructor(
     readonly id: number,
     readonly name: string,

@@ -61,9 +61,10 @@ export function fusedAttentionFor(model: ModelFolder, provider: string | undefin
 }
 
 /**
- * An encoder-decoder checkpoint (T5 or BART/PLBART) as two sessions, encoder and decoder+head, for
- * inspection and greedy generation. (Generation here re-runs the decoder over the whole prefix at each
- * step; the decoder-with-cache graph is the runtime's next step.)
+ * An encoder-decoder checkpoint (T5 or BART/PLBART) as onnxruntime sessions: the encoder, the cross-attention
+ * keys/values (computed once per input) and the cached decoder step (one new token per step, the
+ * self-attention cache grown as it goes), which beam search drives; the whole-sequence decoder+head is opened
+ * on demand, for inspection.
  */
 export class Seq2SeqRunner {
   readonly info: Seq2SeqInfo;
