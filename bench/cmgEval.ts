@@ -7,7 +7,7 @@ import { MessageModel } from '../src/tasks/cmg/generate.js';
 import { NngenIndex, diffWords } from '../src/tasks/cmg/nngen.js';
 import { applyStyle, learnStyle } from '../src/tasks/cmg/style.js';
 import { trainAdapter } from '../src/peft/trainAdapter.js';
-import { subjectHistory } from '../src/tasks/finetune/cmg.js';
+import { subjectHistory } from '../src/tasks/cmg/dataset.js';
 import { writeTinyT5 } from '../test/helpers/tinyModels.js';
 import { repoName } from './jitdpData.js';
 

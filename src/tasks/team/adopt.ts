@@ -18,7 +18,7 @@ import { bnormBleu } from '../../eval/cmgMetrics.js';
 import { MessageModel } from '../cmg/generate.js';
 import { adoptMessageModel, stillAdopted } from '../cmg/adopted.js';
 import { decideAdoption } from '../adoption.js';
-import { cmgPairs, generateFor, timeSplits } from '../finetune/cmg.js';
+import { cmgPairs, generateFor, timeSplits } from '../cmg/dataset.js';
 
 /**
  * `changeling adopt --task cmg --adapter DIR`: an adapter trained elsewhere (a cluster, with the recipe in

@@ -1,7 +1,7 @@
 import { basename, join } from 'node:path';
 import { repositoryName, type Repository } from '../../git/repository.js';
 import { MessageModel } from '../cmg/generate.js';
-import { cmgPairs, timeSplits } from '../finetune/cmg.js';
+import { cmgPairs, timeSplits } from '../cmg/dataset.js';
 import { jitdpDataset } from '../jitdp/dataset.js';
 import { parquetBytes, parquetColumns } from './parquet.js';
 import { encodeChange, linesOfText } from '../jitdp/input.js';
