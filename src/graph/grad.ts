@@ -235,10 +235,44 @@ interface SparseGrad {
   axis: number;
   like: Tensor;
 }
+/** A gradient as the walk carries it: a tensor, or a sparse one. */
+type Grad = Tensor | SparseGrad;
+const isSparse = (g: Grad): g is SparseGrad => !(g instanceof Tensor);
+/** `s` added into `into` (zeros when absent): the dense form of a sparse gradient. */
+const scatterInto = (b: GraphBuilder, s: SparseGrad, into?: Tensor) =>
+  b.scatterElementsAdd(into ?? b.zerosLike(s.like), s.indices, s.updates, s.axis);
+const densify = (b: GraphBuilder, g: Grad) => (isSparse(g) ? scatterInto(b, g) : g);
+
+/**
+ * Rules for gradients kept sparse. The cross-entropy gathers the label's log-probability: the gradient of
+ * GatherElements is the output's, added back where each element came from, and it stays sparse (no
+ * [.., vocab] zeros tensor, no dense sum) until it meets another gradient or a rule that needs it dense,
+ * or LogSoftmax, whose rule takes it as it is: d logits = g - softmax * sum(g), the (small) sum being the
+ * updates' own, added in place into -softmax * sum; the same values as the dense rule, to the bit. A rule
+ * here returns null when it does not apply, and the walk uses VJP's dense rule.
+ */
+type SparseRule = (b: GraphBuilder, g: Grad, x: Array<Tensor | null>, y: Tensor, n: Node) => Array<(() => Grad) | null> | null;
+export const SPARSE_VJP: Record<string, SparseRule> = {
+  GatherElements: (b, g, [data, idx], _y, n) => [
+    () => ({ indices: T(idx), updates: densify(b, g), axis: n.attrs.axis as number, like: T(data) }),
+    null,
+  ],
+  LogSoftmax: (b, g, _x, y, n) =>
+    isSparse(g) && g.axis === n.attrs.axis ? [() => scatterInto(b, g, b.mul(b.exp(y), b.neg(b.reduceSum(g.updates, [g.axis]))))] : null,
+};
+
+/** Two gradients of one tensor, summed (a sparse one is added into the other's dense form). */
+function sum(b: GraphBuilder, prev: Grad, g: Grad): Grad {
+  if (!isSparse(prev) && !isSparse(g)) return b.add(prev, g);
+  if (isSparse(g)) return scatterInto(b, g, densify(b, prev));
+  return scatterInto(b, prev as SparseGrad, g);
+}
 
 /**
  * Appends the backward pass of scalar `loss` with respect to `wrt` and returns the gradient tensors in
- * the same order (a tensor that does not influence the loss gets zeros).
+ * the same order (a tensor that does not influence the loss gets zeros). The walk: every node in reverse
+ * order whose output has a gradient and whose inputs a trainable tensor lies upstream of gets its rule
+ * (SPARSE_VJP's when one applies, else VJP's), and each input's gradient is summed.
  */
 export function gradients(b: GraphBuilder, loss: Tensor, wrt: Tensor[], o: GradientOptions = {}): Tensor[] {
   if (loss.shape.length !== 0 && !(loss.shape.length === 1 && loss.shape[0] === 1))
@@ -250,29 +284,47 @@ export function gradients(b: GraphBuilder, loss: Tensor, wrt: Tensor[], o: Gradi
     if (NON_DIFFERENTIABLE.has(n.op)) continue;
     if (n.inputs.some((t) => t && requires.has(t))) for (const o of n.outputs) if (isFloat(o.dtype)) requires.add(o);
   }
-  const grads = new Map<Tensor, Tensor>();
-  // A gathered tensor's gradient (the cross-entropy's label log-probabilities) stays sparse until it meets
-  // another gradient, a rule that needs it dense, or LogSoftmax, which takes it as it is (no [.., vocab]
-  // zeros tensor and no dense sum of it).
-  const sparse = new Map<Tensor, SparseGrad>();
-  const dense = (s: SparseGrad, into?: Tensor) => b.scatterElementsAdd(into ?? b.zerosLike(s.like), s.indices, s.updates, s.axis);
-  grads.set(loss, b.constant(1, loss.dtype, loss.shape as number[]));
-  const accumulate = (t: Tensor, g: Tensor) => {
-    const prev = grads.get(t);
-    const sum = prev ? b.add(prev, g) : g;
-    const s = sparse.get(t);
-    sparse.delete(t);
-    grads.set(t, s ? dense(s, sum) : sum);
-  };
-  const gradOf = (t: Tensor): Tensor | undefined => {
-    const s = sparse.get(t);
-    if (!s) return grads.get(t);
-    sparse.delete(t);
-    const g = dense(s);
-    grads.set(t, g);
-    return g;
-  };
-  const segments = o.recomputeAttention ? attentionSegments(nodes) : new Map<Tensor, AttentionSegment>();
+  const grads = new Map<Tensor, Grad>([[loss, b.constant(1, loss.dtype, loss.shape as number[])]]);
+  const replay = replayer(b, o.recomputeAttention ? attentionSegments(nodes) : new Map());
+  // Backward: reverse topological order (the builder appends nodes in a valid order).
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i]!;
+    const y = n.outputs[0]!;
+    const g = grads.get(y);
+    if (!g || !n.inputs.some((t) => t && requires.has(t))) continue;
+    const thunks = b.within(`grad/${y.name}`, () => {
+      const sparse = SPARSE_VJP[n.op]?.(b, g, n.inputs, y, n);
+      if (sparse) return sparse;
+      const rule = VJP[n.op];
+      if (!rule) throw new GraphError(`no gradient rule for ${n.op} (${y.name})`);
+      const dense = densify(b, g);
+      if (dense !== g) grads.set(y, dense);
+      return rule(
+        b,
+        dense,
+        n.inputs.map((x) => replay(x, dense)),
+        replay(y, dense)!,
+        n,
+      );
+    });
+    n.inputs.forEach((x, k) => {
+      const thunk = thunks[k];
+      if (!x || !thunk || !requires.has(x)) return;
+      const gx = b.within(`grad/${y.name}`, thunk);
+      const prev = grads.get(x);
+      grads.set(x, prev ? sum(b, prev, gx) : gx);
+    });
+  }
+  const out = wrt.map((w) => {
+    const g = grads.get(w);
+    return g ? densify(b, g) : b.zerosLike(w);
+  });
+  if (replay.replayed.size) dropUnread(b, nodes.length, out);
+  return out;
+}
+
+/** Attention probabilities recomputed in the backward (recompute.ts): each segment replayed once, on first use. */
+function replayer(b: GraphBuilder, segments: Map<Tensor, AttentionSegment>) {
   const replayed = new Map<Tensor, Tensor>();
   const replay = (t: Tensor | null, g: Tensor): Tensor | null => {
     const seg = t && segments.get(t);
@@ -281,56 +333,7 @@ export function gradients(b: GraphBuilder, loss: Tensor, wrt: Tensor[], o: Gradi
     if (!r) replayed.set(seg.probs, (r = b.within(`recompute/${seg.probs.name}`, () => replaySegment(b, seg, g))));
     return r;
   };
-  // Backward: reverse topological order (the builder appends nodes in a valid order).
-  for (let i = nodes.length - 1; i >= 0; i--) {
-    const n = nodes[i]!;
-    const y = n.outputs[0]!;
-    if (!n.inputs.some((t) => t && requires.has(t)) || !(grads.has(y) || sparse.has(y))) continue;
-    const sg = sparse.get(y);
-    if (n.op === 'LogSoftmax' && sg && sg.axis === n.attrs.axis && !grads.has(y)) {
-      // d logits = g - softmax * sum(g) with g sparse: the (small) sum is the updates' own, and the updates
-      // are added in place into -softmax * sum. The same values as the dense rule, to the bit.
-      sparse.delete(y);
-      const x = n.inputs[0]!;
-      if (requires.has(x))
-        accumulate(
-          x,
-          b.within(`grad/${y.name}`, () => dense(sg, b.mul(b.exp(y), b.neg(b.reduceSum(sg.updates, [sg.axis]))))),
-        );
-      continue;
-    }
-    if (n.op === 'GatherElements') {
-      // Its gradient is the output's, added back where each element came from: into the data's gradient
-      // so far, or kept sparse while there is none.
-      const x = n.inputs[0]!;
-      const s: SparseGrad = { indices: n.inputs[1]!, updates: gradOf(y)!, axis: n.attrs.axis as number, like: x };
-      if (!requires.has(x)) continue;
-      const prev = gradOf(x);
-      if (prev) grads.set(x, dense(s, prev));
-      else sparse.set(x, s);
-      continue;
-    }
-    const g = gradOf(y)!;
-    const rule = VJP[n.op];
-    if (!rule) throw new GraphError(`no gradient rule for ${n.op} (${y.name})`);
-    const thunks = b.within(`grad/${y.name}`, () =>
-      rule(
-        b,
-        g,
-        n.inputs.map((x) => replay(x, g)),
-        replay(y, g)!,
-        n,
-      ),
-    );
-    n.inputs.forEach((x, k) => {
-      const thunk = thunks[k];
-      if (!x || !thunk || !requires.has(x)) return;
-      accumulate(x, b.within(`grad/${y.name}`, thunk));
-    });
-  }
-  const out = wrt.map((w) => gradOf(w) ?? b.zerosLike(w));
-  if (replayed.size) dropUnread(b, nodes.length, out);
-  return out;
+  return Object.assign(replay, { replayed });
 }
 
 /** Removes backward nodes (those after the first `from`) whose outputs nothing reads: replays no rule used. */

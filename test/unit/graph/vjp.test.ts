@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gradCheck, type GradCase } from '../../helpers/gradCheck.js';
-import { VJP } from '../../../src/graph/grad.js';
+import { SPARSE_VJP, VJP } from '../../../src/graph/grad.js';
 
 /** Every VJP rule, against central finite differences, across broadcasting shapes. */
 const CASES: Record<string, GradCase[]> = {
@@ -100,7 +100,15 @@ const CASES: Record<string, GradCase[]> = {
     { shapes: [[2, 4]], build: (b, [x]) => b.softmax(x!, -1) },
     { shapes: [[3, 2]], build: (b, [x]) => b.softmax(x!, 0) },
   ],
-  LogSoftmax: [{ shapes: [[2, 4]], build: (b, [x]) => b.logSoftmax(x!, -1) }],
+  LogSoftmax: [
+    { shapes: [[2, 4]], build: (b, [x]) => b.logSoftmax(x!, -1) },
+    // The gathered label's gradient reaches LogSoftmax sparse (SPARSE_VJP's rule).
+    {
+      shapes: [[2, 4]],
+      ints: [{ shape: [2, 1], values: [3, 0] }],
+      build: (b, [x, ids]) => b.gatherElements(b.logSoftmax(x!, -1), ids!, -1),
+    },
+  ],
   ReduceSum: [
     { shapes: [[2, 3, 2]], build: (b, [x]) => b.reduceSum(x!, [1], false) },
     { shapes: [[2, 3]], build: (b, [x]) => b.reduceSum(x!, [0, 1], true) },
@@ -148,7 +156,7 @@ for (const [op, cases] of Object.entries(CASES)) {
 
 test('every VJP rule has a finite-difference case', () => {
   assert.deepEqual(
-    Object.keys(VJP).filter((op) => !(op in CASES)),
+    [...Object.keys(VJP), ...Object.keys(SPARSE_VJP)].filter((op) => !(op in CASES)),
     [],
   );
 });
