@@ -2,7 +2,7 @@ import type { GraphBuilder } from '../graph/builder.js';
 import type { Tensor } from '../graph/ir.js';
 import type { BartConfig } from './config.js';
 import type { GraphWeights } from './weights.js';
-import { causalBias, hfLinear, paddingBias } from './layers.js';
+import { causalBias, hfLinear, paddingBias, type KeyValue } from './layers.js';
 
 /**
  * BART / PLBART as transformers computes them: token embeddings (times sqrt(d_model) with
@@ -44,11 +44,6 @@ function parts(b: GraphBuilder, cfg: BartConfig, w: GraphWeights) {
     return linear(b.reshape(b.transpose(b.matmul(b.softmax(scores, -1), v), [0, 2, 1, 3]), [0, 0, d]), `${name}.out_proj`);
   };
   return { linear, layerNorm, padMask, embed, attention, ffn, split, attendTo };
-}
-
-export interface KeyValue {
-  key: Tensor;
-  value: Tensor;
 }
 
 /** Cross-attention keys and values of every decoder layer, computed once from the encoder states. */

@@ -7,6 +7,12 @@ import type { GraphWeights } from './weights.js';
  * minimum where attention is not allowed, as transformers builds them; `hfLinear` keeps the
  * MatMul(x, Transpose(W)) shape that the LoRA and adapter transforms look for.
  */
+/** One attention layer's keys and values (a cache entry, or cross-attention's). */
+export interface KeyValue {
+  key: Tensor;
+  value: Tensor;
+}
+
 export const F32_MIN = -3.4028234663852886e38;
 
 /** [batch, 1, 1, keys] bias from a 0/1 attention mask [batch, keys]. */

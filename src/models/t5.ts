@@ -2,7 +2,7 @@ import type { GraphBuilder } from '../graph/builder.js';
 import type { Tensor } from '../graph/ir.js';
 import type { T5Config } from './config.js';
 import type { GraphWeights } from './weights.js';
-import { causalBias, hfLinear, paddingBias } from './layers.js';
+import { causalBias, hfLinear, paddingBias, type KeyValue } from './layers.js';
 
 /**
  * T5 as Hugging Face's T5ForConditionalGeneration computes it (CodeT5, CodeReviewer and CCT5 are T5
@@ -125,11 +125,6 @@ function t5Parts(b: GraphBuilder, cfg: T5Config, w: GraphWeights, maxLen: number
     return linear(merge(b.matmul(b.softmax(scores, -1), v)), `${prefix}.o`);
   };
   return { linear, norm, padMask, positionBias, attention, attendTo, feedForward, split };
-}
-
-export interface KeyValue {
-  key: Tensor;
-  value: Tensor;
 }
 
 /** Cross-attention keys and values of every decoder layer, computed once from the encoder states. */

@@ -68,7 +68,7 @@ export interface TrainOptions {
   ownedOutput?: boolean;
 }
 
-interface Example {
+interface TrainingExample {
   input: number[];
   labels?: number[];
   /** The decoder's inputs when they are not the labels shifted right (a history prefix masked out of the labels with -100). */
@@ -77,14 +77,14 @@ interface Example {
   features?: number[];
 }
 
-async function readData(path: string, model: ModelFolder, o: TrainOptions): Promise<Example[]> {
+async function readData(path: string, model: ModelFolder, o: TrainOptions): Promise<TrainingExample[]> {
   const text = await readTextFile(path, { what: 'the training data' });
   let tok: CodeTokenizer | null = null;
   const tokenize = async (s: string, max: number) => {
     tok ??= await CodeTokenizer.fromFolder(model.dir);
     return tok.encode(s).ids.slice(0, max);
   };
-  const out: Example[] = [];
+  const out: TrainingExample[] = [];
   const lines = text.split('\n').filter((l) => l.trim());
   for (const [i, line] of lines.entries()) {
     let r: Record<string, unknown>;
@@ -209,7 +209,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   const saveConfig = g.config;
   const batchSize = o.batch ?? 8;
   const steps = o.steps ?? (o.epochs ? Math.ceil(data.length / batchSize) * o.epochs : 100);
-  const longest = (f: (e: Example) => number) => Math.max(1, ...data.map(f));
+  const longest = (f: (e: TrainingExample) => number) => Math.max(1, ...data.map(f));
   const memory = decideRecompute(o.recompute, b, {
     batch: batchSize,
     src: longest((e) => e.input.length),
@@ -239,7 +239,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
         : 0;
   const hasDropout = b.inputs.some((t) => t.name === 'dropout_seed');
   let stepNo = 0;
-  const toFeeds = (batch: Example[]): Record<string, OrtTensor> => {
+  const toFeeds = (batch: TrainingExample[]): Record<string, OrtTensor> => {
     const src = padBatch(
       batch.map((e) => e.input),
       pad,

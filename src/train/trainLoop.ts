@@ -36,7 +36,7 @@ export interface TrainLoopOptions<T> {
   onEvent?: (e: TrainEvent) => void;
 }
 
-export interface TrainResult {
+export interface TrainLoopResult {
   steps: number;
   epochs: number;
   lastLoss: number;
@@ -53,7 +53,7 @@ const snapshot = (s: TrainSession) => Object.fromEntries(s.params.map((p) => [p.
  * The training loop: seeded epochs of (bucketed) batches, periodic evaluation with early stopping,
  * atomic checkpoints it can resume from, progress events, cancellation through an AbortSignal.
  */
-export async function trainLoop<T>(o: TrainLoopOptions<T>): Promise<TrainResult> {
+export async function trainLoop<T>(o: TrainLoopOptions<T>): Promise<TrainLoopResult> {
   const start = performance.now();
   const s = o.session;
   const epochs = o.epochs ?? Number.POSITIVE_INFINITY;

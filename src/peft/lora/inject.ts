@@ -36,14 +36,14 @@ export function injectLora(
     if (!matchesTarget(module, cfg.targetModules)) continue;
     const [outF, inF] = w.shape as [number, number];
     const a = b.input(loraKey(module, 'A'), 'float32', [cfg.r, inF]);
-    const bb = b.input(loraKey(module, 'B'), 'float32', [outF, cfg.r]);
+    const loraB = b.input(loraKey(module, 'B'), 'float32', [outF, cfg.r]);
     const x = node.inputs[0]!;
     wrapValue(b, node.outputs[0]!, (y) => {
       const xin = cfg.loraDropout > 0 && o.dropoutSeed ? b.dropout(x, cfg.loraDropout, o.dropoutSeed) : x;
-      const low = b.matmul(b.matmul(xin, b.transpose(a, [1, 0])), b.transpose(bb, [1, 0]));
+      const low = b.matmul(b.matmul(xin, b.transpose(a, [1, 0])), b.transpose(loraB, [1, 0]));
       return b.add(y, b.mul(low, s));
     });
-    found.push({ module, a, b: bb, inFeatures: inF, outFeatures: outF });
+    found.push({ module, a, b: loraB, inFeatures: inF, outFeatures: outF });
   }
   if (found.length === 0) throw new ChangelingError('usage', `LoRA: no module matches target_modules ${JSON.stringify(cfg.targetModules)}`);
   return found;

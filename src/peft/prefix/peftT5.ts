@@ -1,7 +1,7 @@
 import type { GraphBuilder } from '../../graph/builder.js';
 import type { Tensor } from '../../graph/ir.js';
 import type { T5Config } from '../../models/config.js';
-import type { KeyValue } from '../../models/t5.js';
+import type { KeyValue } from '../../models/layers.js';
 import { ChangelingError } from '../../util/errors.js';
 
 /**

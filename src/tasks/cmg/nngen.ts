@@ -1,4 +1,3 @@
-import { walkHistory } from '../../git/history.js';
 import type { Repository } from '../../git/repository.js';
 import type { DiffFile } from '../../git/types.js';
 import { bleuOfTokens } from '../../eval/cmgMetrics.js';
@@ -105,19 +104,4 @@ export class NngenIndex {
     }
     return out.sort((a, b) => b.bleu - a.bleu || b.cosine - a.cosine);
   }
-}
-
-/** An index of a repository's non-merge commits (the newest `max`, default 20,000), newest first. */
-export async function buildNngenIndex(
-  repo: Repository,
-  o: { max?: number; rev?: string; signal?: AbortSignal; onProgress?: (n: number) => void } = {},
-): Promise<NngenIndex> {
-  const index = new NngenIndex();
-  if (repo.head === null) return index;
-  let n = 0;
-  for await (const c of walkHistory(repo, { rev: o.rev, max: o.max ?? 20000, noMerges: true, maxDiffBytes: 64 << 10, signal: o.signal })) {
-    index.add(c.sha, c.message, diffWords(c.files));
-    if (++n % 500 === 0) o.onProgress?.(n);
-  }
-  return index;
 }

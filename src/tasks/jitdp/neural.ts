@@ -80,7 +80,7 @@ export interface NeuralJitdp extends FeatureScaling, Calibration {
   maxLength: number;
 }
 
-interface Example {
+interface NeuralExample {
   ids: number[];
   lineOf: number[];
   features: number[];
@@ -113,7 +113,7 @@ function jitFineGraph(folder: RobertaFolder, weights: WeightMap, tuning: Tuning,
   return buildTuningGraph(folder, weights, tuning, { training, rand: seededRandom(7) });
 }
 
-function encodeCommits(tok: CodeTokenizer, commits: readonly JitdpCommit[], scaling: FeatureScaling, maxLength: number): Example[] {
+function encodeCommits(tok: CodeTokenizer, commits: readonly JitdpCommit[], scaling: FeatureScaling, maxLength: number): NeuralExample[] {
   return commits.map((c) => ({
     ...encodeChange(tok, c.message, linesOfText(c.added, c.removed), maxLength),
     features: scaleFeatures(c.features, scaling),
@@ -154,7 +154,7 @@ class Scorer {
   }
 
   async run(
-    examples: ReadonlyArray<Pick<Example, 'ids' | 'features'>>,
+    examples: ReadonlyArray<Pick<NeuralExample, 'ids' | 'features'>>,
     o: { batch?: number; attention?: boolean; signal?: AbortSignal } = {},
   ): Promise<{ logits: number[]; attention: Float32Array[] }> {
     const rt = await ort();
