@@ -88,8 +88,8 @@ export function injectPrefixes(
         );
       return b.initializer(name, 'float32', shape, v.data);
     };
-    const prefixKey = param('key');
-    const prefixValue = param('value');
+    const keyPrefix = param('key');
+    const valuePrefix = param('value');
     // Build the new pieces at the end, then move them to just before the score product.
     const before = b.nodes.length;
     const batch = b.slice(b.shapeOf(k), [0], [1], [0]);
@@ -99,8 +99,8 @@ export function injectPrefixes(
         b.concat([batch, b.ints([heads, length, headDim])], 0),
         [k.shape[0]!, heads, length, headDim],
       );
-    const k2 = b.concat([toHeads(prefixKey), k], 2);
-    const v2 = b.concat([toHeads(prefixValue), v], 2);
+    const k2 = b.concat([toHeads(keyPrefix), k], 2);
+    const v2 = b.concat([toHeads(valuePrefix), v], 2);
     const kT2 = b.transposeLast(k2);
     let bias2: Tensor | null = null;
     let biasIndex = -1;
@@ -125,7 +125,7 @@ export function injectPrefixes(
     grow(scores);
     if (addNode) grow(addNode.outputs[0]!);
     grow(probs);
-    found.push({ site, key: prefixKey, value: prefixValue, heads, headDim });
+    found.push({ site, key: keyPrefix, value: valuePrefix, heads, headDim });
   }
   if (found.length === 0 && !o.optional) throw new ChangelingError('usage', 'prefix-tuning: no attention found in the graph');
   return found;
