@@ -11,6 +11,8 @@ import { withCancellableProgress } from './command.js';
 import { cachedModel } from '../models/hub.js';
 import { DEFAULT_MESSAGE_MODEL, defaultModelCache } from '../models/manifest.js';
 import { TEXT_CAP, readJsonFile } from '../util/jsonFile.js';
+import { finetuneArgs, parseFinetuneEvent } from '../tasks/finetune/childProtocol.js';
+import type { FinetuneMethod, FinetuneTask } from '../tasks/finetune/types.js';
 
 /**
  * "Changeling: Fine-tune on this repository": `changeling finetune` in a child process (never on the
@@ -20,8 +22,8 @@ import { TEXT_CAP, readJsonFile } from '../util/jsonFile.js';
  * the settings. When it finishes, the report opens in a webview. Refused in an untrusted workspace.
  */
 interface Choice {
-  task: 'cmg' | 'jitdp';
-  method: 'lora' | 'adapter' | 'prefix' | 'fmft';
+  task: FinetuneTask;
+  method: FinetuneMethod;
   quick: boolean;
 }
 
@@ -60,24 +62,14 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
   const run = async (root: string, choice: Choice): Promise<{ code: number; report: string }> => {
     const model = await modelFor(choice.task, context.globalStorageUri);
     const report = join(await repoDataDir(await openRepository(root)), 'reports', `${choice.task}-${choice.method}`);
-    const args = [
-      'finetune',
-      '--task',
-      choice.task,
-      '--method',
-      choice.method,
-      '--model',
+    const args = finetuneArgs({
+      ...choice,
       model,
-      '--repo',
-      root,
-      '--report',
+      repo: root,
       report,
-      '--json-events',
-    ];
-    if (choice.quick) args.push('--quick');
-    const threads = settings().finetuneThreads;
-    if (threads > 0) args.push('--threads', String(threads));
-    if (settings().provider !== 'auto') args.push('--provider', settings().provider);
+      threads: settings().finetuneThreads,
+      provider: settings().provider,
+    });
     log.info(`finetune: ${args.join(' ')}`);
     return withCancellableProgress(
       `fine-tuning ${choice.task === 'cmg' ? 'commit messages' : 'risk'} (${choice.method}${choice.quick ? ', quick' : ''})`,
@@ -87,22 +79,17 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
             cwd: root,
             signal: progress.signal,
             onLine: (line) => {
-              let e: { kind: string; stage?: string; message?: string; step?: number; steps?: number; loss?: number; metric?: number };
-              try {
-                e = JSON.parse(line);
-              } catch {
-                log.info(`finetune: ${line}`);
-                return;
-              }
-              if (e.kind === 'stage') {
+              const e = parseFinetuneEvent(line);
+              if (!e) log.info(`finetune: ${line}`);
+              else if (e.kind === 'stage') {
                 progress.report(`${e.stage}: ${e.message}`);
                 item.text = `$(sync~spin) Fine-tuning: ${e.stage}`;
                 log.info(`finetune: ${e.stage}: ${e.message}`);
               } else if (e.kind === 'step' && e.steps) {
-                const pct = (100 * e.step!) / e.steps;
-                progress.report(`training: step ${e.step} of ${e.steps}, loss ${e.loss!.toFixed(3)}`, pct);
+                const pct = (100 * e.step) / e.steps;
+                progress.report(`training: step ${e.step} of ${e.steps}, loss ${e.loss.toFixed(3)}`, pct);
                 item.text = `$(sync~spin) Fine-tuning ${Math.round(pct)}%`;
-              } else if (e.kind === 'eval') log.info(`finetune: validation ${e.metric!.toFixed(3)} at step ${e.step}`);
+              } else if (e.kind === 'eval') log.info(`finetune: validation ${e.metric.toFixed(3)} at step ${e.step}`);
             },
           });
           RUNS.set(root, { cancel: child.cancel });
