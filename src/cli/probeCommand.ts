@@ -28,7 +28,7 @@ export const PROBE_HELP = `changeling probe --model DIR [--adapter DIR]... --tas
   --report DIR   writes probe.md, probe.html (a chart of accuracy per layer) and probe.json`;
 
 /** A task's data; `fromRepo` builds the repository's tasks (one walk of its history, shared by ccm and ltp). */
-export async function probeTaskData(
+async function probeTaskData(
   task: string,
   o: { fromRepo?: () => Promise<RepoTasks>; signal?: AbortSignal; onProgress?: (m: string) => void },
 ): Promise<ProbeData> {

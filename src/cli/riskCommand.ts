@@ -24,9 +24,9 @@ export const RISK_HELP = `changeling risk [--repo PATH] [--staged | --commit REV
 
 const ORDER: Record<RiskLevel, number> = { low: 0, medium: 1, high: 2 };
 
-export const RISKY_EXIT = 3;
+const RISKY_EXIT = 3;
 
-export function formatRisk(r: RiskResult): string {
+function formatRisk(r: RiskResult): string {
   const head = `${r.level.toUpperCase().padEnd(6)} ${(r.probability * 100).toFixed(0).padStart(3)}%  ${r.sha ? r.sha.slice(0, 12) : 'staged'}  ${r.subject.slice(0, 72)}`;
   const reasons = r.reasons.map((x) => {
     return `      ${x.contribution >= 0 ? 'raises' : 'lowers'} ${Math.abs(x.contribution).toFixed(2).padStart(5)}  ${reasonText(x.name, x.value, r.features)}`;

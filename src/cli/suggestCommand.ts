@@ -43,7 +43,7 @@ async function commentChar(repo: Repository): Promise<string> {
 }
 
 /** The message file of `git commit` with the suggestions added: the best as the message when there is none yet. */
-export function withSuggestions(text: string, r: SuggestResult, comment: string): string | null {
+function withSuggestions(text: string, r: SuggestResult, comment: string): string | null {
   if (r.candidates.length === 0) return null;
   const hasMessage = text.split('\n').some((l) => l.trim() && !l.startsWith(comment));
   const others = (hasMessage ? r.candidates : r.candidates.slice(1)).map(

@@ -253,7 +253,7 @@ export interface MeteorStats {
 }
 
 /** One segment's statistics (hypothesis = METEOR's "test", reference = its "reference"). */
-export function meteorStats(hypothesis: string, reference: string): MeteorStats {
+function meteorStats(hypothesis: string, reference: string): MeteorStats {
   const words1 = javaTokens(meteorNormalize(hypothesis));
   const words2 = javaTokens(meteorNormalize(reference));
   const k1 = words1.map(javaHash);
@@ -394,7 +394,7 @@ const perfect = (s: MeteorStats) => {
 };
 
 /** MeteorScorer.computeMetrics: the score in [0, 1] from (possibly summed) statistics. */
-export function meteorScore(s: MeteorStats): number {
+function meteorScore(s: MeteorStats): number {
   const { alpha, beta, gamma, delta, weights } = METEOR;
   const tLen = delta * (s.testLength - s.testFunctionWords) + (1 - delta) * s.testFunctionWords;
   const rLen = delta * (s.referenceLength - s.referenceFunctionWords) + (1 - delta) * s.referenceFunctionWords;
@@ -414,7 +414,7 @@ export function meteorScore(s: MeteorStats): number {
 }
 
 /** MeteorStats.addStats over segments (a perfectly matched segment's chunk is not added). */
-export function sumMeteorStats(all: readonly MeteorStats[]): MeteorStats {
+function sumMeteorStats(all: readonly MeteorStats[]): MeteorStats {
   const out: MeteorStats = {
     testLength: 0,
     referenceLength: 0,

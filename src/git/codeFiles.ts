@@ -14,7 +14,7 @@ import type { DiffFile } from './types.js';
  * Guru's and every common language since; markup, styles, data and configuration (html, css, json, yaml, xml,
  * md, txt, toml, ini, properties) are not code here, as there.
  */
-export const CODE_EXTENSIONS: ReadonlySet<string> = new Set([
+const CODE_EXTENSIONS: ReadonlySet<string> = new Set([
   // JVM
   'java',
   'kt',
@@ -138,7 +138,7 @@ export const CODE_RULES_ID = createHash('sha256')
   .digest('hex')
   .slice(0, 12);
 
-export function isCodePath(path: string): boolean {
+function isCodePath(path: string): boolean {
   const ext = posix.extname(path).slice(1).toLowerCase();
   return CODE_EXTENSIONS.has(ext) && !dropped(path);
 }

@@ -12,7 +12,7 @@
  * - A fix is a message with one of `FIX_WORDS`. Issue numbers ("#12", "CODEC-125") are not evidence: trackers
  *   number features too.
  */
-export const FIX_WORDS: ReadonlySet<string> = new Set([
+const FIX_WORDS: ReadonlySet<string> = new Set([
   'fix',
   'fixes',
   'fixed',

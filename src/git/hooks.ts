@@ -20,7 +20,7 @@ export type HookKind = 'pre-push' | 'prepare-commit-msg';
 export const HOOK_MARKER = '# changeling hook:';
 const chainedName = (kind: HookKind) => `${kind}.changeling-chained`;
 
-export async function hooksDir(repo: Repository): Promise<string> {
+async function hooksDir(repo: Repository): Promise<string> {
   const p = (await repo.git.raw(['rev-parse', '--git-path', 'hooks'])).trim();
   return isAbsolute(p) ? p : resolve(repo.root, p);
 }
@@ -40,7 +40,7 @@ hookdir=$(dirname "$0")
  * amend: git passes a source in $2 for all of those), the best suggestion becomes the message and the others
  * comments; a message already in the file is never replaced. Any failure leaves the commit as git made it.
  */
-export function prepareCommitMsgScript(node: string, cli: string, electron = false): string {
+function prepareCommitMsgScript(node: string, cli: string, electron = false): string {
   return `${header(
     'prepare-commit-msg',
     node,

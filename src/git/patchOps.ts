@@ -10,9 +10,9 @@ import { ByteLineSplitter } from './lines.js';
  */
 
 /** Line-script opcodes: keep the old lines up to a 0-based old index, keep n, drop n, add n. */
-export const KEEP_TO = 0;
-export const KEEP = 1;
-export const DROP = 2;
+const KEEP_TO = 0;
+const KEEP = 1;
+const DROP = 2;
 export const ADD = 3;
 
 export interface RawEntry {
@@ -51,7 +51,7 @@ const NUL_BLOB = /^0{40,64}$/;
 const prefixed = (p: string, token: string) => (token.startsWith('"') ? `"${p}${token.slice(1)}` : p + token);
 
 /** Parses one raw line (`:100644 100644 <old> <new> M\tpath`, renames with two paths). */
-export function parseRawLine(line: string): RawEntry | null {
+function parseRawLine(line: string): RawEntry | null {
   const tab = line.indexOf('\t');
   if (!line.startsWith(':') || tab < 0) return null;
   const [, newMode = '', oldBlob = '', newBlob = '', status = ''] = line.slice(1, tab).split(' ');
@@ -72,7 +72,7 @@ export function parseRawLine(line: string): RawEntry | null {
 const HUNK = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/;
 
 /** Builds one file's line script from its hunk lines, fed a line at a time. */
-export class ScriptBuilder {
+class ScriptBuilder {
   readonly patch: FilePatch = { script: [], adds: 0, drops: 0, binary: false };
   /** Old and new lines the current hunk still has to show. */
   private oldLeft = 0;

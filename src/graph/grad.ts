@@ -144,7 +144,7 @@ const NON_DIFFERENTIABLE = new Set([
 ]);
 
 /** Sums `g` over the axes along which `x` was broadcast, and reshapes it to x's shape. */
-export function unbroadcast(b: GraphBuilder, g: Tensor, x: Tensor): Tensor {
+function unbroadcast(b: GraphBuilder, g: Tensor, x: Tensor): Tensor {
   if (g.rank === x.rank && g.shape.every((d, i) => d === x.shape[i])) return g;
   const { lead, ones } = broadcastAxes(x.shape, g.shape);
   let r = g;

@@ -6,7 +6,7 @@ import type { GraphBuilder } from './builder.js';
 import { ONNX_DTYPE } from './builder.js';
 import type { AttrValue, ConstantData, Shape, Tensor, TypedData } from './ir.js';
 
-export const OPSET = 17;
+const OPSET = 17;
 
 export interface SerializeOptions {
   /** Initializers at least this large (bytes) go to the external data file (default 1 MiB). */

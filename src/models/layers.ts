@@ -13,7 +13,7 @@ export interface KeyValue {
   value: Tensor;
 }
 
-export const F32_MIN = -3.4028234663852886e38;
+const F32_MIN = -3.4028234663852886e38;
 
 /** [batch, 1, 1, keys] bias from a 0/1 attention mask [batch, keys]. */
 export function paddingBias(b: GraphBuilder, mask: Tensor): Tensor {

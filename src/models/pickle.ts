@@ -7,7 +7,7 @@ import { ChangelingError } from '../util/errors.js';
  * stand-ins. Persistent ids (PyTorch's storages) go to `persistentLoad`.
  */
 export type Callable = { kind: 'callable'; name: string; call: (args: unknown[]) => unknown };
-export class PickleMark {}
+class PickleMark {}
 const MARK = new PickleMark();
 
 export interface UnpickleOptions {

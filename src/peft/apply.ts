@@ -17,7 +17,7 @@ import { tuningOf } from './tuningGraph.js';
  * A model folder whose weights carry a LoRA adapter merged in (W + s B A): inference at the base model's
  * cost. The adapter's files join the graph-cache key, so each adapter gets its own cached graphs.
  */
-export async function withMergedLora(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
+async function withMergedLora(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
   const adapter = await readAdapter(adapterDir);
   if (adapter.config.peft_type !== 'LORA')
     throw new ChangelingError(
@@ -72,7 +72,7 @@ for another model, or a config that does not match its tensors`,
  * graph constants) and whose base weights carry the layer norms trained with them (extra_trainable.safetensors).
  * The adapter's files join the graph-cache key.
  */
-export async function withAdapters(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
+async function withAdapters(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
   const adapter = await readAdapter(adapterDir);
   if (adapter.config.peft_type !== 'CHANGELING_BOTTLENECK')
     throw new ChangelingError(
@@ -107,7 +107,7 @@ export async function withAdapters(model: ModelFolder, adapterDir: string): Prom
  * the full decoder and the cached step graph alike (the step prepends them to the cache and to the cross keys
  * and values, so the cache itself holds only tokens). The adapter's files join the graph-cache key.
  */
-export async function withPrefixes(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
+async function withPrefixes(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
   const adapter = await readAdapter(adapterDir);
   const cfg = parsePrefixConfig(adapter.config, join(adapterDir, 'adapter_config.json'));
   const st = statSync(join(adapterDir, 'adapter_model.safetensors'));
@@ -135,7 +135,7 @@ export async function withAdapter(model: ModelFolder, adapterDir: string): Promi
  * values (entry (4l mod 2L) as keys and (4l + 1 mod 2L) as values of layer l, as PEFT 0.21 injects them),
  * which positions them at 0..P-1 before the tokens exactly as PEFT's past_key_values do.
  */
-export async function withPeftPrefix(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
+async function withPeftPrefix(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
   if (model.kind !== 't5')
     throw new ChangelingError(
       'usage',

@@ -89,7 +89,7 @@ export interface TuningGraphOptions {
 }
 
 /** Whether a base weight trains with this method (besides a task head, which always does). */
-export function trainsBaseWeight(tuning: Tuning, name: string): boolean {
+function trainsBaseWeight(tuning: Tuning, name: string): boolean {
   return tuning.method === 'fmft' || (tuning.method === 'adapter' && tuning.config.trainLayerNorms && isLayerNorm(name));
 }
 

@@ -19,9 +19,9 @@ import { writeOutputFolder } from '../util/outputTarget.js';
  * weights path, size and modification time) and by the code that builds graphs, so that later runs load
  * them directly: no weights read into JavaScript, no graph building, no serialization.
  */
-export const BUILDER_VERSION = typeof __GRAPH_BUILDER_HASH__ === 'string' ? __GRAPH_BUILDER_HASH__ : 'dev';
+const BUILDER_VERSION = typeof __GRAPH_BUILDER_HASH__ === 'string' ? __GRAPH_BUILDER_HASH__ : 'dev';
 
-export function graphCacheDir(): string {
+function graphCacheDir(): string {
   return process.env.CHANGELING_GRAPH_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'changeling', 'graphs');
 }
 

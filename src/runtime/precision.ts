@@ -19,7 +19,7 @@ export type Architecture = 't5' | 'bart' | 'roberta';
  *   (0.4% relative error per MatMul). Not held, so `auto` keeps T5 in fp32; int8 is there on request.
  * - BART: not measured, so not held.
  */
-export const INT8_GATE: Readonly<Record<Architecture, boolean>> = { t5: false, bart: false, roberta: true };
+const INT8_GATE: Readonly<Record<Architecture, boolean>> = { t5: false, bart: false, roberta: true };
 
 export function parsePrecision(value: string | undefined, where = '--precision'): Precision {
   if (value === undefined || value === '') return 'auto';

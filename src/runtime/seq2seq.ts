@@ -54,7 +54,7 @@ function describe(m: Seq2SeqFolder): Seq2SeqInfo {
  * attention's time; other providers keep the composed form, which every one of them runs), unless
  * CHANGELING_FUSED_ATTENTION=0 (kept for measuring the composed form).
  */
-export function fusedAttentionFor(model: ModelFolder, provider: string | undefined): boolean {
+function fusedAttentionFor(model: ModelFolder, provider: string | undefined): boolean {
   return (
     model.kind === 't5' && !model.graphTransforms?.length && (provider ?? 'cpu') === 'cpu' && process.env.CHANGELING_FUSED_ATTENTION !== '0'
   );
@@ -347,7 +347,7 @@ export interface DecodingState {
 }
 
 /** Rows of a tensor along its first axis, in the given order: a copy, or the tensor itself when every row keeps its place. */
-export function gatherRows(rt: typeof import('onnxruntime-node'), t: OrtTensor, rows: number[]): OrtTensor {
+function gatherRows(rt: typeof import('onnxruntime-node'), t: OrtTensor, rows: number[]): OrtTensor {
   if (rows.length === t.dims[0] && rows.every((r, i) => r === i)) return t;
   const per = t.dims.slice(1).reduce((a, b) => a * b, 1);
   const src = t.data as Float32Array | BigInt64Array;

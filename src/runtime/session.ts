@@ -92,7 +92,7 @@ export async function createSession(m: SerializedModel, o: SessionOptions = {}):
 }
 
 /** Writes the external data part by part (the parts are views of the weights: no combined copy). */
-export function writeExternal(path: string, parts: Buffer[]): void {
+function writeExternal(path: string, parts: Buffer[]): void {
   const fd = openSync(path, 'w');
   try {
     for (const p of parts) {

@@ -12,7 +12,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export function shuffle<T>(xs: T[], rand: () => number): T[] {
+function shuffle<T>(xs: T[], rand: () => number): T[] {
   const a = xs.slice();
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));

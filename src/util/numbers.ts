@@ -21,7 +21,7 @@ const describe = (b: Bounds) => {
 };
 
 /** Whether `v` is a finite number within `b`. */
-export function inBounds(v: unknown, b: Bounds = {}): v is number {
+function inBounds(v: unknown, b: Bounds = {}): v is number {
   if (typeof v !== 'number' || !Number.isFinite(v)) return false;
   if (b.integer && !Number.isInteger(v)) return false;
   if (b.min !== undefined && (b.minExclusive ? v <= b.min : v < b.min)) return false;

@@ -28,7 +28,7 @@ export const OUTPUT_MARKER = '.changeling-output.json';
 const shown = (p: string) => terminalSafe(p);
 
 /** Follows a chain of symlinks to the path they name, even when the last one dangles (as `>` would create it). */
-export function followLinks(path: string): string {
+function followLinks(path: string): string {
   let p = resolve(path);
   for (let hops = 0; hops < 40; hops++) {
     let st: Stats;

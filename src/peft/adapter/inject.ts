@@ -31,7 +31,7 @@ export interface InjectedAdapter {
   width: number;
 }
 
-export const adapterKey = (site: string, part: 'down.weight' | 'down.bias' | 'up.weight' | 'up.bias') => `base_model.model.${site}.${part}`;
+const adapterKey = (site: string, part: 'down.weight' | 'down.bias' | 'up.weight' | 'up.bias') => `base_model.model.${site}.${part}`;
 
 /**
  * `values`: trained weights by name; given, the adapters' parameters are constants of the graph (inference)

@@ -14,7 +14,7 @@ export interface LoraConfig {
 }
 
 /** The study's targets: the query and value projections of each architecture. */
-export const DEFAULT_LORA_TARGETS: Record<'t5' | 'bart' | 'roberta', string[]> = {
+const DEFAULT_LORA_TARGETS: Record<'t5' | 'bart' | 'roberta', string[]> = {
   t5: ['q', 'v'],
   bart: ['q_proj', 'v_proj'],
   roberta: ['query', 'value'],

@@ -19,7 +19,7 @@ export interface InjectedLora {
   outFeatures: number;
 }
 
-export const loraKey = (module: string, which: 'A' | 'B') => `base_model.model.${module}.lora_${which}.weight`;
+const loraKey = (module: string, which: 'A' | 'B') => `base_model.model.${module}.lora_${which}.weight`;
 
 export function injectLora(
   b: GraphBuilder,

@@ -19,7 +19,7 @@ export interface InjectedPrefix {
   headDim: number;
 }
 
-export const prefixKey = (site: string, which: 'key' | 'value') => `base_model.model.${site}.prefix_${which}`;
+const prefixKey = (site: string, which: 'key' | 'value') => `base_model.model.${site}.prefix_${which}`;
 
 /**
  * The attention module a query tensor was projected by: walk up to the Transpose of "<module>.q.weight" (or

@@ -30,7 +30,7 @@ const FILE = 'cmg-model.json';
 const HASH_WHOLE = 64 * 2 ** 20;
 
 /** A fingerprint of a model or adapter folder's files (content for small files, size and time for weights). */
-export async function folderFingerprint(dir: string): Promise<string> {
+async function folderFingerprint(dir: string): Promise<string> {
   const h = createHash('sha256');
   for (const name of (await readdir(dir)).sort()) {
     if (name.startsWith('.')) continue;

@@ -45,7 +45,7 @@ function hunkHeader(h: DiffHunk): string {
 }
 
 /** The file's patch text as GitPython hands it to PyDriller: what follows git's headers. */
-export function rawFileDiff(f: DiffFile): string {
+function rawFileDiff(f: DiffFile): string {
   if (f.binary)
     return `Binary files ${f.status === 'added' ? '/dev/null' : `a/${f.oldPath ?? f.path}`} and ${f.status === 'deleted' ? '/dev/null' : `b/${f.path}`} differ\n`;
   const out: string[] = [];
@@ -62,7 +62,7 @@ export function rawFileDiff(f: DiffFile): string {
 }
 
 /** CommitChronicle's DiffProcessor._process_diff. */
-export function cleanDiff(diff: string): string {
+function cleanDiff(diff: string): string {
   const kept: string[] = [];
   for (const raw of diff.split('\n')) {
     const line = pyStrip(raw);

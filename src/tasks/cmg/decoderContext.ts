@@ -42,7 +42,7 @@ const pyWords = (s: string) => s.split(/[\t\n\x0b\x0c\r\x1c-\x1f ]+/).filter(Boo
 const TYPED_CHARS_MAX = 16_384;
 
 /** The reference's split of typed text into context and the partial word (`_process_msg_gen`). */
-export function splitTyped(typed: string): { context: string; prefix: string } {
+function splitTyped(typed: string): { context: string; prefix: string } {
   if (!typed) return { context: '', prefix: '' };
   if (PY_SPACE.test(typed.at(-1)!)) return { context: typed, prefix: '' };
   const w = pyWords(typed);

@@ -33,7 +33,7 @@ const WHY: Record<DroppedFile['why'], string> = {
   partial: 'some hunks',
 };
 
-export function describeDropped(dropped: readonly DroppedFile[], maxInput: number): string | null {
+function describeDropped(dropped: readonly DroppedFile[], maxInput: number): string | null {
   if (!dropped.length) return null;
   const parts = dropped.slice(0, 4).map((d) => `${d.path} (${WHY[d.why]})`);
   const over = dropped.some((d) => d.why === 'beyond-input' || d.why === 'cut');

@@ -1,4 +1,3 @@
-import type { Repository } from '../../git/repository.js';
 import type { DiffFile } from '../../git/types.js';
 import { bleuOfTokens } from '../../eval/cmgMetrics.js';
 

@@ -11,7 +11,7 @@ import { readJsonFile } from '../../util/jsonFile.js';
  * catalogue, `train` and `finetune` write it into what they save, and an adapter's profile wins over its
  * base model's. A folder without one is fed in the study's format with the defaults below.
  */
-export const INPUT_FORMATS = ['commitchronicle', 'commitchronicle-codereviewer', 'study'] as const;
+const INPUT_FORMATS = ['commitchronicle', 'commitchronicle-codereviewer', 'study'] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];
 
 export interface GenerationSettings {

@@ -88,7 +88,7 @@ function parts(subject: string): {
 }
 
 /** How many of the newest subjects the style is learned from: conventions change, the recent ones count. */
-export const STYLE_WINDOW = 300;
+const STYLE_WINDOW = 300;
 
 /** The style of `messages`, given newest first (as git log lists them); only the newest STYLE_WINDOW count. */
 export function learnStyle(messages: readonly string[], paths: ReadonlyArray<readonly string[]> = []): CommitStyle {

@@ -96,7 +96,7 @@ function historyIndex(repo: Repository, rev: string | null, history: number, o: 
 }
 
 /** The change to describe: the staged one (by the configured author) or a commit (by its author), and the history before it. */
-export async function targetChange(
+async function targetChange(
   repo: Repository,
   target: SuggestTarget,
   o: { signal?: AbortSignal; ignoreWhitespace?: boolean } = {},
@@ -137,7 +137,7 @@ export async function modelInputFor(
 }
 
 /** The author's messages among the walked ones (newest first), oldest first as the reference orders history. */
-export function authorHistory(messages: readonly string[], authors: readonly string[], author: string): string[] {
+function authorHistory(messages: readonly string[], authors: readonly string[], author: string): string[] {
   if (!author) return [];
   return messages.filter((_, i) => authors[i] === author).reverse();
 }

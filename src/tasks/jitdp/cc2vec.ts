@@ -173,7 +173,7 @@ export function initParams(specs: ReturnType<typeof cc2vecGraph>['params'], seed
 /** The words of a line as the JITLine-style model tokenizes it (identifiers lower-cased). */
 const wordsOf = (text: string) => tokensOfLine('+', text).map((t) => t.slice(1));
 
-export function buildVocabulary(train: readonly JitdpCommit[], max = 5000, minCount = 2): string[] {
+function buildVocabulary(train: readonly JitdpCommit[], max = 5000, minCount = 2): string[] {
   const counts = new Map<string, number>();
   for (const c of train)
     for (const text of [c.added, c.removed])

@@ -39,7 +39,7 @@ export interface JitdpDataset {
 const TOKEN = /[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|[^\s\w]/g;
 
 /** The added and removed lines of a change as text, one line each, capped at `cap` characters per side. */
-export function changeText(
+function changeText(
   files: readonly DiffFile[],
   cap = TEXT_CAP,
 ): { added: string; removed: string; hunks: { added: number[]; removed: number[] } } {

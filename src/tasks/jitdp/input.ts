@@ -19,7 +19,7 @@ export interface EncodedChange {
   lineOf: number[];
 }
 
-export const MESSAGE_TOKENS = 64;
+const MESSAGE_TOKENS = 64;
 
 export function encodeChange(tok: CodeTokenizer, message: string, lines: readonly ChangedLine[], maxLength: number): EncodedChange {
   const cls = tok.tokenId('<s>') ?? 0;

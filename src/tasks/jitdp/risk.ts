@@ -152,7 +152,7 @@ export function riskAdoption(
 }
 
 /** high: at or above the model's threshold (chosen on validation for the best F1); medium: at least half of it. */
-export function riskLevel(p: number, threshold: number): RiskLevel {
+function riskLevel(p: number, threshold: number): RiskLevel {
   return p >= threshold ? 'high' : p >= threshold / 2 ? 'medium' : 'low';
 }
 

@@ -8,7 +8,7 @@ import { lbfgs } from './lbfgs.js';
  * accuracy of that fit is reported. The reference trains its probe by Adam with early stopping; the exact
  * optimum is used here, so a run is deterministic.
  */
-export const PROBE_LAMBDAS = [1e-5, 1e-4, 1e-3, 1e-2] as const;
+const PROBE_LAMBDAS = [1e-5, 1e-4, 1e-3, 1e-2] as const;
 
 export interface Features {
   /** Row-major [rows, dim]. */
@@ -27,7 +27,7 @@ export interface LinearModel {
 
 const outputsFor = (classes: number) => (classes === 2 ? 1 : classes);
 
-export function fitLinearProbe(
+function fitLinearProbe(
   x: Features,
   y: readonly number[],
   classes: number,
@@ -82,7 +82,7 @@ export function fitLinearProbe(
   return { classes, dim: d, weights: r.x.slice(0, K * d), bias: r.x.slice(K * d) };
 }
 
-export function predictLinear(m: LinearModel, x: Features): number[] {
+function predictLinear(m: LinearModel, x: Features): number[] {
   const K = outputsFor(m.classes);
   if (K === 1) return predictBinary(m, x);
   const out: number[] = [];

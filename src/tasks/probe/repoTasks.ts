@@ -48,7 +48,7 @@ interface Change {
 
 const clean = (s: string) => s.replace(/[\t\r\n]+/g, ' ').trim();
 
-export function shortPath(path: string): string {
+function shortPath(path: string): string {
   const parts = path.split('/');
   return parts.slice(-2).join('/');
 }
@@ -69,7 +69,7 @@ function changeOf(c: CommitRecord, maxLines: number): Change | null {
   return lines.length ? { subject, path: shortPath(f.path), lines } : null;
 }
 
-export function ccmText(subject: string, ch: Change): string {
+function ccmText(subject: string, ch: Change): string {
   const side = (kind: 'add' | 'del') =>
     `<${kind}>${ch.path}` +
     ch.lines
@@ -80,7 +80,7 @@ export function ccmText(subject: string, ch: Change): string {
 }
 
 /** The LTP segments of a change: the two paths, then the lines in diff order. */
-export function ltpSegments(ch: Change): Array<{ kind: 'add' | 'del'; text: string }> {
+function ltpSegments(ch: Change): Array<{ kind: 'add' | 'del'; text: string }> {
   return [{ kind: 'del', text: ch.path }, { kind: 'add', text: ch.path }, ...ch.lines];
 }
 

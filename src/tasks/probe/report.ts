@@ -47,7 +47,7 @@ Test accuracy in %; the best layer of each run (chosen on validation) in bold.`,
   ];
 }
 
-export function probeMarkdown(groups: ReadonlyArray<readonly ProbeRun[]>): string {
+function probeMarkdown(groups: ReadonlyArray<readonly ProbeRun[]>): string {
   return [`# Probing report: ${groups.map((g) => g[0]!.task).join(', ')}`, '', ...groups.map(taskMarkdown)].join('\n');
 }
 
@@ -66,7 +66,7 @@ function taskMarkdown(runs: readonly ProbeRun[]): string {
 
 const COLOURS = ['#3794ff', '#e5534b', '#57ab5a', '#c69026', '#986ee2', '#39c5cf'];
 
-export function probeSvg(runs: readonly ProbeRun[]): string {
+function probeSvg(runs: readonly ProbeRun[]): string {
   const W = 560,
     H = 220,
     P = 40;
