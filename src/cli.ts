@@ -24,6 +24,11 @@ import { FINETUNE_HELP, finetuneCommand } from './cli/finetuneCommand.js';
 import { INPUT_HELP, inputCommand } from './cli/inputCommand.js';
 import { PROBE_HELP, probeCommand } from './cli/probeCommand.js';
 
+/**
+ * The `changeling` command line: dispatch to the commands, help, and the one place errors become a `changeling:
+ * ...` line and an exit code.
+ */
+
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   overview: { run: overviewCommand, help: OVERVIEW_HELP },
   show: { run: showCommand, help: SHOW_HELP },

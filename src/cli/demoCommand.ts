@@ -3,6 +3,8 @@ import { sortingDemo } from '../train/demo/sorting.js';
 import { ChangelingError } from '../util/errors.js';
 import { interruptSignal, parseCount, printJson, writeOut, writeErr } from './io.js';
 
+/** `changeling demo`: its options, its help text (DEMO_HELP) and what it prints. */
+
 export const DEMO_HELP = `changeling demo sorting [--quick] [--seed N] [--json]
 
   Pretrains a small encoder-decoder transformer to sort digit sequences (full training, until 99% exact

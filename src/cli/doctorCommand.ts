@@ -5,6 +5,8 @@ import { PROVIDER_ORDER, probeProviders, type ProviderName } from '../runtime/pr
 import { ChangelingError } from '../util/errors.js';
 import { parseCount, printJson, writeOut } from './io.js';
 
+/** `changeling doctor`: its options, its help text (DOCTOR_HELP) and what it prints. */
+
 export const DOCTOR_HELP = `changeling doctor [--provider NAME]... [--json]
 
   What this machine offers Changeling: Node, git, onnxruntime-node, and for each execution provider

@@ -11,6 +11,8 @@ import {
 import { ChangelingError } from '../util/errors.js';
 import { StderrProgress, interruptSignal, printJson, writeOut } from './io.js';
 
+/** `changeling download`: its options, its help text (DOWNLOAD_HELP) and what it prints. */
+
 export const DOWNLOAD_HELP = `changeling download MODEL_ID [--revision R] [--endpoint URL] [--cache DIR] [--json]
 changeling download --list
 

@@ -5,6 +5,8 @@ import { ChangelingError } from '../util/errors.js';
 import { printJson, writeOut } from './io.js';
 import { readTextFile } from '../util/jsonFile.js';
 
+/** `changeling eval`: its options, its help text (EVAL_HELP) and what it prints. */
+
 export const EVAL_HELP = `changeling eval jitdp --pred FILE [--threshold 0.5] [--json] | eval cmg --pred FILE --gold FILE [--json]
 
   cmg: commit-message metrics of predictions against references, one message per line (line i of --pred

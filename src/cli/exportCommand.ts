@@ -7,6 +7,8 @@ import { ChangelingError } from '../util/errors.js';
 import { folderTarget } from '../util/outputTarget.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, terminalSafe, writeOut } from './io.js';
 
+/** `changeling export`: its options, its help text (EXPORT_HELP) and what it prints. */
+
 export const EXPORT_HELP = `changeling export --task cmg|jitdp [--model DIR] [--repo P]... --out DIR [--format jsonl|parquet] [--max N] [--json]
 
   Writes the time-ordered splits (oldest 80% train, next 10% validation, newest 10% test) of one or more

@@ -7,6 +7,8 @@ import { ChangelingError } from '../util/errors.js';
 import { interruptSignal, writeOut } from './io.js';
 import { readTextFile } from '../util/jsonFile.js';
 
+/** `changeling features`: its options, its help text (FEATURES_HELP) and what it prints. */
+
 export const FEATURES_HELP = `changeling features [--repo PATH] [--range R | --commits FILE | --staged] [--json]
 
   The 14 expert features (NS, ND, NF, Entropy, LA, LD, LT, FIX, NDEV, AGE, NUC, EXP, REXP, SEXP) of every

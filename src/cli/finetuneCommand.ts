@@ -11,6 +11,8 @@ import { TRAIN_BOUNDS, parseOption } from '../util/numbers.js';
 import { folderTarget, isInside } from '../util/outputTarget.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut, writeVerbatim } from './io.js';
 
+/** `changeling finetune`: its options, its help text (FINETUNE_HELP) and what it prints. */
+
 export const FINETUNE_HELP = `changeling finetune --task cmg|jitdp [--method lora|adapter|prefix|fmft] [--model DIR] [--repo PATH] [--report DIR] [--quick] [--json]
 
   Fine-tunes a model on the repository's own history and adopts it when it helps: mines the history,

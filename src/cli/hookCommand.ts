@@ -5,6 +5,8 @@ import { hookStatus, installHook, uninstallHook, type HookKind } from '../git/ho
 import { ChangelingError } from '../util/errors.js';
 import { printJson, writeOut } from './io.js';
 
+/** `changeling hook`: its options, its help text (HOOK_HELP) and what it prints. */
+
 export const HOOK_HELP = `changeling hook install|uninstall|status --pre-push|--prepare-commit-msg [--repo PATH] [--block | --no-block] [--force] [--json]
 
   --prepare-commit-msg: for a plain "git commit" (no -m, -F, template, merge, squash or --amend), the best

@@ -8,6 +8,8 @@ import { modelInputFor, type SuggestTarget } from '../tasks/cmg/suggest.js';
 import { ChangelingError } from '../util/errors.js';
 import { interruptSignal, printJson, terminalSafe, writeOut } from './io.js';
 
+/** `changeling input`: its options, its help text (INPUT_HELP) and what it prints. */
+
 export const INPUT_HELP = `changeling input [--staged | --commit REV] [--repo PATH] [--model DIR [--adapter DIR]] [--input-format F] [--prefix TEXT] [--json]
 
   Exactly what a commit-message model gets for the staged change (or a commit): the serialised diff in the

@@ -15,6 +15,8 @@ import { ChangelingError } from '../util/errors.js';
 import { printJson } from './io.js';
 import { readJsonFile } from '../util/jsonFile.js';
 
+/** `changeling inspect`: its options, its help text (INSPECT_HELP) and what it prints. */
+
 export const INSPECT_HELP = `changeling inspect --model DIR [--adapter LORA_DIR] --input FILE.json [--provider auto|cpu|cuda|webgpu|dml|coreml] [--precision fp32|int8|auto] [--json]
 
   Runs a model folder (config.json + model.safetensors) on token ids and prints what other

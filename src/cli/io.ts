@@ -2,6 +2,11 @@ import { ChangelingError } from '../util/errors.js';
 import { fieldText, terminalSafe } from '../util/text.js';
 import { stopSignal } from '../util/cleanup.js';
 
+/**
+ * The command line's input and output: every write to stdout and stderr (escaped), progress lines, option
+ * parsing helpers, the stop signal.
+ */
+
 export { fieldText, terminalSafe };
 
 let verbose = false;

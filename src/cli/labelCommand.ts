@@ -3,6 +3,8 @@ import { openRepository } from '../git/repository.js';
 import { szz } from '../git/szz.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut, writeVerbatim } from './io.js';
 
+/** `changeling label`: its options, its help text (LABEL_HELP) and what it prints. */
+
 export const LABEL_HELP = `changeling label [--repo PATH] [--max-blamed N] [--json]
 
   SZZ labels: every non-merge commit, oldest first, buggy or not, with the fixing commits whose removed or

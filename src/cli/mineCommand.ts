@@ -6,6 +6,8 @@ import { ChangelingError } from '../util/errors.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut, writeErr, writeVerbatim } from './io.js';
 import { fileTarget } from '../util/outputTarget.js';
 
+/** `changeling mine`: its options, its help text (MINE_HELP) and what it prints. */
+
 export const MINE_HELP = `changeling mine --repo PATH [--out FILE] [options]
 
   Writes the history as a dataset: one JSON line per commit with sha, parents, author, dates, message,

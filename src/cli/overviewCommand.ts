@@ -13,6 +13,8 @@ import { DEFAULT_MESSAGE_MODEL, defaultModelCache } from '../models/manifest.js'
 import { cachedModel } from '../models/hub.js';
 import { fieldText, interruptSignal, parseCount, printJson, StderrProgress, writeOut } from './io.js';
 
+/** `changeling overview`: its options, its help text (OVERVIEW_HELP) and what it prints. */
+
 export const OVERVIEW_HELP = `changeling [overview] [--repo PATH] [--commit REV] [-n N] [--precision P] [--json]
 
   The main job on one screen, for the staged change (or the last commit when nothing is staged): what

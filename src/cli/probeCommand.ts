@@ -10,6 +10,8 @@ import { ChangelingError } from '../util/errors.js';
 import { folderTarget, isInside } from '../util/outputTarget.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
+/** `changeling probe`: its options, its help text (PROBE_HELP) and what it prints. */
+
 export const PROBE_HELP = `changeling probe --model DIR [--adapter DIR]... --task ccm|ltp|typ|FILE[,...] [--repo P] [--input study|model] [--max-length N] [--max N] [--report DIR] [--json]
 
   What a model's encoder knows about code changes, layer by layer (the study's probing): the first token's

@@ -7,6 +7,8 @@ import { ChangelingError } from '../util/errors.js';
 import { reasonText } from '../tasks/jitdp/reasons.js';
 import { interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
+/** `changeling risk`: its options, its help text (RISK_HELP) and what it prints. */
+
 export const RISK_HELP = `changeling risk [--repo PATH] [--staged | --commit REV | --range A..B] [--model PATH] [--fail-on high|medium|low|never] [--json]
 
   The defect risk of the staged change (default), a commit, or a range such as @{u}..HEAD: probability,

@@ -16,6 +16,8 @@ import { ChangelingError } from '../util/errors.js';
 import { parseRecomputeMode } from '../train/memory.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut, writeErr } from './io.js';
 
+/** `changeling risk-train`: its options, its help text (RISK_TRAIN_HELP) and what it prints. */
+
 export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--model jitline|cc2vec | --encoder DIR [--method \
 lora|adapter|prefix] [--max-length N] [--recompute auto|attention|none]] [--epochs N] [--adopt auto|always|never] \
 [--out PATH] [--json]

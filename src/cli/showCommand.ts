@@ -5,6 +5,8 @@ import { renderView, viewJson } from '../git/changeReport.js';
 import { InputFilter } from '../git/inputFilter.js';
 import { interruptSignal, printJson, writeOut } from './io.js';
 
+/** `changeling show`: its options, its help text (SHOW_HELP) and what it prints. */
+
 export const SHOW_HELP = `changeling [show] [--repo PATH] [--commit REV] [--json] [--exclude GLOB]... [--include GLOB]...
 
   Describes the staged change (or the last commit when nothing is staged): its files, hunks and line

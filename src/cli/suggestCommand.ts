@@ -11,6 +11,8 @@ import { ChangelingError } from '../util/errors.js';
 import { StderrProgress, fieldText, interruptSignal, parseCount, printJson, writeOut } from './io.js';
 import { readTextFile } from '../util/jsonFile.js';
 
+/** `changeling suggest`: its options, its help text (SUGGEST_HELP) and what it prints. */
+
 export const SUGGEST_HELP = `changeling suggest [--repo PATH] [--commit REV] [--model DIR [--adapter DIR]] [--prefix TEXT] [-n N] [--no-style] [--json]
 
   Commit-message candidates for the staged change (or for a commit, from the history before it), ranked:

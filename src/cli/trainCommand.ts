@@ -9,6 +9,8 @@ import { TRAIN_BOUNDS, parseOption, type Bounds } from '../util/numbers.js';
 import { parseRecomputeMode } from '../train/memory.js';
 import { interruptSignal, printJson, writeOut, writeErr } from './io.js';
 
+/** `changeling train`: its options, its help text (TRAIN_HELP) and what it prints. */
+
 export const TRAIN_HELP = `changeling train --model DIR --method lora|adapter|prefix|fmft --data FILE.jsonl --out DIR [options]
 
   Trains one parameter-efficient method (or full fine-tuning) on a frozen model and saves it in Hugging

@@ -5,6 +5,11 @@ import type { Repository } from './repository.js';
 import type { DiffFile } from './types.js';
 import { ChangelingError } from '../util/errors.js';
 
+/**
+ * What a command looks at: the staged change, or a commit when nothing is staged (or one is named), with its
+ * files and diff.
+ */
+
 export interface ChangeView {
   source: 'staged' | 'commit';
   repo: string;

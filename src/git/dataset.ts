@@ -2,6 +2,11 @@ import { countCommits, walkHistory, type HistoryOptions } from './history.js';
 import type { Repository } from './repository.js';
 import { AtomicFile } from '../util/atomicFile.js';
 
+/**
+ * `changeling mine`: a history as a JSONL dataset (one commit per line: message, files, diff), streamed to a
+ * writer or written atomically to a file.
+ */
+
 export interface MineProgress {
   commits: number;
   /** Commits the walk will yield, as counted before it started. */

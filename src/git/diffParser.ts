@@ -2,6 +2,11 @@ import { readQuoted, unquotePath } from './quote.js';
 import { splitLines } from './lines.js';
 import type { DiffFile, DiffHunk, FileStatus } from './types.js';
 
+/**
+ * A streaming parser of git's unified diff output into files, hunks and lines (renames, binary files, mode
+ * changes, CRLF, quoted paths).
+ */
+
 export interface DiffParserOptions {
   /** Stop keeping hunk lines once this many characters of line text are kept (counts stay exact). */
   maxBytes?: number;

@@ -7,6 +7,11 @@ import type { CommitRecord } from './types.js';
 import { ChangelingError, throwIfAborted } from '../util/errors.js';
 import { checkDate, rangeArgs } from './revisions.js';
 
+/**
+ * A repository's history: counting and listing commits, the diff of one commit, and a streaming walk over `git
+ * log -p` that yields parsed commits.
+ */
+
 const firstLine = (s: string) =>
   s
     .trim()

@@ -3,6 +3,11 @@ import { basename, isAbsolute, join, resolve } from 'node:path';
 import { ChangelingError } from '../util/errors.js';
 import { Git, gitBinaryPath } from './run.js';
 
+/**
+ * Opening a repository (work tree, bare, shallow, detached HEAD), naming and resolving revisions, and where
+ * Changeling keeps its state in it.
+ */
+
 export interface Repository {
   /** Where git commands run: the work-tree root, or the git folder of a bare repository. */
   root: string;

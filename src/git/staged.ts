@@ -6,6 +6,8 @@ import type { Repository } from './repository.js';
 import type { DiffFile } from './types.js';
 import { ChangelingError } from '../util/errors.js';
 
+/** The staged change (`git diff --cached`), parsed. */
+
 export interface StagedDiff {
   files: DiffFile[];
   truncated: boolean;

@@ -14,6 +14,11 @@ import {
 } from './ir.js';
 import { broadcastShapes, normAxis, sameDim } from './shapes.js';
 
+/**
+ * The graph builder: typed tensor operations (`b.matmul`, `b.softmax`, `b.layerNorm`, ...) that infer shapes as
+ * they go and append ONNX nodes to the IR.
+ */
+
 export interface Initializer {
   tensor: Tensor;
   data: TypedData;

@@ -1,6 +1,8 @@
 import onnxProto from 'onnx-proto';
 import type { onnx as O } from 'onnx-proto';
 
+/** The IR as an ONNX ModelProto (onnx-proto, opset 17), with large initializers in an external data file. */
+
 const { onnx } = onnxProto;
 import type { GraphBuilder } from './builder.js';
 import { ONNX_DTYPE } from './builder.js';

@@ -2,6 +2,11 @@ import type { GraphBuilder } from './builder.js';
 import { gradients } from './grad.js';
 import { GraphError, type Tensor } from './ir.js';
 
+/**
+ * The train-step graph: forward, backward (grad.ts) and AdamW with bias correction, decoupled weight decay,
+ * global-norm clipping and the learning-rate schedule, as one ONNX graph.
+ */
+
 export interface AdamWOptions {
   lr: number;
   beta1?: number;

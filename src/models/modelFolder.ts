@@ -14,6 +14,11 @@ import { loadSafetensors, type WeightMap } from './weights.js';
 import { loadTorchBin } from './torchBin.js';
 import { checkWeightShapes } from './expectedShapes.js';
 
+/**
+ * A model folder (config, weights, tokenizer, profile) checked and read: which architecture it is, and its
+ * weights and settings.
+ */
+
 interface FolderBase {
   dir: string;
   /** model.safetensors, or pytorch_model.bin when there is no safetensors file. */

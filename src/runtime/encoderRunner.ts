@@ -8,6 +8,11 @@ import { cachedGraphs, collectGarbage, modelFingerprint } from './graphCache.js'
 import { quantizeWeights } from '../graph/quantize.js';
 import { resolvePrecision } from './precision.js';
 
+/**
+ * A RoBERTa-family encoder (CodeBERT, GraphCodeBERT, UniXcoder) as a cached onnxruntime session: hidden states
+ * and pooled output for token ids.
+ */
+
 type RobertaFolder = Extract<ModelFolder, { kind: 'roberta' }>;
 
 /** An encoder-only checkpoint (RoBERTa): hidden states, and the pooler and classifier where it has them. */

@@ -1,5 +1,7 @@
 import onnxProto from 'onnx-proto';
 
+/** A one-MatMul model the provider probe runs to see whether an execution provider works here and how fast. */
+
 const { onnx } = onnxProto;
 
 /**

@@ -5,6 +5,11 @@ import type { InferenceSession } from 'onnxruntime-node';
 import type { SerializedModel } from '../graph/serialize.js';
 import { removeAtExit } from '../util/cleanup.js';
 
+/**
+ * onnxruntime-node sessions: loading the runtime, session options (threads, memory arena, profiling), sessions
+ * from files or serialized graphs (external weights written beside them), and the tracking that frees them.
+ */
+
 export type Ort = typeof import('onnxruntime-node');
 let ortModule: Ort | null = null;
 

@@ -4,6 +4,11 @@ import { epochBatches, seededRandom } from './batching.js';
 import type { TrainSession } from './trainSession.js';
 import { ChangelingError, cancelledError } from '../util/errors.js';
 
+/**
+ * The training loop: epochs of length-grouped batches, evaluation and early stopping, checkpoints and resuming,
+ * cancellation, events.
+ */
+
 export type TrainEvent =
   | { kind: 'step'; epoch: number; step: number; loss: number; lr: number; gradNorm: number }
   | { kind: 'eval'; epoch: number; step: number; metric: number; best: number; improved: boolean }

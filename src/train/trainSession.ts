@@ -10,6 +10,11 @@ import { writeBytesAtomic } from '../util/atomicFile.js';
 import { ChangelingError, fileError } from '../util/errors.js';
 import { regularFile } from '../util/jsonFile.js';
 
+/**
+ * A train-step graph in an onnxruntime session: parameters and optimizer state kept between steps, gradient
+ * accumulation, checkpoints.
+ */
+
 export interface ParamSpec {
   tensor: Tensor;
   init: Float32Array;

@@ -6,6 +6,11 @@ import { reportFailure, withCancellableProgress } from './command.js';
 import { pickRepository } from './repositories.js';
 import { repositoryName } from '../git/repository.js';
 
+/**
+ * The "Export history dataset" command: a repository's history mined into a JSONL file chosen in a save dialog,
+ * with progress and cancel.
+ */
+
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export interface ExportHistoryArgs {

@@ -2,6 +2,8 @@ import type { RecomputeMode } from '../../train/memory.js';
 import type { CmgMetrics } from '../../eval/cmgMetrics.js';
 import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
 
+/** The options, progress events and result of a fine-tuning run (`changeling finetune`, the VS Code command). */
+
 export type FinetuneTask = 'cmg' | 'jitdp';
 export type FinetuneMethod = 'lora' | 'adapter' | 'prefix' | 'fmft';
 
