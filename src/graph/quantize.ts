@@ -5,10 +5,8 @@ import type { Node, Tensor } from './ir.js';
  * int8 weights for inference: every MatMul by a constant weight matrix (a projection `x W^T`, the T5 LM head
  * on the tied embeddings, RoBERTa's dense layers) becomes onnxruntime's `DynamicQuantizeMatMul`
  * (com.microsoft): the weight stored as int8 with one symmetric scale per output column, the activations
- * quantized per call. Measured on onnxruntime-node 1.30's CPU provider (2 cores, AVX-512-VNNI/AMX) against
- * fp32 MatMul: 512x768x3072 0.70x the time, 512x768x768 0.45x, 10x768x32100 (a beam step's LM head)
- * 0.22x, 1x768x3072 0.22x; `MatMulNBits` with 8 bits was 1.01x/0.70x/0.48x/0.24x and with 4 bits
- * 0.81x/0.80x/0.46x/0.22x (block 32, int8 compute), so this one is used.
+ * quantized per call. Measured against fp32 MatMul and `MatMulNBits` (8 and 4 bits) on onnxruntime-node's
+ * CPU provider, it was the fastest at every shape that matters here (README, Performance), so it is used.
  *
  * Small matrices (fewer than `minSize` rows or columns: LoRA's low-rank factors, classifier outputs)
  * stay fp32: they cost nothing and their error would not average out. Embedding lookups (Gather) stay fp32;

@@ -50,8 +50,8 @@ function describe(m: Seq2SeqFolder): Seq2SeqInfo {
 
 /**
  * Whether a model's inference graphs use onnxruntime's fused attention (MultiHeadAttention): T5 without graph
- * rewrites, on the CPU provider (measured there: `npm run bench -- attention`, 0.84-0.96x the composed
- * attention's time; other providers keep the composed form, which every one of them runs), unless
+ * rewrites, on the CPU provider (faster there than the composed form: `npm run bench -- attention`; other
+ * providers keep the composed form, which every one of them runs), unless
  * CHANGELING_FUSED_ATTENTION=0 (kept for measuring the composed form).
  */
 function fusedAttentionFor(model: ModelFolder, provider: string | undefined): boolean {
