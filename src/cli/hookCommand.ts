@@ -71,8 +71,7 @@ export async function hookCommand(argv: string[]): Promise<number> {
           ? 'it suggests messages for plain "git commit"'
           : `it ${
               s.blocking
-                ? 'blocks pushes of high-risk commits (git config changeling.risk.blockPush false \
-to only warn)'
+                ? 'blocks pushes of high-risk commits (git config changeling.risk.blockPush false to only warn)'
                 : 'warns and never blocks (changeling hook install --pre-push --block to block)'
             }`;
       await writeOut(
@@ -80,8 +79,7 @@ to only warn)'
           s.chainedNow
             ? ` (the hook that was there runs first: ${kind}.changeling-chained)`
             : s.chained
-              ? ` \
-(chaining ${kind}.changeling-chained)`
+              ? ` (chaining ${kind}.changeling-chained)`
               : ''
         }; ${what}\n`,
       );
@@ -107,14 +105,7 @@ to only warn)'
               `${s.path}: ${
                 s.installed
                   ? `Changeling's hook${s.chained ? ', chaining the previous one' : ''}${
-                      s.kind === 'pre-push'
-                        ? `; ${
-                            s.blocking
-                              ? 'blocks'
-                              : 'warns \
-only'
-                          }`
-                        : ''
+                      s.kind === 'pre-push' ? `; ${s.blocking ? 'blocks' : 'warns only'}` : ''
                     }`
                   : 'not installed'
               }`,

@@ -86,14 +86,7 @@ export async function overviewCommand(argv: string[]): Promise<number> {
   );
   out.push(
     `  ${t.files} file${t.files === 1 ? '' : 's'}, +${t.additions} -${t.deletions}${
-      names.length
-        ? `: ${names.join(', ')}${
-            view.files.length > names.length
-              ? `, \
-and ${view.files.length - names.length} more`
-              : ''
-          }`
-        : ''
+      names.length ? `: ${names.join(', ')}${view.files.length > names.length ? `, and ${view.files.length - names.length} more` : ''}` : ''
     }`,
   );
   if (!view.files.length) {
@@ -114,11 +107,7 @@ and ${view.files.length - names.length} more`
     const what = r.mergedBy !== undefined ? ` for ${r.sha!.slice(0, 12)}, which the merge brings` : '';
     out.push(
       `Risk: ${r.level.toUpperCase()} ${(r.probability * 100).toFixed(0)}%${what} (${
-        riskModel.source ===
-        'embedded \
-default'
-          ? 'the embedded default model'
-          : `this repository's model`
+        riskModel.source === 'embedded default' ? 'the embedded default model' : `this repository's model`
       }; high from ${(riskModel.threshold * 100).toFixed(0)}%)`,
     );
     if (r.note) out.push(`  ${r.note}`);

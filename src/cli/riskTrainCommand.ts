@@ -19,8 +19,7 @@ import { StderrProgress, interruptSignal, parseCount, printJson, writeOut, write
 /** `changeling risk-train`: its options, its help text (RISK_TRAIN_HELP) and what it prints. */
 
 export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--model jitline|cc2vec | --encoder DIR [--method \
-lora|adapter|prefix] [--max-length N] [--recompute auto|attention|none]] [--epochs N] [--adopt auto|always|never] \
-[--out PATH] [--json]
+lora|adapter|prefix] [--max-length N] [--recompute auto|attention|none]] [--epochs N] [--adopt auto|always|never] [--out PATH] [--json]
 
   Trains a risk model on the repository's own history: SZZ labels, time-ordered 80/10/10 splits, the
   JITLine-style model (code tokens + expert features), or with --encoder the JIT-Fine-style neural model

@@ -129,10 +129,7 @@ export async function suggestCommand(argv: string[]): Promise<number> {
   const lines = r.candidates.map(
     (c, i) =>
       `${String(i + 1).padStart(3)}. ${fieldText(c.message.split('\n')[0]!, 200)}\n       ${c.source}: ${c.detail}${
-        c.original && c.original !== c.message
-          ? `; \
-styled from "${fieldText(c.original.split('\n')[0]!, 100)}"`
-          : ''
+        c.original && c.original !== c.message ? `; styled from "${fieldText(c.original.split('\n')[0]!, 100)}"` : ''
       }`,
   );
   const s = r.style;
@@ -140,10 +137,7 @@ styled from "${fieldText(c.original.split('\n')[0]!, 100)}"`
     s && s.subjects >= 10
       ? `style (from ${s.subjects} subjects): Conventional Commits ${(s.conventional * 100).toFixed(0)}%, capitalised ${(s.capitalized * 100).toFixed(0)}%, \
 imperative ${(s.imperative * 100).toFixed(0)}%, trailing period ${(s.period * 100).toFixed(0)}%${
-          s.ticket.share > 0.1
-            ? `, \
-ticket ids ${(s.ticket.share * 100).toFixed(0)}%`
-            : ''
+          s.ticket.share > 0.1 ? `, ticket ids ${(s.ticket.share * 100).toFixed(0)}%` : ''
         }`
       : s
         ? `style: too little history to learn from (${s.subjects} subjects)`

@@ -125,10 +125,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     await writeOut(
       `saved ${values.method} to ${r.out} (${r.trainableParameters.toLocaleString('en')} trainable parameters, ${r.steps.length} \
 steps, ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMiB} MiB${
-        r.attention.recomputed
-          ? `, attention recomputed: ${Math.round(r.attention.keptBytes / 2 ** 20)} \
-MiB not kept`
-          : ''
+        r.attention.recomputed ? `, attention recomputed: ${Math.round(r.attention.keptBytes / 2 ** 20)} MiB not kept` : ''
       })\n`,
     );
   return 0;

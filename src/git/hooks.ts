@@ -45,11 +45,9 @@ function prepareCommitMsgScript(node: string, cli: string, electron = false): st
     'prepare-commit-msg',
     node,
     cli,
-    'It suggests a message for a plain "git commit" and never replaces \
-one given with -m, -F, a template, a merge or --amend.',
+    'It suggests a message for a plain "git commit" and never replaces one given with -m, -F, a template, a merge or --amend.',
     electron,
-  )}if [ -x "$hookdir/${chainedName('prepare-commit-msg')}" \
-]; then
+  )}if [ -x "$hookdir/${chainedName('prepare-commit-msg')}" ]; then
   "$hookdir/${chainedName('prepare-commit-msg')}" "$@" || exit $?
 fi
 [ -n "$2" ] && exit 0

@@ -363,12 +363,8 @@ export async function downloadModel(spec: HubModelSpec, o: DownloadOptions): Pro
     if (free !== null && free < needed + (64 << 20)) {
       throw new ChangelingError(
         'disk-full',
-        `not enough free disk space for ${spec.id}: ${mib(needed)} MiB still to download, ${mib(free)} MiB free \
-in ${o.cacheDir}${
-          free < needed + overallTotal
-            ? ` (its first use also caches about ${mib(overallTotal)} MiB of \
-graphs)`
-            : ''
+        `not enough free disk space for ${spec.id}: ${mib(needed)} MiB still to download, ${mib(free)} MiB free in ${o.cacheDir}${
+          free < needed + overallTotal ? ` (its first use also caches about ${mib(overallTotal)} MiB of graphs)` : ''
         }; free some space and try again (what was downloaded so far is kept)`,
       );
     }

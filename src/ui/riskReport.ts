@@ -25,13 +25,11 @@ export function renderRiskReport(results: readonly RiskResult[], model: LoadedRi
 <h3>Riskiest lines</h3>${
       lines
         ? `<table><tr><th>where</th><th></th><th>line</th><th>score</th></tr>${lines}</table>`
-        : `<p \
-class="note">No line scores: ${
+        : `<p class="note">No line scores: ${
             model.kind === 'linear' && model.source === 'embedded default'
               ? 'the embedded default \
 sees only the 14 expert features. Train a model on this repository (changeling risk-train) for line-level scores.'
-              : 'no \
-scored lines.'
+              : 'no scored lines.'
           }</p>`
     }
 </section>`;
@@ -53,10 +51,7 @@ table { border-collapse: collapse; margin-bottom: 1em; } td, th { padding: 2px 1
 ${sections.join('\n')}
 <p class="note">Model: ${esc(model.source)} (${model.kind}); high at ${Math.round(model.threshold * 100)}% or more, \
 medium at half of that. Reasons are each feature's effect on the log-odds${
-    model.kind === 'neural'
-      ? ' (by occlusion: \
-the feature set to its training mean)'
-      : ' (exact for this linear model)'
+    model.kind === 'neural' ? ' (by occlusion: the feature set to its training mean)' : ' (exact for this linear model)'
   }.</p>
 </body></html>`;
 }

@@ -38,10 +38,8 @@ function summary(runs: readonly ProbeRun[]): string[] {
 a probe that learns nothing scores ${pct(r0.majority)}% (the test split's most frequent label).`,
     `Features: the first token's state at every layer (${
       r0.input === 'study'
-        ? "the study's input: the tokens \
-between [CLS] and [SEP], which these vocabularies read as <unk>"
-        : "the model's own start and end tokens around \
-the tokens"
+        ? "the study's input: the tokens between [CLS] and [SEP], which these vocabularies read as <unk>"
+        : "the model's own start and end tokens around the tokens"
     }, ${r0.seqLength} tokens at most); a linear probe per layer with its L2 strength chosen on validation. \
 Test accuracy in %; the best layer of each run (chosen on validation) in bold.`,
   ];
