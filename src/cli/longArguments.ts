@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { STOP_SIGNALS, signalExitCode, type StopSignal } from '../util/cleanup.js';
 
 /**
  * onnxruntime reads the process's command line (/proc/self/cmdline) when it creates a session and crashes
@@ -10,9 +11,9 @@ import { spawn } from 'node:child_process';
 const LONGEST = 8192;
 const ENV = 'CHANGELING_ARGV';
 
-/** The arguments: from the environment when this process is such a fresh copy, else from the command line. */
 let relaunched = false;
 
+/** The arguments: from the environment when this process is such a fresh copy, else from the command line. */
 export function commandArguments(): string[] {
   const passed = process.env[ENV];
   if (passed === undefined) return process.argv.slice(2);
@@ -28,9 +29,11 @@ export function relaunchIfLong(args: string[]): Promise<number> | null {
     stdio: 'inherit',
     env: { ...process.env, [ENV]: JSON.stringify(args) },
   });
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  for (const sig of STOP_SIGNALS) process.on(sig, () => child.kill(sig));
   return new Promise((resolve) => {
     child.on('error', () => resolve(1));
-    child.on('close', (code, signal) => resolve(code ?? (signal === 'SIGTERM' ? 143 : signal === 'SIGHUP' ? 129 : 130)));
+    child.on('close', (code, signal) =>
+      resolve(code ?? signalExitCode(STOP_SIGNALS.includes(signal as StopSignal) ? (signal as StopSignal) : 'SIGINT')),
+    );
   });
 }

@@ -5,7 +5,7 @@ import { loadModelFolder } from '../models/modelFolder.js';
 import { PROFILE_FILE, effectiveProfile, parseInputFormat, profileText } from '../tasks/cmg/profile.js';
 import { folderTarget } from '../util/outputTarget.js';
 import { ChangelingError } from '../util/errors.js';
-import { TRAIN_BOUNDS, parseOption, type Bounds } from '../util/numbers.js';
+import { TRAIN_BOUNDS, parseOption } from '../util/numbers.js';
 import { parseRecomputeMode } from '../train/memory.js';
 import { interruptSignal, printJson, writeOut, writeErr } from './io.js';
 
@@ -40,8 +40,6 @@ export const TRAIN_HELP = `changeling train --model DIR --method lora|adapter|pr
                            512: 0.87x the peak memory, 0.73x the speed). Default auto: lean when the
                            probabilities would take more than an eighth of the free memory
   --json                   print {"steps": [{"step", "loss"}...], "out", ...}`;
-
-const num = (name: string, v: string | undefined, b: Bounds = {}) => parseOption(name, v, b);
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -86,27 +84,27 @@ export async function trainCommand(argv: string[]): Promise<number> {
     method: values.method as Method,
     data: resolve(values.data!),
     out: resolve(values.out!),
-    steps: num('steps', values.steps, TRAIN_BOUNDS.steps),
-    epochs: num('epochs', values.epochs, TRAIN_BOUNDS.epochs),
-    lr: num('lr', values.lr, TRAIN_BOUNDS.lr),
-    batch: num('batch', values.batch, TRAIN_BOUNDS.batch),
-    seed: num('seed', values.seed, { integer: true, min: 0 }),
-    weightDecay: num('weight-decay', values['weight-decay'], TRAIN_BOUNDS.weightDecay),
-    clip: values['no-clip'] ? null : num('clip', values.clip, TRAIN_BOUNDS.clip),
+    steps: parseOption('steps', values.steps, TRAIN_BOUNDS.steps),
+    epochs: parseOption('epochs', values.epochs, TRAIN_BOUNDS.epochs),
+    lr: parseOption('lr', values.lr, TRAIN_BOUNDS.lr),
+    batch: parseOption('batch', values.batch, TRAIN_BOUNDS.batch),
+    seed: parseOption('seed', values.seed, { integer: true, min: 0 }),
+    weightDecay: parseOption('weight-decay', values['weight-decay'], TRAIN_BOUNDS.weightDecay),
+    clip: values['no-clip'] ? null : parseOption('clip', values.clip, TRAIN_BOUNDS.clip),
     schedule: values.schedule as 'constant' | 'linear' | undefined,
     init: values.init ? resolve(values.init) : undefined,
     lora: {
-      r: num('r', values.r, { min: 1, max: 4096, integer: true }),
-      alpha: num('alpha', values.alpha, { min: 0, minExclusive: true, max: 1e6 }),
-      dropout: num('lora-dropout', values['lora-dropout'], { min: 0, max: 0.99 }),
+      r: parseOption('r', values.r, { min: 1, max: 4096, integer: true }),
+      alpha: parseOption('alpha', values.alpha, { min: 0, minExclusive: true, max: 1e6 }),
+      dropout: parseOption('lora-dropout', values['lora-dropout'], { min: 0, max: 0.99 }),
       targets: values.targets
         ?.split(',')
         .map((t) => t.trim())
         .filter(Boolean),
       rslora: values.rslora,
     },
-    adapterSize: num('adapter-size', values['adapter-size'], { min: 1, max: 1 << 16, integer: true }),
-    prefixTokens: num('prefix-tokens', values['prefix-tokens'], { min: 1, max: 4096, integer: true }),
+    adapterSize: parseOption('adapter-size', values['adapter-size'], { min: 1, max: 1 << 16, integer: true }),
+    prefixTokens: parseOption('prefix-tokens', values['prefix-tokens'], { min: 1, max: 4096, integer: true }),
     peftPrefix: values['peft-prefix'],
     recompute: parseRecomputeMode(values.recompute),
     signal: interruptSignal(),

@@ -31,6 +31,11 @@ export interface JitdpMetrics {
 /** AUC-ROC as the probability that a random buggy commit outranks a random clean one (ties count half). */
 export function aucRoc(items: readonly Scored[]): number {
   checkScored(items);
+  return rankAuc(items);
+}
+
+/** AUC-ROC of items already checked (jitdpMetrics checks once for all its figures). */
+function rankAuc(items: readonly Scored[]): number {
   const sorted = items.map((x) => x).sort((a, b) => a.prob - b.prob);
   let rankSumPos = 0;
   let pos = 0;
@@ -127,7 +132,7 @@ export function jitdpMetrics(items: readonly Scored[], threshold = 0.5): JitdpMe
     precision,
     recall,
     f1,
-    aucRoc: aucRoc(items),
+    aucRoc: rankAuc(items),
     recallAt20Effort: recallAtEffort(model, 0.2),
     effortAt20Recall: effortAtRecall(model, 0.2),
     popt: span > 0 ? 1 - (area(optimal) - area(model)) / span : NaN,

@@ -1,4 +1,5 @@
 import { stem as porter2 } from 'porter2';
+import { trimWhere } from '../util/text.js';
 
 /**
  * METEOR 1.5 as the published commit-message papers run it (`java -jar meteor-1.5.jar test ref -l en -norm`,
@@ -159,14 +160,8 @@ const R = {
 const ALPHA_ONE = new RegExp(`[${ALPHA}]`, 'u');
 /** Java's StringTokenizer with its default delimiters. */
 const javaTokens = (s: string) => s.split(/[ \t\n\r\f]+/).filter(Boolean);
-/** Java's String.trim(): every character up to U+0020 at either end (by hand: `[..]+$` backtracks on long inner runs). */
-const javaTrim = (s: string) => {
-  let a = 0;
-  let b = s.length;
-  while (a < b && s.charCodeAt(a) <= 0x20) a++;
-  while (b > a && s.charCodeAt(b - 1) <= 0x20) b--;
-  return s.slice(a, b);
-};
+/** Java's String.trim(): every character up to U+0020 at either end. */
+const javaTrim = (s: string) => trimWhere(s, (c) => c <= 0x20);
 
 /** Normalizer.normalizeLine(line, LANG_EN, keepPunctuation = true), then lower-cased as MeteorScorer does. */
 export function meteorNormalize(line: string): string {

@@ -12,9 +12,10 @@ export const DIFF_ARGS = ['--no-color', '--no-ext-diff', '--no-textconv', '--src
  * Configuration placed before every git subcommand. Besides fixing what we parse (quoted paths, prefixes,
  * signatures), it keeps a repository's own configuration from running programs: a repository is data, and
  * opening one (an untrusted clone, a downloaded archive) must not run its `core.fsmonitor`, pager, external
- * diff, ssh command or credential helpers (no call runs a hook: none commits, merges, checks out or pushes). `--no-textconv` and `--no-ext-diff` go on every command
- * that takes them (`DIFF_ARGS`, blame); filters (clean and smudge) run only when git reads or writes the
- * work tree, which no call does (staged changes are read from the index, blame always names a revision).
+ * diff, ssh command or credential helpers (no call runs a hook: none commits, merges, checks out or pushes).
+ * `--no-textconv` and `--no-ext-diff` go on every command that takes them (`DIFF_ARGS`, blame); filters (clean
+ * and smudge) run only when git reads or writes the work tree, which no call does (staged changes are read from
+ * the index, blame always names a revision).
  */
 export const GIT_CONFIG = [
   '--no-pager',

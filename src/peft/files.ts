@@ -5,6 +5,7 @@ import { loadSafetensors, type WeightMap } from '../models/weights.js';
 import { ChangelingError } from '../util/errors.js';
 import { writeBytesAtomic, writeFileAtomic } from '../util/atomicFile.js';
 import { writeOutputFolder } from '../util/outputTarget.js';
+import { firstNonFinite } from '../util/numbers.js';
 import { readJsonFile } from '../util/jsonFile.js';
 
 /**
@@ -24,13 +25,12 @@ export async function readAdapter(dir: string): Promise<{ config: Record<string,
   const weights = await loadSafetensors(stPath);
   // Weights that are not finite numbers make every activation NaN: refused here, not discovered as empty messages.
   for (const [name, t] of weights) {
-    const data = t.data;
-    for (let i = 0; i < data.length; i++)
-      if (!Number.isFinite(data[i]))
-        throw new ChangelingError(
-          'model',
-          `${stPath}: tensor ${name} holds ${data[i]} at ${i}; the adapter is broken (a diverged training run?)`,
-        );
+    const i = firstNonFinite(t.data);
+    if (i >= 0)
+      throw new ChangelingError(
+        'model',
+        `${stPath}: tensor ${name} holds ${t.data[i]} at ${i}; the adapter is broken (a diverged training run?)`,
+      );
   }
   return { config, weights };
 }

@@ -16,9 +16,9 @@ import { buildTuningGraph, defaultTuning, tuningOf, type Tuning } from './tuning
 import { readAdapter, writeAdapter } from './files.js';
 import { encodeSafetensors } from '../models/safetensors.js';
 import { writeBytesAtomic } from '../util/atomicFile.js';
-import { folderTarget, writeOutputFolder } from '../util/outputTarget.js';
+import { copyFiles, folderTarget, writeOutputFolder } from '../util/outputTarget.js';
 import { TRAIN_BOUNDS, checkNumber } from '../util/numbers.js';
-import { TEXT_CAP, readBytesBounded, readTextFile } from '../util/jsonFile.js';
+import { readTextFile } from '../util/jsonFile.js';
 import { TOKENIZER_FILES } from '../models/manifest.js';
 
 /**
@@ -304,9 +304,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
       async (dir) => {
         await writeBytesAtomic(join(dir, 'model.safetensors'), encodeSafetensors(Object.fromEntries(all), { format: 'pt' }));
         // The tokenizer comes along, so that the folder is a complete model for generation.
-        for (const f of ['config.json', ...TOKENIZER_FILES]) {
-          if (existsSync(join(model.dir, f))) await writeBytesAtomic(join(dir, f), await readBytesBounded(join(model.dir, f), TEXT_CAP));
-        }
+        await copyFiles(model.dir, dir, ['config.json', ...TOKENIZER_FILES]);
         for (const [k, v] of Object.entries(extraText)) await writeBytesAtomic(join(dir, k), v);
       },
       out,

@@ -1,3 +1,5 @@
+import { firstNonFinite } from '../util/numbers.js';
+
 /**
  * The one adoption decision: whether a newly trained or imported model replaces the one in use, and the
  * sentence that says why. Every adopter calls `decideAdoption` (finetune for both tasks, risk-train, adopt):
@@ -38,10 +40,8 @@ export interface AdoptionVerdict {
 
 /** Why a model is broken, or null: evidence that no metric can outweigh. */
 export function brokenModel(c: Pick<Comparison, 'generations' | 'scores' | 'candidate'>): string | null {
-  if (c.scores) {
-    for (let i = 0; i < c.scores.length; i++)
-      if (!Number.isFinite(c.scores[i])) return `its scores are not finite numbers (score ${i} is ${c.scores[i]}): the model is broken`;
-  }
+  const bad = c.scores ? firstNonFinite(c.scores) : -1;
+  if (bad >= 0) return `its scores are not finite numbers (score ${bad} is ${c.scores![bad]}): the model is broken`;
   if (c.generations && c.generations.length > 0) {
     const empty = c.generations.filter((g) => g.trim() === '').length;
     if (empty * 2 >= c.generations.length)

@@ -1,8 +1,7 @@
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { fileError } from './errors.js';
-import { fileTarget } from './outputTarget.js';
+import { fileTarget, tag } from './outputTarget.js';
 import { removeAtExit } from './cleanup.js';
 
 /**
@@ -28,7 +27,7 @@ export class AtomicFile {
     const target = fileTarget(path, what);
     try {
       if (target.stream) return new AtomicFile(target.path, null, await open(target.path, 'a'));
-      const tmp = join(dirname(target.path), `.${basename(target.path)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+      const tmp = join(dirname(target.path), `.${basename(target.path)}.${tag()}.tmp`);
       const f = new AtomicFile(target.path, tmp, await open(tmp, 'wx'));
       f.release = removeAtExit(tmp);
       return f;

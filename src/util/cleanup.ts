@@ -31,9 +31,14 @@ export function removeAtExit(path: string): () => void {
 }
 
 const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
-type StopSignal = keyof typeof SIGNALS;
+export type StopSignal = keyof typeof SIGNALS;
+/** The signals that stop a run. */
+export const STOP_SIGNALS = Object.keys(SIGNALS) as StopSignal[];
+/** A process ended by `name` exits with 128 + its number (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP). */
+export const signalExitCode = (name: StopSignal) => 128 + SIGNALS[name];
+
+const controller = new AbortController();
 let stoppedBy: StopSignal | null = null;
-let controller: AbortController | null = null;
 let listening = false;
 let handlersInstalled = false;
 
@@ -43,7 +48,6 @@ let handlersInstalled = false;
  * exits at once (the temporary paths above are still removed).
  */
 export function stopSignal(): AbortSignal {
-  controller ??= new AbortController();
   listening = true;
   installSignalHandlers();
   return controller.signal;
@@ -54,18 +58,16 @@ export function installSignalHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
   hook();
-  controller ??= new AbortController();
-  for (const name of Object.keys(SIGNALS) as StopSignal[]) {
+  for (const name of STOP_SIGNALS) {
     process.on(name, () => {
-      const code = 128 + SIGNALS[name];
-      if (stoppedBy || !listening) process.exit(code);
+      if (stoppedBy || !listening) process.exit(signalExitCode(name));
       stoppedBy = name;
-      controller!.abort();
+      controller.abort();
     });
   }
 }
 
-/** The exit code of a run stopped by a signal (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP). */
+/** The exit code of a run stopped by a signal. */
 export function stoppedExitCode(): number {
-  return 128 + SIGNALS[stoppedBy ?? 'SIGINT'];
+  return signalExitCode(stoppedBy ?? 'SIGINT');
 }

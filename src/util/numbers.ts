@@ -46,9 +46,14 @@ export function parseOption(name: string, v: string | undefined, b: Bounds = {})
 
 /** Every value finite: the inputs of a metric, a model's scores. Names the first bad one. */
 export function checkAllFinite(what: string, values: ArrayLike<number>): void {
-  for (let i = 0; i < values.length; i++)
-    if (!Number.isFinite(values[i]))
-      throw new ChangelingError('model', `${what}: value ${i} is ${values[i]} (not a finite number); nothing was decided on it`);
+  const i = firstNonFinite(values);
+  if (i >= 0) throw new ChangelingError('model', `${what}: value ${i} is ${values[i]} (not a finite number); nothing was decided on it`);
+}
+
+/** The index of the first value that is not a finite number, or -1 when all are. */
+export function firstNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
 }
 
 /** The bounds of the training options, shared by the command line, the extension and the library. */

@@ -1,11 +1,12 @@
-import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ChangelingError, fileError } from './errors.js';
 import { terminalSafe } from './text.js';
-import { writeFileAtomic } from './atomicFile.js';
+import { writeBytesAtomic, writeFileAtomic } from './atomicFile.js';
+import { TEXT_CAP, readBytesBounded } from './jsonFile.js';
 import { removeAtExit } from './cleanup.js';
 
 /**
@@ -145,7 +146,8 @@ function listFiles(dir: string, under = ''): string[] {
   return out.sort();
 }
 
-const tag = () => `${process.pid}-${randomBytes(4).toString('hex')}`;
+/** A name part no other writer (process or call) uses at the same time: the temporaries beside an output. */
+export const tag = () => `${process.pid}-${randomBytes(4).toString('hex')}`;
 
 /**
  * Writes a folder output: `write` fills a fresh temporary sibling; then, if the destination is new or holds
@@ -262,4 +264,15 @@ export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promis
     await rm(dir, { recursive: true, force: true });
     release();
   }
+}
+
+/**
+ * Copies files of `from` into `to` (a folder output being filled): the `names` that exist, or every regular file
+ * at its top (not hidden), each read within the bounded-read policy and written atomically.
+ */
+export async function copyFiles(from: string, to: string, names?: readonly string[]): Promise<void> {
+  const list =
+    names ?? (await readdir(from, { withFileTypes: true })).filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => e.name);
+  for (const name of list)
+    if (!names || existsSync(join(from, name))) await writeBytesAtomic(join(to, name), await readBytesBounded(join(from, name), TEXT_CAP));
 }

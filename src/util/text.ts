@@ -21,3 +21,15 @@ export function fieldText(s: string, max = 200): string {
   const t = terminalSafe(s).replace(/\t/g, '\\t').replace(/\n/g, '\\n');
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 }
+
+/**
+ * `s` without the characters `drop` accepts (by char code) at either end: a trim in linear time (a pattern such
+ * as `\s+$` backtracks on long inner runs).
+ */
+export function trimWhere(s: string, drop: (code: number) => boolean): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && drop(s.charCodeAt(a))) a++;
+  while (b > a && drop(s.charCodeAt(b - 1))) b--;
+  return s.slice(a, b);
+}

@@ -58,7 +58,8 @@ export function parseLoraConfig(raw: Record<string, unknown>, where = 'adapter_c
   const r = raw.r;
   if (typeof r !== 'number' || !Number.isInteger(r) || r < 1 || r > 65536)
     throw new ChangelingError('io', `${where}: "r" must be a whole number from 1 to 65536`);
-  // The scale (alpha / r, or alpha / sqrt(r) with rsLoRA) multiplies every LoRA update: an overflowing one makes every activation NaN.
+  // The scale (alpha / r, or alpha / sqrt(r) with rsLoRA) multiplies every LoRA update: an overflowing one
+  // makes every activation NaN.
   const alpha =
     raw.lora_alpha === undefined ? 8 : checkNumber(`${where}: "lora_alpha"`, raw.lora_alpha, { min: 0, minExclusive: true, max: 1e6 });
   const targets = raw.target_modules;

@@ -9,7 +9,8 @@ import { ChangelingError } from '../../util/errors.js';
  * Attentions are found by their shape in the graph: Softmax over MatMul(q, Transpose(k)) [+ bias], then
  * MatMul(probabilities, v). Prefix positions carry no position bias (T5's relative bias applies to real
  * tokens only). Parameters are direct (no reparameterisation MLP): `base_model.model.<site>.prefix_key` /
- * `.prefix_value` [P, heads * head_dim], where <site> is the attention module (e.g. `encoder.block.0.layer.0.SelfAttention`).
+ * `.prefix_value` [P, heads * head_dim], where <site> is the attention module (e.g.
+ * `encoder.block.0.layer.0.SelfAttention`).
  */
 export interface InjectedPrefix {
   site: string;

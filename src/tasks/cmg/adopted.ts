@@ -26,6 +26,9 @@ export interface AdoptedMessageModel {
 }
 
 const FILE = 'cmg-model.json';
+const recordPath = async (repo: Repository) => join(await repoDataDir(repo), FILE);
+/** The folder the record's fingerprint covers: the adapter, or a fully fine-tuned model. */
+const fingerprinted = (a: AdoptedMessageModel) => a.adapter ?? (a.method === 'fmft' ? a.model : null);
 /** Files up to this size are hashed whole; larger ones (full weights) by name, size and modification time. */
 const HASH_WHOLE = 64 * 2 ** 20;
 
@@ -46,7 +49,7 @@ async function folderFingerprint(dir: string): Promise<string> {
 
 /** The adopted model, or null (with a one-line notice when a record exists but its model is gone or changed). */
 export async function adoptedMessageModel(repo: Repository, o: { quiet?: boolean } = {}): Promise<AdoptedMessageModel | null> {
-  const path = join(await repoDataDir(repo), FILE);
+  const path = await recordPath(repo);
   if (!existsSync(path)) return null;
   const a = (await readJsonFile(path)) as AdoptedMessageModel;
   const say = (why: string) => {
@@ -58,7 +61,7 @@ export async function adoptedMessageModel(repo: Repository, o: { quiet?: boolean
   };
   if (!a?.model || !existsSync(a.model)) return say(`is missing (${a?.model ?? 'no model recorded'})`);
   if (a.adapter && !existsSync(a.adapter)) return say(`is missing (${a.adapter})`);
-  const owned = a.adapter ?? (a.method === 'fmft' ? a.model : null);
+  const owned = fingerprinted(a);
   if (a.fingerprint && owned && (await folderFingerprint(owned).catch(() => '')) !== a.fingerprint)
     return say(`has changed since it was adopted (${owned})`);
   return a;
@@ -69,7 +72,7 @@ export async function adoptMessageModel(repo: Repository, a: AdoptedMessageModel
   const dir = await repoDataDir(repo);
   await mkdir(dir, { recursive: true });
   const path = join(dir, FILE);
-  const owned = a.adapter ?? (a.method === 'fmft' ? a.model : null);
+  const owned = fingerprinted(a);
   const record = { ...a, ...(owned ? { fingerprint: await folderFingerprint(owned) } : {}) };
   await writeFileAtomic(path, JSON.stringify(record, null, 1) + '\n');
   return path;
@@ -77,7 +80,7 @@ export async function adoptMessageModel(repo: Repository, a: AdoptedMessageModel
 
 /** Whether the record in use is the one `adoptedAt` wrote (a run says "Adopted" only if its model is in use when it ends). */
 export async function stillAdopted(repo: Repository, adoptedAt: string): Promise<boolean> {
-  const path = join(await repoDataDir(repo), FILE);
+  const path = await recordPath(repo);
   const a = existsSync(path) ? ((await readJsonFile(path).catch(() => null)) as AdoptedMessageModel | null) : null;
   return a?.adoptedAt === adoptedAt;
 }

@@ -1,3 +1,5 @@
+import { trimWhere } from '../../util/text.js';
+
 /**
  * Commit messages cleaned as CommitChronicle's MessageProcessor cleaned its training messages (with
  * `replace_patterns: false`, the dataset's setting): trivial, bot, merge, revert, squashed, one-word and
@@ -9,15 +11,8 @@
 const W = '\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f ';
 const S = `[${W}]`;
 const NS = `[^${W}]`;
-const SPACE = new Set(['\t', '\n', '\x0b', '\x0c', '\r', '\x1c', '\x1d', '\x1e', '\x1f', ' ']);
-/** Python's str.strip() with its ASCII whitespace, by hand: `\s+$` as a pattern backtracks on long inner runs. */
-const strip = (s: string) => {
-  let a = 0;
-  let b = s.length;
-  while (a < b && SPACE.has(s[a]!)) a++;
-  while (b > a && SPACE.has(s[b - 1]!)) b--;
-  return s.slice(a, b);
-};
+/** Python's str.strip() with its ASCII whitespace (\t \n \x0b \x0c \r \x1c-\x1f and space). */
+const strip = (s: string) => trimWhere(s, (c) => (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x1f) || c === 32);
 /**
  * The reference's patterns backtrack (quadratically, in Python too) on long lines, and messages come from
  * repositories: a message is cleaned from its first 8 KiB, and a line longer than 512 characters (a pasted

@@ -103,9 +103,9 @@ export function calibrate(z: readonly number[], y: readonly (0 | 1)[]): Calibrat
 
 /**
  * What every risk model file (linear, neural, CC2Vec) must hold to be used: feature scaling of the expert
- * features' width with finite means and positive deviations (a legacy 0 reads as 1, unscaled), an increasing Platt map (slope > 0), a threshold
- * strictly between 0 and 1, a base rate in [0, 1]. Checked on load: a crafted or corrupt file is refused in one
- * line instead of printing "LOW NaN%" or an inverted risk.
+ * features' width with finite means and positive deviations (a legacy 0 reads as 1, unscaled), an increasing
+ * Platt map (slope > 0), a threshold strictly between 0 and 1, a base rate in [0, 1]. Checked on load: a crafted
+ * or corrupt file is refused in one line instead of printing "LOW NaN%" or an inverted risk.
  */
 export function checkRiskHead(
   where: string,

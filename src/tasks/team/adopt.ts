@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
-import { writeBytesAtomic, writeFileAtomic } from '../../util/atomicFile.js';
-import { TEXT_CAP, readBytesBounded, readJsonFile } from '../../util/jsonFile.js';
+import { writeFileAtomic } from '../../util/atomicFile.js';
+import { readJsonFile } from '../../util/jsonFile.js';
 import { withLock } from '../../util/lock.js';
-import { withTempDir, writeOutputFolder } from '../../util/outputTarget.js';
+import { copyFiles, withTempDir, writeOutputFolder } from '../../util/outputTarget.js';
 import { runFolder } from '../finetune/runState.js';
 import { calibrate, calibrated } from '../jitdp/calibration.js';
 import { jitdpDataset } from '../jitdp/dataset.js';
@@ -86,7 +85,7 @@ export async function adoptCmgAdapter(repo: Repository, o: AdoptOptions): Promis
     if (adopted) {
       // Changeling's own copy: what is in use never depends on the folder the adapter came from.
       const copy = runFolder(join(dataDir, 'adapters', 'cmg'), 'adopted');
-      await writeOutputFolder(copy, (dir) => copyRegularFiles(o.adapter, dir), { what: 'the adopted adapter', owned: true });
+      await writeOutputFolder(copy, (dir) => copyFiles(o.adapter, dir), { what: 'the adopted adapter', owned: true });
       const adoptedAt = new Date().toISOString();
       record = await adoptMessageModel(repo, {
         model,
@@ -106,14 +105,6 @@ export async function adoptCmgAdapter(repo: Repository, o: AdoptOptions): Promis
       record,
     };
   });
-}
-
-/** Copies the regular files at the top of `from` (an adapter folder) into `to`, each read within the bounded-read policy. */
-async function copyRegularFiles(from: string, to: string): Promise<void> {
-  for (const e of await readdir(from, { withFileTypes: true })) {
-    if (!e.isFile() || e.name.startsWith('.')) continue;
-    await writeBytesAtomic(join(to, e.name), await readBytesBounded(join(from, e.name), TEXT_CAP));
-  }
 }
 
 /**
@@ -153,7 +144,7 @@ export async function adoptJitdpModel(repo: Repository, o: AdoptOptions): Promis
   return withLock(join(dataDir, 'locks', 'jitdp.lock'), 'changeling adopt --task jitdp', () =>
     withTempDir('changeling-adopt-', async (work) => {
       // A working copy that names the local encoder.
-      await copyRegularFiles(o.adapter, work);
+      await copyFiles(o.adapter, work);
       await writeFileAtomic(join(work, 'jitdp.json'), JSON.stringify({ ...meta, encoder: resolve(model) }, null, 1) + '\n');
       const m = await loadNeural(work);
       const risk = await NeuralRisk.create(m);
