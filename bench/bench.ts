@@ -1,5 +1,11 @@
-// Benchmarks: `npm run bench -- NAME [args] [--json]`. Each prints a table, or with --json one JSON object
-// with every figure of both sides and their ratio. Timings belong here, not in the tests.
+// Benchmarks: `npm run bench -- NAME [args] [--json] [--record]`. Each prints a table, or with --json one JSON
+// object with every figure of both sides and their ratio. --record also keeps that object, with the date, the
+// CPU and the versions, in bench/results/NAME.json, from which `npm run bench -- report` writes
+// docs/performance.md. Timings belong here, not in the tests.
+import { cpus, totalmem } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { writeFileAtomic } from '../src/util/atomicFile.js';
+import { performanceReport, RESULTS_DIR, REPORT_PATH, loadResults } from './report.js';
 import { mineBench } from './mine.js';
 import { engineBench } from './engine.js';
 import { inferBench, inferWorker } from './infer.js';
@@ -62,11 +68,21 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
   load: { usage: 'load [DIR]: first use of a full-size CodeT5-base pytorch_model.bin (time, peak RSS)', run: loadBench },
   'load-worker': { usage: 'load-worker DIR (internal)', run: loadWorker },
   'infer-worker': { usage: 'infer-worker DIR CASE SRC NEW RUNS (internal)', run: inferWorker },
+  report: {
+    usage: 'report: writes docs/performance.md from the recorded results in bench/results/ (run benches with --record)',
+    run: async () => {
+      const text = performanceReport(loadResults());
+      await writeFileAtomic(REPORT_PATH, text);
+      process.stderr.write(`wrote ${REPORT_PATH}\n`);
+      return { report: REPORT_PATH };
+    },
+  },
 };
 
 const [name, ...rest] = process.argv.slice(2);
 const json = rest.includes('--json');
-const args = rest.filter((a) => a !== '--json');
+const record = rest.includes('--record');
+const args = rest.filter((a) => a !== '--json' && a !== '--record');
 const bench = name ? BENCHES[name] : undefined;
 if (!bench) {
   process.stderr.write(
@@ -77,8 +93,20 @@ if (!bench) {
   process.exit(2);
 }
 bench.run(args).then(
-  (result) => {
+  async (result) => {
     if (json) process.stdout.write(JSON.stringify(result) + '\n');
+    if (record) {
+      const machine = {
+        cpu: cpus()[0]?.model ?? '?',
+        cores: cpus().length,
+        memGiB: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+        onnxruntime: ort.env.versions?.common ?? '?',
+      };
+      const file = `${RESULTS_DIR}/${name}.json`;
+      await writeFileAtomic(file, JSON.stringify({ bench: name, args, date: new Date().toISOString(), machine, result }, null, 1) + '\n');
+      process.stderr.write(`recorded ${file}\n`);
+    }
   },
   (err) => {
     process.stderr.write(`bench ${name}: ${(err as Error).message}\n`);

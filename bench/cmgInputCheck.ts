@@ -19,7 +19,7 @@ export async function cmgInputCheckBench(args: string[]): Promise<Record<string,
   if (!repoPath) throw new Error('usage: cmg-input-check REPO [--n N]');
   const n = Number(args[args.indexOf('--n') + 1] ?? 200) || 200;
   const python = process.env.CHANGELING_PYTHON ?? join(homedir(), '.cache', 'changeling-py', 'bin', 'python');
-  if (!existsSync(python)) throw new Error(`no Python at ${python} (see README)`);
+  if (!existsSync(python)) throw new Error(`no Python at ${python} (see docs/development.md)`);
   const t0 = performance.now();
   const r = spawnSync(python, [resolve('test/fixtures/commitchronicle/reference_inputs.py'), resolve(repoPath), String(n)], {
     encoding: 'utf8',

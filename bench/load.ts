@@ -29,7 +29,7 @@ export async function loadBench(args: string[]): Promise<Record<string, unknown>
   const python = process.env.CHANGELING_PYTHON ?? join(homedir(), '.cache', 'changeling-py', 'bin', 'python');
   if (!existsSync(python))
     throw new Error(
-      `no Python with torch and transformers at ${python}; make one with the image's wheels (see README) or set CHANGELING_PYTHON`,
+      `no Python with torch and transformers at ${python}; make one with the image's wheels (see docs/development.md) or set CHANGELING_PYTHON`,
     );
   const root = args.find((a) => !a.startsWith('--')) ?? join(tmpdir(), 'changeling-bench-load');
   const dir = join(root, 'codet5-base-bin');

@@ -111,7 +111,7 @@ export async function trainWorker(args: string[]): Promise<Record<string, unknow
 export async function trainBench(args: string[]): Promise<Record<string, unknown>> {
   const python = process.env.CHANGELING_PYTHON ?? join(homedir(), '.cache', 'changeling-py', 'bin', 'python');
   if (!existsSync(python))
-    throw new Error(`no Python with torch, transformers and peft at ${python} (see README) or set CHANGELING_PYTHON`);
+    throw new Error(`no Python with torch, transformers and peft at ${python} (see docs/development.md) or set CHANGELING_PYTHON`);
   const only = args.find((a) => !a.startsWith('--'));
   const root = join(tmpdir(), 'changeling-bench-train');
   const cases = [

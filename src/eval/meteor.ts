@@ -24,7 +24,7 @@ import { trimWhere } from '../util/text.js';
  *
  * Not included: the synonym (WordNet) and paraphrase modules of METEOR's default English configuration
  * (weights 0.8 and 0.6); their matches are simply not found, so scores are lower or equal to METEOR's with
- * them (measured in the README).
+ * them (measured in docs/messages.md).
  */
 export const METEOR = { alpha: 0.85, beta: 0.2, gamma: 0.6, delta: 0.75, weights: [1.0, 0.6], beam: 40 };
 

@@ -6,7 +6,7 @@ import type { Node, Tensor } from './ir.js';
  * on the tied embeddings, RoBERTa's dense layers) becomes onnxruntime's `DynamicQuantizeMatMul`
  * (com.microsoft): the weight stored as int8 with one symmetric scale per output column, the activations
  * quantized per call. Measured against fp32 MatMul and `MatMulNBits` (8 and 4 bits) on onnxruntime-node's
- * CPU provider, it was the fastest at every shape that matters here (README, Performance), so it is used.
+ * CPU provider, it was the fastest at every shape that matters here (docs/performance.md), so it is used.
  *
  * Small matrices (fewer than `minSize` rows or columns: LoRA's low-rank factors, classifier outputs)
  * stay fp32: they cost nothing and their error would not average out. Embedding lookups (Gather) stay fp32;

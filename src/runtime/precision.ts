@@ -2,7 +2,7 @@ import { ChangelingError } from '../util/errors.js';
 
 /**
  * Inference precision: `fp32`, `int8` (weights quantized, `graph/quantize.ts`), or `auto`: int8 where the
- * quality gate (`npm run bench -- gate`, figures in the README) held for the architecture, on the CPU provider
+ * quality gate (`npm run bench -- gate`, figures in docs/performance.md) held for the architecture, on the CPU provider
  * (the int8 MatMul is a CPU kernel; other providers would hand those nodes back to the CPU), fp32 otherwise.
  */
 export const PRECISIONS = ['auto', 'fp32', 'int8'] as const;

@@ -124,7 +124,7 @@ function hasVulkanLoader(): boolean {
 /** What a user can do about a provider that failed. */
 function explain(provider: ProviderName, bundled: boolean, message: string): string {
   if (provider === 'cuda' && !bundled && /load shared library/i.test(message)) {
-    return `${message}: the CUDA provider is not installed (with CUDA 12: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node)`;
+    return `${message}: the CUDA provider is not installed (with CUDA 12: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --ignore-scripts=false)`;
   }
   if (provider === 'webgpu' && /adapter/i.test(message)) {
     return "no WebGPU adapter: no GPU, or no Vulkan loader and driver (Linux: the libvulkan1 package and the GPU vendor's Vulkan driver)";

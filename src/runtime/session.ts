@@ -60,11 +60,11 @@ function sessionOptions(o: SessionOptions): InferenceSession.SessionOptions {
     graphOptimizationLevel: 'all',
     ...(o.intraOpThreads ? { intraOpNumThreads: o.intraOpThreads } : {}),
     // A train step keeps many short-lived tensors of many sizes: onnxruntime's pre-planned memory pattern
-    // reserves one block for all of them (much more memory, and slower: README, Performance), so training
+    // reserves one block for all of them (much more memory, and slower: docs/performance.md), so training
     // sessions allocate from the arena as they go.
     // `lean`: without the arena as well. The arena is faster (no page faults for fresh memory), but its
     // best-fit regions fragment from the second step on and grow back to the same size whatever the step's
-    // live peak; malloc returns large blocks to the system when they are freed (figures: README, Performance).
+    // live peak; malloc returns large blocks to the system when they are freed (figures: docs/performance.md).
     ...(o.training ? { enableMemPattern: false, ...(o.lean ? { enableCpuMemArena: false } : {}) } : {}),
   };
 }

@@ -22,7 +22,7 @@ export interface RecomputeDecision {
 /**
  * Whether a train step runs memory-lean: attention probabilities recomputed in the backward, and tensors
  * allocated without onnxruntime's arena (whose fragmentation otherwise grows back to the same peak from the
- * second step on; see session.ts): less memory, a slower step (README, Performance). `auto` goes lean when
+ * second step on; see session.ts): less memory, a slower step (docs/performance.md). `auto` goes lean when
  * the probabilities a step would keep take more than an eighth of the memory free now: they are one part of a
  * step's activations (the others together are several times more), so an eighth already means the step
  * risks swapping. The gradients are the same.
