@@ -554,6 +554,9 @@ export class GraphBuilder {
   sin(x: Tensor): Tensor {
     return this.unary('Sin', x);
   }
+  cos(x: Tensor): Tensor {
+    return this.unary('Cos', x);
+  }
   floor(x: Tensor): Tensor {
     return this.unary('Floor', x);
   }

@@ -126,7 +126,10 @@ export const VJP: Record<string, Rule> = {
   },
 };
 
-/** Ops whose outputs never carry gradient (integer, boolean or piecewise-constant results). */
+/**
+ * Ops whose outputs never carry gradient (integer, boolean or piecewise-constant results; Sin and Cos because the
+ * builder applies them only to what no parameter reaches: dropout's counter hash and rotary angles from positions).
+ */
 const NON_DIFFERENTIABLE = new Set([
   'Shape',
   'Equal',
@@ -138,6 +141,7 @@ const NON_DIFFERENTIABLE = new Set([
   'ConstantOfShape',
   'Floor',
   'Sin',
+  'Cos',
   'ReduceProd',
   'ScatterND',
   'CumSum',

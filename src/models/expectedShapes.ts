@@ -1,6 +1,7 @@
 import { ChangelingError } from '../util/errors.js';
 import type { BartConfig, RobertaConfig, T5Config } from './config.js';
 import type { WeightMap } from './weights.js';
+import { llamaShapeRules, type LlamaConfig } from './llama.js';
 
 /**
  * Every weight's shape checked against the config before a graph is built from it: a checkpoint whose
@@ -69,13 +70,19 @@ function robertaRules(c: RobertaConfig): Rule[] {
 }
 
 export function checkWeightShapes(
-  kind: 't5' | 'bart' | 'roberta',
-  config: T5Config | BartConfig | RobertaConfig,
+  kind: 't5' | 'bart' | 'roberta' | 'llama',
+  config: T5Config | BartConfig | RobertaConfig | LlamaConfig,
   weights: WeightMap,
   where: string,
 ): WeightMap {
   const rules =
-    kind === 't5' ? t5Rules(config as T5Config) : kind === 'bart' ? bartRules(config as BartConfig) : robertaRules(config as RobertaConfig);
+    kind === 't5'
+      ? t5Rules(config as T5Config)
+      : kind === 'bart'
+        ? bartRules(config as BartConfig)
+        : kind === 'llama'
+          ? llamaShapeRules(config as LlamaConfig)
+          : robertaRules(config as RobertaConfig);
   for (const [name, w] of weights) {
     const rule = rules.find(([re]) => re.test(name));
     if (!rule) continue;

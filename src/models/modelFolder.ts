@@ -10,7 +10,8 @@ import {
   type RobertaConfig,
   type T5Config,
 } from './config.js';
-import { loadSafetensors, type WeightMap } from './weights.js';
+import { loadSafetensors, loadShardedSafetensors, type WeightMap } from './weights.js';
+import { parseLlamaConfig, type LlamaConfig } from './llama.js';
 import { loadTorchBin } from './torchBin.js';
 import { checkWeightShapes } from './expectedShapes.js';
 
@@ -42,25 +43,32 @@ interface FolderBase {
 export type ModelFolder =
   | (FolderBase & { kind: 't5'; config: T5Config })
   | (FolderBase & { kind: 'bart'; config: BartConfig })
-  | (FolderBase & { kind: 'roberta'; config: RobertaConfig });
+  | (FolderBase & { kind: 'roberta'; config: RobertaConfig })
+  | (FolderBase & { kind: 'llama'; config: LlamaConfig });
 
-/** A Hugging Face model folder: config.json and model.safetensors (or pytorch_model.bin), for T5, BART/PLBART or RoBERTa. */
+/**
+ * A Hugging Face model folder: config.json and model.safetensors (or shards listed in
+ * model.safetensors.index.json, or pytorch_model.bin), for T5, BART/PLBART, RoBERTa, or the Llama family
+ * (Llama, Qwen2). Nothing else is needed to load it: tokenizer and generation config are read by their users.
+ */
 export async function loadModelFolder(dir: string): Promise<ModelFolder> {
   if (!existsSync(dir)) throw new ChangelingError('not-found', `no such model folder: ${dir}`);
   const raw = await readConfigJson(dir);
   const where = join(dir, 'config.json');
   const st = join(dir, 'model.safetensors');
+  const index = join(dir, 'model.safetensors.index.json');
   const bin = join(dir, 'pytorch_model.bin');
-  if (!existsSync(st) && !existsSync(bin)) throw new ChangelingError('not-found', `${dir} has no model.safetensors or pytorch_model.bin`);
   // safetensors first: it cannot carry code; the .bin reader executes nothing either, but is the fallback.
-  const weightsPath = existsSync(st) ? st : bin;
+  const weightsPath = [st, index, bin].find((p) => existsSync(p));
+  if (!weightsPath)
+    throw new ChangelingError('not-found', `${dir} has no model.safetensors, model.safetensors.index.json or pytorch_model.bin`);
+  const read = () => (weightsPath === st ? loadSafetensors(st) : weightsPath === index ? loadShardedSafetensors(index) : loadTorchBin(bin));
   let loaded: Promise<WeightMap> | null = null;
-  const folder = (kind: 't5' | 'bart' | 'roberta', config: T5Config | BartConfig | RobertaConfig) => ({
+  const folder = (kind: ModelFolder['kind'], config: ModelFolder['config']) => ({
     dir,
     weightsPath,
     // Every weight is checked against the config as it is read.
-    loadWeights: () =>
-      (loaded ??= (existsSync(st) ? loadSafetensors(st) : loadTorchBin(bin)).then((w) => checkWeightShapes(kind, config, w, weightsPath))),
+    loadWeights: () => (loaded ??= read().then((w) => checkWeightShapes(kind, config, w, weightsPath))),
     releaseWeights: () => void (loaded = null),
   });
   switch (raw.model_type) {
@@ -77,7 +85,26 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
       const config = parseRobertaConfig(raw, where);
       return { ...folder('roberta', config), kind: 'roberta', config };
     }
+    case 'llama':
+    case 'qwen2': {
+      const config = parseLlamaConfig(raw, where);
+      return { ...folder('llama', config), kind: 'llama', config };
+    }
     default:
-      throw new ChangelingError('usage', `${where}: model_type "${String(raw.model_type)}" is not supported (t5, bart, plbart, roberta)`);
+      throw new ChangelingError(
+        'usage',
+        `${where}: model_type "${String(raw.model_type)}" is not supported (t5, bart, plbart, roberta, llama, qwen2)`,
+      );
   }
+}
+
+/** The folder narrowed to the architectures a use supports; otherwise one clear error saying what is not supported. */
+export function requireKind<K extends ModelFolder['kind']>(
+  m: ModelFolder,
+  kinds: readonly K[],
+  what: string,
+): Extract<ModelFolder, { kind: K }> {
+  if ((kinds as readonly string[]).includes(m.kind)) return m as Extract<ModelFolder, { kind: K }>;
+  const family = m.kind === 'llama' ? `a decoder-only (${m.config.modelType}) model` : `a ${m.kind} model`;
+  throw new ChangelingError('usage', `${m.dir} is ${family}: ${what} supports ${kinds.join(', ')} models`);
 }

@@ -2,6 +2,9 @@ import type { GraphBuilder } from '../graph/builder.js';
 import type { Tensor } from '../graph/ir.js';
 import { ChangelingError } from '../util/errors.js';
 import { SafetensorsFile } from './safetensorsFile.js';
+import { dirname, join } from 'node:path';
+import { readJsonFile } from '../util/jsonFile.js';
+import { fieldText } from '../util/text.js';
 
 /** Named float32 weights as a checkpoint stores them (Hugging Face names and layouts). */
 export type WeightMap = Map<string, { shape: number[]; data: Float32Array }>;
@@ -24,6 +27,34 @@ export async function loadSafetensors(path: string): Promise<WeightMap> {
   } finally {
     await f.close();
   }
+}
+
+/**
+ * Weights split over several safetensors files, as model.safetensors.index.json lists them (its weight_map:
+ * tensor name -> file). File names must be plain names of files beside the index; each tensor is read from the
+ * file the index names for it, and a tensor the index lists but its file lacks is an error.
+ */
+export async function loadShardedSafetensors(indexPath: string): Promise<WeightMap> {
+  const index = (await readJsonFile(indexPath)) as { weight_map?: unknown };
+  const map = index?.weight_map;
+  if (!map || typeof map !== 'object' || Array.isArray(map))
+    throw new ChangelingError('io', `${indexPath} has no weight_map (tensor name -> file)`);
+  const byFile = new Map<string, string[]>();
+  for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
+    if (typeof file !== 'string' || !/^[\w.-]+\.safetensors$/.test(file) || file.startsWith('.'))
+      throw new ChangelingError('io', `${indexPath}: "${fieldText(String(file))}" is not the name of a safetensors file beside the index`);
+    byFile.set(file, [...(byFile.get(file) ?? []), name]);
+  }
+  const out: WeightMap = new Map();
+  for (const [file, names] of byFile) {
+    const shard = await loadSafetensors(join(dirname(indexPath), file));
+    for (const name of names) {
+      const w = shard.get(name);
+      if (!w) throw new ChangelingError('io', `${indexPath} lists ${fieldText(name)} in ${file}, which does not have it`);
+      out.set(name, w);
+    }
+  }
+  return out;
 }
 
 /**

@@ -2,7 +2,7 @@ import { FEATURE_COUNT } from '../git/expertFeatures.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor as OrtTensor } from 'onnxruntime-node';
-import { loadModelFolder, type ModelFolder } from '../models/modelFolder.js';
+import { loadModelFolder, type ModelFolder, requireKind } from '../models/modelFolder.js';
 import { initJitFineHead } from '../models/heads.js';
 import { CodeTokenizer } from '../models/tokenizer.js';
 import { ort } from '../runtime/session.js';
@@ -183,7 +183,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   if (o.clip !== undefined && o.clip !== null) checkNumber('the clipping norm', o.clip, TRAIN_BOUNDS.clip, 'usage');
   folderTarget(o.out, 'the output folder', { owned: o.ownedOutput });
   const rt = await ort();
-  const model = await loadModelFolder(o.model);
+  const model = requireKind(await loadModelFolder(o.model), ['t5', 'bart', 'roberta'], 'training');
   const data = await readData(o.data, model, o);
   const weights = await model.loadWeights();
   const seed = o.seed ?? 42;

@@ -1,7 +1,7 @@
 import { FEATURE_COUNT } from '../git/expertFeatures.js';
 import { GraphBuilder } from '../graph/builder.js';
 import type { Tensor } from '../graph/ir.js';
-import type { ModelFolder } from '../models/modelFolder.js';
+import { requireKind, type ModelFolder } from '../models/modelFolder.js';
 import { GraphWeights, type WeightMap } from '../models/weights.js';
 import { t5Decoder, t5Encoder } from '../models/t5.js';
 import { bartDecoder, bartEncoder } from '../models/bart.js';
@@ -93,7 +93,8 @@ function trainsBaseWeight(tuning: Tuning, name: string): boolean {
   return tuning.method === 'fmft' || (tuning.method === 'adapter' && tuning.config.trainLayerNorms && isLayerNorm(name));
 }
 
-export function buildTuningGraph(model: ModelFolder, weights: WeightMap, tuning: Tuning, o: TuningGraphOptions): TuningGraph {
+export function buildTuningGraph(folder: ModelFolder, weights: WeightMap, tuning: Tuning, o: TuningGraphOptions): TuningGraph {
+  const model = requireKind(folder, ['t5', 'bart', 'roberta'], 'training');
   const initOf = o.initOf ?? ((_t: Tensor, fresh: Float32Array) => fresh);
   const b = new GraphBuilder(`tune-${tuning.method}`);
   const w = new GraphWeights(b, weights, (n) => trainsBaseWeight(tuning, n) || isJitFineHead(n));

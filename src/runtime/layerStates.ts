@@ -5,7 +5,7 @@ import { roberta } from '../models/roberta.js';
 import { t5Encoder } from '../models/t5.js';
 import { bartEncoder } from '../models/bart.js';
 import { GraphWeights } from '../models/weights.js';
-import type { ModelFolder } from '../models/modelFolder.js';
+import { requireKind, type ModelFolder } from '../models/modelFolder.js';
 import { createSessionFromFile, ort, type SessionOptions } from './session.js';
 import { cachedGraphs, collectGarbage, modelFingerprint } from './graphCache.js';
 import { throwIfAborted } from '../util/errors.js';
@@ -26,7 +26,8 @@ export class LayerStateRunner {
     private readonly padId: number,
   ) {}
 
-  static async create(model: ModelFolder, o: SessionOptions = {}): Promise<LayerStateRunner> {
+  static async create(folder: ModelFolder, o: SessionOptions = {}): Promise<LayerStateRunner> {
+    const model = requireKind(folder, ['t5', 'bart', 'roberta'], 'probing');
     const hidden = model.kind === 'roberta' ? model.config.hiddenSize : model.config.dModel;
     const layers =
       (model.kind === 'roberta'

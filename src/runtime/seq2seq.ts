@@ -4,13 +4,14 @@ import type { Tensor } from '../graph/ir.js';
 import { t5CrossKeyValues, t5Decoder, t5DecoderStep, t5Encoder } from '../models/t5.js';
 import { bartCrossKeyValues, bartDecoder, bartDecoderStep, bartEncoder } from '../models/bart.js';
 import { GraphWeights } from '../models/weights.js';
-import type { ModelFolder } from '../models/modelFolder.js';
+import { requireKind, type ModelFolder } from '../models/modelFolder.js';
 import { ChangelingError } from '../util/errors.js';
 import { createSessionFromFile, ort, type SessionOptions } from './session.js';
 import { cachedGraphs, collectGarbage, modelFingerprint } from './graphCache.js';
-import { processScores, type GenerationOptions } from './beamSearch.js';
+import { greedyDecode, type DecodeInfo, type GenerationOptions } from './generation.js';
 import { quantizeWeights } from '../graph/quantize.js';
 import { resolvePrecision } from './precision.js';
+import { gatherRows } from './gatherRows.js';
 
 /** What generation needs to know of an encoder-decoder checkpoint. */
 export interface Seq2SeqInfo {
@@ -82,9 +83,10 @@ export class Seq2SeqRunner {
     this.info = describe(model);
   }
 
-  static async create(model: ModelFolder, o: SessionOptions & { maxLength?: number } = {}): Promise<Seq2SeqRunner> {
-    if (model.kind === 'roberta')
-      throw new ChangelingError('usage', `${model.dir} is an encoder-only (RoBERTa) model: it does not generate`);
+  static async create(folder: ModelFolder, o: SessionOptions & { maxLength?: number } = {}): Promise<Seq2SeqRunner> {
+    if (folder.kind === 'roberta')
+      throw new ChangelingError('usage', `${folder.dir} is an encoder-only (RoBERTa) model: it does not generate`);
+    const model = requireKind(folder, ['t5', 'bart'], 'the encoder-decoder runtime');
     const info = describe(model);
     const cache =
       model.kind === 't5'
@@ -311,31 +313,21 @@ export class Seq2SeqRunner {
     maxNewTokens: number,
     o: Omit<GenerationOptions, 'maxNewTokens'> = {},
   ): Promise<{ sequences: number[][]; stepLogits: Float32Array[] }> {
-    const { vocabSize: V, eosTokenId, padTokenId, forcedEosTokenId } = this.info;
     const prompt = o.prompt ?? [o.decoderStartTokenId ?? this.info.decoderStartTokenId];
     const B = inputIds.dims[0]!;
     const state = await this.startDecoding(inputIds, attentionMask, undefined, prompt);
-    const seqs = Array.from({ length: B }, () => [...prompt]);
-    const done = new Array<boolean>(B).fill(false);
-    const stepLogits: Float32Array[] = [];
-    const gen = { ...o, maxNewTokens };
-    for (let step = 0; step < maxNewTokens && !done.every(Boolean); step++) {
-      const logits = await this.stepDecoding(
-        state,
-        seqs.map((s) => s.at(-1)!),
-      );
-      stepLogits.push(Float32Array.from(logits));
-      for (let i = 0; i < B; i++) {
-        const row = Float32Array.from(logits.subarray(i * V, (i + 1) * V));
-        processScores(row, seqs[i]!, prompt.length, gen, eosTokenId, i);
-        let best = 0;
-        for (let v = 1; v < V; v++) if (row[v]! > row[best]!) best = v;
-        if (forcedEosTokenId !== null && step === maxNewTokens - 1) best = forcedEosTokenId;
-        seqs[i]!.push(done[i] ? padTokenId : best);
-        if (best === eosTokenId) done[i] = true;
-      }
-    }
-    return { sequences: seqs, stepLogits };
+    return greedyDecode(
+      this.decodeInfo,
+      { step: (t) => this.stepDecoding(state, t), reorder: (r) => this.reorder(state, r) },
+      Array.from({ length: B }, () => prompt),
+      { ...o, maxNewTokens },
+    );
+  }
+
+  /** What generation.ts needs of this model. */
+  get decodeInfo(): DecodeInfo {
+    const { vocabSize, eosTokenId, padTokenId, forcedEosTokenId } = this.info;
+    return { vocabSize, eosTokenIds: [eosTokenId], padTokenId, forcedEosTokenId };
   }
 }
 
@@ -344,14 +336,4 @@ export interface DecodingState {
   cross: Record<string, OrtTensor>;
   mask: OrtTensor;
   past: Record<string, OrtTensor>;
-}
-
-/** Rows of a tensor along its first axis, in the given order: a copy, or the tensor itself when every row keeps its place. */
-function gatherRows(rt: typeof import('onnxruntime-node'), t: OrtTensor, rows: number[]): OrtTensor {
-  if (rows.length === t.dims[0] && rows.every((r, i) => r === i)) return t;
-  const per = t.dims.slice(1).reduce((a, b) => a * b, 1);
-  const src = t.data as Float32Array | BigInt64Array;
-  const out = new (src.constructor as Float32ArrayConstructor)(rows.length * per) as unknown as Float32Array | BigInt64Array;
-  rows.forEach((r, i) => (out as Float32Array).set((src as Float32Array).subarray(r * per, (r + 1) * per), i * per));
-  return new rt.Tensor(t.type as 'float32', out as Float32Array, [rows.length, ...t.dims.slice(1)]);
 }

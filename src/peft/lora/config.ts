@@ -14,15 +14,16 @@ export interface LoraConfig {
 }
 
 /** The study's targets: the query and value projections of each architecture. */
-const DEFAULT_LORA_TARGETS: Record<'t5' | 'bart' | 'roberta', string[]> = {
+const DEFAULT_LORA_TARGETS: Record<'t5' | 'bart' | 'roberta' | 'llama', string[]> = {
   t5: ['q', 'v'],
   bart: ['q_proj', 'v_proj'],
   roberta: ['query', 'value'],
+  llama: ['q_proj', 'v_proj'],
 };
 
 /** LoRA's defaults (r 8, alpha 32, no dropout, the query and value projections), with any settings given. */
 export function defaultLoraConfig(
-  kind: 't5' | 'bart' | 'roberta',
+  kind: 't5' | 'bart' | 'roberta' | 'llama',
   o: Partial<{ r: number; alpha: number; dropout: number; targets: string[]; rslora: boolean }> = {},
 ): LoraConfig {
   return {

@@ -1,0 +1,277 @@
+import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
+import { GraphBuilder } from '../graph/builder.js';
+import { llamaHead, llamaStack, type LlamaConfig } from '../models/llama.js';
+import { GraphWeights } from '../models/weights.js';
+import { requireKind, type ModelFolder } from '../models/modelFolder.js';
+import { quantizeWeights } from '../graph/quantize.js';
+import { ChangelingError } from '../util/errors.js';
+import { createSessionFromFile, ort, type SessionOptions } from './session.js';
+import { cachedGraphs, collectGarbage, modelFingerprint } from './graphCache.js';
+import { resolvePrecision } from './precision.js';
+import { gatherRows } from './gatherRows.js';
+import {
+  beamDecode,
+  greedyDecode,
+  sampleDecode,
+  type BeamOptions,
+  type DecodeInfo,
+  type GenerationOptions,
+  type Hypothesis,
+  type SamplingOptions,
+  type StepDecoder,
+} from './generation.js';
+
+/**
+ * A decoder-only model (the Llama family) as one onnxruntime session: one cached graph serves the prompt (all
+ * its tokens at once) and every later step (one token per row), so the weights are loaded once. Its inputs are
+ * the new tokens, the attention mask over past and new tokens, their positions and the key/value cache; it
+ * returns the logits of the positions asked for (`logits_positions`: the last for generation, all for
+ * inspection) and the grown cache. Positions count from each row's first real token (attention-mask cumsum - 1,
+ * padding at 1), as transformers' generate() counts them, so left-padded batches generate as they do.
+ */
+export interface Batch {
+  /** [rows][tokens], left-padded to one length. */
+  ids: number[][];
+  /** [rows][tokens], 1 for real tokens, 0 for padding. */
+  mask: number[][];
+}
+
+interface State {
+  past: Record<string, OrtTensor>;
+  /** The attention mask of every cache row so far, row after row. */
+  mask: number[][];
+  /** The logits the prompt left for the first step, [rows, vocab]. */
+  pending: Float32Array | null;
+}
+
+/** transformers' position ids for generation: cumsum(mask) - 1, and 1 where the mask is 0. */
+export function positionsOf(mask: readonly (readonly number[])[]): number[][] {
+  return mask.map((row) => {
+    let n = 0;
+    return row.map((m) => (m ? n++ : 1));
+  });
+}
+
+export class CausalLmRunner {
+  readonly info: DecodeInfo & { bosTokenId: number | null };
+
+  private constructor(
+    readonly model: Extract<ModelFolder, { kind: 'llama' }>,
+    private readonly session: InferenceSession,
+    padTokenId: number,
+    eosTokenIds: readonly number[],
+    readonly precision: 'fp32' | 'int8',
+  ) {
+    const c = model.config;
+    this.info = { vocabSize: c.vocabSize, eosTokenIds, padTokenId, forcedEosTokenId: null, bosTokenId: c.bosTokenId };
+  }
+
+  /**
+   * `eosTokenIds` and `padTokenId` as the generation config gives them; by default config.json's EOS ids, and
+   * its pad id, else the first EOS id (as transformers falls back).
+   */
+  static async create(
+    folder: ModelFolder,
+    o: SessionOptions & { eosTokenIds?: readonly number[]; padTokenId?: number | null } = {},
+  ): Promise<CausalLmRunner> {
+    const model = requireKind(folder, ['llama'], 'the decoder-only runtime');
+    const c = model.config;
+    const precision = resolvePrecision(o.precision, 'llama', o.provider);
+    const g = await cachedGraphs(
+      `llama-${precision === 'int8' ? 'int8-' : ''}${modelFingerprint(model.dir, model.weightsPath, { precision, extra: model.cacheExtra ?? null })}`,
+      async () => {
+        const weights = await model.loadWeights();
+        const b = new GraphBuilder('causal-lm');
+        const kvShape = ['batch', c.numKeyValueHeads, 'past', c.headDim];
+        const inputs = {
+          inputIds: b.input('input_ids', 'int64', ['batch', 'new']),
+          attentionMask: b.input('attention_mask', 'int64', ['batch', 'total']),
+          positionIds: b.input('position_ids', 'int64', ['batch', 'new']),
+          past: Array.from({ length: c.numLayers }, (_, i) => ({
+            key: b.input(`past.${i}.key`, 'float32', kvShape),
+            value: b.input(`past.${i}.value`, 'float32', kvShape),
+          })),
+        };
+        const at = b.input('logits_positions', 'int64', ['positions']);
+        const w = new GraphWeights(b, weights);
+        const { hidden, present } = llamaStack(b, c, w, inputs);
+        b.output(llamaHead(b, c, w, b.gather(hidden, at, 1)), 'logits');
+        present.forEach((kv, i) => {
+          b.output(kv.key, `present.${i}.key`);
+          b.output(kv.value, `present.${i}.value`);
+        });
+        for (const t of model.graphTransforms ?? []) t(b);
+        if (precision === 'int8') quantizeWeights(b);
+        return { graphs: { decoder: b }, meta: {} };
+      },
+    );
+    if (g.built) {
+      model.releaseWeights?.();
+      collectGarbage();
+    }
+    const eos = o.eosTokenIds ?? c.eosTokenIds;
+    const pad = o.padTokenId ?? c.padTokenId ?? eos[0];
+    if (pad === undefined)
+      throw new ChangelingError('usage', `${model.dir}: neither the generation config nor config.json names a pad or EOS token`);
+    return new CausalLmRunner(model, await createSessionFromFile(g.files.decoder!, o), pad, eos, precision);
+  }
+
+  private get config(): LlamaConfig {
+    return this.model.config;
+  }
+
+  private async emptyCache(rows: number): Promise<Record<string, OrtTensor>> {
+    const rt = await ort();
+    const c = this.config;
+    const past: Record<string, OrtTensor> = {};
+    for (let i = 0; i < c.numLayers; i++)
+      for (const kv of ['key', 'value'])
+        past[`past.${i}.${kv}`] = new rt.Tensor('float32', new Float32Array(0), [rows, c.numKeyValueHeads, 0, c.headDim]);
+    return past;
+  }
+
+  /** One run: new tokens after the cache in `past`; returns the logits at `at` (indices into the new tokens) and the grown cache. */
+  private async run(
+    ids: number[][],
+    mask: number[][],
+    positions: number[][],
+    past: Record<string, OrtTensor>,
+    at: number[],
+  ): Promise<{ logits: OrtTensor; present: Record<string, OrtTensor> }> {
+    const rt = await ort();
+    const i64 = (rows: number[][]) => new rt.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0]!.length]);
+    for (const row of ids)
+      for (const t of row)
+        if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize)
+          throw new ChangelingError('usage', `token id ${t} is outside the vocabulary (0 to ${this.config.vocabSize - 1})`);
+    const out = (await this.session.run({
+      input_ids: i64(ids),
+      attention_mask: i64(mask),
+      position_ids: i64(positions),
+      logits_positions: new rt.Tensor('int64', BigInt64Array.from(at.map(BigInt)), [at.length]),
+      ...past,
+    })) as Record<string, OrtTensor>;
+    const present: Record<string, OrtTensor> = {};
+    for (let i = 0; i < this.config.numLayers; i++)
+      for (const kv of ['key', 'value']) present[`past.${i}.${kv}`] = out[`present.${i}.${kv}`]!;
+    return { logits: out.logits!, present };
+  }
+
+  /** Logits [batch, tokens, vocab] at every position (positions from the mask unless given). */
+  async forward(batch: Batch, positionIds?: number[][]): Promise<OrtTensor> {
+    checkBatch(batch);
+    const T = batch.ids[0]!.length;
+    const r = await this.run(
+      batch.ids,
+      batch.mask,
+      positionIds ?? positionsOf(batch.mask),
+      await this.emptyCache(batch.ids.length),
+      Array.from({ length: T }, (_, t) => t),
+    );
+    return r.logits;
+  }
+
+  /** Runs the prompt (all of it at once) and keeps its last logits for the first step; `rows` repeats batch rows (beams). */
+  private async start(batch: Batch, rows?: number[]): Promise<State> {
+    checkBatch(batch);
+    const T = batch.ids[0]!.length;
+    const r = await this.run(batch.ids, batch.mask, positionsOf(batch.mask), await this.emptyCache(batch.ids.length), [T - 1]);
+    const state: State = { past: r.present, mask: batch.mask.map((m) => [...m]), pending: r.logits.data as Float32Array };
+    if (rows) await this.reorder(state, rows);
+    return state;
+  }
+
+  /** The first call returns the prompt's logits; every later call feeds one token per row. */
+  private async step(state: State, tokens: number[]): Promise<Float32Array> {
+    if (state.pending) {
+      const p = state.pending;
+      state.pending = null;
+      return p;
+    }
+    for (const m of state.mask) m.push(1);
+    const positions = state.mask.map((m) => [m.reduce((a, b) => a + b, 0) - 1]);
+    const r = await this.run(
+      tokens.map((t) => [t]),
+      state.mask,
+      positions,
+      state.past,
+      [0],
+    );
+    state.past = r.present;
+    return r.logits.data as Float32Array;
+  }
+
+  private async reorder(state: State, rows: number[]): Promise<void> {
+    const rt = await ort();
+    const V = this.config.vocabSize;
+    for (const k of Object.keys(state.past)) state.past[k] = gatherRows(rt, state.past[k]!, rows);
+    state.mask = rows.map((r) => [...state.mask[r]!]);
+    if (state.pending) {
+      const p = state.pending;
+      state.pending = new Float32Array(rows.length * V);
+      rows.forEach((r, i) => state.pending!.set(p.subarray(r * V, (r + 1) * V), i * V));
+    }
+  }
+
+  private decoder(state: State): StepDecoder {
+    return { step: (t) => this.step(state, t), reorder: (r) => this.reorder(state, r) };
+  }
+
+  /** Greedy decoding: the padded prompt, then the new tokens (finished rows padded), as generate() returns them. */
+  async greedy(batch: Batch, o: GenerationOptions): Promise<{ sequences: number[][]; stepLogits: Float32Array[] }> {
+    return greedyDecode(this.info, this.decoder(await this.start(batch)), batch.ids, o);
+  }
+
+  /** Sampling; `numReturnSequences` rows per input row, one after another. */
+  async sample(batch: Batch, o: SamplingOptions): Promise<{ sequences: number[][]; stepLogits: Float32Array[] }> {
+    const n = o.numReturnSequences ?? 1;
+    const rows = batch.ids.flatMap((_, b) => new Array<number>(n).fill(b));
+    return sampleDecode(
+      this.info,
+      this.decoder(await this.start(batch, rows)),
+      rows.map((r) => batch.ids[r]!),
+      o,
+    );
+  }
+
+  /** Beam search: per input row its best `numReturnSequences` hypotheses, each padded to the longest returned. */
+  async beam(batch: Batch, o: BeamOptions): Promise<Hypothesis[][]> {
+    const hyps = await beamDecode(this.info, async (rows) => this.decoder(await this.start(batch, rows)), batch.ids, o);
+    const longest = Math.max(...hyps.flat().map((h) => h.length));
+    return hyps.map((hs) => hs.map((h) => ({ ...h, tokens: h.tokens.slice(0, longest) })));
+  }
+}
+
+function checkBatch(batch: Batch): void {
+  const T = batch.ids[0]?.length ?? 0;
+  if (!T) throw new ChangelingError('usage', 'the input has no tokens');
+  if (batch.ids.some((r) => r.length !== T) || batch.mask.length !== batch.ids.length || batch.mask.some((r) => r.length !== T))
+    throw new ChangelingError('usage', 'input_ids and attention_mask must be rows of one length (pad them)');
+}
+
+/**
+ * transformers' causal LM loss: labels shifted left inside (position t predicts label t + 1), -100 ignored, the
+ * mean over every counted token of the batch. `logits` [batch, tokens, vocab], `labels` [batch][tokens].
+ */
+export function causalLmLoss(logits: Float32Array, labels: readonly (readonly number[])[], vocab: number): number {
+  let total = 0;
+  let count = 0;
+  labels.forEach((row, b) => {
+    const T = row.length;
+    for (let t = 0; t + 1 < T; t++) {
+      const y = row[t + 1]!;
+      if (y === -100) continue;
+      if (!Number.isInteger(y) || y < 0 || y >= vocab)
+        throw new ChangelingError('usage', `label ${y} is outside the vocabulary (0 to ${vocab - 1})`);
+      const at = (b * T + t) * vocab;
+      const scores = logits.subarray(at, at + vocab);
+      let m = -Infinity;
+      for (let v = 0; v < vocab; v++) if (scores[v]! > m) m = scores[v]!;
+      let s = 0;
+      for (let v = 0; v < vocab; v++) s += Math.exp(scores[v]! - m);
+      total += m + Math.log(s) - scores[y]!;
+      count++;
+    }
+  });
+  return count ? total / count : NaN;
+}
