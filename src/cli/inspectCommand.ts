@@ -3,17 +3,19 @@ import { loadSafetensors } from '../models/weights.js';
 import { existsSync } from 'node:fs';
 import { isVerbose, writeErr, writeOut } from './io.js';
 import { parseArgs } from 'node:util';
-import { loadModelFolder } from '../models/modelFolder.js';
+import { loadModelFolder, type ModelFolder } from '../models/modelFolder.js';
+import { CausalLmRunner, causalLmLoss } from '../runtime/causalLm.js';
 import { Seq2SeqRunner } from '../runtime/seq2seq.js';
 import { beamSearch } from '../runtime/beamSearch.js';
 import { EncoderRunner } from '../runtime/encoderRunner.js';
 import { ort } from '../runtime/session.js';
 import { resolveProvider } from '../runtime/providers.js';
-import { parsePrecision } from '../runtime/precision.js';
+import { parsePrecision, type Precision } from '../runtime/precision.js';
 import { withAdapter } from '../peft/apply.js';
 import { ChangelingError } from '../util/errors.js';
 import { printJson } from './io.js';
 import { readJsonFile } from '../util/jsonFile.js';
+import { meanCrossEntropy } from '../runtime/crossEntropy.js';
 
 /** `changeling inspect`: its options, its help text (INSPECT_HELP) and what it prints. */
 
@@ -27,8 +29,12 @@ export const INSPECT_HELP = `changeling inspect --model DIR [--adapter LORA_DIR]
   "logits", "loss", "sequences"} (those that apply), each tensor {"dtype", "shape", "data"} flat row-major.
   --precision: fp32 by default here (the reference comparison); int8 runs the quantized graphs.
   Architectures: T5 (CodeT5), BART/PLBART, RoBERTa (CodeBERT; "pooler_output", and classifier "logits"
-  for sequence-classification checkpoints, with "labels" as one class per row). Greedy and beam search
-  (with beams, "sequences" holds num_return_sequences rows per input and "sequences_scores" their scores).`;
+  for sequence-classification checkpoints, with "labels" as one class per row), and decoder-only Llama and
+  Qwen2 (left-padded "input_ids"; "position_ids" optional, else counted from each row's first real token;
+  "labels" the shape of input_ids, shifted inside; "logits" at every position; "sequences" the padded prompt
+  and the new tokens). Greedy and beam search (with beams, "sequences" holds num_return_sequences rows per
+  input and "sequences_scores" their scores); for decoder-only models also "repetition_penalty" and sampling
+  ("do_sample": true, "temperature", "top_p", "top_k", "seed": the same seed gives the same tokens).`;
 
 type Matrix = number[][];
 const tensorJson = (dtype: string, shape: readonly number[], data: ArrayLike<number | bigint>) => ({
@@ -140,6 +146,22 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     bound('min_new_tokens', 0, 1024);
     bound('no_repeat_ngram_size', 0, 16);
     bound('decoder_start_token_id', 0, vocab - 1);
+    bound('top_k', 0, vocab);
+    bound('seed', 0, 2 ** 31 - 1);
+    for (const [k, lo, hi] of [
+      ['temperature', 0, Infinity],
+      ['top_p', 0, 1],
+      ['repetition_penalty', 0, Infinity],
+    ] as const) {
+      const v = g0[k];
+      if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > lo && v <= hi))
+        throw new ChangelingError(
+          'usage',
+          `generate.${k} must be a number above ${lo}${hi < Infinity ? ` and at most ${hi}` : ''} (it is ${JSON.stringify(v)})`,
+        );
+    }
+    if (g0.do_sample !== undefined && typeof g0.do_sample !== 'boolean')
+      throw new ChangelingError('usage', 'generate.do_sample must be true or false');
     if (typeof g0.length_penalty === 'number' && !Number.isFinite(g0.length_penalty))
       throw new ChangelingError('usage', 'generate.length_penalty must be a finite number');
   }
@@ -174,11 +196,13 @@ export async function inspectCommand(argv: string[]): Promise<number> {
         const labels = (Array.isArray(spec.labels) ? (spec.labels as unknown[]).flat() : []) as number[];
         if (labels.length !== ids.length || !labels.every(Number.isInteger))
           throw new ChangelingError('usage', '"labels" for a classifier must give one class per row');
-        out.loss = crossEntropy(r.logits.data as Float32Array, [labels], r.logits.dims[1]!);
+        out.loss = meanCrossEntropy(r.logits.data as Float32Array, [labels], r.logits.dims[1]!);
       }
     } else if (spec.labels !== undefined)
       throw new ChangelingError('usage', `${values.model} has no classification head: "labels" cannot be scored`);
     if (spec.generate) throw new ChangelingError('usage', `${values.model} is an encoder-only model: it does not generate`);
+  } else if (model.kind === 'llama') {
+    Object.assign(out, await inspectCausalLm(model, spec, ids, mask, { provider, precision }));
   } else {
     const runner = await Seq2SeqRunner.create(model, { maxLength: 2048, provider, precision });
     const info = runner.info;
@@ -191,7 +215,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     if (dec) {
       const logits = await runner.decode(i64(dec), enc, i64(mask));
       out.logits = tensorJson('float32', logits.dims, logits.data as Float32Array);
-      if (labels) out.loss = crossEntropy(logits.data as Float32Array, labels, info.vocabSize);
+      if (labels) out.loss = meanCrossEntropy(logits.data as Float32Array, labels, info.vocabSize);
     }
     const gen = spec.generate as
       | {
@@ -246,21 +270,74 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Mean cross-entropy over labels != -100, in float64. */
-function crossEntropy(logits: Float32Array, labels: Matrix, V: number): number {
-  let total = 0;
-  let n = 0;
-  labels.flat().forEach((lab, i) => {
-    if (lab === -100) return;
-    const row = logits.subarray(i * V, i * V + V);
-    let m = -Infinity;
-    for (const v of row) m = Math.max(m, v);
-    let s = 0;
-    for (const v of row) s += Math.exp(v - m);
-    total += m + Math.log(s) - row[lab]!;
-    n++;
-  });
-  return n ? total / n : 0;
+/**
+ * A decoder-only model: logits at every position (positions from the attention mask as generate() counts them,
+ * unless "position_ids" gives them), the loss of "labels" (same shape as input_ids, shifted inside), and
+ * "sequences" as generate() returns them: the padded prompt, then the new tokens.
+ */
+async function inspectCausalLm(
+  model: Extract<ModelFolder, { kind: 'llama' }>,
+  spec: Record<string, unknown>,
+  ids: Matrix,
+  mask: Matrix,
+  o: { provider: string; precision: Precision },
+): Promise<Record<string, unknown>> {
+  const runner = await CausalLmRunner.create(model, o);
+  const out: Record<string, unknown> = {};
+  const same = (m: Matrix, name: string) => {
+    if (m.length !== ids.length || m[0]!.length !== ids[0]!.length)
+      throw new ChangelingError('usage', `"${name}" must have the shape of input_ids`);
+    return m;
+  };
+  same(mask, 'attention_mask');
+  if (spec.decoder_input_ids) throw new ChangelingError('usage', `${model.dir} is a decoder-only model: it has no decoder_input_ids`);
+  const positions = spec.position_ids ? same(matrix(spec.position_ids, 'position_ids'), 'position_ids') : undefined;
+  const batch = { ids, mask };
+  const logits = await runner.forward(batch, positions);
+  out.logits = tensorJson('float32', logits.dims, logits.data as Float32Array);
+  if (spec.labels)
+    out.loss = causalLmLoss(logits.data as Float32Array, same(matrix(spec.labels, 'labels'), 'labels'), runner.info.vocabSize);
+  const gen = spec.generate as Record<string, number | boolean | undefined> | undefined;
+  if (!gen) return out;
+  const common = {
+    maxNewTokens: (gen.max_new_tokens as number | undefined) ?? 20,
+    minNewTokens: gen.min_new_tokens as number | undefined,
+    noRepeatNgramSize: gen.no_repeat_ngram_size as number | undefined,
+    repetitionPenalty: gen.repetition_penalty as number | undefined,
+  };
+  if (((gen.num_beams as number | undefined) ?? 1) > 1) {
+    const r = (
+      await runner.beam(batch, {
+        ...common,
+        numBeams: gen.num_beams as number,
+        numReturnSequences: gen.num_return_sequences as number | undefined,
+        lengthPenalty: gen.length_penalty as number | undefined,
+      })
+    ).flat();
+    out.sequences = tensorJson(
+      'int64',
+      [r.length, r[0]!.tokens.length],
+      r.flatMap((h) => h.tokens),
+    );
+    out.sequences_scores = tensorJson(
+      'float32',
+      [r.length],
+      r.map((h) => h.score),
+    );
+    return out;
+  }
+  const r = gen.do_sample
+    ? await runner.sample(batch, {
+        ...common,
+        temperature: gen.temperature as number | undefined,
+        topP: gen.top_p as number | undefined,
+        topK: gen.top_k as number | undefined,
+        seed: gen.seed as number | undefined,
+        numReturnSequences: gen.num_return_sequences as number | undefined,
+      })
+    : await runner.greedy(batch, common);
+  out.sequences = tensorJson('int64', [r.sequences.length, r.sequences[0]!.length], r.sequences.flat());
+  return out;
 }
 
 /**

@@ -9,6 +9,8 @@ import { createSessionFromFile, ort, type SessionOptions } from './session.js';
 import { cachedGraphs, collectGarbage, modelFingerprint } from './graphCache.js';
 import { resolvePrecision } from './precision.js';
 import { gatherRows } from './gatherRows.js';
+import { readGenerationConfig, type GenerationDefaults } from '../models/generationConfig.js';
+import { meanCrossEntropy } from './crossEntropy.js';
 import {
   beamDecode,
   greedyDecode,
@@ -54,6 +56,8 @@ export function positionsOf(mask: readonly (readonly number[])[]): number[][] {
 
 export class CausalLmRunner {
   readonly info: DecodeInfo & { bosTokenId: number | null };
+  /** The sampling defaults of generation_config.json (temperature, top-p, ...), for callers that sample. */
+  readonly defaults: GenerationDefaults;
 
   private constructor(
     readonly model: Extract<ModelFolder, { kind: 'llama' }>,
@@ -61,14 +65,22 @@ export class CausalLmRunner {
     padTokenId: number,
     eosTokenIds: readonly number[],
     readonly precision: 'fp32' | 'int8',
+    defaults: GenerationDefaults,
   ) {
     const c = model.config;
-    this.info = { vocabSize: c.vocabSize, eosTokenIds, padTokenId, forcedEosTokenId: null, bosTokenId: c.bosTokenId };
+    this.info = {
+      vocabSize: c.vocabSize,
+      eosTokenIds,
+      padTokenId,
+      forcedEosTokenId: null,
+      bosTokenId: defaults.bosTokenId ?? c.bosTokenId,
+    };
+    this.defaults = defaults;
   }
 
   /**
-   * `eosTokenIds` and `padTokenId` as the generation config gives them; by default config.json's EOS ids, and
-   * its pad id, else the first EOS id (as transformers falls back).
+   * EOS and pad ids: given, else generation_config.json's, else config.json's; the pad id falls back to the
+   * first EOS id, as transformers does.
    */
   static async create(
     folder: ModelFolder,
@@ -109,11 +121,12 @@ export class CausalLmRunner {
       model.releaseWeights?.();
       collectGarbage();
     }
-    const eos = o.eosTokenIds ?? c.eosTokenIds;
-    const pad = o.padTokenId ?? c.padTokenId ?? eos[0];
+    const defaults = await readGenerationConfig(model.dir, c.vocabSize);
+    const eos = o.eosTokenIds ?? defaults.eosTokenIds ?? c.eosTokenIds;
+    const pad = o.padTokenId ?? defaults.padTokenId ?? c.padTokenId ?? eos[0];
     if (pad === undefined)
       throw new ChangelingError('usage', `${model.dir}: neither the generation config nor config.json names a pad or EOS token`);
-    return new CausalLmRunner(model, await createSessionFromFile(g.files.decoder!, o), pad, eos, precision);
+    return new CausalLmRunner(model, await createSessionFromFile(g.files.decoder!, o), pad, eos, precision, defaults);
   }
 
   private get config(): LlamaConfig {
@@ -254,24 +267,9 @@ function checkBatch(batch: Batch): void {
  * mean over every counted token of the batch. `logits` [batch, tokens, vocab], `labels` [batch][tokens].
  */
 export function causalLmLoss(logits: Float32Array, labels: readonly (readonly number[])[], vocab: number): number {
-  let total = 0;
-  let count = 0;
-  labels.forEach((row, b) => {
-    const T = row.length;
-    for (let t = 0; t + 1 < T; t++) {
-      const y = row[t + 1]!;
-      if (y === -100) continue;
-      if (!Number.isInteger(y) || y < 0 || y >= vocab)
-        throw new ChangelingError('usage', `label ${y} is outside the vocabulary (0 to ${vocab - 1})`);
-      const at = (b * T + t) * vocab;
-      const scores = logits.subarray(at, at + vocab);
-      let m = -Infinity;
-      for (let v = 0; v < vocab; v++) if (scores[v]! > m) m = scores[v]!;
-      let s = 0;
-      for (let v = 0; v < vocab; v++) s += Math.exp(scores[v]! - m);
-      total += m + Math.log(s) - scores[y]!;
-      count++;
-    }
-  });
-  return count ? total / count : NaN;
+  return meanCrossEntropy(
+    logits,
+    labels.map((row) => [...row.slice(1), -100]),
+    vocab,
+  );
 }

@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadModelFolder } from '../../../src/models/modelFolder.js';
 import { CausalLmRunner, causalLmLoss } from '../../../src/runtime/causalLm.js';
 import { scaledError, type GoldenTensor } from '../../helpers/goldens.js';
+import { tempDir } from '../../helpers/gitRepo.js';
 
 /** Qwen2 and Llama checkpoints against transformers' own outputs (test/fixtures/decoder/make_goldens.py). */
 const DECODER = resolve('test/fixtures/decoder');
@@ -63,3 +65,134 @@ for (const folder of ['qwen2-tiny', 'llama-tiny', 'qwen2-hd64']) {
     }
   });
 }
+
+test('changeling inspect on a decoder-only model answers as transformers: logits, loss, greedy and beam sequences', () => {
+  const g = JSON.parse(readFileSync(join(DECODER, 'llama-tiny', 'goldens.json'), 'utf8'));
+  const dir = tempDir();
+  const run = (spec: object) => {
+    writeFileSync(join(dir, 'input.json'), JSON.stringify(spec));
+    const r = spawnSync(
+      process.execPath,
+      [resolve('dist/cli.mjs'), 'inspect', '--model', join(DECODER, 'llama-tiny'), '--input', join(dir, 'input.json'), '--json'],
+      { encoding: 'utf8', maxBuffer: 1 << 26 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  // Positions are counted from each row's first real token when not given, as generate() counts them.
+  const base = { input_ids: rows(g.input_ids), attention_mask: rows(g.attention_mask), labels: rows(g.labels) };
+  const out = run({ ...base, generate: { max_new_tokens: g.greedy.max_new_tokens } });
+  assert.deepEqual(out.logits.shape, g.logits.shape);
+  assert.ok(scaledError(out.logits.data, g.logits.data) < 1e-5);
+  assert.ok(Math.abs(out.loss - g.loss) < 1e-5, `loss ${out.loss} vs ${g.loss}`);
+  assert.deepEqual(out.sequences, g.greedy.sequences);
+  const beam = run({ ...base, generate: { num_beams: 4, num_return_sequences: 2, max_new_tokens: 10 } });
+  assert.deepEqual(beam.sequences, g.beam.sequences);
+  // Explicit positions win (rotary attention sees only differences of positions, so a row's positions all 0
+  // change its logits, while shifting them all by one does not).
+  const shifted = run({ ...base, position_ids: rows(g.position_ids).map((r) => r.map((p) => p + 1)) });
+  assert.ok(scaledError(shifted.logits.data, g.logits.data) < 1e-4);
+  const flat = run({ ...base, position_ids: rows(g.position_ids).map((r) => r.map(() => 0)) });
+  assert.ok(scaledError(flat.logits.data, g.logits.data) > 1e-3);
+  // A wrong input is one clear line.
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...base, decoder_input_ids: [[1]] }));
+  const bad = spawnSync(
+    process.execPath,
+    [resolve('dist/cli.mjs'), 'inspect', '--model', join(DECODER, 'llama-tiny'), '--input', join(dir, 'bad.json')],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /decoder-only model: it has no decoder_input_ids/);
+});
+
+test('sampling is reproducible with a seed; top_k 1 is greedy; top_p keeps the likeliest tokens; one row per requested sequence', async () => {
+  const g = JSON.parse(readFileSync(join(DECODER, 'qwen2-tiny', 'goldens.json'), 'utf8'));
+  const runner = await CausalLmRunner.create(await loadModelFolder(join(DECODER, 'qwen2-tiny')));
+  const batch = { ids: rows(g.input_ids), mask: rows(g.attention_mask) };
+  const a = await runner.sample(batch, { maxNewTokens: 12, temperature: 1.5, seed: 7, numReturnSequences: 2 });
+  const b = await runner.sample(batch, { maxNewTokens: 12, temperature: 1.5, seed: 7, numReturnSequences: 2 });
+  const c = await runner.sample(batch, { maxNewTokens: 12, temperature: 1.5, seed: 8, numReturnSequences: 2 });
+  assert.equal(a.sequences.length, 4);
+  assert.deepEqual(a.sequences, b.sequences);
+  assert.notDeepEqual(a.sequences, c.sequences);
+  const greedy = await runner.greedy(batch, { maxNewTokens: 12 });
+  const top1 = await runner.sample(batch, { maxNewTokens: 12, topK: 1, seed: 3 });
+  assert.deepEqual(top1.sequences, greedy.sequences);
+  const nucleus = await runner.sample(batch, { maxNewTokens: 12, topP: 1e-6, seed: 3 });
+  assert.deepEqual(nucleus.sequences, greedy.sequences);
+  // Tokens stream as they are chosen, and a stop rule ends a row as EOS would.
+  const seen: number[][] = [[], []];
+  const stopped = await runner.greedy(batch, {
+    maxNewTokens: 12,
+    onToken: (r, t) => seen[r]!.push(t),
+    stop: (r, gen) => r === 1 && gen.length === 3,
+  });
+  const T = batch.ids[0]!.length;
+  assert.deepEqual(seen[0], stopped.sequences[0]!.slice(T));
+  assert.equal(seen[1]!.length, 3);
+  assert.deepEqual(stopped.sequences[1]!.slice(T + 3), new Array(9).fill(runner.info.padTokenId));
+  const ac = new AbortController();
+  ac.abort();
+  await assert.rejects(runner.greedy(batch, { maxNewTokens: 4, signal: ac.signal }), /cancelled/);
+});
+
+test('generation_config.json gives EOS ids, pad and sampling defaults; config.json and bad values are handled', async () => {
+  const dir = tempDir();
+  for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(DECODER, 'qwen2-tiny', f), join(dir, f));
+  writeFileSync(
+    join(dir, 'generation_config.json'),
+    JSON.stringify({
+      eos_token_id: [7, 9],
+      pad_token_id: 4,
+      do_sample: true,
+      temperature: 0.7,
+      top_p: 0.8,
+      top_k: 20,
+      repetition_penalty: 1.05,
+    }),
+  );
+  const r = await CausalLmRunner.create(await loadModelFolder(dir));
+  assert.deepEqual(r.info.eosTokenIds, [7, 9]);
+  assert.equal(r.info.padTokenId, 4);
+  assert.deepEqual(r.defaults, {
+    eosTokenIds: [7, 9],
+    padTokenId: 4,
+    doSample: true,
+    temperature: 0.7,
+    topP: 0.8,
+    topK: 20,
+    repetitionPenalty: 1.05,
+  });
+  // Without a generation config: config.json's EOS, and the pad falls back to the first EOS id.
+  rmSync(join(dir, 'generation_config.json'));
+  const bare = await CausalLmRunner.create(await loadModelFolder(dir));
+  assert.deepEqual(bare.info.eosTokenIds, [2]);
+  assert.equal(bare.info.padTokenId, 2);
+  writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: 100000 }));
+  await assert.rejects(CausalLmRunner.create(await loadModelFolder(dir)), /eos_token_id must be token ids from 0 to 319/);
+  writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ top_p: 2 }));
+  await assert.rejects(CausalLmRunner.create(await loadModelFolder(dir)), /top_p must be a number in \(0, 1\]/);
+});
+
+test('a sharded checkpoint: the index names files beside it only, and every tensor it lists must be in its file', async () => {
+  const src = join(DECODER, 'qwen2-hd64');
+  const load = async (edit: (index: { weight_map: Record<string, string> }) => void) => {
+    const dir = tempDir();
+    for (const f of readdirSync(src)) copyFileSync(join(src, f), join(dir, f));
+    const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8'));
+    edit(index);
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify(index));
+    return (await loadModelFolder(dir)).loadWeights();
+  };
+  assert.equal((await load(() => {})).size, 26);
+  await assert.rejects(
+    load((i) => (i.weight_map['model.norm.weight'] = '../model-00001-of-00011.safetensors')),
+    /is not the name of a safetensors file beside the index/,
+  );
+  await assert.rejects(
+    load((i) => (i.weight_map['model.norm.weight'] = 'model-00001-of-00011.safetensors')),
+    /lists model\.norm\.weight in model-00001-of-00011\.safetensors, which does not have it/,
+  );
+});
