@@ -5,6 +5,7 @@ import {
   KNOWN_MODELS,
   defaultModelCache,
   describeKnownModel,
+  codeLlms,
   messageModels,
   modelSpec,
 } from '../models/manifest.js';
@@ -39,13 +40,18 @@ export async function downloadCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.list) {
-    const risk = KNOWN_MODELS.filter((m) => !messageModels().includes(m));
+    const risk = KNOWN_MODELS.filter((m) => !messageModels().includes(m) && !codeLlms().includes(m));
     const row = (m: (typeof KNOWN_MODELS)[number]) =>
       `${m.id === DEFAULT_MESSAGE_MODEL ? '*' : ' '} ${m.id.padEnd(52)} ${m.architecture.padEnd(8)} ${describeKnownModel(m)}`;
     await writeOut(
-      ['Commit messages:', ...messageModels().map(row), 'Risk (encoders for changeling risk-train --encoder):', ...risk.map(row)].join(
-        '\n',
-      ) + '\n',
+      [
+        'Commit messages:',
+        ...messageModels().map(row),
+        'Risk (encoders for changeling risk-train --encoder):',
+        ...risk.map(row),
+        'Code LLMs (changeling inspect runs them; not used by suggest yet):',
+        ...codeLlms().map(row),
+      ].join('\n') + '\n',
     );
     return 0;
   }

@@ -331,7 +331,15 @@ export async function downloadModel(spec: HubModelSpec, o: DownloadOptions): Pro
   if (!weight) throw new ChangelingError('not-found', `${spec.id}@${revision} has none of ${spec.weights.join(', ')}`);
   const missing = spec.files.filter((f) => !have.has(f));
   if (missing.length) throw new ChangelingError('not-found', `${spec.id}@${revision} lacks ${missing.join(', ')}`);
-  const wanted = [weight, ...spec.files, ...(spec.optional ?? []).filter((f) => have.has(f))];
+  // A sharded checkpoint: the index and every shard file the repository has (model-00001-of-0000N.safetensors).
+  const shards =
+    weight === 'model.safetensors.index.json' ? [...have.keys()].filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f)).sort() : [];
+  if (weight === 'model.safetensors.index.json' && shards.length === 0)
+    throw new ChangelingError(
+      'not-found',
+      `${spec.id}@${revision} has model.safetensors.index.json but no model-NNNNN-of-NNNNN.safetensors shards`,
+    );
+  const wanted = [weight, ...shards, ...spec.files, ...(spec.optional ?? []).filter((f) => have.has(f))];
   const sizeOf = (x: unknown) => (Number.isSafeInteger(x) && (x as number) >= 0 ? (x as number) : null);
   const sizes = wanted.map((name) => ({ name, size: sizeOf(have.get(name)!.lfs?.size) ?? sizeOf(have.get(name)!.size) }));
   o.onEvent?.({ kind: 'resolved', id: spec.id, commit, files: sizes });

@@ -9,8 +9,10 @@ import type { HubModelSpec } from './hub.js';
  * folder). Models trained for a task come first; base checkpoints need fine-tuning first.
  */
 export interface KnownModel extends HubModelSpec {
-  architecture: 't5' | 'roberta' | 'bart';
+  architecture: 't5' | 'roberta' | 'bart' | 'llama';
   tasks: string[];
+  /** Parameters, as the model card gives them (code LLMs). */
+  parameters?: string;
   /** The task the checkpoint was trained for, or null for a base checkpoint. */
   trainedFor: 'cmg' | null;
   license: string;
@@ -28,10 +30,17 @@ export const DEFAULT_MESSAGE_MODEL: string = manifest.defaultMessageModel;
 export function describeKnownModel(m: KnownModel): string {
   const what = m.trainedFor
     ? 'trained for commit messages'
-    : m.tasks.includes('cmg') && m.architecture !== 'roberta'
-      ? 'needs fine-tuning first'
-      : 'base encoder for the risk model';
+    : m.architecture === 'llama'
+      ? `code LLM, ${m.parameters ?? '?'} parameters`
+      : m.tasks.includes('cmg') && m.architecture !== 'roberta'
+        ? 'needs fine-tuning first'
+        : 'base encoder for the risk model';
   return `${what}; ${m.license}; ~${m.sizeMB} MB`;
+}
+
+/** Code LLMs (the Llama family): they load, run and generate; suggest does not use them yet. */
+export function codeLlms(): KnownModel[] {
+  return KNOWN_MODELS.filter((m) => m.architecture === 'llama');
 }
 
 /** Message models in the order they are offered: trained for the task first (the default first of all), then base checkpoints. */

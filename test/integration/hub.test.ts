@@ -178,6 +178,16 @@ test('download of a catalogued model writes its profile into the snapshot; the c
   assert.ok(
     list.slice(4).length >= 3 && list.slice(4).every((m) => m.trainedFor === null && /needs fine-tuning first/.test(describeKnownModel(m))),
   );
+  // The code LLMs: catalogued with licence and size, never offered as message models until suggest uses them.
+  const { codeLlms } = await import('../../src/models/manifest.js');
+  assert.deepEqual(
+    codeLlms().map((m) => [m.id, m.license, describeKnownModel(m)]),
+    [
+      ['Qwen/Qwen2.5-Coder-0.5B-Instruct', 'Apache-2.0', 'code LLM, 494M parameters; Apache-2.0; ~988 MB'],
+      ['Qwen/Qwen2.5-Coder-1.5B-Instruct', 'Apache-2.0', 'code LLM, 1.54B parameters; Apache-2.0; ~3087 MB'],
+    ],
+  );
+  assert.ok(codeLlms().every((m) => !list.includes(m) && modelSpec(m.id).weights.includes('model.safetensors.index.json')));
 });
 
 test('download refuses a hub answer whose commit id or file names would escape the cache, and checks free disk space first', async () => {
@@ -301,4 +311,24 @@ test('a file that never ends stops at its listed size (removed, not retried); a 
     downloadModel(SPEC, { endpoint: b.endpoint, cacheDir: tempDir() }),
     /the hub's answer for .* is over 8 MiB: not a hub answer/,
   );
+});
+
+test('a sharded checkpoint downloads with its index and every shard, and loads', async () => {
+  const s = await new HubServer().start();
+  servers.push(s);
+  const src = join('test', 'fixtures', 'decoder', 'qwen2-hd64');
+  const files = new Map<string, Buffer>();
+  for (const f of readdirSync(src).filter((f) => f !== 'goldens.json')) files.set(f, readFileSync(join(src, f)));
+  s.repos.set('tiny/qwen2', { commit: COMMIT, files });
+  const spec: HubModelSpec = {
+    id: 'tiny/qwen2',
+    weights: ['model.safetensors', 'model.safetensors.index.json'],
+    files: ['config.json'],
+    optional: ['generation_config.json'],
+  };
+  const r = await downloadModel(spec, { endpoint: s.endpoint, cacheDir: tempDir() });
+  assert.equal(readdirSync(r.dir).filter((f) => /^model-\d{5}-of-00011\.safetensors$/.test(f)).length, 11);
+  const m = await loadModelFolder(r.dir);
+  assert.equal(m.kind, 'llama');
+  assert.equal((await m.loadWeights()).size, 26);
 });
