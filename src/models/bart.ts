@@ -2,6 +2,7 @@ import type { GraphBuilder } from '../graph/builder.js';
 import type { Tensor } from '../graph/ir.js';
 import type { BartConfig } from './config.js';
 import type { GraphWeights } from './weights.js';
+import type { ShapeRule } from './expectedShapes.js';
 import { causalBias, hfLinear, paddingBias, type KeyValue } from './layers.js';
 
 /**
@@ -150,4 +151,29 @@ export function bartDecoder(
   }
   const head = cfg.tieWordEmbeddings ? 'model.shared.weight' : 'lm_head.weight';
   return b.add(b.matmul(y, b.transpose(w.get(head), [1, 0])), w.get('final_logits_bias'));
+}
+
+/** Expected weight shapes, [name pattern, shape]. */
+export function bartRules(c: BartConfig): ShapeRule[] {
+  const d = c.dModel;
+  const ffn = (stack: string) => (stack === 'encoder' ? c.encoderFfnDim : c.decoderFfnDim);
+  const rules: ShapeRule[] = [
+    [/^(model\.shared|model\.encoder\.embed_tokens|model\.decoder\.embed_tokens|lm_head)\.weight$/, () => [c.vocabSize, d]],
+    [/^model\.(encoder|decoder)\.embed_positions\.weight$/, () => [c.maxPositionEmbeddings + 2, d]],
+    [/(layernorm_embedding|layer_norm)\.(weight|bias)$/, () => [d]],
+    [/\.(self_attn|encoder_attn)\.(q|k|v|out)_proj\.weight$/, () => [d, d]],
+    [/\.(self_attn|encoder_attn)\.(q|k|v|out)_proj\.bias$/, () => [d]],
+    [/^final_logits_bias$/, () => [1, c.vocabSize]],
+  ];
+  for (const stack of ['encoder', 'decoder']) {
+    rules.push(
+      [new RegExp(`^model\\.${stack}\\.layers\\.\\d+\\.fc1\\.weight$`), () => [ffn(stack), d]],
+      [new RegExp(`^model\\.${stack}\\.layers\\.\\d+\\.fc1\\.bias$`), () => [ffn(stack)]],
+    );
+    rules.push(
+      [new RegExp(`^model\\.${stack}\\.layers\\.\\d+\\.fc2\\.weight$`), () => [d, ffn(stack)]],
+      [new RegExp(`^model\\.${stack}\\.layers\\.\\d+\\.fc2\\.bias$`), () => [d]],
+    );
+  }
+  return rules;
 }

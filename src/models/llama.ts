@@ -3,6 +3,7 @@ import type { Tensor } from '../graph/ir.js';
 import { ChangelingError } from '../util/errors.js';
 import { hfLinear, type KeyValue } from './layers.js';
 import type { GraphWeights } from './weights.js';
+import type { ShapeRule } from './expectedShapes.js';
 
 /**
  * The Llama family of decoder-only models, as transformers' LlamaForCausalLM and Qwen2ForCausalLM compute
@@ -149,7 +150,7 @@ export function parseLlamaConfig(raw: Raw, where = 'config.json'): LlamaConfig {
 }
 
 /** Expected weight shapes, [name pattern, shape]. */
-export function llamaShapeRules(c: LlamaConfig): Array<[RegExp, () => number[]]> {
+export function llamaShapeRules(c: LlamaConfig): ShapeRule[] {
   const h = c.hiddenSize;
   const q = c.numHeads * c.headDim;
   const kv = c.numKeyValueHeads * c.headDim;

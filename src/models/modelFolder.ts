@@ -1,17 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChangelingError } from '../util/errors.js';
-import {
-  parseBartConfig,
-  parseRobertaConfig,
-  parseT5Config,
-  readConfigJson,
-  type BartConfig,
-  type RobertaConfig,
-  type T5Config,
-} from './config.js';
+import { readConfigJson } from './config.js';
+import { architectureFor, type ARCHITECTURES, type ModelKind } from './architectures.js';
 import { loadSafetensors, loadShardedSafetensors, type WeightMap } from './weights.js';
-import { parseLlamaConfig, type LlamaConfig } from './llama.js';
 import { loadTorchBin } from './torchBin.js';
 import { checkWeightShapes } from './expectedShapes.js';
 
@@ -40,11 +32,10 @@ interface FolderBase {
   graphTransforms?: Array<(b: import('../graph/builder.js').GraphBuilder) => void>;
 }
 
-export type ModelFolder =
-  | (FolderBase & { kind: 't5'; config: T5Config })
-  | (FolderBase & { kind: 'bart'; config: BartConfig })
-  | (FolderBase & { kind: 'roberta'; config: RobertaConfig })
-  | (FolderBase & { kind: 'llama'; config: LlamaConfig });
+/** A loaded folder of any architecture in models/architectures.ts: its kind and its parsed config. */
+export type ModelFolder = {
+  [K in ModelKind]: FolderBase & { kind: K; config: ReturnType<Extract<(typeof ARCHITECTURES)[number], { kind: K }>['parseConfig']> };
+}[ModelKind];
 
 /**
  * A Hugging Face model folder: config.json and model.safetensors (or shards listed in
@@ -71,31 +62,9 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
     loadWeights: () => (loaded ??= read().then((w) => checkWeightShapes(kind, config, w, weightsPath))),
     releaseWeights: () => void (loaded = null),
   });
-  switch (raw.model_type) {
-    case 't5': {
-      const config = parseT5Config(raw, where);
-      return { ...folder('t5', config), kind: 't5', config };
-    }
-    case 'bart':
-    case 'plbart': {
-      const config = parseBartConfig(raw, where);
-      return { ...folder('bart', config), kind: 'bart', config };
-    }
-    case 'roberta': {
-      const config = parseRobertaConfig(raw, where);
-      return { ...folder('roberta', config), kind: 'roberta', config };
-    }
-    case 'llama':
-    case 'qwen2': {
-      const config = parseLlamaConfig(raw, where);
-      return { ...folder('llama', config), kind: 'llama', config };
-    }
-    default:
-      throw new ChangelingError(
-        'usage',
-        `${where}: model_type "${String(raw.model_type)}" is not supported (t5, bart, plbart, roberta, llama, qwen2)`,
-      );
-  }
+  const arch = architectureFor(raw.model_type, where);
+  const config = arch.parseConfig(raw, where);
+  return { ...folder(arch.kind, config), kind: arch.kind, config } as ModelFolder;
 }
 
 /** The folder narrowed to the architectures a use supports; otherwise one clear error saying what is not supported. */

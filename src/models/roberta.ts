@@ -2,6 +2,7 @@ import type { GraphBuilder } from '../graph/builder.js';
 import type { Tensor } from '../graph/ir.js';
 import type { RobertaConfig } from './config.js';
 import type { GraphWeights } from './weights.js';
+import type { ShapeRule } from './expectedShapes.js';
 import { hfLinear, paddingBias } from './layers.js';
 
 /**
@@ -76,4 +77,26 @@ export function roberta(
   const pooled = o.pooler ? b.tanh(linear(first(), `${p}pooler.dense`)) : null;
   const classifierLogits = o.classifier ? linear(b.tanh(linear(first(), 'classifier.dense')), 'classifier.out_proj') : null;
   return { lastHidden: h, pooled, classifierLogits };
+}
+
+/** Expected weight shapes, [name pattern, shape]. */
+export function robertaRules(c: RobertaConfig): ShapeRule[] {
+  const h = c.hiddenSize;
+  return [
+    [/embeddings\.word_embeddings\.weight$/, () => [c.vocabSize, h]],
+    [/embeddings\.position_embeddings\.weight$/, () => [c.maxPositionEmbeddings, h]],
+    [/embeddings\.token_type_embeddings\.weight$/, () => [c.typeVocabSize, h]],
+    [/LayerNorm\.(weight|bias)$/, () => [h]],
+    [/attention\.self\.(query|key|value)\.weight$/, () => [h, h]],
+    [/attention\.self\.(query|key|value)\.bias$/, () => [h]],
+    [/attention\.output\.dense\.weight$/, () => [h, h]],
+    [/attention\.output\.dense\.bias$/, () => [h]],
+    [/intermediate\.dense\.weight$/, () => [c.intermediateSize, h]],
+    [/intermediate\.dense\.bias$/, () => [c.intermediateSize]],
+    [/layer\.\d+\.output\.dense\.weight$/, () => [h, c.intermediateSize]],
+    [/layer\.\d+\.output\.dense\.bias$/, () => [h]],
+    [/pooler\.dense\.weight$/, () => [h, h]],
+    [/classifier\.dense\.weight$/, () => [h, h]],
+    [/classifier\.out_proj\.weight$/, () => [c.numLabels, h]],
+  ];
 }

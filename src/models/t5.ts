@@ -2,6 +2,7 @@ import type { GraphBuilder } from '../graph/builder.js';
 import type { Tensor } from '../graph/ir.js';
 import type { T5Config } from './config.js';
 import type { GraphWeights } from './weights.js';
+import type { ShapeRule } from './expectedShapes.js';
 import { causalBias, hfLinear, paddingBias, type KeyValue } from './layers.js';
 
 /**
@@ -308,4 +309,19 @@ export function t5(b: GraphBuilder, cfg: T5Config, w: GraphWeights, inp: T5Input
     decoderAttentionMask: inp.decoderAttentionMask,
   });
   return { encoderHidden, logits };
+}
+
+/** Expected weight shapes, [name pattern, shape]. */
+export function t5Rules(c: T5Config): ShapeRule[] {
+  const d = c.dModel;
+  const inner = c.numHeads * c.dKv;
+  return [
+    [/^(shared|encoder\.embed_tokens|decoder\.embed_tokens|lm_head)\.weight$/, () => [c.vocabSize, d]],
+    [/\.(SelfAttention|EncDecAttention)\.[qkv]\.weight$/, () => [inner, d]],
+    [/\.(SelfAttention|EncDecAttention)\.o\.weight$/, () => [d, inner]],
+    [/\.relative_attention_bias\.weight$/, () => [c.relativeAttentionNumBuckets, c.numHeads]],
+    [/layer_norm\.weight$/, () => [d]],
+    [/\.DenseReluDense\.wi(_0|_1)?\.weight$/, () => [c.dFf, d]],
+    [/\.DenseReluDense\.wo\.weight$/, () => [d, c.dFf]],
+  ];
 }

@@ -1,3 +1,4 @@
+import { architecture, type ModelKind } from '../../models/architectures.js';
 import { checkNumber } from '../../util/numbers.js';
 import { ChangelingError } from '../../util/errors.js';
 
@@ -14,23 +15,17 @@ export interface LoraConfig {
 }
 
 /** The study's targets: the query and value projections of each architecture. */
-const DEFAULT_LORA_TARGETS: Record<'t5' | 'bart' | 'roberta' | 'llama', string[]> = {
-  t5: ['q', 'v'],
-  bart: ['q_proj', 'v_proj'],
-  roberta: ['query', 'value'],
-  llama: ['q_proj', 'v_proj'],
-};
 
 /** LoRA's defaults (r 8, alpha 32, no dropout, the query and value projections), with any settings given. */
 export function defaultLoraConfig(
-  kind: 't5' | 'bart' | 'roberta' | 'llama',
+  kind: ModelKind,
   o: Partial<{ r: number; alpha: number; dropout: number; targets: string[]; rslora: boolean }> = {},
 ): LoraConfig {
   return {
     r: o.r ?? 8,
     loraAlpha: o.alpha ?? 32,
     loraDropout: o.dropout ?? 0,
-    targetModules: o.targets ?? DEFAULT_LORA_TARGETS[kind],
+    targetModules: o.targets ?? [...architecture(kind).loraTargets],
     useRslora: o.rslora ?? false,
     taskType: null,
     baseModel: null,

@@ -1,0 +1,85 @@
+import { ChangelingError } from '../util/errors.js';
+import { parseBartConfig, parseRobertaConfig, parseT5Config, type BartConfig, type RobertaConfig, type T5Config } from './config.js';
+import type { ShapeRule } from './expectedShapes.js';
+import { bartRules } from './bart.js';
+import { llamaShapeRules, parseLlamaConfig, type LlamaConfig } from './llama.js';
+import { robertaRules } from './roberta.js';
+import { t5Rules } from './t5.js';
+
+/**
+ * What an architecture is, in one record per model file, listed once here (as PEFT keeps one row per model):
+ * the config.json `model_type`s it reads, its config parser, the shapes its weights must have, its shape
+ * (encoder-decoder, encoder, decoder-only), PEFT's default LoRA targets for it, and the int8 quality gate's
+ * verdict. Code that needs one of these asks the record instead of testing the architecture's name.
+ */
+export interface Architecture<K extends string, C> {
+  kind: K;
+  /** config.json's model_type values it reads. */
+  modelTypes: readonly string[];
+  family: 'encoder-decoder' | 'encoder' | 'decoder';
+  parseConfig(raw: Record<string, unknown>, where: string): C;
+  shapeRules(config: C): ShapeRule[];
+  /** PEFT's default target_modules for LoRA on this architecture (the query and value projections). */
+  loraTargets: readonly string[];
+  /** Whether int8 weights passed the quality gate (`npm run bench -- gate`): `auto` precision uses them on the CPU. */
+  int8Gate: boolean;
+}
+
+export const ARCHITECTURES = [
+  {
+    kind: 't5',
+    modelTypes: ['t5'],
+    family: 'encoder-decoder',
+    parseConfig: parseT5Config,
+    shapeRules: t5Rules,
+    loraTargets: ['q', 'v'],
+    // CodeT5-small shapes with random weights: greedy sequences identical for under 95% of inputs.
+    int8Gate: false,
+  } satisfies Architecture<'t5', T5Config>,
+  {
+    kind: 'bart',
+    modelTypes: ['bart', 'plbart'],
+    family: 'encoder-decoder',
+    parseConfig: parseBartConfig,
+    shapeRules: bartRules,
+    loraTargets: ['q_proj', 'v_proj'],
+    int8Gate: false, // not measured
+  } satisfies Architecture<'bart', BartConfig>,
+  {
+    kind: 'roberta',
+    modelTypes: ['roberta'],
+    family: 'encoder',
+    parseConfig: parseRobertaConfig,
+    shapeRules: robertaRules,
+    loraTargets: ['query', 'value'],
+    // CodeBERT-base shapes with a classifier: probabilities within 0.01 of fp32's.
+    int8Gate: true,
+  } satisfies Architecture<'roberta', RobertaConfig>,
+  {
+    kind: 'llama',
+    modelTypes: ['llama', 'qwen2'],
+    family: 'decoder',
+    parseConfig: parseLlamaConfig,
+    shapeRules: llamaShapeRules,
+    loraTargets: ['q_proj', 'v_proj'],
+    int8Gate: false, // not measured
+  } satisfies Architecture<'llama', LlamaConfig>,
+] as const;
+
+export type ModelKind = (typeof ARCHITECTURES)[number]['kind'];
+
+/** The record of an architecture. */
+export function architecture<K extends ModelKind>(kind: K): Extract<(typeof ARCHITECTURES)[number], { kind: K }> {
+  return ARCHITECTURES.find((a) => a.kind === kind) as Extract<(typeof ARCHITECTURES)[number], { kind: K }>;
+}
+
+/** The record that reads a config.json model_type, or a clear error listing those that are supported. */
+export function architectureFor(modelType: unknown, where: string): (typeof ARCHITECTURES)[number] {
+  const found = ARCHITECTURES.find((a) => (a.modelTypes as readonly string[]).includes(String(modelType)));
+  if (!found)
+    throw new ChangelingError(
+      'usage',
+      `${where}: model_type "${String(modelType)}" is not supported (${ARCHITECTURES.flatMap((a) => a.modelTypes).join(', ')})`,
+    );
+  return found;
+}
