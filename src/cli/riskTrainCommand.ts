@@ -5,12 +5,21 @@ import { fileTarget, folderTarget, removeOwned } from '../util/outputTarget.js';
 import { openRepository, repoDataDir, requireCommits } from '../git/repository.js';
 import { withLock } from '../util/lock.js';
 import type { JitdpMetrics } from '../eval/jitdpMetrics.js';
-import { evaluateBaseline, trainBaseline } from '../tasks/jitdp/baseline.js';
+import { evaluateBaseline, scoreBaseline, trainBaseline } from '../tasks/jitdp/baseline.js';
 import { jitdpDataset } from '../tasks/jitdp/dataset.js';
 import { writeLinearModel } from '../tasks/jitdp/modelFile.js';
 import { NeuralRisk, saveNeural, trainNeural, type NeuralMethod } from '../tasks/jitdp/neural.js';
 import { Cc2VecRisk, saveCc2Vec, trainCc2Vec } from '../tasks/jitdp/cc2vec.js';
-import { describeRiskModel, evaluateRiskModel, loadRiskModel, repoModelPath, riskAdoption, saveFolderModel } from '../tasks/jitdp/risk.js';
+import {
+  describeRiskModel,
+  loadRiskModel,
+  repoModelPath,
+  riskAdoption,
+  saveFolderModel,
+  scoreRiskModel,
+  scoredSplit,
+  type ScoredSplit,
+} from '../tasks/jitdp/risk.js';
 import type { TrainEvent } from '../train/trainLoop.js';
 import { ChangelingError } from '../util/errors.js';
 import { parseRecomputeMode } from '../train/memory.js';
@@ -101,9 +110,10 @@ buggy by SZZ; at least ${minCommits} and 20 are needed): nothing saved, "changel
     const defaultMetrics = evaluateBaseline(fallback.linear!, data.test);
     // The model "changeling risk" uses now, and how it does on this validation split.
     const inUse = await loadRiskModel(repo);
-    const inUseValidation = await evaluateRiskModel(inUse, data.validation, signal);
+    const inUseScored = await scoreRiskModel(inUse, data.validation, signal);
+    const inUseValidation = inUseScored.metrics;
     let metrics: JitdpMetrics;
-    let validation: JitdpMetrics;
+    let validationScored: ScoredSplit;
     const info = { repo: repo.root, head: repo.head, trainedAt: new Date().toISOString(), ...summary };
     let save: (dest: string) => Promise<void>;
     let live: string;
@@ -113,7 +123,7 @@ buggy by SZZ; at least ${minCommits} and 20 are needed): nothing saved, "changel
     };
     if (values.encoder || values.model === 'cc2vec') {
       // A folder model: the JIT-Fine-style neural one, or the CC2Vec-style one.
-      let scorer: { evaluate: NeuralRisk['evaluate'] };
+      let scorer: { evaluate: NeuralRisk['evaluate']; score: NeuralRisk['score']; model: { threshold: number } };
       let write: (dir: string, info: Record<string, unknown>) => Promise<void>;
       if (values.encoder) {
         progress.update('training the neural model...', true);
@@ -135,7 +145,8 @@ buggy by SZZ; at least ${minCommits} and 20 are needed): nothing saved, "changel
         write = (dir, i) => saveCc2Vec(dir, m, i);
       }
       metrics = await scorer.evaluate(data.test, signal);
-      validation = await scorer.evaluate(data.validation, signal);
+      validationScored = scoredSplit(data.validation, await scorer.score(data.validation, signal), scorer.model.threshold);
+      const validation = validationScored.metrics;
       const folder = await repoModelPath(repo);
       live = folder;
       save = (dest) => saveFolderModel(dest, folder, (tmp) => write(tmp, { ...info, test: metrics, validation }));
@@ -143,7 +154,12 @@ buggy by SZZ; at least ${minCommits} and 20 are needed): nothing saved, "changel
       progress.update('training the JITLine-style model...', true);
       const m = trainBaseline(data.train, data.validation);
       metrics = evaluateBaseline(m, data.test);
-      validation = evaluateBaseline(m, data.validation);
+      validationScored = scoredSplit(
+        data.validation,
+        data.validation.map((c) => scoreBaseline(m, c)),
+        m.threshold,
+      );
+      const validation = validationScored.metrics;
       live = `${await repoModelPath(repo)}.json`;
       save = async (dest) => {
         await mkdir(resolve(dest, '..'), { recursive: true });
@@ -152,7 +168,8 @@ buggy by SZZ; at least ${minCommits} and 20 are needed): nothing saved, "changel
         if (dest === live) await removeOwned(live.slice(0, -'.json'.length), resolve(live, '..'));
       };
     }
-    const verdict = riskAdoption(adopt, validation, inUseValidation, inUse);
+    const verdict = riskAdoption(adopt, data.validation, validationScored, inUseScored, inUse);
+    const validation = validationScored.metrics;
     const adopted = verdict.adopted;
     const reason = `${adopted ? 'adopted' : 'not adopted'}: ${verdict.reason}`;
     const saved = values.out ? resolve(values.out) : adopted ? live : null;
@@ -164,6 +181,7 @@ buggy by SZZ; at least ${minCommits} and 20 are needed): nothing saved, "changel
         saved,
         adopted: adopted && !values.out,
         reason,
+        interval: verdict.interval ?? null,
         riskUses: adopted && !values.out ? live : inUse.source,
         ...summary,
         validation,

@@ -85,6 +85,12 @@ export function sentenceBleu(refs: readonly string[], hyp: string): number {
   return bleuOfTokens(refs.map(nistNormalize), nistNormalize(hyp));
 }
 
+/** Each pair's B-Norm sentence BLEU x 100: the per-item scores whose mean is bnormBleu (for paired tests). */
+export function bnormPerItem(predictions: readonly string[], references: readonly string[]): number[] {
+  checkPairs(predictions, references);
+  return predictions.map((p, i) => sentenceBleu([splitPuncts(references[i]!)], splitPuncts(p)) * 100);
+}
+
 /** B-Norm BLEU of a corpus: the mean of sentence BLEU over (prediction, reference) pairs, x 100. */
 export function bnormBleu(predictions: readonly string[], references: readonly string[]): number {
   checkPairs(predictions, references);

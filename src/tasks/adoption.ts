@@ -1,4 +1,5 @@
 import { firstNonFinite } from '../util/numbers.js';
+import { bootstrapImprovement, delongImprovement, type Improvement } from '../eval/significance.js';
 
 /**
  * The one adoption decision: whether a newly trained or imported model replaces the one in use, and the
@@ -7,8 +8,11 @@ import { firstNonFinite } from '../util/numbers.js';
  * - A model that is broken is refused whatever the metric says and whatever the flag: one whose validation
  *   messages are mostly empty (an empty message out-scores a weak model's words in B-Norm), or one whose
  *   scores or figures are not finite numbers (a diverged run, an overflowing adapter).
- * - auto: adopted only when its figure beats the one in use's (a tie keeps the one in use);
- *   always / never: the flag decides, and the sentence still says how the comparison came out.
+ * - auto, with the per-item evidence: adopted only when the improvement is beyond the noise of the validation
+ *   split: the one-sided 95% lower bound of candidate minus in use (DeLong's test for AUC, a paired bootstrap of
+ *   1,000 resamples for per-item message scores) is above zero. With fewer than MIN_CLASS buggy or clean commits
+ *   nothing can be judged, and the model in use stays. Without evidence (a single figure each): the figures.
+ * - always / never: the flag decides, and the sentence still says how the comparison came out.
  */
 export type AdoptMode = 'auto' | 'always' | 'never';
 
@@ -23,17 +27,34 @@ export interface Comparison {
   digits?: number;
   /** Words after the figures ("for the embedded default"). */
   after?: string;
+  /** What stays when the candidate is not adopted ("the embedded default"); by default `against`. */
+  keeps?: string;
   /** The flag as the user gave it, when not `--adopt <mode>` (adopt's `--force`). */
   flag?: string;
   /** The candidate's validation messages: mostly empty ones mean a broken model. */
   generations?: readonly string[];
   /** The candidate's raw scores (probabilities, logits): any that is not finite means a broken model. */
   scores?: ArrayLike<number>;
+  /** Per-item evidence for the significance test (the figures above are then recomputed from it). */
+  evidence?: Evidence;
 }
+
+/**
+ * AUC: both models' scores on the same labelled validation commits (label 1: buggy). Items: each model's score
+ * per validation item (sentence B-Norm of each message), whose mean is the figure.
+ */
+export type Evidence =
+  | { kind: 'auc'; labels: readonly number[]; candidate: readonly number[]; inUse: readonly number[] }
+  | { kind: 'items'; candidate: readonly number[]; inUse: readonly number[] };
+
+/** The fewest buggy (and clean) validation commits on which an AUC comparison means anything. */
+export const MIN_CLASS = 5;
 
 export interface AdoptionVerdict {
   adopted: boolean;
   reason: string;
+  /** The improvement and its one-sided 95% lower bound, when the evidence allowed a test. */
+  interval?: Improvement;
   /** Set when the model is refused as broken (not adopted even when forced). */
   broken?: string;
 }
@@ -55,12 +76,36 @@ export function decideAdoption(mode: AdoptMode, c: Comparison): AdoptionVerdict 
   const flag = c.flag ?? `--adopt ${mode}`;
   const broken = brokenModel(c);
   if (broken) return { adopted: false, reason: `${c.subject} is refused: ${broken}`, broken };
-  const comparable = Number.isFinite(c.inUse);
-  const better = comparable && c.candidate > c.inUse;
   const d = c.digits ?? 2;
-  const compared = comparable
-    ? `${c.subject} ${better ? 'beats' : 'does not beat'} ${c.against} on ${c.metric} (${c.candidate.toFixed(d)} against ${c.inUse.toFixed(d)}${c.after ? ` ${c.after}` : ''})`
-    : `${c.against} has no ${c.metric} to compare with`;
+  const said = (text: string) => (mode === 'auto' ? text : `${flag}; ${text}`);
+  const ev = c.evidence;
+  if (ev?.kind === 'auc') {
+    const buggy = ev.labels.filter((l) => l === 1).length;
+    const clean = ev.labels.length - buggy;
+    if (buggy < MIN_CLASS || clean < MIN_CLASS)
+      return {
+        adopted: mode === 'always',
+        reason: said(
+          `too few ${buggy < MIN_CLASS ? 'buggy' : 'clean'} commits to judge: ${Math.min(buggy, clean)} in validation (at least ${MIN_CLASS} are needed); ${mode === 'always' ? 'adopted as asked' : `keeping ${c.keeps ?? c.against}`}`,
+        ),
+      };
+  }
+  const interval = ev
+    ? ev.kind === 'auc'
+      ? delongImprovement(ev.labels, ev.candidate, ev.inUse)
+      : bootstrapImprovement(ev.candidate, ev.inUse)
+    : undefined;
+  const candidate = interval?.candidate ?? c.candidate;
+  const inUse = interval?.inUse ?? c.inUse;
+  const comparable = Number.isFinite(inUse);
+  const better = comparable && (interval ? interval.lower > 0 : candidate > inUse);
+  const figures = `${candidate.toFixed(d)} against ${inUse.toFixed(d)}${c.after ? ` ${c.after}` : ''}`;
+  const bound = interval ? `; the improvement's 95% lower bound (${interval.method}) is ${interval.lower.toFixed(d)}` : '';
+  const compared = !comparable
+    ? `${c.against} has no ${c.metric} to compare with`
+    : interval && !better && candidate > inUse
+      ? `${c.subject} is not clearly better than ${c.against} on ${c.metric} (${figures}${bound}): keeping ${c.keeps ?? c.against}`
+      : `${c.subject} ${better ? (interval ? 'is clearly better than' : 'beats') : 'does not beat'} ${c.against} on ${c.metric} (${figures}${bound})`;
   const adopted = mode === 'always' || (mode === 'auto' && better);
-  return { adopted, reason: mode === 'auto' ? compared : `${flag}; ${compared}` };
+  return { adopted, reason: said(compared), ...(interval ? { interval } : {}) };
 }

@@ -32,14 +32,22 @@ test(
     assert.ok('aucRoc' in t.embeddedDefaultOnTest);
     assert.ok(!r.git('status', '--porcelain').trim(), 'the model lives in the git folder, not the work tree');
     assert.equal(t.adopted, true, t.reason);
-    assert.match(t.reason, /^adopted: it beats the model in use on validation AUC \([\d.]+ against [\d.]+ for the embedded default\)/);
+    assert.match(
+      t.reason,
+      /^adopted: it is clearly better than the model in use on validation AUC \([\d.]+ against [\d.]+ for the embedded default; the improvement's 95% lower bound \(DeLong\) is 0\.\d+\)/,
+    );
+    assert.equal(t.interval.method, 'DeLong');
+    assert.ok(t.interval.lower > 0 && t.interval.lower < t.interval.difference, JSON.stringify(t.interval));
     assert.equal(t.riskUses, t.saved);
     // Adoption: --adopt never keeps the model in use; the same data again gives the same model, and a tie keeps
     // the one in use too. Nothing in use is touched either way.
     const before = readFileSync(t.saved);
     const never = JSON.parse(run(r.dir, 'risk-train', '--json', '--min-commits', '150', '--adopt', 'never').stdout);
     assert.deepEqual([never.adopted, never.saved], [false, null]);
-    assert.match(never.reason, /^not adopted: --adopt never; it (beats|does not beat) the model in use on validation AUC/);
+    assert.match(
+      never.reason,
+      /^not adopted: --adopt never; it (is clearly better than|does not beat|is not clearly better than) the model in use on validation AUC/,
+    );
     const again = run(r.dir, 'risk-train', '--min-commits', '150');
     assert.equal(again.status, 0, again.stderr);
     assert.match(

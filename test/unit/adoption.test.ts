@@ -93,3 +93,105 @@ test('the fine-tuning report: the verdict said once, example cells one line each
   assert.match(html, /<td title="Fix the parser\n\nA long body that explains">Fix the parser …<\/td>/);
   assert.match(html, new RegExp(`<td title="${long}">x{79}…</td>`));
 });
+
+/** DeLong's variance by its definition, pair by pair (O(m n)), against the midrank computation. */
+function delongByDefinition(labels: number[], a: number[], b: number[]): { diff: number; variance: number } {
+  const pos = labels.flatMap((l, i) => (l === 1 ? [i] : []));
+  const neg = labels.flatMap((l, i) => (l === 1 ? [] : [i]));
+  const psi = (x: number, y: number) => (x > y ? 1 : x === y ? 0.5 : 0);
+  const comps = (s: number[]) => ({
+    v10: pos.map((i) => neg.reduce((t, j) => t + psi(s[i]!, s[j]!), 0) / neg.length),
+    v01: neg.map((j) => pos.reduce((t, i) => t + psi(s[i]!, s[j]!), 0) / pos.length),
+  });
+  const cov = (x: number[], y: number[]) => {
+    const mx = x.reduce((t, v) => t + v, 0) / x.length;
+    const my = y.reduce((t, v) => t + v, 0) / y.length;
+    return x.reduce((t, v, i) => t + (v - mx) * (y[i]! - my), 0) / (x.length - 1);
+  };
+  const A = comps(a);
+  const B = comps(b);
+  const mean = (x: number[]) => x.reduce((t, v) => t + v, 0) / x.length;
+  return {
+    diff: mean(A.v10) - mean(B.v10),
+    variance:
+      (cov(A.v10, A.v10) + cov(B.v10, B.v10) - 2 * cov(A.v10, B.v10)) / pos.length +
+      (cov(A.v01, A.v01) + cov(B.v01, B.v01) - 2 * cov(A.v01, B.v01)) / neg.length,
+  };
+}
+
+test("DeLong's test: the midrank computation equals the definition, ties included", async () => {
+  const { delongImprovement } = await import('../../src/eval/significance.js');
+  const { seededRandom } = await import('../../src/train/batching.js');
+  const r = seededRandom(5);
+  for (let trial = 0; trial < 5; trial++) {
+    const n = 40 + trial * 17;
+    const labels = Array.from({ length: n }, () => (r() < 0.3 ? 1 : 0));
+    // Scores on a coarse grid so that ties happen.
+    const a = labels.map((l) => Math.round((l * 0.4 + r()) * 10) / 10);
+    const b = labels.map((l) => Math.round((l * 0.1 + r()) * 10) / 10);
+    const fast = delongImprovement(labels, a, b);
+    const slow = delongByDefinition(labels, a, b);
+    assert.ok(Math.abs(fast.difference - slow.diff) < 1e-12);
+    assert.ok(Math.abs(fast.difference - fast.lower - 1.6448536269514722 * Math.sqrt(slow.variance)) < 1e-9);
+  }
+});
+
+test('adoption by evidence: a clearly better model is adopted; the same gain on 2 buggy commits, or within the noise, is not', async () => {
+  const { seededRandom } = await import('../../src/train/batching.js');
+  const r = seededRandom(11);
+  const sample = (n: number, buggyShare: number, strength: number) => {
+    const labels = Array.from({ length: n }, () => (r() < buggyShare ? 1 : 0));
+    return { labels, candidate: labels.map((l) => l * strength + r()), inUse: labels.map((l) => l * 0.2 + r()) };
+  };
+  const risk = {
+    subject: 'it',
+    against: 'the model in use',
+    metric: 'validation AUC',
+    candidate: 0,
+    inUse: 0,
+    digits: 3,
+    keeps: 'the embedded default',
+  };
+  const clear = decideAdoption('auto', { ...risk, evidence: { kind: 'auc', ...sample(300, 0.3, 1.5) } });
+  assert.equal(clear.adopted, true, clear.reason);
+  assert.match(
+    clear.reason,
+    /^it is clearly better than the model in use on validation AUC \([01]\.\d{3} against 0\.\d{3}; the improvement's 95% lower bound \(DeLong\) is 0\.\d{3}\)$/,
+  );
+  assert.ok(clear.interval!.lower > 0);
+  // The simple-git case: a validation split with 2 buggy commits decides nothing.
+  const few = sample(60, 0, 1.5);
+  few.labels[10] = 1;
+  few.labels[40] = 1;
+  const thin = decideAdoption('auto', { ...risk, evidence: { kind: 'auc', ...few } });
+  assert.deepEqual(thin, {
+    adopted: false,
+    reason: 'too few buggy commits to judge: 2 in validation (at least 5 are needed); keeping the embedded default',
+  });
+  assert.equal(decideAdoption('always', { ...risk, flag: '--force', evidence: { kind: 'auc', ...few } }).adopted, true);
+  // A small gain on a small split: one buggy commit moved above one clean one, within the noise.
+  const base = sample(50, 0.2, 0);
+  const candidate = [...base.inUse];
+  const p = base.labels.findIndex((l, i) => l === 1 && base.inUse.some((s, j) => base.labels[j] === 0 && s > base.inUse[i]!));
+  candidate[p] = Math.min(...base.inUse.filter((s, j) => base.labels[j] === 0 && s > base.inUse[p]!)) + 1e-9;
+  const noisy = decideAdoption('auto', { ...risk, evidence: { kind: 'auc', labels: base.labels, candidate, inUse: base.inUse } });
+  assert.ok(noisy!.interval!.difference > 0);
+  assert.equal(noisy!.adopted, false, noisy!.reason);
+  assert.match(noisy!.reason, /is not clearly better than the model in use .*: keeping the embedded default$/);
+});
+
+test('adoption by evidence for messages: a paired bootstrap of sentence B-Norm, reproducible', async () => {
+  const { bootstrapImprovement } = await import('../../src/eval/significance.js');
+  const msg = { subject: 'the tuned model', against: 'the untuned one', metric: 'validation B-Norm BLEU', candidate: 0, inUse: 0 };
+  const base = Array.from({ length: 200 }, (_, i) => (i * 37) % 100);
+  const better = decideAdoption('auto', { ...msg, evidence: { kind: 'items', candidate: base.map((x) => x + 5), inUse: base } });
+  assert.equal(better.adopted, true);
+  assert.equal(better.interval!.method, 'paired bootstrap');
+  assert.ok(Math.abs(better.interval!.difference - 5) < 1e-9 && Math.abs(better.interval!.lower - 5) < 1e-9);
+  // Gains on a few messages and losses on others, averaging a little above zero: not adopted.
+  const mixed = base.map((x, i) => x + (i % 2 ? 12 : -11));
+  const v = decideAdoption('auto', { ...msg, evidence: { kind: 'items', candidate: mixed, inUse: base } });
+  assert.ok(v.interval!.difference > 0 && v.interval!.lower < 0);
+  assert.equal(v.adopted, false);
+  assert.deepEqual(bootstrapImprovement(mixed, base), bootstrapImprovement(mixed, base));
+});

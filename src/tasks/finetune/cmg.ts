@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoDataDir, requireCommits, type Repository } from '../../git/repository.js';
-import { cmgMetrics, type CmgMetrics } from '../../eval/cmgMetrics.js';
+import { bnormPerItem, cmgMetrics, type CmgMetrics } from '../../eval/cmgMetrics.js';
 import { trainAdapter } from '../../peft/trainAdapter.js';
 import { ChangelingError } from '../../util/errors.js';
 import { decideAdoption } from '../adoption.js';
@@ -174,6 +174,7 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
       candidate: val.metrics.tuned.bnormBleu,
       inUse: val.metrics.untuned.bnormBleu,
       generations: val.preds.tuned,
+      evidence: { kind: 'items', candidate: bnormPerItem(val.preds.tuned, val.gold), inUse: bnormPerItem(val.preds.untuned, val.gold) },
     });
     let adopt = verdict.adopted;
     let adoptedAt: string | null = null;

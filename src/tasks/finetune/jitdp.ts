@@ -7,7 +7,7 @@ import { claimCheckpoint, dropCheckpoint, hashOf, pruneRuns, runFolder } from '.
 import { repoDataDir, requireCommits, type Repository } from '../../git/repository.js';
 import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { ChangelingError } from '../../util/errors.js';
-import { evaluateBaseline, trainBaseline } from '../jitdp/baseline.js';
+import { evaluateBaseline, scoreBaseline, trainBaseline } from '../jitdp/baseline.js';
 import { jitdpDataset } from '../jitdp/dataset.js';
 import { NeuralRisk, saveNeural, trainNeural } from '../jitdp/neural.js';
 import { loadRiskModel, repoModelPath } from '../jitdp/risk.js';
@@ -141,6 +141,12 @@ export async function finetuneJitdp(repo: Repository, options: FinetuneOptions):
       inUse: val.untuned!.aucRoc,
       digits: 3,
       scores: valProbs,
+      evidence: {
+        kind: 'auc',
+        labels: validation.map((c) => c.label),
+        candidate: valProbs,
+        inUse: validation.map((c) => scoreBaseline(untuned, c)),
+      },
     });
     const adopt = verdict.adopted;
     let record: string | null = null;

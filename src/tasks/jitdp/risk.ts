@@ -12,8 +12,8 @@ import { repoDataDir, requireCommits, resolveCommit } from '../../git/repository
 import { stagedDiff } from '../../git/staged.js';
 import type { DiffFile } from '../../git/types.js';
 import { changedLines } from '../../git/changedLines.js';
-import { decideAdoption, type AdoptMode } from '../adoption.js';
-import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
+import { decideAdoption, type AdoptionVerdict, type AdoptMode } from '../adoption.js';
+import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import type { JitdpCommit } from './dataset.js';
 import { Cc2VecRisk, isCc2VecModelDir, loadCc2Vec } from './cc2vec.js';
 import { codeFiles } from '../../git/codeFiles.js';
@@ -112,9 +112,31 @@ export async function saveFolderModel(dest: string, live: string, write: (tmp: s
   if (dest === live) await removeOwned(`${live}.json`, dirname(live));
 }
 
+/** A model's probabilities on a split's commits, and its metrics there. */
+export interface ScoredSplit {
+  probs: number[];
+  metrics: JitdpMetrics;
+}
+
+export function scoredSplit(split: readonly JitdpCommit[], probs: number[], threshold: number): ScoredSplit {
+  return {
+    probs,
+    metrics: jitdpMetrics(
+      split.map((c, i) => ({ prob: probs[i]!, label: c.label, effort: c.effort })),
+      threshold,
+    ),
+  };
+}
+
+/** A loaded model's probabilities and metrics on some dataset commits (a split). */
+export async function scoreRiskModel(m: LoadedRiskModel, split: readonly JitdpCommit[], signal?: AbortSignal): Promise<ScoredSplit> {
+  const probs = m.linear ? split.map((c) => scoreBaseline(m.linear!, c)) : await m.neural!.score(split, signal);
+  return scoredSplit(split, probs, m.threshold);
+}
+
 /** A loaded model's metrics on some dataset commits (a split). */
 export async function evaluateRiskModel(m: LoadedRiskModel, split: readonly JitdpCommit[], signal?: AbortSignal): Promise<JitdpMetrics> {
-  return m.linear ? evaluateBaseline(m.linear, split) : m.neural!.evaluate(split, signal);
+  return (await scoreRiskModel(m, split, signal)).metrics;
 }
 
 /** A model in use, in words. */
@@ -123,31 +145,30 @@ export function describeRiskModel(m: LoadedRiskModel): string {
 }
 
 /**
- * Whether a new risk model replaces the one in use, by validation AUC (`adoption`'s rule); without both kinds
- * of commit in the validation split there is nothing to compare, and the model in use stays unless forced.
+ * Whether a new risk model replaces the one in use (`adoption`'s rule): by DeLong's test of the two models' AUCs
+ * on the same validation commits; with too few buggy or clean commits there nothing can be judged and the model
+ * in use stays unless forced.
  */
 export function riskAdoption(
   mode: AdoptMode,
-  validation: JitdpMetrics,
-  inUseValidation: JitdpMetrics,
+  validation: readonly JitdpCommit[],
+  candidate: ScoredSplit,
+  inUseScored: ScoredSplit,
   inUse: LoadedRiskModel,
   flag?: string,
-): { adopted: boolean; reason: string } {
-  const comparable = Number.isFinite(validation.aucRoc) && Number.isFinite(inUseValidation.aucRoc);
-  if (!comparable)
-    return {
-      adopted: mode === 'always',
-      reason: `${mode === 'always' ? `${flag ?? '--adopt always'}; ` : ''}the validation split has no buggy commit (or no clean one) to compare the models on`,
-    };
+): AdoptionVerdict {
   return decideAdoption(mode, {
     subject: 'it',
     against: 'the model in use',
     metric: 'validation AUC',
-    candidate: validation.aucRoc,
-    inUse: inUseValidation.aucRoc,
+    candidate: candidate.metrics.aucRoc,
+    inUse: inUseScored.metrics.aucRoc,
     digits: 3,
     after: `for ${describeRiskModel(inUse)}`,
+    keeps: describeRiskModel(inUse),
     flag,
+    scores: candidate.probs,
+    evidence: { kind: 'auc', labels: validation.map((c) => c.label), candidate: candidate.probs, inUse: inUseScored.probs },
   });
 }
 

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
+import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
+import type { Improvement } from '../../eval/significance.js';
 import { writeFileAtomic } from '../../util/atomicFile.js';
 import { readJsonFile } from '../../util/jsonFile.js';
 import { withLock } from '../../util/lock.js';
@@ -9,11 +10,11 @@ import { runFolder } from '../finetune/runState.js';
 import { calibrate, calibrated } from '../jitdp/calibration.js';
 import { jitdpDataset } from '../jitdp/dataset.js';
 import { NeuralRisk, loadNeural, saveNeural } from '../jitdp/neural.js';
-import { evaluateRiskModel, loadRiskModel, repoModelPath, riskAdoption, saveFolderModel } from '../jitdp/risk.js';
+import { loadRiskModel, repoModelPath, riskAdoption, saveFolderModel, scoreRiskModel, scoredSplit } from '../jitdp/risk.js';
 import { repoDataDir, type Repository } from '../../git/repository.js';
 import { readAdapter } from '../../peft/files.js';
 import { ChangelingError } from '../../util/errors.js';
-import { bnormBleu } from '../../eval/cmgMetrics.js';
+import { bnormBleu, bnormPerItem } from '../../eval/cmgMetrics.js';
 import { MessageModel } from '../cmg/generate.js';
 import { adoptMessageModel, stillAdopted } from '../cmg/adopted.js';
 import { decideAdoption } from '../adoption.js';
@@ -41,6 +42,8 @@ export interface AdoptResult {
   validation: { commits: number; tunedBnorm: number; untunedBnorm: number };
   adopted: boolean;
   reason: string;
+  /** The B-Norm improvement over the untuned model and its one-sided 95% lower bound (paired bootstrap). */
+  interval: Improvement | null;
   record: string | null;
 }
 
@@ -65,11 +68,11 @@ export async function adoptCmgAdapter(repo: Repository, o: AdoptOptions): Promis
       throw new ChangelingError('usage', `the history is too thin to check an adapter on: ${all.length} commits with a message and a diff`);
     const gold = validation.map((p) => p.subject);
     const progress = (what: string) => (i: number, n: number) => o.onProgress?.(`${what}: ${i} of ${n}`);
-    const untunedBnorm = bnormBleu(
-      await generateFor(base, validation, historyOf, { signal: o.signal, onProgress: progress('untuned') }),
-      gold,
-    );
+    const untuned = await generateFor(base, validation, historyOf, { signal: o.signal, onProgress: progress('untuned') });
+    const untunedItems = bnormPerItem(untuned, gold);
     const generations = await generateFor(tuned, validation, historyOf, { signal: o.signal, onProgress: progress('with the adapter') });
+    const tunedItems = bnormPerItem(generations, gold);
+    const untunedBnorm = bnormBleu(untuned, gold);
     const tunedBnorm = bnormBleu(generations, gold);
     const verdict = decideAdoption(o.force ? 'always' : 'auto', {
       subject: 'the adapter',
@@ -79,6 +82,7 @@ export async function adoptCmgAdapter(repo: Repository, o: AdoptOptions): Promis
       inUse: untunedBnorm,
       flag: o.force ? '--force' : undefined,
       generations,
+      evidence: { kind: 'items', candidate: tunedItems, inUse: untunedItems },
     });
     let record: string | null = null;
     let adopted = verdict.adopted;
@@ -102,6 +106,7 @@ export async function adoptCmgAdapter(repo: Repository, o: AdoptOptions): Promis
       validation: { commits: validation.length, tunedBnorm, untunedBnorm },
       adopted,
       reason: verdict.reason,
+      interval: verdict.interval ?? null,
       record,
     };
   });
@@ -121,6 +126,8 @@ export interface AdoptJitdpResult {
   validation: { commits: number; buggy: number; metrics: JitdpMetrics; inUse: string; inUseMetrics: JitdpMetrics };
   adopted: boolean;
   reason: string;
+  /** The improvement over the model in use and its one-sided 95% lower bound (DeLong), when it could be tested. */
+  interval: Improvement | null;
   saved: string | null;
 }
 
@@ -158,13 +165,23 @@ export async function adoptJitdpModel(repo: Repository, o: AdoptOptions): Promis
         z,
         data.validation.map((c) => c.label),
       );
-      const metrics = jitdpMetrics(
-        data.validation.map((c, i) => ({ prob: calibrated(cal, z[i]!), label: c.label, effort: c.effort })),
+      const candidate = scoredSplit(
+        data.validation,
+        z.map((x) => calibrated(cal, x)),
         cal.threshold,
       );
+      const metrics = candidate.metrics;
       const inUse = await loadRiskModel(repo);
-      const inUseMetrics = await evaluateRiskModel(inUse, data.validation, o.signal);
-      const verdict = riskAdoption(o.force ? 'always' : 'auto', metrics, inUseMetrics, inUse, o.force ? '--force' : undefined);
+      const inUseScored = await scoreRiskModel(inUse, data.validation, o.signal);
+      const inUseMetrics = inUseScored.metrics;
+      const verdict = riskAdoption(
+        o.force ? 'always' : 'auto',
+        data.validation,
+        candidate,
+        inUseScored,
+        inUse,
+        o.force ? '--force' : undefined,
+      );
       let saved: string | null = null;
       if (verdict.adopted) {
         saved = await repoModelPath(repo);
@@ -190,6 +207,7 @@ export async function adoptJitdpModel(repo: Repository, o: AdoptOptions): Promis
         },
         adopted: verdict.adopted,
         reason: verdict.reason,
+        interval: verdict.interval ?? null,
         saved,
       };
     }),
