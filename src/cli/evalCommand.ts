@@ -1,13 +1,15 @@
 import { parseArgs } from 'node:util';
 import { jitdpMetrics, type Scored } from '../eval/jitdpMetrics.js';
 import { cmgMetrics } from '../eval/cmgMetrics.js';
+import { lineMetrics, parseScoredLines } from '../eval/lineMetrics.js';
+import { parseOption } from '../util/numbers.js';
 import { ChangelingError } from '../util/errors.js';
 import { printJson, writeOut } from './io.js';
 import { readTextFile } from '../util/jsonFile.js';
 
 /** `changeling eval`: its options, its help text (EVAL_HELP) and what it prints. */
 
-export const EVAL_HELP = `changeling eval jitdp --pred FILE [--threshold 0.5] [--json] | eval cmg --pred FILE --gold FILE [--json]
+export const EVAL_HELP = `changeling eval jitdp [--pred FILE] [--lines FILE] [--threshold 0.5] [--json] | eval cmg --pred FILE --gold FILE [--json]
 
   cmg: commit-message metrics of predictions against references, one message per line (line i of --pred
   against line i of --gold): B-Norm BLEU (CodeXGLUE smooth_bleu), ROUGE-L (beta 1.2) and METEOR (exact and
@@ -17,7 +19,12 @@ export const EVAL_HELP = `changeling eval jitdp --pred FILE [--threshold 0.5] [-
   just-in-time defect prediction metrics of a prediction file: F1, precision and recall of the buggy class
   at the threshold, AUC-ROC, Recall@20%Effort, Effort@20%Recall and Popt (effort = lines added + deleted;
   inspection in order of predicted defect density). FILE: one prediction per line, either JSON
-  {"prob": 0.83, "label": 1, "effort": 42} or "prob label [effort]" separated by spaces, tabs or commas.`;
+  {"prob": 0.83, "label": 1, "effort": 42} or "prob label [effort]" separated by spaces, tabs or commas.
+  --lines FILE: line-level localisation of scored changed lines, JSON Lines {"commit", "path", "line",
+  "score", "label"} ("changeling label --lines" writes the labels): per buggy commit, its lines ranked by
+  score, then averaged: Top-5 and Top-10 accuracy (share of defective lines among the 5 or 10 highest),
+  IFA (clean lines ranked above the first defective one), Recall@20%Effort and Effort@20%Recall at line
+  level, as JITLine, JIT-Fine and JIT-Smart define them.`;
 
 export function parsePredictions(text: string, where: string): Scored[] {
   const out: Scored[] = [];
@@ -56,6 +63,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       pred: { type: 'string' },
       gold: { type: 'string' },
       threshold: { type: 'string' },
+      lines: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -64,8 +72,9 @@ export async function evalCommand(argv: string[]): Promise<number> {
       'usage',
       'eval needs a task: "changeling eval jitdp --pred FILE" or "changeling eval cmg --pred FILE --gold FILE"',
     );
-  if (!values.pred) throw new ChangelingError('usage', `eval ${positionals[0]} needs --pred FILE`);
   const read = (path: string) => readTextFile(path);
+  if (positionals[0] === 'jitdp' && values.lines) return evalJitdp(values.pred, values.lines, values.threshold, values.json);
+  if (!values.pred) throw new ChangelingError('usage', `eval ${positionals[0]} needs --pred FILE`);
   const text = await read(values.pred);
   if (positionals[0] === 'cmg') {
     if (!values.gold) throw new ChangelingError('usage', 'eval cmg needs --gold FILE (the reference messages, one per line)');
@@ -85,12 +94,25 @@ export async function evalCommand(argv: string[]): Promise<number> {
       );
     return 0;
   }
-  const m = jitdpMetrics(parsePredictions(text, values.pred), values.threshold ? Number(values.threshold) : 0.5);
-  if (values.json) await printJson(m);
+  return evalJitdp(values.pred, undefined, values.threshold, values.json);
+}
+
+/** Commit-level metrics of --pred, line-level ones of --lines, or both (under "commits" and "lines" in JSON). */
+async function evalJitdp(
+  pred: string | undefined,
+  lines: string | undefined,
+  threshold: string | undefined,
+  json: boolean,
+): Promise<number> {
+  const commits = pred
+    ? jitdpMetrics(parsePredictions(await readTextFile(pred), pred), parseOption('threshold', threshold, { min: 0, max: 1 }) ?? 0.5)
+    : null;
+  const located = lines ? lineMetrics(parseScoredLines(await readTextFile(lines), lines)) : null;
+  if (json) await printJson(commits && located ? { commits, lines: located } : (commits ?? located));
   else
     await writeOut(
-      Object.entries(m)
-        .map(([k, v]) => `${k.padEnd(17)} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : v}`)
+      [...Object.entries(commits ?? {}), ...Object.entries(located ?? {}).map(([k, v]) => [`line ${k}`, v] as const)]
+        .map(([k, v]) => `${k.padEnd(20)} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : v}`)
         .join('\n') + '\n',
     );
   return 0;

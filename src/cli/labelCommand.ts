@@ -1,16 +1,25 @@
 import { parseArgs } from 'node:util';
 import { openRepository } from '../git/repository.js';
-import { szz } from '../git/szz.js';
+import { blamedLines, szz, type SzzResult } from '../git/szz.js';
+import type { Repository } from '../git/repository.js';
+import { commitDiff } from '../git/history.js';
+import { codeFiles } from '../git/codeFiles.js';
+import { changedLines } from '../git/changedLines.js';
+import { AtomicFile } from '../util/atomicFile.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut, writeVerbatim } from './io.js';
 
 /** `changeling label`: its options, its help text (LABEL_HELP) and what it prints. */
 
-export const LABEL_HELP = `changeling label [--repo PATH] [--max-blamed N] [--json]
+export const LABEL_HELP = `changeling label [--repo PATH] [--max-blamed N] [--json] [--lines FILE]
 
   SZZ labels: every non-merge commit, oldest first, buggy or not, with the fixing commits whose removed or
   changed lines (blank, whitespace-only and comment lines ignored) blame back to it (git blame -w on the
   fix's parent, answered by one walk that follows every line forward). Fixes are found by their message; a fix that blames more than N commits (default 10) is
-  dropped. --json prints one object per commit on a line, then a summary on stderr.`;
+  dropped. --json prints one object per commit on a line, then a summary on stderr.
+  --lines FILE also writes the line labels of the buggy commits, JSON Lines {"commit", "path", "line",
+  "label"}: every non-blank line a buggy commit added to a code file (line number in that commit's
+  version), label 1 when a fix's removed lines blame back to it (asked of git blame line by line), else 0.
+  Give it scores ("score") and "changeling eval jitdp --lines" measures how well they rank the lines.`;
 
 export async function labelCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -20,6 +29,7 @@ export async function labelCommand(argv: string[]): Promise<number> {
       repo: { type: 'string' },
       'max-blamed': { type: 'string' },
       json: { type: 'boolean', default: false },
+      lines: { type: 'string' },
       quiet: { type: 'boolean', default: false },
     },
   });
@@ -27,6 +37,7 @@ export async function labelCommand(argv: string[]): Promise<number> {
   const repo = await openRepository(values.repo ?? process.cwd());
   const progress = new StderrProgress(values.quiet);
   const r = await szz(repo, { maxBlamed, signal: interruptSignal(), onProgress: (d, t, what) => progress.update(`${what}: ${d}/${t}`) });
+  if (values.lines) await writeLineLabels(repo, r, values.lines, progress);
   progress.done();
   const rows = r.commits.map((c) => ({ sha: c.sha, buggy: r.fixedBy.has(c.sha), fixedBy: r.fixedBy.get(c.sha) ?? [] }));
   const summary = { commits: rows.length, buggy: rows.filter((x) => x.buggy).length, fixes: r.fixes.length, droppedFixes: r.droppedFixes };
@@ -43,4 +54,28 @@ export async function labelCommand(argv: string[]): Promise<number> {
     await printJson(summary);
   }
   return 0;
+}
+
+/** The line labels of every buggy commit, oldest first, written atomically to `out`. */
+async function writeLineLabels(repo: Repository, r: SzzResult, out: string, progress: StderrProgress): Promise<void> {
+  const signal = interruptSignal();
+  const file = await AtomicFile.create(out, '--lines');
+  try {
+    const blamed = await blamedLines(repo, r, { signal, onProgress: (d, t, what) => progress.update(`${what}: ${d}/${t}`) });
+    const buggy = r.commits.filter((c) => r.fixedBy.has(c.sha));
+    for (const [i, { sha }] of buggy.entries()) {
+      const c = await commitDiff(repo, sha, { signal });
+      const hit = blamed.get(sha);
+      const rows: string[] = [];
+      for (const l of changedLines(codeFiles(c.files)))
+        if (l.sign === '+' && l.text.trim())
+          rows.push(JSON.stringify({ commit: sha, path: l.path, line: l.line, label: hit?.get(l.path)?.has(l.line) ? 1 : 0 }));
+      if (rows.length) await file.write(rows.join('\n') + '\n');
+      progress.update(`line labels: ${i + 1}/${buggy.length}`);
+    }
+    await file.commit();
+  } catch (err) {
+    await file.abort();
+    throw err;
+  }
 }

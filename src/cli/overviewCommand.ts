@@ -8,7 +8,7 @@ import { MessageModel } from '../tasks/cmg/generate.js';
 import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
 import { suggestMessages } from '../tasks/cmg/suggest.js';
 import { assessRisk, loadRiskModel } from '../tasks/jitdp/risk.js';
-import { reasonText } from '../tasks/jitdp/reasons.js';
+import { reasonLine } from '../tasks/jitdp/reasons.js';
 import { DEFAULT_MESSAGE_MODEL, defaultModelCache } from '../models/manifest.js';
 import { cachedModel } from '../models/hub.js';
 import { fieldText, interruptSignal, parseCount, printJson, StderrProgress, writeOut } from './io.js';
@@ -111,7 +111,7 @@ export async function overviewCommand(argv: string[]): Promise<number> {
       }; high from ${(riskModel.threshold * 100).toFixed(0)}%)`,
     );
     if (r.note) out.push(`  ${r.note}`);
-    for (const x of r.reasons) out.push(`  ${x.contribution >= 0 ? 'raises' : 'lowers'}: ${reasonText(x.name, x.value, r.features)}`);
+    for (const x of r.reasons) out.push(`  ${reasonLine(x)}`);
   }
   out.push('');
   out.push(

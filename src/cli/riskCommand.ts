@@ -4,7 +4,7 @@ import { rangeArgs } from '../git/revisions.js';
 import { configuredAuthor } from '../git/expertFeatures.js';
 import { assessRisk, loadRiskModel, type RiskLevel, type RiskResult, type RiskTarget } from '../tasks/jitdp/risk.js';
 import { ChangelingError } from '../util/errors.js';
-import { reasonText } from '../tasks/jitdp/reasons.js';
+import { REASONS_HEADING, reasonLine } from '../tasks/jitdp/reasons.js';
 import { interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
 /** `changeling risk`: its options, its help text (RISK_HELP) and what it prints. */
@@ -30,14 +30,12 @@ const RISKY_EXIT = 3;
 
 function formatRisk(r: RiskResult): string {
   const head = `${r.level.toUpperCase().padEnd(6)} ${(r.probability * 100).toFixed(0).padStart(3)}%  ${r.sha ? r.sha.slice(0, 12) : 'staged'}  ${r.subject.slice(0, 72)}`;
-  const reasons = r.reasons.map((x) => {
-    return `      ${x.contribution >= 0 ? 'raises' : 'lowers'} ${Math.abs(x.contribution).toFixed(2).padStart(5)}  ${reasonText(x.name, x.value, r.features)}`;
-  });
+  const reasons = r.reasons.map((x) => `      ${reasonLine(x)}`);
   const lines = r.lines.map((l) => `      ${l.path}:${l.line} ${l.sign} ${l.text.trim().slice(0, 80)}  (${l.score.toFixed(3)})`);
   return [
     head,
     ...(r.note ? [`    note: ${r.note}`] : []),
-    ...(reasons.length ? ['    reasons (effect on the log-odds):', ...reasons] : []),
+    ...(reasons.length ? [`    ${REASONS_HEADING}:`, ...reasons] : []),
     ...(lines.length ? ['    riskiest lines:', ...lines] : []),
   ].join('\n');
 }

@@ -62,8 +62,18 @@ function blameTargets(c: CommitRecord): Array<[string, number[]]> {
   return out;
 }
 
-/** Commits that last touched the given lines at `rev` (git blame -w, porcelain). */
-async function blame(repo: Repository, rev: string, path: string, lines: number[], signal?: AbortSignal): Promise<Set<string>> {
+/**
+ * Where the given lines at `rev` came from (git blame -w, porcelain): per line, the commit that last touched
+ * it, the file's path in that commit and the line's number there. The porcelain names a group's file once
+ * per commit unless the commit has several paths, so the last name seen for a commit stands for it.
+ */
+async function blameOrigins(
+  repo: Repository,
+  rev: string,
+  path: string,
+  lines: number[],
+  signal?: AbortSignal,
+): Promise<Array<{ sha: string; path: string; line: number }>> {
   const ranges: string[] = [];
   for (let i = 0; i < lines.length;) {
     let j = i;
@@ -76,12 +86,48 @@ async function blame(repo: Repository, rev: string, path: string, lines: number[
     [...BLAME_DIFF_CONFIG, 'blame', '--no-textconv', '-w', '--porcelain', ...ranges, rev, '--', path],
     signal,
   ).catch(() => Buffer.alloc(0));
-  const shas = new Set<string>();
-  for (const line of out.toString('latin1').split('\n')) {
-    const m = /^([0-9a-f]{40}) \d+ \d+/.exec(line);
-    if (m) shas.add(m[1]!);
+  const found: Array<{ sha: string; path: string; line: number }> = [];
+  const fileOf = new Map<string, string>();
+  for (const line of out.toString('utf8').split('\n')) {
+    const m = /^([0-9a-f]{40}) (\d+) \d+/.exec(line);
+    if (m) found.push({ sha: m[1]!, path: fileOf.get(m[1]!) ?? '', line: Number(m[2]) });
+    else if (line.startsWith('filename ') && found.length) {
+      const last = found.at(-1)!;
+      fileOf.set(last.sha, (last.path = line.slice(9)));
+    }
   }
-  return shas;
+  return found;
+}
+
+/** Commits that last touched the given lines at `rev`. */
+async function blame(repo: Repository, rev: string, path: string, lines: number[], signal?: AbortSignal): Promise<Set<string>> {
+  return new Set((await blameOrigins(repo, rev, path, lines, signal)).map((o) => o.sha));
+}
+
+/**
+ * The lines SZZ blames, line by line: for each kept fix, the lines of the commits it blamed (path and line
+ * number in that commit's version) that its removed lines come from. Asked of git blame itself, fix by fix.
+ * Paths that git quotes in its porcelain (unusual characters) are left out rather than guessed.
+ */
+export async function blamedLines(
+  repo: Repository,
+  r: SzzResult,
+  o: { signal?: AbortSignal; onProgress?: (done: number, total: number, what: string) => void } = {},
+): Promise<Map<string, Map<string, Set<number>>>> {
+  const out = new Map<string, Map<string, Set<number>>>();
+  const blamedBy = new Map(r.fixes.map((f) => [f.sha, new Set(f.blamed)]));
+  let done = 0;
+  for await (const c of walkHistory(repo, { commits: [...blamedBy.keys()], maxDiffBytes: 4 << 20, signal: o.signal })) {
+    const wanted = blamedBy.get(c.sha)!;
+    for (const [path, lines] of blameTargets(c))
+      for (const x of await blameOrigins(repo, `${c.sha}^`, path, lines, o.signal)) {
+        if (!wanted.has(x.sha) || !x.path || x.path.startsWith('"')) continue;
+        const files = out.get(x.sha) ?? out.set(x.sha, new Map()).get(x.sha)!;
+        (files.get(x.path) ?? files.set(x.path, new Set()).get(x.path)!).add(x.line);
+      }
+    o.onProgress?.(++done, blamedBy.size, 'blaming lines');
+  }
+  return out;
 }
 
 /**

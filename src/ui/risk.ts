@@ -6,7 +6,7 @@ import { ChangelingError } from '../util/errors.js';
 import { chooseRepository, gitApi, type GitRepositoryApi } from './repositories.js';
 import { renderRiskReport } from './riskReport.js';
 import { settings } from './settings.js';
-import { reasonText } from '../tasks/jitdp/reasons.js';
+import { reasonLine } from '../tasks/jitdp/reasons.js';
 
 /**
  * Risk in VS Code: a status-bar item with the staged change's risk (probability and level; the warning
@@ -151,8 +151,7 @@ export class RiskController implements vscode.Disposable {
         : `the riskiest commit this merge brings (${r.sha?.slice(0, 12)} ${r.subject}; a merge is not scored as a change of its own)`;
     md.appendMarkdown(`**Changeling: ${r.level} risk (${pct})** for ${what}; threshold ${Math.round(m.threshold * 100)}%.\n\n`);
     if (r.note) md.appendMarkdown(`The change ${r.note}.\n\n`);
-    for (const x of r.reasons.slice(0, 3))
-      md.appendMarkdown(`- ${x.contribution >= 0 ? 'raises' : 'lowers'}: ${reasonText(x.name, x.value, r.features)}\n`);
+    for (const x of r.reasons.slice(0, 3)) md.appendMarkdown(`- ${reasonLine(x)}\n`);
     md.appendMarkdown(
       `\nModel: ${m.source} (${m.kind}; ${m.kind === 'linear' ? 'computed in JavaScript, no onnxruntime needed' : 'onnxruntime on the CPU'}). Click for the report.`,
     );

@@ -1,17 +1,12 @@
 import type { LoadedRiskModel, RiskResult } from '../tasks/jitdp/risk.js';
-import { reasonText } from '../tasks/jitdp/reasons.js';
+import { REASONS_HEADING, reasonLine } from '../tasks/jitdp/reasons.js';
 
 import { escAttr as esc } from '../util/reportText.js';
 
 /** The risk report as a self-contained HTML page (no scripts) for a webview. */
 export function renderRiskReport(results: readonly RiskResult[], model: LoadedRiskModel, what: string, cspSource: string): string {
   const sections = results.map((r) => {
-    const reasons = r.reasons
-      .map((x) => {
-        const how = `${x.contribution >= 0 ? 'raises' : 'lowers'} ${Math.abs(x.contribution).toFixed(2)}`;
-        return `<tr><td class="${x.contribution >= 0 ? 'up' : 'down'}">${how}</td><td>${esc(reasonText(x.name, x.value, r.features))}</td></tr>`;
-      })
-      .join('');
+    const reasons = r.reasons.map((x) => `<tr><td class="${x.points >= 0 ? 'up' : 'down'}">${esc(reasonLine(x))}</td></tr>`).join('');
     const lines = r.lines
       .map((l) => {
         const where = `<code>${esc(l.path)}:${l.line}</code>`;
@@ -21,7 +16,7 @@ export function renderRiskReport(results: readonly RiskResult[], model: LoadedRi
       .join('');
     return `<section class="${r.level}">
 <h2><span class="badge ${r.level}">${r.level}</span> ${Math.round(r.probability * 100)}% &middot; ${esc(r.sha ? r.sha.slice(0, 12) + ' ' + r.subject : 'the staged change')}</h2>
-<h3>Reasons</h3><table>${reasons || '<tr><td>none</td></tr>'}</table>
+<h3>Reasons</h3><p class="note">${esc(REASONS_HEADING[0]!.toUpperCase() + REASONS_HEADING.slice(1))}.</p><table>${reasons || '<tr><td>none</td></tr>'}</table>
 <h3>Riskiest lines</h3>${
       lines
         ? `<table><tr><th>where</th><th></th><th>line</th><th>score</th></tr>${lines}</table>`

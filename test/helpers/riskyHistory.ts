@@ -1,3 +1,6 @@
+import assert from 'node:assert/strict';
+import type { FeatureName } from '../../src/git/expertFeatures.js';
+import { FACTS, agreesWithDirection, type RiskReason } from '../../src/tasks/jitdp/reasons.js';
 import { TestRepo } from './gitRepo.js';
 import { seededRandom } from '../../src/train/batching.js';
 
@@ -34,4 +37,28 @@ export function riskyHistory(n: number): TestRepo {
     r.commitAs(`update ${file} step ${i}`, authors[Math.floor(rand() * 2)]!);
   }
   return r;
+}
+
+/**
+ * The reasons of every result agree: no two from the same fact, and no feature among them whose effect here
+ * goes against its established direction (what `riskReasons` promises, checked on its output wherever a
+ * report comes from: the linear, neural and CC2Vec models, the CLI's JSON).
+ */
+export function assertReasonsAgree(results: ReadonlyArray<{ reasons: readonly RiskReason[] }>): void {
+  for (const r of results) {
+    const facts = r.reasons.filter((x) => x.fact !== 'token').map((x) => x.fact);
+    assert.equal(new Set(facts).size, facts.length, `two reasons from one fact: ${JSON.stringify(r.reasons)}`);
+    for (const x of r.reasons) {
+      if (x.fact === 'token') {
+        assert.match(x.parts[0]!.name, /^token [+-]/);
+        continue;
+      }
+      assert.ok(x.parts.length > 0);
+      for (const p of x.parts) {
+        assert.ok(FACTS[x.fact]!.includes(p.name as FeatureName), `${p.name} is not a measure of ${x.fact}`);
+        assert.ok(agreesWithDirection(p.name, p.contribution, p.deviation!), `${p.name} goes against its direction: ${JSON.stringify(x)}`);
+      }
+      assert.ok(Math.abs(x.contribution - x.parts.reduce((s, p) => s + p.contribution, 0)) < 1e-9);
+    }
+  }
 }

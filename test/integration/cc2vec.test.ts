@@ -20,7 +20,7 @@ import {
 } from '../../src/tasks/jitdp/cc2vec.js';
 import { assessRisk, loadRiskModel } from '../../src/tasks/jitdp/risk.js';
 import { tempDir, type TestRepo } from '../helpers/gitRepo.js';
-import { riskyHistory } from '../helpers/riskyHistory.js';
+import { assertReasonsAgree, riskyHistory } from '../helpers/riskyHistory.js';
 import { rng } from '../helpers/gradCheck.js';
 import { writeOutputFolder } from '../../src/util/outputTarget.js';
 
@@ -138,7 +138,8 @@ test(
     const c = data.test.find((x) => x.label === 1 && x.added.includes('unsafe_copy'))!;
     const [res] = await assessRisk(repo, { kind: 'commit', rev: c.sha }, rm, { lines: 3 });
     assert.ok(Math.abs(res!.probability - (await again.score([c]))[0]!) < 1e-4, 'the same score from the repository as from the dataset');
-    assert.equal(res!.reasons.length, 5);
+    assert.ok(res!.reasons.length > 0 && res!.reasons.length <= 5);
+    assertReasonsAgree([res!]);
     assert.match(res!.lines[0]!.text, /unsafe_copy/);
     const e = await risk.explain(c, linesOfText(c.added, c.removed, c.hunks));
     const total = e.lineScores.reduce<number>((s, x) => s + (x ?? 0), 0);

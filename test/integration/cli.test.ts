@@ -63,7 +63,10 @@ test('changeling with no command: the change, suggested messages and its risk on
     /^The last commit, [0-9a-f]{12} "fix: exit code" \(nothing is staged\)\n  2 files, \+2 -1: package-lock\.json, src\/main\.c\n/,
   );
   assert.match(res.out, /\nSuggested messages \(NNGen: the messages of the most similar changes in this history\)\n/);
-  assert.match(res.out, /\nRisk: (LOW|MEDIUM|HIGH) \d+% \(the embedded default model; high from \d+%\)\n  (raises|lowers): /);
+  assert.match(
+    res.out,
+    /\nRisk: (LOW|MEDIUM|HIGH) \d+% \(the embedded default model; high from \d+%\)\n  (raises|lowers) the risk by [\d.]+ points: /,
+  );
   assert.match(res.out, /changeling download JetBrains-Research\/cmg-codet5-with-history/);
   // A staged change, and the same as JSON.
   r.write('src/main.c', 'int main() {\n  return 3;\n}\n');

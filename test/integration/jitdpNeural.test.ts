@@ -9,7 +9,7 @@ import { linesOfText } from '../../src/tasks/jitdp/input.js';
 import { NeuralRisk, loadNeural, saveNeural, trainNeural } from '../../src/tasks/jitdp/neural.js';
 import { assessRisk, loadRiskModel } from '../../src/tasks/jitdp/risk.js';
 import { tempDir, type TestRepo } from '../helpers/gitRepo.js';
-import { riskyHistory } from '../helpers/riskyHistory.js';
+import { assertReasonsAgree, riskyHistory } from '../helpers/riskyHistory.js';
 import { writeTinyRoberta } from '../helpers/tinyModels.js';
 import '../helpers/goldens.js';
 import { writeOutputFolder } from '../../src/util/outputTarget.js';
@@ -59,10 +59,11 @@ test(
     assert.equal(rm.kind, 'neural');
     const [res] = await assessRisk(repo, { kind: 'commit', rev: c.sha }, rm, { lines: 3 });
     assert.ok(Math.abs(res!.probability - (await again.score([c]))[0]!) < 1e-5, 'the same score from the repository as from the dataset');
-    assert.equal(res!.reasons.length, 5);
+    assert.ok(res!.reasons.length > 0 && res!.reasons.length <= 5);
+    assertReasonsAgree([res!]);
     assert.ok(res!.lines.length > 0 && res!.lines.every((l) => l.score > 0 && l.path.endsWith('.c')));
 
-    // Explanations: occlusion contributions are exactly the logit changes; a change at the training mean has none.
+    // Explanations: occlusion contributions are exactly the logit changes; the typical commit (the training medians) has none.
     const lines = linesOfText(c.added, c.removed);
     const e = await risk.explain(c, lines);
     assert.ok(Math.abs(e.prob - (await risk.score([c]))[0]!) < 1e-6);
@@ -73,10 +74,8 @@ test(
       'every line of a short change is scored',
     );
     assert.ok(e.lineScores.reduce<number>((s, x) => s + x!, 0) < 1, 'attention shares sum to less than one');
-    const atMean = Object.fromEntries(
-      FEATURE_NAMES.map((n, i) => [n, n === 'fix' ? m.mean[i]! : Math.expm1(m.mean[i]!)]),
-    ) as ExpertFeatures;
-    const flat = await risk.explain({ message: c.message, features: atMean }, lines);
+    const typical = Object.fromEntries(FEATURE_NAMES.map((n, i) => [n, m.median![i]!])) as ExpertFeatures;
+    const flat = await risk.explain({ message: c.message, features: typical }, lines);
     assert.ok(
       flat.reasons.every((x) => Math.abs(x.contribution) < 1e-4),
       JSON.stringify(flat.reasons),

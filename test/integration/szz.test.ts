@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { TestRepo } from '../helpers/gitRepo.js';
 import { openRepository } from '../../src/git/repository.js';
 import { labelsAt, szz, timeOrderedSplits } from '../../src/git/szz.js';
@@ -107,6 +107,42 @@ test('changeling label --json', () => {
     rows.filter((x) => x.buggy),
     [{ sha: c2, buggy: true, fixedBy: [c4] }],
   );
+});
+
+test('changeling label --lines writes the lines SZZ blames; eval jitdp --lines ranks scores of them', () => {
+  const r = TestRepo.init();
+  repos.push(r);
+  r.write('f.c', 'int a = 1;\nint b = 2;\n').commitAs('initial', A);
+  // The buggy commit changes b, adds d and a blank line, and writes docs (not a code file).
+  const bug = r.write('f.c', 'int a = 1;\nint b = 3;\n\nint d = 5;\n').write('README.md', 'b is 3\n').commitAs('change b, add d', A);
+  r.write('f.c', 'int a = 1;\nint b = 2;\n\nint d = 5;\n').commitAs('Fix wrong b value', A);
+  const cli = (...args: string[]) => spawnSync(process.execPath, [resolve('dist/cli.mjs'), ...args], { cwd: r.dir, encoding: 'utf8' });
+  const out = cli('label', '--lines', 'lines.jsonl', '--quiet');
+  assert.equal(out.status, 0, out.stderr);
+  const rows = readFileSync(join(r.dir, 'lines.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(rows, [
+    { commit: bug, path: 'f.c', line: 2, label: 1 },
+    { commit: bug, path: 'f.c', line: 4, label: 0 },
+  ]);
+  // Scores that rank the defective line first, then last.
+  const scored = (first: boolean) =>
+    rows.map((x) => JSON.stringify({ ...x, score: (x.label === 1) === first ? 0.9 : 0.1 })).join('\n') + '\n';
+  writeFileSync(join(r.dir, 'good.jsonl'), scored(true));
+  writeFileSync(join(r.dir, 'bad.jsonl'), scored(false));
+  const good = JSON.parse(cli('eval', 'jitdp', '--lines', 'good.jsonl', '--json').stdout);
+  assert.deepEqual(good, { buggyCommits: 1, commits: 1, lines: 2, top5: 0.5, top10: 0.5, ifa: 0, recall20Effort: 0, effort20Recall: 0.5 });
+  const bad = JSON.parse(cli('eval', 'jitdp', '--lines', 'bad.jsonl', '--json').stdout);
+  assert.equal(bad.ifa, 1);
+  assert.equal(bad.effort20Recall, 1);
+  const human = cli('eval', 'jitdp', '--lines', 'good.jsonl');
+  assert.match(human.stdout, /^line buggyCommits\s+1\n[\s\S]*line top10\s+0\.5000\n/);
+  // A bad --lines target is refused before anything is blamed, and nothing is left behind.
+  const refused = cli('label', '--lines', '.', '--quiet');
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /--lines .* is a folder/);
 });
 
 /** A small deterministic generator (mulberry32). */

@@ -57,7 +57,7 @@ test('A linear model survives its JSON file exactly, and line scores share out t
     { sign: '+' as const, text: 'x' },
   ];
   const scores = lineScoresBaseline(m, lines);
-  const tokenPart = explainBaseline(m, commit(0, 1, { '+strcpy': 1, '+x': 2 }), 100)
+  const tokenPart = explainBaseline(m, commit(0, 1, { '+strcpy': 1, '+x': 2 }))
     .filter((r) => r.name.startsWith('token '))
     .reduce((s, r) => s + r.contribution, 0);
   assert.ok(Math.abs(scores[0]! + scores[1]! - tokenPart) < 1e-9, `${scores} vs ${tokenPart}`);

@@ -1,9 +1,9 @@
-import { isReasonToken } from './reasons.js';
+import { isReasonToken, type Reason } from './reasons.js';
 import { FEATURE_NAMES } from '../../git/expertFeatures.js';
 import { aucRoc, jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { tokensOfLine, type JitdpCommit } from './dataset.js';
 import { contributions, fitLogistic, logit, type LogisticModel, type SparseRow } from './logistic.js';
-import { fitScaling, scaleFeatures, type FeatureScaling } from './scaling.js';
+import { fitScaling, referenceScaled, scaleFeatures, type FeatureScaling } from './scaling.js';
 import { calibrate, calibrated, type Calibration } from './calibration.js';
 
 /**
@@ -87,27 +87,21 @@ export function evaluateBaseline(m: BaselineModel, test: readonly JitdpCommit[])
   );
 }
 
-export interface Reason {
-  /** An expert feature's name, or "token +foo" / "token -foo" for a code token added or removed. */
-  name: string;
-  /** Its share of the calibrated logit (positive: towards buggy). */
-  contribution: number;
-}
-
-/** The reasons for a score: the largest contributions, expert features by name and tokens as written. */
-export function explainBaseline(m: BaselineModel, c: Pick<JitdpCommit, 'features' | 'tokens'>, top = 5): Reason[] {
+/**
+ * Every input's share of a score against the typical commit (`referenceScaled`): the expert features by name,
+ * the code tokens the change holds that a developer can read (identifiers and keywords, not punctuation),
+ * each as "token +foo" or "token -foo". `riskReasons` turns them into the reasons shown.
+ */
+export function explainBaseline(m: BaselineModel, c: Pick<JitdpCommit, 'features' | 'tokens'>): Reason[] {
   const tokens = [...m.vocab.keys()];
-  return (
-    contributions(m.model, encode(c, m))
-      // Tokens are reasons only when a developer can read them: identifiers and keywords, not punctuation.
-      .filter((x) => x.index < F || isReasonToken(tokens[x.index - F]!))
-      .map((x) => ({
-        name: x.index < F ? FEATURE_NAMES[x.index]! : `token ${tokens[x.index - F]}`,
-        contribution: x.contribution * m.platt.a,
-      }))
-      .sort((p, q) => Math.abs(q.contribution) - Math.abs(p.contribution))
-      .slice(0, top)
-  );
+  const ref = referenceScaled(m);
+  return contributions(m.model, encode(c, m))
+    .filter((x) => x.index < F || isReasonToken(tokens[x.index - F]!))
+    .map((x) =>
+      x.index < F
+        ? { name: FEATURE_NAMES[x.index]!, contribution: (x.contribution - m.model.weights[x.index]! * ref[x.index]!) * m.platt.a }
+        : { name: `token ${tokens[x.index - F]}`, contribution: x.contribution * m.platt.a },
+    );
 }
 
 /**

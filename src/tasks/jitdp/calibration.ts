@@ -109,9 +109,9 @@ export function calibrate(z: readonly number[], y: readonly (0 | 1)[]): Calibrat
  */
 export function checkRiskHead(
   where: string,
-  h: { mean: unknown; std: unknown; platt: unknown; threshold: unknown; baseRate: unknown },
+  h: { mean: unknown; std: unknown; median?: unknown; platt: unknown; threshold: unknown; baseRate: unknown },
   width: number,
-): { mean: number[]; std: number[]; platt: { a: number; b: number }; threshold: number; baseRate: number } {
+): { mean: number[]; std: number[]; median?: number[]; platt: { a: number; b: number }; threshold: number; baseRate: number } {
   const vec = (v: unknown, what: string, b: Bounds) => {
     if (!Array.isArray(v) || v.length !== width)
       throw new ChangelingError('io', `${where}: ${what} must list ${width} numbers (one per expert feature)`);
@@ -122,6 +122,8 @@ export function checkRiskHead(
     mean: vec(h.mean, 'the scaling means', {}),
     // 0 is how files written before deviations were kept positive said "constant feature, not scaled" (1).
     std: vec(h.std, 'the scaling deviations', { min: 0 }).map((s) => s || 1),
+    // Absent from models trained before 2026-12-07: reasons then measure against the mean.
+    ...(h.median === undefined ? {} : { median: vec(h.median, 'the training medians', { min: 0 }) }),
     platt: {
       a: checkNumber(`${where}: the Platt slope`, platt?.a, { min: 0, minExclusive: true }),
       b: checkNumber(`${where}: the Platt intercept`, platt?.b),

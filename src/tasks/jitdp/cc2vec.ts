@@ -15,12 +15,12 @@ import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import { writeBytesAtomic } from '../../util/atomicFile.js';
 import { ChangelingError, cancelledError } from '../../util/errors.js';
 import { readJsonFile } from '../../util/jsonFile.js';
-import type { Reason } from './baseline.js';
+import { occlusionReasons, type Reason } from './reasons.js';
 import { validationAuc } from './validationAuc.js';
 import { calibrate, calibrated, checkRiskHead, type Calibration } from './calibration.js';
 import { tokensOfLine, type JitdpCommit } from './dataset.js';
 import { linesOfText, type ChangedLine } from './input.js';
-import { fitScaling, scaleFeatures, type FeatureScaling } from './scaling.js';
+import { fitScaling, occlusionVariants, scaleFeatures, type FeatureScaling } from './scaling.js';
 
 /**
  * The CC2Vec baseline of the study's JIT-DP table (Hoang et al., ICSE 2020), on Changeling's engine: a
@@ -412,16 +412,12 @@ export class Cc2VecRisk {
     lines: readonly ChangedLine[],
   ): Promise<{ prob: number; reasons: Reason[]; lineScores: Array<number | null> }> {
     const enc = encodeForCc2Vec(this.model.config, this.index, lines);
-    const x = scaleFeatures(c.features, this.model);
-    const variants = [x, ...FEATURE_NAMES.map((_, i) => x.map((v, j) => (j === i ? 0 : v)))];
+    const variants = occlusionVariants(c.features, this.model);
     const out = await this.scorer.run(
       variants.map((features) => ({ enc, features })),
       { weights: true },
     );
-    const a = this.model.platt.a;
-    const reasons = FEATURE_NAMES.map((name, i) => ({ name, contribution: a * (out.logits[0]! - out.logits[i + 1]!) })).sort(
-      (p, q) => Math.abs(q.contribution) - Math.abs(p.contribution),
-    );
+    const reasons = occlusionReasons(out.logits, this.model.platt.a);
     const lineScores: Array<number | null> = lines.map(() => null);
     // Each side's weights sum to one over its lines; halved so that a change's lines share one unit.
     enc.addedSlots.forEach((line, s) => line >= 0 && (lineScores[line] = out.added[0]![s]! / 2));
@@ -439,7 +435,7 @@ export async function saveCc2Vec(dir: string, m: Cc2VecModel, info: Record<strin
   const meta = {
     format: FORMAT,
     config: m.config,
-    scaling: { mean: m.mean, std: m.std },
+    scaling: { mean: m.mean, std: m.std, median: m.median },
     platt: m.platt,
     threshold: m.threshold,
     baseRate: m.baseRate,
@@ -466,6 +462,7 @@ export async function loadCc2Vec(dir: string): Promise<Cc2VecModel & { info: Rec
     params,
     mean: head.mean,
     std: head.std,
+    ...(head.median ? { median: head.median } : {}),
     platt: head.platt,
     threshold: head.threshold,
     baseRate: head.baseRate,

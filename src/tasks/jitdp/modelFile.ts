@@ -19,7 +19,9 @@ export interface LinearModelFile {
 
 export function linearModelJson(m: BaselineModel, info: Record<string, unknown> = {}): string {
   const F = FEATURE_NAMES.length;
-  const features = Object.fromEntries(FEATURE_NAMES.map((n, i) => [n, { mean: m.mean[i], std: m.std[i], weight: m.model.weights[i] }]));
+  const features = Object.fromEntries(
+    FEATURE_NAMES.map((n, i) => [n, { mean: m.mean[i], std: m.std[i], median: m.median?.[i], weight: m.model.weights[i] }]),
+  );
   const tokens = Object.fromEntries([...m.vocab].map(([t, j]) => [t, m.model.weights[F + j]]));
   return (
     JSON.stringify(
@@ -48,7 +50,12 @@ export function parseLinearModel(raw: unknown, where: string): LinearModelFile {
   const f = FEATURE_NAMES.map((n) => {
     const e = o.features?.[n];
     if (!e) throw new ChangelingError('io', `${where}: feature "${n}" is missing`);
-    return { mean: num(e.mean, `${n}.mean`), std: num(e.std, `${n}.std`), weight: num(e.weight, `${n}.weight`) };
+    return {
+      mean: num(e.mean, `${n}.mean`),
+      std: num(e.std, `${n}.std`),
+      median: e.median as unknown,
+      weight: num(e.weight, `${n}.weight`),
+    };
   });
   const tokens = Object.entries((o.tokens ?? {}) as Record<string, unknown>);
   const weights = new Float64Array(f.length + tokens.length);
@@ -56,13 +63,22 @@ export function parseLinearModel(raw: unknown, where: string): LinearModelFile {
   tokens.forEach(([t, w], j) => (weights[f.length + j] = num(w, `token ${t}`)));
   const head = checkRiskHead(
     where,
-    { mean: f.map((e) => e.mean), std: f.map((e) => e.std), platt: o.platt, threshold: o.threshold, baseRate: o.baseRate },
+    {
+      mean: f.map((e) => e.mean),
+      std: f.map((e) => e.std),
+      // Every feature has its median or none has (models trained before 2026-12-07).
+      ...(f.some((e) => e.median !== undefined) ? { median: f.map((e) => e.median) } : {}),
+      platt: o.platt,
+      threshold: o.threshold,
+      baseRate: o.baseRate,
+    },
     FEATURE_NAMES.length,
   );
   const model: BaselineModel = {
     vocab: new Map(tokens.map(([t], j) => [t, j])),
     mean: head.mean,
     std: head.std,
+    ...(head.median ? { median: head.median } : {}),
     model: { weights, bias: num(o.bias, 'bias') },
     platt: head.platt,
     threshold: head.threshold,

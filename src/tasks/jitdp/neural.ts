@@ -25,8 +25,8 @@ import { validationAuc } from './validationAuc.js';
 import { calibrate, calibrated, checkRiskHead, type Calibration } from './calibration.js';
 import type { JitdpCommit } from './dataset.js';
 import { encodeChange, linesOfText, type ChangedLine } from './input.js';
-import type { Reason } from './baseline.js';
-import { fitScaling, scaleFeatures, type FeatureScaling } from './scaling.js';
+import { occlusionReasons, type Reason } from './reasons.js';
+import { fitScaling, occlusionVariants, scaleFeatures, type FeatureScaling } from './scaling.js';
 
 /**
  * The JIT-Fine-style model of the study: a frozen RoBERTa-family encoder (CodeBERT, GraphCodeBERT,
@@ -325,16 +325,12 @@ export class NeuralRisk {
     lines: readonly ChangedLine[],
   ): Promise<{ prob: number; reasons: Reason[]; lineScores: Array<number | null> }> {
     const enc = encodeChange(this.tok, c.message, lines, this.model.maxLength);
-    const x = scaleFeatures(c.features, this.model);
-    const variants = [x, ...FEATURE_NAMES.map((_, i) => x.map((v, j) => (j === i ? 0 : v)))];
+    const variants = occlusionVariants(c.features, this.model);
     const { logits, attention } = await this.scorer.run(
       variants.map((features) => ({ ids: enc.ids, features })),
       { attention: true },
     );
-    const a = this.model.platt.a;
-    const reasons = FEATURE_NAMES.map((name, i) => ({ name, contribution: a * (logits[0]! - logits[i + 1]!) })).sort(
-      (p, q) => Math.abs(q.contribution) - Math.abs(p.contribution),
-    );
+    const reasons = occlusionReasons(logits, this.model.platt.a);
     const lineScores: Array<number | null> = lines.map(() => null);
     enc.lineOf.forEach((line, t) => {
       if (line >= 0) lineScores[line] = (lineScores[line] ?? 0) + attention[0]![t]!;
@@ -353,7 +349,7 @@ export async function saveNeural(dir: string, m: NeuralJitdp, info: Record<strin
     encoder: m.encoder,
     method: m.method,
     maxLength: m.maxLength,
-    scaling: { mean: m.mean, std: m.std },
+    scaling: { mean: m.mean, std: m.std, median: m.median },
     platt: m.platt,
     threshold: m.threshold,
     baseRate: m.baseRate,
@@ -389,6 +385,7 @@ export async function loadNeural(dir: string): Promise<NeuralJitdp & { info: Rec
     params,
     mean: head.mean,
     std: head.std,
+    ...(head.median ? { median: head.median } : {}),
     platt: head.platt,
     threshold: head.threshold,
     baseRate: head.baseRate,

@@ -18,7 +18,9 @@ import type { JitdpCommit } from './dataset.js';
 import { Cc2VecRisk, isCc2VecModelDir, loadCc2Vec } from './cc2vec.js';
 import { codeFiles } from '../../git/codeFiles.js';
 import { ChangelingError } from '../../util/errors.js';
-import { evaluateBaseline, explainBaseline, lineScoresBaseline, scoreBaseline, type BaselineModel, type Reason } from './baseline.js';
+import { evaluateBaseline, explainBaseline, lineScoresBaseline, scoreBaseline, type BaselineModel } from './baseline.js';
+import { riskReasons, type Reason, type RiskReason } from './reasons.js';
+import { deviations } from './scaling.js';
 import { changeTokens } from './dataset.js';
 import { parseLinearModel, readLinearModel } from './modelFile.js';
 import { NeuralRisk, isNeuralModelDir, loadNeural } from './neural.js';
@@ -62,8 +64,8 @@ export interface RiskResult {
   level: RiskLevel;
   threshold: number;
   features: ExpertFeatures;
-  /** The largest contributions to the score (positive: towards risky). */
-  reasons: Array<Reason & { value?: number }>;
+  /** The largest effects on the probability, one per fact or code token, each agreeing with its feature's direction. */
+  reasons: RiskReason[];
   /** The riskiest changed lines, highest first. */
   lines: RiskLine[];
   model: string;
@@ -262,19 +264,20 @@ export async function assessRisk(
     const code = codeFiles(c.files);
     const lines = [...changedLines(code)];
     let probability: number;
-    let reasons: Reason[];
+    let all: Reason[];
     let scores: Array<number | null>;
     if (model.linear) {
       const input = { features: c.features, tokens: changeTokens(code) };
       probability = scoreBaseline(model.linear, input);
-      reasons = explainBaseline(model.linear, input, o.reasons ?? 5);
+      all = explainBaseline(model.linear, input);
       scores = lineScoresBaseline(model.linear, lines);
     } else {
       const e = await model.neural!.explain({ message: c.message, features: c.features }, lines);
       probability = e.prob;
-      reasons = e.reasons.slice(0, o.reasons ?? 5);
+      all = e.reasons;
       scores = e.lineScores;
     }
+    const deviation = deviations(c.features, model.linear ?? model.neural!.model);
     const ranked = lines
       .map((l, i) => ({ path: l.path, line: l.line, sign: l.sign, text: l.text, score: scores[i] ?? 0 }))
       .filter((l, i) => scores[i] !== null && l.score > 0 && l.text.trim())
@@ -287,10 +290,7 @@ export async function assessRisk(
       level: riskLevel(probability, model.threshold),
       threshold: model.threshold,
       features: c.features,
-      reasons:
-        code.length === 0
-          ? []
-          : reasons.map((r) => (r.name in c.features ? { ...r, value: c.features[r.name as keyof ExpertFeatures] } : r)),
+      reasons: code.length === 0 ? [] : riskReasons(all, c.features, deviation, probability, o.reasons ?? 5),
       ...(code.length === 0
         ? {
             note: 'it changes no code file (only documentation, data, configuration or generated files), so nothing in it counts towards risk',
