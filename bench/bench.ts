@@ -16,6 +16,8 @@ import { gateBench } from './gate.js';
 import { trainHistoryBench } from './trainHistory.js';
 import { jitdpEvalBench } from './jitdpEval.js';
 import { jitdpDefaultBench } from './jitdpDefault.js';
+import { jitdpLineModelBench } from './jitdpLineModel.js';
+import { jitdpAdoptionBench } from './jitdpAdoption.js';
 import { cmgEvalBench } from './cmgEval.js';
 import { finetuneEvalBench } from './finetuneEval.js';
 import { loadBench, loadWorker } from './load.js';
@@ -49,6 +51,15 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
     run: jitdpEvalBench,
   },
   'jitdp-default': { usage: 'jitdp-default REPO REPO... --out FILE [--cache DIR]', run: jitdpDefaultBench },
+  'jitdp-line-model': {
+    usage: "jitdp-line-model REPO REPO REPO... --out FILE [--cache DIR]: the default's bag-of-tokens line model",
+    run: jitdpLineModelBench,
+  },
+  'jitdp-adoption': {
+    usage:
+      "jitdp-adoption REPO... [--cache DIR] [--no-lines]: the default and risk-train's decision on each history (test AUC, interval, line Top-10)",
+    run: jitdpAdoptionBench,
+  },
   'cmg-eval': { usage: 'cmg-eval REPO... [--max N] [--train REPO_NAME [--epochs N]] [--nngen-only]', run: cmgEvalBench },
   'cmg-input-check': {
     usage: 'cmg-input-check REPO [--n N]: CommitChronicle inputs against the reference code on any history',

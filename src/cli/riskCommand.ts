@@ -4,7 +4,7 @@ import { rangeArgs } from '../git/revisions.js';
 import { configuredAuthor } from '../git/expertFeatures.js';
 import { assessRisk, loadRiskModel, type RiskLevel, type RiskResult, type RiskTarget } from '../tasks/jitdp/risk.js';
 import { ChangelingError } from '../util/errors.js';
-import { REASONS_HEADING, reasonLine } from '../tasks/jitdp/reasons.js';
+import { REASONS_HEADING, reasonLine, tokenText } from '../tasks/jitdp/reasons.js';
 import { interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
 /** `changeling risk`: its options, its help text (RISK_HELP) and what it prints. */
@@ -31,7 +31,10 @@ const RISKY_EXIT = 3;
 function formatRisk(r: RiskResult): string {
   const head = `${r.level.toUpperCase().padEnd(6)} ${(r.probability * 100).toFixed(0).padStart(3)}%  ${r.sha ? r.sha.slice(0, 12) : 'staged'}  ${r.subject.slice(0, 72)}`;
   const reasons = r.reasons.map((x) => `      ${reasonLine(x)}`);
-  const lines = r.lines.map((l) => `      ${l.path}:${l.line} ${l.sign} ${l.text.trim().slice(0, 80)}  (${l.score.toFixed(3)})`);
+  const lines = r.lines.map(
+    (l) =>
+      `      ${l.path}:${l.line} ${l.sign} ${l.text.trim().slice(0, 80)}  (${l.score.toFixed(3)}${l.why ? `; ${l.why.map(tokenText).join(', ')}` : ''})`,
+  );
   return [
     head,
     ...(r.note ? [`    note: ${r.note}`] : []),

@@ -1,5 +1,5 @@
 import type { LoadedRiskModel, RiskResult } from '../tasks/jitdp/risk.js';
-import { REASONS_HEADING, reasonLine } from '../tasks/jitdp/reasons.js';
+import { REASONS_HEADING, reasonLine, tokenText } from '../tasks/jitdp/reasons.js';
 
 import { escAttr as esc } from '../util/reportText.js';
 
@@ -11,7 +11,8 @@ export function renderRiskReport(results: readonly RiskResult[], model: LoadedRi
       .map((l) => {
         const where = `<code>${esc(l.path)}:${l.line}</code>`;
         const text = `<code>${esc(l.text.trim().slice(0, 120))}</code>`;
-        return `<tr><td>${where}</td><td>${l.sign === '+' ? 'added' : 'removed'}</td><td>${text}</td><td>${l.score.toFixed(3)}</td></tr>`;
+        const why = l.why ? esc(l.why.map(tokenText).join(', ')) : '';
+        return `<tr><td>${where}</td><td>${l.sign === '+' ? 'added' : 'removed'}</td><td>${text}</td><td>${l.score.toFixed(3)}</td><td>${why}</td></tr>`;
       })
       .join('');
     return `<section class="${r.level}">
@@ -19,12 +20,11 @@ export function renderRiskReport(results: readonly RiskResult[], model: LoadedRi
 <h3>Reasons</h3><p class="note">${esc(REASONS_HEADING[0]!.toUpperCase() + REASONS_HEADING.slice(1))}.</p><table>${reasons || '<tr><td>none</td></tr>'}</table>
 <h3>Riskiest lines</h3>${
       lines
-        ? `<table><tr><th>where</th><th></th><th>line</th><th>score</th></tr>${lines}</table>`
+        ? `<table><tr><th>where</th><th></th><th>line</th><th>score</th><th>why</th></tr>${lines}</table>`
         : `<p class="note">No line scores: ${
-            model.kind === 'linear' && model.source === 'embedded default'
-              ? 'the embedded default \
-sees only the 14 expert features. Train a model on this repository (changeling risk-train) for line-level scores.'
-              : 'no scored lines.'
+            model.kind === 'linear' && !model.lines && model.linear?.vocab.size === 0
+              ? 'this model holds no code tokens. Train a model on this repository (changeling risk-train) for line-level scores.'
+              : 'no changed line holds a code token the model counts towards risk.'
           }</p>`
     }
 </section>`;

@@ -189,6 +189,41 @@ test('A thin history keeps the embedded default, which still scores and explains
   assert.ok(p.results[0].probability > 0 && p.results[0].probability < 1);
 });
 
+test('A linear model with a line model ranks added lines by it and says which tokens make each line risky', () => {
+  const r = TestRepo.init();
+  repos.push(r);
+  r.write('a.c', 'int a;\n').commit('initial');
+  r.write('a.c', 'int a;\nunsafe_copy(buf, len);\nint b = a;\n').commit('copy');
+  // The embedded default's commit model with a line model of three tokens and one context feature.
+  const base = JSON.parse(readFileSync('models/jitdp-default.json', 'utf8'));
+  const file = join(r.dir, '.git', 'lines-model.json');
+  const lines = { bias: -2, weights: { '+unsafe_copy': 2, '+buf': 0.5, '+int': -1, '@tokens': 0.1 } };
+  writeFileSync(file, JSON.stringify({ ...base, lines }));
+  const p = JSON.parse(run(r.dir, 'risk', '--commit', 'HEAD', '--model', file, '--json', '--fail-on', 'never').stdout);
+  assert.deepEqual(
+    p.results[0].lines.map((l: { line: number; why?: string[] }) => [l.line, l.why]),
+    [
+      [2, ['token +unsafe_copy', 'token +buf']],
+      [3, undefined],
+    ],
+    'the added lines, riskiest first, each with the tokens that raise it',
+  );
+  const own = JSON.parse(run(r.dir, 'risk', '--commit', 'HEAD', '--json', '--fail-on', 'never').stdout);
+  assert.equal(p.results[0].probability, own.results[0].probability, 'the line model does not change the score');
+  assert.ok(own.results[0].lines.length > 0, 'the embedded default ranks lines from the first day');
+  assert.match(
+    run(r.dir, 'risk', '--commit', 'HEAD', '--model', file, '--fail-on', 'never').stdout,
+    /a\.c:2 \+ unsafe_copy\(buf, len\);  \(0\.\d{3}; adds "unsafe_copy", adds "buf"\)/,
+  );
+  writeFileSync(file, JSON.stringify({ ...base, lines: { ...lines, weights: { '+x': 'heavy' } } }));
+  assert.match(run(r.dir, 'risk', '--commit', 'HEAD', '--model', file).stderr, /lines\.weights "\+x" must be a number/);
+  writeFileSync(file, JSON.stringify({ ...base, lines: { bias: 0, weights: [] } }));
+  assert.match(
+    run(r.dir, 'risk', '--commit', 'HEAD', '--model', file).stderr,
+    /lines\.weights must map code tokens and line features to weights/,
+  );
+});
+
 test(
   'The pre-push hook scores outgoing commits, chains the hook that was there, blocks only when configured, and uninstalls cleanly',
   { timeout: 120_000 },

@@ -44,7 +44,19 @@ test('each fact in words, from all of the change’s features', () => {
   );
   assert.equal(
     factText('experience', { ...f, exp: 3, ns: 1, rexp: 0.2 }),
-    'the author made 3 earlier commits to code here (none to this top-level directory, few of them recent)',
+    'the author made 3 earlier commits to code here (none to this top-level directory)',
+  );
+  assert.equal(
+    factText('experience', { ...f, exp: 435, ns: 1, sexp: 15 }, 'sexp'),
+    'the author made 15 earlier changes to this top-level directory (435 commits to code here in all)',
+  );
+  assert.equal(
+    factText('experience', { ...f, exp: 435, ns: 1, sexp: 0 }, 'sexp'),
+    'the author has made no change to this top-level directory before (435 commits to code here in all)',
+  );
+  assert.equal(
+    factText('experience', { ...f, exp: 12, rexp: 0.5 }, 'rexp'),
+    "the author's recent commits here: 0.5 (weighted by age; 12 commits to code here in all)",
   );
   assert.equal(tokenText('token +unsafe_copy'), 'adds "unsafe_copy"');
   assert.equal(tokenText('token -return'), 'removes "return"');

@@ -107,9 +107,27 @@ export function explainBaseline(m: BaselineModel, c: Pick<JitdpCommit, 'features
 /**
  * Line-level scores: each changed line gets the contributions of the tokens it holds, each token's
  * contribution shared equally among its occurrences in the change, so the line scores add up to the
- * tokens' part of the logit. `lines` are the changed lines with their sign ("+" or "-").
+ * tokens' part of the logit. `lines` are the changed lines with their sign ("+" or "-"). With `why`, each
+ * line also names its tokens that raise its score most (as "token +foo"), largest first.
  */
 export function lineScoresBaseline(m: BaselineModel, lines: ReadonlyArray<{ sign: '+' | '-'; text: string }>): number[] {
+  return lineShares(m, lines).map((ts) => ts.reduce((s, t) => s + t.share, 0));
+}
+
+/** Each line's tokens that raise its score, largest share first, at most `top`. */
+export function lineReasons(m: BaselineModel, lines: ReadonlyArray<{ sign: '+' | '-'; text: string }>, top = 3): string[][] {
+  return lineShares(m, lines).map((ts) =>
+    [...new Map(ts.filter((t) => t.share > 0 && isReasonToken(t.token)).map((t) => [t.token, t.share]))]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([t]) => `token ${t}`),
+  );
+}
+
+function lineShares(
+  m: BaselineModel,
+  lines: ReadonlyArray<{ sign: '+' | '-'; text: string }>,
+): Array<Array<{ token: string; share: number }>> {
   const per = lines.map((l) => tokensOfLine(l.sign, l.text));
   const counts = new Map<string, number>();
   for (const ts of per) for (const t of ts) counts.set(t, (counts.get(t) ?? 0) + 1);
@@ -119,5 +137,5 @@ export function lineScoresBaseline(m: BaselineModel, lines: ReadonlyArray<{ sign
     const n = counts.get(t)!;
     return (m.model.weights[F + j]! * Math.log1p(n) * m.platt.a) / n;
   };
-  return per.map((ts) => ts.reduce((s, t) => s + share(t), 0));
+  return per.map((ts) => ts.map((token) => ({ token, share: share(token) })));
 }

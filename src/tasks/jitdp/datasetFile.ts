@@ -24,7 +24,8 @@ export async function writeJitdpDataset(path: string, ds: JitdpDataset, head: st
 }
 
 export async function readJitdpDataset(path: string): Promise<JitdpDataset & { head: string | null }> {
-  const o = (await readJsonFile(path)) as Record<string, unknown>;
+  // A dataset holds every commit's changed lines (capped per commit): a long history is tens of MiB.
+  const o = (await readJsonFile(path, { max: 512 << 20, what: 'the JIT-DP dataset' })) as Record<string, unknown>;
   if (o?.format !== FORMAT) throw new ChangelingError('io', `${path} is not a Changeling JIT-DP dataset (format ${String(o?.format)})`);
   const load = (cs: StoredCommit[]): JitdpCommit[] => cs.map((c) => ({ ...c, tokens: new Map(Object.entries(c.tokens)) }));
   const s = o.szz as {

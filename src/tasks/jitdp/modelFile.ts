@@ -4,6 +4,7 @@ import { readJsonFile } from '../../util/jsonFile.js';
 import { ChangelingError } from '../../util/errors.js';
 import { FEATURE_NAMES } from '../../git/expertFeatures.js';
 import type { BaselineModel } from './baseline.js';
+import { parseLineModel, type LineModel } from './lineModel.js';
 
 /**
  * A linear JIT-DP model on disk (JSON, written atomically): the feature scaling, the weights (the 14 expert
@@ -15,6 +16,8 @@ const FORMAT = 'changeling-jitdp-linear/1';
 export interface LinearModelFile {
   model: BaselineModel;
   info: Record<string, unknown>;
+  /** A separate line model (`lines`) that ranks added lines: the embedded default's (`lineModel.ts`). */
+  lines?: LineModel;
 }
 
 export function linearModelJson(m: BaselineModel, info: Record<string, unknown> = {}): string {
@@ -84,5 +87,9 @@ export function parseLinearModel(raw: unknown, where: string): LinearModelFile {
     threshold: head.threshold,
     baseRate: head.baseRate,
   };
-  return { model, info: (o.info ?? {}) as Record<string, unknown> };
+  return {
+    model,
+    info: (o.info ?? {}) as Record<string, unknown>,
+    ...(o.lines === undefined ? {} : { lines: parseLineModel(o.lines, where) }),
+  };
 }

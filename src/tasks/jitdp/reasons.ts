@@ -69,9 +69,9 @@ export const FACTS: Record<string, readonly FeatureName[]> = {
 };
 
 /** A fact in words, from all of the change's features (the context a number needs). */
-export const factText = (fact: string, f: ExpertFeatures): string => SAY_FACT[fact]!(f);
+export const factText = (fact: string, f: ExpertFeatures, lead?: FeatureName): string => SAY_FACT[fact]!(f, lead);
 
-const SAY_FACT: Record<string, (f: ExpertFeatures) => string> = {
+const SAY_FACT: Record<string, (f: ExpertFeatures, lead?: FeatureName) => string> = {
   size: (f) =>
     f.la && f.ld
       ? `adds ${plural(f.la, 'line')} and deletes ${fmt(f.ld)} in ${plural(f.nf, 'file')}`
@@ -91,11 +91,19 @@ const SAY_FACT: Record<string, (f: ExpertFeatures) => string> = {
       ? 'the files are new: nobody changed them before'
       : `the files were changed ${plural(f.nuc, 'time')} before, by ${plural(f.ndev, 'person', 'people')}` +
         (f.age ? `, last ${days(f.age)} ago on average` : ''),
-  experience: (f) =>
-    f.exp === 0
-      ? 'the author has made no commit to code here before'
-      : `the author made ${plural(f.exp, 'earlier commit')} to code here (${f.sexp === 0 ? 'none' : plural(f.sexp, 'change')} to ${f.ns === 1 ? 'this top-level directory' : 'these top-level directories'}` +
-        (f.rexp < 1 ? ', few of them recent)' : ')'),
+  // Led by the measure that moves the score most in the reason's direction: "little experience in this
+  // directory" may raise the risk while many commits elsewhere lower it less.
+  experience: (f, lead) => {
+    const dir = f.ns === 1 ? 'this top-level directory' : 'these top-level directories';
+    if (f.exp === 0) return 'the author has made no commit to code here before';
+    if (lead === 'sexp')
+      return f.sexp === 0
+        ? `the author has made no change to ${dir} before (${plural(f.exp, 'commit')} to code here in all)`
+        : `the author made ${plural(f.sexp, 'earlier change')} to ${dir} (${plural(f.exp, 'commit')} to code here in all)`;
+    if (lead === 'rexp')
+      return `the author's recent commits here: ${fmt(f.rexp)} (weighted by age; ${plural(f.exp, 'commit')} to code here in all)`;
+    return `the author made ${plural(f.exp, 'earlier commit')} to code here (${f.sexp === 0 ? 'none' : plural(f.sexp, 'change')} to ${dir})`;
+  },
 };
 
 /** A reason as shown: one fact (or one code token), its effect on this change's probability, in words. */
@@ -138,7 +146,9 @@ export function riskReasons(
       .filter((x) => x.contribution !== 0 && agreesWithDirection(x.name, x.contribution, x.deviation));
     if (!parts.length) continue;
     const contribution = parts.reduce((s, x) => s + x.contribution, 0);
-    out.push({ fact, parts, contribution, points: points(contribution), text: factText(fact, f) });
+    // The part that moves the score most in the reason's direction leads its words.
+    const lead = [...parts].sort((a, b) => Math.sign(contribution) * (b.contribution - a.contribution))[0]!.name as FeatureName;
+    out.push({ fact, parts, contribution, points: points(contribution), text: factText(fact, f, lead) });
   }
   for (const r of all)
     if (r.name.startsWith('token ') && r.contribution !== 0)

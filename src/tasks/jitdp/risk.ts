@@ -18,9 +18,10 @@ import type { JitdpCommit } from './dataset.js';
 import { Cc2VecRisk, isCc2VecModelDir, loadCc2Vec } from './cc2vec.js';
 import { codeFiles } from '../../git/codeFiles.js';
 import { ChangelingError } from '../../util/errors.js';
-import { evaluateBaseline, explainBaseline, lineScoresBaseline, scoreBaseline, type BaselineModel } from './baseline.js';
+import { evaluateBaseline, explainBaseline, lineReasons, lineScoresBaseline, scoreBaseline, type BaselineModel } from './baseline.js';
 import { riskReasons, type Reason, type RiskReason } from './reasons.js';
 import { deviations } from './scaling.js';
+import { scoreLines, type LineModel } from './lineModel.js';
 import { changeTokens } from './dataset.js';
 import { parseLinearModel, readLinearModel } from './modelFile.js';
 import { NeuralRisk, isNeuralModelDir, loadNeural } from './neural.js';
@@ -43,6 +44,8 @@ export interface LoadedRiskModel {
   threshold: number;
   info: Record<string, unknown>;
   linear?: BaselineModel;
+  /** The line model that ranks added lines, where the file has one (the embedded default's). */
+  lines?: LineModel;
   /** The JIT-Fine-style or the CC2Vec-style model (the same scoring and explaining methods). */
   neural?: NeuralRisk | Cc2VecRisk;
 }
@@ -54,6 +57,8 @@ export interface RiskLine {
   sign: '+' | '-';
   text: string;
   score: number;
+  /** The code tokens that make it risky, as reasons ("token +strcpy"), largest first (linear models). */
+  why?: string[];
 }
 
 export interface RiskResult {
@@ -94,7 +99,14 @@ export async function loadRiskModel(repo: Repository | null, explicit?: string):
       return { kind: 'neural', source: p, threshold: m.threshold, info: m.info, neural: await NeuralRisk.create(m) };
     }
     const f = await readLinearModel(p);
-    return { kind: 'linear', source: p, threshold: f.model.threshold, info: f.info, linear: f.model };
+    return {
+      kind: 'linear',
+      source: p,
+      threshold: f.model.threshold,
+      info: f.info,
+      linear: f.model,
+      ...(f.lines ? { lines: f.lines } : {}),
+    };
   };
   if (explicit) return fromPath(resolve(explicit));
   if (repo) {
@@ -102,7 +114,14 @@ export async function loadRiskModel(repo: Repository | null, explicit?: string):
     for (const p of [own, `${own}.json`]) if (existsSync(p)) return fromPath(p);
   }
   const f = parseLinearModel(defaultModelJson, 'the embedded default model');
-  return { kind: 'linear', source: 'embedded default', threshold: f.model.threshold, info: f.info, linear: f.model };
+  return {
+    kind: 'linear',
+    source: 'embedded default',
+    threshold: f.model.threshold,
+    info: f.info,
+    linear: f.model,
+    ...(f.lines ? { lines: f.lines } : {}),
+  };
 }
 
 /**
@@ -266,11 +285,16 @@ export async function assessRisk(
     let probability: number;
     let all: Reason[];
     let scores: Array<number | null>;
+    let why: string[][] = [];
     if (model.linear) {
       const input = { features: c.features, tokens: changeTokens(code) };
       probability = scoreBaseline(model.linear, input);
       all = explainBaseline(model.linear, input);
-      scores = lineScoresBaseline(model.linear, lines);
+      if (model.lines) ({ scores, why } = scoreLines(model.lines, code));
+      else {
+        scores = lineScoresBaseline(model.linear, lines);
+        why = lineReasons(model.linear, lines);
+      }
     } else {
       const e = await model.neural!.explain({ message: c.message, features: c.features }, lines);
       probability = e.prob;
@@ -279,7 +303,14 @@ export async function assessRisk(
     }
     const deviation = deviations(c.features, model.linear ?? model.neural!.model);
     const ranked = lines
-      .map((l, i) => ({ path: l.path, line: l.line, sign: l.sign, text: l.text, score: scores[i] ?? 0 }))
+      .map((l, i) => ({
+        path: l.path,
+        line: l.line,
+        sign: l.sign,
+        text: l.text,
+        score: scores[i] ?? 0,
+        ...(why[i]?.length ? { why: why[i] } : {}),
+      }))
       .filter((l, i) => scores[i] !== null && l.score > 0 && l.text.trim())
       .sort((a, b) => b.score - a.score)
       .slice(0, o.lines ?? 5);
