@@ -32,7 +32,8 @@ export async function cmgEvalBench(args: string[]): Promise<Record<string, unkno
   const tiny = writeTinyT5(join(work, 'tiny-t5'));
   const random = await MessageModel.create(tiny, { maxInput: 256 });
   const rows: Array<Record<string, unknown>> = [];
-  const fmt = (m: CmgMetrics) => `B-Norm ${m.bnormBleu.toFixed(2)} ROUGE-L ${m.rougeL.toFixed(2)} METEOR ${m.meteor.toFixed(2)}`;
+  const fmt = (m: CmgMetrics) =>
+    `B-Norm ${m.bnormBleu.toFixed(2)} ROUGE-L ${m.rougeL.toFixed(2)} METEOR ${m.meteor.toFixed(2)} EditSim ${m.editSim.toFixed(2)} ChrF ${m.chrF.toFixed(2)}`;
   try {
     for (const p of paths) {
       const repo = await openRepository(p);
@@ -103,11 +104,14 @@ export async function cmgEvalBench(args: string[]): Promise<Record<string, unkno
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  const table = ['| repository | commits (history, test) | messages from | B-Norm BLEU | ROUGE-L | METEOR |', '|---|---|---|---|---|---|'];
+  const table = [
+    '| repository | commits (history, test) | messages from | B-Norm BLEU | ROUGE-L | METEOR | EditSim | ChrF |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
   for (const x of rows) {
     const m = x.metrics as CmgMetrics;
     table.push(
-      `| ${x.repo} | ${x.history}, ${x.test} | ${x.model} | ${m.bnormBleu.toFixed(2)} | ${m.rougeL.toFixed(2)} | ${m.meteor.toFixed(2)} |`,
+      `| ${x.repo} | ${x.history}, ${x.test} | ${x.model} | ${m.bnormBleu.toFixed(2)} | ${m.rougeL.toFixed(2)} | ${m.meteor.toFixed(2)} | ${m.editSim.toFixed(2)} | ${m.chrF.toFixed(2)} |`,
     );
   }
   process.stderr.write(table.join('\n') + '\n');

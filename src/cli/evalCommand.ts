@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { jitdpMetrics, type Scored } from '../eval/jitdpMetrics.js';
-import { cmgMetrics } from '../eval/cmgMetrics.js';
+import { cmgMetrics, type CmgMetrics } from '../eval/cmgMetrics.js';
 import { lineMetrics, parseScoredLines } from '../eval/lineMetrics.js';
 import { parseOption } from '../util/numbers.js';
 import { ChangelingError } from '../util/errors.js';
@@ -12,8 +12,11 @@ import { readTextFile } from '../util/jsonFile.js';
 export const EVAL_HELP = `changeling eval jitdp [--pred FILE] [--lines FILE] [--threshold 0.5] [--json] | eval cmg --pred FILE --gold FILE [--json]
 
   cmg: commit-message metrics of predictions against references, one message per line (line i of --pred
-  against line i of --gold): B-Norm BLEU (CodeXGLUE smooth_bleu), ROUGE-L (beta 1.2) and METEOR (exact and
-  Porter2 stem modules; no synonyms), each the mean over lines x 100.
+  against line i of --gold), or JSON Lines {"pred", "gold"} in --pred alone (multi-line messages): B-Norm
+  BLEU (CodeXGLUE smooth_bleu), ROUGE-L (beta 1.2) and METEOR (exact and Porter2 stem modules; no
+  synonyms), each the mean over messages x 100; EditSim, ExactMatch@1 and @2 (CommitChronicle's, on stripped
+  messages, empty references left out) and ChrF (sacrebleu's corpus chrF), x 100; with multi-line messages,
+  the same on the subjects alone.
 
   jitdp:
   just-in-time defect prediction metrics of a prediction file: F1, precision and recall of the buggy class
@@ -54,6 +57,27 @@ export function parsePredictions(text: string, where: string): Scored[] {
   return out;
 }
 
+/** JSON Lines {"pred": "...", "gold": "..."}: multi-line messages (subject and body), one pair per line. */
+export function parsePairs(text: string, where: string): { pred: string[]; gold: string[] } {
+  const pred: string[] = [];
+  const gold: string[] = [];
+  for (const [i, raw] of text.split('\n').entries()) {
+    if (!raw.trim()) continue;
+    let o: Record<string, unknown>;
+    try {
+      o = JSON.parse(raw);
+    } catch {
+      throw new ChangelingError('usage', `${where}:${i + 1}: not valid JSON (one {"pred", "gold"} per line)`);
+    }
+    if (typeof o?.pred !== 'string' || typeof o.gold !== 'string')
+      throw new ChangelingError('usage', `${where}:${i + 1}: "pred" and "gold" must be strings`);
+    pred.push(o.pred);
+    gold.push(o.gold);
+  }
+  if (!pred.length) throw new ChangelingError('usage', `${where} has no pairs`);
+  return { pred, gold };
+}
+
 export async function evalCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -77,21 +101,41 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (!values.pred) throw new ChangelingError('usage', `eval ${positionals[0]} needs --pred FILE`);
   const text = await read(values.pred);
   if (positionals[0] === 'cmg') {
-    if (!values.gold) throw new ChangelingError('usage', 'eval cmg needs --gold FILE (the reference messages, one per line)');
-    const lines = (t: string) => t.replace(/\r?\n$/, '').split(/\r?\n/);
-    const pred = lines(text);
-    const gold = lines(await read(values.gold));
-    if (pred.length !== gold.length)
-      throw new ChangelingError(
-        'usage',
-        `${values.pred} has ${pred.length} lines but ${values.gold} has ${gold.length}: one prediction per reference`,
-      );
+    let pred: string[];
+    let gold: string[];
+    if (!values.gold && /^\s*\{/.test(text)) ({ pred, gold } = parsePairs(text, values.pred));
+    else {
+      if (!values.gold)
+        throw new ChangelingError(
+          'usage',
+          'eval cmg needs --gold FILE (the reference messages, one per line), or JSON Lines {"pred", "gold"} in --pred',
+        );
+      const lines = (t: string) => t.replace(/\r?\n$/, '').split(/\r?\n/);
+      pred = lines(text);
+      gold = lines(await read(values.gold));
+      if (pred.length !== gold.length)
+        throw new ChangelingError(
+          'usage',
+          `${values.pred} has ${pred.length} lines but ${values.gold} has ${gold.length}: one prediction per reference`,
+        );
+    }
     const m = cmgMetrics(pred, gold);
     if (values.json) await printJson(m);
-    else
+    else {
+      const rows = (x: Omit<CmgMetrics, 'subject'>, what: string) =>
+        [
+          ['B-Norm', x.bnormBleu],
+          ['ROUGE-L', x.rougeL],
+          ['METEOR', x.meteor],
+          ['EditSim', x.editSim],
+          ['ChrF', x.chrF],
+          ['ExactMatch@1', x.exactMatch1],
+          ['ExactMatch@2', x.exactMatch2],
+        ].map(([k, v]) => `${`${what}${k}`.padEnd(22)} ${(v as number).toFixed(2)}`);
       await writeOut(
-        `messages   ${m.n}\nB-Norm     ${m.bnormBleu.toFixed(2)}\nROUGE-L    ${m.rougeL.toFixed(2)}\nMETEOR     ${m.meteor.toFixed(2)}\n`,
+        [`messages               ${m.n}`, ...rows(m, ''), ...(m.subject ? rows(m.subject, 'subject ') : [])].join('\n') + '\n',
       );
+    }
     return 0;
   }
   return evalJitdp(values.pred, undefined, values.threshold, values.json);

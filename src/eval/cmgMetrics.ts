@@ -1,4 +1,6 @@
 import { corpusMeteor, segmentMeteor } from './meteor.js';
+import { corpusChrf } from './chrf.js';
+import { exactMatch, meanEditSimilarity, scoredPairs } from './editSim.js';
 
 /**
  * Commit-message metrics exactly as the study defines them (../shared/notes/study.md), written by hand
@@ -154,13 +156,36 @@ export interface CmgMetrics {
   bnormBleu: number;
   rougeL: number;
   meteor: number;
+  /** CommitChronicle's completion metrics (./editSim.ts) and sacrebleu's corpus chrF (./chrf.ts), on stripped pairs with a reference. */
+  editSim: number;
+  chrF: number;
+  exactMatch1: number;
+  exactMatch2: number;
+  /** The same on the subjects (first lines) alone, when a message has more than one line. */
+  subject?: Omit<CmgMetrics, 'subject'>;
 }
 
+const subjectOf = (m: string) => m.trim().split(/\r?\n/)[0]!;
+
 export function cmgMetrics(predictions: readonly string[], references: readonly string[]): CmgMetrics {
-  return {
+  const pairs = scoredPairs(predictions, references);
+  const all = {
     n: predictions.length,
     bnormBleu: bnormBleu(predictions, references),
     rougeL: rougeL(predictions, references),
     meteor: meteor(predictions, references),
+    editSim: meanEditSimilarity(predictions, references),
+    chrF: pairs.length
+      ? corpusChrf(
+          pairs.map((p) => p[0]),
+          pairs.map((p) => p[1]),
+        )
+      : 0,
+    exactMatch1: exactMatch(predictions, references, 1),
+    exactMatch2: exactMatch(predictions, references, 2),
   };
+  const multiLine = [...predictions, ...references].some((m) => /\n/.test(m.trim()));
+  return multiLine
+    ? { ...all, subject: cmgMetrics(predictions.map(subjectOf), references.map(subjectOf)) as Omit<CmgMetrics, 'subject'> }
+    : all;
 }

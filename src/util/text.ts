@@ -33,3 +33,14 @@ export function trimWhere(s: string, drop: (code: number) => boolean): string {
   while (b > a && drop(s.charCodeAt(b - 1))) b--;
   return s.slice(a, b);
 }
+
+/** Python's str.isspace() white space (Unicode), which differs from JavaScript's \s (\x1c-\x1f, \x85; no \ufeff). */
+export const PY_SPACE = '[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+const PY_STRIP = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, 'g');
+const PY_SPLIT = new RegExp(`${PY_SPACE}+`);
+
+/** Python's `s.strip()`. */
+export const pyStrip = (s: string) => s.replace(PY_STRIP, '');
+
+/** Python's `s.split()`: words between runs of white space, none empty. */
+export const pySplit = (s: string) => s.split(PY_SPLIT).filter(Boolean);

@@ -176,4 +176,17 @@ test('changeling eval cmg: metrics of one message per line, with clear errors', 
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /pred\.txt has 2 lines but short\.txt has 1/);
   assert.match(run(d, 'eval', 'cmg', '--pred', 'pred.txt').stderr, /needs --gold FILE/);
+  // JSON Lines pairs: messages with a body, scored whole and by their subjects.
+  const pairs = [
+    { pred: 'Fix crash\n\nThe parser read past the end.', gold: 'Fix crash in parser\n\nIt read past the end of input.' },
+    { pred: 'Add tests', gold: 'Add tests' },
+  ];
+  writeFileSync(join(d, 'pairs.jsonl'), pairs.map((x) => JSON.stringify(x)).join('\n') + '\n');
+  const j = JSON.parse(run(d, 'eval', 'cmg', '--pred', 'pairs.jsonl', '--json').stdout);
+  assert.equal(j.n, 2);
+  assert.equal(j.exactMatch2, 100, 'both references start with the same two words as their predictions');
+  assert.ok(j.editSim > 50 && j.editSim < 100 && j.chrF > 0 && j.subject.editSim !== j.editSim, JSON.stringify(j));
+  assert.match(run(d, 'eval', 'cmg', '--pred', 'pairs.jsonl').stdout, /EditSim\s+\d+\.\d\d\n[\s\S]*subject ExactMatch@2\s+100\.00\n/);
+  writeFileSync(join(d, 'bad.jsonl'), '{"pred": "x", "gold": 3}\n');
+  assert.match(run(d, 'eval', 'cmg', '--pred', 'bad.jsonl').stderr, /bad\.jsonl:1: "pred" and "gold" must be strings/);
 });

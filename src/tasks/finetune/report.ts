@@ -19,13 +19,21 @@ function metricRows(r: FinetuneResult, split: 'validation' | 'test'): { head: st
   const m = r[split];
   if (r.task === 'cmg') {
     return {
-      head: ['model', 'B-Norm BLEU', 'ROUGE-L', 'METEOR'],
-      rows: Object.entries(m).map(([k, v]) => [
-        k,
-        f2((v as CmgMetrics).bnormBleu),
-        f2((v as CmgMetrics).rougeL),
-        f2((v as CmgMetrics).meteor),
-      ]),
+      head: ['model', 'B-Norm BLEU', 'ROUGE-L', 'METEOR', 'EditSim', 'ChrF', 'ExactMatch@1', 'ExactMatch@2'],
+      rows: Object.entries(m).map(([k, v]) => {
+        const c = v as CmgMetrics;
+        // Reports written before EditSim and ChrF existed show "-" there.
+        return [
+          k,
+          f2(c.bnormBleu),
+          f2(c.rougeL),
+          f2(c.meteor),
+          f2(c.editSim ?? NaN),
+          f2(c.chrF ?? NaN),
+          f2(c.exactMatch1 ?? NaN),
+          f2(c.exactMatch2 ?? NaN),
+        ];
+      }),
     };
   }
   return {

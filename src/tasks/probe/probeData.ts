@@ -1,7 +1,7 @@
 import type { CodeTokenizer } from '../../models/tokenizer.js';
 import { ChangelingError } from '../../util/errors.js';
 import { readTextFile } from '../../util/jsonFile.js';
-import { fieldText } from '../../util/text.js';
+import { fieldText, pyStrip } from '../../util/text.js';
 
 /**
  * Probing data in the study's format (PEFT4CC datasets/probing, giganticode/probes data/datasets_*): one
@@ -25,11 +25,6 @@ export interface ProbeData {
 }
 
 const SPLITS = new Set<string>(['tr', 'va', 'te']);
-
-// Python's str.strip() white space (str.isspace), which differs from JavaScript's trim().
-const PY_SPACE = '[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
-const PY_STRIP = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, 'g');
-const pyStrip = (s: string) => s.replace(PY_STRIP, '');
 
 export function parseProbeData(text: string, name: string): ProbeData {
   return checkedData(name, parseProbeLines(text, name));
