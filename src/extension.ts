@@ -3,7 +3,7 @@ import pkg from '../package.json' with { type: 'json' };
 import { registerExportHistory } from './ui/exportHistory.js';
 import { registerDescribeChange } from './ui/describeChange.js';
 import { registerSuggestMessage } from './ui/suggestMessage.js';
-import { registerSelectModel } from './ui/models.js';
+import { registerDownloadMessageModel, registerSelectModel } from './ui/models.js';
 import { RiskController } from './ui/risk.js';
 import { registerCheckOutgoing } from './ui/outgoing.js';
 import { registerRiskHook } from './ui/riskHook.js';
@@ -32,6 +32,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('changeling.showLog', () => log.show()),
     registerSuggestMessage(context, log),
     registerSelectModel(context, log),
+    registerDownloadMessageModel(context, log),
     risk,
     registerCheckOutgoing(risk, log),
     registerRiskHook(context, log),

@@ -144,7 +144,7 @@ imperative ${(s.imperative * 100).toFixed(0)}%, trailing period ${(s.period * 10
         : 'style: off';
   await writeOut(
     [
-      `Suggestions for ${r.target === 'staged' ? 'the staged change' : `commit ${r.target.slice(0, 12)}`} (${r.files} \
+      `Suggestions for ${r.target === 'staged' ? 'the staged change' : r.target === 'worktree' ? 'all changes to tracked files' : `commit ${r.target.slice(0, 12)}`} (${r.files} \
 files; NNGen over ${r.indexed} earlier commits${model ? `; ${model.label} ${model.model.dir}` : ''}):`,
       ...(lines.length ? lines : ['  none: the history has no similar change yet (and no model is configured)']),
       ...(r.inputNote ? [`note: ${r.inputNote}`] : []),

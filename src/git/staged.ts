@@ -19,12 +19,14 @@ export interface StagedDiff {
  */
 export async function stagedDiff(
   repo: Repository,
-  o: { maxDiffBytes?: number; ignoreWhitespace?: boolean; signal?: AbortSignal } = {},
+  o: { maxDiffBytes?: number; ignoreWhitespace?: boolean; signal?: AbortSignal; worktree?: boolean } = {},
 ): Promise<StagedDiff> {
   if (repo.bare) throw new ChangelingError('usage', `${repo.root} is a bare repository: it has no staging area`);
   const parser = new DiffParser({ maxBytes: o.maxDiffBytes ?? DEFAULT_MAX_DIFF_BYTES });
   const splitter = new LineSplitter((t, n) => parser.line(t, n));
-  const proc = spawnGit(repo.root, ['diff', '--cached', ...DIFF_ARGS, ...(o.ignoreWhitespace ? ['--ignore-all-space'] : [])], o.signal);
+  // `worktree`: every change to tracked files against HEAD, staged or not (what a commit of all changes holds).
+  const which = o.worktree ? (repo.head ? ['HEAD'] : []) : ['--cached'];
+  const proc = spawnGit(repo.root, ['diff', ...which, ...DIFF_ARGS, ...(o.ignoreWhitespace ? ['--ignore-all-space'] : [])], o.signal);
   for await (const chunk of proc.stdout) splitter.push(chunk);
   splitter.end();
   await proc.done;

@@ -74,15 +74,18 @@ export function brokenModel(c: Pick<Comparison, 'generations' | 'scores' | 'cand
 
 export function decideAdoption(mode: AdoptMode, c: Comparison): AdoptionVerdict {
   const flag = c.flag ?? `--adopt ${mode}`;
-  const broken = brokenModel(c);
+  const ev = c.evidence;
+  const buggy = ev?.kind === 'auc' ? ev.labels.filter((l) => l === 1).length : 0;
+  const clean = ev?.kind === 'auc' ? ev.labels.length - buggy : 0;
+  const tooFew = ev?.kind === 'auc' && (buggy < MIN_CLASS || clean < MIN_CLASS);
+  // With one class in validation the AUC is undefined: no evidence either way, not a sign of a broken model
+  // (finite scores are still required).
+  const broken = brokenModel(tooFew ? { ...c, candidate: 0 } : c);
   if (broken) return { adopted: false, reason: `${c.subject} is refused: ${broken}`, broken };
   const d = c.digits ?? 2;
   const said = (text: string) => (mode === 'auto' ? text : `${flag}; ${text}`);
-  const ev = c.evidence;
   if (ev?.kind === 'auc') {
-    const buggy = ev.labels.filter((l) => l === 1).length;
-    const clean = ev.labels.length - buggy;
-    if (buggy < MIN_CLASS || clean < MIN_CLASS)
+    if (tooFew)
       return {
         adopted: mode === 'always',
         reason: said(

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { reportFailure, withCancellableProgress } from './command.js';
 import { settings } from './settings.js';
-import { describeKnownModel, messageModels, modelSpec, DEFAULT_MESSAGE_MODEL } from '../models/manifest.js';
+import { describeKnownModel, messageModels, modelSpec, DEFAULT_MESSAGE_MODEL, KNOWN_MODELS } from '../models/manifest.js';
 import { downloadModel } from '../models/hub.js';
 import { resolveProvider } from '../runtime/providers.js';
 
@@ -79,34 +79,66 @@ export function registerSelectModel(context: vscode.ExtensionContext, log: vscod
       if (!uri?.[0]) return undefined;
       value = uri[0].fsPath;
     } else if (choice.id) {
-      try {
-        const r = await withCancellableProgress(`downloading ${choice.id}`, (progress) =>
-          downloadModel(modelSpec(choice.id!), {
-            cacheDir: context.globalStorageUri.fsPath,
-            signal: progress.signal,
-            onEvent: (e) => {
-              if (e.kind === 'resume') progress.report(`resuming: ${(e.have / 2 ** 20).toFixed(0)} MiB already downloaded`);
-              if (e.kind === 'progress' && e.overallTotal)
-                progress.report(
-                  `${e.file}: ${(e.overall / 2 ** 20).toFixed(0)} of ${(e.overallTotal / 2 ** 20).toFixed(0)} MiB`,
-                  (100 * e.overall) / e.overallTotal,
-                );
-            },
-          }),
-        );
-        log.info(`downloaded ${choice.id} to ${r.dir} (${r.commit})`);
-        value = choice.id;
-      } catch (err) {
-        reportFailure(err, log, `download ${choice.id}`, {
-          cancelled:
-            'download cancelled; what was downloaded is kept and the next download resumes it. Nothing is in use until it is complete.',
-        });
-        return undefined;
-      }
+      if (!(await downloadKnownModel(context, log, choice.id))) return undefined;
+      value = choice.id;
     }
-    const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
-    await vscode.workspace.getConfiguration('changeling').update(key, value, target);
-    log.info(`${key} = ${value || '(built-in)'}`);
+    await useModel(key, value, log);
     return value;
+  });
+}
+
+/** Saves a model choice: in the workspace's settings when a folder is open, else in the user's. */
+async function useModel(key: string, value: string, log: vscode.LogOutputChannel): Promise<void> {
+  const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await vscode.workspace.getConfiguration('changeling').update(key, value, target);
+  log.info(`${key} = ${value || '(built-in)'}`);
+}
+
+/**
+ * Downloads a catalogue model into the extension's storage with progress and Cancel (what was downloaded is
+ * kept for a resume). True when it is complete; a failure or a cancel is reported and gives false.
+ */
+export async function downloadKnownModel(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, id: string): Promise<boolean> {
+  try {
+    const r = await withCancellableProgress(`downloading ${id}`, (progress) =>
+      downloadModel(modelSpec(id), {
+        cacheDir: context.globalStorageUri.fsPath,
+        signal: progress.signal,
+        onEvent: (e) => {
+          if (e.kind === 'resume') progress.report(`resuming: ${(e.have / 2 ** 20).toFixed(0)} MiB already downloaded`);
+          if (e.kind === 'progress' && e.overallTotal)
+            progress.report(
+              `${e.file}: ${(e.overall / 2 ** 20).toFixed(0)} of ${(e.overallTotal / 2 ** 20).toFixed(0)} MiB`,
+              (100 * e.overall) / e.overallTotal,
+            );
+        },
+      }),
+    );
+    log.info(`downloaded ${id} to ${r.dir} (${r.commit})`);
+    return true;
+  } catch (err) {
+    reportFailure(err, log, `download ${id}`, {
+      cancelled:
+        'download cancelled; what was downloaded is kept and the next download resumes it. Nothing is in use until it is complete.',
+    });
+    return false;
+  }
+}
+
+/** How the default message model is offered: its name, size, licence, and that it runs here. */
+export function messageModelOffer(): string {
+  const m = KNOWN_MODELS.find((k) => k.id === DEFAULT_MESSAGE_MODEL)!;
+  return `${m.id} (about ${m.sizeMB} MB, ${m.license}; it runs on this machine, nothing is sent anywhere)`;
+}
+
+/** "Changeling: Download the commit-message model": the default message model, downloaded and put in use. */
+export function registerDownloadMessageModel(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): vscode.Disposable {
+  return vscode.commands.registerCommand('changeling.downloadMessageModel', async (): Promise<boolean> => {
+    if (!(await downloadKnownModel(context, log, DEFAULT_MESSAGE_MODEL))) return false;
+    await useModel('messages.model', DEFAULT_MESSAGE_MODEL, log);
+    void vscode.window.showInformationMessage(
+      `Changeling: ${DEFAULT_MESSAGE_MODEL} is downloaded and writes your messages from now on (✨).`,
+    );
+    return true;
   });
 }

@@ -1,5 +1,5 @@
 import type { LoadedRiskModel, RiskResult } from '../tasks/jitdp/risk.js';
-import { REASONS_HEADING, reasonLine, tokenText } from '../tasks/jitdp/reasons.js';
+import { REASONS_UNIT, reasonLine, tokenText } from '../tasks/jitdp/reasons.js';
 
 import { escAttr as esc } from '../util/reportText.js';
 
@@ -17,7 +17,7 @@ export function renderRiskReport(results: readonly RiskResult[], model: LoadedRi
       .join('');
     return `<section class="${r.level}">
 <h2><span class="badge ${r.level}">${r.level}</span> ${Math.round(r.probability * 100)}% &middot; ${esc(r.sha ? r.sha.slice(0, 12) + ' ' + r.subject : 'the staged change')}</h2>
-<h3>Reasons</h3><p class="note">${esc(REASONS_HEADING[0]!.toUpperCase() + REASONS_HEADING.slice(1))}.</p><table>${reasons || '<tr><td>none</td></tr>'}</table>
+<h3>Reasons</h3><p class="note">In ${esc(REASONS_UNIT)}.</p><table>${reasons || '<tr><td>none</td></tr>'}</table>
 <h3>Riskiest lines</h3>${
       lines
         ? `<table><tr><th>where</th><th></th><th>line</th><th>score</th><th>why</th></tr>${lines}</table>`
@@ -45,8 +45,9 @@ table { border-collapse: collapse; margin-bottom: 1em; } td, th { padding: 2px 1
 <h1>Risk of ${esc(what)}</h1>
 ${sections.join('\n')}
 <p class="note">Model: ${esc(model.source)} (${model.kind}); high at ${Math.round(model.threshold * 100)}% or more, \
-medium at half of that. Reasons are each feature's effect on the log-odds${
-    model.kind === 'neural' ? ' (by occlusion: the feature set to its training mean)' : ' (exact for this linear model)'
-  }.</p>
+medium at half of that. A reason's effect is the probability minus the probability with that fact as in a typical \
+commit (${model.kind === 'linear' ? 'exact for this linear model' : 'by occlusion: the features set to their typical values'}); a \
+feature whose learnt effect goes against its established direction is left out. A line's score is how likely a later fix \
+is to change it${model.lines ? " (the embedded default's line model)" : ''}.</p>
 </body></html>`;
 }

@@ -12,15 +12,20 @@ import { suggestMessages, type Suggestion } from '../tasks/cmg/suggest.js';
 import { ChangelingError } from '../util/errors.js';
 import { chooseRepository } from './repositories.js';
 import { reportFailure } from './command.js';
+import { messageModelOffer } from './models.js';
 import { settings } from './settings.js';
 
 /**
  * "Changeling: Suggest commit message" (✨ in the Source Control title bar, and in the message box where
- * VS Code allows it). An empty box gets the best candidate; pressing again while the box still holds what
- * Changeling put there gives the next candidate ("regenerate"). A box with the user's own text is never
+ * VS Code allows it). With a message model, an empty box gets the best candidate; pressing again while the
+ * box still holds what Changeling put there gives the next candidate ("regenerate"). Without one, the only
+ * candidates are the messages of similar earlier commits (NNGen): those are never written into the box by
+ * themselves; they open in a list titled as what they are, each with its commit and date, under an offer to
+ * download the commit-message model (also made once as a prompt). A box with the user's own text is never
  * overwritten: the candidates open in a QuickPick, and a candidate picked there becomes the subject line
- * with the user's text kept below it. Progress shows in the Source Control view and in a cancellable
- * notification.
+ * with the user's text kept below it. With nothing staged, the suggestions describe every change to tracked
+ * files (what VS Code commits then), and say so. Progress shows in the Source Control view and in a
+ * cancellable notification.
  */
 interface Session {
   candidates: Suggestion[];
@@ -76,37 +81,65 @@ function cachedMessageModel(
   return m;
 }
 
-async function generate(root: string, storage: vscode.Uri, log: vscode.LogOutputChannel, typed = ''): Promise<Suggestion[] | undefined> {
+/** The candidates for the staged change (all changes to tracked files when nothing is staged), and whether a model wrote any. */
+async function generate(
+  root: string,
+  storage: vscode.Uri,
+  log: vscode.LogOutputChannel,
+  typed = '',
+): Promise<{ candidates: Suggestion[]; model: boolean } | undefined> {
   const s = settings();
   return withCancellableProgress(
     'suggesting a commit message',
     async (progress) => {
       const repo = await openRepository(root);
       const model = await messageModel(root, storage, log);
-      const r = await suggestMessages(
-        repo,
-        { kind: 'staged' },
-        {
-          model,
-          n: s.count * 3,
-          style: s.style,
-          subjectLimit: s.subjectLimit,
-          history: s.history,
-          filter: s.filter,
-          signal: progress.signal,
-          typed,
-          onProgress: (text) => progress.report(text),
-        },
-      );
+      const options = {
+        model,
+        n: s.count * 3,
+        style: s.style,
+        subjectLimit: s.subjectLimit,
+        history: s.history,
+        filter: s.filter,
+        signal: progress.signal,
+        typed,
+        onProgress: (text: string) => progress.report(text),
+      };
+      let r;
+      try {
+        r = await suggestMessages(repo, { kind: 'staged' }, options);
+      } catch (err) {
+        if (!(err instanceof ChangelingError && err.code === 'nothing-staged')) throw err;
+        // As VS Code commits every change when nothing is staged, the message describes every change.
+        r = await suggestMessages(repo, { kind: 'worktree' }, options);
+        void vscode.window.showInformationMessage(
+          'Changeling: nothing is staged, so the suggestions describe all your changes to tracked files (what VS Code commits when nothing is staged).',
+        );
+      }
       if (r.inputNote) {
         log.info(`suggest: ${r.inputNote}`);
         void vscode.window.showInformationMessage(`Changeling: ${r.inputNote}. The suggestions are based on the rest.`);
       }
       log.info(`suggest: ${r.candidates.length} candidates (${model ? model.label : 'NNGen only'}; NNGen over ${r.indexed} commits)`);
-      return r.candidates;
+      return { candidates: r.candidates, model: model !== null };
     },
     { sourceControl: true },
   );
+}
+
+const OFFERED = 'changeling.messageModelOffered';
+
+/** Once per installation: the offer to download the commit-message model, as a prompt. */
+function offerModelOnce(context: vscode.ExtensionContext): void {
+  if (context.globalState.get<boolean>(OFFERED)) return;
+  void context.globalState.update(OFFERED, true);
+  void vscode.window
+    .showInformationMessage(
+      `Changeling: without a model, "Suggest commit message" can only show the messages of similar earlier commits. Download the commit-message model, ${messageModelOffer()}?`,
+      'Download',
+      'Not now',
+    )
+    .then((a) => a === 'Download' && vscode.commands.executeCommand('changeling.downloadMessageModel'));
 }
 
 export function registerSuggestMessage(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): vscode.Disposable {
@@ -129,8 +162,23 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
         // An empty box, or our own suggestion still there: the next candidate.
         let s = ours && session!.next < session!.candidates.length ? session! : undefined;
         if (!s) {
-          const candidates = await generate(root, context.globalStorageUri, log);
-          if (!candidates) return undefined;
+          const r = await generate(root, context.globalStorageUri, log);
+          if (!r) return undefined;
+          const candidates = r.candidates;
+          if (!r.model) {
+            // Another commit's message is never put in the box unasked: a list of what they are, under the offer.
+            offerModelOnce(context);
+            const chosen = await pick(candidates, '', false, true);
+            if (chosen === DOWNLOAD) return (void vscode.commands.executeCommand('changeling.downloadMessageModel'), undefined);
+            if (chosen === undefined) return undefined;
+            if (git.inputBox.value !== typed) {
+              void vscode.window.showInformationMessage('Changeling: the message box changed while you chose; it was left as it is.');
+              return undefined;
+            }
+            git.inputBox.value = chosen;
+            sessions.delete(root);
+            return chosen;
+          }
           if (candidates.length === 0) {
             void vscode.window.showInformationMessage(
               'Changeling: no suggestion: this repository has no similar change yet, and no model is chosen ("Changeling: Choose models").',
@@ -149,12 +197,17 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
       // The user's own text: never replaced without a pick. A one-line start is completed (every candidate
       // begins with it as typed); otherwise, or when nothing completes it, the picked message becomes the
       // subject and the typed text stays below it.
-      const completions = typed.includes('\n') ? [] : await generate(root, context.globalStorageUri, log, typed);
+      const completions = typed.includes('\n')
+        ? { candidates: [], model: true }
+        : await generate(root, context.globalStorageUri, log, typed);
       if (completions === undefined) return undefined;
-      const completing = completions.length > 0;
-      const candidates = completing ? completions : await generate(root, context.globalStorageUri, log);
-      if (!candidates?.length) return undefined;
-      const chosen = await pick(candidates, typed, completing);
+      const completing = completions.candidates.length > 0;
+      const r = completing ? completions : await generate(root, context.globalStorageUri, log);
+      if (!r) return undefined;
+      if (!r.model) offerModelOnce(context);
+      if (!r.candidates.length && r.model) return undefined;
+      const chosen = await pick(r.candidates, typed, completing, !r.model);
+      if (chosen === DOWNLOAD) return (void vscode.commands.executeCommand('changeling.downloadMessageModel'), undefined);
       if (chosen === undefined) return undefined;
       if (git.inputBox.value !== typed) {
         void vscode.window.showInformationMessage('Changeling: the message box changed while you chose; it was left as it is.');
@@ -172,21 +225,46 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
   });
 }
 
-/** The candidates, a page at a time ("Regenerate" shows the next page); resolves the chosen message or undefined. */
-function pick(candidates: Suggestion[], typed: string, completing: boolean): Promise<string | undefined> {
+/** What picking the download offer resolves to. */
+const DOWNLOAD = '\u0000download';
+
+/**
+ * The candidates, a page at a time ("Regenerate" shows the next page); resolves the chosen message, DOWNLOAD,
+ * or undefined. `past`: they are earlier commits' messages (no model), listed as such under the offer to
+ * download the commit-message model.
+ */
+function pick(candidates: Suggestion[], typed: string, completing: boolean, past = false): Promise<string | undefined> {
   return new Promise((resolve) => {
     const qp = vscode.window.createQuickPick<vscode.QuickPickItem & { message: string }>();
     const regenerate: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('refresh'), tooltip: 'Regenerate: the next candidates' };
     const page = settings().count;
     let offset = 0;
+    const offer = {
+      label: '$(cloud-download) Download the commit-message model',
+      description: 'for messages written for your change',
+      detail: messageModelOffer(),
+      message: DOWNLOAD,
+      alwaysShow: true,
+    };
     const show = () => {
       const slice = candidates.slice(offset, offset + page);
-      qp.items = slice.map((c) => ({ label: c.message.split('\n')[0]!, description: c.source, detail: c.detail, message: c.message }));
+      const items = slice.map((c) => ({
+        label: c.message.split('\n')[0]!,
+        description: c.commit ? `commit ${c.commit.sha.slice(0, 10)}, ${c.commit.date.slice(0, 10)}` : c.source,
+        detail: c.commit ? `the message of an earlier commit of this repository with a similar change (${c.detail})` : c.detail,
+        message: c.message,
+      }));
+      qp.items = past ? [offer, { label: 'similar past commits', kind: vscode.QuickPickItemKind.Separator, message: '' }, ...items] : items;
     };
-    qp.title = completing ? 'Changeling: complete your commit message' : 'Changeling: commit message suggestions';
-    qp.placeholder = completing
-      ? `Completions of "${typed.trim().slice(0, 40)}": each keeps what you typed. Esc keeps the box as it is.`
-      : `Your message stays: the one you pick becomes the subject, "${typed.trim().split('\n')[0]!.slice(0, 40)}" goes below it. Esc keeps the box as it is.`;
+    const doing = completing ? 'complete your commit message' : 'commit message suggestions';
+    qp.title = past
+      ? `Changeling: similar past commits${completing ? ' that begin as you typed' : ''} (their messages, not a description of your change)`
+      : `Changeling: ${doing}`;
+    qp.placeholder = !typed.trim()
+      ? 'Pick one to put it in the message box, or download the model. Esc leaves the box empty.'
+      : completing
+        ? `Completions of "${typed.trim().slice(0, 40)}": each keeps what you typed. Esc keeps the box as it is.`
+        : `Your message stays: the one you pick becomes the subject, "${typed.trim().split('\n')[0]!.slice(0, 40)}" goes below it. Esc keeps the box as it is.`;
     qp.buttons = candidates.length > page ? [regenerate] : [];
     qp.matchOnDetail = true;
     show();

@@ -71,7 +71,9 @@ test(
     await page.keyboard.press('Control+Shift+G');
     await page.locator('.scm-view .monaco-list-row', { hasText: 'render.js' }).first().waitFor({ timeout: 60_000 });
 
-    // 1. The ✨ in the Source Control title bar fills the empty box with NNGen's best candidate.
+    // 1. Without a message model, the ✨ in the Source Control title bar never fills the box by itself: it
+    // lists similar past commits as what they are, each with its commit and date, under the download offer,
+    // and offers the download once as a prompt.
     const sparkle = page
       .locator(
         '.scm-view a.action-label[aria-label="Suggest commit message"], .part.sidebar .title-actions a.action-label[aria-label="Suggest commit message"]',
@@ -79,20 +81,27 @@ test(
       .first();
     await sparkle.waitFor({ timeout: 60_000 });
     await sparkle.click();
-    await boxMatches(page, /^Fixrectangledrawingintherenderer\(\d+\)$/).catch(async (err) => {
+    const pastList = page.locator('.quick-input-widget', { hasText: 'similar past commits' }).first();
+    await pastList.waitFor({ timeout: 60_000 }).catch(async (err) => {
       await shot(page, 'scm-suggest-failed.png');
       throw err;
     });
-    const first = await inputText(page);
-    await page.waitForTimeout(500);
-    await shot(page, 'scm-suggest-filled.png');
-    // Pressing again while the box holds Changeling's own text regenerates: the next candidate.
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Download the commit-message model' }).first().waitFor();
+    const past = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Fix rectangle drawing' }).first();
+    await past.waitFor({ timeout: 30_000 });
+    assert.match(await past.innerText(), /commit [0-9a-f]{10}, \d{4}-\d\d-\d\d/);
+    await page.locator('.notifications-toasts', { hasText: 'Download the commit-message model' }).first().waitFor({ timeout: 30_000 });
+    await page.waitForTimeout(300);
+    await shot(page, 'scm-suggest-past.png');
+    assert.equal(await inputText(page), '', 'the box stays empty while the list is open');
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(300);
+    assert.equal(await inputText(page), '', 'Esc leaves the box empty');
+    // Picking a past commit is the user's choice: then it goes into the box.
     await sparkle.click();
-    await page.waitForFunction(
-      (f) => (document.querySelector('.scm-editor .view-lines')?.textContent ?? '').replace(/\s+/g, '') !== f,
-      first,
-      { timeout: 30_000 },
-    );
+    await past.waitFor({ timeout: 60_000 });
+    await past.click();
+    await boxMatches(page, /^Fixrectangledrawingintherenderer\(\d+\)$/, 30_000);
 
     // 2. Typed text is never replaced: the candidates come in a QuickPick, Esc keeps the box as it was.
     await page.locator('.scm-editor .monaco-editor').click();
@@ -118,7 +127,7 @@ test(
     await page.keyboard.press('Backspace');
     await page.keyboard.type('Fix rect');
     await sparkle.click();
-    await page.locator('.quick-input-widget', { hasText: 'complete your commit message' }).first().waitFor({ timeout: 60_000 });
+    await page.locator('.quick-input-widget', { hasText: 'that begin as you typed' }).first().waitFor({ timeout: 60_000 });
     const completion = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Fix rectangle drawing' }).first();
     await completion.waitFor({ timeout: 30_000 });
     await page.waitForTimeout(300);
@@ -137,8 +146,12 @@ test(
       .first();
     await boxSparkle.waitFor({ timeout: 30_000 });
     await boxSparkle.click();
-    await boxMatches(page, /^Fixrectangledrawing/, 30_000);
+    await pastList.waitFor({ timeout: 60_000 });
+    await page.waitForTimeout(300);
     await shot(page, 'scm-inputbox-sparkle.png');
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(300);
+    assert.equal(await inputText(page), '', 'the in-box ✨ leaves an empty box empty too');
 
     // 4. The risk item: score and level for the staged change; its report opens beside the editor.
     const risk = page.locator('.statusbar-item', { hasText: /Risk (low|medium|high) \d+%/ }).first();

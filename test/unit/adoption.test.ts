@@ -169,6 +169,18 @@ test('adoption by evidence: a clearly better model is adopted; the same gain on 
     reason: 'too few buggy commits to judge: 2 in validation (at least 5 are needed); keeping the embedded default',
   });
   assert.equal(decideAdoption('always', { ...risk, flag: '--force', evidence: { kind: 'auc', ...few } }).adopted, true);
+  // One class only: the AUC is undefined (NaN), which is no evidence, not a broken model; forced, it is adopted.
+  const one = { labels: few.labels.map(() => 0 as const), candidate: few.candidate, inUse: few.inUse };
+  const forced = decideAdoption('always', { ...risk, candidate: NaN, flag: '--force', evidence: { kind: 'auc', ...one } });
+  assert.deepEqual(forced, {
+    adopted: true,
+    reason: '--force; too few buggy commits to judge: 0 in validation (at least 5 are needed); adopted as asked',
+  });
+  assert.equal(decideAdoption('auto', { ...risk, candidate: NaN, evidence: { kind: 'auc', ...one } }).adopted, false);
+  // Non-finite scores are still a broken model, forced or not.
+  const nan = decideAdoption('always', { ...risk, candidate: NaN, scores: [0.1, NaN], evidence: { kind: 'auc', ...one } });
+  assert.equal(nan.adopted, false);
+  assert.match(nan.reason, /score 1 is NaN/);
   // A small gain on a small split: one buggy commit moved above one clean one, within the noise.
   const base = sample(50, 0.2, 0);
   const candidate = [...base.inUse];

@@ -24,6 +24,8 @@ export interface Suggestion {
   detail: string;
   /** The candidate before the style rules and the subject limit, when they changed it. */
   original?: string;
+  /** NNGen's: the earlier commit whose message this is, and its author date (ISO 8601). */
+  commit?: { sha: string; date: string };
 }
 
 export interface SuggestResult {
@@ -53,7 +55,8 @@ export interface SuggestOptions {
   onProgress?: (text: string) => void;
 }
 
-export type SuggestTarget = { kind: 'staged' } | { kind: 'commit'; rev: string };
+/** The staged change, every change to tracked files (staged or not: what committing all changes commits), or a commit. */
+export type SuggestTarget = { kind: 'staged' } | { kind: 'worktree' } | { kind: 'commit'; rev: string };
 
 /** A subject cut to `limit` characters at a word boundary (the body, if any, is kept). */
 const DANGLING = /\s+(a|an|the|and|or|but|if|of|to|in|on|at|for|with|by|from|as|is|are|was|be|when|that|which|only|not|into)$/i;
@@ -72,7 +75,13 @@ export function limitSubject(message: string, limit: number): string {
 /** A neighbour's message without its own pull-request or issue number ("... (#4893)"), which is not this change's. */
 export const withoutReference = (subject: string) => subject.replace(/\s*\((?:#|GH-|gh-)\d+\)\s*$|\s+#\d+\s*$/, '').trim() || subject;
 
-const indexes = new HeadCache<{ index: NngenIndex; messages: string[]; authors: string[]; paths: string[][] }>();
+const indexes = new HeadCache<{
+  index: NngenIndex;
+  messages: string[];
+  authors: string[];
+  paths: string[][];
+  dates: Map<string, string>;
+}>();
 
 /** One walk: the NNGen index and the style's material from the same commits (kept while `rev` stays). */
 function historyIndex(repo: Repository, rev: string | null, history: number, o: Pick<SuggestOptions, 'signal' | 'onProgress'>) {
@@ -81,6 +90,7 @@ function historyIndex(repo: Repository, rev: string | null, history: number, o: 
     const messages: string[] = [];
     const authors: string[] = [];
     const paths: string[][] = [];
+    const dates = new Map<string, string>();
     if (rev) {
       let seen = 0;
       for await (const c of walkHistory(repo, { rev, max: history, noMerges: true, maxDiffBytes: 64 << 10, signal: o.signal })) {
@@ -88,10 +98,11 @@ function historyIndex(repo: Repository, rev: string | null, history: number, o: 
         messages.push(c.message);
         authors.push(c.author.email.toLowerCase());
         paths.push(c.files.map((f) => f.path));
+        dates.set(c.sha, c.authorDate);
         if (++seen % 500 === 0) o.onProgress?.(`reading history: ${seen} commits`);
       }
     }
-    return { index, messages, authors, paths };
+    return { index, messages, authors, paths, dates };
   });
 }
 
@@ -101,10 +112,15 @@ async function targetChange(
   target: SuggestTarget,
   o: { signal?: AbortSignal; ignoreWhitespace?: boolean } = {},
 ): Promise<{ files: DiffFile[]; historyRev: string | null; self: string | null; author: string }> {
-  if (target.kind === 'staged') {
-    const files = (await stagedDiff(repo, o)).files;
+  if (target.kind === 'staged' || target.kind === 'worktree') {
+    const files = (await stagedDiff(repo, { ...o, worktree: target.kind === 'worktree' })).files;
     if (files.length === 0 && !o.ignoreWhitespace)
-      throw new ChangelingError('nothing-staged', 'nothing is staged: stage a change first (git add), or name a commit with --commit REV');
+      throw new ChangelingError(
+        'nothing-staged',
+        target.kind === 'staged'
+          ? 'nothing is staged: stage a change first (git add), or name a commit with --commit REV'
+          : 'there is nothing to describe: no tracked file is changed',
+      );
     const author = (await repo.git.raw(['config', 'user.email']).catch(() => '')).trim().toLowerCase();
     return { files, historyRev: repo.head, self: null, author };
   }
@@ -146,7 +162,7 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
   const { files, historyRev, self, author } = await targetChange(repo, target, { signal: o.signal });
   const n = o.n ?? 5;
   const typed = o.typed ?? '';
-  const { index, messages, authors, paths } = await historyIndex(repo, historyRev, o.history ?? 5000, o);
+  const { index, messages, authors, paths, dates } = await historyIndex(repo, historyRev, o.history ?? 5000, o);
   const style = o.style === false || typed ? null : learnStyle(messages, paths);
   const raw: Suggestion[] = [];
   let inputNote: string | null = null;
@@ -165,6 +181,7 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
         message,
         source: 'nngen',
         detail: `like ${c.sha.slice(0, 10)} (cosine ${c.cosine.toFixed(2)}, diff BLEU ${(c.bleu * 100).toFixed(1)})`,
+        commit: { sha: c.sha, date: dates.get(c.sha) ?? '' },
       });
   }
   const ctx = { paths: files.map((f) => f.path), branch: o.branch ?? repo.branch };
@@ -179,7 +196,7 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
     candidates.push(message === s.message ? s : { ...s, message, original: s.message });
   }
   return {
-    target: self ?? 'staged',
+    target: self ?? target.kind,
     files: files.length,
     candidates: candidates.slice(0, o.model ? 2 * n : n),
     inputNote,

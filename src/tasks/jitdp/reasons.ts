@@ -169,7 +169,8 @@ export function agreesWithDirection(name: FeatureName | string, contribution: nu
 }
 
 /** What the reasons' numbers are, said once above them. */
-export const REASONS_HEADING = 'reasons (percentage points of the probability, against a typical commit of the training history)';
+export const REASONS_UNIT = 'percentage points of the probability, against a typical commit of the training history';
+export const REASONS_HEADING = `reasons (${REASONS_UNIT})`;
 
 /** One reason in one line, the same words in the terminal, the hover and the report. */
 export function reasonLine(r: Pick<RiskReason, 'points' | 'text'>): string {
