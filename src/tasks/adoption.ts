@@ -89,7 +89,8 @@ export function decideAdoption(mode: AdoptMode, c: Comparison): AdoptionVerdict 
       return {
         adopted: mode === 'always',
         reason: said(
-          `too few ${buggy < MIN_CLASS ? 'buggy' : 'clean'} commits to judge: ${Math.min(buggy, clean)} in validation (at least ${MIN_CLASS} are needed); ${mode === 'always' ? 'adopted as asked' : `keeping ${c.keeps ?? c.against}`}`,
+          `too few ${buggy < MIN_CLASS ? 'buggy' : 'clean'} commits to judge: ${Math.min(buggy, clean)} in validation ` +
+            `(at least ${MIN_CLASS} are needed); ${mode === 'always' ? 'adopted as asked' : `keeping ${c.keeps ?? c.against}`}`,
         ),
       };
   }

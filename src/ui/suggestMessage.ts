@@ -22,8 +22,9 @@ import { settings } from './settings.js';
  * candidates are the messages of similar earlier commits (NNGen): those are never written into the box by
  * themselves; they open in a list titled as what they are, each with its commit and date, under an offer to
  * download the commit-message model (also made once as a prompt). A box with the user's own text is never
- * overwritten: the candidates open in a QuickPick, and a candidate picked there becomes the subject line
- * with the user's text kept below it. With nothing staged, the suggestions describe every change to tracked
+ * overwritten unasked, and the text is never moved: a one-line start is completed (every candidate keeps it
+ * as typed); otherwise the candidates open in a QuickPick, and a pick replaces the text only once the user
+ * confirms it. With nothing staged, the suggestions describe every change to tracked
  * files (what VS Code commits then), and say so. Progress shows in the Source Control view and in a
  * cancellable notification.
  */
@@ -209,11 +210,20 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
       const chosen = await pick(r.candidates, typed, completing, !r.model);
       if (chosen === DOWNLOAD) return (void vscode.commands.executeCommand('changeling.downloadMessageModel'), undefined);
       if (chosen === undefined) return undefined;
+      // A completion keeps the typed text as typed; anything else would replace it, so that is asked first.
+      if (!completing) {
+        const ok = await vscode.window.showWarningMessage(
+          'Changeling: replace the text you typed with the chosen message?',
+          { modal: true, detail: `Your text:\n${typed.trim().slice(0, 400)}\n\nThe chosen message:\n${chosen.slice(0, 400)}` },
+          'Replace',
+        );
+        if (ok !== 'Replace') return undefined;
+      }
       if (git.inputBox.value !== typed) {
         void vscode.window.showInformationMessage('Changeling: the message box changed while you chose; it was left as it is.');
         return undefined;
       }
-      git.inputBox.value = completing ? chosen : `${chosen}\n\n${typed.trim()}`;
+      git.inputBox.value = chosen;
       sessions.delete(root);
       return git.inputBox.value;
     } catch (err) {
@@ -264,7 +274,7 @@ function pick(candidates: Suggestion[], typed: string, completing: boolean, past
       ? 'Pick one to put it in the message box, or download the model. Esc leaves the box empty.'
       : completing
         ? `Completions of "${typed.trim().slice(0, 40)}": each keeps what you typed. Esc keeps the box as it is.`
-        : `Your message stays: the one you pick becomes the subject, "${typed.trim().split('\n')[0]!.slice(0, 40)}" goes below it. Esc keeps the box as it is.`;
+        : `Your text stays unless you pick one and confirm that it replaces "${typed.trim().split('\n')[0]!.slice(0, 40)}". Esc keeps the box as it is.`;
     qp.buttons = candidates.length > page ? [regenerate] : [];
     qp.matchOnDetail = true;
     show();

@@ -116,11 +116,22 @@ test(
     await page.keyboard.press('Escape');
     await page.waitForTimeout(300);
     assert.equal(await inputText(page), 'WIPmyownnotes');
-    // Picking a candidate puts it first and keeps the typed text below it.
+    // Picking a candidate replaces the typed text only when the user confirms it (the text is never moved).
     await sparkle.click();
     await row.waitFor({ timeout: 60_000 });
     await row.click();
-    await boxMatches(page, /^Fixrectangledrawing.*WIPmyownnotes$/, 30_000);
+    const replace = page.locator('.monaco-dialog-box .monaco-button', { hasText: 'Replace' }).first();
+    await replace.waitFor({ timeout: 30_000 });
+    await shot(page, 'scm-suggest-replace.png');
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(300);
+    assert.equal(await inputText(page), 'WIPmyownnotes', 'not confirmed: the typed text stays as it was');
+    await sparkle.click();
+    await row.waitFor({ timeout: 60_000 });
+    await row.click();
+    await replace.waitFor({ timeout: 30_000 });
+    await replace.click();
+    await boxMatches(page, /^Fixrectangledrawingintherenderer\(\d+\)$/, 30_000);
     // The start of a message is completed instead: every candidate begins with the typed text, kept as typed.
     await page.locator('.scm-editor .monaco-editor').click();
     await page.keyboard.press('Control+A');

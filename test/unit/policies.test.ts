@@ -117,3 +117,22 @@ test('reading: files are read through util/jsonFile.ts (regular files only, boun
   const found = importers(['readFile', 'readFileSync', 'createReadStream'], allowed);
   assert.deepEqual(found, []);
 });
+
+test('layout: no line in src/ is over 200 characters, every file opens with a comment, only src/ui and extension.ts import vscode', () => {
+  const long = sources().flatMap((f) => f.text.split('\n').flatMap((l, i) => (l.length > 200 ? [`${f.path}:${i + 1} (${l.length})`] : [])));
+  assert.deepEqual(long, [], 'split these lines by hand (prettier does not wrap strings or comments)');
+  const uncommented = sources().filter(
+    (f) => !/^(import[^\n]*\n)*\s*(\/\*\*|\/\/)/.test(f.text) && !/^\s*\/\*\*/m.test(f.text.split('\n').slice(0, 40).join('\n')),
+  );
+  assert.deepEqual(
+    uncommented.map((f) => f.path),
+    [],
+  );
+  const vscodeUsers = sources().filter(
+    (f) => /from 'vscode'/.test(f.text) && !f.path.startsWith('src/ui/') && f.path !== 'src/extension.ts',
+  );
+  assert.deepEqual(
+    vscodeUsers.map((f) => f.path),
+    [],
+  );
+});
