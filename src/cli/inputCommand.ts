@@ -4,9 +4,10 @@ import { openRepository } from '../git/repository.js';
 import { MessageModel } from '../tasks/cmg/generate.js';
 import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
 import { parseInputFormat } from '../tasks/cmg/profile.js';
-import { modelInputFor, type SuggestTarget } from '../tasks/cmg/suggest.js';
+import { llmInputFor, modelInputFor, type SuggestTarget } from '../tasks/cmg/suggest.js';
+import { isChatLlmFolder, loadLlmFolder } from '../tasks/cmg/llmInput.js';
 import { ChangelingError } from '../util/errors.js';
-import { interruptSignal, printJson, terminalSafe, writeOut } from './io.js';
+import { interruptSignal, parseCount, printJson, terminalSafe, writeOut } from './io.js';
 
 /** `changeling input`: its options, its help text (INPUT_HELP) and what it prints. */
 
@@ -23,7 +24,15 @@ export const INPUT_HELP = `changeling input [--staged | --commit REV] [--repo PA
 
   Without --model, the model this repository adopted with "changeling finetune --task cmg".
   --prefix TEXT   text already typed in the message box, to be completed (a partial last word constrains the first generated word)
-  --json          one object: text, input_ids, decoder_input_ids, prefix, dropped, history, format`;
+  --json          one object: text, input_ids, decoder_input_ids, prefix, dropped, history, format
+
+  A code LLM (a decoder-only folder with a chat template and no changeling.json, e.g. Qwen2.5-Coder) gets a
+  chat prompt instead (format llm-chat): instructions with the repository's conventions, its most similar
+  earlier commits as examples, the author's recent subjects, then the whole diff within --budget N tokens
+  (default 2,000, or 4,000 for models of 1.5B and up; always leaving the context room for the answer): files
+  ranked by changed lines, code before tests before the rest, cut at hunk boundaries, the rest named.
+  --prefix is the start of the answer (a final assistant turn, continued). --json gives messages, text
+  (the template's rendering) and input_ids (its ids, no special tokens added), dropped [{path, why}].`;
 
 export async function inputCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -39,6 +48,7 @@ export async function inputCommand(argv: string[]): Promise<number> {
       prefix: { type: 'string' },
       json: { type: 'boolean', default: false },
       history: { type: 'string' },
+      budget: { type: 'string' },
     },
   });
   if (values.staged && values.commit) throw new ChangelingError('usage', '--staged and --commit exclude each other');
@@ -51,11 +61,41 @@ export async function inputCommand(argv: string[]): Promise<number> {
       'usage',
       'name a model with --model DIR (e.g. one from "changeling download"); this repository has adopted none',
     );
+  const target: SuggestTarget = values.commit ? { kind: 'commit', rev: values.commit } : { kind: 'staged' };
+  if (values.model && (await isChatLlmFolder(resolve(values.model)))) {
+    if (inputFormat) throw new ChangelingError('usage', '--input-format is for seq2seq message models; a chat LLM gets its own prompt');
+    const m = await loadLlmFolder(resolve(values.model));
+    const p = await llmInputFor(repo, target, m, {
+      typed: values.prefix ?? '',
+      budget: parseCount('budget', values.budget, undefined, 1),
+      signal: interruptSignal(),
+    });
+    if (values.json)
+      await printJson({
+        format: 'llm-chat',
+        model: m.dir,
+        messages: p.messages,
+        text: p.text,
+        input_ids: p.inputIds,
+        dropped: p.dropped,
+        budget: p.budget,
+      });
+    else
+      await writeOut(
+        [
+          `input format: llm-chat (${m.dir}); ${p.inputIds.length} tokens of a ${m.contextLength}-token context, the diff ${p.diffTokens} of ${p.budget}`,
+          '--- prompt ---',
+          terminalSafe(p.text).replace(/\n$/, ''),
+          '--- end ---',
+          ...(p.dropped.length ? ['left out:', ...p.dropped.map((d) => `  ${terminalSafe(d.path)}: ${d.why}`)] : []),
+        ].join('\n') + '\n',
+      );
+    return 0;
+  }
   const model = await MessageModel.create(values.model ? resolve(values.model) : adopted!.model, {
     adapter: values.adapter ? resolve(values.adapter) : (adopted?.adapter ?? undefined),
     inputFormat,
   });
-  const target: SuggestTarget = values.commit ? { kind: 'commit', rev: values.commit } : { kind: 'staged' };
   const p = await modelInputFor(repo, target, model, { typed: values.prefix ?? '', signal: interruptSignal() });
   if (values.json) {
     await printJson({

@@ -151,3 +151,7 @@ export function isCodeFile(f: Pick<DiffFile, 'path' | 'oldPath' | 'binary'>): bo
 export function codeFiles<F extends Pick<DiffFile, 'path' | 'oldPath' | 'binary'>>(files: readonly F[]): F[] {
   return files.filter(isCodeFile);
 }
+
+/** A test file by its path (test/ and spec/ folders, *.test.*, *_test.go, *Test.java and the like). */
+export const isTestPath = (path: string) =>
+  /(^|\/)(tests?|spec|specs|__tests__|testdata)\/|[._-](test|spec)s?\.[a-z]+$|_test\.go$|Tests?\.(java|kt)$/i.test(path);

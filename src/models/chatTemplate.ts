@@ -18,6 +18,8 @@ export interface ChatMessage {
 }
 
 export const TEMPLATE_CAP = 256 * 1024;
+/** transformers' marker for the end of a message to continue. */
+const CONTINUE_TAG = 'CONTINUE_FINAL_MESSAGE_TAG ';
 const RENDER_MS = 2000;
 const OUTPUT_CAP = 8 * 1024 * 1024;
 
@@ -25,7 +27,11 @@ export interface ChatTemplate {
   source: string;
   /** Special tokens the template may name (bos_token, eos_token, ...), as strings. */
   tokens: Record<string, string>;
-  render(messages: ChatMessage[], o?: { addGenerationPrompt?: boolean }): string;
+  /**
+   * With `continueFinal`, the last message is left open for the model to continue, as transformers'
+   * continue_final_message does (the text ends where that message's content ends).
+   */
+  render(messages: ChatMessage[], o?: { addGenerationPrompt?: boolean; continueFinal?: boolean }): string;
 }
 
 /** The folder's chat template, or null when it has none. */
@@ -85,7 +91,12 @@ export function chatTemplate(source: string, tokens: Record<string, string>, whe
       for (const m of messages)
         if (!m || typeof m.role !== 'string' || typeof m.content !== 'string')
           throw new ChangelingError('usage', 'chat messages need a role and a content, both strings');
-      const context = { messages, add_generation_prompt: o.addGenerationPrompt ?? false, ...tokens };
+      if (o.continueFinal && o.addGenerationPrompt)
+        throw new ChangelingError('usage', 'a final message is continued or a new one started, not both');
+      const last = messages.at(-1);
+      if (o.continueFinal && !last) throw new ChangelingError('usage', 'there is no final message to continue');
+      const shown = o.continueFinal ? [...messages.slice(0, -1), { ...last!, content: last!.content + CONTINUE_TAG }] : messages;
+      const context = { messages: shown, add_generation_prompt: o.addGenerationPrompt ?? false, ...tokens };
       let text: unknown;
       try {
         // The render runs under a watchdog: a template that loops for ever is stopped, not waited on.
@@ -97,7 +108,13 @@ export function chatTemplate(source: string, tokens: Record<string, string>, whe
       }
       if (typeof text !== 'string') throw new ChangelingError('io', `${where} did not render text`);
       if (text.length > OUTPUT_CAP) throw new ChangelingError('io', `${where} rendered over ${OUTPUT_CAP / 2 ** 20} MiB of text`);
-      return text;
+      if (!o.continueFinal) return text;
+      // transformers: the tag marks where the final message ends; a template that trimmed the message's
+      // trailing space is cut there and trimmed too.
+      const at = text.lastIndexOf(CONTINUE_TAG.trim());
+      if (at < 0 || !text.includes(last!.content.trim()))
+        throw new ChangelingError('io', `${where} does not keep the final message as it is, so it cannot be continued`);
+      return text.slice(at, at + CONTINUE_TAG.length) === CONTINUE_TAG ? text.slice(0, at) : text.slice(0, at).trimEnd();
     },
   };
 }

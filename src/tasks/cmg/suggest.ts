@@ -9,6 +9,8 @@ import { HeadCache } from '../../util/headCache.js';
 import type { MessageModel, PreparedInput } from './generate.js';
 import { NngenIndex, diffWords } from './nngen.js';
 import { applyStyle, learnStyle, type CommitStyle } from './style.js';
+import { llmPrompt, type LlmPrompt } from './llmPrompt.js';
+import { renderLlmPrompt, type LlmFolder } from './llmInput.js';
 
 /**
  * `changeling suggest`: commit-message candidates for the staged change (or a commit, from the history
@@ -203,4 +205,58 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
     style,
     indexed: index.size,
   };
+}
+
+/**
+ * What a code LLM gets for the target (`changeling input --model <llm>`): the turns (`llmPrompt.ts`) with the
+ * repository's three most similar earlier commits as examples, the author's recent subjects and the diff
+ * within the budget, which is cut further so that the whole prompt leaves `maxNewTokens` of the context.
+ */
+export async function llmInputFor(
+  repo: Repository,
+  target: SuggestTarget,
+  m: LlmFolder,
+  o: Pick<SuggestOptions, 'filter' | 'typed' | 'history' | 'signal' | 'onProgress' | 'subjectLimit' | 'branch'> & {
+    budget?: number;
+    body?: boolean;
+    maxNewTokens?: number;
+  } = {},
+): Promise<LlmPrompt & { text: string; inputIds: number[] }> {
+  const t = await targetChange(repo, target, { signal: o.signal });
+  const h = await historyIndex(repo, t.historyRev, o.history ?? 5000, o);
+  const examples: Array<{ message: string; files: DiffFile[] }> = [];
+  for (const c of h.index.query(diffWords(t.files), { k: 3, exclude: t.self ? new Set([t.self]) : undefined }))
+    examples.push({ message: withoutReference(c.message), files: (await commitDiff(repo, c.sha, { signal: o.signal })).files });
+  const recentSubjects = authorHistory(h.messages, h.authors, t.author)
+    .reverse()
+    .map((x) => x.split('\n')[0]!.trim());
+  const countTokens = (text: string) => m.tokenizer.encode(text, { addSpecialTokens: false }).ids.length;
+  const base = {
+    countTokens,
+    style: learnStyle(h.messages, h.paths),
+    subjectLimit: o.subjectLimit,
+    body: o.body ?? true,
+    branch: o.branch ?? repo.branch,
+    examples,
+    recentSubjects,
+    filter: o.filter,
+    typed: o.typed,
+  };
+  // What the prompt takes without the diff, then the diff's budget: the setting, within what the context leaves.
+  const bare = renderLlmPrompt(m, llmPrompt(t.files, { ...base, budget: 0 }).messages, !!o.typed).inputIds.length;
+  const room = m.contextLength - (o.maxNewTokens ?? 128) - bare;
+  if (room <= 0)
+    throw new ChangelingError(
+      'usage',
+      `the model's context (${m.contextLength} tokens) has no room for the diff after the instructions and examples`,
+    );
+  let budget = Math.min(o.budget ?? m.defaultBudget, room);
+  // Pieces counted apart can tokenize a little longer together: cut until the whole prompt fits.
+  for (;;) {
+    const p = llmPrompt(t.files, { ...base, budget });
+    const r = renderLlmPrompt(m, p.messages, !!o.typed);
+    const over = r.inputIds.length - (m.contextLength - (o.maxNewTokens ?? 128));
+    if (over <= 0 || budget === 0) return { ...p, ...r };
+    budget = Math.max(0, budget - over - 8);
+  }
 }

@@ -1,4 +1,5 @@
 import { changedLines, type ChangedLineAt } from '../../git/changedLines.js';
+import { isTestPath } from '../../git/codeFiles.js';
 import type { DiffFile } from '../../git/types.js';
 import { ChangelingError } from '../../util/errors.js';
 import { checkNumber } from '../../util/numbers.js';
@@ -20,8 +21,6 @@ export interface LineModel {
   weights: Map<string, number>;
 }
 
-const TEST_PATH = /(^|\/)(tests?|spec|specs|__tests__|testdata)\/|[._-](test|spec)s?\.[a-z]+$|_test\.go$|Tests?\.(java|kt)$/i;
-
 /** The inputs of every changed line of code files (null for removed and blank lines, which are not scored). */
 export function lineInputs(files: readonly DiffFile[]): { lines: ChangedLineAt[]; inputs: Array<Map<string, number> | null> } {
   const lines = [...changedLines(files)];
@@ -41,7 +40,7 @@ export function lineInputs(files: readonly DiffFile[]): { lines: ChangedLineAt[]
     if (l.sign !== '+' || !l.text.trim()) return null;
     const x = new Map<string, number>();
     for (const t of tokens[i]!) x.set(t, (x.get(t) ?? 0) + Math.log1p(counts.get(t)!) / counts.get(t)!);
-    if (TEST_PATH.test(l.path)) x.set('@test', 1);
+    if (isTestPath(l.path)) x.set('@test', 1);
     if (added.has(l.path)) x.set('@new file', 1);
     x.set('@file adds', Math.log1p(addedIn.get(l.path) ?? 0));
     x.set('@hunk adds', Math.log1p(hunkAdds.get(l.hunk) ?? 0));
