@@ -3,6 +3,8 @@ import { parsePrecision } from '../runtime/precision.js';
 import { resolve } from 'node:path';
 import { openRepository, type Repository } from '../git/repository.js';
 import { MessageModel } from '../tasks/cmg/generate.js';
+import { isChatLlmFolder } from '../tasks/cmg/llmInput.js';
+import { LlmMessageWriter } from '../tasks/cmg/llmWriter.js';
 import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
 import { parseInputFormat } from '../tasks/cmg/profile.js';
 import { suggestMessages, type SuggestResult, type SuggestTarget } from '../tasks/cmg/suggest.js';
@@ -36,6 +38,11 @@ export const SUGGEST_HELP = `changeling suggest [--repo PATH] [--commit REV] [--
   --history N            newest commits NNGen and the style learn from (default 5000)
   --exclude G / --include G   the model-input filter's globs (as for "changeling show")
   --precision P          auto (default: int8 weights on the CPU, where the quality gate held), fp32 or int8
+  With --model naming a code LLM (a decoder-only folder with a chat template, e.g. Qwen2.5-Coder Instruct):
+  n candidates sampled from the chat prompt "changeling input" shows (the whole diff within --budget N
+  tokens), each a subject and a body wrapped at 72 columns (--no-body: the subject alone), --seed S for
+  other samples; a candidate naming a path or identifier that is neither in the change nor in the tree at
+  HEAD is ranked last and marked UNFAITHFUL ("unfaithful" in --json).
   --hook-file FILE       for the prepare-commit-msg hook: put the best candidate into FILE and the others as
                          comments, only when FILE has no message yet; never changes a message already there`;
 
@@ -71,6 +78,9 @@ export async function suggestCommand(argv: string[]): Promise<number> {
       'no-style': { type: 'boolean', default: false },
       beams: { type: 'string' },
       'max-new-tokens': { type: 'string' },
+      'no-body': { type: 'boolean', default: false },
+      seed: { type: 'string' },
+      budget: { type: 'string' },
       'subject-limit': { type: 'string' },
       history: { type: 'string' },
       exclude: { type: 'string', multiple: true },
@@ -92,17 +102,29 @@ export async function suggestCommand(argv: string[]): Promise<number> {
   // An explicit --model, else the model this repository adopted (changeling finetune), unless --nngen-only.
   const adopted = values.model || values['nngen-only'] ? null : await adoptedMessageModel(repo);
   const inputFormat = values['input-format'] ? parseInputFormat(values['input-format']) : undefined;
-  const model = values.model
-    ? await MessageModel.create(resolve(values.model), {
-        adapter: values.adapter ? resolve(values.adapter) : undefined,
-        inputFormat,
-        precision,
-      })
-    : adopted
-      ? await MessageModel.create(adopted.model, { adapter: adopted.adapter ?? undefined, inputFormat, precision })
+  const llm =
+    values.model && (await isChatLlmFolder(resolve(values.model)))
+      ? await LlmMessageWriter.create(resolve(values.model), { precision })
       : null;
+  if (llm && (values.adapter || inputFormat))
+    throw new ChangelingError('usage', '--adapter and --input-format are for seq2seq message models, not a chat LLM');
+  const model = llm
+    ? null
+    : values.model
+      ? await MessageModel.create(resolve(values.model), {
+          adapter: values.adapter ? resolve(values.adapter) : undefined,
+          inputFormat,
+          precision,
+        })
+      : adopted
+        ? await MessageModel.create(adopted.model, { adapter: adopted.adapter ?? undefined, inputFormat, precision })
+        : null;
   const r = await suggestMessages(repo, target, {
     model,
+    llm,
+    body: !values['no-body'],
+    seed: parseCount('seed', values.seed, 2 ** 31, 0),
+    budget: parseCount('budget', values.budget, 1_000_000, 1),
     n: parseCount('n', values.n, 100, 1),
     beams: parseCount('beams', values.beams, 64, 1),
     maxNewTokens: parseCount('max-new-tokens', values['max-new-tokens'], 1024, 1),
@@ -126,12 +148,20 @@ export async function suggestCommand(argv: string[]): Promise<number> {
     await printJson(r);
     return 0;
   }
-  const lines = r.candidates.map(
-    (c, i) =>
-      `${String(i + 1).padStart(3)}. ${fieldText(c.message.split('\n')[0]!, 200)}\n       ${c.source}: ${c.detail}${
-        c.original && c.original !== c.message ? `; styled from "${fieldText(c.original.split('\n')[0]!, 100)}"` : ''
-      }`,
-  );
+  const lines = r.candidates.map((c, i) => {
+    const body = c.message.split('\n').slice(1).join('\n').trim();
+    return `${String(i + 1).padStart(3)}. ${fieldText(c.message.split('\n')[0]!, 200)}${
+      body
+        ? `\n${body
+            .split('\n')
+            .slice(0, 12)
+            .map((l) => `       ${fieldText(l, 200)}`)
+            .join('\n')}`
+        : ''
+    }\n       ${c.unfaithful?.length ? 'UNFAITHFUL ' : ''}${c.source}: ${c.detail}${
+      c.original && c.original !== c.message ? `; styled from "${fieldText(c.original.split('\n')[0]!, 100)}"` : ''
+    }`;
+  });
   const s = r.style;
   const styleLine =
     s && s.subjects >= 10
@@ -145,7 +175,7 @@ imperative ${(s.imperative * 100).toFixed(0)}%, trailing period ${(s.period * 10
   await writeOut(
     [
       `Suggestions for ${r.target === 'staged' ? 'the staged change' : r.target === 'worktree' ? 'all changes to tracked files' : `commit ${r.target.slice(0, 12)}`} (${r.files} \
-files; NNGen over ${r.indexed} earlier commits${model ? `; ${model.label} ${model.model.dir}` : ''}):`,
+files; NNGen over ${r.indexed} earlier commits${model ? `; ${model.label} ${model.model.dir}` : ''}${llm ? `; code LLM ${llm.llm.dir}` : ''}):`,
       ...(lines.length ? lines : ['  none: the history has no similar change yet (and no model is configured)']),
       ...(r.inputNote ? [`note: ${r.inputNote}`] : []),
       styleLine,

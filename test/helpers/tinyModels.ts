@@ -155,3 +155,82 @@ export function writeTinyT5(dir: string, o: { dModel?: number; layers?: number; 
   }
   return dir;
 }
+
+/**
+ * A tiny random Qwen2 chat model with the Qwen2-style tokenizer and ChatML template of test/fixtures/decoder/tokenizer
+ * (vocabulary 2,003, hidden 64, 2 layers, 4 heads over 2 KV heads, q/k/v bias, tied head, a 4,096-token context,
+ * <|im_end|> as EOS): what the code-LLM message path runs on here, since real weights cannot be downloaded.
+ */
+export function writeTinyQwen2(dir: string, o: { seed?: number; context?: number } = {}): string {
+  const tokDir = join('test', 'fixtures', 'decoder', 'tokenizer');
+  const tokenizer = JSON.parse(readFileSync(join(tokDir, 'tokenizer.json'), 'utf8')) as {
+    model: { vocab: Record<string, number> };
+    added_tokens: Array<{ id: number }>;
+  };
+  const V = Math.max(...Object.values(tokenizer.model.vocab), ...tokenizer.added_tokens.map((a) => a.id)) + 1;
+  const d = 64;
+  const H = 4;
+  const KV = 2;
+  const hd = d / H;
+  const ff = 112;
+  const L = 2;
+  const rand = seededRandom(o.seed ?? 2);
+  const normal = (n: number, std: number) =>
+    Float32Array.from({ length: n }, () => std * Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()));
+  const t: Record<string, NamedTensor> = {};
+  const w = (name: string, shape: number[], std: number) =>
+    (t[name] = {
+      shape,
+      data: normal(
+        shape.reduce((a, b) => a * b, 1),
+        std,
+      ),
+    });
+  const ones = (name: string) => (t[name] = { shape: [d], data: new Float32Array(d).fill(1) });
+  w('model.embed_tokens.weight', [V, d], 0.5);
+  for (let i = 0; i < L; i++) {
+    const p = `model.layers.${i}`;
+    w(`${p}.self_attn.q_proj.weight`, [H * hd, d], d ** -0.5);
+    w(`${p}.self_attn.q_proj.bias`, [H * hd], 0.02);
+    w(`${p}.self_attn.k_proj.weight`, [KV * hd, d], d ** -0.5);
+    w(`${p}.self_attn.k_proj.bias`, [KV * hd], 0.02);
+    w(`${p}.self_attn.v_proj.weight`, [KV * hd, d], d ** -0.5);
+    w(`${p}.self_attn.v_proj.bias`, [KV * hd], 0.02);
+    w(`${p}.self_attn.o_proj.weight`, [d, H * hd], (H * hd) ** -0.5);
+    w(`${p}.mlp.gate_proj.weight`, [ff, d], d ** -0.5);
+    w(`${p}.mlp.up_proj.weight`, [ff, d], d ** -0.5);
+    w(`${p}.mlp.down_proj.weight`, [d, ff], ff ** -0.5);
+    ones(`${p}.input_layernorm.weight`);
+    ones(`${p}.post_attention_layernorm.weight`);
+  }
+  ones('model.norm.weight');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(t, { format: 'pt' }));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      architectures: ['Qwen2ForCausalLM'],
+      model_type: 'qwen2',
+      vocab_size: V,
+      hidden_size: d,
+      intermediate_size: ff,
+      num_hidden_layers: L,
+      num_attention_heads: H,
+      num_key_value_heads: KV,
+      hidden_act: 'silu',
+      max_position_embeddings: o.context ?? 4096,
+      rms_norm_eps: 1e-6,
+      rope_theta: 1000000.0,
+      tie_word_embeddings: true,
+      bos_token_id: null,
+      eos_token_id: 2,
+      torch_dtype: 'float32',
+    }),
+  );
+  writeFileSync(
+    join(dir, 'generation_config.json'),
+    JSON.stringify({ eos_token_id: [2, 0], pad_token_id: 0, temperature: 0.7, top_p: 0.9 }),
+  );
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja']) copyFileSync(join(tokDir, f), join(dir, f));
+  return dir;
+}

@@ -11,6 +11,7 @@ import { NngenIndex, diffWords } from './nngen.js';
 import { applyStyle, learnStyle, type CommitStyle } from './style.js';
 import { llmPrompt, type LlmPrompt } from './llmPrompt.js';
 import { renderLlmPrompt, type LlmFolder } from './llmInput.js';
+import { shapeMessage, unfaithfulNames, type LlmMessageWriter } from './llmWriter.js';
 
 /**
  * `changeling suggest`: commit-message candidates for the staged change (or a commit, from the history
@@ -21,11 +22,13 @@ import { renderLlmPrompt, type LlmFolder } from './llmInput.js';
  */
 export interface Suggestion {
   message: string;
-  source: 'model' | 'model+adapter' | 'nngen';
+  source: 'model' | 'model+adapter' | 'llm' | 'nngen';
   /** Where it came from, for people: the neighbour commit and its similarity, or the beam score. */
   detail: string;
   /** The candidate before the style rules and the subject limit, when they changed it. */
   original?: string;
+  /** The LLM's: the paths and identifiers it names that are neither in the change nor in the tree at HEAD. */
+  unfaithful?: string[];
   /** NNGen's: the earlier commit whose message this is, and its author date (ISO 8601). */
   commit?: { sha: string; date: string };
 }
@@ -42,6 +45,12 @@ export interface SuggestResult {
 
 export interface SuggestOptions {
   model?: MessageModel | null;
+  /** A code LLM writing from the whole diff (`llmWriter.ts`), instead of or beside a seq2seq model. */
+  llm?: LlmMessageWriter | null;
+  /** With the LLM: a body below the subject (default true), the sampling seed, the diff's token budget. */
+  body?: boolean;
+  seed?: number;
+  budget?: number;
   n?: number;
   beams?: number;
   maxNewTokens?: number;
@@ -175,6 +184,33 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
     for (const c of await o.model.generate(input, { n, beams: o.beams, maxNewTokens: o.maxNewTokens }))
       raw.push({ message: c.message, source: o.model.label as Suggestion['source'], detail: `beam score ${c.score.toFixed(3)}` });
   }
+  if (o.llm) {
+    o.onProgress?.('writing with the code LLM...');
+    const p = await llmInputFor(repo, target, o.llm.llm, { ...o, typed, budget: o.budget, body: o.body, maxNewTokens: o.maxNewTokens });
+    const cut = p.dropped.filter((d) => d.why.startsWith('budget')).map((d) => d.path);
+    if (cut.length)
+      inputNote = `the diff was over the model's budget of ${p.budget} tokens: ${cut.slice(0, 5).join(', ')}${cut.length > 5 ? ` and ${cut.length - 5} more` : ''} not shown in full`;
+    const diffText = files.map((f) => [f.oldPath ?? '', f.path, ...f.hunks.flatMap((h) => [h.section, ...h.lines])].join('\n')).join('\n');
+    const written: Suggestion[] = [];
+    for (const raw of await o.llm.write(p.inputIds, { n, seed: o.seed, maxNewTokens: o.maxNewTokens, signal: o.signal })) {
+      const message = shapeMessage(raw, typed, { body: o.body ?? true });
+      if (!message) continue;
+      const unfaithful = await unfaithfulNames(message, diffText, repo, o.signal);
+      written.push({
+        message,
+        source: 'llm',
+        detail: unfaithful.length
+          ? `names ${unfaithful
+              .slice(0, 3)
+              .map((x) => `"${x}"`)
+              .join(', ')}, which neither the change nor the tree has`
+          : `written by ${o.llm.llm.dir} from the whole diff`,
+        unfaithful,
+      });
+    }
+    // Faithful candidates first; the others stay, marked, at the end.
+    raw.push(...written.filter((c) => !c.unfaithful!.length), ...written.filter((c) => c.unfaithful!.length));
+  }
   const startsTyped = (m: string) => !typed || m.toLowerCase().startsWith(typed.trim().toLowerCase());
   for (const c of index.query(diffWords(files), { k: n, exclude: self ? new Set([self]) : undefined })) {
     const message = withoutReference(c.message);
@@ -200,7 +236,7 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
   return {
     target: self ?? target.kind,
     files: files.length,
-    candidates: candidates.slice(0, o.model ? 2 * n : n),
+    candidates: candidates.slice(0, o.model || o.llm ? 2 * n : n),
     inputNote,
     style,
     indexed: index.size,

@@ -1,0 +1,126 @@
+import { loadModelFolder } from '../../models/modelFolder.js';
+import { CausalLmRunner } from '../../runtime/causalLm.js';
+import type { Precision } from '../../runtime/precision.js';
+import { gitText } from '../../git/run.js';
+import type { Repository } from '../../git/repository.js';
+import { loadLlmFolder, type LlmFolder } from './llmInput.js';
+
+/**
+ * A code LLM writing commit messages: n candidates sampled from the prompt (`llmInput.ts`) with a seed (the
+ * model's own sampling defaults, else temperature 0.7 and top-p 0.95), shaped into a subject and, by setting,
+ * a body wrapped at 72 columns, duplicates removed. Each candidate's names are checked against the change
+ * (`unfaithfulNames`): a candidate that names a path or identifier found neither in the diff nor in the tree at
+ * HEAD is ranked last and marked.
+ */
+export class LlmMessageWriter {
+  readonly label = 'llm';
+  private constructor(
+    readonly llm: LlmFolder,
+    private readonly runner: CausalLmRunner,
+  ) {}
+
+  static async create(dir: string, o: { provider?: string; precision?: Precision } = {}): Promise<LlmMessageWriter> {
+    const llm = await loadLlmFolder(dir);
+    const runner = await CausalLmRunner.create(await loadModelFolder(dir), { provider: o.provider, precision: o.precision });
+    return new LlmMessageWriter(llm, runner);
+  }
+
+  /** The raw continuations of the prompt, one per candidate (the typed text is not repeated in them). */
+  async write(
+    inputIds: readonly number[],
+    o: { n?: number; seed?: number; maxNewTokens?: number; signal?: AbortSignal; onToken?: (row: number, text: string) => void } = {},
+  ): Promise<string[]> {
+    const d = this.runner.defaults;
+    const generated: number[][] = [];
+    const r = await this.runner.sample(
+      { ids: [[...inputIds]], mask: [inputIds.map(() => 1)] },
+      {
+        maxNewTokens: o.maxNewTokens ?? 128,
+        numReturnSequences: o.n ?? 3,
+        seed: o.seed ?? 0,
+        temperature: d.temperature ?? 0.7,
+        topP: d.topP ?? 0.95,
+        ...(d.topK !== undefined ? { topK: d.topK } : {}),
+        ...(d.repetitionPenalty !== undefined ? { repetitionPenalty: d.repetitionPenalty } : {}),
+        signal: o.signal,
+        onToken: (row, token) => {
+          (generated[row] ??= []).push(token);
+          o.onToken?.(row, this.llm.tokenizer.decode(generated[row]!, { skipSpecialTokens: true }));
+        },
+      },
+    );
+    return r.sequences.map((s) => this.llm.tokenizer.decode(s.slice(inputIds.length), { skipSpecialTokens: true }));
+  }
+}
+
+/** A model's answer as a commit message: no fences or quotes around it, the typed start kept, a subject and an optional wrapped body. */
+export function shapeMessage(raw: string, typed: string, o: { body?: boolean } = {}): string {
+  let text = (typed + raw).replace(/\r/g, '').trim();
+  text = text.replace(/^```[a-z]*\n?|\n?```$/g, '').trim();
+  const lines = text.split('\n');
+  const subject = lines[0]!
+    .replace(/^(commit message|subject)\s*:\s*/i, '')
+    .replace(/^["'`](.*)["'`]$/, '$1')
+    .trim();
+  if (!o.body) return subject;
+  const body = wrap(lines.slice(1).join('\n').trim(), 72);
+  return body ? `${subject}\n\n${body}` : subject;
+}
+
+/** Paragraphs and bullets wrapped at `width` columns (words longer than the width stay whole). */
+export function wrap(text: string, width: number): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      const indent = /^(\s*(?:[-*] )?)/.exec(line)![1]!;
+      const words = line.slice(indent.length).split(/\s+/).filter(Boolean);
+      const out: string[] = [];
+      let cur = indent;
+      let empty = true;
+      for (const w of words) {
+        if (!empty && cur.length + 1 + w.length > width) {
+          out.push(cur.trimEnd());
+          cur = ' '.repeat(indent.length) + w;
+        } else cur += (empty ? '' : ' ') + w;
+        empty = false;
+      }
+      if (!empty || !out.length) out.push(cur.trimEnd());
+      return out.join('\n');
+    })
+    .join('\n');
+}
+
+/**
+ * The names a message mentions that a reader would take as code: words in backticks, and words with `_`, a
+ * dot between letters, a slash, `()` or a capital inside them (camelCase). A name is faithful when it occurs in
+ * the diff (`diffText`, paths included) or in the tree at HEAD (a path, or text in a tracked file: git grep).
+ */
+export function mentionedNames(message: string): string[] {
+  const names = new Set<string>();
+  for (const m of message.matchAll(/`([^`\n]{1,120})`/g)) names.add(m[1]!.trim());
+  for (const raw of message.replace(/`[^`\n]*`/g, ' ').split(/[\s,;:!?"'()[\]{}<>]+/)) {
+    const w = raw.replace(/^[.]+|[.]+$/g, '');
+    if (w.length < 3 || /^https?:/i.test(w)) continue;
+    if (/[A-Za-z]/.test(w) && /_|\/|[A-Za-z]\.[A-Za-z]|[a-z][A-Z]/.test(w)) names.add(w);
+  }
+  for (const m of message.matchAll(/\b([A-Za-z_$][\w$]*)\(\)/g)) names.add(m[1]!);
+  return [...names].filter(Boolean);
+}
+
+export async function unfaithfulNames(message: string, diffText: string, repo: Repository, signal?: AbortSignal): Promise<string[]> {
+  const out: string[] = [];
+  let paths: string[] | null = null;
+  for (const name of mentionedNames(message)) {
+    if (diffText.includes(name)) continue;
+    if (repo.head) {
+      paths ??= (await gitText(repo.root, ['ls-tree', '-r', '--name-only', repo.head], signal).catch(() => '')).split('\n');
+      if (paths.some((p) => p === name || p.endsWith(`/${name}`))) continue;
+      const found = await gitText(repo.root, ['grep', '-q', '-F', '-e', name, repo.head, '--'], signal)
+        .then(() => true)
+        .catch(() => false);
+      if (found) continue;
+    }
+    out.push(name);
+  }
+  return out;
+}
