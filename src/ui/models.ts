@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { reportFailure, withCancellableProgress } from './command.js';
 import { settings } from './settings.js';
-import { describeKnownModel, messageModels, modelSpec, DEFAULT_MESSAGE_MODEL, KNOWN_MODELS } from '../models/manifest.js';
+import { codeLlms, describeKnownModel, messageModels, modelSpec, DEFAULT_MESSAGE_MODEL, KNOWN_MODELS } from '../models/manifest.js';
 import { downloadModel } from '../models/hub.js';
 import { resolveProvider } from '../runtime/providers.js';
 
@@ -66,6 +66,16 @@ export function registerSelectModel(context: vscode.ExtensionContext, log: vscod
         })),
       );
     }
+    if (task.task === 'cmg')
+      // Code LLMs write a subject and a body from the whole diff; they are slower than the CodeT5 models.
+      items.push(
+        ...codeLlms().map((m) => ({
+          label: m.id,
+          description: `${describeKnownModel(m)}; download from the Hugging Face hub`,
+          detail: 'code LLM: a subject and a body from the whole staged diff (slower than CodeT5 on a CPU)',
+          id: m.id,
+        })),
+      );
     items.push({ label: 'Local folder or file…', local: true });
     const choice = await vscode.window.showQuickPick(items, { title: `Changeling: ${task.label.toLowerCase()} model` });
     if (!choice) return undefined;

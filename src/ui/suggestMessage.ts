@@ -6,6 +6,8 @@ import { cachedModel } from '../models/hub.js';
 import { defaultModelCache } from '../models/manifest.js';
 import { resolveProvider } from '../runtime/providers.js';
 import { MessageModel } from '../tasks/cmg/generate.js';
+import { isChatLlmFolder } from '../tasks/cmg/llmInput.js';
+import { LlmMessageWriter } from '../tasks/cmg/llmWriter.js';
 import type { Precision } from '../runtime/precision.js';
 import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
 import { suggestMessages, type Suggestion } from '../tasks/cmg/suggest.js';
@@ -38,8 +40,15 @@ interface Session {
 const sessions = new Map<string, Session>();
 const models = new Map<string, Promise<MessageModel>>();
 
-/** The configured message model: a folder, or a hub id already downloaded into the extension's storage. */
-async function messageModel(root: string, storage: vscode.Uri, log: vscode.LogOutputChannel): Promise<MessageModel | null> {
+/**
+ * The configured message model: a folder, or a hub id already downloaded into the extension's storage; a
+ * code LLM folder (a chat template, no changeling.json) comes back as an LLM writer.
+ */
+async function messageModel(
+  root: string,
+  storage: vscode.Uri,
+  log: vscode.LogOutputChannel,
+): Promise<MessageModel | LlmMessageWriter | null> {
   const s = settings();
   if (!s.messageModel) {
     // The model this repository adopted with "Fine-tune on this repository", if any (and trusted).
@@ -57,7 +66,26 @@ async function messageModel(root: string, storage: vscode.Uri, log: vscode.LogOu
       );
     dir = cached;
   }
+  if (await isChatLlmFolder(dir)) return cachedLlm(dir, s.provider, s.precision, log);
   return cachedMessageModel(dir, s.messageAdapter, s.provider, s.precision, log);
+}
+
+const llms = new Map<string, Promise<LlmMessageWriter>>();
+
+function cachedLlm(dir: string, providerSetting: string, precision: Precision, log: vscode.LogOutputChannel): Promise<LlmMessageWriter> {
+  const key = `${dir}\u0000${providerSetting}\u0000${precision}`;
+  let m = llms.get(key);
+  if (!m) {
+    m = (async () => {
+      const provider = await resolveProvider(providerSetting, (l) => log.info(l));
+      const w = await LlmMessageWriter.create(dir, { provider, precision });
+      log.info(`message model: code LLM ${dir} on ${provider}`);
+      return w;
+    })();
+    llms.set(key, m);
+    m.catch(() => llms.delete(key));
+  }
+  return m;
 }
 
 function cachedMessageModel(
@@ -94,9 +122,12 @@ async function generate(
     'suggesting a commit message',
     async (progress) => {
       const repo = await openRepository(root);
-      const model = await messageModel(root, storage, log);
+      const chosen = await messageModel(root, storage, log);
+      const llm = chosen instanceof LlmMessageWriter ? chosen : null;
+      const model = llm ? null : (chosen as MessageModel | null);
       const options = {
         model,
+        llm,
         n: s.count * 3,
         style: s.style,
         subjectLimit: s.subjectLimit,
@@ -121,8 +152,8 @@ async function generate(
         log.info(`suggest: ${r.inputNote}`);
         void vscode.window.showInformationMessage(`Changeling: ${r.inputNote}. The suggestions are based on the rest.`);
       }
-      log.info(`suggest: ${r.candidates.length} candidates (${model ? model.label : 'NNGen only'}; NNGen over ${r.indexed} commits)`);
-      return { candidates: r.candidates, model: model !== null };
+      log.info(`suggest: ${r.candidates.length} candidates (${chosen ? chosen.label : 'NNGen only'}; NNGen over ${r.indexed} commits)`);
+      return { candidates: r.candidates, model: chosen !== null };
     },
     { sourceControl: true },
   );

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
-import { TestRepo } from '../helpers/gitRepo.js';
+import { TestRepo, tempDir } from '../helpers/gitRepo.js';
+import { writeTinyQwen2 } from '../helpers/tinyModels.js';
 import { ARTIFACTS, CodeServer } from './codeServer.js';
 
 // The proposed-API flavour (the published one has no ✨ inside the box): VS Code runs here with --enable-proposed-api.
@@ -185,5 +186,36 @@ test(
     assert.match(report, /Risk of the staged change/);
     assert.match(report, /Reasons[\s\S]*(raises|lowers)/);
     assert.match(riskText, /Risk (low|medium|high) \d+%/);
+  },
+);
+
+test(
+  'In a real VS Code with a code LLM chosen: ✨ fills the empty box with a message it wrote from the whole diff',
+  { timeout: 300_000 },
+  async () => {
+    const repo = repoWithHistory();
+    const model = writeTinyQwen2(join(tempDir(), 'qwen2-chat'));
+    const cs = new CodeServer();
+    servers.push(cs);
+    const page = await cs.launch(VSIX, repo.dir, {
+      args: ['--enable-proposed-api', 'changeling.changeling'],
+      settings: { 'changeling.messages.model': model, 'changeling.risk.debounceMs': 300 },
+    });
+    await page.keyboard.press('Control+Shift+G');
+    await page.locator('.scm-view .monaco-list-row', { hasText: 'render.js' }).first().waitFor({ timeout: 60_000 });
+    const sparkle = page
+      .locator(
+        '.scm-view a.action-label[aria-label="Suggest commit message"], .part.sidebar .title-actions a.action-label[aria-label="Suggest commit message"]',
+      )
+      .first();
+    await sparkle.waitFor({ timeout: 60_000 });
+    await sparkle.click();
+    // A tiny random model writes nonsense, but it is the model's own text: the box is filled, no list opens.
+    await page.waitForFunction(() => (document.querySelector('.scm-editor .view-lines')?.textContent ?? '').trim().length > 0, null, {
+      timeout: 120_000,
+    });
+    assert.equal(await page.locator('.quick-input-widget', { hasText: 'similar past commits' }).count(), 0);
+    await page.waitForTimeout(300);
+    await shot(page, 'scm-suggest-llm.png');
   },
 );
