@@ -56,31 +56,37 @@ const boxMatches = (page: Page, re: RegExp, timeout = 60_000) =>
   );
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, name) });
 
+/**
+ * code-server on a repository with a staged change, the Source Control view open, and its ✨ (title bar)
+ * located: what both tests start from.
+ */
+async function openScm(settings: Record<string, unknown>): Promise<{ page: Page; sparkle: ReturnType<Page['locator']> }> {
+  assert.ok(existsSync(VSIX), `${VSIX} is missing: run "npm run package" first`);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const repo = repoWithHistory();
+  const cs = new CodeServer();
+  servers.push(cs);
+  const page = await cs.launch(VSIX, repo.dir, { args: ['--enable-proposed-api', 'changeling.changeling'], settings });
+  await page.keyboard.press('Control+Shift+G');
+  await page.locator('.scm-view .monaco-list-row', { hasText: 'render.js' }).first().waitFor({ timeout: 60_000 });
+  const sparkle = page
+    .locator(
+      '.scm-view a.action-label[aria-label="Suggest commit message"], .part.sidebar .title-actions a.action-label[aria-label="Suggest commit message"]',
+    )
+    .first();
+  await sparkle.waitFor({ timeout: 60_000 });
+  return { page, sparkle };
+}
+
 test(
   'In a real VS Code: the ✨ button suggests messages without losing typed text, and the risk item reports the staged change',
   { timeout: 300_000 },
   async () => {
-    assert.ok(existsSync(VSIX), `${VSIX} is missing: run "npm run package" first`);
-    mkdirSync(ARTIFACTS, { recursive: true });
-    const repo = repoWithHistory();
-    const cs = new CodeServer();
-    servers.push(cs);
-    const page = await cs.launch(VSIX, repo.dir, {
-      args: ['--enable-proposed-api', 'changeling.changeling'],
-      settings: { 'changeling.messages.inputBoxButton': true, 'changeling.risk.debounceMs': 300 },
-    });
-    await page.keyboard.press('Control+Shift+G');
-    await page.locator('.scm-view .monaco-list-row', { hasText: 'render.js' }).first().waitFor({ timeout: 60_000 });
+    const { page, sparkle } = await openScm({ 'changeling.messages.inputBoxButton': true, 'changeling.risk.debounceMs': 300 });
 
     // 1. Without a message model, the ✨ in the Source Control title bar never fills the box by itself: it
     // lists similar past commits as what they are, each with its commit and date, under the download offer,
     // and offers the download once as a prompt.
-    const sparkle = page
-      .locator(
-        '.scm-view a.action-label[aria-label="Suggest commit message"], .part.sidebar .title-actions a.action-label[aria-label="Suggest commit message"]',
-      )
-      .first();
-    await sparkle.waitFor({ timeout: 60_000 });
     await sparkle.click();
     const pastList = page.locator('.quick-input-widget', { hasText: 'similar past commits' }).first();
     await pastList.waitFor({ timeout: 60_000 }).catch(async (err) => {
@@ -193,22 +199,8 @@ test(
   'In a real VS Code with a code LLM chosen: ✨ fills the empty box with a message it wrote from the whole diff',
   { timeout: 300_000 },
   async () => {
-    const repo = repoWithHistory();
     const model = writeTinyQwen2(join(tempDir(), 'qwen2-chat'));
-    const cs = new CodeServer();
-    servers.push(cs);
-    const page = await cs.launch(VSIX, repo.dir, {
-      args: ['--enable-proposed-api', 'changeling.changeling'],
-      settings: { 'changeling.messages.model': model, 'changeling.risk.debounceMs': 300 },
-    });
-    await page.keyboard.press('Control+Shift+G');
-    await page.locator('.scm-view .monaco-list-row', { hasText: 'render.js' }).first().waitFor({ timeout: 60_000 });
-    const sparkle = page
-      .locator(
-        '.scm-view a.action-label[aria-label="Suggest commit message"], .part.sidebar .title-actions a.action-label[aria-label="Suggest commit message"]',
-      )
-      .first();
-    await sparkle.waitFor({ timeout: 60_000 });
+    const { page, sparkle } = await openScm({ 'changeling.messages.model': model, 'changeling.risk.debounceMs': 300 });
     await sparkle.click();
     // A tiny random model writes nonsense, but it is the model's own text: the box is filled, no list opens.
     await page.waitForFunction(() => (document.querySelector('.scm-editor .view-lines')?.textContent ?? '').trim().length > 0, null, {
