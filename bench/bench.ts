@@ -18,6 +18,7 @@ import { jitdpEvalBench } from './jitdpEval.js';
 import { jitdpDefaultBench } from './jitdpDefault.js';
 import { jitdpLineModelBench } from './jitdpLineModel.js';
 import { jitdpAdoptionBench } from './jitdpAdoption.js';
+import { cmgLlmBench } from './cmgLlm.js';
 import { cmgEvalBench } from './cmgEval.js';
 import { finetuneEvalBench } from './finetuneEval.js';
 import { loadBench, loadWorker } from './load.js';
@@ -59,6 +60,11 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
     usage:
       "jitdp-adoption REPO... [--cache DIR] [--no-lines]: the default and risk-train's decision on each history (test AUC, interval, line Top-10)",
     run: jitdpAdoptionBench,
+  },
+  'cmg-llm': {
+    usage:
+      'cmg-llm REPO [--commit REV] [--budget N] [--new N]: ✨ with a code LLM of Qwen2.5-Coder-0.5B shapes: time to the first token and the whole candidate',
+    run: cmgLlmBench,
   },
   'cmg-eval': { usage: 'cmg-eval REPO... [--max N] [--train REPO_NAME [--epochs N]] [--nngen-only]', run: cmgEvalBench },
   'cmg-input-check': {

@@ -186,7 +186,9 @@ export async function sampleDecode(
       const kth = scores[topK(scores, o.topK).at(-1)!]!;
       for (let v = 0; v < V; v++) if (scores[v]! < kth) scores[v] = -Infinity;
     }
-    const max = Math.max(...scores.filter((x) => x > -Infinity));
+    // A loop, not Math.max(...): a real vocabulary (Qwen's 151,936 tokens) is more arguments than a call takes.
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) if (scores[v]! > max) max = scores[v]!;
     const p = scores.map((x) => (x === -Infinity ? 0 : Math.exp(x - max)));
     const total = p.reduce((a, b) => a + b, 0);
     for (let v = 0; v < V; v++) p[v]! /= total;

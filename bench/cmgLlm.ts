@@ -1,0 +1,104 @@
+import { copyFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { openRepository } from '../src/git/repository.js';
+import { loadLlmFolder } from '../src/tasks/cmg/llmInput.js';
+import { LlmMessageWriter } from '../src/tasks/cmg/llmWriter.js';
+import { llmInputFor, type SuggestTarget } from '../src/tasks/cmg/suggest.js';
+import { writeModel } from './infer.js';
+
+/**
+ * `npm run bench -- cmg-llm REPO [--commit REV] [--budget N] [--new N]`: how long ✨ takes with a code LLM of
+ * Qwen2.5-Coder-0.5B's shapes (random f32 weights, its 151,936-token vocabulary and head; the test tokenizer
+ * turns text into ids, so the prompt's token count is what the budget allows): building the prompt, the
+ * first use (graph built and cached, weights loaded), then a later use's time to the first new token and to
+ * the whole candidate (greedy-length sampling of N new tokens). The change is the staged one, or --commit.
+ */
+export async function cmgLlmBench(args: string[]): Promise<Record<string, unknown>> {
+  const flag = (n: string) => (args.includes(n) ? args[args.indexOf(n) + 1]! : null);
+  const repoPath = args.find((a, i) => !a.startsWith('--') && !['--commit', '--budget', '--new'].includes(args[i - 1] ?? ''));
+  if (!repoPath) throw new Error('usage: npm run bench -- cmg-llm REPO [--commit REV] [--budget N] [--new N]');
+  const budget = Number(flag('--budget') ?? 2000);
+  const newTokens = Number(flag('--new') ?? 64);
+  const dir = join(tmpdir(), 'changeling-bench-cmg-llm', 'qwen2.5-coder-0.5b-shapes');
+  if (!existsSync(join(dir, 'model.safetensors'))) {
+    const [d, L, H, KV, ff, V] = [896, 24, 14, 2, 4864, 151936];
+    const hd = d / H;
+    const shapes: Array<[string, number[], 'w' | 'ones' | 'zeros']> = [['model.embed_tokens.weight', [V, d], 'w']];
+    for (let i = 0; i < L; i++) {
+      const p = `model.layers.${i}`;
+      shapes.push(
+        [`${p}.self_attn.q_proj.weight`, [H * hd, d], 'w'],
+        [`${p}.self_attn.q_proj.bias`, [H * hd], 'zeros'],
+        [`${p}.self_attn.k_proj.weight`, [KV * hd, d], 'w'],
+        [`${p}.self_attn.k_proj.bias`, [KV * hd], 'zeros'],
+        [`${p}.self_attn.v_proj.weight`, [KV * hd, d], 'w'],
+        [`${p}.self_attn.v_proj.bias`, [KV * hd], 'zeros'],
+        [`${p}.self_attn.o_proj.weight`, [d, H * hd], 'w'],
+        [`${p}.mlp.gate_proj.weight`, [ff, d], 'w'],
+        [`${p}.mlp.up_proj.weight`, [ff, d], 'w'],
+        [`${p}.mlp.down_proj.weight`, [d, ff], 'w'],
+        [`${p}.input_layernorm.weight`, [d], 'ones'],
+        [`${p}.post_attention_layernorm.weight`, [d], 'ones'],
+      );
+    }
+    shapes.push(['model.norm.weight', [d], 'ones']);
+    const config = {
+      architectures: ['Qwen2ForCausalLM'],
+      model_type: 'qwen2',
+      vocab_size: V,
+      hidden_size: d,
+      intermediate_size: ff,
+      num_hidden_layers: L,
+      num_attention_heads: H,
+      num_key_value_heads: KV,
+      hidden_act: 'silu',
+      max_position_embeddings: 32768,
+      rms_norm_eps: 1e-6,
+      rope_theta: 1000000.0,
+      tie_word_embeddings: true,
+      eos_token_id: 151645,
+      torch_dtype: 'float32',
+    };
+    writeModel(dir, config, shapes);
+    const tok = resolve('test/fixtures/decoder/tokenizer');
+    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja']) copyFileSync(join(tok, f), join(dir, f));
+  }
+  const repo = await openRepository(repoPath);
+  const target: SuggestTarget = flag('--commit') ? { kind: 'commit', rev: flag('--commit')! } : { kind: 'staged' };
+  const t0 = performance.now();
+  const prompt = await llmInputFor(repo, target, await loadLlmFolder(dir), { budget, maxNewTokens: newTokens });
+  const promptSeconds = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const writer = await LlmMessageWriter.create(dir);
+  await writer.write(prompt.inputIds.slice(0, 16), { n: 1, maxNewTokens: 1 });
+  const firstUseSeconds = (performance.now() - t1) / 1000;
+  // Random weights rarely stop early; N new tokens are what is timed.
+  let first = 0;
+  const t2 = performance.now();
+  await writer.write(prompt.inputIds, {
+    n: 1,
+    maxNewTokens: newTokens,
+    onToken: () => {
+      if (!first) first = (performance.now() - t2) / 1000;
+    },
+  });
+  const total = (performance.now() - t2) / 1000;
+  const out = {
+    bench: 'cmg-llm',
+    shapes: 'Qwen2.5-Coder-0.5B (494M parameters, f32)',
+    promptTokens: prompt.inputIds.length,
+    diffTokens: prompt.diffTokens,
+    promptSeconds,
+    firstUseSeconds,
+    firstTokenSeconds: first,
+    wholeCandidateSeconds: total,
+    newTokens,
+    perTokenSeconds: (total - first) / Math.max(1, newTokens - 1),
+  };
+  process.stderr.write(
+    `prompt ${prompt.inputIds.length} tokens (diff ${prompt.diffTokens}) built in ${promptSeconds.toFixed(2)} s; first use ${firstUseSeconds.toFixed(1)} s; ` +
+      `first new token after ${first.toFixed(1)} s, ${newTokens} tokens after ${total.toFixed(1)} s (${(out.perTokenSeconds * 1000).toFixed(0)} ms per token)\n`,
+  );
+  return out;
+}
