@@ -72,7 +72,8 @@ export function registerSelectModel(context: vscode.ExtensionContext, log: vscod
         ...codeLlms().map((m) => ({
           label: m.id,
           description: `${describeKnownModel(m)}; download from the Hugging Face hub`,
-          detail: 'code LLM: a subject and a body from the whole staged diff; slow on a CPU today (about a minute for a large change on 2 cores)',
+          detail:
+            'code LLM: a subject and a body from the whole staged diff; slow on a CPU today (about a minute for a large change on 2 cores)',
           id: m.id,
         })),
       );
