@@ -1,16 +1,17 @@
-import { copyFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { openRepository } from '../src/git/repository.js';
 import { loadLlmFolder } from '../src/tasks/cmg/llmInput.js';
 import { LlmMessageWriter } from '../src/tasks/cmg/llmWriter.js';
 import { llmInputFor, type SuggestTarget } from '../src/tasks/cmg/suggest.js';
-import { writeModel } from './infer.js';
+import { writeTinyQwen2 } from '../test/helpers/tinyModels.js';
 
 /**
  * `npm run bench -- cmg-llm REPO [--commit REV] [--budget N] [--new N]`: how long ✨ takes with a code LLM of
- * Qwen2.5-Coder-0.5B's shapes (random f32 weights, its 151,936-token vocabulary and head; the test tokenizer
- * turns text into ids, so the prompt's token count is what the budget allows): building the prompt, the
+ * Qwen2.5-Coder-0.5B's shapes (`writeTinyQwen2` at those shapes: random f32 weights, its 151,936-token
+ * vocabulary and head; the test tokenizer turns text into ids, so the prompt's token count is what the
+ * budget allows): building the prompt, the
  * first use (graph built and cached, weights loaded), then a later use's time to the first new token and to
  * the whole candidate (greedy-length sampling of N new tokens). The change is the staged one, or --commit.
  */
@@ -21,49 +22,8 @@ export async function cmgLlmBench(args: string[]): Promise<Record<string, unknow
   const budget = Number(flag('--budget') ?? 2000);
   const newTokens = Number(flag('--new') ?? 64);
   const dir = join(tmpdir(), 'changeling-bench-cmg-llm', 'qwen2.5-coder-0.5b-shapes');
-  if (!existsSync(join(dir, 'model.safetensors'))) {
-    const [d, L, H, KV, ff, V] = [896, 24, 14, 2, 4864, 151936];
-    const hd = d / H;
-    const shapes: Array<[string, number[], 'w' | 'ones' | 'zeros']> = [['model.embed_tokens.weight', [V, d], 'w']];
-    for (let i = 0; i < L; i++) {
-      const p = `model.layers.${i}`;
-      shapes.push(
-        [`${p}.self_attn.q_proj.weight`, [H * hd, d], 'w'],
-        [`${p}.self_attn.q_proj.bias`, [H * hd], 'zeros'],
-        [`${p}.self_attn.k_proj.weight`, [KV * hd, d], 'w'],
-        [`${p}.self_attn.k_proj.bias`, [KV * hd], 'zeros'],
-        [`${p}.self_attn.v_proj.weight`, [KV * hd, d], 'w'],
-        [`${p}.self_attn.v_proj.bias`, [KV * hd], 'zeros'],
-        [`${p}.self_attn.o_proj.weight`, [d, H * hd], 'w'],
-        [`${p}.mlp.gate_proj.weight`, [ff, d], 'w'],
-        [`${p}.mlp.up_proj.weight`, [ff, d], 'w'],
-        [`${p}.mlp.down_proj.weight`, [d, ff], 'w'],
-        [`${p}.input_layernorm.weight`, [d], 'ones'],
-        [`${p}.post_attention_layernorm.weight`, [d], 'ones'],
-      );
-    }
-    shapes.push(['model.norm.weight', [d], 'ones']);
-    const config = {
-      architectures: ['Qwen2ForCausalLM'],
-      model_type: 'qwen2',
-      vocab_size: V,
-      hidden_size: d,
-      intermediate_size: ff,
-      num_hidden_layers: L,
-      num_attention_heads: H,
-      num_key_value_heads: KV,
-      hidden_act: 'silu',
-      max_position_embeddings: 32768,
-      rms_norm_eps: 1e-6,
-      rope_theta: 1000000.0,
-      tie_word_embeddings: true,
-      eos_token_id: 151645,
-      torch_dtype: 'float32',
-    };
-    writeModel(dir, config, shapes);
-    const tok = resolve('test/fixtures/decoder/tokenizer');
-    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja']) copyFileSync(join(tok, f), join(dir, f));
-  }
+  if (!existsSync(join(dir, 'model.safetensors')))
+    writeTinyQwen2(dir, { hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 151936, context: 32768, eos: 151645 });
   const repo = await openRepository(repoPath);
   const target: SuggestTarget = flag('--commit') ? { kind: 'commit', rev: flag('--commit')! } : { kind: 'staged' };
   const t0 = performance.now();

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { openRepository } from '../git/repository.js';
 import { blamedLines, szz, type SzzResult } from '../git/szz.js';
 import type { Repository } from '../git/repository.js';
-import { commitDiff } from '../git/history.js';
+import { walkHistory } from '../git/history.js';
 import { codeFiles } from '../git/codeFiles.js';
 import { changedLines } from '../git/changedLines.js';
 import { AtomicFile } from '../util/atomicFile.js';
@@ -62,16 +62,17 @@ async function writeLineLabels(repo: Repository, r: SzzResult, out: string, prog
   const file = await AtomicFile.create(out, '--lines');
   try {
     const blamed = await blamedLines(repo, r, { signal, onProgress: (d, t, what) => progress.update(`${what}: ${d}/${t}`) });
-    const buggy = r.commits.filter((c) => r.fixedBy.has(c.sha));
-    for (const [i, { sha }] of buggy.entries()) {
-      const c = await commitDiff(repo, sha, { signal });
-      const hit = blamed.get(sha);
+    const buggy = r.commits.filter((c) => r.fixedBy.has(c.sha)).map((c) => c.sha);
+    // One git walk over the buggy commits, in the order given (oldest first), not a git process per commit.
+    let i = 0;
+    for await (const c of walkHistory(repo, { commits: buggy, signal })) {
+      const hit = blamed.get(c.sha);
       const rows: string[] = [];
       for (const l of changedLines(codeFiles(c.files)))
         if (l.sign === '+' && l.text.trim())
-          rows.push(JSON.stringify({ commit: sha, path: l.path, line: l.line, label: hit?.get(l.path)?.has(l.line) ? 1 : 0 }));
+          rows.push(JSON.stringify({ commit: c.sha, path: l.path, line: l.line, label: hit?.get(l.path)?.has(l.line) ? 1 : 0 }));
       if (rows.length) await file.write(rows.join('\n') + '\n');
-      progress.update(`line labels: ${i + 1}/${buggy.length}`);
+      progress.update(`line labels: ${++i}/${buggy.length}`);
     }
     await file.commit();
   } catch (err) {

@@ -70,22 +70,26 @@ async function messageModel(
   return cachedMessageModel(dir, s.messageAdapter, s.provider, s.precision, log);
 }
 
+/** One load per folder, adapter, provider and precision, kept for the next ✨ (a failed load is forgotten). */
+function once<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  let m = cache.get(key);
+  if (!m) {
+    m = load();
+    cache.set(key, m);
+    m.catch(() => cache.delete(key));
+  }
+  return m;
+}
+
 const llms = new Map<string, Promise<LlmMessageWriter>>();
 
 function cachedLlm(dir: string, providerSetting: string, precision: Precision, log: vscode.LogOutputChannel): Promise<LlmMessageWriter> {
-  const key = `${dir}\u0000${providerSetting}\u0000${precision}`;
-  let m = llms.get(key);
-  if (!m) {
-    m = (async () => {
-      const provider = await resolveProvider(providerSetting, (l) => log.info(l));
-      const w = await LlmMessageWriter.create(dir, { provider, precision });
-      log.info(`message model: code LLM ${dir} on ${provider}`);
-      return w;
-    })();
-    llms.set(key, m);
-    m.catch(() => llms.delete(key));
-  }
-  return m;
+  return once(llms, `${dir}\u0000${providerSetting}\u0000${precision}`, async () => {
+    const provider = await resolveProvider(providerSetting, (l) => log.info(l));
+    const w = await LlmMessageWriter.create(dir, { provider, precision });
+    log.info(`message model: code LLM ${dir} on ${provider}`);
+    return w;
+  });
 }
 
 function cachedMessageModel(
@@ -95,19 +99,12 @@ function cachedMessageModel(
   precision: Precision,
   log: vscode.LogOutputChannel,
 ): Promise<MessageModel> {
-  const key = `${dir}\u0000${adapter}\u0000${providerSetting}\u0000${precision}`;
-  let m = models.get(key);
-  if (!m) {
-    m = (async () => {
-      const provider = await resolveProvider(providerSetting, (l) => log.info(l));
-      const m = await MessageModel.create(dir, { adapter: adapter || undefined, provider, precision });
-      log.info(`message model: ${dir}${adapter ? ` + adapter ${adapter}` : ''} on ${provider}, ${m.precision}`);
-      return m;
-    })();
-    models.set(key, m);
-    m.catch(() => models.delete(key));
-  }
-  return m;
+  return once(models, `${dir}\u0000${adapter}\u0000${providerSetting}\u0000${precision}`, async () => {
+    const provider = await resolveProvider(providerSetting, (l) => log.info(l));
+    const m = await MessageModel.create(dir, { adapter: adapter || undefined, provider, precision });
+    log.info(`message model: ${dir}${adapter ? ` + adapter ${adapter}` : ''} on ${provider}, ${m.precision}`);
+    return m;
+  });
 }
 
 /** The candidates for the staged change (all changes to tracked files when nothing is staged), and whether a model wrote any. */

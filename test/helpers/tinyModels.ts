@@ -157,23 +157,38 @@ export function writeTinyT5(dir: string, o: { dModel?: number; layers?: number; 
 }
 
 /**
- * A tiny random Qwen2 chat model with the Qwen2-style tokenizer and ChatML template of test/fixtures/decoder/tokenizer
- * (vocabulary 2,003, hidden 64, 2 layers, 4 heads over 2 KV heads, q/k/v bias, tied head, a 4,096-token context,
- * <|im_end|> as EOS): what the code-LLM message path runs on here, since real weights cannot be downloaded.
+ * A random Qwen2 chat model with the Qwen2-style tokenizer and ChatML template of test/fixtures/decoder/tokenizer:
+ * by default tiny (vocabulary 2,003, hidden 64, 2 layers, 4 heads over 2 KV heads, q/k/v bias, tied head, a
+ * 4,096-token context, <|im_end|> as EOS), what the code-LLM message path runs on here, since real weights
+ * cannot be downloaded; other shapes for the benchmarks (Qwen2.5-Coder-0.5B's in `cmg-llm`).
  */
-export function writeTinyQwen2(dir: string, o: { seed?: number; context?: number } = {}): string {
+export function writeTinyQwen2(
+  dir: string,
+  o: {
+    seed?: number;
+    context?: number;
+    hidden?: number;
+    layers?: number;
+    heads?: number;
+    kvHeads?: number;
+    intermediate?: number;
+    vocab?: number;
+    eos?: number;
+  } = {},
+): string {
   const tokDir = join('test', 'fixtures', 'decoder', 'tokenizer');
   const tokenizer = JSON.parse(readFileSync(join(tokDir, 'tokenizer.json'), 'utf8')) as {
     model: { vocab: Record<string, number> };
     added_tokens: Array<{ id: number }>;
   };
-  const V = Math.max(...Object.values(tokenizer.model.vocab), ...tokenizer.added_tokens.map((a) => a.id)) + 1;
-  const d = 64;
-  const H = 4;
-  const KV = 2;
+  const V = o.vocab ?? Math.max(...Object.values(tokenizer.model.vocab), ...tokenizer.added_tokens.map((a) => a.id)) + 1;
+  const d = o.hidden ?? 64;
+  const H = o.heads ?? 4;
+  const KV = o.kvHeads ?? 2;
   const hd = d / H;
-  const ff = 112;
-  const L = 2;
+  const ff = o.intermediate ?? 112;
+  const L = o.layers ?? 2;
+  const eos = o.eos ?? 2;
   const rand = seededRandom(o.seed ?? 2);
   const normal = (n: number, std: number) =>
     Float32Array.from({ length: n }, () => std * Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()));

@@ -107,20 +107,40 @@ export function mentionedNames(message: string): string[] {
   return [...names].filter(Boolean);
 }
 
-export async function unfaithfulNames(message: string, diffText: string, repo: Repository, signal?: AbortSignal): Promise<string[]> {
-  const out: string[] = [];
-  let paths: string[] | null = null;
-  for (const name of mentionedNames(message)) {
-    if (diffText.includes(name)) continue;
-    if (repo.head) {
-      paths ??= (await gitText(repo.root, ['ls-tree', '-r', '--name-only', repo.head], signal).catch(() => '')).split('\n');
-      if (paths.some((p) => p === name || p.endsWith(`/${name}`))) continue;
-      const found = await gitText(repo.root, ['grep', '-q', '-F', '-e', name, repo.head, '--'], signal)
-        .then(() => true)
-        .catch(() => false);
-      if (found) continue;
+/**
+ * A checker for the candidates of one change: the tree's paths are listed once and each name is looked up
+ * in the tracked files once (git grep), however many candidates name it.
+ */
+export function faithfulnessCheck(diffText: string, repo: Repository, signal?: AbortSignal): (message: string) => Promise<string[]> {
+  let paths: Promise<string[]> | null = null;
+  const inTree = new Map<string, Promise<boolean>>();
+  const found = (name: string): Promise<boolean> => {
+    if (diffText.includes(name)) return Promise.resolve(true);
+    if (!repo.head) return Promise.resolve(false);
+    const head = repo.head;
+    let known = inTree.get(name);
+    if (!known) {
+      known = (async () => {
+        paths ??= gitText(repo.root, ['ls-tree', '-r', '--name-only', head], signal)
+          .catch(() => '')
+          .then((t) => t.split('\n'));
+        if ((await paths).some((p) => p === name || p.endsWith(`/${name}`))) return true;
+        return gitText(repo.root, ['grep', '-q', '-F', '-e', name, head, '--'], signal)
+          .then(() => true)
+          .catch(() => false);
+      })();
+      inTree.set(name, known);
     }
-    out.push(name);
-  }
-  return out;
+    return known;
+  };
+  return async (message) => {
+    const out: string[] = [];
+    for (const name of mentionedNames(message)) if (!(await found(name))) out.push(name);
+    return out;
+  };
+}
+
+/** The names `message` mentions that are neither in the change nor in the tree at HEAD. */
+export function unfaithfulNames(message: string, diffText: string, repo: Repository, signal?: AbortSignal): Promise<string[]> {
+  return faithfulnessCheck(diffText, repo, signal)(message);
 }

@@ -11,7 +11,7 @@ import { NngenIndex, diffWords } from './nngen.js';
 import { applyStyle, learnStyle, type CommitStyle } from './style.js';
 import { llmPrompt, type LlmPrompt } from './llmPrompt.js';
 import { renderLlmPrompt, type LlmFolder } from './llmInput.js';
-import { shapeMessage, unfaithfulNames, type LlmMessageWriter } from './llmWriter.js';
+import { faithfulnessCheck, shapeMessage, type LlmMessageWriter } from './llmWriter.js';
 
 /**
  * `changeling suggest`: commit-message candidates for the staged change (or a commit, from the history
@@ -170,7 +170,8 @@ function authorHistory(messages: readonly string[], authors: readonly string[], 
 }
 
 export async function suggestMessages(repo: Repository, target: SuggestTarget, o: SuggestOptions = {}): Promise<SuggestResult> {
-  const { files, historyRev, self, author } = await targetChange(repo, target, { signal: o.signal });
+  const change = await targetChange(repo, target, { signal: o.signal });
+  const { files, historyRev, self, author } = change;
   const n = o.n ?? 5;
   const typed = o.typed ?? '';
   const { index, messages, authors, paths, dates } = await historyIndex(repo, historyRev, o.history ?? 5000, o);
@@ -186,16 +187,23 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
   }
   if (o.llm) {
     o.onProgress?.('writing with the code LLM...');
-    const p = await llmInputFor(repo, target, o.llm.llm, { ...o, typed, budget: o.budget, body: o.body, maxNewTokens: o.maxNewTokens });
+    const p = await llmInputFor(
+      repo,
+      target,
+      o.llm.llm,
+      { ...o, typed, budget: o.budget, body: o.body, maxNewTokens: o.maxNewTokens },
+      change,
+    );
     const cut = p.dropped.filter((d) => d.why.startsWith('budget')).map((d) => d.path);
     if (cut.length)
       inputNote = `the diff was over the model's budget of ${p.budget} tokens: ${cut.slice(0, 5).join(', ')}${cut.length > 5 ? ` and ${cut.length - 5} more` : ''} not shown in full`;
     const diffText = files.map((f) => [f.oldPath ?? '', f.path, ...f.hunks.flatMap((h) => [h.section, ...h.lines])].join('\n')).join('\n');
+    const unfaithfulNames = faithfulnessCheck(diffText, repo, o.signal);
     const written: Suggestion[] = [];
     for (const raw of await o.llm.write(p.inputIds, { n, seed: o.seed, maxNewTokens: o.maxNewTokens, signal: o.signal })) {
       const message = shapeMessage(raw, typed, { body: o.body ?? true });
       if (!message) continue;
-      const unfaithful = await unfaithfulNames(message, diffText, repo, o.signal);
+      const unfaithful = await unfaithfulNames(message);
       written.push({
         message,
         source: 'llm',
@@ -257,8 +265,10 @@ export async function llmInputFor(
     body?: boolean;
     maxNewTokens?: number;
   } = {},
+  /** The target's change when the caller has read it already (suggest), so that git is not asked twice. */
+  known?: Awaited<ReturnType<typeof targetChange>>,
 ): Promise<LlmPrompt & { text: string; inputIds: number[] }> {
-  const t = await targetChange(repo, target, { signal: o.signal });
+  const t = known ?? (await targetChange(repo, target, { signal: o.signal }));
   const h = await historyIndex(repo, t.historyRev, o.history ?? 5000, o);
   const examples: Array<{ message: string; files: DiffFile[] }> = [];
   for (const c of h.index.query(diffWords(t.files), { k: 3, exclude: t.self ? new Set([t.self]) : undefined }))

@@ -1,7 +1,7 @@
 import { isReasonToken, type Reason } from './reasons.js';
 import { FEATURE_NAMES } from '../../git/expertFeatures.js';
 import { aucRoc, jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
-import { tokensOfLine, type JitdpCommit } from './dataset.js';
+import { lineTokens, type JitdpCommit } from './dataset.js';
 import { contributions, fitLogistic, logit, type LogisticModel, type SparseRow } from './logistic.js';
 import { fitScaling, referenceScaled, scaleFeatures, type FeatureScaling } from './scaling.js';
 import { calibrate, calibrated, type Calibration } from './calibration.js';
@@ -107,8 +107,7 @@ export function explainBaseline(m: BaselineModel, c: Pick<JitdpCommit, 'features
 /**
  * Line-level scores: each changed line gets the contributions of the tokens it holds, each token's
  * contribution shared equally among its occurrences in the change, so the line scores add up to the
- * tokens' part of the logit. `lines` are the changed lines with their sign ("+" or "-"). With `why`, each
- * line also names its tokens that raise its score most (as "token +foo"), largest first.
+ * tokens' part of the logit. `lines` are the changed lines with their sign ("+" or "-").
  */
 export function lineScoresBaseline(m: BaselineModel, lines: ReadonlyArray<{ sign: '+' | '-'; text: string }>): number[] {
   return lineShares(m, lines).map((ts) => ts.reduce((s, t) => s + t.share, 0));
@@ -128,14 +127,10 @@ function lineShares(
   m: BaselineModel,
   lines: ReadonlyArray<{ sign: '+' | '-'; text: string }>,
 ): Array<Array<{ token: string; share: number }>> {
-  const per = lines.map((l) => tokensOfLine(l.sign, l.text));
-  const counts = new Map<string, number>();
-  for (const ts of per) for (const t of ts) counts.set(t, (counts.get(t) ?? 0) + 1);
+  const { tokens, occurrence } = lineTokens(lines);
   const share = (t: string) => {
     const j = m.vocab.get(t);
-    if (j === undefined) return 0;
-    const n = counts.get(t)!;
-    return (m.model.weights[F + j]! * Math.log1p(n) * m.platt.a) / n;
+    return j === undefined ? 0 : m.model.weights[F + j]! * occurrence(t) * m.platt.a;
   };
-  return per.map((ts) => ts.map((token) => ({ token, share: share(token) })));
+  return tokens.map((ts) => ts.map((token) => ({ token, share: share(token) })));
 }

@@ -68,6 +68,27 @@ export function tokensOfLine(sign: '+' | '-', text: string): string[] {
   return (text.match(TOKEN) ?? []).map((t) => sign + t.toLowerCase());
 }
 
+/**
+ * The tokens of each changed line, and what one occurrence of a token is worth on a line: the change's
+ * log count of the token, log(1 + n), shared among its n occurrences. What the linear model's line scores
+ * and the line model's token inputs both value a line's tokens by.
+ */
+export function lineTokens(lines: ReadonlyArray<{ sign: '+' | '-'; text: string }>): {
+  tokens: string[][];
+  occurrence: (token: string) => number;
+} {
+  const tokens = lines.map((l) => tokensOfLine(l.sign, l.text));
+  const counts = new Map<string, number>();
+  for (const ts of tokens) for (const t of ts) counts.set(t, (counts.get(t) ?? 0) + 1);
+  return {
+    tokens,
+    occurrence: (t) => {
+      const n = counts.get(t) ?? 0;
+      return n ? Math.log1p(n) / n : 0;
+    },
+  };
+}
+
 /** Code tokens of a change's added and removed lines, with counts. */
 export function changeTokens(files: readonly DiffFile[]): Map<string, number> {
   const out = new Map<string, number>();

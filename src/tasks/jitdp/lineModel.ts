@@ -3,7 +3,7 @@ import { isTestPath } from '../../git/codeFiles.js';
 import type { DiffFile } from '../../git/types.js';
 import { ChangelingError } from '../../util/errors.js';
 import { checkNumber } from '../../util/numbers.js';
-import { tokensOfLine } from './dataset.js';
+import { lineTokens } from './dataset.js';
 import { sigmoid } from './logistic.js';
 import { isReasonToken } from './reasons.js';
 
@@ -24,9 +24,7 @@ export interface LineModel {
 /** The inputs of every changed line of code files (null for removed and blank lines, which are not scored). */
 export function lineInputs(files: readonly DiffFile[]): { lines: ChangedLineAt[]; inputs: Array<Map<string, number> | null> } {
   const lines = [...changedLines(files)];
-  const tokens = lines.map((l) => tokensOfLine(l.sign, l.text));
-  const counts = new Map<string, number>();
-  for (const ts of tokens) for (const t of ts) counts.set(t, (counts.get(t) ?? 0) + 1);
+  const { tokens, occurrence } = lineTokens(lines);
   const addedIn = new Map<string, number>();
   const hunkAdds = new Map<number, number>();
   const hunkRemoves = new Map<number, number>();
@@ -39,7 +37,7 @@ export function lineInputs(files: readonly DiffFile[]): { lines: ChangedLineAt[]
   const inputs = lines.map((l, i) => {
     if (l.sign !== '+' || !l.text.trim()) return null;
     const x = new Map<string, number>();
-    for (const t of tokens[i]!) x.set(t, (x.get(t) ?? 0) + Math.log1p(counts.get(t)!) / counts.get(t)!);
+    for (const t of tokens[i]!) x.set(t, (x.get(t) ?? 0) + occurrence(t));
     if (isTestPath(l.path)) x.set('@test', 1);
     if (added.has(l.path)) x.set('@new file', 1);
     x.set('@file adds', Math.log1p(addedIn.get(l.path) ?? 0));
