@@ -49,7 +49,7 @@ export async function downloadCommand(argv: string[]): Promise<number> {
         ...messageModels().map(row),
         'Risk (encoders for changeling risk-train --encoder):',
         ...risk.map(row),
-        'Code LLMs (changeling inspect runs them; not used by suggest yet):',
+        'Code LLMs (a subject and a body from the whole diff: changeling suggest --model DIR):',
         ...codeLlms().map(row),
       ].join('\n') + '\n',
     );

@@ -3,6 +3,9 @@ import { resolve } from 'node:path';
 import { openRepository } from '../git/repository.js';
 import { hookStatus, installHook, uninstallHook, type HookKind } from '../git/hooks.js';
 import { ChangelingError } from '../util/errors.js';
+import { loopbackUrl } from '../tasks/cmg/serverWriter.js';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { printJson, writeOut } from './io.js';
 
 /** `changeling hook`: its options, its help text (HOOK_HELP) and what it prints. */
@@ -11,7 +14,12 @@ export const HOOK_HELP = `changeling hook install|uninstall|status --pre-push|--
 
   --prepare-commit-msg: for a plain "git commit" (no -m, -F, template, merge, squash or --amend), the best
   "changeling suggest" candidate becomes the message in your editor and the others are listed as comments;
-  a message given any other way is never touched.
+  a message given any other way is never touched. Without a message model only the messages of similar
+  earlier commits are known: they are listed as comments, never put in as yours. --model DIR (a CodeT5
+  folder or a code LLM such as Qwen2.5-Coder Instruct) or --server URL [--server-model NAME] (a model server
+  on this machine, as for "changeling suggest") choose what writes the message (stored in git config
+  changeling.messages.model / .server / .serverModel; uninstall removes them). A code LLM on a CPU takes
+  tens of seconds before your editor opens.
 
   --pre-push:
   install    puts a pre-push hook in the repository (where git looks: core.hooksPath honoured) that scores the
@@ -37,6 +45,9 @@ export async function hookCommand(argv: string[]): Promise<number> {
       'no-block': { type: 'boolean' },
       force: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      model: { type: 'string' },
+      server: { type: 'string' },
+      'server-model': { type: 'string' },
     },
   });
   const action = positionals[0];
@@ -50,6 +61,15 @@ export async function hookCommand(argv: string[]): Promise<number> {
   if (kind !== 'pre-push' && (values.block || values['no-block']))
     throw new ChangelingError('usage', '--block and --no-block are for the pre-push hook');
   if (values.block && values['no-block']) throw new ChangelingError('usage', 'choose --block or --no-block');
+  const writer = values.model || values.server || values['server-model'];
+  if (writer && (kind !== 'prepare-commit-msg' || action !== 'install'))
+    throw new ChangelingError('usage', '--model, --server and --server-model are for "hook install --prepare-commit-msg"');
+  if (values.model && values.server) throw new ChangelingError('usage', '--model and --server are two writers: name one');
+  if (values['server-model'] && !values.server) throw new ChangelingError('usage', '--server-model needs --server URL');
+  const model = values.model ? resolve(values.model) : null;
+  if (model && !(existsSync(join(model, 'config.json')) && statSync(model).isDirectory()))
+    throw new ChangelingError('usage', `${model} is not a model folder (it has no config.json)`);
+  const server = values.server ? loopbackUrl(values.server).href : null;
   const repo = await openRepository(values.repo ?? process.cwd());
   if (action === 'install') {
     const cli = process.argv[1] ? resolve(process.argv[1]) : '';
@@ -64,11 +84,19 @@ export async function hookCommand(argv: string[]): Promise<number> {
       block: values.block ? true : values['no-block'] ? false : undefined,
       force: values.force,
     });
+    // What writes the hook's message: kept in the repository's own git config (never in its files).
+    const set = (key: string, value: string | null) =>
+      value ? repo.git.raw(['config', key, value]) : repo.git.raw(['config', '--unset', key]).catch(() => '');
+    if (writer) {
+      await set('changeling.messages.model', model);
+      await set('changeling.messages.server', server);
+      await set('changeling.messages.serverModel', server ? (values['server-model'] ?? 'qwen2.5-coder:1.5b') : null);
+    }
     if (values.json) await printJson(s);
     else {
       const what =
         kind === 'prepare-commit-msg'
-          ? 'it suggests messages for plain "git commit"'
+          ? `it suggests messages for plain "git commit"${model ? `, written by ${model}` : server ? `, written by the server at ${server}` : ''}`
           : `it ${
               s.blocking
                 ? 'blocks pushes of high-risk commits (git config changeling.risk.blockPush false to only warn)'
@@ -86,6 +114,9 @@ export async function hookCommand(argv: string[]): Promise<number> {
     }
   } else if (action === 'uninstall') {
     const r = await uninstallHook(repo, kind);
+    if (kind === 'prepare-commit-msg' && r.removed)
+      for (const key of ['changeling.messages.model', 'changeling.messages.server', 'changeling.messages.serverModel'])
+        await repo.git.raw(['config', '--unset', key]).catch(() => '');
     if (values.json) await printJson(r);
     else
       await writeOut(

@@ -1,10 +1,12 @@
 import { parseArgs } from 'node:util';
 import { parsePrecision } from '../runtime/precision.js';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { openRepository, type Repository } from '../git/repository.js';
 import { MessageModel } from '../tasks/cmg/generate.js';
 import { isChatLlmFolder } from '../tasks/cmg/llmInput.js';
-import { LlmMessageWriter } from '../tasks/cmg/llmWriter.js';
+import { LlmMessageWriter, type ChatWriter } from '../tasks/cmg/llmWriter.js';
+import { ServerMessageWriter, type ServerApi } from '../tasks/cmg/serverWriter.js';
 import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
 import { parseInputFormat } from '../tasks/cmg/profile.js';
 import { suggestMessages, type SuggestResult, type SuggestTarget } from '../tasks/cmg/suggest.js';
@@ -43,6 +45,11 @@ export const SUGGEST_HELP = `changeling suggest [--repo PATH] [--commit REV] [--
   tokens), each a subject and a body wrapped at 72 columns (--no-body: the subject alone), --seed S for
   other samples; a candidate naming a path or identifier that is neither in the change nor in the tree at
   HEAD is ranked last and marked UNFAITHFUL ("unfaithful" in --json).
+  --server URL           a code LLM the user already runs on this machine instead of --model: Ollama
+                         (http://127.0.0.1:11434) or an OpenAI-compatible server (llama.cpp, vLLM, LM
+                         Studio); loopback addresses only (127.0.0.1, [::1], localhost), the same prompt and
+                         faithfulness check; --server-model NAME (e.g. qwen2.5-coder:1.5b), --server-api
+                         ollama|openai (default: ollama on port 11434, openai elsewhere)
   --hook-file FILE       for the prepare-commit-msg hook: put the best candidate into FILE and the others as
                          comments, only when FILE has no message yet; never changes a message already there`;
 
@@ -51,18 +58,39 @@ async function commentChar(repo: Repository): Promise<string> {
   return c && c !== 'auto' ? c[0]! : '#';
 }
 
-/** The message file of `git commit` with the suggestions added: the best as the message when there is none yet. */
+/**
+ * The message file of `git commit` with the suggestions added: a model's best as the message when there is
+ * none yet, its other candidates as comments; the messages of similar earlier commits (NNGen's) only as
+ * comments, said to be what they are, never put in as the user's message.
+ */
 function withSuggestions(text: string, r: SuggestResult, comment: string): string | null {
   if (r.candidates.length === 0) return null;
   const hasMessage = text.split('\n').some((l) => l.trim() && !l.startsWith(comment));
-  const others = (hasMessage ? r.candidates : r.candidates.slice(1)).map(
-    (c, i) => `${comment}   ${i + 1}. ${c.message.split('\n')[0]}   (${c.source})`,
-  );
-  const block = [`${comment} Changeling suggestions${hasMessage ? '' : ' (the first is above; edit or replace it)'}:`, ...others].join(
-    '\n',
-  );
-  if (hasMessage) return `${text.replace(/\n*$/, '\n')}${block}\n`;
-  return `${r.candidates[0]!.message}\n\n${block}\n${text}`;
+  const written = r.candidates.filter((c) => c.source !== 'nngen');
+  const past = r.candidates.filter((c) => c.source === 'nngen');
+  const best = !hasMessage && written[0] && !written[0].unfaithful?.length ? written[0] : null;
+  const others = written.filter((c) => c !== best);
+  const block = [
+    ...(others.length
+      ? [
+          `${comment} Changeling suggestions${best ? ' (the first is above; edit or replace it)' : ''}:`,
+          ...others.map(
+            (c, i) =>
+              `${comment}   ${i + 1}. ${c.message.split('\n')[0]}${c.unfaithful?.length ? '   (names something the change does not have)' : ''}`,
+          ),
+        ]
+      : best
+        ? [`${comment} Changeling wrote the message above; edit or replace it.`]
+        : []),
+    ...(past.length
+      ? [
+          `${comment} Messages of similar earlier commits (theirs, not a description of this change):`,
+          ...past.map((c) => `${comment}   ${c.commit ? `${c.commit.sha.slice(0, 10)} ` : ''}${c.message.split('\n')[0]}`),
+        ]
+      : []),
+  ].join('\n');
+  if (hasMessage || !best) return `${text.replace(/\n*$/, '\n')}${block}\n`;
+  return `${best.message}\n\n${block}\n${text}`;
 }
 
 export async function suggestCommand(argv: string[]): Promise<number> {
@@ -91,19 +119,40 @@ export async function suggestCommand(argv: string[]): Promise<number> {
       prefix: { type: 'string' },
       'input-format': { type: 'string' },
       precision: { type: 'string' },
+      server: { type: 'string' },
+      'server-model': { type: 'string' },
+      'server-api': { type: 'string' },
     },
   });
   const precision = parsePrecision(values.precision);
   if (values.adapter && !values.model) throw new ChangelingError('usage', '--adapter needs --model (the base model it was trained on)');
   if (values['hook-file'] && values.commit) throw new ChangelingError('usage', '--hook-file is for the staged change');
   const repo = await openRepository(values.repo ?? process.cwd());
+  if (values['hook-file'] && !values.model && !values.server) {
+    // The hook's writer, as "hook install --prepare-commit-msg --model/--server" stored it (a folder that is
+    // gone or not absolute is passed over: the hook must never stop a commit).
+    const config = async (key: string) => (await repo.git.raw(['config', '--get', key]).catch(() => '')).trim();
+    const dir = await config('changeling.messages.model');
+    if (dir && isAbsolute(dir) && existsSync(join(dir, 'config.json'))) values.model = dir;
+    const server = await config('changeling.messages.server');
+    if (!values.model && server) {
+      values.server = server;
+      values['server-model'] = (await config('changeling.messages.serverModel')) || 'qwen2.5-coder:1.5b';
+    }
+  }
   const target: SuggestTarget = values.commit ? { kind: 'commit', rev: values.commit } : { kind: 'staged' };
   const progress = new StderrProgress(values.json || !!values['hook-file']);
   // An explicit --model, else the model this repository adopted (changeling finetune), unless --nngen-only.
-  const adopted = values.model || values['nngen-only'] ? null : await adoptedMessageModel(repo);
+  const adopted = values.model || values.server || values['nngen-only'] ? null : await adoptedMessageModel(repo);
   const inputFormat = values['input-format'] ? parseInputFormat(values['input-format']) : undefined;
-  const llm =
-    values.model && (await isChatLlmFolder(resolve(values.model)))
+  if (values.server && values.model) throw new ChangelingError('usage', '--server and --model are two writers: name one');
+  if ((values['server-model'] || values['server-api']) && !values.server)
+    throw new ChangelingError('usage', '--server-model and --server-api need --server URL');
+  const api = values['server-api'];
+  if (api && api !== 'ollama' && api !== 'openai') throw new ChangelingError('usage', '--server-api is ollama or openai');
+  const llm: ChatWriter | null = values.server
+    ? new ServerMessageWriter({ url: values.server, model: values['server-model'] ?? '', api: api as ServerApi | undefined })
+    : values.model && (await isChatLlmFolder(resolve(values.model)))
       ? await LlmMessageWriter.create(resolve(values.model), { precision })
       : null;
   if (llm && (values.adapter || inputFormat))
@@ -175,7 +224,7 @@ imperative ${(s.imperative * 100).toFixed(0)}%, trailing period ${(s.period * 10
   await writeOut(
     [
       `Suggestions for ${r.target === 'staged' ? 'the staged change' : r.target === 'worktree' ? 'all changes to tracked files' : `commit ${r.target.slice(0, 12)}`} (${r.files} \
-files; NNGen over ${r.indexed} earlier commits${model ? `; ${model.label} ${model.model.dir}` : ''}${llm ? `; code LLM ${llm.llm.dir}` : ''}):`,
+files; NNGen over ${r.indexed} earlier commits${model ? `; ${model.label} ${model.model.dir}` : ''}${llm ? `; code LLM ${llm.name}` : ''}):`,
       ...(lines.length ? lines : ['  none: the history has no similar change yet (and no model is configured)']),
       ...(r.inputNote ? [`note: ${r.inputNote}`] : []),
       styleLine,

@@ -23,8 +23,22 @@ export interface KnownModel extends HubModelSpec {
 
 export const KNOWN_MODELS = manifest.models as KnownModel[];
 
-/** The message model offered first: a checkpoint trained for commit messages. */
+/** The message model offered first: a checkpoint trained for commit messages (and what fine-tuning starts from). */
 export const DEFAULT_MESSAGE_MODEL: string = manifest.defaultMessageModel;
+
+/** The code LLM offered as the message model where it is fast enough. */
+export const DEFAULT_LLM_MESSAGE_MODEL: string = manifest.defaultLlmMessageModel;
+
+/**
+ * The message model to offer a machine for download: the code LLM (a subject and a body from the whole
+ * change) where a GPU runs the models or there are at least 8 cores, else the CodeT5 model trained for
+ * messages (a subject line in about a second). Measured (docs/performance.md): the 0.5B at 36 s to the first
+ * token of a 4,200-token prompt and 229 ms a token on 2 cores, which 8 cores bring near 10 s for the whole
+ * message with Qwen's own tokenizer (about half the test tokenizer's tokens); a GPU, to a second or two.
+ */
+export function recommendedMessageModel(machine: { cores: number; gpu: boolean }): string {
+  return machine.gpu || machine.cores >= 8 ? DEFAULT_LLM_MESSAGE_MODEL : DEFAULT_MESSAGE_MODEL;
+}
 
 /** One line for people: what the model is for. */
 export function describeKnownModel(m: KnownModel): string {
@@ -38,7 +52,7 @@ export function describeKnownModel(m: KnownModel): string {
   return `${what}; ${m.license}; ~${m.sizeMB} MB`;
 }
 
-/** Code LLMs (the Llama family): they load, run and generate; suggest does not use them yet. */
+/** Code LLMs (the Llama family): they write a subject and a body from the whole diff. */
 export function codeLlms(): KnownModel[] {
   return KNOWN_MODELS.filter((m) => m.architecture === 'llama');
 }

@@ -54,8 +54,21 @@ export function positionsOf(mask: readonly (readonly number[])[]): number[][] {
   });
 }
 
+/** The cache of the last one-row prompt: its ids, its key/value cache and its last logits. */
+interface PromptCache {
+  ids: number[];
+  past: Record<string, OrtTensor>;
+  last: Float32Array;
+}
+
+/** Shorter common starts are run afresh: reusing them saves less than it costs to cut the cache. */
+const MIN_REUSE = 16;
+
 export class CausalLmRunner {
   readonly info: DecodeInfo & { bosTokenId: number | null };
+  /** With `prefixCache`: how many prompt tokens the last start took from the previous prompt's cache. */
+  reused = 0;
+  private cache: PromptCache | null = null;
   /** The sampling defaults of generation_config.json (temperature, top-p, ...), for callers that sample. */
   readonly defaults: GenerationDefaults;
 
@@ -66,6 +79,7 @@ export class CausalLmRunner {
     eosTokenIds: readonly number[],
     readonly precision: 'fp32' | 'int8',
     defaults: GenerationDefaults,
+    private readonly prefixCache: boolean,
   ) {
     const c = model.config;
     this.info = {
@@ -80,11 +94,13 @@ export class CausalLmRunner {
 
   /**
    * EOS and pad ids: given, else generation_config.json's, else config.json's; the pad id falls back to the
-   * first EOS id, as transformers does.
+   * first EOS id, as transformers does. `prefixCache`: keep the key/value cache of the last one-row prompt,
+   * so that a prompt beginning the same way (the same change asked again, the same instructions) runs only
+   * its new tokens; the logits then agree with a full run to float rounding, not to the bit.
    */
   static async create(
     folder: ModelFolder,
-    o: SessionOptions & { eosTokenIds?: readonly number[]; padTokenId?: number | null } = {},
+    o: SessionOptions & { eosTokenIds?: readonly number[]; padTokenId?: number | null; prefixCache?: boolean } = {},
   ): Promise<CausalLmRunner> {
     const model = requireKind(folder, ['llama'], 'the decoder-only runtime');
     const c = model.config;
@@ -126,7 +142,15 @@ export class CausalLmRunner {
     const pad = o.padTokenId ?? defaults.padTokenId ?? c.padTokenId ?? eos[0];
     if (pad === undefined)
       throw new ChangelingError('usage', `${model.dir}: neither the generation config nor config.json names a pad or EOS token`);
-    return new CausalLmRunner(model, await createSessionFromFile(g.files.decoder!, o), pad, eos, precision, defaults);
+    return new CausalLmRunner(
+      model,
+      await createSessionFromFile(g.files.decoder!, o),
+      pad,
+      eos,
+      precision,
+      defaults,
+      o.prefixCache ?? false,
+    );
   }
 
   private get config(): LlamaConfig {
@@ -188,10 +212,52 @@ export class CausalLmRunner {
   private async start(batch: Batch, rows?: number[]): Promise<State> {
     checkBatch(batch);
     const T = batch.ids[0]!.length;
-    const r = await this.run(batch.ids, batch.mask, positionsOf(batch.mask), await this.emptyCache(batch.ids.length), [T - 1]);
-    const state: State = { past: r.present, mask: batch.mask.map((m) => [...m]), pending: r.logits.data as Float32Array };
+    const cacheable = this.prefixCache && batch.ids.length === 1 && batch.mask[0]!.every((m) => m === 1);
+    if (!cacheable) this.reused = 0;
+    const state: State = cacheable
+      ? await this.startCached(batch.ids[0]!)
+      : await this.run(batch.ids, batch.mask, positionsOf(batch.mask), await this.emptyCache(batch.ids.length), [T - 1]).then((r) => ({
+          past: r.present,
+          mask: batch.mask.map((m) => [...m]),
+          pending: r.logits.data as Float32Array,
+        }));
     if (rows) await this.reorder(state, rows);
     return state;
+  }
+
+  /** One unpadded prompt: what it shares with the cached prompt is taken from the cache, the rest is run. */
+  private async startCached(ids: number[]): Promise<State> {
+    const T = ids.length;
+    const c = this.cache;
+    let L = 0;
+    if (c) while (L < T && L < c.ids.length && c.ids[L] === ids[L]) L++;
+    const mask = [new Array<number>(T).fill(1)];
+    if (c && L === T && c.ids.length === T) {
+      this.reused = T;
+      return { past: c.past, mask, pending: c.last };
+    }
+    L = Math.min(L, T - 1); // at least the last token runs, for its logits
+    const past = c && L >= MIN_REUSE ? await this.cutCache(c.past, L) : await this.emptyCache(1);
+    if (!(c && L >= MIN_REUSE)) L = 0;
+    const r = await this.run([ids.slice(L)], mask, [Array.from({ length: T - L }, (_, t) => L + t)], past, [T - L - 1]);
+    this.reused = L;
+    const last = r.logits.data as Float32Array;
+    this.cache = { ids: [...ids], past: r.present, last };
+    return { past: r.present, mask, pending: last };
+  }
+
+  /** The first `L` positions of a one-row key/value cache. */
+  private async cutCache(past: Record<string, OrtTensor>, L: number): Promise<Record<string, OrtTensor>> {
+    const rt = await ort();
+    const out: Record<string, OrtTensor> = {};
+    for (const [k, t] of Object.entries(past)) {
+      const [, H, P, D] = t.dims as number[];
+      const src = t.data as Float32Array;
+      const dst = new Float32Array(H! * L * D!);
+      for (let h = 0; h < H!; h++) dst.set(src.subarray(h * P! * D!, h * P! * D! + L * D!), h * L * D!);
+      out[k] = new rt.Tensor('float32', dst, [1, H!, L, D!]);
+    }
+    return out;
   }
 
   /** The first call returns the prompt's logits; every later call feeds one token per row. */

@@ -1,7 +1,16 @@
 import * as vscode from 'vscode';
 import { reportFailure, withCancellableProgress } from './command.js';
 import { settings } from './settings.js';
-import { codeLlms, describeKnownModel, messageModels, modelSpec, DEFAULT_MESSAGE_MODEL, KNOWN_MODELS } from '../models/manifest.js';
+import {
+  codeLlms,
+  describeKnownModel,
+  messageModels,
+  modelSpec,
+  recommendedMessageModel,
+  DEFAULT_MESSAGE_MODEL,
+  KNOWN_MODELS,
+} from '../models/manifest.js';
+import { cpus } from 'node:os';
 import { downloadModel } from '../models/hub.js';
 import { resolveProvider } from '../runtime/providers.js';
 
@@ -136,20 +145,39 @@ export async function downloadKnownModel(context: vscode.ExtensionContext, log: 
   }
 }
 
-/** How the default message model is offered: its name, size, licence, and that it runs here. */
-export function messageModelOffer(): string {
-  const m = KNOWN_MODELS.find((k) => k.id === DEFAULT_MESSAGE_MODEL)!;
-  return `${m.id} (about ${m.sizeMB} MB, ${m.license}; it runs on this machine, nothing is sent anywhere)`;
+let offered: Promise<string> | null = null;
+
+/**
+ * The message model offered for download on this machine (`recommendedMessageModel`): the code LLM where a
+ * GPU runs the models or there are 8 cores or more, else the CodeT5 model. Worked out once.
+ */
+export function offeredMessageModel(log?: vscode.LogOutputChannel): Promise<string> {
+  offered ??= resolveProvider(settings().provider)
+    .then((p) => p !== 'cpu')
+    .catch(() => false)
+    .then((gpu) => {
+      const id = recommendedMessageModel({ cores: cpus().length, gpu });
+      log?.info(`message model offered: ${id} (${cpus().length} cores, ${gpu ? 'a GPU' : 'no GPU'})`);
+      return id;
+    });
+  return offered;
 }
 
-/** "Changeling: Download the commit-message model": the default message model, downloaded and put in use. */
+/** How the offered message model is described: what it writes, its size and licence, and that it runs here. */
+export async function messageModelOffer(): Promise<string> {
+  const id = await offeredMessageModel();
+  const m = KNOWN_MODELS.find((k) => k.id === id)!;
+  const what = m.architecture === 'llama' ? 'a subject and a body from your whole change' : 'a subject line, in about a second';
+  return `${m.id}: ${what} (about ${m.sizeMB} MB, ${m.license}; it runs on this machine, nothing is sent anywhere)`;
+}
+
+/** "Changeling: Download the commit-message model": the offered message model, downloaded and put in use. */
 export function registerDownloadMessageModel(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): vscode.Disposable {
   return vscode.commands.registerCommand('changeling.downloadMessageModel', async (): Promise<boolean> => {
-    if (!(await downloadKnownModel(context, log, DEFAULT_MESSAGE_MODEL))) return false;
-    await useModel('messages.model', DEFAULT_MESSAGE_MODEL, log);
-    void vscode.window.showInformationMessage(
-      `Changeling: ${DEFAULT_MESSAGE_MODEL} is downloaded and writes your messages from now on (✨).`,
-    );
+    const id = await offeredMessageModel(log);
+    if (!(await downloadKnownModel(context, log, id))) return false;
+    await useModel('messages.model', id, log);
+    void vscode.window.showInformationMessage(`Changeling: ${id} is downloaded and writes your messages from now on (✨).`);
     return true;
   });
 }

@@ -15,6 +15,10 @@ export function settings() {
     // In an untrusted workspace, folders named by the workspace's settings are not loaded.
     messageModel: trusted ? (c.get<string>('messages.model') ?? '').trim() : '',
     messageAdapter: trusted ? (c.get<string>('messages.adapter') ?? '').trim() : '',
+    // A local server is loopback-only (checked when used); an untrusted workspace cannot name one.
+    messageServer: trusted ? (c.get<string>('messages.server') ?? '').trim() : '',
+    messageServerModel: (c.get<string>('messages.serverModel') ?? '').trim() || 'qwen2.5-coder:1.5b',
+    body: c.get<boolean>('messages.body') ?? true,
     count: c.get<number>('messages.count') ?? 5,
     style: c.get<boolean>('messages.style') ?? true,
     subjectLimit: c.get<number>('messages.subjectLimit') ?? 72,

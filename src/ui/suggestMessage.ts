@@ -1,13 +1,15 @@
 import * as vscode from 'vscode';
 import { withCancellableProgress } from './command.js';
 import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { openRepository } from '../git/repository.js';
 import { cachedModel } from '../models/hub.js';
 import { defaultModelCache } from '../models/manifest.js';
 import { resolveProvider } from '../runtime/providers.js';
 import { MessageModel } from '../tasks/cmg/generate.js';
 import { isChatLlmFolder } from '../tasks/cmg/llmInput.js';
-import { LlmMessageWriter } from '../tasks/cmg/llmWriter.js';
+import { LlmMessageWriter, type ChatWriter } from '../tasks/cmg/llmWriter.js';
+import { ServerMessageWriter } from '../tasks/cmg/serverWriter.js';
 import type { Precision } from '../runtime/precision.js';
 import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
 import { suggestMessages, type Suggestion } from '../tasks/cmg/suggest.js';
@@ -28,7 +30,9 @@ import { settings } from './settings.js';
  * as typed); otherwise the candidates open in a QuickPick, and a pick replaces the text only once the user
  * confirms it. With nothing staged, the suggestions describe every change to tracked
  * files (what VS Code commits then), and say so. Progress shows in the Source Control view and in a
- * cancellable notification.
+ * cancellable notification. A code LLM (a model folder, or a server the user runs on this machine) writes for
+ * a while: its first candidate shows in a QuickPick as it is written (Esc stops it), which then lists every
+ * candidate to pick from.
  */
 interface Session {
   candidates: Suggestion[];
@@ -41,15 +45,17 @@ const sessions = new Map<string, Session>();
 const models = new Map<string, Promise<MessageModel>>();
 
 /**
- * The configured message model: a folder, or a hub id already downloaded into the extension's storage; a
- * code LLM folder (a chat template, no changeling.json) comes back as an LLM writer.
+ * The configured message model: a local server when one is set, else a folder, or a hub id already
+ * downloaded into the extension's storage; a code LLM folder (a chat template, no changeling.json) comes back
+ * as an LLM writer.
  */
-async function messageModel(
-  root: string,
-  storage: vscode.Uri,
-  log: vscode.LogOutputChannel,
-): Promise<MessageModel | LlmMessageWriter | null> {
+async function messageModel(root: string, storage: vscode.Uri, log: vscode.LogOutputChannel): Promise<MessageModel | ChatWriter | null> {
   const s = settings();
+  if (s.messageServer) {
+    const w = new ServerMessageWriter({ url: s.messageServer, model: s.messageServerModel });
+    log.info(`message model: ${w.name} (a server on this machine)`);
+    return w;
+  }
   if (!s.messageModel) {
     // The model this repository adopted with "Fine-tune on this repository", if any (and trusted).
     const adopted = vscode.workspace.isTrusted ? await adoptedMessageModel(await openRepository(root)) : null;
@@ -107,12 +113,54 @@ function cachedMessageModel(
   });
 }
 
+/**
+ * The first candidate of a code LLM as it is written, in a QuickPick shown at its first token; Esc there stops
+ * the writing. The pick of all candidates then takes the same QuickPick over (`take`).
+ */
+class LivePick {
+  private qp: vscode.QuickPick<vscode.QuickPickItem & { message: string }> | undefined;
+  private readonly ac = new AbortController();
+  private handed = false;
+  readonly signal = this.ac.signal;
+  /** What writes: the model folder's name, or the server and its model. */
+  writer = 'the code LLM';
+
+  update(message: string): void {
+    if (this.handed || this.signal.aborted) return;
+    if (!this.qp) {
+      this.qp = vscode.window.createQuickPick();
+      this.qp.title = `Changeling: writing a commit message with ${this.writer}`;
+      this.qp.placeholder = 'The first candidate, as it is written; the others follow. Esc stops.';
+      this.qp.busy = true;
+      this.qp.onDidHide(() => {
+        if (!this.handed) this.ac.abort();
+      });
+      this.qp.show();
+    }
+    const [subject, ...body] = message.split('\n');
+    this.qp.items = [{ label: subject || '…', detail: body.join(' ').trim() || undefined, message, alwaysShow: true }];
+  }
+
+  /** The QuickPick, for the list of candidates (undefined when no candidate was streamed). */
+  take(): vscode.QuickPick<vscode.QuickPickItem & { message: string }> | undefined {
+    this.handed = true;
+    if (this.qp) this.qp.busy = false;
+    return this.qp;
+  }
+
+  dispose(): void {
+    this.handed = true;
+    this.qp?.dispose();
+  }
+}
+
 /** The candidates for the staged change (all changes to tracked files when nothing is staged), and whether a model wrote any. */
 async function generate(
   root: string,
   storage: vscode.Uri,
   log: vscode.LogOutputChannel,
   typed = '',
+  live?: LivePick,
 ): Promise<{ candidates: Suggestion[]; model: boolean } | undefined> {
   const s = settings();
   return withCancellableProgress(
@@ -120,19 +168,22 @@ async function generate(
     async (progress) => {
       const repo = await openRepository(root);
       const chosen = await messageModel(root, storage, log);
-      const llm = chosen instanceof LlmMessageWriter ? chosen : null;
+      const llm = chosen && !(chosen instanceof MessageModel) ? chosen : null;
       const model = llm ? null : (chosen as MessageModel | null);
+      if (live && llm) live.writer = llm instanceof LlmMessageWriter ? basename(llm.name) : llm.name;
       const options = {
         model,
         llm,
-        n: s.count * 3,
+        n: llm ? Math.min(s.count, 3) : s.count * 3,
+        body: s.body,
         style: s.style,
         subjectLimit: s.subjectLimit,
         history: s.history,
         filter: s.filter,
-        signal: progress.signal,
+        signal: live ? AbortSignal.any([progress.signal, live.signal]) : progress.signal,
         typed,
         onProgress: (text: string) => progress.report(text),
+        onPartial: live && llm ? (m: string) => live.update(m) : undefined,
       };
       let r;
       try {
@@ -149,7 +200,8 @@ async function generate(
         log.info(`suggest: ${r.inputNote}`);
         void vscode.window.showInformationMessage(`Changeling: ${r.inputNote}. The suggestions are based on the rest.`);
       }
-      log.info(`suggest: ${r.candidates.length} candidates (${chosen ? chosen.label : 'NNGen only'}; NNGen over ${r.indexed} commits)`);
+      const label = chosen ? (chosen instanceof MessageModel ? chosen.label : chosen.name) : 'NNGen only';
+      log.info(`suggest: ${r.candidates.length} candidates (${label}; NNGen over ${r.indexed} commits)`);
       return { candidates: r.candidates, model: chosen !== null };
     },
     { sourceControl: true },
@@ -159,12 +211,12 @@ async function generate(
 const OFFERED = 'changeling.messageModelOffered';
 
 /** Once per installation: the offer to download the commit-message model, as a prompt. */
-function offerModelOnce(context: vscode.ExtensionContext): void {
+function offerModelOnce(context: vscode.ExtensionContext, offer: string): void {
   if (context.globalState.get<boolean>(OFFERED)) return;
   void context.globalState.update(OFFERED, true);
   void vscode.window
     .showInformationMessage(
-      `Changeling: without a model, "Suggest commit message" can only show the messages of similar earlier commits. Download the commit-message model, ${messageModelOffer()}?`,
+      `Changeling: without a model, "Suggest commit message" can only show the messages of similar earlier commits. Download the commit-message model, ${offer}?`,
       'Download',
       'Not now',
     )
@@ -191,13 +243,31 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
         // An empty box, or our own suggestion still there: the next candidate.
         let s = ours && session!.next < session!.candidates.length ? session! : undefined;
         if (!s) {
-          const r = await generate(root, context.globalStorageUri, log);
-          if (!r) return undefined;
+          const live = new LivePick();
+          const r = await generate(root, context.globalStorageUri, log, '', live).catch((err: unknown) => {
+            live.dispose();
+            throw err;
+          });
+          const streamed = live.take();
+          if (!r) return (live.dispose(), undefined);
           const candidates = r.candidates;
+          if (streamed) {
+            // A code LLM wrote them: the list it streamed into, to pick from (Esc leaves the box as it was).
+            const chosen = await pick(candidates, '', false, null, streamed);
+            if (chosen === undefined || chosen === DOWNLOAD) return undefined;
+            if (git.inputBox.value !== typed) {
+              void vscode.window.showInformationMessage('Changeling: the message box changed while you chose; it was left as it is.');
+              return undefined;
+            }
+            git.inputBox.value = chosen;
+            sessions.delete(root);
+            return chosen;
+          }
           if (!r.model) {
             // Another commit's message is never put in the box unasked: a list of what they are, under the offer.
-            offerModelOnce(context);
-            const chosen = await pick(candidates, '', false, true);
+            const offer = await messageModelOffer();
+            offerModelOnce(context, offer);
+            const chosen = await pick(candidates, '', false, offer);
             if (chosen === DOWNLOAD) return (void vscode.commands.executeCommand('changeling.downloadMessageModel'), undefined);
             if (chosen === undefined) return undefined;
             if (git.inputBox.value !== typed) {
@@ -226,16 +296,21 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
       // The user's own text: never replaced without a pick. A one-line start is completed (every candidate
       // begins with it as typed); otherwise, or when nothing completes it, the picked message becomes the
       // subject and the typed text stays below it.
+      const live = new LivePick();
       const completions = typed.includes('\n')
         ? { candidates: [], model: true }
-        : await generate(root, context.globalStorageUri, log, typed);
-      if (completions === undefined) return undefined;
+        : await generate(root, context.globalStorageUri, log, typed, live).catch((err: unknown) => {
+            live.dispose();
+            throw err;
+          });
+      if (completions === undefined) return (live.dispose(), undefined);
       const completing = completions.candidates.length > 0;
       const r = completing ? completions : await generate(root, context.globalStorageUri, log);
-      if (!r) return undefined;
-      if (!r.model) offerModelOnce(context);
-      if (!r.candidates.length && r.model) return undefined;
-      const chosen = await pick(r.candidates, typed, completing, !r.model);
+      if (!r) return (live.dispose(), undefined);
+      const offer = r.model ? null : await messageModelOffer();
+      if (offer) offerModelOnce(context, offer);
+      if (!r.candidates.length && r.model) return (live.dispose(), undefined);
+      const chosen = await pick(r.candidates, typed, completing, offer, completing ? live.take() : (live.dispose(), undefined));
       if (chosen === DOWNLOAD) return (void vscode.commands.executeCommand('changeling.downloadMessageModel'), undefined);
       if (chosen === undefined) return undefined;
       // A completion keeps the typed text as typed; anything else would replace it, so that is asked first.
@@ -269,29 +344,53 @@ const DOWNLOAD = '\u0000download';
 /**
  * The candidates, a page at a time ("Regenerate" shows the next page); resolves the chosen message, DOWNLOAD,
  * or undefined. `past`: they are earlier commits' messages (no model), listed as such under the offer to
- * download the commit-message model.
+ * download the commit-message model (`past` describes it). `shown`: the QuickPick a code LLM's first candidate was streamed into
+ * (a hide then, before this took it over, stopped the writing instead).
  */
-function pick(candidates: Suggestion[], typed: string, completing: boolean, past = false): Promise<string | undefined> {
+function pick(
+  candidates: Suggestion[],
+  typed: string,
+  completing: boolean,
+  past: string | null = null,
+  shown?: vscode.QuickPick<vscode.QuickPickItem & { message: string }>,
+): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const qp = vscode.window.createQuickPick<vscode.QuickPickItem & { message: string }>();
+    const qp = shown ?? vscode.window.createQuickPick<vscode.QuickPickItem & { message: string }>();
     const regenerate: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('refresh'), tooltip: 'Regenerate: the next candidates' };
     const page = settings().count;
     let offset = 0;
     const offer = {
       label: '$(cloud-download) Download the commit-message model',
       description: 'for messages written for your change',
-      detail: messageModelOffer(),
+      detail: past ?? '',
       message: DOWNLOAD,
       alwaysShow: true,
     };
     const show = () => {
       const slice = candidates.slice(offset, offset + page);
-      const items = slice.map((c) => ({
-        label: c.message.split('\n')[0]!,
-        description: c.commit ? `commit ${c.commit.sha.slice(0, 10)}, ${c.commit.date.slice(0, 10)}` : c.source,
-        detail: c.commit ? `the message of an earlier commit of this repository with a similar change (${c.detail})` : c.detail,
-        message: c.message,
-      }));
+      const items = slice.map((c) => {
+        const [subject, ...rest] = c.message.split('\n');
+        const body = rest.join(' ').replace(/\s+/g, ' ').trim();
+        const invents = !!c.unfaithful?.length;
+        return {
+          label: subject!,
+          description: c.commit
+            ? `commit ${c.commit.sha.slice(0, 10)}, ${c.commit.date.slice(0, 10)}`
+            : invents
+              ? '$(warning) names something the change does not have'
+              : c.source === 'llm'
+                ? body
+                  ? 'subject and body'
+                  : ''
+                : c.source,
+          detail: c.commit
+            ? `the message of an earlier commit of this repository with a similar change (${c.detail})`
+            : invents || !body
+              ? c.detail
+              : body,
+          message: c.message,
+        };
+      });
       qp.items = past ? [offer, { label: 'similar past commits', kind: vscode.QuickPickItemKind.Separator, message: '' }, ...items] : items;
     };
     const doing = completing ? 'complete your commit message' : 'commit message suggestions';

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { TestRepo, tempDir } from '../helpers/gitRepo.js';
 import { writeTinyQwen2 } from '../helpers/tinyModels.js';
+import { startChatStub } from '../helpers/chatServer.js';
 import { ARTIFACTS, CodeServer } from './codeServer.js';
 
 // The proposed-API flavour (the published one has no ✨ inside the box): VS Code runs here with --enable-proposed-api.
@@ -196,18 +197,82 @@ test(
 );
 
 test(
-  'In a real VS Code with a code LLM chosen: ✨ fills the empty box with a message it wrote from the whole diff',
+  'In a real VS Code with a code LLM chosen: its first candidate shows in a list as it is written; a pick fills the empty box',
   { timeout: 300_000 },
   async () => {
     const model = writeTinyQwen2(join(tempDir(), 'qwen2-chat'));
     const { page, sparkle } = await openScm({ 'changeling.messages.model': model, 'changeling.risk.debounceMs': 300 });
     await sparkle.click();
-    // A tiny random model writes nonsense, but it is the model's own text: the box is filled, no list opens.
-    await page.waitForFunction(() => (document.querySelector('.scm-editor .view-lines')?.textContent ?? '').trim().length > 0, null, {
-      timeout: 120_000,
-    });
+    // A tiny random model writes nonsense, but it is the model's own text: a list of what it wrote, no old commits' messages first.
+    const list = page.locator('.quick-input-widget', { hasText: 'writing a commit message with qwen2-chat' });
+    await list.waitFor({ timeout: 120_000 });
+    // Written: the same list now holds the candidates to pick from.
+    await page.locator('.quick-input-widget', { hasText: 'commit message suggestions' }).waitFor({ timeout: 120_000 });
     assert.equal(await page.locator('.quick-input-widget', { hasText: 'similar past commits' }).count(), 0);
     await page.waitForTimeout(300);
     await shot(page, 'scm-suggest-llm.png');
+    const first = (await page.locator('.quick-input-widget .monaco-list-row .label-name').first().innerText()).replace(/\s+/g, '');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => (document.querySelector('.scm-editor .view-lines')?.textContent ?? '').trim().length > 0, null, {
+      timeout: 30_000,
+    });
+    assert.ok((await inputText(page)).startsWith(first), 'the picked candidate is in the box');
+  },
+);
+
+test(
+  'In a real VS Code with a local model server: the message streams in, a pick fills subject and body, typed text is completed and kept',
+  { timeout: 300_000 },
+  async () => {
+    const subject = 'Draw the last rectangle of the renderer';
+    const body = 'The renderer now draws the rectangle at x99 and y99 as well, so the\nlast shape of the canvas is no longer missing.';
+    const stub = await startChatStub(
+      (b) => {
+        const last = (b.messages as Array<{ role: string; content: string }>).at(-1)!;
+        return last.role === 'assistant' ? 'draw the rectangle at x99' : `${subject}\n\n${body}`;
+      },
+      { delayMs: 40 },
+    );
+    try {
+      const { page, sparkle } = await openScm({
+        'changeling.messages.server': stub.url,
+        'changeling.messages.serverModel': 'qwen2.5-coder:1.5b',
+        'changeling.risk.debounceMs': 300,
+      });
+      await sparkle.click();
+      const list = page.locator('.quick-input-widget', { hasText: `writing a commit message with qwen2.5-coder:1.5b at ${stub.url}` });
+      await list.waitFor({ timeout: 60_000 });
+      await page.waitForTimeout(800);
+      await shot(page, 'scm-suggest-server-streaming.png');
+      await page.locator('.quick-input-widget', { hasText: 'commit message suggestions' }).waitFor({ timeout: 60_000 });
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: subject }).first().waitFor({ timeout: 30_000 });
+      await shot(page, 'scm-suggest-server.png');
+      await page.keyboard.press('Enter');
+      await boxMatches(page, new RegExp(`^${(subject + body).replace(/\s+/g, '')}$`), 30_000);
+      // The box holds the subject, an empty line and the wrapped body, as the model wrote them.
+      const lines = await page.evaluate(() => [...document.querySelectorAll('.scm-editor .view-line')].map((l) => l.textContent ?? ''));
+      // (the narrow box wraps long lines over several view lines: the first empty one ends the subject)
+      const blank = lines.findIndex((l) => !l.trim());
+      assert.ok(blank > 0, JSON.stringify(lines));
+      assert.equal(lines.slice(0, blank).join('').replace(/\s+/g, ''), subject.replace(/\s+/g, ''));
+      // Typed text: the server continues it; the box keeps it as typed.
+      await page.locator('.scm-editor .monaco-editor').click();
+      await page.keyboard.press('Control+A');
+      await page.keyboard.press('Backspace');
+      await page.keyboard.type('fix(render): ');
+      await sparkle.click();
+      const completion = page
+        .locator('.quick-input-widget .monaco-list-row', { hasText: 'fix(render): draw the rectangle at x99' })
+        .first();
+      await completion.waitFor({ timeout: 60_000 });
+      await page.locator('.quick-input-widget', { hasText: 'complete your commit message' }).waitFor({ timeout: 60_000 });
+      await shot(page, 'scm-complete-server.png');
+      await page.keyboard.press('Enter');
+      await boxMatches(page, /^fix\(render\):drawtherectangleatx99$/, 30_000);
+      const asked = stub.requests.at(-1)!.body.messages as Array<{ role: string; content: string }>;
+      assert.deepEqual(asked.at(-1), { role: 'assistant', content: 'fix(render): ' });
+    } finally {
+      await stub.close();
+    }
   },
 );

@@ -178,8 +178,14 @@ test('download of a catalogued model writes its profile into the snapshot; the c
   assert.ok(
     list.slice(4).length >= 3 && list.slice(4).every((m) => m.trainedFor === null && /needs fine-tuning first/.test(describeKnownModel(m))),
   );
-  // The code LLMs: catalogued with licence and size, never offered as message models until suggest uses them.
-  const { codeLlms } = await import('../../src/models/manifest.js');
+  // The code LLMs: catalogued with licence and size, listed apart from the seq2seq message models.
+  const { codeLlms, recommendedMessageModel, DEFAULT_LLM_MESSAGE_MODEL } = await import('../../src/models/manifest.js');
+  // The download offered: the 0.5B code LLM where a GPU runs it or there are 8 cores, else the fast CodeT5 one.
+  assert.equal(DEFAULT_LLM_MESSAGE_MODEL, 'Qwen/Qwen2.5-Coder-0.5B-Instruct');
+  assert.equal(recommendedMessageModel({ cores: 2, gpu: false }), DEFAULT_MESSAGE_MODEL);
+  assert.equal(recommendedMessageModel({ cores: 7, gpu: false }), DEFAULT_MESSAGE_MODEL);
+  assert.equal(recommendedMessageModel({ cores: 8, gpu: false }), DEFAULT_LLM_MESSAGE_MODEL);
+  assert.equal(recommendedMessageModel({ cores: 2, gpu: true }), DEFAULT_LLM_MESSAGE_MODEL);
   assert.deepEqual(
     codeLlms().map((m) => [m.id, m.license, describeKnownModel(m)]),
     [

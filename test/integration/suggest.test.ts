@@ -9,7 +9,7 @@ import { MessageModel } from '../../src/tasks/cmg/generate.js';
 import { sentenceBleu, splitPuncts } from '../../src/eval/cmgMetrics.js';
 import { suggestMessages } from '../../src/tasks/cmg/suggest.js';
 import { TestRepo, tempDir } from '../helpers/gitRepo.js';
-import { writeTinyT5 } from '../helpers/tinyModels.js';
+import { writeTinyQwen2, writeTinyT5 } from '../helpers/tinyModels.js';
 import '../helpers/goldens.js';
 
 const CLI = resolve('dist/cli.mjs');
@@ -125,8 +125,8 @@ test("A CodeT5-style model adds n-best beam candidates (tiny random T5 with Code
 });
 
 test(
-  'The prepare-commit-msg hook fills a plain git commit, never one given with -m, and chains the hook that was there',
-  { timeout: 60_000 },
+  "The prepare-commit-msg hook: a model writes a plain git commit's message; without one, earlier messages are only comments; -m is never touched; the hook that was there is chained",
+  { timeout: 180_000 },
   async () => {
     const r = history();
     const hooks = join(r.dir, '.git', 'hooks');
@@ -137,23 +137,49 @@ test(
     assert.ok(s.installed && s.chainedNow);
     r.write('src/render.js', readOr(r, 'src/render.js') + 'canvas.drawRect(x77, y77, width, height);\n');
     r.git('add', '-A');
-    const done = r.gitResult('-c', 'core.editor=true', 'commit', '-q');
+    // No model: the editor opens on no message, with the earlier commits' messages as comments said to be theirs.
+    const seen = join(r.dir, '.git', 'seen-message');
+    const editor = join(r.dir, '.git', 'editor.sh');
+    writeFileSync(editor, `#!/bin/sh\ncp "$1" "${seen}"\n`);
+    chmodSync(editor, 0o755);
+    const empty = r.gitResult('-c', `core.editor=${editor}`, 'commit', '-q');
+    assert.notEqual(empty.status, 0, 'git refuses the empty message');
+    const file = readFileSync(seen, 'utf8');
+    assert.equal(file.split('\n')[0], '', 'no message was put in');
+    assert.match(
+      file,
+      /^# Messages of similar earlier commits \(theirs, not a description of this change\):\n#   [0-9a-f]{10} Fix rectangle drawing in the renderer \(\d+\)$/m,
+    );
+    // With a message model (here a tiny random code LLM, chosen at install): its message is the commit's.
+    const llm = writeTinyQwen2(join(tempDir(), 'qwen2-chat'));
+    const withModel = run(r.dir, 'hook', 'install', '--prepare-commit-msg', '--model', llm);
+    assert.equal(withModel.status, 0, withModel.stderr);
+    assert.match(withModel.stdout, /written by .*qwen2-chat/);
+    assert.equal(r.git('config', 'changeling.messages.model').trim(), llm);
+    const done = r.gitResult('-c', `core.editor=${editor}`, 'commit', '-q');
     assert.equal(done.status, 0, done.stderr);
     const message = r.git('log', '-1', '--format=%B');
-    assert.match(message, /^Fix rectangle drawing in the renderer \(\d+\)\n/);
-    assert.doesNotMatch(message, /Changeling suggestions/, 'the alternatives were comments, stripped by git');
+    assert.ok(message.trim().length > 0);
+    assert.equal(message.split('\n')[0], readFileSync(seen, 'utf8').split('\n')[0], "the model's subject, as the editor showed it");
+    assert.doesNotMatch(message, /Changeling|earlier commits/, 'the alternatives were comments, stripped by git');
     r.write('src/render.js', readOr(r, 'src/render.js') + 'canvas.drawRect(x78, y78, width, height);\n');
     r.git('add', '-A');
     r.git('-c', 'core.editor=true', 'commit', '-q', '-m', 'My own words');
     assert.equal(r.git('log', '-1', '--format=%B').trim(), 'My own words');
-    assert.equal(readFileSync(join(r.dir, '.git', 'user-hook-ran'), 'utf8'), '\nmessage\n', "the user's hook ran first both times");
-    assert.deepEqual((await uninstallHook(repo, 'prepare-commit-msg')).restored, true);
+    assert.equal(readFileSync(join(r.dir, '.git', 'user-hook-ran'), 'utf8'), '\n\nmessage\n', "the user's hook ran first every time");
+    assert.equal(run(r.dir, 'hook', 'uninstall', '--prepare-commit-msg').status, 0);
+    assert.equal(r.gitResult('config', 'changeling.messages.model').status, 1, 'uninstall forgets the model');
     assert.match(readFileSync(join(hooks, 'prepare-commit-msg'), 'utf8'), /user-hook-ran/);
     assert.equal((await hookStatus(repo, 'prepare-commit-msg')).installed, false);
     const cli = run(r.dir, 'hook', 'install', '--prepare-commit-msg');
     assert.equal(cli.status, 0, cli.stderr);
     assert.match(cli.stdout, /installed the prepare-commit-msg hook .*the hook that was there runs first/);
     assert.equal(run(r.dir, 'hook', 'install', '--prepare-commit-msg', '--block').status, 2);
+    assert.match(
+      run(r.dir, 'hook', 'install', '--prepare-commit-msg', '--server', 'http://10.0.0.1:11434').stderr,
+      /must be on this machine/,
+    );
+    assert.match(run(r.dir, 'hook', 'install', '--prepare-commit-msg', '--model', r.dir).stderr, /is not a model folder/);
   },
 );
 

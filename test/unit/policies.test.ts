@@ -100,6 +100,19 @@ test('git: every git process comes from git/run.ts (no other child processes but
   assert.match(child, /spawn\(process\.execPath,/, 'cliChild runs only Node');
 });
 
+test('network: only the model download and the loopback-only message server open connections, and the server only after the loopback check', () => {
+  const found = offenders(/\bfetch\(|from 'node:(https?|http2|net|tls|dgram)'|new WebSocket\(|XMLHttpRequest/, {
+    'src/models/hub.ts': 'the explicit model download',
+    'src/tasks/cmg/serverWriter.ts': 'a message server on a loopback address (loopbackUrl)',
+  });
+  assert.deepEqual(found, []);
+  const server = readFileSync('src/tasks/cmg/serverWriter.ts', 'utf8');
+  assert.match(server, /this\.url = loopbackUrl\(o\.url\)/, 'the server address goes through loopbackUrl');
+  assert.equal(server.match(/\bfetch\(/g)?.length, 1, 'one request site');
+  assert.match(server, /fetch\(endpoint, \{[\s\S]{0,300}?redirect: 'manual',\s*signal,\s*\}\)/, 'no redirect is followed');
+  assert.match(server, /const endpoint = new URL\([^)]*withSlash\(this\.url\)\)/, 'requests go to the checked URL');
+});
+
 test('printing: stdout and stderr are written through cli/io.ts only (escaped; write failures end with exit 1)', () => {
   const found = offenders(/process\.(stdout|stderr)\.write\(/, { 'src/cli/io.ts': 'the printing policy' });
   assert.deepEqual(found, []);

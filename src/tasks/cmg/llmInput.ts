@@ -14,12 +14,32 @@ import { PROFILE_FILE } from './profile.js';
  * The diff budget defaults to 2,000 tokens for models the size of Qwen2.5-Coder-0.5B and 4,000 for larger
  * ones (hidden size 1,536 and up, as the 1.5B), and always leaves the context room for the answer.
  */
-export interface LlmFolder {
+export interface LlmFolder extends PromptTarget {
   dir: string;
   tokenizer: CodeTokenizer;
   template: ChatTemplate;
+}
+
+/**
+ * What the prompt builder (`llmInputFor`) needs of whatever writes from it, a model folder here or a local
+ * server (`serverWriter.ts`): its context, the diff's default budget, how long a text is in its tokens and
+ * how turns become its input.
+ */
+export interface PromptTarget {
   contextLength: number;
   defaultBudget: number;
+  countTokens(text: string): number;
+  render(messages: ChatMessage[], continueFinal: boolean): RenderedPrompt;
+}
+
+/** A prompt as the writer gets it: the turns, their rendering, its ids (none for a server) and its length in tokens. */
+export interface RenderedPrompt {
+  messages: ChatMessage[];
+  /** The last turn is the typed start of the answer, to be continued. */
+  continueFinal: boolean;
+  text: string;
+  inputIds: number[];
+  tokens: number;
 }
 
 /** Whether a folder is a chat LLM that gets the LLM prompt (not a seq2seq message model). */
@@ -39,17 +59,19 @@ export async function loadLlmFolder(dir: string): Promise<LlmFolder> {
   const config = parseLlamaConfig(await readConfigJson(dir), `${dir}/config.json`);
   const template = await loadChatTemplate(dir);
   if (!template) throw new ChangelingError('usage', `${dir} has no chat template (chat_template.jinja or tokenizer_config.json)`);
+  const tokenizer = await CodeTokenizer.fromFolder(dir);
   return {
     dir,
-    tokenizer: await CodeTokenizer.fromFolder(dir),
+    tokenizer,
     template,
     contextLength: config.maxPositionEmbeddings,
     defaultBudget: config.hiddenSize >= 1536 ? 4000 : 2000,
+    countTokens: (text) => tokenizer.encode(text, { addSpecialTokens: false }).ids.length,
+    // The template's rendering and its ids (the tokenizer's, no special tokens added: the template put them in).
+    render(messages, continueFinal) {
+      const text = template.render(messages, continueFinal ? { continueFinal: true } : { addGenerationPrompt: true });
+      const inputIds = tokenizer.encode(text, { addSpecialTokens: false }).ids;
+      return { messages, continueFinal, text, inputIds, tokens: inputIds.length };
+    },
   };
-}
-
-/** The rendered prompt and its ids (the tokenizer's, no special tokens added: the template has put them in). */
-export function renderLlmPrompt(m: LlmFolder, messages: ChatMessage[], continueFinal: boolean): { text: string; inputIds: number[] } {
-  const text = m.template.render(messages, continueFinal ? { continueFinal: true } : { addGenerationPrompt: true });
-  return { text, inputIds: m.tokenizer.encode(text, { addSpecialTokens: false }).ids };
 }

@@ -3,7 +3,25 @@ import { CausalLmRunner } from '../../runtime/causalLm.js';
 import type { Precision } from '../../runtime/precision.js';
 import { gitText } from '../../git/run.js';
 import type { Repository } from '../../git/repository.js';
-import { loadLlmFolder, type LlmFolder } from './llmInput.js';
+import { loadLlmFolder, type LlmFolder, type PromptTarget, type RenderedPrompt } from './llmInput.js';
+
+/** What writes commit messages from the chat prompt: a model folder run here, or a local server (`serverWriter.ts`). */
+export interface ChatWriter {
+  /** For people: the folder, or the server and its model. */
+  readonly name: string;
+  readonly prompt: PromptTarget;
+  /** The raw continuations of the prompt, one per candidate (the typed text is not repeated in them). */
+  write(prompt: RenderedPrompt, o?: WriteOptions): Promise<string[]>;
+}
+
+export interface WriteOptions {
+  n?: number;
+  seed?: number;
+  maxNewTokens?: number;
+  signal?: AbortSignal;
+  /** Each candidate's text so far, as it grows. */
+  onToken?: (row: number, text: string) => void;
+}
 
 /**
  * A code LLM writing commit messages: n candidates sampled from the prompt (`llmInput.ts`) with a seed (the
@@ -12,7 +30,7 @@ import { loadLlmFolder, type LlmFolder } from './llmInput.js';
  * (`unfaithfulNames`): a candidate that names a path or identifier found neither in the diff nor in the tree at
  * HEAD is ranked last and marked.
  */
-export class LlmMessageWriter {
+export class LlmMessageWriter implements ChatWriter {
   readonly label = 'llm';
   private constructor(
     readonly llm: LlmFolder,
@@ -21,15 +39,24 @@ export class LlmMessageWriter {
 
   static async create(dir: string, o: { provider?: string; precision?: Precision } = {}): Promise<LlmMessageWriter> {
     const llm = await loadLlmFolder(dir);
-    const runner = await CausalLmRunner.create(await loadModelFolder(dir), { provider: o.provider, precision: o.precision });
+    const runner = await CausalLmRunner.create(await loadModelFolder(dir), {
+      provider: o.provider,
+      precision: o.precision,
+      prefixCache: true,
+    });
     return new LlmMessageWriter(llm, runner);
   }
 
-  /** The raw continuations of the prompt, one per candidate (the typed text is not repeated in them). */
-  async write(
-    inputIds: readonly number[],
-    o: { n?: number; seed?: number; maxNewTokens?: number; signal?: AbortSignal; onToken?: (row: number, text: string) => void } = {},
-  ): Promise<string[]> {
+  get name(): string {
+    return this.llm.dir;
+  }
+
+  get prompt(): PromptTarget {
+    return this.llm;
+  }
+
+  async write(prompt: Pick<RenderedPrompt, 'inputIds'>, o: WriteOptions = {}): Promise<string[]> {
+    const inputIds = prompt.inputIds;
     const d = this.runner.defaults;
     const generated: number[][] = [];
     const r = await this.runner.sample(

@@ -10,8 +10,8 @@ import type { MessageModel, PreparedInput } from './generate.js';
 import { NngenIndex, diffWords } from './nngen.js';
 import { applyStyle, learnStyle, type CommitStyle } from './style.js';
 import { llmPrompt, type LlmPrompt } from './llmPrompt.js';
-import { renderLlmPrompt, type LlmFolder } from './llmInput.js';
-import { faithfulnessCheck, shapeMessage, type LlmMessageWriter } from './llmWriter.js';
+import type { PromptTarget, RenderedPrompt } from './llmInput.js';
+import { faithfulnessCheck, shapeMessage, type ChatWriter } from './llmWriter.js';
 
 /**
  * `changeling suggest`: commit-message candidates for the staged change (or a commit, from the history
@@ -45,8 +45,10 @@ export interface SuggestResult {
 
 export interface SuggestOptions {
   model?: MessageModel | null;
-  /** A code LLM writing from the whole diff (`llmWriter.ts`), instead of or beside a seq2seq model. */
-  llm?: LlmMessageWriter | null;
+  /** A code LLM writing from the whole diff (`llmWriter.ts`, or a local server: `serverWriter.ts`), instead of or beside a seq2seq model. */
+  llm?: ChatWriter | null;
+  /** With the LLM: the first candidate as it is written, shaped as a message (for a live view). */
+  onPartial?: (message: string) => void;
   /** With the LLM: a body below the subject (default true), the sampling seed, the diff's token budget. */
   body?: boolean;
   seed?: number;
@@ -190,7 +192,7 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
     const p = await llmInputFor(
       repo,
       target,
-      o.llm.llm,
+      o.llm.prompt,
       { ...o, typed, budget: o.budget, body: o.body, maxNewTokens: o.maxNewTokens },
       change,
     );
@@ -200,7 +202,15 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
     const diffText = files.map((f) => [f.oldPath ?? '', f.path, ...f.hunks.flatMap((h) => [h.section, ...h.lines])].join('\n')).join('\n');
     const unfaithfulNames = faithfulnessCheck(diffText, repo, o.signal);
     const written: Suggestion[] = [];
-    for (const raw of await o.llm.write(p.inputIds, { n, seed: o.seed, maxNewTokens: o.maxNewTokens, signal: o.signal })) {
+    const onToken =
+      o.onPartial && ((row: number, text: string) => row === 0 && o.onPartial!(shapeMessage(text, typed, { body: o.body ?? true })));
+    for (const raw of await o.llm.write(p, {
+      n,
+      seed: o.seed,
+      maxNewTokens: o.maxNewTokens,
+      signal: o.signal,
+      onToken: onToken || undefined,
+    })) {
       const message = shapeMessage(raw, typed, { body: o.body ?? true });
       if (!message) continue;
       const unfaithful = await unfaithfulNames(message);
@@ -212,7 +222,7 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
               .slice(0, 3)
               .map((x) => `"${x}"`)
               .join(', ')}, which neither the change nor the tree has`
-          : `written by ${o.llm.llm.dir} from the whole diff`,
+          : `written by ${o.llm.name} from the whole diff`,
         unfaithful,
       });
     }
@@ -259,7 +269,7 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
 export async function llmInputFor(
   repo: Repository,
   target: SuggestTarget,
-  m: LlmFolder,
+  m: PromptTarget,
   o: Pick<SuggestOptions, 'filter' | 'typed' | 'history' | 'signal' | 'onProgress' | 'subjectLimit' | 'branch'> & {
     budget?: number;
     body?: boolean;
@@ -267,7 +277,7 @@ export async function llmInputFor(
   } = {},
   /** The target's change when the caller has read it already (suggest), so that git is not asked twice. */
   known?: Awaited<ReturnType<typeof targetChange>>,
-): Promise<LlmPrompt & { text: string; inputIds: number[] }> {
+): Promise<LlmPrompt & RenderedPrompt> {
   const t = known ?? (await targetChange(repo, target, { signal: o.signal }));
   const h = await historyIndex(repo, t.historyRev, o.history ?? 5000, o);
   const examples: Array<{ message: string; files: DiffFile[] }> = [];
@@ -276,9 +286,8 @@ export async function llmInputFor(
   const recentSubjects = authorHistory(h.messages, h.authors, t.author)
     .reverse()
     .map((x) => x.split('\n')[0]!.trim());
-  const countTokens = (text: string) => m.tokenizer.encode(text, { addSpecialTokens: false }).ids.length;
   const base = {
-    countTokens,
+    countTokens: (text: string) => m.countTokens(text),
     style: learnStyle(h.messages, h.paths),
     subjectLimit: o.subjectLimit,
     body: o.body ?? true,
@@ -289,7 +298,7 @@ export async function llmInputFor(
     typed: o.typed,
   };
   // What the prompt takes without the diff, then the diff's budget: the setting, within what the context leaves.
-  const bare = renderLlmPrompt(m, llmPrompt(t.files, { ...base, budget: 0 }).messages, !!o.typed).inputIds.length;
+  const bare = m.render(llmPrompt(t.files, { ...base, budget: 0 }).messages, !!o.typed).tokens;
   const room = m.contextLength - (o.maxNewTokens ?? 128) - bare;
   if (room <= 0)
     throw new ChangelingError(
@@ -300,8 +309,8 @@ export async function llmInputFor(
   // Pieces counted apart can tokenize a little longer together: cut until the whole prompt fits.
   for (;;) {
     const p = llmPrompt(t.files, { ...base, budget });
-    const r = renderLlmPrompt(m, p.messages, !!o.typed);
-    const over = r.inputIds.length - (m.contextLength - (o.maxNewTokens ?? 128));
+    const r = m.render(p.messages, !!o.typed);
+    const over = r.tokens - (m.contextLength - (o.maxNewTokens ?? 128));
     if (over <= 0 || budget === 0) return { ...p, ...r };
     budget = Math.max(0, budget - over - 8);
   }

@@ -196,3 +196,33 @@ test('a sharded checkpoint: the index names files beside it only, and every tens
     /lists model\.norm\.weight in model-00001-of-00011\.safetensors, which does not have it/,
   );
 });
+
+test('the prompt cache: a prompt asked again or extended runs only its new tokens, with the greedy tokens and logits of a fresh run', async () => {
+  const g = JSON.parse(readFileSync(join(DECODER, 'qwen2-tiny', 'goldens.json'), 'utf8'));
+  const folder = await loadModelFolder(join(DECODER, 'qwen2-tiny'));
+  const cached = await CausalLmRunner.create(folder, { prefixCache: true });
+  const fresh = await CausalLmRunner.create(folder);
+  const vocab = cached.info.vocabSize;
+  const prompt = Array.from({ length: 40 }, (_, i) => (i * 37 + 11) % vocab);
+  const one = (ids: number[]) => ({ ids: [ids], mask: [ids.map(() => 1)] });
+  const a = await cached.greedy(one(prompt), { maxNewTokens: 8 });
+  assert.equal(cached.reused, 0, 'nothing to reuse the first time');
+  const b = await cached.greedy(one(prompt), { maxNewTokens: 8 });
+  assert.equal(cached.reused, 40, 'the same prompt again: all of it from the cache');
+  assert.deepEqual(b.sequences, a.sequences);
+  // A longer prompt with the same start, and one that differs after 30 tokens: the shared start is reused.
+  for (const [ids, shared] of [
+    [[...prompt, 5, 6, 7, 8], 40],
+    [[...prompt.slice(0, 30), 9, 9, 9], 30],
+    [prompt.slice(0, 20), 19],
+  ] as Array<[number[], number]>) {
+    const c = await cached.sample({ ids: [ids], mask: [ids.map(() => 1)] }, { maxNewTokens: 6, seed: 3, numReturnSequences: 2 });
+    assert.equal(cached.reused, shared);
+    const f = await fresh.sample({ ids: [ids], mask: [ids.map(() => 1)] }, { maxNewTokens: 6, seed: 3, numReturnSequences: 2 });
+    assert.deepEqual(c.sequences, f.sequences);
+    assert.ok(scaledError(c.stepLogits[0]!, Array.from(f.stepLogits[0]!)) < 1e-5);
+  }
+  // Batches of several rows or with padding never touch the cache.
+  await cached.greedy({ ids: rows(g.input_ids), mask: rows(g.attention_mask) }, { maxNewTokens: 2 });
+  assert.equal(cached.reused, 0);
+});
