@@ -8,7 +8,11 @@ import type { DiffFile, DiffHunk, FileStatus } from './types.js';
  */
 
 export interface DiffParserOptions {
-  /** Stop keeping hunk lines once this many characters of line text are kept (counts stay exact). */
+  /**
+   * Keep at most this many characters of hunk line text (counts stay exact). No one file may take more than
+   * half of it: a file whose next hunk does not fit keeps the hunks before it and no more, and the files after
+   * it are still read, so one huge file (a vendored bundle, a generated one) cannot leave the others empty.
+   */
   maxBytes?: number;
 }
 
@@ -46,6 +50,11 @@ export class DiffParser {
   private oldLeft = 0;
   private newLeft = 0;
   private stored = 0;
+  /** What the open file has kept, and whether it has stopped keeping hunks. */
+  private fileStored = 0;
+  private fileFull = false;
+  /** What the hunk being read has kept. */
+  private hunkStored = 0;
   private lastKind = '';
 
   constructor(options: DiffParserOptions = {}) {
@@ -102,10 +111,12 @@ export class DiffParser {
     if (text.charCodeAt(text.length - 1) === 13) file.crlf = true;
     const hunk = this.hunk;
     if (hunk) {
-      if (this.stored + text.length > this.maxBytes) {
+      if (this.stored + text.length > this.maxBytes || this.fileStored + text.length > this.maxBytes / 2) {
         this.dropHunk(file);
       } else {
         this.stored += text.length;
+        this.fileStored += text.length;
+        this.hunkStored += text.length;
         hunk.lines.push(text.length === 0 ? ' ' : text);
       }
     }
@@ -113,12 +124,17 @@ export class DiffParser {
     return true;
   }
 
+  /** The hunk being read does not fit: it goes (with what it kept), and this file keeps no further hunk. */
   private dropHunk(file: DiffFile): void {
-    if (this.hunk && file.hunks[file.hunks.length - 1] === this.hunk) file.hunks.pop();
+    if (this.hunk && file.hunks[file.hunks.length - 1] === this.hunk) {
+      file.hunks.pop();
+      this.stored -= this.hunkStored;
+      this.fileStored -= this.hunkStored;
+    }
     this.hunk = null;
     file.truncated = true;
     this.truncated = true;
-    this.stored = this.maxBytes; // keep no further lines
+    this.fileFull = true;
   }
 
   private noEol(file: DiffFile): void {
@@ -136,12 +152,13 @@ export class DiffParser {
       this.oldLeft = m[2] === undefined ? 1 : Number(m[2]);
       this.newLeft = m[4] === undefined ? 1 : Number(m[4]);
       this.lastKind = '';
-      if (this.stored >= this.maxBytes) {
+      if (this.stored >= this.maxBytes || this.fileFull) {
         file.truncated = true;
         this.truncated = true;
         this.hunk = null;
         return;
       }
+      this.hunkStored = 0;
       this.hunk = {
         oldStart: Number(m[1]),
         oldLines: this.oldLeft,
@@ -187,6 +204,8 @@ export class DiffParser {
   }
 
   private openFile(rest: string): void {
+    this.fileStored = 0;
+    this.fileFull = false;
     const [a, b] = splitHeaderPaths(rest);
     this.cur = {
       file: {

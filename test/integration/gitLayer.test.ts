@@ -100,6 +100,8 @@ test('history: merges (first-parent diff), renames, empty commits, multi-line me
     merge!.files.map((f) => [f.path, f.additions]),
     [['topic.txt', 2]],
   );
+  // A merge's diff lines are its change against the first parent (what a model's input is built from).
+  assert.deepEqual(merge!.files[0]!.hunks[0]!.lines, ['+topic work', '+more']);
   assert.equal(body!.message, 'main: extend a\n\nA body line.\n\nSigned-off-by: Ada <ada@example.com>');
   assert.equal(body!.author.email, 'ada@example.com');
   assert.match(body!.authorDate, /^2024-01-\d\dT00:00:00Z$|^2024-01-\d\dT00:00:00\+00:00$/);
@@ -231,7 +233,8 @@ test('a huge commit is capped and flagged; counts stay exact', async () => {
   assert.equal(big.additions, 60000);
   assert.equal(big.truncated, true);
   assert.equal(big.hunks.length, 0);
-  assert.ok(huge!.files.find((f) => f.path === 'small.txt'));
+  // The file after the huge one is still read in full (its diff lines are a model's input).
+  assert.deepEqual(huge!.files.find((f) => f.path === 'small.txt')!.hunks[0]!.lines, ['-x', '+y']);
 });
 
 test('mining to a file is atomic: cancelling leaves the previous file and no temporary file', async () => {

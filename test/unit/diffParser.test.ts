@@ -262,7 +262,7 @@ test('combined merge diffs are kept as entries without hunks', () => {
   );
 });
 
-test('maxBytes drops whole hunks, keeps exact counts, flags truncation', () => {
+test('maxBytes drops whole hunks, keeps exact counts, flags truncation; one huge file does not starve the files after it', () => {
   const body = Array.from({ length: 100 }, (_, i) => `+line ${i}`);
   const text = d(
     'diff --git a/a b/a',
@@ -291,10 +291,29 @@ test('maxBytes drops whole hunks, keeps exact counts, flags truncation', () => {
     [
       ['a', 1, 1, 1, false],
       ['big', 100, 0, 0, true],
-      ['c', 1, 1, 0, true],
+      ['c', 1, 1, 1, false],
     ],
   );
+  assert.deepEqual(files[2]!.hunks[0]!.lines, ['-m', '+n']);
   assert.equal(parseDiff(text).truncated, false);
+  // A file keeps its hunks up to half the cap, then none; the next file is read again.
+  const hunks = (n: number) =>
+    Array.from({ length: n }, (_, i) => [
+      `@@ -${i * 10 + 1} +${i * 10 + 1} @@`,
+      `-old ${i} ${'x'.repeat(20)}`,
+      `+new ${i} ${'y'.repeat(20)}`,
+    ]).flat();
+  const many = parseDiff(
+    d('diff --git a/m b/m', '--- a/m', '+++ b/m', ...hunks(6), 'diff --git a/z b/z', '--- a/z', '+++ b/z', ...hunks(1)),
+    { maxBytes: 200 },
+  );
+  assert.deepEqual(
+    many.files.map((f) => [f.path, f.hunks.length, f.additions, f.truncated ?? false]),
+    [
+      ['m', 1, 6, true],
+      ['z', 1, 1, false],
+    ],
+  );
 });
 
 test('non-UTF-8 bytes survive as Latin-1 and flag the file', () => {
