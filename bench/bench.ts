@@ -19,6 +19,7 @@ import { jitdpDefaultBench } from './jitdpDefault.js';
 import { jitdpLineModelBench } from './jitdpLineModel.js';
 import { jitdpAdoptionBench } from './jitdpAdoption.js';
 import { cmgLlmBench } from './cmgLlm.js';
+import { vscodeTimesBench } from './vscodeTimes.js';
 import { cmgEvalBench } from './cmgEval.js';
 import { finetuneEvalBench } from './finetuneEval.js';
 import { loadBench, loadWorker } from './load.js';
@@ -63,8 +64,13 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
   },
   'cmg-llm': {
     usage:
-      'cmg-llm REPO [--commit REV] [--budget N] [--new N]: ✨ with a code LLM of Qwen2.5-Coder-0.5B shapes: time to the first token and the whole candidate',
+      'cmg-llm REPO [--commit REV] [--budget N] [--new N] [--shapes 0.5b|1.5b]: ✨ with a code LLM of Qwen2.5-Coder 0.5B and 1.5B shapes: time to the first token and the whole candidate',
     run: cmgLlmBench,
+  },
+  vscode: {
+    usage:
+      'vscode REPO: in a real VS Code (code-server), the risk item and the first ✨ list after opening a clone of REPO with a staged line',
+    run: vscodeTimesBench,
   },
   'cmg-eval': { usage: 'cmg-eval REPO... [--max N] [--train REPO_NAME [--epochs N]] [--nngen-only]', run: cmgEvalBench },
   'cmg-input-check': {

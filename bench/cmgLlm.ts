@@ -8,8 +8,8 @@ import { llmInputFor, type SuggestTarget } from '../src/tasks/cmg/suggest.js';
 import { writeTinyQwen2 } from '../test/helpers/tinyModels.js';
 
 /**
- * `npm run bench -- cmg-llm REPO [--commit REV] [--budget N] [--new N]`: how long ✨ takes with a code LLM of
- * Qwen2.5-Coder-0.5B's shapes (`writeTinyQwen2` at those shapes: random f32 weights, its 151,936-token
+ * `npm run bench -- cmg-llm REPO [--commit REV] [--budget N] [--new N] [--shapes 0.5b|1.5b]`: how long ✨ takes
+ * with a code LLM of Qwen2.5-Coder-0.5B's (or 1.5B's) shapes (`writeTinyQwen2` at those shapes: random f32 weights, its 151,936-token
  * vocabulary and head; the test tokenizer turns text into ids, so the prompt's token count is what the
  * budget allows): building the prompt, the
  * first use (graph built and cached, weights loaded), then a later use's time to the first new token and to
@@ -18,13 +18,30 @@ import { writeTinyQwen2 } from '../test/helpers/tinyModels.js';
  */
 export async function cmgLlmBench(args: string[]): Promise<Record<string, unknown>> {
   const flag = (n: string) => (args.includes(n) ? args[args.indexOf(n) + 1]! : null);
-  const repoPath = args.find((a, i) => !a.startsWith('--') && !['--commit', '--budget', '--new'].includes(args[i - 1] ?? ''));
-  if (!repoPath) throw new Error('usage: npm run bench -- cmg-llm REPO [--commit REV] [--budget N] [--new N]');
-  const budget = Number(flag('--budget') ?? 2000);
+  const repoPath = args.find((a, i) => !a.startsWith('--') && !['--commit', '--budget', '--new', '--shapes'].includes(args[i - 1] ?? ''));
+  if (!repoPath) throw new Error('usage: npm run bench -- cmg-llm REPO [--commit REV] [--budget N] [--new N] [--shapes 0.5b|1.5b]');
+  const shapes = flag('--shapes') ? [flag('--shapes')!] : ['0.5b', '1.5b'];
+  const out: Record<string, unknown> = { bench: 'cmg-llm' };
+  for (const s of shapes) {
+    if (s !== '0.5b' && s !== '1.5b') throw new Error('--shapes is 0.5b or 1.5b');
+    // Keyed b05 / b15 (the report reads dotted paths).
+    out[s === '1.5b' ? 'b15' : 'b05'] = await oneShape(repoPath, s === '1.5b', flag);
+  }
+  return out;
+}
+
+async function oneShape(repoPath: string, large: boolean, flag: (n: string) => string | null): Promise<Record<string, unknown>> {
+  // The default budgets of the two sizes (llmInput.ts): 2,000 diff tokens for the 0.5B, 4,000 for the 1.5B.
+  const budget = Number(flag('--budget') ?? (large ? 4000 : 2000));
   const newTokens = Number(flag('--new') ?? 64);
-  const dir = join(tmpdir(), 'changeling-bench-cmg-llm', 'qwen2.5-coder-0.5b-shapes');
-  if (!existsSync(join(dir, 'model.safetensors')))
-    writeTinyQwen2(dir, { hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 151936, context: 32768, eos: 151645 });
+  const dir = join(tmpdir(), 'changeling-bench-cmg-llm', large ? 'qwen2.5-coder-1.5b-shapes' : 'qwen2.5-coder-0.5b-shapes');
+  if (!existsSync(join(dir, 'config.json')))
+    writeTinyQwen2(
+      dir,
+      large
+        ? { hidden: 1536, layers: 28, heads: 12, kvHeads: 2, intermediate: 8960, vocab: 151936, context: 32768, eos: 151645 }
+        : { hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 151936, context: 32768, eos: 151645 },
+    );
   const repo = await openRepository(repoPath);
   const target: SuggestTarget = flag('--commit') ? { kind: 'commit', rev: flag('--commit')! } : { kind: 'staged' };
   const t0 = performance.now();
@@ -58,8 +75,7 @@ export async function cmgLlmBench(args: string[]): Promise<Record<string, unknow
   });
   const secondTotal = (performance.now() - t3) / 1000;
   const out = {
-    bench: 'cmg-llm',
-    shapes: 'Qwen2.5-Coder-0.5B (494M parameters, f32)',
+    shapes: large ? 'Qwen2.5-Coder-1.5B (1.54B parameters, f32)' : 'Qwen2.5-Coder-0.5B (494M parameters, f32)',
     promptTokens: prompt.inputIds.length,
     diffTokens: prompt.diffTokens,
     promptSeconds,
@@ -72,7 +88,7 @@ export async function cmgLlmBench(args: string[]): Promise<Record<string, unknow
     perTokenSeconds: (total - first) / Math.max(1, newTokens - 1),
   };
   process.stderr.write(
-    `prompt ${prompt.inputIds.length} tokens (diff ${prompt.diffTokens}) built in ${promptSeconds.toFixed(2)} s; first use ${firstUseSeconds.toFixed(1)} s; ` +
+    `${large ? '1.5B' : '0.5B'}: prompt ${prompt.inputIds.length} tokens (diff ${prompt.diffTokens}) built in ${promptSeconds.toFixed(2)} s; first use ${firstUseSeconds.toFixed(1)} s; ` +
       `first new token after ${first.toFixed(1)} s, ${newTokens} tokens after ${total.toFixed(1)} s (${(out.perTokenSeconds * 1000).toFixed(0)} ms per token); ` +
       `a second press: first token after ${secondFirst.toFixed(2)} s, all after ${secondTotal.toFixed(1)} s\n`,
   );

@@ -39,7 +39,14 @@ const jobs = [
     external,
     banner: { js: '#!/usr/bin/env node\n' + esmBanner.js },
   }),
-  build({ ...common, entryPoints: ['bench/bench.ts'], outfile: 'dist/bench.mjs', format: 'esm', external, banner: esmBanner }),
+  build({
+    ...common,
+    entryPoints: ['bench/bench.ts'],
+    outfile: 'dist/bench.mjs',
+    format: 'esm',
+    external: [...external, 'playwright-core'],
+    banner: esmBanner,
+  }),
 ];
 
 if (args.has('--tests')) {

@@ -29,7 +29,7 @@ export function proposedManifest(pkg) {
     { command: 'changeling.suggestMessage', when: 'scmProvider == git && config.changeling.messages.inputBoxButton' },
   ];
   const props =
-    m.contributes.configuration.properties ?? m.contributes.configuration.find((c) => c.properties['changeling.provider']).properties;
+    m.contributes.configuration.properties ?? m.contributes.configuration.find((c) => c.properties['changeling.messages.model']).properties;
   props['changeling.messages.inputBoxButton'] = {
     type: 'boolean',
     default: true,

@@ -5,7 +5,7 @@ import { configuredAuthor } from '../git/expertFeatures.js';
 import { assessRisk, loadRiskModel, type RiskLevel, type RiskResult, type RiskTarget } from '../tasks/jitdp/risk.js';
 import { ChangelingError } from '../util/errors.js';
 import { REASONS_HEADING, reasonLine, tokenText } from '../tasks/jitdp/reasons.js';
-import { interruptSignal, parseCount, printJson, writeOut } from './io.js';
+import { fieldText, interruptSignal, parseCount, printJson, writeOut } from './io.js';
 
 /** `changeling risk`: its options, its help text (RISK_HELP) and what it prints. */
 
@@ -20,6 +20,7 @@ export const RISK_HELP = `changeling risk [--repo PATH] [--staged | --commit REV
 
   --reasons N / --lines N   how many reasons and lines to show (default 5 each)
   --fail-on LEVEL           exit 3 when a change is at or above LEVEL (default high; low: any change; never: always 0)
+  --brief                   below --fail-on, one line for all the changes (the pre-push hook's form); the full report only at or above it
   --json                    {"model", "threshold", "results": [{sha, subject, probability, level, reasons, lines, features}]}
 
   Exit codes: 0 nothing at or above --fail-on, 3 something is, 1 error, 2 bad usage.`;
@@ -54,6 +55,7 @@ export async function riskCommand(argv: string[]): Promise<number> {
       range: { type: 'string' },
       model: { type: 'string' },
       'fail-on': { type: 'string', default: 'high' },
+      brief: { type: 'boolean', default: false },
       reasons: { type: 'string' },
       lines: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -82,7 +84,15 @@ export async function riskCommand(argv: string[]): Promise<number> {
     await writeOut(
       target.kind === 'range' ? `no commits in ${values.range}\n` : 'a merge that brings no commit of its own: nothing to score\n',
     );
-  else {
+  else if (values.brief && !atOrAbove(results, failOn)) {
+    const top = results.reduce((a, b) => (b.probability > a.probability ? b : a));
+    const what = results.length === 1 ? '1 commit' : `${results.length} commits`;
+    await writeOut(
+      `changeling: ${what} scored; the riskiest is ${top.level} (${Math.round(top.probability * 100)}%)${
+        top.sha ? `: ${top.sha.slice(0, 10)} ${fieldText(top.subject, 60)}` : ''
+      }\n`,
+    );
+  } else {
     // The staged change is scored as a commit by the configured user: without one, as a newcomer's.
     const noUser = target.kind === 'staged' && !(await configuredAuthor(repo));
     const note = noUser
@@ -109,6 +119,9 @@ as a change of its own; the ${results.length === 1 ? 'commit' : `${results.lengt
       `${mergeNote}${results.map(formatRisk).join('\n')}\n${rangeNote}(model: ${model.source}, ${model.kind}; threshold ${(model.threshold * 100).toFixed(0)}%)\n${note}`,
     );
   }
-  const risky = failOn !== 'never' && results.some((r) => ORDER[r.level] >= ORDER[failOn as RiskLevel]);
-  return risky ? RISKY_EXIT : 0;
+  return atOrAbove(results, failOn) ? RISKY_EXIT : 0;
 }
+
+/** Whether a result is at or above the --fail-on level. */
+const atOrAbove = (results: readonly RiskResult[], failOn: string) =>
+  failOn !== 'never' && results.some((r) => ORDER[r.level] >= ORDER[failOn as RiskLevel]);

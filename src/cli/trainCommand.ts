@@ -17,7 +17,9 @@ export const TRAIN_HELP = `changeling train --model DIR --method lora|adapter|pr
   Face PEFT's format (adapter_config.json + adapter_model.safetensors; full fine-tuning saves a model
   folder). Data lines: {"input_ids": [...], "labels": [...]} or {"text": "...", "target": "..."} for
   T5/BART (sequence to sequence), {"input_ids": [...] | "text": "...", "label": 0|1, "features": [14 numbers]}
-  for RoBERTa (JIT-Fine head, binary cross-entropy).
+  for RoBERTa (JIT-Fine head, binary cross-entropy), {"input_ids": [...], "labels": [...]} of one length for
+  the Llama family (Qwen2, Llama: a causal LM, labels shifted inside, -100 not learnt; LoRA so far, in
+  PEFT's CAUSAL_LM format, e.g. --targets q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj).
 
   --steps N | --epochs N   length of training (default 100 steps)
   --lr X                   learning rate (default: 1e-4 LoRA, 5e-4 adapter/prefix, 2e-5 fmft)
@@ -28,6 +30,7 @@ export const TRAIN_HELP = `changeling train --model DIR --method lora|adapter|pr
   --schedule constant|linear   learning-rate schedule (default constant)
   --init DIR               start from an adapter in PEFT format instead of a fresh one
   LoRA:     --r N (8) --alpha N (32) --lora-dropout X (0) --targets q,v --rslora
+            --layers 16-23 | 0,2,5   only the modules of these layers (PEFT's layers_to_transform)
   adapter:  --adapter-size N (128)
   prefix:   --prefix-tokens N (20)   prefixes in every attention (Li and Liang);
             --peft-prefix             T5 only: PEFT's prefix mode (decoder self-attention, PEFT's files)
@@ -65,6 +68,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       'lora-dropout': { type: 'string' },
       targets: { type: 'string' },
       rslora: { type: 'boolean', default: false },
+      layers: { type: 'string' },
       'adapter-size': { type: 'string' },
       'prefix-tokens': { type: 'string' },
       'peft-prefix': { type: 'boolean', default: false },
@@ -102,6 +106,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         .map((t) => t.trim())
         .filter(Boolean),
       rslora: values.rslora,
+      layers: values.layers === undefined ? undefined : parseLayers(values.layers),
     },
     adapterSize: parseOption('adapter-size', values['adapter-size'], { min: 1, max: 1 << 16, integer: true }),
     prefixTokens: parseOption('prefix-tokens', values['prefix-tokens'], { min: 1, max: 4096, integer: true }),
@@ -113,7 +118,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   folderTarget(values.out!, '--out');
   // What it saves is fed as its data was made: the base model's profile, or the format named here.
   const files: Record<string, string> = {};
-  if ((await loadModelFolder(resolve(values.model!))).kind !== 'roberta') {
+  const kind = (await loadModelFolder(resolve(values.model!))).kind;
+  if (kind !== 'roberta' && kind !== 'llama') {
     const base = await effectiveProfile(resolve(values.model!));
     files[PROFILE_FILE] = profileText({ ...base, ...(inputFormat ? { inputFormat } : {}), source: resolve(values.model!) });
   }
@@ -127,4 +133,16 @@ steps, ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMiB} MiB${
       })\n`,
     );
   return 0;
+}
+
+/** `--layers`: layer indexes as a list (0,2,5) or ranges (16-23), for PEFT's layers_to_transform. */
+function parseLayers(text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.split(',').map((x) => x.trim())) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m || (m[2] !== undefined && Number(m[2]) < Number(m[1])) || Number(m[2] ?? m[1]) > 10_000)
+      throw new ChangelingError('usage', `--layers takes layer numbers and ranges such as 0,2,5 or 16-23, not "${text}"`);
+    for (let i = Number(m[1]); i <= Number(m[2] ?? m[1]); i++) out.push(i);
+  }
+  return [...new Set(out)].sort((a, b) => a - b);
 }

@@ -25,10 +25,27 @@ async function hooksDir(repo: Repository): Promise<string> {
   return isAbsolute(p) ? p : resolve(repo.root, p);
 }
 
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** A string as one word for the shell, whatever it holds. */
+export const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+const quote = shellQuote;
 
-const header = (kind: HookKind, node: string, cli: string, what: string, electron = false) => `#!/bin/sh
-${HOOK_MARKER} ${kind} (changeling hook install --${kind}; "changeling hook uninstall --${kind}" restores what was here)
+/** Who installed a hook: the command line, or the VS Code extension (through its launcher, `hookLauncher.ts`). */
+export type HookInstaller = 'cli' | 'vscode';
+
+/** How a hook tells its user to put it back: a command they have. */
+const reinstall = (kind: HookKind, by: HookInstaller) =>
+  by === 'vscode'
+    ? kind === 'pre-push'
+      ? 'run "Changeling: Install pre-push risk check" in VS Code'
+      : 'install it again from VS Code'
+    : `reinstall with: changeling hook install --${kind}`;
+
+const header = (kind: HookKind, node: string, cli: string, what: string, electron: boolean, by: HookInstaller) => `#!/bin/sh
+${HOOK_MARKER} ${kind} (${
+  by === 'vscode'
+    ? `installed by the Changeling extension for VS Code; its "Remove" command restores what was here`
+    : `changeling hook install --${kind}; "changeling hook uninstall --${kind}" restores what was here`
+})
 # ${what}
 ${electron ? "# The editor's own runtime runs the command line as plain Node.js.\nexport ELECTRON_RUN_AS_NODE=1\n" : ''}CHANGELING_NODE=${quote(node)}
 CHANGELING_CLI=${quote(cli)}
@@ -40,13 +57,14 @@ hookdir=$(dirname "$0")
  * amend: git passes a source in $2 for all of those), the best suggestion becomes the message and the others
  * comments; a message already in the file is never replaced. Any failure leaves the commit as git made it.
  */
-function prepareCommitMsgScript(node: string, cli: string, electron = false): string {
+function prepareCommitMsgScript(node: string, cli: string, electron = false, by: HookInstaller = 'cli'): string {
   return `${header(
     'prepare-commit-msg',
     node,
     cli,
     'It suggests a message for a plain "git commit" and never replaces one given with -m, -F, a template, a merge or --amend.',
     electron,
+    by,
   )}if [ -x "$hookdir/${chainedName('prepare-commit-msg')}" ]; then
   "$hookdir/${chainedName('prepare-commit-msg')}" "$@" || exit $?
 fi
@@ -57,13 +75,24 @@ exit 0
 `;
 }
 
-export function prePushScript(node: string, cli: string, electron = false): string {
-  return `${header('pre-push', node, cli, 'It warns about risky outgoing commits and blocks the push only when changeling.risk.blockPush is true.', electron)}input=$(cat)
+/**
+ * pre-push: each pushed range scored by `changeling risk --brief`: one line while nothing reaches the level set
+ * (changeling.risk.failOn, high by default), the full report when something does.
+ */
+export function prePushScript(node: string, cli: string, electron = false, by: HookInstaller = 'cli'): string {
+  return `${header(
+    'pre-push',
+    node,
+    cli,
+    'It warns about risky outgoing commits and blocks the push only when changeling.risk.blockPush is true.',
+    electron,
+    by,
+  )}input=$(cat)
 if [ -x "$hookdir/${chainedName('pre-push')}" ]; then
   printf '%s\\n' "$input" | "$hookdir/${chainedName('pre-push')}" "$@" || exit $?
 fi
 if [ ! -f "$CHANGELING_CLI" ]; then
-  echo "changeling: $CHANGELING_CLI is gone; not scoring this push (reinstall with: changeling hook install --pre-push)" >&2
+  echo "changeling: $CHANGELING_CLI is gone; not scoring this push (${reinstall('pre-push', by)})" >&2
   exit 0
 fi
 failon=$(git config changeling.risk.failOn || echo high)
@@ -77,7 +106,7 @@ while read -r local_ref local_sha remote_ref remote_sha; do
   else
     range="$remote_sha..$local_sha"
   fi
-  "$CHANGELING_NODE" "$CHANGELING_CLI" risk --range "$range" --fail-on "$failon" >&2
+  "$CHANGELING_NODE" "$CHANGELING_CLI" risk --range "$range" --fail-on "$failon" --brief >&2
   rc=$?
   if [ $rc -eq 3 ]; then
     risky=1
@@ -106,6 +135,8 @@ export interface HookStatus {
   chained: boolean;
   /** pre-push: whether it blocks risky pushes (changeling.risk.blockPush). */
   blocking: boolean;
+  /** The command line (or launcher) an installed hook of Changeling's runs; '' when none is installed. */
+  cli: string;
 }
 
 const unquote = (s: string) => (s.startsWith("'") && s.endsWith("'") ? s.slice(1, -1).replace(/'\\''/g, "'") : null);
@@ -120,7 +151,7 @@ export function isChangelingHook(text: string, kind: HookKind): boolean {
   const cli = unquote(/^CHANGELING_CLI=(.*)$/m.exec(text)?.[1] ?? '');
   if (node === null || cli === null) return false;
   const script = kind === 'pre-push' ? prePushScript : prepareCommitMsgScript;
-  return text === script(node, cli, false) || text === script(node, cli, true);
+  return (['cli', 'vscode'] as const).some((by) => text === script(node, cli, false, by) || text === script(node, cli, true, by));
 }
 
 /** What is at `path` without following a symlink: null when nothing (a dangling symlink is something). */
@@ -144,10 +175,12 @@ export async function hookStatus(repo: Repository, kind: HookKind = 'pre-push'):
   const text = (await entryAt(path))?.link === false ? await hookText(path) : null;
   const blocking =
     kind === 'pre-push' && (await repo.git.raw(['config', '--bool', 'changeling.risk.blockPush']).catch(() => '')).trim() === 'true';
+  const installed = text !== null && isChangelingHook(text, kind);
   return {
     kind,
     path,
-    installed: text !== null && isChangelingHook(text, kind),
+    cli: installed ? (unquote(/^CHANGELING_CLI=(.*)$/m.exec(text!)?.[1] ?? '') ?? '') : '',
+    installed,
     chained: !!(await entryAt(join(dir, chainedName(kind)))),
     blocking,
   };
@@ -168,6 +201,7 @@ export async function installHook(
     cli: string;
     block?: boolean;
     /** node is an Electron binary (VS Code's): run it as Node. */ electron?: boolean;
+    /** Who installs it (what its messages tell the user to do); default the command line. */ by?: HookInstaller;
     /** Install even into a hooks folder tracked by git. */ force?: boolean;
   },
 ): Promise<HookStatus & { chainedNow: boolean }> {
@@ -192,7 +226,7 @@ export async function installHook(
     }
     await writeBytesAtomic(
       path,
-      Buffer.from(kind === 'pre-push' ? prePushScript(o.node, o.cli, o.electron) : prepareCommitMsgScript(o.node, o.cli, o.electron)),
+      Buffer.from((kind === 'pre-push' ? prePushScript : prepareCommitMsgScript)(o.node, o.cli, o.electron ?? false, o.by ?? 'cli')),
     );
     await chmod(path, 0o755);
   } catch (err) {

@@ -111,7 +111,7 @@ function netError(err: unknown, url: string): ChangelingError {
   if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH'].includes(code)) {
     return new ChangelingError(
       'io',
-      `cannot reach ${new URL(url).origin} (${code}): offline? Models can also be placed in a folder by hand ("load from folder")`,
+      `cannot reach ${new URL(url).origin} (${code}): offline? A model can also be copied into a folder by hand and chosen with "Local folder…" in Changeling: Choose models (or --model DIR)`,
     );
   }
   return new ChangelingError('io', `download of ${url} failed: ${(err as Error)?.message ?? String(err)}${code ? ` (${code})` : ''}`);

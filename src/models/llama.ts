@@ -174,7 +174,7 @@ export interface CausalLmInputs {
   /** [batch, past + new] int64: 1 for real tokens, 0 for padding (left padding included). */
   attentionMask: Tensor;
   positionIds: Tensor; // [batch, new] int64
-  /** Per layer [batch, kvHeads, past, headDim]. */
+  /** Per layer [batch, kvHeads, past, headDim]; empty when there is no cache (training: the whole sequence at once). */
   past: KeyValue[];
 }
 
@@ -201,7 +201,8 @@ export function llamaStack(b: GraphBuilder, c: LlamaConfig, w: GraphWeights, x: 
     return b.add(b.mul(t, cos), b.mul(b.concat([b.neg(second), first], 3), sin));
   };
   // The bias [batch, 1, new, past + new]: a key is seen when it is real and not after the query.
-  const past = b.slice(b.shapeOf(x.past[0]!.key), [2], [3], [0]);
+  const cached = x.past.length > 0;
+  const past = cached ? b.slice(b.shapeOf(x.past[0]!.key), [2], [3], [0]) : b.constant([0], 'int64', [1]);
   const qPos = b.add(b.range({ of: x.inputIds, axis: 1 }), past);
   const kPos = b.range({ of: x.attentionMask, axis: 1 });
   const notFuture = b.not(b.less(b.unsqueeze(qPos, [1]), b.unsqueeze(kPos, [0]))); // [new, keys]
@@ -214,8 +215,10 @@ export function llamaStack(b: GraphBuilder, c: LlamaConfig, w: GraphWeights, x: 
     const p = `model.layers.${i}`;
     const a = norm(h, `${p}.input_layernorm.weight`);
     const q = rotate(heads(hfLinear(b, w, a, `${p}.self_attn.q_proj`, c.qkvBias), H));
-    const k = b.concat([x.past[i]!.key, rotate(heads(hfLinear(b, w, a, `${p}.self_attn.k_proj`, c.qkvBias), KV))], 2);
-    const v = b.concat([x.past[i]!.value, heads(hfLinear(b, w, a, `${p}.self_attn.v_proj`, c.qkvBias), KV)], 2);
+    const kNew = rotate(heads(hfLinear(b, w, a, `${p}.self_attn.k_proj`, c.qkvBias), KV));
+    const vNew = heads(hfLinear(b, w, a, `${p}.self_attn.v_proj`, c.qkvBias), KV);
+    const k = cached ? b.concat([x.past[i]!.key, kNew], 2) : kNew;
+    const v = cached ? b.concat([x.past[i]!.value, vNew], 2) : vNew;
     present.push({ key: k, value: v });
     // [batch, KV, G * new, D] x [batch, KV, D, keys]: the G query heads of one key/value head in one block.
     const qg = b.reshape(q, [0, KV, -1, D]);

@@ -18,6 +18,8 @@ export interface KnownModel extends HubModelSpec {
   license: string;
   sizeMB: number;
   description: string;
+  /** What it is for, in words for someone who has not read the papers (shown in VS Code). */
+  plain: string;
   profile?: Record<string, unknown>;
 }
 

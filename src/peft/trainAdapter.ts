@@ -5,6 +5,8 @@ import type { Tensor as OrtTensor } from 'onnxruntime-node';
 import { loadModelFolder, type ModelFolder, requireKind } from '../models/modelFolder.js';
 import { initJitFineHead } from '../models/heads.js';
 import { CodeTokenizer } from '../models/tokenizer.js';
+import { loadChatTemplate, type ChatMessage, type ChatTemplate } from '../models/chatTemplate.js';
+import { chatRow } from './chatRows.js';
 import { ort } from '../runtime/session.js';
 import { seededRandom, padBatch } from '../train/batching.js';
 import { decideRecompute, type RecomputeMode } from '../train/memory.js';
@@ -44,7 +46,7 @@ export interface TrainOptions {
   clip?: number | null;
   schedule?: 'constant' | 'linear';
   init?: string;
-  lora?: Partial<{ r: number; alpha: number; dropout: number; targets: string[]; rslora: boolean }>;
+  lora?: Partial<{ r: number; alpha: number; dropout: number; targets: string[]; rslora: boolean; layers: number[] }>;
   adapterSize?: number;
   prefixTokens?: number;
   /** Prefix-tuning in PEFT's T5 mode (decoder self-attention only, PEFT's files) instead of every attention. */
@@ -84,6 +86,21 @@ async function readData(path: string, model: ModelFolder, o: TrainOptions): Prom
     tok ??= await CodeTokenizer.fromFolder(model.dir);
     return tok.encode(s).ids.slice(0, max);
   };
+  let chat: { template: ChatTemplate; tok: CodeTokenizer } | null = null;
+  /** A chat row: rendered with the model's template, learnt on its assistant turns (chatRows.ts). */
+  const chatExample = async (messages: unknown, where: string): Promise<TrainingExample> => {
+    if (!Array.isArray(messages) || !messages.every((m) => m && typeof m.role === 'string' && typeof m.content === 'string'))
+      throw new ChangelingError('usage', `${where}: "messages" must be a list of {"role", "content"} with string contents`);
+    if (!chat) {
+      const template = await loadChatTemplate(model.dir);
+      if (!template)
+        throw new ChangelingError('usage', `${model.dir} has no chat template: chat rows need one (or give input_ids and labels)`);
+      chat = { template, tok: await CodeTokenizer.fromFolder(model.dir) };
+    }
+    const row = chatRow(messages as ChatMessage[], chat.template, chat.tok, where);
+    const limit = o.maxSourceLength ?? 2048;
+    return { input: row.inputIds.slice(0, limit), labels: row.labels.slice(0, limit) };
+  };
   const out: TrainingExample[] = [];
   const lines = text.split('\n').filter((l) => l.trim());
   for (const [i, line] of lines.entries()) {
@@ -94,6 +111,10 @@ async function readData(path: string, model: ModelFolder, o: TrainOptions): Prom
       throw new ChangelingError('usage', `${path}:${i + 1}: not a JSON object`);
     }
     const where = `${path}:${i + 1}`;
+    if (model.kind === 'llama' && r.messages !== undefined) {
+      out.push(await chatExample(r.messages, where));
+      continue;
+    }
     const ids = Array.isArray(r.input_ids)
       ? (r.input_ids as number[])
       : typeof r.text === 'string'
@@ -107,7 +128,20 @@ async function readData(path: string, model: ModelFolder, o: TrainOptions): Prom
         'usage',
         `${where}: input id ${outside} is outside the model's vocabulary (0 to ${vocab - 1}); was the data made with another tokenizer?`,
       );
-    if (model.kind === 'roberta') {
+    if (model.kind === 'llama') {
+      // A causal LM's rows: the labels as long as the ids (-100 where nothing is learnt), shifted inside.
+      const labels = r.labels;
+      if (!(
+        Array.isArray(labels) &&
+        labels.length === ids.length &&
+        labels.every((x) => x === -100 || (Number.isInteger(x) && x >= 0 && x < vocab))
+      ))
+        throw new ChangelingError(
+          'usage',
+          `${where}: a causal LM's data needs "labels" as many as "input_ids" (ids of the vocabulary, or -100 where nothing is learnt)`,
+        );
+      out.push({ input: ids, labels: labels as number[] });
+    } else if (model.kind === 'roberta') {
       const label = r.label;
       if (label !== 0 && label !== 1) throw new ChangelingError('usage', `${where}: classification data needs "label": 0 or 1`);
       const f = r.features;
@@ -183,7 +217,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   if (o.clip !== undefined && o.clip !== null) checkNumber('the clipping norm', o.clip, TRAIN_BOUNDS.clip, 'usage');
   folderTarget(o.out, 'the output folder', { owned: o.ownedOutput });
   const rt = await ort();
-  const model = requireKind(await loadModelFolder(o.model), ['t5', 'bart', 'roberta'], 'training');
+  const model = requireKind(await loadModelFolder(o.model), ['t5', 'bart', 'roberta', 'llama'], 'training');
   const data = await readData(o.data, model, o);
   const weights = await model.loadWeights();
   const seed = o.seed ?? 42;
@@ -230,7 +264,8 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   );
   // The frozen weights are onnxruntime's now; full fine-tuning reads the file again to save the model.
   weights.clear();
-  const pad = model.config.padTokenId;
+  // A causal LM without a pad id is padded with its first EOS id (attention mask 0, labels -100), as transformers pads it.
+  const pad = model.kind === 'llama' ? (model.config.padTokenId ?? model.config.eosTokenIds[0] ?? 0) : model.config.padTokenId;
   const start =
     model.kind === 't5'
       ? model.config.decoderStartTokenId
@@ -248,7 +283,12 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
       input_ids: new rt.Tensor('int64', src.ids, src.shape),
       attention_mask: new rt.Tensor('int64', src.mask, src.shape),
     };
-    if (model.kind === 'roberta') {
+    if (model.kind === 'llama') {
+      const T = src.shape[1]!;
+      const labels = new BigInt64Array(batch.length * T).fill(-100n);
+      batch.forEach((e, i) => e.labels!.forEach((v, j) => (labels[i * T + j] = BigInt(v))));
+      feeds.labels = new rt.Tensor('int64', labels, [batch.length, T]);
+    } else if (model.kind === 'roberta') {
       feeds.expert_features = new rt.Tensor('float32', Float32Array.from(batch.flatMap((e) => e.features!)), [batch.length, FEATURE_COUNT]);
       feeds.labels = new rt.Tensor('float32', Float32Array.from(batch.map((e) => e.label!)), [batch.length]);
     } else {

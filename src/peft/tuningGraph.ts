@@ -8,6 +8,7 @@ import { bartDecoder, bartEncoder } from '../models/bart.js';
 import { roberta } from '../models/roberta.js';
 import { isJitFineHead, jitFineHead } from '../models/heads.js';
 import type { ParamSpec } from '../train/trainSession.js';
+import { llamaHead, llamaStack } from '../models/llama.js';
 import { ChangelingError } from '../util/errors.js';
 import { defaultLoraConfig, loraConfigJson, parseLoraConfig, type LoraConfig } from './lora/config.js';
 import { initLora, injectLora } from './lora/inject.js';
@@ -94,14 +95,16 @@ function trainsBaseWeight(tuning: Tuning, name: string): boolean {
 }
 
 export function buildTuningGraph(folder: ModelFolder, weights: WeightMap, tuning: Tuning, o: TuningGraphOptions): TuningGraph {
-  const model = requireKind(folder, ['t5', 'bart', 'roberta'], 'training');
+  const model = requireKind(folder, ['t5', 'bart', 'roberta', 'llama'], 'training');
   const initOf = o.initOf ?? ((_t: Tensor, fresh: Float32Array) => fresh);
   const b = new GraphBuilder(`tune-${tuning.method}`);
   const w = new GraphWeights(b, weights, (n) => trainsBaseWeight(tuning, n) || isJitFineHead(n));
   const ids = b.input('input_ids', 'int64', ['batch', 'src']);
   const mask = b.input('attention_mask', 'int64', ['batch', 'src']);
-  const taskType = model.kind === 'roberta' ? 'FEATURE_EXTRACTION' : 'SEQ_2_SEQ_LM';
+  const taskType = model.kind === 'roberta' ? 'FEATURE_EXTRACTION' : model.kind === 'llama' ? 'CAUSAL_LM' : 'SEQ_2_SEQ_LM';
   const baseModel = o.baseModel ?? model.dir;
+  if (tuning.method !== 'lora' && model.kind === 'llama')
+    throw new ChangelingError('usage', `training a decoder-only model: LoRA so far (${tuning.method} is not built for it yet)`);
   if (tuning.method === 'peft-prefix' && model.kind !== 't5')
     throw new ChangelingError('usage', "PEFT's prefix mode (--peft-prefix) is for T5 models; use --method prefix without it");
   let loss: Tensor | null = null;
@@ -116,6 +119,15 @@ export function buildTuningGraph(folder: ModelFolder, weights: WeightMap, tuning
     logit = b.reshape(jitFineHead(b, w, enc.lastHidden, feats), [-1]);
     if (o.training) loss = b.bceWithLogits(logit, b.input('labels', 'float32', ['batch']));
     else attention = b.reduceMean(b.slice(attentions.at(-1)!, [0], [1], [2]), [1, 2], false);
+  } else if (model.kind === 'llama') {
+    if (!o.training) throw new ChangelingError('usage', 'decoder-only inference graphs are built by the runtime, not the tuning builder');
+    // transformers' causal LM loss: the whole right-padded rows at once (positions 0..T-1, no cache), the
+    // labels shifted inside (position t predicts label t + 1), -100 not scored, the mean over the batch.
+    const labels = b.input('labels', 'int64', ['batch', 'src']);
+    const positionIds = b.unsqueeze(b.range({ of: ids, axis: 1 }), [0]);
+    const { hidden } = llamaStack(b, model.config, w, { inputIds: ids, attentionMask: mask, positionIds, past: [] });
+    const logits = llamaHead(b, model.config, w, b.slice(hidden, [0], [-1], [1]));
+    loss = b.crossEntropy(logits, b.slice(labels, [1], [2 ** 31 - 1], [1]));
   } else {
     if (!o.training)
       throw new ChangelingError('usage', 'sequence-to-sequence inference graphs are built by the runtime, not the tuning builder');

@@ -1,9 +1,9 @@
 import * as vscode from 'vscode';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { openRepository, repoDataDir } from '../git/repository.js';
 import { chooseRepository } from './repositories.js';
-import { reportHtml } from '../tasks/finetune/report.js';
+import { plainVerdict, reportHtml } from '../tasks/finetune/report.js';
 import type { FinetuneResult } from '../tasks/finetune/types.js';
 import { settings } from './settings.js';
 import { runCliChild } from './cliChild.js';
@@ -12,6 +12,7 @@ import { cachedModel } from '../models/hub.js';
 import { DEFAULT_MESSAGE_MODEL, defaultModelCache } from '../models/manifest.js';
 import { TEXT_CAP, readJsonFile } from '../util/jsonFile.js';
 import { finetuneArgs, parseFinetuneEvent } from '../tasks/finetune/childProtocol.js';
+import { discardRun, pendingCheckpoints } from '../tasks/finetune/runState.js';
 import type { FinetuneMethod, FinetuneTask } from '../tasks/finetune/types.js';
 
 /**
@@ -52,7 +53,7 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
     const panel = vscode.window.createWebviewPanel(
       'changeling.finetuneReport',
       'Changeling: fine-tuning report',
-      vscode.ViewColumn.Active,
+      vscode.ViewColumn.Beside,
       { enableScripts: false },
     );
     panel.webview.html = reportHtml(result, panel.webview.cspSource);
@@ -145,11 +146,13 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
         choice = { ...picked.choice, quick: size.quick };
       }
       if (!(await modelFor(choice.task, context.globalStorageUri))) {
-        const go = await vscode.window.showWarningMessage(
-          `Changeling: choose a ${choice.task === 'cmg' ? 'commit-message model (CodeT5 or PLBART)' : 'RoBERTa-family encoder (setting changeling.finetune.riskEncoder)'} to fine-tune first.`,
-          'Choose models',
+        const go = await vscode.window.showInformationMessage(
+          choice.task === 'cmg'
+            ? 'Changeling: fine-tuning commit messages starts from a model trained for them (a CodeT5 model, a download of about 900 MB). Choose one first.'
+            : 'Changeling: fine-tuning the risk model starts from a code encoder such as CodeBERT (a download of about 500 MB). Choose one first.',
+          choice.task === 'cmg' ? 'Choose the message model' : 'Choose the encoder',
         );
-        if (go) void vscode.commands.executeCommand('changeling.selectModel');
+        if (go) void vscode.commands.executeCommand('changeling.selectModel', { use: choice.task === 'cmg' ? 'cmg' : 'encoder' });
         return undefined;
       }
       const r = await run(root, choice);
@@ -159,44 +162,66 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
           result && result.method !== 'fmft' && result.model && existsSync(join(result.out, 'adapter_config.json'))
             ? 'Probe this adapter'
             : undefined;
-        void vscode.window
-          .showInformationMessage('Changeling: fine-tuning finished; the report is open.', ...(probe ? [probe] : []))
-          .then((go) => {
-            if (go && result)
-              void vscode.commands.executeCommand('changeling.probeAdapter', { repo: root, model: result.model, adapter: result.out });
-          });
-      } else if (r.code === 130)
-        void vscode.window.showInformationMessage(
-          'Changeling: fine-tuning cancelled; its checkpoint is kept, and the next run resumes from it.',
-        );
+        const verdict = !result
+          ? 'fine-tuning finished.'
+          : result.adopted
+            ? `fine-tuning finished: the tuned model is in use from now on (${plainVerdict(result)}).`
+            : `fine-tuning finished: not adopted (${plainVerdict(result)}).`;
+        void vscode.window.showInformationMessage(`Changeling: ${verdict} The report is open.`, ...(probe ? [probe] : [])).then((go) => {
+          if (go && result)
+            void vscode.commands.executeCommand('changeling.probeAdapter', { repo: root, model: result.model, adapter: result.out });
+        });
+      } else if (r.code === 130) await afterCancel(root, choice);
       else void vscode.window.showErrorMessage(`Changeling: fine-tuning failed (exit ${r.code}); see "Changeling: Show log".`);
       return r;
     },
   );
 
-  // A run interrupted by a restart: offer to resume it (its checkpoint is in the repository's git folder).
+  /** The work folder of a task's runs, in the repository's git folder. */
+  const workOf = async (root: string, task: FinetuneTask) => join(await repoDataDir(await openRepository(root)), `finetune-${task}`);
+
+  /** A cancelled run: Resume or Discard when it kept a checkpoint; otherwise it says nothing was kept. */
+  const afterCancel = async (root: string, choice: Choice) => {
+    const work = await workOf(root, choice.task);
+    if (!pendingCheckpoints(work).length) {
+      void vscode.window.showInformationMessage('Changeling: fine-tuning cancelled before its first checkpoint; nothing was kept.');
+      return;
+    }
+    const go = await vscode.window.showInformationMessage(
+      'Changeling: fine-tuning cancelled; its last checkpoint is kept. Resume it later, or discard it?',
+      'Resume',
+      'Discard',
+    );
+    await resumeOrDiscard(go, root, work, choice);
+  };
+
+  const resumeOrDiscard = async (go: string | undefined, root: string, work: string, choice: Choice) => {
+    if (go === 'Resume') void vscode.commands.executeCommand('changeling.finetune', { repo: root, ...choice });
+    else if (go === 'Discard') {
+      await discardRun(work);
+      log.info(`finetune: the interrupted ${choice.task} run in ${root} was discarded`);
+      void vscode.window.showInformationMessage('Changeling: the interrupted run was discarded.');
+    }
+  };
+
+  // A run interrupted by a restart (or cancelled and kept): offer to resume or discard it, once per start.
   void (async () => {
     for (const f of vscode.workspace.workspaceFolders ?? []) {
       try {
-        const dir = await repoDataDir(await openRepository(f.uri.fsPath));
         for (const task of ['cmg', 'jitdp'] as const) {
-          const work = join(dir, `finetune-${task}`);
-          const ckpt = existsSync(work) ? readdirSync(work).find((n) => n.endsWith('.checkpoint.safetensors')) : undefined;
+          const work = await workOf(f.uri.fsPath, task);
+          const ckpt = pendingCheckpoints(work)[0];
           if (!ckpt || !vscode.workspace.isTrusted) continue;
           const runInfo = existsSync(join(work, 'run.json'))
             ? ((await readJsonFile(join(work, 'run.json'))) as { method: Choice['method']; quick: boolean })
-            : { method: ckpt.split('.')[0] as Choice['method'], quick: false };
+            : { method: basename(ckpt).split('.')[0] as Choice['method'], quick: false };
           const go = await vscode.window.showInformationMessage(
-            `Changeling: a fine-tuning run (${task}, ${runInfo.method}${runInfo.quick ? ', quick' : ''}) was interrupted. Resume it?`,
+            `Changeling: a fine-tuning run (${task === 'cmg' ? 'commit messages' : 'risk'}, ${runInfo.method}${runInfo.quick ? ', quick' : ''}) ` +
+              'was stopped before it finished. Resume it, or discard it?',
             'Resume',
+            'Discard',
           );
-          if (go)
-            void vscode.commands.executeCommand('changeling.finetune', {
-              repo: f.uri.fsPath,
-              task,
-              method: runInfo.method,
-              quick: runInfo.quick,
-            });
+          await resumeOrDiscard(go, f.uri.fsPath, work, { task, method: runInfo.method, quick: runInfo.quick });
         }
       } catch {
         // not a repository

@@ -99,7 +99,7 @@ export function registerProbe(context: vscode.ExtensionContext, log: vscode.LogO
       return undefined;
     }
     const groups = (await readJsonFile(join(report, 'probe.json'), { max: TEXT_CAP })) as ProbeRun[][];
-    const panel = vscode.window.createWebviewPanel('changeling.probeReport', 'Changeling: probing report', vscode.ViewColumn.Active, {
+    const panel = vscode.window.createWebviewPanel('changeling.probeReport', 'Changeling: probing report', vscode.ViewColumn.Beside, {
       enableScripts: false,
     });
     panel.webview.html = probeHtml(groups, panel.webview.cspSource);

@@ -59,7 +59,7 @@ export async function chooseRepository(arg?: unknown, o: { ask?: boolean; explai
     (typeof arg === 'string' ? arg : undefined);
   if (explicit) return known.find((r) => r.root === explicit) ?? { root: explicit, scm: null };
   const none = () => {
-    if (o.explain) void vscode.window.showErrorMessage('Changeling: open a folder that is a git repository first.');
+    if (o.explain) void vscode.window.showInformationMessage('Changeling: open a folder that is a git repository first.');
     return null;
   };
   if (known.length === 0) return none();

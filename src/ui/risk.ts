@@ -4,7 +4,7 @@ import { openRepository } from '../git/repository.js';
 import { assessRisk, loadRiskModel, type LoadedRiskModel, type RiskResult } from '../tasks/jitdp/risk.js';
 import { ChangelingError } from '../util/errors.js';
 import { chooseRepository, gitApi, type GitRepositoryApi } from './repositories.js';
-import { renderRiskReport } from './riskReport.js';
+import { emptyRiskReport, renderRiskReport } from './riskReport.js';
 import { settings } from './settings.js';
 import { reasonLine } from '../tasks/jitdp/reasons.js';
 
@@ -27,6 +27,8 @@ export class RiskController implements vscode.Disposable {
   private last: { root: string; result: RiskResult | null; model: LoadedRiskModel } | null = null;
   private running: AbortController | null = null;
   private panel: vscode.WebviewPanel | null = null;
+  /** Whether the open report shows the staged change (which it then follows) or something else (outgoing commits). */
+  private panelShowsStaged = false;
   private models = new Map<string, Promise<LoadedRiskModel>>();
 
   constructor(private readonly log: vscode.LogOutputChannel) {
@@ -73,7 +75,16 @@ export class RiskController implements vscode.Disposable {
     const key = `${root}\u0000${explicit}`;
     let m = this.models.get(key);
     if (!m) {
-      m = openRepository(root).then((repo) => loadRiskModel(repo, explicit || undefined));
+      m = openRepository(root).then((repo) =>
+        loadRiskModel(repo, explicit || undefined).catch(async (err: Error) => {
+          // A model that cannot be used never leaves the user without a score: the built-in one, and why, once.
+          this.log.warn(`risk: the risk model failed (${err.message}); using the built-in one`);
+          void vscode.window.showWarningMessage(
+            `Changeling: the risk model could not be used (${err.message}); scoring with the built-in one instead.`,
+          );
+          return loadRiskModel(null);
+        }),
+      );
       this.models.set(key, m);
       m.catch(() => this.models.delete(key));
     }
@@ -99,6 +110,11 @@ export class RiskController implements vscode.Disposable {
       this.last = null;
       this.item.hide();
       this.decorate();
+      // The open report of the staged change follows the stage: nothing staged, nothing shown as if it were.
+      if (this.panel && this.panelShowsStaged) {
+        this.panel.title = 'Changeling: risk (nothing staged)';
+        this.panel.webview.html = emptyRiskReport(this.panel.webview.cspSource);
+      }
       return null;
     }
     if (!vscode.workspace.isTrusted && !o.user) {
@@ -126,7 +142,7 @@ export class RiskController implements vscode.Disposable {
       this.last = { root, result, model };
       this.render(result, model);
       this.decorate();
-      if (this.panel) this.panel.webview.html = renderRiskReport([result], model, 'the staged change', this.panel.webview.cspSource);
+      if (this.panel && this.panelShowsStaged) this.openPanel([result], model, 'the staged change', false);
       return result;
     } catch (err) {
       if (err instanceof ChangelingError && (err.code === 'cancelled' || err.code === 'nothing-staged')) {
@@ -178,7 +194,12 @@ export class RiskController implements vscode.Disposable {
   private async showReport(): Promise<RiskResult | null> {
     const r = this.last?.result ?? (await this.refresh({ user: true }));
     if (!r || !this.last) {
-      void vscode.window.showInformationMessage('Changeling: nothing is staged, so there is no risk to show.');
+      const repo = await chooseRepository(undefined, { ask: false }).catch(() => null);
+      void vscode.window.showInformationMessage(
+        repo
+          ? 'Changeling: nothing is staged, so there is no risk to show.'
+          : 'Changeling: this folder is not a git repository, so there is no change to score.',
+      );
       return null;
     }
     this.openPanel([r], this.last.model, 'the staged change');
@@ -186,7 +207,8 @@ export class RiskController implements vscode.Disposable {
   }
 
   /** Opens (or reuses) the report beside the editor. */
-  openPanel(results: RiskResult[], model: LoadedRiskModel, what: string): void {
+  openPanel(results: RiskResult[], model: LoadedRiskModel, what: string, reveal = true): void {
+    this.panelShowsStaged = what === 'the staged change';
     if (!this.panel) {
       this.panel = vscode.window.createWebviewPanel('changeling.risk', 'Changeling: risk', vscode.ViewColumn.Beside, {
         enableScripts: false,
@@ -195,7 +217,7 @@ export class RiskController implements vscode.Disposable {
     }
     this.panel.title = `Changeling: risk of ${what}`;
     this.panel.webview.html = renderRiskReport(results, model, what, this.panel.webview.cspSource);
-    this.panel.reveal(vscode.ViewColumn.Beside, true);
+    if (reveal) this.panel.reveal(vscode.ViewColumn.Beside, true);
   }
 
   dispose(): void {

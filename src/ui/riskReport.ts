@@ -23,7 +23,7 @@ export function renderRiskReport(results: readonly RiskResult[], model: LoadedRi
         ? `<table><tr><th>where</th><th></th><th>line</th><th>score</th><th>why</th></tr>${lines}</table>`
         : `<p class="note">No line scores: ${
             model.kind === 'linear' && !model.lines && model.linear?.vocab.size === 0
-              ? 'this model holds no code tokens. Train a model on this repository (changeling risk-train) for line-level scores.'
+              ? 'this model holds no code tokens. Fine-tune the risk model on this repository ("Changeling: Fine-tune on this repository") for line-level scores.'
               : 'no changed line holds a code token the model counts towards risk.'
           }</p>`
     }
@@ -33,7 +33,8 @@ export function renderRiskReport(results: readonly RiskResult[], model: LoadedRi
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${cspSource} 'unsafe-inline';">
 <title>Changeling: risk</title>
 <style>
-body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); padding: 0 1em; }
+body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); padding: 0 1em; max-width: 60em; }
+table { max-width: 100%; } code { word-break: break-all; }
 table { border-collapse: collapse; margin-bottom: 1em; } td, th { padding: 2px 10px 2px 0; text-align: left; vertical-align: top; }
 .badge { padding: 1px 6px; border-radius: 3px; text-transform: uppercase; font-size: 0.8em; }
 .badge.high { background: var(--vscode-statusBarItem-warningBackground); color: var(--vscode-statusBarItem-warningForeground); }
@@ -44,10 +45,21 @@ table { border-collapse: collapse; margin-bottom: 1em; } td, th { padding: 2px 1
 </style></head><body>
 <h1>Risk of ${esc(what)}</h1>
 ${sections.join('\n')}
-<p class="note">Model: ${esc(model.source)} (${model.kind}); high at ${Math.round(model.threshold * 100)}% or more, \
-medium at half of that. A reason's effect is the probability minus the probability with that fact as in a typical \
-commit (${model.kind === 'linear' ? 'exact for this linear model' : 'by occlusion: the features set to their typical values'}); a \
-feature whose learnt effect goes against its established direction is left out. A line's score is how likely a later fix \
-is to change it${model.lines ? " (the embedded default's line model)" : ''}.</p>
+<details><summary>How this is computed</summary><p class="note">Model: ${esc(model.source === 'embedded default' ? 'the built-in model' : model.source)} (${model.kind}); \
+high at ${Math.round(model.threshold * 100)}% or more, medium at half of that. A reason's effect is the probability minus the \
+probability with that fact as in a typical commit (${model.kind === 'linear' ? 'exact for this linear model' : 'the facts set to their typical values one at a time'}); \
+a fact whose learnt effect goes against its established direction is left out. A line's score is how likely a later fix \
+is to change it${model.lines ? ' (the built-in line model)' : ''}.</p></details>
+</body></html>`;
+}
+
+/** The report of the staged change when nothing is staged any more. */
+export function emptyRiskReport(cspSource: string): string {
+  return `<!DOCTYPE html><html><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${cspSource} 'unsafe-inline';">
+<title>Changeling: risk</title>
+<style>body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); padding: 0 1em; }</style></head><body>
+<h1>Nothing is staged</h1>
+<p>The risk of the staged change shows here again as soon as something is staged.</p>
 </body></html>`;
 }

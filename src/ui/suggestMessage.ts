@@ -151,6 +151,7 @@ class LivePick {
   dispose(): void {
     this.handed = true;
     this.qp?.dispose();
+    this.qp = undefined;
   }
 }
 
@@ -167,31 +168,43 @@ async function generate(
     'suggesting a commit message',
     async (progress) => {
       const repo = await openRepository(root);
-      const chosen = await messageModel(root, storage, log);
-      const llm = chosen && !(chosen instanceof MessageModel) ? chosen : null;
-      const model = llm ? null : (chosen as MessageModel | null);
-      if (live && llm) live.writer = llm instanceof LlmMessageWriter ? basename(llm.name) : llm.name;
-      const options = {
-        model,
-        llm,
-        n: llm ? Math.min(s.count, 3) : s.count * 3,
-        body: s.body,
-        style: s.style,
-        subjectLimit: s.subjectLimit,
-        history: s.history,
-        filter: s.filter,
-        signal: live ? AbortSignal.any([progress.signal, live.signal]) : progress.signal,
-        typed,
-        onProgress: (text: string) => progress.report(text),
-        onPartial: live && llm ? (m: string) => live.update(m) : undefined,
+      // A model that cannot be used never leaves the user empty-handed: the similar past commits, and why, once.
+      let chosen = await messageModel(root, storage, log).catch((err: unknown) => fallBack(err, log));
+      const optionsFor = (c: typeof chosen) => {
+        const llm = c && !(c instanceof MessageModel) ? c : null;
+        if (live && llm) live.writer = llm instanceof LlmMessageWriter ? basename(llm.name) : llm.name;
+        return {
+          model: llm ? null : (c as MessageModel | null),
+          llm,
+          n: llm ? Math.min(s.count, 3) : s.count * 3,
+          body: s.body,
+          style: s.style,
+          subjectLimit: s.subjectLimit,
+          history: s.history,
+          filter: s.filter,
+          signal: live ? AbortSignal.any([progress.signal, live.signal]) : progress.signal,
+          typed,
+          onProgress: (text: string) => progress.report(text),
+          onPartial: live && llm ? (m: string) => live.update(m) : undefined,
+        };
+      };
+      const suggest = async (kind: 'staged' | 'worktree') => {
+        try {
+          return await suggestMessages(repo, { kind }, optionsFor(chosen));
+        } catch (err) {
+          if (!chosen) throw err;
+          chosen = fallBack(err, log);
+          live?.dispose();
+          return suggestMessages(repo, { kind }, optionsFor(null));
+        }
       };
       let r;
       try {
-        r = await suggestMessages(repo, { kind: 'staged' }, options);
+        r = await suggest('staged');
       } catch (err) {
         if (!(err instanceof ChangelingError && err.code === 'nothing-staged')) throw err;
         // As VS Code commits every change when nothing is staged, the message describes every change.
-        r = await suggestMessages(repo, { kind: 'worktree' }, options);
+        r = await suggest('worktree');
         void vscode.window.showInformationMessage(
           'Changeling: nothing is staged, so the suggestions describe all your changes to tracked files (what VS Code commits when nothing is staged).',
         );
@@ -200,12 +213,32 @@ async function generate(
         log.info(`suggest: ${r.inputNote}`);
         void vscode.window.showInformationMessage(`Changeling: ${r.inputNote}. The suggestions are based on the rest.`);
       }
-      const label = chosen ? (chosen instanceof MessageModel ? chosen.label : chosen.name) : 'NNGen only';
-      log.info(`suggest: ${r.candidates.length} candidates (${label}; NNGen over ${r.indexed} commits)`);
+      const label = chosen ? (chosen instanceof MessageModel ? chosen.label : chosen.name) : 'no model';
+      log.info(`suggest: ${r.candidates.length} candidates (${label}; similar past commits from ${r.indexed})`);
       return { candidates: r.candidates, model: chosen !== null };
     },
     { sourceControl: true },
   );
+}
+
+const fellBack = new Set<string>();
+
+/**
+ * A message model that failed (not downloaded, a broken folder, a server that does not answer): the
+ * suggestions fall back to the similar past commits, and the reason is said in one line, once per reason.
+ * A cancel or an empty stage is not a failure: those go on as they are.
+ */
+function fallBack(err: unknown, log: vscode.LogOutputChannel): null {
+  if (err instanceof ChangelingError && (err.code === 'cancelled' || err.code === 'nothing-staged')) throw err;
+  const why = (err as Error)?.message ?? String(err);
+  log.warn(`suggest: the message model failed (${why}); showing similar past commits instead`);
+  if (!fellBack.has(why)) {
+    fellBack.add(why);
+    void vscode.window.showWarningMessage(
+      `Changeling: the message model could not be used (${why}); showing similar past commits instead.`,
+    );
+  }
+  return null;
 }
 
 const OFFERED = 'changeling.messageModelOffered';
@@ -230,7 +263,7 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
       if (!target) return undefined;
       const git = target.scm;
       if (!git) {
-        void vscode.window.showErrorMessage(
+        void vscode.window.showInformationMessage(
           `Changeling: ${target.root} is not open in VS Code's Source Control view, so there is no message box to fill.`,
         );
         return undefined;

@@ -61,7 +61,8 @@ test(
     await page.waitForTimeout(500);
     await page.screenshot({ path: join(ARTIFACTS, 'finetune-report.png') });
     assert.match(report, /Fine-tuning report: commit messages \(lora\)/);
-    assert.match(report, /Validation[\s\S]*untuned[\s\S]*tuned[\s\S]*nngen/);
+    assert.match(report, /On the newest commits \(held out\)[\s\S]*untuned[\s\S]*tuned[\s\S]*nngen/);
+    assert.match(report, /how much of the message you would not need to change/);
     // The run wrote its own folder (adapters/cmg/lora-<time>-<pid>) with the adapter in PEFT's format.
     const runs = readdirSync(join(r.dir, '.git', 'changeling', 'adapters', 'cmg')).filter((n) => n.startsWith('lora-'));
     assert.equal(runs.length, 1, runs.join(', '));
@@ -79,14 +80,17 @@ test(
         throw err;
       });
     let probe = '';
-    for (let i = 0; i < 60 && !/LTP of/.test(probe); i++) {
+    for (let i = 0; i < 60 && !/added or removed line\?/.test(probe); i++) {
       await page.waitForTimeout(500);
       probe = '';
       for (const f of page.frames()) probe += await f.evaluate(() => document.body?.innerText ?? '').catch(() => '');
     }
     await page.waitForTimeout(500);
     await page.screenshot({ path: join(ARTIFACTS, 'probe-report.png') });
-    assert.match(probe, /Probing report: CCM of [^\n]*, LTP of/);
+    assert.match(
+      probe,
+      /What the model knows about your changes[\s\S]*does the message belong to the change\?[\s\S]*added or removed line\?/,
+    );
     assert.match(probe, /tiny-t5 \(base\)[\s\S]*lora-[^ ]* \(adapter on tiny-t5\)/);
     assert.ok(existsSync(join(r.dir, '.git', 'changeling', 'reports', `probe-${runs[0]}`, 'probe.json')));
   },

@@ -220,7 +220,26 @@ export function writeTinyQwen2(
   }
   ones('model.norm.weight');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(t, { format: 'pt' }));
+  // Over 2 GiB (the shapes of a 1.5B model), as the hub has them: shards and their index (a Buffer holds 4 GiB at most).
+  const names = Object.keys(t);
+  const total = names.reduce((n, k) => n + t[k]!.data.byteLength, 0);
+  if (total <= 2 ** 31) writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(t, { format: 'pt' }));
+  else {
+    const shards: string[][] = [[]];
+    let size = 0;
+    for (const k of names) {
+      if (size + t[k]!.data.byteLength > 2 ** 31 && shards.at(-1)!.length) (shards.push([]), (size = 0));
+      shards.at(-1)!.push(k);
+      size += t[k]!.data.byteLength;
+    }
+    const file = (i: number) => `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
+    const weightMap: Record<string, string> = {};
+    shards.forEach((ks, i) => {
+      writeFileSync(join(dir, file(i)), encodeSafetensors(Object.fromEntries(ks.map((k) => [k, t[k]!])), { format: 'pt' }));
+      for (const k of ks) weightMap[k] = file(i);
+    });
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }));
+  }
   writeFileSync(
     join(dir, 'config.json'),
     JSON.stringify({

@@ -76,3 +76,44 @@ test('a hooks folder tracked by git (core.hooksPath) is changed only with force'
   const s = await installHook(repo, 'pre-push', { ...O, force: true });
   assert.equal(s.installed, true);
 });
+
+test('the launcher finds the extension when the hook runs: after an update moved it, with no editor runtime, and says one line when it is gone', async () => {
+  const { writeLauncher } = await import('../../src/git/hookLauncher.js');
+  const { spawnSync } = await import('node:child_process');
+  const { renameSync } = await import('node:fs');
+  const { tempDir } = await import('../helpers/gitRepo.js');
+  const exts = tempDir();
+  const ext = join(exts, 'changeling.changeling-0.1.0');
+  mkdirSync(join(ext, 'dist'), { recursive: true });
+  // A stand-in command line that says which copy ran and with what.
+  const cli = (tag: string) => `process.stdout.write(${JSON.stringify(tag)} + ' ' + process.argv.slice(2).join(' '));\n`;
+  writeFileSync(join(ext, 'dist', 'cli.mjs'), cli('0.1.0'));
+  const launcher = await writeLauncher(join(tempDir(), 'storage'), { extensionPath: ext, node: process.execPath, electron: false });
+  const run = (env: NodeJS.ProcessEnv = process.env) => spawnSync('/bin/sh', [launcher, 'risk', '--brief'], { encoding: 'utf8', env });
+  assert.equal(run().stdout, '0.1.0 risk --brief');
+  // An update: the folder is now -0.10.0 (and an older -0.9.0 is left beside it): the newest runs.
+  renameSync(ext, join(exts, 'changeling.changeling-0.10.0'));
+  writeFileSync(join(exts, 'changeling.changeling-0.10.0', 'dist', 'cli.mjs'), cli('0.10.0'));
+  mkdirSync(join(exts, 'changeling.changeling-0.9.0', 'dist'), { recursive: true });
+  writeFileSync(join(exts, 'changeling.changeling-0.9.0', 'dist', 'cli.mjs'), cli('0.9.0'));
+  assert.equal(run().stdout, '0.10.0 risk --brief');
+  // The editor's runtime gone: node on PATH runs it.
+  const moved = await writeLauncher(join(tempDir(), 'storage2'), { extensionPath: ext, node: '/nonexistent/node', electron: true });
+  const viaPath = spawnSync('/bin/sh', [moved, 'x'], {
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `${join(process.execPath, '..')}:/usr/bin:/bin` },
+  });
+  assert.equal(viaPath.stdout, '0.10.0 x');
+  // No extension at all: one line, exit 0 (the push goes on).
+  rmSync(exts, { recursive: true });
+  const gone = run();
+  assert.equal(gone.status, 0);
+  assert.equal(gone.stderr, 'changeling: the Changeling extension is not installed any more; nothing was checked\n');
+  // A hook installed from VS Code runs the launcher and is still recognised as Changeling's.
+  const { repo } = await setup();
+  const s = await installHook(repo, 'pre-push', { node: '/bin/sh', cli: launcher, by: 'vscode' });
+  assert.ok(s.installed);
+  assert.equal(s.cli, launcher);
+  assert.match(readFileSync(s.path, 'utf8'), /run "Changeling: Install pre-push risk check" in VS Code/);
+  assert.equal((await uninstallHook(repo, 'pre-push')).removed, true);
+});

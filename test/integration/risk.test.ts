@@ -251,7 +251,23 @@ test(
     const sha = r.commit('a large change');
     const warned = r.gitResult('push', 'origin', 'main');
     assert.equal(warned.status, 0, warned.stderr);
-    assert.match(warned.stderr, new RegExp(`(HIGH|MEDIUM|LOW)\\s+\\d+%\\s+${sha.slice(0, 12)}\\s+a large change`));
+    // Below the level set (high), one line; at or above it, the full report.
+    assert.match(
+      warned.stderr,
+      new RegExp(
+        `HIGH\\s+\\d+%\\s+${sha.slice(0, 12)}\\s+a large change|^changeling: 1 commit scored; the riskiest is (low|medium) \\(\\d+%\\): ${sha.slice(0, 10)} a large change$`,
+        'm',
+      ),
+    );
+    const brief = run(r.dir, 'risk', '--range', `${sha}~1..${sha}`, '--brief', '--fail-on', 'never');
+    assert.equal(brief.status, 0, brief.stderr);
+    assert.match(
+      brief.stdout,
+      new RegExp(`^changeling: 1 commit scored; the riskiest is (low|medium|high) \\(\\d+%\\): ${sha.slice(0, 10)} a large change\\n$`),
+    );
+    const full = run(r.dir, 'risk', '--range', `${sha}~1..${sha}`, '--brief', '--fail-on', 'low');
+    assert.equal(full.status, 3);
+    assert.match(full.stdout, /Reasons|raises|lowers/);
     assert.match(readFileSync(join(r.dir, '.git', 'user-hook-ran'), 'utf8'), new RegExp(`^origin refs/heads/main ${sha}`));
     assert.equal(remote.git('rev-parse', 'main').trim(), sha);
 

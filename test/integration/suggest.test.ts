@@ -76,7 +76,7 @@ test(
       human.stdout,
       /^Suggestions for the staged change \(1 files; NNGen over 15 earlier commits\):\n {2}1\. Fix rectangle drawing/,
     );
-    assert.match(human.stdout, /nngen: like [0-9a-f]{10} \(cosine 0\.\d\d, diff BLEU/);
+    assert.match(human.stdout, /nngen: like [0-9a-f]{10} \(words of the diffs \d+% alike, their lines \d+%\)/);
     assert.match(human.stdout, /style \(from 15 subjects\): Conventional Commits 0%, capitalised 100%, imperative 100%/);
 
     // A commit is described from the history before it, never by its own message.

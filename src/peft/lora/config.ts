@@ -12,6 +12,8 @@ export interface LoraConfig {
   useRslora: boolean;
   taskType: string | null;
   baseModel: string | null;
+  /** PEFT's layers_to_transform: only modules in these layers (their index as PEFT finds it), or all (null). */
+  layersToTransform?: number[] | null;
 }
 
 /** The study's targets: the query and value projections of each architecture. */
@@ -19,7 +21,7 @@ export interface LoraConfig {
 /** LoRA's defaults (r 8, alpha 32, no dropout, the query and value projections), with any settings given. */
 export function defaultLoraConfig(
   kind: ModelKind,
-  o: Partial<{ r: number; alpha: number; dropout: number; targets: string[]; rslora: boolean }> = {},
+  o: Partial<{ r: number; alpha: number; dropout: number; targets: string[]; rslora: boolean; layers: number[] }> = {},
 ): LoraConfig {
   return {
     r: o.r ?? 8,
@@ -27,6 +29,7 @@ export function defaultLoraConfig(
     loraDropout: o.dropout ?? 0,
     targetModules: o.targets ?? [...architecture(kind).loraTargets],
     useRslora: o.rslora ?? false,
+    layersToTransform: o.layers ?? null,
     taskType: null,
     baseModel: null,
   };
@@ -45,7 +48,13 @@ export function matchesTarget(module: string, targets: string[] | string): boole
 export function parseLoraConfig(raw: Record<string, unknown>, where = 'adapter_config.json'): LoraConfig {
   if (raw.peft_type !== 'LORA') throw new ChangelingError('io', `${where}: peft_type ${String(raw.peft_type)} is not LORA`);
   const unsupported = ['use_dora', 'use_qalora', 'lora_bias'].filter((k) => raw[k] === true);
-  if (raw.layers_to_transform != null || raw.layer_replication != null) unsupported.push('layers_to_transform/layer_replication');
+  if (raw.layer_replication != null) unsupported.push('layer_replication');
+  const layersPattern = raw.layers_pattern;
+  if (layersPattern != null && !(Array.isArray(layersPattern) && layersPattern.length === 0) && layersPattern !== '')
+    unsupported.push('layers_pattern');
+  const layers = raw.layers_to_transform;
+  if (layers != null && !(Number.isInteger(layers) || (Array.isArray(layers) && layers.every((x) => Number.isInteger(x) && x >= 0))))
+    throw new ChangelingError('io', `${where}: "layers_to_transform" must be a layer index or a list of them`);
   if (raw.rank_pattern && Object.keys(raw.rank_pattern as object).length) unsupported.push('rank_pattern');
   if (raw.alpha_pattern && Object.keys(raw.alpha_pattern as object).length) unsupported.push('alpha_pattern');
   if (raw.fan_in_fan_out === true) unsupported.push('fan_in_fan_out');
@@ -69,7 +78,18 @@ export function parseLoraConfig(raw: Record<string, unknown>, where = 'adapter_c
     useRslora: raw.use_rslora === true,
     taskType: typeof raw.task_type === 'string' ? raw.task_type : null,
     baseModel: typeof raw.base_model_name_or_path === 'string' ? raw.base_model_name_or_path : null,
+    layersToTransform: layers == null ? null : Array.isArray(layers) ? (layers as number[]) : [layers as number],
   };
+}
+
+/**
+ * PEFT's layer filter: a module is in the layers given when the index PEFT reads from its name (the number
+ * of the last ".<name>.<number>." in it, with no layers_pattern) is one of them.
+ */
+export function inLayers(module: string, layers: readonly number[] | null | undefined): boolean {
+  if (!layers) return true;
+  const m = /^.*\.[^.]*\.(\d+)\./.exec(module);
+  return m !== null && layers.includes(Number(m[1]));
 }
 
 /** adapter_config.json as PEFT writes it (the fields PEFT needs to load the adapter). */
@@ -88,7 +108,7 @@ export function loraConfigJson(c: LoraConfig): Record<string, unknown> {
     inference_mode: true,
     init_lora_weights: true,
     modules_to_save: null,
-    layers_to_transform: null,
+    layers_to_transform: c.layersToTransform?.length ? c.layersToTransform : null,
     layers_pattern: null,
     rank_pattern: {},
     alpha_pattern: {},

@@ -3,7 +3,7 @@ import type { GraphBuilder } from '../../graph/builder.js';
 import type { Tensor } from '../../graph/ir.js';
 import { wrapValue } from '../../graph/rewrite.js';
 import { ChangelingError } from '../../util/errors.js';
-import { loraScaling, matchesTarget, type LoraConfig } from './config.js';
+import { inLayers, loraScaling, matchesTarget, type LoraConfig } from './config.js';
 
 /**
  * LoRA as a graph transform: every projection `x W^T` (a MatMul whose weight input is the transpose of a
@@ -33,7 +33,9 @@ export function injectLora(
   for (const p of projections(b)) {
     const { node, weight: w } = p;
     const module = rename(p.module);
+    // PEFT applies layers_to_transform to a list of targets, not to a regex.
     if (!matchesTarget(module, cfg.targetModules)) continue;
+    if (typeof cfg.targetModules !== 'string' && !inLayers(module, cfg.layersToTransform)) continue;
     const [outF, inF] = w.shape as [number, number];
     const a = b.input(loraKey(module, 'A'), 'float32', [cfg.r, inF]);
     const loraB = b.input(loraKey(module, 'B'), 'float32', [outF, cfg.r]);

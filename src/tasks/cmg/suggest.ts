@@ -236,7 +236,7 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
       raw.push({
         message,
         source: 'nngen',
-        detail: `like ${c.sha.slice(0, 10)} (cosine ${c.cosine.toFixed(2)}, diff BLEU ${(c.bleu * 100).toFixed(1)})`,
+        detail: `like ${c.sha.slice(0, 10)} (words of the diffs ${(c.cosine * 100).toFixed(0)}% alike, their lines ${(c.bleu * 100).toFixed(0)}%)`,
         commit: { sha: c.sha, date: dates.get(c.sha) ?? '' },
       });
   }

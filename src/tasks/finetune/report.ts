@@ -45,6 +45,56 @@ function metricRows(r: FinetuneResult, split: 'validation' | 'test'): { head: st
   };
 }
 
+/** What each metric of the full tables means, in a line (shown beside them, in the report's details). */
+const CMG_METRICS: Array<[string, string]> = [
+  ['EditSim', 'how much of the message you would not need to change (the similarity of the two texts, %)'],
+  ['ChrF', 'how many of the real message’s character sequences it has (%)'],
+  ['ExactMatch@1 / @2', 'how often its first word (two words) are the real message’s (%)'],
+  ['B-Norm BLEU', 'the word sequences it shares with the real message, as the commit-message literature computes it'],
+  ['ROUGE-L', 'the longest run of words in the same order as in the real message (%)'],
+  ['METEOR', 'words matched with stems and synonyms, the real message’s order counted (%)'],
+];
+const JITDP_METRICS: Array<[string, string]> = [
+  ['AUC-ROC', 'how well it ranks the commits that later needed a fix above the others (0.5 is chance, 1 is perfect)'],
+  ['F1', 'the balance of catching the commits that needed a fix and not flagging the others (0 to 1)'],
+  ['Recall@20%Effort', 'the share of those commits found by reviewing the riskiest 20% of changed lines'],
+  ['Effort@20%Recall', 'the share of changed lines to review before finding 20% of those commits (lower is better)'],
+  ['Popt', 'how close the ranking by risk per line comes to the best possible one (0 to 1)'],
+];
+
+/** The figures a reader needs first, in plain words: the test split's headline metric for each model. */
+function plainRows(r: FinetuneResult): { head: string[]; rows: string[][] } {
+  if (r.task === 'cmg')
+    return {
+      head: ['model', 'how much of the message you would not need to change (EditSim, %)', 'first word right (%)'],
+      rows: Object.entries(r.test).map(([k, v]) => [k, f2((v as CmgMetrics).editSim ?? NaN), f2((v as CmgMetrics).exactMatch1 ?? NaN)]),
+    };
+  return {
+    head: ['model', 'ranks the commits that needed a fix first (AUC: 0.5 is chance, 1 is perfect)', 'F1 (0 to 1)'],
+    rows: Object.entries(r.test).map(([k, v]) => [k, f3((v as JitdpMetrics).aucRoc), f3((v as JitdpMetrics).f1)]),
+  };
+}
+
+/**
+ * The adoption decision in plain words (the study's terms, with the figures, stay in `adoptReason`, which the
+ * report keeps behind "details"): what a user needs is whether the tuned model is in use and why, in a line.
+ */
+export function plainVerdict(r: Pick<FinetuneResult, 'adopted' | 'adoptReason' | 'task'>): string {
+  const why = r.adoptReason;
+  if (/^--adopt always/.test(why)) return 'you asked for it to be used whatever the result';
+  if (/^--adopt never/.test(why)) return 'you asked for it not to be used';
+  if (/is refused: /.test(why)) return 'the tuned model is broken (its outputs are empty or not numbers), so what you had stays';
+  if (/too few/.test(why)) return 'there are too few commits of each kind to check it on, so what you had stays';
+  const checked = 'checked on commits held back from training, it';
+  if (r.task === 'cmg')
+    return r.adopted
+      ? `${checked} writes messages closer to the real ones than what you had`
+      : `${checked} does not clearly write messages closer to the real ones than what you had, which stays in use`;
+  return r.adopted
+    ? `${checked} ranks the commits that later needed a fix higher than what you had`
+    : `${checked} does not clearly rank the commits that later needed a fix higher than what you had, which stays in use`;
+}
+
 /** An example's cell: its first line, at most 80 characters (the full text stays in report.json, and on hover in HTML). */
 const EXAMPLE_WIDTH = 80;
 function exampleCell(x: unknown): { short: string; full: string } {
@@ -115,7 +165,7 @@ function svgCurve(points: Array<{ step: number; y: number }>, label: string): st
   const X = (x: number) => P + ((x - x0) / (x1 - x0 || 1)) * (W - 2 * P);
   const Y = (y: number) => H - P + (-(y - y0) / (y1 - y0 || 1)) * (H - 2 * P);
   const path = points.map((p, i) => `${i ? 'L' : 'M'}${X(p.step).toFixed(1)},${Y(p.y).toFixed(1)}`).join(' ');
-  return `<figure><svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(label)}">
+  return `<figure><svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" style="max-width: 100%; height: auto" role="img" aria-label="${esc(label)}">
 <line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="currentColor" stroke-opacity="0.4"/><line x1="${P}" y1="${P}" x2="${P}" y2="${H - P}" stroke="currentColor" stroke-opacity="0.4"/>
 <path d="${path}" fill="none" stroke="#3794ff" stroke-width="2"/>
 <text x="${P}" y="${P - 8}" font-size="11" fill="currentColor">${f3(y1)}</text><text x="${P}" y="${H - P + 14}" font-size="11" fill="currentColor">${f3(y0)} · step ${x0}</text>
@@ -137,9 +187,14 @@ export function reportHtml(r: FinetuneResult, cspSource = ''): string {
 <h1>Fine-tuning report: ${r.task === 'cmg' ? 'commit messages' : 'risk'} (${esc(r.method)})</h1>
 <p>${esc(r.repo)} at ${esc(r.head?.slice(0, 12) ?? '-')}; ${r.commits.train} training, ${r.commits.validation} \
 validation, ${r.commits.test} test commits; ${r.steps} steps in ${r.trainSeconds.toFixed(0)} s.</p>
-<p><strong>${r.adopted ? 'Adopted' : 'Not adopted'}</strong>: ${esc(r.adoptReason)}.</p>
-<h2>Validation</h2>${table(metricRows(r, 'validation'))}
-<h2>Test</h2>${table(metricRows(r, 'test'))}
+<p><strong>${r.adopted ? 'Adopted' : 'Not adopted'}</strong>: ${esc(plainVerdict(r))}.</p>
+<details><summary>The decision, with its figures</summary><p>${esc(r.adoptReason)}.</p></details>
+<h2>On the newest commits (held out)</h2>${table(plainRows(r))}
+<details><summary>Every metric, as the study reports them</summary>
+<ul>${(r.task === 'cmg' ? CMG_METRICS : JITDP_METRICS).map(([n, what]) => `<li><strong>${esc(n)}</strong>: ${esc(what)}</li>`).join('')}</ul>
+<h3>Validation</h3>${table(metricRows(r, 'validation'))}
+<h3>Test</h3>${table(metricRows(r, 'test'))}
+</details>
 <h2>Curves</h2>${svgCurve(
     r.losses.map((p) => ({ step: p.step, y: p.loss })),
     'training loss',

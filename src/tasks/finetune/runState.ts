@@ -64,3 +64,20 @@ export async function pruneRuns(root: string, method: string, keep: Array<string
     if (!kept.has(p)) await rm(p, { recursive: true, force: true });
   }
 }
+
+/** The checkpoints an interrupted run left in a task's work folder (`finetune-<task>` in the repository's git folder). */
+export function pendingCheckpoints(work: string): string[] {
+  return existsSync(work)
+    ? readdirSync(work)
+        .filter((n) => n.endsWith('.checkpoint.safetensors'))
+        .map((n) => join(work, n))
+    : [];
+}
+
+/** Discards an interrupted run (its checkpoints, their records and the run's choice), so that it is never offered again. */
+export async function discardRun(work: string): Promise<number> {
+  const found = pendingCheckpoints(work);
+  for (const c of found) await dropCheckpoint(c);
+  await rm(join(work, 'run.json'), { force: true });
+  return found.length;
+}

@@ -87,7 +87,8 @@ fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2"><title>${es
     (_, l) => `<text x="${X(l).toFixed(1)}" y="${H - P + 14}" font-size="11" fill="currentColor" text-anchor="middle">${l}</text>`,
   ).join('');
   const legend = runs.map((r, i) => `<tspan fill="${COLOURS[i % COLOURS.length]}">■</tspan> ${esc(runLabel(r))}`).join('   ');
-  return `<figure><svg width="${W}" height="${H + 20}" viewBox="0 0 ${W} ${H + 20}" role="img" aria-label="${escAttr(`test accuracy per layer: ${runs[0]!.task}`)}">
+  const label = escAttr(`test accuracy per layer: ${runs[0]!.task}`);
+  return `<figure><svg width="${W}" height="${H + 20}" viewBox="0 0 ${W} ${H + 20}" style="max-width: 100%; height: auto" role="img" aria-label="${label}">
 <line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="currentColor" stroke-opacity="0.4"/><line x1="${P}" y1="${P}" x2="${P}" y2="${H - P}" stroke="currentColor" stroke-opacity="0.4"/>
 ${chance}${lines}${ticks}
 <text x="${P - 6}" y="${Y(y1) + 4}" font-size="11" fill="currentColor" text-anchor="end">${pct(y1)}</text><text \
@@ -97,23 +98,42 @@ x="${P - 6}" y="${Y(y0) + 4}" font-size="11" fill="currentColor" text-anchor="en
 <figcaption>Test accuracy (%) per layer; dashed: the most frequent label's share.</figcaption></figure>`;
 }
 
+/** The study's probing tasks in plain words: a title, and the question each asks. */
+const TASK_WORDS: Record<string, [string, string]> = {
+  ccm: ['does the message belong to the change?', 'whether a commit message belongs to the change beside it'],
+  ltp: ['added or removed line?', 'whether a line was added or removed, with its mark hidden'],
+};
+/** The study's tasks ("ccm", "CCM of REPO") by their question; any other task by its name. */
+const taskKey = (task: string) => /^(ccm|ltp)\b/i.exec(task)?.[1]?.toLowerCase() ?? '';
+const question = (task: string) => TASK_WORDS[taskKey(task)]?.[1] ?? 'a question about the changes, answered from what each layer holds';
+const taskTitle = (task: string) => {
+  const words = TASK_WORDS[taskKey(task)]?.[0];
+  const of = / of (.+)$/.exec(task)?.[1];
+  return words ? `${words}${of ? ` (${of})` : ''}` : task;
+};
+
 /** A table cell; `**text**` (the best layer) in bold. */
 const cell = (c: string) => (c.startsWith('**') ? `<td><strong>${esc(c.slice(2, -2))}</strong></td>` : `<td>${esc(c)}</td>`);
 
 export function probeHtml(groups: ReadonlyArray<readonly ProbeRun[]>, cspSource = ''): string {
-  const tasks = groups.map((g) => g[0]!.task).join(', ');
   const section = (runs: readonly ProbeRun[]) => {
     const t = accuracyTable(runs);
-    return `<h2>${esc(runs[0]!.task)}</h2>
+    return `<h2>${esc(taskTitle(runs[0]!.task))}</h2>
+<p>${esc(question(runs[0]!.task))}; the higher the line, the more the layer knows. \
+Dashed: what guessing the most frequent answer gets.</p>
+${probeSvg(runs)}
+<details><summary>How this is measured</summary>
+<p>The task: ${esc(runs[0]!.task)}${taskKey(runs[0]!.task) ? ` (${taskKey(runs[0]!.task).toUpperCase()} in the study)` : ''}.</p>
 ${summary(runs)
   .map((s) => `<p>${esc(s)}</p>`)
   .join('\n')}
-${probeSvg(runs)}
+</details>
 <table><tr>${t.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${t.rows.map((row) => `<tr>${row.map(cell).join('')}</tr>`).join('')}</table>
 <ul>${runs.map((r) => `<li>${esc(runLabel(r))}: best layer on validation ${r.best.layer}, ${pct(r.best.test)}% on test</li>`).join('')}</ul>`;
   };
-  return `${htmlHead(`Changeling: probing report (${tasks})`, cspSource)}
-<h1>Probing report: ${esc(tasks)}</h1>
+  const titles = groups.map((g) => taskTitle(g[0]!.task)).join(', ');
+  return `${htmlHead(`Changeling: probing report (${titles})`, cspSource)}
+<h1>What the model knows about your changes</h1>
 ${groups.map(section).join('\n')}
 </body></html>`;
 }
