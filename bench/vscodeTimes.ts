@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { tempDir } from '../test/helpers/gitRepo.js';
 import { CodeServer } from '../test/e2e/codeServer.js';
 
@@ -35,12 +35,17 @@ export async function vscodeTimesBench(args: string[]): Promise<Record<string, u
       .first()
       .waitFor({ timeout: 180_000 });
     const riskSeconds = (performance.now() - t0) / 1000;
-    const sparkle = page
-      .locator(
-        '.scm-view a.action-label[aria-label="Suggest commit message"], .part.sidebar .title-actions a.action-label[aria-label="Suggest commit message"]',
-      )
-      .first();
-    await sparkle.waitFor({ timeout: 60_000 });
+    // The Source Control view lists the staged file; its title bar then has the ✨.
+    await page
+      .locator('.scm-view .monaco-list-row', { hasText: basename(file) })
+      .first()
+      .waitFor({ timeout: 60_000 });
+    await page.locator('.scm-view').first().hover();
+    const sparkle = page.locator('.part.sidebar a.action-label[aria-label*="Suggest commit message"]').first();
+    await sparkle.waitFor({ timeout: 60_000 }).catch(async (err) => {
+      await page.screenshot({ path: join('test-artifacts', 'bench-vscode-failed.png') });
+      throw err;
+    });
     const t1 = performance.now();
     await sparkle.click();
     await page.locator('.quick-input-widget', { hasText: 'similar past commits' }).waitFor({ timeout: 180_000 });

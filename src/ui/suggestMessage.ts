@@ -270,6 +270,16 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
       }
       const root = git.rootUri.fsPath;
       const typed = git.inputBox.value;
+      /** A picked message into the box, unless the box changed while the user chose (then it is left as it is). */
+      const fill = (chosen: string): string | undefined => {
+        if (git.inputBox.value !== typed) {
+          void vscode.window.showInformationMessage('Changeling: the message box changed while you chose; it was left as it is.');
+          return undefined;
+        }
+        git.inputBox.value = chosen;
+        sessions.delete(root);
+        return chosen;
+      };
       const session = sessions.get(root);
       const ours = session !== undefined && typed === session.filled;
       if (!typed.trim() || ours) {
@@ -288,13 +298,7 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
             // A code LLM wrote them: the list it streamed into, to pick from (Esc leaves the box as it was).
             const chosen = await pick(candidates, '', false, null, streamed);
             if (chosen === undefined || chosen === DOWNLOAD) return undefined;
-            if (git.inputBox.value !== typed) {
-              void vscode.window.showInformationMessage('Changeling: the message box changed while you chose; it was left as it is.');
-              return undefined;
-            }
-            git.inputBox.value = chosen;
-            sessions.delete(root);
-            return chosen;
+            return fill(chosen);
           }
           if (!r.model) {
             // Another commit's message is never put in the box unasked: a list of what they are, under the offer.
@@ -303,13 +307,7 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
             const chosen = await pick(candidates, '', false, offer);
             if (chosen === DOWNLOAD) return (void vscode.commands.executeCommand('changeling.downloadMessageModel'), undefined);
             if (chosen === undefined) return undefined;
-            if (git.inputBox.value !== typed) {
-              void vscode.window.showInformationMessage('Changeling: the message box changed while you chose; it was left as it is.');
-              return undefined;
-            }
-            git.inputBox.value = chosen;
-            sessions.delete(root);
-            return chosen;
+            return fill(chosen);
           }
           if (candidates.length === 0) {
             void vscode.window.showInformationMessage(
@@ -355,13 +353,7 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
         );
         if (ok !== 'Replace') return undefined;
       }
-      if (git.inputBox.value !== typed) {
-        void vscode.window.showInformationMessage('Changeling: the message box changed while you chose; it was left as it is.');
-        return undefined;
-      }
-      git.inputBox.value = chosen;
-      sessions.delete(root);
-      return git.inputBox.value;
+      return fill(chosen);
     } catch (err) {
       reportFailure(err, log, 'suggest', {
         expected: { 'nothing-staged': 'nothing is staged yet: stage the changes the message is for, then ask again.' },

@@ -129,3 +129,17 @@ export class TestRepo {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A history of six changes to one parser line and a staged change of the same line (CRLF handling): what the
+ * code-LLM suggestion tests describe. `keep` collects it for cleanup.
+ */
+export function parseLineHistory(keep: TestRepo[]): TestRepo {
+  const r = TestRepo.init();
+  keep.push(r);
+  for (let i = 0; i < 6; i++)
+    r.write('src/parse.js', `function parseLine(s) {\n  return s.trim() + ${i};\n}\n`).commit(`Change parse ${i}`);
+  r.write('src/parse.js', 'function parseLine(s) {\n  return s.replace(/\\r$/, "");\n}\n');
+  r.git('add', '-A');
+  return r;
+}

@@ -4,22 +4,14 @@ import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { openRepository } from '../../src/git/repository.js';
 import { unfaithfulNames } from '../../src/tasks/cmg/llmWriter.js';
-import { TestRepo, tempDir } from '../helpers/gitRepo.js';
+import { TestRepo, parseLineHistory, tempDir } from '../helpers/gitRepo.js';
 import { writeTinyQwen2 } from '../helpers/tinyModels.js';
 
 const CLI = resolve('dist/cli.mjs');
 const repos: TestRepo[] = [];
 after(() => repos.forEach((r) => r.cleanup()));
 
-function history(): TestRepo {
-  const r = TestRepo.init();
-  repos.push(r);
-  for (let i = 0; i < 6; i++)
-    r.write('src/parse.js', `function parseLine(s) {\n  return s.trim() + ${i};\n}\n`).commit(`Change parse ${i}`);
-  r.write('src/parse.js', 'function parseLine(s) {\n  return s.replace(/\\r$/, "");\n}\n');
-  r.git('add', '-A');
-  return r;
-}
+const history = () => parseLineHistory(repos);
 
 test('faithfulness: names in the diff or the tree at HEAD pass; invented ones are named', async () => {
   const r = history();

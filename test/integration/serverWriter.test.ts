@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { openRepository } from '../../src/git/repository.js';
 import { llmInputFor } from '../../src/tasks/cmg/suggest.js';
 import { ServerMessageWriter, loopbackUrl } from '../../src/tasks/cmg/serverWriter.js';
-import { TestRepo } from '../helpers/gitRepo.js';
+import { TestRepo, parseLineHistory } from '../helpers/gitRepo.js';
 import { startChatStub } from '../helpers/chatServer.js';
 
 /** The optional local message server: loopback only, the same prompt, both APIs, against a stub on 127.0.0.1. */
@@ -13,15 +13,7 @@ const CLI = resolve('dist/cli.mjs');
 const repos: TestRepo[] = [];
 after(() => repos.forEach((r) => r.cleanup()));
 
-function history(): TestRepo {
-  const r = TestRepo.init();
-  repos.push(r);
-  for (let i = 0; i < 6; i++)
-    r.write('src/parse.js', `function parseLine(s) {\n  return s.trim() + ${i};\n}\n`).commit(`Change parse ${i}`);
-  r.write('src/parse.js', 'function parseLine(s) {\n  return s.replace(/\\r$/, "");\n}\n');
-  r.git('add', '-A');
-  return r;
-}
+const history = () => parseLineHistory(repos);
 
 /** The CLI, run without blocking this process (the stub answers from here). */
 function cli(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
