@@ -10,6 +10,7 @@ import { mineBench } from './mine.js';
 import { engineBench } from './engine.js';
 import { inferBench, inferWorker } from './infer.js';
 import { trainBench, trainWorker } from './train.js';
+import { trainLlmBench, trainLlmWorker } from './trainLlm.js';
 import { jitdpBench } from './jitdp.js';
 import { szzBench } from './szz.js';
 import { gateBench } from './gate.js';
@@ -88,6 +89,12 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
   },
   'finetune-eval': { usage: 'finetune-eval REPO... [--eval-cap N]', run: finetuneEvalBench },
   'train-worker': { usage: 'train-worker ... (internal)', run: trainWorker },
+  'train-llm': {
+    usage:
+      'train-llm [--tokens N] [--batch N] [--r N] [--layers A-B] [--steps N]: LoRA on a code LLM of Qwen2.5-Coder-0.5B shapes, against transformers + PEFT',
+    run: trainLlmBench,
+  },
+  'train-llm-worker': { usage: 'train-llm-worker ... (internal)', run: trainLlmWorker },
   load: { usage: 'load [DIR]: first use of a full-size CodeT5-base pytorch_model.bin (time, peak RSS)', run: loadBench },
   'load-worker': { usage: 'load-worker DIR (internal)', run: loadWorker },
   'infer-worker': { usage: 'infer-worker DIR CASE SRC NEW RUNS (internal)', run: inferWorker },

@@ -270,6 +270,38 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
     },
   },
   {
+    bench: 'train-llm',
+    title: 'Training the code LLM',
+    render: (r) => {
+      const x = rows(r.result, 'results')[0]!;
+      return [
+        `LoRA (r ${num(x, 'r')}, all seven projections of layers ${String(get(x, 'layers'))} of 24) on ${String(get(x, 'shapes'))}, random weights,`,
+        `batch ${num(x, 'batch')} x ${num(x, 'tokens')} tokens, every token labelled; seconds per step after the first, each side in its own process.`,
+        '',
+        table(
+          ['', 'tokens/s', 'seconds a step', 'peak RSS'],
+          [
+            [
+              'Changeling (`changeling train`)',
+              num(x, 'changeling.tokensPerSecond').toFixed(1),
+              num(x, 'changeling.secondsPerStep').toFixed(1),
+              mib(num(x, 'changeling.peakRssMiB')),
+            ],
+            [
+              'transformers + PEFT',
+              num(x, 'pytorchPeft.tokensPerSecond').toFixed(1),
+              num(x, 'pytorchPeft.secondsPerStep').toFixed(1),
+              mib(num(x, 'pytorchPeft.peakRssMiB')),
+            ],
+          ],
+        ),
+        '',
+        `Speed **${ratio(num(x, 'speedup'))}** PyTorch + PEFT's at **${ratio(num(x, 'memoryRatio'))}** its peak memory. Goals: at least 2x the`,
+        'speed at no more memory, and one epoch of 300 commits x 512 tokens within 15 minutes at 4 GB or less.',
+      ].join('\n');
+    },
+  },
+  {
     bench: 'vscode',
     title: 'The first waits in VS Code',
     render: (r) => {
