@@ -41,7 +41,7 @@ export async function vscodeTimesBench(args: string[]): Promise<Record<string, u
       .first()
       .waitFor({ timeout: 60_000 });
     await page.locator('.scm-view').first().hover();
-    const sparkle = page.locator('.part.sidebar a.action-label[aria-label*="Suggest commit message"]').first();
+    const sparkle = page.locator('.part.sidebar a.action-label[aria-label*="Suggest commit message"]:visible').first();
     await sparkle.waitFor({ timeout: 60_000 }).catch(async (err) => {
       await page.screenshot({ path: join('test-artifacts', 'bench-vscode-failed.png') });
       throw err;

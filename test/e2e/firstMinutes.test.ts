@@ -208,3 +208,30 @@ test('A stopped fine-tuning run: Discard removes it, and it is never offered aga
   await page.waitForTimeout(5000);
   assert.equal(await page.locator('.notification-toast', { hasText: 'was stopped before it finished' }).count(), 0);
 });
+
+test('A message model that cannot be used: ✨ still lists the similar past commits and says why, once', { timeout: 300_000 }, async () => {
+  const r = repository();
+  const gone = join(tempDir(), 'deleted-model');
+  const { cs, page } = await open(r, { 'changeling.messages.model': gone });
+  // The view's title actions show while the pointer is over it.
+  await page.locator('.scm-view').first().hover();
+  const sparkle = page.locator('.part.sidebar a.action-label[aria-label*="Suggest commit message"]:visible').first();
+  await sparkle.waitFor({ timeout: 60_000 });
+  await sparkle.click();
+  await page.locator('.quick-input-widget', { hasText: 'similar past commits' }).waitFor({ timeout: 60_000 });
+  const why = page.locator('.notification-toast', { hasText: 'the message model could not be used' });
+  await why.waitFor({ timeout: 30_000 });
+  await page.waitForTimeout(300);
+  await shot(page, 'suggest-model-fallback.png');
+  assert.match(await why.innerText(), /deleted-model/);
+  await page.keyboard.press('Escape');
+  // Once: a second ✨ lists them again without a second notice.
+  await cs.runCommand(page, 'Notifications: Clear All Notifications');
+  await page
+    .locator('.notification-toast', { hasText: 'the message model could not be used' })
+    .waitFor({ state: 'detached', timeout: 10_000 });
+  await cs.runCommand(page, 'Changeling: Suggest commit message');
+  await page.locator('.quick-input-widget', { hasText: 'similar past commits' }).waitFor({ timeout: 60_000 });
+  await page.waitForTimeout(1000);
+  assert.equal(await page.locator('.notification-toast', { hasText: 'the message model could not be used' }).count(), 0);
+});
