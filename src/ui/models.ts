@@ -1,15 +1,7 @@
 import * as vscode from 'vscode';
 import { reportFailure, withCancellableProgress } from './command.js';
 import { settings } from './settings.js';
-import {
-  codeLlms,
-  describeKnownModel,
-  messageModels,
-  modelSpec,
-  recommendedMessageModel,
-  DEFAULT_MESSAGE_MODEL,
-  KNOWN_MODELS,
-} from '../models/manifest.js';
+import { codeLlms, describeKnownModel, messageModels, modelSpec, recommendedMessageModel, KNOWN_MODELS } from '../models/manifest.js';
 import { cpus } from 'node:os';
 import { downloadModel } from '../models/hub.js';
 import { resolveProvider } from '../runtime/providers.js';
