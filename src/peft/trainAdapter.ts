@@ -260,10 +260,19 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
       clipNorm: o.clip === undefined ? 1.0 : o.clip,
       schedule: o.schedule === 'linear' ? { kind: 'linear', warmup: 0, total: steps } : { kind: 'constant' },
     },
-    { provider: o.provider, intraOpThreads: o.threads },
+    {
+      provider: o.provider,
+      intraOpThreads: o.threads,
+      // The frozen weights become onnxruntime's: dropped here before it reads them (full fine-tuning reads the
+      // file again to save the model).
+      beforeLoad: () => {
+        weights.clear();
+        model.releaseWeights?.();
+      },
+    },
   );
-  // The frozen weights are onnxruntime's now; full fine-tuning reads the file again to save the model.
   weights.clear();
+  model.releaseWeights?.();
   // A causal LM without a pad id is padded with its first EOS id (attention mask 0, labels -100), as transformers pads it.
   const pad = model.kind === 'llama' ? (model.config.padTokenId ?? model.config.eosTokenIds[0] ?? 0) : model.config.padTokenId;
   const start =

@@ -3,8 +3,8 @@ import { GraphBuilder } from '../graph/builder.js';
 import { roberta } from '../models/roberta.js';
 import { GraphWeights } from '../models/weights.js';
 import type { ModelFolder } from '../models/modelFolder.js';
-import { createSessionFromFile, type SessionOptions } from './session.js';
-import { cachedGraphs, collectGarbage, modelFingerprint } from './graphCache.js';
+import { createSessionFromFile, type SessionOptions, collectGarbage } from './session.js';
+import { cachedGraphs, modelFingerprint } from './graphCache.js';
 import { quantizeWeights } from '../graph/quantize.js';
 import { resolvePrecision } from './precision.js';
 

@@ -2,8 +2,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { GraphBuilder } from '../graph/builder.js';
 import { serialize } from '../graph/serialize.js';
 import { writeModelFiles } from './session.js';
@@ -72,18 +70,4 @@ export async function cachedGraphs<M>(
   removeAtExit(tmp);
   await fill(tmp);
   return { files: filesIn(tmp), meta, built: true };
-}
-
-/**
- * After a model's graphs were built, its weights (read into JavaScript for that) are garbage; the sessions
- * about to open allocate their own copies outside V8's sight, so V8 would not collect them in time and a
- * first use would hold the weights twice. This asks for a full collection (V8's gc, exposed for this call).
- */
-export function collectGarbage(): void {
-  try {
-    const g = (globalThis as { gc?: () => void }).gc ?? (setFlagsFromString('--expose-gc'), runInNewContext('gc') as () => void);
-    g();
-  } catch {
-    // Not available on this runtime: the weights are collected later instead.
-  }
 }

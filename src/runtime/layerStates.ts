@@ -6,8 +6,8 @@ import { t5Encoder } from '../models/t5.js';
 import { bartEncoder } from '../models/bart.js';
 import { GraphWeights } from '../models/weights.js';
 import { requireKind, type ModelFolder } from '../models/modelFolder.js';
-import { createSessionFromFile, ort, type SessionOptions } from './session.js';
-import { cachedGraphs, collectGarbage, modelFingerprint } from './graphCache.js';
+import { createSessionFromFile, ort, type SessionOptions, collectGarbage } from './session.js';
+import { cachedGraphs, modelFingerprint } from './graphCache.js';
 import { throwIfAborted } from '../util/errors.js';
 import { padBatch } from '../train/batching.js';
 

@@ -6,8 +6,8 @@ import { bartCrossKeyValues, bartDecoder, bartDecoderStep, bartEncoder } from '.
 import { GraphWeights } from '../models/weights.js';
 import { requireKind, type ModelFolder } from '../models/modelFolder.js';
 import { ChangelingError } from '../util/errors.js';
-import { createSessionFromFile, ort, type SessionOptions } from './session.js';
-import { cachedGraphs, collectGarbage, modelFingerprint } from './graphCache.js';
+import { createSessionFromFile, ort, type SessionOptions, collectGarbage } from './session.js';
+import { cachedGraphs, modelFingerprint } from './graphCache.js';
 import { greedyDecode, type DecodeInfo, type GenerationOptions } from './generation.js';
 import { quantizeWeights } from '../graph/quantize.js';
 import { resolvePrecision } from './precision.js';

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { SerializedModel } from '../graph/serialize.js';
 import { removeAtExit } from '../util/cleanup.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /**
  * onnxruntime-node sessions: loading the runtime, session options (threads, memory arena, profiling), sessions
@@ -34,6 +36,11 @@ export interface SessionOptions {
   dir?: string;
   /** Inference precision of the model runners (`precision.ts`); default `auto`. */
   precision?: import('./precision.js').Precision;
+  /**
+   * Called once a model with external weights is written and before onnxruntime reads it: the caller drops
+   * its own copy of the weights there, so that they are not held twice while the session loads them.
+   */
+  beforeLoad?: () => void;
 }
 
 /**
@@ -88,7 +95,13 @@ export async function createSession(m: SerializedModel, o: SessionOptions = {}):
   // A temporary copy of the weights: removed when the session holds them, or at exit on a signal.
   const release = o.dir ? () => {} : removeAtExit(dir);
   try {
-    return await createSessionFromFile(writeModelFiles(dir, m), o);
+    const path = writeModelFiles(dir, m);
+    if (o.beforeLoad) {
+      m.externalParts.length = 0;
+      o.beforeLoad();
+      collectGarbage();
+    }
+    return await createSessionFromFile(path, o);
   } finally {
     if (!o.dir) rmSync(dir, { recursive: true, force: true });
     release();
@@ -105,5 +118,19 @@ function writeExternal(path: string, parts: Buffer[]): void {
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * After a model's graphs were built, its weights (read into JavaScript for that) are garbage; the sessions
+ * about to open allocate their own copies outside V8's sight, so V8 would not collect them in time and a
+ * first use would hold the weights twice. This asks for a full collection (V8's gc, exposed for this call).
+ */
+export function collectGarbage(): void {
+  try {
+    const g = (globalThis as { gc?: () => void }).gc ?? (setFlagsFromString('--expose-gc'), runInNewContext('gc') as () => void);
+    g();
+  } catch {
+    // Not available on this runtime: the weights are collected later instead.
   }
 }

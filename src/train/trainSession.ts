@@ -41,9 +41,18 @@ export class TrainSession {
 
   static async create(b: GraphBuilder, loss: Tensor, params: ParamSpec[], o: AdamWOptions, so: SessionOptions = {}): Promise<TrainSession> {
     buildTrainStep(b, loss, params, o);
-    const session = await createSession(serialize(b), { ...so, training: true, lean: so.lean ?? o.recomputeAttention });
-    // The graph's constants (the frozen weights) now live in onnxruntime: the builder lets go of them, so
-    // that a caller who drops its own references too does not hold a second copy through training.
+    // The graph's constants (the frozen weights) go to onnxruntime: the builder lets go of them, and the
+    // caller's `beforeLoad` drops its own copy, before onnxruntime reads them (a large model is not held twice
+    // while it loads; a small one, built in memory, right after).
+    const session = await createSession(serialize(b), {
+      ...so,
+      training: true,
+      lean: so.lean ?? o.recomputeAttention,
+      beforeLoad: () => {
+        b.initializers.splice(0);
+        so.beforeLoad?.();
+      },
+    });
     b.initializers.splice(0);
     const rt = await ort();
     const state: Record<string, OrtTensor> = {};
