@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { openRepository } from '../git/repository.js';
-import { hookStatus, installHook, uninstallHook, type HookKind } from '../git/hooks.js';
+import { HOOK_WRITER_KEYS, hookStatus, installHook, uninstallHook, type HookKind } from '../git/hooks.js';
 import { ChangelingError } from '../util/errors.js';
-import { loopbackUrl } from '../tasks/cmg/serverWriter.js';
+import { DEFAULT_SERVER_MODEL, loopbackUrl } from '../tasks/cmg/serverWriter.js';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { printJson, writeOut } from './io.js';
@@ -88,9 +88,9 @@ export async function hookCommand(argv: string[]): Promise<number> {
     const set = (key: string, value: string | null) =>
       value ? repo.git.raw(['config', key, value]) : repo.git.raw(['config', '--unset', key]).catch(() => '');
     if (writer) {
-      await set('changeling.messages.model', model);
-      await set('changeling.messages.server', server);
-      await set('changeling.messages.serverModel', server ? (values['server-model'] ?? 'qwen2.5-coder:1.5b') : null);
+      await set(HOOK_WRITER_KEYS.model, model);
+      await set(HOOK_WRITER_KEYS.server, server);
+      await set(HOOK_WRITER_KEYS.serverModel, server ? (values['server-model'] ?? DEFAULT_SERVER_MODEL) : null);
     }
     if (values.json) await printJson(s);
     else {
@@ -115,8 +115,7 @@ export async function hookCommand(argv: string[]): Promise<number> {
   } else if (action === 'uninstall') {
     const r = await uninstallHook(repo, kind);
     if (kind === 'prepare-commit-msg' && r.removed)
-      for (const key of ['changeling.messages.model', 'changeling.messages.server', 'changeling.messages.serverModel'])
-        await repo.git.raw(['config', '--unset', key]).catch(() => '');
+      for (const key of Object.values(HOOK_WRITER_KEYS)) await repo.git.raw(['config', '--unset', key]).catch(() => '');
     if (values.json) await printJson(r);
     else
       await writeOut(

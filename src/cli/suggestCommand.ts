@@ -6,7 +6,8 @@ import { openRepository, type Repository } from '../git/repository.js';
 import { MessageModel } from '../tasks/cmg/generate.js';
 import { isChatLlmFolder } from '../tasks/cmg/llmInput.js';
 import { LlmMessageWriter, type ChatWriter } from '../tasks/cmg/llmWriter.js';
-import { ServerMessageWriter, type ServerApi } from '../tasks/cmg/serverWriter.js';
+import { DEFAULT_SERVER_MODEL, ServerMessageWriter, type ServerApi } from '../tasks/cmg/serverWriter.js';
+import { HOOK_WRITER_KEYS } from '../git/hooks.js';
 import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
 import { parseInputFormat } from '../tasks/cmg/profile.js';
 import { suggestMessages, type SuggestResult, type SuggestTarget } from '../tasks/cmg/suggest.js';
@@ -132,12 +133,12 @@ export async function suggestCommand(argv: string[]): Promise<number> {
     // The hook's writer, as "hook install --prepare-commit-msg --model/--server" stored it (a folder that is
     // gone or not absolute is passed over: the hook must never stop a commit).
     const config = async (key: string) => (await repo.git.raw(['config', '--get', key]).catch(() => '')).trim();
-    const dir = await config('changeling.messages.model');
+    const dir = await config(HOOK_WRITER_KEYS.model);
     if (dir && isAbsolute(dir) && existsSync(join(dir, 'config.json'))) values.model = dir;
-    const server = await config('changeling.messages.server');
+    const server = await config(HOOK_WRITER_KEYS.server);
     if (!values.model && server) {
       values.server = server;
-      values['server-model'] = (await config('changeling.messages.serverModel')) || 'qwen2.5-coder:1.5b';
+      values['server-model'] = (await config(HOOK_WRITER_KEYS.serverModel)) || DEFAULT_SERVER_MODEL;
     }
   }
   const target: SuggestTarget = values.commit ? { kind: 'commit', rev: values.commit } : { kind: 'staged' };

@@ -17,6 +17,16 @@ import type { Repository } from './repository.js';
  * by git is changed only with `--force`.
  */
 export type HookKind = 'pre-push' | 'prepare-commit-msg';
+
+/**
+ * Where `hook install --prepare-commit-msg --model DIR | --server URL` keeps what writes the hook's message:
+ * the repository's own git config (never its files), read by `suggest --hook-file`, removed on uninstall.
+ */
+export const HOOK_WRITER_KEYS = {
+  model: 'changeling.messages.model',
+  server: 'changeling.messages.server',
+  serverModel: 'changeling.messages.serverModel',
+} as const;
 export const HOOK_MARKER = '# changeling hook:';
 const chainedName = (kind: HookKind) => `${kind}.changeling-chained`;
 
@@ -27,7 +37,6 @@ async function hooksDir(repo: Repository): Promise<string> {
 
 /** A string as one word for the shell, whatever it holds. */
 export const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-const quote = shellQuote;
 
 /** Who installed a hook: the command line, or the VS Code extension (through its launcher, `hookLauncher.ts`). */
 export type HookInstaller = 'cli' | 'vscode';
@@ -47,8 +56,8 @@ ${HOOK_MARKER} ${kind} (${
     : `changeling hook install --${kind}; "changeling hook uninstall --${kind}" restores what was here`
 })
 # ${what}
-${electron ? "# The editor's own runtime runs the command line as plain Node.js.\nexport ELECTRON_RUN_AS_NODE=1\n" : ''}CHANGELING_NODE=${quote(node)}
-CHANGELING_CLI=${quote(cli)}
+${electron ? "# The editor's own runtime runs the command line as plain Node.js.\nexport ELECTRON_RUN_AS_NODE=1\n" : ''}CHANGELING_NODE=${shellQuote(node)}
+CHANGELING_CLI=${shellQuote(cli)}
 hookdir=$(dirname "$0")
 `;
 
@@ -140,6 +149,9 @@ export interface HookStatus {
 }
 
 const unquote = (s: string) => (s.startsWith("'") && s.endsWith("'") ? s.slice(1, -1).replace(/'\\''/g, "'") : null);
+/** A hook's CHANGELING_NODE or CHANGELING_CLI, as the shell reads it; null when it is not one quoted word. */
+const hookVariable = (text: string, name: 'CHANGELING_NODE' | 'CHANGELING_CLI') =>
+  unquote(new RegExp(`^${name}=(.*)$`, 'm').exec(text)?.[1] ?? '');
 
 /**
  * Whether `text` is a hook Changeling wrote: exactly the script `install` generates for some node and command
@@ -147,8 +159,8 @@ const unquote = (s: string) => (s.startsWith("'") && s.endsWith("'") ? s.slice(1
  */
 export function isChangelingHook(text: string, kind: HookKind): boolean {
   if (!text.startsWith(`#!/bin/sh\n${HOOK_MARKER} ${kind} `)) return false;
-  const node = unquote(/^CHANGELING_NODE=(.*)$/m.exec(text)?.[1] ?? '');
-  const cli = unquote(/^CHANGELING_CLI=(.*)$/m.exec(text)?.[1] ?? '');
+  const node = hookVariable(text, 'CHANGELING_NODE');
+  const cli = hookVariable(text, 'CHANGELING_CLI');
   if (node === null || cli === null) return false;
   const script = kind === 'pre-push' ? prePushScript : prepareCommitMsgScript;
   return (['cli', 'vscode'] as const).some((by) => text === script(node, cli, false, by) || text === script(node, cli, true, by));
@@ -179,7 +191,7 @@ export async function hookStatus(repo: Repository, kind: HookKind = 'pre-push'):
   return {
     kind,
     path,
-    cli: installed ? (unquote(/^CHANGELING_CLI=(.*)$/m.exec(text!)?.[1] ?? '') ?? '') : '',
+    cli: installed ? (hookVariable(text!, 'CHANGELING_CLI') ?? '') : '',
     installed,
     chained: !!(await entryAt(join(dir, chainedName(kind)))),
     blocking,

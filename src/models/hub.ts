@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomicFile.js';
-import { JSON_CAP } from '../util/jsonFile.js';
+import { JSON_CAP, boundedBody } from '../util/jsonFile.js';
 import { basename, dirname, join } from 'node:path';
 import { ChangelingError, cancelledError, fileError } from '../util/errors.js';
 
@@ -128,7 +128,16 @@ async function getJson(url: string, o: DownloadOptions): Promise<unknown> {
       const { response, done } = await fetchWithDeadline(url, { headers: o.token ? { authorization: `Bearer ${o.token}` } : {} }, o);
       try {
         status = response.status;
-        text = await boundedText(response, JSON_CAP, url);
+        // A hub answer is small: one that never ends or inflates is not one, and is not retried.
+        text = await boundedBody(
+          response,
+          JSON_CAP,
+          () =>
+            new ChangelingError(
+              'io',
+              `the hub's answer for ${url} is over ${JSON_CAP / 2 ** 20} MiB: not a hub answer (a proxy or a broken mirror?)`,
+            ),
+        );
       } finally {
         done();
       }
@@ -160,27 +169,6 @@ async function getJson(url: string, o: DownloadOptions): Promise<unknown> {
 
 /** A download that went past its size: what arrived is removed, and it is not retried. */
 class OversizeError extends ChangelingError {}
-
-/**
- * A response body as text, read (decompressed) up to `max` bytes: a hub answer is small, and one that never
- * ends or inflates (a gzip bomb) is stopped there, as an error that is not retried.
- */
-async function boundedText(response: Response, max: number, url: string): Promise<string> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    total += chunk.length;
-    if (total > max) {
-      await response.body?.cancel().catch(() => {});
-      throw new ChangelingError(
-        'io',
-        `the hub's answer for ${url} is over ${max / 2 ** 20} MiB: not a hub answer (a proxy or a broken mirror?)`,
-      );
-    }
-    parts.push(chunk);
-  }
-  return Buffer.concat(parts).toString('utf8');
-}
 
 async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');

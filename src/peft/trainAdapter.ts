@@ -263,7 +263,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     {
       provider: o.provider,
       intraOpThreads: o.threads,
-      // The frozen weights become onnxruntime's: dropped here before it reads them (full fine-tuning reads the
+      // The frozen weights become onnxruntime's: dropped here, before it reads them (full fine-tuning reads the
       // file again to save the model).
       beforeLoad: () => {
         weights.clear();
@@ -271,8 +271,6 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
       },
     },
   );
-  weights.clear();
-  model.releaseWeights?.();
   // A causal LM without a pad id is padded with its first EOS id (attention mask 0, labels -100), as transformers pads it.
   const pad = model.kind === 'llama' ? (model.config.padTokenId ?? model.config.eosTokenIds[0] ?? 0) : model.config.padTokenId;
   const start =

@@ -237,8 +237,8 @@ export class CausalLmRunner {
       return { past: c.past, mask, pending: c.last };
     }
     L = Math.min(L, T - 1); // at least the last token runs, for its logits
-    const past = c && L >= MIN_REUSE ? await this.cutCache(c.past, L) : await this.emptyCache(1);
-    if (!(c && L >= MIN_REUSE)) L = 0;
+    if (!c || L < MIN_REUSE) L = 0;
+    const past = c && L ? await this.cutCache(c.past, L) : await this.emptyCache(1);
     const r = await this.run([ids.slice(L)], mask, [Array.from({ length: T - L }, (_, t) => L + t)], past, [T - L - 1]);
     this.reused = L;
     const last = r.logits.data as Float32Array;

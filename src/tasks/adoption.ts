@@ -50,9 +50,16 @@ export type Evidence =
 /** The fewest buggy (and clean) validation commits on which an AUC comparison means anything. */
 export const MIN_CLASS = 5;
 
+/**
+ * What a decision rests on, for the words a user reads (`reason` keeps the figures): the user's --adopt
+ * always or never, a broken model, too few validation commits to judge, or the comparison's outcome.
+ */
+export type AdoptionBasis = 'asked-always' | 'asked-never' | 'broken' | 'too-few' | 'better' | 'not-better';
+
 export interface AdoptionVerdict {
   adopted: boolean;
   reason: string;
+  basis: AdoptionBasis;
   /** The improvement and its one-sided 95% lower bound, when the evidence allowed a test. */
   interval?: Improvement;
   /** Set when the model is refused as broken (not adopted even when forced). */
@@ -81,13 +88,15 @@ export function decideAdoption(mode: AdoptMode, c: Comparison): AdoptionVerdict 
   // With one class in validation the AUC is undefined: no evidence either way, not a sign of a broken model
   // (finite scores are still required).
   const broken = brokenModel(tooFew ? { ...c, candidate: 0 } : c);
-  if (broken) return { adopted: false, reason: `${c.subject} is refused: ${broken}`, broken };
+  if (broken) return { adopted: false, reason: `${c.subject} is refused: ${broken}`, broken, basis: 'broken' };
+  const asked: AdoptionBasis | null = mode === 'always' ? 'asked-always' : mode === 'never' ? 'asked-never' : null;
   const d = c.digits ?? 2;
   const said = (text: string) => (mode === 'auto' ? text : `${flag}; ${text}`);
   if (ev?.kind === 'auc') {
     if (tooFew)
       return {
         adopted: mode === 'always',
+        basis: asked ?? 'too-few',
         reason: said(
           `too few ${buggy < MIN_CLASS ? 'buggy' : 'clean'} commits to judge: ${Math.min(buggy, clean)} in validation ` +
             `(at least ${MIN_CLASS} are needed); ${mode === 'always' ? 'adopted as asked' : `keeping ${c.keeps ?? c.against}`}`,
@@ -111,5 +120,5 @@ export function decideAdoption(mode: AdoptMode, c: Comparison): AdoptionVerdict 
       ? `${c.subject} is not clearly better than ${c.against} on ${c.metric} (${figures}${bound}): keeping ${c.keeps ?? c.against}`
       : `${c.subject} ${better ? (interval ? 'is clearly better than' : 'beats') : 'does not beat'} ${c.against} on ${c.metric} (${figures}${bound})`;
   const adopted = mode === 'always' || (mode === 'auto' && better);
-  return { adopted, reason: said(compared), ...(interval ? { interval } : {}) };
+  return { adopted, reason: said(compared), basis: asked ?? (better ? 'better' : 'not-better'), ...(interval ? { interval } : {}) };
 }

@@ -42,18 +42,22 @@ export class TrainSession {
   static async create(b: GraphBuilder, loss: Tensor, params: ParamSpec[], o: AdamWOptions, so: SessionOptions = {}): Promise<TrainSession> {
     buildTrainStep(b, loss, params, o);
     // The graph's constants (the frozen weights) go to onnxruntime: the builder lets go of them, and the
-    // caller's `beforeLoad` drops its own copy, before onnxruntime reads them (a large model is not held twice
-    // while it loads; a small one, built in memory, right after).
+    // caller's `beforeLoad` drops its own copy, once, before onnxruntime reads them (a large model is not held
+    // twice while it loads; a small one, built in memory, right after).
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      b.initializers.splice(0);
+      so.beforeLoad?.();
+    };
     const session = await createSession(serialize(b), {
       ...so,
       training: true,
       lean: so.lean ?? o.recomputeAttention,
-      beforeLoad: () => {
-        b.initializers.splice(0);
-        so.beforeLoad?.();
-      },
+      beforeLoad: release,
     });
-    b.initializers.splice(0);
+    release();
     const rt = await ort();
     const state: Record<string, OrtTensor> = {};
     const k = o.accumulate ?? 1;

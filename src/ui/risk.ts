@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { openRepository } from '../git/repository.js';
 import { assessRisk, loadRiskModel, type LoadedRiskModel, type RiskResult } from '../tasks/jitdp/risk.js';
 import { ChangelingError } from '../util/errors.js';
+import { notice } from '../util/notices.js';
 import { chooseRepository, gitApi, type GitRepositoryApi } from './repositories.js';
 import { emptyRiskReport, renderRiskReport } from './riskReport.js';
 import { settings } from './settings.js';
@@ -78,10 +79,7 @@ export class RiskController implements vscode.Disposable {
       m = openRepository(root).then((repo) =>
         loadRiskModel(repo, explicit || undefined).catch(async (err: Error) => {
           // A model that cannot be used never leaves the user without a score: the built-in one, and why, once.
-          this.log.warn(`risk: the risk model failed (${err.message}); using the built-in one`);
-          void vscode.window.showWarningMessage(
-            `Changeling: the risk model could not be used (${err.message}); scoring with the built-in one instead.`,
-          );
+          notice(`the risk model could not be used (${err.message}); scoring with the built-in one instead`);
           return loadRiskModel(null);
         }),
       );

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { FilterOptions } from '../git/inputFilter.js';
 import { PRECISIONS, type Precision } from '../runtime/precision.js';
+import { DEFAULT_SERVER_MODEL } from '../tasks/cmg/serverWriter.js';
 
 /** A precision setting edited by hand to something unknown reads as auto (the schema offers only the three). */
 const parsePrecisionSetting = (v: string | undefined): Precision =>
@@ -17,7 +18,7 @@ export function settings() {
     messageAdapter: trusted ? (c.get<string>('messages.adapter') ?? '').trim() : '',
     // A local server is loopback-only (checked when used); an untrusted workspace cannot name one.
     messageServer: trusted ? (c.get<string>('messages.server') ?? '').trim() : '',
-    messageServerModel: (c.get<string>('messages.serverModel') ?? '').trim() || 'qwen2.5-coder:1.5b',
+    messageServerModel: (c.get<string>('messages.serverModel') ?? '').trim() || DEFAULT_SERVER_MODEL,
     body: c.get<boolean>('messages.body') ?? true,
     count: c.get<number>('messages.count') ?? 5,
     style: c.get<boolean>('messages.style') ?? true,

@@ -14,6 +14,7 @@ import type { Precision } from '../runtime/precision.js';
 import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
 import { suggestMessages, type Suggestion } from '../tasks/cmg/suggest.js';
 import { ChangelingError } from '../util/errors.js';
+import { notice } from '../util/notices.js';
 import { chooseRepository } from './repositories.js';
 import { reportFailure } from './command.js';
 import { messageModelOffer } from './models.js';
@@ -169,7 +170,7 @@ async function generate(
     async (progress) => {
       const repo = await openRepository(root);
       // A model that cannot be used never leaves the user empty-handed: the similar past commits, and why, once.
-      let chosen = await messageModel(root, storage, log).catch((err: unknown) => fallBack(err, log));
+      let chosen = await messageModel(root, storage, log).catch(fallBack);
       const optionsFor = (c: typeof chosen) => {
         const llm = c && !(c instanceof MessageModel) ? c : null;
         if (live && llm) live.writer = llm instanceof LlmMessageWriter ? basename(llm.name) : llm.name;
@@ -193,7 +194,7 @@ async function generate(
           return await suggestMessages(repo, { kind }, optionsFor(chosen));
         } catch (err) {
           if (!chosen) throw err;
-          chosen = fallBack(err, log);
+          chosen = fallBack(err);
           live?.dispose();
           return suggestMessages(repo, { kind }, optionsFor(null));
         }
@@ -221,23 +222,15 @@ async function generate(
   );
 }
 
-const fellBack = new Set<string>();
-
 /**
  * A message model that failed (not downloaded, a broken folder, a server that does not answer): the
- * suggestions fall back to the similar past commits, and the reason is said in one line, once per reason.
- * A cancel or an empty stage is not a failure: those go on as they are.
+ * suggestions fall back to the similar past commits, and the reason is said in one line, once per reason
+ * (a notice: the extension logs it and shows it once). A cancel or an empty stage is not a failure: those go
+ * on as they are.
  */
-function fallBack(err: unknown, log: vscode.LogOutputChannel): null {
+function fallBack(err: unknown): null {
   if (err instanceof ChangelingError && (err.code === 'cancelled' || err.code === 'nothing-staged')) throw err;
-  const why = (err as Error)?.message ?? String(err);
-  log.warn(`suggest: the message model failed (${why}); showing similar past commits instead`);
-  if (!fellBack.has(why)) {
-    fellBack.add(why);
-    void vscode.window.showWarningMessage(
-      `Changeling: the message model could not be used (${why}); showing similar past commits instead.`,
-    );
-  }
+  notice(`the message model could not be used (${(err as Error)?.message ?? String(err)}); showing similar past commits instead`);
   return null;
 }
 

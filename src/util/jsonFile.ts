@@ -106,3 +106,27 @@ export function readBytesBoundedSync(path: string, max: number, what = 'the file
   if (buf.length > max) throw tooBig(path, what, buf.length, max);
   return buf;
 }
+
+/**
+ * A network response's body as text, read (decompressed) up to `max` bytes, so that an answer that never ends
+ * or inflates (a gzip bomb) stops there: past it `over()` is thrown, or, with `over` null, the text is cut
+ * there (an error page quoted in a message).
+ */
+export async function boundedBody(response: Response, max: number, over: (() => Error) | null): Promise<string> {
+  if (!response.body) return '';
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    if (total + chunk.length > max) {
+      if (over) {
+        await response.body.cancel().catch(() => {});
+        throw over();
+      }
+      parts.push(chunk.subarray(0, max - total));
+      break;
+    }
+    total += chunk.length;
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}

@@ -108,9 +108,7 @@ test('Ollama on loopback: the same prompt as a model folder gets, streamed answe
 test('an OpenAI-compatible server: typed text is the start of the answer and is kept once; errors are one clear line', async () => {
   const r = history();
   // A server that ignores continue_final_message and repeats the typed start is handled too.
-  const stub = await startChatStub((b) =>
-    ((b.messages as Array<{ content: string }>).at(-1)!.content + 'handle CRLF in parseLine').slice(0),
-  );
+  const stub = await startChatStub((b) => (b.messages as Array<{ content: string }>).at(-1)!.content + 'handle CRLF in parseLine');
   try {
     const out = await cli(
       'suggest',

@@ -27,6 +27,13 @@ test('adoption: the verdict and its sentence in all four cases, by rule and by f
     adopted: false,
     reason: '--adopt never; the tuned model beats the untuned one on validation AUC (0.810 against 0.770)',
   });
+  // What each rests on, for the words a user reads.
+  const basis = (mode: 'auto' | 'always' | 'never', better: boolean) =>
+    decideAdoption(mode, better ? C : { ...C, candidate: C.inUse, inUse: C.candidate }).basis;
+  assert.deepEqual(
+    [basis('auto', true), basis('auto', false), basis('always', false), basis('never', true)],
+    ['better', 'not-better', 'asked-always', 'asked-never'],
+  );
 });
 
 test('adoption: a broken model is refused whatever the figures and the flag; a figure that is not a number never wins', () => {
@@ -34,6 +41,7 @@ test('adoption: a broken model is refused whatever the figures and the flag; a f
     const empty = decideAdoption(mode, { ...C, candidate: 30, inUse: 5, generations: ['', '', 'Fix it', ' '] });
     assert.equal(empty.adopted, false, mode);
     assert.match(empty.reason, /the tuned model is refused: 3 of its 4 validation messages are empty: the model is broken/);
+    assert.equal(empty.basis, 'broken');
     const nan = decideAdoption(mode, { ...C, scores: new Float32Array([0.2, NaN]) });
     assert.equal(nan.adopted, false);
     assert.match(nan.reason, /its scores are not finite numbers \(score 1 is NaN\)/);
@@ -167,6 +175,7 @@ test('adoption by evidence: a clearly better model is adopted; the same gain on 
   assert.deepEqual(thin, {
     adopted: false,
     reason: 'too few buggy commits to judge: 2 in validation (at least 5 are needed); keeping the embedded default',
+    basis: 'too-few',
   });
   assert.equal(decideAdoption('always', { ...risk, flag: '--force', evidence: { kind: 'auc', ...few } }).adopted, true);
   // One class only: the AUC is undefined (NaN), which is no evidence, not a broken model; forced, it is adopted.
@@ -175,6 +184,7 @@ test('adoption by evidence: a clearly better model is adopted; the same gain on 
   assert.deepEqual(forced, {
     adopted: true,
     reason: '--force; too few buggy commits to judge: 0 in validation (at least 5 are needed); adopted as asked',
+    basis: 'asked-always',
   });
   assert.equal(decideAdoption('auto', { ...risk, candidate: NaN, evidence: { kind: 'auc', ...one } }).adopted, false);
   // Non-finite scores are still a broken model, forced or not.

@@ -1,6 +1,7 @@
 import type { ChatMessage } from '../../models/chatTemplate.js';
 import { ChangelingError } from '../../util/errors.js';
 import { fieldText } from '../../util/text.js';
+import { boundedBody } from '../../util/jsonFile.js';
 import type { PromptTarget, RenderedPrompt } from './llmInput.js';
 import type { ChatWriter, WriteOptions } from './llmWriter.js';
 
@@ -28,6 +29,9 @@ export interface ServerOptions {
   /** The longest wait for one answer, in seconds (default 300: a server may first load the model). */
   timeoutSeconds?: number;
 }
+
+/** The model a server is asked for when none is named (Ollama's tag of the 1.5B Qwen2.5-Coder). */
+export const DEFAULT_SERVER_MODEL = 'qwen2.5-coder:1.5b';
 
 const CHARS_PER_TOKEN = 3;
 /** An answer is a commit message: more than this from the server is not one. */
@@ -65,7 +69,7 @@ export class ServerMessageWriter implements ChatWriter {
 
   constructor(private readonly o: ServerOptions) {
     this.url = loopbackUrl(o.url);
-    if (!o.model.trim()) throw new ChangelingError('usage', 'name the model the message server should use (e.g. qwen2.5-coder:1.5b)');
+    if (!o.model.trim()) throw new ChangelingError('usage', `name the model the message server should use (e.g. ${DEFAULT_SERVER_MODEL})`);
     this.api = !o.api || o.api === 'auto' ? (this.url.port === '11434' ? 'ollama' : 'openai') : o.api;
     const countTokens = (text: string) => Math.ceil(text.length / CHARS_PER_TOKEN);
     this.prompt = {
@@ -148,7 +152,7 @@ export class ServerMessageWriter implements ChatWriter {
         `the message server at ${this.url.origin} answered with a redirect (${res.status}), which is not followed`,
       );
     if (!res.ok) {
-      const detail = await boundedText(res, 2000).catch(() => '');
+      const detail = await boundedBody(res, 2000, null).catch(() => '');
       const missing = res.status === 404 && /model/i.test(detail);
       throw new ChangelingError(
         missing ? 'not-found' : 'usage',
@@ -233,15 +237,4 @@ async function readStream(res: Response, ollama: boolean, onText: (piece: string
     }
   }
   line(buffered + decoder.decode());
-}
-
-async function boundedText(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const decoder = new TextDecoder();
-  let text = '';
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    text += decoder.decode(chunk, { stream: true });
-    if (text.length >= max) break;
-  }
-  return text.slice(0, max);
 }

@@ -212,6 +212,7 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
       adopted: adopt,
       adoptedRecord: adoptedAt,
       adoptReason: verdict.reason,
+      adoptBasis: verdict.basis,
       examples: test.slice(0, 10).map((p, i) => ({
         sha: p.sha.slice(0, 10),
         real: p.subject,

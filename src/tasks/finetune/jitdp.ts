@@ -184,6 +184,7 @@ export async function finetuneJitdp(repo: Repository, options: FinetuneOptions):
       adopted: adopt,
       adoptedRecord: record,
       adoptReason: verdict.reason,
+      adoptBasis: verdict.basis,
       examples: riskiest.map(({ c, p }) => ({
         sha: c.sha.slice(0, 10),
         subject: c.message.split('\n')[0],

@@ -76,23 +76,29 @@ function plainRows(r: FinetuneResult): { head: string[]; rows: string[][] } {
 }
 
 /**
- * The adoption decision in plain words (the study's terms, with the figures, stay in `adoptReason`, which the
- * report keeps behind "details"): what a user needs is whether the tuned model is in use and why, in a line.
+ * The adoption decision in plain words, from what it rests on (`adoptBasis`; the study's terms, with the
+ * figures, stay in `adoptReason`, which the report keeps behind "details"): whether the tuned model is in use
+ * and why, in a line. A report written before the basis was recorded gets the comparison's words.
  */
-export function plainVerdict(r: Pick<FinetuneResult, 'adopted' | 'adoptReason' | 'task'>): string {
-  const why = r.adoptReason;
-  if (/^--adopt always/.test(why)) return 'you asked for it to be used whatever the result';
-  if (/^--adopt never/.test(why)) return 'you asked for it not to be used';
-  if (/is refused: /.test(why)) return 'the tuned model is broken (its outputs are empty or not numbers), so what you had stays';
-  if (/too few/.test(why)) return 'there are too few commits of each kind to check it on, so what you had stays';
+export function plainVerdict(r: Pick<FinetuneResult, 'adopted' | 'adoptBasis' | 'task'>): string {
   const checked = 'checked on commits held back from training, it';
-  if (r.task === 'cmg')
-    return r.adopted
-      ? `${checked} writes messages closer to the real ones than what you had`
-      : `${checked} does not clearly write messages closer to the real ones than what you had, which stays in use`;
-  return r.adopted
-    ? `${checked} ranks the commits that later needed a fix higher than what you had`
-    : `${checked} does not clearly rank the commits that later needed a fix higher than what you had, which stays in use`;
+  const what = r.task === 'cmg' ? 'write messages closer to the real ones' : 'rank the commits that later needed a fix higher';
+  switch (r.adoptBasis ?? (r.adopted ? 'better' : 'not-better')) {
+    case 'asked-always':
+      return 'you asked for it to be used whatever the result';
+    case 'asked-never':
+      return 'you asked for it not to be used';
+    case 'broken':
+      return 'the tuned model is broken (its outputs are empty or not numbers), so what you had stays';
+    case 'too-few':
+      return 'there are too few commits of each kind to check it on, so what you had stays';
+    case 'better':
+      return r.task === 'cmg'
+        ? `${checked} writes messages closer to the real ones than what you had`
+        : `${checked} ranks the commits that later needed a fix higher than what you had`;
+    case 'not-better':
+      return `${checked} does not clearly ${what} than what you had, which stays in use`;
+  }
 }
 
 /** An example's cell: its first line, at most 80 characters (the full text stays in report.json, and on hover in HTML). */

@@ -1,3 +1,4 @@
+import type { AdoptionBasis } from '../adoption.js';
 import type { RecomputeMode } from '../../train/memory.js';
 import type { CmgMetrics } from '../../eval/cmgMetrics.js';
 import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
@@ -58,5 +59,7 @@ export interface FinetuneResult {
   adopted: boolean;
   adoptedRecord: string | null;
   adoptReason: string;
+  /** What the decision rests on (reports written before it was recorded have none). */
+  adoptBasis?: AdoptionBasis;
   examples: Array<Record<string, unknown>>;
 }
