@@ -507,6 +507,11 @@ export class GraphBuilder {
     return this.one('ScatterND', [data, indices, updates], data.dtype, data.shape, { reduction: 'add' });
   }
 
+  /** ONNX NonZero: the indices [rank, n] of the elements that are not zero (n known only when it runs); never differentiated. */
+  nonZero(x: Tensor): Tensor {
+    return this.one('NonZero', [x], 'int64', [x.rank, `${x.name}_nonzero`]);
+  }
+
   constantOfShape(shapeTensor: Tensor, dtype: DType, value: number, outShape: Shape): Tensor {
     const data = typedArrayFor(dtype, 1);
     if (data instanceof BigInt64Array) data[0] = BigInt(value);

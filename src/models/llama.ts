@@ -239,3 +239,16 @@ export function llamaStack(b: GraphBuilder, c: LlamaConfig, w: GraphWeights, x: 
 export function llamaHead(b: GraphBuilder, c: LlamaConfig, w: GraphWeights, hidden: Tensor): Tensor {
   return hfLinear(b, w, hidden, c.tieWordEmbeddings ? 'model.embed_tokens' : 'lm_head', false);
 }
+
+/**
+ * transformers' causal LM loss (labels shifted inside: position t predicts label t + 1; -100 not scored; the mean
+ * over every scored token of the batch) with the head evaluated only where a label is scored: the hidden states of
+ * those positions are gathered first, so a row whose prompt is not trained on costs no logits for its prompt (for
+ * Qwen2.5-Coder-0.5B a position's logits are 151,936 floats). The same value as the head over every position.
+ */
+export function causalLmLoss(b: GraphBuilder, c: LlamaConfig, w: GraphWeights, hidden: Tensor, labels: Tensor): Tensor {
+  const shifted = b.reshape(b.slice(labels, [1], [2 ** 31 - 1], [1]), [-1]);
+  const at = b.reshape(b.nonZero(b.not(b.equal(shifted, b.constant(-100, 'int64', [])))), [-1]);
+  const rows = b.gather(b.reshape(b.slice(hidden, [0], [-1], [1]), [-1, c.hiddenSize]), at);
+  return b.crossEntropy(llamaHead(b, c, w, rows), b.gather(shifted, at));
+}

@@ -1,14 +1,14 @@
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelFolder } from '../models/modelFolder.js';
-import { loadSafetensors, type WeightMap } from '../models/weights.js';
+import type { WeightMap } from '../models/weights.js';
 import { injectAdapters } from './adapter/inject.js';
 import { parseAdapterConfig } from './adapter/config.js';
 import { ChangelingError } from '../util/errors.js';
 import { readAdapter } from './files.js';
 import { loraScaling, parseLoraConfig } from './lora/config.js';
 import { mergeLora } from './lora/inject.js';
-import { parsePeftPrefixConfig } from './prefix/peftT5.js';
+import { checkPeftCausalPrefix, parsePeftPrefixConfig, peftCausalEntry } from './prefix/peftPrefix.js';
 import { parsePrefixConfig } from './prefix/config.js';
 import { injectPrefixes } from './prefix/inject.js';
 import { tuningOf } from './tuningGraph.js';
@@ -81,8 +81,7 @@ async function withAdapters(model: ModelFolder, adapterDir: string): Promise<Mod
     );
   const cfg = parseAdapterConfig(adapter.config, join(adapterDir, 'adapter_config.json'));
   const st = statSync(join(adapterDir, 'adapter_model.safetensors'));
-  const extraPath = join(adapterDir, 'extra_trainable.safetensors');
-  const extra = existsSync(extraPath) ? await loadSafetensors(extraPath) : new Map();
+  const extra = adapter.extra;
   let loaded: Promise<WeightMap> | null = null;
   const load = async (): Promise<WeightMap> => {
     const merged: WeightMap = new Map(await model.loadWeights());
@@ -131,18 +130,35 @@ export async function withAdapter(model: ModelFolder, adapterDir: string): Promi
 }
 
 /**
- * A T5 with PEFT's prefix-tuning for generation: the decoder's self-attention starts from the prefix keys and
+ * A causal LM whose cache starts with PEFT's prefix (CausalLmRunner puts it before every prompt), or a T5 with
+ * PEFT's prefix-tuning for generation: the decoder's self-attention starts from the prefix keys and
  * values (entry (4l mod 2L) as keys and (4l + 1 mod 2L) as values of layer l, as PEFT 0.21 injects them),
  * which positions them at 0..P-1 before the tokens exactly as PEFT's past_key_values do.
  */
 async function withPeftPrefix(model: ModelFolder, adapterDir: string): Promise<ModelFolder> {
-  if (model.kind !== 't5')
+  if (model.kind !== 't5' && model.kind !== 'llama')
     throw new ChangelingError(
       'usage',
-      `${adapterDir}: PEFT prefix-tuning adapters generate with T5 models here (this one is ${model.kind})`,
+      `${adapterDir}: PEFT prefix-tuning adapters generate with T5 and decoder-only models here (this one is ${model.kind})`,
     );
   const adapter = await readAdapter(adapterDir);
   const p = parsePeftPrefixConfig(adapter.config, join(adapterDir, 'adapter_config.json'));
+  if (model.kind === 'llama') {
+    // A causal LM's prefix is the start of its key/value cache: entry 2l the keys and 2l + 1 the values of layer l.
+    checkPeftCausalPrefix(model.config, p, adapterDir);
+    const E = adapter.weights.get('prompt_embeddings');
+    const width = p.numLayers * 2 * p.tokenDim;
+    if (!E || E.shape.join(',') !== `${p.numVirtualTokens},${width}`)
+      throw new ChangelingError(
+        'usage',
+        `${adapterDir}: prompt_embeddings must be [${p.numVirtualTokens}, ${width}] (it is [${E?.shape.join(', ') ?? 'missing'}])`,
+      );
+    const layers = Array.from({ length: p.numLayers }, (_, i) => ({
+      key: peftCausalEntry(E.data, p, 2 * i),
+      value: peftCausalEntry(E.data, p, 2 * i + 1),
+    }));
+    return { ...model, decoderPrefix: { length: p.numVirtualTokens, layers } };
+  }
   const c = model.config;
   const E = adapter.weights.get('prompt_embeddings');
   const L = p.numLayers;

@@ -10,9 +10,10 @@ import { readJsonFile } from '../util/jsonFile.js';
 
 /**
  * Adapters in Hugging Face PEFT's file format: a folder with adapter_config.json and
- * adapter_model.safetensors (PEFT's key names), written atomically as a whole folder.
+ * adapter_model.safetensors (PEFT's key names), written atomically as a whole folder. `extra`: the base weights
+ * trained with the method (a task head, layer norms with adapters), extra_trainable.safetensors beside them.
  */
-export async function readAdapter(dir: string): Promise<{ config: Record<string, unknown>; weights: WeightMap }> {
+export async function readAdapter(dir: string): Promise<{ config: Record<string, unknown>; weights: WeightMap; extra: WeightMap }> {
   const cfgPath = join(dir, 'adapter_config.json');
   const stPath = join(dir, 'adapter_model.safetensors');
   if (!existsSync(cfgPath)) throw new ChangelingError('not-found', `${dir} has no adapter_config.json: not a PEFT adapter folder`);
@@ -22,17 +23,24 @@ export async function readAdapter(dir: string): Promise<{ config: Record<string,
     throw new ChangelingError('not-found', `${dir} has no adapter_model.safetensors`);
   }
   const config = (await readJsonFile(cfgPath)) as Record<string, unknown>;
-  const weights = await loadSafetensors(stPath);
-  // Weights that are not finite numbers make every activation NaN: refused here, not discovered as empty messages.
+  const weights = await finiteTensors(stPath);
+  const extraPath = join(dir, 'extra_trainable.safetensors');
+  const extra = existsSync(extraPath) ? await finiteTensors(extraPath) : new Map();
+  return { config, weights, extra };
+}
+
+/** A safetensors file's tensors; weights that are not finite numbers make every activation NaN: refused here, not discovered as empty messages. */
+async function finiteTensors(path: string): Promise<WeightMap> {
+  const weights = await loadSafetensors(path);
   for (const [name, t] of weights) {
     const i = firstNonFinite(t.data);
     if (i >= 0)
       throw new ChangelingError(
         'model',
-        `${stPath}: tensor ${name} holds ${t.data[i]} at ${i}; the adapter is broken (a diverged training run?)`,
+        `${path}: tensor ${name} holds ${t.data[i]} at ${i}; the adapter is broken (a diverged training run?)`,
       );
   }
-  return { config, weights };
+  return weights;
 }
 
 /** Writes an adapter's files into a fresh folder (the fill of a folder output). */

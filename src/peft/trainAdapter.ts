@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor as OrtTensor } from 'onnxruntime-node';
 import { loadModelFolder, type ModelFolder, requireKind } from '../models/modelFolder.js';
-import { initJitFineHead } from '../models/heads.js';
+import { initJitFineHead, isJitFineHead } from '../models/heads.js';
 import { CodeTokenizer } from '../models/tokenizer.js';
 import { loadChatTemplate, type ChatMessage, type ChatTemplate } from '../models/chatTemplate.js';
 import { chatRow } from './chatRows.js';
@@ -14,6 +14,7 @@ import { TrainSession } from '../train/trainSession.js';
 import { trainLoop } from '../train/trainLoop.js';
 import { ChangelingError } from '../util/errors.js';
 import { DEFAULT_PREFIX } from './prefix/config.js';
+import { peftCausalPrefixConfig } from './prefix/peftPrefix.js';
 import { buildTuningGraph, defaultTuning, tuningOf, type Tuning } from './tuningGraph.js';
 import { readAdapter, writeAdapter } from './files.js';
 import { encodeSafetensors } from '../models/safetensors.js';
@@ -188,17 +189,22 @@ function tuningFor(o: TrainOptions, model: ModelFolder, initConfig: Record<strin
     if (o.init) throw new ChangelingError('usage', '--init continues an adapter; full fine-tuning starts from --model itself');
     return { method: 'fmft' };
   }
+  // A decoder-only model's prefix-tuning is PEFT's (its past_key_values form) whether --peft-prefix is said or not.
+  const peftPrefix = o.method === 'prefix' && (o.peftPrefix || model.kind === 'llama');
   if (initConfig) {
     const t = tuningOf(initConfig, join(o.init!, 'adapter_config.json'));
-    const wanted = o.method === 'prefix' && o.peftPrefix ? 'peft-prefix' : o.method;
+    const wanted = peftPrefix ? 'peft-prefix' : o.method;
     if (t.method !== wanted) throw new ChangelingError('usage', `${o.init} is a ${t.method} adapter, not ${wanted}`);
     return t;
   }
-  if (o.method !== 'prefix' || !o.peftPrefix)
-    return defaultTuning(model.kind, o.method, { lora: o.lora, adapterSize: o.adapterSize, prefixTokens: o.prefixTokens });
+  if (!peftPrefix) return defaultTuning(model.kind, o.method, { lora: o.lora, adapterSize: o.adapterSize, prefixTokens: o.prefixTokens });
   const P = o.prefixTokens ?? DEFAULT_PREFIX.numVirtualTokens;
+  if (model.kind === 'llama') return { method: 'peft-prefix', config: peftCausalPrefixConfig(model.config, P) };
   if (model.kind !== 't5')
-    throw new ChangelingError('usage', "PEFT's prefix mode (--peft-prefix) is for T5 models; use --method prefix without it");
+    throw new ChangelingError(
+      'usage',
+      "PEFT's prefix mode (--peft-prefix) is for T5 and decoder-only models; use --method prefix without it",
+    );
   return {
     method: 'peft-prefix',
     config: {
@@ -235,6 +241,16 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     return w.data;
   };
   const tuning = tuningFor(o, model, init?.config ?? null);
+  // Base weights the adapter being continued trained (layer norms with adapters, a task head) start where it left them.
+  for (const [k, v] of init?.extra ?? []) {
+    const base = weights.get(k);
+    if ((!base && !isJitFineHead(k)) || (base && base.shape.join(',') !== v.shape.join(',')))
+      throw new ChangelingError(
+        'usage',
+        `${o.init}: extra_trainable.safetensors has ${k} [${v.shape.join(', ')}], which this model does not have`,
+      );
+    weights.set(k, v);
+  }
   if (model.kind === 'roberta') initJitFineHead(weights, model.config.hiddenSize, rand);
   const g = buildTuningGraph(model, weights, tuning, { training: true, rand, initOf });
   const b = g.b;
@@ -350,8 +366,8 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
       o.out,
       async (dir) => {
         await writeBytesAtomic(join(dir, 'model.safetensors'), encodeSafetensors(Object.fromEntries(all), { format: 'pt' }));
-        // The tokenizer comes along, so that the folder is a complete model for generation.
-        await copyFiles(model.dir, dir, ['config.json', ...TOKENIZER_FILES]);
+        // The tokenizer, the generation defaults and a chat template come along: a complete model for generation.
+        await copyFiles(model.dir, dir, ['config.json', 'generation_config.json', 'chat_template.jinja', ...TOKENIZER_FILES]);
         for (const [k, v] of Object.entries(extraText)) await writeBytesAtomic(join(dir, k), v);
       },
       out,

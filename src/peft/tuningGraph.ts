@@ -8,7 +8,8 @@ import { bartDecoder, bartEncoder } from '../models/bart.js';
 import { roberta } from '../models/roberta.js';
 import { isJitFineHead, jitFineHead } from '../models/heads.js';
 import type { ParamSpec } from '../train/trainSession.js';
-import { llamaHead, llamaStack } from '../models/llama.js';
+import { causalLmLoss, llamaStack } from '../models/llama.js';
+import type { KeyValue } from '../models/layers.js';
 import { ChangelingError } from '../util/errors.js';
 import { defaultLoraConfig, loraConfigJson, parseLoraConfig, type LoraConfig } from './lora/config.js';
 import { initLora, injectLora } from './lora/inject.js';
@@ -16,7 +17,7 @@ import { DEFAULT_ADAPTER, adapterConfigJson, parseAdapterConfig, type AdapterCon
 import { initAdapter, injectAdapters, isLayerNorm } from './adapter/inject.js';
 import { DEFAULT_PREFIX, PREFIX_TYPE, parsePrefixConfig, prefixConfigJson, type PrefixConfig } from './prefix/config.js';
 import { initPrefix, injectPrefixes } from './prefix/inject.js';
-import { parsePeftPrefixConfig, peftPrefixConfigJson, peftT5Prefix, type PeftPrefixConfig } from './prefix/peftT5.js';
+import { parsePeftPrefixConfig, peftCausalPrefix, peftPrefixConfigJson, peftT5Prefix, type PeftPrefixConfig } from './prefix/peftPrefix.js';
 
 /**
  * One builder of the graph that tunes a model: the architecture, one PEFT method (or full fine-tuning) and
@@ -103,10 +104,13 @@ export function buildTuningGraph(folder: ModelFolder, weights: WeightMap, tuning
   const mask = b.input('attention_mask', 'int64', ['batch', 'src']);
   const taskType = model.kind === 'roberta' ? 'FEATURE_EXTRACTION' : model.kind === 'llama' ? 'CAUSAL_LM' : 'SEQ_2_SEQ_LM';
   const baseModel = o.baseModel ?? model.dir;
-  if (tuning.method !== 'lora' && model.kind === 'llama')
-    throw new ChangelingError('usage', `training a decoder-only model: LoRA so far (${tuning.method} is not built for it yet)`);
-  if (tuning.method === 'peft-prefix' && model.kind !== 't5')
-    throw new ChangelingError('usage', "PEFT's prefix mode (--peft-prefix) is for T5 models; use --method prefix without it");
+  if (tuning.method === 'prefix' && model.kind === 'llama')
+    throw new ChangelingError('usage', "a decoder-only model's prefix-tuning is PEFT's (its past_key_values form), not Changeling's");
+  if (tuning.method === 'peft-prefix' && model.kind !== 't5' && model.kind !== 'llama')
+    throw new ChangelingError(
+      'usage',
+      "PEFT's prefix mode (--peft-prefix) is for T5 and decoder-only models; use --method prefix without it",
+    );
   let loss: Tensor | null = null;
   let logit: Tensor | null = null;
   let attention: Tensor | null = null;
@@ -121,13 +125,29 @@ export function buildTuningGraph(folder: ModelFolder, weights: WeightMap, tuning
     else attention = b.reduceMean(b.slice(attentions.at(-1)!, [0], [1], [2]), [1, 2], false);
   } else if (model.kind === 'llama') {
     if (!o.training) throw new ChangelingError('usage', 'decoder-only inference graphs are built by the runtime, not the tuning builder');
-    // transformers' causal LM loss: the whole right-padded rows at once (positions 0..T-1, no cache), the
-    // labels shifted inside (position t predicts label t + 1), -100 not scored, the mean over the batch.
+    // transformers' causal LM loss over the whole right-padded rows at once (no cache of tokens). With PEFT's
+    // prefix the cache starts with the prefix's keys and values: every row sees them, tokens sit at P, P + 1, ...
+    const c = model.config;
     const labels = b.input('labels', 'int64', ['batch', 'src']);
-    const positionIds = b.unsqueeze(b.range({ of: ids, axis: 1 }), [0]);
-    const { hidden } = llamaStack(b, model.config, w, { inputIds: ids, attentionMask: mask, positionIds, past: [] });
-    const logits = llamaHead(b, model.config, w, b.slice(hidden, [0], [-1], [1]));
-    loss = b.crossEntropy(logits, b.slice(labels, [1], [2 ** 31 - 1], [1]));
+    let positionIds = b.unsqueeze(b.range({ of: ids, axis: 1 }), [0]);
+    let attentionMask = mask;
+    let past: KeyValue[] = [];
+    if (tuning.method === 'peft-prefix') {
+      const pre = peftCausalPrefix(b, c, tuning.config);
+      promptEmbeddings = pre.embeddings;
+      const P = tuning.config.numVirtualTokens;
+      const rows = b.slice(b.shapeOf(ids), [0], [1], [0]);
+      const kvShape = b.concat([rows, b.ints([c.numKeyValueHeads, P, c.headDim])], 0);
+      const each = (t: Tensor) => b.expand(t, kvShape, ['batch', c.numKeyValueHeads, P, c.headDim]);
+      past = Array.from({ length: c.numLayers }, (_, i) => {
+        const kv = pre.layer(i);
+        return { key: each(kv.key), value: each(kv.value) };
+      });
+      attentionMask = b.concat([b.constantOfShape(b.concat([rows, b.ints([P])], 0), 'int64', 1, ['batch', P]), mask], 1);
+      positionIds = b.add(positionIds, b.constant(P, 'int64', []));
+    }
+    const { hidden } = llamaStack(b, c, w, { inputIds: ids, attentionMask, positionIds, past });
+    loss = causalLmLoss(b, c, w, hidden, labels);
   } else {
     if (!o.training)
       throw new ChangelingError('usage', 'sequence-to-sequence inference graphs are built by the runtime, not the tuning builder');

@@ -157,14 +157,31 @@ export class CausalLmRunner {
     return this.model.config;
   }
 
+  /** Cache slots before any token: a PEFT prefix's (the same for every row), else none. */
+  private get base(): number {
+    return this.model.decoderPrefix?.length ?? 0;
+  }
+
+  /** The cache before any token: empty, or a PEFT prefix's keys and values repeated for every row. */
   private async emptyCache(rows: number): Promise<Record<string, OrtTensor>> {
     const rt = await ort();
     const c = this.config;
+    const P = this.base;
+    const prefix = this.model.decoderPrefix?.layers;
     const past: Record<string, OrtTensor> = {};
     for (let i = 0; i < c.numLayers; i++)
-      for (const kv of ['key', 'value'])
-        past[`past.${i}.${kv}`] = new rt.Tensor('float32', new Float32Array(0), [rows, c.numKeyValueHeads, 0, c.headDim]);
+      for (const kv of ['key', 'value'] as const) {
+        const data = new Float32Array(rows * c.numKeyValueHeads * P * c.headDim);
+        if (prefix) for (let r = 0; r < rows; r++) data.set(prefix[i]![kv], (r * data.length) / rows);
+        past[`past.${i}.${kv}`] = new rt.Tensor('float32', data, [rows, c.numKeyValueHeads, P, c.headDim]);
+      }
     return past;
+  }
+
+  /** The attention mask over the cache's first slots and the rows' tokens, and the tokens' positions after them. */
+  private withBase(mask: readonly (readonly number[])[]): { mask: number[][]; positions: number[][] } {
+    const full = mask.map((m) => [...new Array<number>(this.base).fill(1), ...m]);
+    return { mask: full, positions: positionsOf(full).map((p) => p.slice(this.base)) };
   }
 
   /** One run: new tokens after the cache in `past`; returns the logits at `at` (indices into the new tokens) and the grown cache. */
@@ -198,10 +215,11 @@ export class CausalLmRunner {
   async forward(batch: Batch, positionIds?: number[][]): Promise<OrtTensor> {
     checkBatch(batch);
     const T = batch.ids[0]!.length;
+    const full = this.withBase(batch.mask);
     const r = await this.run(
       batch.ids,
-      batch.mask,
-      positionIds ?? positionsOf(batch.mask),
+      full.mask,
+      positionIds ?? full.positions,
       await this.emptyCache(batch.ids.length),
       Array.from({ length: T }, (_, t) => t),
     );
@@ -214,15 +232,16 @@ export class CausalLmRunner {
     const T = batch.ids[0]!.length;
     const cacheable = this.prefixCache && batch.ids.length === 1 && batch.mask[0]!.every((m) => m === 1);
     if (!cacheable) this.reused = 0;
-    const state: State = cacheable
-      ? await this.startCached(batch.ids[0]!)
-      : await this.run(batch.ids, batch.mask, positionsOf(batch.mask), await this.emptyCache(batch.ids.length), [T - 1]).then((r) => ({
-          past: r.present,
-          mask: batch.mask.map((m) => [...m]),
-          pending: r.logits.data as Float32Array,
-        }));
+    const state: State = cacheable ? await this.startCached(batch.ids[0]!) : await this.startAfresh(batch);
     if (rows) await this.reorder(state, rows);
     return state;
+  }
+
+  private async startAfresh(batch: Batch): Promise<State> {
+    const { mask, positions } = this.withBase(batch.mask);
+    const T = batch.ids[0]!.length;
+    const r = await this.run(batch.ids, mask, positions, await this.emptyCache(batch.ids.length), [T - 1]);
+    return { past: r.present, mask, pending: r.logits.data as Float32Array };
   }
 
   /** One unpadded prompt: what it shares with the cached prompt is taken from the cache, the rest is run. */
@@ -231,15 +250,16 @@ export class CausalLmRunner {
     const c = this.cache;
     let L = 0;
     if (c) while (L < T && L < c.ids.length && c.ids[L] === ids[L]) L++;
-    const mask = [new Array<number>(T).fill(1)];
+    const P = this.base;
+    const mask = [new Array<number>(P + T).fill(1)];
     if (c && L === T && c.ids.length === T) {
       this.reused = T;
       return { past: c.past, mask, pending: c.last };
     }
     L = Math.min(L, T - 1); // at least the last token runs, for its logits
     if (!c || L < MIN_REUSE) L = 0;
-    const past = c && L ? await this.cutCache(c.past, L) : await this.emptyCache(1);
-    const r = await this.run([ids.slice(L)], mask, [Array.from({ length: T - L }, (_, t) => L + t)], past, [T - L - 1]);
+    const past = c && L ? await this.cutCache(c.past, P + L) : await this.emptyCache(1);
+    const r = await this.run([ids.slice(L)], mask, [Array.from({ length: T - L }, (_, t) => P + L + t)], past, [T - L - 1]);
     this.reused = L;
     const last = r.logits.data as Float32Array;
     this.cache = { ids: [...ids], past: r.present, last };

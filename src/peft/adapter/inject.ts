@@ -9,7 +9,7 @@ import type { AdapterConfig } from './config.js';
  * Bottleneck (Houlsby) adapters as a graph transform: A(h) = h + W_up act(W_down h + b_down) + b_up,
  * applied to the output of each sublayer's last projection, before the residual add, as the study placed
  * them: after self-attention, cross-attention and feed-forward outputs. Sites are found by module name
- * for T5, RoBERTa and BART. PEFT has no such adapter; the file format (adapter/config.ts) follows PEFT's.
+ * for T5, RoBERTa, BART and the Llama family (Qwen2). PEFT has no such adapter; the file format (adapter/config.ts) follows PEFT's.
  */
 const SITES: Array<[RegExp, string]> = [
   [/^(.*\.block\.\d+)\.layer\.\d+\.SelfAttention\.o$/, 'self_attn_adapter'], // T5
@@ -20,6 +20,8 @@ const SITES: Array<[RegExp, string]> = [
   [/^(.*\.layers\.\d+)\.self_attn\.out_proj$/, 'self_attn_adapter'], // BART
   [/^(.*\.layers\.\d+)\.encoder_attn\.out_proj$/, 'cross_attn_adapter'],
   [/^(.*\.layers\.\d+)\.fc2$/, 'ffn_adapter'],
+  [/^(.*\.layers\.\d+)\.self_attn\.o_proj$/, 'self_attn_adapter'], // the Llama family
+  [/^(.*\.layers\.\d+)\.mlp\.down_proj$/, 'ffn_adapter'],
 ];
 
 /** Layer norm weights, trainable with adapters when `trainLayerNorms` is set. */

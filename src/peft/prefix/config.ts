@@ -2,7 +2,7 @@ import { ChangelingError } from '../../util/errors.js';
 
 /**
  * Changeling's prefix-tuning (Li and Liang: every attention) as adapter_config.json holds it. PEFT has no such
- * mode (its prefix-tuning on T5 is `peftT5.ts`); the file follows PEFT's style with its own peft_type.
+ * mode (its prefix-tuning on T5 is `peftPrefix.ts`); the file follows PEFT's style with its own peft_type.
  */
 export interface PrefixConfig {
   numVirtualTokens: number;

@@ -110,7 +110,7 @@ for (const [name, tag] of [
   });
 }
 
-test('changeling train on a decoder-only model: rows with mismatched labels and methods not built for it are refused clearly', () => {
+test('changeling train on a decoder-only model: rows with mismatched labels and adapters of another method or model are refused clearly', () => {
   const data = join(tempDir(), 'bad.jsonl');
   writeFileSync(data, JSON.stringify({ input_ids: [1, 2, 3], labels: [1, 2] }) + '\n');
   const run = (...args: string[]) =>
@@ -125,9 +125,12 @@ test('changeling train on a decoder-only model: rows with mismatched labels and 
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /a causal LM's data needs "labels" as many as "input_ids"/);
   writeFileSync(data, JSON.stringify({ input_ids: [1, 2, 3], labels: [-100, 2, 3] }) + '\n');
-  const prefix = run('--method', 'prefix');
-  assert.equal(prefix.status, 2);
-  assert.match(prefix.stderr, /training a decoder-only model: LoRA so far \(prefix is not built for it yet\)/);
+  const other = run('--method', 'prefix', '--init', join(DECODER, 'qwen2-tiny-lora-init'));
+  assert.equal(other.status, 2);
+  assert.match(other.stderr, /qwen2-tiny-lora-init is a lora adapter, not peft-prefix/);
+  const wrong = run('--method', 'prefix', '--init', join(DECODER, 'llama-tiny-prefix-init'));
+  assert.equal(wrong.status, 2);
+  assert.match(wrong.stderr, /made for 2 layers of 1 key\/value heads \(token_dim 16\); this model has 2 layers of 2 \(token_dim 32\)/);
 });
 
 test('chat rows: rendered with the model template, labelled on the assistant turns with their closing token, as the golden made over transformers', async () => {

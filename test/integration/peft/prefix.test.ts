@@ -9,7 +9,7 @@ import { createSession } from '../../../src/runtime/session.js';
 import { parseT5Config, readConfigJson } from '../../../src/models/config.js';
 import { GraphWeights, loadSafetensors } from '../../../src/models/weights.js';
 import { t5Decoder, t5Encoder } from '../../../src/models/t5.js';
-import { parsePeftPrefixConfig, peftT5Prefix } from '../../../src/peft/prefix/peftT5.js';
+import { parsePeftPrefixConfig, peftT5Prefix } from '../../../src/peft/prefix/peftPrefix.js';
 import { readAdapter } from '../../../src/peft/files.js';
 import { GOLDENS, maxRelError, readGoldens, scaledError, type GoldenTensor, goldenInt64 } from '../../helpers/goldens.js';
 
