@@ -1,6 +1,6 @@
 # Interop with Hugging Face PEFT (run by .ci/run with the machine image's wheels): adapters trained by
-# `changeling train` (LoRA, and prefix-tuning in PEFT's T5 form) load in PEFT and give the logits Changeling
-# computes for them.
+# `changeling train` (LoRA, and prefix-tuning in PEFT's T5 form; on a tiny Qwen2 LoRA and PEFT's causal-LM
+# prefix) load in PEFT and give the logits Changeling computes for them.
 #   python test/peft_interop.py   (from the repository root, after `npm run build`)
 import json, os, random, subprocess, sys, tempfile
 import torch
@@ -64,4 +64,30 @@ diff = (torch.tensor(ours["jitfine_probabilities"]["data"]) - prob).abs().max().
 ok = diff < 1e-5
 failures += not ok
 print(f"roberta lora + JIT-Fine head: PEFT loaded the adapter (probabilities {prob.tolist()}); max |probability difference| = {diff:.2e} ({'ok' if ok else 'MISMATCH'})")
+# The code LLM (a tiny Qwen2): LoRA on all seven projections and PEFT's prefix-tuning (its past_key_values
+# form) trained here load in PEFT and give the logits Changeling computes for them.
+from transformers import AutoModelForCausalLM
+
+QBASE = os.path.join(ROOT, "test", "fixtures", "decoder", "qwen2-tiny")
+random.seed(7)
+qrows = []
+for _ in range(16):
+    ids = [1] + [random.randint(5, 300) for _ in range(random.randint(5, 10))] + [2]
+    qrows.append({"input_ids": ids, "labels": [-100, -100] + ids[2:]})
+qdata = os.path.join(work, "causal.jsonl")
+open(qdata, "w").write("\n".join(json.dumps(r) for r in qrows) + "\n")
+qbatch = {"input_ids": [qrows[0]["input_ids"][:6]], "attention_mask": [[1] * 6]}
+qspec = os.path.join(work, "qin.json")
+json.dump(qbatch, open(qspec, "w"))
+for method, extra in [("lora", ["--targets", "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"]), ("prefix", ["--prefix-tokens", "3"])]:
+    out = os.path.join(work, "qwen2-" + method)
+    subprocess.run(cli + ["train", "--model", QBASE, "--method", method, *extra, "--data", qdata, "--out", out, "--steps", "6", "--lr", "5e-3", "--json"], check=True, capture_output=True)
+    ours = json.loads(subprocess.run(cli + ["inspect", "--model", QBASE, "--adapter", out, "--input", qspec, "--json", "--provider", "cpu"], check=True, capture_output=True, text=True).stdout)
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(QBASE, dtype=torch.float32, attn_implementation="eager"), out).eval()
+    with torch.no_grad():
+        theirs = model(input_ids=torch.tensor(qbatch["input_ids"]), attention_mask=torch.tensor(qbatch["attention_mask"])).logits
+    diff = (torch.tensor(ours["logits"]["data"]).view(theirs.shape) - theirs).abs().max().item()
+    ok = diff < 1e-4
+    failures += not ok
+    print(f"qwen2 {method}: PEFT loaded the adapter; max |logit difference| = {diff:.2e} ({'ok' if ok else 'MISMATCH'})")
 sys.exit(1 if failures else 0)

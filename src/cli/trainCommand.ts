@@ -18,8 +18,10 @@ export const TRAIN_HELP = `changeling train --model DIR --method lora|adapter|pr
   folder). Data lines: {"input_ids": [...], "labels": [...]} or {"text": "...", "target": "..."} for
   T5/BART (sequence to sequence), {"input_ids": [...] | "text": "...", "label": 0|1, "features": [14 numbers]}
   for RoBERTa (JIT-Fine head, binary cross-entropy), {"input_ids": [...], "labels": [...]} of one length for
-  the Llama family (Qwen2, Llama: a causal LM, labels shifted inside, -100 not learnt; LoRA so far, in
-  PEFT's CAUSAL_LM format, e.g. --targets q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj).
+  the Llama family (Qwen2, Llama: a causal LM, labels shifted inside, -100 not learnt; LoRA in PEFT's
+  CAUSAL_LM format, e.g. --targets q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj; prefix-tuning
+  as PEFT's past_key_values; adapters after o_proj and down_proj; fmft), or {"messages": [...]} chat rows
+  rendered with the model's chat template and learnt on the assistant turns.
 
   --steps N | --epochs N   length of training (default 100 steps)
   --lr X                   learning rate (default: 1e-4 LoRA, 5e-4 adapter/prefix, 2e-5 fmft)
@@ -32,8 +34,9 @@ export const TRAIN_HELP = `changeling train --model DIR --method lora|adapter|pr
   LoRA:     --r N (8) --alpha N (32) --lora-dropout X (0) --targets q,v --rslora
             --layers 16-23 | 0,2,5   only the modules of these layers (PEFT's layers_to_transform)
   adapter:  --adapter-size N (128)
-  prefix:   --prefix-tokens N (20)   prefixes in every attention (Li and Liang);
-            --peft-prefix             T5 only: PEFT's prefix mode (decoder self-attention, PEFT's files)
+  prefix:   --prefix-tokens N (20)   prefixes in every attention (Li and Liang); on the Llama family
+                                      PEFT's prefix-tuning (its past_key_values form, PEFT's files)
+            --peft-prefix             T5: PEFT's prefix mode (decoder self-attention, PEFT's files)
   --input-format F         for T5/BART: the input format the data was made in (commitchronicle,
                            commitchronicle-codereviewer, study), written into what is saved (changeling.json)
                            so that suggest feeds it the same way; default: the base model's
