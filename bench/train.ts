@@ -13,6 +13,7 @@ import { injectLora, initLora } from '../src/peft/lora/inject.js';
 import { TrainSession, type ParamSpec } from '../src/train/trainSession.js';
 import { seededRandom } from '../src/train/batching.js';
 import { endProfiling } from '../src/runtime/session.js';
+import { quantizeFrozen } from '../src/graph/quantize.js';
 import { robertaModel, t5Config, t5Shapes, writeModel } from './infer.js';
 
 /** One side of a training measurement in its own process: seconds per step, tokens/s, peak RSS. */
@@ -26,7 +27,9 @@ export async function trainWorker(args: string[]): Promise<Record<string, unknow
     Number(args[5]),
     Number(args[6]),
   ];
-  const recomputeAttention = args[7] === 'recompute';
+  // keep: attention kept; recompute: recomputed, lean (no arena); int8: frozen weights in int8, attention recomputed, arena kept.
+  const mode = args[7] ?? 'keep';
+  const recomputeAttention = mode !== 'keep';
   const model = await loadModelFolder(dir);
   const weights = await model.loadWeights();
   const b = new GraphBuilder('bench-train');
@@ -84,7 +87,14 @@ export async function trainWorker(args: string[]): Promise<Record<string, unknow
       params.push({ tensor: l.a, init: init.a, decay: true }, { tensor: l.b, init: init.b, decay: true });
     }
   }
-  const s = await TrainSession.create(b, loss, params, { lr: 1e-4, weightDecay: 0.01, clipNorm: 1, recomputeAttention });
+  if (mode === 'int8') quantizeFrozen(b, { minSize: 32 });
+  const s = await TrainSession.create(
+    b,
+    loss,
+    params,
+    { lr: 1e-4, weightDecay: 0.01, clipNorm: 1, recomputeAttention },
+    { lean: mode === 'recompute' },
+  );
   weights.clear(); // as changeling train does: the frozen weights live in onnxruntime now
   const mib = () => `max ${Math.round(process.resourceUsage().maxRSS / 1024)} now ${Math.round(process.memoryUsage().rss / 2 ** 20)}`;
   if (process.env.CHANGELING_BENCH_RSS) process.stderr.write(`after create: ${mib()}\n`);
@@ -130,8 +140,9 @@ export async function trainBench(args: string[]): Promise<Record<string, unknown
     const py = spawnSync(python, [resolve('bench/torch_train.py'), ...a, String(cpus().length)], { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (py.status !== 0) throw new Error(`PyTorch side failed: ${py.stderr.slice(-3000)}`);
     const t = JSON.parse(py.stdout.trim().split('\n').at(-1)!);
-    // Changeling twice: attention probabilities kept for the backward, and recomputed in it.
-    for (const attention of ['keep', 'recompute']) {
+    // Changeling: attention probabilities kept for the backward, recomputed in it (lean), and (with frozen weights
+    // to hold) the frozen weights in int8 with attention recomputed.
+    for (const attention of c.method === 'fmft' ? ['keep', 'recompute'] : ['keep', 'recompute', 'int8']) {
       const ours = spawnSync(process.execPath, [resolve('dist/bench.mjs'), 'train-worker', ...a, attention], {
         encoding: 'utf8',
         maxBuffer: 1 << 24,

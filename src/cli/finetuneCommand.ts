@@ -4,12 +4,13 @@ import { openRepository, repoDataDir } from '../git/repository.js';
 import { finetuneCmg } from '../tasks/finetune/cmg.js';
 import { finetuneJitdp } from '../tasks/finetune/jitdp.js';
 import { reportMarkdown, writeReport } from '../tasks/finetune/report.js';
-import type { FinetuneMethod, FinetuneOptions, FinetuneTask } from '../tasks/finetune/types.js';
+import type { FinetuneOptions, FinetuneTask } from '../tasks/finetune/types.js';
 import { parseRecomputeMode } from '../train/memory.js';
 import { ChangelingError } from '../util/errors.js';
 import { TRAIN_BOUNDS, parseOption } from '../util/numbers.js';
 import { folderTarget, isInside } from '../util/outputTarget.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut, writeVerbatim } from './io.js';
+import { parseMethod } from '../peft/methods.js';
 
 /** `changeling finetune`: its options, its help text (FINETUNE_HELP) and what it prints. */
 
@@ -31,9 +32,9 @@ export const FINETUNE_HELP = `changeling finetune --task cmg|jitdp [--method lor
   --quick        a smoke run: a slice of the history and a few steps (minutes)
   --adopt auto|always|never   (default auto: only when it beats the untuned model on validation)
   --epochs N --batch N --lr X --max-length N --seed N --eval-cap N --threads N --provider NAME
-  --recompute auto|attention|none   memory-lean training (attention recomputed in the backward, no
-                 memory arena): less memory, the same gradients, a slower step; default auto: when memory
-                 is short (see "changeling train --help")
+  --recompute auto|attention|lean|none   attention recomputed in the backward (lean: and no memory
+                 arena): less memory, the same gradients, a slower step when lean; default auto: lean when
+                 memory is short (see "changeling train --help")
   --json         the whole result as JSON (progress stays on stderr)`;
 
 export async function finetuneCommand(argv: string[]): Promise<number> {
@@ -62,8 +63,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
     },
   });
   if (values.task !== 'cmg' && values.task !== 'jitdp') throw new ChangelingError('usage', 'finetune needs --task cmg or --task jitdp');
-  if (!['lora', 'adapter', 'prefix', 'fmft'].includes(values.method!))
-    throw new ChangelingError('usage', `--method must be lora, adapter, prefix or fmft, not "${values.method}"`);
+  const method = parseMethod(values.method);
   if (!['auto', 'always', 'never'].includes(values.adopt!)) throw new ChangelingError('usage', '--adopt must be auto, always or never');
   const lr = parseOption('lr', values.lr, TRAIN_BOUNDS.lr);
   const repo = await openRepository(values.repo ?? process.cwd());
@@ -72,7 +72,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
   const progress = new StderrProgress(values['json-events']);
   const o: FinetuneOptions = {
     task: values.task as FinetuneTask,
-    method: values.method as FinetuneMethod,
+    method,
     model: values.model ? resolve(values.model) : undefined,
     quick: values.quick,
     adopt: values.adopt as FinetuneOptions['adopt'],

@@ -8,7 +8,7 @@ import type { JitdpMetrics } from '../eval/jitdpMetrics.js';
 import { evaluateBaseline, scoreBaseline, trainBaseline } from '../tasks/jitdp/baseline.js';
 import { jitdpDataset } from '../tasks/jitdp/dataset.js';
 import { writeLinearModel } from '../tasks/jitdp/modelFile.js';
-import { NeuralRisk, saveNeural, trainNeural, type NeuralMethod } from '../tasks/jitdp/neural.js';
+import { NeuralRisk, saveNeural, trainNeural } from '../tasks/jitdp/neural.js';
 import { Cc2VecRisk, saveCc2Vec, trainCc2Vec } from '../tasks/jitdp/cc2vec.js';
 import {
   describeRiskModel,
@@ -24,11 +24,12 @@ import type { TrainEvent } from '../train/trainLoop.js';
 import { ChangelingError } from '../util/errors.js';
 import { parseRecomputeMode } from '../train/memory.js';
 import { StderrProgress, interruptSignal, parseCount, printJson, writeOut, writeErr } from './io.js';
+import { parseMethod, RISK_METHODS } from '../peft/methods.js';
 
 /** `changeling risk-train`: its options, its help text (RISK_TRAIN_HELP) and what it prints. */
 
 export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--model jitline|cc2vec | --encoder DIR [--method \
-lora|adapter|prefix] [--max-length N] [--recompute auto|attention|none]] [--epochs N] [--adopt auto|always|never] [--out PATH] [--json]
+lora|adapter|prefix] [--max-length N] [--recompute auto|attention|lean|none]] [--epochs N] [--adopt auto|always|never] [--out PATH] [--json]
 
   Trains a risk model on the repository's own history: SZZ labels, time-ordered 80/10/10 splits, the
   JITLine-style model (code tokens + expert features), or with --encoder the JIT-Fine-style neural model
@@ -41,9 +42,9 @@ lora|adapter|prefix] [--max-length N] [--recompute auto|attention|none]] [--epoc
   use); always: replace it anyway; never: keep it. An adopted model is saved in the repository's git folder
   (changeling/risk-model[.json]); --out writes the new model there instead, whatever the verdict, and changes
   nothing in use. A history with fewer than --min-commits (200) training commits or fewer than 20 buggy ones
-  is too thin: nothing is saved and the model in use stays. --recompute attention: memory-lean training of the
-  neural model (attention recomputed in the backward, no memory arena: less memory, the same gradients, a
-  slower step); default auto: lean when memory is short.`;
+  is too thin: nothing is saved and the model in use stays. --recompute attention: attention recomputed in the
+  backward of the neural model (lean: and no memory arena; less memory, the same gradients, a slower step when
+  lean); default auto: lean when memory is short.`;
 
 export async function riskTrainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -64,8 +65,7 @@ export async function riskTrainCommand(argv: string[]): Promise<number> {
       quiet: { type: 'boolean', default: false },
     },
   });
-  if (values.method !== 'lora' && values.method !== 'adapter' && values.method !== 'prefix')
-    throw new ChangelingError('usage', `--method must be lora, adapter or prefix, not "${values.method}"`);
+  const method = parseMethod(values.method, RISK_METHODS);
   if (values.model !== 'jitline' && values.model !== 'cc2vec')
     throw new ChangelingError(
       'usage',
@@ -129,7 +129,7 @@ buggy by SZZ; at least ${minCommits} and 20 are needed): nothing saved, "changel
         progress.update('training the neural model...', true);
         const m = await trainNeural(data.train, data.validation, {
           encoder: resolve(values.encoder),
-          method: values.method as NeuralMethod,
+          method,
           epochs: parseCount('epochs', values.epochs, 1000, 1),
           maxLength: parseCount('max-length', values['max-length']),
           recompute: parseRecomputeMode(values.recompute),

@@ -13,6 +13,7 @@ import {
   type TypedData,
 } from './ir.js';
 import { broadcastShapes, normAxis, sameDim } from './shapes.js';
+import type { Segment } from './recompute.js';
 
 /**
  * The graph builder: typed tensor operations (`b.matmul`, `b.softmax`, `b.layerNorm`, ...) that infer shapes as
@@ -35,6 +36,8 @@ export class GraphBuilder {
   readonly inputs: Tensor[] = [];
   readonly outputs: Tensor[] = [];
   readonly initializers: Initializer[] = [];
+  /** Forward results the backward computes again instead of keeping (dequantized frozen weights; see grad.ts). */
+  readonly recomputable = new Map<Tensor, Segment>();
   private nextId = 0;
   private names = new Set<string>();
   private scope: string[] = [];
@@ -505,6 +508,11 @@ export class GraphBuilder {
 
   scatterAdd(data: Tensor, indices: Tensor, updates: Tensor): Tensor {
     return this.one('ScatterND', [data, indices, updates], data.dtype, data.shape, { reduction: 'add' });
+  }
+
+  /** ONNX DequantizeLinear: int8 `q` times `scale` along `axis` (one scale per index of that axis), as float32. */
+  dequantizeLinear(q: Tensor, scale: Tensor, axis: number): Tensor {
+    return this.one('DequantizeLinear', [q, scale], 'float32', q.shape, { axis: normAxis(axis, q.rank, 'DequantizeLinear') });
   }
 
   /** ONNX NonZero: the indices [rank, n] of the elements that are not zero (n known only when it runs); never differentiated. */

@@ -1,7 +1,7 @@
 import { GraphBuilder } from './builder.js';
 import { GraphError, Tensor, isFloat, type Node } from './ir.js';
 import { broadcastAxes } from './shapes.js';
-import { attentionSegments, replaySegment, type AttentionSegment } from './recompute.js';
+import { attentionSegments, replaySegment, type Segment } from './recompute.js';
 
 /**
  * Reverse-mode autodiff over the IR, emitting the backward pass as standard ONNX nodes in the same graph.
@@ -289,7 +289,8 @@ export function gradients(b: GraphBuilder, loss: Tensor, wrt: Tensor[], o: Gradi
     if (n.inputs.some((t) => t && requires.has(t))) for (const o of n.outputs) if (isFloat(o.dtype)) requires.add(o);
   }
   const grads = new Map<Tensor, Grad>([[loss, b.constant(1, loss.dtype, loss.shape as number[])]]);
-  const replay = replayer(b, o.recomputeAttention ? attentionSegments(nodes) : new Map());
+  // Replayed in the backward: what the graph marks recomputable (dequantized frozen weights), and attention on request.
+  const replay = replayer(b, new Map([...b.recomputable, ...(o.recomputeAttention ? attentionSegments(nodes) : [])]));
   // Backward: reverse topological order (the builder appends nodes in a valid order).
   for (let i = nodes.length - 1; i >= 0; i--) {
     const n = nodes[i]!;
@@ -327,14 +328,14 @@ export function gradients(b: GraphBuilder, loss: Tensor, wrt: Tensor[], o: Gradi
   return out;
 }
 
-/** Attention probabilities recomputed in the backward (recompute.ts): each segment replayed once, on first use. */
-function replayer(b: GraphBuilder, segments: Map<Tensor, AttentionSegment>) {
+/** Segments recomputed in the backward (recompute.ts): each replayed once, on first use. */
+function replayer(b: GraphBuilder, segments: Map<Tensor, Segment>) {
   const replayed = new Map<Tensor, Tensor>();
   const replay = (t: Tensor | null, g: Tensor): Tensor | null => {
     const seg = t && segments.get(t);
     if (!seg) return t;
-    let r = replayed.get(seg.probs);
-    if (!r) replayed.set(seg.probs, (r = b.within(`recompute/${seg.probs.name}`, () => replaySegment(b, seg, g))));
+    let r = replayed.get(seg.output);
+    if (!r) replayed.set(seg.output, (r = b.within(`recompute/${seg.output.name}`, () => replaySegment(b, seg, g))));
     return r;
   };
   return Object.assign(replay, { replayed });

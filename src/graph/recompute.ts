@@ -14,18 +14,18 @@ import { type Dim, type Node, type Tensor } from './ir.js';
  * Segments are found by shape, as prefix-tuning finds attentions (a rank-4 Softmax over MatMul [+ Add]),
  * so every architecture and every graph rewrite gets them.
  */
-export interface AttentionSegment {
-  /** The forward's probabilities. */
-  probs: Tensor;
-  /** The score MatMul, the bias Adds, the Softmax: forward order. */
+export interface Segment {
+  /** What the forward computed and the backward computes again: an attention's probabilities, a dequantized weight. */
+  output: Tensor;
+  /** The nodes that compute it, in forward order (an attention: the score MatMul, the bias Adds, the Softmax). */
   nodes: Node[];
 }
 
 /** The attention segments of a forward graph, by their probabilities tensor. */
-export function attentionSegments(nodes: readonly Node[]): Map<Tensor, AttentionSegment> {
+export function attentionSegments(nodes: readonly Node[]): Map<Tensor, Segment> {
   const consumers = new Map<Tensor, number>();
   for (const n of nodes) for (const t of n.inputs) if (t) consumers.set(t, (consumers.get(t) ?? 0) + 1);
-  const out = new Map<Tensor, AttentionSegment>();
+  const out = new Map<Tensor, Segment>();
   for (const sm of nodes) {
     if (sm.op !== 'Softmax' || sm.outputs[0]!.rank !== 4) continue;
     const chain: Node[] = [sm];
@@ -43,7 +43,7 @@ export function attentionSegments(nodes: readonly Node[]): Map<Tensor, Attention
     const mm = t.producer;
     if (mm?.op !== 'MatMul' || consumers.get(t) !== 1) continue;
     chain.push(mm);
-    out.set(sm.outputs[0]!, { probs: sm.outputs[0]!, nodes: chain.reverse() });
+    out.set(sm.outputs[0]!, { output: sm.outputs[0]!, nodes: chain.reverse() });
   }
   return out;
 }
@@ -56,15 +56,20 @@ export function attentionSegments(nodes: readonly Node[]): Map<Tensor, Attention
  * cannot merge the replay back into the forward. The element is added to the score product's smaller input
  * ([batch, heads, q, d] for self-attention, an eighth of the probabilities at 512 tokens).
  */
-export function replaySegment(b: GraphBuilder, seg: AttentionSegment, after: Tensor): Tensor {
+export function replaySegment(b: GraphBuilder, seg: Segment, after: Tensor): Tensor {
   const map = new Map<Tensor, Tensor>();
-  const [mm, ...rest] = seg.nodes;
-  const [p, q] = mm!.inputs as [Tensor, Tensor];
-  const tieFirst = weight(p.shape) <= weight(q.shape);
+  const [first, ...rest] = seg.nodes;
+  // The tie goes on the first node's smallest float input (an attention's queries, a dequantized weight's scales).
+  const floats = first!.inputs.filter((x): x is Tensor => !!x && (x.dtype === 'float32' || x.dtype === 'float64'));
+  const tied = floats.reduce((a, x) => (weight(x.shape) < weight(a.shape) ? x : a));
   const zero = b.mul(b.slice(b.reshape(after, [-1]), [0], [1], [0]), 0);
   const tie = (x: Tensor) => b.add(x, x.dtype === zero.dtype ? zero : b.cast(zero, x.dtype));
-  const inputs = tieFirst ? [tie(p), q] : [p, tie(q)];
-  let y = copyNode(b, mm!, inputs, map);
+  let y = copyNode(
+    b,
+    first!,
+    first!.inputs.map((x) => (x === tied ? tie(x) : x)),
+    map,
+  );
   for (const n of rest)
     y = copyNode(
       b,
@@ -111,7 +116,18 @@ export function storedAttentionBytes(nodes: readonly Node[], dims: Record<string
   );
   let total = 0;
   for (const seg of attentionSegments(nodes).values()) {
-    total += seg.probs.shape.reduce<number>((n, d) => n * (typeof d === 'number' ? d : (dims[d] ?? longest)), 4);
+    total += seg.output.shape.reduce<number>((n, d) => n * (typeof d === 'number' ? d : (dims[d] ?? longest)), 4);
   }
   return total;
+}
+
+/**
+ * Marks a chain of cheap elementwise results (each computed from the previous and from tensors kept anyway) as
+ * recomputable: the backward computes each again from the chain's start instead of the forward keeping them. For
+ * SwiGLU's silu(gate) * up that is three [tokens, intermediate] tensors a layer not kept (about 120 MB a layer of
+ * Qwen2.5-Coder-0.5B at 2,048 tokens) for three elementwise ops.
+ */
+export function recomputeChain(b: GraphBuilder, chain: Tensor[]): void {
+  const nodes = chain.map((t) => t.producer!);
+  chain.forEach((t, i) => b.recomputable.set(t, { output: t, nodes: nodes.slice(0, i + 1) }));
 }

@@ -4,6 +4,7 @@ import { ChangelingError } from '../util/errors.js';
 import { hfLinear, type KeyValue } from './layers.js';
 import type { GraphWeights } from './weights.js';
 import type { ShapeRule } from './expectedShapes.js';
+import { recomputeChain } from '../graph/recompute.js';
 
 /**
  * The Llama family of decoder-only models, as transformers' LlamaForCausalLM and Qwen2ForCausalLM compute
@@ -230,7 +231,12 @@ export function llamaStack(b: GraphBuilder, c: LlamaConfig, w: GraphWeights, x: 
     const m = norm(h, `${p}.post_attention_layernorm.weight`);
     const gate = hfLinear(b, w, m, `${p}.mlp.gate_proj`, c.mlpBias);
     const up = hfLinear(b, w, m, `${p}.mlp.up_proj`, c.mlpBias);
-    h = b.add(h, hfLinear(b, w, b.mul(b.mul(gate, b.sigmoid(gate)), up), `${p}.mlp.down_proj`, c.mlpBias));
+    const sig = b.sigmoid(gate);
+    const silu = b.mul(gate, sig);
+    const prod = b.mul(silu, up);
+    // Training recomputes the three from gate and up in the backward (inference never differentiates).
+    recomputeChain(b, [sig, silu, prod]);
+    h = b.add(h, hfLinear(b, w, prod, `${p}.mlp.down_proj`, c.mlpBias));
   }
   return { hidden: norm(h, 'model.norm.weight'), present };
 }

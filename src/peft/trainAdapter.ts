@@ -23,6 +23,8 @@ import { copyFiles, folderTarget, writeOutputFolder } from '../util/outputTarget
 import { TRAIN_BOUNDS, checkNumber } from '../util/numbers.js';
 import { readTextFile } from '../util/jsonFile.js';
 import { TOKENIZER_FILES } from '../models/manifest.js';
+import { METHODS, savesAdapter, type Method } from './methods.js';
+import { quantizeFrozen } from '../graph/quantize.js';
 
 /**
  * `changeling train`: one PEFT method (or full fine-tuning) on a model folder and a JSONL dataset, saved
@@ -31,7 +33,7 @@ import { TOKENIZER_FILES } from '../models/manifest.js';
  * the labels, replaces the labels shifted right: a history prefix the model reads but is not scored on); classification data ({"input_ids" | "text", "label", "features"?}) trains a
  * RoBERTa encoder with the JIT-Fine head (expert features, BCE).
  */
-export type Method = 'lora' | 'adapter' | 'prefix' | 'fmft';
+export type { Method } from './methods.js';
 
 export interface TrainOptions {
   model: string;
@@ -65,6 +67,8 @@ export interface TrainOptions {
   threads?: number;
   /** Attention probabilities recomputed in the backward: `auto` (default) when memory is short (train/memory.ts). */
   recompute?: RecomputeMode;
+  /** How the frozen weights are held while training: fp32 (default), or int8 with one scale per row (graph/quantize.ts). */
+  frozen?: 'fp32' | 'int8';
   /** More files saved with the result (a model profile), in the same folder output. */
   files?: Record<string, string>;
   /** The output lives in Changeling's own state (a fine-tuning run's folder). */
@@ -180,12 +184,15 @@ export interface TrainResult {
   seconds: number;
   peakRssMiB: number;
   /** Whether attention was recomputed in the backward, and what keeping it would have held (bytes). */
-  attention: { recomputed: boolean; keptBytes: number };
+  attention: { recomputed: boolean; lean: boolean; keptBytes: number };
+  /** How the frozen weights were held, and the fp32 bytes int8 saved. */
+  frozen: 'fp32' | 'int8';
+  frozenSavedBytes: number;
 }
 
 /** The method and its settings: an --init adapter's own config when continuing one, else the options' (with the defaults). */
 function tuningFor(o: TrainOptions, model: ModelFolder, initConfig: Record<string, unknown> | null): Tuning {
-  if (o.method === 'fmft') {
+  if (!savesAdapter(o.method)) {
     if (o.init) throw new ChangelingError('usage', '--init continues an adapter; full fine-tuning starts from --model itself');
     return { method: 'fmft' };
   }
@@ -260,6 +267,8 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   const batchSize = o.batch ?? 8;
   const steps = o.steps ?? (o.epochs ? Math.ceil(data.length / batchSize) * o.epochs : 100);
   const longest = (f: (e: TrainingExample) => number) => Math.max(1, ...data.map(f));
+  // Matrices from 32 x 32 up: all that matter for memory; a tiny model's too, so that its runs exercise the path.
+  const frozen = o.frozen === 'int8' ? quantizeFrozen(b, { minSize: 32 }) : { count: 0, savedBytes: 0 };
   const memory = decideRecompute(o.recompute, b, {
     batch: batchSize,
     src: longest((e) => e.input.length),
@@ -271,7 +280,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     params,
     {
       recomputeAttention: memory.recompute,
-      lr: o.lr ?? (o.method === 'fmft' ? 2e-5 : o.method === 'lora' ? 1e-4 : 5e-4),
+      lr: o.lr ?? METHODS[o.method].lr.train,
       weightDecay: o.weightDecay ?? 0.01,
       clipNorm: o.clip === undefined ? 1.0 : o.clip,
       schedule: o.schedule === 'linear' ? { kind: 'linear', warmup: 0, total: steps } : { kind: 'constant' },
@@ -279,6 +288,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     {
       provider: o.provider,
       intraOpThreads: o.threads,
+      lean: memory.lean,
       // The frozen weights become onnxruntime's: dropped here, before it reads them (full fine-tuning reads the
       // file again to save the model).
       beforeLoad: () => {
@@ -359,7 +369,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   );
   const extraText = Object.fromEntries(Object.entries(o.files ?? {}).map(([k, v]) => [k, Buffer.from(v)]));
   const out = { what: 'the trained model', owned: o.ownedOutput };
-  if (o.method === 'fmft') {
+  if (!savesAdapter(o.method)) {
     const all = await model.loadWeights();
     for (const [k, v] of Object.entries(tensors)) all.set(k, v);
     await writeOutputFolder(
@@ -393,6 +403,8 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     trainableParameters: params.reduce((n, p) => n + p.init.length, 0),
     seconds,
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-    attention: { recomputed: memory.recompute, keptBytes: memory.attentionBytes },
+    attention: { recomputed: memory.recompute, lean: memory.lean, keptBytes: memory.attentionBytes },
+    frozen: o.frozen ?? 'fp32',
+    frozenSavedBytes: frozen.savedBytes,
   };
 }

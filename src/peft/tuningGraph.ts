@@ -8,6 +8,7 @@ import { bartDecoder, bartEncoder } from '../models/bart.js';
 import { roberta } from '../models/roberta.js';
 import { isJitFineHead, jitFineHead } from '../models/heads.js';
 import type { ParamSpec } from '../train/trainSession.js';
+import type { AdapterMethod } from './methods.js';
 import { causalLmLoss, llamaStack } from '../models/llama.js';
 import type { KeyValue } from '../models/layers.js';
 import { ChangelingError } from '../util/errors.js';
@@ -43,7 +44,7 @@ export type Tuning =
  */
 export function defaultTuning(
   kind: ModelFolder['kind'],
-  method: 'lora' | 'adapter' | 'prefix',
+  method: AdapterMethod,
   o: { lora?: Parameters<typeof defaultLoraConfig>[1]; adapterSize?: number; prefixTokens?: number } = {},
 ): Tuning {
   if (method === 'lora') return { method, config: defaultLoraConfig(kind, o.lora) };

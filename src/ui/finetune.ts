@@ -14,6 +14,7 @@ import { TEXT_CAP, readJsonFile } from '../util/jsonFile.js';
 import { finetuneArgs, parseFinetuneEvent } from '../tasks/finetune/childProtocol.js';
 import { discardRun, pendingCheckpoints } from '../tasks/finetune/runState.js';
 import type { FinetuneMethod, FinetuneTask } from '../tasks/finetune/types.js';
+import { METHOD_NAMES, METHODS, RISK_METHODS, savesAdapter } from '../peft/methods.js';
 
 /**
  * "Changeling: Fine-tune on this repository": `changeling finetune` in a child process (never on the
@@ -125,12 +126,8 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
       if (!choice) {
         const picked = await vscode.window.showQuickPick(
           [
-            { label: 'Commit messages: LoRA', choice: { task: 'cmg', method: 'lora' } },
-            { label: 'Commit messages: adapter', choice: { task: 'cmg', method: 'adapter' } },
-            { label: 'Commit messages: prefix-tuning (CodeT5)', choice: { task: 'cmg', method: 'prefix' } },
-            { label: 'Commit messages: full fine-tuning', choice: { task: 'cmg', method: 'fmft' } },
-            { label: 'Risk: LoRA', choice: { task: 'jitdp', method: 'lora' } },
-            { label: 'Risk: adapter', choice: { task: 'jitdp', method: 'adapter' } },
+            ...METHOD_NAMES.map((method) => ({ label: `Commit messages: ${METHODS[method].label}`, choice: { task: 'cmg', method } })),
+            ...RISK_METHODS.map((method) => ({ label: `Risk: ${METHODS[method].label}`, choice: { task: 'jitdp', method } })),
           ] as Array<vscode.QuickPickItem & { choice: Omit<Choice, 'quick'> }>,
           { title: 'Changeling: fine-tune on this repository: what?' },
         );
@@ -159,7 +156,7 @@ export function registerFinetune(context: vscode.ExtensionContext, log: vscode.L
       if (r.code === 0) {
         const result = await openReport(r.report);
         const probe =
-          result && result.method !== 'fmft' && result.model && existsSync(join(result.out, 'adapter_config.json'))
+          result && savesAdapter(result.method) && result.model && existsSync(join(result.out, 'adapter_config.json'))
             ? 'Probe this adapter'
             : undefined;
         const verdict = !result

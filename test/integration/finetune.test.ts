@@ -381,7 +381,7 @@ test(
     assert.match(risk.model, /risk-model$/);
     assert.match(
       run(r.dir, 'finetune', '--task', 'jitdp', '--method', 'fmft', '--model', encoder).stderr,
-      /--method fmft is not available for risk: use lora, adapter or prefix/,
+      /--method for risk must be lora, adapter or prefix, not "fmft"/,
     );
   },
 );

@@ -149,3 +149,17 @@ test('layout: no line in src/ is over 200 characters, every file opens with a co
     [],
   );
 });
+
+test('methods: the tuning methods are listed, checked and defaulted in peft/methods.ts only (no list, union or lr default of them elsewhere)', () => {
+  // A list or union of method names, a comparison with full fine-tuning's name, a learning rate chosen by method.
+  const pattern =
+    /'lora' \| 'adapter'|\['lora', 'adapter'|method [!=]== 'fmft'|method [!=]== 'lora' [?&|]|\.method !== 'lora' &&|=== 'lora' \? [0-9]/;
+  assert.deepEqual(
+    offenders(pattern, {
+      'src/peft/methods.ts': 'the record',
+      'src/peft/tuningGraph.ts': "the graph's Tuning union, whose tags include formats (PEFT's prefix) as well as methods",
+      'src/train/demo/tinyTransformer.ts': "the demo's own toy methods",
+    }),
+    [],
+  );
+});

@@ -99,7 +99,8 @@ export function checkPeftCausalPrefix(c: LlamaConfig, p: PeftPrefixConfig, where
   if (p.tokenDim !== want.tokenDim || p.numAttentionHeads !== want.numAttentionHeads || p.numLayers !== want.numLayers)
     throw new ChangelingError(
       'usage',
-      `${where}: the prefix adapter was made for ${p.numLayers} layers of ${p.numAttentionHeads} key/value heads (token_dim ${p.tokenDim}); this model has ${want.numLayers} layers of ${want.numAttentionHeads} (token_dim ${want.tokenDim})`,
+      `${where}: the prefix adapter was made for ${p.numLayers} layers of ${p.numAttentionHeads} key/value heads (token_dim ` +
+        `${p.tokenDim}); this model has ${want.numLayers} layers of ${want.numAttentionHeads} (token_dim ${want.tokenDim})`,
     );
 }
 

@@ -6,6 +6,7 @@ import { repoDataDir, type Repository } from '../../git/repository.js';
 import { writeFileAtomic } from '../../util/atomicFile.js';
 import { readBytesBounded, readJsonFile } from '../../util/jsonFile.js';
 import { notice } from '../../util/notices.js';
+import { METHODS, savesAdapter } from '../../peft/methods.js';
 
 /**
  * The commit-message model a repository has adopted (by `changeling finetune --task cmg` or `changeling adopt
@@ -28,7 +29,8 @@ export interface AdoptedMessageModel {
 const FILE = 'cmg-model.json';
 const recordPath = async (repo: Repository) => join(await repoDataDir(repo), FILE);
 /** The folder the record's fingerprint covers: the adapter, or a fully fine-tuned model. */
-const fingerprinted = (a: AdoptedMessageModel) => a.adapter ?? (a.method === 'fmft' ? a.model : null);
+const fingerprinted = (a: AdoptedMessageModel) =>
+  a.adapter ?? (Object.hasOwn(METHODS, a.method) && !savesAdapter(a.method) ? a.model : null);
 /** Files up to this size are hashed whole; larger ones (full weights) by name, size and modification time. */
 const HASH_WHOLE = 64 * 2 ** 20;
 

@@ -17,6 +17,7 @@ import { PROFILE_FILE, profileText } from '../cmg/profile.js';
 import { cachedModel } from '../../models/hub.js';
 import { DEFAULT_MESSAGE_MODEL, defaultModelCache } from '../../models/manifest.js';
 import type { FinetuneEvent, FinetuneOptions, FinetuneResult } from './types.js';
+import { METHODS, savesAdapter } from '../../peft/methods.js';
 
 const QUICK = { train: 200, eval: 20, steps: 30 };
 
@@ -91,7 +92,7 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
     const out = runFolder(adapters, o.method);
     emit({ kind: 'stage', stage: 'training', message: `${o.method}: ${steps} steps (${epochs} epochs of ${perEpoch})` });
     const losses: Array<{ step: number; loss: number }> = [];
-    const lr = o.lr ?? (o.method === 'fmft' ? 2e-5 : 5e-4);
+    const lr = o.lr ?? METHODS[o.method].lr.cmg;
     const checkpoint = join(work, `${o.method}.checkpoint.safetensors`);
     await claimCheckpoint(
       checkpoint,
@@ -138,10 +139,9 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
     });
     // The finished adapter appeared whole (a folder output renamed into place): a half-written one is never seen.
     await dropCheckpoint(checkpoint);
-    const tuned =
-      o.method === 'fmft'
-        ? await MessageModel.create(out, { maxInput: base.maxInput, provider: o.provider })
-        : await MessageModel.create(modelDir, { adapter: out, maxInput: base.maxInput, provider: o.provider });
+    const tuned = !savesAdapter(o.method)
+      ? await MessageModel.create(out, { maxInput: base.maxInput, provider: o.provider })
+      : await MessageModel.create(modelDir, { adapter: out, maxInput: base.maxInput, provider: o.provider });
     const index = new NngenIndex();
     for (const p of train) index.add(p.sha, p.subject, diffWords(p.files));
     const generate = (m: MessageModel, pairs: Pair[], what: string) =>
@@ -181,8 +181,8 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
     if (adopt) {
       const at = new Date().toISOString();
       adoptedAt = await adoptMessageModel(repo, {
-        model: o.method === 'fmft' ? out : modelDir,
-        adapter: o.method === 'fmft' ? null : out,
+        model: savesAdapter(o.method) ? modelDir : out,
+        adapter: savesAdapter(o.method) ? out : null,
         method: o.method,
         adoptedAt: at,
         validation: { tunedBnorm: val.metrics.tuned.bnormBleu, untunedBnorm: val.metrics.untuned.bnormBleu },

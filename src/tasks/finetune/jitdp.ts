@@ -13,6 +13,7 @@ import { NeuralRisk, saveNeural, trainNeural } from '../jitdp/neural.js';
 import { loadRiskModel, repoModelPath } from '../jitdp/risk.js';
 import { brokenModel, decideAdoption } from '../adoption.js';
 import type { FinetuneOptions, FinetuneResult } from './types.js';
+import { parseMethod, RISK_METHODS } from '../../peft/methods.js';
 
 /**
  * `changeling finetune --task jitdp`: SZZ labels and time-ordered 80/10/10 splits of the repository; the
@@ -24,7 +25,7 @@ import type { FinetuneOptions, FinetuneResult } from './types.js';
  */
 export async function finetuneJitdp(repo: Repository, options: FinetuneOptions): Promise<FinetuneResult> {
   requireCommits(repo);
-  const o = options as FinetuneOptions & { model: string; method: 'lora' | 'adapter' | 'prefix' };
+  const o = options as FinetuneOptions & { model: string };
   const t0 = performance.now();
   const emit = o.onEvent ?? (() => {});
   if (!o.model)
@@ -32,8 +33,7 @@ export async function finetuneJitdp(repo: Repository, options: FinetuneOptions):
       'usage',
       'fine-tuning risk needs --model: a RoBERTa-family encoder folder (e.g. "changeling download microsoft/codebert-base")',
     );
-  if (o.method !== 'lora' && o.method !== 'adapter' && o.method !== 'prefix')
-    throw new ChangelingError('usage', `--method ${o.method} is not available for risk: use lora, adapter or prefix`);
+  const method = parseMethod(o.method, RISK_METHODS, '--method for risk');
   emit({ kind: 'stage', stage: 'mining', message: 'reading the history and labelling it (SZZ)' });
   const data = await jitdpDataset(repo, { signal: o.signal });
   let { train, validation, test } = data;
@@ -84,7 +84,7 @@ export async function finetuneJitdp(repo: Repository, options: FinetuneOptions):
     );
     const m = await trainNeural(train, validation, {
       encoder: o.model,
-      method: o.method,
+      method,
       epochs,
       batch,
       lr: o.lr,

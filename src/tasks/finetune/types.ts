@@ -2,11 +2,12 @@ import type { AdoptionBasis } from '../adoption.js';
 import type { RecomputeMode } from '../../train/memory.js';
 import type { CmgMetrics } from '../../eval/cmgMetrics.js';
 import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
+import type { Method } from '../../peft/methods.js';
 
 /** The options, progress events and result of a fine-tuning run (`changeling finetune`, the VS Code command). */
 
 export type FinetuneTask = 'cmg' | 'jitdp';
-export type FinetuneMethod = 'lora' | 'adapter' | 'prefix' | 'fmft';
+export type FinetuneMethod = Method;
 
 export interface FinetuneOptions {
   task: FinetuneTask;

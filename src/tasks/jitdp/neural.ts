@@ -27,6 +27,7 @@ import type { JitdpCommit } from './dataset.js';
 import { encodeChange, linesOfText, type ChangedLine } from './input.js';
 import { occlusionReasons, type Reason } from './reasons.js';
 import { fitScaling, occlusionVariants, scaleFeatures, type FeatureScaling } from './scaling.js';
+import { METHODS, parseMethod, RISK_METHODS, type RiskMethod } from '../../peft/methods.js';
 
 /**
  * The JIT-Fine-style model of the study: a frozen RoBERTa-family encoder (CodeBERT, GraphCodeBERT,
@@ -45,7 +46,7 @@ import { fitScaling, occlusionVariants, scaleFeatures, type FeatureScaling } fro
  * bottleneck adapter files, extra_trainable.safetensors (the head and any trained layer norms), and
  * jitdp.json (encoder folder, scaling, calibration, threshold, input length).
  */
-export type NeuralMethod = 'lora' | 'adapter' | 'prefix';
+export type NeuralMethod = RiskMethod;
 
 export interface NeuralOptions {
   /** A RoBERTa-family model folder with its tokenizer. */
@@ -217,18 +218,19 @@ export async function trainNeural(
   const epochs = o.epochs ?? 3;
   const stepsPerEpoch = Math.ceil(trainEx.length / batch);
   const longest = Math.max(1, ...trainEx.map((e) => e.ids.length));
+  const memory = decideRecompute(o.recompute, g.b, { batch, src: longest });
   const session = await TrainSession.create(
     g.b,
     g.loss!,
     g.params,
     {
-      recomputeAttention: decideRecompute(o.recompute, g.b, { batch, src: longest }).recompute,
-      lr: o.lr ?? (method === 'lora' ? 1e-3 : 5e-4),
+      recomputeAttention: memory.recompute,
+      lr: o.lr ?? METHODS[method].lr.jitdp,
       weightDecay: 0.01,
       clipNorm: 1.0,
       schedule: { kind: 'linear', warmup: 0, total: stepsPerEpoch * epochs },
     },
-    { provider: o.provider, intraOpThreads: o.threads },
+    { provider: o.provider, intraOpThreads: o.threads, lean: memory.lean },
   );
   const rt = await ort();
   const scorer = await Scorer.create(folder, weights, tuning, new Map(g.params.map((p) => [p.tensor.name, p.init])));
@@ -375,8 +377,7 @@ export async function loadNeural(dir: string): Promise<NeuralJitdp & { info: Rec
       'not-found',
       `the encoder this model was trained on, ${meta.encoder}, is gone; download it again (changeling download) or retrain`,
     );
-  if (meta.method !== 'lora' && meta.method !== 'adapter' && meta.method !== 'prefix')
-    throw new ChangelingError('io', `${dir}: method ${String(meta.method)} is not lora, adapter or prefix`);
+  parseMethod(meta.method, RISK_METHODS, `${dir}: method`, 'io');
   const head = checkRiskHead(`${dir}/jitdp.json`, { ...meta.scaling, ...meta }, FEATURE_NAMES.length);
   return {
     encoder: meta.encoder,

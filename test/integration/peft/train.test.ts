@@ -195,13 +195,13 @@ test('changeling train: clear errors for bad data and options', () => {
   assert.notEqual(r.status, 0);
   r = train('--model', T5, '--method', 'lora', '--data', dataset(), '--out', join(tempDir(), 'x'), '--recompute', 'sometimes');
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /--recompute must be auto, attention or none, not "sometimes"/);
+  assert.match(r.stderr, /--recompute must be auto, attention, lean or none, not "sometimes"/);
 });
 
-test('changeling train --recompute attention: the same losses and the same adapter as keeping attention (LoRA, and prefixes in every attention)', () => {
+test('changeling train --recompute attention and lean: the same losses and the same adapter as keeping attention (LoRA, and prefixes in every attention)', () => {
   const data = dataset();
   for (const method of ['lora', 'prefix']) {
-    const [kept, lean] = ['none', 'attention'].map((recompute) => {
+    const [kept, recomputed, lean] = ['none', 'attention', 'lean'].map((recompute) => {
       const out = join(tempDir(), `${method}-${recompute}`);
       const r = train(
         '--model',
@@ -227,9 +227,17 @@ test('changeling train --recompute attention: the same losses and the same adapt
       assert.equal(r.status, 0, r.stderr);
       return { out, json: JSON.parse(r.stdout) };
     });
-    assert.deepEqual([kept!.json.attention.recomputed, lean!.json.attention.recomputed], [false, true]);
+    assert.deepEqual(
+      [kept, recomputed, lean].map((r) => [r!.json.attention.recomputed, r!.json.attention.lean]),
+      [
+        [false, false],
+        [true, false],
+        [true, true],
+      ],
+    );
     assert.ok(lean!.json.attention.keptBytes > 0);
     assert.deepEqual(lean!.json.steps, kept!.json.steps, method);
+    assert.deepEqual(recomputed!.json.steps, kept!.json.steps, method);
     assert.deepEqual(
       readFileSync(join(lean!.out, 'adapter_model.safetensors')),
       readFileSync(join(kept!.out, 'adapter_model.safetensors')),
