@@ -53,6 +53,11 @@ export class GraphBuilder {
     return name;
   }
 
+  /** Frees a name for reuse (the tensor that had it is gone from the graph). */
+  forgetName(name: string): void {
+    this.names.delete(name);
+  }
+
   /** Names tensors and nodes made inside `fn` with a prefix ("encoder.layer.0/..."). */
   within<T>(prefix: string, fn: () => T): T {
     this.scope.push(prefix);
@@ -513,6 +518,17 @@ export class GraphBuilder {
   /** ONNX DequantizeLinear: int8 `q` times `scale` along `axis` (one scale per index of that axis), as float32. */
   dequantizeLinear(q: Tensor, scale: Tensor, axis: number): Tensor {
     return this.one('DequantizeLinear', [q, scale], 'float32', q.shape, { axis: normAxis(axis, q.rank, 'DequantizeLinear') });
+  }
+
+  /** A frozen weight held in int8: DequantizeLinear per row, its result named exactly `name` (outside any scope), as the weight was. */
+  dequantizeWeight(q: Tensor, scale: Tensor, name: string): Tensor {
+    if (this.names.has(name)) throw new GraphError(`the name "${name}" is already used`);
+    const scope = this.scope.splice(0);
+    try {
+      return this.node('DequantizeLinear', [q, scale], [{ dtype: 'float32', shape: q.shape }], { axis: 0 }, name)[0]!;
+    } finally {
+      this.scope.push(...scope);
+    }
   }
 
   /** ONNX NonZero: the indices [rank, n] of the elements that are not zero (n known only when it runs); never differentiated. */

@@ -65,17 +65,25 @@ function symmetricInt8(
   return { q, scale };
 }
 
+/** A [rows, cols] float32 matrix (row-major) as int8 with one symmetric scale per row: what a frozen weight becomes. */
+export function int8Rows(data: Float32Array, rows: number, cols: number): { q: Int8Array; scale: Float32Array } {
+  return symmetricInt8(rows, cols, (r, c) => data[r * cols + c]!, 0);
+}
+
+/** Whether a weight is one that int8 training holds in int8: a matrix of at least `minSize` rows and columns. */
+export const int8Eligible = (shape: readonly number[], minSize: number) =>
+  shape.length === 2 && shape[0]! >= minSize && shape[1]! >= minSize;
+
 /**
- * Frozen weights kept in int8 while training (QLoRA's idea, with int8 instead of 4-bit NormalFloat): every frozen
- * fp32 matrix (an initializer, so never a trained one) of at least `minSize` rows and columns that is read only
- * through a transpose (a projection `x W^T`, a tied LM head) or an embedding lookup is stored as int8 with one
- * symmetric scale per row (output feature, vocabulary entry). A projection reads DequantizeLinear(W) and the
- * backward dequantizes it again where it needs it (the segment is marked recomputable: grad.ts replays it), so no
- * fp32 copy of a frozen weight lives longer than the product that uses it; the gradient flows through the frozen
- * quantized weight to the adapters below it. A lookup gathers int8 rows and scales them. Returns the matrices
- * quantized and the bytes of fp32 they no longer take.
+ * Frozen weights kept in int8 while training (QLoRA's idea, with int8 instead of 4-bit NormalFloat), in a graph
+ * built with fp32 frozen weights: every frozen fp32 matrix (an initializer, so never a trained one) of at least
+ * `minSize` rows and columns read only through a transpose (a projection `x W^T`, a tied LM head) or an embedding
+ * lookup becomes int8 with one symmetric scale per row (output feature, vocabulary entry) and a DequantizeLinear
+ * named as the weight was; then `placeInt8Weights` arranges how they are read. (`changeling train --frozen int8`
+ * quantizes while reading instead, so the model is never whole in fp32: GraphWeights makes the same nodes.)
+ * Returns the matrices quantized and the bytes of fp32 they no longer take.
  */
-export function quantizeFrozen(b: GraphBuilder, o: { minSize?: number } = {}): { count: number; savedBytes: number } {
+export function quantizeFrozen(b: GraphBuilder, o: { minSize?: number; sliceBytes?: number } = {}): { count: number; savedBytes: number } {
   const minSize = o.minSize ?? 128;
   const readers = new Map<Tensor, Node[]>();
   for (const n of b.nodes) for (const t of n.inputs) if (t) readers.set(t, [...(readers.get(t) ?? []), n]);
@@ -84,48 +92,121 @@ export function quantizeFrozen(b: GraphBuilder, o: { minSize?: number } = {}): {
   for (const init of [...b.initializers]) {
     const w = init.tensor;
     const data = init.data;
-    if (!(data instanceof Float32Array) || w.rank !== 2 || b.outputs.includes(w)) continue;
-    const [rows, cols] = w.shape as [number, number];
+    if (!(data instanceof Float32Array) || !int8Eligible(w.shape as number[], minSize) || b.outputs.includes(w)) continue;
     const uses = readers.get(w) ?? [];
-    const supported = (n: Node) =>
-      (n.op === 'Transpose' && !n.domain && ((n.attrs.perm as number[] | undefined)?.join(',') ?? '1,0') === '1,0') ||
-      (n.op === 'Gather' && !n.domain && ((n.attrs.axis as number | undefined) ?? 0) === 0);
-    if (rows < minSize || cols < minSize || uses.length === 0 || !uses.every(supported)) continue;
-    const { q, scale } = symmetricInt8(rows, cols, (r, c) => data[r * cols + c]!, 0);
-    const qw = b.initializer(`${w.name}.int8`, 'int8', [rows, cols], q);
-    const qs = b.initializer(`${w.name}.scale`, 'float32', [rows], scale);
-    for (const n of uses) {
-      const at = b.nodes.indexOf(n);
-      const before = b.nodes.length;
-      if (n.op === 'Transpose') {
-        // DequantizeLinear, then the transpose as it was: the pair is what the backward replays.
-        const dq = b.dequantizeLinear(qw, qs, 0);
-        n.inputs = [dq, ...n.inputs.slice(1)];
-        const made = b.nodes.splice(before);
-        b.nodes.splice(at, 0, ...made);
-        b.recomputable.set(n.outputs[0]!, { output: n.outputs[0]!, nodes: [dq.producer!, n] });
-      } else {
-        // An embedding lookup: the int8 rows, times their scales.
+    if (uses.length === 0 || !uses.every(int8Reader)) continue;
+    const [rows, cols] = w.shape as [number, number];
+    const { q, scale } = int8Rows(data, rows, cols);
+    // The fp32 initializer goes first, so that the dequantized weight can take its name.
+    b.initializers.splice(b.initializers.indexOf(init), 1);
+    b.forgetName(w.name);
+    const before = b.nodes.length;
+    const dq = b.dequantizeWeight(
+      b.initializer(`${w.name}.int8`, 'int8', [rows, cols], q),
+      b.initializer(`${w.name}.scale`, 'float32', [rows], scale),
+      w.name,
+    );
+    const made = b.nodes.splice(before);
+    b.nodes.splice(Math.min(...uses.map((n) => b.nodes.indexOf(n))), 0, ...made);
+    for (const n of uses) n.inputs = n.inputs.map((x) => (x === w ? dq : x));
+    count++;
+    savedBytes += data.byteLength - q.byteLength - scale.byteLength;
+  }
+  placeInt8Weights(b, o);
+  return { count, savedBytes };
+}
+
+/** What an int8 weight may be read by: a transpose (x W^T) or an embedding lookup. */
+const int8Reader = (n: Node) =>
+  (n.op === 'Transpose' && !n.domain && ((n.attrs.perm as number[] | undefined)?.join(',') ?? '1,0') === '1,0') ||
+  (n.op === 'Gather' && !n.domain && ((n.attrs.axis as number | undefined) ?? 0) === 0);
+
+/**
+ * How int8 weights (a DequantizeLinear of an int8 initializer) are read while training: through a transpose, the
+ * pair is marked recomputable (grad.ts replays it in the backward where a product needs the weight, so no fp32
+ * copy of a frozen weight lives longer than the product that uses it; the gradient flows through the frozen
+ * quantized weight to the adapters below); an embedding lookup gathers int8 rows and scales them (never the
+ * whole fp32 table). Any other reader reads the dequantized weight as it is.
+ */
+export function placeInt8Weights(b: GraphBuilder, o: { sliceBytes?: number } = {}): void {
+  const readers = new Map<Tensor, Node[]>();
+  for (const n of b.nodes) for (const t of n.inputs) if (t) readers.set(t, [...(readers.get(t) ?? []), n]);
+  for (const dq of b.nodes.filter(
+    (n) => n.op === 'DequantizeLinear' && n.inputs[0]?.dtype === 'int8' && n.inputs[0].kind === 'initializer',
+  )) {
+    const [qw, qs] = dq.inputs as [Tensor, Tensor];
+    for (const n of readers.get(dq.outputs[0]!) ?? []) {
+      if (n.op === 'Transpose' && int8Reader(n)) {
+        b.recomputable.set(n.outputs[0]!, { output: n.outputs[0]!, nodes: [dq, n] });
+        splitLargeProducts(b, dq, n, readers.get(n.outputs[0]!) ?? [], o.sliceBytes ?? SLICE_BYTES);
+      } else if (n.op === 'Gather' && int8Reader(n)) {
+        const at = b.nodes.indexOf(n);
+        const before = b.nodes.length;
         const ids = n.inputs[1]!;
-        const rowsQ = b.cast(b.gather(qw, ids), 'float32');
-        const scaled = b.mul(rowsQ, b.unsqueeze(b.gather(qs, ids), [-1]));
+        const scaled = b.mul(b.cast(b.gather(qw, ids), 'float32'), b.unsqueeze(b.gather(qs, ids), [-1]));
         const made = b.nodes.splice(before);
-        // The lookup's node now scales: Identity of the product, so its output tensor (and every reader) stays.
+        // The lookup's node passes the scaled rows on, so its output tensor (and every reader) stays.
         n.op = 'Identity';
         n.attrs = {};
         n.inputs = [scaled];
         b.nodes.splice(at, 0, ...made);
       }
     }
-    count++;
-    savedBytes += data.byteLength - q.byteLength - scale.byteLength;
   }
-  // Only the fp32 initializers go: every node was rewired in place, and a training graph's loss is not an output yet.
-  const read = new Set<Tensor>(b.outputs);
-  for (const n of b.nodes) for (const t of n.inputs) if (t) read.add(t);
-  const keep = b.initializers.filter((i) => read.has(i.tensor));
-  b.initializers.splice(0, b.initializers.length, ...keep);
-  return { count, savedBytes };
+  // A dequantized weight (or its transpose) nothing reads any more goes: a table only looked up, a head split up.
+  for (;;) {
+    const read = new Set<Tensor>(b.outputs);
+    for (const n of b.nodes) for (const t of n.inputs) if (t) read.add(t);
+    const dead = new Set(b.nodes.filter((n) => (n.op === 'DequantizeLinear' || n.op === 'Transpose') && !read.has(n.outputs[0]!)));
+    if (!dead.size) break;
+    b.nodes.splice(0, b.nodes.length, ...b.nodes.filter((n) => !dead.has(n)));
+  }
+  const used = new Set<Tensor>();
+  for (const n of b.nodes) for (const t of n.inputs) if (t) used.add(t);
+  b.initializers.splice(0, b.initializers.length, ...b.initializers.filter((i) => i.tensor.dtype !== 'int8' || used.has(i.tensor)));
+}
+
+/** Dequantized at most this many bytes of fp32 at once: a larger weight's product is computed in slices of its rows. */
+const SLICE_BYTES = 64 * 2 ** 20;
+
+/**
+ * A product by a large int8 weight (the LM head over a 151,936-word vocabulary: 933 MB in fp32 for the 1.5B) in
+ * slices of its rows, each dequantized on its own (and again in the backward), the outputs concatenated: no more
+ * than SLICE_BYTES of fp32 weight exist at once. The slices are views of the int8 data (nothing copied here).
+ */
+function splitLargeProducts(b: GraphBuilder, dq: Node, tr: Node, readers: Node[], sliceBytes: number): void {
+  const [qw, qs] = dq.inputs as [Tensor, Tensor];
+  const [rows, cols] = qw.shape as [number, number];
+  const per = Math.max(1, Math.floor(sliceBytes / (4 * cols)));
+  if (rows <= per) return;
+  const products = readers.filter((m) => m.op === 'MatMul' && !m.domain && m.inputs[1] === tr.outputs[0] && m.inputs[0] !== tr.outputs[0]);
+  if (products.length !== readers.length) return;
+  const q = b.initializers.find((i) => i.tensor === qw)!.data as Int8Array;
+  const scale = b.initializers.find((i) => i.tensor === qs)!.data as Float32Array;
+  const slices: Array<{ q: Tensor; s: Tensor }> = [];
+  for (let r0 = 0, k = 0; r0 < rows; r0 += per, k++) {
+    const r1 = Math.min(rows, r0 + per);
+    slices.push({
+      q: b.initializer(`${qw.name}.rows${k}`, 'int8', [r1 - r0, cols], q.subarray(r0 * cols, r1 * cols)),
+      s: b.initializer(`${qs.name}.rows${k}`, 'float32', [r1 - r0], scale.subarray(r0, r1)),
+    });
+  }
+  for (const m of products) {
+    const at = b.nodes.indexOf(m);
+    const before = b.nodes.length;
+    const parts = slices.map(({ q: qk, s: sk }) => {
+      const d = b.dequantizeLinear(qk, sk, 0);
+      const t = b.transpose(d, [1, 0]);
+      b.recomputable.set(t, { output: t, nodes: [d.producer!, t.producer!] });
+      return b.matmul(m.inputs[0]!, t);
+    });
+    const joined = b.concat(parts, -1);
+    const made = b.nodes.splice(before);
+    m.op = 'Identity';
+    m.attrs = {};
+    m.inputs = [joined];
+    b.nodes.splice(at, 0, ...made);
+  }
 }
 
 /** A MatMul's right operand when it is a constant 2-D matrix: an initializer, or the transpose of one. */

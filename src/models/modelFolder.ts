@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ChangelingError } from '../util/errors.js';
 import { readConfigJson } from './config.js';
 import { architectureFor, type ARCHITECTURES, type ModelKind } from './architectures.js';
-import { loadSafetensors, loadShardedSafetensors, type WeightMap } from './weights.js';
+import { loadSafetensors, loadShardedSafetensors, type TakeWeight, type WeightMap } from './weights.js';
 import { loadTorchBin } from './torchBin.js';
 import { checkWeightShapes } from './expectedShapes.js';
 
@@ -20,6 +20,8 @@ interface FolderBase {
   loadWeights(): Promise<WeightMap>;
   /** Forgets the weights read by loadWeights (a later call reads them again): once graphs are cached, they are dead weight. */
   releaseWeights?(): void;
+  /** The weights read afresh, each offered to `take` as it is read (what it takes is not kept in the map). */
+  readWeights?(take: TakeWeight): Promise<WeightMap>;
   /** What else changes the weights (a merged adapter): part of the graph-cache key. */
   cacheExtra?: string;
   /**
@@ -53,13 +55,24 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
   const weightsPath = [st, index, bin].find((p) => existsSync(p));
   if (!weightsPath)
     throw new ChangelingError('not-found', `${dir} has no model.safetensors, model.safetensors.index.json or pytorch_model.bin`);
-  const read = () => (weightsPath === st ? loadSafetensors(st) : weightsPath === index ? loadShardedSafetensors(index) : loadTorchBin(bin));
+  const read = async (take?: TakeWeight): Promise<WeightMap> => {
+    if (weightsPath === st) return loadSafetensors(st, take);
+    if (weightsPath === index) return loadShardedSafetensors(index, take);
+    const all = await loadTorchBin(bin);
+    if (take) for (const [name, w] of [...all]) if (take(name, w)) all.delete(name);
+    return all;
+  };
   let loaded: Promise<WeightMap> | null = null;
   const folder = (kind: ModelFolder['kind'], config: ModelFolder['config']) => ({
     dir,
     weightsPath,
     // Every weight is checked against the config as it is read.
     loadWeights: () => (loaded ??= read().then((w) => checkWeightShapes(kind, config, w, weightsPath))),
+    // Uncached: each tensor checked, then offered to `take` (which keeps what it takes in its own form).
+    readWeights: (take: TakeWeight) =>
+      read((name, w) => take(name, checkWeightShapes(kind, config, new Map([[name, w]]), weightsPath).get(name)!)).then((w) =>
+        checkWeightShapes(kind, config, w, weightsPath),
+      ),
     releaseWeights: () => void (loaded = null),
   });
   const arch = architectureFor(raw.model_type, where);

@@ -9,7 +9,20 @@ import { fieldText } from '../util/text.js';
 /** Named float32 weights as a checkpoint stores them (Hugging Face names and layouts). */
 export type WeightMap = Map<string, { shape: number[]; data: Float32Array }>;
 
-export async function loadSafetensors(path: string): Promise<WeightMap> {
+/** A frozen matrix kept in int8 while training: one symmetric scale per row (graph/quantize.ts). */
+export interface Int8Weight {
+  shape: [number, number];
+  q: Int8Array;
+  scale: Float32Array;
+}
+
+/**
+ * Called with each tensor as it is read; returning true means the caller took it (e.g. quantized it into its own
+ * map) and the loader does not keep the float32 copy, so a large model is never held whole in float32.
+ */
+export type TakeWeight = (name: string, w: { shape: number[]; data: Float32Array }) => boolean;
+
+export async function loadSafetensors(path: string, take?: TakeWeight): Promise<WeightMap> {
   let f: SafetensorsFile;
   try {
     f = await SafetensorsFile.open(path);
@@ -22,7 +35,10 @@ export async function loadSafetensors(path: string): Promise<WeightMap> {
   }
   try {
     const out: WeightMap = new Map();
-    for (const name of f.tensors.keys()) out.set(name, await f.float32(name));
+    for (const name of f.tensors.keys()) {
+      const w = await f.float32(name);
+      if (!take?.(name, w)) out.set(name, w);
+    }
     return out;
   } finally {
     await f.close();
@@ -34,7 +50,7 @@ export async function loadSafetensors(path: string): Promise<WeightMap> {
  * tensor name -> file). File names must be plain names of files beside the index; each tensor is read from the
  * file the index names for it, and a tensor the index lists but its file lacks is an error.
  */
-export async function loadShardedSafetensors(indexPath: string): Promise<WeightMap> {
+export async function loadShardedSafetensors(indexPath: string, take?: TakeWeight): Promise<WeightMap> {
   const index = (await readJsonFile(indexPath)) as { weight_map?: unknown };
   const map = index?.weight_map;
   if (!map || typeof map !== 'object' || Array.isArray(map))
@@ -47,11 +63,17 @@ export async function loadShardedSafetensors(indexPath: string): Promise<WeightM
   }
   const out: WeightMap = new Map();
   for (const [file, names] of byFile) {
-    const shard = await loadSafetensors(join(dirname(indexPath), file));
+    const taken = new Set<string>();
+    const wanted = new Set(names);
+    const shard = await loadSafetensors(
+      join(dirname(indexPath), file),
+      (name, w) => wanted.has(name) && !!take?.(name, w) && !!taken.add(name),
+    );
     for (const name of names) {
       const w = shard.get(name);
-      if (!w) throw new ChangelingError('io', `${indexPath} lists ${fieldText(name)} in ${file}, which does not have it`);
-      out.set(name, w);
+      if (!w && !taken.has(name))
+        throw new ChangelingError('io', `${indexPath} lists ${fieldText(name)} in ${file}, which does not have it`);
+      if (w) out.set(name, w);
     }
   }
   return out;
@@ -71,12 +93,26 @@ export class GraphWeights {
     private readonly weights: WeightMap,
     private readonly isTrainable: (name: string) => boolean = () => false,
     private readonly alias: Record<string, string> = {},
+    /** Frozen matrices held in int8: each becomes its int8 and scale initializers and a DequantizeLinear named as the weight. */
+    private readonly int8: ReadonlyMap<string, Int8Weight> = new Map(),
   ) {}
 
   get(name: string, shape?: number[]): Tensor {
     const key = this.alias[name] ?? name;
     const seen = this.made.get(key);
     if (seen) return seen;
+    const q = this.int8.get(key);
+    if (q) {
+      if (shape && q.shape.join(',') !== shape.join(','))
+        throw new ChangelingError('io', `weight ${key} has shape [${q.shape}], expected [${shape}]`);
+      const t = this.b.dequantizeWeight(
+        this.b.initializer(`${key}.int8`, 'int8', q.shape, q.q),
+        this.b.initializer(`${key}.scale`, 'float32', [q.shape[0]], q.scale),
+        key,
+      );
+      this.made.set(key, t);
+      return t;
+    }
     const w = this.weights.get(key);
     if (!w) throw new ChangelingError('io', `the checkpoint has no weight "${key}"${key !== name ? ` (for ${name})` : ''}`);
     if (shape && w.shape.join(',') !== shape.join(','))

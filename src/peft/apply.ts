@@ -60,6 +60,8 @@ for another model, or a config that does not match its tensors`,
     ...model,
     cacheExtra: `${adapterDir}:${st.size}:${st.mtimeMs}`,
     loadWeights: () => (loaded ??= load()),
+    // Only through load(): the base folder's own reader would leave the adapter out.
+    readWeights: undefined,
     releaseWeights: () => {
       loaded = null;
       model.releaseWeights?.();
@@ -92,6 +94,8 @@ async function withAdapters(model: ModelFolder, adapterDir: string): Promise<Mod
     ...model,
     cacheExtra: `${model.cacheExtra ?? ''}|adapter:${adapterDir}:${st.size}:${st.mtimeMs}`,
     loadWeights: () => (loaded ??= load()),
+    // Only through load(): the base folder's own reader would leave the adapter out.
+    readWeights: undefined,
     releaseWeights: () => {
       loaded = null;
       model.releaseWeights?.();

@@ -15,7 +15,7 @@ import { trainLoop } from '../train/trainLoop.js';
 import { ChangelingError } from '../util/errors.js';
 import { DEFAULT_PREFIX } from './prefix/config.js';
 import { peftCausalPrefixConfig } from './prefix/peftPrefix.js';
-import { buildTuningGraph, defaultTuning, tuningOf, type Tuning } from './tuningGraph.js';
+import { buildTuningGraph, trainsWeight, defaultTuning, tuningOf, type Tuning } from './tuningGraph.js';
 import { readAdapter, writeAdapter } from './files.js';
 import { encodeSafetensors } from '../models/safetensors.js';
 import { writeBytesAtomic } from '../util/atomicFile.js';
@@ -24,7 +24,11 @@ import { TRAIN_BOUNDS, checkNumber } from '../util/numbers.js';
 import { readTextFile } from '../util/jsonFile.js';
 import { TOKENIZER_FILES } from '../models/manifest.js';
 import { METHODS, savesAdapter, type Method } from './methods.js';
-import { quantizeFrozen } from '../graph/quantize.js';
+import { int8Eligible, int8Rows } from '../graph/quantize.js';
+import type { Int8Weight, TakeWeight } from '../models/weights.js';
+
+/** Frozen matrices from 32 x 32 up go to int8 with --frozen int8: all that matter for memory, and a tiny model's too, so its runs exercise the path. */
+const INT8_MIN_SIZE = 32;
 
 /**
  * `changeling train`: one PEFT method (or full fine-tuning) on a model folder and a JSONL dataset, saved
@@ -232,7 +236,6 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   const rt = await ort();
   const model = requireKind(await loadModelFolder(o.model), ['t5', 'bart', 'roberta', 'llama'], 'training');
   const data = await readData(o.data, model, o);
-  const weights = await model.loadWeights();
   const seed = o.seed ?? 42;
   const rand = seededRandom(seed);
   const init = o.init ? await readAdapter(o.init) : null;
@@ -248,6 +251,20 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     return w.data;
   };
   const tuning = tuningFor(o, model, init?.config ?? null);
+  // With --frozen int8, each frozen matrix is quantized as it is read (the model is never whole in fp32 here).
+  const int8 = new Map<string, Int8Weight>();
+  const take: TakeWeight = (name, w) => {
+    if (trainsWeight(tuning, name) || !int8Eligible(w.shape, INT8_MIN_SIZE)) return false;
+    const [rows, cols] = w.shape as [number, number];
+    int8.set(name, { shape: [rows, cols], ...int8Rows(w.data, rows, cols) });
+    return true;
+  };
+  const weights =
+    o.frozen !== 'int8'
+      ? await model.loadWeights()
+      : model.readWeights
+        ? await model.readWeights(take)
+        : new Map([...(await model.loadWeights())].filter(([name, w]) => !take(name, w)));
   // Base weights the adapter being continued trained (layer norms with adapters, a task head) start where it left them.
   for (const [k, v] of init?.extra ?? []) {
     const base = weights.get(k);
@@ -259,7 +276,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     weights.set(k, v);
   }
   if (model.kind === 'roberta') initJitFineHead(weights, model.config.hiddenSize, rand);
-  const g = buildTuningGraph(model, weights, tuning, { training: true, rand, initOf });
+  const g = buildTuningGraph(model, weights, tuning, { training: true, rand, initOf, int8 });
   const b = g.b;
   const loss = g.loss!;
   const params = g.params;
@@ -267,8 +284,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
   const batchSize = o.batch ?? 8;
   const steps = o.steps ?? (o.epochs ? Math.ceil(data.length / batchSize) * o.epochs : 100);
   const longest = (f: (e: TrainingExample) => number) => Math.max(1, ...data.map(f));
-  // Matrices from 32 x 32 up: all that matter for memory; a tiny model's too, so that its runs exercise the path.
-  const frozen = o.frozen === 'int8' ? quantizeFrozen(b, { minSize: 32 }) : { count: 0, savedBytes: 0 };
+  const frozenSavedBytes = [...int8.values()].reduce((n, q) => n + 3 * q.q.length - q.scale.byteLength, 0);
   const memory = decideRecompute(o.recompute, b, {
     batch: batchSize,
     src: longest((e) => e.input.length),
@@ -293,6 +309,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
       // file again to save the model).
       beforeLoad: () => {
         weights.clear();
+        int8.clear();
         model.releaseWeights?.();
       },
     },
@@ -405,6 +422,6 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     attention: { recomputed: memory.recompute, lean: memory.lean, keptBytes: memory.attentionBytes },
     frozen: o.frozen ?? 'fp32',
-    frozenSavedBytes: frozen.savedBytes,
+    frozenSavedBytes,
   };
 }

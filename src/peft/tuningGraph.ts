@@ -2,7 +2,8 @@ import { FEATURE_COUNT } from '../git/expertFeatures.js';
 import { GraphBuilder } from '../graph/builder.js';
 import type { Tensor } from '../graph/ir.js';
 import { requireKind, type ModelFolder } from '../models/modelFolder.js';
-import { GraphWeights, type WeightMap } from '../models/weights.js';
+import { GraphWeights, type Int8Weight, type WeightMap } from '../models/weights.js';
+import { placeInt8Weights } from '../graph/quantize.js';
 import { t5Decoder, t5Encoder } from '../models/t5.js';
 import { bartDecoder, bartEncoder } from '../models/bart.js';
 import { roberta } from '../models/roberta.js';
@@ -89,6 +90,8 @@ export interface TuningGraphOptions {
   initOf?: (t: Tensor, fresh: Float32Array) => Float32Array;
   /** Recorded in the config as base_model_name_or_path. */
   baseModel?: string;
+  /** Frozen matrices read in int8 (`--frozen int8`), by weight name: not in `weights`. */
+  int8?: ReadonlyMap<string, Int8Weight>;
 }
 
 /** Whether a base weight trains with this method (besides a task head, which always does). */
@@ -96,11 +99,14 @@ function trainsBaseWeight(tuning: Tuning, name: string): boolean {
   return tuning.method === 'fmft' || (tuning.method === 'adapter' && tuning.config.trainLayerNorms && isLayerNorm(name));
 }
 
+/** Whether a model weight trains under this tuning (the method's base weights, a task head). */
+export const trainsWeight = (tuning: Tuning, name: string) => trainsBaseWeight(tuning, name) || isJitFineHead(name);
+
 export function buildTuningGraph(folder: ModelFolder, weights: WeightMap, tuning: Tuning, o: TuningGraphOptions): TuningGraph {
   const model = requireKind(folder, ['t5', 'bart', 'roberta', 'llama'], 'training');
   const initOf = o.initOf ?? ((_t: Tensor, fresh: Float32Array) => fresh);
   const b = new GraphBuilder(`tune-${tuning.method}`);
-  const w = new GraphWeights(b, weights, (n) => trainsBaseWeight(tuning, n) || isJitFineHead(n));
+  const w = new GraphWeights(b, weights, (n) => trainsWeight(tuning, n), {}, o.int8);
   const ids = b.input('input_ids', 'int64', ['batch', 'src']);
   const mask = b.input('attention_mask', 'int64', ['batch', 'src']);
   const taskType = model.kind === 'roberta' ? 'FEATURE_EXTRACTION' : model.kind === 'llama' ? 'CAUSAL_LM' : 'SEQ_2_SEQ_LM';
@@ -207,6 +213,7 @@ export function buildTuningGraph(folder: ModelFolder, weights: WeightMap, tuning
     own.push({ tensor: E, fresh: Float32Array.from({ length: n }, normal) });
     config = peftPrefixConfigJson(tuning.config, baseModel, taskType);
   }
+  if (o.int8?.size) placeInt8Weights(b);
   if (logit && !o.training) {
     b.output(logit, 'logit');
     b.output(attention!, 'attention');
