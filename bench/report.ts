@@ -289,7 +289,7 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
         'last 64 tokens labelled is the commit-message case (the diff is read, the message learnt): Changeling evaluates',
         'the 151,936-word head only where a label is scored; transformers computes it everywhere. "int8 frozen": the',
         'frozen weights held in int8 (`--frozen int8`; PyTorch stays fp32, the image has no bitsandbytes) with attention',
-        'and SwiGLU recomputed in the backward.',
+        'recomputed in the backward (`--recompute attention`); SwiGLU’s elementwise results are recomputed in every row.',
         '',
         table(
           [

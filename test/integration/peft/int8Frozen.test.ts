@@ -158,3 +158,70 @@ test('changeling train --frozen int8: the weights quantized as they are read, Lo
   assert.ok(int8.steps[3].loss < int8.steps[0].loss);
   assert.deepEqual(JSON.parse(readFileSync(join(int8.out, 'adapter_config.json'), 'utf8')).peft_type, 'LORA');
 });
+
+test('changeling train --frozen int8 on the seed architectures: LoRA on a T5 and on a RoBERTa with the risk head, losses near the fp32 run', () => {
+  const goldens = resolve('test/fixtures/goldens');
+  let s = 1;
+  const rnd = () => (s = (s * 48271) % 2147483647) / 2147483647;
+  const seq2seq = join(tempDir(), 'seq2seq.jsonl');
+  writeFileSync(
+    seq2seq,
+    Array.from({ length: 8 }, () => {
+      const ids = Array.from({ length: 4 + Math.floor(rnd() * 6) }, () => 5 + Math.floor(rnd() * 490));
+      return JSON.stringify({ input_ids: [...ids, 2], labels: [...ids.slice(0, 3), 2] });
+    }).join('\n') + '\n',
+  );
+  const classify = join(tempDir(), 'classify.jsonl');
+  writeFileSync(
+    classify,
+    Array.from({ length: 8 }, (_, i) =>
+      JSON.stringify({
+        input_ids: [0, ...Array.from({ length: 8 }, () => 5 + Math.floor(rnd() * 400)), 2],
+        label: i % 2,
+        features: Array.from({ length: 14 }, () => rnd()),
+      }),
+    ).join('\n') + '\n',
+  );
+  for (const [model, data] of [
+    ['t5-tiny', seq2seq],
+    ['roberta-tiny', classify],
+  ] as const) {
+    const run = (...extra: string[]) => {
+      const r = spawnSync(
+        process.execPath,
+        [
+          resolve('dist/cli.mjs'),
+          'train',
+          '--model',
+          join(goldens, model),
+          '--method',
+          'lora',
+          '--data',
+          data,
+          '--out',
+          join(tempDir(), 'o'),
+          '--steps',
+          '3',
+          '--batch',
+          '4',
+          '--lr',
+          '5e-3',
+          '--json',
+          ...extra,
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout);
+    };
+    const fp32 = run();
+    const int8 = run('--frozen', 'int8');
+    assert.ok(int8.frozenSavedBytes > 0, model);
+    (int8.steps as Array<{ loss: number }>).forEach((x, i) =>
+      assert.ok(
+        Math.abs(x.loss - fp32.steps[i].loss) < 2e-2 * fp32.steps[i].loss,
+        `${model} step ${i + 1}: ${x.loss} vs ${fp32.steps[i].loss}`,
+      ),
+    );
+  }
+});
