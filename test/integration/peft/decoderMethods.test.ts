@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadModelFolder } from '../../../src/models/modelFolder.js';
@@ -9,6 +8,7 @@ import { readAdapter } from '../../../src/peft/files.js';
 import { CausalLmRunner, causalLmLoss } from '../../../src/runtime/causalLm.js';
 import { scaledError } from '../../helpers/goldens.js';
 import { tempDir } from '../../helpers/gitRepo.js';
+import { trainJson } from '../../helpers/trainCli.js';
 
 /**
  * Prefix-tuning, full fine-tuning and bottleneck adapters on the decoder-only family through `changeling train`.
@@ -28,31 +28,48 @@ function rowsFile(g: { rows: number[][]; labels_from: number }): string {
   return data;
 }
 
-function train(model: string, data: string, out: string, ...args: string[]): { steps: Array<{ loss: number }>; out: string } {
-  const r = spawnSync(
-    process.execPath,
-    [
-      resolve('dist/cli.mjs'),
-      'train',
-      '--model',
-      model,
-      '--data',
-      data,
-      '--out',
-      out,
-      '--batch',
-      '2',
-      '--clip',
-      '0',
-      '--schedule',
-      'constant',
-      '--json',
-      ...args,
-    ],
-    { encoding: 'utf8', maxBuffer: 1 << 24 },
+const train = (model: string, data: string, out: string, ...args: string[]) =>
+  trainJson(model, data, '--out', out, '--batch', '2', '--clip', '0', '--schedule', 'constant', ...args);
+
+/** Trains as the golden's run did (its rows, steps, lr, weight decay) and checks the losses against it. */
+function trainAsGolden(name: string, g: Golden, out: string, ...args: string[]) {
+  const r = train(
+    join(DECODER, name),
+    rowsFile(g),
+    out,
+    ...args,
+    '--steps',
+    String(g.steps),
+    '--lr',
+    String(g.lr),
+    '--weight-decay',
+    String(g.weight_decay),
   );
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout);
+  close(
+    r.steps.map((s: { loss: number }) => s.loss),
+    g.loss_before_step,
+  );
+}
+
+/** The runner's logits of the golden's evaluation row against the golden's (and the logits, for more checks). */
+async function checkEvalLogits(runner: CausalLmRunner, g: Golden): Promise<Float32Array> {
+  const ids = g.eval_input_ids;
+  const logits = (await runner.forward({ ids: [ids], mask: [ids.map(() => 1)] })).data as Float32Array;
+  const err = scaledError(logits, g.eval_logits.data);
+  assert.ok(err < 1e-3, `logits: ${err} relative to the largest`);
+  return logits;
+}
+
+interface Golden {
+  rows: number[][];
+  labels_from: number;
+  steps: number;
+  lr: number;
+  weight_decay: number;
+  loss_before_step: number[];
+  eval_input_ids: number[];
+  eval_logits: { data: number[] };
+  [k: string]: any;
 }
 
 const close = (got: number[], want: number[]) =>
@@ -62,25 +79,7 @@ for (const name of ['qwen2-tiny', 'llama-tiny']) {
   test(`${name}: PEFT's prefix-tuning (past_key_values) trains as PEFT does and its adapter generates with PEFT's logits`, async () => {
     const g = JSON.parse(readFileSync(join(DECODER, name, 'prefix_goldens.json'), 'utf8'));
     const out = join(tempDir(), 'prefix');
-    const r = train(
-      join(DECODER, name),
-      rowsFile(g),
-      out,
-      '--method',
-      'prefix',
-      '--init',
-      join(DECODER, `${name}-prefix-init`),
-      '--steps',
-      String(g.steps),
-      '--lr',
-      String(g.lr),
-      '--weight-decay',
-      String(g.weight_decay),
-    );
-    close(
-      r.steps.map((s) => s.loss),
-      g.loss_before_step,
-    );
+    trainAsGolden(name, g, out, '--method', 'prefix', '--init', join(DECODER, `${name}-prefix-init`));
     const saved = await readAdapter(out);
     assert.equal(saved.config.peft_type, 'PREFIX_TUNING');
     assert.equal(saved.config.task_type, 'CAUSAL_LM');
@@ -90,12 +89,10 @@ for (const name of ['qwen2-tiny', 'llama-tiny']) {
     assert.deepEqual(E.shape, g.prompt_embeddings_after.shape);
     assert.ok(scaledError(E.data, g.prompt_embeddings_after.data) < 1e-3);
     const runner = await CausalLmRunner.create(await withAdapter(await loadModelFolder(join(DECODER, name)), out));
-    const ids: number[] = g.eval_input_ids;
-    const logits = await runner.forward({ ids: [ids], mask: [ids.map(() => 1)] });
-    const err = scaledError(logits.data as Float32Array, g.eval_logits.data);
-    assert.ok(err < 1e-3, `logits: ${err} relative to the largest`);
+    const logits = await checkEvalLogits(runner, g);
     // Generation starts from the prefix too: its first greedy token is the argmax of the last position's logits.
-    const last = (logits.data as Float32Array).subarray((ids.length - 1) * runner.info.vocabSize);
+    const ids = g.eval_input_ids;
+    const last = logits.subarray((ids.length - 1) * runner.info.vocabSize);
     const { sequences } = await runner.greedy({ ids: [ids], mask: [ids.map(() => 1)] }, { maxNewTokens: 1 });
     assert.equal(sequences[0]!.at(-1), last.indexOf(Math.max(...last)));
   });
@@ -103,28 +100,8 @@ for (const name of ['qwen2-tiny', 'llama-tiny']) {
   test(`${name}: full fine-tuning trains every weight as transformers does and saves a model that runs`, async () => {
     const g = JSON.parse(readFileSync(join(DECODER, name, 'fmft_goldens.json'), 'utf8'));
     const out = join(tempDir(), 'fmft');
-    const r = train(
-      join(DECODER, name),
-      rowsFile(g),
-      out,
-      '--method',
-      'fmft',
-      '--steps',
-      String(g.steps),
-      '--lr',
-      String(g.lr),
-      '--weight-decay',
-      String(g.weight_decay),
-    );
-    close(
-      r.steps.map((s) => s.loss),
-      g.loss_before_step,
-    );
-    const runner = await CausalLmRunner.create(await loadModelFolder(out));
-    const ids: number[] = g.eval_input_ids;
-    const logits = await runner.forward({ ids: [ids], mask: [ids.map(() => 1)] });
-    const err = scaledError(logits.data as Float32Array, g.eval_logits.data);
-    assert.ok(err < 1e-3, `logits: ${err} relative to the largest`);
+    trainAsGolden(name, g, out, '--method', 'fmft');
+    await checkEvalLogits(await CausalLmRunner.create(await loadModelFolder(out)), g);
   });
 }
 

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -12,6 +11,7 @@ import { buildTuningGraph, tuningOf } from '../../../src/peft/tuningGraph.js';
 import { readAdapter } from '../../../src/peft/files.js';
 import { createSession } from '../../../src/runtime/session.js';
 import { tempDir } from '../../helpers/gitRepo.js';
+import { trainJson } from '../../helpers/trainCli.js';
 
 /**
  * Frozen weights in int8 while training (quantizeFrozen): the LoRA gradients of a tiny Qwen2 and a tiny Llama (PEFT's
@@ -114,36 +114,13 @@ test('changeling train --frozen int8: the weights quantized as they are read, Lo
       .map((ids) => JSON.stringify({ input_ids: ids, labels: ids.map((x, i) => (i < golden.labels_from ? -100 : x)) }))
       .join('\n') + '\n',
   );
-  const run = (...extra: string[]) => {
-    const r = spawnSync(
-      process.execPath,
-      [
-        resolve('dist/cli.mjs'),
-        'train',
-        '--model',
-        join(DECODER, 'qwen2-tiny'),
-        '--method',
-        'lora',
-        '--init',
-        join(DECODER, 'qwen2-tiny-lora-init'),
-        '--data',
-        data,
-        '--out',
-        join(tempDir(), 'o'),
-        '--steps',
-        '4',
-        '--batch',
-        '2',
-        '--lr',
-        '1e-2',
-        '--json',
-        ...extra,
-      ],
-      { encoding: 'utf8' },
+  const run = (...extra: string[]) =>
+    trainJson(
+      join(DECODER, 'qwen2-tiny'),
+      data,
+      ...['--method', 'lora', '--init', join(DECODER, 'qwen2-tiny-lora-init'), '--steps', '4', '--batch', '2', '--lr', '1e-2'],
+      ...extra,
     );
-    assert.equal(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout);
-  };
   const fp32 = run();
   const int8 = run('--frozen', 'int8');
   assert.equal(int8.frozen, 'int8');
@@ -186,34 +163,8 @@ test('changeling train --frozen int8 on the seed architectures: LoRA on a T5 and
     ['t5-tiny', seq2seq],
     ['roberta-tiny', classify],
   ] as const) {
-    const run = (...extra: string[]) => {
-      const r = spawnSync(
-        process.execPath,
-        [
-          resolve('dist/cli.mjs'),
-          'train',
-          '--model',
-          join(goldens, model),
-          '--method',
-          'lora',
-          '--data',
-          data,
-          '--out',
-          join(tempDir(), 'o'),
-          '--steps',
-          '3',
-          '--batch',
-          '4',
-          '--lr',
-          '5e-3',
-          '--json',
-          ...extra,
-        ],
-        { encoding: 'utf8' },
-      );
-      assert.equal(r.status, 0, r.stderr);
-      return JSON.parse(r.stdout);
-    };
+    const run = (...extra: string[]) =>
+      trainJson(join(goldens, model), data, ...['--method', 'lora', '--steps', '3', '--batch', '4', '--lr', '5e-3'], ...extra);
     const fp32 = run();
     const int8 = run('--frozen', 'int8');
     assert.ok(int8.frozenSavedBytes > 0, model);

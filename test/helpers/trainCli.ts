@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { tempDir } from './gitRepo.js';
+
+/**
+ * `changeling train --json` on a model and a data file, as a user runs it (the built CLI in its own process): the
+ * run must succeed, and its JSON (steps, out, ...) is returned. `--out` is a fresh folder unless the options give one.
+ */
+// The JSON as the CLI prints it: fields read as the tests need them.
+export function trainJson(model: string, data: string, ...options: string[]): any {
+  const out = options.includes('--out') ? [] : ['--out', join(tempDir(), 'trained')];
+  const r = spawnSync(
+    process.execPath,
+    [resolve('dist/cli.mjs'), 'train', '--model', model, '--data', data, ...out, '--json', ...options],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
