@@ -279,7 +279,9 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
       const what = (y: Record<string, unknown>) => {
         const labels = num(y, 'labelled') >= num(y, 'tokens') ? 'every token labelled' : `the last ${num(y, 'labelled')} labelled`;
         const size = String(get(y, 'shapes')).split(' ')[0]!.replace('Qwen2.5-Coder-', '');
-        const mode = get(y, 'frozen') === 'int8' ? `, int8 frozen, recompute ${String(get(y, 'recompute'))}` : '';
+        const frozen = String(get(y, 'frozen') ?? 'fp32');
+        const mode =
+          frozen === 'fp32' ? '' : `, ${frozen === 'int8' ? 'int8 frozen' : 'int8-fast'}, recompute ${String(get(y, 'recompute'))}`;
         return `${size}, ${labels}${mode}`;
       };
       const minutes = (tps: number, y: Record<string, unknown>) => `${Math.round((300 * num(y, 'tokens')) / tps / 60)} min`;
@@ -289,7 +291,9 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
         'last 64 tokens labelled is the commit-message case (the diff is read, the message learnt): Changeling evaluates',
         'the 151,936-word head only where a label is scored; transformers computes it everywhere. "int8 frozen": the',
         'frozen weights held in int8 (`--frozen int8`; PyTorch stays fp32, the image has no bitsandbytes) with attention',
-        'recomputed in the backward (`--recompute attention`); SwiGLU’s elementwise results are recomputed in every row.',
+        'recomputed in the backward (`--recompute attention`); "int8-fast" (`--frozen int8-fast`): that, and the products no',
+        'gradient flows through (the layers below the tuned ones) in int8 arithmetic, as inference runs them (not exact:',
+        'activations are quantized per call). SwiGLU’s elementwise results are recomputed in every row.',
         '',
         table(
           [

@@ -14,9 +14,10 @@ import { writeTinyQwen2 } from '../test/helpers/tinyModels.js';
  * 4 x 512 tokens, by `changeling train` and by transformers + PEFT (bench/torch_train_llm.py, the image's
  * wheels), each in its own process: seconds per step after the first, tokens per second, peak RSS.
  *
- * With no case flag, four cases: the 0.5B with every token labelled (pretraining's case); with only the last 64
+ * With no case flag, six cases: the 0.5B with every token labelled (pretraining's case); with only the last 64
  * of each row labelled (a commit message after its diff, the product's case: the prompt is read, not learnt);
- * that with the frozen weights in int8 and attention recomputed (the laptop mode); the 1.5B in the laptop mode.
+ * that with the frozen weights in int8 and attention recomputed (the laptop mode), exact and `int8-fast` (the
+ * products no gradient flows through in int8 arithmetic); the 1.5B in both laptop modes.
  * PyTorch stays fp32 (the image has no bitsandbytes), one run per shape and labelling.
  */
 const SHAPES = {
@@ -38,7 +39,7 @@ type Shapes = keyof typeof SHAPES;
 interface Case {
   shapes: Shapes;
   labelled: number;
-  frozen: 'fp32' | 'int8';
+  frozen: 'fp32' | 'int8' | 'int8-fast';
   recompute: 'auto' | 'attention' | 'lean' | 'none';
 }
 
@@ -61,7 +62,9 @@ function options(args: string[]) {
         { shapes: '0.5b', labelled: tokens, frozen: 'fp32', recompute: 'auto' },
         { shapes: '0.5b', labelled: 64, frozen: 'fp32', recompute: 'auto' },
         { shapes: '0.5b', labelled: 64, frozen: 'int8', recompute: 'attention' },
+        { shapes: '0.5b', labelled: 64, frozen: 'int8-fast', recompute: 'attention' },
         { shapes: '1.5b', labelled: 64, frozen: 'int8', recompute: 'attention' },
+        { shapes: '1.5b', labelled: 64, frozen: 'int8-fast', recompute: 'attention' },
       ];
   return {
     tokens,

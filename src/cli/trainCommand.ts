@@ -47,13 +47,16 @@ export const TRAIN_HELP = `changeling train --model DIR --method lora|adapter|pr
                            the same speed); lean: that and no memory arena, least memory and a slower step
                            (LoRA CodeBERT-base at 8 x 512: 0.87x the peak memory, 0.73x the speed). Default
                            auto: lean when the probabilities would take more than an eighth of the free memory
-  --frozen fp32|int8       how the frozen weights are held while training: int8 keeps a quarter of their memory
+  --frozen fp32|int8|int8-fast   how the frozen weights are held while training: int8 keeps a quarter of their memory
                            (one scale per row; the backward dequantizes again where it needs them, so no fp32
-                           copy lives across a step); gradients within 1e-2 of fp32's on the tests' models
+                           copy lives across a step), the gradients PEFT computes over the same int8 weights;
+                           int8-fast: also the products no gradient flows through (the layers below the tuned
+                           ones) in int8 arithmetic: faster, not exact (activations quantized per call)
   --json                   print {"steps": [{"step", "loss"}...], "out", ...}`;
 
-function parseFrozen(v: string): 'fp32' | 'int8' {
-  if (v !== 'fp32' && v !== 'int8') throw new ChangelingError('usage', `--frozen must be fp32 or int8, not ${JSON.stringify(v)}`);
+function parseFrozen(v: string): 'fp32' | 'int8' | 'int8-fast' {
+  if (v !== 'fp32' && v !== 'int8' && v !== 'int8-fast')
+    throw new ChangelingError('usage', `--frozen must be fp32, int8 or int8-fast, not ${JSON.stringify(v)}`);
   return v;
 }
 

@@ -153,7 +153,11 @@ export function placeInt8Weights(b: GraphBuilder, o: { sliceBytes?: number } = {
       }
     }
   }
-  // A dequantized weight (or its transpose) nothing reads any more goes: a table only looked up, a head split up.
+  dropUnreadInt8(b);
+}
+
+/** A dequantized weight (or its transpose) nothing reads any more goes, and the int8 data only it read. */
+function dropUnreadInt8(b: GraphBuilder): void {
   for (;;) {
     const read = new Set<Tensor>(b.outputs);
     for (const n of b.nodes) for (const t of n.inputs) if (t) read.add(t);
@@ -244,4 +248,44 @@ function prune(b: GraphBuilder): void {
     const gone = new Set(dead);
     b.nodes.splice(0, b.nodes.length, ...b.nodes.filter((n) => !gone.has(n)));
   }
+}
+
+/**
+ * `--frozen int8-fast`: products by a frozen int8 weight whose input no trained parameter reaches (every projection of
+ * the layers below the first tuned one, and the base products of the first tuned layer's inputs) run as
+ * onnxruntime's DynamicQuantizeMatMul (activations quantized per call, int8 arithmetic), as inference runs them: no
+ * gradient flows through them, so the backward never needs their weight. Faster, and no longer exact: the
+ * activations' quantization changes those layers' outputs slightly. The weight is stored transposed ([in, out])
+ * for it, in place of the [out, in] copy when nothing else reads that. Returns how many products changed.
+ */
+export function int8ForwardProducts(b: GraphBuilder, trainable: readonly Tensor[]): number {
+  const requires = new Set<Tensor>(trainable);
+  for (const n of b.nodes) if (n.inputs.some((t) => t && requires.has(t))) for (const o of n.outputs) requires.add(o);
+  const dataOf = new Map(b.initializers.map((i) => [i.tensor, i.data]));
+  const transposed = new Map<Tensor, Tensor>();
+  let count = 0;
+  for (const m of b.nodes) {
+    if (m.op !== 'MatMul' || m.domain) continue;
+    const [x, t] = m.inputs as [Tensor, Tensor];
+    const tr = t.producer;
+    const dq = tr?.op === 'Transpose' ? tr.inputs[0]!.producer : null;
+    if (!dq || dq.op !== 'DequantizeLinear' || requires.has(x)) continue;
+    const [qw, qs] = dq.inputs as [Tensor, Tensor];
+    const q = dataOf.get(qw);
+    if (qw.dtype !== 'int8' || !(q instanceof Int8Array)) continue;
+    let qt = transposed.get(qw);
+    if (!qt) {
+      const [rows, cols] = qw.shape as [number, number];
+      const data = new Int8Array(rows * cols);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) data[c * rows + r] = q[r * cols + c]!;
+      qt = b.initializer(`${qw.name}.t`, 'int8', [cols, rows], data);
+      transposed.set(qw, qt);
+    }
+    m.op = 'DynamicQuantizeMatMul';
+    m.domain = 'com.microsoft';
+    m.inputs = [x, qt, qs];
+    count++;
+  }
+  dropUnreadInt8(b);
+  return count;
 }

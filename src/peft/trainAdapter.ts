@@ -72,7 +72,7 @@ export interface TrainOptions {
   /** Attention probabilities recomputed in the backward: `auto` (default) when memory is short (train/memory.ts). */
   recompute?: RecomputeMode;
   /** How the frozen weights are held while training: fp32 (default), or int8 with one scale per row (graph/quantize.ts). */
-  frozen?: 'fp32' | 'int8';
+  frozen?: 'fp32' | 'int8' | 'int8-fast';
   /** More files saved with the result (a model profile), in the same folder output. */
   files?: Record<string, string>;
   /** The output lives in Changeling's own state (a fine-tuning run's folder). */
@@ -190,7 +190,7 @@ export interface TrainResult {
   /** Whether attention was recomputed in the backward, and what keeping it would have held (bytes). */
   attention: { recomputed: boolean; lean: boolean; keptBytes: number };
   /** How the frozen weights were held, and the fp32 bytes int8 saved. */
-  frozen: 'fp32' | 'int8';
+  frozen: 'fp32' | 'int8' | 'int8-fast';
   frozenSavedBytes: number;
 }
 
@@ -260,7 +260,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     return true;
   };
   const weights =
-    o.frozen !== 'int8'
+    o.frozen !== 'int8' && o.frozen !== 'int8-fast'
       ? await model.loadWeights()
       : model.readWeights
         ? await model.readWeights(take)
@@ -276,7 +276,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     weights.set(k, v);
   }
   if (model.kind === 'roberta') initJitFineHead(weights, model.config.hiddenSize, rand);
-  const g = buildTuningGraph(model, weights, tuning, { training: true, rand, initOf, int8 });
+  const g = buildTuningGraph(model, weights, tuning, { training: true, rand, initOf, int8, int8Compute: o.frozen === 'int8-fast' });
   const b = g.b;
   const loss = g.loss!;
   const params = g.params;

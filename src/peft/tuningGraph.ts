@@ -3,7 +3,7 @@ import { GraphBuilder } from '../graph/builder.js';
 import type { Tensor } from '../graph/ir.js';
 import { requireKind, type ModelFolder } from '../models/modelFolder.js';
 import { GraphWeights, type Int8Weight, type WeightMap } from '../models/weights.js';
-import { placeInt8Weights } from '../graph/quantize.js';
+import { int8ForwardProducts, placeInt8Weights } from '../graph/quantize.js';
 import { t5Decoder, t5Encoder } from '../models/t5.js';
 import { bartDecoder, bartEncoder } from '../models/bart.js';
 import { roberta } from '../models/roberta.js';
@@ -92,6 +92,8 @@ export interface TuningGraphOptions {
   baseModel?: string;
   /** Frozen matrices read in int8 (`--frozen int8`), by weight name: not in `weights`. */
   int8?: ReadonlyMap<string, Int8Weight>;
+  /** With `int8`: the products no gradient flows through computed in int8 too (`--frozen int8-fast`). */
+  int8Compute?: boolean;
 }
 
 /** Whether a base weight trains with this method (besides a task head, which always does). */
@@ -218,6 +220,7 @@ export function buildTuningGraph(folder: ModelFolder, weights: WeightMap, tuning
     b.output(logit, 'logit');
     b.output(attention!, 'attention');
   }
+  if (o.int8?.size && o.int8Compute) int8ForwardProducts(b, [...w.trainable.map((p) => p.tensor), ...own.map((p) => p.tensor)]);
   const params: ParamSpec[] = [
     ...w.trainable.map((p) => ({ ...p })),
     ...own.map(({ tensor, fresh }) => ({ tensor, init: initOf(tensor, fresh), decay: !tensor.name.endsWith('bias') })),

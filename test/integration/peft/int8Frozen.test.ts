@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { gradients } from '../../../src/graph/grad.js';
-import { quantizeFrozen } from '../../../src/graph/quantize.js';
+import { int8Eligible, int8Rows, quantizeFrozen } from '../../../src/graph/quantize.js';
+import type { Int8Weight } from '../../../src/models/weights.js';
 import { serialize } from '../../../src/graph/serialize.js';
 import { loadModelFolder } from '../../../src/models/modelFolder.js';
 import { buildTuningGraph, tuningOf } from '../../../src/peft/tuningGraph.js';
@@ -175,4 +176,51 @@ test('changeling train --frozen int8 on the seed architectures: LoRA on a T5 and
       ),
     );
   }
+});
+
+test('--frozen int8-fast: the products no gradient flows through run in int8 (DynamicQuantizeMatMul), the tuned ones stay exact, and training stays close', async () => {
+  // The graph: LoRA on layer 1 only; layer 0's products and layer 1's base products read no trained parameter.
+  const model = await loadModelFolder(join(DECODER, 'qwen2-tiny'));
+  const init = await readAdapter(join(DECODER, 'qwen2-tiny-lora-layer1-init'));
+  const weights = await model.loadWeights();
+  const int8 = new Map<string, Int8Weight>();
+  for (const [name, w] of weights)
+    if (int8Eligible(w.shape, 32)) int8.set(name, { shape: [w.shape[0]!, w.shape[1]!], ...int8Rows(w.data, w.shape[0]!, w.shape[1]!) });
+  for (const name of int8.keys()) weights.delete(name);
+  const g = buildTuningGraph(model, weights, tuningOf(init.config), {
+    training: true,
+    rand: Math.random,
+    initOf: (t) => init.weights.get(t.name)!.data,
+    int8,
+    int8Compute: true,
+  });
+  const fast = g.b.nodes.filter((n) => n.op === 'DynamicQuantizeMatMul');
+  // Layer 0: its seven projections; layer 1: the base products of q, k and v (their input comes from layer 0; gate
+  // and up read the output of layer 1's attention, which its adapters change).
+  assert.equal(fast.length, 10, fast.map((n) => n.outputs[0]!.name).join(', '));
+  // The head's input depends on the adapters: it stays a product by the dequantized weight (its gradient flows).
+  assert.ok(g.b.nodes.some((n) => n.op === 'MatMul' && n.inputs[1]?.producer?.op === 'Transpose'));
+  // Through the CLI: the losses near the exact int8 run's, and falling.
+  const golden = JSON.parse(readFileSync(join(DECODER, 'qwen2-tiny', 'train_goldens-layer1.json'), 'utf8'));
+  const data = join(tempDir(), 'rows.jsonl');
+  writeFileSync(
+    data,
+    (golden.rows as number[][])
+      .map((ids) => JSON.stringify({ input_ids: ids, labels: ids.map((x, i) => (i < golden.labels_from ? -100 : x)) }))
+      .join('\n') + '\n',
+  );
+  const run = (frozen: string) =>
+    trainJson(
+      join(DECODER, 'qwen2-tiny'),
+      data,
+      ...['--method', 'lora', '--init', join(DECODER, 'qwen2-tiny-lora-layer1-init'), '--steps', '4', '--batch', '2', '--lr', '1e-2'],
+      ...['--frozen', frozen],
+    );
+  const exact = run('int8');
+  const approx = run('int8-fast');
+  assert.equal(approx.frozen, 'int8-fast');
+  (approx.steps as Array<{ loss: number }>).forEach((x, i) =>
+    assert.ok(Math.abs(x.loss - exact.steps[i].loss) < 2e-2 * exact.steps[i].loss, `step ${i + 1}: ${x.loss} vs ${exact.steps[i].loss}`),
+  );
+  assert.ok(approx.steps[3].loss < approx.steps[0].loss);
 });
