@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tempDir } from './gitRepo.js';
 
@@ -20,4 +21,14 @@ export function trainJson(model: string, data: string, ...options: string[]): an
   );
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
+}
+
+/** A decoder golden's batch as `changeling train` data: its rows, the first `labels_from` tokens of each not learnt. */
+export function goldenRowsFile(g: { rows: number[][]; labels_from: number }): string {
+  const data = join(tempDir(), 'rows.jsonl');
+  writeFileSync(
+    data,
+    g.rows.map((ids) => JSON.stringify({ input_ids: ids, labels: ids.map((x, i) => (i < g.labels_from ? -100 : x)) })).join('\n') + '\n',
+  );
+  return data;
 }

@@ -9,6 +9,7 @@ import { readAdapter } from '../../../src/peft/files.js';
 import { CausalLmRunner } from '../../../src/runtime/causalLm.js';
 import { scaledError, type GoldenTensor } from '../../helpers/goldens.js';
 import { tempDir } from '../../helpers/gitRepo.js';
+import { goldenRowsFile } from '../../helpers/trainCli.js';
 
 /**
  * LoRA on the decoder-only family through `changeling train`, against PEFT itself
@@ -25,13 +26,7 @@ for (const [name, tag] of [
 ]) {
   test(`${name}${tag}: LoRA on all seven projections${tag ? ' of layer 1 only (layers_to_transform)' : ''} trains as PEFT does: losses, the saved adapter and its logits`, async () => {
     const g = JSON.parse(readFileSync(join(DECODER, name!, `train_goldens${tag}.json`), 'utf8'));
-    const data = join(tempDir(), 'rows.jsonl');
-    writeFileSync(
-      data,
-      (g.rows as number[][])
-        .map((ids) => JSON.stringify({ input_ids: ids, labels: ids.map((x, i) => (i < g.labels_from ? -100 : x)) }))
-        .join('\n') + '\n',
-    );
+    const data = goldenRowsFile(g);
     const out = join(tempDir(), 'lora');
     const r = spawnSync(
       process.execPath,

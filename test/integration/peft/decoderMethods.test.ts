@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadModelFolder } from '../../../src/models/modelFolder.js';
 import { withAdapter } from '../../../src/peft/apply.js';
@@ -8,7 +8,7 @@ import { readAdapter } from '../../../src/peft/files.js';
 import { CausalLmRunner, causalLmLoss } from '../../../src/runtime/causalLm.js';
 import { scaledError } from '../../helpers/goldens.js';
 import { tempDir } from '../../helpers/gitRepo.js';
-import { trainJson } from '../../helpers/trainCli.js';
+import { goldenRowsFile, trainJson } from '../../helpers/trainCli.js';
 
 /**
  * Prefix-tuning, full fine-tuning and bottleneck adapters on the decoder-only family through `changeling train`.
@@ -19,15 +19,6 @@ import { trainJson } from '../../helpers/trainCli.js';
  */
 const DECODER = resolve('test/fixtures/decoder');
 
-function rowsFile(g: { rows: number[][]; labels_from: number }): string {
-  const data = join(tempDir(), 'rows.jsonl');
-  writeFileSync(
-    data,
-    g.rows.map((ids) => JSON.stringify({ input_ids: ids, labels: ids.map((x, i) => (i < g.labels_from ? -100 : x)) })).join('\n') + '\n',
-  );
-  return data;
-}
-
 const train = (model: string, data: string, out: string, ...args: string[]) =>
   trainJson(model, data, '--out', out, '--batch', '2', '--clip', '0', '--schedule', 'constant', ...args);
 
@@ -35,7 +26,7 @@ const train = (model: string, data: string, out: string, ...args: string[]) =>
 function trainAsGolden(name: string, g: Golden, out: string, ...args: string[]) {
   const r = train(
     join(DECODER, name),
-    rowsFile(g),
+    goldenRowsFile(g),
     out,
     ...args,
     '--steps',
@@ -107,7 +98,7 @@ for (const name of ['qwen2-tiny', 'llama-tiny']) {
 
 test('qwen2-tiny: bottleneck adapters train, and the runtime with the adapter gives the loss the training graph gives', async () => {
   const g = JSON.parse(readFileSync(join(DECODER, 'qwen2-tiny', 'prefix_goldens.json'), 'utf8'));
-  const data = rowsFile(g);
+  const data = goldenRowsFile(g);
   const model = join(DECODER, 'qwen2-tiny');
   const out = join(tempDir(), 'adapter');
   const r = train(model, data, out, '--method', 'adapter', '--adapter-size', '8', '--steps', '6', '--lr', '1e-2');

@@ -12,7 +12,7 @@ import { buildTuningGraph, tuningOf } from '../../../src/peft/tuningGraph.js';
 import { readAdapter } from '../../../src/peft/files.js';
 import { createSession } from '../../../src/runtime/session.js';
 import { tempDir } from '../../helpers/gitRepo.js';
-import { trainJson } from '../../helpers/trainCli.js';
+import { goldenRowsFile, trainJson } from '../../helpers/trainCli.js';
 
 /**
  * Frozen weights in int8 while training (quantizeFrozen): the LoRA gradients of a tiny Qwen2 and a tiny Llama (PEFT's
@@ -108,13 +108,7 @@ for (const name of ['qwen2-tiny', 'llama-tiny']) {
 
 test('changeling train --frozen int8: the weights quantized as they are read, LoRA trains over them as PEFT does, its losses near the fp32 run', () => {
   const golden = JSON.parse(readFileSync(join(DECODER, 'qwen2-tiny', 'train_goldens.json'), 'utf8'));
-  const data = join(tempDir(), 'rows.jsonl');
-  writeFileSync(
-    data,
-    (golden.rows as number[][])
-      .map((ids) => JSON.stringify({ input_ids: ids, labels: ids.map((x, i) => (i < golden.labels_from ? -100 : x)) }))
-      .join('\n') + '\n',
-  );
+  const data = goldenRowsFile(golden);
   const run = (...extra: string[]) =>
     trainJson(
       join(DECODER, 'qwen2-tiny'),
@@ -202,13 +196,7 @@ test('--frozen int8-fast: the products no gradient flows through run in int8 (Dy
   assert.ok(g.b.nodes.some((n) => n.op === 'MatMul' && n.inputs[1]?.producer?.op === 'Transpose'));
   // Through the CLI: the losses near the exact int8 run's, and falling.
   const golden = JSON.parse(readFileSync(join(DECODER, 'qwen2-tiny', 'train_goldens-layer1.json'), 'utf8'));
-  const data = join(tempDir(), 'rows.jsonl');
-  writeFileSync(
-    data,
-    (golden.rows as number[][])
-      .map((ids) => JSON.stringify({ input_ids: ids, labels: ids.map((x, i) => (i < golden.labels_from ? -100 : x)) }))
-      .join('\n') + '\n',
-  );
+  const data = goldenRowsFile(golden);
   const run = (frozen: string) =>
     trainJson(
       join(DECODER, 'qwen2-tiny'),
