@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { trainAdapter } from '../src/peft/trainAdapter.js';
+import { trainAdapter, type FrozenMode } from '../src/peft/trainAdapter.js';
 import { seededRandom } from '../src/train/batching.js';
 import { tempDir } from '../test/helpers/gitRepo.js';
 import { writeTinyQwen2 } from '../test/helpers/tinyModels.js';
@@ -39,7 +39,7 @@ type Shapes = keyof typeof SHAPES;
 interface Case {
   shapes: Shapes;
   labelled: number;
-  frozen: 'fp32' | 'int8' | 'int8-fast';
+  frozen: FrozenMode;
   recompute: 'auto' | 'attention' | 'lean' | 'none';
 }
 

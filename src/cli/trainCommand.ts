@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { trainAdapter, type TrainOptions } from '../peft/trainAdapter.js';
+import { FROZEN_MODES, trainAdapter, type FrozenMode, type TrainOptions } from '../peft/trainAdapter.js';
 import { loadModelFolder } from '../models/modelFolder.js';
 import { PROFILE_FILE, effectiveProfile, parseInputFormat, profileText } from '../tasks/cmg/profile.js';
 import { folderTarget } from '../util/outputTarget.js';
@@ -9,6 +9,7 @@ import { TRAIN_BOUNDS, parseOption } from '../util/numbers.js';
 import { parseRecomputeMode } from '../train/memory.js';
 import { interruptSignal, printJson, writeOut, writeErr } from './io.js';
 import { parseMethod } from '../peft/methods.js';
+import { orList } from '../util/text.js';
 
 /** `changeling train`: its options, its help text (TRAIN_HELP) and what it prints. */
 
@@ -54,10 +55,10 @@ export const TRAIN_HELP = `changeling train --model DIR --method lora|adapter|pr
                            ones) in int8 arithmetic: faster, not exact (activations quantized per call)
   --json                   print {"steps": [{"step", "loss"}...], "out", ...}`;
 
-function parseFrozen(v: string): 'fp32' | 'int8' | 'int8-fast' {
-  if (v !== 'fp32' && v !== 'int8' && v !== 'int8-fast')
-    throw new ChangelingError('usage', `--frozen must be fp32, int8 or int8-fast, not ${JSON.stringify(v)}`);
-  return v;
+function parseFrozen(v: string): FrozenMode {
+  if (!(FROZEN_MODES as readonly string[]).includes(v))
+    throw new ChangelingError('usage', `--frozen must be ${orList(FROZEN_MODES)}, not ${JSON.stringify(v)}`);
+  return v as FrozenMode;
 }
 
 export async function trainCommand(argv: string[]): Promise<number> {

@@ -520,9 +520,14 @@ export class GraphBuilder {
     return this.one('DequantizeLinear', [q, scale], 'float32', q.shape, { axis: normAxis(axis, q.rank, 'DequantizeLinear') });
   }
 
-  /** A frozen weight held in int8: DequantizeLinear per row, its result named exactly `name` (outside any scope), as the weight was. */
-  dequantizeWeight(q: Tensor, scale: Tensor, name: string): Tensor {
+  /**
+   * A frozen weight held in int8 (one scale per row): its `<name>.int8` and `<name>.scale` initializers and a
+   * DequantizeLinear whose result is named exactly `name` (outside any scope), as the weight was.
+   */
+  dequantizeWeight(name: string, w: { shape: [number, number]; q: Int8Array; scale: Float32Array }): Tensor {
     if (this.names.has(name)) throw new GraphError(`the name "${name}" is already used`);
+    const q = this.initializer(`${name}.int8`, 'int8', w.shape, w.q);
+    const scale = this.initializer(`${name}.scale`, 'float32', [w.shape[0]], w.scale);
     const scope = this.scope.splice(0);
     try {
       return this.node('DequantizeLinear', [q, scale], [{ dtype: 'float32', shape: q.shape }], { axis: 0 }, name)[0]!;

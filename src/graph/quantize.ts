@@ -85,8 +85,7 @@ export const int8Eligible = (shape: readonly number[], minSize: number) =>
  */
 export function quantizeFrozen(b: GraphBuilder, o: { minSize?: number; sliceBytes?: number } = {}): { count: number; savedBytes: number } {
   const minSize = o.minSize ?? 128;
-  const readers = new Map<Tensor, Node[]>();
-  for (const n of b.nodes) for (const t of n.inputs) if (t) readers.set(t, [...(readers.get(t) ?? []), n]);
+  const readers = readersOf(b);
   let count = 0;
   let savedBytes = 0;
   for (const init of [...b.initializers]) {
@@ -101,11 +100,7 @@ export function quantizeFrozen(b: GraphBuilder, o: { minSize?: number; sliceByte
     b.initializers.splice(b.initializers.indexOf(init), 1);
     b.forgetName(w.name);
     const before = b.nodes.length;
-    const dq = b.dequantizeWeight(
-      b.initializer(`${w.name}.int8`, 'int8', [rows, cols], q),
-      b.initializer(`${w.name}.scale`, 'float32', [rows], scale),
-      w.name,
-    );
+    const dq = b.dequantizeWeight(w.name, { shape: [rows, cols], q, scale });
     const made = b.nodes.splice(before);
     b.nodes.splice(Math.min(...uses.map((n) => b.nodes.indexOf(n))), 0, ...made);
     for (const n of uses) n.inputs = n.inputs.map((x) => (x === w ? dq : x));
@@ -129,8 +124,7 @@ const int8Reader = (n: Node) =>
  * whole fp32 table). Any other reader reads the dequantized weight as it is.
  */
 export function placeInt8Weights(b: GraphBuilder, o: { sliceBytes?: number } = {}): void {
-  const readers = new Map<Tensor, Node[]>();
-  for (const n of b.nodes) for (const t of n.inputs) if (t) readers.set(t, [...(readers.get(t) ?? []), n]);
+  const readers = readersOf(b);
   for (const dq of b.nodes.filter(
     (n) => n.op === 'DequantizeLinear' && n.inputs[0]?.dtype === 'int8' && n.inputs[0].kind === 'initializer',
   )) {
@@ -158,16 +152,14 @@ export function placeInt8Weights(b: GraphBuilder, o: { sliceBytes?: number } = {
 
 /** A dequantized weight (or its transpose) nothing reads any more goes, and the int8 data only it read. */
 function dropUnreadInt8(b: GraphBuilder): void {
-  for (;;) {
-    const read = new Set<Tensor>(b.outputs);
-    for (const n of b.nodes) for (const t of n.inputs) if (t) read.add(t);
-    const dead = new Set(b.nodes.filter((n) => (n.op === 'DequantizeLinear' || n.op === 'Transpose') && !read.has(n.outputs[0]!)));
-    if (!dead.size) break;
-    b.nodes.splice(0, b.nodes.length, ...b.nodes.filter((n) => !dead.has(n)));
-  }
-  const used = new Set<Tensor>();
-  for (const n of b.nodes) for (const t of n.inputs) if (t) used.add(t);
-  b.initializers.splice(0, b.initializers.length, ...b.initializers.filter((i) => i.tensor.dtype !== 'int8' || used.has(i.tensor)));
+  prune(b, { node: (n) => n.op === 'DequantizeLinear' || n.op === 'Transpose', initializer: (t) => t.dtype === 'int8' });
+}
+
+/** Each tensor's readers, in graph order. */
+function readersOf(b: GraphBuilder): Map<Tensor, Node[]> {
+  const readers = new Map<Tensor, Node[]>();
+  for (const n of b.nodes) for (const t of n.inputs) if (t) readers.set(t, [...(readers.get(t) ?? []), n]);
+  return readers;
 }
 
 /** Dequantized at most this many bytes of fp32 at once: a larger weight's product is computed in slices of its rows. */
@@ -234,14 +226,17 @@ function constantMatrix(
   return { name: src.name, k: inner, cols: out, at: (r, c) => data[c * inner + r]! };
 }
 
-/** Drops the nodes and initializers nothing reads any more (the fp32 weights and their transposes). */
-function prune(b: GraphBuilder): void {
+/**
+ * Drops the nodes and initializers nothing reads any more (the fp32 weights and their transposes), or only those
+ * `o` names: a training graph's loss is not an output yet, so its rewrites drop only what they made unread.
+ */
+function prune(b: GraphBuilder, o: { node?: (n: Node) => boolean; initializer?: (t: Tensor) => boolean } = {}): void {
   for (;;) {
     const used = new Set<Tensor>(b.outputs);
     for (const n of b.nodes) for (const t of n.inputs) if (t) used.add(t);
-    const dead = b.nodes.filter((n: Node) => n.outputs.every((t) => !used.has(t)));
+    const dead = b.nodes.filter((n: Node) => (o.node?.(n) ?? true) && n.outputs.every((t) => !used.has(t)));
     if (dead.length === 0) {
-      const keep = b.initializers.filter((i) => used.has(i.tensor));
+      const keep = b.initializers.filter((i) => used.has(i.tensor) || !(o.initializer?.(i.tensor) ?? true));
       b.initializers.splice(0, b.initializers.length, ...keep);
       return;
     }

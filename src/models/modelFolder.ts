@@ -68,11 +68,9 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
     weightsPath,
     // Every weight is checked against the config as it is read.
     loadWeights: () => (loaded ??= read().then((w) => checkWeightShapes(kind, config, w, weightsPath))),
-    // Uncached: each tensor checked, then offered to `take` (which keeps what it takes in its own form).
+    // Uncached: each tensor checked as it is read (every one is offered), then to `take` (which keeps what it takes in its own form).
     readWeights: (take: TakeWeight) =>
-      read((name, w) => take(name, checkWeightShapes(kind, config, new Map([[name, w]]), weightsPath).get(name)!)).then((w) =>
-        checkWeightShapes(kind, config, w, weightsPath),
-      ),
+      read((name, w) => take(name, checkWeightShapes(kind, config, new Map([[name, w]]), weightsPath).get(name)!)),
     releaseWeights: () => void (loaded = null),
   });
   const arch = architectureFor(raw.model_type, where);

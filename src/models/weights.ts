@@ -102,27 +102,19 @@ export class GraphWeights {
     const seen = this.made.get(key);
     if (seen) return seen;
     const q = this.int8.get(key);
-    if (q) {
-      if (shape && q.shape.join(',') !== shape.join(','))
-        throw new ChangelingError('io', `weight ${key} has shape [${q.shape}], expected [${shape}]`);
-      const t = this.b.dequantizeWeight(
-        this.b.initializer(`${key}.int8`, 'int8', q.shape, q.q),
-        this.b.initializer(`${key}.scale`, 'float32', [q.shape[0]], q.scale),
-        key,
-      );
-      this.made.set(key, t);
-      return t;
-    }
-    const w = this.weights.get(key);
+    const f = q ? undefined : this.weights.get(key);
+    const w = q ?? f;
     if (!w) throw new ChangelingError('io', `the checkpoint has no weight "${key}"${key !== name ? ` (for ${name})` : ''}`);
     if (shape && w.shape.join(',') !== shape.join(','))
       throw new ChangelingError('io', `weight ${key} has shape [${w.shape}], expected [${shape}]`);
     let t: Tensor;
-    if (this.isTrainable(key)) {
-      t = this.b.input(key, 'float32', w.shape);
-      this.trainable.push({ tensor: t, init: w.data, decay: !key.endsWith('bias') && !/norm/i.test(key) });
+    if (q) {
+      t = this.b.dequantizeWeight(key, q);
+    } else if (this.isTrainable(key)) {
+      t = this.b.input(key, 'float32', f!.shape);
+      this.trainable.push({ tensor: t, init: f!.data, decay: !key.endsWith('bias') && !/norm/i.test(key) });
     } else {
-      t = this.b.initializer(key, 'float32', w.shape, w.data);
+      t = this.b.initializer(key, 'float32', f!.shape, f!.data);
     }
     this.made.set(key, t);
     return t;

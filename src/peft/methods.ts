@@ -1,4 +1,5 @@
 import { ChangelingError } from '../util/errors.js';
+import { orList } from '../util/text.js';
 
 /**
  * The tuning methods, one record each, as models/architectures.ts holds the architectures: what a method is
@@ -34,9 +35,6 @@ export function savesAdapter(m: string): boolean;
 export function savesAdapter(m: string): boolean {
   return Object.hasOwn(METHODS, m) && METHODS[m as Method].savesAdapter;
 }
-export const isRiskMethod = (m: unknown): m is RiskMethod => typeof m === 'string' && (RISK_METHODS as string[]).includes(m);
-
-const list = (names: readonly string[]) => `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
 
 /** A method name from the command line or a file, or one error naming the choices (`what`: where it came from). */
 export function parseMethod<M extends Method>(
@@ -46,5 +44,5 @@ export function parseMethod<M extends Method>(
   kind: 'usage' | 'io' = 'usage',
 ): M {
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as M;
-  throw new ChangelingError(kind, `${what} must be ${list(allowed)}, not ${JSON.stringify(value)}`);
+  throw new ChangelingError(kind, `${what} must be ${orList(allowed)}, not ${JSON.stringify(value)}`);
 }

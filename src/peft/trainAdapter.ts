@@ -27,6 +27,10 @@ import { METHODS, savesAdapter, type Method } from './methods.js';
 import { int8Eligible, int8Rows } from '../graph/quantize.js';
 import type { Int8Weight, TakeWeight } from '../models/weights.js';
 
+/** How the frozen weights are held while training (`--frozen`). */
+export const FROZEN_MODES = ['fp32', 'int8', 'int8-fast'] as const;
+export type FrozenMode = (typeof FROZEN_MODES)[number];
+
 /** Frozen matrices from 32 x 32 up go to int8 with --frozen int8: all that matter for memory, and a tiny model's too, so its runs exercise the path. */
 const INT8_MIN_SIZE = 32;
 
@@ -72,7 +76,7 @@ export interface TrainOptions {
   /** Attention probabilities recomputed in the backward: `auto` (default) when memory is short (train/memory.ts). */
   recompute?: RecomputeMode;
   /** How the frozen weights are held while training: fp32 (default), or int8 with one scale per row (graph/quantize.ts). */
-  frozen?: 'fp32' | 'int8' | 'int8-fast';
+  frozen?: FrozenMode;
   /** More files saved with the result (a model profile), in the same folder output. */
   files?: Record<string, string>;
   /** The output lives in Changeling's own state (a fine-tuning run's folder). */
@@ -190,7 +194,7 @@ export interface TrainResult {
   /** Whether attention was recomputed in the backward, and what keeping it would have held (bytes). */
   attention: { recomputed: boolean; lean: boolean; keptBytes: number };
   /** How the frozen weights were held, and the fp32 bytes int8 saved. */
-  frozen: 'fp32' | 'int8' | 'int8-fast';
+  frozen: FrozenMode;
   frozenSavedBytes: number;
 }
 
@@ -260,7 +264,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     return true;
   };
   const weights =
-    o.frozen !== 'int8' && o.frozen !== 'int8-fast'
+    (o.frozen ?? 'fp32') === 'fp32'
       ? await model.loadWeights()
       : model.readWeights
         ? await model.readWeights(take)

@@ -44,3 +44,7 @@ export const pyStrip = (s: string) => s.replace(PY_STRIP, '');
 
 /** Python's `s.split()`: words between runs of white space, none empty. */
 export const pySplit = (s: string) => s.split(PY_SPLIT).filter(Boolean);
+
+/** Choices in words: "a, b or c". */
+export const orList = (names: readonly string[]) =>
+  names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : (names[0] ?? '');
