@@ -91,7 +91,7 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
   'train-worker': { usage: 'train-worker ... (internal)', run: trainWorker },
   'train-llm': {
     usage:
-      'train-llm [--shapes 0.5b|1.5b] [--labelled N] [--frozen int8] [--recompute attention|lean] [--tokens N] [--batch N] [--r N] [--layers A-B] [--steps N]: LoRA on a code LLM at Qwen2.5-Coder shapes, against transformers + PEFT',
+      'train-llm [--shapes 0.5b|1.5b] [--labelled N] [--frozen int8] [--recompute blocks|attention|lean] [--tokens N] [--batch N] [--r N] [--layers A-B] [--steps N]: LoRA on a code LLM at Qwen2.5-Coder shapes, against transformers + PEFT',
     run: trainLlmBench,
   },
   'train-llm-worker': { usage: 'train-llm-worker ... (internal)', run: trainLlmWorker },

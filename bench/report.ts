@@ -170,7 +170,7 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
       };
       const body = rows(r.result, 'results').map((row) => [
         what[String(row.name)] ?? String(row.name),
-        row.attention === 'recompute' ? 'lean' : row.attention === 'int8' ? 'int8 frozen' : 'default',
+        ({ recompute: 'lean', int8: 'int8 frozen', blocks: 'blocks' } as Record<string, string>)[String(row.attention)] ?? 'default',
         String(Math.round(num(row, 'changeling.tokensPerSecond'))),
         mib(num(row, 'changeling.peakRssMiB')),
         String(Math.round(num(row, 'pytorchPeft.tokensPerSecond'))),
@@ -182,8 +182,9 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
         'Same random weights at real shapes on both sides, AdamW with clipping on both, tokens = batch x (input +',
         'label tokens) per step, best of 2 steps after a warm-up, against PyTorch + transformers + PEFT with as many',
         'threads; peak RSS of each side’s own process. Changeling runs each case as it trains by default, lean',
-        '(`--recompute lean`: attention probabilities recomputed in the backward, no memory arena), and, where there',
-        'are frozen weights, with them in int8 and attention recomputed (`--frozen int8 --recompute attention`).',
+        '(`--recompute lean`: attention probabilities recomputed in the backward, no memory arena), blocks (`--recompute',
+        'blocks`: only each transformer block’s input kept, the block run again in its backward), and, where there are',
+        'frozen weights, with them in int8 and attention recomputed (`--frozen int8 --recompute attention`).',
         '',
         table(['case', 'Changeling', 'tokens/s', 'peak RSS', 'PyTorch + PEFT tokens/s', 'peak RSS', 'speed', 'memory'], body),
         '',

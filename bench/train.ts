@@ -27,9 +27,10 @@ export async function trainWorker(args: string[]): Promise<Record<string, unknow
     Number(args[5]),
     Number(args[6]),
   ];
-  // keep: attention kept; recompute: recomputed, lean (no arena); int8: frozen weights in int8, attention recomputed, arena kept.
+  // keep: attention kept; recompute: recomputed, lean (no arena); int8: frozen weights in int8, attention recomputed, arena kept;
+  // blocks: whole blocks recomputed from their inputs, arena kept.
   const mode = args[7] ?? 'keep';
-  const recomputeAttention = mode !== 'keep';
+  const recomputeAttention = mode === 'recompute' || mode === 'int8';
   const model = await loadModelFolder(dir);
   const weights = await model.loadWeights();
   const b = new GraphBuilder('bench-train');
@@ -92,7 +93,7 @@ export async function trainWorker(args: string[]): Promise<Record<string, unknow
     b,
     loss,
     params,
-    { lr: 1e-4, weightDecay: 0.01, clipNorm: 1, recomputeAttention },
+    { lr: 1e-4, weightDecay: 0.01, clipNorm: 1, recomputeAttention, recomputeBlocks: mode === 'blocks' },
     { lean: mode === 'recompute' },
   );
   weights.clear(); // as changeling train does: the frozen weights live in onnxruntime now
@@ -140,9 +141,9 @@ export async function trainBench(args: string[]): Promise<Record<string, unknown
     const py = spawnSync(python, [resolve('bench/torch_train.py'), ...a, String(cpus().length)], { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (py.status !== 0) throw new Error(`PyTorch side failed: ${py.stderr.slice(-3000)}`);
     const t = JSON.parse(py.stdout.trim().split('\n').at(-1)!);
-    // Changeling: attention probabilities kept for the backward, recomputed in it (lean), and (with frozen weights
-    // to hold) the frozen weights in int8 with attention recomputed.
-    for (const attention of c.method === 'fmft' ? ['keep', 'recompute'] : ['keep', 'recompute', 'int8']) {
+    // Changeling: attention probabilities kept for the backward, recomputed in it (lean), whole blocks recomputed, and
+    // (with frozen weights to hold) the frozen weights in int8 with attention recomputed.
+    for (const attention of c.method === 'fmft' ? ['keep', 'recompute', 'blocks'] : ['keep', 'recompute', 'blocks', 'int8']) {
       const ours = spawnSync(process.execPath, [resolve('dist/bench.mjs'), 'train-worker', ...a, attention], {
         encoding: 'utf8',
         maxBuffer: 1 << 24,

@@ -4,11 +4,12 @@ import { cpus, homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { trainAdapter, type FrozenMode } from '../src/peft/trainAdapter.js';
 import { seededRandom } from '../src/train/batching.js';
+import type { RecomputeMode } from '../src/train/memory.js';
 import { tempDir } from '../test/helpers/gitRepo.js';
 import { writeTinyQwen2 } from '../test/helpers/tinyModels.js';
 
 /**
- * `npm run bench -- train-llm [--shapes 0.5b|1.5b] [--labelled N] [--frozen int8] [--recompute attention|lean]
+ * `npm run bench -- train-llm [--shapes 0.5b|1.5b] [--labelled N] [--frozen int8] [--recompute blocks|attention|lean]
  * [--tokens N] [--batch N] [--r N] [--layers A-B] [--steps N]`: LoRA r 16 on all seven projections of the top 8
  * layers of a code LLM at Qwen2.5-Coder's shapes (random f32 weights, written once by `writeTinyQwen2`), batch
  * 4 x 512 tokens, by `changeling train` and by transformers + PEFT (bench/torch_train_llm.py, the image's
@@ -40,7 +41,7 @@ interface Case {
   shapes: Shapes;
   labelled: number;
   frozen: FrozenMode;
-  recompute: 'auto' | 'attention' | 'lean' | 'none';
+  recompute: RecomputeMode;
 }
 
 function options(args: string[]) {

@@ -2,6 +2,8 @@
 # `changeling train` (LoRA, and prefix-tuning in PEFT's T5 form; on a tiny Qwen2 LoRA and PEFT's causal-LM
 # prefix) load in PEFT and give the logits Changeling computes for them.
 #   python test/peft_interop.py   (from the repository root, after `npm run build`)
+import atexit
+import shutil
 import json, os, random, subprocess, sys, tempfile
 import torch
 from peft import PeftModel
@@ -14,6 +16,7 @@ if not hasattr(T5ForConditionalGeneration, "_prepare_encoder_decoder_kwargs_for_
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = os.path.join(ROOT, "test", "fixtures", "goldens", "t5-tiny")
 work = tempfile.mkdtemp(prefix="changeling-interop-")
+atexit.register(shutil.rmtree, work, True)
 random.seed(3)
 rows = []
 for _ in range(24):

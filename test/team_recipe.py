@@ -3,6 +3,7 @@
 # `accelerate launch --num_processes 1`; the adapter it writes gives the same logits in Changeling as in PEFT;
 # `changeling adopt` checks it on the validation split and adopts it (with --force: two steps do not help).
 #   python test/team_recipe.py   (from the repository root, after `npm run build`)
+import atexit
 import json, os, shutil, subprocess, sys, tempfile
 import torch
 from peft import PeftModel
@@ -16,6 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOK = os.path.join(ROOT, "test", "fixtures", "goldens", "tokenizers", "codet5")
 cli = [os.environ.get("NODE", "node"), os.path.join(ROOT, "dist", "cli.mjs")]
 work = tempfile.mkdtemp(prefix="changeling-team-")
+atexit.register(shutil.rmtree, work, True)
 env = {**os.environ, "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com", "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com", "GIT_CONFIG_GLOBAL": "/dev/null"}
 
 # A small T5 with CodeT5's vocabulary, and its tokenizer.

@@ -32,9 +32,10 @@ export const FINETUNE_HELP = `changeling finetune --task cmg|jitdp [--method lor
   --quick        a smoke run: a slice of the history and a few steps (minutes)
   --adopt auto|always|never   (default auto: only when it beats the untuned model on validation)
   --epochs N --batch N --lr X --max-length N --seed N --eval-cap N --threads N --provider NAME
-  --recompute auto|attention|lean|none   attention recomputed in the backward (lean: and no memory
-                 arena): less memory, the same gradients, a slower step when lean; default auto: lean when
-                 memory is short (see "changeling train --help")
+  --recompute auto|blocks|attention|lean|none   recomputed in the backward instead of kept (blocks: whole
+                 transformer blocks from their inputs; attention: attention probabilities; lean: those and no
+                 memory arena): less memory, the same gradients, a slower step; default auto: blocks when memory
+                 is short (see "changeling train --help")
   --json         the whole result as JSON (progress stays on stderr)`;
 
 export async function finetuneCommand(argv: string[]): Promise<number> {

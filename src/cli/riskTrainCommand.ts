@@ -29,7 +29,7 @@ import { parseMethod, RISK_METHODS } from '../peft/methods.js';
 /** `changeling risk-train`: its options, its help text (RISK_TRAIN_HELP) and what it prints. */
 
 export const RISK_TRAIN_HELP = `changeling risk-train [--repo PATH] [--model jitline|cc2vec | --encoder DIR [--method \
-lora|adapter|prefix] [--max-length N] [--recompute auto|attention|lean|none]] [--epochs N] [--adopt auto|always|never] [--out PATH] [--json]
+lora|adapter|prefix] [--max-length N] [--recompute auto|blocks|attention|lean|none]] [--epochs N] [--adopt auto|always|never] [--out PATH] [--json]
 
   Trains a risk model on the repository's own history: SZZ labels, time-ordered 80/10/10 splits, the
   JITLine-style model (code tokens + expert features), or with --encoder the JIT-Fine-style neural model
@@ -42,9 +42,9 @@ lora|adapter|prefix] [--max-length N] [--recompute auto|attention|lean|none]] [-
   use); always: replace it anyway; never: keep it. An adopted model is saved in the repository's git folder
   (changeling/risk-model[.json]); --out writes the new model there instead, whatever the verdict, and changes
   nothing in use. A history with fewer than --min-commits (200) training commits or fewer than 20 buggy ones
-  is too thin: nothing is saved and the model in use stays. --recompute attention: attention recomputed in the
-  backward of the neural model (lean: and no memory arena; less memory, the same gradients, a slower step when
-  lean); default auto: lean when memory is short.`;
+  is too thin: nothing is saved and the model in use stays. --recompute blocks: whole blocks recomputed from their inputs in the
+  backward of the neural model (attention: attention probabilities only; lean: those and no memory arena): less
+  memory, the same gradients, a slower step; default auto: blocks when memory is short.`;
 
 export async function riskTrainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({

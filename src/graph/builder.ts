@@ -20,6 +20,12 @@ import type { Segment } from './recompute.js';
  * they go and append ONNX nodes to the IR.
  */
 
+/** A transformer block of the graph: the tensor it starts from and the one it ends with. */
+export interface Block {
+  input: Tensor;
+  output: Tensor;
+}
+
 export interface Initializer {
   tensor: Tensor;
   data: TypedData;
@@ -38,6 +44,8 @@ export class GraphBuilder {
   readonly initializers: Initializer[] = [];
   /** Forward results the backward computes again instead of keeping (dequantized frozen weights; see grad.ts). */
   readonly recomputable = new Map<Tensor, Segment>();
+  /** The model's repeated layers (transformer blocks), input to output: what whole-block recompute replays (recompute.ts). */
+  readonly blocks: Block[] = [];
   private nextId = 0;
   private names = new Set<string>();
   private scope: string[] = [];
@@ -66,6 +74,16 @@ export class GraphBuilder {
     } finally {
       this.scope.pop();
     }
+  }
+
+  /**
+   * One repeated layer of the model (a transformer block), named like `within`: `fn` computes the block's output
+   * from `input`, and the pair is recorded so that training can keep only block inputs and recompute the rest.
+   */
+  block(prefix: string, input: Tensor, fn: () => Tensor): Tensor {
+    const output = this.within(prefix, fn);
+    if (output !== input) this.blocks.push({ input, output });
+    return output;
   }
 
   private scoped(name: string): string {
@@ -211,6 +229,9 @@ export class GraphBuilder {
   sqrt(x: Tensor): Tensor {
     return this.unary('Sqrt', x);
   }
+  reciprocal(x: Tensor): Tensor {
+    return this.unary('Reciprocal', x);
+  }
   exp(x: Tensor): Tensor {
     return this.unary('Exp', x);
   }
@@ -351,10 +372,15 @@ export class GraphBuilder {
     return y!;
   }
 
-  /** T5's RMS norm: x / sqrt(mean(x^2) + eps) * weight, no mean subtraction, no bias. */
+  /**
+   * T5's and Llama's RMS norm: x * (1 / sqrt(mean(x^2) + eps)) * weight, no mean subtraction, no bias. Reciprocal,
+   * not Div(1, ..): onnxruntime rewrites Div(1, s) then Mul into one Div only where nothing else reads 1 / s, so a
+   * training graph would compute a block's forward one way and its recomputed copy (read by the backward) the
+   * other, a rounding apart; Reciprocal is never rewritten, and both compute the same bits.
+   */
   rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
     const v = this.reduceMean(this.mul(x, x), [-1]);
-    const y = this.mul(x, this.div(this.scalarLike(x, 1), this.sqrt(this.add(v, eps))));
+    const y = this.mul(x, this.reciprocal(this.sqrt(this.add(v, eps))));
     return weight ? this.mul(y, weight) : y;
   }
 

@@ -1,7 +1,7 @@
 import { GraphBuilder } from './builder.js';
 import { GraphError, Tensor, isFloat, type Node } from './ir.js';
 import { broadcastAxes } from './shapes.js';
-import { attentionSegments, replaySegment, type Segment } from './recompute.js';
+import { attentionSegments, blockSegments, replaySegment, type Segment } from './recompute.js';
 
 /**
  * Reverse-mode autodiff over the IR, emitting the backward pass as standard ONNX nodes in the same graph.
@@ -36,6 +36,7 @@ export const VJP: Record<string, Rule> = {
   Neg: (b, g) => [() => b.neg(g)],
   Abs: (b, g, [x]) => [() => b.where(b.less(T(x), 0), b.neg(g), g)],
   Sqrt: (b, g, _x, y) => [() => b.div(b.mul(g, 0.5), y)],
+  Reciprocal: (b, g, _x, y) => [() => b.neg(b.mul(g, b.mul(y, y)))],
   Exp: (b, g, _x, y) => [() => b.mul(g, y)],
   Log: (b, g, [x]) => [() => b.div(g, T(x))],
   Tanh: (b, g, _x, y) => [() => b.mul(g, b.rsub(1, b.mul(y, y)))],
@@ -230,6 +231,11 @@ export interface GradientOptions {
    * recompute.ts): one [batch, heads, q, k] tensor less per attention for the step, one score product more.
    */
   recomputeAttention?: boolean;
+  /**
+   * Recompute whole blocks (the builder's `blocks`): only block inputs are kept through the step, each block's
+   * forward runs again in its backward (recompute.ts); the gradients are the same to the bit.
+   */
+  recomputeBlocks?: boolean;
 }
 
 /** A gradient that is `updates` scattered (added) along `axis` into zeros: kept unmaterialized while it can be. */
@@ -289,8 +295,16 @@ export function gradients(b: GraphBuilder, loss: Tensor, wrt: Tensor[], o: Gradi
     if (n.inputs.some((t) => t && requires.has(t))) for (const o of n.outputs) if (isFloat(o.dtype)) requires.add(o);
   }
   const grads = new Map<Tensor, Grad>([[loss, b.constant(1, loss.dtype, loss.shape as number[])]]);
-  // Replayed in the backward: what the graph marks recomputable (dequantized frozen weights), and attention on request.
-  const replay = replayer(b, new Map([...b.recomputable, ...(o.recomputeAttention ? attentionSegments(nodes) : [])]));
+  // Replayed in the backward: what the graph marks recomputable (dequantized frozen weights, SwiGLU's products),
+  // attention and whole blocks on request (a block's replay covers what it holds).
+  const replay = replayer(
+    b,
+    new Map([
+      ...b.recomputable,
+      ...(o.recomputeAttention ? attentionSegments(nodes) : []),
+      ...(o.recomputeBlocks ? blockSegments(nodes, b.blocks, b.outputs) : []),
+    ]),
+  );
   // Backward: reverse topological order (the builder appends nodes in a valid order).
   for (let i = nodes.length - 1; i >= 0; i--) {
     const n = nodes[i]!;
@@ -304,12 +318,14 @@ export function gradients(b: GraphBuilder, loss: Tensor, wrt: Tensor[], o: Gradi
       if (!rule) throw new GraphError(`no gradient rule for ${n.op} (${y.name})`);
       const dense = densify(b, g);
       if (dense !== g) grads.set(y, dense);
+      // A rule reads a node's further outputs (LayerNormalization's mean and 1 / std) from the node: replayed too.
+      const outputs = n.outputs.map((o) => replay(o, dense)!);
       return rule(
         b,
         dense,
         n.inputs.map((x) => replay(x, dense)),
-        replay(y, dense)!,
-        n,
+        outputs[0]!,
+        outputs.length > 1 ? { ...n, outputs } : n,
       );
     });
     n.inputs.forEach((x, k) => {
@@ -328,15 +344,21 @@ export function gradients(b: GraphBuilder, loss: Tensor, wrt: Tensor[], o: Gradi
   return out;
 }
 
-/** Segments recomputed in the backward (recompute.ts): each replayed once, on first use. */
+/**
+ * Segments recomputed in the backward (recompute.ts): each replayed once, on first use, tied to the gradient that
+ * asked; the inputs a replay reads that are recomputed themselves (a block's dequantized weights) are replayed too.
+ */
 function replayer(b: GraphBuilder, segments: Map<Tensor, Segment>) {
-  const replayed = new Map<Tensor, Tensor>();
+  const replayed = new Map<Segment, Map<Tensor, Tensor>>();
   const replay = (t: Tensor | null, g: Tensor): Tensor | null => {
     const seg = t && segments.get(t);
     if (!seg) return t;
-    let r = replayed.get(seg.output);
-    if (!r) replayed.set(seg.output, (r = b.within(`recompute/${seg.output.name}`, () => replaySegment(b, seg, g))));
-    return r;
+    let r = replayed.get(seg);
+    if (!r) {
+      r = b.within(`recompute/${seg.output.name}`, () => replaySegment(b, seg, g, (x) => replay(x, g)!));
+      replayed.set(seg, r);
+    }
+    return r.get(t)!;
   };
   return Object.assign(replay, { replayed });
 }

@@ -1,4 +1,4 @@
-import type { GraphBuilder } from './builder.js';
+import type { Block, GraphBuilder } from './builder.js';
 import { type Dim, type Node, type Tensor } from './ir.js';
 
 /**
@@ -19,6 +19,8 @@ export interface Segment {
   output: Tensor;
   /** The nodes that compute it, in forward order (an attention: the score MatMul, the bias Adds, the Softmax). */
   nodes: Node[];
+  /** The input the replay is tied to the backward through (see replaySegment); a block's input. */
+  tie?: Tensor;
 }
 
 /** The attention segments of a forward graph, by their probabilities tensor. */
@@ -49,38 +51,41 @@ export function attentionSegments(nodes: readonly Node[]): Map<Tensor, Segment> 
 }
 
 /**
- * The segment's nodes again, appended to the graph, reading the forward's queries and keys. `after` is a
- * tensor of the backward pass (the gradient arriving at the attention): the replay reads one element of it,
- * times zero, so that onnxruntime schedules the replay in the backward of that attention, not beside the
- * forward (where its result would be as long-lived as the forward's), and its common-subexpression pass
- * cannot merge the replay back into the forward. The element is added to the score product's smaller input
- * ([batch, heads, q, d] for self-attention, an eighth of the probabilities at 512 tokens).
+ * The segment's nodes again, appended to the graph, reading the forward's inputs (through `external`, which replays
+ * an input that is itself recomputed, such as a dequantized weight read by a replayed block); returns each forward
+ * tensor of the segment with its replayed twin. `after` is a tensor of the backward pass (the gradient arriving at
+ * the segment): the replay reads one element of it, times zero, so that onnxruntime schedules the replay in the
+ * backward of that segment, not beside the forward (where its result would be as long-lived as the forward's), and
+ * its common-subexpression pass cannot merge the replay back into the forward. The element is added to the tied
+ * input (`seg.tie`: a block's input; by default the first node's smallest float input, for an attention its
+ * queries, [batch, heads, q, d], an eighth of the probabilities at 512 tokens), and every node of the segment
+ * reads the tied copy. Adding zero changes no value, so the replay computes the forward's values to the bit.
  */
-export function replaySegment(b: GraphBuilder, seg: Segment, after: Tensor): Tensor {
+export function replaySegment(
+  b: GraphBuilder,
+  seg: Segment,
+  after: Tensor,
+  external: (t: Tensor) => Tensor = (t) => t,
+): Map<Tensor, Tensor> {
   const map = new Map<Tensor, Tensor>();
-  const [first, ...rest] = seg.nodes;
-  // The tie goes on the first node's smallest float input (an attention's queries, a dequantized weight's scales).
-  const floats = first!.inputs.filter((x): x is Tensor => !!x && (x.dtype === 'float32' || x.dtype === 'float64'));
-  const tied = floats.reduce((a, x) => (weight(x.shape) < weight(a.shape) ? x : a));
+  const first = seg.nodes[0]!;
+  const floats = first.inputs.filter((x): x is Tensor => !!x && (x.dtype === 'float32' || x.dtype === 'float64'));
+  const tied = seg.tie ?? floats.reduce((a, x) => (weight(x.shape) < weight(a.shape) ? x : a));
   const zero = b.mul(b.slice(b.reshape(after, [-1]), [0], [1], [0]), 0);
-  const tie = (x: Tensor) => b.add(x, x.dtype === zero.dtype ? zero : b.cast(zero, x.dtype));
-  let y = copyNode(
-    b,
-    first!,
-    first!.inputs.map((x) => (x === tied ? tie(x) : x)),
-    map,
-  );
-  for (const n of rest)
-    y = copyNode(
+  const source = external(tied);
+  map.set(tied, b.add(source, source.dtype === zero.dtype ? zero : b.cast(zero, source.dtype)));
+  for (const n of seg.nodes)
+    copyNode(
       b,
       n,
-      n.inputs.map((x) => (x ? (map.get(x) ?? x) : x)),
+      n.inputs.map((x) => (x ? (map.get(x) ?? external(x)) : x)),
       map,
     );
-  return y;
+  map.delete(tied);
+  return map;
 }
 
-function copyNode(b: GraphBuilder, n: Node, inputs: Array<Tensor | null>, map: Map<Tensor, Tensor>): Tensor {
+function copyNode(b: GraphBuilder, n: Node, inputs: Array<Tensor | null>, map: Map<Tensor, Tensor>): void {
   const outs = b.node(
     n.op,
     inputs,
@@ -89,7 +94,6 @@ function copyNode(b: GraphBuilder, n: Node, inputs: Array<Tensor | null>, map: M
   );
   if (n.domain) outs[0]!.producer!.domain = n.domain;
   n.outputs.forEach((o, i) => map.set(o, outs[i]!));
-  return outs[0]!;
 }
 
 /** A tensor's size for choosing: symbolic dimensions first (each counts as large), then the static product. */
@@ -125,9 +129,39 @@ export function storedAttentionBytes(nodes: readonly Node[], dims: Record<string
  * Marks a chain of cheap elementwise results (each computed from the previous and from tensors kept anyway) as
  * recomputable: the backward computes each again from the chain's start instead of the forward keeping them. For
  * SwiGLU's silu(gate) * up that is three [tokens, intermediate] tensors a layer not kept (about 120 MB a layer of
- * Qwen2.5-Coder-0.5B at 2,048 tokens) for three elementwise ops.
+ * Qwen2.5-Coder-0.5B at 2,048 tokens) for three elementwise ops, replayed once together.
  */
 export function recomputeChain(b: GraphBuilder, chain: Tensor[]): void {
-  const nodes = chain.map((t) => t.producer!);
-  chain.forEach((t, i) => b.recomputable.set(t, { output: t, nodes: nodes.slice(0, i + 1) }));
+  const seg = { output: chain[chain.length - 1]!, nodes: chain.map((t) => t.producer!) };
+  for (const t of chain) b.recomputable.set(t, seg);
+}
+
+/**
+ * Whole-block recompute (activation checkpointing by transformer block): only each block's input is kept through
+ * the step, and the backward of a block first runs the block's forward again from it (tied to the gradient arriving
+ * at the block), so a step holds the activations of one block at a time instead of every tuned block's: the
+ * gradients are the same to the bit, for one more forward of the tuned blocks. A block's nodes are those between its
+ * input and its output (descendants of the one, ancestors of the other), so LoRA, adapters and prefixes injected
+ * into it are replayed with it; a tensor a node outside the block reads (a bias the next blocks share, an attention
+ * map the model outputs) is kept, not recomputed.
+ */
+export function blockSegments(nodes: readonly Node[], blocks: readonly Block[], outputs: readonly Tensor[]): Map<Tensor, Segment> {
+  const out = new Map<Tensor, Segment>();
+  for (const blk of blocks) {
+    const below = new Set<Tensor>([blk.input]);
+    for (const n of nodes) if (n.inputs.some((t) => t && below.has(t))) for (const o of n.outputs) below.add(o);
+    const above = new Set<Tensor>([blk.output]);
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const n = nodes[i]!;
+      if (n.outputs.some((o) => above.has(o))) for (const t of n.inputs) if (t) above.add(t);
+    }
+    const members = nodes.filter((n) => n.outputs.some((o) => o !== blk.input && below.has(o) && above.has(o)));
+    if (!members.length) continue;
+    const inside = new Set(members);
+    const readOutside = new Set<Tensor>(outputs);
+    for (const n of nodes) if (!inside.has(n)) for (const t of n.inputs) if (t) readOutside.add(t);
+    const seg: Segment = { output: blk.output, nodes: members, tie: blk.input };
+    for (const n of members) for (const o of n.outputs) if (o !== blk.output && !readOutside.has(o)) out.set(o, seg);
+  }
+  return out;
 }

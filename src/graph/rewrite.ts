@@ -19,6 +19,10 @@ export function wrapValue(b: GraphBuilder, value: Tensor, wrap: (v: Tensor) => T
     if (created.has(n)) continue;
     n.inputs = n.inputs.map((t) => (t === value ? result : t));
   }
+  for (const blk of b.blocks) {
+    if (blk.output === value) blk.output = result;
+    if (blk.input === value) blk.input = result;
+  }
   const oi = b.outputs.indexOf(value);
   if (oi >= 0) b.outputs[oi] = result;
   return result;

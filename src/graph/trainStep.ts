@@ -22,6 +22,8 @@ export interface AdamWOptions {
   accumulate?: number;
   /** Recompute attention probabilities in the backward instead of keeping them (gradients' option). */
   recomputeAttention?: boolean;
+  /** Recompute whole blocks in the backward, keeping only their inputs (gradients' option). */
+  recomputeBlocks?: boolean;
 }
 
 export interface TrainParam {
@@ -61,7 +63,7 @@ export function buildTrainStep(b: GraphBuilder, loss: Tensor, params: TrainParam
     b,
     loss,
     params.map((p) => p.tensor),
-    { recomputeAttention: o.recomputeAttention },
+    { recomputeAttention: o.recomputeAttention, recomputeBlocks: o.recomputeBlocks },
   );
 
   b.within('optimizer', () => {

@@ -82,7 +82,7 @@ export function bartDecoderStep(
   let causal: Tensor | null = null;
   for (let i = 0; i < cfg.decoderLayers; i++) {
     const l = `model.decoder.layers.${i}`;
-    y = b.within(l, () => {
+    y = b.block(l, y, () => {
       const key = b.concat([past[i]!.key, t.split(t.linear(y, `${l}.self_attn.k_proj`), cfg.decoderHeads)], 2);
       const value = b.concat([past[i]!.value, t.split(t.linear(y, `${l}.self_attn.v_proj`), cfg.decoderHeads)], 2);
       present.push({ key, value });
@@ -114,7 +114,7 @@ export function bartEncoder(
   for (let i = 0; i < cfg.encoderLayers; i++) {
     const l = `model.encoder.layers.${i}`;
     o.hiddenStates?.push(h);
-    h = b.within(l, () => {
+    h = b.block(l, h, () => {
       const a = t.layerNorm(b.add(h, t.attention(h, h, `${l}.self_attn`, cfg.encoderHeads, bias)), `${l}.self_attn_layer_norm`);
       return t.layerNorm(b.add(a, t.ffn(a, l)), `${l}.final_layer_norm`);
     });
@@ -140,7 +140,7 @@ export function bartDecoder(
   const crossBias = t.padMask(attentionMask);
   for (let i = 0; i < cfg.decoderLayers; i++) {
     const l = `model.decoder.layers.${i}`;
-    y = b.within(l, () => {
+    y = b.block(l, y, () => {
       const s = t.layerNorm(b.add(y, t.attention(y, y, `${l}.self_attn`, cfg.decoderHeads, selfBias)), `${l}.self_attn_layer_norm`);
       const c = t.layerNorm(
         b.add(s, t.attention(s, encoderHidden, `${l}.encoder_attn`, cfg.decoderHeads, crossBias)),

@@ -214,29 +214,31 @@ export function llamaStack(b: GraphBuilder, c: LlamaConfig, w: GraphWeights, x: 
   const present: KeyValue[] = [];
   for (let i = 0; i < c.numLayers; i++) {
     const p = `model.layers.${i}`;
-    const a = norm(h, `${p}.input_layernorm.weight`);
-    const q = rotate(heads(hfLinear(b, w, a, `${p}.self_attn.q_proj`, c.qkvBias), H));
-    const kNew = rotate(heads(hfLinear(b, w, a, `${p}.self_attn.k_proj`, c.qkvBias), KV));
-    const vNew = heads(hfLinear(b, w, a, `${p}.self_attn.v_proj`, c.qkvBias), KV);
-    const k = cached ? b.concat([x.past[i]!.key, kNew], 2) : kNew;
-    const v = cached ? b.concat([x.past[i]!.value, vNew], 2) : vNew;
-    present.push({ key: k, value: v });
-    // [batch, KV, G * new, D] x [batch, KV, D, keys]: the G query heads of one key/value head in one block.
-    const qg = b.reshape(q, [0, KV, -1, D]);
-    const scores = b.mul(b.reshape(b.matmul(qg, b.transpose(k, [0, 1, 3, 2])), [0, H, -1, 0]), D ** -0.5);
-    const probs = b.softmax(b.add(scores, bias), -1);
-    const ctx = b.reshape(b.matmul(b.reshape(probs, [0, KV, -1, 0]), v), [0, H, -1, D]);
-    const merged = b.reshape(b.transpose(ctx, [0, 2, 1, 3]), [0, 0, H * D]);
-    h = b.add(h, hfLinear(b, w, merged, `${p}.self_attn.o_proj`, c.oBias));
-    const m = norm(h, `${p}.post_attention_layernorm.weight`);
-    const gate = hfLinear(b, w, m, `${p}.mlp.gate_proj`, c.mlpBias);
-    const up = hfLinear(b, w, m, `${p}.mlp.up_proj`, c.mlpBias);
-    const sig = b.sigmoid(gate);
-    const silu = b.mul(gate, sig);
-    const prod = b.mul(silu, up);
-    // Training recomputes the three from gate and up in the backward (inference never differentiates).
-    recomputeChain(b, [sig, silu, prod]);
-    h = b.add(h, hfLinear(b, w, prod, `${p}.mlp.down_proj`, c.mlpBias));
+    h = b.block(p, h, () => {
+      const a = norm(h, `${p}.input_layernorm.weight`);
+      const q = rotate(heads(hfLinear(b, w, a, `${p}.self_attn.q_proj`, c.qkvBias), H));
+      const kNew = rotate(heads(hfLinear(b, w, a, `${p}.self_attn.k_proj`, c.qkvBias), KV));
+      const vNew = heads(hfLinear(b, w, a, `${p}.self_attn.v_proj`, c.qkvBias), KV);
+      const k = cached ? b.concat([x.past[i]!.key, kNew], 2) : kNew;
+      const v = cached ? b.concat([x.past[i]!.value, vNew], 2) : vNew;
+      present.push({ key: k, value: v });
+      // [batch, KV, G * new, D] x [batch, KV, D, keys]: the G query heads of one key/value head in one block.
+      const qg = b.reshape(q, [0, KV, -1, D]);
+      const scores = b.mul(b.reshape(b.matmul(qg, b.transpose(k, [0, 1, 3, 2])), [0, H, -1, 0]), D ** -0.5);
+      const probs = b.softmax(b.add(scores, bias), -1);
+      const ctx = b.reshape(b.matmul(b.reshape(probs, [0, KV, -1, 0]), v), [0, H, -1, D]);
+      const merged = b.reshape(b.transpose(ctx, [0, 2, 1, 3]), [0, 0, H * D]);
+      const r = b.add(h, hfLinear(b, w, merged, `${p}.self_attn.o_proj`, c.oBias));
+      const m = norm(r, `${p}.post_attention_layernorm.weight`);
+      const gate = hfLinear(b, w, m, `${p}.mlp.gate_proj`, c.mlpBias);
+      const up = hfLinear(b, w, m, `${p}.mlp.up_proj`, c.mlpBias);
+      const sig = b.sigmoid(gate);
+      const silu = b.mul(gate, sig);
+      const prod = b.mul(silu, up);
+      // Training recomputes the three from gate and up in the backward (inference never differentiates).
+      recomputeChain(b, [sig, silu, prod]);
+      return b.add(r, hfLinear(b, w, prod, `${p}.mlp.down_proj`, c.mlpBias));
+    });
   }
   return { hidden: norm(h, 'model.norm.weight'), present };
 }

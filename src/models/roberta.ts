@@ -58,7 +58,7 @@ export function roberta(
   for (let i = 0; i < cfg.numHiddenLayers; i++) {
     const l = `${p}encoder.layer.${i}`;
     o.hiddenStates?.push(h);
-    h = b.within(l, () => {
+    h = b.block(l, h, () => {
       const q = split(linear(h, `${l}.attention.self.query`));
       const k = split(linear(h, `${l}.attention.self.key`));
       const v = split(linear(h, `${l}.attention.self.value`));

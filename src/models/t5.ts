@@ -159,7 +159,7 @@ export function t5DecoderStep(
   let selfBias: Tensor | null = null;
   for (let i = 0; i < cfg.numDecoderLayers; i++) {
     const p = `decoder.block.${i}`;
-    y = b.within(p, () => {
+    y = b.block(p, y, () => {
       const n0 = t.norm(y, `${p}.layer.0.layer_norm.weight`);
       const sa = `${p}.layer.0.SelfAttention`;
       const key = b.concat([past[i]!.key, t.split(t.linear(n0, `${sa}.k`))], 2);
@@ -213,7 +213,7 @@ export function t5Encoder(
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `encoder.block.${i}`;
     o.hiddenStates?.push(h);
-    h = b.within(p, () => {
+    h = b.block(p, h, () => {
       const n0 = t.norm(h, `${p}.layer.0.layer_norm.weight`);
       const a = b.add(h, t.attention(n0, n0, `${p}.layer.0.SelfAttention`, bias));
       return b.add(a, t.feedForward(t.norm(a, `${p}.layer.1.layer_norm.weight`), `${p}.layer.1.DenseReluDense`));
@@ -277,7 +277,7 @@ export function t5Decoder(
     ]);
   for (let i = 0; i < cfg.numDecoderLayers; i++) {
     const p = `decoder.block.${i}`;
-    y = b.within(p, () => {
+    y = b.block(p, y, () => {
       const n0 = t.norm(y, `${p}.layer.0.layer_norm.weight`);
       const sa = `${p}.layer.0.SelfAttention`;
       let attn: Tensor;

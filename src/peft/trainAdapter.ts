@@ -193,6 +193,8 @@ export interface TrainResult {
   peakRssMiB: number;
   /** Whether attention was recomputed in the backward, and what keeping it would have held (bytes). */
   attention: { recomputed: boolean; lean: boolean; keptBytes: number };
+  /** Whole blocks recomputed from their inputs in the backward. */
+  blocksRecomputed: boolean;
   /** How the frozen weights were held, and the fp32 bytes int8 saved. */
   frozen: FrozenMode;
   frozenSavedBytes: number;
@@ -300,6 +302,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     params,
     {
       recomputeAttention: memory.recompute,
+      recomputeBlocks: memory.blocks,
       lr: o.lr ?? METHODS[o.method].lr.train,
       weightDecay: o.weightDecay ?? 0.01,
       clipNorm: o.clip === undefined ? 1.0 : o.clip,
@@ -425,6 +428,7 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     seconds,
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     attention: { recomputed: memory.recompute, lean: memory.lean, keptBytes: memory.attentionBytes },
+    blocksRecomputed: memory.blocks,
     frozen: o.frozen ?? 'fp32',
     frozenSavedBytes,
   };

@@ -4,9 +4,14 @@ import { join, resolve } from 'node:path';
 
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { removeAtExit } from '../../src/util/cleanup.js';
 
-// Model graphs built by the tests go to a fresh folder, not the user's cache.
-process.env.CHANGELING_GRAPH_CACHE ??= mkdtempSync(join(tmpdir(), 'changeling-graphs-'));
+// Model graphs built by the tests go to a fresh folder, not the user's cache, removed when the test file's
+// process ends (the commands a test runs inherit the variable and share the folder).
+if (!process.env.CHANGELING_GRAPH_CACHE) {
+  process.env.CHANGELING_GRAPH_CACHE = mkdtempSync(join(tmpdir(), 'changeling-graphs-'));
+  removeAtExit(process.env.CHANGELING_GRAPH_CACHE);
+}
 
 /** The Hugging Face reference goldens (copied from the project's shared goldens into test/fixtures). */
 export const GOLDENS = process.env.CHANGELING_GOLDENS ?? resolve('test/fixtures/goldens');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runtimeStatus } from '../../src/runtime/platformRuntime.js';
@@ -12,4 +12,5 @@ test("the runtime check: present where onnxruntime-node has this platform's bina
   assert.equal(missing.present, false);
   assert.match(missing.message!, /no model runtime for win32-x64 in this package: .* need changeling-win32-x64\.vsix/);
   assert.match(runtimeStatus(empty, 'freebsd', 'x64').message!, /onnxruntime has no build for freebsd-x64/);
+  rmSync(empty, { recursive: true });
 });

@@ -195,7 +195,7 @@ test('changeling train: clear errors for bad data and options', () => {
   assert.notEqual(r.status, 0);
   r = train('--model', T5, '--method', 'lora', '--data', dataset(), '--out', join(tempDir(), 'x'), '--recompute', 'sometimes');
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /--recompute must be auto, attention, lean or none, not "sometimes"/);
+  assert.match(r.stderr, /--recompute must be auto, blocks, attention, lean or none, not "sometimes"/);
 });
 
 test('changeling train --recompute attention and lean: the same losses and the same adapter as keeping attention (LoRA, and prefixes in every attention)', () => {

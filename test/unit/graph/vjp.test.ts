@@ -52,6 +52,7 @@ const CASES: Record<string, GradCase[]> = {
   Neg: [{ shapes: [[4]], build: (b, [x]) => b.neg(x!) }],
   Abs: [{ shapes: [[5]], build: (b, [x]) => b.abs(x!) }],
   Sqrt: [{ shapes: [[2, 3]], positive: true, build: (b, [x]) => b.sqrt(x!) }],
+  Reciprocal: [{ shapes: [[2, 3]], positive: true, build: (b, [x]) => b.reciprocal(x!) }],
   Exp: [{ shapes: [[2, 3]], build: (b, [x]) => b.exp(x!) }],
   Log: [{ shapes: [[2, 3]], positive: true, build: (b, [x]) => b.log(x!) }],
   Tanh: [{ shapes: [[2, 3]], build: (b, [x]) => b.tanh(x!) }],
