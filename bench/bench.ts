@@ -27,6 +27,7 @@ import { loadBench, loadWorker } from './load.js';
 import { cmgInputCheckBench } from './cmgInputCheck.js';
 import { profileBench } from './profile.js';
 import { attentionBench } from './attention.js';
+import { precisionFormsBench } from './precisionForms.js';
 
 const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<Record<string, unknown>> }> = {
   mine: { usage: 'mine REPO_PATH [--runs N]', run: mineBench },
@@ -41,6 +42,10 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
     usage:
       'train-history REPO [--max N]: one epoch of LoRA on a real history, changeling train vs recipes/train_lora.py (wall time, peak RSS)',
     run: trainHistoryBench,
+  },
+  'precision-forms': {
+    usage: "precision-forms: one weight product at Qwen2.5-Coder-0.5B's shapes in fp32, int8 (both forms) and int4 (ms)",
+    run: precisionFormsBench,
   },
   gate: {
     usage:
@@ -65,7 +70,7 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
   },
   'cmg-llm': {
     usage:
-      'cmg-llm REPO [--commit REV] [--budget N] [--new N] [--shapes 0.5b|1.5b]: ✨ with a code LLM of Qwen2.5-Coder 0.5B and 1.5B shapes: time to the first token and the whole candidate',
+      'cmg-llm REPO [--commit REV] [--budget N] [--new N] [--shapes 0.5b|1.5b] [--precision fp32,auto]: ✨ with a code LLM of Qwen2.5-Coder 0.5B and 1.5B shapes: time to the first token and the whole candidate',
     run: cmgLlmBench,
   },
   vscode: {

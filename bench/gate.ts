@@ -1,10 +1,13 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadModelFolder } from '../src/models/modelFolder.js';
 import { Seq2SeqRunner } from '../src/runtime/seq2seq.js';
 import { EncoderRunner } from '../src/runtime/encoderRunner.js';
+import { CausalLmRunner } from '../src/runtime/causalLm.js';
+import { logitAgreement } from '../src/runtime/logitAgreement.js';
+import { LLM_INT8_GATE } from '../src/runtime/precision.js';
 import { seededRandom } from '../src/train/batching.js';
 import { MessageModel } from '../src/tasks/cmg/generate.js';
 import { openRepository } from '../src/git/repository.js';
@@ -16,6 +19,7 @@ import { robertaModel, t5Config, t5Shapes, writeModel } from './infer.js';
  * The int8 quality gate: int8 graphs against fp32 ones on the same inputs.
  * - full-size random weights (CodeT5-small shapes): greedy sequences identical for at least 95% of inputs;
  * - full-size random weights (CodeBERT-base with a classifier): class probabilities within 0.01;
+ * - a tiny Qwen2 trained here, held-out text: the same first token at 95% of positions, mean KL <= 0.01 nats;
  * - with --trained DIR --repo PATH (a T5 trained by `changeling finetune` on that history): greedy messages
  *   identical for at least 95% of its newest commits, and the B-Norm of the beam-search suggestions within 0.5
  *   of fp32's against the real messages.
@@ -89,6 +93,23 @@ export async function gateBench(args: string[]): Promise<Record<string, unknown>
     gate: '<= 0.01',
   };
   process.stderr.write(`random codebert-base classifier: largest probability difference ${maxDiff.toFixed(4)}\n`);
+
+  // The code LLM: a tiny Qwen2 trained here (test/fixtures/decoder/make_trained_qwen2.py) on held-out text, int8 and
+  // int4 next-token distributions against fp32's (the same check as test/integration/models/llmPrecisionGate.test.ts).
+  const llmDir = resolve('test/fixtures/decoder/qwen2-trained');
+  const held = JSON.parse(readFileSync(join(llmDir, 'heldout.json'), 'utf8')) as { rows: number[][] };
+  const llm = await loadModelFolder(llmDir);
+  const batch = { ids: held.rows, mask: held.rows.map((row) => row.map(() => 1)) };
+  const logitsAt = async (precision: 'fp32' | 'int8' | 'int4') =>
+    (await (await CausalLmRunner.create(llm, { precision })).forward(batch)).data as Float32Array;
+  const ref = await logitsAt('fp32');
+  for (const p of ['int8', 'int4'] as const) {
+    const a = logitAgreement(ref, await logitsAt(p), llm.config.vocabSize);
+    result[`trainedQwen2${p}`] = { ...a, gate: `top-1 >= ${LLM_INT8_GATE.top1}, KL <= ${LLM_INT8_GATE.kl}` };
+    process.stderr.write(
+      `trained tiny Qwen2, ${p}: the same first token at ${(100 * a.top1).toFixed(1)}% of ${a.positions} positions, mean KL ${a.kl.toFixed(5)}\n`,
+    );
+  }
 
   // A T5 trained on a real history, fed its newest commits.
   const trained = args.includes('--trained') ? args[args.indexOf('--trained') + 1]! : null;

@@ -19,7 +19,7 @@ import { meanCrossEntropy } from '../runtime/crossEntropy.js';
 
 /** `changeling inspect`: its options, its help text (INSPECT_HELP) and what it prints. */
 
-export const INSPECT_HELP = `changeling inspect --model DIR [--adapter LORA_DIR] --input FILE.json [--provider auto|cpu|cuda|webgpu|dml|coreml] [--precision fp32|int8|auto] [--json]
+export const INSPECT_HELP = `changeling inspect --model DIR [--adapter LORA_DIR] --input FILE.json [--provider auto|cpu|cuda|webgpu|dml|coreml] [--precision fp32|int8|int4|auto] [--json]
 
   Runs a model folder (config.json + model.safetensors) on token ids and prints what other
   implementations can be compared with. FILE.json: {"input_ids": [[...]], "attention_mask": [[...]],
@@ -27,7 +27,7 @@ export const INSPECT_HELP = `changeling inspect --model DIR [--adapter LORA_DIR]
   "generate": {"max_new_tokens": N, "num_beams": K, "num_return_sequences": R, "length_penalty": L,
   "no_repeat_ngram_size": N, "min_new_tokens": M, "decoder_start_token_id": ID} (optional)}. Output: {"encoder_last_hidden_state",
   "logits", "loss", "sequences"} (those that apply), each tensor {"dtype", "shape", "data"} flat row-major.
-  --precision: fp32 by default here (the reference comparison); int8 runs the quantized graphs.
+  --precision: fp32 by default here (the reference comparison); int8 and int4 run the quantized graphs.
   Architectures: T5 (CodeT5), BART/PLBART, RoBERTa (CodeBERT; "pooler_output", and classifier "logits"
   for sequence-classification checkpoints, with "labels" as one class per row), and decoder-only Llama and
   Qwen2 (left-padded "input_ids"; "position_ids" optional, else counted from each row's first real token;

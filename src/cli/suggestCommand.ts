@@ -40,7 +40,7 @@ export const SUGGEST_HELP = `changeling suggest [--repo PATH] [--commit REV] [--
                          model's profile; 5 and 64 for a model without one)
   --history N            newest commits NNGen and the style learn from (default 5000)
   --exclude G / --include G   the model-input filter's globs (as for "changeling show")
-  --precision P          auto (default: int8 weights on the CPU, where the quality gate held), fp32 or int8
+  --precision P          auto (default: int8 weights on the CPU, where the quality gate held), fp32, int8 or int4
   With --model naming a code LLM (a decoder-only folder with a chat template, e.g. Qwen2.5-Coder Instruct):
   n candidates sampled from the chat prompt "changeling input" shows (the whole diff within --budget N
   tokens), each a subject and a body wrapped at 72 columns (--no-body: the subject alone), --seed S for

@@ -2,18 +2,28 @@ import type { GraphBuilder } from './builder.js';
 import type { Node, Tensor } from './ir.js';
 
 /**
- * int8 weights for inference: every MatMul by a constant weight matrix (a projection `x W^T`, the T5 LM head
- * on the tied embeddings, RoBERTa's dense layers) becomes onnxruntime's `DynamicQuantizeMatMul`
- * (com.microsoft): the weight stored as int8 with one symmetric scale per output column, the activations
- * quantized per call. Measured against fp32 MatMul and `MatMulNBits` (8 and 4 bits) on onnxruntime-node's
- * CPU provider, it was the fastest at every shape that matters here (docs/performance.md), so it is used.
+ * How inference holds a weight matrix in fewer bits (`quantizeWeights`):
+ * - `dynamic`: onnxruntime's `DynamicQuantizeMatMul` (com.microsoft): the weight as int8 with one symmetric scale per
+ *   output column, the activations quantized to uint8 per call (one scale for the whole tensor): int8 arithmetic.
+ * - `nbits`: `MatMulNBits` (com.microsoft): the weight as `bits`-bit integers with one symmetric scale per block of
+ *   `block` inputs of each output column (offset 2^(bits-1), stored unsigned, two 4-bit values a byte, low first);
+ *   `accuracy` 0 computes in fp32 from the dequantized weight, 4 quantizes the activations per block to int8 as well.
+ */
+export type WeightQuantization = { kind: 'dynamic' } | { kind: 'nbits'; bits: 4 | 8; block: number; accuracy: 0 | 4 };
+
+/**
+ * Quantized weights for inference: every MatMul by a constant weight matrix (a projection `x W^T`, the T5 LM head
+ * on the tied embeddings, RoBERTa's dense layers) becomes the `form`'s op (default `dynamic`: measured against fp32
+ * MatMul and `MatMulNBits` on onnxruntime-node's CPU provider, it was the fastest at the seed models' shapes,
+ * docs/performance.md).
  *
  * Small matrices (fewer than `minSize` rows or columns: LoRA's low-rank factors, classifier outputs)
  * stay fp32: they cost nothing and their error would not average out. Embedding lookups (Gather) stay fp32;
  * a weight that is also read by another node (the tied embedding) keeps its fp32 copy for that node.
  */
-export function quantizeWeights(b: GraphBuilder, o: { minSize?: number } = {}): number {
+export function quantizeWeights(b: GraphBuilder, o: { minSize?: number; form?: WeightQuantization } = {}): number {
   const minSize = o.minSize ?? 128;
+  const form = o.form ?? { kind: 'dynamic' };
   const dataOf = new Map(b.initializers.map((i) => [i.tensor, i.data]));
   let count = 0;
   for (const n of b.nodes) {
@@ -24,17 +34,62 @@ export function quantizeWeights(b: GraphBuilder, o: { minSize?: number } = {}): 
     if (!source) continue;
     const { k, cols, at } = source;
     if (k < minSize || cols < minSize) continue;
-    const { q, scale } = symmetricInt8(k, cols, at, 1);
     const name = source.name;
-    const qw = b.initializer(`${name}.int8`, 'int8', [k, cols], q);
-    const qs = b.initializer(`${name}.scale`, 'float32', [cols], scale);
-    n.op = 'DynamicQuantizeMatMul';
     n.domain = 'com.microsoft';
-    n.inputs = [a, qw, qs];
+    if (form.kind === 'dynamic') {
+      const { q, scale } = symmetricInt8(k, cols, at, 1);
+      n.op = 'DynamicQuantizeMatMul';
+      n.inputs = [a, b.initializer(`${name}.int8`, 'int8', [k, cols], q), b.initializer(`${name}.scale`, 'float32', [cols], scale)];
+    } else {
+      const { packed, scales, blocks, blob } = nbitsBlocks(k, cols, at, form.bits, form.block);
+      n.op = 'MatMulNBits';
+      n.inputs = [
+        a,
+        b.initializer(`${name}.q${form.bits}`, 'uint8', [cols, blocks, blob], packed),
+        b.initializer(`${name}.scales`, 'float32', [cols * blocks], scales),
+      ];
+      n.attrs = { K: k, N: cols, bits: form.bits, block_size: form.block, accuracy_level: form.accuracy };
+    }
     count++;
   }
   if (count) prune(b);
   return count;
+}
+
+/**
+ * MatMulNBits' weight layout for a [k, cols] matrix read through `at` (the MatMul's B): for each output column, blocks
+ * of `block` inputs (the last padded with zeros), each with the symmetric scale max |x| / (2^(bits-1) - 1) and its
+ * values rounded half up, offset by 2^(bits-1), packed `8 / bits` to a byte (low bits first).
+ */
+export function nbitsBlocks(
+  k: number,
+  cols: number,
+  at: (r: number, c: number) => number,
+  bits: 4 | 8,
+  block: number,
+): { packed: Uint8Array; scales: Float32Array; blocks: number; blob: number } {
+  const blocks = Math.ceil(k / block);
+  const blob = (block * bits) / 8;
+  const zero = 1 << (bits - 1);
+  const maxq = zero - 1;
+  const packed = new Uint8Array(cols * blocks * blob);
+  const scales = new Float32Array(cols * blocks);
+  for (let c = 0; c < cols; c++)
+    for (let j = 0; j < blocks; j++) {
+      const end = Math.min(k, (j + 1) * block);
+      let max = 0;
+      for (let r = j * block; r < end; r++) max = Math.max(max, Math.abs(at(r, c)));
+      const s = max > 0 ? Math.fround(max / maxq) : 1;
+      scales[c * blocks + j] = s;
+      const base = (c * blocks + j) * blob;
+      for (let i = 0; i < block; i++) {
+        const r = j * block + i;
+        const q = (r < end ? Math.max(-maxq, Math.min(maxq, Math.floor(at(r, c) / s + 0.5))) : 0) + zero;
+        if (bits === 8) packed[base + i] = q;
+        else packed[base + (i >> 1)]! |= i & 1 ? q << 4 : q;
+      }
+    }
+  return { packed, scales, blocks, blob };
 }
 
 /**

@@ -3,11 +3,10 @@ import { GraphBuilder } from '../graph/builder.js';
 import { llamaHead, llamaStack, type LlamaConfig } from '../models/llama.js';
 import { GraphWeights } from '../models/weights.js';
 import { requireKind, type ModelFolder } from '../models/modelFolder.js';
-import { quantizeWeights } from '../graph/quantize.js';
 import { ChangelingError } from '../util/errors.js';
 import { createSessionFromFile, ort, type SessionOptions, collectGarbage } from './session.js';
 import { cachedGraphs, modelFingerprint } from './graphCache.js';
-import { resolvePrecision } from './precision.js';
+import { applyPrecision, resolvePrecision, type ResolvedPrecision } from './precision.js';
 import { gatherRows } from './gatherRows.js';
 import { readGenerationConfig, type GenerationDefaults } from '../models/generationConfig.js';
 import { meanCrossEntropy } from './crossEntropy.js';
@@ -77,7 +76,7 @@ export class CausalLmRunner {
     private readonly session: InferenceSession,
     padTokenId: number,
     eosTokenIds: readonly number[],
-    readonly precision: 'fp32' | 'int8',
+    readonly precision: ResolvedPrecision,
     defaults: GenerationDefaults,
     private readonly prefixCache: boolean,
   ) {
@@ -106,7 +105,7 @@ export class CausalLmRunner {
     const c = model.config;
     const precision = resolvePrecision(o.precision, 'llama', o.provider);
     const g = await cachedGraphs(
-      `llama-${precision === 'int8' ? 'int8-' : ''}${modelFingerprint(model.dir, model.weightsPath, { precision, extra: model.cacheExtra ?? null })}`,
+      `llama-${precision === 'fp32' ? '' : `${precision}-`}${modelFingerprint(model.dir, model.weightsPath, { precision, extra: model.cacheExtra ?? null })}`,
       async () => {
         const weights = await model.loadWeights();
         const b = new GraphBuilder('causal-lm');
@@ -129,7 +128,7 @@ export class CausalLmRunner {
           b.output(kv.value, `present.${i}.value`);
         });
         for (const t of model.graphTransforms ?? []) t(b);
-        if (precision === 'int8') quantizeWeights(b);
+        applyPrecision(b, precision, 'llama');
         return { graphs: { decoder: b }, meta: {} };
       },
     );

@@ -5,8 +5,8 @@ import { GraphWeights } from '../models/weights.js';
 import type { ModelFolder } from '../models/modelFolder.js';
 import { createSessionFromFile, type SessionOptions, collectGarbage } from './session.js';
 import { cachedGraphs, modelFingerprint } from './graphCache.js';
-import { quantizeWeights } from '../graph/quantize.js';
-import { resolvePrecision } from './precision.js';
+
+import { applyPrecision, resolvePrecision, type ResolvedPrecision } from './precision.js';
 
 /**
  * A RoBERTa-family encoder (CodeBERT, GraphCodeBERT, UniXcoder) as a cached onnxruntime session: hidden states
@@ -23,13 +23,13 @@ export class EncoderRunner {
     readonly hasPooler: boolean,
     readonly hasClassifier: boolean,
     /** The precision its graph runs in. */
-    readonly precision: 'fp32' | 'int8',
+    readonly precision: ResolvedPrecision,
   ) {}
 
   static async create(model: RobertaFolder, o: SessionOptions = {}): Promise<EncoderRunner> {
     const precision = resolvePrecision(o.precision, 'roberta', o.provider);
     const g = await cachedGraphs(
-      `roberta-${precision === 'int8' ? 'int8-' : ''}${modelFingerprint(model.dir, model.weightsPath, { precision, extra: model.cacheExtra ?? null })}`,
+      `roberta-${precision === 'fp32' ? '' : `${precision}-`}${modelFingerprint(model.dir, model.weightsPath, { precision, extra: model.cacheExtra ?? null })}`,
       async () => {
         const weights = await model.loadWeights();
         const names = [...weights.keys()];
@@ -50,7 +50,7 @@ export class EncoderRunner {
         if (out.pooled) b.output(out.pooled, 'pooler_output');
         if (out.classifierLogits) b.output(out.classifierLogits, 'logits');
         for (const t of model.graphTransforms ?? []) t(b);
-        if (precision === 'int8') quantizeWeights(b);
+        applyPrecision(b, precision, 'roberta');
         return { graphs: { encoder: b }, meta: { hasPooler, hasClassifier } };
       },
     );

@@ -78,7 +78,7 @@ function checkSignal(signal: AbortSignal | undefined): void {
 }
 
 /** log(sum(exp(row))), stably: a row's log-softmax is row - logSumExp(row). */
-function logSumExp(row: ArrayLike<number>): number {
+export function logSumExp(row: ArrayLike<number>): number {
   const n = row.length;
   let m = -Infinity;
   for (let i = 0; i < n; i++) if (row[i]! > m) m = row[i]!;
@@ -156,11 +156,14 @@ export async function greedyDecode(
   prompts: readonly (readonly number[])[],
   o: GenerationOptions,
 ): Promise<{ sequences: number[][]; stepLogits: Float32Array[] }> {
-  return chooseEach(info, dec, prompts, o, (row) => {
-    let best = 0;
-    for (let v = 1; v < row.length; v++) if (row[v]! > row[best]!) best = v;
-    return best;
-  });
+  return chooseEach(info, dec, prompts, o, argmax);
+}
+
+/** The index of a row's largest value (the first of equal ones). */
+export function argmax(row: ArrayLike<number>): number {
+  let best = 0;
+  for (let v = 1; v < row.length; v++) if (row[v]! > row[best]!) best = v;
+  return best;
 }
 
 /**

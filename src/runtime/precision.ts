@@ -1,12 +1,22 @@
 import { ChangelingError } from '../util/errors.js';
 import { architecture, type ModelKind } from '../models/architectures.js';
+import type { GraphBuilder } from '../graph/builder.js';
+import { quantizeWeights, type WeightQuantization } from '../graph/quantize.js';
 
 /**
- * Inference precision: `fp32`, `int8` (weights quantized, `graph/quantize.ts`), or `auto`: int8 where the
+ * Inference precision: `fp32`, `int8` (weights quantized, `graph/quantize.ts`), `int4` (4-bit weights in blocks of 32:
+ * a quarter of int8's size again, for memory-bound decoding; never chosen by `auto`), or `auto`: int8 where the
  * quality gate (`npm run bench -- gate`, figures in docs/performance.md) held for the architecture, on the CPU provider
  * (the int8 MatMul is a CPU kernel; other providers would hand those nodes back to the CPU), fp32 otherwise.
  */
-export const PRECISIONS = ['auto', 'fp32', 'int8'] as const;
+export const PRECISIONS = ['auto', 'fp32', 'int8', 'int4'] as const;
+
+/**
+ * The code LLM's int8 gate (test/integration/models/llmPrecisionGate.test.ts, `npm run bench -- gate`): on held-out
+ * text, int8's next-token distributions against fp32's, measured on a tiny Qwen2 trained here, must put the same token
+ * first at this share of positions or more, with a mean KL divergence of at most this many nats.
+ */
+export const LLM_INT8_GATE = { top1: 0.95, kl: 0.01 } as const;
 export type Precision = (typeof PRECISIONS)[number];
 
 export function parsePrecision(value: string | undefined, where = '--precision'): Precision {
@@ -20,9 +30,19 @@ export function parsePrecision(value: string | undefined, where = '--precision')
  * weights the T5 check is the hard one: the top two logits are often within 8-bit weight noise, so greedy
  * sequences diverge; keeping the LM head or the cross-attention in fp32 did not change that. RoBERTa held.
  */
-export function resolvePrecision(p: Precision | undefined, kind: ModelKind, provider: string | undefined): 'fp32' | 'int8' {
+export type ResolvedPrecision = Exclude<Precision, 'auto'>;
+
+export function resolvePrecision(p: Precision | undefined, kind: ModelKind, provider: string | undefined): ResolvedPrecision {
   const cpu = (provider ?? 'cpu') === 'cpu';
-  if (p === 'int8') return 'int8';
-  if (p === 'fp32') return 'fp32';
+  if (p && p !== 'auto') return p;
   return cpu && architecture(kind).int8Gate ? 'int8' : 'fp32';
+}
+
+/** 4-bit weights, a scale per block of 32 inputs, activations quantized per block (MatMulNBits, accuracy level 4). */
+const INT4: WeightQuantization = { kind: 'nbits', bits: 4, block: 32, accuracy: 4 };
+
+/** A graph's weights in the precision (its architecture's int8 form, or int4): the matrices quantized. */
+export function applyPrecision(b: GraphBuilder, p: ResolvedPrecision, kind: ModelKind): number {
+  if (p === 'fp32') return 0;
+  return quantizeWeights(b, { form: p === 'int4' ? INT4 : architecture(kind).int8Form });
 }

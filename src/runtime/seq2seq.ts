@@ -9,8 +9,9 @@ import { ChangelingError } from '../util/errors.js';
 import { createSessionFromFile, ort, type SessionOptions, collectGarbage } from './session.js';
 import { cachedGraphs, modelFingerprint } from './graphCache.js';
 import { greedyDecode, type DecodeInfo, type GenerationOptions } from './generation.js';
-import { quantizeWeights } from '../graph/quantize.js';
-import { resolvePrecision } from './precision.js';
+
+import { applyPrecision, resolvePrecision, type ResolvedPrecision } from './precision.js';
+import { fusedAttentionFor } from './fusedAttention.js';
 import { gatherRows } from './gatherRows.js';
 
 /** What generation needs to know of an encoder-decoder checkpoint. */
@@ -50,18 +51,6 @@ function describe(m: Seq2SeqFolder): Seq2SeqInfo {
 }
 
 /**
- * Whether a model's inference graphs use onnxruntime's fused attention (MultiHeadAttention): T5 without graph
- * rewrites, on the CPU provider (faster there than the composed form: `npm run bench -- attention`; other
- * providers keep the composed form, which every one of them runs), unless
- * CHANGELING_FUSED_ATTENTION=0 (kept for measuring the composed form).
- */
-function fusedAttentionFor(model: ModelFolder, provider: string | undefined): boolean {
-  return (
-    model.kind === 't5' && !model.graphTransforms?.length && (provider ?? 'cpu') === 'cpu' && process.env.CHANGELING_FUSED_ATTENTION !== '0'
-  );
-}
-
-/**
  * An encoder-decoder checkpoint (T5 or BART/PLBART) as onnxruntime sessions: the encoder, the cross-attention
  * keys/values (computed once per input) and the cached decoder step (one new token per step, the
  * self-attention cache grown as it goes), which beam search drives; the whole-sequence decoder+head is opened
@@ -78,7 +67,7 @@ export class Seq2SeqRunner {
     private readonly step: InferenceSession,
     readonly cacheShape: { layers: number; heads: number; headDim: number },
     /** The precision its graphs run in. */
-    readonly precision: 'fp32' | 'int8',
+    readonly precision: ResolvedPrecision,
   ) {
     this.info = describe(model);
   }
@@ -101,7 +90,7 @@ export class Seq2SeqRunner {
     // Fused attention where nothing rewrites the graphs afterwards (the rewrites find attention by its parts).
     const fusedAttention = fusedAttentionFor(model, o.provider);
     const g = await cachedGraphs(
-      `${model.kind}-${precision === 'int8' ? 'int8-' : ''}${modelFingerprint(model.dir, model.weightsPath, { maxLength, precision, fused: fusedAttention, extra: model.cacheExtra ?? null })}`,
+      `${model.kind}-${precision === 'fp32' ? '' : `${precision}-`}${modelFingerprint(model.dir, model.weightsPath, { maxLength, precision, fused: fusedAttention, extra: model.cacheExtra ?? null })}`,
       async () => {
         const weights = await model.loadWeights();
         const mo = { maxLength };
@@ -161,7 +150,7 @@ export class Seq2SeqRunner {
           sb.output(kv.value, `present.${i}.value`);
         });
         for (const t of model.graphTransforms ?? []) for (const b of [eb, db, cb, sb]) t(b);
-        if (precision === 'int8') for (const b of [eb, db, cb, sb]) quantizeWeights(b);
+        for (const b of [eb, db, cb, sb]) applyPrecision(b, precision, model.kind);
         return { graphs: { encoder: eb, decoder: db, crossKv: cb, step: sb }, meta: {} };
       },
     );

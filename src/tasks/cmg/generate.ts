@@ -2,7 +2,7 @@ import { loadModelFolder, type ModelFolder } from '../../models/modelFolder.js';
 import { CodeTokenizer } from '../../models/tokenizer.js';
 import { withAdapter } from '../../peft/apply.js';
 import { beamSearch } from '../../runtime/beamSearch.js';
-import type { Precision } from '../../runtime/precision.js';
+import type { Precision, ResolvedPrecision } from '../../runtime/precision.js';
 import { Seq2SeqRunner } from '../../runtime/seq2seq.js';
 import { ort } from '../../runtime/session.js';
 import type { DiffFile } from '../../git/types.js';
@@ -89,7 +89,7 @@ export class MessageModel {
   }
 
   /** The precision the model's graphs run in. */
-  get precision(): 'fp32' | 'int8' {
+  get precision(): ResolvedPrecision {
     return this.runner.precision;
   }
 

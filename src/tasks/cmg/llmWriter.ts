@@ -1,6 +1,6 @@
 import { loadModelFolder } from '../../models/modelFolder.js';
 import { CausalLmRunner } from '../../runtime/causalLm.js';
-import type { Precision } from '../../runtime/precision.js';
+import type { Precision, ResolvedPrecision } from '../../runtime/precision.js';
 import { gitText } from '../../git/run.js';
 import type { Repository } from '../../git/repository.js';
 import { loadLlmFolder, type LlmFolder, type PromptTarget, type RenderedPrompt } from './llmInput.js';
@@ -49,6 +49,11 @@ export class LlmMessageWriter implements ChatWriter {
 
   get name(): string {
     return this.llm.dir;
+  }
+
+  /** The precision the model's weights run in. */
+  get precision(): ResolvedPrecision {
+    return this.runner.precision;
   }
 
   get prompt(): PromptTarget {

@@ -14,8 +14,8 @@ import { loadSafetensors, type WeightMap } from '../../models/weights.js';
 import { decideRecompute, type RecomputeMode } from '../../train/memory.js';
 import { TrainSession } from '../../train/trainSession.js';
 import { createSession, ort } from '../../runtime/session.js';
-import { resolvePrecision } from '../../runtime/precision.js';
-import { quantizeWeights } from '../../graph/quantize.js';
+import { applyPrecision, resolvePrecision } from '../../runtime/precision.js';
+
 import { padBatch, seededRandom } from '../../train/batching.js';
 import { trainLoop, type TrainEvent } from '../../train/trainLoop.js';
 import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
@@ -134,7 +134,7 @@ class Scorer {
     const g = jitFineGraph(folder, weights, tuning, false);
     // The frozen encoder's projections in int8 where the gate held for RoBERTa (risk probabilities within
     // 0.01 of fp32); the tuned parameters are inputs and stay fp32. Validation during training scores the same way.
-    if (resolvePrecision('auto', 'roberta', 'cpu') === 'int8') quantizeWeights(g.b);
+    applyPrecision(g.b, resolvePrecision('auto', 'roberta', 'cpu'), 'roberta');
     const s = new Scorer(await createSession(serialize(g.b)), folder.config.padTokenId, {});
     s.specs = g.params.map((p) => ({ name: p.tensor.name, shape: p.tensor.shape as number[] }));
     await s.setParams(values);
@@ -225,6 +225,7 @@ export async function trainNeural(
     g.params,
     {
       recomputeAttention: memory.recompute,
+      recomputeBlocks: memory.blocks,
       lr: o.lr ?? METHODS[method].lr.jitdp,
       weightDecay: 0.01,
       clipNorm: 1.0,

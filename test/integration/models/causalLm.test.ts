@@ -18,8 +18,13 @@ const rows = (t: GoldenTensor): number[][] => {
 for (const folder of ['qwen2-tiny', 'llama-tiny', 'qwen2-hd64']) {
   const g = JSON.parse(readFileSync(join(DECODER, folder, 'goldens.json'), 'utf8'));
   const batch = { ids: rows(g.input_ids), mask: rows(g.attention_mask) };
+  // Full precision: the comparison with transformers (auto runs the code LLM's larger matrices in int8 on the CPU).
   const open = async () =>
-    CausalLmRunner.create(await loadModelFolder(join(DECODER, folder)), { eosTokenIds: g.eos_token_id, padTokenId: g.pad_token_id });
+    CausalLmRunner.create(await loadModelFolder(join(DECODER, folder)), {
+      eosTokenIds: g.eos_token_id,
+      padTokenId: g.pad_token_id,
+      precision: 'fp32',
+    });
 
   test(`${folder} (${g.weights} weights): logits at every position of a left-padded batch and the loss, as transformers computes them`, async () => {
     const runner = await open();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { gradients } from '../../../src/graph/grad.js';
@@ -15,7 +15,7 @@ import { tempDir } from '../../helpers/gitRepo.js';
 import { goldenRowsFile, trainJson } from '../../helpers/trainCli.js';
 
 /**
- * Frozen weights in int8 while training (quantizeFrozen): the LoRA gradients of a tiny Qwen2 and a tiny Llama (PEFT's
+ * Frozen weights in int8 while training (quantizeFrozen): the LoRA gradients of a tiny Qwen2, a tiny Llama and a tiny Qwen2 trained here (PEFT's
  * initial adapters, the batch of the PEFT goldens) equal those PEFT computes over the same int8 weights
  * (test/fixtures/decoder/make_int8_frozen_goldens.py), every frozen matrix is stored as int8 only, and no backward
  * product reads a dequantized weight the forward made (the backward dequantizes again), so no fp32 copy lives
@@ -42,7 +42,8 @@ async function loraGradients(name: string, int8: boolean) {
   const params = g.params.map((p) => p.tensor);
   gradients(b, g.loss!, params).forEach((gr, i) => b.output(gr, `grad.${params[i]!.name}`));
   b.output(g.loss!, 'loss');
-  const golden = JSON.parse(readFileSync(join(DECODER, name, 'train_goldens.json'), 'utf8'));
+  const batch = join(DECODER, name, 'batch.json');
+  const golden = JSON.parse(readFileSync(existsSync(batch) ? batch : join(DECODER, name, 'train_goldens.json'), 'utf8'));
   const rows: number[][] = golden.rows;
   const T = Math.max(...rows.map((r) => r.length));
   const i64 = (f: (r: number[], t: number) => number) =>
@@ -69,7 +70,7 @@ async function loraGradients(name: string, int8: boolean) {
   };
 }
 
-for (const name of ['qwen2-tiny', 'llama-tiny']) {
+for (const name of ['qwen2-tiny', 'llama-tiny', 'qwen2-trained']) {
   test(`${name}: LoRA over int8 frozen weights has the gradients PEFT computes over the same int8 weights, and no fp32 copy of them lives across the step`, async () => {
     const golden = JSON.parse(readFileSync(join(DECODER, name, 'int8_frozen_goldens.json'), 'utf8'));
     const fp32 = await loraGradients(name, false);
@@ -103,6 +104,9 @@ for (const name of ['qwen2-tiny', 'llama-tiny']) {
       Math.abs(change - golden.worst_relative_change) < 0.01,
       `int8 moved the gradients by ${change} here, ${golden.worst_relative_change} in PyTorch`,
     );
+    // On trained weights (make_trained_qwen2.py) int8 moves them less (2.8% at most) than on
+    // random weights of 0.2 (7-9%), but not within 1%: that is int8 itself, per row or in blocks of 16 alike.
+    if (name === 'qwen2-trained') assert.ok(change < 0.03, `int8 moved a LoRA gradient by ${change} relative`);
   });
 }
 
