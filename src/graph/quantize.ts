@@ -18,8 +18,9 @@ export type WeightQuantization = { kind: 'dynamic' } | { kind: 'nbits'; bits: 4 
  * docs/performance.md).
  *
  * Small matrices (fewer than `minSize` rows or columns: LoRA's low-rank factors, classifier outputs)
- * stay fp32: they cost nothing and their error would not average out. Embedding lookups (Gather) stay fp32;
- * a weight that is also read by another node (the tied embedding) keeps its fp32 copy for that node.
+ * stay fp32: they cost nothing and their error would not average out. Embedding lookups stay fp32 in the `dynamic`
+ * form (a weight also read by another node, the tied embedding, keeps its fp32 copy for that node) and take the
+ * block form's bits in the `nbits` form (quantizeLookups).
  */
 export function quantizeWeights(b: GraphBuilder, o: { minSize?: number; form?: WeightQuantization } = {}): number {
   const minSize = o.minSize ?? 128;
@@ -52,7 +53,48 @@ export function quantizeWeights(b: GraphBuilder, o: { minSize?: number; form?: W
     }
     count++;
   }
+  if (form.kind === 'nbits') count += quantizeLookups(b, dataOf, minSize, form);
   if (count) prune(b);
+  return count;
+}
+
+/**
+ * Embedding lookups (Gather of rows of a constant [rows, cols] matrix) in the block form's bits: GatherBlockQuantized
+ * (com.microsoft) dequantizes only the rows it gathers, so the graph keeps no fp32 copy of the table (Qwen2.5-Coder-0.5B's
+ * tied embedding is 544 MB in fp32, 136 MB in 8 bits: its cached int8 graph went from 1.1 GB to 681 MB; the resident
+ * memory of a warm start stayed 870 MiB, as onnxruntime maps the table and reads only the rows it gathers). The rows are
+ * laid out as `nbitsBlocks` lays out MatMulNBits' columns,
+ * with the zero point written out (2^(bits-1); two 4-bit ones a byte). Tables whose width is not a whole number of
+ * blocks stay fp32.
+ */
+function quantizeLookups(
+  b: GraphBuilder,
+  dataOf: Map<Tensor, unknown>,
+  minSize: number,
+  form: Extract<WeightQuantization, { kind: 'nbits' }>,
+): number {
+  let count = 0;
+  for (const n of b.nodes) {
+    if (n.op !== 'Gather' || n.domain || ((n.attrs.axis as number | undefined) ?? 0) !== 0) continue;
+    const [table, indices] = n.inputs;
+    const data = table ? dataOf.get(table) : undefined;
+    if (!table || !indices || !(data instanceof Float32Array) || table.rank !== 2) continue;
+    const [rows, cols] = table.shape as [number, number];
+    if (rows < minSize || cols < minSize || cols % form.block !== 0) continue;
+    const { packed, scales, blocks } = nbitsBlocks(cols, rows, (r, c) => data[c * cols + r]!, form.bits, form.block);
+    const zeroCols = form.bits === 8 ? blocks : Math.ceil(blocks / 2);
+    const zero = new Uint8Array(rows * zeroCols).fill(form.bits === 8 ? 0x80 : 0x88);
+    n.op = 'GatherBlockQuantized';
+    n.domain = 'com.microsoft';
+    n.inputs = [
+      b.initializer(`${table.name}.rows${form.bits}`, 'uint8', [rows, (cols * form.bits) / 8], packed),
+      indices,
+      b.initializer(`${table.name}.row_scales`, 'float32', [rows, blocks], scales),
+      b.initializer(`${table.name}.row_zero`, 'uint8', [rows, zeroCols], zero),
+    ];
+    n.attrs = { gather_axis: 0, quantize_axis: 1, block_size: form.block, bits: form.bits };
+    count++;
+  }
   return count;
 }
 

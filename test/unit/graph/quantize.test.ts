@@ -65,5 +65,49 @@ test('precision: auto is int8 on the CPU where the gate held, fp32 on other prov
   assert.equal(resolvePrecision('fp32', 'roberta', 'cpu'), 'fp32');
   assert.equal(resolvePrecision('int8', 'bart', 'webgpu'), 'int8');
   assert.equal(parsePrecision(undefined), 'auto');
-  assert.throws(() => parsePrecision('fp16'), /--precision must be one of auto, fp32, int8/);
+  assert.throws(() => parsePrecision('fp16'), /--precision must be one of auto, fp32, int8, int4/);
+  assert.equal(resolvePrecision('auto', 'llama', 'cpu'), 'int8', 'the code LLM passed its gate');
+  assert.equal(resolvePrecision('int4', 't5', 'cpu'), 'int4');
 });
+
+/** The weight as a block form stores it: each block of 32 inputs of a row rounded against its own scale (max / qmax). */
+function blockDequantized(w: Float32Array, rows: number, cols: number, bits: 4 | 8): Float32Array {
+  const maxq = bits === 8 ? 127 : 7;
+  const out = new Float32Array(w.length);
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < cols; j += 32) {
+      let max = 0;
+      for (let c = j; c < j + 32; c++) max = Math.max(max, Math.abs(w[r * cols + c]!));
+      const s = Math.fround(max / maxq);
+      for (let c = j; c < j + 32; c++) out[r * cols + c] = Math.max(-maxq, Math.min(maxq, Math.floor(w[r * cols + c]! / s + 0.5))) * s;
+    }
+  return out;
+}
+
+for (const bits of [8, 4] as const)
+  test(`${bits}-bit blocks of 32: projections become MatMulNBits and lookups GatherBlockQuantized, computing with exactly the blocks' values`, async () => {
+    const q = graph();
+    // accuracy 0: the product in fp32 from the stored weight, so that it can be compared with the dequantized one.
+    assert.equal(quantizeWeights(q, { form: { kind: 'nbits', bits, block: 32, accuracy: 0 } }), 2, 'the projection and the lookup');
+    assert.deepEqual(
+      q.nodes.map((n) => n.op).filter((o) => o === 'MatMulNBits' || o === 'GatherBlockQuantized'),
+      ['MatMulNBits', 'GatherBlockQuantized'],
+    );
+    assert.ok(!q.initializers.some((i) => i.tensor.name === 'proj.weight'), 'no fp32 copy of the weight is left');
+    const deq = blockDequantized(rand(256 * 192, 0.05, 1), 256, 192, bits);
+    const ref = new GraphBuilder('r');
+    const x = ref.input('x', 'float32', [4, 192]);
+    const w = ref.initializer('deq', 'float32', [256, 192], deq);
+    ref.output(ref.matmul(x, ref.transpose(w, [1, 0])), 'projected');
+    ref.output(ref.gather(w, ref.input('ids', 'int64', [3])), 'looked_up');
+    const feeds = {
+      x: new ort.Tensor('float32', rand(4 * 192, 1, 3), [4, 192]),
+      ids: new ort.Tensor('int64', BigInt64Array.from([0n, 5n, 255n]), [3]),
+    };
+    const [a, b] = await Promise.all([createSession(serialize(ref)), createSession(serialize(q))]);
+    const [ra, rb] = [await a.run(feeds), await b.run(feeds)];
+    assert.deepEqual(rb.looked_up!.data, ra.looked_up!.data, 'the rows gathered are the blocks dequantized');
+    const u = ra.projected!.data as Float32Array;
+    const v = rb.projected!.data as Float32Array;
+    for (let i = 0; i < u.length; i++) assert.ok(Math.abs(u[i]! - v[i]!) < 1e-5, `projected[${i}]: ${v[i]} vs ${u[i]}`);
+  });
