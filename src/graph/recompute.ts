@@ -2,7 +2,9 @@ import type { Block, GraphBuilder } from './builder.js';
 import { type Dim, type Node, type Tensor } from './ir.js';
 
 /**
- * Recomputing attention probabilities in the backward pass (activation checkpointing of one segment).
+ * Recomputing in the backward pass what the forward computed (activation checkpointing): a segment of the forward
+ * (attention probabilities, a dequantized weight, SwiGLU's elementwise chain, a whole transformer block) is run again
+ * where the backward needs it, instead of being kept through the step.
  *
  * A training step that keeps every attention's probabilities [batch, heads, q, k] from the forward pass
  * for the backward holds one such tensor per attention for the whole step (for CodeBERT-base at 8 x 512

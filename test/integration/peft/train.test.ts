@@ -15,6 +15,7 @@ import { injectLora } from '../../../src/peft/lora/inject.js';
 import { readAdapter } from '../../../src/peft/files.js';
 import { GOLDENS, readGoldens, type GoldenTensor, goldenInt64 } from '../../helpers/goldens.js';
 import { TestRepo, tempDir } from '../../helpers/gitRepo.js';
+import { trainJson } from '../../helpers/trainCli.js';
 
 const T5 = join(GOLDENS, 't5-tiny');
 function dataset(): string {
@@ -198,51 +199,38 @@ test('changeling train: clear errors for bad data and options', () => {
   assert.match(r.stderr, /--recompute must be auto, blocks, attention, lean or none, not "sometimes"/);
 });
 
-test('changeling train --recompute attention and lean: the same losses and the same adapter as keeping attention (LoRA, and prefixes in every attention)', () => {
+test('changeling train --recompute attention, lean and blocks: the same losses and adapter as keeping everything (T5: LoRA, and prefixes in every attention)', () => {
   const data = dataset();
   for (const method of ['lora', 'prefix']) {
-    const [kept, recomputed, lean] = ['none', 'attention', 'lean'].map((recompute) => {
+    const runs = ['none', 'attention', 'lean', 'blocks'].map((recompute) => {
       const out = join(tempDir(), `${method}-${recompute}`);
-      const r = train(
-        '--model',
+      const json = trainJson(
         T5,
-        '--method',
-        method,
-        '--prefix-tokens',
-        '3',
-        '--data',
         data,
-        '--out',
-        out,
-        '--steps',
-        '4',
-        '--lr',
-        '5e-3',
-        '--seed',
-        '3',
-        '--recompute',
-        recompute,
-        '--json',
+        ...['--method', method, '--prefix-tokens', '3', '--out', out, '--steps', '4', '--lr', '5e-3'],
+        ...['--seed', '3', '--recompute', recompute],
       );
-      assert.equal(r.status, 0, r.stderr);
-      return { out, json: JSON.parse(r.stdout) };
+      return { out, json };
     });
     assert.deepEqual(
-      [kept, recomputed, lean].map((r) => [r!.json.attention.recomputed, r!.json.attention.lean]),
+      runs.map((r) => [r.json.attention.recomputed, r.json.attention.lean, r.json.blocksRecomputed]),
       [
-        [false, false],
-        [true, false],
-        [true, true],
+        [false, false, false],
+        [true, false, false],
+        [true, true, false],
+        [false, false, true],
       ],
     );
-    assert.ok(lean!.json.attention.keptBytes > 0);
-    assert.deepEqual(lean!.json.steps, kept!.json.steps, method);
-    assert.deepEqual(recomputed!.json.steps, kept!.json.steps, method);
-    assert.deepEqual(
-      readFileSync(join(lean!.out, 'adapter_model.safetensors')),
-      readFileSync(join(kept!.out, 'adapter_model.safetensors')),
-      method,
-    );
+    assert.ok(runs[2]!.json.attention.keptBytes > 0);
+    const [kept, ...others] = runs;
+    for (const r of others) {
+      assert.deepEqual(r.json.steps, kept!.json.steps, method);
+      assert.deepEqual(
+        readFileSync(join(r.out, 'adapter_model.safetensors')),
+        readFileSync(join(kept!.out, 'adapter_model.safetensors')),
+        method,
+      );
+    }
   }
 });
 
