@@ -184,7 +184,9 @@ export async function sampleDecode(
   if (!(topP > 0 && topP <= 1)) throw new ChangelingError('usage', `top_p must be in (0, 1] (it is ${topP})`);
   return chooseEach(info, dec, prompts, o, (row) => {
     const V = row.length;
-    const scores = Float64Array.from(row, (x) => x / temperature);
+    // Loops rather than callbacks over the vocabulary: this runs once a generated token over 151,936 values.
+    const scores = new Float64Array(V);
+    for (let v = 0; v < V; v++) scores[v] = row[v]! / temperature;
     if (o.topK && o.topK > 0 && o.topK < V) {
       const kth = scores[topK(scores, o.topK).at(-1)!]!;
       for (let v = 0; v < V; v++) if (scores[v]! < kth) scores[v] = -Infinity;
@@ -192,19 +194,14 @@ export async function sampleDecode(
     // A loop, not Math.max(...): a real vocabulary (Qwen's 151,936 tokens) is more arguments than a call takes.
     let max = -Infinity;
     for (let v = 0; v < V; v++) if (scores[v]! > max) max = scores[v]!;
-    const p = scores.map((x) => (x === -Infinity ? 0 : Math.exp(x - max)));
-    const total = p.reduce((a, b) => a + b, 0);
+    const p = new Float64Array(V);
+    let total = 0;
+    for (let v = 0; v < V; v++) total += p[v] = scores[v] === -Infinity ? 0 : Math.exp(scores[v]! - max);
     for (let v = 0; v < V; v++) p[v]! /= total;
     if (topP < 1) {
-      // Keep the most likely tokens whose probabilities sum to top_p (at least one), as TopPLogitsWarper does.
-      const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => p[a]! - p[b]! || b - a);
-      let cum = 0;
-      for (let i = 0; i < V - 1; i++) {
-        cum += p[order[i]!]!;
-        if (cum > 1 - topP) break;
-        p[order[i]!] = 0;
-      }
-      const kept = p.reduce((a, b) => a + b, 0);
+      dropOutsideNucleus(p, topP);
+      let kept = 0;
+      for (let v = 0; v < V; v++) kept += p[v]!;
       for (let v = 0; v < V; v++) p[v]! /= kept;
     }
     let r = rand();
@@ -214,6 +211,32 @@ export async function sampleDecode(
     }
     return topK(p, 1)[0]!;
   });
+}
+
+/**
+ * Top-p as TopPLogitsWarper filters (at least one token kept): in ascending order of probability (the larger id first
+ * among equal ones), the least likely tokens are dropped while their summed probability stays at most 1 - top_p. The
+ * probabilities are sorted as numbers (a typed array's native sort), not the vocabulary's ids by a comparator: for
+ * Qwen's 151,936 tokens that took about 70 ms a generated token. The same sums in the same order, so the same tokens.
+ */
+export function dropOutsideNucleus(p: Float64Array, topP: number): void {
+  const V = p.length;
+  const sorted = Float64Array.from(p).sort();
+  let cum = 0;
+  let dropped = 0;
+  while (dropped < V - 1 && cum + sorted[dropped]! <= 1 - topP) cum += sorted[dropped++]!;
+  if (dropped === 0) return;
+  const cut = sorted[dropped - 1]!;
+  let below = 0;
+  for (let v = 0; v < V; v++) if (p[v]! < cut) below++;
+  // Of the tokens at the cut value, the ones with the larger ids go first.
+  let ties = dropped - below;
+  for (let v = V - 1; v >= 0 && ties > 0; v--)
+    if (p[v] === cut) {
+      p[v] = 0;
+      ties--;
+    }
+  for (let v = 0; v < V; v++) if (p[v]! < cut) p[v] = 0;
 }
 
 /** The loop greedy decoding and sampling share: processors on each row, `choose` picks the token. */
