@@ -279,10 +279,10 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
         ),
         '',
         'Goals on 2 cores (the 0.5B): the first token within 5 s and the whole message within 10 s. Not met: int8',
-        'weights take the 0.5B from 48 s to 40 s, but the prompt’s attention (composed: every head’s [prompt, prompt]',
-        'scores materialized, about 1 GB a layer at 4,000 tokens) and the cache copied at every step remain; fused',
+        'weights take about a fifth off, but the prompt’s attention (composed: every head’s [prompt, prompt] scores',
+        'materialized, about 1 GB a layer at 4,000 tokens) and the cache copied at every step remain; fused',
         'grouped-query attention with an in-place cache is the next engine work. A second press reuses the prompt’s',
-        'key/value cache.',
+        'key/value cache. First-use times vary most between runs here (memory reclaim on this virtual machine).',
       ].join('\n');
     },
   },
