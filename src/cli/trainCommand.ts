@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { FROZEN_MODES, trainAdapter, type FrozenMode, type TrainOptions } from '../peft/trainAdapter.js';
+import { FROZEN_MODES, trainAdapter, type TrainOptions } from '../peft/trainAdapter.js';
 import { loadModelFolder } from '../models/modelFolder.js';
 import { PROFILE_FILE, effectiveProfile, parseInputFormat, profileText } from '../tasks/cmg/profile.js';
 import { folderTarget } from '../util/outputTarget.js';
@@ -9,7 +9,7 @@ import { TRAIN_BOUNDS, parseOption } from '../util/numbers.js';
 import { parseRecomputeMode } from '../train/memory.js';
 import { interruptSignal, printJson, writeOut, writeErr } from './io.js';
 import { parseMethod } from '../peft/methods.js';
-import { orList } from '../util/text.js';
+import { parseChoice } from '../util/text.js';
 
 /** `changeling train`: its options, its help text (TRAIN_HELP) and what it prints. */
 
@@ -55,12 +55,6 @@ export const TRAIN_HELP = `changeling train --model DIR --method lora|adapter|pr
                            int8-fast: also the products no gradient flows through (the layers below the tuned
                            ones) in int8 arithmetic: faster, not exact (activations quantized per call)
   --json                   print {"steps": [{"step", "loss"}...], "out", ...}`;
-
-function parseFrozen(v: string): FrozenMode {
-  if (!(FROZEN_MODES as readonly string[]).includes(v))
-    throw new ChangelingError('usage', `--frozen must be ${orList(FROZEN_MODES)}, not ${JSON.stringify(v)}`);
-  return v as FrozenMode;
-}
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -129,7 +123,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     prefixTokens: parseOption('prefix-tokens', values['prefix-tokens'], { min: 1, max: 4096, integer: true }),
     peftPrefix: values['peft-prefix'],
     recompute: parseRecomputeMode(values.recompute),
-    frozen: values.frozen === undefined ? undefined : parseFrozen(values.frozen),
+    frozen: values.frozen === undefined ? undefined : parseChoice(values.frozen, FROZEN_MODES, '--frozen'),
     signal: interruptSignal(),
     onStep: values.json ? undefined : (step, loss) => writeErr(`step ${step}: loss ${loss.toFixed(5)}\n`),
   };

@@ -50,6 +50,13 @@ export interface Node {
   domain?: string;
 }
 
+/** The tensors computed from `from` (themselves included), through `nodes` in graph order. */
+export function reachedFrom(nodes: readonly Node[], from: Iterable<Tensor>): Set<Tensor> {
+  const reached = new Set<Tensor>(from);
+  for (const n of nodes) if (n.inputs.some((t) => t && reached.has(t))) for (const o of n.outputs) reached.add(o);
+  return reached;
+}
+
 export function isFloat(d: DType): boolean {
   return d === 'float32' || d === 'float64';
 }

@@ -1,5 +1,5 @@
 import type { GraphBuilder } from './builder.js';
-import type { Node, Tensor } from './ir.js';
+import { reachedFrom, type Node, type Tensor } from './ir.js';
 
 /**
  * How inference holds a weight matrix in fewer bits (`quantizeWeights`):
@@ -351,8 +351,7 @@ function prune(b: GraphBuilder, o: { node?: (n: Node) => boolean; initializer?: 
  * for it, in place of the [out, in] copy when nothing else reads that. Returns how many products changed.
  */
 export function int8ForwardProducts(b: GraphBuilder, trainable: readonly Tensor[]): number {
-  const requires = new Set<Tensor>(trainable);
-  for (const n of b.nodes) if (n.inputs.some((t) => t && requires.has(t))) for (const o of n.outputs) requires.add(o);
+  const requires = reachedFrom(b.nodes, trainable);
   const dataOf = new Map(b.initializers.map((i) => [i.tensor, i.data]));
   const transposed = new Map<Tensor, Tensor>();
   let count = 0;

@@ -1,5 +1,5 @@
 import type { Block, GraphBuilder } from './builder.js';
-import { type Dim, type Node, type Tensor } from './ir.js';
+import { reachedFrom, type Dim, type Node, type Tensor } from './ir.js';
 
 /**
  * Recomputing in the backward pass what the forward computed (activation checkpointing): a segment of the forward
@@ -150,8 +150,7 @@ export function recomputeChain(b: GraphBuilder, chain: Tensor[]): void {
 export function blockSegments(nodes: readonly Node[], blocks: readonly Block[], outputs: readonly Tensor[]): Map<Tensor, Segment> {
   const out = new Map<Tensor, Segment>();
   for (const blk of blocks) {
-    const below = new Set<Tensor>([blk.input]);
-    for (const n of nodes) if (n.inputs.some((t) => t && below.has(t))) for (const o of n.outputs) below.add(o);
+    const below = reachedFrom(nodes, [blk.input]);
     const above = new Set<Tensor>([blk.output]);
     for (let i = nodes.length - 1; i >= 0; i--) {
       const n = nodes[i]!;

@@ -1,5 +1,4 @@
-import { ChangelingError } from '../util/errors.js';
-import { orList } from '../util/text.js';
+import { parseChoice } from '../util/text.js';
 
 /**
  * The tuning methods, one record each, as models/architectures.ts holds the architectures: what a method is
@@ -43,6 +42,5 @@ export function parseMethod<M extends Method>(
   what = '--method',
   kind: 'usage' | 'io' = 'usage',
 ): M {
-  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as M;
-  throw new ChangelingError(kind, `${what} must be ${orList(allowed)}, not ${JSON.stringify(value)}`);
+  return parseChoice(value, allowed, what, kind);
 }

@@ -5,7 +5,6 @@ import { GraphWeights } from '../models/weights.js';
 import type { ModelFolder } from '../models/modelFolder.js';
 import { createSessionFromFile, type SessionOptions, collectGarbage } from './session.js';
 import { cachedGraphs, modelFingerprint } from './graphCache.js';
-
 import { applyPrecision, resolvePrecision, type ResolvedPrecision } from './precision.js';
 
 /**

@@ -10,6 +10,9 @@ import { quantizeWeights, type WeightQuantization } from '../graph/quantize.js';
  * (the int8 MatMul is a CPU kernel; other providers would hand those nodes back to the CPU), fp32 otherwise.
  */
 export const PRECISIONS = ['auto', 'fp32', 'int8', 'int4'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+/** What `auto` resolves to. */
+export type ResolvedPrecision = Exclude<Precision, 'auto'>;
 
 /**
  * The code LLM's int8 gate (test/integration/models/llmPrecisionGate.test.ts, `npm run bench -- gate`): on held-out
@@ -17,7 +20,6 @@ export const PRECISIONS = ['auto', 'fp32', 'int8', 'int4'] as const;
  * first at this share of positions or more, with a mean KL divergence of at most this many nats.
  */
 export const LLM_INT8_GATE = { top1: 0.95, kl: 0.01 } as const;
-export type Precision = (typeof PRECISIONS)[number];
 
 export function parsePrecision(value: string | undefined, where = '--precision'): Precision {
   if (value === undefined || value === '') return 'auto';
@@ -30,8 +32,6 @@ export function parsePrecision(value: string | undefined, where = '--precision')
  * weights the T5 check is the hard one: the top two logits are often within 8-bit weight noise, so greedy
  * sequences diverge; keeping the LM head or the cross-attention in fp32 did not change that. RoBERTa held.
  */
-export type ResolvedPrecision = Exclude<Precision, 'auto'>;
-
 export function resolvePrecision(p: Precision | undefined, kind: ModelKind, provider: string | undefined): ResolvedPrecision {
   const cpu = (provider ?? 'cpu') === 'cpu';
   if (p && p !== 'auto') return p;

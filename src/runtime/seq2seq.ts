@@ -9,7 +9,6 @@ import { ChangelingError } from '../util/errors.js';
 import { createSessionFromFile, ort, type SessionOptions, collectGarbage } from './session.js';
 import { cachedGraphs, modelFingerprint } from './graphCache.js';
 import { greedyDecode, type DecodeInfo, type GenerationOptions } from './generation.js';
-
 import { applyPrecision, resolvePrecision, type ResolvedPrecision } from './precision.js';
 import { fusedAttentionFor } from './fusedAttention.js';
 import { gatherRows } from './gatherRows.js';

@@ -1,8 +1,7 @@
 import { freemem } from 'node:os';
 import type { GraphBuilder } from '../graph/builder.js';
 import { storedAttentionBytes } from '../graph/recompute.js';
-import { ChangelingError } from '../util/errors.js';
-import { orList } from '../util/text.js';
+import { parseChoice } from '../util/text.js';
 
 /**
  * `attention`: recompute attention probabilities in the backward; `blocks`: keep only each transformer block's input
@@ -14,10 +13,7 @@ export const RECOMPUTE_MODES = ['auto', 'blocks', 'attention', 'lean', 'none'] a
 export type RecomputeMode = (typeof RECOMPUTE_MODES)[number];
 
 export function parseRecomputeMode(v: string | undefined): RecomputeMode | undefined {
-  if (v === undefined) return undefined;
-  if (!(RECOMPUTE_MODES as readonly string[]).includes(v))
-    throw new ChangelingError('usage', `--recompute must be ${orList([...RECOMPUTE_MODES])}, not "${v}"`);
-  return v as RecomputeMode;
+  return v === undefined ? undefined : parseChoice(v, RECOMPUTE_MODES, '--recompute');
 }
 
 export interface RecomputeDecision {

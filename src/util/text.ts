@@ -1,3 +1,5 @@
+import { ChangelingError } from './errors.js';
+
 /**
  * The one policy for showing text that came from outside (a repository, a file or folder name, the
  * network, the user): on the terminal and in the Markdown and HTML reports, C0 and C1 control characters
@@ -48,3 +50,12 @@ export const pySplit = (s: string) => s.split(PY_SPLIT).filter(Boolean);
 /** Choices in words: "a, b or c". */
 export const orList = (names: readonly string[]) =>
   names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : (names[0] ?? '');
+
+/**
+ * One of a fixed set of names, from the command line or a file, or one error naming the choices and what was given
+ * (as JSON, so no control character reaches the terminal raw); `what` says where it came from.
+ */
+export function parseChoice<T extends string>(value: unknown, allowed: readonly T[], what: string, kind: 'usage' | 'io' = 'usage'): T {
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+  throw new ChangelingError(kind, `${what} must be ${orList(allowed)}, not ${JSON.stringify(value)}`);
+}

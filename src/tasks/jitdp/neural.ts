@@ -15,7 +15,6 @@ import { decideRecompute, type RecomputeMode } from '../../train/memory.js';
 import { TrainSession } from '../../train/trainSession.js';
 import { createSession, ort } from '../../runtime/session.js';
 import { applyPrecision, resolvePrecision } from '../../runtime/precision.js';
-
 import { padBatch, seededRandom } from '../../train/batching.js';
 import { trainLoop, type TrainEvent } from '../../train/trainLoop.js';
 import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
