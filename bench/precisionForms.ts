@@ -4,6 +4,7 @@ import { GraphBuilder } from '../src/graph/builder.js';
 import { serialize } from '../src/graph/serialize.js';
 import { quantizeWeights, type WeightQuantization } from '../src/graph/quantize.js';
 import { createSession } from '../src/runtime/session.js';
+import { int8Weights } from '../src/runtime/int8Kernel.js';
 import { seededRandom } from '../src/train/batching.js';
 
 /**
@@ -16,7 +17,9 @@ import { seededRandom } from '../src/train/batching.js';
  */
 const FORMS: Array<[string, WeightQuantization | null]> = [
   ['fp32', null],
-  ['int8 dynamic', { kind: 'dynamic' }],
+  ['int8 dynamic', { kind: 'dynamic', unsigned: false }],
+  // The same levels as uint8 with a zero point: what a CPU whose signed kernel saturates gets (runtime/int8Kernel.ts).
+  ['int8 dynamic, unsigned weights', { kind: 'dynamic', unsigned: true }],
   ['int8 blocks', { kind: 'nbits', bits: 8, block: 32, accuracy: 4 }],
   ['int8 blocks, fp32 math', { kind: 'nbits', bits: 8, block: 32, accuracy: 0 }],
   ['int4 blocks', { kind: 'nbits', bits: 4, block: 32, accuracy: 4 }],
@@ -58,5 +61,6 @@ export async function precisionFormsBench(): Promise<Record<string, unknown>> {
         .join(', ')}\n`,
     );
   }
-  return { bench: 'precision-forms', cpu: cpus()[0]?.model, threads: cpus().length, rows };
+  // Whether this CPU's signed int8 kernel saturates (then the runners use the unsigned row's form).
+  return { bench: 'precision-forms', cpu: cpus()[0]?.model, threads: cpus().length, int8Weights: await int8Weights(), rows };
 }

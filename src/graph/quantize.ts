@@ -9,7 +9,30 @@ import { reachedFrom, type Node, type Tensor } from './ir.js';
  *   `block` inputs of each output column (offset 2^(bits-1), stored unsigned, two 4-bit values a byte, low first);
  *   `accuracy` 0 computes in fp32 from the dequantized weight, 4 quantizes the activations per block to int8 as well.
  */
-export type WeightQuantization = { kind: 'dynamic' } | { kind: 'nbits'; bits: 4 | 8; block: number; accuracy: 0 | 4 };
+export type WeightQuantization = { kind: 'dynamic'; unsigned: boolean } | { kind: 'nbits'; bits: 4 | 8; block: number; accuracy: 0 | 4 };
+
+/**
+ * DynamicQuantizeMatMul's weight operands for int8 values `q` ([k, cols], one scale per column in `scale`): the int8
+ * values, or with `unsigned` (where this CPU's signed kernel saturates: runtime/int8Kernel.ts) the same levels as uint8
+ * with a zero point of 128 per column. Every DynamicQuantizeMatMul Changeling makes takes its weight from here.
+ */
+export function dynamicWeightInputs(
+  b: GraphBuilder,
+  name: string,
+  q: Int8Array,
+  shape: [number, number],
+  scale: Tensor,
+  unsigned: boolean,
+): Tensor[] {
+  if (!unsigned) return [b.initializer(`${name}.int8`, 'int8', shape, q), scale];
+  const u = new Uint8Array(q.length);
+  for (let i = 0; i < q.length; i++) u[i] = q[i]! + 128;
+  return [
+    b.initializer(`${name}.uint8`, 'uint8', shape, u),
+    scale,
+    b.initializer(`${name}.zero`, 'uint8', [shape[1]], new Uint8Array(shape[1]).fill(128)),
+  ];
+}
 
 /**
  * Quantized weights for inference: every MatMul by a constant weight matrix (a projection `x W^T`, the T5 LM head
@@ -22,9 +45,9 @@ export type WeightQuantization = { kind: 'dynamic' } | { kind: 'nbits'; bits: 4 
  * form (a weight also read by another node, the tied embedding, keeps its fp32 copy for that node) and take the
  * block form's bits in the `nbits` form (quantizeLookups).
  */
-export function quantizeWeights(b: GraphBuilder, o: { minSize?: number; form?: WeightQuantization } = {}): number {
+export function quantizeWeights(b: GraphBuilder, o: { minSize?: number; form: WeightQuantization }): number {
   const minSize = o.minSize ?? 128;
-  const form = o.form ?? { kind: 'dynamic' };
+  const form = o.form;
   const dataOf = new Map(b.initializers.map((i) => [i.tensor, i.data]));
   let count = 0;
   for (const n of b.nodes) {
@@ -40,7 +63,10 @@ export function quantizeWeights(b: GraphBuilder, o: { minSize?: number; form?: W
     if (form.kind === 'dynamic') {
       const { q, scale } = symmetricInt8(k, cols, at, 1);
       n.op = 'DynamicQuantizeMatMul';
-      n.inputs = [a, b.initializer(`${name}.int8`, 'int8', [k, cols], q), b.initializer(`${name}.scale`, 'float32', [cols], scale)];
+      n.inputs = [
+        a,
+        ...dynamicWeightInputs(b, name, q, [k, cols], b.initializer(`${name}.scale`, 'float32', [cols], scale), form.unsigned),
+      ];
     } else {
       const { packed, scales, blocks, blob } = nbitsBlocks(k, cols, at, form.bits, form.block);
       n.op = 'MatMulNBits';
@@ -350,10 +376,10 @@ function prune(b: GraphBuilder, o: { node?: (n: Node) => boolean; initializer?: 
  * activations' quantization changes those layers' outputs slightly. The weight is stored transposed ([in, out])
  * for it, in place of the [out, in] copy when nothing else reads that. Returns how many products changed.
  */
-export function int8ForwardProducts(b: GraphBuilder, trainable: readonly Tensor[]): number {
+export function int8ForwardProducts(b: GraphBuilder, trainable: readonly Tensor[], o: { unsigned?: boolean } = {}): number {
   const requires = reachedFrom(b.nodes, trainable);
   const dataOf = new Map(b.initializers.map((i) => [i.tensor, i.data]));
-  const transposed = new Map<Tensor, Tensor>();
+  const transposed = new Map<Tensor, Tensor[]>();
   let count = 0;
   for (const m of b.nodes) {
     if (m.op !== 'MatMul' || m.domain) continue;
@@ -364,17 +390,17 @@ export function int8ForwardProducts(b: GraphBuilder, trainable: readonly Tensor[
     const [qw, qs] = dq.inputs as [Tensor, Tensor];
     const q = dataOf.get(qw);
     if (qw.dtype !== 'int8' || !(q instanceof Int8Array)) continue;
-    let qt = transposed.get(qw);
-    if (!qt) {
+    let weight = transposed.get(qw);
+    if (!weight) {
       const [rows, cols] = qw.shape as [number, number];
       const data = new Int8Array(rows * cols);
       for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) data[c * rows + r] = q[r * cols + c]!;
-      qt = b.initializer(`${qw.name}.t`, 'int8', [cols, rows], data);
-      transposed.set(qw, qt);
+      weight = dynamicWeightInputs(b, `${qw.name}.t`, data, [cols, rows], qs, !!o.unsigned);
+      transposed.set(qw, weight);
     }
     m.op = 'DynamicQuantizeMatMul';
     m.domain = 'com.microsoft';
-    m.inputs = [x, qt, qs];
+    m.inputs = [x, ...weight];
     count++;
   }
   dropUnreadInt8(b);

@@ -29,7 +29,8 @@ export interface Architecture<K extends string, C> {
 }
 
 /** int8 arithmetic, activations quantized per call: the fastest int8 at the seed models' shapes (docs/performance.md). */
-const DYNAMIC_INT8: WeightQuantization = { kind: 'dynamic' };
+/** Signed here; `applyPrecision` makes it unsigned where this CPU's signed kernel saturates. */
+const DYNAMIC_INT8: WeightQuantization = { kind: 'dynamic', unsigned: false };
 
 export const ARCHITECTURES = [
   {

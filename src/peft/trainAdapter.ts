@@ -7,6 +7,7 @@ import { initJitFineHead, isJitFineHead } from '../models/heads.js';
 import { CodeTokenizer } from '../models/tokenizer.js';
 import { loadChatTemplate, type ChatMessage, type ChatTemplate } from '../models/chatTemplate.js';
 import { chatRow } from './chatRows.js';
+import { int8Weights } from '../runtime/int8Kernel.js';
 import { ort } from '../runtime/session.js';
 import { seededRandom, padBatch } from '../train/batching.js';
 import { decideRecompute, type RecomputeMode } from '../train/memory.js';
@@ -282,7 +283,9 @@ export async function trainAdapter(o: TrainOptions): Promise<TrainResult> {
     weights.set(k, v);
   }
   if (model.kind === 'roberta') initJitFineHead(weights, model.config.hiddenSize, rand);
-  const g = buildTuningGraph(model, weights, tuning, { training: true, rand, initOf, int8, int8Compute: o.frozen === 'int8-fast' });
+  const int8Compute = o.frozen === 'int8-fast';
+  const int8Unsigned = int8Compute && (await int8Weights()) === 'unsigned';
+  const g = buildTuningGraph(model, weights, tuning, { training: true, rand, initOf, int8, int8Compute, int8Unsigned });
   const b = g.b;
   const loss = g.loss!;
   const params = g.params;

@@ -94,6 +94,8 @@ export interface TuningGraphOptions {
   int8?: ReadonlyMap<string, Int8Weight>;
   /** With `int8`: the products no gradient flows through computed in int8 too (`--frozen int8-fast`). */
   int8Compute?: boolean;
+  /** Those products' weights as uint8 with a zero point (this CPU's signed int8 kernel saturates: runtime/int8Kernel.ts). */
+  int8Unsigned?: boolean;
 }
 
 /** Whether a base weight trains with this method (besides a task head, which always does). */
@@ -220,7 +222,8 @@ export function buildTuningGraph(folder: ModelFolder, weights: WeightMap, tuning
     b.output(logit, 'logit');
     b.output(attention!, 'attention');
   }
-  if (o.int8?.size && o.int8Compute) int8ForwardProducts(b, [...w.trainable.map((p) => p.tensor), ...own.map((p) => p.tensor)]);
+  if (o.int8?.size && o.int8Compute)
+    int8ForwardProducts(b, [...w.trainable.map((p) => p.tensor), ...own.map((p) => p.tensor)], { unsigned: o.int8Unsigned });
   const params: ParamSpec[] = [
     ...w.trainable.map((p) => ({ ...p })),
     ...own.map(({ tensor, fresh }) => ({ tensor, init: initOf(tensor, fresh), decay: !tensor.name.endsWith('bias') })),

@@ -6,7 +6,7 @@ import { requireKind, type ModelFolder } from '../models/modelFolder.js';
 import { ChangelingError } from '../util/errors.js';
 import { createSessionFromFile, ort, type SessionOptions, collectGarbage } from './session.js';
 import { cachedGraphs, modelFingerprint } from './graphCache.js';
-import { applyPrecision, resolvePrecision, type ResolvedPrecision } from './precision.js';
+import { precisionPlan, type ResolvedPrecision } from './precision.js';
 import { gatherRows } from './gatherRows.js';
 import { readGenerationConfig, type GenerationDefaults } from '../models/generationConfig.js';
 import { meanCrossEntropy } from './crossEntropy.js';
@@ -103,9 +103,10 @@ export class CausalLmRunner {
   ): Promise<CausalLmRunner> {
     const model = requireKind(folder, ['llama'], 'the decoder-only runtime');
     const c = model.config;
-    const precision = resolvePrecision(o.precision, 'llama', o.provider);
+    const plan = await precisionPlan(o.precision, 'llama', o.provider);
+    const precision = plan.precision;
     const g = await cachedGraphs(
-      `llama-${precision === 'fp32' ? '' : `${precision}-`}${modelFingerprint(model.dir, model.weightsPath, { precision, extra: model.cacheExtra ?? null })}`,
+      `llama-${plan.key}${modelFingerprint(model.dir, model.weightsPath, { precision, extra: model.cacheExtra ?? null })}`,
       async () => {
         const weights = await model.loadWeights();
         const b = new GraphBuilder('causal-lm');
@@ -128,7 +129,7 @@ export class CausalLmRunner {
           b.output(kv.value, `present.${i}.value`);
         });
         for (const t of model.graphTransforms ?? []) t(b);
-        applyPrecision(b, precision, 'llama');
+        plan.apply(b);
         return { graphs: { decoder: b }, meta: {} };
       },
     );

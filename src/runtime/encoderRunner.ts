@@ -5,7 +5,7 @@ import { GraphWeights } from '../models/weights.js';
 import type { ModelFolder } from '../models/modelFolder.js';
 import { createSessionFromFile, type SessionOptions, collectGarbage } from './session.js';
 import { cachedGraphs, modelFingerprint } from './graphCache.js';
-import { applyPrecision, resolvePrecision, type ResolvedPrecision } from './precision.js';
+import { precisionPlan, type ResolvedPrecision } from './precision.js';
 
 /**
  * A RoBERTa-family encoder (CodeBERT, GraphCodeBERT, UniXcoder) as a cached onnxruntime session: hidden states
@@ -26,9 +26,10 @@ export class EncoderRunner {
   ) {}
 
   static async create(model: RobertaFolder, o: SessionOptions = {}): Promise<EncoderRunner> {
-    const precision = resolvePrecision(o.precision, 'roberta', o.provider);
+    const plan = await precisionPlan(o.precision, 'roberta', o.provider);
+    const precision = plan.precision;
     const g = await cachedGraphs(
-      `roberta-${precision === 'fp32' ? '' : `${precision}-`}${modelFingerprint(model.dir, model.weightsPath, { precision, extra: model.cacheExtra ?? null })}`,
+      `roberta-${plan.key}${modelFingerprint(model.dir, model.weightsPath, { precision, extra: model.cacheExtra ?? null })}`,
       async () => {
         const weights = await model.loadWeights();
         const names = [...weights.keys()];
@@ -49,7 +50,7 @@ export class EncoderRunner {
         if (out.pooled) b.output(out.pooled, 'pooler_output');
         if (out.classifierLogits) b.output(out.classifierLogits, 'logits');
         for (const t of model.graphTransforms ?? []) t(b);
-        applyPrecision(b, precision, 'roberta');
+        plan.apply(b);
         return { graphs: { encoder: b }, meta: { hasPooler, hasClassifier } };
       },
     );

@@ -2,6 +2,7 @@ import { ChangelingError } from '../util/errors.js';
 import { architecture, type ModelKind } from '../models/architectures.js';
 import type { GraphBuilder } from '../graph/builder.js';
 import { quantizeWeights, type WeightQuantization } from '../graph/quantize.js';
+import { int8Weights, type Int8Weights } from './int8Kernel.js';
 
 /**
  * Inference precision: `fp32`, `int8` (weights quantized, `graph/quantize.ts`), `int4` (4-bit weights in blocks of 32:
@@ -42,7 +43,25 @@ export function resolvePrecision(p: Precision | undefined, kind: ModelKind, prov
 const INT4: WeightQuantization = { kind: 'nbits', bits: 4, block: 32, accuracy: 4 };
 
 /** A graph's weights in the precision (its architecture's int8 form, or int4): the matrices quantized. */
-export function applyPrecision(b: GraphBuilder, p: ResolvedPrecision, kind: ModelKind): number {
+export function applyPrecision(b: GraphBuilder, p: ResolvedPrecision, kind: ModelKind, o: { int8Weights?: Int8Weights } = {}): number {
   if (p === 'fp32') return 0;
-  return quantizeWeights(b, { form: p === 'int4' ? INT4 : architecture(kind).int8Form });
+  const form = p === 'int4' ? INT4 : architecture(kind).int8Form;
+  return quantizeWeights(b, { form: form.kind === 'dynamic' ? { kind: 'dynamic', unsigned: o.int8Weights === 'unsigned' } : form });
+}
+
+/**
+ * What a runner needs of a precision, the one place for all of them: the precision `auto` resolves to, the graph-cache
+ * key's part for it ('' for fp32; "int8-", and "int8-u8-" where the architecture's int8 form is DynamicQuantizeMatMul
+ * and this CPU needs its weights unsigned: runtime/int8Kernel.ts) and the function that quantizes a graph so.
+ */
+export async function precisionPlan(
+  p: Precision | undefined,
+  kind: ModelKind,
+  provider: string | undefined,
+): Promise<{ precision: ResolvedPrecision; key: string; apply: (b: GraphBuilder) => number }> {
+  const precision = resolvePrecision(p, kind, provider);
+  const dynamic = precision === 'int8' && architecture(kind).int8Form.kind === 'dynamic';
+  const weights: Int8Weights = dynamic ? await int8Weights() : 'signed';
+  const key = precision === 'fp32' ? '' : `${precision}-${weights === 'unsigned' ? 'u8-' : ''}`;
+  return { precision, key, apply: (b) => applyPrecision(b, precision, kind, { int8Weights: weights }) };
 }

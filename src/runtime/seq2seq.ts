@@ -9,7 +9,7 @@ import { ChangelingError } from '../util/errors.js';
 import { createSessionFromFile, ort, type SessionOptions, collectGarbage } from './session.js';
 import { cachedGraphs, modelFingerprint } from './graphCache.js';
 import { greedyDecode, type DecodeInfo, type GenerationOptions } from './generation.js';
-import { applyPrecision, resolvePrecision, type ResolvedPrecision } from './precision.js';
+import { precisionPlan, type ResolvedPrecision } from './precision.js';
 import { fusedAttentionFor } from './fusedAttention.js';
 import { gatherRows } from './gatherRows.js';
 
@@ -85,11 +85,12 @@ export class Seq2SeqRunner {
             headDim: model.config.dModel / model.config.decoderHeads,
           };
     const maxLength = o.maxLength ?? 2048;
-    const precision = resolvePrecision(o.precision, model.kind, o.provider);
+    const plan = await precisionPlan(o.precision, model.kind, o.provider);
+    const precision = plan.precision;
     // Fused attention where nothing rewrites the graphs afterwards (the rewrites find attention by its parts).
     const fusedAttention = fusedAttentionFor(model, o.provider);
     const g = await cachedGraphs(
-      `${model.kind}-${precision === 'fp32' ? '' : `${precision}-`}${modelFingerprint(model.dir, model.weightsPath, { maxLength, precision, fused: fusedAttention, extra: model.cacheExtra ?? null })}`,
+      `${model.kind}-${plan.key}${modelFingerprint(model.dir, model.weightsPath, { maxLength, precision, fused: fusedAttention, extra: model.cacheExtra ?? null })}`,
       async () => {
         const weights = await model.loadWeights();
         const mo = { maxLength };
@@ -149,7 +150,7 @@ export class Seq2SeqRunner {
           sb.output(kv.value, `present.${i}.value`);
         });
         for (const t of model.graphTransforms ?? []) for (const b of [eb, db, cb, sb]) t(b);
-        for (const b of [eb, db, cb, sb]) applyPrecision(b, precision, model.kind);
+        for (const b of [eb, db, cb, sb]) plan.apply(b);
         return { graphs: { encoder: eb, decoder: db, crossKv: cb, step: sb }, meta: {} };
       },
     );

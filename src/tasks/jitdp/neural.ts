@@ -14,7 +14,7 @@ import { loadSafetensors, type WeightMap } from '../../models/weights.js';
 import { decideRecompute, type RecomputeMode } from '../../train/memory.js';
 import { TrainSession } from '../../train/trainSession.js';
 import { createSession, ort } from '../../runtime/session.js';
-import { applyPrecision, resolvePrecision } from '../../runtime/precision.js';
+import { precisionPlan } from '../../runtime/precision.js';
 import { padBatch, seededRandom } from '../../train/batching.js';
 import { trainLoop, type TrainEvent } from '../../train/trainLoop.js';
 import { jitdpMetrics, type JitdpMetrics } from '../../eval/jitdpMetrics.js';
@@ -133,7 +133,7 @@ class Scorer {
     const g = jitFineGraph(folder, weights, tuning, false);
     // The frozen encoder's projections in int8 where the gate held for RoBERTa (risk probabilities within
     // 0.01 of fp32); the tuned parameters are inputs and stay fp32. Validation during training scores the same way.
-    applyPrecision(g.b, resolvePrecision('auto', 'roberta', 'cpu'), 'roberta');
+    (await precisionPlan('auto', 'roberta', 'cpu')).apply(g.b);
     const s = new Scorer(await createSession(serialize(g.b)), folder.config.padTokenId, {});
     s.specs = g.params.map((p) => ({ name: p.tensor.name, shape: p.tensor.shape as number[] }));
     await s.setParams(values);

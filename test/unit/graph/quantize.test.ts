@@ -5,7 +5,8 @@ import { GraphBuilder } from '../../../src/graph/builder.js';
 import { serialize } from '../../../src/graph/serialize.js';
 import { quantizeWeights } from '../../../src/graph/quantize.js';
 import { createSession } from '../../../src/runtime/session.js';
-import { parsePrecision, resolvePrecision } from '../../../src/runtime/precision.js';
+import { parsePrecision, precisionPlan, resolvePrecision } from '../../../src/runtime/precision.js';
+import { int8Weights, signedProductSaturates } from '../../../src/runtime/int8Kernel.js';
 import { seededRandom } from '../../../src/train/batching.js';
 
 const rand = (n: number, scale: number, seed: number) => {
@@ -28,7 +29,9 @@ function graph(): GraphBuilder {
 test('int8 weights: projections become DynamicQuantizeMatMul with per-column scales, close to fp32; small factors and lookups stay fp32', async () => {
   const ref = graph();
   const q = graph();
-  assert.equal(quantizeWeights(q), 1, 'only the 256x192 projection');
+  // The form this CPU's int8 kernel needs (signed saturates without VNNI: runtime/int8Kernel.ts).
+  const unsigned = (await int8Weights()) === 'unsigned';
+  assert.equal(quantizeWeights(q, { form: { kind: 'dynamic', unsigned } }), 1, 'only the 256x192 projection');
   const ops = q.nodes.map((n) => n.op);
   assert.deepEqual(ops.filter((o) => o === 'DynamicQuantizeMatMul').length, 1);
   assert.ok(!ops.includes('Transpose'), 'the transpose of the fp32 weight is gone');
@@ -36,7 +39,7 @@ test('int8 weights: projections become DynamicQuantizeMatMul with per-column sca
     q.initializers.some((i) => i.tensor.name === 'proj.weight'),
     'the fp32 weight stays for the lookup',
   );
-  assert.equal(q.initializers.find((i) => i.tensor.name.endsWith('.int8'))!.tensor.dtype, 'int8');
+  assert.equal(q.initializers.find((i) => /\.u?int8$/.test(i.tensor.name))!.tensor.dtype, unsigned ? 'uint8' : 'int8');
   const feeds = {
     x: new ort.Tensor('float32', rand(4 * 192, 1, 3), [4, 192]),
     ids: new ort.Tensor('int64', BigInt64Array.from([0n, 5n, 255n]), [3]),
@@ -111,3 +114,44 @@ for (const bits of [8, 4] as const)
     const v = rb.projected!.data as Float32Array;
     for (let i = 0; i < u.length; i++) assert.ok(Math.abs(u[i]! - v[i]!) < 1e-5, `projected[${i}]: ${v[i]} vs ${u[i]}`);
   });
+
+test("int8 weights on this CPU: the worst case's product is exact in the form precisionPlan picks; unsigned is exact everywhere and gives signed's levels", async () => {
+  // Weights of +-127 levels against activations quantized to 0 and 255: VPMADDUBSW (AVX2 without VNNI) saturates there.
+  const worst = (unsigned: boolean) => {
+    const b = new GraphBuilder('worst');
+    const x = b.input('x', 'float32', [1, 128]);
+    const w = new Float32Array(128 * 128).fill(1);
+    b.output(b.matmul(x, b.transpose(b.initializer('w.weight', 'float32', [128, 128], w), [1, 0])), 'y');
+    quantizeWeights(b, { form: { kind: 'dynamic', unsigned } });
+    return b;
+  };
+  const x = new Float32Array(128).fill(1);
+  x[0] = 0;
+  const feeds = { x: new ort.Tensor('float32', x, [1, 128]) };
+  const run = async (b: GraphBuilder) => (await (await createSession(serialize(b))).run(feeds)).y!.data as Float32Array;
+  const unsigned = await run(worst(true));
+  for (const v of unsigned) assert.ok(Math.abs(v - 127) < 1e-3, `unsigned: ${v}`);
+  const u = worst(true).initializers.find((i) => i.tensor.name.endsWith('.uint8'))!;
+  assert.equal(u.tensor.dtype, 'uint8');
+  assert.ok(
+    (u.data as Uint8Array).every((v) => v === 255),
+    '127 + the zero point 128',
+  );
+  const signed = await run(worst(false));
+  const saturates = await signedProductSaturates();
+  assert.equal(
+    signed.some((v) => Math.abs(v - 127) > 1),
+    saturates,
+    'the probe says what the signed form does here',
+  );
+  // The plan's form is exact here, whichever this CPU needs.
+  const plan = await precisionPlan('int8', 'roberta', 'cpu');
+  assert.equal(plan.key, saturates ? 'int8-u8-' : 'int8-');
+  const b = new GraphBuilder('planned');
+  const xi = b.input('x', 'float32', [1, 128]);
+  b.output(b.matmul(xi, b.transpose(b.initializer('w.weight', 'float32', [128, 128], new Float32Array(128 * 128).fill(1)), [1, 0])), 'y');
+  assert.equal(plan.apply(b), 1);
+  for (const v of await run(b)) assert.ok(Math.abs(v - 127) < 1e-3, `planned: ${v}`);
+  // The code LLM's int8 is MatMulNBits, whose kernels do not saturate: its key never changes.
+  assert.equal((await precisionPlan('int8', 'llama', 'cpu')).key, 'int8-');
+});
