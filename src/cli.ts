@@ -18,6 +18,8 @@ import { LABEL_HELP, labelCommand } from './cli/labelCommand.js';
 import { ADOPT_HELP, EXPORT_HELP, adoptCommand, exportCommand } from './cli/exportCommand.js';
 import { RISK_HELP, riskCommand } from './cli/riskCommand.js';
 import { HOOK_HELP, hookCommand } from './cli/hookCommand.js';
+import { EDITS_HELP, editsCommand } from './cli/editsCommand.js';
+import { EXPORT_ADAPTER_HELP, exportAdapterCommand } from './cli/exportAdapterCommand.js';
 import { RISK_TRAIN_HELP, riskTrainCommand } from './cli/riskTrainCommand.js';
 import { SUGGEST_HELP, suggestCommand } from './cli/suggestCommand.js';
 import { FINETUNE_HELP, finetuneCommand } from './cli/finetuneCommand.js';
@@ -43,6 +45,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   label: { run: labelCommand, help: LABEL_HELP },
   export: { run: exportCommand, help: EXPORT_HELP },
   adopt: { run: adoptCommand, help: ADOPT_HELP },
+  'export-adapter': { run: exportAdapterCommand, help: EXPORT_ADAPTER_HELP },
   suggest: { run: suggestCommand, help: SUGGEST_HELP },
   input: { run: inputCommand, help: INPUT_HELP },
   finetune: { run: finetuneCommand, help: FINETUNE_HELP },
@@ -50,6 +53,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   risk: { run: riskCommand, help: RISK_HELP },
   'risk-train': { run: riskTrainCommand, help: RISK_TRAIN_HELP },
   hook: { run: hookCommand, help: HOOK_HELP },
+  edits: { run: editsCommand, help: EDITS_HELP },
 };
 
 const HELP = `changeling ${pkg.version}: code-change models on your machine

@@ -9,6 +9,7 @@ import { registerCheckOutgoing } from './ui/outgoing.js';
 import { registerRiskHook } from './ui/riskHook.js';
 import { registerFinetune } from './ui/finetune.js';
 import { registerProbe } from './ui/probe.js';
+import { registerEditLearning } from './ui/editLearning.js';
 import { setGitBinary } from './git/run.js';
 import { existsSync } from 'node:fs';
 import { runtimeStatus } from './runtime/platformRuntime.js';
@@ -38,6 +39,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerRiskHook(context, log),
     registerFinetune(context, log),
     registerProbe(context, log),
+    registerEditLearning(context, log),
   );
   applyGitPath(log);
   // What the engine says in passing (a read-only cache, an adopted model that is gone, a cut input): the log, and once a warning.

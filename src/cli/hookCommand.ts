@@ -15,7 +15,9 @@ export const HOOK_HELP = `changeling hook install|uninstall|status --pre-push|--
   --prepare-commit-msg: for a plain "git commit" (no -m, -F, template, merge, squash or --amend), the best
   "changeling suggest" candidate becomes the message in your editor and the others are listed as comments;
   a message given any other way is never touched. Without a message model only the messages of similar
-  earlier commits are known: they are listed as comments, never put in as yours. --model DIR (a CodeT5
+  earlier commits are known: they are listed as comments, never put in as yours. A post-commit hook comes with
+  it: it pairs the suggestion with the message you committed ("changeling edits"; git config
+  changeling.messages.learnFromEdits false stops it). --model DIR (a CodeT5
   folder or a code LLM such as Qwen2.5-Coder Instruct) or --server URL [--server-model NAME] (a model server
   on this machine, as for "changeling suggest") choose what writes the message (stored in git config
   changeling.messages.model / .server / .serverModel; uninstall removes them). A code LLM on a CPU takes
@@ -84,6 +86,8 @@ export async function hookCommand(argv: string[]): Promise<number> {
       block: values.block ? true : values['no-block'] ? false : undefined,
       force: values.force,
     });
+    // With the suggestion, its pairing with what is committed (changeling edits).
+    if (kind === 'prepare-commit-msg') await installHook(repo, 'post-commit', { node: process.execPath, cli, force: values.force });
     // What writes the hook's message: kept in the repository's own git config (never in its files).
     const set = (key: string, value: string | null) =>
       value ? repo.git.raw(['config', key, value]) : repo.git.raw(['config', '--unset', key]).catch(() => '');
@@ -114,6 +118,7 @@ export async function hookCommand(argv: string[]): Promise<number> {
     }
   } else if (action === 'uninstall') {
     const r = await uninstallHook(repo, kind);
+    if (kind === 'prepare-commit-msg') await uninstallHook(repo, 'post-commit');
     if (kind === 'prepare-commit-msg' && r.removed)
       for (const key of Object.values(HOOK_WRITER_KEYS)) await repo.git.raw(['config', '--unset', key]).catch(() => '');
     if (values.json) await printJson(r);
@@ -124,7 +129,11 @@ export async function hookCommand(argv: string[]): Promise<number> {
           : `no Changeling ${kind} hook at ${r.path}; nothing changed\n`,
       );
   } else {
-    const kinds: HookKind[] = values['pre-push'] || values['prepare-commit-msg'] ? [kind] : ['pre-push', 'prepare-commit-msg'];
+    const kinds: HookKind[] = values['pre-push']
+      ? ['pre-push']
+      : values['prepare-commit-msg']
+        ? ['prepare-commit-msg', 'post-commit']
+        : ['pre-push', 'prepare-commit-msg', 'post-commit'];
     const all = await Promise.all(kinds.map((k) => hookStatus(repo, k)));
     if (values.json) await printJson(all.length === 1 ? all[0] : all);
     else

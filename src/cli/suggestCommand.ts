@@ -5,12 +5,13 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { openRepository, type Repository } from '../git/repository.js';
 import { MessageModel } from '../tasks/cmg/generate.js';
 import { isChatLlmFolder } from '../tasks/cmg/llmInput.js';
+import { noteSuggestion } from '../tasks/cmg/editPairs.js';
 import { LlmMessageWriter, type ChatWriter } from '../tasks/cmg/llmWriter.js';
 import { DEFAULT_SERVER_MODEL, ServerMessageWriter, type ServerApi } from '../tasks/cmg/serverWriter.js';
 import { HOOK_WRITER_KEYS } from '../git/hooks.js';
 import { adoptedMessageModel } from '../tasks/cmg/adopted.js';
 import { parseInputFormat } from '../tasks/cmg/profile.js';
-import { suggestMessages, type SuggestResult, type SuggestTarget } from '../tasks/cmg/suggest.js';
+import { suggestMessages, type Suggestion, type SuggestResult, type SuggestTarget } from '../tasks/cmg/suggest.js';
 import { writeBytesAtomic } from '../util/atomicFile.js';
 import { ChangelingError } from '../util/errors.js';
 import { StderrProgress, fieldText, interruptSignal, parseCount, printJson, writeOut } from './io.js';
@@ -64,7 +65,7 @@ async function commentChar(repo: Repository): Promise<string> {
  * none yet, its other candidates as comments; the messages of similar earlier commits (NNGen's) only as
  * comments, said to be what they are, never put in as the user's message.
  */
-function withSuggestions(text: string, r: SuggestResult, comment: string): string | null {
+function withSuggestions(text: string, r: SuggestResult, comment: string): { text: string; best: Suggestion | null } | null {
   if (r.candidates.length === 0) return null;
   const hasMessage = text.split('\n').some((l) => l.trim() && !l.startsWith(comment));
   const written = r.candidates.filter((c) => c.source !== 'nngen');
@@ -90,8 +91,8 @@ function withSuggestions(text: string, r: SuggestResult, comment: string): strin
         ]
       : []),
   ].join('\n');
-  if (hasMessage || !best) return `${text.replace(/\n*$/, '\n')}${block}\n`;
-  return `${best.message}\n\n${block}\n${text}`;
+  if (hasMessage || !best) return { text: `${text.replace(/\n*$/, '\n')}${block}\n`, best: null };
+  return { text: `${best.message}\n\n${block}\n${text}`, best };
 }
 
 export async function suggestCommand(argv: string[]): Promise<number> {
@@ -151,13 +152,18 @@ export async function suggestCommand(argv: string[]): Promise<number> {
     throw new ChangelingError('usage', '--server-model and --server-api need --server URL');
   const api = values['server-api'];
   if (api && api !== 'ollama' && api !== 'openai') throw new ChangelingError('usage', '--server-api is ollama or openai');
+  // A code LLM: a chat model folder given (with its tuned adapter, if any), or the one this repository adopted.
+  const llmDir = values.model && (await isChatLlmFolder(resolve(values.model))) ? resolve(values.model) : null;
+  const adoptedLlm = !llmDir && adopted && (await isChatLlmFolder(adopted.model)) ? adopted : null;
   const llm: ChatWriter | null = values.server
     ? new ServerMessageWriter({ url: values.server, model: values['server-model'] ?? '', api: api as ServerApi | undefined })
-    : values.model && (await isChatLlmFolder(resolve(values.model)))
-      ? await LlmMessageWriter.create(resolve(values.model), { precision })
-      : null;
-  if (llm && (values.adapter || inputFormat))
-    throw new ChangelingError('usage', '--adapter and --input-format are for seq2seq message models, not a chat LLM');
+    : llmDir
+      ? await LlmMessageWriter.create(llmDir, { precision, adapter: values.adapter ? resolve(values.adapter) : undefined })
+      : adoptedLlm
+        ? await LlmMessageWriter.create(adoptedLlm.model, { precision, adapter: adoptedLlm.adapter ?? undefined })
+        : null;
+  if (llm && inputFormat) throw new ChangelingError('usage', '--input-format is for seq2seq message models, not a chat LLM');
+  if (values.server && values.adapter) throw new ChangelingError('usage', '--adapter is for a model folder (--model), not a server');
   const model = llm
     ? null
     : values.model
@@ -191,7 +197,9 @@ export async function suggestCommand(argv: string[]): Promise<number> {
     const file = values['hook-file'];
     const text = await readTextFile(file, { max: 16 * 2 ** 20, what: 'the commit message file' });
     const next = withSuggestions(text, r, await commentChar(repo));
-    if (next !== null) await writeBytesAtomic(file, Buffer.from(next));
+    if (next !== null) await writeBytesAtomic(file, Buffer.from(next.text));
+    // The message put in for the user: the post-commit hook pairs it with what they commit (changeling edits).
+    if (next?.best) await noteSuggestion(repo, { suggested: next.best.message, via: 'hook', writer: llm?.name ?? model?.model.dir ?? '' });
     return 0;
   }
   if (values.json) {

@@ -161,11 +161,14 @@ export interface CmgMetrics {
   chrF: number;
   exactMatch1: number;
   exactMatch2: number;
+  /** A code LLM's messages: the share (%) that name only paths and identifiers the change or the tree has (`unfaithfulNames`). */
+  faithful?: number;
   /** The same on the subjects (first lines) alone, when a message has more than one line. */
   subject?: Omit<CmgMetrics, 'subject'>;
 }
 
-const subjectOf = (m: string) => m.trim().split(/\r?\n/)[0]!;
+/** A message's subject: its first line. */
+export const subjectOf = (m: string) => m.trim().split(/\r?\n/)[0]!;
 
 export function cmgMetrics(predictions: readonly string[], references: readonly string[]): CmgMetrics {
   const pairs = scoredPairs(predictions, references);

@@ -9,14 +9,15 @@ import type { Repository } from './repository.js';
 /**
  * Changeling's git hooks. pre-push scores the commits being pushed (`changeling risk --range`) and warns;
  * it blocks the push only when `git config changeling.risk.blockPush` is true (set by `hook install
- * --block`), and never when scoring itself fails. prepare-commit-msg suggests a message (below). A hook
+ * --block`), and never when scoring itself fails. prepare-commit-msg suggests a message (below); post-commit,
+ * installed with it, pairs that suggestion with the message committed (`tasks/cmg/editPairs.ts`). A hook
  * that was there before is kept beside ours as `<hook>.changeling-chained` and run first, with the same
  * arguments and input; `uninstall` puts it back. Hooks go where git looks for them (core.hooksPath honoured).
  * Changeling's hook is recognised by its exact generated text, never by a marker it mentions; whatever else is
  * there (a disabled hook, a symlink, a dangling one) is chained and restored as it was; a hooks folder tracked
  * by git is changed only with `--force`.
  */
-export type HookKind = 'pre-push' | 'prepare-commit-msg';
+export type HookKind = 'pre-push' | 'prepare-commit-msg' | 'post-commit';
 
 /**
  * Where `hook install --prepare-commit-msg --model DIR | --server URL` keeps what writes the hook's message:
@@ -47,13 +48,16 @@ const reinstall = (kind: HookKind, by: HookInstaller) =>
     ? kind === 'pre-push'
       ? 'run "Changeling: Install pre-push risk check" in VS Code'
       : 'install it again from VS Code'
-    : `reinstall with: changeling hook install --${kind}`;
+    : `reinstall with: changeling hook install --${flagOf(kind)}`;
+
+/** The `changeling hook` option that installs a kind of hook: post-commit comes with prepare-commit-msg. */
+export const flagOf = (kind: HookKind) => (kind === 'post-commit' ? 'prepare-commit-msg' : kind);
 
 const header = (kind: HookKind, node: string, cli: string, what: string, electron: boolean, by: HookInstaller) => `#!/bin/sh
 ${HOOK_MARKER} ${kind} (${
   by === 'vscode'
     ? `installed by the Changeling extension for VS Code; its "Remove" command restores what was here`
-    : `changeling hook install --${kind}; "changeling hook uninstall --${kind}" restores what was here`
+    : `changeling hook install --${flagOf(kind)}; "changeling hook uninstall --${flagOf(kind)}" restores what was here`
 })
 # ${what}
 ${electron ? "# The editor's own runtime runs the command line as plain Node.js.\nexport ELECTRON_RUN_AS_NODE=1\n" : ''}CHANGELING_NODE=${shellQuote(node)}
@@ -83,6 +87,36 @@ fi
 exit 0
 `;
 }
+
+/**
+ * post-commit: when a suggestion is waiting for its commit (a file in the git folder: node is not started
+ * otherwise), `changeling edits --record-commit` pairs it with the message just committed. Whatever happens, the
+ * commit is made already and the hook says nothing.
+ */
+function postCommitScript(node: string, cli: string, electron = false, by: HookInstaller = 'cli'): string {
+  return `${header(
+    'post-commit',
+    node,
+    cli,
+    'It pairs the message Changeling suggested with the one you committed (kept in the git folder, never sent anywhere).',
+    electron,
+    by,
+  )}if [ -x "$hookdir/${chainedName('post-commit')}" ]; then
+  "$hookdir/${chainedName('post-commit')}" "$@"
+fi
+common=$(git rev-parse --git-common-dir 2>/dev/null) || exit 0
+[ -f "$common/changeling/edits-pending.json" ] || exit 0
+[ -f "$CHANGELING_CLI" ] || exit 0
+"$CHANGELING_NODE" "$CHANGELING_CLI" edits --record-commit >/dev/null 2>&1 || true
+exit 0
+`;
+}
+
+const SCRIPTS: Record<HookKind, (node: string, cli: string, electron?: boolean, by?: HookInstaller) => string> = {
+  'pre-push': (...a) => prePushScript(...a),
+  'prepare-commit-msg': (...a) => prepareCommitMsgScript(...a),
+  'post-commit': (...a) => postCommitScript(...a),
+};
 
 /**
  * pre-push: each pushed range scored by `changeling risk --brief`: one line while nothing reaches the level set
@@ -162,7 +196,7 @@ export function isChangelingHook(text: string, kind: HookKind): boolean {
   const node = hookVariable(text, 'CHANGELING_NODE');
   const cli = hookVariable(text, 'CHANGELING_CLI');
   if (node === null || cli === null) return false;
-  const script = kind === 'pre-push' ? prePushScript : prepareCommitMsgScript;
+  const script = SCRIPTS[kind];
   return (['cli', 'vscode'] as const).some((by) => text === script(node, cli, false, by) || text === script(node, cli, true, by));
 }
 
@@ -236,10 +270,7 @@ export async function installHook(
       await rename(path, chained);
       chainedNow = true;
     }
-    await writeBytesAtomic(
-      path,
-      Buffer.from((kind === 'pre-push' ? prePushScript : prepareCommitMsgScript)(o.node, o.cli, o.electron ?? false, o.by ?? 'cli')),
-    );
+    await writeBytesAtomic(path, Buffer.from(SCRIPTS[kind](o.node, o.cli, o.electron ?? false, o.by ?? 'cli')));
     await chmod(path, 0o755);
   } catch (err) {
     if (err instanceof ChangelingError) throw err;

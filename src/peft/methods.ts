@@ -11,12 +11,12 @@ export const METHODS = {
     label: 'LoRA',
     savesAdapter: true,
     forRisk: true,
-    /** `changeling train`; commit-message fine-tuning; the risk model (r 8, its shorter runs). */
-    lr: { train: 1e-4, cmg: 5e-4, jitdp: 1e-3 },
+    /** `changeling train`; commit-message fine-tuning (a seq2seq model; a code LLM); the risk model (r 8, its shorter runs). */
+    lr: { train: 1e-4, cmg: 5e-4, llm: 2e-4, jitdp: 1e-3 },
   },
-  adapter: { label: 'adapter', savesAdapter: true, forRisk: true, lr: { train: 5e-4, cmg: 5e-4, jitdp: 5e-4 } },
-  prefix: { label: 'prefix-tuning', savesAdapter: true, forRisk: true, lr: { train: 5e-4, cmg: 5e-4, jitdp: 5e-4 } },
-  fmft: { label: 'full fine-tuning', savesAdapter: false, forRisk: false, lr: { train: 2e-5, cmg: 2e-5, jitdp: 2e-5 } },
+  adapter: { label: 'adapter', savesAdapter: true, forRisk: true, lr: { train: 5e-4, cmg: 5e-4, llm: 2e-4, jitdp: 5e-4 } },
+  prefix: { label: 'prefix-tuning', savesAdapter: true, forRisk: true, lr: { train: 5e-4, cmg: 5e-4, llm: 5e-4, jitdp: 5e-4 } },
+  fmft: { label: 'full fine-tuning', savesAdapter: false, forRisk: false, lr: { train: 2e-5, cmg: 2e-5, llm: 1e-5, jitdp: 2e-5 } },
 } as const;
 
 export type Method = keyof typeof METHODS;

@@ -8,6 +8,7 @@ import { defaultModelCache } from '../models/manifest.js';
 import { resolveProvider } from '../runtime/providers.js';
 import { MessageModel } from '../tasks/cmg/generate.js';
 import { isChatLlmFolder } from '../tasks/cmg/llmInput.js';
+import { noteFilled } from './editLearning.js';
 import { LlmMessageWriter, type ChatWriter } from '../tasks/cmg/llmWriter.js';
 import { ServerMessageWriter } from '../tasks/cmg/serverWriter.js';
 import type { Precision } from '../runtime/precision.js';
@@ -61,6 +62,7 @@ async function messageModel(root: string, storage: vscode.Uri, log: vscode.LogOu
     // The model this repository adopted with "Fine-tune on this repository", if any (and trusted).
     const adopted = vscode.workspace.isTrusted ? await adoptedMessageModel(await openRepository(root)) : null;
     if (!adopted) return null;
+    if (await isChatLlmFolder(adopted.model)) return cachedLlm(adopted.model, adopted.adapter ?? '', s.provider, s.precision, log);
     return cachedMessageModel(adopted.model, adopted.adapter ?? '', s.provider, s.precision, log);
   }
   let dir = s.messageModel;
@@ -73,7 +75,7 @@ async function messageModel(root: string, storage: vscode.Uri, log: vscode.LogOu
       );
     dir = cached;
   }
-  if (await isChatLlmFolder(dir)) return cachedLlm(dir, s.provider, s.precision, log);
+  if (await isChatLlmFolder(dir)) return cachedLlm(dir, s.messageAdapter, s.provider, s.precision, log);
   return cachedMessageModel(dir, s.messageAdapter, s.provider, s.precision, log);
 }
 
@@ -90,11 +92,17 @@ function once<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promis
 
 const llms = new Map<string, Promise<LlmMessageWriter>>();
 
-function cachedLlm(dir: string, providerSetting: string, precision: Precision, log: vscode.LogOutputChannel): Promise<LlmMessageWriter> {
-  return once(llms, `${dir}\u0000${providerSetting}\u0000${precision}`, async () => {
+function cachedLlm(
+  dir: string,
+  adapter: string,
+  providerSetting: string,
+  precision: Precision,
+  log: vscode.LogOutputChannel,
+): Promise<LlmMessageWriter> {
+  return once(llms, `${dir}\u0000${adapter}\u0000${providerSetting}\u0000${precision}`, async () => {
     const provider = await resolveProvider(providerSetting, (l) => log.info(l));
-    const w = await LlmMessageWriter.create(dir, { provider, precision });
-    log.info(`message model: code LLM ${dir} on ${provider}`);
+    const w = await LlmMessageWriter.create(dir, { provider, precision, adapter: adapter || undefined });
+    log.info(`message model: code LLM ${w.name} on ${provider}`);
     return w;
   });
 }
@@ -271,6 +279,7 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
         }
         git.inputBox.value = chosen;
         sessions.delete(root);
+        void noteFilled(root, chosen, 'vscode', log);
         return chosen;
       };
       const session = sessions.get(root);
@@ -315,6 +324,7 @@ export function registerSuggestMessage(context: vscode.ExtensionContext, log: vs
         if (s.next >= s.candidates.length) sessions.delete(root); // the next press generates afresh
         git.inputBox.value = c.message;
         s.filled = c.message;
+        void noteFilled(root, c.message, c.source, log);
         return c.message;
       }
       // The user's own text: never replaced without a pick. A one-line start is completed (every candidate

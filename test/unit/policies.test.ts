@@ -63,6 +63,7 @@ test('output paths: only the policy modules and Changeling-owned caches remove, 
     'src/runtime/session.ts': 'a private mkdtemp copy of a graph for onnxruntime',
     'src/models/hub.ts': "the download cache's own partial files",
     'src/tasks/finetune/runState.ts': "checkpoints and run folders in a repository's changeling/ folder",
+    'src/tasks/cmg/editPairs.ts': "the recorded edits and the pending suggestion in a repository's changeling/ folder",
     'src/git/hooks.ts': 'the hooks policy (exact text, chain, restore)',
   };
   const found = importers(
@@ -162,4 +163,18 @@ test('methods: the tuning methods are listed, checked and defaulted in peft/meth
     }),
     [],
   );
+});
+
+test('int8 products: every DynamicQuantizeMatMul takes its weight from dynamicWeightInputs (signed or unsigned as this CPU needs)', () => {
+  // Its weights, built anywhere else, would be signed int8 on a CPU whose signed kernel saturates (runtime/int8Kernel.ts).
+  assert.deepEqual(
+    offenders(/'DynamicQuantizeMatMul'/, {
+      'src/graph/quantize.ts': 'dynamicWeightInputs and its two callers',
+      'src/runtime/int8Kernel.ts': 'the probe that measures the signed kernel',
+    }),
+    [],
+  );
+  const q = readFileSync('src/graph/quantize.ts', 'utf8');
+  assert.equal(q.match(/op = 'DynamicQuantizeMatMul'/g)?.length, 2);
+  assert.equal(q.match(/\.\.\.dynamicWeightInputs\(|weight = dynamicWeightInputs\(/g)?.length, 2);
 });

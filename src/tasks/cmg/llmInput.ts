@@ -7,6 +7,8 @@ import { parseLlamaConfig } from '../../models/llama.js';
 import { CodeTokenizer } from '../../models/tokenizer.js';
 import { ChangelingError } from '../../util/errors.js';
 import { PROFILE_FILE } from './profile.js';
+import { llmPrompt, type LlmPrompt, type LlmPromptOptions } from './llmPrompt.js';
+import type { DiffFile } from '../../git/types.js';
 
 /**
  * A code LLM as a message writer's input side: its tokenizer, chat template and context length, read from a
@@ -74,4 +76,34 @@ export async function loadLlmFolder(dir: string): Promise<LlmFolder> {
       return { messages, continueFinal, text, inputIds, tokens: inputIds.length };
     },
   };
+}
+
+/**
+ * The prompt for `files` that fits the writer's context with `maxNewTokens` (default 128) left for the answer:
+ * the diff's budget is the one given (else the writer's default), cut to what the context leaves after the
+ * instructions and examples, and cut again until the whole rendering fits (pieces counted apart can tokenize a
+ * little longer together). Used by ✨ (`llmInputFor`) and by fine-tuning's rows, so both see the same prompt.
+ */
+export function fitLlmPrompt(
+  files: readonly DiffFile[],
+  base: Omit<LlmPromptOptions, 'budget'>,
+  m: PromptTarget,
+  o: { budget?: number; maxNewTokens?: number; typed?: boolean } = {},
+): LlmPrompt & RenderedPrompt {
+  const answer = o.maxNewTokens ?? 128;
+  const bare = m.render(llmPrompt(files, { ...base, budget: 0 }).messages, !!o.typed).tokens;
+  const room = m.contextLength - answer - bare;
+  if (room <= 0)
+    throw new ChangelingError(
+      'usage',
+      `the model's context (${m.contextLength} tokens) has no room for the diff after the instructions and examples`,
+    );
+  let budget = Math.min(o.budget ?? m.defaultBudget, room);
+  for (;;) {
+    const p = llmPrompt(files, { ...base, budget });
+    const r = m.render(p.messages, !!o.typed);
+    const over = r.tokens - (m.contextLength - answer);
+    if (over <= 0 || budget === 0) return { ...p, ...r };
+    budget = Math.max(0, budget - over - 8);
+  }
 }

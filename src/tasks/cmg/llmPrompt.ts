@@ -46,6 +46,8 @@ export interface LlmPrompt {
 }
 
 const EXAMPLE_BUDGET = 300;
+/** Files not shown are named up to this many. */
+const NAMED = 20;
 const EXAMPLES = 3;
 const RECENT = 5;
 const ON = 0.6;
@@ -124,7 +126,11 @@ export function diffWithin(
     if (skipped) dropped.push({ path: f.path, why: `budget: ${skipped} of ${f.hunks.length} hunks not shown` });
     parts.push([header, ...hunks].join('\n'));
   }
-  if (notShown.length) parts.push(`Also changed, not shown: ${notShown.join(', ')}`);
+  // At most NAMED of them by name: a change of thousands of files would otherwise fill the context with its list.
+  if (notShown.length)
+    parts.push(
+      `Also changed, not shown: ${notShown.slice(0, NAMED).join(', ')}${notShown.length > NAMED ? ` and ${notShown.length - NAMED} more files` : ''}`,
+    );
   return { text: parts.join('\n'), tokens: used, dropped };
 }
 

@@ -1,8 +1,10 @@
 import { loadModelFolder } from '../../models/modelFolder.js';
+import { withAdapter } from '../../peft/apply.js';
 import { CausalLmRunner } from '../../runtime/causalLm.js';
 import type { Precision, ResolvedPrecision } from '../../runtime/precision.js';
 import { gitText } from '../../git/run.js';
 import type { Repository } from '../../git/repository.js';
+import type { DiffFile } from '../../git/types.js';
 import { loadLlmFolder, type LlmFolder, type PromptTarget, type RenderedPrompt } from './llmInput.js';
 
 /** What writes commit messages from the chat prompt: a model folder run here, or a local server (`serverWriter.ts`). */
@@ -18,6 +20,8 @@ export interface WriteOptions {
   n?: number;
   seed?: number;
   maxNewTokens?: number;
+  /** One candidate, the most likely token each step (evaluation), instead of sampling. */
+  greedy?: boolean;
   signal?: AbortSignal;
   /** Each candidate's text so far, as it grows. */
   onToken?: (row: number, text: string) => void;
@@ -35,20 +39,24 @@ export class LlmMessageWriter implements ChatWriter {
   private constructor(
     readonly llm: LlmFolder,
     private readonly runner: CausalLmRunner,
+    /** The adapter tuned on this model, if any. */
+    readonly adapter: string | null,
   ) {}
 
-  static async create(dir: string, o: { provider?: string; precision?: Precision } = {}): Promise<LlmMessageWriter> {
+  /** `adapter`: a PEFT adapter folder tuned on this model (`changeling finetune --task cmg`), merged or added as it was trained. */
+  static async create(dir: string, o: { provider?: string; precision?: Precision; adapter?: string } = {}): Promise<LlmMessageWriter> {
     const llm = await loadLlmFolder(dir);
-    const runner = await CausalLmRunner.create(await loadModelFolder(dir), {
+    const folder = await loadModelFolder(dir);
+    const runner = await CausalLmRunner.create(o.adapter ? await withAdapter(folder, o.adapter) : folder, {
       provider: o.provider,
       precision: o.precision,
       prefixCache: true,
     });
-    return new LlmMessageWriter(llm, runner);
+    return new LlmMessageWriter(llm, runner, o.adapter ?? null);
   }
 
   get name(): string {
-    return this.llm.dir;
+    return this.adapter ? `${this.llm.dir} with the adapter ${this.adapter}` : this.llm.dir;
   }
 
   /** The precision the model's weights run in. */
@@ -64,23 +72,25 @@ export class LlmMessageWriter implements ChatWriter {
     const inputIds = prompt.inputIds;
     const d = this.runner.defaults;
     const generated: number[][] = [];
-    const r = await this.runner.sample(
-      { ids: [[...inputIds]], mask: [inputIds.map(() => 1)] },
-      {
-        maxNewTokens: o.maxNewTokens ?? 128,
-        numReturnSequences: o.n ?? 3,
-        seed: o.seed ?? 0,
-        temperature: d.temperature ?? 0.7,
-        topP: d.topP ?? 0.95,
-        ...(d.topK !== undefined ? { topK: d.topK } : {}),
-        ...(d.repetitionPenalty !== undefined ? { repetitionPenalty: d.repetitionPenalty } : {}),
-        signal: o.signal,
-        onToken: (row, token) => {
-          (generated[row] ??= []).push(token);
-          o.onToken?.(row, this.llm.tokenizer.decode(generated[row]!, { skipSpecialTokens: true }));
-        },
+    const batch = { ids: [[...inputIds]], mask: [inputIds.map(() => 1)] };
+    if (o.greedy) {
+      const g = await this.runner.greedy(batch, { maxNewTokens: o.maxNewTokens ?? 128, signal: o.signal });
+      return g.sequences.map((s) => this.llm.tokenizer.decode(s.slice(inputIds.length), { skipSpecialTokens: true }));
+    }
+    const r = await this.runner.sample(batch, {
+      maxNewTokens: o.maxNewTokens ?? 128,
+      numReturnSequences: o.n ?? 3,
+      seed: o.seed ?? 0,
+      temperature: d.temperature ?? 0.7,
+      topP: d.topP ?? 0.95,
+      ...(d.topK !== undefined ? { topK: d.topK } : {}),
+      ...(d.repetitionPenalty !== undefined ? { repetitionPenalty: d.repetitionPenalty } : {}),
+      signal: o.signal,
+      onToken: (row, token) => {
+        (generated[row] ??= []).push(token);
+        o.onToken?.(row, this.llm.tokenizer.decode(generated[row]!, { skipSpecialTokens: true }));
       },
-    );
+    });
     return r.sequences.map((s) => this.llm.tokenizer.decode(s.slice(inputIds.length), { skipSpecialTokens: true }));
   }
 }
@@ -171,6 +181,10 @@ export function faithfulnessCheck(diffText: string, repo: Repository, signal?: A
     return out;
   };
 }
+
+/** A change as the text its names are looked up in: the paths, the hunks' function headings and lines. */
+export const diffTextOf = (files: readonly DiffFile[]) =>
+  files.map((f) => [f.oldPath ?? '', f.path, ...f.hunks.flatMap((h) => [h.section, ...h.lines])].join('\n')).join('\n');
 
 /** The names `message` mentions that are neither in the change nor in the tree at HEAD. */
 export function unfaithfulNames(message: string, diffText: string, repo: Repository, signal?: AbortSignal): Promise<string[]> {

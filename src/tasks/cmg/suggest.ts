@@ -9,9 +9,9 @@ import { HeadCache } from '../../util/headCache.js';
 import type { MessageModel, PreparedInput } from './generate.js';
 import { NngenIndex, diffWords } from './nngen.js';
 import { applyStyle, learnStyle, type CommitStyle } from './style.js';
-import { llmPrompt, type LlmPrompt } from './llmPrompt.js';
-import type { PromptTarget, RenderedPrompt } from './llmInput.js';
-import { faithfulnessCheck, shapeMessage, type ChatWriter } from './llmWriter.js';
+import type { LlmPrompt } from './llmPrompt.js';
+import { fitLlmPrompt, type PromptTarget, type RenderedPrompt } from './llmInput.js';
+import { diffTextOf, faithfulnessCheck, shapeMessage, type ChatWriter } from './llmWriter.js';
 
 /**
  * `changeling suggest`: commit-message candidates for the staged change (or a commit, from the history
@@ -199,8 +199,7 @@ export async function suggestMessages(repo: Repository, target: SuggestTarget, o
     const cut = p.dropped.filter((d) => d.why.startsWith('budget')).map((d) => d.path);
     if (cut.length)
       inputNote = `the diff was over the model's budget of ${p.budget} tokens: ${cut.slice(0, 5).join(', ')}${cut.length > 5 ? ` and ${cut.length - 5} more` : ''} not shown in full`;
-    const diffText = files.map((f) => [f.oldPath ?? '', f.path, ...f.hunks.flatMap((h) => [h.section, ...h.lines])].join('\n')).join('\n');
-    const unfaithfulNames = faithfulnessCheck(diffText, repo, o.signal);
+    const unfaithfulNames = faithfulnessCheck(diffTextOf(files), repo, o.signal);
     const written: Suggestion[] = [];
     const onToken =
       o.onPartial && ((row: number, text: string) => row === 0 && o.onPartial!(shapeMessage(text, typed, { body: o.body ?? true })));
@@ -297,21 +296,5 @@ export async function llmInputFor(
     filter: o.filter,
     typed: o.typed,
   };
-  // What the prompt takes without the diff, then the diff's budget: the setting, within what the context leaves.
-  const bare = m.render(llmPrompt(t.files, { ...base, budget: 0 }).messages, !!o.typed).tokens;
-  const room = m.contextLength - (o.maxNewTokens ?? 128) - bare;
-  if (room <= 0)
-    throw new ChangelingError(
-      'usage',
-      `the model's context (${m.contextLength} tokens) has no room for the diff after the instructions and examples`,
-    );
-  let budget = Math.min(o.budget ?? m.defaultBudget, room);
-  // Pieces counted apart can tokenize a little longer together: cut until the whole prompt fits.
-  for (;;) {
-    const p = llmPrompt(t.files, { ...base, budget });
-    const r = m.render(p.messages, !!o.typed);
-    const over = r.tokens - (m.contextLength - (o.maxNewTokens ?? 128));
-    if (over <= 0 || budget === 0) return { ...p, ...r };
-    budget = Math.max(0, budget - over - 8);
-  }
+  return fitLlmPrompt(t.files, base, m, { budget: o.budget, maxNewTokens: o.maxNewTokens, typed: !!o.typed });
 }

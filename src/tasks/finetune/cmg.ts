@@ -1,15 +1,16 @@
 import { mkdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoDataDir, requireCommits, type Repository } from '../../git/repository.js';
 import { bnormPerItem, cmgMetrics, type CmgMetrics } from '../../eval/cmgMetrics.js';
 import { trainAdapter } from '../../peft/trainAdapter.js';
 import { ChangelingError } from '../../util/errors.js';
 import { decideAdoption } from '../adoption.js';
-import { adoptMessageModel, adoptedMessageModel, stillAdopted } from '../cmg/adopted.js';
 import { writeFileAtomic } from '../../util/atomicFile.js';
 import { withLock } from '../../util/lock.js';
-import { claimCheckpoint, dropCheckpoint, hashOf, pruneRuns, runFolder } from './runState.js';
+import { claimCheckpoint, dropCheckpoint, hashOf, runFolder } from './runState.js';
+import { finishCmgRun } from './cmgAdopt.js';
+import { finetuneCmgLlm } from './cmgLlm.js';
+import { isChatLlmFolder } from '../cmg/llmInput.js';
 import { MessageModel } from '../cmg/generate.js';
 import { cmgPairs, generateFor, timeSplits, type Pair } from '../cmg/dataset.js';
 import { NngenIndex, diffWords } from '../cmg/nngen.js';
@@ -41,8 +42,11 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   if (!modelDir)
     throw new ChangelingError(
       'usage',
-      `fine-tuning commit messages starts from a model: download the default one first ("changeling download ${DEFAULT_MESSAGE_MODEL}", about 900 MB) or give --model DIR (a CodeT5 or PLBART folder)`,
+      `fine-tuning commit messages starts from a model: download the default one first ("changeling download ${DEFAULT_MESSAGE_MODEL}", ` +
+        `about 900 MB) or give --model DIR (a CodeT5 or PLBART folder, or a code LLM's)`,
     );
+  // A code LLM (a chat model folder) learns in its own prompt: cmgLlm.ts.
+  if (await isChatLlmFolder(modelDir)) return finetuneCmgLlm(repo, o, modelDir);
   const base = await MessageModel.create(modelDir, { maxInput: o.maxLength ?? (o.quick ? 128 : undefined), provider: o.provider });
   emit({ kind: 'stage', stage: 'mining', message: `reading the history (input format ${base.profile.inputFormat})` });
   const { all, historyOf } = await cmgPairs(repo, base, { maxCommits: o.maxCommits, signal: o.signal });
@@ -176,24 +180,14 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
       generations: val.preds.tuned,
       evidence: { kind: 'items', candidate: bnormPerItem(val.preds.tuned, val.gold), inUse: bnormPerItem(val.preds.untuned, val.gold) },
     });
-    let adopt = verdict.adopted;
-    let adoptedAt: string | null = null;
-    if (adopt) {
-      const at = new Date().toISOString();
-      adoptedAt = await adoptMessageModel(repo, {
-        model: savesAdapter(o.method) ? modelDir : out,
-        adapter: savesAdapter(o.method) ? out : null,
-        method: o.method,
-        adoptedAt: at,
-        validation: { tunedBnorm: val.metrics.tuned.bnormBleu, untunedBnorm: val.metrics.untuned.bnormBleu },
-      });
-      // "Adopted" only if this run's model is the one in use now.
-      adopt = await stillAdopted(repo, at);
-    }
-    if (!existsSync(out)) throw new ChangelingError('io', `the adapter was not written to ${out}`);
-    // Earlier runs' folders go, except the one in use (adopted) and this run's (its report points at it).
-    const inUse = await adoptedMessageModel(repo, { quiet: true });
-    await pruneRuns(adapters, o.method, [out, inUse?.adapter, inUse?.model]);
+    const done = await finishCmgRun(repo, {
+      verdict,
+      method: o.method,
+      modelDir,
+      out,
+      adapters,
+      validation: { tunedBnorm: val.metrics.tuned.bnormBleu, untunedBnorm: val.metrics.untuned.bnormBleu },
+    });
     return {
       task: 'cmg',
       method: o.method,
@@ -209,8 +203,8 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
       losses,
       validation: val.metrics,
       test: tst.metrics,
-      adopted: adopt,
-      adoptedRecord: adoptedAt,
+      adopted: done.adopted,
+      adoptedRecord: done.adoptedAt,
       adoptReason: verdict.reason,
       adoptBasis: verdict.basis,
       examples: test.slice(0, 10).map((p, i) => ({

@@ -18,13 +18,26 @@ const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
 function metricRows(r: FinetuneResult, split: 'validation' | 'test'): { head: string[]; rows: string[][] } {
   const m = r[split];
   if (r.task === 'cmg') {
+    // A code LLM's run: B-Norm of the subjects (what adoption compares) and the share of faithful messages.
+    const llm = Object.values(m).some((v) => (v as CmgMetrics).faithful !== undefined);
     return {
-      head: ['model', 'B-Norm BLEU', 'ROUGE-L', 'METEOR', 'EditSim', 'ChrF', 'ExactMatch@1', 'ExactMatch@2'],
+      head: [
+        'model',
+        ...(llm ? ['B-Norm BLEU (subject)', 'Faithful (%)'] : []),
+        'B-Norm BLEU',
+        'ROUGE-L',
+        'METEOR',
+        'EditSim',
+        'ChrF',
+        'ExactMatch@1',
+        'ExactMatch@2',
+      ],
       rows: Object.entries(m).map(([k, v]) => {
         const c = v as CmgMetrics;
         // Reports written before EditSim and ChrF existed show "-" there.
         return [
           k,
+          ...(llm ? [f2(c.subject?.bnormBleu ?? c.bnormBleu), f2(c.faithful ?? NaN)] : []),
           f2(c.bnormBleu),
           f2(c.rougeL),
           f2(c.meteor),
@@ -51,6 +64,7 @@ const CMG_METRICS: Array<[string, string]> = [
   ['ChrF', 'how many of the real message’s character sequences it has (%)'],
   ['ExactMatch@1 / @2', 'how often its first word (two words) are the real message’s (%)'],
   ['B-Norm BLEU', 'the word sequences it shares with the real message, as the commit-message literature computes it'],
+  ['Faithful', 'a code LLM’s messages that name only files and identifiers the change or the tree has (%)'],
   ['ROUGE-L', 'the longest run of words in the same order as in the real message (%)'],
   ['METEOR', 'words matched with stems and synonyms, the real message’s order counted (%)'],
 ];
@@ -110,6 +124,15 @@ function exampleCell(x: unknown): { short: string; full: string } {
   return { short, full };
 }
 
+/** The user's edits of suggestions in a line: how far the suggestions were from what was committed, before and after tuning. */
+function editsLine(e: NonNullable<FinetuneResult['edits']>): string {
+  return (
+    `Your edits: ${e.pairs} suggested message${e.pairs === 1 ? '' : 's'} paired with what you committed (learnt from, twice the weight ` +
+    `of an older commit). How much of the message you kept (EditSim): ${f2(e.before)}% of the suggestions you were given; ` +
+    `${f2(e.after)}% of the tuned model's for the same commits.`
+  );
+}
+
 /** Every k-th point so that a curve keeps at most `n` points. */
 const thin = <T>(xs: T[], n = 40) => (xs.length <= n ? xs : xs.filter((_, i) => i % Math.ceil(xs.length / n) === 0 || i === xs.length - 1));
 
@@ -126,6 +149,7 @@ trainable parameters; training ${r.trainSeconds.toFixed(0)} s, all ${r.seconds.t
     '',
     `**${r.adopted ? 'Adopted' : 'Not adopted'}**: ${r.adoptReason}. Saved to \`${r.out}\`.`,
     '',
+    ...(r.edits ? [editsLine(r.edits), ''] : []),
     '## Validation',
     '',
     mdTable(v.head, v.rows),
@@ -193,7 +217,7 @@ export function reportHtml(r: FinetuneResult, cspSource = ''): string {
 <h1>Fine-tuning report: ${r.task === 'cmg' ? 'commit messages' : 'risk'} (${esc(r.method)})</h1>
 <p>${esc(r.repo)} at ${esc(r.head?.slice(0, 12) ?? '-')}; ${r.commits.train} training, ${r.commits.validation} \
 validation, ${r.commits.test} test commits; ${r.steps} steps in ${r.trainSeconds.toFixed(0)} s.</p>
-<p><strong>${r.adopted ? 'Adopted' : 'Not adopted'}</strong>: ${esc(plainVerdict(r))}.</p>
+<p><strong>${r.adopted ? 'Adopted' : 'Not adopted'}</strong>: ${esc(plainVerdict(r))}.</p>${r.edits ? `<p>${esc(editsLine(r.edits))}</p>` : ''}
 <details><summary>The decision, with its figures</summary><p>${esc(r.adoptReason)}.</p></details>
 <h2>On the newest commits (held out)</h2>${table(plainRows(r))}
 <details><summary>Every metric, as the study reports them</summary>

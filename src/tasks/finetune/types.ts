@@ -3,6 +3,7 @@ import type { RecomputeMode } from '../../train/memory.js';
 import type { CmgMetrics } from '../../eval/cmgMetrics.js';
 import type { JitdpMetrics } from '../../eval/jitdpMetrics.js';
 import type { Method } from '../../peft/methods.js';
+import type { FrozenMode } from '../../peft/trainAdapter.js';
 
 /** The options, progress events and result of a fine-tuning run (`changeling finetune`, the VS Code command). */
 
@@ -30,6 +31,8 @@ export interface FinetuneOptions {
   threads?: number;
   /** Attention recomputed in the backward: auto (default), attention or none. */
   recompute?: RecomputeMode;
+  /** How a code LLM's frozen weights are held while training (default int8-fast; trainAdapter.ts). */
+  frozen?: FrozenMode;
   signal?: AbortSignal;
   onEvent?: (e: FinetuneEvent) => void;
 }
@@ -43,11 +46,16 @@ export interface FinetuneResult {
   task: FinetuneTask;
   method: string;
   model: string | null;
+  /** The model was a code LLM, tuned in its chat prompt (cmgLlm.ts). */
+  llm?: boolean;
   repo: string;
   head: string | null;
   /** Where the adapter (or model) was saved. */
   out: string;
   commits: { train: number; validation: number; test: number };
+  /** The user's recorded edits of suggestions (a code LLM's run): how many, and EditSim (%) of the suggestions they were
+   * given and of the tuned model's, against what they committed. */
+  edits?: { pairs: number; before: number; after: number };
   steps: number;
   trainSeconds: number;
   seconds: number;
