@@ -15,6 +15,7 @@ import { jitdpBench } from './jitdp.js';
 import { szzBench } from './szz.js';
 import { gateBench } from './gate.js';
 import { trainHistoryBench } from './trainHistory.js';
+import { llmBench, llmWorker } from './llm.js';
 import { jitdpEvalBench } from './jitdpEval.js';
 import { jitdpDefaultBench } from './jitdpDefault.js';
 import { jitdpLineModelBench } from './jitdpLineModel.js';
@@ -40,9 +41,15 @@ const BENCHES: Record<string, { usage: string; run: (args: string[]) => Promise<
   jitdp: { usage: 'jitdp REPO_PATH [--cache DIR]', run: jitdpBench },
   'train-history': {
     usage:
-      'train-history REPO [--max N]: one epoch of LoRA on a real history, changeling train vs recipes/train_lora.py (wall time, peak RSS)',
+      'train-history REPO [--max N] [--llm 0.5b|1.5b]: one epoch of LoRA on a real history (CodeT5-small shapes, or a code LLM tuned as finetune tunes it), changeling train vs recipes/train_lora.py (wall time, peak RSS)',
     run: trainHistoryBench,
   },
+  llm: {
+    usage:
+      'llm [--shapes 0.5b|1.5b] [--prompt N] [--new N] [--threads 1,2] [--no-torch]: the code LLM against llama.cpp (Q8_0, Q4_0) and PyTorch on the same weights: prefill, decode, end to end, load, RSS',
+    run: llmBench,
+  },
+  'llm-worker': { usage: 'llm-worker ... (internal)', run: llmWorker },
   'precision-forms': {
     usage: "precision-forms: one weight product at Qwen2.5-Coder-0.5B's shapes in fp32, int8 (both forms) and int4 (ms)",
     run: precisionFormsBench,
@@ -138,8 +145,14 @@ bench.run(args).then(
         node: process.version,
         onnxruntime: ort.env.versions?.common ?? '?',
       };
-      const file = `${RESULTS_DIR}/${name}.json`;
-      await writeFileAtomic(file, JSON.stringify({ bench: name, args, date: new Date().toISOString(), machine, result }, null, 1) + '\n');
+      // A bench with variants names its own record (train-history --llm: train-history-llm).
+      const named = (result as { bench?: unknown }).bench;
+      const recorded = typeof named === 'string' && /^[a-z0-9-]+$/.test(named) ? named : name;
+      const file = `${RESULTS_DIR}/${recorded}.json`;
+      await writeFileAtomic(
+        file,
+        JSON.stringify({ bench: recorded, args, date: new Date().toISOString(), machine, result }, null, 1) + '\n',
+      );
       process.stderr.write(`recorded ${file}\n`);
     }
   },

@@ -1,11 +1,8 @@
-import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { openRepository } from '../src/git/repository.js';
 import { loadLlmFolder } from '../src/tasks/cmg/llmInput.js';
 import { LlmMessageWriter } from '../src/tasks/cmg/llmWriter.js';
 import { llmInputFor, type SuggestTarget } from '../src/tasks/cmg/suggest.js';
-import { writeTinyQwen2 } from '../test/helpers/tinyModels.js';
+import { qwenShapesDir } from './qwenShapes.js';
 import { parsePrecision, type Precision } from '../src/runtime/precision.js';
 
 /**
@@ -48,14 +45,7 @@ async function oneShape(
   // The default budgets of the two sizes (llmInput.ts): 2,000 diff tokens for the 0.5B, 4,000 for the 1.5B.
   const budget = Number(flag('--budget') ?? (large ? 4000 : 2000));
   const newTokens = Number(flag('--new') ?? 64);
-  const dir = join(tmpdir(), 'changeling-bench-cmg-llm', large ? 'qwen2.5-coder-1.5b-shapes' : 'qwen2.5-coder-0.5b-shapes');
-  if (!existsSync(join(dir, 'config.json')))
-    writeTinyQwen2(
-      dir,
-      large
-        ? { hidden: 1536, layers: 28, heads: 12, kvHeads: 2, intermediate: 8960, vocab: 151936, context: 32768, eos: 151645 }
-        : { hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 151936, context: 32768, eos: 151645 },
-    );
+  const dir = qwenShapesDir(large ? '1.5b' : '0.5b');
   const repo = await openRepository(repoPath);
   const target: SuggestTarget = flag('--commit') ? { kind: 'commit', rev: flag('--commit')! } : { kind: 'staged' };
   const t0 = performance.now();

@@ -243,6 +243,35 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
     },
   },
   {
+    bench: 'train-history-llm',
+    title: 'Tuning the code LLM on a real history',
+    render: (r) => {
+      const x = r.result;
+      return [
+        `One epoch of LoRA of a code LLM (${String(get(x, 'model'))}, random f32 weights) on a real history's chat rows as`,
+        '`changeling finetune` tunes it (`changeling export --task cmg` with the model: the prompt ✨ gives and the real',
+        'message; rows of at most 1,536 tokens), r 16, alpha 32 on the seven projections of the top 8 layers, batch 8, lr',
+        '2e-4, each side a whole process from start to saved adapter: `changeling train --frozen int8-fast` against',
+        '`recipes/train_lora.py` (transformers + PEFT over fp32 weights, batches padded to their longest member).',
+        '',
+        table(
+          ['history', 'training rows', 'tokens', '`changeling train`', 'transformers + PEFT', 'time', 'memory'],
+          [
+            [
+              String(get(x, 'repo')).split('/').at(-1)!,
+              String(num(x, 'rows')),
+              String(num(x, 'tokens')),
+              `${s(num(x, 'changeling.seconds'), 0)}, ${mib(num(x, 'changeling.peakRssMiB'))}`,
+              `${s(num(x, 'pytorch.seconds'), 0)}, ${mib(num(x, 'pytorch.peakRssMiB'))}`,
+              `**${ratio(num(x, 'timeRatio'))}**`,
+              `**${ratio(num(x, 'memoryRatio'))}**`,
+            ],
+          ],
+        ),
+      ].join('\n');
+    },
+  },
+  {
     bench: 'cmg-llm',
     title: 'Commit messages from a code LLM',
     render: (r) => {
@@ -283,6 +312,53 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
         'materialized, about 1 GB a layer at 4,000 tokens) and the cache copied at every step remain; fused',
         'grouped-query attention with an in-place cache is the next engine work. A second press reuses the prompt’s',
         'key/value cache. First-use times vary most between runs here (memory reclaim on this virtual machine).',
+      ].join('\n');
+    },
+  },
+  {
+    bench: 'llm',
+    title: 'The code LLM against llama.cpp and PyTorch',
+    render: (r) => {
+      const x = r.result;
+      const all = rows(x, 'rows');
+      const label = (y: Obj) => `${String(get(y, 'side'))}${get(y, 'case') === 'first use' ? ', first use' : ''}`;
+      const when = (y: Obj) => `${num(y, 'threads')}${get(y, 'busy') ? ', other core busy' : ''}`;
+      return [
+        `${String(get(x, 'shapes'))} shapes, random f32 weights, the same in every runtime: a prompt of ${num(x, 'prompt')} token ids`,
+        `prefilled, then ${num(x, 'new')} new tokens greedily. Changeling at \`--precision auto\` (int8: MatMulNBits, 8-bit blocks of 32), llama.cpp`,
+        'through node-llama-cpp (its prebuilt CPU binary) on GGUFs of the same weights written by llama.cpp’s own `gguf`',
+        'package (`bench/make_gguf.py`: every matrix in Q8_0 or Q4_0, the embedding too), and PyTorch + transformers in',
+        'fp32. Each row is one process: load (Changeling’s first use builds and quantizes its graph; the other rows load',
+        'it from the cache), prefill (to the first new token), decode (per token after it), end to end (prompt in, answer',
+        'out, the model loaded), peak RSS of the process.',
+        '',
+        table(
+          ['runtime', 'threads', 'load', 'prefill', 'decode', 'end to end', 'peak RSS'],
+          all.map((y) => [
+            label(y),
+            when(y),
+            s(num(y, 'loadSeconds'), 1),
+            s(num(y, 'prefillSeconds')),
+            `${num(y, 'decodeMsPerToken').toFixed(1)} ms`,
+            s(num(y, 'endToEndSeconds')),
+            mib(num(y, 'peakRssMiB')),
+          ]),
+        ),
+        '',
+        table(
+          ['threads', 'against', 'end to end', 'prefill', 'decode', 'RSS (against Q8_0)', 'end to end against PyTorch'],
+          rows(x, 'ratios').map((y) => [
+            when(y),
+            String(get(y, 'llamaPeer')),
+            `**${ratio(num(y, 'endToEnd'))}**`,
+            ratio(num(y, 'prefill')),
+            `**${ratio(num(y, 'decode'))}**`,
+            `**${ratio(num(y, 'rssAtQ8'))}**`,
+            get(y, 'endToEndVsTorch') === null ? '-' : `**${ratio(num(y, 'endToEndVsTorch'))}**`,
+          ]),
+        ),
+        '',
+        `Goals: ${String(get(x, 'goals'))}.`,
       ].join('\n');
     },
   },

@@ -1,12 +1,12 @@
+import { QWEN_SHAPES, qwenShapesDir, type QwenShapes } from './qwenShapes.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { cpus, homedir, tmpdir } from 'node:os';
+import { cpus, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { trainAdapter, type FrozenMode } from '../src/peft/trainAdapter.js';
 import { seededRandom } from '../src/train/batching.js';
 import type { RecomputeMode } from '../src/train/memory.js';
 import { tempDir } from '../test/helpers/gitRepo.js';
-import { writeTinyQwen2 } from '../test/helpers/tinyModels.js';
 
 /**
  * `npm run bench -- train-llm [--shapes 0.5b|1.5b] [--labelled N] [--frozen int8] [--recompute blocks|attention|lean]
@@ -21,21 +21,8 @@ import { writeTinyQwen2 } from '../test/helpers/tinyModels.js';
  * products no gradient flows through in int8 arithmetic); the 1.5B in both laptop modes.
  * PyTorch stays fp32 (the image has no bitsandbytes), one run per shape and labelling.
  */
-const SHAPES = {
-  '0.5b': {
-    name: 'Qwen2.5-Coder-0.5B (494M parameters)',
-    layers: '16-23',
-    of: 24,
-    model: { hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 151936, context: 32768, eos: 151645 },
-  },
-  '1.5b': {
-    name: 'Qwen2.5-Coder-1.5B (1.54B parameters)',
-    layers: '20-27',
-    of: 28,
-    model: { hidden: 1536, layers: 28, heads: 12, kvHeads: 2, intermediate: 8960, vocab: 151936, context: 32768, eos: 151645 },
-  },
-} as const;
-type Shapes = keyof typeof SHAPES;
+const SHAPES = QWEN_SHAPES;
+type Shapes = QwenShapes;
 
 interface Case {
   shapes: Shapes;
@@ -77,11 +64,7 @@ function options(args: string[]) {
   };
 }
 
-function modelDir(shapes: Shapes): string {
-  const dir = join(tmpdir(), 'changeling-bench-cmg-llm', `qwen2.5-coder-${shapes}-shapes`);
-  if (!existsSync(join(dir, 'config.json'))) writeTinyQwen2(dir, SHAPES[shapes].model);
-  return dir;
-}
+const modelDir = qwenShapesDir;
 
 /** The Changeling side, in its own process: `changeling train` as a library call on random rows (one case). */
 export async function trainLlmWorker(args: string[]): Promise<Record<string, unknown>> {

@@ -13,6 +13,10 @@ Defaults are the study's and Changeling's CMG settings: LoRA r 8, alpha 32, no d
 query and value projections (PEFT's defaults for T5 and BART), AdamW at 5e-4 with a linear schedule, batch
 16 per process, 64 label tokens at most, 3 epochs (or --max-steps).
 
+A code LLM (Qwen2.5-Coder, the Llama family: an export made with --model that model) trains as `changeling
+finetune` tunes it: the export's chat rows (input_ids and labels, -100 except on the answer), LoRA r 16, alpha 32
+on all seven projections of the top 8 layers, AdamW at 2e-4, batch 8 per process.
+
 --method prefix trains PEFT's prefix-tuning instead (T5/CodeT5 models; --prefix-tokens, default 20), which
 Changeling runs as PEFT does: prefixes on the decoder's self-attention. Bottleneck adapters are not a PEFT
 method (PEFT has no Houlsby adapter), so they are trained with `changeling finetune --method adapter`.
@@ -26,7 +30,10 @@ import torch
 from accelerate import Accelerator
 from peft import LoraConfig, PrefixTuningConfig, TaskType, get_peft_model
 from torch.utils.data import DataLoader
-from transformers import AutoConfig, AutoModelForSeq2SeqLM, get_linear_schedule_with_warmup
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, get_linear_schedule_with_warmup
+
+CAUSAL = ("qwen2", "llama")
+PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 def read_rows(data, split):
@@ -37,6 +44,17 @@ def read_rows(data, split):
         return pq.read_table(path).to_pylist()
     with open(os.path.join(data, f"{split}.jsonl"), encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def collate_causal(rows, pad_id):
+    """A causal LM's chat rows: ids and labels as long as each other, padded on the right (labels with -100)."""
+    longest = max(len(r["input_ids"]) for r in rows)
+    pad = lambda x, v: x + [v] * (longest - len(x))
+    return {
+        "input_ids": torch.tensor([pad(r["input_ids"], pad_id) for r in rows]),
+        "attention_mask": torch.tensor([pad([1] * len(r["input_ids"]), 0) for r in rows]),
+        "labels": torch.tensor([pad(r["labels"], -100) for r in rows]),
+    }
 
 
 def collate(rows, pad_id, max_target):
@@ -64,10 +82,11 @@ def main():
     p.add_argument("--out", required=True, help="where the PEFT adapter is written")
     p.add_argument("--epochs", type=float, default=3)
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many optimizer steps (0: --epochs)")
-    p.add_argument("--batch", type=int, default=16, help="per process")
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--r", type=int, default=8)
+    p.add_argument("--batch", type=int, default=None, help="per process (16; a code LLM 8)")
+    p.add_argument("--lr", type=float, default=None, help="5e-4; a code LLM 2e-4")
+    p.add_argument("--r", type=int, default=None, help="8; a code LLM 16")
     p.add_argument("--alpha", type=int, default=32)
+    p.add_argument("--top-layers", type=int, default=8, help="a code LLM: LoRA on the top N layers")
     p.add_argument("--method", choices=["lora", "prefix"], default="lora")
     p.add_argument("--prefix-tokens", type=int, default=20, help="virtual tokens of --method prefix")
     p.add_argument("--max-target", type=int, default=64)
@@ -80,12 +99,24 @@ def main():
     if not rows:
         raise SystemExit(f"{a.data}/train.jsonl has no rows")
     config = AutoConfig.from_pretrained(a.model)
-    model = AutoModelForSeq2SeqLM.from_pretrained(a.model)
+    causal = config.model_type in CAUSAL
+    a.batch = a.batch or (8 if causal else 16)
+    a.lr = a.lr or (2e-4 if causal else 5e-4)
+    a.r = a.r or (16 if causal else 8)
+    if causal and "labels" not in rows[0]:
+        raise SystemExit(f"{a.data} has no chat rows: export it with --model {a.model}")
+    model = (AutoModelForCausalLM if causal else AutoModelForSeq2SeqLM).from_pretrained(a.model, dtype=torch.float32)
     # PEFT 0.21's seq2seq wrapper looks up a helper that transformers 5 renamed: alias it where it is missing.
     cls = type(model)
     if not hasattr(cls, "_prepare_encoder_decoder_kwargs_for_generation") and hasattr(cls, "_prepare_text_encoder_decoder_kwargs_for_generation"):
         cls._prepare_encoder_decoder_kwargs_for_generation = cls._prepare_text_encoder_decoder_kwargs_for_generation
-    if a.method == "prefix":
+    if causal:
+        if a.method != "lora":
+            raise SystemExit("a code LLM trains LoRA here (changeling train --method prefix tunes its prefixes)")
+        n = config.num_hidden_layers
+        layers = list(range(n - min(a.top_layers, n), n))
+        peft_config = LoraConfig(task_type=TaskType.CAUSAL_LM, r=a.r, lora_alpha=a.alpha, lora_dropout=0.0, target_modules=PROJECTIONS, layers_to_transform=layers)
+    elif a.method == "prefix":
         if config.model_type != "t5":
             raise SystemExit(f"--method prefix is for T5/CodeT5 models (this one is {config.model_type}): Changeling runs PEFT's prefixes on T5 only")
         peft_config = PrefixTuningConfig(task_type=TaskType.SEQ_2_SEQ_LM, num_virtual_tokens=a.prefix_tokens)
@@ -94,7 +125,9 @@ def main():
     model = get_peft_model(model, peft_config)
     if acc.is_main_process:
         model.print_trainable_parameters()
-    loader = DataLoader(rows, batch_size=a.batch, shuffle=True, collate_fn=lambda b: collate(b, config.pad_token_id or 0, a.max_target))
+    pad_id = config.pad_token_id if config.pad_token_id is not None else (config.eos_token_id if isinstance(config.eos_token_id, int) else 0)
+    collate_fn = (lambda b: collate_causal(b, pad_id)) if causal else (lambda b: collate(b, pad_id, a.max_target))
+    loader = DataLoader(rows, batch_size=a.batch, shuffle=True, collate_fn=collate_fn)
     steps = a.max_steps or math.ceil(a.epochs * math.ceil(len(loader) / acc.num_processes))
     opt = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=a.lr)
     sched = get_linear_schedule_with_warmup(opt, 0, steps)

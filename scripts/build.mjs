@@ -44,7 +44,8 @@ const jobs = [
     entryPoints: ['bench/bench.ts'],
     outfile: 'dist/bench.mjs',
     format: 'esm',
-    external: [...external, 'playwright-core'],
+    // node-llama-cpp (the llama.cpp peer, a dev dependency) loads its native binary from its own package.
+    external: [...external, 'playwright-core', 'node-llama-cpp'],
     banner: esmBanner,
   }),
 ];

@@ -1,7 +1,8 @@
 # Team scale, end to end on the CPU (run by .ci/run with the machine image's wheels): `changeling export`
 # writes a dataset that Hugging Face `datasets` loads as it is; recipes/train_lora.py trains two steps under
 # `accelerate launch --num_processes 1`; the adapter it writes gives the same logits in Changeling as in PEFT;
-# `changeling adopt` checks it on the validation split and adopts it (with --force: two steps do not help).
+# `changeling adopt` checks it on the validation split and adopts it (with --force: two steps do not help); the same
+# for a code LLM (a tiny trained Qwen2): chat rows, a Qwen2 LoRA from the recipe, PEFT's logits, adopt.
 #   python test/team_recipe.py   (from the repository root, after `npm run build`)
 import atexit
 import json, os, shutil, subprocess, sys, tempfile
@@ -84,6 +85,45 @@ adapter = os.path.join(work, "adapter-lora")
 
 r = json.loads(subprocess.run(cli + ["adopt", "--task", "cmg", "--adapter", adapter, "--repo", repo, "--force", "--eval-cap", "4", "--json", "--quiet"], check=True, capture_output=True, text=True).stdout)
 check(r["adopted"] and r["model"] == model_dir and os.path.exists(os.path.join(repo, ".git", "changeling", "cmg-model.json")), f"adopt (base model found from the adapter's config): {r['reason']}")
+
+# The code LLM: the tiny Qwen2 trained here (tokenizer, chat template) as the base. export --task cmg writes the chat
+# rows finetune tunes it on; the recipe trains LoRA on its top layer under accelerate; Changeling gives PEFT's logits
+# for that adapter; adopt checks it on the validation split in the prompt ✨ gives the model (and adopts with --force).
+from transformers import AutoModelForCausalLM
+qmodel = os.path.join(work, "qwen2")
+shutil.copytree(os.path.join(ROOT, "test", "fixtures", "decoder", "qwen2-trained"), qmodel)
+qdata = os.path.join(work, "qwen2-data")
+summary = json.loads(subprocess.run(cli + ["export", "--task", "cmg", "--model", qmodel, "--repo", repo, "--out", qdata, "--json", "--quiet"], check=True, capture_output=True, text=True).stdout)
+qrows = [json.loads(l) for l in open(os.path.join(qdata, "train.jsonl"))]
+check(summary["format"] == "chat" and len(qrows) == 32 and all(r["messages"][-1]["role"] == "assistant" and r["messages"][-1]["content"] == r["target"]
+      and len(r["input_ids"]) == len(r["labels"]) and any(x != -100 for x in r["labels"]) for r in qrows), f"export --task cmg --model <code LLM>: {len(qrows)} chat rows with ids and labels")
+try:
+    import datasets
+    qds = datasets.load_dataset("json", data_dir=qdata)
+    check(len(qds["train"]) == 32 and qds["train"][0]["messages"][-1]["role"] == "assistant", "datasets loads the chat rows as they are")
+except ImportError:
+    pass
+qout = os.path.join(work, "adapter-qwen2")
+run = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--cpu", os.path.join(ROOT, "recipes", "train_lora.py"),
+                      "--model", qmodel, "--data", qdata, "--out", qout, "--max-steps", "2", "--batch", "4", "--lr", "5e-2", "--top-layers", "1"], capture_output=True, text=True)
+print(run.stdout[-600:], run.stderr[-4000:-1200] if run.returncode else "")
+qcfg = json.load(open(os.path.join(qout, "adapter_config.json"))) if run.returncode == 0 else {}
+check(run.returncode == 0 and qcfg.get("layers_to_transform") == [1] and qcfg.get("r") == 16 and len(qcfg.get("target_modules") or []) == 7,
+      "the recipe trained a Qwen2 LoRA (r 16, seven projections, the top layer) two steps under accelerate launch")
+qbatch = {"input_ids": [qrows[0]["input_ids"][:20]], "attention_mask": [[1] * 20]}
+json.dump(qbatch, open(spec, "w"))
+ours = json.loads(subprocess.run(cli + ["inspect", "--model", qmodel, "--adapter", qout, "--input", spec, "--json", "--provider", "cpu"], check=True, capture_output=True, text=True).stdout)
+qbase = AutoModelForCausalLM.from_pretrained(qmodel, dtype=torch.float32, attn_implementation="eager").eval()
+qpeft = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(qmodel, dtype=torch.float32, attn_implementation="eager"), qout).eval()
+with torch.no_grad():
+    args = {k: torch.tensor(v) for k, v in qbatch.items()}
+    theirs = qpeft(**args).logits
+    untuned = qbase(**args).logits
+diff = (torch.tensor(ours["logits"]["data"]).view(theirs.shape) - theirs).abs().max().item()
+check(diff < 1e-4 and (theirs - untuned).abs().max().item() > 1e-4, f"the recipe's Qwen2 adapter: max |logit difference| Changeling vs PEFT = {diff:.2e} (and it changed the model)")
+r = json.loads(subprocess.run(cli + ["adopt", "--task", "cmg", "--adapter", qout, "--model", qmodel, "--repo", repo, "--force", "--eval-cap", "3", "--json", "--quiet"], check=True, capture_output=True, text=True).stdout)
+record = json.load(open(os.path.join(repo, ".git", "changeling", "cmg-model.json")))
+check(r["adopted"] and record["model"] == qmodel and r["validation"]["commits"] == 3, f"adopt --task cmg with a code LLM's adapter: {r['reason']}")
 
 # Risk: export with the encoder's input ids and scaled features, recipes/train_jitfine.py under accelerate, the
 # same JIT-Fine logits here as in PyTorch + PEFT, and `changeling adopt --task jitdp` (calibrates, adopts with --force).

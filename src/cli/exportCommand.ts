@@ -15,7 +15,8 @@ export const EXPORT_HELP = `changeling export --task cmg|jitdp [--model DIR] [--
   repositories as train.jsonl, validation.jsonl and test.jsonl with a dataset card (README.md), a folder
   Hugging Face datasets loads as it is, for training on a cluster (recipes/train_lora.py).
   --task cmg     commit messages: token ids in --model's own input format, exactly as "changeling finetune"
-                 trains (input_ids, labels, and decoder_input_ids for with-history models)
+                 trains (input_ids, labels, and decoder_input_ids for with-history models); with a code LLM
+                 (Qwen2.5-Coder, Llama) the chat rows finetune tunes it on: messages, and their input_ids and labels
   --task jitdp   risk: SZZ labels per split, the 14 expert features, the changed lines' text; with
                  --model ENCODER (CodeBERT...) also the neural model's input ids and the scaled features
                  (scaling.json), for recipes/train_jitfine.py
@@ -70,7 +71,8 @@ export const ADOPT_HELP = `changeling adopt --task cmg|jitdp --adapter DIR [--mo
   Checks a model trained elsewhere (e.g. by the recipes/ scripts on a cluster) on the repository's
   validation split and adopts it only when better, or with --force:
   --task cmg     a PEFT adapter (recipes/train_lora.py): B-Norm of its messages against the untuned model's,
-                 as "changeling finetune" checks its own; "changeling suggest" and the extension use it
+                 as "changeling finetune" checks its own (a code LLM's: of the subjects it writes in ✨'s
+                 prompt); "changeling suggest" and the extension use it
   --task jitdp   a JIT-Fine-style risk model folder (recipes/train_jitfine.py, or risk-train --out):
                  calibrated on the validation split, then its AUC against the model in use there;
                  "changeling risk", the status bar and the pre-push hook use it

@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { TestRepo, tempDir } from '../helpers/gitRepo.js';
@@ -61,10 +61,13 @@ const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACT
  * code-server on a repository with a staged change, the Source Control view open, and its ✨ (title bar)
  * located: what both tests start from.
  */
-async function openScm(settings: Record<string, unknown>): Promise<{ page: Page; sparkle: ReturnType<Page['locator']> }> {
+async function openScm(settings: Record<string, unknown>): Promise<{ page: Page; sparkle: ReturnType<Page['locator']>; repo: TestRepo }> {
   assert.ok(existsSync(VSIX), `${VSIX} is missing: run "npm run package" first`);
   mkdirSync(ARTIFACTS, { recursive: true });
   const repo = repoWithHistory();
+  // VS Code's own commits need an identity.
+  repo.git('config', 'user.name', 'Ada');
+  repo.git('config', 'user.email', 'ada@example.com');
   const cs = new CodeServer();
   servers.push(cs);
   const page = await cs.launch(VSIX, repo.dir, { args: ['--enable-proposed-api', 'changeling.changeling'], settings });
@@ -76,7 +79,7 @@ async function openScm(settings: Record<string, unknown>): Promise<{ page: Page;
     )
     .first();
   await sparkle.waitFor({ timeout: 60_000 });
-  return { page, sparkle };
+  return { page, sparkle, repo };
 }
 
 test(
@@ -197,11 +200,11 @@ test(
 );
 
 test(
-  'In a real VS Code with a code LLM chosen: its first candidate shows in a list as it is written; a pick fills the empty box',
+  'In a real VS Code with a code LLM chosen: its first candidate shows in a list as it is written; a pick fills the empty box; the edited message committed is paired with it',
   { timeout: 300_000 },
   async () => {
     const model = writeTinyQwen2(join(tempDir(), 'qwen2-chat'));
-    const { page, sparkle } = await openScm({ 'changeling.messages.model': model, 'changeling.risk.debounceMs': 300 });
+    const { page, sparkle, repo } = await openScm({ 'changeling.messages.model': model, 'changeling.risk.debounceMs': 300 });
     await sparkle.click();
     // A tiny random model writes nonsense, but it is the model's own text: a list of what it wrote, no old commits' messages first.
     const list = page.locator('.quick-input-widget', { hasText: 'writing a commit message with qwen2-chat' });
@@ -217,6 +220,23 @@ test(
       timeout: 30_000,
     });
     assert.ok((await inputText(page)).startsWith(first), 'the picked candidate is in the box');
+    const suggested = (await page.evaluate(() => document.querySelector('.scm-editor .view-lines')?.textContent ?? '')).trim();
+    // The user rewrites the message and commits from the box (Ctrl+Enter): VS Code's commit moves HEAD, and the
+    // suggestion is paired with what was committed, in the git folder.
+    await page.locator('.scm-editor .monaco-editor').click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Backspace');
+    await page.keyboard.type('Draw the wide rectangle in the renderer');
+    await page.keyboard.press('Control+Enter');
+    const edits = join(repo.dir, '.git', 'changeling', 'edits.jsonl');
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(edits) && Date.now() < deadline) await page.waitForTimeout(250);
+    assert.ok(existsSync(edits), 'the pair was recorded');
+    const pair = JSON.parse(readFileSync(edits, 'utf8').trim());
+    assert.equal(pair.committed, 'Draw the wide rectangle in the renderer');
+    assert.equal(pair.via, 'vscode');
+    assert.equal(pair.suggested.replace(/\s+/g, ''), suggested.replace(/\s+/g, ''));
+    assert.equal(pair.sha, repo.git('rev-parse', 'HEAD').trim());
   },
 );
 

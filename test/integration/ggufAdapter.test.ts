@@ -9,6 +9,7 @@ import { withAdapter } from '../../src/peft/apply.js';
 import { readAdapter } from '../../src/peft/files.js';
 import { CausalLmRunner } from '../../src/runtime/causalLm.js';
 import { encodeSafetensors } from '../../src/models/safetensors.js';
+import { loadSafetensors } from '../../src/models/weights.js';
 import { tempDir } from '../helpers/gitRepo.js';
 import '../helpers/goldens.js';
 
@@ -32,8 +33,8 @@ async function strongAdapter(): Promise<string> {
   return dir;
 }
 
-async function ours(prompt: number[], adapter: string | null): Promise<number[]> {
-  const base = await loadModelFolder(BASE);
+async function ours(prompt: number[], adapter: string | null, dir = BASE): Promise<number[]> {
+  const base = await loadModelFolder(dir);
   const runner = await CausalLmRunner.create(adapter ? await withAdapter(base, adapter) : base, { precision: 'fp32' });
   const r = await runner.greedy({ ids: [prompt], mask: [prompt.map(() => 1)] }, { maxNewTokens: NEW });
   return r.sequences[0]!.slice(prompt.length);
@@ -107,5 +108,58 @@ test(
       encoding: 'utf8',
     });
     assert.match(noBase.stderr, /give --model DIR/);
+  },
+);
+
+/** qwen2-trained as transformers' Llama (attention_bias, a zero output-projection bias): the same network, Llama's names. */
+function asLlama(): string {
+  const dir = join(tempDir(), 'llama');
+  mkdirSync(dir);
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja', 'generation_config.json'])
+    copyFileSync(join(BASE, f), join(dir, f));
+  const cfg = JSON.parse(readFileSync(join(BASE, 'config.json'), 'utf8'));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ ...cfg, model_type: 'llama', architectures: ['LlamaForCausalLM'], attention_bias: true, mlp_bias: false }),
+  );
+  return dir;
+}
+
+test(
+  "export-adapter --format gguf for a Llama: the query and key rows follow llama.cpp's rotary order, and llama.cpp picks our tokens",
+  { timeout: 180_000 },
+  async () => {
+    const dir = asLlama();
+    const weights = await loadSafetensors(join(BASE, 'model.safetensors'));
+    const out: Record<string, { shape: number[]; data: Float32Array }> = Object.fromEntries(weights);
+    const cfg = JSON.parse(readFileSync(join(BASE, 'config.json'), 'utf8'));
+    for (let i = 0; i < cfg.num_hidden_layers; i++)
+      out[`model.layers.${i}.self_attn.o_proj.bias`] = { shape: [cfg.hidden_size], data: new Float32Array(cfg.hidden_size) };
+    writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(out));
+    const adapter = await strongAdapter();
+    const file = join(tempDir(), 'llama-adapter.gguf');
+    const p = spawnSync(
+      process.execPath,
+      [CLI, 'export-adapter', '--adapter', adapter, '--model', dir, '--format', 'gguf', '--out', file, '--json'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(p.status, 0, p.stderr);
+    assert.equal(JSON.parse(p.stdout).architecture, 'llama');
+    const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });
+    const model = await llama.loadModel({ modelPath: join(FIX, 'qwen2-trained-as-llama.gguf') });
+    const rows = (JSON.parse(readFileSync(join(BASE, 'heldout.json'), 'utf8')) as { rows: number[][] }).rows;
+    for (const row of rows.slice(0, 3)) {
+      const prompt = row.slice(0, 24);
+      const context = await model.createContext({ contextSize: 256, threads: 1, lora: { adapters: [{ filePath: file }] } });
+      const theirs: number[] = [];
+      for await (const t of context.getSequence().evaluate(prompt as never, { temperature: 0 })) {
+        theirs.push(t as unknown as number);
+        if (theirs.length === NEW) break;
+      }
+      await context.dispose();
+      assert.deepEqual(theirs, (await ours(prompt, adapter, dir)).slice(0, NEW));
+    }
+    await model.dispose();
+    await llama.dispose();
   },
 );

@@ -61,26 +61,24 @@ export function answerWithin(message: string, maxTokens: number, countTokens: (t
 }
 
 /**
- * A training row for the code LLM: the commit's prompt cut to fit `maxLength` tokens with its answer, and the
- * answer as the assistant's turn (`chatRows.ts` learns on it alone). Rows are shorter than ✨'s prompts (training
- * memory and time grow with them), so where the three examples would leave the diff less than half the row (or less
- * than it needs), fewer examples are shown: the diff is what the answer describes.
+ * A commit's prompt within `contextLength` tokens with `maxNewTokens` left for the answer: ✨'s prompt where it fits;
+ * where the three examples would leave the diff less than half the room (or less than it needs), fewer examples,
+ * then none and without the author's subjects: the diff is what the answer describes. Training rows (shorter than
+ * ✨'s prompts: memory and time grow with them) and evaluation on small-context models take it.
  */
-export function trainingConversation(
+export function historyPrompt(
   p: Pair,
   context: HistoryContext,
   m: PromptTarget,
-  o: { maxLength: number; maxAnswer: number },
-): { messages: ChatMessage[]; prompt: LlmPrompt & RenderedPrompt } {
-  const answer = answerWithin(p.message, o.maxAnswer, (t) => m.countTokens(t));
+  o: { contextLength: number; maxNewTokens: number; what: string },
+): LlmPrompt & RenderedPrompt {
   const within: PromptTarget = {
-    contextLength: Math.min(m.contextLength, o.maxLength),
+    contextLength: Math.min(m.contextLength, o.contextLength),
     defaultBudget: m.defaultBudget,
     countTokens: (t) => m.countTokens(t),
     render: (messages, continueFinal) => m.render(messages, continueFinal),
   };
   const countTokens = (t: string) => m.countTokens(t);
-  const maxNewTokens = m.countTokens(answer) + 8;
   const wanted = Math.min(diffWithin(p.files, within.contextLength, countTokens).tokens, within.contextLength / 2);
   const examples = context.examples ?? [];
   // Richest first: every example and the author's subjects, then fewer examples, then without the subjects.
@@ -91,16 +89,34 @@ export function trainingConversation(
   for (const [i, t] of tries.entries()) {
     const base = { ...t, countTokens };
     const bare = m.render(llmPrompt(p.files, { ...base, budget: 0 }).messages, false).tokens;
-    const room = within.contextLength - maxNewTokens - bare;
+    const room = within.contextLength - o.maxNewTokens - bare;
     if (i < tries.length - 1 && room < wanted) continue;
     if (room <= 0)
       throw new ChangelingError(
         'usage',
-        `a training row of ${within.contextLength} tokens has no room for commit ${p.sha.slice(0, 10)}'s diff after the instructions ` +
-          `(${bare} tokens) and its message (${maxNewTokens}): give a longer --max-length`,
+        `${o.what} of ${within.contextLength} tokens has no room for commit ${p.sha.slice(0, 10)}'s diff after the instructions ` +
+          `(${bare} tokens) and the answer (${o.maxNewTokens})`,
       );
-    const prompt = fitLlmPrompt(p.files, base, within, { maxNewTokens });
-    return { messages: [...prompt.messages, { role: 'assistant', content: answer }], prompt };
+    return fitLlmPrompt(p.files, base, within, { maxNewTokens: o.maxNewTokens });
   }
   throw new Error('unreachable: the last try returns or throws');
+}
+
+/**
+ * A training row for the code LLM: the commit's prompt cut to fit `maxLength` tokens with its answer (`historyPrompt`),
+ * and the answer as the assistant's turn (`chatRows.ts` learns on it alone).
+ */
+export function trainingConversation(
+  p: Pair,
+  context: HistoryContext,
+  m: PromptTarget,
+  o: { maxLength: number; maxAnswer: number },
+): { messages: ChatMessage[]; prompt: LlmPrompt & RenderedPrompt } {
+  const answer = answerWithin(p.message, o.maxAnswer, (t) => m.countTokens(t));
+  const prompt = historyPrompt(p, context, m, {
+    contextLength: o.maxLength,
+    maxNewTokens: m.countTokens(answer) + 8,
+    what: 'a training row (--max-length)',
+  });
+  return { messages: [...prompt.messages, { role: 'assistant', content: answer }], prompt };
 }

@@ -10,8 +10,8 @@ import { withLock } from '../../util/lock.js';
 import { claimCheckpoint, dropCheckpoint, hashOf, runFolder } from './runState.js';
 import { subjectHistory, timeSplits, type Pair } from '../cmg/dataset.js';
 import { NngenIndex, diffWords } from '../cmg/nngen.js';
-import { fitLlmPrompt, loadLlmFolder } from '../cmg/llmInput.js';
-import { historyContexts, trainingConversation, type HistoryContext } from '../cmg/llmHistory.js';
+import { loadLlmFolder } from '../cmg/llmInput.js';
+import { historyContexts, historyPrompt, trainingConversation, type HistoryContext } from '../cmg/llmHistory.js';
 import { LlmMessageWriter, diffTextOf, faithfulnessCheck, shapeMessage } from '../cmg/llmWriter.js';
 import { editPairs, EDIT_WEIGHT } from '../cmg/editPairs.js';
 import { METHODS, savesAdapter } from '../../peft/methods.js';
@@ -23,6 +23,8 @@ import type { FinetuneEvent, FinetuneOptions, FinetuneResult } from './types.js'
 const QUICK = { train: 60, eval: 8, steps: 12 };
 /** Tokens of a training row (prompt and answer) unless --max-length says otherwise; and of the answer. */
 const ROW_TOKENS = { full: 1536, quick: 1024, answer: 96 };
+/** The rows `changeling export --task cmg` writes for a code LLM: finetune's full rows. */
+export const LLM_ROWS = { maxLength: ROW_TOKENS.full, maxAnswer: ROW_TOKENS.answer };
 /** LoRA on all seven projections of the top layers (the rest frozen, and in int8-fast computed without gradients). */
 const TOP_LAYERS = 8;
 const LLM_LORA = { r: 16, alpha: 32 };
@@ -242,7 +244,7 @@ export async function finetuneCmgLlm(repo: Repository, o: FinetuneOptions, model
  * prompt as ✨ would have built it, and the share (%) of messages that name only paths and identifiers found in
  * the change or the tree at HEAD.
  */
-async function writeFor(
+export async function writeFor(
   w: LlmMessageWriter,
   pairs: readonly Pair[],
   contexts: ReadonlyMap<string, HistoryContext>,
@@ -254,8 +256,10 @@ async function writeFor(
   let faithful = 0;
   for (const [i, p] of pairs.entries()) {
     if (o.signal?.aborted) throw cancelledError();
-    const prompt = fitLlmPrompt(p.files, { ...contexts.get(p.sha)!, countTokens: (t) => w.prompt.countTokens(t) }, w.prompt, {
+    const prompt = historyPrompt(p, contexts.get(p.sha)!, w.prompt, {
+      contextLength: w.prompt.contextLength,
       maxNewTokens: ROW_TOKENS.answer,
+      what: "the model's context",
     });
     const raw = (await w.write(prompt, { greedy: true, maxNewTokens: ROW_TOKENS.answer, signal: o.signal }))[0] ?? '';
     const message = shapeMessage(raw, '', { body: true });

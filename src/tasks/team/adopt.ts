@@ -14,11 +14,15 @@ import { loadRiskModel, repoModelPath, riskAdoption, saveFolderModel, scoreRiskM
 import { repoDataDir, type Repository } from '../../git/repository.js';
 import { readAdapter } from '../../peft/files.js';
 import { ChangelingError } from '../../util/errors.js';
-import { bnormBleu, bnormPerItem } from '../../eval/cmgMetrics.js';
+import { bnormBleu, bnormPerItem, subjectOf } from '../../eval/cmgMetrics.js';
 import { MessageModel } from '../cmg/generate.js';
 import { adoptMessageModel, stillAdopted } from '../cmg/adopted.js';
 import { decideAdoption } from '../adoption.js';
-import { cmgPairs, generateFor, timeSplits } from '../cmg/dataset.js';
+import { cmgPairs, generateFor, subjectHistory, timeSplits } from '../cmg/dataset.js';
+import { isChatLlmFolder } from '../cmg/llmInput.js';
+import { historyContexts } from '../cmg/llmHistory.js';
+import { LlmMessageWriter } from '../cmg/llmWriter.js';
+import { writeFor } from '../finetune/cmgLlm.js';
 
 /**
  * `changeling adopt --task cmg --adapter DIR`: an adapter trained elsewhere (a cluster, with the recipe in
@@ -59,18 +63,12 @@ export async function adoptCmgAdapter(repo: Repository, o: AdoptOptions): Promis
   const dataDir = await repoDataDir(repo);
   // The same lock as finetune --task cmg: two adopters never both say "Adopted" while only one is in use.
   return withLock(join(dataDir, 'locks', 'cmg.lock'), 'changeling adopt --task cmg', async () => {
-    const base = await MessageModel.create(model);
-    const tuned = await MessageModel.create(model, { adapter: o.adapter });
-    o.onProgress?.('reading the history');
-    const { all, historyOf } = await cmgPairs(repo, base, { signal: o.signal });
-    const validation = timeSplits(all).validation.slice(-(o.evalCap ?? 200));
-    if (validation.length === 0)
-      throw new ChangelingError('usage', `the history is too thin to check an adapter on: ${all.length} commits with a message and a diff`);
-    const gold = validation.map((p) => p.subject);
     const progress = (what: string) => (i: number, n: number) => o.onProgress?.(`${what}: ${i} of ${n}`);
-    const untuned = await generateFor(base, validation, historyOf, { signal: o.signal, onProgress: progress('untuned') });
+    o.onProgress?.('reading the history');
+    const { gold, untuned, generations } = (await isChatLlmFolder(model))
+      ? await llmValidation(repo, model, o, progress)
+      : await seq2seqValidation(repo, model, o, progress);
     const untunedItems = bnormPerItem(untuned, gold);
-    const generations = await generateFor(tuned, validation, historyOf, { signal: o.signal, onProgress: progress('with the adapter') });
     const tunedItems = bnormPerItem(generations, gold);
     const untunedBnorm = bnormBleu(untuned, gold);
     const tunedBnorm = bnormBleu(generations, gold);
@@ -103,7 +101,7 @@ export async function adoptCmgAdapter(repo: Repository, o: AdoptOptions): Promis
     return {
       adapter: o.adapter,
       model,
-      validation: { commits: validation.length, tunedBnorm, untunedBnorm },
+      validation: { commits: gold.length, tunedBnorm, untunedBnorm },
       adopted,
       reason: verdict.reason,
       interval: verdict.interval ?? null,
@@ -111,6 +109,41 @@ export async function adoptCmgAdapter(repo: Repository, o: AdoptOptions): Promis
     };
   });
 }
+
+type Progress = (what: string) => (i: number, n: number) => void;
+
+/** A seq2seq message model's validation subjects and its messages without and with the adapter (finetune's settings). */
+async function seq2seqValidation(repo: Repository, model: string, o: AdoptOptions, progress: Progress) {
+  const base = await MessageModel.create(model);
+  const tuned = await MessageModel.create(model, { adapter: o.adapter });
+  const { all, historyOf } = await cmgPairs(repo, base, { signal: o.signal });
+  const validation = timeSplits(all).validation.slice(-(o.evalCap ?? 200));
+  if (validation.length === 0) throw thinHistory(all.length);
+  return {
+    gold: validation.map((p) => p.subject),
+    untuned: await generateFor(base, validation, historyOf, { signal: o.signal, onProgress: progress('untuned') }),
+    generations: await generateFor(tuned, validation, historyOf, { signal: o.signal, onProgress: progress('with the adapter') }),
+  };
+}
+
+/** A code LLM's validation subjects and the subjects it writes without and with the adapter, in ✨'s prompt (cmgLlm.ts). */
+async function llmValidation(repo: Repository, model: string, o: AdoptOptions, progress: Progress) {
+  const all = await subjectHistory(repo, 20000, o.signal);
+  const { train, validation: v } = timeSplits(all);
+  const validation = v.slice(-(o.evalCap ?? 100));
+  if (validation.length === 0) throw thinHistory(all.length);
+  const contexts = historyContexts(all, train);
+  const write = async (w: LlmMessageWriter, what: string) =>
+    (await writeFor(w, validation, contexts, repo, o, progress(what))).messages.map(subjectOf);
+  return {
+    gold: validation.map((p) => p.subject),
+    untuned: await write(await LlmMessageWriter.create(model), 'untuned'),
+    generations: await write(await LlmMessageWriter.create(model, { adapter: o.adapter }), 'with the adapter'),
+  };
+}
+
+const thinHistory = (n: number) =>
+  new ChangelingError('usage', `the history is too thin to check an adapter on: ${n} commits with a message and a diff`);
 
 /**
  * `changeling adopt --task jitdp --adapter DIR`: a JIT-Fine-style risk model trained elsewhere

@@ -1,7 +1,11 @@
 import { basename, join } from 'node:path';
 import { repositoryName, type Repository } from '../../git/repository.js';
 import { MessageModel } from '../cmg/generate.js';
-import { cmgPairs, timeSplits } from '../cmg/dataset.js';
+import { cmgPairs, subjectHistory, timeSplits } from '../cmg/dataset.js';
+import { isChatLlmFolder, loadLlmFolder } from '../cmg/llmInput.js';
+import { historyContexts, trainingConversation } from '../cmg/llmHistory.js';
+import { chatRow } from '../../peft/chatRows.js';
+import { LLM_ROWS } from '../finetune/cmgLlm.js';
 import { jitdpDataset } from '../jitdp/dataset.js';
 import { parquetBytes, parquetColumns } from './parquet.js';
 import { encodeChange, linesOfText } from '../jitdp/input.js';
@@ -48,14 +52,35 @@ export async function exportDatasets(repos: readonly Repository[], o: ExportOpti
     throw new ChangelingError('usage', "export --task cmg needs --model DIR: the rows are token ids in that model's input format");
   const rows: Record<(typeof SPLITS)[number], Array<Record<string, unknown>>> = { train: [], validation: [], test: [] };
   const summary: ExportSummary = { task: o.task, out: o.out, repositories: [], format: null };
-  const base = o.task === 'cmg' ? await MessageModel.create(o.model!) : null;
+  // A code LLM's rows are chat conversations in ✨'s prompt, with the ids and labels finetune trains on (cmgLlm.ts).
+  const llm = o.task === 'cmg' && (await isChatLlmFolder(o.model!)) ? await loadLlmFolder(o.model!) : null;
+  const base = o.task === 'cmg' && !llm ? await MessageModel.create(o.model!) : null;
   const risk: Array<{ name: string; ds: Awaited<ReturnType<typeof jitdpDataset>> }> = [];
   if (base) summary.format = base.profile.inputFormat;
+  if (llm) summary.format = 'chat';
   for (const repo of repos) {
     const name = repositoryName(repo);
     o.onProgress?.(`${name}: reading the history`);
     let counts: Record<(typeof SPLITS)[number], number>;
-    if (base) {
+    if (llm) {
+      const all = await subjectHistory(repo, o.maxCommits ?? 20000, o.signal);
+      const splits = timeSplits(all);
+      const contexts = historyContexts(all, splits.train);
+      counts = { train: splits.train.length, validation: splits.validation.length, test: splits.test.length };
+      for (const split of SPLITS)
+        for (const p of splits[split]) {
+          const { messages } = trainingConversation(p, contexts.get(p.sha)!, llm, LLM_ROWS);
+          const ids = chatRow(messages, llm.template, llm.tokenizer, `${name} ${p.sha.slice(0, 10)}`);
+          rows[split].push({
+            repo: name,
+            sha: p.sha,
+            target: messages.at(-1)!.content,
+            messages,
+            input_ids: ids.inputIds,
+            labels: ids.labels,
+          });
+        }
+    } else if (base) {
       const { all, historyOf } = await cmgPairs(repo, base, { maxCommits: o.maxCommits, signal: o.signal });
       const splits = timeSplits(all);
       counts = { train: splits.train.length, validation: splits.validation.length, test: splits.test.length };
@@ -137,25 +162,32 @@ function datasetCard(s: ExportSummary, o: ExportOptions): string {
     .map((r) => `| ${r.repo} | ${r.head?.slice(0, 12) ?? '-'} | ${r.train} | ${r.validation} | ${r.test} |`)
     .join('\n');
   const fields =
-    s.task === 'cmg'
-      ? `- \`repo\`, \`sha\`: where the commit comes from; \`target\`: the message it was trained towards (subject line, or the cleaned message for CommitChronicle models).
+    s.task === 'cmg' && s.format === 'chat'
+      ? `- \`repo\`, \`sha\`: where the commit comes from; \`target\`: its message (subject and as much body as fits), the answer learnt.
+- \`messages\`: the chat conversation a code LLM is tuned on: the prompt ✨ gives it for the commit (instructions, \
+similar earlier commits, the author's subjects, the diff within the row) and the message as the assistant's turn.
+- \`input_ids\`, \`labels\`: the conversation rendered by the model's chat template and tokenized, labels -100 except \
+on the answer and its closing token, exactly as \`changeling finetune\` trains (rows of at most ${LLM_ROWS.maxLength} tokens).
+- Model: \`${o.model}\` (its tokenizer and chat template; train the same base model on these rows).`
+      : s.task === 'cmg'
+        ? `- \`repo\`, \`sha\`: where the commit comes from; \`target\`: the message it was trained towards (subject line, or the cleaned message for CommitChronicle models).
 - \`input_ids\`: the encoder input, the change in the model's input format (\`${s.format}\`), tokenized and truncated exactly as \`changeling finetune\` does.
 - \`labels\`: the target token ids (\`<s> message </s>\`); with-history models also have \`decoder_input_ids\` (the decoder reads the author's earlier messages first; their label positions are -100).
 - Model: \`${o.model}\` (its tokenizer and format; train the same base model on these rows).`
-      : `- \`repo\`, \`sha\`, \`time\` (ms since 1970), \`message\`: the commit.
+        : `- \`repo\`, \`sha\`, \`time\` (ms since 1970), \`message\`: the commit.
 - \`label\`: 1 when SZZ marks it buggy, using only fixes made before its split's end (time-ordered, no later information).
 - \`added\`, \`removed\`: the changed lines' text in code files (each side capped at 6,000 characters).
 - \`features\`: the 14 expert features in this order: ${FEATURE_NAMES.join(', ')}; \`effort\`: lines added + deleted.${
-          o.model
-            ? `
+            o.model
+              ? `
 - \`input_ids\`: the neural model's input for \`${o.model}\` (\`<s> message </s></s> added lines </s></s> removed \
 lines </s>\`, as \`changeling risk-train --encoder\` builds it); \`scaled_features\`: the features as the model \
 reads them (log1p, then z-scored with the training split's mean and standard deviation, in \`scaling.json\`).`
-            : ''
-        }`;
+              : ''
+          }`;
   return `---
 task_categories:
-- ${s.task === 'cmg' ? 'text2text-generation' : 'text-classification'}
+- ${s.task === 'cmg' ? (s.format === 'chat' ? 'text-generation' : 'text2text-generation') : 'text-classification'}
 configs:
 - config_name: default
   data_files:
