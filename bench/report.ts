@@ -57,6 +57,23 @@ function provenance(r: Recorded): string {
   return `\`${command}\`, recorded ${r.date.slice(0, 10)} on ${m.cores} cores of an ${m.cpu} (${m.memGiB} GiB), Node ${m.node}, onnxruntime-node ${m.onnxruntime}.`;
 }
 
+/** A train-history run's row: the history, its rows and tokens, each side's time and memory, and the ratios. */
+const historyTable = (x: unknown) =>
+  table(
+    ['history', 'training rows', 'tokens', '`changeling train`', 'transformers + PEFT', 'time', 'memory'],
+    [
+      [
+        String(get(x, 'repo')).split('/').at(-1)!,
+        String(num(x, 'rows')),
+        String(num(x, 'tokens')),
+        `${s(num(x, 'changeling.seconds'), 0)}, ${mib(num(x, 'changeling.peakRssMiB'))}`,
+        `${s(num(x, 'pytorch.seconds'), 0)}, ${mib(num(x, 'pytorch.peakRssMiB'))}`,
+        `**${ratio(num(x, 'timeRatio'))}**`,
+        `**${ratio(num(x, 'memoryRatio'))}**`,
+      ],
+    ],
+  );
+
 const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => string }> = [
   {
     bench: 'engine',
@@ -222,20 +239,7 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
         '`changeling train` against `recipes/train_lora.py` (transformers + PEFT, batches padded to their longest member',
         'as `DataCollatorForSeq2Seq` does, shuffled).',
         '',
-        table(
-          ['history', 'training rows', 'tokens', '`changeling train`', 'transformers + PEFT', 'time', 'memory'],
-          [
-            [
-              String(get(x, 'repo')).split('/').at(-1)!,
-              String(num(x, 'rows')),
-              String(num(x, 'tokens')),
-              `${s(num(x, 'changeling.seconds'), 0)}, ${mib(num(x, 'changeling.peakRssMiB'))}`,
-              `${s(num(x, 'pytorch.seconds'), 0)}, ${mib(num(x, 'pytorch.peakRssMiB'))}`,
-              `**${ratio(num(x, 'timeRatio'))}**`,
-              `**${ratio(num(x, 'memoryRatio'))}**`,
-            ],
-          ],
-        ),
+        historyTable(x),
         '',
         'Goal: at most 0.5x the time at no more memory. Most of the difference is padding: Changeling groups the',
         'batches by length, so a batch of short commits does not pay for a long one.',
@@ -254,20 +258,7 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
         '2e-4, each side a whole process from start to saved adapter: `changeling train --frozen int8-fast` against',
         '`recipes/train_lora.py` (transformers + PEFT over fp32 weights, batches padded to their longest member).',
         '',
-        table(
-          ['history', 'training rows', 'tokens', '`changeling train`', 'transformers + PEFT', 'time', 'memory'],
-          [
-            [
-              String(get(x, 'repo')).split('/').at(-1)!,
-              String(num(x, 'rows')),
-              String(num(x, 'tokens')),
-              `${s(num(x, 'changeling.seconds'), 0)}, ${mib(num(x, 'changeling.peakRssMiB'))}`,
-              `${s(num(x, 'pytorch.seconds'), 0)}, ${mib(num(x, 'pytorch.peakRssMiB'))}`,
-              `**${ratio(num(x, 'timeRatio'))}**`,
-              `**${ratio(num(x, 'memoryRatio'))}**`,
-            ],
-          ],
-        ),
+        historyTable(x),
       ].join('\n');
     },
   },

@@ -143,3 +143,22 @@ export function parseLineHistory(keep: TestRepo[]): TestRepo {
   r.git('add', '-A');
   return r;
 }
+
+/**
+ * Two kinds of change with their own messages, alternating `n` times (parser tokens, guide options): something a
+ * message model learns in a few steps. `body` gives the parser commits a body line. `keep` collects it for cleanup.
+ */
+export function twoKindsHistory(keep: TestRepo[], n: number, o: { body?: boolean } = {}): TestRepo {
+  const r = TestRepo.init();
+  keep.push(r);
+  let a = '';
+  let b = '';
+  for (let i = 0; i < n; i++) {
+    if (i % 2)
+      r.write('src/parser.js', (a += `const token${i} = lexer.next(json);\n`)).commit(
+        o.body ? 'Add parser token\n\nThe lexer reads one more.' : 'Add parser token',
+      );
+    else r.write('docs/guide.md', (b += `Option ${i} is documented here.\n`)).commit('Update the guide');
+  }
+  return r;
+}

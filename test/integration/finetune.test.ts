@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { openRepository } from '../../src/git/repository.js';
 import { finetuneCmg } from '../../src/tasks/finetune/cmg.js';
 import { readAdapter } from '../../src/peft/files.js';
-import { TestRepo, tempDir } from '../helpers/gitRepo.js';
+import { TestRepo, tempDir, twoKindsHistory } from '../helpers/gitRepo.js';
 import { riskyHistory } from '../helpers/riskyHistory.js';
 import { writeTinyRoberta, writeTinyT5 } from '../helpers/tinyModels.js';
 import '../helpers/goldens.js';
@@ -25,24 +25,11 @@ const run = (cwd: string, ...args: string[]) =>
     env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', CHANGELING_MODEL_CACHE: emptyCache },
   });
 
-/** Two kinds of change with their own messages, repeated: something a model can learn in a few steps. */
-function twoKinds(n: number): TestRepo {
-  const r = TestRepo.init();
-  repos.push(r);
-  let a = '';
-  let b = '';
-  for (let i = 0; i < n; i++) {
-    if (i % 2) r.write('src/parser.js', (a += `const token${i} = lexer.next(json);\n`)).commit('Add parser token');
-    else r.write('docs/guide.md', (b += `Option ${i} is documented here.\n`)).commit('Update the guide');
-  }
-  return r;
-}
-
 test(
   "finetune --task cmg: LoRA on the repository's history, evaluated against the untuned model and NNGen, adopted, used by suggest; a cancelled run resumes",
   { timeout: 300_000 },
   async () => {
-    const r = twoKinds(60);
+    const r = twoKindsHistory(repos, 60);
     const model = writeTinyT5(join(tempDir(), 'tiny-t5'));
     // Cancelled after a few steps: the checkpoint stays, nothing is adopted.
     const repo = await openRepository(r.dir);
@@ -207,7 +194,7 @@ test(
   'finetune --task cmg starts from the downloaded CommitChronicle model and trains in its format, with history, the adapter carrying the profile',
   { timeout: 300_000 },
   async () => {
-    const r = twoKinds(60);
+    const r = twoKindsHistory(repos, 60);
     r.git('config', 'user.email', 'dev@example.com');
     // The catalogue's default message model, served by a local hub (a tiny random T5 stands in for it).
     const hub = await new HubServer().start();
@@ -261,7 +248,7 @@ test(
   'finetune is a transaction: a run that is not adopted leaves the adopted adapter alone, one run at a time, a checkpoint of another run is not resumed',
   { timeout: 300_000 },
   async () => {
-    const r = twoKinds(60);
+    const r = twoKindsHistory(repos, 60);
     const model = writeTinyT5(join(tempDir(), 'tiny-t5'));
     const first = run(r.dir, 'finetune', '--task', 'cmg', '--model', model, '--quick', '--epochs', '2', '--adopt', 'always', '--json');
     assert.equal(first.status, 0, first.stderr.slice(-2000));

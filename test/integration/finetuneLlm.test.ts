@@ -7,7 +7,7 @@ import { openRepository } from '../../src/git/repository.js';
 import { finetuneCmg } from '../../src/tasks/finetune/cmg.js';
 import { readAdapter } from '../../src/peft/files.js';
 import { adoptMessageModel } from '../../src/tasks/cmg/adopted.js';
-import { TestRepo, tempDir } from '../helpers/gitRepo.js';
+import { TestRepo, tempDir, twoKindsHistory } from '../helpers/gitRepo.js';
 import { writeTinyQwen2 } from '../helpers/tinyModels.js';
 import '../helpers/goldens.js';
 
@@ -21,25 +21,11 @@ const run = (cwd: string, ...args: string[]) =>
     env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
   });
 
-/** Two kinds of change with their own messages (a subject and a body), repeated. */
-function twoKinds(n: number): TestRepo {
-  const r = TestRepo.init();
-  repos.push(r);
-  let a = '';
-  let b = '';
-  for (let i = 0; i < n; i++) {
-    if (i % 2)
-      r.write('src/parser.js', (a += `const token${i} = lexer.next(json);\n`)).commit('Add parser token\n\nThe lexer reads one more.');
-    else r.write('docs/guide.md', (b += `Option ${i} is documented here.\n`)).commit('Update the guide');
-  }
-  return r;
-}
-
 test(
   'finetune --task cmg with a code LLM: chat rows in the prompt ✨ gives, your edits twice, top-layer LoRA over int8, evaluated, adopted, used by suggest; a cancelled run resumes',
   { timeout: 400_000 },
   async () => {
-    const r = twoKinds(60);
+    const r = twoKindsHistory(repos, 60, { body: true });
     const model = writeTinyQwen2(join(tempDir(), 'qwen2-chat'), { layers: 10 });
     // Two recorded edits of suggestions for training commits (as `changeling edits` keeps them).
     const data = join(r.dir, '.git', 'changeling');

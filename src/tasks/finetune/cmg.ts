@@ -2,13 +2,12 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoDataDir, requireCommits, type Repository } from '../../git/repository.js';
 import { bnormPerItem, cmgMetrics, type CmgMetrics } from '../../eval/cmgMetrics.js';
-import { trainAdapter } from '../../peft/trainAdapter.js';
 import { ChangelingError } from '../../util/errors.js';
 import { decideAdoption } from '../adoption.js';
 import { writeFileAtomic } from '../../util/atomicFile.js';
 import { withLock } from '../../util/lock.js';
-import { claimCheckpoint, dropCheckpoint, hashOf, runFolder } from './runState.js';
-import { finishCmgRun } from './cmgAdopt.js';
+import { runFolder } from './runState.js';
+import { cmgResult, finishCmgRun, trainCmgRun } from './cmgRun.js';
 import { finetuneCmgLlm } from './cmgLlm.js';
 import { isChatLlmFolder } from '../cmg/llmInput.js';
 import { MessageModel } from '../cmg/generate.js';
@@ -95,54 +94,26 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
     const adapters = join(dataDir, 'adapters', 'cmg');
     const out = runFolder(adapters, o.method);
     emit({ kind: 'stage', stage: 'training', message: `${o.method}: ${steps} steps (${epochs} epochs of ${perEpoch})` });
-    const losses: Array<{ step: number; loss: number }> = [];
     const lr = o.lr ?? METHODS[o.method].lr.cmg;
-    const checkpoint = join(work, `${o.method}.checkpoint.safetensors`);
-    await claimCheckpoint(
-      checkpoint,
-      {
-        model: modelDir,
-        method: o.method,
-        data: hashOf(rows),
-        lr,
-        batch,
-        steps,
-        seed: o.seed ?? 42,
-        maxInput: base.maxInput,
-        format: base.profile.inputFormat,
-      },
-      emit,
-    );
-    const trained = await trainAdapter({
-      model: modelDir,
-      method: o.method,
+    const { trained, losses } = await trainCmgRun(o, {
+      modelDir,
+      work,
       data,
+      rows,
       out,
-      ownedOutput: true,
-      // The adapter is fed as its base model was trained: the profile travels with it.
-      files: { [PROFILE_FILE]: profileText({ ...base.profile, source: modelDir }) },
       steps,
       batch,
-      seed: o.seed ?? 42,
-      schedule: 'linear',
-      maxSourceLength: base.maxInput,
-      maxTargetLength: maxTarget,
       lr,
-      lora: { r: 8, alpha: 32 },
-      signal: o.signal,
-      provider: o.provider,
-      threads: o.threads,
-      recompute: o.recompute,
-      checkpoint,
-      checkpointEvery: Math.max(5, Math.min(50, Math.floor(steps / 5))),
-      onStep: (step, loss) => {
-        losses.push({ step, loss });
-        emit({ kind: 'step', step, steps, loss });
+      owner: { maxInput: base.maxInput, format: base.profile.inputFormat },
+      // The adapter is fed as its base model was trained: the profile travels with it.
+      train: {
+        files: { [PROFILE_FILE]: profileText({ ...base.profile, source: modelDir }) },
+        maxSourceLength: base.maxInput,
+        maxTargetLength: maxTarget,
+        lora: { r: 8, alpha: 32 },
       },
-      onResume: (step) => emit({ kind: 'stage', stage: 'training', message: `resumed from the checkpoint at step ${step}` }),
+      emit,
     });
-    // The finished adapter appeared whole (a folder output renamed into place): a half-written one is never seen.
-    await dropCheckpoint(checkpoint);
     const tuned = !savesAdapter(o.method)
       ? await MessageModel.create(out, { maxInput: base.maxInput, provider: o.provider })
       : await MessageModel.create(modelDir, { adapter: out, maxInput: base.maxInput, provider: o.provider });
@@ -188,32 +159,19 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
       adapters,
       validation: { tunedBnorm: val.metrics.tuned.bnormBleu, untunedBnorm: val.metrics.untuned.bnormBleu },
     });
-    return {
-      task: 'cmg',
-      method: o.method,
-      model: modelDir,
-      repo: repo.root,
-      head: repo.head,
+    const result = cmgResult(repo, o, {
+      modelDir,
       out,
-      commits: { train: train.length, validation: validation.length, test: test.length },
-      steps: trained.steps.length,
-      trainSeconds: trained.seconds,
-      seconds: (performance.now() - t0) / 1000,
-      trainableParameters: trained.trainableParameters,
+      t0,
+      splits: { train, validation, test },
+      trained,
       losses,
       validation: val.metrics,
-      test: tst.metrics,
-      adopted: done.adopted,
-      adoptedRecord: done.adoptedAt,
-      adoptReason: verdict.reason,
-      adoptBasis: verdict.basis,
-      examples: test.slice(0, 10).map((p, i) => ({
-        sha: p.sha.slice(0, 10),
-        real: p.subject,
-        tuned: tst.preds.tuned[i]!,
-        untuned: tst.preds.untuned[i]!,
-        nngen: tst.preds.nngen[i]!,
-      })),
-    };
+      test: tst,
+      done,
+      verdict,
+      real: (p) => p.subject,
+    });
+    return result;
   });
 }

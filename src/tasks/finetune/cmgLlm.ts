@@ -2,12 +2,11 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoDataDir, type Repository } from '../../git/repository.js';
 import { bnormPerItem, cmgMetrics, subjectOf, type CmgMetrics } from '../../eval/cmgMetrics.js';
-import { trainAdapter } from '../../peft/trainAdapter.js';
 import { ChangelingError, cancelledError } from '../../util/errors.js';
 import { decideAdoption } from '../adoption.js';
 import { writeFileAtomic } from '../../util/atomicFile.js';
 import { withLock } from '../../util/lock.js';
-import { claimCheckpoint, dropCheckpoint, hashOf, runFolder } from './runState.js';
+import { runFolder } from './runState.js';
 import { subjectHistory, timeSplits, type Pair } from '../cmg/dataset.js';
 import { NngenIndex, diffWords } from '../cmg/nngen.js';
 import { loadLlmFolder } from '../cmg/llmInput.js';
@@ -17,7 +16,7 @@ import { editPairs, EDIT_WEIGHT } from '../cmg/editPairs.js';
 import { METHODS, savesAdapter } from '../../peft/methods.js';
 import { parseLlamaConfig } from '../../models/llama.js';
 import { readConfigJson } from '../../models/config.js';
-import { finishCmgRun } from './cmgAdopt.js';
+import { cmgResult, finishCmgRun, trainCmgRun } from './cmgRun.js';
 import type { FinetuneEvent, FinetuneOptions, FinetuneResult } from './types.js';
 
 const QUICK = { train: 60, eval: 8, steps: 12 };
@@ -106,41 +105,20 @@ export async function finetuneCmgLlm(repo: Repository, o: FinetuneOptions, model
       stage: 'training',
       message: `${METHODS[o.method].label} of the code LLM (LoRA's rank ${LLM_LORA.r} on its top ${top} layers), frozen weights ${frozen}: ${steps} steps (${epochs} epochs of ${perEpoch})`,
     });
-    const losses: Array<{ step: number; loss: number }> = [];
     const lr = o.lr ?? METHODS[o.method].lr.llm;
-    const checkpoint = join(work, `${o.method}.checkpoint.safetensors`);
-    await claimCheckpoint(
-      checkpoint,
-      { model: modelDir, method: o.method, data: hashOf(rows), lr, batch, steps, seed: o.seed ?? 42, maxLength, frozen, llm: true },
-      emit,
-    );
-    const trained = await trainAdapter({
-      model: modelDir,
-      method: o.method,
+    const { trained, losses } = await trainCmgRun(o, {
+      modelDir,
+      work,
       data,
+      rows,
       out,
-      ownedOutput: true,
       steps,
       batch,
-      seed: o.seed ?? 42,
-      schedule: 'linear',
-      maxSourceLength: maxLength,
       lr,
-      lora: { ...LLM_LORA, layers },
-      frozen: savesAdapter(o.method) ? frozen : undefined,
-      signal: o.signal,
-      provider: o.provider,
-      threads: o.threads,
-      recompute: o.recompute,
-      checkpoint,
-      checkpointEvery: Math.max(5, Math.min(50, Math.floor(steps / 5))),
-      onStep: (step, loss) => {
-        losses.push({ step, loss });
-        emit({ kind: 'step', step, steps, loss });
-      },
-      onResume: (step) => emit({ kind: 'stage', stage: 'training', message: `resumed from the checkpoint at step ${step}` }),
+      owner: { maxLength, frozen, llm: true },
+      train: { maxSourceLength: maxLength, lora: { ...LLM_LORA, layers }, frozen: savesAdapter(o.method) ? frozen : undefined },
+      emit,
     });
-    await dropCheckpoint(checkpoint);
     const base = await LlmMessageWriter.create(modelDir, { provider: o.provider });
     const tuned = savesAdapter(o.method)
       ? await LlmMessageWriter.create(modelDir, { provider: o.provider, adapter: out })
@@ -207,35 +185,20 @@ export async function finetuneCmgLlm(repo: Repository, o: FinetuneOptions, model
       adapters,
       validation: { tunedBnorm: subjectBnorm(val.metrics.tuned!), untunedBnorm: subjectBnorm(val.metrics.untuned!) },
     });
-    return {
-      task: 'cmg',
-      method: o.method,
-      model: modelDir,
-      llm: true,
-      repo: repo.root,
-      head: repo.head,
+    const result = cmgResult(repo, o, {
+      modelDir,
       out,
-      commits: { train: train.length, validation: validation.length, test: test.length },
-      edits: editScore,
-      steps: trained.steps.length,
-      trainSeconds: trained.seconds,
-      seconds: (performance.now() - t0) / 1000,
-      trainableParameters: trained.trainableParameters,
+      t0,
+      splits: { train, validation, test },
+      trained,
       losses,
       validation: val.metrics,
-      test: tst.metrics,
-      adopted: done.adopted,
-      adoptedRecord: done.adoptedAt,
-      adoptReason: verdict.reason,
-      adoptBasis: verdict.basis,
-      examples: test.slice(0, 10).map((p, i) => ({
-        sha: p.sha.slice(0, 10),
-        real: p.message,
-        tuned: tst.preds.tuned[i]!,
-        untuned: tst.preds.untuned[i]!,
-        nngen: tst.preds.nngen[i]!,
-      })),
-    };
+      test: tst,
+      done,
+      verdict,
+      real: (p) => p.message,
+    });
+    return { ...result, llm: true, edits: editScore };
   });
 }
 
