@@ -111,10 +111,16 @@ export async function recordCommit(repo: Repository, o: { setting?: boolean } = 
     via: pending.via === 'hook' ? 'hook' : 'vscode',
     writer: String(pending.writer ?? ''),
   };
-  await withLock(f.lock, 'recording a message edit', async () => {
-    const kept = [...(await editPairsAt(f.pairs)), pair].slice(-EDIT_CAP);
-    await writeFileAtomic(f.pairs, kept.map((x) => JSON.stringify(x)).join('\n') + '\n');
-  });
+  try {
+    await withLock(f.lock, 'recording a message edit', async () => {
+      const kept = [...(await editPairsAt(f.pairs)), pair].slice(-EDIT_CAP);
+      await writeFileAtomic(f.pairs, kept.map((x) => JSON.stringify(x)).join('\n') + '\n');
+    });
+  } catch (err) {
+    // Not recorded (another writer holds the lock, a full disk): the note goes back for the next try.
+    await rename(claimed, f.pending).catch(() => undefined);
+    throw err;
+  }
   await rm(claimed, { force: true });
   return pair;
 }
