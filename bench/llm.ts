@@ -76,7 +76,12 @@ export async function llmBench(args: string[]): Promise<Record<string, unknown>>
         `${x.peakRssMiB} MiB\n`,
     );
   // First use: Changeling builds, quantizes and caches its graph (2 threads, the machine's default).
-  const first = worker(['--side', 'changeling'], Math.max(...threads));
+  const first = {
+    ...worker(['--side', 'changeling'], Math.max(...threads)),
+    side: 'changeling',
+    threads: Math.max(...threads),
+    busy: false,
+  };
   rows.push({ ...first, case: 'first use' });
   say(first);
   for (const t of threads)

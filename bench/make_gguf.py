@@ -77,7 +77,7 @@ def write_gguf(src, out, kind="f32", arch_name="qwen2"):
         name = names.get_name(hf, try_suffixes=(".weight", ".bias"))
         assert name is not None, hf
         if qtype is not None and data.ndim == 2:
-            w.add_tensor(name, quants.quantize(data, qtype), raw_shape=data.shape, raw_dtype=qtype)
+            w.add_tensor(name, quants.quantize(data, qtype), raw_dtype=qtype)
         else:
             w.add_tensor(name, np.ascontiguousarray(data))
     w.write_header_to_file()

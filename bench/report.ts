@@ -254,7 +254,7 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
       return [
         `One epoch of LoRA of a code LLM (${String(get(x, 'model'))}, random f32 weights) on a real history's chat rows as`,
         '`changeling finetune` tunes it (`changeling export --task cmg` with the model: the prompt ✨ gives and the real',
-        'message; rows of at most 1,536 tokens), r 16, alpha 32 on the seven projections of the top 8 layers, batch 8, lr',
+        'message; rows of at most 1,536 tokens), r 16, alpha 32 on the seven projections of the top 8 layers, batch 4, lr',
         '2e-4, each side a whole process from start to saved adapter: `changeling train --frozen int8-fast` against',
         '`recipes/train_lora.py` (transformers + PEFT over fp32 weights, batches padded to their longest member).',
         '',

@@ -15,7 +15,7 @@ query and value projections (PEFT's defaults for T5 and BART), AdamW at 5e-4 wit
 
 A code LLM (Qwen2.5-Coder, the Llama family: an export made with --model that model) trains as `changeling
 finetune` tunes it: the export's chat rows (input_ids and labels, -100 except on the answer), LoRA r 16, alpha 32
-on all seven projections of the top 8 layers, AdamW at 2e-4, batch 8 per process.
+on all seven projections of the top 8 layers, AdamW at 2e-4, batch 4 per process.
 
 --method prefix trains PEFT's prefix-tuning instead (T5/CodeT5 models; --prefix-tokens, default 20), which
 Changeling runs as PEFT does: prefixes on the decoder's self-attention. Bottleneck adapters are not a PEFT
@@ -82,7 +82,7 @@ def main():
     p.add_argument("--out", required=True, help="where the PEFT adapter is written")
     p.add_argument("--epochs", type=float, default=3)
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many optimizer steps (0: --epochs)")
-    p.add_argument("--batch", type=int, default=None, help="per process (16; a code LLM 8)")
+    p.add_argument("--batch", type=int, default=None, help="per process (16; a code LLM 4)")
     p.add_argument("--lr", type=float, default=None, help="5e-4; a code LLM 2e-4")
     p.add_argument("--r", type=int, default=None, help="8; a code LLM 16")
     p.add_argument("--alpha", type=int, default=32)
@@ -100,7 +100,7 @@ def main():
         raise SystemExit(f"{a.data}/train.jsonl has no rows")
     config = AutoConfig.from_pretrained(a.model)
     causal = config.model_type in CAUSAL
-    a.batch = a.batch or (8 if causal else 16)
+    a.batch = a.batch or (4 if causal else 16)
     a.lr = a.lr or (2e-4 if causal else 5e-4)
     a.r = a.r or (16 if causal else 8)
     if causal and "labels" not in rows[0]:
