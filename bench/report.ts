@@ -9,6 +9,8 @@ export const REPORT_PATH = 'docs/performance.md';
 
 export interface Recorded {
   bench: string;
+  /** The bench command that made it, when a variant is recorded under its own name (train-history --llm). */
+  command?: string;
   args: string[];
   date: string;
   machine: { cpu: string; cores: number; memGiB: number; node: string; onnxruntime: string };
@@ -53,7 +55,7 @@ const table = (head: string[], body: string[][]) =>
 
 function provenance(r: Recorded): string {
   const m = r.machine;
-  const command = ['npm run bench --', r.bench, ...r.args].join(' ');
+  const command = ['npm run bench --', r.command ?? r.bench, ...r.args].join(' ');
   return `\`${command}\`, recorded ${r.date.slice(0, 10)} on ${m.cores} cores of an ${m.cpu} (${m.memGiB} GiB), Node ${m.node}, onnxruntime-node ${m.onnxruntime}.`;
 }
 
@@ -312,8 +314,8 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
     render: (r) => {
       const x = r.result;
       const all = rows(x, 'rows');
-      const label = (y: Obj) => `${String(get(y, 'side'))}${get(y, 'case') === 'first use' ? ', first use' : ''}`;
-      const when = (y: Obj) => `${num(y, 'threads')}${get(y, 'busy') ? ', other core busy' : ''}`;
+      const label = (y: Obj) => `${String(get(y, 'side'))}${y.case === 'first use' ? ', first use' : ''}`;
+      const when = (y: Obj) => `${num(y, 'threads')}${y.busy ? ', other core busy' : ''}`;
       return [
         `${String(get(x, 'shapes'))} shapes, random f32 weights, the same in every runtime: a prompt of ${num(x, 'prompt')} token ids`,
         `prefilled, then ${num(x, 'new')} new tokens greedily. Changeling at \`--precision auto\` (int8: MatMulNBits, 8-bit blocks of 32), llama.cpp`,
@@ -345,7 +347,7 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
             ratio(num(y, 'prefill')),
             `**${ratio(num(y, 'decode'))}**`,
             `**${ratio(num(y, 'rssAtQ8'))}**`,
-            get(y, 'endToEndVsTorch') === null ? '-' : `**${ratio(num(y, 'endToEndVsTorch'))}**`,
+            y.endToEndVsTorch === null ? '-' : `**${ratio(num(y, 'endToEndVsTorch'))}**`,
           ]),
         ),
         '',
