@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { architectureFor } from '../../models/architectures.js';
 import { readConfigJson } from '../../models/config.js';
 import { loadChatTemplate, type ChatMessage, type ChatTemplate } from '../../models/chatTemplate.js';
-import { parseLlamaConfig } from '../../models/llama.js';
+import { parseLlamaConfig, type LlamaConfig } from '../../models/llama.js';
 import { CodeTokenizer } from '../../models/tokenizer.js';
 import { ChangelingError } from '../../util/errors.js';
 import { PROFILE_FILE } from './profile.js';
@@ -18,6 +18,7 @@ import type { DiffFile } from '../../git/types.js';
  */
 export interface LlmFolder extends PromptTarget {
   dir: string;
+  config: LlamaConfig;
   tokenizer: CodeTokenizer;
   template: ChatTemplate;
 }
@@ -64,6 +65,7 @@ export async function loadLlmFolder(dir: string): Promise<LlmFolder> {
   const tokenizer = await CodeTokenizer.fromFolder(dir);
   return {
     dir,
+    config,
     tokenizer,
     template,
     contextLength: config.maxPositionEmbeddings,

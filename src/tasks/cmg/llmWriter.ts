@@ -150,14 +150,13 @@ export function mentionedNames(message: string): string[] {
 }
 
 /**
- * A checker for the candidates of one change: the tree's paths are listed once and each name is looked up
- * in the tracked files once (git grep), however many candidates name it.
+ * Whether a name is in the tree at HEAD: a path (the tree listed once) or text in a tracked file (git grep, once per
+ * name). One lookup serves every change checked against the same HEAD (an evaluation's commits, a change's candidates).
  */
-export function faithfulnessCheck(diffText: string, repo: Repository, signal?: AbortSignal): (message: string) => Promise<string[]> {
+export function treeLookup(repo: Repository, signal?: AbortSignal): (name: string) => Promise<boolean> {
   let paths: Promise<string[]> | null = null;
   const inTree = new Map<string, Promise<boolean>>();
-  const found = (name: string): Promise<boolean> => {
-    if (diffText.includes(name)) return Promise.resolve(true);
+  return (name) => {
     if (!repo.head) return Promise.resolve(false);
     const head = repo.head;
     let known = inTree.get(name);
@@ -175,9 +174,21 @@ export function faithfulnessCheck(diffText: string, repo: Repository, signal?: A
     }
     return known;
   };
+}
+
+/**
+ * A checker for the candidates of one change: a name is faithful when the diff has it, else when the tree at HEAD does
+ * (`tree`, which callers checking many changes share).
+ */
+export function faithfulnessCheck(
+  diffText: string,
+  repo: Repository,
+  signal?: AbortSignal,
+  tree = treeLookup(repo, signal),
+): (message: string) => Promise<string[]> {
   return async (message) => {
     const out: string[] = [];
-    for (const name of mentionedNames(message)) if (!(await found(name))) out.push(name);
+    for (const name of mentionedNames(message)) if (!diffText.includes(name) && !(await tree(name))) out.push(name);
     return out;
   };
 }

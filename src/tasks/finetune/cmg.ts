@@ -7,11 +7,11 @@ import { decideAdoption } from '../adoption.js';
 import { writeFileAtomic } from '../../util/atomicFile.js';
 import { withLock } from '../../util/lock.js';
 import { runFolder } from './runState.js';
-import { cmgResult, finishCmgRun, trainCmgRun } from './cmgRun.js';
+import { cmgResult, cmgSplits, finishCmgRun, trainCmgRun } from './cmgRun.js';
 import { finetuneCmgLlm } from './cmgLlm.js';
 import { isChatLlmFolder } from '../cmg/llmInput.js';
 import { MessageModel } from '../cmg/generate.js';
-import { cmgPairs, generateFor, timeSplits, type Pair } from '../cmg/dataset.js';
+import { cmgPairs, generateFor, type Pair } from '../cmg/dataset.js';
 import { NngenIndex, diffWords } from '../cmg/nngen.js';
 import { PROFILE_FILE, profileText } from '../cmg/profile.js';
 import { cachedModel } from '../../models/hub.js';
@@ -49,20 +49,7 @@ export async function finetuneCmg(repo: Repository, o: FinetuneOptions): Promise
   const base = await MessageModel.create(modelDir, { maxInput: o.maxLength ?? (o.quick ? 128 : undefined), provider: o.provider });
   emit({ kind: 'stage', stage: 'mining', message: `reading the history (input format ${base.profile.inputFormat})` });
   const { all, historyOf } = await cmgPairs(repo, base, { maxCommits: o.maxCommits, signal: o.signal });
-  if (all.length < (o.quick ? 30 : 200))
-    throw new ChangelingError(
-      'usage',
-      `the history is too thin to fine-tune on: ${all.length} commits with a message and a diff (at least ${o.quick ? 30 : 200})`,
-    );
-  let { train, validation, test } = timeSplits(all);
-  if (o.quick) {
-    train = train.slice(-QUICK.train);
-    validation = validation.slice(-QUICK.eval);
-    test = test.slice(-QUICK.eval);
-  }
-  const cap = o.evalCap ?? 200;
-  validation = validation.slice(-cap);
-  test = test.slice(-cap);
+  const { train, validation, test } = cmgSplits(all, o, { quick: QUICK, evalCap: 200 });
   emit({
     kind: 'stage',
     stage: 'dataset',

@@ -2,21 +2,19 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoDataDir, type Repository } from '../../git/repository.js';
 import { bnormPerItem, cmgMetrics, subjectOf, type CmgMetrics } from '../../eval/cmgMetrics.js';
-import { ChangelingError, cancelledError } from '../../util/errors.js';
+import { cancelledError } from '../../util/errors.js';
 import { decideAdoption } from '../adoption.js';
 import { writeFileAtomic } from '../../util/atomicFile.js';
 import { withLock } from '../../util/lock.js';
 import { runFolder } from './runState.js';
-import { subjectHistory, timeSplits, type Pair } from '../cmg/dataset.js';
+import { subjectHistory, type Pair } from '../cmg/dataset.js';
 import { NngenIndex, diffWords } from '../cmg/nngen.js';
 import { loadLlmFolder } from '../cmg/llmInput.js';
 import { historyContexts, historyPrompt, trainingConversation, type HistoryContext } from '../cmg/llmHistory.js';
-import { LlmMessageWriter, diffTextOf, faithfulnessCheck, shapeMessage } from '../cmg/llmWriter.js';
+import { LlmMessageWriter, diffTextOf, faithfulnessCheck, shapeMessage, treeLookup } from '../cmg/llmWriter.js';
 import { editPairs, EDIT_WEIGHT } from '../cmg/editPairs.js';
 import { METHODS, savesAdapter } from '../../peft/methods.js';
-import { parseLlamaConfig } from '../../models/llama.js';
-import { readConfigJson } from '../../models/config.js';
-import { cmgResult, finishCmgRun, trainCmgRun } from './cmgRun.js';
+import { cmgResult, cmgSplits, finishCmgRun, trainCmgRun } from './cmgRun.js';
 import type { FinetuneEvent, FinetuneOptions, FinetuneResult } from './types.js';
 
 const QUICK = { train: 60, eval: 8, steps: 12 };
@@ -44,23 +42,9 @@ export async function finetuneCmgLlm(repo: Repository, o: FinetuneOptions, model
   const t0 = performance.now();
   const emit = (e: FinetuneEvent) => o.onEvent?.(e);
   const llm = await loadLlmFolder(modelDir);
-  const config = parseLlamaConfig(await readConfigJson(modelDir), `${modelDir}/config.json`);
   emit({ kind: 'stage', stage: 'mining', message: 'reading the history (the code LLM learns in the prompt ✨ gives it)' });
   const all = await subjectHistory(repo, o.maxCommits ?? 20000, o.signal);
-  if (all.length < (o.quick ? 30 : 200))
-    throw new ChangelingError(
-      'usage',
-      `the history is too thin to fine-tune on: ${all.length} commits with a message and a diff (at least ${o.quick ? 30 : 200})`,
-    );
-  let { train, validation, test } = timeSplits(all);
-  if (o.quick) {
-    train = train.slice(-QUICK.train);
-    validation = validation.slice(-QUICK.eval);
-    test = test.slice(-QUICK.eval);
-  }
-  const cap = o.evalCap ?? 100;
-  validation = validation.slice(-cap);
-  test = test.slice(-cap);
+  const { train, validation, test } = cmgSplits(all, o, { quick: QUICK, evalCap: 100 });
   const contexts = historyContexts(all, train);
   const dataDir = await repoDataDir(repo);
   // The user's edits of earlier suggestions, for commits before the validation ones (never a scored commit's).
@@ -99,8 +83,8 @@ export async function finetuneCmgLlm(repo: Repository, o: FinetuneOptions, model
     const out = runFolder(adapters, o.method);
     // Full fine-tuning trains every weight: nothing is frozen to hold in int8.
     const frozen = o.frozen ?? (savesAdapter(o.method) ? 'int8-fast' : 'fp32');
-    const top = Math.min(TOP_LAYERS, config.numLayers);
-    const layers = Array.from({ length: top }, (_, i) => config.numLayers - top + i);
+    const top = Math.min(TOP_LAYERS, llm.config.numLayers);
+    const layers = Array.from({ length: top }, (_, i) => llm.config.numLayers - top + i);
     emit({
       kind: 'stage',
       stage: 'training',
@@ -218,6 +202,8 @@ export async function writeFor(
 ): Promise<{ messages: string[]; faithful: number }> {
   const messages: string[] = [];
   let faithful = 0;
+  // One listing of the tree at HEAD for every commit checked.
+  const tree = treeLookup(repo, o.signal);
   for (const [i, p] of pairs.entries()) {
     if (o.signal?.aborted) throw cancelledError();
     const prompt = historyPrompt(p, contexts.get(p.sha)!, w.prompt, {
@@ -228,7 +214,7 @@ export async function writeFor(
     const raw = (await w.write(prompt, { greedy: true, maxNewTokens: ROW_TOKENS.answer, signal: o.signal }))[0] ?? '';
     const message = shapeMessage(raw, '', { body: true });
     messages.push(message);
-    if ((await faithfulnessCheck(diffTextOf(p.files), repo, o.signal)(message)).length === 0) faithful++;
+    if ((await faithfulnessCheck(diffTextOf(p.files), repo, o.signal, tree)(message)).length === 0) faithful++;
     if (i % 5 === 0) progress(i + 1, pairs.length);
   }
   return { messages, faithful: pairs.length ? (100 * faithful) / pairs.length : 0 };

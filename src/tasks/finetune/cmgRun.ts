@@ -7,9 +7,35 @@ import { claimCheckpoint, dropCheckpoint, hashOf, pruneRuns } from './runState.j
 import { savesAdapter, type Method } from '../../peft/methods.js';
 import { trainAdapter, type TrainOptions } from '../../peft/trainAdapter.js';
 import type { FinetuneEvent, FinetuneOptions, FinetuneResult } from './types.js';
-import type { Pair } from '../cmg/dataset.js';
+import { timeSplits, type Pair } from '../cmg/dataset.js';
 import type { CmgMetrics } from '../../eval/cmgMetrics.js';
 import { join } from 'node:path';
+
+/**
+ * A commit-message run's splits, for both paths: refused when the history is too thin (30 commits for --quick, else
+ * 200), oldest 80% train / next 10% validation / newest 10% test, --quick's slices (the newest of each), and at most
+ * `evalCap` (o.evalCap, else the path's default) validation and test commits.
+ */
+export function cmgSplits<T>(
+  all: readonly T[],
+  o: Pick<FinetuneOptions, 'quick' | 'evalCap'>,
+  limits: { quick: { train: number; eval: number }; evalCap: number },
+): { train: T[]; validation: T[]; test: T[] } {
+  const least = o.quick ? 30 : 200;
+  if (all.length < least)
+    throw new ChangelingError(
+      'usage',
+      `the history is too thin to fine-tune on: ${all.length} commits with a message and a diff (at least ${least})`,
+    );
+  let { train, validation, test } = timeSplits(all);
+  if (o.quick) {
+    train = train.slice(-limits.quick.train);
+    validation = validation.slice(-limits.quick.eval);
+    test = test.slice(-limits.quick.eval);
+  }
+  const cap = o.evalCap ?? limits.evalCap;
+  return { train, validation: validation.slice(-cap), test: test.slice(-cap) };
+}
 
 /**
  * The training of a commit-message fine-tuning run, for a seq2seq model and a code LLM alike: the run's checkpoint
