@@ -282,7 +282,9 @@ async function inspectCausalLm(
   mask: Matrix,
   o: { provider: string; precision: Precision },
 ): Promise<Record<string, unknown>> {
-  const runner = await CausalLmRunner.create(model, o);
+  // The composed attention: logits at every position, padding included, as transformers computes them, and explicit
+  // positions (the fused attention counts them from each row's first token itself and skips padding).
+  const runner = await CausalLmRunner.create(model, { ...o, attention: 'composed' });
   const out: Record<string, unknown> = {};
   const same = (m: Matrix, name: string) => {
     if (m.length !== ids.length || m[0]!.length !== ids[0]!.length)

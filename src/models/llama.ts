@@ -229,18 +229,22 @@ export function llamaStack(b: GraphBuilder, c: LlamaConfig, w: GraphWeights, x: 
       const ctx = b.reshape(b.matmul(b.reshape(probs, [0, KV, -1, 0]), v), [0, H, -1, D]);
       const merged = b.reshape(b.transpose(ctx, [0, 2, 1, 3]), [0, 0, H * D]);
       const r = b.add(h, hfLinear(b, w, merged, `${p}.self_attn.o_proj`, c.oBias));
-      const m = norm(r, `${p}.post_attention_layernorm.weight`);
-      const gate = hfLinear(b, w, m, `${p}.mlp.gate_proj`, c.mlpBias);
-      const up = hfLinear(b, w, m, `${p}.mlp.up_proj`, c.mlpBias);
-      const sig = b.sigmoid(gate);
-      const silu = b.mul(gate, sig);
-      const prod = b.mul(silu, up);
-      // Training recomputes the three from gate and up in the backward (inference never differentiates).
-      recomputeChain(b, [sig, silu, prod]);
-      return b.add(r, hfLinear(b, w, prod, `${p}.mlp.down_proj`, c.mlpBias));
+      return b.add(r, llamaMlp(b, c, w, p, norm(r, `${p}.post_attention_layernorm.weight`)));
     });
   }
   return { hidden: norm(h, 'model.norm.weight'), present };
+}
+
+/** A layer's SwiGLU MLP on its normed input: down(silu(gate(m)) * up(m)). */
+export function llamaMlp(b: GraphBuilder, c: LlamaConfig, w: GraphWeights, p: string, m: Tensor): Tensor {
+  const gate = hfLinear(b, w, m, `${p}.mlp.gate_proj`, c.mlpBias);
+  const up = hfLinear(b, w, m, `${p}.mlp.up_proj`, c.mlpBias);
+  const sig = b.sigmoid(gate);
+  const silu = b.mul(gate, sig);
+  const prod = b.mul(silu, up);
+  // Training recomputes the three from gate and up in the backward (inference never differentiates).
+  recomputeChain(b, [sig, silu, prod]);
+  return hfLinear(b, w, prod, `${p}.mlp.down_proj`, c.mlpBias);
 }
 
 /** The head: logits [.., vocab] from hidden states, through lm_head or the tied embeddings. */

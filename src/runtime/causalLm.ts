@@ -1,7 +1,10 @@
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { GraphBuilder } from '../graph/builder.js';
 import { llamaHead, llamaStack, type LlamaConfig } from '../models/llama.js';
-import { GraphWeights } from '../models/weights.js';
+import { fusedLlamaStack, fusedPositions } from '../models/llamaFused.js';
+import { fusedAttentionFor } from './fusedAttention.js';
+import { ANSWER_ROOM, emptyKv, reorderKv, resizeKv, roomFor, type KvBuffers, type KvShape } from './kvBuffers.js';
+import { GraphWeights, type WeightMap } from '../models/weights.js';
 import { requireKind, type ModelFolder } from '../models/modelFolder.js';
 import { ChangelingError } from '../util/errors.js';
 import { createSessionFromFile, ort, type SessionOptions, collectGarbage } from './session.js';
@@ -29,6 +32,11 @@ import {
  * returns the logits of the positions asked for (`logits_positions`: the last for generation, all for
  * inspection) and the grown cache. Positions count from each row's first real token (attention-mask cumsum - 1,
  * padding at 1), as transformers' generate() counts them, so left-padded batches generate as they do.
+ *
+ * On the CPU the graph is the fused one where onnxruntime's operators take the model (models/llamaFused.ts:
+ * GroupQueryAttention with the cache appended in place, SkipSimplifiedLayerNormalization; no PEFT prefix or graph
+ * rewrite): its inputs are the new tokens right-padded, each row's length and the cache buffers (runtime/kvBuffers.ts),
+ * which are also its outputs. Callers see the same interface and the same logits at every real position.
  */
 export interface Batch {
   /** [rows][tokens], left-padded to one length. */
@@ -38,9 +46,12 @@ export interface Batch {
 }
 
 interface State {
+  /** The composed graph's cache. */
   past: Record<string, OrtTensor>;
-  /** The attention mask of every cache row so far, row after row. */
+  /** The attention mask of every cache row so far, row after row (the composed graph). */
   mask: number[][];
+  /** The fused graph's cache. */
+  kv: KvBuffers | null;
   /** The logits the prompt left for the first step, [rows, vocab]. */
   pending: Float32Array | null;
 }
@@ -57,6 +68,7 @@ export function positionsOf(mask: readonly (readonly number[])[]): number[][] {
 interface PromptCache {
   ids: number[];
   past: Record<string, OrtTensor>;
+  kv: KvBuffers | null;
   last: Float32Array;
 }
 
@@ -79,6 +91,8 @@ export class CausalLmRunner {
     readonly precision: ResolvedPrecision,
     defaults: GenerationDefaults,
     private readonly prefixCache: boolean,
+    /** The fused graph (GroupQueryAttention, the cache in place), or the composed one. */
+    readonly fused: boolean,
   ) {
     const c = model.config;
     this.info = {
@@ -99,16 +113,28 @@ export class CausalLmRunner {
    */
   static async create(
     folder: ModelFolder,
-    o: SessionOptions & { eosTokenIds?: readonly number[]; padTokenId?: number | null; prefixCache?: boolean } = {},
+    o: SessionOptions & {
+      eosTokenIds?: readonly number[];
+      padTokenId?: number | null;
+      prefixCache?: boolean;
+      /** `composed`: the composed attention even where the fused one runs (explicit position ids need it). */
+      attention?: 'fused' | 'composed';
+    } = {},
   ): Promise<CausalLmRunner> {
     const model = requireKind(folder, ['llama'], 'the decoder-only runtime');
     const c = model.config;
     const plan = await precisionPlan(o.precision, 'llama', o.provider);
     const precision = plan.precision;
+    const fused = o.attention !== 'composed' && fusedAttentionFor(model, o.provider);
     const g = await cachedGraphs(
-      `llama-${plan.key}${modelFingerprint(model.dir, model.weightsPath, { precision, extra: model.cacheExtra ?? null })}`,
+      `llama-${fused ? 'gqa-' : ''}${plan.key}${modelFingerprint(model.dir, model.weightsPath, { precision, fused, extra: model.cacheExtra ?? null })}`,
       async () => {
         const weights = await model.loadWeights();
+        if (fused) {
+          const b = fusedGraph(c, weights);
+          plan.apply(b);
+          return { graphs: { decoder: b }, meta: {} };
+        }
         const b = new GraphBuilder('causal-lm');
         const kvShape = ['batch', c.numKeyValueHeads, 'past', c.headDim];
         const inputs = {
@@ -150,6 +176,7 @@ export class CausalLmRunner {
       precision,
       defaults,
       o.prefixCache ?? false,
+      fused,
     );
   }
 
@@ -194,10 +221,7 @@ export class CausalLmRunner {
   ): Promise<{ logits: OrtTensor; present: Record<string, OrtTensor> }> {
     const rt = await ort();
     const i64 = (rows: number[][]) => new rt.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0]!.length]);
-    for (const row of ids)
-      for (const t of row)
-        if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize)
-          throw new ChangelingError('usage', `token id ${t} is outside the vocabulary (0 to ${this.config.vocabSize - 1})`);
+    checkIds(ids, this.config.vocabSize);
     const out = (await this.session.run({
       input_ids: i64(ids),
       attention_mask: i64(mask),
@@ -216,6 +240,11 @@ export class CausalLmRunner {
     checkBatch(batch);
     const T = batch.ids[0]!.length;
     const full = this.withBase(batch.mask);
+    if (this.fused) {
+      if (positionIds && JSON.stringify(positionIds) !== JSON.stringify(full.positions))
+        throw new ChangelingError('usage', 'explicit position ids need the composed attention (attention: "composed")');
+      return this.forwardFused(batch);
+    }
     const r = await this.run(
       batch.ids,
       full.mask,
@@ -238,10 +267,15 @@ export class CausalLmRunner {
   }
 
   private async startAfresh(batch: Batch): Promise<State> {
+    if (this.fused) {
+      const { kv, rows } = await this.promptFused(batch, ANSWER_ROOM);
+      const logits = await this.runFused(rows.padded, rows.real, kv, rows.last);
+      return { past: {}, mask: [], kv, pending: logits };
+    }
     const { mask, positions } = this.withBase(batch.mask);
     const T = batch.ids[0]!.length;
     const r = await this.run(batch.ids, mask, positions, await this.emptyCache(batch.ids.length), [T - 1]);
-    return { past: r.present, mask, pending: r.logits.data as Float32Array };
+    return { past: r.present, mask, kv: null, pending: r.logits.data as Float32Array };
   }
 
   /** One unpadded prompt: what it shares with the cached prompt is taken from the cache, the rest is run. */
@@ -254,16 +288,25 @@ export class CausalLmRunner {
     const mask = [new Array<number>(P + T).fill(1)];
     if (c && L === T && c.ids.length === T) {
       this.reused = T;
-      return { past: c.past, mask, pending: c.last };
+      // The fused cache's buffers are shared: decoding appends after the prompt's slots, which stay as they are.
+      return { past: c.past, mask, kv: c.kv && { ...c.kv, lengths: [T] }, pending: c.last };
     }
     L = Math.min(L, T - 1); // at least the last token runs, for its logits
     if (!c || L < MIN_REUSE) L = 0;
+    if (this.fused) {
+      const rt = await ort();
+      const kv = c?.kv && L ? resizeKv(rt, this.kvShape, c.kv, L, T + ANSWER_ROOM) : emptyKv(rt, this.kvShape, 1, T + ANSWER_ROOM);
+      const last = await this.runFused([ids.slice(L)], [T - L], kv, [T - L - 1]);
+      this.reused = L;
+      this.cache = { ids: [...ids], past: {}, kv: { ...kv, lengths: [T] }, last };
+      return { past: {}, mask, kv, pending: last };
+    }
     const past = c && L ? await this.cutCache(c.past, P + L) : await this.emptyCache(1);
     const r = await this.run([ids.slice(L)], mask, [Array.from({ length: T - L }, (_, t) => P + L + t)], past, [T - L - 1]);
     this.reused = L;
     const last = r.logits.data as Float32Array;
-    this.cache = { ids: [...ids], past: r.present, last };
-    return { past: r.present, mask, pending: last };
+    this.cache = { ids: [...ids], past: r.present, kv: null, last };
+    return { past: r.present, mask, kv: null, pending: last };
   }
 
   /** The first `L` positions of a one-row key/value cache. */
@@ -287,6 +330,15 @@ export class CausalLmRunner {
       state.pending = null;
       return p;
     }
+    if (state.kv) {
+      const kv = (state.kv = roomFor(await ort(), this.kvShape, state.kv, Math.max(...state.kv.lengths) + 1));
+      return this.runFused(
+        tokens.map((t) => [t]),
+        tokens.map(() => 1),
+        kv,
+        tokens.map((_, r) => r),
+      );
+    }
     for (const m of state.mask) m.push(1);
     const positions = state.mask.map((m) => [m.reduce((a, b) => a + b, 0) - 1]);
     const r = await this.run(
@@ -304,12 +356,72 @@ export class CausalLmRunner {
     const rt = await ort();
     const V = this.config.vocabSize;
     for (const k of Object.keys(state.past)) state.past[k] = gatherRows(rt, state.past[k]!, rows);
-    state.mask = rows.map((r) => [...state.mask[r]!]);
+    if (state.kv) state.kv = reorderKv(rt, state.kv, rows);
+    else state.mask = rows.map((r) => [...state.mask[r]!]);
     if (state.pending) {
       const p = state.pending;
       state.pending = new Float32Array(rows.length * V);
       rows.forEach((r, i) => state.pending!.set(p.subarray(r * V, (r + 1) * V), i * V));
     }
+  }
+
+  private get kvShape(): KvShape {
+    const c = this.config;
+    return { layers: c.numLayers, kvHeads: c.numKeyValueHeads, headDim: c.headDim, maxPositions: fusedPositions(c) };
+  }
+
+  /**
+   * A left-padded batch as the fused graph takes it: each row's real tokens first, then padding; how many each row
+   * has; where its last one is in the flattened [rows x tokens] (for the logits); and empty buffers with `room`
+   * slots after the longest row.
+   */
+  private async promptFused(
+    batch: Batch,
+    room: number,
+  ): Promise<{ kv: KvBuffers; rows: { padded: number[][]; real: number[]; last: number[]; S: number } }> {
+    const tokens = batch.ids.map((row, b) => row.filter((_, t) => batch.mask[b]![t] === 1));
+    if (tokens.some((t) => t.length === 0)) throw new ChangelingError('usage', 'a row of the input has no tokens (its mask is all 0)');
+    const S = Math.max(...tokens.map((t) => t.length));
+    const padded = tokens.map((t) => [...t, ...new Array<number>(S - t.length).fill(this.info.padTokenId)]);
+    const real = tokens.map((t) => t.length);
+    const kv = emptyKv(await ort(), this.kvShape, batch.ids.length, S + room);
+    return { kv, rows: { padded, real, last: real.map((n, b) => b * S + n - 1), S } };
+  }
+
+  /** Logits at every position of a left-padded batch through the fused graph (a padding position gets its row's first token's). */
+  private async forwardFused(batch: Batch): Promise<OrtTensor> {
+    const { kv, rows } = await this.promptFused(batch, 0);
+    const at = batch.mask.flatMap((m, b) => {
+      let n = 0;
+      return m.map((x) => b * rows.S + (x === 1 ? n++ : 0));
+    });
+    const logits = await this.runFused(rows.padded, rows.real, kv, at);
+    return new (await ort()).Tensor('float32', logits, [batch.ids.length, batch.ids[0]!.length, this.config.vocabSize]);
+  }
+
+  /**
+   * One run of the fused graph: `ids` right-padded, `real[r]` of row r's are tokens, appended in place to the cache
+   * after its `kv.lengths[r]` tokens; returns the logits at `at` (indices into the flattened [rows x new]).
+   */
+  private async runFused(ids: number[][], real: number[], kv: KvBuffers, at: number[]): Promise<Float32Array> {
+    const rt = await ort();
+    checkIds(ids, this.config.vocabSize);
+    const after = kv.lengths.map((l, r) => l + real[r]!);
+    const fetches: Record<string, OrtTensor | null> = { logits: null };
+    for (let i = 0; i < this.config.numLayers; i++)
+      for (const part of ['key', 'value']) fetches[`present.${i}.${part}`] = kv.tensors[`past.${i}.${part}`]!;
+    const out = (await this.session.run(
+      {
+        input_ids: new rt.Tensor('int64', BigInt64Array.from(ids.flat().map(BigInt)), [ids.length, ids[0]!.length]),
+        seqlens_k: new rt.Tensor('int32', Int32Array.from(after.map((n) => n - 1)), [after.length]),
+        total_sequence_length: new rt.Tensor('int32', Int32Array.from([Math.max(...after)]), []),
+        logits_rows: new rt.Tensor('int64', BigInt64Array.from(at.map(BigInt)), [at.length]),
+        ...kv.tensors,
+      },
+      fetches as Record<string, OrtTensor>,
+    )) as Record<string, OrtTensor>;
+    kv.lengths = after;
+    return out.logits!.data as Float32Array;
   }
 
   private decoder(state: State): StepDecoder {
@@ -339,6 +451,41 @@ export class CausalLmRunner {
     const longest = Math.max(...hyps.flat().map((h) => h.length));
     return hyps.map((hs) => hs.map((h) => ({ ...h, tokens: h.tokens.slice(0, longest) })));
   }
+}
+
+function checkIds(ids: number[][], vocab: number): void {
+  for (const row of ids)
+    for (const t of row)
+      if (!Number.isInteger(t) || t < 0 || t >= vocab)
+        throw new ChangelingError('usage', `token id ${t} is outside the vocabulary (0 to ${vocab - 1})`);
+}
+
+/**
+ * The fused inference graph (models/llamaFused.ts): new tokens [batch, new] right-padded, `seqlens_k` and
+ * `total_sequence_length` as GroupQueryAttention takes them, the cache buffers in and out, and the logits of the rows
+ * `logits_rows` names in the flattened [batch x new] positions.
+ */
+function fusedGraph(c: LlamaConfig, weights: WeightMap): GraphBuilder {
+  const b = new GraphBuilder('causal-lm-fused');
+  const w = new GraphWeights(b, weights);
+  const kvShape = ['batch', c.numKeyValueHeads, 'capacity', c.headDim];
+  const cache = Array.from({ length: c.numLayers }, (_, i) => ({
+    key: b.input(`past.${i}.key`, 'float32', kvShape),
+    value: b.input(`past.${i}.value`, 'float32', kvShape),
+  }));
+  const { hidden, present } = fusedLlamaStack(b, c, w, {
+    inputIds: b.input('input_ids', 'int64', ['batch', 'new']),
+    seqlensK: b.input('seqlens_k', 'int32', ['batch']),
+    totalLength: b.input('total_sequence_length', 'int32', []),
+    cache,
+  });
+  const rows = b.input('logits_rows', 'int64', ['rows']);
+  b.output(llamaHead(b, c, w, b.gather(b.reshape(hidden, [-1, c.hiddenSize]), rows)), 'logits');
+  present.forEach((kv, i) => {
+    b.output(kv.key, `present.${i}.key`);
+    b.output(kv.value, `present.${i}.value`);
+  });
+  return b;
 }
 
 function checkBatch(batch: Batch): void {

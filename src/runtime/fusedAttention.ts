@@ -1,3 +1,4 @@
+import { fusedLlamaSupported } from '../models/llamaFused.js';
 import type { ModelFolder } from '../models/modelFolder.js';
 
 /**
@@ -7,11 +8,12 @@ import type { ModelFolder } from '../models/modelFolder.js';
  * CHANGELING_FUSED_ATTENTION=0 (kept for measuring the composed form). Not the Llama family: MultiHeadAttention takes
  * as many key heads as query heads, and repeating the cache's grouped heads for it at every decoding step cost more
  * than the fused prompt saved (the 0.5B, a 4,211-token prompt, 64 new tokens, int8: the first token 24.8 s instead of
- * 28.3, but 301 ms a token instead of 182 and the whole candidate 43.8 s instead of 39.7). GroupQueryAttention reads
- * grouped keys as they are; using it needs its own cache layout and padding rules (the next engine work).
+ * 28.3, but 301 ms a token instead of 182 and the whole candidate 43.8 s instead of 39.7). The Llama family runs
+ * GroupQueryAttention instead (models/llamaFused.ts: grouped keys as they are, the cache appended in place), where
+ * onnxruntime takes the model (a head size that is a multiple of 16) and no PEFT prefix or graph rewrite applies.
  */
 export function fusedAttentionFor(model: ModelFolder, provider: string | undefined): boolean {
-  return (
-    model.kind === 't5' && !model.graphTransforms?.length && (provider ?? 'cpu') === 'cpu' && process.env.CHANGELING_FUSED_ATTENTION !== '0'
-  );
+  if (model.graphTransforms?.length || (provider ?? 'cpu') !== 'cpu' || process.env.CHANGELING_FUSED_ATTENTION === '0') return false;
+  if (model.kind === 't5') return true;
+  return model.kind === 'llama' && !model.decoderPrefix && fusedLlamaSupported(model.config);
 }

@@ -15,7 +15,17 @@ const rows = (t: GoldenTensor): number[][] => {
   return Array.from({ length: B }, (_, b) => t.data.slice(b * T, (b + 1) * T));
 };
 
-for (const folder of ['qwen2-tiny', 'llama-tiny', 'qwen2-hd64']) {
+/** The logits of real positions only (padding positions' logits mean nothing, and the fused graph does not compute them). */
+const realOnly = (data: ArrayLike<number>, mask: number[][], vocab: number): number[] =>
+  mask.flat().flatMap((m, i) => (m === 1 ? Array.from(data).slice(i * vocab, (i + 1) * vocab) : []));
+
+for (const [folder, attention] of [
+  ['qwen2-tiny', 'fused'],
+  ['llama-tiny', 'fused'],
+  ['qwen2-hd64', 'fused'],
+  ['qwen2-tiny', 'composed'],
+  ['llama-tiny', 'composed'],
+] as const) {
   const g = JSON.parse(readFileSync(join(DECODER, folder, 'goldens.json'), 'utf8'));
   const batch = { ids: rows(g.input_ids), mask: rows(g.attention_mask) };
   // Full precision: the comparison with transformers (auto runs the code LLM's larger matrices in int8 on the CPU).
@@ -24,19 +34,29 @@ for (const folder of ['qwen2-tiny', 'llama-tiny', 'qwen2-hd64']) {
       eosTokenIds: g.eos_token_id,
       padTokenId: g.pad_token_id,
       precision: 'fp32',
+      attention,
     });
 
-  test(`${folder} (${g.weights} weights): logits at every position of a left-padded batch and the loss, as transformers computes them`, async () => {
+  test(`${folder} (${g.weights} weights, ${attention} attention): logits of a left-padded batch and the loss, as transformers computes them`, async () => {
     const runner = await open();
+    assert.equal(runner.fused, attention === 'fused');
     const logits = await runner.forward(batch, rows(g.position_ids));
     assert.deepEqual(logits.dims, g.logits.shape);
-    const err = scaledError(logits.data as Float32Array, g.logits.data);
+    // The composed graph matches transformers at every position, padding included; the fused one at real positions.
+    const V = runner.info.vocabSize;
+    const mask = batch.mask;
+    const err =
+      attention === 'composed'
+        ? scaledError(logits.data as Float32Array, g.logits.data)
+        : scaledError(Float32Array.from(realOnly(logits.data as Float32Array, mask, V)), realOnly(g.logits.data, mask, V));
     assert.ok(err < 1e-5, `logits: ${err} relative to the largest logit`);
+    // The loss reads the logits of the last padding position (it predicts a row's first token), as transformers' does.
+    if (attention === 'fused') return;
     const loss = causalLmLoss(logits.data as Float32Array, rows(g.labels), runner.info.vocabSize);
     assert.ok(Math.abs(loss - g.loss) < 1e-5, `loss ${loss} vs ${g.loss}`);
   });
 
-  test(`${folder}: generate() through the cache: 20 greedy tokens, the processors, beam search sequences and scores`, async () => {
+  test(`${folder} (${attention}): generate() through the cache: 20 greedy tokens, the processors, beam search sequences and scores`, async () => {
     const runner = await open();
     const greedy = await runner.greedy(batch, { maxNewTokens: g.greedy.max_new_tokens });
     assert.deepEqual(greedy.sequences, rows(g.greedy.sequences));
