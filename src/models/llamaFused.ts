@@ -9,11 +9,13 @@ import { llamaMlp, type LlamaConfig } from './llama.js';
  * training, probing, PEFT prefixes and other providers, and both compute the same logits (within 1e-5, tested).
  *
  * - com.microsoft `GroupQueryAttention`: grouped keys read as they are, rotary positions applied inside (the cos and
- *   sin tables below), causal attention, and the key/value cache appended in place: past and present are one buffer
- *   per layer, [batch, kvHeads, capacity, headDim], which the runner passes as both input and output, so no step
- *   copies the cache. Rows are right-padded: row b's tokens fill slots 0..seqlens_k[b] and its next token goes after
- *   them, so rows of different lengths share a batch and the positions count from each row's first token, as
- *   transformers' generate() counts them for left-padded rows.
+ *   sin tables below), causal attention over the cache and the new tokens. The cache is one buffer per layer,
+ *   [batch, kvHeads, capacity, headDim], an input only: the graph returns just the new tokens' keys and values
+ *   (gathered from GroupQueryAttention's present at `newSlots`), which the runner writes into its buffers.
+ *   onnxruntime-node copies every output it returns into a fresh buffer, so returning the whole cache, even bound
+ *   in place, cost a copy of it per token. Rows are right-padded: row b's tokens fill slots 0..seqlens_k[b] and its
+ *   next token goes after them, so rows of different lengths share a batch and the positions count from each row's
+ *   first token, as transformers' generate() counts them for left-padded rows.
  * - com.microsoft `SkipSimplifiedLayerNormalization`: each residual add and the RMS norm after it in one pass.
  *
  * Its constraints (onnxruntime's): a head size that is a multiple of 16 (rotary inside), and a prompt that follows a
@@ -27,8 +29,10 @@ export interface FusedLlamaInputs {
   seqlensK: Tensor;
   /** [] int32: the longest row's tokens after this run. */
   totalLength: Tensor;
-  /** Per layer, [batch, kvHeads, capacity, headDim]: the cache buffers, written in place. */
+  /** Per layer, [batch, kvHeads, capacity, headDim]: the cache buffers. */
   cache: KeyValue[];
+  /** [batch, new] int64: the cache slot of each new token (row b's next free slots). */
+  newSlots: Tensor;
 }
 
 /** The rotary tables cover this many positions at most (a prompt and its answer longer than this use the composed stack). */
@@ -61,13 +65,16 @@ export function rotaryTables(c: LlamaConfig, positions: number): { cos: Float32A
   return { cos, sin };
 }
 
-/** The decoder stack on new tokens: the last hidden states [batch, new, hidden] (final norm applied) and each layer's cache output. */
+/**
+ * The decoder stack on new tokens: the last hidden states [batch, new, hidden] (final norm applied) and the new tokens'
+ * keys and values per layer, [batch, kvHeads, new, headDim].
+ */
 export function fusedLlamaStack(
   b: GraphBuilder,
   c: LlamaConfig,
   w: GraphWeights,
   x: FusedLlamaInputs,
-): { hidden: Tensor; present: KeyValue[] } {
+): { hidden: Tensor; newKeys: KeyValue[] } {
   const H = c.numHeads;
   const KV = c.numKeyValueHeads;
   const D = c.headDim;
@@ -96,7 +103,14 @@ export function fusedLlamaStack(
   });
   let a = first!;
   let residual = embedded;
-  const present: KeyValue[] = [];
+  // Where each new token's key sits in a layer's present, [batch, kvHeads, new, headDim] for GatherElements.
+  const dims = b.shapeOf(x.inputIds);
+  const slotShape = b.concat(
+    [b.slice(dims, [0], [1], [0]), b.constant([KV], 'int64', [1]), b.slice(dims, [1], [2], [0]), b.constant([D], 'int64', [1])],
+    0,
+  );
+  const slots = b.expand(b.unsqueeze(x.newSlots, [1, 3]), slotShape, [x.inputIds.shape[0]!, KV, x.inputIds.shape[1]!, D]);
+  const newKeys: KeyValue[] = [];
   for (let i = 0; i < c.numLayers; i++) {
     const p = `model.layers.${i}`;
     const cache = x.cache[i]!;
@@ -111,12 +125,12 @@ export function fusedLlamaStack(
       { num_heads: H, kv_num_heads: KV, do_rotary: 1, rotary_interleaved: 0, scale: { float: D ** -0.5 } },
     );
     ms(ctx!);
-    present.push({ key: key!, value: value! });
+    newKeys.push({ key: b.gatherElements(key!, slots, 2), value: b.gatherElements(value!, slots, 2) });
     const attn = hfLinear(b, w, ctx!, `${p}.self_attn.o_proj`, c.oBias);
     const [m, r] = skipNorm(attn, residual, `${p}.post_attention_layernorm.weight`);
     const mlp = llamaMlp(b, c, w, p, m);
     const next = i + 1 < c.numLayers ? `model.layers.${i + 1}.input_layernorm.weight` : 'model.norm.weight';
     [a, residual] = skipNorm(mlp, r, next);
   }
-  return { hidden: a, present };
+  return { hidden: a, newKeys };
 }

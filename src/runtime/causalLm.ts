@@ -34,9 +34,10 @@ import {
  * padding at 1), as transformers' generate() counts them, so left-padded batches generate as they do.
  *
  * On the CPU the graph is the fused one where onnxruntime's operators take the model (models/llamaFused.ts:
- * GroupQueryAttention with the cache appended in place, SkipSimplifiedLayerNormalization; no PEFT prefix or graph
- * rewrite): its inputs are the new tokens right-padded, each row's length and the cache buffers (runtime/kvBuffers.ts),
- * which are also its outputs. Callers see the same interface and the same logits at every real position.
+ * GroupQueryAttention, SkipSimplifiedLayerNormalization; no PEFT prefix or graph rewrite): its inputs are the new
+ * tokens right-padded, each row's length and the cache buffers (runtime/kvBuffers.ts); it returns only the new
+ * tokens' keys and values, which are written into the buffers here. Callers see the same interface and the same
+ * logits at every real position.
  */
 export interface Batch {
   /** [rows][tokens], left-padded to one length. */
@@ -400,26 +401,34 @@ export class CausalLmRunner {
   }
 
   /**
-   * One run of the fused graph: `ids` right-padded, `real[r]` of row r's are tokens, appended in place to the cache
-   * after its `kv.lengths[r]` tokens; returns the logits at `at` (indices into the flattened [rows x new]).
+   * One run of the fused graph: `ids` right-padded, `real[r]` of row r's are tokens, appended to the cache after its
+   * `kv.lengths[r]` tokens (a first prompt starts every row at slot 0, as GroupQueryAttention places it; a row's
+   * padding lands in free slots); returns the logits at `at` (indices into the flattened [rows x new]).
    */
   private async runFused(ids: number[][], real: number[], kv: KvBuffers, at: number[]): Promise<Float32Array> {
     const rt = await ort();
     checkIds(ids, this.config.vocabSize);
+    const S = ids[0]!.length;
     const after = kv.lengths.map((l, r) => l + real[r]!);
-    const fetches: Record<string, OrtTensor | null> = { logits: null };
+    const starts = kv.lengths.map((l) => (S > 1 && l === 0 ? 0 : l));
+    const slots = BigInt64Array.from(starts.flatMap((s0) => Array.from({ length: S }, (_, s) => BigInt(s0 + s))));
+    const out = (await this.session.run({
+      input_ids: new rt.Tensor('int64', BigInt64Array.from(ids.flat().map(BigInt)), [ids.length, S]),
+      seqlens_k: new rt.Tensor('int32', Int32Array.from(after.map((n) => n - 1)), [after.length]),
+      total_sequence_length: new rt.Tensor('int32', Int32Array.from([Math.max(...after)]), []),
+      new_slots: new rt.Tensor('int64', slots, [ids.length, S]),
+      logits_rows: new rt.Tensor('int64', BigInt64Array.from(at.map(BigInt)), [at.length]),
+      ...kv.tensors,
+    })) as Record<string, OrtTensor>;
+    // The new keys and values into the buffers: row b's S slots from starts[b] on, for each of its heads.
+    const { kvHeads: KV, headDim: D } = this.kvShape;
     for (let i = 0; i < this.config.numLayers; i++)
-      for (const part of ['key', 'value']) fetches[`present.${i}.${part}`] = kv.tensors[`past.${i}.${part}`]!;
-    const out = (await this.session.run(
-      {
-        input_ids: new rt.Tensor('int64', BigInt64Array.from(ids.flat().map(BigInt)), [ids.length, ids[0]!.length]),
-        seqlens_k: new rt.Tensor('int32', Int32Array.from(after.map((n) => n - 1)), [after.length]),
-        total_sequence_length: new rt.Tensor('int32', Int32Array.from([Math.max(...after)]), []),
-        logits_rows: new rt.Tensor('int64', BigInt64Array.from(at.map(BigInt)), [at.length]),
-        ...kv.tensors,
-      },
-      fetches as Record<string, OrtTensor>,
-    )) as Record<string, OrtTensor>;
+      for (const part of ['key', 'value']) {
+        const src = out[`new.${i}.${part}`]!.data as Float32Array;
+        const dst = kv.tensors[`past.${i}.${part}`]!.data as Float32Array;
+        for (let h = 0; h < ids.length * KV; h++)
+          dst.set(src.subarray(h * S * D, (h + 1) * S * D), (h * kv.capacity + starts[Math.floor(h / KV)]!) * D);
+      }
     kv.lengths = after;
     return out.logits!.data as Float32Array;
   }
@@ -462,8 +471,8 @@ function checkIds(ids: number[][], vocab: number): void {
 
 /**
  * The fused inference graph (models/llamaFused.ts): new tokens [batch, new] right-padded, `seqlens_k` and
- * `total_sequence_length` as GroupQueryAttention takes them, the cache buffers in and out, and the logits of the rows
- * `logits_rows` names in the flattened [batch x new] positions.
+ * `total_sequence_length` as GroupQueryAttention takes them, the cache buffers and the new tokens' slots in them; out
+ * come the new tokens' keys and values and the logits of the rows `logits_rows` names in the flattened [batch x new].
  */
 function fusedGraph(c: LlamaConfig, weights: WeightMap): GraphBuilder {
   const b = new GraphBuilder('causal-lm-fused');
@@ -473,17 +482,18 @@ function fusedGraph(c: LlamaConfig, weights: WeightMap): GraphBuilder {
     key: b.input(`past.${i}.key`, 'float32', kvShape),
     value: b.input(`past.${i}.value`, 'float32', kvShape),
   }));
-  const { hidden, present } = fusedLlamaStack(b, c, w, {
+  const { hidden, newKeys } = fusedLlamaStack(b, c, w, {
     inputIds: b.input('input_ids', 'int64', ['batch', 'new']),
     seqlensK: b.input('seqlens_k', 'int32', ['batch']),
     totalLength: b.input('total_sequence_length', 'int32', []),
     cache,
+    newSlots: b.input('new_slots', 'int64', ['batch', 'new']),
   });
   const rows = b.input('logits_rows', 'int64', ['rows']);
   b.output(llamaHead(b, c, w, b.gather(b.reshape(hidden, [-1, c.hiddenSize]), rows)), 'logits');
-  present.forEach((kv, i) => {
-    b.output(kv.key, `present.${i}.key`);
-    b.output(kv.value, `present.${i}.value`);
+  newKeys.forEach((kv, i) => {
+    b.output(kv.key, `new.${i}.key`);
+    b.output(kv.value, `new.${i}.value`);
   });
   return b;
 }

@@ -4,8 +4,8 @@ import { gatherRows } from './gatherRows.js';
 
 /**
  * The key/value cache of a fused decoder graph (models/llamaFused.ts): per layer a key and a value buffer, [rows,
- * kvHeads, capacity, headDim], that onnxruntime's GroupQueryAttention reads and appends to in place (the runner
- * passes each buffer as the layer's past input and as its present output). Row r's tokens fill slots 0 to
+ * kvHeads, capacity, headDim], that onnxruntime's GroupQueryAttention reads and the runner appends each run's new keys
+ * and values to. Row r's tokens fill slots 0 to
  * lengths[r] - 1; the slots after them are free. A buffer too small for the next run is copied into one twice as large
  * (or as large as needed), so a long answer costs a few copies, not one a token.
  */
