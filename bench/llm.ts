@@ -164,7 +164,7 @@ export async function llmWorker(args: string[]): Promise<Record<string, unknown>
       },
     });
     const end = performance.now();
-    return timings(t0, loaded, firstAt, end, count, { precision: runner.precision });
+    return timings(t0, loaded, firstAt, end, count, { precision: runner.precision, int8Block: runner.int8Block, fused: runner.fused });
   }
   if (side === 'llama') {
     const { getLlama } = await import('node-llama-cpp');

@@ -311,6 +311,7 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
   {
     bench: 'llm',
     title: 'The code LLM against llama.cpp and PyTorch',
+    // (oursForm: the int8 block the machine measured and whether the fused graph ran, where the record has them)
     render: (r) => {
       const x = r.result;
       const all = rows(x, 'rows');
@@ -318,7 +319,7 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
       const when = (y: Obj) => `${num(y, 'threads')}${y.busy ? ', other core busy' : ''}`;
       return [
         `${String(get(x, 'shapes'))} shapes, random f32 weights, the same in every runtime: a prompt of ${num(x, 'prompt')} token ids`,
-        `prefilled, then ${num(x, 'new')} new tokens greedily. Changeling at \`--precision auto\` (int8: MatMulNBits, 8-bit blocks of 32), llama.cpp`,
+        `prefilled, then ${num(x, 'new')} new tokens greedily. Changeling at \`--precision auto\` (int8: MatMulNBits in 8-bit blocks${oursForm(all)}), llama.cpp`,
         'through node-llama-cpp (its prebuilt CPU binary) on GGUFs of the same weights written by llama.cpp’s own `gguf`',
         'package (`bench/make_gguf.py`: every matrix in Q8_0 or Q4_0, the embedding too), and PyTorch + transformers in',
         'fp32. Each row is one process: load (Changeling’s first use builds and quantizes its graph; the other rows load',
@@ -489,4 +490,11 @@ export function performanceReport(results: Map<string, Recorded>): string {
   const missing = SECTIONS.filter((sec) => !results.has(sec.bench)).map((sec) => `\`${sec.bench}\``);
   if (missing.length) parts.push('', `Not recorded yet: ${missing.join(', ')}.`);
   return parts.join('\n') + '\n';
+}
+
+/** ", 128 inputs a block as measured here; fused GroupQueryAttention" from Changeling's rows, where recorded. */
+function oursForm(all: Array<Record<string, unknown>>): string {
+  const ours = all.find((y) => y.side === 'changeling' && y.int8Block != null);
+  if (!ours) return ' of 32';
+  return ` of ${String(ours.int8Block)} inputs, the size measured fastest on this machine${ours.fused ? '; fused GroupQueryAttention' : ''}`;
 }

@@ -92,8 +92,10 @@ export class CausalLmRunner {
     readonly precision: ResolvedPrecision,
     defaults: GenerationDefaults,
     private readonly prefixCache: boolean,
-    /** The fused graph (GroupQueryAttention, the cache in place), or the composed one. */
+    /** The fused graph (GroupQueryAttention, SkipSimplifiedLayerNormalization), or the composed one. */
     readonly fused: boolean,
+    /** int8's block size, as measured on this machine (runtime/llmInt8Form.ts); null in other precisions. */
+    readonly int8Block: number | null,
   ) {
     const c = model.config;
     this.info = {
@@ -124,7 +126,11 @@ export class CausalLmRunner {
   ): Promise<CausalLmRunner> {
     const model = requireKind(folder, ['llama'], 'the decoder-only runtime');
     const c = model.config;
-    const plan = await precisionPlan(o.precision, 'llama', o.provider);
+    // int8's block size measured on this machine at the MLP's shape (runtime/llmInt8Form.ts).
+    const plan = await precisionPlan(o.precision, 'llama', o.provider, {
+      shape: { k: c.hiddenSize, n: c.intermediateSize },
+      threads: o.intraOpThreads,
+    });
     const precision = plan.precision;
     const fused = o.attention !== 'composed' && fusedAttentionFor(model, o.provider);
     const g = await cachedGraphs(
@@ -178,6 +184,7 @@ export class CausalLmRunner {
       defaults,
       o.prefixCache ?? false,
       fused,
+      plan.int8Form?.kind === 'nbits' ? plan.int8Form.block : null,
     );
   }
 

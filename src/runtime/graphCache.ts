@@ -19,7 +19,8 @@ import { writeOutputFolder } from '../util/outputTarget.js';
  */
 const BUILDER_VERSION = typeof __GRAPH_BUILDER_HASH__ === 'string' ? __GRAPH_BUILDER_HASH__ : 'dev';
 
-function graphCacheDir(): string {
+/** Where graphs (and what was measured of this machine for them) are cached: CHANGELING_GRAPH_CACHE, else the user's cache folder. */
+export function graphCacheDir(): string {
   return process.env.CHANGELING_GRAPH_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'changeling', 'graphs');
 }
 

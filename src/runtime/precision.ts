@@ -3,6 +3,7 @@ import { architecture, type ModelKind } from '../models/architectures.js';
 import type { GraphBuilder } from '../graph/builder.js';
 import { quantizeWeights, type WeightQuantization } from '../graph/quantize.js';
 import { int8Weights, type Int8Weights } from './int8Kernel.js';
+import { llmInt8Block, llmInt8Form, type ProductShape } from './llmInt8Form.js';
 
 /**
  * Inference precision: `fp32`, `int8` (weights quantized, `graph/quantize.ts`), `int4` (4-bit weights in blocks of 32:
@@ -42,26 +43,36 @@ export function resolvePrecision(p: Precision | undefined, kind: ModelKind, prov
 /** 4-bit weights, a scale per block of 32 inputs, activations quantized per block (MatMulNBits, accuracy level 4). */
 const INT4: WeightQuantization = { kind: 'nbits', bits: 4, block: 32, accuracy: 4 };
 
-/** A graph's weights in the precision (its architecture's int8 form, or int4): the matrices quantized. */
-export function applyPrecision(b: GraphBuilder, p: ResolvedPrecision, kind: ModelKind, o: { int8Weights?: Int8Weights } = {}): number {
+/** A graph's weights in the precision (its architecture's int8 form, or `int8Form`, or int4): the matrices quantized. */
+export function applyPrecision(
+  b: GraphBuilder,
+  p: ResolvedPrecision,
+  kind: ModelKind,
+  o: { int8Weights?: Int8Weights; int8Form?: WeightQuantization } = {},
+): number {
   if (p === 'fp32') return 0;
-  const form = p === 'int4' ? INT4 : architecture(kind).int8Form;
+  const form = p === 'int4' ? INT4 : (o.int8Form ?? architecture(kind).int8Form);
   return quantizeWeights(b, { form: form.kind === 'dynamic' ? { kind: 'dynamic', unsigned: o.int8Weights === 'unsigned' } : form });
 }
 
 /**
  * What a runner needs of a precision, the one place for all of them: the precision `auto` resolves to, the graph-cache
  * key's part for it ('' for fp32; "int8-", and "int8-u8-" where the architecture's int8 form is DynamicQuantizeMatMul
- * and this CPU needs its weights unsigned: runtime/int8Kernel.ts) and the function that quantizes a graph so.
+ * and this CPU needs its weights unsigned: runtime/int8Kernel.ts; "int8-b64-" where the code LLM's int8 blocks were
+ * measured fastest in 64s on this machine: runtime/llmInt8Form.ts, given the model's `shape`) and the function that
+ * quantizes a graph so.
  */
 export async function precisionPlan(
   p: Precision | undefined,
   kind: ModelKind,
   provider: string | undefined,
-): Promise<{ precision: ResolvedPrecision; key: string; apply: (b: GraphBuilder) => number }> {
+  o: { shape?: ProductShape; threads?: number } = {},
+): Promise<{ precision: ResolvedPrecision; key: string; apply: (b: GraphBuilder) => number; int8Form?: WeightQuantization }> {
   const precision = resolvePrecision(p, kind, provider);
   const dynamic = precision === 'int8' && architecture(kind).int8Form.kind === 'dynamic';
   const weights: Int8Weights = dynamic ? await int8Weights() : 'signed';
-  const key = precision === 'fp32' ? '' : `${precision}-${weights === 'unsigned' ? 'u8-' : ''}`;
-  return { precision, key, apply: (b) => applyPrecision(b, precision, kind, { int8Weights: weights }) };
+  const block = precision === 'int8' && kind === 'llama' && o.shape ? await llmInt8Block(o.shape, o.threads) : null;
+  const int8Form = block ? llmInt8Form(block) : undefined;
+  const key = precision === 'fp32' ? '' : `${precision}-${weights === 'unsigned' ? 'u8-' : ''}${block && block !== 32 ? `b${block}-` : ''}`;
+  return { precision, key, int8Form, apply: (b) => applyPrecision(b, precision, kind, { int8Weights: weights, int8Form }) };
 }

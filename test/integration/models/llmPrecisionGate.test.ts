@@ -6,6 +6,7 @@ import { loadModelFolder } from '../../../src/models/modelFolder.js';
 import { CausalLmRunner } from '../../../src/runtime/causalLm.js';
 import { logitAgreement } from '../../../src/runtime/logitAgreement.js';
 import { LLM_INT8_GATE, resolvePrecision } from '../../../src/runtime/precision.js';
+import { LLM_INT8_BLOCKS } from '../../../src/runtime/llmInt8Form.js';
 import { architecture } from '../../../src/models/architectures.js';
 import '../../helpers/goldens.js';
 
@@ -38,6 +39,17 @@ test("the code LLM's int8 against fp32 on held-out text, and auto precision as t
   // int8 is close (the figures of architectures.ts); int4 further (auto never picks it), but a working model.
   assert.ok(g.top1 > 0.9 && g.kl < 0.01, JSON.stringify(g));
   assert.ok(g4.top1 > 0.8 && g4.top1 < g.top1 && g4.kl > g.kl, JSON.stringify(g4));
+  // Every int8 block size `auto` may pick by speed on a machine (runtime/llmInt8Form.ts) holds the gate too.
+  for (const block of LLM_INT8_BLOCKS) {
+    process.env.CHANGELING_LLM_INT8_BLOCK = String(block);
+    try {
+      const r = await CausalLmRunner.create(model, { precision: 'int8' });
+      const gb = logitAgreement(a, (await r.forward(batch)).data as Float32Array, vocab);
+      assert.ok(gb.top1 >= LLM_INT8_GATE.top1 && gb.kl <= LLM_INT8_GATE.kl, `int8 in blocks of ${block}: ${JSON.stringify(gb)}`);
+    } finally {
+      delete process.env.CHANGELING_LLM_INT8_BLOCK;
+    }
+  }
   // ... and what `auto` does is what the gate says: the architecture's record agrees with the measurement.
   const passes = g.top1 >= LLM_INT8_GATE.top1 && g.kl <= LLM_INT8_GATE.kl;
   assert.equal(architecture('llama').int8Gate, passes, `the gate says ${passes} (${JSON.stringify(g)}): update architectures.ts`);
