@@ -29,6 +29,8 @@ export interface Block {
 export interface Initializer {
   tensor: Tensor;
   data: TypedData;
+  /** A deferred weight's rows start..start+count-1 of its first axis, read without the rest (graph/quantize.ts). */
+  rows?: (start: number, count: number) => TypedData;
 }
 
 const INT64_MAX = 9223372036854775807n;
@@ -97,11 +99,32 @@ export class GraphBuilder {
     return t;
   }
 
-  /** A weight stored in the model (frozen, or a constant). */
-  initializer(name: string, dtype: DType, shape: number[], data: TypedData): Tensor {
+  /**
+   * A weight stored in the model (frozen, or a constant). `data` may be a function that reads it (a deferred weight: models/weights.ts): the
+   * initializer's `data` then calls it each time it is read and keeps nothing.
+   */
+  initializer(
+    name: string,
+    dtype: DType,
+    shape: number[],
+    data: TypedData | (() => TypedData),
+    o: { rows?: (start: number, count: number) => TypedData } = {},
+  ): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
-    if (data.length !== n) throw new GraphError(`initializer ${name}: ${data.length} values for shape [${shape.join(', ')}]`);
     const t = new Tensor(this.nextId++, this.uniqueName(name), dtype, shape, 'initializer', null);
+    if (typeof data === 'function') {
+      this.initializers.push({
+        tensor: t,
+        ...(o.rows ? { rows: o.rows } : {}),
+        get data() {
+          const d = data();
+          if (d.length !== n) throw new GraphError(`initializer ${name}: ${d.length} values for shape [${shape.join(', ')}]`);
+          return d;
+        },
+      });
+      return t;
+    }
+    if (data.length !== n) throw new GraphError(`initializer ${name}: ${data.length} values for shape [${shape.join(', ')}]`);
     this.initializers.push({ tensor: t, data });
     return t;
   }

@@ -48,7 +48,8 @@ export function dynamicWeightInputs(
 export function quantizeWeights(b: GraphBuilder, o: { minSize?: number; form: WeightQuantization }): number {
   const minSize = o.minSize ?? 128;
   const form = o.form;
-  const dataOf = new Map(b.initializers.map((i) => [i.tensor, i.data]));
+  // Each weight's data read when its product is quantized (a deferred weight is read from its file then, and dropped).
+  const dataOf = initializerData(b);
   let count = 0;
   for (const n of b.nodes) {
     if (n.op !== 'MatMul' || n.domain) continue;
@@ -95,7 +96,7 @@ export function quantizeWeights(b: GraphBuilder, o: { minSize?: number; form: We
  */
 function quantizeLookups(
   b: GraphBuilder,
-  dataOf: Map<Tensor, unknown>,
+  dataOf: InitializerData,
   minSize: number,
   form: Extract<WeightQuantization, { kind: 'nbits' }>,
 ): number {
@@ -103,11 +104,11 @@ function quantizeLookups(
   for (const n of b.nodes) {
     if (n.op !== 'Gather' || n.domain || ((n.attrs.axis as number | undefined) ?? 0) !== 0) continue;
     const [table, indices] = n.inputs;
-    const data = table ? dataOf.get(table) : undefined;
-    if (!table || !indices || !(data instanceof Float32Array) || table.rank !== 2) continue;
+    const row = table ? dataOf.rowMajor(table) : null;
+    if (!table || !indices || !row) continue;
     const [rows, cols] = table.shape as [number, number];
     if (rows < minSize || cols < minSize || cols % form.block !== 0) continue;
-    const { packed, scales, blocks } = nbitsBlocks(cols, rows, (r, c) => data[c * cols + r]!, form.bits, form.block);
+    const { packed, scales, blocks } = nbitsBlocks(cols, rows, (r, c) => row(c, r), form.bits, form.block);
     const zeroCols = form.bits === 8 ? blocks : Math.ceil(blocks / 2);
     const zero = new Uint8Array(rows * zeroCols).fill(form.bits === 8 ? 0x80 : 0x88);
     n.op = 'GatherBlockQuantized';
@@ -331,10 +332,11 @@ function splitLargeProducts(b: GraphBuilder, dq: Node, tr: Node, readers: Node[]
 /** A MatMul's right operand when it is a constant 2-D matrix: an initializer, or the transpose of one. */
 function constantMatrix(
   w: Tensor,
-  dataOf: Map<Tensor, unknown>,
+  dataOf: InitializerData,
 ): { name: string; k: number; cols: number; at: (r: number, c: number) => number } | null {
-  const direct = dataOf.get(w);
-  if (direct instanceof Float32Array && w.rank === 2) {
+  if (w.kind === 'initializer') {
+    const direct = dataOf.get(w);
+    if (!(direct instanceof Float32Array) || w.rank !== 2) return null;
     const [k, cols] = w.shape as [number, number];
     return { name: w.name, k, cols, at: (r, c) => direct[r * cols + c]! };
   }
@@ -342,11 +344,48 @@ function constantMatrix(
   if (!t || t.op !== 'Transpose' || w.rank !== 2) return null;
   const perm = t.attrs.perm as number[] | undefined;
   const src = t.inputs[0];
-  const data = src ? dataOf.get(src) : undefined;
-  if (!src || !(data instanceof Float32Array) || src.rank !== 2 || (perm && (perm[0] !== 1 || perm[1] !== 0))) return null;
-  // W is [out, in]: the MatMul reads W^T, [in, out].
+  if (!src || src.rank !== 2 || (perm && (perm[0] !== 1 || perm[1] !== 0))) return null;
+  // W is [out, in]: the MatMul reads W^T, [in, out], one column (a row of W) after another: W is read by rows.
+  const row = dataOf.rowMajor(src);
+  if (!row) return null;
   const [out, inner] = src.shape as [number, number];
-  return { name: src.name, k: inner, cols: out, at: (r, c) => data[c * inner + r]! };
+  return { name: src.name, k: inner, cols: out, at: (r, c) => row(c, r) };
+}
+
+/**
+ * The initializers by tensor: `get` gives one's data (read only when asked for: deferred weights stay unread until
+ * their product is quantized), `rowMajor` an accessor of a float32 [rows, width] one that reads a deferred weight a slice
+ * of rows at a time (4M values, 16 MB), so that even a 151,936-word embedding is never whole in float32.
+ */
+interface InitializerData {
+  get(t: Tensor): unknown;
+  rowMajor(t: Tensor): ((row: number, col: number) => number) | null;
+}
+
+function initializerData(b: GraphBuilder): InitializerData {
+  const records = new Map(b.initializers.map((i) => [i.tensor, i]));
+  return {
+    get: (t) => records.get(t)?.data,
+    rowMajor: (t) => {
+      const rec = records.get(t);
+      if (!rec || t.dtype !== 'float32' || t.rank !== 2) return null;
+      const [total, width] = t.shape as [number, number];
+      if (!rec.rows) {
+        const d = rec.data as Float32Array;
+        return (i, j) => d[i * width + j]!;
+      }
+      const per = Math.max(1, Math.floor((4 << 20) / width));
+      let start = Number.NEGATIVE_INFINITY; // nothing read yet
+      let chunk: Float32Array = new Float32Array(0);
+      return (i, j) => {
+        if (i < start || i >= start + per) {
+          start = i - (i % per);
+          chunk = rec.rows!(start, Math.min(per, total - start)) as Float32Array;
+        }
+        return chunk[(i - start) * width + j]!;
+      };
+    },
+  };
 }
 
 /**

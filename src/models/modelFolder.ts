@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ChangelingError } from '../util/errors.js';
 import { readConfigJson } from './config.js';
 import { architectureFor, type ARCHITECTURES, type ModelKind } from './architectures.js';
-import { loadSafetensors, loadShardedSafetensors, type TakeWeight, type WeightMap } from './weights.js';
+import { deferredSafetensors, loadSafetensors, loadShardedSafetensors, type TakeWeight, type WeightMap } from './weights.js';
 import { loadTorchBin } from './torchBin.js';
 import { checkWeightShapes } from './expectedShapes.js';
 
@@ -16,8 +16,13 @@ interface FolderBase {
   dir: string;
   /** model.safetensors, or pytorch_model.bin when there is no safetensors file. */
   weightsPath: string;
-  /** The weights, read on first call (not needed when the model's graphs are cached). */
-  loadWeights(): Promise<WeightMap>;
+  /**
+   * The weights, read on first call (not needed when the model's graphs are cached). With `deferred`, from
+   * safetensors: DeferredWeights, each read from its file when its data is asked for and not kept (for building an
+   * inference graph that quantizes as it goes; releaseWeights closes the files). A folder that changes its weights
+   * (a merged adapter) ignores `deferred` and gives its own, read whole.
+   */
+  loadWeights(o?: { deferred?: boolean }): Promise<WeightMap>;
   /** Forgets the weights read by loadWeights (a later call reads them again): once graphs are cached, they are dead weight. */
   releaseWeights?(): void;
   /** The weights read afresh, each offered to `take` as it is read (what it takes is not kept in the map). */
@@ -63,15 +68,25 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
     return all;
   };
   let loaded: Promise<WeightMap> | null = null;
+  let deferred: Promise<{ weights: WeightMap; close: () => Promise<void> }> | null = null;
   const folder = (kind: ModelFolder['kind'], config: ModelFolder['config']) => ({
     dir,
     weightsPath,
-    // Every weight is checked against the config as it is read.
-    loadWeights: () => (loaded ??= read().then((w) => checkWeightShapes(kind, config, w, weightsPath))),
+    // Every weight is checked against the config as it is read (a deferred one by its shape, before its data is read).
+    loadWeights: (o?: { deferred?: boolean }) =>
+      o?.deferred && weightsPath !== bin
+        ? (deferred ??= deferredSafetensors(weightsPath, { index: weightsPath === index })).then((d) =>
+            checkWeightShapes(kind, config, d.weights, weightsPath),
+          )
+        : (loaded ??= read().then((w) => checkWeightShapes(kind, config, w, weightsPath))),
     // Uncached: each tensor checked as it is read (every one is offered), then to `take` (which keeps what it takes in its own form).
     readWeights: (take: TakeWeight) =>
       read((name, w) => take(name, checkWeightShapes(kind, config, new Map([[name, w]]), weightsPath).get(name)!)),
-    releaseWeights: () => void (loaded = null),
+    releaseWeights: () => {
+      loaded = null;
+      void deferred?.then((d) => d.close()).catch(() => undefined);
+      deferred = null;
+    },
   });
   const arch = architectureFor(raw.model_type, where);
   const config = arch.parseConfig(raw, where);

@@ -1,3 +1,4 @@
+import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { openForReading } from '../util/jsonFile.js';
 import { ChangelingError } from '../util/errors.js';
@@ -77,10 +78,43 @@ export class SafetensorsFile {
 
   /** One tensor as float32 (floating dtypes only). */
   async float32(name: string): Promise<{ shape: number[]; data: Float32Array }> {
-    const t = this.tensors.get(name);
-    if (!t) throw new ChangelingError('io', `${this.path} has no tensor ${name}`);
+    const t = this.info(name);
     const raw = Buffer.alloc(t.end - t.start);
     await this.fh.read(raw, 0, raw.length, this.base + t.start);
+    return { shape: t.shape, data: this.widen(name, t, raw) };
+  }
+
+  /**
+   * One tensor as float32, read synchronously (a weight read only when a graph being built asks for it:
+   * models/weights.ts, DeferredWeight). The file stays open until `close`.
+   */
+  float32Sync(name: string, rows?: { start: number; count: number }): Float32Array {
+    // A closed handle's number may be another file's by now: never read through it.
+    if (this.closed) throw new ChangelingError('io', `${this.path} was closed before ${name} was read`);
+    const t = this.info(name);
+    // `rows`: only rows start..start+count-1 of the first axis.
+    const rowBytes = t.shape.length ? (t.end - t.start) / Math.max(1, t.shape[0]!) : t.end - t.start;
+    const from = rows ? t.start + rows.start * rowBytes : t.start;
+    const to = rows ? Math.min(t.end, from + rows.count * rowBytes) : t.end;
+    if (rows && (rows.start < 0 || rows.count < 0 || from > t.end))
+      throw new ChangelingError('io', `rows ${rows.start}+${rows.count} are outside ${name}`);
+    const raw = Buffer.alloc(to - from);
+    let done = 0;
+    while (done < raw.length) {
+      const n = readSync(this.fh.fd, raw, done, raw.length - done, this.base + from + done);
+      if (n === 0) throw new ChangelingError('io', `${this.path} ended inside ${name} (truncated since it was opened?)`);
+      done += n;
+    }
+    return this.widen(name, t, raw);
+  }
+
+  private info(name: string): TensorInfo {
+    const t = this.tensors.get(name);
+    if (!t) throw new ChangelingError('io', `${this.path} has no tensor ${name}`);
+    return t;
+  }
+
+  private widen(name: string, t: TensorInfo, raw: Buffer): Float32Array {
     const n = raw.length / DTYPE_BYTES[t.dtype]!;
     const out = new Float32Array(n);
     switch (t.dtype) {
@@ -101,10 +135,13 @@ export class SafetensorsFile {
       default:
         throw new ChangelingError('io', `${name} in ${this.path} is ${t.dtype}, not a floating-point tensor`);
     }
-    return { shape: t.shape, data: out };
+    return out;
   }
 
+  private closed = false;
+
   async close(): Promise<void> {
+    this.closed = true;
     await this.fh.close();
   }
 }

@@ -2,7 +2,7 @@ import type { GraphBuilder } from '../graph/builder.js';
 import type { Tensor } from '../graph/ir.js';
 import { ChangelingError } from '../util/errors.js';
 import { SafetensorsFile } from './safetensorsFile.js';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { readJsonFile } from '../util/jsonFile.js';
 import { fieldText } from '../util/text.js';
 
@@ -51,16 +51,7 @@ export async function loadSafetensors(path: string, take?: TakeWeight): Promise<
  * file the index names for it, and a tensor the index lists but its file lacks is an error.
  */
 export async function loadShardedSafetensors(indexPath: string, take?: TakeWeight): Promise<WeightMap> {
-  const index = (await readJsonFile(indexPath)) as { weight_map?: unknown };
-  const map = index?.weight_map;
-  if (!map || typeof map !== 'object' || Array.isArray(map))
-    throw new ChangelingError('io', `${indexPath} has no weight_map (tensor name -> file)`);
-  const byFile = new Map<string, string[]>();
-  for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
-    if (typeof file !== 'string' || !/^[\w.-]+\.safetensors$/.test(file) || file.startsWith('.'))
-      throw new ChangelingError('io', `${indexPath}: "${fieldText(String(file))}" is not the name of a safetensors file beside the index`);
-    byFile.set(file, [...(byFile.get(file) ?? []), name]);
-  }
+  const byFile = await shardFiles(indexPath);
   const out: WeightMap = new Map();
   for (const [file, names] of byFile) {
     const taken = new Set<string>();
@@ -77,6 +68,71 @@ export async function loadShardedSafetensors(indexPath: string, take?: TakeWeigh
     }
   }
   return out;
+}
+
+/** The index's files (plain names beside it) and the tensors it lists in each. */
+async function shardFiles(indexPath: string): Promise<Map<string, string[]>> {
+  const index = (await readJsonFile(indexPath)) as { weight_map?: unknown };
+  const map = index?.weight_map;
+  if (!map || typeof map !== 'object' || Array.isArray(map))
+    throw new ChangelingError('io', `${indexPath} has no weight_map (tensor name -> file)`);
+  const byFile = new Map<string, string[]>();
+  for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
+    if (typeof file !== 'string' || !/^[\w.-]+\.safetensors$/.test(file) || file.startsWith('.'))
+      throw new ChangelingError('io', `${indexPath}: "${fieldText(String(file))}" is not the name of a safetensors file beside the index`);
+    byFile.set(file, [...(byFile.get(file) ?? []), name]);
+  }
+  return byFile;
+}
+
+/**
+ * A weight read from its file each time its `data` is asked for, and not kept: an inference graph built from these
+ * holds one float32 matrix at a time while its large matrices are quantized (graph/quantize.ts reads each once, the
+ * serializer reads what stays float32), so a model is never whole in float32 in JavaScript.
+ */
+export class DeferredWeight {
+  constructor(
+    readonly shape: number[],
+    private readonly read: (rows?: { start: number; count: number }) => Float32Array,
+  ) {}
+
+  get data(): Float32Array {
+    return this.read();
+  }
+
+  /** Rows start..start+count-1 of the first axis only (a large matrix quantized a slice at a time). */
+  rows(start: number, count: number): Float32Array {
+    return this.read({ start, count });
+  }
+}
+
+/**
+ * The weights of a safetensors file, or of the shards an index lists, as DeferredWeights; `close` closes the files
+ * (a weight asked for after it fails). Headers are read and checked now; tensor data only when asked for.
+ */
+export async function deferredSafetensors(
+  path: string,
+  o: { index?: boolean } = {},
+): Promise<{ weights: WeightMap; close: () => Promise<void> }> {
+  const byFile = o.index ? await shardFiles(path) : new Map([[basename(path), null]]);
+  const opened: SafetensorsFile[] = [];
+  const close = async () => void (await Promise.all(opened.splice(0).map((f) => f.close())));
+  try {
+    const weights: WeightMap = new Map();
+    for (const [file, names] of byFile) {
+      const f = await SafetensorsFile.open(join(dirname(path), file));
+      opened.push(f);
+      for (const name of names ?? f.tensors.keys()) {
+        const t = f.tensors.get(name);
+        if (!t) throw new ChangelingError('io', `${path} lists ${fieldText(name)} in ${file}, which does not have it`);
+        weights.set(name, new DeferredWeight(t.shape, (rows) => f.float32Sync(name, rows)));
+      }
+    }
+    return { weights, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
 
 /**
@@ -114,7 +170,12 @@ export class GraphWeights {
       t = this.b.input(key, 'float32', f!.shape);
       this.trainable.push({ tensor: t, init: f!.data, decay: !key.endsWith('bias') && !/norm/i.test(key) });
     } else {
-      t = this.b.initializer(key, 'float32', f!.shape, f!.data);
+      // A deferred weight is read when the graph's data is (quantized or serialized), not now.
+      const w = f!;
+      t =
+        w instanceof DeferredWeight
+          ? this.b.initializer(key, 'float32', w.shape, () => w.data, { rows: (start, count) => w.rows(start, count) })
+          : this.b.initializer(key, 'float32', w.shape, w.data);
     }
     this.made.set(key, t);
     return t;

@@ -136,7 +136,8 @@ export class CausalLmRunner {
     const g = await cachedGraphs(
       `llama-${fused ? 'gqa-' : ''}${plan.key}${modelFingerprint(model.dir, model.weightsPath, { precision, fused, extra: model.cacheExtra ?? null })}`,
       async () => {
-        const weights = await model.loadWeights();
+        // Deferred: each matrix read from the file as it is quantized, so the model is never whole in float32 here.
+        const weights = await model.loadWeights({ deferred: true });
         if (fused) {
           const b = fusedGraph(c, weights);
           plan.apply(b);

@@ -8,6 +8,9 @@ import { ANSWER_ROOM, emptyKv, reorderKv, resizeKv, roomFor } from '../../../src
 import { ort } from '../../../src/runtime/session.js';
 import { logitAgreement } from '../../../src/runtime/logitAgreement.js';
 import { scaledError } from '../../helpers/goldens.js';
+import { tempDir } from '../../helpers/gitRepo.js';
+import { SafetensorsFile } from '../../../src/models/safetensorsFile.js';
+import { DeferredWeight } from '../../../src/models/weights.js';
 
 /**
  * The fused decoder graph (GroupQueryAttention with the cache in place, SkipSimplifiedLayerNormalization) against the
@@ -131,4 +134,47 @@ test('cache buffers: room is made by doubling, rows keep their tokens through gr
   const swapped = reorderKv(rt, kv, [1, 1, 0]);
   assert.deepEqual(swapped.lengths, [2, 2, 3]);
   assert.deepEqual(Array.from((swapped.tensors['past.0.key']!.data as Float32Array).subarray(0, 4)), [24, 25, 26, 27]);
+});
+
+test('deferred weights: read from the file only when a graph asks, never kept, for one file or shards; llama graphs build from them', async () => {
+  for (const folder of ['qwen2-tiny', 'qwen2-hd64']) {
+    const model = await loadModelFolder(join(DECODER, folder));
+    const eager = await model.loadWeights();
+    const reads = new Map<string, number>();
+    const original = SafetensorsFile.prototype.float32Sync;
+    SafetensorsFile.prototype.float32Sync = function (this: SafetensorsFile, name: string) {
+      reads.set(name, (reads.get(name) ?? 0) + 1);
+      return original.call(this, name);
+    };
+    try {
+      const deferred = await model.loadWeights({ deferred: true });
+      assert.deepEqual([...deferred.keys()].sort(), [...eager.keys()].sort());
+      assert.equal(reads.size, 0, 'nothing read before it is asked for');
+      for (const [name, w] of deferred) {
+        assert.ok(w instanceof DeferredWeight);
+        assert.deepEqual(w.shape, eager.get(name)!.shape);
+        assert.notEqual(w.data, w.data, 'read afresh each time, not kept');
+        assert.deepEqual(Array.from(w.data), Array.from(eager.get(name)!.data), name);
+      }
+      // An int8 graph built from them reads each weight a few times at most (quantized, or serialized), one at a time.
+      reads.clear();
+      const before = process.env.CHANGELING_GRAPH_CACHE;
+      process.env.CHANGELING_GRAPH_CACHE = tempDir();
+      try {
+        const runner = await CausalLmRunner.create(model, { precision: 'int8' });
+        assert.equal(runner.precision, 'int8');
+      } finally {
+        if (before === undefined) delete process.env.CHANGELING_GRAPH_CACHE;
+        else process.env.CHANGELING_GRAPH_CACHE = before;
+      }
+      assert.ok(reads.size > 0 && Math.max(...reads.values()) <= 3, JSON.stringify([...reads]));
+      // Released: the files are closed, and a weight asked for afterwards fails instead of reading a stale handle.
+      const kept = (await model.loadWeights({ deferred: true })).values().next().value!;
+      model.releaseWeights!();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.throws(() => kept.data, /was closed before .* was read/);
+    } finally {
+      SafetensorsFile.prototype.float32Sync = original;
+    }
+  }
 });

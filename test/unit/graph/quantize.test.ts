@@ -155,3 +155,37 @@ test("int8 weights on this CPU: the worst case's product is exact in the form pr
   // The code LLM's int8 is MatMulNBits, whose kernels do not saturate: its key never changes.
   assert.equal((await precisionPlan('int8', 'llama', 'cpu')).key, 'int8-');
 });
+
+test('a deferred weight is quantized a slice of rows at a time, to the same bytes as the whole matrix, and is never read whole', () => {
+  // 40,000 x 128 is 5.1M values: more than one 4M-value slice, so the slice boundary is crossed.
+  const rows = 40000;
+  const cols = 128;
+  const w = rand(rows * cols, 0.05, 9);
+  const build = (deferred: boolean, reads: number[]) => {
+    const b = new GraphBuilder('q');
+    const x = b.input('x', 'float32', [2, cols]);
+    const data = () => {
+      reads.push(rows);
+      return w;
+    };
+    const t = deferred
+      ? b.initializer('embed.weight', 'float32', [rows, cols], data, {
+          rows: (start, count) => {
+            reads.push(count);
+            return w.subarray(start * cols, (start + count) * cols);
+          },
+        })
+      : b.initializer('embed.weight', 'float32', [rows, cols], w);
+    b.output(b.matmul(x, b.transpose(t, [1, 0])), 'head');
+    b.output(b.gather(t, b.input('ids', 'int64', [3])), 'rows');
+    quantizeWeights(b, { form: { kind: 'nbits', bits: 8, block: 32, accuracy: 4 } });
+    return new Map(b.initializers.map((i) => [i.tensor.name, Array.from(i.data as Uint8Array | Float32Array)]));
+  };
+  const whole = build(false, []);
+  const reads: number[] = [];
+  const sliced = build(true, reads);
+  assert.deepEqual([...sliced.keys()].sort(), [...whole.keys()].sort());
+  for (const [name, v] of whole) assert.deepEqual(sliced.get(name), v, name);
+  assert.ok(reads.length >= 4, 'two slices for the head, two for the lookup');
+  assert.ok(Math.max(...reads) < rows, `never the whole matrix: ${reads}`);
+});
