@@ -147,11 +147,15 @@ bench.run(args).then(
       };
       // A bench with variants names its own record (train-history --llm: train-history-llm).
       const named = (result as { bench?: unknown }).bench;
-      const recorded = typeof named === 'string' && /^[a-z0-9-]+$/.test(named) ? named : name;
+      const recorded = typeof named === 'string' && /^[a-z0-9]+([.-][a-z0-9]+)*$/.test(named) ? named : name;
       const file = `${RESULTS_DIR}/${recorded}.json`;
       await writeFileAtomic(
         file,
-        JSON.stringify({ bench: recorded, args, date: new Date().toISOString(), machine, result }, null, 1) + '\n',
+        JSON.stringify(
+          { bench: recorded, ...(recorded !== name ? { command: name } : {}), args, date: new Date().toISOString(), machine, result },
+          null,
+          1,
+        ) + '\n',
       );
       process.stderr.write(`recorded ${file}\n`);
     }

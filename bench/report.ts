@@ -312,50 +312,12 @@ const SECTIONS: Array<{ bench: string; title: string; render: (r: Recorded) => s
   {
     bench: 'llm',
     title: 'The code LLM against llama.cpp and PyTorch',
-    // (oursForm: the int8 block the machine measured and whether the fused graph ran, where the record has them)
-    render: (r) => {
-      const x = r.result;
-      const all = rows(x, 'rows');
-      const label = (y: Obj) => `${String(get(y, 'side'))}${y.case === 'first use' ? ', first use' : ''}`;
-      const when = (y: Obj) => `${num(y, 'threads')}${y.busy ? ', other core busy' : ''}`;
-      return [
-        `${String(get(x, 'shapes'))} shapes, random f32 weights, the same in every runtime: a prompt of ${num(x, 'prompt')} token ids`,
-        `prefilled, then ${num(x, 'new')} new tokens greedily. Changeling at \`--precision auto\` (int8: MatMulNBits in 8-bit blocks${oursForm(all)}), llama.cpp`,
-        'through node-llama-cpp (its prebuilt CPU binary) on GGUFs of the same weights written by llama.cpp’s own `gguf`',
-        'package (`bench/make_gguf.py`: every matrix in Q8_0 or Q4_0, the embedding too), and PyTorch + transformers in',
-        'fp32. Each row is one process: load (Changeling’s first use builds and quantizes its graph; the other rows load',
-        'it from the cache), prefill (to the first new token), decode (per token after it), end to end (prompt in, answer',
-        'out, the model loaded), peak RSS of the process.',
-        '',
-        table(
-          ['runtime', 'threads', 'load', 'prefill', 'decode', 'end to end', 'peak RSS'],
-          all.map((y) => [
-            label(y),
-            when(y),
-            s(num(y, 'loadSeconds'), 1),
-            s(num(y, 'prefillSeconds')),
-            `${num(y, 'decodeMsPerToken').toFixed(1)} ms`,
-            s(num(y, 'endToEndSeconds')),
-            mib(num(y, 'peakRssMiB')),
-          ]),
-        ),
-        '',
-        table(
-          ['threads', 'against', 'end to end', 'prefill', 'decode', 'RSS (against Q8_0)', 'end to end against PyTorch'],
-          rows(x, 'ratios').map((y) => [
-            when(y),
-            String(get(y, 'llamaPeer')),
-            `**${ratio(num(y, 'endToEnd'))}**`,
-            ratio(num(y, 'prefill')),
-            `**${ratio(num(y, 'decode'))}**`,
-            `**${ratio(num(y, 'rssAtQ8'))}**`,
-            y.endToEndVsTorch === null ? '-' : `**${ratio(num(y, 'endToEndVsTorch'))}**`,
-          ]),
-        ),
-        '',
-        `Goals: ${String(get(x, 'goals'))}.`,
-      ].join('\n');
-    },
+    render: (r) => renderLlm(r.result),
+  },
+  {
+    bench: 'llm-1.5b',
+    title: 'The code LLM against llama.cpp and PyTorch at 1.5B',
+    render: (r) => renderLlm(r.result),
   },
   {
     bench: 'train-llm',
@@ -495,7 +457,66 @@ export function performanceReport(results: Map<string, Recorded>): string {
 
 /** ", 128 inputs a block as measured here; fused GroupQueryAttention" from Changeling's rows, where recorded. */
 function oursForm(all: Array<Record<string, unknown>>): string {
-  const ours = all.find((y) => y.side === 'changeling' && y.int8Block != null);
-  if (!ours) return ' of 32';
-  return ` of ${String(ours.int8Block)} inputs, the size measured fastest on this machine${ours.fused ? '; fused GroupQueryAttention' : ''}`;
+  const ours = all.filter((y) => y.side === 'changeling' && y.int8Block != null);
+  if (!ours.length) return ' of 32';
+  const blocks = [...new Set(ours.map((y) => String(y.int8Block)))];
+  const threadsOf = (b: string) => [...new Set(ours.filter((y) => String(y.int8Block) === b).map((y) => String(y.threads)))].join(', ');
+  const which =
+    blocks.length === 1
+      ? `${blocks[0]} inputs`
+      : blocks.map((b) => `${b} inputs (${threadsOf(b)} thread${threadsOf(b) === '1' ? '' : 's'})`).join(' or ');
+  return ` of ${which}, the size measured fastest on this machine${ours[0]!.fused ? '; fused GroupQueryAttention' : ''}`;
+}
+
+/** The llm bench's section (0.5B and 1.5B records alike). */
+function renderLlm(x: Obj): string {
+  const all = rows(x, 'rows');
+  const label = (y: Obj) => `${String(get(y, 'side'))}${y.case ? `, ${String(y.case)}` : ''}`;
+  const when = (y: Obj) => `${num(y, 'threads')}${y.busy ? ', other core busy' : ''}`;
+  return [
+    `${String(get(x, 'shapes'))} shapes, random f32 weights, the same in every runtime: a prompt of ${num(x, 'prompt')} token ids`,
+    `prefilled, then ${num(x, 'new')} new tokens greedily. Changeling at \`--precision auto\` (int8: MatMulNBits in 8-bit blocks${oursForm(all)}), llama.cpp`,
+    'through node-llama-cpp (its prebuilt CPU binary) on GGUFs of the same weights written by llama.cpp’s own `gguf`',
+    'package (`bench/make_gguf.py`: every matrix in Q8_0 or Q4_0, the embedding too), and PyTorch + transformers in',
+    'fp32. Each row is one process: load (Changeling’s first use builds and quantizes its graph; the other rows load',
+    'it from the cache), prefill (to the first new token), decode (per token after it), end to end (prompt in, answer',
+    'out, the model loaded), peak RSS of the process.',
+    '',
+    table(
+      ['runtime', 'threads', 'load', 'prefill', 'decode', 'end to end', 'peak RSS'],
+      all.map((y) => [
+        label(y),
+        when(y),
+        s(num(y, 'loadSeconds'), 1),
+        s(num(y, 'prefillSeconds')),
+        `${num(y, 'decodeMsPerToken').toFixed(1)} ms`,
+        s(num(y, 'endToEndSeconds')),
+        mib(num(y, 'peakRssMiB')),
+      ]),
+    ),
+    '',
+    table(
+      ['threads', 'against', 'end to end', 'prefill', 'decode', 'RSS (against Q8_0)', 'end to end against PyTorch'],
+      rows(x, 'ratios').map((y) => [
+        when(y),
+        String(get(y, 'llamaPeer')),
+        `**${ratio(num(y, 'endToEnd'))}**`,
+        ratio(num(y, 'prefill')),
+        `**${ratio(num(y, 'decode'))}**`,
+        `**${ratio(num(y, 'rssAtQ8'))}**`,
+        y.endToEndVsTorch === null ? '-' : `**${ratio(num(y, 'endToEndVsTorch'))}**`,
+      ]),
+    ),
+    '',
+    ...(x.firstUseBf16
+      ? [
+          `First use of the same weights as a bf16 checkpoint (${mib(num(x, 'firstUseBf16.checkpointMiB'))}, what the hub serves): peak RSS ` +
+            `${mib(num(x, 'firstUseBf16.peakRssMiB'))}, **${ratio(num(x, 'firstUseBf16.ratio'))}** the file (the graph built from deferred`,
+          'weights, each matrix quantized a slice of rows at a time).',
+          '',
+        ]
+      : []),
+    ...(typeof x.note === 'string' ? [String(x.note), ''] : []),
+    `Goals: ${String(get(x, 'goals'))}.`,
+  ].join('\n');
 }

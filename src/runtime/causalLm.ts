@@ -127,10 +127,7 @@ export class CausalLmRunner {
     const model = requireKind(folder, ['llama'], 'the decoder-only runtime');
     const c = model.config;
     // int8's block size measured on this machine at the MLP's shape (runtime/llmInt8Form.ts).
-    const plan = await precisionPlan(o.precision, 'llama', o.provider, {
-      shape: { k: c.hiddenSize, n: c.intermediateSize },
-      threads: o.intraOpThreads,
-    });
+    const plan = await precisionPlan(o.precision, 'llama', o.provider, { shape: { k: c.hiddenSize, n: c.intermediateSize } });
     const precision = plan.precision;
     const fused = o.attention !== 'composed' && fusedAttentionFor(model, o.provider);
     const g = await cachedGraphs(

@@ -22,8 +22,11 @@ import { graphCacheDir } from './graphCache.js';
  * and 253-255 ms in blocks of 64 or 128 (`npm run bench -- precision-forms`). So the block is measured once per
  * machine and model shape: one product of each candidate, a 512-token chunk and a single token, scored as a 2,048-token
  * prompt and a 60-token answer (a commit message), the fastest kept. The result is stored beside the graph cache
- * (keyed by CPU, thread count, onnxruntime version and shape), so only the first use of a model shape pays for the
- * probe (about a second at the 0.5B's shapes). CHANGELING_LLM_INT8_BLOCK=32|64|128 fixes the block.
+ * (keyed by CPU, core count, onnxruntime version and shape), so only the first use of a model shape pays for the
+ * probe (about a second at the 0.5B's shapes). It is measured with onnxruntime's default threads and not per thread
+ * setting: a block per setting would build and cache the model's graph once per setting (measured at the 1.5B's
+ * shapes: 1 and 2 threads picked different blocks, and the second first use took 128 s).
+ * CHANGELING_LLM_INT8_BLOCK=32|64|128 fixes the block.
  */
 export const LLM_INT8_BLOCKS = [32, 64, 128] as const;
 export type LlmInt8Block = (typeof LLM_INT8_BLOCKS)[number];
@@ -40,7 +43,7 @@ export interface ProductShape {
 
 const measured = new Map<string, Promise<LlmInt8Block>>();
 
-export function llmInt8Block(shape: ProductShape, threads?: number): Promise<LlmInt8Block> {
+export function llmInt8Block(shape: ProductShape): Promise<LlmInt8Block> {
   const forced = process.env.CHANGELING_LLM_INT8_BLOCK;
   if (forced) {
     const b = Number(forced);
@@ -53,19 +56,19 @@ export function llmInt8Block(shape: ProductShape, threads?: number): Promise<Llm
       );
     return Promise.resolve(b as LlmInt8Block);
   }
-  const id = JSON.stringify({ ...shape, threads: threads ?? 0 });
+  const id = JSON.stringify(shape);
   let p = measured.get(id);
   if (!p) {
-    p = storedOrMeasured(shape, threads);
+    p = storedOrMeasured(shape);
     measured.set(id, p);
   }
   return p;
 }
 
-async function storedOrMeasured(shape: ProductShape, threads: number | undefined): Promise<LlmInt8Block> {
+async function storedOrMeasured(shape: ProductShape): Promise<LlmInt8Block> {
   const ortVersion = (await ort()).env.versions?.common ?? '';
   const key = createHash('sha256')
-    .update(JSON.stringify({ cpu: cpus()[0]?.model ?? '', cores: cpus().length, threads: threads ?? 0, ortVersion, ...shape }))
+    .update(JSON.stringify({ cpu: cpus()[0]?.model ?? '', cores: cpus().length, ortVersion, ...shape }))
     .digest('hex')
     .slice(0, 16);
   const file = join(graphCacheDir(), 'machine', `llm-int8-block-${key}.json`);
@@ -77,7 +80,7 @@ async function storedOrMeasured(shape: ProductShape, threads: number | undefined
       // A damaged record is measured again.
     }
   }
-  const timings = await probeBlocks(shape, threads);
+  const timings = await probeBlocks(shape);
   const best = timings.reduce((a, b) => (b.score < a.score ? b : a));
   // A cache that cannot be written costs the probe again next time, nothing else.
   try {

@@ -66,12 +66,12 @@ export async function precisionPlan(
   p: Precision | undefined,
   kind: ModelKind,
   provider: string | undefined,
-  o: { shape?: ProductShape; threads?: number } = {},
+  o: { shape?: ProductShape } = {},
 ): Promise<{ precision: ResolvedPrecision; key: string; apply: (b: GraphBuilder) => number; int8Form?: WeightQuantization }> {
   const precision = resolvePrecision(p, kind, provider);
   const dynamic = precision === 'int8' && architecture(kind).int8Form.kind === 'dynamic';
   const weights: Int8Weights = dynamic ? await int8Weights() : 'signed';
-  const block = precision === 'int8' && kind === 'llama' && o.shape ? await llmInt8Block(o.shape, o.threads) : null;
+  const block = precision === 'int8' && kind === 'llama' && o.shape ? await llmInt8Block(o.shape) : null;
   const int8Form = block ? llmInt8Form(block) : undefined;
   const key = precision === 'fp32' ? '' : `${precision}-${weights === 'unsigned' ? 'u8-' : ''}${block && block !== 32 ? `b${block}-` : ''}`;
   return { precision, key, int8Form, apply: (b) => applyPrecision(b, precision, kind, { int8Weights: weights, int8Form }) };

@@ -17,7 +17,7 @@ test("the code LLM's int8 block is measured once per machine and shape, stored, 
       [...LLM_INT8_BLOCKS],
     );
     for (const t of timings) assert.ok(t.chunkMs > 0 && t.tokenMs > 0 && t.score === 4 * t.chunkMs + 60 * t.tokenMs);
-    const block = await llmInt8Block({ k: 128, n: 320 }, 1);
+    const block = await llmInt8Block({ k: 128, n: 320 });
     assert.ok((LLM_INT8_BLOCKS as readonly number[]).includes(block));
     const files = readdirSync(join(cache, 'machine'));
     assert.equal(files.length, 1);
@@ -25,7 +25,7 @@ test("the code LLM's int8 block is measured once per machine and shape, stored, 
     assert.equal(stored.block, block, 'the measured block is stored with its timings');
     assert.equal(stored.timings.length, LLM_INT8_BLOCKS.length);
     // The plan names the block in the graph cache key (32, the first form, keeps the plain key).
-    const plan = await precisionPlan('int8', 'llama', 'cpu', { shape: { k: 128, n: 320 }, threads: 1 });
+    const plan = await precisionPlan('int8', 'llama', 'cpu', { shape: { k: 128, n: 320 } });
     assert.equal(plan.key, block === 32 ? 'int8-' : `int8-b${block}-`);
     assert.deepEqual(plan.int8Form, { kind: 'nbits', bits: 8, block, accuracy: 4 });
     // fp32 and other providers never probe.
