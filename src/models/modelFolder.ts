@@ -18,9 +18,10 @@ interface FolderBase {
   weightsPath: string;
   /**
    * The weights, read on first call (not needed when the model's graphs are cached). With `deferred`, from
-   * safetensors: DeferredWeights, each read from its file when its data is asked for and not kept (for building an
-   * inference graph that quantizes as it goes; releaseWeights closes the files). A folder that changes its weights
-   * (a merged adapter) ignores `deferred` and gives its own, read whole.
+   * safetensors: a DeferredWeightMap of its own (not cached), each weight read from its file when its data is asked
+   * for and not kept (for building an inference graph that quantizes as it goes; `closeWeights` closes its files
+   * once the graph is written). A folder that changes its weights (a merged adapter) ignores `deferred` and gives its
+   * own, read whole.
    */
   loadWeights(o?: { deferred?: boolean }): Promise<WeightMap>;
   /** Forgets the weights read by loadWeights (a later call reads them again): once graphs are cached, they are dead weight. */
@@ -68,25 +69,25 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
     return all;
   };
   let loaded: Promise<WeightMap> | null = null;
-  let deferred: Promise<{ weights: WeightMap; close: () => Promise<void> }> | null = null;
   const folder = (kind: ModelFolder['kind'], config: ModelFolder['config']) => ({
     dir,
     weightsPath,
     // Every weight is checked against the config as it is read (a deferred one by its shape, before its data is read).
     loadWeights: (o?: { deferred?: boolean }) =>
       o?.deferred && weightsPath !== bin
-        ? (deferred ??= deferredSafetensors(weightsPath, { index: weightsPath === index })).then((d) =>
-            checkWeightShapes(kind, config, d.weights, weightsPath),
-          )
+        ? deferredSafetensors(weightsPath, { index: weightsPath === index }).then(async (d) => {
+            try {
+              return checkWeightShapes(kind, config, d, weightsPath);
+            } catch (err) {
+              await d.close();
+              throw err;
+            }
+          })
         : (loaded ??= read().then((w) => checkWeightShapes(kind, config, w, weightsPath))),
     // Uncached: each tensor checked as it is read (every one is offered), then to `take` (which keeps what it takes in its own form).
     readWeights: (take: TakeWeight) =>
       read((name, w) => take(name, checkWeightShapes(kind, config, new Map([[name, w]]), weightsPath).get(name)!)),
-    releaseWeights: () => {
-      loaded = null;
-      void deferred?.then((d) => d.close()).catch(() => undefined);
-      deferred = null;
-    },
+    releaseWeights: () => void (loaded = null),
   });
   const arch = architectureFor(raw.model_type, where);
   const config = arch.parseConfig(raw, where);

@@ -107,30 +107,42 @@ export class DeferredWeight {
 }
 
 /**
- * The weights of a safetensors file, or of the shards an index lists, as DeferredWeights; `close` closes the files
- * (a weight asked for after it fails). Headers are read and checked now; tensor data only when asked for.
+ * DeferredWeights with the files they read from: each load has its own handles (two graphs built at once from one
+ * model never close each other's), closed by `closeWeights` once the graph that reads them is written.
  */
-export async function deferredSafetensors(
-  path: string,
-  o: { index?: boolean } = {},
-): Promise<{ weights: WeightMap; close: () => Promise<void> }> {
+export class DeferredWeightMap extends Map<string, { shape: number[]; data: Float32Array }> {
+  readonly files: SafetensorsFile[] = [];
+
+  async close(): Promise<void> {
+    await Promise.all(this.files.splice(0).map((f) => f.close()));
+  }
+}
+
+/** Closes the files of deferred weights (nothing to do for weights read whole). */
+export async function closeWeights(weights: WeightMap | null): Promise<void> {
+  if (weights instanceof DeferredWeightMap) await weights.close();
+}
+
+/**
+ * The weights of a safetensors file, or of the shards an index lists, as DeferredWeights in a DeferredWeightMap (a
+ * weight asked for after its `close` fails). Headers are read and checked now; tensor data only when asked for.
+ */
+export async function deferredSafetensors(path: string, o: { index?: boolean } = {}): Promise<DeferredWeightMap> {
   const byFile = o.index ? await shardFiles(path) : new Map([[basename(path), null]]);
-  const opened: SafetensorsFile[] = [];
-  const close = async () => void (await Promise.all(opened.splice(0).map((f) => f.close())));
+  const weights = new DeferredWeightMap();
   try {
-    const weights: WeightMap = new Map();
     for (const [file, names] of byFile) {
       const f = await SafetensorsFile.open(join(dirname(path), file));
-      opened.push(f);
+      weights.files.push(f);
       for (const name of names ?? f.tensors.keys()) {
         const t = f.tensors.get(name);
         if (!t) throw new ChangelingError('io', `${path} lists ${fieldText(name)} in ${file}, which does not have it`);
         weights.set(name, new DeferredWeight(t.shape, (rows) => f.float32Sync(name, rows)));
       }
     }
-    return { weights, close };
+    return weights;
   } catch (err) {
-    await close();
+    await weights.close();
     throw err;
   }
 }

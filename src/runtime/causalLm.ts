@@ -4,7 +4,7 @@ import { llamaHead, llamaStack, type LlamaConfig } from '../models/llama.js';
 import { fusedLlamaStack, fusedPositions } from '../models/llamaFused.js';
 import { fusedAttentionFor } from './fusedAttention.js';
 import { ANSWER_ROOM, emptyKv, reorderKv, resizeKv, roomFor, type KvBuffers, type KvShape } from './kvBuffers.js';
-import { GraphWeights, type WeightMap } from '../models/weights.js';
+import { closeWeights, GraphWeights, type WeightMap } from '../models/weights.js';
 import { requireKind, type ModelFolder } from '../models/modelFolder.js';
 import { ChangelingError } from '../util/errors.js';
 import { createSessionFromFile, ort, type SessionOptions, collectGarbage } from './session.js';
@@ -130,11 +130,13 @@ export class CausalLmRunner {
     const plan = await precisionPlan(o.precision, 'llama', o.provider, { shape: { k: c.hiddenSize, n: c.intermediateSize } });
     const precision = plan.precision;
     const fused = o.attention !== 'composed' && fusedAttentionFor(model, o.provider);
+    // The deferred weights' files stay open until the graph is written (its float32 initializers are read then).
+    let opened: WeightMap | null = null;
     const g = await cachedGraphs(
       `llama-${fused ? 'gqa-' : ''}${plan.key}${modelFingerprint(model.dir, model.weightsPath, { precision, fused, extra: model.cacheExtra ?? null })}`,
       async () => {
         // Deferred: each matrix read from the file as it is quantized, so the model is never whole in float32 here.
-        const weights = await model.loadWeights({ deferred: true });
+        const weights = (opened = await model.loadWeights({ deferred: true }));
         if (fused) {
           const b = fusedGraph(c, weights);
           plan.apply(b);
@@ -163,7 +165,7 @@ export class CausalLmRunner {
         plan.apply(b);
         return { graphs: { decoder: b }, meta: {} };
       },
-    );
+    ).finally(() => closeWeights(opened));
     if (g.built) {
       model.releaseWeights?.();
       collectGarbage();

@@ -10,7 +10,7 @@ import { logitAgreement } from '../../../src/runtime/logitAgreement.js';
 import { scaledError } from '../../helpers/goldens.js';
 import { tempDir } from '../../helpers/gitRepo.js';
 import { SafetensorsFile } from '../../../src/models/safetensorsFile.js';
-import { DeferredWeight } from '../../../src/models/weights.js';
+import { closeWeights, DeferredWeight } from '../../../src/models/weights.js';
 
 /**
  * The fused decoder graph (GroupQueryAttention with the cache in place, SkipSimplifiedLayerNormalization) against the
@@ -168,11 +168,29 @@ test('deferred weights: read from the file only when a graph asks, never kept, f
         else process.env.CHANGELING_GRAPH_CACHE = before;
       }
       assert.ok(reads.size > 0 && Math.max(...reads.values()) <= 3, JSON.stringify([...reads]));
-      // Released: the files are closed, and a weight asked for afterwards fails instead of reading a stale handle.
-      const kept = (await model.loadWeights({ deferred: true })).values().next().value!;
-      model.releaseWeights!();
-      await new Promise((r) => setTimeout(r, 50));
+      // Closed: a weight asked for afterwards fails instead of reading a stale handle; another load has its own files.
+      const first = await model.loadWeights({ deferred: true });
+      const second = await model.loadWeights({ deferred: true });
+      const kept = first.values().next().value!;
+      await closeWeights(first);
       assert.throws(() => kept.data, /was closed before .* was read/);
+      assert.ok(second.values().next().value!.data.length > 0, 'the other load still reads');
+      await closeWeights(second);
+      // Two graphs built at once from one model (a cold cache): neither closes the other's files.
+      const cold = process.env.CHANGELING_GRAPH_CACHE;
+      process.env.CHANGELING_GRAPH_CACHE = tempDir();
+      try {
+        const built = await Promise.all(
+          (['fp32', 'int8', 'int4'] as const).map((precision) => CausalLmRunner.create(model, { precision })),
+        );
+        assert.deepEqual(
+          built.map((r) => r.precision),
+          ['fp32', 'int8', 'int4'],
+        );
+      } finally {
+        if (cold === undefined) delete process.env.CHANGELING_GRAPH_CACHE;
+        else process.env.CHANGELING_GRAPH_CACHE = cold;
+      }
     } finally {
       SafetensorsFile.prototype.float32Sync = original;
     }
