@@ -111,21 +111,22 @@ export class GraphBuilder {
     o: { rows?: (start: number, count: number) => TypedData } = {},
   ): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
+    const checked = (d: TypedData) => {
+      if (d.length !== n) throw new GraphError(`initializer ${name}: ${d.length} values for shape [${shape.join(', ')}]`);
+      return d;
+    };
     const t = new Tensor(this.nextId++, this.uniqueName(name), dtype, shape, 'initializer', null);
     if (typeof data === 'function') {
       this.initializers.push({
         tensor: t,
         ...(o.rows ? { rows: o.rows } : {}),
         get data() {
-          const d = data();
-          if (d.length !== n) throw new GraphError(`initializer ${name}: ${d.length} values for shape [${shape.join(', ')}]`);
-          return d;
+          return checked(data());
         },
       });
       return t;
     }
-    if (data.length !== n) throw new GraphError(`initializer ${name}: ${data.length} values for shape [${shape.join(', ')}]`);
-    this.initializers.push({ tensor: t, data });
+    this.initializers.push({ tensor: t, data: checked(data) });
     return t;
   }
 

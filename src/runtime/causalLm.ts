@@ -319,16 +319,10 @@ export class CausalLmRunner {
 
   /** The first `L` positions of a one-row key/value cache. */
   private async cutCache(past: Record<string, OrtTensor>, L: number): Promise<Record<string, OrtTensor>> {
-    const rt = await ort();
-    const out: Record<string, OrtTensor> = {};
-    for (const [k, t] of Object.entries(past)) {
-      const [, H, P, D] = t.dims as number[];
-      const src = t.data as Float32Array;
-      const dst = new Float32Array(H! * L * D!);
-      for (let h = 0; h < H!; h++) dst.set(src.subarray(h * P! * D!, h * P! * D! + L * D!), h * L * D!);
-      out[k] = new rt.Tensor('float32', dst, [1, H!, L, D!]);
-    }
-    return out;
+    const P = past['past.0.key']!.dims[2]!;
+    // The composed graph's cache is one of exactly its length; no rotary table bounds it.
+    const shape = { ...this.kvShape, maxPositions: Infinity };
+    return resizeKv(await ort(), shape, { tensors: past, capacity: P, lengths: [P] }, L, L).tensors;
   }
 
   /** The first call returns the prompt's logits; every later call feeds one token per row. */
@@ -417,7 +411,7 @@ export class CausalLmRunner {
     checkIds(ids, this.config.vocabSize);
     const S = ids[0]!.length;
     const after = kv.lengths.map((l, r) => l + real[r]!);
-    const starts = kv.lengths.map((l) => (S > 1 && l === 0 ? 0 : l));
+    const starts = kv.lengths; // each row's new tokens go right after its cached ones (slot 0 in a first prompt)
     const slots = BigInt64Array.from(starts.flatMap((s0) => Array.from({ length: S }, (_, s) => BigInt(s0 + s))));
     const out = (await this.session.run({
       input_ids: new rt.Tensor('int64', BigInt64Array.from(ids.flat().map(BigInt)), [ids.length, S]),
